@@ -1,0 +1,35 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "compact-service",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MMCore", targets: ["MMCore"]),
+        .executable(name: "compact-service", targets: ["CompactService"]),
+        .executable(name: "mm-bench", targets: ["MMBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The simulation: pure Swift, no HTTP, no I/O, deterministic for a seed.
+        .target(name: "MMCore"),
+        // GNU libmicrohttpd from Debian's libmicrohttpd-dev, plus the thin wrappers variadic calls need.
+        .systemLibrary(
+            name: "CHTTPD",
+            pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]
+        ),
+        .executableTarget(
+            name: "CompactService",
+            dependencies: [
+                "MMCore", "CHTTPD",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // `make bench`: prints `name value unit` lines.
+        .executableTarget(name: "MMBench", dependencies: ["MMCore"]),
+        .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
+    ]
+)

@@ -1,0 +1,24 @@
+#ifndef CHTTPD_SHIM_H
+#define CHTTPD_SHIM_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+/* MHD_start_daemon is variadic and so unavailable to Swift; this wrapper hands the options over as an
+   MHD_OPTION_ARRAY, which keeps every option typed on the Swift side. */
+static inline struct MHD_Daemon *chttpd_start_daemon(unsigned int flags, uint16_t port,
+                                                     MHD_AccessHandlerCallback handler, void *handler_cls,
+                                                     const struct MHD_OptionItem *options) {
+    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
+                            MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+}
+
+/* The port the daemon is bound to (useful with port 0). */
+static inline uint16_t chttpd_bound_port(struct MHD_Daemon *daemon) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+#endif

@@ -1,0 +1,125 @@
+// mm-bench: figures for MMCore, one per line as `name value unit` (release build: `make bench`).
+// Each case times only the measured part and checks its result with a precondition, so a wrong
+// answer cannot look fast.
+import Foundation
+import MMCore
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func report(_ name: String, _ value: Double, _ unit: String) {
+    let v = value >= 100 ? String(format: "%.0f", value) : String(format: "%.4g", value)
+    print("\(name) \(v) \(unit)")
+    fflush(nil)
+}
+
+/// Resident set size of this process in bytes (from /proc/self/statm).
+func rssBytes() -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let f = s.split(separator: " ")
+    return (Int(f[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+func machine(_ mib: Int, nodes: Int = 1, preset: ArchPreset = .x86_64, seed: UInt64 = 1) -> Machine {
+    try! Machine(MachineConfig(preset: preset, memoryMiB: mib, nodes: nodes, seed: seed))
+}
+
+let args = Set(CommandLine.arguments.dropFirst())
+func enabled(_ group: String) -> Bool { args.isEmpty || args.contains(group) }
+
+if args.contains("pairs") {
+    let m = machine(4096)
+    _ = try! m.allocateBulk(AllocRequest(order: 0, kind: .anon), count: m.totalPages * 3 / 4, tag: "age", keepHandles: 0)
+    try! m.freeTag("age", pattern: .random(fraction: 1.0 / 3.0, seed: 3))
+    let req = AllocRequest(order: 0, kind: .anon)
+    var same = 0, last = -1
+    let t0 = now()
+    for _ in 0..<50_000_000 {
+        let o = try! m.allocate(req)
+        if o.pfn == last { same += 1 }
+        last = o.pfn
+        try! m.free(o.handle!)
+    }
+    report("order0_pairs_per_second", 50_000_000 / (now() - t0), "pairs/s")
+    report("order0_pairs_same_pfn", Double(same), "pairs")
+}
+
+if enabled("alloc") {
+    // State per simulated page: a fresh 16 GiB machine, then the same machine with every page owned by
+    // an order-0 allocation (per-allocation bookkeeping included), measured from allocated buffers and RSS.
+    do {
+        let rss0 = rssBytes()
+        let m = machine(16 * 1024)
+        let fresh = Double(m.stateBytes) / Double(m.totalPages)
+        let r = try! m.allocateBulk(AllocRequest(order: 0, kind: .anon, gfp: .atomic), count: m.totalPages, keepHandles: 0)
+        precondition(r.succeeded > m.totalPages * 9 / 10)
+        let rss1 = rssBytes()
+        report("bytes_per_page", fresh, "bytes")
+        report("bytes_per_page_all_allocated", Double(m.stateBytes) / Double(m.totalPages), "bytes")
+        report("rss_bytes_per_page_all_allocated", Double(rss1 - rss0) / Double(m.totalPages), "bytes")
+    }
+    do {
+        let t0 = now()
+        let m = machine(1024 * 1024)
+        let t1 = now()
+        precondition(m.totalPages == 1 << 28)
+        report("create_1tib_seconds", t1 - t0, "s")
+        report("create_1tib_state_bytes_per_page", Double(m.stateBytes) / Double(m.totalPages), "bytes")
+    }
+    do {
+        // A 4 GiB machine aged to a steady state: 3/4 of its pages allocated as order-0 anon, then a
+        // random third of those freed, so free lists hold blocks of every order.
+        let m = machine(4096)
+        let filled = try! m.allocateBulk(AllocRequest(order: 0, kind: .anon), count: m.totalPages * 3 / 4, tag: "age", keepHandles: 0)
+        precondition(filled.succeeded == m.totalPages * 3 / 4)
+        try! m.freeTag("age", pattern: .random(fraction: 1.0 / 3.0, seed: 3))
+        var hs = m.handles(ofTag: "age")
+        let live = hs.count
+        var rng = SeededRandom(seed: 7)
+        let req = AllocRequest(order: 0, kind: .anon)
+        // Order-0 allocate+free pairs, each page freed right after it was allocated (the allocator's hot
+        // path: the block comes off a list head and goes back, merging where its buddy is free).
+        let pairs = 20_000_000
+        var t0 = now()
+        for _ in 0..<pairs {
+            let h = try! m.allocate(req).handle!
+            try! m.free(h)
+        }
+        var t1 = now()
+        precondition(m.liveAllocations == live)
+        report("order0_pairs_per_second", Double(pairs) / (t1 - t0), "pairs/s")
+        // The same with a random victim: each pair allocates one page and frees a randomly chosen live
+        // one, so every free touches cold memory (bounded by cache misses, not by the allocator).
+        let rpairs = 5_000_000
+        t0 = now()
+        for _ in 0..<rpairs {
+            let o = try! m.allocate(req)
+            let i = rng.below(live)
+            try! m.free(hs[i])
+            hs[i] = o.handle!
+        }
+        t1 = now()
+        precondition(m.liveAllocations == live)
+        report("order0_random_pairs_per_second", Double(rpairs) / (t1 - t0), "pairs/s")
+    }
+    do {
+        // Order-9 allocations on a free 16 GiB machine: allocate until watermarks stop it, free all, repeat.
+        let m = machine(16 * 1024)
+        var total = 0
+        let req = AllocRequest(order: 9, kind: .anon, gfp: .nowait)
+        let t0 = now()
+        for _ in 0..<10 {
+            var hs: [PageHandle] = []
+            hs.reserveCapacity(8192)
+            while let h = try! m.allocate(req).handle { hs.append(h) }
+            total += hs.count
+            for h in hs { try! m.free(h) }
+        }
+        let t1 = now()
+        precondition(total > 10 * 8000)
+        report("order9_allocs_per_second", Double(total) / (t1 - t0), "allocs/s")
+    }
+}

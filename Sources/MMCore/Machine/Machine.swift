@@ -1,0 +1,231 @@
+// Exclusivity: every `@exclusivity(unchecked)` property below belongs to a Machine, which one thread
+// uses at a time (see the type's comment), and no method keeps an access to such a property open across
+// a call that could reach the same property; dynamic checks on these hot properties would only cost time.
+
+/// A simulated NUMA machine: nodes, zones, per-page state, buddy free lists, LRU lists, counters and
+/// sysctls. All of its memory management runs on it, deterministically for its seed.
+///
+/// A `Machine` is not thread-safe and not `Sendable`: one thread at a time uses it (the service keeps
+/// each machine behind its own `Mutex`). Long operations (compaction) run as steps the caller drives.
+public final class Machine {
+    public let config: MachineConfig
+    public let preset: ArchPreset
+    public let profile: AllocatorProfile = .seed
+    /// Number of buddy orders (the seed's MAX_ORDER).
+    public let nrOrders: Int
+    public let pageblockOrder: Int
+    public let pageblockPages: Int
+    public let pageShift: Int
+    public let totalPages: Int
+    public let nodes: [Node]
+    /// All zones of all nodes, node-major, in zone-index order (empty zones included).
+    // Exclusivity: Machine is confined to one thread at a time (see the type's comment) and no method
+    // holds an access to `zones` across a call that could reach `zones` again, so dynamic exclusivity
+    // checks on this hot property would only cost time.
+    @exclusivity(unchecked) public internal(set) var zones: [Zone]
+    /// `page_group_by_mobility_disabled`: too little memory to group by mobility.
+    public let mobilityGroupingDisabled: Bool
+
+    let pages: PageArrays
+    let pageblockFlags: RawArray<UInt8>
+    /// Zone id of every pageblock (zones are pageblock-aligned), for pfn → zone in O(1).
+    let pageblockZone: RawArray<UInt16>
+    let freeArea: FreeAreaStore
+    let handles: HandleTable
+    let lru: LruStore
+    /// Zonelists: `zonelists[node][highestZoneIdx]` = zone ids in fallback order (kernel-compaction.md §1.6).
+    let zonelists: [[[Int]]]
+    /// The same zonelists flattened for the allocation fast path: list (node, idx) is
+    /// `zonelistFlat[zonelistOffsets[k] ..< zonelistOffsets[k+1]]` with k = node × zone types + idx.
+    let zonelistFlat: RawArray<Int32>
+    let zonelistOffsets: RawArray<Int32>
+    /// `gfp_zone()` per allocation kind.
+    let highestZoneIdxByKind: [Int]
+    /// `lowmem_reserve[]` of every zone, flat: zone id × zone index (hot in the watermark check).
+    let zoneLowmemReserve: RawArray<Int>
+
+    /// Event counters; `pgalloc` is kept per zone in `zonePgalloc` and filled in by `counters`.
+    @exclusivity(unchecked) var ev: VmCounters
+    /// NR_FREE_PAGES per zone.
+    let zoneFreePages: RawArray<Int>
+    /// PGALLOC per zone id.
+    let zonePgalloc: RawArray<UInt64>
+    /// Allocated pages per (zone, kind): the nr_anon_pages / nr_file_pages / nr_slab_* gauges.
+    let kindPages: RawArray<Int64>
+    /// Dirty file pages per zone (nr_dirty).
+    let dirtyPages: RawArray<Int64>
+    /// Isolated pages per zone and type (nr_isolated_anon, nr_isolated_file).
+    let isolatedPages: RawArray<Int64>
+
+    /// Allocation tags: tag → handles in allocation order (stale handles are skipped and pruned).
+    @exclusivity(unchecked) var tags: [String: [PageHandle]] = [:]
+
+    @exclusivity(unchecked) public internal(set) var minFreeKbytes: Int
+    @exclusivity(unchecked) public internal(set) var extfragThreshold: Int
+    @exclusivity(unchecked) public internal(set) var compactUnevictableAllowed: Int
+    /// false: the kernel without the compaction series (2.6.34, "vanilla").
+    public let compactionEnabled: Bool
+    public let swapPages: Int
+    @exclusivity(unchecked) public internal(set) var swapUsed: Int = 0
+    /// Simulated costs of every page operation.
+    public let costs: CostModel
+    /// Simulated time elapsed on this machine (ns): every operation's cost is added here.
+    @exclusivity(unchecked) public internal(set) var clockNs: UInt64 = 0
+
+    @exclusivity(unchecked) var rng: SeededRandom
+    /// Mixed into content words so that two machines never share them by accident.
+    let contentSalt: UInt64
+    /// Receives tracepoint-like events; nil when nobody listens.
+    @exclusivity(unchecked) public var tracer: MachineTracer?
+
+    /// Bumped by every operation that changes state: lets callers cache documents built from it.
+    @exclusivity(unchecked) public internal(set) var generation: UInt64 = 0
+
+    public static let defaultExtfragThreshold = 500
+
+    /// Builds the machine described by `config`: every page free in max-order blocks, every pageblock
+    /// MOVABLE (as `memmap_init_zone` leaves them), watermarks and MIGRATE_RESERVE blocks set up.
+    /// Throws, naming the field, for an impossible configuration; nothing is allocated before that.
+    public init(_ config: MachineConfig) throws(MMError) {
+        let layout = try config.validate()
+        self.config = config
+        preset = layout.preset
+        nrOrders = preset.nrOrders
+        pageblockOrder = preset.pageblockOrder
+        pageblockPages = 1 << preset.pageblockOrder
+        pageShift = preset.pageShift
+        totalPages = Int(layout.totalPages)
+
+        // Zones: every type of the preset on every node, populated from the layout.
+        var zones: [Zone] = []
+        var nodes: [Node] = []
+        for (nid, span) in layout.nodeSpans.enumerated() {
+            var ids: [Int] = []
+            for (idx, t) in preset.zoneTypes.enumerated() {
+                let id = zones.count
+                ids.append(id)
+                if let zl = layout.zones.first(where: { $0.node == nid && $0.type == t }) {
+                    zones.append(Zone(id: id, node: nid, type: t, indexInNode: idx, startPfn: Int(zl.startPfn), pages: Int(zl.pages)))
+                } else {
+                    zones.append(Zone(id: id, node: nid, type: t, indexInNode: idx, startPfn: Int(span.start + span.pages), pages: 0))
+                }
+            }
+            nodes.append(Node(id: nid, startPfn: Int(span.start), pages: Int(span.pages), zoneIds: ids, distances: layout.distances[nid]))
+        }
+        self.zones = zones
+        self.nodes = nodes
+        mobilityGroupingDisabled = totalPages < pageblockPages * Migratetype.count
+
+        pages = PageArrays(pages: totalPages)
+        let nrBlocks = (totalPages + pageblockPages - 1) >> pageblockOrder
+        pageblockFlags = RawArray(repeating: Migratetype.movable.rawValue, count: nrBlocks)
+        pageblockZone = RawArray(zeroed: nrBlocks)
+        freeArea = FreeAreaStore(zones: zones.count, nrOrders: nrOrders, totalPages: totalPages)
+        handles = HandleTable(capacity: totalPages + 1)
+        lru = LruStore(zones: zones.count)
+        ev = VmCounters(zoneTypes: preset.zoneTypes.count)
+        zoneFreePages = RawArray(zeroed: zones.count)
+        zonePgalloc = RawArray(zeroed: zones.count)
+        kindPages = RawArray(zeroed: zones.count * AllocKind.allCases.count)
+        dirtyPages = RawArray(zeroed: zones.count)
+        isolatedPages = RawArray(zeroed: zones.count * 2)
+        zonelists = Machine.buildZonelists(nodes: nodes, zones: zones)
+        let preset = self.preset
+        let flatLists = zonelists.flatMap { $0 }
+        zonelistFlat = RawArray(zeroed: flatLists.reduce(0) { $0 + $1.count })
+        zonelistOffsets = RawArray(zeroed: flatLists.count + 1)
+        var at = 0
+        for (k, l) in flatLists.enumerated() {
+            zonelistOffsets[k] = Int32(at)
+            for z in l { zonelistFlat[at] = Int32(z); at += 1 }
+        }
+        zonelistOffsets[flatLists.count] = Int32(at)
+        highestZoneIdxByKind = AllocKind.allCases.map { preset.zoneTypes.firstIndex(of: $0.highestZoneType(available: preset.zoneTypes))! }
+        zoneLowmemReserve = RawArray(zeroed: zones.count * preset.zoneTypes.count)
+
+        extfragThreshold = config.sysctl.extfragThreshold ?? Machine.defaultExtfragThreshold
+        compactUnevictableAllowed = config.sysctl.compactUnevictableAllowed ?? 1
+        compactionEnabled = config.compaction
+        swapPages = (config.swapMiB << 20) >> preset.pageShift
+        rng = SeededRandom(seed: config.seed)
+        costs = CostModel(pageSize: 1 << preset.pageShift)
+        contentSalt = SeededRandom.mix(config.seed ^ 0xC0_4E_E7)
+        minFreeKbytes = 0
+
+        // Hand every page to the buddy allocator, lowest pfn first, as boot does; each max-order block
+        // goes to the head of the MOVABLE list, so the highest block ends up first.
+        let maxOrder = nrOrders - 1
+        for z in zones where z.populated {
+            var b = z.startPfn >> pageblockOrder
+            while b < (z.endPfn + pageblockPages - 1) >> pageblockOrder {
+                pageblockZone[b] = UInt16(z.id)
+                b += 1
+            }
+            var pfn = z.startPfn
+            while pfn < z.endPfn {
+                addToFreeList(pfn, zone: z.id, order: maxOrder, mt: Int(Migratetype.movable.rawValue))
+                pfn += 1 << maxOrder
+            }
+            self.zoneFreePages[z.id] = z.spannedPages
+        }
+
+        minFreeKbytes = config.sysctl.minFreeKbytes ?? defaultMinFreeKbytes()
+        setupPerZoneWmarks()
+        setupPerZoneLowmemReserve()
+    }
+
+    // MARK: - Lookups
+
+    /// The zone id holding `pfn` (`page_zone`).
+    @inline(__always) func zoneId(ofPfn pfn: Int) -> Int { Int(pageblockZone[pfn >> pageblockOrder]) }
+
+    /// `get_pageblock_migratetype`.
+    @inline(__always) func pageblockMigratetype(_ pfn: Int) -> Int {
+        Int(pageblockFlags[pfn >> pageblockOrder] & PageblockFlags.migratetypeMask)
+    }
+
+    /// `set_pageblock_migratetype`.
+    @inline(__always) func setPageblockMigratetype(_ pfn: Int, _ mt: Int) {
+        let i = pfn >> pageblockOrder
+        pageblockFlags[i] = (pageblockFlags[i] & ~PageblockFlags.migratetypeMask) | UInt8(truncatingIfNeeded: mt)
+    }
+
+    /// The migratetype of the pageblock holding `pfn`.
+    public func migratetype(ofPageblockAt pfn: Int) -> Migratetype { Migratetype(rawValue: UInt8(pageblockMigratetype(pfn)))! }
+
+    /// Zones that have pages.
+    public var populatedZones: [Zone] { zones.filter(\.populated) }
+
+    /// Base page size in KiB.
+    public var pageKB: Int { (1 << pageShift) >> 10 }
+
+    /// Pages currently allocated (every page not on a free list).
+    public var allocatedPages: Int { totalPages - zones.indices.reduce(0) { $0 + zoneFreePages[$1] } }
+
+    /// Live allocations.
+    public var liveAllocations: Int { handles.live }
+
+    /// Bytes of simulator state this machine holds: per-page arrays, pageblock flags, free lists, LRU
+    /// lists, the handle table and tags. This is measured from the allocated buffers, not a formula.
+    public var stateBytes: Int {
+        pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount + lru.byteCount
+            + handles.byteCount + kindPages.byteCount + dirtyPages.byteCount + isolatedPages.byteCount
+            + tags.values.reduce(0) { $0 + $1.capacity * MemoryLayout<PageHandle>.stride }
+    }
+
+    @inline(__always) func bumpGeneration() { generation &+= 1 }
+
+    /// NR_FREE_PAGES of a zone.
+    @inline(__always) public func nrFreePages(zone z: Int) -> Int { zoneFreePages[z] }
+
+    /// A snapshot of the event counters.
+    public var counters: VmCounters {
+        var c = ev
+        for z in zones { c.pgalloc[z.indexInNode] &+= zonePgalloc[z.id] }
+        return c
+    }
+
+    @inline(__always) func contentWord(_ h: PageHandle, _ i: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: SeededRandom.mix(h.raw &* 0x1_0000_0001 &+ UInt64(i) ^ contentSalt))
+    }
+}

@@ -1,0 +1,65 @@
+/// Per-page state in flat arrays, indexed by pfn (the kernel's `struct page` fields we need, 10 bytes a page).
+///
+/// - `state` (1 byte): what the page is (`PageState`): a tail, a free buddy head, or an allocated head,
+///   plus the allocation's kind and the dirty / active / isolated bits.
+/// - `order` (1 byte): the buddy order of a free head or the order of an allocation (low 4 bits), and
+///   the referenced / mlocked bits.
+/// - `a`, `b` (4 bytes each): for a free head the free-list links (next, prev pfn: `page->lru`); for an
+///   allocated head the owner's handle slot (the reverse map) and the content word the owner wrote.
+///   Tail pages of an allocation keep their own content word in `b`.
+///
+/// Zero means "tail page, nothing set", so a freshly `calloc`ed machine needs only its free heads written.
+public struct PageArrays {
+    public let state: RawArray<UInt8>
+    public let order: RawArray<UInt8>
+    public let a: RawArray<UInt32>
+    public let b: RawArray<UInt32>
+    public let count: Int
+
+    public init(pages: Int) {
+        count = pages
+        state = RawArray(zeroed: pages)
+        order = RawArray(zeroed: pages)
+        a = RawArray(zeroed: pages)
+        b = RawArray(zeroed: pages)
+    }
+
+    public var byteCount: Int { state.byteCount + order.byteCount + a.byteCount + b.byteCount }
+}
+
+/// Sentinel for "no pfn" / "no slot" in 32-bit link fields.
+public let NONE: UInt32 = .max
+
+/// Decoding of the `state` byte. Bits 0-1: `PageCode`; bits 2-4: `AllocKind`; bit 5 dirty; bit 6 active
+/// (on the active LRU list); bit 7 isolated (taken off the LRU by compaction or reclaim).
+public enum PageState {
+    public static let codeMask: UInt8 = 0b11
+    /// A page that is not the head of a block (a tail of a free block or of an allocation).
+    public static let tail: UInt8 = 0
+    /// The head of a free block on a buddy free list (`PageBuddy`).
+    public static let buddy: UInt8 = 1
+    /// The head of an allocated block.
+    public static let allocated: UInt8 = 2
+
+    public static let kindShift: UInt8 = 2
+    public static let kindMask: UInt8 = 0b111 << 2
+    public static let dirty: UInt8 = 1 << 5
+    public static let active: UInt8 = 1 << 6
+    public static let isolated: UInt8 = 1 << 7
+
+    @inline(__always) public static func code(_ s: UInt8) -> UInt8 { s & codeMask }
+    @inline(__always) public static func kind(_ s: UInt8) -> AllocKind {
+        AllocKind(rawValue: (s & kindMask) >> kindShift) ?? .kernel
+    }
+    @inline(__always) public static func allocatedHead(kind: AllocKind) -> UInt8 {
+        allocated | (kind.rawValue << kindShift)
+    }
+}
+
+/// Decoding of the `order` byte. Bits 0-3: order; bit 4 referenced (PG_referenced); bit 5 mlocked
+/// (unevictable: never reclaimed; migratable only with compact_unevictable_allowed=1).
+public enum PageOrderByte {
+    public static let orderMask: UInt8 = 0x0F
+    public static let referenced: UInt8 = 1 << 4
+    public static let mlocked: UInt8 = 1 << 5
+}

@@ -1,0 +1,167 @@
+/// The buddy free lists of every zone (`zone->free_area[order]`): for each (zone, order, migratetype) a
+/// doubly linked list of free block heads, threaded through the pages' `a` (next) and `b` (prev) fields,
+/// with its head, tail and length; and `nr_free` per (zone, order) over all migratetypes.
+///
+/// A free head's `order` byte records its order (bits 0-3) and which migratetype list it is on (bits 4-6),
+/// which is what `list_del` needs to find the list again.
+///
+/// Free blocks of the largest order are the exception: their state and links live in small per-block
+/// arrays (`maxState`, `maxNext`, `maxPrev`, indexed by pfn >> maxOrder) and their pages stay zero.
+/// A new machine is all such blocks, so creating one writes a few bytes per 4 MiB instead of faulting in
+/// all of its page state (a 1 TiB machine is created in milliseconds).
+public final class FreeAreaStore {
+    let nrOrders: Int
+    let maxOrder: Int
+    let heads: RawArray<UInt32>
+    let tails: RawArray<UInt32>
+    let lengths: RawArray<UInt32>
+    let nrFree: RawArray<UInt32>
+    /// Per max-order block: 0, or 1 + the migratetype list it is on when it is a free max-order block.
+    let maxState: RawArray<UInt8>
+    let maxNext: RawArray<UInt32>
+    let maxPrev: RawArray<UInt32>
+
+    init(zones: Int, nrOrders: Int, totalPages: Int) {
+        self.nrOrders = nrOrders
+        maxOrder = nrOrders - 1
+        let lists = zones * nrOrders * Migratetype.count
+        heads = RawArray(repeating: NONE, count: lists)
+        tails = RawArray(repeating: NONE, count: lists)
+        lengths = RawArray(zeroed: lists)
+        nrFree = RawArray(zeroed: zones * nrOrders)
+        let blocks = (totalPages >> maxOrder) + 1
+        maxState = RawArray(zeroed: blocks)
+        maxNext = RawArray(zeroed: blocks)
+        maxPrev = RawArray(zeroed: blocks)
+    }
+
+    @inline(__always) func list(zone: Int, order: Int, mt: Int) -> Int {
+        (zone &* nrOrders &+ order) &* Migratetype.count &+ mt
+    }
+
+    public var byteCount: Int {
+        heads.byteCount + tails.byteCount + lengths.byteCount + nrFree.byteCount + maxState.byteCount
+            + maxNext.byteCount + maxPrev.byteCount
+    }
+
+    /// `pfn` heads a free block of the largest order.
+    @inline(__always) func isFreeMaxBlock(_ pfn: Int) -> Bool {
+        pfn & ((1 << maxOrder) - 1) == 0 && maxState[pfn >> maxOrder] != 0
+    }
+
+    // Links of a list entry: in the page arrays, or in the per-block arrays for the largest order.
+    @inline(__always) func next(_ pfn: Int, order: Int, _ p: PageArrays) -> UInt32 {
+        order == maxOrder ? maxNext[pfn >> maxOrder] : p.a[pfn]
+    }
+    @inline(__always) func prev(_ pfn: Int, order: Int, _ p: PageArrays) -> UInt32 {
+        order == maxOrder ? maxPrev[pfn >> maxOrder] : p.b[pfn]
+    }
+    @inline(__always) func setNext(_ pfn: Int, order: Int, _ v: UInt32, _ p: PageArrays) {
+        if order == maxOrder { maxNext[pfn >> maxOrder] = v } else { p.a[pfn] = v }
+    }
+    @inline(__always) func setPrev(_ pfn: Int, order: Int, _ v: UInt32, _ p: PageArrays) {
+        if order == maxOrder { maxPrev[pfn >> maxOrder] = v } else { p.b[pfn] = v }
+    }
+}
+
+extension Machine {
+    static let mtShift: UInt8 = 4
+
+    /// `list_add` (or `list_add_tail`) of a free block head onto `free_list[mt]` of its order; marks it
+    /// PageBuddy with its order and bumps `nr_free`.
+    @inline(__always)
+    func addToFreeList(_ pfn: Int, zone: Int, order: Int, mt: Int, atTail: Bool = false) {
+        let fa = freeArea, p = pages
+        let li = fa.list(zone: zone, order: order, mt: mt)
+        let p32 = UInt32(truncatingIfNeeded: pfn)
+        if atTail {
+            let t = fa.tails[li]
+            fa.setNext(pfn, order: order, NONE, p)
+            fa.setPrev(pfn, order: order, t, p)
+            if t != NONE { fa.setNext(Int(t), order: order, p32, p) } else { fa.heads[li] = p32 }
+            fa.tails[li] = p32
+        } else {
+            let h = fa.heads[li]
+            fa.setNext(pfn, order: order, h, p)
+            fa.setPrev(pfn, order: order, NONE, p)
+            if h != NONE { fa.setPrev(Int(h), order: order, p32, p) } else { fa.tails[li] = p32 }
+            fa.heads[li] = p32
+        }
+        fa.lengths[li] &+= 1
+        fa.nrFree[zone &* fa.nrOrders &+ order] &+= 1
+        if order == fa.maxOrder {
+            fa.maxState[pfn >> order] = UInt8(truncatingIfNeeded: mt) &+ 1
+        } else {
+            p.state[pfn] = PageState.buddy
+            p.order[pfn] = UInt8(truncatingIfNeeded: order) | (UInt8(truncatingIfNeeded: mt) << Machine.mtShift)
+        }
+    }
+
+    /// `list_del` of a free block head from whichever list it is on; clears PageBuddy and drops `nr_free`.
+    @inline(__always)
+    func removeFromFreeList(_ pfn: Int, zone: Int) {
+        let fa = freeArea, p = pages
+        let order: Int, mt: Int
+        if fa.isFreeMaxBlock(pfn) {
+            order = fa.maxOrder
+            mt = Int(fa.maxState[pfn >> order]) &- 1
+            fa.maxState[pfn >> order] = 0
+        } else {
+            let ob = p.order[pfn]
+            order = Int(ob & PageOrderByte.orderMask)
+            mt = Int(ob >> Machine.mtShift) & 7
+            p.state[pfn] = PageState.tail
+            p.order[pfn] = 0
+        }
+        let li = fa.list(zone: zone, order: order, mt: mt)
+        let next = fa.next(pfn, order: order, p), prev = fa.prev(pfn, order: order, p)
+        if prev != NONE { fa.setNext(Int(prev), order: order, next, p) } else { fa.heads[li] = next }
+        if next != NONE { fa.setPrev(Int(next), order: order, prev, p) } else { fa.tails[li] = prev }
+        fa.lengths[li] &-= 1
+        fa.nrFree[zone &* fa.nrOrders &+ order] &-= 1
+    }
+
+    /// `list_move` of a free head to the head of another migratetype's list of the same order.
+    @inline(__always)
+    func moveFreeBlock(_ pfn: Int, zone: Int, toMigratetype mt: Int) {
+        let order = buddyOrder(pfn)
+        removeFromFreeList(pfn, zone: zone)
+        addToFreeList(pfn, zone: zone, order: order, mt: mt)
+    }
+
+    /// The buddy order of a free head (`page_order`).
+    @inline(__always) func buddyOrder(_ pfn: Int) -> Int {
+        freeArea.isFreeMaxBlock(pfn) ? freeArea.maxOrder : Int(pages.order[pfn] & PageOrderByte.orderMask)
+    }
+
+    /// `PageBuddy`: pfn is the head of a free block.
+    @inline(__always) func isBuddy(_ pfn: Int) -> Bool {
+        pages.state[pfn] & PageState.codeMask == PageState.buddy || freeArea.isFreeMaxBlock(pfn)
+    }
+
+    /// The migratetype list a free head is on.
+    @inline(__always) func freeListMigratetype(_ pfn: Int) -> Int {
+        freeArea.isFreeMaxBlock(pfn) ? Int(freeArea.maxState[pfn >> freeArea.maxOrder]) - 1 : Int(pages.order[pfn] >> Machine.mtShift) & 7
+    }
+
+    /// `nr_free` of (zone, order).
+    @inline(__always) public func nrFree(zone: Int, order: Int) -> Int {
+        Int(freeArea.nrFree[zone * nrOrders + order])
+    }
+
+    /// Number of blocks on `free_list[mt]` of (zone, order): what /proc/pagetypeinfo counts by walking the list.
+    public func freeListLength(zone: Int, order: Int, mt: Migratetype) -> Int {
+        Int(freeArea.lengths[freeArea.list(zone: zone, order: order, mt: Int(mt.rawValue))])
+    }
+
+    /// The pfns on one free list, head first (for tests and invariant checks).
+    public func freeListPfns(zone: Int, order: Int, mt: Migratetype) -> [Int] {
+        var out: [Int] = []
+        var cur = freeArea.heads[freeArea.list(zone: zone, order: order, mt: Int(mt.rawValue))]
+        while cur != NONE {
+            out.append(Int(cur))
+            cur = freeArea.next(Int(cur), order: order, pages)
+        }
+        return out
+    }
+}

@@ -1,0 +1,94 @@
+/// An owner's name for one allocation: the simulator's stand-in for a virtual address. It stays valid
+/// while the pages it names are migrated (the handle → pfn table plays the role of the page tables, the
+/// per-page owner slot that of the reverse map), and becomes invalid when the allocation is freed.
+///
+/// The raw value is `generation << 32 | slot`; generations make a stale handle (freed, slot reused)
+/// fail to resolve instead of naming someone else's pages. Raw values stay below 2^53, so JSON carries
+/// them exactly.
+public struct PageHandle: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let raw: UInt64
+    public init(raw: UInt64) { self.raw = raw }
+    init(slot: UInt32, generation: UInt32) { raw = UInt64(generation) << 32 | UInt64(slot) }
+    public var slot: UInt32 { UInt32(truncatingIfNeeded: raw) }
+    public var generation: UInt32 { UInt32(truncatingIfNeeded: raw >> 32) }
+    public static func < (a: PageHandle, b: PageHandle) -> Bool { a.raw < b.raw }
+    public var description: String { String(raw) }
+}
+
+/// The handle table: per slot the allocation's head pfn, its generation, and its LRU links (the LRU
+/// lists link allocations, so migration never touches them). Free slots are chained through `lruNext`.
+///
+/// A machine can never have more live allocations than pages, so the table is sized to the page count
+/// up front; its storage is mapped lazily (`RawArray`), so only slots ever used cost memory: 16 bytes
+/// per allocation.
+public final class HandleTable {
+    /// Head pfn of the allocation, or NONE for a free slot.
+    let pfn: RawArray<UInt32>
+    /// Generation of the slot (1...2^20-1, wrapping); part of the external handle.
+    let generation: RawArray<UInt32>
+    let lruNext: RawArray<UInt32>
+    let lruPrev: RawArray<UInt32>
+    // Exclusivity: a HandleTable belongs to one Machine, used by one thread at a time, and no method
+    // keeps an access to these scalars open across a call.
+    /// Slots ever used: slots at or above this index were never issued.
+    @exclusivity(unchecked) public private(set) var used: Int = 0
+    @exclusivity(unchecked) var freeHead: UInt32 = NONE
+    @exclusivity(unchecked) public private(set) var live: Int = 0
+
+    static let generationMask: UInt32 = (1 << 20) - 1
+
+    init(capacity: Int) {
+        pfn = RawArray(zeroed: capacity)
+        generation = RawArray(zeroed: capacity)
+        lruNext = RawArray(zeroed: capacity)
+        lruPrev = RawArray(zeroed: capacity)
+    }
+
+    /// Slots that may hold a live allocation (those ever issued).
+    var capacity: Int { used }
+    /// Bytes of the slots ever used (the untouched rest of the mapping costs nothing).
+    public var byteCount: Int { used * 16 }
+
+    /// Takes a free slot (or a new one) for an allocation at `headPfn`.
+    @inline(__always)
+    func issue(headPfn: Int) -> PageHandle {
+        let s: Int
+        if freeHead != NONE {
+            s = Int(freeHead)
+            freeHead = lruNext[s]
+        } else {
+            precondition(used < pfn.count, "handle table full")
+            s = used
+            used += 1
+        }
+        var g = (generation[s] &+ 1) & HandleTable.generationMask
+        if g == 0 { g = 1 }
+        generation[s] = g
+        pfn[s] = UInt32(truncatingIfNeeded: headPfn)
+        lruNext[s] = NONE
+        lruPrev[s] = NONE
+        live += 1
+        return PageHandle(slot: UInt32(truncatingIfNeeded: s), generation: g)
+    }
+
+    /// The slot of a live handle, or nil if the handle is stale, unknown or freed.
+    @inline(__always)
+    func resolve(_ h: PageHandle) -> Int? {
+        let s = Int(h.slot)
+        guard h.raw >> 52 == 0, s < used, h.generation != 0, generation[s] == h.generation, pfn[s] != NONE else { return nil }
+        return s
+    }
+
+    @inline(__always)
+    func handle(ofSlot s: Int) -> PageHandle { PageHandle(slot: UInt32(truncatingIfNeeded: s), generation: generation[s]) }
+
+    /// Returns a slot to the free chain; its handle stops resolving at once.
+    @inline(__always)
+    func release(slot s: Int) {
+        pfn[s] = NONE
+        lruNext[s] = freeHead
+        lruPrev[s] = NONE
+        freeHead = UInt32(truncatingIfNeeded: s)
+        live -= 1
+    }
+}

@@ -1,0 +1,235 @@
+/// The result of one allocation attempt.
+public struct AllocOutcome: Sendable, Equatable {
+    public var handle: PageHandle?
+    /// Head pfn of the block (-1 on failure).
+    public var pfn: Int = -1
+    /// Zone id the block came from (-1 on failure).
+    public var zone: Int = -1
+    /// Simulated latency of the attempt in nanoseconds.
+    public var latencyNs: UInt64 = 0
+    /// The attempt entered direct compaction.
+    public var stalledInCompaction: Bool = false
+    /// The attempt entered direct reclaim.
+    public var stalledInReclaim: Bool = false
+    /// Pages reclaimed on behalf of this attempt.
+    public var pagesReclaimed: Int = 0
+    public var succeeded: Bool { handle != nil }
+}
+
+extension Machine {
+    /// Checks an allocation request against this machine; throws naming the field.
+    func validate(_ req: AllocRequest) throws(MMError) {
+        guard req.order >= 0 && req.order < nrOrders else {
+            throw .orderOutOfRange(field: "order", order: req.order, max: nrOrders - 1)
+        }
+        if let n = req.node, !(0..<nodes.count).contains(n) {
+            throw .unknownNode(field: "node", node: n)
+        }
+    }
+
+    /// `gfp_zone()`: the highest zone index an allocation of this kind may use.
+    @inline(__always)
+    func highestZoneIdx(for kind: AllocKind) -> Int { highestZoneIdxByKind[Int(kind.rawValue)] }
+
+    /// The migratetype an allocation asks for (UNMOVABLE for everything when grouping is disabled).
+    @inline(__always)
+    func requestMigratetype(_ kind: AllocKind) -> Int {
+        mobilityGroupingDisabled ? Int(Migratetype.unmovable.rawValue) : Int(kind.migratetype.rawValue)
+    }
+
+
+    /// Allocates a block of 2^order pages (`__alloc_pages_nodemask`): the fast path at the LOW watermark
+    /// along the zonelist, then the slow path. Throws only for an invalid request; a request memory
+    /// cannot satisfy returns an outcome without a handle.
+    public func allocate(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
+        try validate(req)
+        bumpGeneration()
+        let node = req.node ?? 0
+        let zl = zonelistRange(node: node, highestZoneIdx: highestZoneIdx(for: req.kind))
+        guard zl.count > 0 else {
+            ev.allocFail += 1
+            return AllocOutcome(latencyNs: costs.allocFastPath)
+        }
+        let thisnode = req.gfp.contains(.thisnode) ? node : -1
+        let preferred = Int(zonelistFlat[zl.lowerBound])
+        let mt = requestMigratetype(req.kind)
+        let classzoneIdx = zones[preferred].indexInNode
+        // Fast path: the first zone above its LOW watermark that has a block.
+        var i = zl.lowerBound
+        while i < zl.upperBound {
+            let z = Int(zonelistFlat[i])
+            i &+= 1
+            if thisnode >= 0 && zones[z].node != thisnode { continue }
+            if let pfn = takeBlock(zone: z, order: req.order, mt: mt, classzoneIdx: classzoneIdx, wmark: .low, flags: []) {
+                clockNs &+= costs.allocFastPath
+                let h = prepNewPage(pfn: pfn, zone: z, preferredZone: preferred, req: req)
+                return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
+            }
+        }
+        return allocSlowpath(req, zonelist: zonelistFor(req), preferredZone: preferred, mt: mt,
+                             outcome: AllocOutcome(latencyNs: costs.allocFastPath))
+    }
+
+    /// The zonelist an allocation walks, as an array (the preferred node's zones only for __GFP_THISNODE).
+    func zonelistFor(_ req: AllocRequest) -> [Int] {
+        let node = req.node ?? 0
+        let full = zonelists[node][highestZoneIdx(for: req.kind)]
+        return req.gfp.contains(.thisnode) ? full.filter { zones[$0].node == node } : full
+    }
+
+    /// The positions in `zonelistFlat` of one zonelist.
+    @inline(__always)
+    func zonelistRange(node: Int, highestZoneIdx: Int) -> Range<Int> {
+        let k = node &* preset.zoneTypes.count &+ highestZoneIdx
+        return Int(zonelistOffsets[k])..<Int(zonelistOffsets[k &+ 1])
+    }
+
+    /// One zone's step of `get_page_from_freelist`: if the zone passes its watermark and has a block,
+    /// take it (`buffered_rmqueue`) and return its pfn.
+    @inline(__always)
+    func takeBlock(zone z: Int, order: Int, mt: Int, classzoneIdx: Int, wmark: Wmark, flags: AllocFlags) -> Int? {
+        let mark = wmarkPages(zone: z, wmark)
+        if !zoneWatermarkOk(zone: z, order: order, mark: mark, classzoneIdx: classzoneIdx, flags: flags) { return nil }
+        let pfn = rmqueue(zone: z, order: order, mt: mt)
+        if pfn < 0 { return nil }
+        zoneFreePages[z] -= 1 << order
+        return pfn
+    }
+
+    /// `get_page_from_freelist()`: the first zone of the list that passes its watermark and has a block.
+    func getPageFromFreelist(order: Int, mt: Int, zonelist: [Int], classzoneIdx: Int, wmark: Wmark,
+                             flags: AllocFlags) -> (Int, Int)? {
+        for z in zonelist {
+            if let pfn = takeBlock(zone: z, order: order, mt: mt, classzoneIdx: classzoneIdx, wmark: wmark, flags: flags) {
+                return (pfn, z)
+            }
+        }
+        return nil
+    }
+
+    /// `min_wmark_pages` / `low_wmark_pages` / `high_wmark_pages`.
+    @inline(__always)
+    public func wmarkPages(zone z: Int, _ w: Wmark) -> Int {
+        switch w {
+        case .min: return zones[z].watermark.min
+        case .low: return zones[z].watermark.low
+        case .high: return zones[z].watermark.high
+        }
+    }
+
+    /// Turns a block just taken off the free lists into an owned allocation: issues its handle, writes
+    /// the owner's content words, puts it on its LRU list and counts it (`prep_new_page`, PGALLOC,
+    /// `zone_statistics`).
+    @inline(__always)
+    func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest) -> PageHandle {
+        let h = handles.issue(headPfn: pfn)
+        let slot = Int(h.slot)
+        let n = 1 << req.order
+        let p = pages
+        var state = PageState.allocatedHead(kind: req.kind)
+        if req.kind == .file && req.dirty { state |= PageState.dirty }
+        let lruList = initialLru(kind: req.kind, order: req.order, mlock: req.mlock)
+        if lruList == .activeAnon { state |= PageState.active }
+        p.state[pfn] = state
+        p.order[pfn] = UInt8(truncatingIfNeeded: req.order) | (req.mlock ? PageOrderByte.mlocked : 0)
+        p.a[pfn] = UInt32(truncatingIfNeeded: slot)
+        for i in 0..<n { p.b[pfn + i] = contentWord(h, i) }
+        if let l = lruList { lruAdd(slot: slot, zone: z, list: l, pages: n) }
+        kindPages[z &* 5 &+ Int(req.kind.rawValue)] &+= Int64(n)
+        if req.kind == .file && req.dirty { dirtyPages[z] &+= Int64(n) }
+
+        let zoneNode = zones[z].node
+        zonePgalloc[z] &+= UInt64(n)
+        if zoneNode == zones[preferredZone].node {
+            ev.numaHit &+= 1
+        } else {
+            ev.numaMiss &+= 1
+            ev.numaForeign &+= 1
+        }
+        // The simulated CPU runs on the preferred node.
+        if zoneNode == (req.node ?? 0) { ev.numaLocal &+= 1 } else { ev.numaOther &+= 1 }
+        return h
+    }
+
+    /// Frees the allocation a handle names. Throws `unknownHandle` for a handle that is stale, unknown
+    /// or already freed; nothing changes then.
+    public func free(_ h: PageHandle) throws(MMError) {
+        guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
+        bumpGeneration()
+        freeAllocation(slot: slot)
+    }
+
+    /// Frees the allocation a handle names; returns false (changing nothing) for a dead handle.
+    @inline(__always)
+    public func freeIfLive(_ h: PageHandle) -> Bool {
+        guard let slot = handles.resolve(h) else { return false }
+        bumpGeneration()
+        freeAllocation(slot: slot)
+        return true
+    }
+
+    /// Frees by slot. An allocation isolated for migration right now is not freed here: its owner lets
+    /// go (the handle dies) and the compactor, which holds the page, frees it when it puts the batch back
+    /// (the seed's fix for the anon_vma lifetime race: an unmapped page is not migrated).
+    func freeAllocation(slot: Int) {
+        let pfn = Int(handles.pfn[slot])
+        let p = pages
+        if p.state[pfn] & PageState.isolated != 0 {
+            p.a[pfn] = NONE
+            handles.release(slot: slot)
+            return
+        }
+        let z = zoneId(ofPfn: pfn)
+        if let l = currentLru(pfn: pfn) {
+            lruDel(slot: slot, zone: z, list: l, pages: 1 << Int(p.order[pfn] & PageOrderByte.orderMask))
+        }
+        handles.release(slot: slot)
+        releaseFrame(pfn: pfn, zone: z)
+    }
+
+    /// Returns an allocated block (no longer owned, off every LRU) to the buddy allocator
+    /// (`__free_pages` → `free_one_page` with the pageblock's migratetype).
+    @inline(__always)
+    func releaseFrame(pfn: Int, zone z: Int) {
+        let p = pages
+        let s = p.state[pfn]
+        let order = Int(p.order[pfn] & PageOrderByte.orderMask)
+        let n = 1 << order
+        kindPages[z &* 5 &+ Int(PageState.kind(s).rawValue)] &-= Int64(n)
+        if s & PageState.dirty != 0 { dirtyPages[z] &-= Int64(n) }
+        p.state[pfn] = PageState.tail
+        p.order[pfn] = 0
+        freeOneBlock(pfn, zone: z, order: order, mt: pageblockMigratetype(pfn))
+        zoneFreePages[z] += n
+        ev.pgfree &+= UInt64(n)
+    }
+
+    /// The head pfn an allocation lives at right now (it changes when the page is migrated).
+    public func pfn(of h: PageHandle) throws(MMError) -> Int {
+        guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
+        return Int(handles.pfn[slot])
+    }
+
+    /// What an owner reads back through its handle: the content word of each of its pages.
+    public func readContent(_ h: PageHandle) throws(MMError) -> [UInt32] {
+        guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
+        let pfn = Int(handles.pfn[slot])
+        let n = 1 << Int(pages.order[pfn] & PageOrderByte.orderMask)
+        return (0..<n).map { pages.b[pfn + $0] }
+    }
+
+    /// The content words the owner of `h` wrote (what `readContent` must return).
+    public func expectedContent(_ h: PageHandle, order: Int) -> [UInt32] {
+        (0..<(1 << order)).map { contentWord(h, $0) }
+    }
+
+    /// Whether the handle names a live allocation.
+    public func isLive(_ h: PageHandle) -> Bool { handles.resolve(h) != nil }
+
+    /// Describes a live allocation.
+    public func allocationInfo(_ h: PageHandle) throws(MMError) -> (pfn: Int, order: Int, kind: AllocKind, zone: Int) {
+        guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
+        let pfn = Int(handles.pfn[slot])
+        return (pfn, Int(pages.order[pfn] & PageOrderByte.orderMask), PageState.kind(pages.state[pfn]), zoneId(ofPfn: pfn))
+    }
+}

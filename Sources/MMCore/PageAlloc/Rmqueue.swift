@@ -1,0 +1,34 @@
+extension Machine {
+    /// `__rmqueue_smallest()`: the smallest block of at least `order` on `free_list[mt]`, taken from the
+    /// list head and split down (kernel-compaction.md §2.2). Returns the head pfn or -1.
+    @inline(__always)
+    func rmqueueSmallest(zone z: Int, order: Int, mt: Int) -> Int {
+        let fa = freeArea
+        var li = fa.list(zone: z, order: order, mt: mt)
+        for current in order..<nrOrders {
+            let head = fa.heads[li]
+            if head != NONE {
+                let pfn = Int(head)
+                removeFromFreeList(pfn, zone: z)
+                expand(pfn, zone: z, low: order, high: current, mt: mt)
+                return pfn
+            }
+            li &+= Migratetype.count
+        }
+        return -1
+    }
+
+    /// `__rmqueue()`: own migratetype first, then the fallback lists, and as a last resort the
+    /// MIGRATE_RESERVE pageblocks (seed 2.6.35). Returns the head pfn or -1.
+    @inline(__always)
+    func rmqueue(zone z: Int, order: Int, mt: Int) -> Int {
+        var pfn = rmqueueSmallest(zone: z, order: order, mt: mt)
+        if pfn >= 0 { return pfn }
+        if mt != Int(Migratetype.reserve.rawValue) {
+            pfn = rmqueueFallback(zone: z, order: order, startMt: mt)
+            if pfn >= 0 { return pfn }
+            return rmqueueSmallest(zone: z, order: order, mt: Int(Migratetype.reserve.rawValue))
+        }
+        return -1
+    }
+}

@@ -1,0 +1,85 @@
+extension Machine {
+    /// The zone gauges (`enum zone_stat_item`), in the seed's `vmstat_text` order, for one zone or
+    /// (zone nil) summed over the machine. Only items the model keeps are listed.
+    public func zoneStatItems(zone: Int?) -> [(String, Int64)] {
+        let ids = zone.map { [$0] } ?? Array(zones.indices)
+        func sum(_ f: (Int) -> Int64) -> Int64 { ids.reduce(0) { $0 + f($1) } }
+        func lruSum(_ l: LruList) -> Int64 { sum { Int64(self.lruPages(zone: $0, list: l)) } }
+        func kind(_ k: AllocKind) -> Int64 { sum { self.kindPages[$0 * 5 + Int(k.rawValue)] } }
+        return [
+            ("nr_free_pages", sum { Int64(self.zoneFreePages[$0]) }),
+            ("nr_inactive_anon", lruSum(.inactiveAnon)),
+            ("nr_active_anon", lruSum(.activeAnon)),
+            ("nr_inactive_file", lruSum(.inactiveFile)),
+            ("nr_active_file", lruSum(.activeFile)),
+            ("nr_unevictable", lruSum(.unevictable)),
+            ("nr_mlock", lruSum(.unevictable)),
+            ("nr_anon_pages", kind(.anon) + kind(.pinned)),
+            ("nr_file_pages", kind(.file)),
+            ("nr_dirty", sum { self.dirtyPages[$0] }),
+            ("nr_slab_reclaimable", kind(.slab)),
+            // The simulator's unmovable `kernel` allocations stand for unreclaimable slab and the like.
+            ("nr_slab_unreclaimable", kind(.kernel)),
+            ("nr_isolated_anon", sum { self.isolatedPages[$0 * 2] }),
+            ("nr_isolated_file", sum { self.isolatedPages[$0 * 2 + 1] }),
+        ]
+    }
+
+    /// /proc/vmstat: `"<name> <value>\n"` per line; gauges, NUMA counters, then events, in the seed's
+    /// `vmstat_text` order. Reclaim counters use today's machine-wide names (pgscan_kswapd, …) and the
+    /// seed's compaction counters are followed by the later ones (kernel-compaction.md §8.1). The last
+    /// lines (`extfrag_*`, `alloc_fail`, `compact_freed_while_isolated`, `pages_reclaimed`) are the
+    /// simulator's own and have no kernel counterpart; parsers that read name/value pairs ignore them.
+    public func renderVmstat() -> String {
+        var out = ""
+        for (name, v) in vmstatPairs() { out += "\(name) \(v)\n" }
+        return out
+    }
+
+    /// The name/value pairs of /proc/vmstat, in order.
+    public func vmstatPairs() -> [(String, Int64)] {
+        let c = counters
+        var pairs = zoneStatItems(zone: nil)
+        func add(_ n: String, _ v: UInt64) { pairs.append((n, Int64(clamping: v))) }
+        add("numa_hit", c.numaHit)
+        add("numa_miss", c.numaMiss)
+        add("numa_foreign", c.numaForeign)
+        add("numa_local", c.numaLocal)
+        add("numa_other", c.numaOther)
+        add("pgpgout", c.pgpgout)
+        add("pswpin", c.pswpin)
+        add("pswpout", c.pswpout)
+        for (i, t) in preset.zoneTypes.enumerated() { add("pgalloc_\(t.vmstatSuffix)", c.pgalloc[i]) }
+        add("pgfree", c.pgfree)
+        add("pgactivate", c.pgactivate)
+        add("pgdeactivate", c.pgdeactivate)
+        add("pgsteal_kswapd", c.pgstealKswapd)
+        add("pgsteal_direct", c.pgstealDirect)
+        add("pgscan_kswapd", c.pgscanKswapd)
+        add("pgscan_direct", c.pgscanDirect)
+        add("slabs_scanned", c.slabsScanned)
+        add("kswapd_steal", c.pgstealKswapd)
+        add("pageoutrun", c.pageoutrun)
+        add("allocstall", c.allocstall)
+        add("compact_blocks_moved", c.compactBlocksMoved)
+        add("compact_pages_moved", c.compactPagesMoved)
+        add("compact_pagemigrate_failed", c.compactPagemigrateFailed)
+        add("compact_stall", c.compactStall)
+        add("compact_fail", c.compactFail)
+        add("compact_success", c.compactSuccess)
+        add("compact_migrate_scanned", c.compactMigrateScanned)
+        add("compact_free_scanned", c.compactFreeScanned)
+        add("compact_isolated", c.compactIsolated)
+        add("pgmigrate_success", c.pgmigrateSuccess)
+        add("pgmigrate_fail", c.pgmigrateFail)
+        add("nr_vmscan_write", c.nrVmscanWrite)
+        add("extfrag_events", c.extfragEvents)
+        add("extfrag_events_fragmenting", c.extfragFragmenting)
+        add("extfrag_events_change_ownership", c.extfragChangeOwnership)
+        add("alloc_fail", c.allocFail)
+        add("compact_freed_while_isolated", c.compactFreedWhileIsolated)
+        add("pages_reclaimed", c.pagesReclaimed)
+        add("kswapd_wakeups", c.kswapdWakeups)
+        return pairs
+    }
+}

@@ -1,0 +1,41 @@
+/// Errors MMCore reports to its callers. They carry no HTTP: the service maps them once, in one place.
+///
+/// Every error that concerns an input names the offending field and value, so a caller can tell a user
+/// exactly what to change. A throwing MMCore operation changes nothing in the machine before it throws.
+public enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A machine configuration or operation parameter is impossible; `field` uses the JSON name.
+    case invalidConfig(field: String, value: String, reason: String)
+    /// An order outside `0..<nrOrders` (or above what the operation allows).
+    case orderOutOfRange(field: String, order: Int, max: Int)
+    /// A handle that does not name a live allocation (never issued, or already freed).
+    case unknownHandle(UInt64)
+    /// A tag that has no allocations.
+    case unknownTag(String)
+    /// A NUMA node id that the machine does not have.
+    case unknownNode(field: String, node: Int)
+
+    public var field: String {
+        switch self {
+        case .invalidConfig(let field, _, _): return field
+        case .orderOutOfRange(let field, _, _): return field
+        case .unknownHandle: return "handle"
+        case .unknownTag: return "tag"
+        case .unknownNode(let field, _): return field
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .invalidConfig(let field, let value, let reason):
+            return "\(field) = \(value): \(reason)"
+        case .orderOutOfRange(let field, let order, let max):
+            return "\(field) = \(order): order must be between 0 and \(max)"
+        case .unknownHandle(let h):
+            return "handle \(h) does not name a live allocation"
+        case .unknownTag(let t):
+            return "tag '\(t)' has no live allocations"
+        case .unknownNode(let field, let node):
+            return "\(field) = \(node): no such NUMA node"
+        }
+    }
+}

@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A fixed-size array of plain integers in memory MMCore owns: the one door to unsafe memory in MMCore.
+///
+/// Per-page and per-list state lives in these (flat arrays of small integers, never an object per page).
+/// Large arrays come straight from anonymous `mmap` (zero-filled by the kernel, backed by transparent
+/// huge pages where the host allows it, so a 1 TiB machine's 2.7 GB of page state faults in a few
+/// thousand 2 MiB pages rather than 700,000 small ones); small ones from `calloc`. Either way encodings
+/// are chosen so that zero is the common state and only what differs is written.
+///
+/// Safety: `count` is fixed at init and every subscript asserts `0 <= i < count` in debug builds; the
+/// pointer never escapes this type (no accessor returns it), and it is freed exactly once, when the last
+/// copy of the value goes away (`RawStorage.deinit`). Copies share storage, like a class reference: the
+/// type is a struct only so that an element access is one load from its owner rather than two.
+/// A `RawArray` is not `Sendable`: it is owned by one `Machine`, which is used by one thread at a time.
+public struct RawArray<Element: FixedWidthInteger> {
+    @usableFromInline let base: UnsafeMutablePointer<Element>
+    public let count: Int
+    private let storage: RawStorage
+
+    /// Zero-filled storage for `count` elements (count may be 0).
+    public init(zeroed count: Int) {
+        precondition(count >= 0)
+        self.count = count
+        storage = RawStorage(bytes: max(1, count) * MemoryLayout<Element>.stride)
+        base = storage.raw.bindMemory(to: Element.self, capacity: max(1, count))
+    }
+
+    /// Storage for `count` elements, each set to `value`.
+    public init(repeating value: Element, count: Int) {
+        self.init(zeroed: count)
+        if value != 0 { base.update(repeating: value, count: count) }
+    }
+
+    @inlinable
+    public subscript(i: Int) -> Element {
+        @inline(__always) get {
+            assert(i >= 0 && i < count, "RawArray index \(i) out of range 0..<\(count)")
+            return base[i]
+        }
+        @inline(__always) nonmutating set {
+            assert(i >= 0 && i < count, "RawArray index \(i) out of range 0..<\(count)")
+            base[i] = newValue
+        }
+    }
+
+    /// Sets every element to `value`.
+    public func fill(_ value: Element) { base.update(repeating: value, count: count) }
+
+    /// Copies all elements into a new `RawArray` (used to snapshot state; sizes must match).
+    public func copy() -> RawArray<Element> {
+        let r = RawArray<Element>(zeroed: count)
+        r.base.update(from: base, count: count)
+        return r
+    }
+
+    /// Bytes of storage this array holds.
+    public var byteCount: Int { count * MemoryLayout<Element>.stride }
+
+    /// Calls `body` with a read-only view of the elements (for bulk reductions and encoding).
+    public func withBuffer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+}
+
+/// The memory behind a `RawArray`: mapped or allocated once, released once in `deinit`.
+final class RawStorage {
+    let raw: UnsafeMutableRawPointer
+    /// Bytes mapped with mmap (0 when the storage came from calloc).
+    private let mappedBytes: Int
+
+    static let hugePageBytes = 2 << 20
+
+    init(bytes: Int) {
+        #if os(Linux)
+        if bytes >= RawStorage.hugePageBytes {
+            // Round up to whole huge pages so the kernel can back all of it with THP.
+            let len = (bytes + RawStorage.hugePageBytes - 1) / RawStorage.hugePageBytes * RawStorage.hugePageBytes
+            let p = mmap(nil, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+            guard let p, p != MAP_FAILED else { fatalError("out of memory mapping \(len) bytes") }
+            _ = madvise(p, len, MADV_HUGEPAGE)
+            mappedBytes = len
+            raw = p
+            return
+        }
+        #endif
+        guard let p = calloc(1, bytes) else { fatalError("out of memory allocating \(bytes) bytes") }
+        mappedBytes = 0
+        raw = p
+    }
+
+    deinit {
+        #if os(Linux)
+        if mappedBytes > 0 { munmap(raw, mappedBytes); return }
+        #endif
+        free(raw)
+    }
+}

@@ -1,0 +1,53 @@
+/// Watermark indices (`enum zone_watermarks`).
+public enum Wmark: Int, Sendable { case min = 0, low = 1, high = 2 }
+
+/// A zone (`struct zone`): a physical range of one node with its own buddy free lists, watermarks and
+/// compaction state. Free lists themselves live in the machine's `FreeAreaStore` (flat arrays indexed by
+/// zone, order and migratetype); this value carries the zone's scalar fields.
+public struct Zone: Sendable {
+    /// Index of this zone in `Machine.zones` (all nodes' zones, populated or not).
+    public let id: Int
+    public let node: Int
+    public let type: ZoneType
+    /// `zone_idx`: the type's position in the preset's zone list.
+    public let indexInNode: Int
+    public let startPfn: Int
+    public let spannedPages: Int
+    public let presentPages: Int
+    /// Present minus boot reservations; the simulator reserves nothing at boot, so this equals present.
+    public let managedPages: Int
+
+    public var endPfn: Int { startPfn + spannedPages }
+    public var populated: Bool { presentPages > 0 }
+    public var name: String { type.name }
+
+    /// `watermark[WMARK_MIN/LOW/HIGH]`.
+    public var watermark: (min: Int, low: Int, high: Int) = (0, 0, 0)
+    /// `lowmem_reserve[classzone_idx]`, indexed by zone index within the node.
+    public var lowmemReserve: [Int] = []
+
+    // Seed compaction state (kernel-compaction.md §5.1).
+    public var compactConsidered: Int = 0
+    public var compactDeferShift: Int = 0
+
+    public init(id: Int, node: Int, type: ZoneType, indexInNode: Int, startPfn: Int, pages: Int) {
+        self.id = id
+        self.node = node
+        self.type = type
+        self.indexInNode = indexInNode
+        self.startPfn = startPfn
+        self.spannedPages = pages
+        self.presentPages = pages
+        self.managedPages = pages
+    }
+
+    @inline(__always) public func contains(pfn: Int) -> Bool { pfn >= startPfn && pfn < startPfn + spannedPages }
+
+    public func mark(_ w: Wmark) -> Int {
+        switch w {
+        case .min: return watermark.min
+        case .low: return watermark.low
+        case .high: return watermark.high
+        }
+    }
+}
