@@ -75,6 +75,10 @@ public final class Machine {
     @exclusivity(unchecked) var rng: SeededRandom
     /// Mixed into content words so that two machines never share them by accident.
     let contentSalt: UInt64
+    /// Per node: the order kswapd was woken for, or -1.
+    @exclusivity(unchecked) var kswapdPending: [Int]
+    /// Simulated time kswapd has worked (ns); kswapd runs beside allocations, so it is not in `clockNs`.
+    @exclusivity(unchecked) public internal(set) var kswapdNs: UInt64 = 0
     /// Receives tracepoint-like events; nil when nobody listens.
     @exclusivity(unchecked) public var tracer: MachineTracer?
 
@@ -130,6 +134,7 @@ public final class Machine {
         dirtyPages = RawArray(zeroed: zones.count)
         isolatedPages = RawArray(zeroed: zones.count * 2)
         zonelists = Machine.buildZonelists(nodes: nodes, zones: zones)
+        kswapdPending = Array(repeating: -1, count: nodes.count)
         let preset = self.preset
         let flatLists = zonelists.flatMap { $0 }
         zonelistFlat = RawArray(zeroed: flatLists.reduce(0) { $0 + $1.count })

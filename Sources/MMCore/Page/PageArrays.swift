@@ -47,7 +47,12 @@ public enum PageState {
     public static let active: UInt8 = 1 << 6
     public static let isolated: UInt8 = 1 << 7
 
+    /// A free page isolated by the compaction free scanner (split to order 0, off the free lists, owned
+    /// by nobody): kind bits 7, which no `AllocKind` uses.
+    public static let isolatedFreePage: UInt8 = allocated | (7 << kindShift) | isolated
+
     @inline(__always) public static func code(_ s: UInt8) -> UInt8 { s & codeMask }
+    @inline(__always) public static func isIsolatedFreePage(_ s: UInt8) -> Bool { s == isolatedFreePage }
     @inline(__always) public static func kind(_ s: UInt8) -> AllocKind {
         AllocKind(rawValue: (s & kindMask) >> kindShift) ?? .kernel
     }

@@ -44,6 +44,8 @@ extension Machine {
     public func allocate(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
         try validate(req)
         bumpGeneration()
+        let start = clockNs
+        clockNs &+= costs.allocFastPath
         let node = req.node ?? 0
         let zl = zonelistRange(node: node, highestZoneIdx: highestZoneIdx(for: req.kind))
         guard zl.count > 0 else {
@@ -61,13 +63,11 @@ extension Machine {
             i &+= 1
             if thisnode >= 0 && zones[z].node != thisnode { continue }
             if let pfn = takeBlock(zone: z, order: req.order, mt: mt, classzoneIdx: classzoneIdx, wmark: .low, flags: []) {
-                clockNs &+= costs.allocFastPath
                 let h = prepNewPage(pfn: pfn, zone: z, preferredZone: preferred, req: req)
                 return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
             }
         }
-        return allocSlowpath(req, zonelist: zonelistFor(req), preferredZone: preferred, mt: mt,
-                             outcome: AllocOutcome(latencyNs: costs.allocFastPath))
+        return allocSlowpath(req, zonelist: zonelistFor(req), preferredZone: preferred, mt: mt, start: start)
     }
 
     /// The zonelist an allocation walks, as an array (the preferred node's zones only for __GFP_THISNODE).
@@ -173,6 +173,12 @@ extension Machine {
     /// (the seed's fix for the anon_vma lifetime race: an unmapped page is not migrated).
     func freeAllocation(slot: Int) {
         let pfn = Int(handles.pfn[slot])
+        if pfn == Int(SWAPPED) {
+            // Swapped out: the swap slot is released with the allocation.
+            swapUsed -= 1
+            handles.release(slot: slot)
+            return
+        }
         let p = pages
         if p.state[pfn] & PageState.isolated != 0 {
             p.a[pfn] = NONE
@@ -205,14 +211,17 @@ extension Machine {
     }
 
     /// The head pfn an allocation lives at right now (it changes when the page is migrated).
+    /// -1 while the allocation is swapped out.
     public func pfn(of h: PageHandle) throws(MMError) -> Int {
         guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
-        return Int(handles.pfn[slot])
+        let pfn = handles.pfn[slot]
+        return pfn == SWAPPED ? -1 : Int(pfn)
     }
 
     /// What an owner reads back through its handle: the content word of each of its pages.
     public func readContent(_ h: PageHandle) throws(MMError) -> [UInt32] {
         guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
+        if handles.pfn[slot] == SWAPPED { return [handles.lruNext[slot]] }
         let pfn = Int(handles.pfn[slot])
         let n = 1 << Int(pages.order[pfn] & PageOrderByte.orderMask)
         return (0..<n).map { pages.b[pfn + $0] }
@@ -227,8 +236,10 @@ extension Machine {
     public func isLive(_ h: PageHandle) -> Bool { handles.resolve(h) != nil }
 
     /// Describes a live allocation.
+    /// pfn and zone are -1 while the allocation is swapped out.
     public func allocationInfo(_ h: PageHandle) throws(MMError) -> (pfn: Int, order: Int, kind: AllocKind, zone: Int) {
         guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
+        if handles.pfn[slot] == SWAPPED { return (-1, 0, .anon, -1) }
         let pfn = Int(handles.pfn[slot])
         return (pfn, Int(pages.order[pfn] & PageOrderByte.orderMask), PageState.kind(pages.state[pfn]), zoneId(ofPfn: pfn))
     }

@@ -1,31 +1,82 @@
 extension Machine {
-    /// The seed's `__alloc_pages_slowpath` (kernel-compaction.md §6.3): after the fast path failed at the
-    /// LOW watermark, try again at MIN (with the __GFP_HIGH / atomic reductions).
-    func allocSlowpath(_ req: AllocRequest, zonelist zl: [Int], preferredZone: Int, mt: Int,
-                       outcome: AllocOutcome) -> AllocOutcome {
-        var out = outcome
+    /// Retries of the slow path's rebalance loop before an allocation is failed. The seed loops without
+    /// bound for orders <= 3 (the OOM killer ends it); the simulation has no processes to kill.
+    public static let maxSlowpathLoops = 16
+
+    /// The seed's `__alloc_pages_slowpath` (kernel-compaction.md §6.3): wake kswapd; retry at the MIN
+    /// watermark (with the __GFP_HIGH / atomic reductions); callers that may sleep then loop over direct
+    /// compaction (costly orders, unless deferred) and direct reclaim, retrying the allocation after each,
+    /// while `should_alloc_retry` says so. kswapd runs once the attempt has returned.
+    func allocSlowpath(_ req: AllocRequest, zonelist zl: [Int], preferredZone: Int, mt: Int, start: UInt64) -> AllocOutcome {
+        var out = AllocOutcome()
+        defer { runPendingKswapd() }
+        let order = req.order
         let classzoneIdx = zones[preferredZone].indexInNode
-        let wait = req.gfp.contains(.wait)
+        for z in zl { wakeupKswapd(zone: z, order: order) }
+
         // gfp_to_alloc_flags: __GFP_HIGH → ALLOC_HIGH; a caller that cannot sleep → ALLOC_HARDER.
         var flags: AllocFlags = []
         if req.gfp.contains(.high) { flags.insert(.high) }
+        let wait = req.gfp.contains(.wait)
         if !wait { flags.insert(.harder) }
 
-        if let (pfn, z) = getPageFromFreelist(order: req.order, mt: mt, zonelist: zl, classzoneIdx: classzoneIdx,
-                                              wmark: .min, flags: flags) {
-            return finishAlloc(&out, pfn: pfn, zone: z, preferredZone: preferredZone, req: req)
+        func attempt() -> AllocOutcome? {
+            guard let (pfn, z) = getPageFromFreelist(order: order, mt: mt, zonelist: zl, classzoneIdx: classzoneIdx,
+                                                     wmark: .min, flags: flags) else { return nil }
+            out.handle = prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req)
+            out.pfn = pfn
+            out.zone = z
+            out.latencyNs = clockNs &- start
+            return out
         }
-        ev.allocFail += 1
-        clockNs &+= out.latencyNs
+        if let done = attempt() { return done }
+
+        if wait {
+            var pagesReclaimed = 0
+            var loops = 0
+            while loops < Machine.maxSlowpathLoops {
+                loops += 1
+                // __alloc_pages_direct_compact.
+                if compactionEnabled && order > 0 && !compactionDeferred(zone: preferredZone) {
+                    let rc = tryToCompactPages(zonelist: zl, order: order, gfp: req.gfp, migratetype: mt)
+                    if rc != .skipped {
+                        out.stalledInCompaction = true
+                        if let done = attempt() {
+                            resetCompactionDeferral(zone: preferredZone)
+                            ev.compactSuccess &+= 1
+                            return done
+                        }
+                        ev.compactFail &+= 1
+                        deferCompaction(zone: preferredZone)
+                    }
+                }
+                // __alloc_pages_direct_reclaim.
+                let progress = tryToFreePages(zonelist: zl, order: order, gfp: req.gfp).reclaimed
+                out.stalledInReclaim = true
+                out.pagesReclaimed += progress
+                if progress > 0, let done = attempt() {
+                    return done
+                }
+                // No progress: the kernel would consider the OOM killer; it does not kill for costly
+                // orders, and the simulation kills nothing, so the attempt fails.
+                if progress == 0 { break }
+                pagesReclaimed += progress
+                guard shouldAllocRetry(gfp: req.gfp, order: order, pagesReclaimed: pagesReclaimed) else { break }
+                // congestion_wait(BLK_RW_ASYNC, HZ/50) before the next round.
+                clockNs &+= costs.congestionWait / 5
+            }
+        }
+        ev.allocFail &+= 1
+        out.latencyNs = clockNs &- start
         return out
     }
 
-    @inline(__always)
-    func finishAlloc(_ out: inout AllocOutcome, pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest) -> AllocOutcome {
-        out.handle = prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req)
-        out.pfn = pfn
-        out.zone = z
-        clockNs &+= out.latencyNs
-        return out
+    /// `should_alloc_retry` (2.6.35): never with __GFP_NORETRY; always for orders <= 3; for costly orders
+    /// only with __GFP_REPEAT until an allocation's worth of pages has been reclaimed.
+    func shouldAllocRetry(gfp: GFPFlags, order: Int, pagesReclaimed: Int) -> Bool {
+        if gfp.contains(.noretry) { return false }
+        if order <= 3 { return true }
+        if gfp.contains(.repeat) && pagesReclaimed < (1 << order) { return true }
+        return false
     }
 }

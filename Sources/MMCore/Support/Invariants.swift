@@ -47,6 +47,9 @@ extension Machine {
                             fail("free buddies \(pfn) and \(buddy) of order \(order) were not merged")
                         }
                     }
+                } else if PageState.isIsolatedFreePage(s) {
+                    allocatedPages += 1 << order
+                    if order != 0 || p.a[pfn] != NONE { fail("isolated free page \(pfn) has order \(order) or an owner") }
                 } else {
                     allocatedPages += 1 << order
                     let kind = PageState.kind(s)
@@ -95,8 +98,12 @@ extension Machine {
                 if nrFree(zone: z, order: o) != total { fail("zone \(z) order \(o): nr_free \(nrFree(zone: z, order: o)) but \(total) list entries") }
             }
         }
-        if liveHeads != handles.live { fail("\(handles.live) live handles but \(liveHeads) owned allocations") }
-        for s in 0..<handles.capacity where handles.pfn[s] != NONE {
+        var swapped = 0
+        for s in 0..<handles.capacity where handles.pfn[s] == SWAPPED { swapped += 1 }
+        if swapped != swapUsed { fail("\(swapped) swapped-out allocations but swap usage says \(swapUsed)") }
+        if swapUsed > swapPages { fail("swap usage \(swapUsed) exceeds swap size \(swapPages)") }
+        if liveHeads + swapped != handles.live { fail("\(handles.live) live handles but \(liveHeads) owned allocations and \(swapped) swapped") }
+        for s in 0..<handles.capacity where handles.pfn[s] != NONE && handles.pfn[s] != SWAPPED {
             let pfn = Int(handles.pfn[s])
             if pfn >= totalPages || PageState.code(p.state[pfn]) != PageState.allocated || p.a[pfn] != UInt32(s) {
                 fail("handle slot \(s) points at pfn \(pfn), which is not its allocation")
@@ -109,7 +116,7 @@ extension Machine {
                 var cur = lru.heads[li], prev = NONE, n: Int64 = 0, entries = 0
                 while cur != NONE {
                     let s = Int(cur)
-                    guard s < handles.capacity, handles.pfn[s] != NONE else { fail("LRU \(l.name) of zone \(z) holds a dead slot \(s)"); break }
+                    guard s < handles.capacity, handles.pfn[s] != NONE, handles.pfn[s] != SWAPPED else { fail("LRU \(l.name) of zone \(z) holds a dead slot \(s)"); break }
                     let pfn = Int(handles.pfn[s])
                     if zoneId(ofPfn: pfn) != z || currentLru(pfn: pfn) != l { fail("LRU \(l.name) of zone \(z) holds slot \(s) which belongs elsewhere") }
                     if handles.lruPrev[s] != prev { fail("LRU \(l.name) of zone \(z): broken prev link at slot \(s)"); break }

@@ -1,0 +1,77 @@
+/// The seed's compaction results (kernel-compaction.md §4.2): `COMPACT_SKIPPED` 0, `COMPACT_CONTINUE` 1,
+/// `COMPACT_PARTIAL` 2 (an allocation should now succeed), `COMPACT_COMPLETE` 3 (the scanners met).
+/// Callers take the maximum over zones, so the order matters.
+public enum CompactResult: Int, Sendable, Comparable, CaseIterable {
+    case skipped = 0
+    case `continue` = 1
+    case partial = 2
+    case complete = 3
+
+    public static func < (a: CompactResult, b: CompactResult) -> Bool { a.rawValue < b.rawValue }
+
+    /// The kernel's name (`COMPACT_SKIPPED`, …).
+    public var kernelName: String {
+        switch self {
+        case .skipped: return "COMPACT_SKIPPED"
+        case .continue: return "COMPACT_CONTINUE"
+        case .partial: return "COMPACT_PARTIAL"
+        case .complete: return "COMPACT_COMPLETE"
+        }
+    }
+
+    /// Lower-case name for tracepoints and JSON (`skipped`, `continue`, `partial`, `complete`).
+    public var name: String {
+        switch self {
+        case .skipped: return "skipped"
+        case .continue: return "continue"
+        case .partial: return "partial"
+        case .complete: return "complete"
+        }
+    }
+}
+
+/// Everything about one compaction of one zone (`struct compact_control`): both scanners' positions, the
+/// isolated pages on both sides, the request, and what this run has counted. The scanners take it
+/// `inout`; the triggers differ only in how they fill it.
+public struct CompactControl: Sendable {
+    /// The zone being compacted.
+    public let zone: Int
+    /// Order a direct compactor needs, or -1 to compact the whole zone (`compact_memory`, per-node sysfs).
+    public let order: Int
+    /// The migratetype of the allocation that is waiting (MOVABLE for the manual triggers).
+    public let migratetype: Int
+    /// The migration scanner's next pfn (moves up from the zone start).
+    public internal(set) var migratePfn: Int
+    /// The free scanner's pageblock (moves down from the zone end).
+    public internal(set) var freePfn: Int
+    /// Isolated free pages (`cc->freepages`), consumed from the end like the kernel's list head.
+    var freepages: [Int32] = []
+    /// Pages isolated for migration (`cc->migratepages`), in isolation order.
+    var migratepages: [Int32] = []
+
+    // What this run did (the `total_*` fields and the vmstat deltas it causes).
+    public internal(set) var migrateScanned = 0
+    public internal(set) var freeScanned = 0
+    public internal(set) var isolatedMigrate = 0
+    public internal(set) var isolatedFree = 0
+    public internal(set) var migrated = 0
+    public internal(set) var failed = 0
+    public internal(set) var freedWhileIsolated = 0
+    public internal(set) var blocksMoved = 0
+    /// Simulated time spent, ns.
+    public internal(set) var durationNs: UInt64 = 0
+    /// The result once the run has finished (nil while it is running).
+    public internal(set) var result: CompactResult?
+
+    init(zone: Int, order: Int, migratetype: Int, migratePfn: Int, freePfn: Int) {
+        self.zone = zone
+        self.order = order
+        self.migratetype = migratetype
+        self.migratePfn = migratePfn
+        self.freePfn = freePfn
+    }
+
+    /// Pages isolated for migration right now (held between the isolation step and the migration step).
+    public var nrMigratepages: Int { migratepages.count }
+    public var nrFreepages: Int { freepages.count }
+}

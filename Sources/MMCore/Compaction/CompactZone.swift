@@ -1,0 +1,101 @@
+/// `compact_zone` of the seed as a resumable sequence of steps (kernel-compaction.md §4.11). A step is
+/// either "decide whether to go on, then isolate a batch" or "migrate the isolated batch", so between two
+/// steps pages can sit isolated, and their owners may free them (the case the seed's anon_vma patches fixed).
+extension Machine {
+    /// Starts compacting one zone: the migration scanner at the zone start, the free scanner at the zone
+    /// end rounded down to a pageblock (which, for an aligned zone end, is the first block past the zone:
+    /// the seed scans it, finds it belongs to another zone, and moves on).
+    func makeCompactControl(zone z: Int, order: Int, migratetype: Int) -> CompactControl {
+        let zone = zones[z]
+        let cc = CompactControl(zone: z, order: order, migratetype: migratetype, migratePfn: zone.startPfn,
+                                freePfn: (zone.startPfn + zone.spannedPages) & ~(pageblockPages - 1))
+        tracer?.compactionBegin(CompactionTraceBegin(node: zone.node, zone: zone.name, zoneStart: zone.startPfn,
+                                                     migratePfn: cc.migratePfn, freePfn: cc.freePfn,
+                                                     zoneEnd: zone.endPfn, mode: "sync"))
+        return cc
+    }
+
+    /// `compact_finished` of the seed: COMPLETE when the scanners met; otherwise go on while the zone is
+    /// below LOW + 2^order at the requested order, or the whole zone is being compacted (order -1);
+    /// PARTIAL once a free block of the request's migratetype and order exists, or any free block of at
+    /// least pageblock_order (an allocation would claim its pageblock).
+    public func compactFinished(_ cc: CompactControl) -> CompactResult {
+        if cc.freePfn <= cc.migratePfn { return .complete }
+        if cc.order < 0 { return .continue }
+        let watermark = wmarkPages(zone: cc.zone, .low) + (1 << cc.order)
+        if !zoneWatermarkOk(zone: cc.zone, order: cc.order, mark: watermark, classzoneIdx: 0) { return .continue }
+        for o in cc.order..<nrOrders {
+            if freeArea.lengths[freeArea.list(zone: cc.zone, order: o, mt: cc.migratetype)] > 0 { return .partial }
+            if o >= pageblockOrder && nrFree(zone: cc.zone, order: o) > 0 { return .partial }
+        }
+        return .continue
+    }
+
+    /// Advances a zone's compaction by one step. Returns true once the run has finished (`cc.result` set).
+    @discardableResult
+    public func compactZoneStep(_ cc: inout CompactControl) -> Bool {
+        if cc.result != nil { return true }
+        bumpGeneration()
+        let start = cc.durationNs
+        defer { clockNs &+= cc.durationNs &- start }
+        if !cc.migratepages.isEmpty {
+            migrateIsolatedBatch(&cc)
+            return false
+        }
+        let r = compactFinished(cc)
+        if r != .continue {
+            finishCompactZone(&cc, result: r)
+            return true
+        }
+        _ = isolateMigratepages(&cc)
+        return false
+    }
+
+    /// Runs a zone's compaction to the end.
+    public func compactZoneToEnd(_ cc: inout CompactControl) -> CompactResult {
+        while !compactZoneStep(&cc) {}
+        return cc.result!
+    }
+
+    /// The loop body of `compact_zone` after isolation: migrate, count, put back what did not move.
+    func migrateIsolatedBatch(_ cc: inout CompactControl) {
+        let freedBefore = cc.freedWhileIsolated
+        let (migrated, failed) = migratePages(&cc)
+        ev.compactBlocksMoved &+= 1
+        ev.compactPagesMoved &+= UInt64(migrated)
+        ev.pgmigrateSuccess &+= UInt64(migrated)
+        ev.compactFreedWhileIsolated &+= UInt64(cc.freedWhileIsolated - freedBefore)
+        if failed > 0 {
+            ev.compactPagemigrateFailed &+= UInt64(failed)
+            ev.pgmigrateFail &+= UInt64(failed)
+        }
+        cc.migrated += migrated
+        cc.failed += failed
+        cc.blocksMoved += 1
+        for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
+        cc.migratepages.removeAll()
+        tracer?.compactionMigratepages(nrMigrated: migrated, nrFailed: failed)
+    }
+
+    /// The end of `compact_zone`: release unused free pages, add the scanners' totals to vmstat.
+    func finishCompactZone(_ cc: inout CompactControl, result: CompactResult) {
+        releaseFreepages(&cc)
+        cc.result = result
+        ev.compactMigrateScanned &+= UInt64(cc.migrateScanned)
+        ev.compactFreeScanned &+= UInt64(cc.freeScanned)
+        ev.compactIsolated &+= UInt64(cc.isolatedMigrate + cc.isolatedFree)
+        let zone = zones[cc.zone]
+        tracer?.compactionEnd(CompactionTraceEnd(node: zone.node, zone: zone.name, zoneStart: zone.startPfn,
+                                                 migratePfn: cc.migratePfn, freePfn: cc.freePfn, zoneEnd: zone.endPfn,
+                                                 mode: "sync", status: result.name))
+    }
+
+    /// Abandons a zone compaction midway (the run was cancelled): put isolated pages back, release free
+    /// ones. Nothing is lost; the result is PARTIAL, as the seed reports a run stopped by a fatal signal.
+    public func abortCompactZone(_ cc: inout CompactControl) {
+        guard cc.result == nil else { return }
+        for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
+        cc.migratepages.removeAll()
+        finishCompactZone(&cc, result: .partial)
+    }
+}

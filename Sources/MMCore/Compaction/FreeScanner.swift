@@ -1,0 +1,85 @@
+/// The free scanner of the seed (kernel-compaction.md §4.11): from the top of the zone downwards, a
+/// pageblock at a time, it takes every free page of suitable target pageblocks onto the compactor's
+/// private list, split to order 0.
+extension Machine {
+    /// `suitable_migration_target`: never RESERVE or ISOLATE blocks; a pageblock-sized free block is
+    /// always fine; otherwise only MOVABLE pageblocks receive migrated pages.
+    func suitableMigrationTarget(pfn: Int) -> Bool {
+        let mt = pageblockMigratetype(pfn)
+        if mt == Int(Migratetype.isolate.rawValue) || mt == Int(Migratetype.reserve.rawValue) { return false }
+        if isBuddy(pfn) && buddyOrder(pfn) >= pageblockOrder { return true }
+        return mt == Int(Migratetype.movable.rawValue)
+    }
+
+    /// `split_free_page`: take a free block off the free lists as order-0 pages, unless that would drop
+    /// the zone below LOW + 2^order at order 0 (as if the page were being allocated). A block of at least
+    /// pageblock_order - 1 re-types its pageblock(s) MOVABLE. Returns the pages taken (0 if refused).
+    func splitFreePage(pfn: Int, zone z: Int) -> Int {
+        let order = buddyOrder(pfn)
+        let watermark = wmarkPages(zone: z, .low) + (1 << order)
+        guard zoneWatermarkOk(zone: z, order: 0, mark: watermark, classzoneIdx: 0) else { return 0 }
+        removeFromFreeList(pfn, zone: z)
+        zoneFreePages[z] -= 1 << order
+        let p = pages
+        for i in 0..<(1 << order) {
+            p.state[pfn + i] = PageState.isolatedFreePage
+            p.order[pfn + i] = 0
+            p.a[pfn + i] = NONE
+        }
+        if order >= pageblockOrder - 1 {
+            var b = pfn
+            while b < pfn + (1 << order) - 1 {
+                setPageblockMigratetype(b, Int(Migratetype.movable.rawValue))
+                b += pageblockPages
+            }
+        }
+        return 1 << order
+    }
+
+    /// `isolate_freepages_block`: every free block of one pageblock onto the private list (each page
+    /// pushed in ascending order, so the list head is the highest pfn). Returns pages isolated and scanned.
+    func isolateFreepagesBlock(_ cc: inout CompactControl, blockPfn: Int) -> (isolated: Int, scanned: Int) {
+        let zoneEnd = zones[cc.zone].endPfn
+        let end = min(blockPfn + pageblockPages, zoneEnd)
+        var pfn = blockPfn, total = 0, scanned = 0
+        while pfn < end {
+            scanned += 1
+            if isBuddy(pfn) {
+                let isolated = splitFreePage(pfn: pfn, zone: cc.zone)
+                total += isolated
+                for i in 0..<isolated { cc.freepages.append(Int32(pfn + i)) }
+                if isolated > 0 { pfn += isolated; continue }
+            }
+            pfn += 1
+        }
+        return (total, scanned)
+    }
+
+    /// `isolate_freepages`: scan pageblocks from `free_pfn` down (staying a pageblock above the migration
+    /// scanner) until the private list holds as many pages as are waiting to migrate; remember the highest
+    /// block that gave pages, where the next search restarts.
+    func isolateFreepages(_ cc: inout CompactControl) {
+        var pfn = cc.freePfn
+        let lowPfn = cc.migratePfn + pageblockPages
+        var highPfn = lowPfn
+        let zone = zones[cc.zone]
+        while pfn > lowPfn && cc.migratepages.count > cc.freepages.count {
+            defer { pfn -= pageblockPages }
+            // Blocks outside the zone (the first one when the zone end is pageblock-aligned) are skipped.
+            guard zone.contains(pfn: pfn) else { continue }
+            guard suitableMigrationTarget(pfn: pfn) else { continue }
+            let (isolated, scanned) = isolateFreepagesBlock(&cc, blockPfn: pfn)
+            cc.freeScanned += scanned
+            cc.isolatedFree += isolated
+            cc.durationNs &+= UInt64(scanned) &* costs.scanPage &+ UInt64(isolated) &* costs.isolatePage
+            if isolated > 0 { highPfn = max(highPfn, pfn) }
+        }
+        cc.freePfn = highPfn
+    }
+
+    /// `release_freepages`: give unused isolated free pages back to the buddy allocator.
+    func releaseFreepages(_ cc: inout CompactControl) {
+        for pfn in cc.freepages { freeIsolatedTarget(Int(pfn), zone: cc.zone) }
+        cc.freepages.removeAll()
+    }
+}

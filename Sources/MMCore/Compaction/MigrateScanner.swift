@@ -1,0 +1,50 @@
+/// The migration scanner of the seed (kernel-compaction.md §4.11): from the bottom of the zone upwards,
+/// it isolates LRU pages in batches of at most COMPACT_CLUSTER_MAX.
+extension Machine {
+    /// COMPACT_CLUSTER_MAX = SWAP_CLUSTER_MAX.
+    public static let compactClusterMax = 32
+
+    /// `too_many_isolated` (seed, per zone): more pages isolated than half of the zone's LRU pages.
+    func tooManyIsolated(zone z: Int) -> Bool {
+        let lruTotal = lruPages(zone: z, list: .inactiveAnon) + lruPages(zone: z, list: .activeAnon)
+            + lruPages(zone: z, list: .inactiveFile) + lruPages(zone: z, list: .activeFile)
+        let isolated = Int(isolatedPages[z * 2] + isolatedPages[z * 2 + 1])
+        return isolated > lruTotal / 2
+    }
+
+    /// `isolate_migratepages`: scan `[migrate_pfn, end)` where end = ALIGN(low + pageblock, pageblock)
+    /// (one pageblock when low is aligned; to the end of the following one when it is not, a quirk of the
+    /// seed). If that window reaches past the free scanner, jump the migration scanner to `end` (the
+    /// scanners have met). Free pages are skipped one pfn at a time; every owned LRU page is isolated,
+    /// stopping at 32. Returns the number isolated.
+    func isolateMigratepages(_ cc: inout CompactControl) -> Int {
+        let zone = zones[cc.zone]
+        var low = max(cc.migratePfn, zone.startPfn)
+        let end = (low + pageblockPages + pageblockPages - 1) & ~(pageblockPages - 1)
+        if end > cc.freePfn {
+            cc.migratePfn = end
+            return 0
+        }
+        if tooManyIsolated(zone: cc.zone) {
+            // The seed waits (congestion_wait) for isolated pages to drain; nothing else runs here.
+            cc.durationNs &+= costs.congestionWait
+            return 0
+        }
+        var scanned = 0
+        while low < end {
+            scanned += 1
+            if !isBuddy(low) && canIsolateForMigration(pfn: low) {
+                isolateLruPage(pfn: low, zone: cc.zone)
+                cc.migratepages.append(Int32(low))
+                if cc.migratepages.count == Machine.compactClusterMax { break }
+            }
+            low += 1
+        }
+        cc.migrateScanned += scanned
+        cc.isolatedMigrate += cc.migratepages.count
+        cc.durationNs &+= UInt64(scanned) &* costs.scanPage &+ UInt64(cc.migratepages.count) &* costs.isolatePage
+        // The seed leaves migrate_pfn at the last isolated page when the batch filled up.
+        cc.migratePfn = low
+        return cc.migratepages.count
+    }
+}

@@ -1,0 +1,139 @@
+/// What one zone's compaction did.
+public struct ZoneCompaction: Sendable, Equatable {
+    public var zone: Int
+    public var node: Int
+    public var zoneName: String
+    public var result: CompactResult
+    public var migrateScanned: Int
+    public var freeScanned: Int
+    public var isolated: Int
+    public var migrated: Int
+    public var failed: Int
+    public var freedWhileIsolated: Int
+    public var durationNs: UInt64
+    public var migratePfn: Int
+    public var freePfn: Int
+
+    init(_ cc: CompactControl, _ zone: Zone) {
+        self.zone = cc.zone
+        node = zone.node
+        zoneName = zone.name
+        result = cc.result ?? .continue
+        migrateScanned = cc.migrateScanned
+        freeScanned = cc.freeScanned
+        isolated = cc.isolatedMigrate + cc.isolatedFree
+        migrated = cc.migrated
+        failed = cc.failed
+        freedWhileIsolated = cc.freedWhileIsolated
+        durationNs = cc.durationNs
+        migratePfn = cc.migratePfn
+        freePfn = cc.freePfn
+    }
+}
+
+/// A manual compaction (`/proc/sys/vm/compact_memory` or `/sys/devices/system/node/nodeN/compact`) in
+/// progress: every populated zone of the chosen nodes, one after another, with order -1. The caller
+/// drives it with `Machine.step(_:maxSteps:)`, so other work can run between steps.
+public final class CompactionRun {
+    public let zoneIds: [Int]
+    public let countersBefore: VmCounters
+    public let clockBefore: UInt64
+    public private(set) var results: [ZoneCompaction] = []
+    var current: CompactControl?
+    var next = 0
+    public internal(set) var cancelled = false
+
+    init(zoneIds: [Int], countersBefore: VmCounters, clockBefore: UInt64) {
+        self.zoneIds = zoneIds
+        self.countersBefore = countersBefore
+        self.clockBefore = clockBefore
+    }
+
+    public var isDone: Bool { current == nil && next >= zoneIds.count }
+    /// Fraction of zones finished (0...1).
+    public var progress: Double { zoneIds.isEmpty ? 1 : Double(results.count) / Double(zoneIds.count) }
+    /// The zone compaction in progress, if any (scanner positions for progress reports).
+    public var currentControl: CompactControl? { current }
+
+    func record(_ r: ZoneCompaction) { results.append(r) }
+}
+
+/// The outcome of a manual compaction.
+public struct CompactionReport: Sendable {
+    public var zones: [ZoneCompaction]
+    public var countersBefore: VmCounters
+    public var countersAfter: VmCounters
+    /// Simulated time the compaction took.
+    public var durationNs: UInt64
+}
+
+extension Machine {
+    /// Refuses manual compaction on a kernel without the series.
+    func requireCompaction() throws(MMError) {
+        guard compactionEnabled else {
+            throw .invalidConfig(field: "compaction", value: "false",
+                                 reason: "this machine runs a kernel without compaction (2.6.34): there is nothing to trigger")
+        }
+    }
+
+    /// Starts `compact_memory` (node nil: every node) or `nodeN/compact`. The seed accepted any value
+    /// written to either file.
+    public func beginCompaction(node: Int? = nil) throws(MMError) -> CompactionRun {
+        try requireCompaction()
+        if let n = node, !(0..<nodes.count).contains(n) { throw .unknownNode(field: "node", node: n) }
+        let ids = nodes.filter { node == nil || $0.id == node }.flatMap { $0.zoneIds }.filter { zones[$0].populated }
+        return CompactionRun(zoneIds: ids, countersBefore: counters, clockBefore: clockNs)
+    }
+
+    /// Advances a manual compaction by up to `maxSteps` steps. Returns true when it has finished.
+    @discardableResult
+    public func step(_ run: CompactionRun, maxSteps: Int = 64) -> Bool {
+        var steps = 0
+        while steps < maxSteps && !run.isDone {
+            if run.current == nil {
+                let z = run.zoneIds[run.next]
+                run.next += 1
+                run.current = makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
+            }
+            if compactZoneStep(&run.current!) {
+                run.record(ZoneCompaction(run.current!, zones[run.current!.zone]))
+                run.current = nil
+            }
+            steps += 1
+        }
+        return run.isDone
+    }
+
+    /// Stops a manual compaction early: pages held in isolation go back, nothing is lost.
+    public func cancel(_ run: CompactionRun) {
+        if run.current != nil {
+            abortCompactZone(&run.current!)
+            run.record(ZoneCompaction(run.current!, zones[run.current!.zone]))
+            run.current = nil
+        }
+        run.next = run.zoneIds.count
+        run.cancelled = true
+    }
+
+    /// The report of a finished (or cancelled) manual compaction.
+    public func report(_ run: CompactionRun) -> CompactionReport {
+        CompactionReport(zones: run.results, countersBefore: run.countersBefore, countersAfter: counters,
+                         durationNs: clockNs &- run.clockBefore)
+    }
+
+    /// Writing /proc/sys/vm/compact_memory: compacts every populated zone of every node, to the end.
+    @discardableResult
+    public func compactMemory() throws(MMError) -> CompactionReport {
+        let run = try beginCompaction()
+        while !step(run, maxSteps: 1 << 20) {}
+        return report(run)
+    }
+
+    /// Writing /sys/devices/system/node/nodeN/compact: compacts every populated zone of one node.
+    @discardableResult
+    public func compactNode(_ nid: Int) throws(MMError) -> CompactionReport {
+        let run = try beginCompaction(node: nid)
+        while !step(run, maxSteps: 1 << 20) {}
+        return report(run)
+    }
+}

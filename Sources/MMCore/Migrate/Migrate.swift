@@ -1,0 +1,101 @@
+/// Page migration (mm/migrate.c as of 2.6.35, kernel-compaction.md §10): move an isolated page's
+/// contents, state and owner to a free target page, then free the old page.
+extension Machine {
+    /// What `unmap_and_move` decided for one page.
+    enum MigrateOutcome { case migrated, freedUnderUs, retry, noTarget }
+
+    /// Whether migration of this page fails for good this pass: a pinned page has an extra reference
+    /// (`get_user_pages`), so the refcount check fails and the kernel returns -EAGAIN on every pass.
+    @inline(__always)
+    func migrationBlocked(pfn: Int) -> Bool {
+        PageState.kind(pages.state[pfn]) == .pinned
+    }
+
+    /// `unmap_and_move` for one isolated page, with `target` as the new page (already taken from the
+    /// compactor's private free list). The owner's handle is repointed (the reverse map walk), the
+    /// content words, kind, dirty/active/referenced/mlocked state move, and the old frame goes back to
+    /// the buddy allocator. A page whose owner freed it while isolated is not migrated (the seed's fix
+    /// for the anon_vma race): both it and the unused target are freed.
+    func unmapAndMove(pfn: Int, target: Int, zone z: Int) -> MigrateOutcome {
+        let p = pages
+        if p.a[pfn] == NONE {
+            // page_count(page) == 1: freed from under us. The target goes back to the allocator.
+            putbackLruPage(pfn: pfn, zone: z)
+            freeIsolatedTarget(target, zone: z)
+            return .freedUnderUs
+        }
+        if migrationBlocked(pfn: pfn) { return .retry }
+        let slot = Int(p.a[pfn])
+        let kind = PageState.kind(p.state[pfn])
+        // The new page takes the old one's state (kind, dirty, active), order byte (referenced,
+        // mlocked), owner slot and content word, and goes back on the LRU (`putback_lru_page(newpage)`).
+        p.state[target] = p.state[pfn] & ~PageState.isolated
+        p.order[target] = p.order[pfn]
+        p.a[target] = p.a[pfn]
+        p.b[target] = p.b[pfn]
+        handles.pfn[slot] = UInt32(truncatingIfNeeded: target)
+        kindPages[z &* 5 &+ Int(kind.rawValue)] &+= 1
+        if p.state[target] & PageState.dirty != 0 { dirtyPages[z] &+= 1 }
+        lruAdd(slot: slot, zone: z, list: currentLru(pfn: target)!, pages: 1)
+        // The old page has no references left: it stops being isolated and is freed.
+        isolatedPages[z &* 2 &+ (kind == .file ? 1 : 0)] &-= 1
+        p.state[pfn] &= ~PageState.isolated
+        p.a[pfn] = NONE
+        releaseFrame(pfn: pfn, zone: z)
+        return .migrated
+    }
+
+    /// A target page taken from the private free list but not used: freed to the buddy allocator
+    /// (the seed's `putback_lru_page(newpage)` on a page nobody maps).
+    func freeIsolatedTarget(_ pfn: Int, zone z: Int) {
+        pages.state[pfn] = PageState.tail
+        pages.order[pfn] = 0
+        freeOneBlock(pfn, zone: z, order: 0, mt: pageblockMigratetype(pfn))
+        zoneFreePages[z] += 1
+        ev.pgfree &+= 1
+    }
+
+    /// `migrate_pages(from, compaction_alloc, cc)`: up to 10 passes over the isolated list; pages that
+    /// return -EAGAIN are retried; -ENOMEM (no target page) ends it. Returns (migrated, failed) where
+    /// failed counts pages left on the list, which the caller puts back.
+    func migratePages(_ cc: inout CompactControl) -> (migrated: Int, failed: Int) {
+        var list = cc.migratepages
+        var migrated = 0
+        var pass = 0
+        var retry = true
+        outer: while pass < 10 && retry {
+            retry = false
+            var i = 0
+            while i < list.count {
+                let pfn = Int(list[i])
+                // compaction_alloc: refill the private free list when it runs dry.
+                if cc.freepages.isEmpty {
+                    isolateFreepages(&cc)
+                    if cc.freepages.isEmpty { break outer }   // -ENOMEM
+                }
+                let target = Int(cc.freepages.removeLast())
+                switch unmapAndMove(pfn: pfn, target: target, zone: cc.zone) {
+                case .migrated:
+                    migrated += 1
+                    cc.durationNs &+= costs.migratePage
+                    list.remove(at: i)
+                case .freedUnderUs:
+                    migrated += 1
+                    cc.freedWhileIsolated += 1
+                    list.remove(at: i)
+                case .retry:
+                    // The target was not used: return it to the private list.
+                    cc.freepages.append(Int32(target))
+                    cc.durationNs &+= costs.migrateFail
+                    retry = true
+                    i += 1
+                case .noTarget:
+                    break outer
+                }
+            }
+            pass += 1
+        }
+        cc.migratepages = list
+        return (migrated, list.count)
+    }
+}

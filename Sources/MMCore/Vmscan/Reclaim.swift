@@ -1,0 +1,298 @@
+/// Page reclaim as the seed's mm/vmscan.c did it (2.6.35), the baseline compaction was measured against:
+/// per-zone LRU lists scanned from the tail in batches of SWAP_CLUSTER_MAX at decreasing priorities,
+/// lumpy reclaim for higher orders (kernel-compaction.md §9.1), and slab shrinking in proportion to the
+/// LRU pages scanned.
+///
+/// What the simulation simplifies, and why it does not change the shape of results: pages carry no
+/// access history, so reclaim never sees a referenced page (the kernel would rotate it once); the
+/// anon/file split is the kernel's default for untouched lists (swappiness 60: anon 30 %, file 70 %);
+/// swap-out frees the page in the pass that writes it, while dirty page-cache pages are written on one
+/// pass and freed on the next (or on lumpy reclaim's synchronous second pass, as the seed did).
+struct ScanControl {
+    let gfp: GFPFlags
+    var order: Int
+    let isKswapd: Bool
+    var nrToReclaim: Int = Machine.swapClusterMax
+    var nrReclaimed = 0
+    var nrScanned = 0
+    var mayWritepage = true
+    var durationNs: UInt64 = 0
+}
+
+/// A reclaimed allocation that stays live: an anon page whose contents went to swap.
+let SWAPPED: UInt32 = NONE - 1
+
+extension Machine {
+    public static let swapClusterMax = 32
+    /// DEF_PRIORITY: the first pass scans lru_pages >> 12.
+    public static let defPriority = 12
+
+    // MARK: - LRU helpers
+
+    /// `inactive_anon_is_low`: inactive × inactive_ratio < active.
+    func inactiveAnonIsLow(zone z: Int) -> Bool {
+        lruPages(zone: z, list: .inactiveAnon) * inactiveRatio(zone: z) < lruPages(zone: z, list: .activeAnon)
+    }
+
+    /// `inactive_file_is_low`: more active than inactive page cache.
+    func inactiveFileIsLow(zone z: Int) -> Bool {
+        lruPages(zone: z, list: .activeFile) > lruPages(zone: z, list: .inactiveFile)
+    }
+
+    /// The LRU pages reclaim could touch in a zone.
+    func zoneReclaimablePages(zone z: Int) -> Int {
+        var n = lruPages(zone: z, list: .inactiveFile) + lruPages(zone: z, list: .activeFile)
+        if swapUsed < swapPages { n += lruPages(zone: z, list: .inactiveAnon) + lruPages(zone: z, list: .activeAnon) }
+        return n
+    }
+
+    // MARK: - shrink_zone
+
+    /// `shrink_zone` at one priority: scan each evictable list by its size >> priority, split between
+    /// anon and file (no anon scanning without free swap), 32 pages at a time, until enough is reclaimed.
+    func shrinkZone(zone z: Int, priority: Int, _ sc: inout ScanControl) {
+        let noswap = swapUsed >= swapPages
+        let anonPercent = noswap ? 0 : 30, filePercent = noswap ? 100 : 70
+        var nr = [Int](repeating: 0, count: 4)
+        for l in [LruList.inactiveAnon, .activeAnon, .inactiveFile, .activeFile] {
+            var scan = lruPages(zone: z, list: l)
+            if priority > 0 || noswap {
+                scan >>= priority
+                scan = scan * (l.isFile ? filePercent : anonPercent) / 100
+            }
+            // nr_scan_try_batch: small amounts are batched up to one cluster.
+            nr[l.rawValue] = scan > 0 && scan < Machine.swapClusterMax && priority < Machine.defPriority ? Machine.swapClusterMax : scan
+        }
+        let start = sc.nrReclaimed
+        while nr[LruList.inactiveAnon.rawValue] > 0 || nr[LruList.activeFile.rawValue] > 0 || nr[LruList.inactiveFile.rawValue] > 0 {
+            for l in [LruList.inactiveAnon, .activeAnon, .inactiveFile, .activeFile] where nr[l.rawValue] > 0 {
+                let n = min(nr[l.rawValue], Machine.swapClusterMax)
+                nr[l.rawValue] -= n
+                shrinkList(l, n, zone: z, priority: priority, &sc)
+            }
+            if sc.nrReclaimed - start >= sc.nrToReclaim && priority < Machine.defPriority { break }
+        }
+        if !noswap && inactiveAnonIsLow(zone: z) {
+            shrinkActiveList(Machine.swapClusterMax, zone: z, file: false, &sc)
+        }
+    }
+
+    /// `shrink_list`: an active list is only aged (when its inactive list is low); an inactive one is reclaimed.
+    func shrinkList(_ l: LruList, _ n: Int, zone z: Int, priority: Int, _ sc: inout ScanControl) {
+        switch l {
+        case .activeFile:
+            if inactiveFileIsLow(zone: z) { shrinkActiveList(n, zone: z, file: true, &sc) }
+        case .activeAnon:
+            if inactiveAnonIsLow(zone: z) { shrinkActiveList(n, zone: z, file: false, &sc) }
+        case .inactiveAnon, .inactiveFile:
+            shrinkInactiveList(n, zone: z, file: l == .inactiveFile, priority: priority, &sc)
+        default:
+            break
+        }
+    }
+
+    /// `shrink_active_list`: move pages from the active list's tail to the inactive list's head.
+    func shrinkActiveList(_ n: Int, zone z: Int, file: Bool, _ sc: inout ScanControl) {
+        let from: LruList = file ? .activeFile : .activeAnon, to: LruList = file ? .inactiveFile : .inactiveAnon
+        let li = z * LruList.count + from.rawValue
+        var moved = 0
+        while moved < n, lru.tails[li] != NONE {
+            let slot = Int(lru.tails[li])
+            let pfn = Int(handles.pfn[slot])
+            lruDel(slot: slot, zone: z, list: from, pages: 1)
+            pages.state[pfn] &= ~PageState.active
+            lruAdd(slot: slot, zone: z, list: to, pages: 1)
+            moved += 1
+        }
+        ev.pgdeactivate &+= UInt64(moved)
+        sc.durationNs &+= UInt64(moved) &* costs.reclaimScan
+    }
+
+    /// Whether reclaim of this order uses lumpy mode at this priority (§9.1).
+    func lumpyReclaim(order: Int, priority: Int) -> Bool {
+        order > 3 || (order > 0 && priority < Machine.defPriority - 2)
+    }
+
+    /// `shrink_inactive_list`: isolate up to 32 pages from the list's tail (plus, in lumpy mode, the
+    /// naturally aligned block around each), reclaim what can be reclaimed, and for lumpy direct reclaim
+    /// that freed less than it took, wait for writeback and try again synchronously.
+    func shrinkInactiveList(_ n: Int, zone z: Int, file: Bool, priority: Int, _ sc: inout ScanControl) {
+        let lumpy = lumpyReclaim(order: sc.order, priority: priority)
+        let (taken, scanned) = isolateLruPages(n, zone: z, list: file ? .inactiveFile : .inactiveAnon,
+                                               order: lumpy ? sc.order : 0)
+        sc.nrScanned += scanned
+        if sc.isKswapd { ev.pgscanKswapd &+= UInt64(scanned) } else { ev.pgscanDirect &+= UInt64(scanned) }
+        sc.durationNs &+= UInt64(scanned) &* costs.reclaimScan
+        var list = taken
+        var freed = shrinkPageList(&list, zone: z, sync: false, &sc)
+        if lumpy && !list.isEmpty && !sc.isKswapd {
+            sc.durationNs &+= costs.congestionWait
+            freed += shrinkPageList(&list, zone: z, sync: true, &sc)
+        }
+        for pfn in list { putbackLruPage(pfn: pfn, zone: z) }
+        if sc.isKswapd { ev.pgstealKswapd &+= UInt64(freed) } else { ev.pgstealDirect &+= UInt64(freed) }
+        sc.nrReclaimed += freed
+    }
+
+    /// `isolate_lru_pages`: take pages from the tail of one list; in lumpy mode (order > 0) also every
+    /// other LRU page of the naturally aligned 2^order block around each, whatever its list or age —
+    /// skipping pages of another zone and anon pages when swap is full. Returns the pfns and pages scanned.
+    func isolateLruPages(_ n: Int, zone z: Int, list: LruList, order: Int) -> (taken: [Int], scanned: Int) {
+        var taken: [Int] = []
+        var scan = 0
+        let li = z * LruList.count + list.rawValue
+        let swapFull = swapUsed >= swapPages
+        while scan < n, lru.tails[li] != NONE {
+            let slot = Int(lru.tails[li])
+            let pfn = Int(handles.pfn[slot])
+            isolateLruPage(pfn: pfn, zone: z)
+            taken.append(pfn)
+            scan += 1
+            if order == 0 { continue }
+            let start = pfn & ~((1 << order) - 1)
+            let zone = zones[z]
+            for cursor in start..<(start + (1 << order)) where cursor != pfn {
+                guard zone.contains(pfn: cursor) else { continue }
+                let s = pages.state[cursor]
+                guard s & PageState.codeMask == PageState.allocated, s & PageState.isolated == 0,
+                      pages.a[cursor] != NONE, let l = currentLru(pfn: cursor), l != .unevictable, l != .slab
+                else { continue }
+                if swapFull && PageState.kind(s) == .anon { continue }
+                isolateLruPage(pfn: cursor, zone: z)
+                taken.append(cursor)
+                scan += 1
+            }
+        }
+        return (taken, scan)
+    }
+
+    /// `shrink_page_list`: reclaim what can be reclaimed from an isolated list; what cannot is left in
+    /// `list` (activated pages are marked active). Returns the pages freed.
+    func shrinkPageList(_ list: inout [Int], zone z: Int, sync: Bool, _ sc: inout ScanControl) -> Int {
+        var keep: [Int] = []
+        var freed = 0
+        for pfn in list {
+            let s = pages.state[pfn]
+            let kind = PageState.kind(s)
+            if pages.a[pfn] == NONE {
+                // Its owner freed it while we held it: putting it back frees it.
+                keep.append(pfn)
+                continue
+            }
+            switch kind {
+            case .pinned:
+                // Held by get_user_pages: try_to_unmap fails, the page is activated.
+                pages.state[pfn] |= PageState.active
+                ev.pgactivate &+= 1
+                keep.append(pfn)
+            case .anon:
+                if swapUsed >= swapPages {
+                    // add_to_swap fails: activate.
+                    pages.state[pfn] |= PageState.active
+                    ev.pgactivate &+= 1
+                    keep.append(pfn)
+                } else if !sc.gfp.contains(.io) {
+                    keep.append(pfn)
+                } else {
+                    swapOut(pfn: pfn, zone: z)
+                    sc.durationNs &+= costs.writePage
+                    freed += 1
+                }
+            case .file:
+                if s & PageState.dirty != 0 {
+                    guard sc.mayWritepage, sc.gfp.contains(.fs) || sc.isKswapd else { keep.append(pfn); continue }
+                    // pageout(): start writeback; the page is clean once it completes.
+                    pages.state[pfn] &= ~PageState.dirty
+                    dirtyPages[z] &-= 1
+                    ev.nrVmscanWrite &+= 1
+                    ev.pgpgout &+= UInt64(pageKB)
+                    sc.durationNs &+= costs.writePage
+                    if !sync { keep.append(pfn); continue }
+                }
+                dropPageCache(pfn: pfn, zone: z)
+                sc.durationNs &+= costs.reclaimDrop
+                freed += 1
+            default:
+                keep.append(pfn)
+            }
+        }
+        list = keep
+        ev.pagesReclaimed &+= UInt64(freed)
+        return freed
+    }
+
+    /// Swap-out: the anon page's content goes to swap, the owner keeps its handle, the frame is freed.
+    func swapOut(pfn: Int, zone z: Int) {
+        let slot = Int(pages.a[pfn])
+        handles.lruNext[slot] = pages.b[pfn]
+        handles.lruPrev[slot] = UInt32(pages.order[pfn])
+        handles.pfn[slot] = SWAPPED
+        swapUsed += 1
+        ev.pswpout &+= 1
+        ev.pgpgout &+= UInt64(pageKB)
+        releaseIsolated(pfn: pfn, zone: z)
+    }
+
+    /// A clean page-cache page is dropped: the file's data is on disk, the allocation is gone.
+    func dropPageCache(pfn: Int, zone z: Int) {
+        handles.release(slot: Int(pages.a[pfn]))
+        releaseIsolated(pfn: pfn, zone: z)
+    }
+
+    /// Frees an isolated, no longer owned frame.
+    func releaseIsolated(pfn: Int, zone z: Int) {
+        let kind = PageState.kind(pages.state[pfn])
+        isolatedPages[z &* 2 &+ (kind == .file ? 1 : 0)] &-= 1
+        pages.state[pfn] &= ~PageState.isolated
+        pages.a[pfn] = NONE
+        releaseFrame(pfn: pfn, zone: z)
+    }
+
+    // MARK: - shrink_slab
+
+    /// `shrink_slab`: shrink reclaimable slab in proportion to the LRU pages just scanned
+    /// (4 × scanned / seeks(2) × objects / lru_pages), oldest allocations first. Returns pages freed.
+    func shrinkSlab(scanned: Int, lruPages: Int, zones zl: [Int], _ sc: inout ScanControl) -> Int {
+        let slabTotal = zl.reduce(0) { $0 + self.lruPages(zone: $1, list: .slab) }
+        guard slabTotal > 0, scanned > 0 else { return 0 }
+        var target = 2 * scanned * slabTotal / (lruPages + 1)
+        if target == 0 { target = 1 }
+        ev.slabsScanned &+= UInt64(target)
+        var freed = 0
+        for z in zl where freed < target {
+            let li = z * LruList.count + LruList.slab.rawValue
+            while freed < target, lru.tails[li] != NONE {
+                let slot = Int(lru.tails[li])
+                let pfn = Int(handles.pfn[slot])
+                let n = 1 << Int(pages.order[pfn] & PageOrderByte.orderMask)
+                freeAllocation(slot: slot)
+                freed += n
+            }
+        }
+        sc.durationNs &+= UInt64(freed) &* costs.reclaimDrop
+        ev.pagesReclaimed &+= UInt64(freed)
+        return freed
+    }
+
+    // MARK: - direct reclaim
+
+    /// `try_to_free_pages` / `do_try_to_free_pages`: direct reclaim along the zonelist at priorities 12
+    /// down to 0 until 32 pages are reclaimed; below priority 10 each pass that scanned anything waits
+    /// for writeback (congestion_wait, HZ/10). Returns pages reclaimed and the simulated time it took.
+    func tryToFreePages(zonelist zl: [Int], order: Int, gfp: GFPFlags) -> (reclaimed: Int, ns: UInt64) {
+        ev.allocstall &+= 1
+        var sc = ScanControl(gfp: gfp, order: order, isKswapd: false)
+        var priority = Machine.defPriority
+        while priority >= 0 {
+            sc.nrScanned = 0
+            for z in zl { shrinkZone(zone: z, priority: priority, &sc) }
+            let lruTotal = zl.reduce(0) { $0 + zoneReclaimablePages(zone: $1) }
+            sc.nrReclaimed += shrinkSlab(scanned: sc.nrScanned, lruPages: lruTotal, zones: zl, &sc)
+            if sc.nrReclaimed >= sc.nrToReclaim { break }
+            if sc.nrScanned > 0 && priority < Machine.defPriority - 2 { sc.durationNs &+= costs.congestionWait }
+            priority -= 1
+        }
+        clockNs &+= sc.durationNs
+        return (sc.nrReclaimed, sc.durationNs)
+    }
+}
