@@ -77,6 +77,12 @@ public final class Machine {
     let contentSalt: UInt64
     /// Per node: the order kswapd was woken for, or -1.
     @exclusivity(unchecked) var kswapdPending: [Int]
+    /// Machine time when kswapd last ran, and each node's kswapd's unused simulated time (ns).
+    @exclusivity(unchecked) var kswapdClock: UInt64 = 0
+    @exclusivity(unchecked) var kswapdCredit: [Int64]
+    /// `zone->pages_scanned` and `zone->all_unreclaimable`.
+    let zonePagesScanned: RawArray<Int>
+    let zoneAllUnreclaimable: RawArray<UInt8>
     /// Simulated time kswapd has worked (ns); kswapd runs beside allocations, so it is not in `clockNs`.
     @exclusivity(unchecked) public internal(set) var kswapdNs: UInt64 = 0
     /// Receives tracepoint-like events; nil when nobody listens.
@@ -125,7 +131,8 @@ public final class Machine {
         pageblockFlags = RawArray(repeating: Migratetype.movable.rawValue, count: nrBlocks)
         pageblockZone = RawArray(zeroed: nrBlocks)
         freeArea = FreeAreaStore(zones: zones.count, nrOrders: nrOrders, totalPages: totalPages)
-        handles = HandleTable(capacity: totalPages + 1)
+        // At most one live allocation per page, plus one per swap slot (swapped-out pages stay owned).
+        handles = HandleTable(capacity: totalPages + ((config.swapMiB << 20) >> preset.pageShift) + 1)
         lru = LruStore(zones: zones.count)
         ev = VmCounters(zoneTypes: preset.zoneTypes.count)
         zoneFreePages = RawArray(zeroed: zones.count)
@@ -135,6 +142,9 @@ public final class Machine {
         isolatedPages = RawArray(zeroed: zones.count * 2)
         zonelists = Machine.buildZonelists(nodes: nodes, zones: zones)
         kswapdPending = Array(repeating: -1, count: nodes.count)
+        kswapdCredit = Array(repeating: 0, count: nodes.count)
+        zonePagesScanned = RawArray(zeroed: zones.count)
+        zoneAllUnreclaimable = RawArray(zeroed: zones.count)
         let preset = self.preset
         let flatLists = zonelists.flatMap { $0 }
         zonelistFlat = RawArray(zeroed: flatLists.reduce(0) { $0 + $1.count })

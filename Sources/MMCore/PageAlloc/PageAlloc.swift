@@ -208,6 +208,9 @@ extension Machine {
         freeOneBlock(pfn, zone: z, order: order, mt: pageblockMigratetype(pfn))
         zoneFreePages[z] += n
         ev.pgfree &+= UInt64(n)
+        // free_pages_bulk: a page came back, so the zone is worth reclaiming again.
+        zonePagesScanned[z] = 0
+        zoneAllUnreclaimable[z] = 0
     }
 
     /// The head pfn an allocation lives at right now (it changes when the page is migrated).

@@ -121,6 +121,7 @@ extension Machine {
         let (taken, scanned) = isolateLruPages(n, zone: z, list: file ? .inactiveFile : .inactiveAnon,
                                                order: lumpy ? sc.order : 0)
         sc.nrScanned += scanned
+        zonePagesScanned[z] += scanned
         if sc.isKswapd { ev.pgscanKswapd &+= UInt64(scanned) } else { ev.pgscanDirect &+= UInt64(scanned) }
         sc.durationNs &+= UInt64(scanned) &* costs.reclaimScan
         var list = taken
@@ -285,7 +286,9 @@ extension Machine {
         var priority = Machine.defPriority
         while priority >= 0 {
             sc.nrScanned = 0
-            for z in zl { shrinkZone(zone: z, priority: priority, &sc) }
+            for z in zl where zoneAllUnreclaimable[z] == 0 || priority == Machine.defPriority {
+                shrinkZone(zone: z, priority: priority, &sc)
+            }
             let lruTotal = zl.reduce(0) { $0 + zoneReclaimablePages(zone: $1) }
             sc.nrReclaimed += shrinkSlab(scanned: sc.nrScanned, lruPages: lruTotal, zones: zl, &sc)
             if sc.nrReclaimed >= sc.nrToReclaim { break }
