@@ -123,3 +123,39 @@ if enabled("alloc") {
         report("order9_allocs_per_second", Double(total) / (t1 - t0), "allocs/s")
     }
 }
+
+if enabled("compact") {
+    // Full compaction of a fragmented machine: every page allocated as order-0 anon, then 7 of every 8
+    // freed, so every pageblock keeps movable pages and no order-9 block is free.
+    func fragmented(_ gib: Int) -> Machine {
+        let m = machine(gib * 1024)
+        let r = try! m.allocateBulk(AllocRequest(order: 0, kind: .anon, gfp: .atomic), count: m.totalPages, tag: "fill", keepHandles: 0)
+        precondition(r.succeeded > m.totalPages * 9 / 10)
+        let hs = m.handles(ofTag: "fill")
+        for (i, h) in hs.enumerated() where i % 8 != 0 { try! m.free(h) }
+        return m
+    }
+    func order9Free(_ m: Machine) -> Int {
+        m.populatedZones.reduce(0) { $0 + m.nrFree(zone: $1.id, order: 9) + 2 * m.nrFree(zone: $1.id, order: 10) }
+    }
+    for gib in [1, 4, 16, 64] {
+        let m = fragmented(gib)
+        let before = order9Free(m)
+        let t0 = now()
+        let rep = try! m.compactMemory()
+        let t1 = now()
+        let c = rep.countersAfter
+        precondition(rep.zones.allSatisfy { $0.result == .complete })
+        precondition(c.compactPagesMoved > 0)
+        let secs = t1 - t0
+        report("compact_\(gib)gib_seconds", secs, "s")
+        if gib == 64 {
+            report("compact_migrate_scanned_per_second", Double(c.compactMigrateScanned) / secs, "pages/s")
+            report("compact_free_scanned_per_second", Double(c.compactFreeScanned) / secs, "pages/s")
+            report("compact_pages_migrated_per_second", Double(c.compactPagesMoved) / secs, "pages/s")
+            report("compact_64gib_order9_free_before", Double(before), "blocks")
+            report("compact_64gib_order9_free_after", Double(order9Free(m)), "blocks")
+            report("compact_64gib_simulated_seconds", Double(rep.durationNs) / 1e9, "s")
+        }
+    }
+}
