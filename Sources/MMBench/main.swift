@@ -159,3 +159,37 @@ if enabled("compact") {
         }
     }
 }
+
+if args.contains("one-workload") {
+    // mm-bench one-workload NAME MIB: runs one preset once and prints its wall time and table row.
+    let a = Array(CommandLine.arguments.dropFirst())
+    let name = a[1], mib = Int(a[2])!
+    let m = machine(mib)
+    let t0 = now()
+    let r = try! m.runWorkload(WorkloadPresets.definition(named: name)!)
+    report("workload_seconds", now() - t0, "s")
+    print(ExperimentResult(name: name, workload: name, variants: [("compaction", r)]).markdown)
+    print(m.renderVmstat())
+}
+
+if args.contains("workloads") || args.contains("workloads-table") {
+    // Wall time of each built-in workload on a 4 GiB x86_64 machine (compaction on), and with
+    // `workloads-table` the vanilla-vs-compaction table of each.
+    for (name, _, _) in WorkloadPresets.all {
+        let def = WorkloadPresets.definition(named: name)!
+        let m = machine(4096)
+        let t0 = now()
+        let r = try! m.runWorkload(def)
+        let t1 = now()
+        precondition(r.stepsDone == def.steps.count)
+        report("workload_\(name.replacingOccurrences(of: "-", with: "_"))_4gib_seconds", t1 - t0, "s")
+        if args.contains("workloads-table") {
+            let exp = try! Experiment(json: try! JSON.parse("""
+                {"template": {"preset": "x86_64", "memory_mib": 4096, "seed": 1},
+                 "variants": [{"name": "vanilla", "compaction": false}, {"name": "compaction", "compaction": true}],
+                 "preset": "\(name)"}
+                """))
+            print(try! exp.run().markdown)
+        }
+    }
+}

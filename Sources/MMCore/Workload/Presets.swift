@@ -1,0 +1,65 @@
+/// The built-in workloads, as JSON definitions (so they document the format, and `GET
+/// /v1/workload-presets` can show them). Sizes are fractions of memory so they scale with the machine.
+public enum WorkloadPresets {
+    public static let all: [(name: String, summary: String, json: String)] = [
+        ("seed-easy-hugepages",
+         "The seed's first test: updatedb-like slab, then 4096 parallel writers of pagesize×128 files filling the page cache; every second file deleted; huge pages requested 5% of memory at a time.",
+         """
+         {"name": "seed-easy-hugepages", "seed": 1, "steps": [
+           {"sysctl": {"name": "min_free_kbytes", "value": "recommended"}},
+           {"fill": {"kind": "slab", "fraction": 0.04, "chunk_pages": 4, "writers": 8, "tag": "updatedb"}},
+           {"fill": {"kind": "file", "fraction": 0.7, "chunk_pages": 1, "writers": 4096, "tag": "files", "dirty_fraction": 0.05}},
+           {"free": {"tag": "files", "pattern": "every_other", "unit": 128}},
+           {"sample": {"name": "after-delete"}},
+           {"high_alloc": {"fraction": 1.0, "increment_fraction": 0.05, "gfp": ["GFP_HIGHUSER_MOVABLE", "__GFP_REPEAT", "__GFP_THISNODE"], "tag": "hugepages"}},
+           {"sample": {"name": "end"}}
+         ]}
+         """),
+        ("seed-highalloc-stress",
+         "The seed's third test: memory left full by simulated kernel builds (page cache, slab, unmovable kernel memory side by side), builds still running (anon, page cache, slab, kernel stacks), while 90% of memory is requested as huge pages, one at a time with small delays.",
+         """
+         {"name": "seed-highalloc-stress", "seed": 1, "steps": [
+           {"sysctl": {"name": "min_free_kbytes", "value": "recommended"}},
+           {"age": {"file_fraction": 0.6, "slab_fraction": 0.06, "kernel_fraction": 0.03, "free_file_fraction": 0.1, "free_slab_fraction": 0.2, "dirty_fraction": 0.3}},
+           {"start_actor": {"name": "kernel-builds", "rate_per_ms": 100, "mix": [
+             {"kind": "file", "weight": 3, "dirty_fraction": 0.3},
+             {"kind": "anon", "weight": 5, "lifetime_ms": 40},
+             {"kind": "slab", "weight": 1, "lifetime_ms": 4000},
+             {"kind": "kernel", "weight": 0.5, "lifetime_ms": 60},
+             {"kind": "kernel", "order": 1, "weight": 0.2, "lifetime_ms": 60}]}},
+           {"run": {"ms": 1000}},
+           {"sample": {"name": "under-load"}},
+           {"high_alloc": {"fraction": 0.9, "delay_ms": 2, "stop_on_failure": false, "gfp": ["GFP_HIGHUSER_MOVABLE"], "tag": "hugepages"}},
+           {"stop_actor": {"name": "kernel-builds"}},
+           {"sample": {"name": "end"}}
+         ]}
+         """),
+        ("kselftest-compaction",
+         "tools/testing/selftests/mm/compaction_test on an aged machine: 100 MiB mlocked chunks to 80% of free memory, every other one unmapped, then as many huge pages as possible; pass if they cover at least a quarter of 80% of MemFree.",
+         """
+         {"name": "kselftest-compaction", "seed": 1, "steps": [
+           {"age": {}},
+           {"sample": {"name": "aged"}},
+           {"selftest": {}},
+           {"sample": {"name": "end"}}
+         ]}
+         """),
+        ("proactive-frag",
+         "The proactive-compaction evaluation recipe: allocate nearly all memory in base pages, free 3/4 of the pages of every huge-page-sized chunk, then fault huge pages THP-style (no retry) and measure their latency.",
+         """
+         {"name": "proactive-frag", "seed": 1, "steps": [
+           {"fill": {"kind": "anon", "fraction": 0.9, "tag": "frag"}},
+           {"keep_one_in": {"tag": "frag", "period": 4}},
+           {"sample": {"name": "fragmented"}},
+           {"high_alloc": {"fraction": 0.5, "stop_on_failure": false, "gfp": ["GFP_HIGHUSER_MOVABLE", "__GFP_NORETRY"], "tag": "thp"}},
+           {"sample": {"name": "end"}}
+         ]}
+         """),
+    ]
+
+    /// The parsed definition of a preset.
+    public static func definition(named name: String) -> WorkloadDefinition? {
+        guard let p = all.first(where: { $0.name == name }), let j = try? JSON.parse(p.json) else { return nil }
+        return try? WorkloadDefinition(json: j)
+    }
+}

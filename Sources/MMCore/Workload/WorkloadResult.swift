@@ -1,0 +1,45 @@
+/// One high-order allocation attempt of a workload.
+public struct AttemptRecord: Sendable, Equatable {
+    public var index: Int
+    public var success: Bool
+    public var latencyNs: UInt64
+    public var stalledInCompaction: Bool
+    public var stalledInReclaim: Bool
+    /// Simulated time of the attempt (ns since the workload started).
+    public var atNs: UInt64
+}
+
+/// A stats sample taken at a named point.
+public struct WorkloadSample: Sendable, Equatable {
+    public var name: String
+    public var atNs: UInt64
+    public var freePages: Int
+    /// Free blocks per order, summed over zones.
+    public var freeBlocksPerOrder: [Int]
+    /// Unusable free space index at the huge page order, per populated zone ("Node 0 DMA32" → index).
+    public var unusableIndexHugepage: [String: Int]
+    public var counters: VmCounters
+}
+
+/// What a workload run measured, on one machine.
+public struct WorkloadResult: Sendable {
+    public var workload: String
+    public var machine: MachineConfig
+    public var attempts: [AttemptRecord] = []
+    public var samples: [WorkloadSample] = []
+    public var selftest: CompactionSelftestResult?
+    public var countersBefore: VmCounters
+    public var countersAfter: VmCounters
+    public var simulatedNs: UInt64 = 0
+    public var kswapdNs: UInt64 = 0
+    public var stepsDone = 0
+    public var cancelled = false
+
+    public var highAllocAttempts: Int { attempts.count }
+    public var highAllocSuccesses: Int { attempts.filter(\.success).count }
+    public var successPercent: Double { attempts.isEmpty ? 0 : 100 * Double(highAllocSuccesses) / Double(attempts.count) }
+    public var latency: LatencySummary { LatencySummary(attempts.map(\.latencyNs)) }
+
+    /// A counter's growth over the run.
+    public func delta(_ k: KeyPath<VmCounters, UInt64>) -> UInt64 { countersAfter[keyPath: k] &- countersBefore[keyPath: k] }
+}

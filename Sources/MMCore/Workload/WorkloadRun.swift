@@ -1,0 +1,387 @@
+/// A workload running on a machine: a resumable interpreter of the steps in simulated time. The caller
+/// drives it with `Machine.step(_:maxEvents:)`, so a service can interleave other requests, report
+/// progress and cancel it.
+public final class WorkloadRun {
+    public let definition: WorkloadDefinition
+    // Exclusivity: a WorkloadRun is driven by one thread at a time (under its machine's lock), and no
+    // method keeps an access to these properties open across a call that reaches them again.
+    @exclusivity(unchecked) public internal(set) var result: WorkloadResult
+    @exclusivity(unchecked) public internal(set) var stepIndex = 0
+    /// Allocation/free events executed so far (bounded by `maxEvents`).
+    @exclusivity(unchecked) public internal(set) var events = 0
+    public static let maxEvents = 50_000_000
+
+    @exclusivity(unchecked) var rng: SeededRandom
+    @exclusivity(unchecked) var actors: [ActorState] = []
+    @exclusivity(unchecked) var queue = EventQueue()
+    let startNs: UInt64
+    @exclusivity(unchecked) var pending: PendingStep?
+    public internal(set) var failure: MMError?
+
+    struct ActorState {
+        var spec: ActorSpec
+        var running = true
+        var live: [PageHandle] = []
+        var pages = 0
+        var cumulative: [Double]
+        var rng: SeededRandom
+    }
+
+    /// A step that takes many events (a fill, a run, a series of attempts), with its own progress.
+    enum PendingStep {
+        case fill(done: Int, total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool, handles: [[PageHandle]])
+        case runUntil(UInt64)
+        case highAlloc(spec: HighAllocSpec, order: Int, total: Int, increment: Int, done: Int, inIncrement: Int, stoppedIncrement: Bool, nextAt: UInt64)
+    }
+
+    init(_ d: WorkloadDefinition, machine m: Machine) {
+        definition = d
+        rng = SeededRandom(seed: d.seed)
+        startNs = m.clockNs
+        result = WorkloadResult(workload: d.name, machine: m.config, countersBefore: m.counters, countersAfter: m.counters)
+    }
+
+    public var isDone: Bool { (stepIndex >= definition.steps.count && pending == nil) || result.cancelled || failure != nil }
+    /// 0...1 by steps completed.
+    public var progress: Double { definition.steps.isEmpty ? 1 : Double(result.stepsDone) / Double(definition.steps.count) }
+}
+
+/// A min-heap of timed events (ties broken by insertion order, so runs are deterministic): a 4-ary heap
+/// of small plain structs, sifted with a moving hole.
+struct EventQueue {
+    enum Event { case tick(actor: Int), expire(actor: Int, handle: PageHandle) }
+    private struct Entry {
+        var at: UInt64
+        var seq: UInt64
+        var actor: Int32
+        /// 0 for a tick, else the handle to free.
+        var handle: UInt64
+        @inline(__always) func before(_ o: Entry) -> Bool { at != o.at ? at < o.at : seq < o.seq }
+    }
+    private var heap: ContiguousArray<Entry> = []
+    private var seq: UInt64 = 0
+
+    var isEmpty: Bool { heap.isEmpty }
+    var nextAt: UInt64? { heap.first?.at }
+
+    mutating func push(_ at: UInt64, _ ev: Event) {
+        seq &+= 1
+        let e: Entry
+        switch ev {
+        case .tick(let a): e = Entry(at: at, seq: seq, actor: Int32(a), handle: 0)
+        case .expire(let a, let h): e = Entry(at: at, seq: seq, actor: Int32(a), handle: h.raw)
+        }
+        heap.append(e)
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) >> 2
+            if !e.before(heap[p]) { break }
+            heap[i] = heap[p]
+            i = p
+        }
+        heap[i] = e
+    }
+
+    mutating func pop() -> (at: UInt64, ev: Event)? {
+        guard let top = heap.first else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            var i = 0
+            let n = heap.count
+            while true {
+                let c = 4 * i + 1
+                if c >= n { break }
+                var m = c
+                var k = c + 1
+                while k < min(c + 4, n) { if heap[k].before(heap[m]) { m = k }; k += 1 }
+                if !heap[m].before(last) { break }
+                heap[i] = heap[m]
+                i = m
+            }
+            heap[i] = last
+        }
+        let ev: Event = top.handle == 0 ? .tick(actor: Int(top.actor)) : .expire(actor: Int(top.actor), handle: PageHandle(raw: top.handle))
+        return (top.at, ev)
+    }
+}
+
+extension Machine {
+    /// Starts a workload on this machine after checking it against the machine.
+    public func beginWorkload(_ d: WorkloadDefinition) throws(MMError) -> WorkloadRun {
+        try d.validate(for: config)
+        return WorkloadRun(d, machine: self)
+    }
+
+    /// Runs a workload to its end.
+    public func runWorkload(_ d: WorkloadDefinition) throws(MMError) -> WorkloadResult {
+        let run = try beginWorkload(d)
+        while !step(run, maxEvents: 1 << 30) {}
+        if let f = run.failure { throw f }
+        return run.result
+    }
+
+    /// Cancels a workload: it stops where it is (what it allocated stays allocated).
+    public func cancel(_ run: WorkloadRun) {
+        run.result.cancelled = true
+        finishResult(run)
+    }
+
+    /// Advances a workload by up to about `maxEvents` allocation events. Returns true when it has finished.
+    @discardableResult
+    public func step(_ run: WorkloadRun, maxEvents: Int = 4096) -> Bool {
+        let budgetEnd = run.events + maxEvents
+        while !run.isDone && run.events < budgetEnd {
+            if run.events >= WorkloadRun.maxEvents {
+                run.failure = .invalidConfig(field: "steps", value: "\(run.events) events",
+                                             reason: "the workload exceeds \(WorkloadRun.maxEvents) allocation events")
+                break
+            }
+            do {
+                if run.pending != nil {
+                    try continuePending(run, budgetEnd: budgetEnd)
+                } else {
+                    try startStep(run, run.definition.steps[run.stepIndex])
+                    run.stepIndex += 1
+                }
+                if run.pending == nil { run.result.stepsDone = run.stepIndex }
+            } catch {
+                run.failure = error
+            }
+        }
+        if run.isDone { finishResult(run) }
+        return run.isDone
+    }
+
+    func finishResult(_ run: WorkloadRun) {
+        run.result.countersAfter = counters
+        run.result.simulatedNs = clockNs &- run.startNs
+        run.result.kswapdNs = kswapdNs
+    }
+
+    private func relNs(_ run: WorkloadRun) -> UInt64 { clockNs &- run.startNs }
+
+    private func pagesFor(_ a: Amount, order: Int) -> Int {
+        switch a {
+        case .fraction(let f): return Int(Double(totalPages) * f) >> order
+        case .mib(let m): return ((m << 20) >> pageShift) >> order
+        case .count(let c): return c
+        }
+    }
+
+    private func startStep(_ run: WorkloadRun, _ s: WorkloadStep) throws(MMError) {
+        switch s {
+        case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock):
+            run.pending = .fill(done: 0, total: pagesFor(amount, order: order), kind: kind, chunk: chunk, writers: writers, tag: tag,
+                                order: order, dirty: dirty, mlock: mlock, handles: Array(repeating: [], count: writers))
+        case .free(let tag, let pattern, let unit):
+            let hs = handles(ofTag: tag)
+            if hs.isEmpty { break }
+            if unit <= 1 { try freeTag(tag, pattern: pattern); break }
+            var keep: [PageHandle] = []
+            var r = SeededRandom(seed: { if case .random(_, let s) = pattern { return s }; return 0 }())
+            for (u, start) in stride(from: 0, to: hs.count, by: unit).enumerated() {
+                let group = hs[start..<min(start + unit, hs.count)]
+                let drop: Bool
+                switch pattern {
+                case .all: drop = true
+                case .everyOther: drop = u % 2 == 0
+                case .random(let f, _): drop = r.unit() < f
+                }
+                if drop { for h in group { _ = freeIfLive(h) } } else { keep.append(contentsOf: group) }
+            }
+            tags[tag] = keep.isEmpty ? nil : keep
+        case .keepOneIn(let tag, let period):
+            let hs = handles(ofTag: tag)
+            var keep: [PageHandle] = []
+            for (i, h) in hs.enumerated() {
+                if i % period == 0 { keep.append(h) } else { _ = freeIfLive(h) }
+            }
+            tags[tag] = keep.isEmpty ? nil : keep
+        case .startActor(let spec):
+            var cum: [Double] = []
+            var acc = 0.0
+            for m in spec.mix { acc += m.weight; cum.append(acc) }
+            let idx = run.actors.count
+            run.actors.append(WorkloadRun.ActorState(spec: spec, cumulative: cum, rng: SeededRandom(seed: run.definition.seed ^ UInt64(idx + 1) &* 0x9E37)))
+            run.queue.push(clockNs, .tick(actor: idx))
+        case .stopActor(let name, let freeAll):
+            if let i = run.actors.firstIndex(where: { $0.spec.name == name && $0.running }) {
+                run.actors[i].running = false
+                if freeAll {
+                    for h in run.actors[i].live { _ = freeIfLive(h) }
+                    run.actors[i].live = []
+                    run.actors[i].pages = 0
+                }
+            }
+        case .run(let ms):
+            run.pending = .runUntil(clockNs &+ UInt64(ms * 1e6))
+        case .highAlloc(let h):
+            let order = h.order < 0 ? pageblockOrder : h.order
+            let total = pagesFor(h.total, order: order)
+            let inc = h.incrementFraction.map { max(1, Int(Double(totalPages) * $0) >> order) } ?? total
+            run.pending = .highAlloc(spec: h, order: order, total: total, increment: inc, done: 0, inIncrement: 0,
+                                     stoppedIncrement: false, nextAt: clockNs)
+        case .compact(let node):
+            if compactionEnabled {
+                if let n = node { try compactNode(n) } else { try compactMemory() }
+            }
+        case .sysctl(let name, let value):
+            switch name {
+            case "extfrag_threshold": try setExtfragThreshold(value!)
+            case "min_free_kbytes": try setMinFreeKbytes(value ?? recommendedMinFreeKbytes)
+            default: try setCompactUnevictableAllowed(value!)
+            }
+        case .sample(let name):
+            run.result.samples.append(sample(name: name, at: relNs(run)))
+        case .age(let recipe):
+            var r = recipe
+            r.seed ^= run.definition.seed
+            try age(r)
+        case .selftest:
+            run.result.selftest = try runCompactionSelftest()
+        }
+    }
+
+    func sample(name: String, at: UInt64) -> WorkloadSample {
+        var perOrder = Array(repeating: 0, count: nrOrders)
+        var uidx: [String: Int] = [:]
+        for z in populatedZones {
+            for o in 0..<nrOrders { perOrder[o] += nrFree(zone: z.id, order: o) }
+            uidx["Node \(z.node) \(z.name)"] = unusableIndex(zone: z.id, order: pageblockOrder)
+        }
+        return WorkloadSample(name: name, atNs: at, freePages: zones.indices.reduce(0) { $0 + zoneFreePages[$1] },
+                              freeBlocksPerOrder: perOrder, unusableIndexHugepage: uidx, counters: counters)
+    }
+
+    /// Processes actor events due before `until` (letting kswapd use the gaps), within the event budget.
+    /// Returns true when every event up to `until` has been processed.
+    private func runActors(_ run: WorkloadRun, until: UInt64, budgetEnd: Int) -> Bool {
+        while let at = run.queue.nextAt, at <= until {
+            if run.events >= budgetEnd { return false }
+            let (t, ev) = run.queue.pop()!
+            if t > clockNs { idle(ns: t - clockNs) }
+            switch ev {
+            case .tick(let a):
+                guard run.actors[a].running else { continue }
+                actorAllocate(run, a)
+                let interval = UInt64(1e6 / run.actors[a].spec.ratePerMs)
+                run.queue.push(t &+ max(1, interval), .tick(actor: a))
+            case .expire(let a, let h):
+                if isLive(h) {
+                    let order = (try? allocationInfo(h).order) ?? 0
+                    _ = freeIfLive(h)
+                    run.actors[a].pages -= 1 << order
+                }
+                run.events += 1
+            }
+        }
+        if clockNs < until { idle(ns: until - clockNs) }
+        return true
+    }
+
+    /// One allocation of an actor. (ActorState is mutated in place: copying it out would copy its list of
+    /// live handles on every allocation.)
+    private func actorAllocate(_ run: WorkloadRun, _ a: Int) {
+        run.events += 1
+        if Double(run.actors[a].pages) >= Double(totalPages) * run.actors[a].spec.maxFraction { return }
+        let x = run.actors[a].rng.unit() * run.actors[a].cumulative.last!
+        let mixIndex = run.actors[a].cumulative.firstIndex { x < $0 } ?? run.actors[a].spec.mix.count - 1
+        let mix = run.actors[a].spec.mix[mixIndex]
+        let dirty = mix.kind == .file && run.actors[a].rng.unit() < mix.dirtyFraction
+        let req = AllocRequest(order: mix.order, kind: mix.kind, gfp: .kernel, mlock: mix.mlock, dirty: dirty)
+        guard let o = try? allocate(req), let h = o.handle else { return }
+        run.actors[a].pages += 1 << mix.order
+        if let life = mix.lifetimeMs {
+            let u = max(run.actors[a].rng.unit(), 1e-12)
+            let ns = UInt64(-(life * 1e6) * _log(u))
+            run.queue.push(clockNs &+ ns, .expire(actor: a, handle: h))
+        } else {
+            run.actors[a].live.append(h)
+            // Reclaim may drop what the actor holds: prune dead handles now and then.
+            if run.actors[a].live.count > totalPages {
+                run.actors[a].live.removeAll { !isLive($0) }
+                run.actors[a].pages = run.actors[a].live.reduce(0) { $0 + (1 << ((try? allocationInfo($1).order) ?? 0)) }
+            }
+        }
+    }
+
+    private func continuePending(_ run: WorkloadRun, budgetEnd: Int) throws(MMError) {
+        // Take the step out of the run so that its arrays are uniquely referenced while they grow.
+        let p = run.pending!
+        run.pending = nil
+        switch p {
+        case .runUntil(let t):
+            if !runActors(run, until: t, budgetEnd: budgetEnd) { run.pending = p }
+        case .fill(var done, let total, let kind, let chunk, let writers, let tag, let order, let dirty, let mlock, var lists):
+            // Writers take turns, each writing `chunk` allocations at a time (parallel dd's interleave).
+            var failures = 0
+            while done < total && run.events < budgetEnd {
+                let w = (done / chunk) % writers
+                for _ in 0..<min(chunk, total - done) {
+                    let req = AllocRequest(order: order, kind: kind, gfp: .kernel, mlock: mlock, dirty: run.rng.unit() < dirty)
+                    let o = try allocate(req)
+                    run.events += 1
+                    done += 1
+                    if let h = o.handle { lists[w].append(h) } else { failures += 1 }
+                }
+                _ = runActors(run, until: clockNs, budgetEnd: Int.max)
+                if failures > 64 { done = total }
+            }
+            if done >= total {
+                // The tag lists each writer's allocations together, in the order it wrote them, so a
+                // writer's consecutive runs are its files.
+                tags[tag, default: []].append(contentsOf: lists.joined())
+                run.pending = nil
+            } else {
+                run.pending = .fill(done: done, total: total, kind: kind, chunk: chunk, writers: writers, tag: tag, order: order,
+                                    dirty: dirty, mlock: mlock, handles: lists)
+            }
+        case .highAlloc(let spec, let order, let total, let increment, var done, var inIncrement, var stopped, var nextAt):
+            while done < total && run.events < budgetEnd {
+                if stopped && inIncrement < increment {
+                    // This increment gave up at a failure: skip its remaining attempts.
+                    done += increment - inIncrement
+                    inIncrement = increment
+                }
+                if inIncrement >= increment { inIncrement = 0; stopped = false; continue }
+                if !runActors(run, until: nextAt, budgetEnd: budgetEnd) { break }
+                var req = AllocRequest(order: order, kind: spec.kind, gfp: spec.gfp)
+                var outcome = AllocOutcome()
+                let at = relNs(run)
+                for node in nodes.indices {
+                    req.node = node
+                    outcome = try allocate(req)
+                    if outcome.succeeded || !spec.gfp.contains(.thisnode) { break }
+                }
+                run.events += 1
+                run.result.attempts.append(AttemptRecord(index: done, success: outcome.succeeded, latencyNs: outcome.latencyNs,
+                                                         stalledInCompaction: outcome.stalledInCompaction,
+                                                         stalledInReclaim: outcome.stalledInReclaim, atNs: at))
+                if let h = outcome.handle { tags[spec.tag, default: []].append(h) } else if spec.stopOnFailure { stopped = true }
+                done += 1
+                inIncrement += 1
+                nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
+            }
+            if done >= total {
+                run.pending = nil
+            } else {
+                run.pending = .highAlloc(spec: spec, order: order, total: total, increment: increment, done: done,
+                                         inIncrement: inIncrement, stoppedIncrement: stopped, nextAt: nextAt)
+            }
+        }
+    }
+}
+
+/// Natural logarithm without Foundation (a few Newton steps on exp; precise enough for lifetimes).
+@inline(__always) func _log(_ x: Double) -> Double {
+    guard x > 0 else { return -745 }
+    // log(x) = log(m * 2^e) = log(m) + e*ln2 with m in [1, 2).
+    let e = Double(x.exponent)
+    let m = x.significand
+    // atanh series: log(m) = 2 * atanh((m-1)/(m+1))
+    let t = (m - 1) / (m + 1), t2 = t * t
+    var term = t, sum = 0.0
+    var k = 1.0
+    for _ in 0..<12 { sum += term / k; term *= t2; k += 2 }
+    return 2 * sum + e * 0.693_147_180_559_945_3
+}
