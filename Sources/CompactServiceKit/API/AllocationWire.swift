@@ -15,7 +15,7 @@ enum FreeOrder: Sendable {
 
 /// Wire format of allocations.
 enum AllocationWire {
-    static let maxCount = 1 << 24
+    static let maxCount = 1 << 20
     static let maxHandlesListed = 1000
     static let maxHandlesPerFree = 100_000
     static let allocFields = ["order", "count", "kind", "node", "tag", "gfp", "mlock", "dirty"]
@@ -27,7 +27,9 @@ enum AllocationWire {
     ]
 
     static func parseAllocation(_ body: JSONValue) throws(Problem) -> AllocationOrder {
-        let r = try ObjectReader(body, path: "", allowed: allocFields)
+        var r = try ObjectReader(body, path: "", allowed: allocFields)
+        r.nullable("node")
+        r.nullable("tag")
         let order = try r.int("order", 0...(MachineConfig.maxOrders - 1)) ?? 0
         let count = try r.int("count", 1...maxCount) ?? 1
         let kind = AllocKind(name: try r.choice("kind", AllocKind.allCases.map(\.name)) ?? "anon")!
@@ -42,11 +44,18 @@ enum AllocationWire {
                                count: count, tag: tag)
     }
 
+    static let tagPattern = "[A-Za-z0-9_.:-]{1,64}"
+
+    /// Tags: 1..64 characters of `[A-Za-z0-9_.:-]` (MMCore takes any 1..64 bytes; the service keeps
+    /// them printable so they read well in logs and URLs).
     static func tagField(_ r: ObjectReader) throws(Problem) -> String? {
         guard let tag = try r.string("tag", maxBytes: 1024) else { return nil }
-        guard (1...Machine.maxTagLength).contains(tag.utf8.count) else {
-            throw Problem.invalid("tag", "tags are 1..\(Machine.maxTagLength) bytes")
+        let ok = (1...Machine.maxTagLength).contains(tag.utf8.count) && tag.utf8.allSatisfy { c in
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+                || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "_") || c == UInt8(ascii: ".")
+                || c == UInt8(ascii: ":") || c == UInt8(ascii: "-")
         }
+        guard ok else { throw Problem.invalid("tag", "tags match \(tagPattern)") }
         return tag
     }
 

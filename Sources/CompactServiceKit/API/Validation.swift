@@ -98,11 +98,13 @@ struct ObjectReader {
 
     func sub(_ k: String) -> String { path.isEmpty ? k : "\(path).\(k)" }
 
-    /// The member, with JSON null treated as absent.
-    func raw(_ k: String) -> JSONValue? {
-        guard let v = members[k] else { return nil }
-        if case .null = v { return nil }
-        return v
+    /// The member. JSON null is absent only for members the schema declares nullable (see
+    /// `nullable`); everywhere else it is a wrong type, as openapi.yaml says.
+    func raw(_ k: String) -> JSONValue? { members[k] }
+
+    /// Treats an explicit null as absent for this member.
+    mutating func nullable(_ k: String) {
+        if case .null? = members[k] { members[k] = nil }
     }
 
     func has(_ k: String) -> Bool { raw(k) != nil }
@@ -117,11 +119,18 @@ struct ObjectReader {
         return try ObjectReader.int(v, at: sub(k), range)
     }
 
+    /// An integer member. As in JSON Schema, a number with a zero fraction (`182.0`, `1e3`) is an
+    /// integer too; it is read exactly when it lies within ±2^53.
     static func int(_ v: JSONValue, at field: String, _ range: ClosedRange<Int>) throws(Problem) -> Int {
-        guard case .number(let t) = v, JSONValue.isIntegerText(t) else {
+        guard case .number(let t) = v else {
             throw Problem.invalid(field, "expected an integer, got \(v.typeName)")
         }
-        guard let n = Int(t), range.contains(n) else {
+        var exact = Int(t)
+        if exact == nil, !JSONValue.isIntegerText(t), let d = Double(t), d.isFinite {
+            guard d == d.rounded() else { throw Problem.invalid(field, "expected an integer, got number") }
+            if abs(d) <= 9_007_199_254_740_992 { exact = Int(d) }
+        }
+        guard let n = exact, range.contains(n) else {
             throw Problem.invalid(field, "\(t.prefix(40)) is out of range \(range.lowerBound)..\(range.upperBound)")
         }
         return n
