@@ -9,13 +9,22 @@ cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-debug}
 MAX_EXAMPLES=${MAX_EXAMPLES:-25}
-MAX_TIME=${MAX_TIME:-240}
+MAX_TIME=${MAX_TIME:-180}
 SEED=${SEED:-1}
 BIN=.build/$BUILD/compact-service
 
+ST=schemathesis
 if ! command -v schemathesis >/dev/null 2>&1; then
-    echo "installing schemathesis"
-    python3 -m pip install --quiet --disable-pip-version-check schemathesis
+    if [ -x .build/schemathesis-venv/bin/schemathesis ]; then
+        ST=.build/schemathesis-venv/bin/schemathesis
+    else
+        echo "installing schemathesis"
+        python3 -m pip install --quiet --disable-pip-version-check schemathesis 2>/dev/null \
+            || { python3 -m venv .build/schemathesis-venv \
+                 && .build/schemathesis-venv/bin/pip install --quiet --disable-pip-version-check schemathesis \
+                 && ST=.build/schemathesis-venv/bin/schemathesis; }
+        command -v schemathesis >/dev/null 2>&1 || ST=.build/schemathesis-venv/bin/schemathesis
+    fi
 fi
 if [ ! -x "$BIN" ]; then
     if [ "$BUILD" = release ]; then swift build -c release; else swift build; fi
@@ -47,11 +56,13 @@ echo "compact-service on port $port"
 # (memory must split into nodes of whole max-order blocks, distances must be nodes x nodes, order must be
 # below the machine's nr_orders, node must exist), which JSON Schema cannot say; the service answers
 # such requests with 422 naming the field, as openapi.yaml documents.
+# ensure_resource_availability is left out: its inferred links pair "a machine was just created" with any
+# later 404 on a path below it, including the 404 the API must give for a handle that is not live.
 status=0
-schemathesis run openapi.yaml \
+"$ST" run openapi.yaml \
     --url "http://127.0.0.1:$port" \
     --checks all \
-    --exclude-checks positive_data_acceptance \
+    --exclude-checks positive_data_acceptance,ensure_resource_availability \
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_TIME" \
     --seed "$SEED" \

@@ -8,8 +8,8 @@ struct CompactServiceCommand: ParsableCommand {
         commandName: "compact-service",
         abstract: "Simulated NUMA machines with Linux-style memory compaction, over HTTP/JSON.",
         discussion: """
-            Serves the API described in openapi.yaml (also at GET /openapi.yaml). SIGTERM or SIGINT stops
-            accepting connections, lets requests in flight finish (up to --shutdown-timeout) and exits 0.
+            Serves the API described in openapi.yaml (also at GET /openapi.yaml). SIGTERM or SIGINT stops \
+            accepting connections, lets requests in flight finish (up to --shutdown-timeout) and exits 0. \
             One log line per request goes to stderr.
             """,
         version: compactServiceVersion)

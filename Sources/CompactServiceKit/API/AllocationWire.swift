@@ -15,7 +15,7 @@ enum FreeOrder: Sendable {
 
 /// Wire format of allocations.
 enum AllocationWire {
-    static let maxCount = 1 << 20
+    static let maxCount = 1 << 18
     static let maxHandlesListed = 1000
     static let maxHandlesPerFree = 100_000
     static let allocFields = ["order", "count", "kind", "node", "tag", "gfp", "mlock", "dirty"]
