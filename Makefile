@@ -6,7 +6,7 @@ PORT       ?= 8080
 HOST       ?= 127.0.0.1
 RELEASE_BIN = .build/release
 
-APT_PACKAGES = libmicrohttpd-dev pkg-config
+APT_PACKAGES = libmicrohttpd-dev pkg-config python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release serve test test-unit bench clean
@@ -25,10 +25,18 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# Starts the service with one machine, `demo` (x86_64, 4096 MiB, one node), so the README's curl
+# examples work at once. Extra flags: make serve ARGS="--token-file token.txt".
 serve: release
-	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT)
+	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT) --demo-machine demo $(ARGS)
 
+# Unit and integration tests, then schemathesis against the running server with openapi.yaml.
 test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+	scripts/schemathesis.sh
+
+test-unit: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 

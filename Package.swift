@@ -21,15 +21,24 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // The service: HTTP through CHTTPD, routing, the machine registry. A library so tests can start
+        // the real server in-process on an ephemeral port.
+        .target(
+            name: "CompactServiceKit",
+            dependencies: ["MMCore", "CHTTPD"],
+            resources: [.embedInCode("Resources/openapi.yaml")]
+        ),
+        // The `compact-service` executable: flags only.
         .executableTarget(
             name: "CompactService",
             dependencies: [
-                "MMCore", "CHTTPD",
+                "CompactServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // `make bench`: prints `name value unit` lines.
         .executableTarget(name: "MMBench", dependencies: ["MMCore"]),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
+        .testTarget(name: "CompactServiceTests", dependencies: ["CompactServiceKit", "MMCore"]),
     ]
 )

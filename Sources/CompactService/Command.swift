@@ -1,5 +1,5 @@
 import ArgumentParser
-import MMCore
+import CompactServiceKit
 
 let compactServiceVersion = "0.1.0"
 
@@ -7,12 +7,80 @@ struct CompactServiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compact-service",
         abstract: "Simulated NUMA machines with Linux-style memory compaction, over HTTP/JSON.",
+        discussion: """
+            Serves the API described in openapi.yaml (also at GET /openapi.yaml). SIGTERM or SIGINT stops \
+            accepting connections, lets requests in flight finish (up to --shutdown-timeout) and exits 0. \
+            One log line per request goes to stderr.
+            """,
         version: compactServiceVersion)
+
+    @Option(help: "Address to listen on (an IPv4/IPv6 literal or a host name).")
+    var host = "127.0.0.1"
+
+    @Option(help: "TCP port; 0 picks a free port and prints it.")
+    var port: UInt16 = 8080
+
+    @Option(help: "HTTP worker threads (libmicrohttpd epoll thread pool). Default: the number of CPUs, at least 2.")
+    var threads: Int?
+
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted; larger ones get 413.")
+    var maxBodyBytes = 1 << 20
+
+    @Option(name: .customLong("max-machines"), help: "Most machines the service holds at once; more get 409.")
+    var maxMachines = 64
+
+    @Option(name: .customLong("memory-budget"),
+            help: "Simulator state all machines together may take: bytes or with K/M/G/T (e.g. 8GiB). A machine that would exceed it is refused with 409. Default: half of the host's RAM.")
+    var memoryBudget: String?
+
+    @Option(name: .customLong("token-file"),
+            help: "File holding a bearer token; when given, every mutating request (POST/PUT/DELETE) needs `Authorization: Bearer <token>` or gets 401.")
+    var tokenFile: String?
+
+    @Option(name: .customLong("log-level"), help: "error, warning, info (one line per request) or debug.")
+    var logLevel = "info"
+
+    @Option(name: .customLong("demo-machine"),
+            help: "Create a machine of this name at start-up (x86_64, 4096 MiB, one node), for the README's examples.")
+    var demoMachine: String?
+
+    @Option(name: .customLong("shutdown-timeout"), help: "Seconds shutdown waits for requests in flight.")
+    var shutdownTimeout = 10.0
 
     @Flag(name: .long, help: "Print the version and exit.")
     var printVersion = false
 
+    func validate() throws {
+        guard threads.map({ (1...256).contains($0) }) ?? true else { throw ValidationError("--threads must be 1..256") }
+        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard maxMachines >= 1 else { throw ValidationError("--max-machines must be at least 1") }
+        guard LogLevel(name: logLevel) != nil else { throw ValidationError("--log-level must be error, warning, info or debug") }
+        if let b = memoryBudget, ServerConfig.parseSize(b) == nil {
+            throw ValidationError("--memory-budget '\(b)' is not a size (bytes, or a number with K/M/G/T)")
+        }
+        guard shutdownTimeout >= 0 && shutdownTimeout <= 3600 else { throw ValidationError("--shutdown-timeout must be 0..3600") }
+    }
+
     func run() throws {
-        print("compact-service \(compactServiceVersion)")
+        if printVersion {
+            print("compact-service \(compactServiceVersion)")
+            return
+        }
+        var c = ServerConfig()
+        c.host = host
+        c.port = port
+        if let threads { c.threads = threads }
+        c.maxBodyBytes = maxBodyBytes
+        c.maxMachines = maxMachines
+        if let b = memoryBudget { c.memoryBudget = ServerConfig.parseSize(b)! }
+        c.logLevel = LogLevel(name: logLevel)!
+        c.demoMachine = demoMachine
+        c.shutdownTimeoutSeconds = shutdownTimeout
+        do {
+            if let tokenFile { c.token = try ServerConfig.readToken(path: tokenFile) }
+            try Server.runUntilSignalled(c)
+        } catch let e as StartError {
+            throw ValidationError(e.description)
+        }
     }
 }

@@ -1,0 +1,111 @@
+import MMCore
+
+/// An RFC 9457 problem: every error the service answers is one of these, rendered as
+/// `application/problem+json` with `type`, `title`, `status`, `detail` and the offending `field`.
+///
+/// Errors from MMCore and the registry become problems in exactly one place, `Problem.from(_:)`;
+/// the router's dispatch is the only code that renders them.
+struct Problem: Error, Sendable {
+    var status: Int
+    var title: String
+    var detail: String
+    /// The offending input: a JSON path into the body (`zones[0][1].mib`), a path parameter (`name`,
+    /// `handle`), a header (`Content-Type`) or `body`. Nil when no single input is to blame.
+    var field: String?
+    /// Extra response headers (`Allow` for 405, `WWW-Authenticate` for 401).
+    var headers: [(String, String)] = []
+
+    init(_ status: Int, _ detail: String, field: String? = nil, title: String? = nil, headers: [(String, String)] = []) {
+        self.status = status
+        self.title = title ?? HTTPStatus.reason(status)
+        self.detail = detail
+        self.field = field
+        self.headers = headers
+    }
+
+    // Constructors for the service's own checks, so statuses stay consistent.
+    static func malformed(_ detail: String, field: String = "body") -> Problem { Problem(400, detail, field: field) }
+    static func invalid(_ field: String, _ detail: String) -> Problem { Problem(422, detail, field: field) }
+    static func badPathParameter(_ field: String, _ detail: String) -> Problem { Problem(400, detail, field: field) }
+    static func notFound(_ field: String?, _ detail: String) -> Problem { Problem(404, detail, field: field) }
+    static func conflict(_ field: String?, _ detail: String) -> Problem { Problem(409, detail, field: field) }
+
+    /// The single mapping from domain errors to problems.
+    static func from(_ error: any Error) -> Problem {
+        switch error {
+        case let p as Problem:
+            return p
+        case let e as MMError:
+            switch e {
+            case .invalidConfig, .orderOutOfRange:
+                return Problem(422, e.description, field: e.field)
+            case .unknownHandle:
+                return Problem(404, e.description, field: e.field)
+            case .unknownTag:
+                return Problem(404, e.description, field: e.field)
+            case .unknownNode:
+                return Problem(422, e.description, field: e.field)
+            }
+        case let e as RegistryError:
+            switch e {
+            case .unknownMachine(let name):
+                return Problem(404, "no machine named '\(name)'", field: "name")
+            case .duplicateName(let name):
+                return Problem(409, "a machine named '\(name)' already exists", field: "name")
+            case .tooManyMachines(let max):
+                return Problem(409, "the service already holds its maximum of \(max) machines (--max-machines)", field: "name")
+            case .overBudget(let needed, let available, let budget):
+                return Problem(409, "the machine needs about \(needed) bytes of state but only \(available) of the \(budget)-byte memory budget (--memory-budget) is left",
+                               field: "memory_mib")
+            case .shuttingDown:
+                return Problem(409, "the service is shutting down", field: nil)
+            }
+        default:
+            return Problem(500, "internal error: \(error)")
+        }
+    }
+
+    /// The problem+json body.
+    func body(requestID: String?) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("type", "about:blank")
+        w.field("title", title)
+        w.field("status", status)
+        w.field("detail", detail)
+        if let field { w.field("field", field) }
+        if let requestID { w.field("request_id", requestID) }
+        w.endObject()
+        return w.bytes
+    }
+
+    func response(requestID: String?) -> Response {
+        var r = Response(status: status, contentType: "application/problem+json", body: body(requestID: requestID))
+        r.headers = headers
+        return r
+    }
+}
+
+/// Status reason phrases (RFC 9110), used as problem titles.
+enum HTTPStatus {
+    static func reason(_ s: Int) -> String {
+        switch s {
+        case 200: return "OK"
+        case 201: return "Created"
+        case 204: return "No Content"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 409: return "Conflict"
+        case 411: return "Length Required"
+        case 413: return "Content Too Large"
+        case 415: return "Unsupported Media Type"
+        case 422: return "Unprocessable Content"
+        case 500: return "Internal Server Error"
+        case 503: return "Service Unavailable"
+        default: return "Status \(s)"
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import MMCore
+
+/// The stats document: the facts behind /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat and the
+/// extfrag files as JSON, per node and populated zone. Written by hand into bytes (keys in a fixed
+/// order) and cached per machine generation by `MachineBox.document`.
+enum StatsDocument {
+    static func build(name: String, _ m: Machine) -> [UInt8] {
+        var w = JSONWriter(capacity: 8192)
+        w.beginObject()
+        w.field("name", name)
+        w.field("generation", m.generation)
+        w.field("clock_ns", m.clockNs)
+        w.field("page_size", m.preset.pageSize)
+        w.field("nr_orders", m.nrOrders)
+        w.field("pageblock_order", m.pageblockOrder)
+        w.field("total_pages", m.totalPages)
+        w.field("free_pages", m.totalPages - m.allocatedPages)
+        w.field("live_allocations", m.liveAllocations)
+        w.key("migratetypes")
+        w.beginArray()
+        for mt in Migratetype.allCases { w.string(mt.name) }
+        w.endArray()
+        w.key("nodes")
+        w.beginArray()
+        for node in m.nodes {
+            w.beginObject()
+            w.field("id", node.id)
+            w.field("start_pfn", node.startPfn)
+            w.field("pages", node.pages)
+            w.field("free_pages", node.zoneIds.reduce(0) { $0 + m.nrFreePages(zone: $1) })
+            w.key("zones")
+            w.beginArray()
+            for zid in node.zoneIds where m.zones[zid].populated { zone(m, m.zones[zid], into: &w) }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        w.key("vmstat")
+        w.beginObject()
+        for (k, v) in m.vmstatPairs() { w.key(k); w.int(v) }
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+
+    private static func zone(_ m: Machine, _ z: Zone, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("name", z.name)
+        w.field("type", z.type.name.lowercased())
+        w.field("start_pfn", z.startPfn)
+        w.field("spanned_pages", z.spannedPages)
+        w.field("present_pages", z.presentPages)
+        w.field("managed_pages", z.managedPages)
+        w.field("free_pages", m.nrFreePages(zone: z.id))
+        w.key("watermarks")
+        w.beginObject()
+        w.field("min", z.watermark.min)
+        w.field("low", z.watermark.low)
+        w.field("high", z.watermark.high)
+        w.endObject()
+        w.field("lowmem_reserve", ints: z.lowmemReserve)
+        w.field("free_blocks", ints: m.nrFreeByOrder(zone: z.id))
+        w.key("free_blocks_by_migratetype")
+        w.beginObject()
+        for mt in Migratetype.allCases {
+            w.key(mt.name)
+            w.beginArray()
+            for o in 0..<m.nrOrders { w.int(m.freeListLength(zone: z.id, order: o, mt: mt)) }
+            w.endArray()
+        }
+        w.endObject()
+        w.key("pageblocks")
+        w.beginObject()
+        for (i, c) in m.pageblockCounts(zone: z.id).enumerated() {
+            w.key(Migratetype(rawValue: UInt8(i))!.name)
+            w.int(c)
+        }
+        w.endObject()
+        // Both indices as the kernel prints them (%d.%03d): 0.473, -1.000.
+        w.key("unusable_index")
+        w.beginArray()
+        for o in 0..<m.nrOrders { w.thousandths(m.unusableIndex(zone: z.id, order: o)) }
+        w.endArray()
+        w.key("fragmentation_index")
+        w.beginArray()
+        for o in 0..<m.nrOrders { w.thousandths(m.fragmentationIndex(zone: z.id, order: o)) }
+        w.endArray()
+        w.endObject()
+    }
+}

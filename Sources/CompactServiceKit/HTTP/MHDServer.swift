@@ -1,0 +1,301 @@
+import CHTTPD
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the HTTP server could not start.
+public struct StartError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+/// The HTTP/1.1 front end over GNU libmicrohttpd. This is the only code that touches CHTTPD
+/// pointers: it turns MHD's callbacks into `Request` values, hands them to the router, and turns
+/// `Response` values back into MHD responses.
+///
+/// Threading: MHD runs a pool of epoll threads; each connection is served by one of them, one
+/// callback at a time. Routes marked slow run on a Dispatch worker while their connection is
+/// suspended, so they never stall the other connections of that thread.
+final class MHDServer: Sendable {
+    let router: Router
+    let registry: MachineRegistry
+    let log: Logger
+    let maxBodyBytes: Int
+
+    /// The `MHD_Daemon *` as an integer (raw pointers are not Sendable). Written once in `start` before
+    /// any request can arrive and cleared in `stop`; MHD itself synchronises its use.
+    private let daemonBits = Atomic<UInt>(0)
+    /// Requests between their first callback and NOTIFY_COMPLETED.
+    let inFlight = Atomic<Int>(0)
+    /// Slow requests running on a worker; `stop` waits for them before freeing connections.
+    let offloaded = Atomic<Int>(0)
+    private let counter = Atomic<UInt64>(0)
+    private let idPrefix: String
+
+    init(router: Router, registry: MachineRegistry, log: Logger, maxBodyBytes: Int) {
+        self.router = router
+        self.registry = registry
+        self.log = log
+        self.maxBodyBytes = maxBodyBytes
+        var g = SystemRandomNumberGenerator()
+        let r = g.next() & 0xFFFF_FFFF
+        let hex = String(r, radix: 16)
+        idPrefix = String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
+    // MARK: - Start and stop
+
+    /// Binds `host:port` (port 0 picks a free port) and starts `threads` epoll threads; returns the
+    /// bound port.
+    func start(host: String, port: UInt16, threads: Int, connectionTimeout: Int) throws(StartError) -> UInt16 {
+        guard let addr = MHDServer.resolve(host) else {
+            throw StartError(description: "cannot resolve --host '\(host)'")
+        }
+        defer { addr.storage.deallocate() }
+        let sa = addr.storage
+        if addr.family == AF_INET6 {
+            sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port = port.bigEndian }
+        } else {
+            sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port = port.bigEndian }
+        }
+        var flags = MHD_USE_EPOLL.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue
+            | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
+        if addr.family == AF_INET6 { flags |= MHD_USE_IPv6.rawValue }
+
+        // The daemon keeps this object as its callback context until `stop` releases it.
+        let cls = Unmanaged.passRetained(self).toOpaque()
+        var options: [MHD_OptionItem] = [
+            MHD_OptionItem(option: .THREAD_POOL_SIZE, value: max(1, threads), ptr_value: nil),
+            MHD_OptionItem(option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompleted, to: Int.self), ptr_value: cls),
+            MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(sa)),
+            MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: connectionTimeout, ptr_value: nil),
+            MHD_OptionItem(option: .END, value: 0, ptr_value: nil),
+        ]
+        let daemon = options.withUnsafeMutableBufferPointer { opts in
+            chttpd_start_daemon(flags, port, accessHandler, cls, opts.baseAddress)
+        }
+        guard let daemon else {
+            Unmanaged<MHDServer>.fromOpaque(cls).release()
+            throw StartError(description: "libmicrohttpd could not listen on \(host):\(port) (address in use, or not permitted)")
+        }
+        daemonBits.store(UInt(bitPattern: Int(bitPattern: daemon)), ordering: .releasing)
+        return chttpd_bound_port(daemon)
+    }
+
+    private var daemon: OpaquePointer? {
+        OpaquePointer(bitPattern: daemonBits.load(ordering: .acquiring))
+    }
+
+    /// Stops accepting new connections; connections already open keep being served.
+    func quiesce() {
+        guard let d = daemon else { return }
+        let fd = MHD_quiesce_daemon(d)
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Stops the daemon. Waits for every request handed to a worker first: a suspended connection must
+    /// not be freed while its worker can still resume it.
+    func stop() {
+        while offloaded.load(ordering: .acquiring) > 0 { usleep(1000) }
+        let bits = daemonBits.exchange(0, ordering: .acquiringAndReleasing)
+        guard let d = OpaquePointer(bitPattern: bits) else { return }
+        MHD_stop_daemon(d)
+        Unmanaged.passUnretained(self).release()
+    }
+
+    // MARK: - Requests
+
+    /// MHD's access handler: first call with headers, then once per body chunk, then a final call.
+    fileprivate func access(_ conn: OpaquePointer, _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
+                            _ upload: UnsafePointer<CChar>?, _ uploadSize: UnsafeMutablePointer<Int>,
+                            _ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+        guard let p = reqCls.pointee else {
+            // First call: headers only.
+            let st = RequestState(
+                startNs: monotonicNs(),
+                method: method.map { String(cString: $0) } ?? "",
+                path: url.map { String(cString: $0) } ?? "/",
+                contentType: header(conn, "Content-Type"),
+                authorization: header(conn, "Authorization"),
+                requestID: RequestID.sanitized(header(conn, "X-Request-ID")) ?? nextRequestID())
+            reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
+            inFlight.add(1, ordering: .relaxed)
+            if let cl = header(conn, "Content-Length"), let n = Int(cl), n > maxBodyBytes {
+                // Refuse before reading the body: MHD closes the connection after this answer.
+                st.tooLarge = true
+                return queue(conn, st, tooLarge(st))
+            }
+            return .YES
+        }
+        let st = Unmanaged<RequestState>.fromOpaque(p).takeUnretainedValue()
+        if let slot = st.pending {
+            // Resumed after a worker finished.
+            guard let r = slot.take() else {
+                MHD_suspend_connection(conn)
+                return .YES
+            }
+            st.pending = nil
+            return queue(conn, st, r)
+        }
+        if uploadSize.pointee > 0 {
+            let n = uploadSize.pointee
+            if !st.tooLarge, let upload {
+                if st.body.count + n > maxBodyBytes {
+                    st.tooLarge = true
+                    st.body = []
+                } else {
+                    upload.withMemoryRebound(to: UInt8.self, capacity: n) {
+                        st.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
+                    }
+                }
+            }
+            uploadSize.pointee = 0
+            return .YES
+        }
+        if st.responded { return .YES }
+        if st.tooLarge { return queue(conn, st, tooLarge(st)) }
+
+        let request = Request(method: st.method, path: st.path, contentType: st.contentType,
+                              authorization: st.authorization, requestID: st.requestID, body: st.body)
+        st.body = []
+        let resolution = router.resolve(method: request.method, path: request.path)
+        guard resolution.isSlow else {
+            return queue(conn, st, router.dispatch(request, resolution, registry: registry))
+        }
+        let slot = ResponseSlot()
+        st.pending = slot
+        offloaded.add(1, ordering: .relaxed)
+        MHD_suspend_connection(conn)
+        let connBits = UInt(bitPattern: Int(bitPattern: conn))
+        DispatchQueue.global().async { [self] in
+            slot.put(router.dispatch(request, resolution, registry: registry))
+            MHD_resume_connection(OpaquePointer(bitPattern: connBits))
+            offloaded.subtract(1, ordering: .releasing)
+        }
+        return .YES
+    }
+
+    fileprivate func completed(_ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
+        guard let p = reqCls.pointee else { return }
+        Unmanaged<RequestState>.fromOpaque(p).release()
+        reqCls.pointee = nil
+        inFlight.subtract(1, ordering: .releasing)
+    }
+
+    private func tooLarge(_ st: RequestState) -> Response {
+        Problem(413, "the request body exceeds --max-body-bytes (\(maxBodyBytes) bytes)", field: "body")
+            .response(requestID: st.requestID)
+    }
+
+    private func header(_ conn: OpaquePointer, _ name: String) -> String? {
+        MHD_lookup_connection_value(conn, .HEADER_KIND, name).map { String(cString: $0) }
+    }
+
+    private func nextRequestID() -> String {
+        let n = counter.add(1, ordering: .relaxed).newValue
+        return "\(idPrefix)-\(String(n, radix: 16))"
+    }
+
+    /// Turns a `Response` into an MHD response, queues it and writes the request's log line.
+    private func queue(_ conn: OpaquePointer, _ st: RequestState, _ r: Response) -> MHD_Result {
+        st.responded = true
+        let resp: OpaquePointer?
+        switch r.body {
+        case .bytes(let b):
+            resp = b.withUnsafeBytes { buf in
+                MHD_create_response_from_buffer(buf.count, UnsafeMutableRawPointer(mutating: buf.baseAddress), .RESPMEM_MUST_COPY)
+            }
+        case .persistent(let s):
+            resp = MHD_create_response_from_buffer(s.count, UnsafeMutableRawPointer(bitPattern: s.address), .RESPMEM_PERSISTENT)
+        }
+        guard let resp else {
+            log.error("request_id=\(st.requestID) could not create a response")
+            return .NO
+        }
+        if let ct = r.contentType { MHD_add_response_header(resp, "Content-Type", ct) }
+        MHD_add_response_header(resp, "X-Request-ID", st.requestID)
+        for (k, v) in r.headers { MHD_add_response_header(resp, k, v) }
+        let ok = MHD_queue_response(conn, UInt32(r.status), resp)
+        MHD_destroy_response(resp)
+        if log.enabled(.info) {
+            let us = (monotonicNs() &- st.startNs) / 1000
+            let ms = "\(us / 1000).\(String(repeating: "0", count: 3 - String(us % 1000).count))\(us % 1000)"
+            log.info("\(st.method.prefix(16)) \(st.path.prefix(256)) \(r.status) \(ms)ms request_id=\(st.requestID)")
+        }
+        return ok
+    }
+
+    // MARK: - Addresses
+
+    private struct ResolvedAddress {
+        var family: Int32
+        var storage: UnsafeMutablePointer<sockaddr_storage>
+    }
+
+    /// The first address of `host` (a literal or a name), as sockaddr_storage with port 0.
+    private static func resolve(_ host: String) -> ResolvedAddress? {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var res: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &res) == 0, let first = res else { return nil }
+        defer { freeaddrinfo(res) }
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        // Prefer IPv4 when a name resolves to both (localhost), matching the default 127.0.0.1.
+        while let a = ai, a.pointee.ai_family != AF_INET { ai = a.pointee.ai_next }
+        let chosen = ai ?? first
+        guard let src = chosen.pointee.ai_addr else { return nil }
+        let st = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: 1)
+        st.initialize(to: sockaddr_storage())
+        UnsafeMutableRawPointer(st).copyMemory(from: src, byteCount: Int(chosen.pointee.ai_addrlen))
+        return ResolvedAddress(family: chosen.pointee.ai_family, storage: st)
+    }
+}
+
+/// Where a worker leaves the response of a slow request for the connection's thread to send.
+final class ResponseSlot: Sendable {
+    private let value = Mutex<Response?>(nil)
+    func put(_ r: Response) { value.withLock { $0 = r } }
+    func take() -> Response? { value.withLock { v in defer { v = nil }; return v } }
+}
+
+/// Per-request state, reachable only through MHD's `req_cls`. It is not Sendable and needs no lock:
+/// MHD calls back for one connection on one thread at a time, and a worker never touches it (it
+/// gets a `Request` copy and a `ResponseSlot`).
+final class RequestState {
+    let startNs: UInt64
+    let method: String
+    let path: String
+    let contentType: String?
+    let authorization: String?
+    let requestID: String
+    var body: [UInt8] = []
+    var tooLarge = false
+    var responded = false
+    var pending: ResponseSlot?
+
+    init(startNs: UInt64, method: String, path: String, contentType: String?, authorization: String?, requestID: String) {
+        self.startNs = startNs
+        self.method = method
+        self.path = path
+        self.contentType = contentType
+        self.authorization = authorization
+        self.requestID = requestID
+    }
+}
+
+// The C callbacks: non-capturing global lets, deliberately outside main.swift (a closure there would be
+// inferred @MainActor and trap when MHD calls it from a worker thread).
+
+private let accessHandler: MHD_AccessHandlerCallback = { cls, conn, url, method, _, upload, uploadSize, reqCls in
+    guard let cls, let conn, let uploadSize, let reqCls else { return .NO }
+    let server = Unmanaged<MHDServer>.fromOpaque(cls).takeUnretainedValue()
+    return server.access(conn, url, method, upload, uploadSize, reqCls)
+}
+
+private let requestCompleted: MHD_RequestCompletedCallback = { cls, _, reqCls, _ in
+    guard let cls, let reqCls else { return }
+    Unmanaged<MHDServer>.fromOpaque(cls).takeUnretainedValue().completed(reqCls)
+}

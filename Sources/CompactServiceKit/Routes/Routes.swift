@@ -1,0 +1,42 @@
+import MMCore
+
+/// The route table: every resource mounts its routes here, once, at start-up.
+enum Routes {
+    static func register(_ t: inout RouteTable) {
+        HealthRoutes.register(&t)
+        MachineRoutes.register(&t)
+        AllocationRoutes.register(&t)
+        ProcRoutes.register(&t)
+        SysctlRoutes.register(&t)
+        StatsRoutes.register(&t)
+        // Later: CompactRoutes (POST …/compact, …/nodes/{nid}/compact, PUT …/proc/sys/vm/compact_memory,
+        // PUT …/sys/devices/system/node/node{N}/compact) and WorkloadRoutes (POST …/workloads), both
+        // driving MachineBox.runInSteps.
+    }
+
+    /// The machine `--demo-machine` creates: x86_64, 4096 MiB, one node.
+    static let demoConfig = MachineConfig(preset: .x86_64, memoryMiB: 4096, nodes: 1, seed: 1)
+}
+
+enum HealthRoutes {
+    static let ok = StaticBytes("{\"status\":\"ok\"}\n")
+    static let spec = StaticBytes(PackageResources.openapi_yaml)
+
+    static func register(_ t: inout RouteTable) {
+        t.get("/healthz") { _ in Response(status: 200, contentType: "application/json", persistent: ok) }
+        t.get("/readyz") { ctx in
+            var w = JSONWriter()
+            w.beginObject()
+            if ctx.registry.isShuttingDown {
+                w.field("status", "shutting_down")
+                w.endObject()
+                return .json(503, w)
+            }
+            w.field("status", "ready")
+            w.field("machines", ctx.registry.count)
+            w.endObject()
+            return .json(200, w)
+        }
+        t.get("/openapi.yaml") { _ in Response(status: 200, contentType: "application/yaml", persistent: spec) }
+    }
+}

@@ -1,0 +1,37 @@
+import MMCore
+
+/// /proc/sys/vm/{extfrag_threshold,min_free_kbytes,compact_unevictable_allowed}: GET gives the value
+/// and a newline, PUT takes what `echo 500 >` would write and answers with the new value.
+enum SysctlRoutes {
+    struct Sysctl: Sendable {
+        let name: String
+        let get: @Sendable (Machine) -> Int
+        let set: @Sendable (Machine, Int) throws(MMError) -> Void
+    }
+
+    static let all: [Sysctl] = [
+        Sysctl(name: "extfrag_threshold", get: { $0.extfragThreshold }, set: { (m, v) throws(MMError) in try m.setExtfragThreshold(v) }),
+        Sysctl(name: "min_free_kbytes", get: { $0.minFreeKbytes }, set: { (m, v) throws(MMError) in try m.setMinFreeKbytes(v) }),
+        Sysctl(name: "compact_unevictable_allowed", get: { $0.compactUnevictableAllowed },
+               set: { (m, v) throws(MMError) in try m.setCompactUnevictableAllowed(v) }),
+    ]
+
+    static func register(_ t: inout RouteTable) {
+        for s in all {
+            let path = "/v1/machines/{name}/proc/sys/vm/\(s.name)"
+            t.get(path) { ctx in
+                let v = try ctx.machine().withMachine { s.get($0) }
+                return .text("\(v)\n")
+            }
+            t.add("PUT", path, body: .text) { ctx in
+                let box = try ctx.machine()
+                let v = try Validation.sysctlValue(ctx.request.body, field: s.name)
+                let now = try box.withMachine(mutating: true) { m throws -> Int in
+                    try s.set(m, v)
+                    return s.get(m)
+                }
+                return .text("\(now)\n")
+            }
+        }
+    }
+}

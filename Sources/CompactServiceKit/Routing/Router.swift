@@ -1,0 +1,212 @@
+/// What a route's request body must be.
+enum BodyKind: Sendable {
+    /// No body is read (one sent is ignored).
+    case none
+    /// `application/json` (or `+json`); anything else is 415.
+    case json
+    /// `text/plain` or no Content-Type, like a write to a /proc file; anything else is 415.
+    case text
+}
+
+typealias Handler = @Sendable (RequestContext) throws -> Response
+
+/// One method on one path pattern.
+struct Route: Sendable {
+    let method: String
+    let pattern: String
+    let body: BodyKind
+    /// Long-running: the HTTP layer runs it off the connection's thread (suspending the connection), so
+    /// one slow request does not stall the other connections that thread serves.
+    let slow: Bool
+    let handler: Handler
+}
+
+/// A path pattern: literal segments and `{param}` segments, with the methods registered on it.
+private struct PathEntry: Sendable {
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case param(String)
+    }
+    let pattern: String
+    let segments: [Segment]
+    var methods: [String: Route]
+
+    /// The methods in a fixed order, for `Allow`.
+    var allow: String {
+        ["GET", "PUT", "POST", "DELETE"].filter { methods[$0] != nil }.joined(separator: ", ")
+    }
+}
+
+/// The outcome of looking a request up in the table.
+enum Resolution: Sendable {
+    case route(Route, params: [String: String])
+    case problem(Problem)
+
+    var isSlow: Bool {
+        if case .route(let r, _) = self { return r.slow }
+        return false
+    }
+}
+
+/// Collects routes at start-up. Registering the same method on the same pattern twice is a
+/// programming error and traps at start-up, never at request time.
+struct RouteTable {
+    fileprivate var entries: [PathEntry] = []
+
+    mutating func add(_ method: String, _ pattern: String, body: BodyKind = .none, slow: Bool = false,
+                      _ handler: @escaping Handler) {
+        precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
+        let segs: [PathEntry.Segment] = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
+            $0.hasPrefix("{") && $0.hasSuffix("}") ? .param(String($0.dropFirst().dropLast())) : .literal(String($0))
+        }
+        let route = Route(method: method, pattern: pattern, body: body, slow: slow, handler: handler)
+        if let i = entries.firstIndex(where: { $0.segments == segs }) {
+            precondition(entries[i].methods[method] == nil, "route registered twice: \(method) \(pattern)")
+            entries[i].methods[method] = route
+        } else {
+            entries.append(PathEntry(pattern: pattern, segments: segs, methods: [method: route]))
+        }
+    }
+
+    mutating func get(_ p: String, _ h: @escaping Handler) { add("GET", p, h) }
+    mutating func delete(_ p: String, _ h: @escaping Handler) { add("DELETE", p, h) }
+}
+
+/// The method + path table and the one dispatch function: the only place errors become responses.
+final class Router: Sendable {
+    private let entries: [PathEntry]
+    /// Bearer token required on every mutating request, when set (--token-file).
+    private let token: String?
+    private let log: Logger
+
+    init(token: String?, log: Logger, build: (inout RouteTable) -> Void) {
+        var t = RouteTable()
+        build(&t)
+        entries = t.entries
+        self.token = token
+        self.log = log
+    }
+
+    /// Every registered (method, pattern), for tests that compare the table with openapi.yaml.
+    var registered: [(method: String, pattern: String)] {
+        entries.flatMap { e in e.methods.keys.sorted().map { ($0, e.pattern) } }
+    }
+
+    /// Finds the route for a request. When several patterns match a path, the most specific one wins
+    /// (a literal segment beats a parameter, leftmost first), and only its methods count: so
+    /// `DELETE …/allocations/free` is a 405 naming POST rather than a lookup of handle "free".
+    func resolve(method: String, path: String) -> Resolution {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        var best: (entry: PathEntry, score: [Bool], params: [String: String])?
+        for e in entries where e.segments.count == parts.count {
+            var params: [String: String] = [:]
+            var score: [Bool] = []
+            var ok = true
+            for (seg, part) in zip(e.segments, parts) {
+                switch seg {
+                case .literal(let l):
+                    if l != part { ok = false }
+                    score.append(true)
+                case .param(let n):
+                    if part.isEmpty { ok = false }
+                    params[n] = String(part)
+                    score.append(false)
+                }
+                if !ok { break }
+            }
+            guard ok else { continue }
+            if let b = best, !Router.moreSpecific(score, than: b.score) { continue }
+            best = (e, score, params)
+        }
+        guard let (entry, _, params) = best else {
+            return .problem(Problem.notFound(nil, "no resource at \(path.prefix(200))"))
+        }
+        guard let route = entry.methods[method] else {
+            return .problem(Problem(405, "\(method.prefix(20)) is not allowed on \(entry.pattern); allowed: \(entry.allow)",
+                                    headers: [("Allow", entry.allow)]))
+        }
+        return .route(route, params: params)
+    }
+
+    private static func moreSpecific(_ a: [Bool], than b: [Bool]) -> Bool {
+        for (x, y) in zip(a, b) where x != y { return x }
+        return false
+    }
+
+    /// Runs a resolved request: authorization, content type, then the handler. Every error, thrown
+    /// anywhere below, becomes a problem response here and nowhere else.
+    func dispatch(_ request: Request, _ resolution: Resolution, registry: MachineRegistry) -> Response {
+        do {
+            switch resolution {
+            case .problem(let p):
+                throw p
+            case .route(let route, let params):
+                if request.isMutating, let token {
+                    guard Router.bearerMatches(request.authorization, token) else {
+                        throw Problem(401, "this request changes state and needs `Authorization: Bearer <token>`",
+                                      field: "Authorization", headers: [("WWW-Authenticate", "Bearer")])
+                    }
+                }
+                try Router.checkContentType(request, route.body)
+                return try route.handler(RequestContext(request: request, params: params, registry: registry))
+            }
+        } catch {
+            let p = Problem.from(error)
+            if p.status >= 500 { log.error("request \(request.requestID) \(request.method) \(request.path): \(error)") }
+            return p.response(requestID: request.requestID)
+        }
+    }
+
+    /// Convenience for tests: resolve and dispatch.
+    func handle(_ request: Request, registry: MachineRegistry) -> Response {
+        dispatch(request, resolve(method: request.method, path: request.path), registry: registry)
+    }
+
+    private static func checkContentType(_ r: Request, _ kind: BodyKind) throws(Problem) {
+        switch kind {
+        case .none:
+            return
+        case .json:
+            let t = r.mediaType
+            guard let t, t == "application/json" || (t.hasPrefix("application/") && t.hasSuffix("+json")) else {
+                throw Problem(415, "the body must be application/json, not \(t.map { "'\($0.prefix(80))'" } ?? "absent")",
+                              field: "Content-Type")
+            }
+        case .text:
+            guard let t = r.mediaType else { return }
+            guard t == "text/plain" || t == "application/x-www-form-urlencoded" || t == "application/octet-stream" else {
+                throw Problem(415, "the body must be text/plain, like a write to a /proc file, not '\(t.prefix(80))'",
+                              field: "Content-Type")
+            }
+        }
+    }
+
+    /// Compares the bearer token in constant time (for equal lengths).
+    static func bearerMatches(_ header: String?, _ token: String) -> Bool {
+        guard let header else { return false }
+        let prefix = "bearer "
+        guard header.utf8.count > prefix.utf8.count, header.lowercased().hasPrefix(prefix) else { return false }
+        let given = Array(header.utf8.dropFirst(prefix.utf8.count))
+        let want = Array(token.utf8)
+        guard given.count == want.count else { return false }
+        var diff: UInt8 = 0
+        for (a, b) in zip(given, want) { diff |= a ^ b }
+        return diff == 0
+    }
+}
+
+/// What a handler gets: the request, the path parameters and the registry (handed over when the
+/// routes are built, never fetched from a global).
+struct RequestContext: Sendable {
+    let request: Request
+    let params: [String: String]
+    let registry: MachineRegistry
+
+    /// The `{name}` path parameter, checked against the name pattern.
+    func machineName() throws(Problem) -> String { try Validation.pathName(params["name"] ?? "") }
+
+    /// The machine named in the path.
+    func machine() throws -> MachineBox { try registry.get(try machineName()) }
+
+    func jsonBody() throws(Problem) -> JSONValue { try Validation.jsonObject(request.body) }
+}

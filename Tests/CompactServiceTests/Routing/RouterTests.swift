@@ -1,0 +1,133 @@
+@testable import CompactServiceKit
+import Testing
+
+@Suite("Router")
+struct RouterTests {
+    let router = Router(token: nil, log: Logger(level: .error)) { Routes.register(&$0) }
+
+    @Test func literalSegmentBeatsParameter() {
+        guard case .route(let r, let params) = router.resolve(method: "POST", path: "/v1/machines/m1/allocations/free") else {
+            Issue.record("no route")
+            return
+        }
+        #expect(r.pattern == "/v1/machines/{name}/allocations/free")
+        #expect(params["name"] == "m1")
+    }
+
+    @Test func parameterRouteMatchesOtherValues() {
+        guard case .route(let r, let params) = router.resolve(method: "DELETE", path: "/v1/machines/m1/allocations/42") else {
+            Issue.record("no route")
+            return
+        }
+        #expect(r.pattern == "/v1/machines/{name}/allocations/{handle}")
+        #expect(params["handle"] == "42")
+    }
+
+    @Test func wrongMethodIs405WithAllowFromTheTable() {
+        guard case .problem(let p) = router.resolve(method: "DELETE", path: "/v1/machines/m1/allocations/free") else {
+            Issue.record("expected a problem")
+            return
+        }
+        #expect(p.status == 405)
+        #expect(p.headers.first { $0.0 == "Allow" }?.1 == "POST")
+        guard case .problem(let q) = router.resolve(method: "PATCH", path: "/v1/machines") else {
+            Issue.record("expected a problem")
+            return
+        }
+        #expect(q.headers.first { $0.0 == "Allow" }?.1 == "GET, POST")
+    }
+
+    @Test func unknownPathIs404() {
+        guard case .problem(let p) = router.resolve(method: "GET", path: "/v1/nothing") else {
+            Issue.record("expected a problem")
+            return
+        }
+        #expect(p.status == 404)
+        guard case .problem(let q) = router.resolve(method: "GET", path: "/v1/machines/") else {
+            Issue.record("expected a problem")
+            return
+        }
+        #expect(q.status == 404)
+    }
+
+    @Test func bearerComparison() {
+        #expect(Router.bearerMatches("Bearer s3cret", "s3cret"))
+        #expect(Router.bearerMatches("bearer s3cret", "s3cret"))
+        #expect(!Router.bearerMatches("Bearer s3cre", "s3cret"))
+        #expect(!Router.bearerMatches("Basic s3cret", "s3cret"))
+        #expect(!Router.bearerMatches(nil, "s3cret"))
+    }
+
+    /// Every route in the table is in openapi.yaml, and every path there is in the table.
+    @Test func tableMatchesOpenAPI() {
+        let spec = String(decoding: PackageResources.openapi_yaml, as: UTF8.self)
+        var specPaths = Set<String>()
+        for line in spec.split(separator: "\n") where line.hasPrefix("  /") && line.hasSuffix(":") {
+            specPaths.insert(String(line.dropFirst(2).dropLast()))
+        }
+        let tablePaths = Set(router.registered.map(\.pattern))
+        #expect(specPaths == tablePaths)
+    }
+}
+
+@Suite("JSON and validation")
+struct JSONTests {
+    @Test func parsesAndKeepsNumberText() throws {
+        let v = try JSONParser.parse(Array(#" {"a": [1, 2.5, -0, 1e3], "b": "x\u00e9\n", "c": null, "d": true} "#.utf8))
+        guard case .object(let m) = v else { Issue.record("not an object"); return }
+        #expect(m.map(\.0) == ["a", "b", "c", "d"])
+        #expect(m[0].1 == .array([.number("1"), .number("2.5"), .number("-0"), .number("1e3")]))
+        #expect(m[1].1 == .string("xé\n"))
+    }
+
+    @Test(arguments: ["", "{", "{\"a\"}", "[1,]", "01", "{\"a\":1}x", "\"\\x\"", "nul", "1.", "-", "\"\u{01}\""])
+    func rejectsMalformed(_ text: String) {
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array(text.utf8)) }
+    }
+
+    @Test func deepNestingIsRefused() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array(deep.utf8)) }
+    }
+
+    @Test func writerEscapesAndFormats() {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("s", "a\"b\\c\u{1}")
+        w.key("t")
+        w.beginArray()
+        w.thousandths(-1000)
+        w.thousandths(473)
+        w.thousandths(-250)
+        w.thousandths(5)
+        w.endArray()
+        w.field("d", 2.0)
+        w.field("n", -42)
+        w.endObject()
+        #expect(String(decoding: w.bytes, as: UTF8.self) == #"{"s":"a\"b\\c\u0001","t":[-1.000,0.473,-0.250,0.005],"d":2.0,"n":-42}"#)
+    }
+
+    @Test(arguments: [("a", true), ("demo-1_x", true), ("0", true), ("-a", false), ("_a", false), ("A", false),
+                      ("", false), (String(repeating: "a", count: 63), true), (String(repeating: "a", count: 64), false),
+                      ("a b", false), ("é", false)])
+    func names(_ name: String, _ valid: Bool) {
+        #expect(Validation.isValidName(name) == valid)
+    }
+
+    @Test func unknownFieldIsNamedWithItsPath() throws {
+        let v = try JSONParser.parse(Array(#"{"name":"a","memory_mib":64,"sysctl":{"min_free_kbytes":1,"x":2}}"#.utf8))
+        #expect(throws: Problem.self) { _ = try MachineWire.parseCreate(v) }
+        do { _ = try MachineWire.parseCreate(v) } catch {
+            #expect(error.field == "sysctl.x")
+            #expect(error.status == 422)
+        }
+    }
+
+    @Test func sizes() {
+        #expect(ServerConfig.parseSize("1024") == 1024)
+        #expect(ServerConfig.parseSize("2GiB") == 2 << 30)
+        #expect(ServerConfig.parseSize("512m") == 512 << 20)
+        #expect(ServerConfig.parseSize("x") == nil)
+        #expect(ServerConfig.parseSize("9999999999T") == nil)
+    }
+}

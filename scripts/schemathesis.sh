@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs schemathesis (PyPI) against a freshly started compact-service with the project's openapi.yaml:
+# no 5xx, every response conforms to the spec. Starts the server on a free port and always stops it.
+#
+#   scripts/schemathesis.sh            # debug build (.build/debug), 25 examples per operation
+#   BUILD=release MAX_EXAMPLES=100 scripts/schemathesis.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-debug}
+MAX_EXAMPLES=${MAX_EXAMPLES:-25}
+MAX_TIME=${MAX_TIME:-180}
+SEED=${SEED:-1}
+BIN=.build/$BUILD/compact-service
+
+ST=schemathesis
+if ! command -v schemathesis >/dev/null 2>&1; then
+    if [ -x .build/schemathesis-venv/bin/schemathesis ]; then
+        ST=.build/schemathesis-venv/bin/schemathesis
+    else
+        echo "installing schemathesis"
+        python3 -m pip install --quiet --disable-pip-version-check schemathesis 2>/dev/null \
+            || { python3 -m venv .build/schemathesis-venv \
+                 && .build/schemathesis-venv/bin/pip install --quiet --disable-pip-version-check schemathesis \
+                 && ST=.build/schemathesis-venv/bin/schemathesis; }
+        command -v schemathesis >/dev/null 2>&1 || ST=.build/schemathesis-venv/bin/schemathesis
+    fi
+fi
+if [ ! -x "$BIN" ]; then
+    if [ "$BUILD" = release ]; then swift build -c release; else swift build; fi
+fi
+
+out=$(mktemp)
+log=$(mktemp)
+# A small budget and machine cap keep randomly generated machines cheap.
+"$BIN" --port 0 --demo-machine demo --memory-budget 2GiB --max-machines 32 --log-level warning >"$out" 2>"$log" &
+server=$!
+cleanup() {
+    kill -TERM "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    rm -f "$out" "$log"
+}
+trap cleanup EXIT
+
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\)$/\1/p' "$out")
+    [ -n "$port" ] && break
+    kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "server exited" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$port" ] || { echo "server did not report its port" >&2; exit 1; }
+echo "compact-service on port $port"
+
+# positive_data_acceptance is left out: some limits depend on other fields or on the machine
+# (memory must split into nodes of whole max-order blocks, distances must be nodes x nodes, order must be
+# below the machine's nr_orders, node must exist), which JSON Schema cannot say; the service answers
+# such requests with 422 naming the field, as openapi.yaml documents.
+# ensure_resource_availability is left out: its inferred links pair "a machine was just created" with any
+# later 404 on a path below it, including the 404 the API must give for a handle that is not live.
+status=0
+"$ST" run openapi.yaml \
+    --url "http://127.0.0.1:$port" \
+    --checks all \
+    --exclude-checks positive_data_acceptance,ensure_resource_availability \
+    --max-examples "$MAX_EXAMPLES" \
+    --max-time "$MAX_TIME" \
+    --seed "$SEED" \
+    --workers 2 \
+    --request-timeout 60 \
+    --suppress-health-check all \
+    --warnings off \
+    --no-color || status=$?
+# The server logs every 5xx it answers at level error.
+if grep -q " error " "$log"; then grep " error " "$log" | head -20 >&2; echo "server logged errors" >&2; status=1; fi
+exit "$status"
