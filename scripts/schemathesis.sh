@@ -63,6 +63,7 @@ status=0
     --url "http://127.0.0.1:$port" \
     --checks all \
     --exclude-checks positive_data_acceptance,ensure_resource_availability \
+    --exclude-operation-id runWorkload --exclude-operation-id runExperiment \
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_TIME" \
     --seed "$SEED" \

@@ -119,6 +119,7 @@ final class MHDServer: Sendable {
                 contentType: header(conn, "Content-Type"),
                 authorization: header(conn, "Authorization"),
                 requestID: RequestID.sanitized(header(conn, "X-Request-ID")) ?? nextRequestID())
+            st.query = MHDServer.queryArguments(conn)
             reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
             inFlight.add(1, ordering: .relaxed)
             if let cl = header(conn, "Content-Length"), let n = Int(cl), n > maxBodyBytes {
@@ -157,7 +158,7 @@ final class MHDServer: Sendable {
         if st.tooLarge { return queue(conn, st, tooLarge(st)) }
 
         let request = Request(method: st.method, path: st.path, contentType: st.contentType,
-                              authorization: st.authorization, requestID: st.requestID, body: st.body)
+                              authorization: st.authorization, requestID: st.requestID, body: st.body, query: st.query)
         st.body = []
         let resolution = router.resolve(method: request.method, path: request.path)
         guard resolution.isSlow else {
@@ -186,6 +187,14 @@ final class MHDServer: Sendable {
     private func tooLarge(_ st: RequestState) -> Response {
         Problem(413, "the request body exceeds --max-body-bytes (\(maxBodyBytes) bytes)", field: "body")
             .response(requestID: st.requestID)
+    }
+
+    /// The request's query arguments (at most 32, each key and value at most 256 bytes; more are dropped).
+    static func queryArguments(_ conn: OpaquePointer) -> [String: String] {
+        let box = QueryCollector()
+        let cls = Unmanaged.passUnretained(box).toOpaque()
+        _ = withExtendedLifetime(box) { MHD_get_connection_values(conn, .GET_ARGUMENT_KIND, queryIterator, cls) }
+        return box.values
     }
 
     private func header(_ conn: OpaquePointer, _ name: String) -> String? {
@@ -272,6 +281,7 @@ final class RequestState {
     let authorization: String?
     let requestID: String
     var body: [UInt8] = []
+    var query: [String: String] = [:]
     var tooLarge = false
     var responded = false
     var pending: ResponseSlot?
@@ -293,6 +303,20 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, conn, url, method,
     guard let cls, let conn, let uploadSize, let reqCls else { return .NO }
     let server = Unmanaged<MHDServer>.fromOpaque(cls).takeUnretainedValue()
     return server.access(conn, url, method, upload, uploadSize, reqCls)
+}
+
+/// Collects query arguments during one synchronous `MHD_get_connection_values` call (never shared).
+final class QueryCollector {
+    var values: [String: String] = [:]
+}
+
+private let queryIterator: MHD_KeyValueIterator = { cls, _, key, value in
+    guard let cls, let key else { return .YES }
+    let box = Unmanaged<QueryCollector>.fromOpaque(cls).takeUnretainedValue()
+    guard box.values.count < 32 else { return .NO }
+    let k = String(cString: key), v = value.map { String(cString: $0) } ?? ""
+    if k.utf8.count <= 256 && v.utf8.count <= 256 { box.values[k] = v }
+    return .YES
 }
 
 private let requestCompleted: MHD_RequestCompletedCallback = { cls, _, reqCls, _ in

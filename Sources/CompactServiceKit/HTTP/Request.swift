@@ -9,11 +9,14 @@ struct Request: Sendable {
     /// The X-Request-ID echoed in the response and logged: the client's (when it is sane) or generated.
     var requestID: String
     var body: [UInt8]
+    /// Query arguments (`?wait=true&format=csv`), decoded; the last of a repeated key wins.
+    var query: [String: String]
 
     init(method: String, path: String, contentType: String? = nil, authorization: String? = nil,
-         requestID: String = "test", body: [UInt8] = []) {
+         requestID: String = "test", body: [UInt8] = [], query: [String: String] = [:]) {
         self.method = method
         self.path = path
+        self.query = query
         self.contentType = contentType
         self.authorization = authorization
         self.requestID = requestID

@@ -26,6 +26,8 @@ final class MachineRegistry: Sendable {
     }
 
     private let slots = Mutex<[String: Slot]>([:])
+    /// Workload and experiment jobs.
+    let jobs = JobRegistry()
 
     init(maxMachines: Int, memoryBudget: Int) {
         self.maxMachines = maxMachines

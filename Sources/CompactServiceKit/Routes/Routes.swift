@@ -9,9 +9,8 @@ enum Routes {
         ProcRoutes.register(&t)
         SysctlRoutes.register(&t)
         StatsRoutes.register(&t)
-        // Later: CompactRoutes (POST …/compact, …/nodes/{nid}/compact, PUT …/proc/sys/vm/compact_memory,
-        // PUT …/sys/devices/system/node/node{N}/compact) and WorkloadRoutes (POST …/workloads), both
-        // driving MachineBox.runInSteps.
+        CompactRoutes.register(&t)
+        WorkloadRoutes.register(&t)
     }
 
     /// The machine `--demo-machine` creates: x86_64, 4096 MiB, one node.

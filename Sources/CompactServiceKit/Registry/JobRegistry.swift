@@ -1,0 +1,154 @@
+import Dispatch
+import MMCore
+import Synchronization
+
+/// A job's lifecycle.
+enum JobState: String, Sendable {
+    case queued, running, succeeded, failed, cancelled
+    var finished: Bool { self == .succeeded || self == .failed || self == .cancelled }
+}
+
+/// A workload on a machine or an experiment, running on the bounded job pool.
+final class Job: Sendable {
+    let id: String
+    let kind: String
+    let machine: String?
+    let workload: String
+    let createdAt: String
+    let cancelRequested = Atomic<Bool>(false)
+    private let status: Mutex<Status>
+
+    struct Status: Sendable {
+        var state: JobState = .queued
+        var step = 0
+        var steps = 0
+        var variant = 0
+        var variants = 1
+        var variantName: String?
+        /// Encoded result documents once the job has finished (partial ones for a cancelled job).
+        var resultJSON: [UInt8]?
+        var csv: String?
+        var markdown: String?
+        var error: Problem?
+    }
+
+    init(id: String, kind: String, machine: String?, workload: String, steps: Int, variants: Int) {
+        self.id = id
+        self.kind = kind
+        self.machine = machine
+        self.workload = workload
+        createdAt = Logger.timestamp()
+        status = Mutex(Status(steps: steps, variants: variants))
+    }
+
+    var snapshot: Status { status.withLock { $0 } }
+
+    func update(_ body: (inout Status) -> Void) { status.withLock { body(&$0) } }
+
+    /// Percent done: variants finished plus the current one's steps.
+    static func percent(_ s: Status) -> Double {
+        if s.state == .succeeded { return 100 }
+        let per = s.steps > 0 ? Double(s.step) / Double(s.steps) : 0
+        return ((Double(s.variant) + per) / Double(max(1, s.variants)) * 1000).rounded() / 10
+    }
+
+    func write(into w: inout JSONWriter, includeResult: Bool) {
+        let s = snapshot
+        w.beginObject()
+        w.field("id", id)
+        w.field("kind", kind)
+        w.field("state", s.state.rawValue)
+        w.field("machine", machine)
+        w.field("workload", workload)
+        w.field("created_at", createdAt)
+        w.key("progress")
+        w.beginObject()
+        w.field("step", s.step)
+        w.field("steps", s.steps)
+        w.field("variant", s.variant)
+        w.field("variants", s.variants)
+        w.field("variant_name", s.variantName)
+        w.field("percent", Job.percent(s))
+        w.endObject()
+        w.key("result")
+        if includeResult, let r = s.resultJSON { w.raw(r) } else { w.null() }
+        w.key("error")
+        if let e = s.error {
+            w.beginObject()
+            w.field("status", e.status)
+            w.field("detail", e.detail)
+            w.field("field", e.field)
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.endObject()
+    }
+}
+
+/// Jobs by id, run at most `workers` at a time; finished jobs are kept (the oldest dropped past `keep`).
+final class JobRegistry: Sendable {
+    let workers: Int
+    let keep = 256
+    private let jobs = Mutex<(order: [String], byId: [String: Job], next: Int)>(([], [:], 1))
+    private let pool: DispatchSemaphore
+    private let queue = DispatchQueue(label: "compact-service.jobs", attributes: .concurrent)
+
+    init(workers: Int = 2) {
+        self.workers = workers
+        pool = DispatchSemaphore(value: workers)
+    }
+
+    func submit(kind: String, machine: String?, workload: String, steps: Int, variants: Int,
+                _ body: @escaping @Sendable (Job) throws -> Void) -> Job {
+        let job = jobs.withLock { j -> Job in
+            let job = Job(id: "job-\(j.next)", kind: kind, machine: machine, workload: workload, steps: steps, variants: variants)
+            j.next += 1
+            j.order.append(job.id)
+            j.byId[job.id] = job
+            if j.order.count > keep, let oldest = j.order.first(where: { j.byId[$0]?.snapshot.state.finished ?? true }) {
+                j.order.removeAll { $0 == oldest }
+                j.byId[oldest] = nil
+            }
+            return job
+        }
+        queue.async { [pool] in
+            pool.wait()
+            defer { pool.signal() }
+            if job.cancelRequested.load(ordering: .relaxed) {
+                job.update { $0.state = .cancelled }
+                return
+            }
+            job.update { $0.state = .running }
+            do {
+                try body(job)
+                job.update { if !$0.state.finished { $0.state = job.cancelRequested.load(ordering: .relaxed) ? .cancelled : .succeeded } }
+            } catch {
+                job.update { $0.state = .failed; $0.error = Problem.from(error) }
+            }
+        }
+        return job
+    }
+
+    func get(_ id: String) -> Job? { jobs.withLock { $0.byId[id] } }
+
+    func list() -> [Job] { jobs.withLock { j in j.order.compactMap { j.byId[$0] } } }
+
+    func remove(_ id: String) { jobs.withLock { j in j.byId[id] = nil; j.order.removeAll { $0 == id } } }
+
+    /// Blocks until the job has finished or `timeoutNs` passed; returns whether it finished.
+    func wait(_ job: Job, timeoutNs: UInt64, shouldStop: () -> Bool) -> Bool {
+        let start = monotonicNs()
+        while !job.snapshot.state.finished {
+            if monotonicNs() &- start > timeoutNs || shouldStop() { return false }
+            usleepNs(2_000_000)
+        }
+        return true
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func usleepNs(_ ns: UInt64) { usleep(useconds_t(ns / 1000)) }

@@ -1,0 +1,161 @@
+import MMCore
+
+/// The compaction triggers: `POST …/compact` (every node, as /proc/sys/vm/compact_memory) and
+/// `POST …/nodes/{nid}/compact` answer with a report; the kernel-shaped writes `PUT
+/// …/proc/sys/vm/compact_memory` and `PUT …/sys/devices/system/node/node{N}/compact` answer 204, as a
+/// write to those files prints nothing. A compaction runs in steps, so stats and /proc reads of the
+/// same machine are answered while it runs.
+enum CompactRoutes {
+    static func register(_ t: inout RouteTable) {
+        t.add("POST", "/v1/machines/{name}/compact", body: .none, slow: true) { ctx in
+            try respond(ctx, node: nil)
+        }
+        t.add("POST", "/v1/machines/{name}/nodes/{nid}/compact", body: .none, slow: true) { ctx in
+            guard let s = ctx.params["nid"], let nid = Int(s), nid >= 0, nid < MachineConfig.maxNodes else {
+                throw Problem.badPathParameter("nid", "a node id is a small non-negative integer")
+            }
+            return try respond(ctx, node: nid)
+        }
+        t.add("PUT", "/v1/machines/{name}/proc/sys/vm/compact_memory", body: .text, slow: true) { ctx in
+            _ = try run(ctx, node: nil, asFile: true)
+            return .noContent()
+        }
+        t.add("PUT", "/v1/machines/{name}/sys/devices/system/node/{nodedir}/compact", body: .text, slow: true) { ctx in
+            let dir = ctx.params["nodedir"] ?? ""
+            guard dir.hasPrefix("node"), let nid = Int(dir.dropFirst(4)), nid >= 0, nid < MachineConfig.maxNodes else {
+                throw Problem.notFound("nodedir", "no such directory: /sys/devices/system/node/\(dir.prefix(32))")
+            }
+            _ = try run(ctx, node: nid, asFile: true)
+            return .noContent()
+        }
+    }
+
+    /// A zone's free blocks and indices at one moment.
+    struct ZoneSnapshot: Sendable {
+        var zone: Int
+        var freeBlocks: [Int]
+        var unusable: [Int]
+        var fragmentation: [Int]
+    }
+
+    static func snapshot(_ m: Machine, zones: [Int]) -> [ZoneSnapshot] {
+        zones.map { z in
+            ZoneSnapshot(zone: z, freeBlocks: m.nrFreeByOrder(zone: z),
+                         unusable: (0..<m.nrOrders).map { m.unusableIndex(zone: z, order: $0) },
+                         fragmentation: (0..<m.nrOrders).map { m.fragmentationIndex(zone: z, order: $0) })
+        }
+    }
+
+    struct Outcome: Sendable {
+        var report: CompactionReport
+        var before: [ZoneSnapshot]
+        var after: [ZoneSnapshot]
+        var finished: Bool
+        var zoneNames: [Int: (node: Int, name: String)]
+    }
+
+    /// Runs a manual compaction in steps of about 2 ms each under the machine's lock.
+    static func run(_ ctx: RequestContext, node: Int?, asFile: Bool) throws -> Outcome {
+        let box = try ctx.machine()
+        // The run object lives on this thread only; each step borrows the machine under its lock.
+        var run: CompactionRun?
+        var before: [ZoneSnapshot] = [], after: [ZoneSnapshot] = []
+        var report: CompactionReport?
+        var names: [Int: (node: Int, name: String)] = [:]
+        let finished = try box.runInSteps(shouldStop: { ctx.registry.isShuttingDown }) { m throws -> StepOutcome in
+            if run == nil {
+                guard m.compactionEnabled else {
+                    if asFile { throw Problem.notFound("compaction", "this kernel (2.6.34, compaction: false) has no such file") }
+                    throw Problem.conflict("compaction", "this machine runs a kernel without compaction (compaction: false)")
+                }
+                if let n = node, n >= m.nodes.count {
+                    throw Problem.notFound(asFile ? "nodedir" : "nid", "machine '\(box.name)' has no node \(n)")
+                }
+                run = try m.beginCompaction(node: node)
+                before = snapshot(m, zones: run!.zoneIds)
+                for z in run!.zoneIds { names[z] = (m.zones[z].node, m.zones[z].name) }
+            }
+            let start = monotonicNs()
+            var done = false
+            while !done && monotonicNs() &- start < 2_000_000 { done = m.step(run!, maxSteps: 16) }
+            if done {
+                after = snapshot(m, zones: run!.zoneIds)
+                report = m.report(run!)
+                return .done
+            }
+            return .more
+        }
+        if !finished, let r = run {
+            // Shutting down: put isolated pages back and stop.
+            try box.withMachine(mutating: true) { m in
+                m.cancel(r)
+                after = snapshot(m, zones: r.zoneIds)
+                report = m.report(r)
+            }
+        }
+        return Outcome(report: report!, before: before, after: after, finished: finished, zoneNames: names)
+    }
+
+    static func respond(_ ctx: RequestContext, node: Int?) throws -> Response {
+        let o = try run(ctx, node: node, asFile: false)
+        var w = JSONWriter(capacity: 4096)
+        w.beginObject()
+        w.field("machine", try ctx.machineName())
+        if let node { w.field("node", node) } else { w.key("node"); w.null() }
+        w.field("complete", o.finished)
+        w.field("simulated_ms", Double(o.report.durationNs) / 1e6)
+        w.key("zones")
+        w.beginArray()
+        for (i, z) in o.report.zones.enumerated() {
+            w.beginObject()
+            w.field("node", z.node)
+            w.field("zone", z.zoneName)
+            w.field("result", z.result.kernelName)
+            w.field("migrate_scanned", z.migrateScanned)
+            w.field("free_scanned", z.freeScanned)
+            w.field("isolated", z.isolated)
+            w.field("migrated", z.migrated)
+            w.field("migrate_failed", z.failed)
+            w.field("freed_while_isolated", z.freedWhileIsolated)
+            w.field("migrate_pfn", z.migratePfn)
+            w.field("free_pfn", z.freePfn)
+            w.field("simulated_ms", Double(z.durationNs) / 1e6)
+            if let b = o.before.first(where: { $0.zone == z.zone }), let a = o.after.first(where: { $0.zone == z.zone }) {
+                writeSnapshot("before", b, into: &w)
+                writeSnapshot("after", a, into: &w)
+            }
+            _ = i
+            w.endObject()
+        }
+        w.endArray()
+        w.key("vmstat_delta")
+        w.beginObject()
+        let b = o.report.countersBefore, a = o.report.countersAfter
+        let deltas: [(StaticString, KeyPath<VmCounters, UInt64>)] = [
+            ("compact_blocks_moved", \.compactBlocksMoved), ("compact_pages_moved", \.compactPagesMoved),
+            ("compact_pagemigrate_failed", \.compactPagemigrateFailed), ("compact_migrate_scanned", \.compactMigrateScanned),
+            ("compact_free_scanned", \.compactFreeScanned), ("compact_isolated", \.compactIsolated),
+            ("pgmigrate_success", \.pgmigrateSuccess), ("pgmigrate_fail", \.pgmigrateFail),
+            ("compact_freed_while_isolated", \.compactFreedWhileIsolated),
+        ]
+        for (k, p) in deltas { w.field(k, a[keyPath: p] &- b[keyPath: p]) }
+        w.endObject()
+        w.endObject()
+        return .json(200, w)
+    }
+
+    static func writeSnapshot(_ key: StaticString, _ s: ZoneSnapshot, into w: inout JSONWriter) {
+        w.key(key)
+        w.beginObject()
+        w.field("free_blocks", ints: s.freeBlocks)
+        w.key("unusable_index")
+        w.beginArray()
+        for v in s.unusable { w.thousandths(v) }
+        w.endArray()
+        w.key("fragmentation_index")
+        w.beginArray()
+        for v in s.fragmentation { w.thousandths(v) }
+        w.endArray()
+        w.endObject()
+    }
+}

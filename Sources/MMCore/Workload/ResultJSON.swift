@@ -1,0 +1,74 @@
+/// JSON forms of workload and experiment results (deterministic key order, simulated times in µs/ms).
+extension LatencySummary {
+    public var jsonMicroseconds: JSON {
+        func us(_ ns: UInt64) -> JSON { .number((Double(ns) / 1000).rounded()) }
+        return .object([("count", .number(Double(count))), ("min", us(min)), ("p50", us(p50)), ("p90", us(p90)),
+                        ("p95", us(p95)), ("p99", us(p99)), ("max", us(max))])
+    }
+}
+
+extension CompactionSelftestResult {
+    public var json: JSON {
+        .object([("mem_free_kb", .number(Double(memFreeKB))), ("chunks_mapped", .number(Double(chunksMapped))),
+                 ("chunks_unmapped", .number(Double(chunksUnmapped))), ("hugepages", .number(Double(hugepages))),
+                 ("hugepage_kb", .number(Double(hugepageKB))), ("compaction_index", .number(Double(compactionIndex))),
+                 ("passed", .bool(passed)), ("hugepage_alloc_ms", .number((Double(hugepageAllocNs) / 1e6 * 1000).rounded() / 1000))])
+    }
+}
+
+extension WorkloadResult {
+    /// At most this many attempt records are listed (the summary covers all of them).
+    public static let maxAttemptsListed = 20_000
+
+    public var json: JSON {
+        func n(_ v: UInt64) -> JSON { .number(Double(v)) }
+        func ms(_ ns: UInt64) -> JSON { .number((Double(ns) / 1e3).rounded() / 1e3) }
+        let attemptsJSON: [JSON] = attempts.prefix(WorkloadResult.maxAttemptsListed).map {
+            .object([("index", .number(Double($0.index))), ("success", .bool($0.success)),
+                     ("latency_us", .number((Double($0.latencyNs) / 1000).rounded())), ("compaction_stall", .bool($0.stalledInCompaction)),
+                     ("reclaim_stall", .bool($0.stalledInReclaim)), ("at_ms", ms($0.atNs))])
+        }
+        let samplesJSON: [JSON] = samples.map { s in
+            .object([("name", .string(s.name)), ("at_ms", ms(s.atNs)), ("free_pages", .number(Double(s.freePages))),
+                     ("free_blocks_per_order", .array(s.freeBlocksPerOrder.map { .number(Double($0)) })),
+                     ("unusable_index_hugepage", .object(s.unusableIndexHugepage.keys.sorted().map { ($0, .number(Double(s.unusableIndexHugepage[$0]!))) })),
+                     ("vmstat", .object([("compact_stall", n(s.counters.compactStall)), ("compact_success", n(s.counters.compactSuccess)),
+                                         ("pages_reclaimed", n(s.counters.pagesReclaimed)), ("extfrag_events", n(s.counters.extfragEvents))]))])
+        }
+        return .object([
+            ("workload", .string(workload)),
+            ("machine", machine.json),
+            ("steps_done", .number(Double(stepsDone))),
+            ("cancelled", .bool(cancelled)),
+            ("high_alloc", .object([("attempts", .number(Double(highAllocAttempts))), ("successes", .number(Double(highAllocSuccesses))),
+                                    ("success_pct", .number((successPercent * 10).rounded() / 10)),
+                                    ("latency_us", latency.jsonMicroseconds)])),
+            ("reclaim", .object([("pages_reclaimed", n(delta(\.pagesReclaimed))), ("allocstall", n(delta(\.allocstall))),
+                                 ("pgscan_kswapd", n(delta(\.pgscanKswapd))), ("pgscan_direct", n(delta(\.pgscanDirect))),
+                                 ("pgsteal_kswapd", n(delta(\.pgstealKswapd))), ("pgsteal_direct", n(delta(\.pgstealDirect))),
+                                 ("pswpout", n(delta(\.pswpout)))])),
+            ("compaction", .object([("stall", n(delta(\.compactStall))), ("success", n(delta(\.compactSuccess))),
+                                    ("fail", n(delta(\.compactFail))), ("migrate_scanned", n(delta(\.compactMigrateScanned))),
+                                    ("free_scanned", n(delta(\.compactFreeScanned))), ("isolated", n(delta(\.compactIsolated))),
+                                    ("pages_migrated", n(delta(\.compactPagesMoved))), ("migrate_failed", n(delta(\.compactPagemigrateFailed)))])),
+            ("extfrag_events", n(delta(\.extfragEvents))),
+            ("simulated_ms", ms(simulatedNs)),
+            ("kswapd_ms", ms(kswapdNs)),
+            ("samples", .array(samplesJSON)),
+            ("selftest", selftest?.json ?? .null),
+            ("attempts", .array(attemptsJSON)),
+        ])
+    }
+}
+
+extension ExperimentResult {
+    public var json: JSON {
+        .object([
+            ("name", .string(name)),
+            ("workload", .string(workload)),
+            ("columns", .array(ExperimentResult.columns.map { .string($0) })),
+            ("rows", .array(rows.map { .array($0.map { .string($0) }) })),
+            ("variants", .array(variants.map { .object([("name", .string($0.name)), ("result", $0.result.json)]) })),
+        ])
+    }
+}
