@@ -48,7 +48,7 @@ public enum WorkloadPresets {
          "The proactive-compaction evaluation recipe: allocate nearly all memory in base pages, free 3/4 of the pages of every huge-page-sized chunk, then fault huge pages THP-style (no retry) and measure their latency.",
          """
          {"name": "proactive-frag", "seed": 1, "steps": [
-           {"fill": {"kind": "anon", "fraction": 0.9, "tag": "frag"}},
+           {"fill": {"kind": "anon", "fraction": 1.0, "tag": "frag"}},
            {"keep_one_in": {"tag": "frag", "period": 4}},
            {"sample": {"name": "fragmented"}},
            {"high_alloc": {"fraction": 0.5, "stop_on_failure": false, "gfp": ["GFP_HIGHUSER_MOVABLE", "__GFP_NORETRY"], "tag": "thp"}},

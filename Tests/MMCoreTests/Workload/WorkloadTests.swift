@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+@testable import MMCore
+
+/// Workload definitions, the runner, presets and experiments.
+@Suite struct WorkloadTests {
+    static let examples: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples")
+
+    @Test func examplesParseAndFitAMachine() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: WorkloadTests.examples.path).filter { $0.hasSuffix(".json") }.sorted()
+        #expect(files.count >= 6)
+        for f in files {
+            let text = try String(contentsOf: WorkloadTests.examples.appendingPathComponent(f), encoding: .utf8)
+            let j = try JSON.parse(text)
+            if f.hasPrefix("experiment") {
+                let e = try Experiment(json: j)
+                #expect(e.variants.count >= 2, "\(f)")
+            } else {
+                let d = try WorkloadDefinition(json: j)
+                try d.validate(for: MachineConfig(memoryMiB: 1024))
+                #expect(WorkloadPresets.definition(named: d.name) == d, "\(f) matches its preset")
+            }
+        }
+    }
+
+    @Test func badDefinitionsNameThePath() throws {
+        func field(_ s: String) -> String? {
+            do { _ = try WorkloadDefinition(json: try JSON.parse(s)); return nil } catch let e as MMError { return e.field } catch { return "?" }
+        }
+        #expect(field(#"{"steps":[{"fill":{"kind":"anon","fraction":2,"tag":"a"}}]}"#) == "steps[0].fill.fraction")
+        #expect(field(#"{"steps":[{"fill":{"kind":"anon","fraction":0.5,"mib":3,"tag":"a"}}]}"#) == "steps[0].fill.fraction")
+        #expect(field(#"{"steps":[{"run":{"ms":"x"}}]}"#) == "steps[0].run.ms")
+        #expect(field(#"{"steps":[{"high_alloc":{"count":3,"gfp":["__GFP_BOGUS"]}}]}"#) == "steps[0].high_alloc.gfp[0]")
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","mix":[]}}]}"#) == "steps[0].start_actor.mix")
+        #expect(field(#"{"steps":[{"sysctl":{"name":"extfrag_threshold","value":1001}}]}"#) == "steps[0].sysctl.value")
+        #expect(field(#"{"steps":[{"free":{"tag":"a","pattern":"sometimes"}}]}"#) == "steps[0].free.pattern")
+        #expect(field(#"{"seed":-1,"steps":[]}"#) == "seed")
+        #expect(field(#"{"steps":[{"fill":{},"free":{}}]}"#) == "steps[0]")
+        let order = WorkloadDefinition(name: "x", steps: [.highAlloc(HighAllocSpec(order: 12, total: .count(1)))])
+        #expect(throws: MMError.orderOutOfRange(field: "steps[0].high_alloc.order", order: 12, max: 10)) {
+            try order.validate(for: MachineConfig(memoryMiB: 64))
+        }
+    }
+
+    @Test func sameSeedSameResultsByteForByte() throws {
+        func run() throws -> String {
+            let m = try Machine(MachineConfig(memoryMiB: 256, seed: 9))
+            let d = WorkloadDefinition(name: "d", seed: 4, steps: [
+                .startActor(ActorSpec(name: "a", ratePerMs: 20, mix: [ActorAlloc(kind: .anon, lifetimeMs: 5), ActorAlloc(kind: .file), ActorAlloc(kind: .slab, lifetimeMs: 50)])),
+                .run(ms: 200),
+                .highAlloc(HighAllocSpec(order: 9, total: .count(10), delayMs: 1, stopOnFailure: false)),
+                .stopActor(name: "a", freeAll: true),
+                .sample(name: "end"),
+            ])
+            return try m.runWorkload(d).json.encoded + m.renderVmstat() + m.renderBuddyinfo()
+        }
+        #expect(try run() == run())
+    }
+
+    @Test func actorsRunInSimulatedTimeAndStop() throws {
+        let m = try Machine(MachineConfig(memoryMiB: 128, seed: 1))
+        let d = WorkloadDefinition(name: "a", steps: [
+            .startActor(ActorSpec(name: "builds", ratePerMs: 10, mix: [ActorAlloc(kind: .anon, lifetimeMs: 1), ActorAlloc(kind: .kernel, order: 1, lifetimeMs: 2)])),
+            .run(ms: 100),
+            .sample(name: "running"),
+            .stopActor(name: "builds", freeAll: true),
+            .run(ms: 10),
+        ])
+        let r = try m.runWorkload(d)
+        #expect(r.simulatedNs >= 110_000_000)
+        // About 10 allocations per ms for 100 ms.
+        let allocs = r.delta(\.numaHit)
+        #expect(allocs > 800 && allocs < 1200)
+        // Lifetimes expired and the stop freed the rest: nothing of the actor is left.
+        #expect(m.allocatedPages == 0)
+        #expect(m.checkConsistency().isEmpty)
+    }
+
+    @Test func proactiveFragPresetFragmentsEveryHugePage() throws {
+        let m = try Machine(MachineConfig(memoryMiB: 256, seed: 1))
+        let r = try m.runWorkload(WorkloadPresets.definition(named: "proactive-frag")!)
+        let fragmented = r.samples.first { $0.name == "fragmented" }!
+        // 3/4 of every huge-page chunk is free but no order-9 block is.
+        #expect(fragmented.freeBlocksPerOrder[9] + fragmented.freeBlocksPerOrder[10] <= 2)
+        #expect(r.highAllocAttempts > 0)
+        #expect(m.checkConsistency().isEmpty)
+    }
+
+    @Test func experimentTablesHaveOneRowPerVariant() throws {
+        let e = try Experiment(json: try JSON.parse("""
+            {"template": {"memory_mib": 64}, "variants": [{"name": "vanilla", "compaction": false}, {"name": "t0", "sysctl": {"extfrag_threshold": 0}}],
+             "workload": {"steps": [{"fill": {"kind": "anon", "fraction": 1.0, "tag": "a"}}, {"free": {"tag": "a", "pattern": "random", "fraction": 0.6}},
+                                    {"high_alloc": {"count": 5, "stop_on_failure": false}}]}}
+            """))
+        #expect(e.variants[1].config.sysctl.extfragThreshold == 0)
+        #expect(e.variants[1].config.memoryMiB == 64)
+        let r = try e.run()
+        #expect(r.rows.count == 2)
+        #expect(r.csv.split(separator: "\n").count == 3)
+        #expect(r.markdown.hasPrefix("| variant | preset |"))
+        #expect(r.rows[0][8] == "0")          // vanilla never stalls in compaction
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Regenerates the tables of docs/results.md: the seed's experiments (seed-easy-hugepages and
+# seed-highalloc-stress, vanilla 2.6.34 against 2.6.35 compaction) on the x86, x86_64 and ppc64 presets,
+# run as experiments through the service's own API, the way a CI job would.
+#
+#   scripts/seed-tables.sh [MEMORY_MIB]      # default 2048 MiB per machine; prints Markdown
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MIB=${1:-2048}
+BIN=.build/release/compact-service
+[ -x "$BIN" ] || swift build -c release >&2
+out=$(mktemp)
+"$BIN" --port 0 --log-level warning >"$out" 2>/dev/null &
+server=$!
+trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$out"' EXIT
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\)$/\1/p' "$out")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || { echo "server did not start" >&2; exit 1; }
+url="http://127.0.0.1:$port"
+for preset in seed-easy-hugepages seed-highalloc-stress; do
+    for arch in x86 x86_64 ppc64; do
+        body="{\"name\":\"$preset-$arch\",\"template\":{\"preset\":\"$arch\",\"memory_mib\":$MIB,\"seed\":1},\"variants\":[{\"name\":\"vanilla\",\"compaction\":false},{\"name\":\"compaction\",\"compaction\":true}],\"preset\":\"$preset\"}"
+        start=$(date +%s.%N)
+        id=$(curl -sf -XPOST "$url/v1/experiments?wait=true&timeout_s=3600" -H 'content-type: application/json' -d "$body" \
+             | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["state"]=="succeeded", j; print(j["id"])')
+        end=$(date +%s.%N)
+        echo "### $preset on $arch ($MIB MiB), $(python3 -c "print(f'{$end-$start:.1f}')") s wall"
+        echo
+        curl -sf "$url/v1/jobs/$id/result?format=markdown"
+        echo
+    done
+done
