@@ -160,6 +160,17 @@ if enabled("compact") {
     }
 }
 
+if args.contains("experiment") {
+    // mm-bench experiment FILE.json: runs an experiment definition and prints its table and wall time.
+    let a = Array(CommandLine.arguments.dropFirst())
+    let text = try! String(contentsOfFile: a[1], encoding: .utf8)
+    let e = try! Experiment(json: try! JSON.parse(text))
+    let t0 = now()
+    let r = try! e.run()
+    report("experiment_seconds", now() - t0, "s")
+    print(r.markdown)
+}
+
 if args.contains("one-workload") {
     // mm-bench one-workload NAME MIB: runs one preset once and prints its wall time and table row.
     let a = Array(CommandLine.arguments.dropFirst())

@@ -26,12 +26,14 @@ public final class Machine {
     /// `page_group_by_mobility_disabled`: too little memory to group by mobility.
     public let mobilityGroupingDisabled: Bool
 
+    /// Owns the memory of every `RawArray` below; it goes when the machine goes.
+    let arena = RawArena()
     let pages: PageArrays
     let pageblockFlags: RawArray<UInt8>
     /// Zone id of every pageblock (zones are pageblock-aligned), for pfn → zone in O(1).
     let pageblockZone: RawArray<UInt16>
     let freeArea: FreeAreaStore
-    let handles: HandleTable
+    @exclusivity(unchecked) var handles: HandleTable
     let lru: LruStore
     /// Zonelists: `zonelists[node][highestZoneIdx]` = zone ids in fallback order (kernel-compaction.md §1.6).
     let zonelists: [[[Int]]]
@@ -126,29 +128,29 @@ public final class Machine {
         self.nodes = nodes
         mobilityGroupingDisabled = totalPages < pageblockPages * Migratetype.count
 
-        pages = PageArrays(pages: totalPages)
+        pages = PageArrays(pages: totalPages, arena: arena)
         let nrBlocks = (totalPages + pageblockPages - 1) >> pageblockOrder
-        pageblockFlags = RawArray(repeating: Migratetype.movable.rawValue, count: nrBlocks)
-        pageblockZone = RawArray(zeroed: nrBlocks)
-        freeArea = FreeAreaStore(zones: zones.count, nrOrders: nrOrders, totalPages: totalPages)
+        pageblockFlags = RawArray(repeating: Migratetype.movable.rawValue, count: nrBlocks, arena: arena)
+        pageblockZone = RawArray(zeroed: nrBlocks, arena: arena)
+        freeArea = FreeAreaStore(zones: zones.count, nrOrders: nrOrders, totalPages: totalPages, arena: arena)
         // At most one live allocation per page, plus one per swap slot (swapped-out pages stay owned).
-        handles = HandleTable(capacity: totalPages + ((config.swapMiB << 20) >> preset.pageShift) + 1)
-        lru = LruStore(zones: zones.count)
+        handles = HandleTable(capacity: totalPages + ((config.swapMiB << 20) >> preset.pageShift) + 1, arena: arena)
+        lru = LruStore(zones: zones.count, arena: arena)
         ev = VmCounters(zoneTypes: preset.zoneTypes.count)
-        zoneFreePages = RawArray(zeroed: zones.count)
-        zonePgalloc = RawArray(zeroed: zones.count)
-        kindPages = RawArray(zeroed: zones.count * AllocKind.allCases.count)
-        dirtyPages = RawArray(zeroed: zones.count)
-        isolatedPages = RawArray(zeroed: zones.count * 2)
+        zoneFreePages = RawArray(zeroed: zones.count, arena: arena)
+        zonePgalloc = RawArray(zeroed: zones.count, arena: arena)
+        kindPages = RawArray(zeroed: zones.count * AllocKind.allCases.count, arena: arena)
+        dirtyPages = RawArray(zeroed: zones.count, arena: arena)
+        isolatedPages = RawArray(zeroed: zones.count * 2, arena: arena)
         zonelists = Machine.buildZonelists(nodes: nodes, zones: zones)
         kswapdPending = Array(repeating: -1, count: nodes.count)
         kswapdCredit = Array(repeating: 0, count: nodes.count)
-        zonePagesScanned = RawArray(zeroed: zones.count)
-        zoneAllUnreclaimable = RawArray(zeroed: zones.count)
+        zonePagesScanned = RawArray(zeroed: zones.count, arena: arena)
+        zoneAllUnreclaimable = RawArray(zeroed: zones.count, arena: arena)
         let preset = self.preset
         let flatLists = zonelists.flatMap { $0 }
-        zonelistFlat = RawArray(zeroed: flatLists.reduce(0) { $0 + $1.count })
-        zonelistOffsets = RawArray(zeroed: flatLists.count + 1)
+        zonelistFlat = RawArray(zeroed: flatLists.reduce(0) { $0 + $1.count }, arena: arena)
+        zonelistOffsets = RawArray(zeroed: flatLists.count + 1, arena: arena)
         var at = 0
         for (k, l) in flatLists.enumerated() {
             zonelistOffsets[k] = Int32(at)
@@ -156,7 +158,7 @@ public final class Machine {
         }
         zonelistOffsets[flatLists.count] = Int32(at)
         highestZoneIdxByKind = AllocKind.allCases.map { preset.zoneTypes.firstIndex(of: $0.highestZoneType(available: preset.zoneTypes))! }
-        zoneLowmemReserve = RawArray(zeroed: zones.count * preset.zoneTypes.count)
+        zoneLowmemReserve = RawArray(zeroed: zones.count * preset.zoneTypes.count, arena: arena)
 
         extfragThreshold = config.sysctl.extfragThreshold ?? Machine.defaultExtfragThreshold
         compactUnevictableAllowed = config.sysctl.compactUnevictableAllowed ?? 1

@@ -16,12 +16,12 @@ public struct PageArrays {
     public let b: RawArray<UInt32>
     public let count: Int
 
-    public init(pages: Int) {
+    init(pages: Int, arena: RawArena) {
         count = pages
-        state = RawArray(zeroed: pages)
-        order = RawArray(zeroed: pages)
-        a = RawArray(zeroed: pages)
-        b = RawArray(zeroed: pages)
+        state = RawArray(zeroed: pages, arena: arena)
+        order = RawArray(zeroed: pages, arena: arena)
+        a = RawArray(zeroed: pages, arena: arena)
+        b = RawArray(zeroed: pages, arena: arena)
     }
 
     public var byteCount: Int { state.byteCount + order.byteCount + a.byteCount + b.byteCount }

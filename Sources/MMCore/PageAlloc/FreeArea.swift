@@ -9,7 +9,7 @@
 /// arrays (`maxState`, `maxNext`, `maxPrev`, indexed by pfn >> maxOrder) and their pages stay zero.
 /// A new machine is all such blocks, so creating one writes a few bytes per 4 MiB instead of faulting in
 /// all of its page state (a 1 TiB machine is created in milliseconds).
-public final class FreeAreaStore {
+public struct FreeAreaStore {
     let nrOrders: Int
     let maxOrder: Int
     let heads: RawArray<UInt32>
@@ -21,18 +21,18 @@ public final class FreeAreaStore {
     let maxNext: RawArray<UInt32>
     let maxPrev: RawArray<UInt32>
 
-    init(zones: Int, nrOrders: Int, totalPages: Int) {
+    init(zones: Int, nrOrders: Int, totalPages: Int, arena: RawArena) {
         self.nrOrders = nrOrders
         maxOrder = nrOrders - 1
         let lists = zones * nrOrders * Migratetype.count
-        heads = RawArray(repeating: NONE, count: lists)
-        tails = RawArray(repeating: NONE, count: lists)
-        lengths = RawArray(zeroed: lists)
-        nrFree = RawArray(zeroed: zones * nrOrders)
+        heads = RawArray(repeating: NONE, count: lists, arena: arena)
+        tails = RawArray(repeating: NONE, count: lists, arena: arena)
+        lengths = RawArray(zeroed: lists, arena: arena)
+        nrFree = RawArray(zeroed: zones * nrOrders, arena: arena)
         let blocks = (totalPages >> maxOrder) + 1
-        maxState = RawArray(zeroed: blocks)
-        maxNext = RawArray(zeroed: blocks)
-        maxPrev = RawArray(zeroed: blocks)
+        maxState = RawArray(zeroed: blocks, arena: arena)
+        maxNext = RawArray(zeroed: blocks, arena: arena)
+        maxPrev = RawArray(zeroed: blocks, arena: arena)
     }
 
     @inline(__always) func list(zone: Int, order: Int, mt: Int) -> Int {

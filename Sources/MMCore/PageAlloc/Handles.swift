@@ -21,7 +21,7 @@ public struct PageHandle: Hashable, Sendable, Comparable, CustomStringConvertibl
 /// A machine can never have more live allocations than pages, so the table is sized to the page count
 /// up front; its storage is mapped lazily (`RawArray`), so only slots ever used cost memory: 16 bytes
 /// per allocation.
-public final class HandleTable {
+public struct HandleTable {
     /// Head pfn of the allocation, or NONE for a free slot.
     let pfn: RawArray<UInt32>
     /// Generation of the slot (1...2^20-1, wrapping); part of the external handle.
@@ -31,17 +31,17 @@ public final class HandleTable {
     // Exclusivity: a HandleTable belongs to one Machine, used by one thread at a time, and no method
     // keeps an access to these scalars open across a call.
     /// Slots ever used: slots at or above this index were never issued.
-    @exclusivity(unchecked) public private(set) var used: Int = 0
-    @exclusivity(unchecked) var freeHead: UInt32 = NONE
-    @exclusivity(unchecked) public private(set) var live: Int = 0
+    public private(set) var used: Int = 0
+    var freeHead: UInt32 = NONE
+    public private(set) var live: Int = 0
 
     static let generationMask: UInt32 = (1 << 20) - 1
 
-    init(capacity: Int) {
-        pfn = RawArray(zeroed: capacity)
-        generation = RawArray(zeroed: capacity)
-        lruNext = RawArray(zeroed: capacity)
-        lruPrev = RawArray(zeroed: capacity)
+    init(capacity: Int, arena: RawArena) {
+        pfn = RawArray(zeroed: capacity, arena: arena)
+        generation = RawArray(zeroed: capacity, arena: arena)
+        lruNext = RawArray(zeroed: capacity, arena: arena)
+        lruPrev = RawArray(zeroed: capacity, arena: arena)
     }
 
     /// Slots that may hold a live allocation (those ever issued).
@@ -51,7 +51,7 @@ public final class HandleTable {
 
     /// Takes a free slot (or a new one) for an allocation at `headPfn`.
     @inline(__always)
-    func issue(headPfn: Int) -> PageHandle {
+    mutating func issue(headPfn: Int) -> PageHandle {
         let s: Int
         if freeHead != NONE {
             s = Int(freeHead)
@@ -84,7 +84,7 @@ public final class HandleTable {
 
     /// Returns a slot to the free chain; its handle stops resolving at once.
     @inline(__always)
-    func release(slot s: Int) {
+    mutating func release(slot s: Int) {
         pfn[s] = NONE
         lruNext[s] = freeHead
         lruPrev[s] = NONE

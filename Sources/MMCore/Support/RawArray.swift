@@ -13,26 +13,27 @@ import Darwin
 /// are chosen so that zero is the common state and only what differs is written.
 ///
 /// Safety: `count` is fixed at init and every subscript asserts `0 <= i < count` in debug builds; the
-/// pointer never escapes this type (no accessor returns it), and it is freed exactly once, when the last
-/// copy of the value goes away (`RawStorage.deinit`). Copies share storage, like a class reference: the
-/// type is a struct only so that an element access is one load from its owner rather than two.
-/// A `RawArray` is not `Sendable`: it is owned by one `Machine`, which is used by one thread at a time.
+/// pointer never escapes this type (no accessor returns it). The memory belongs to a `RawArena`, which
+/// frees it when the arena dies; every arena belongs to one `Machine`, and the machine's `RawArray`s are
+/// internal stored properties of that machine (or of its stores), so no `RawArray` outlives its arena.
+/// The value itself is a pointer and a count: copying it costs no reference counting, which is the point.
+/// A `RawArray` is not `Sendable`: it belongs to one `Machine`, which is used by one thread at a time.
 public struct RawArray<Element: FixedWidthInteger> {
     @usableFromInline let base: UnsafeMutablePointer<Element>
     public let count: Int
-    private let storage: RawStorage
 
-    /// Zero-filled storage for `count` elements (count may be 0).
-    public init(zeroed count: Int) {
+    /// Zero-filled storage for `count` elements (count may be 0), owned by `arena`.
+    init(zeroed count: Int, arena: RawArena) {
         precondition(count >= 0)
         self.count = count
-        storage = RawStorage(bytes: max(1, count) * MemoryLayout<Element>.stride)
+        let storage = RawStorage(bytes: max(1, count) * MemoryLayout<Element>.stride)
+        arena.keep(storage)
         base = storage.raw.bindMemory(to: Element.self, capacity: max(1, count))
     }
 
-    /// Storage for `count` elements, each set to `value`.
-    public init(repeating value: Element, count: Int) {
-        self.init(zeroed: count)
+    /// Storage for `count` elements, each set to `value`, owned by `arena`.
+    init(repeating value: Element, count: Int, arena: RawArena) {
+        self.init(zeroed: count, arena: arena)
         if value != 0 { base.update(repeating: value, count: count) }
     }
 
@@ -51,13 +52,6 @@ public struct RawArray<Element: FixedWidthInteger> {
     /// Sets every element to `value`.
     public func fill(_ value: Element) { base.update(repeating: value, count: count) }
 
-    /// Copies all elements into a new `RawArray` (used to snapshot state; sizes must match).
-    public func copy() -> RawArray<Element> {
-        let r = RawArray<Element>(zeroed: count)
-        r.base.update(from: base, count: count)
-        return r
-    }
-
     /// Bytes of storage this array holds.
     public var byteCount: Int { count * MemoryLayout<Element>.stride }
 
@@ -65,6 +59,12 @@ public struct RawArray<Element: FixedWidthInteger> {
     public func withBuffer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: base, count: count))
     }
+}
+
+/// Owns the memory of a machine's `RawArray`s and frees all of it when the machine goes.
+final class RawArena {
+    private var storages: [RawStorage] = []
+    func keep(_ s: RawStorage) { storages.append(s) }
 }
 
 /// The memory behind a `RawArray`: mapped or allocated once, released once in `deinit`.

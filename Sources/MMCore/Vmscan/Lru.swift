@@ -21,15 +21,15 @@ public enum LruList: Int, CaseIterable, Sendable {
 
 /// Per-zone LRU lists of allocations, threaded through the handle table's `lruNext`/`lruPrev` (so a
 /// migrated page keeps its place: the owner, not the frame, is on the list). Lengths count pages.
-public final class LruStore {
+public struct LruStore {
     let heads: RawArray<UInt32>
     let tails: RawArray<UInt32>
     let pages: RawArray<Int64>
 
-    init(zones: Int) {
-        heads = RawArray(repeating: NONE, count: zones * LruList.count)
-        tails = RawArray(repeating: NONE, count: zones * LruList.count)
-        pages = RawArray(zeroed: zones * LruList.count)
+    init(zones: Int, arena: RawArena) {
+        heads = RawArray(repeating: NONE, count: zones * LruList.count, arena: arena)
+        tails = RawArray(repeating: NONE, count: zones * LruList.count, arena: arena)
+        pages = RawArray(zeroed: zones * LruList.count, arena: arena)
     }
 
     public var byteCount: Int { heads.byteCount + tails.byteCount + pages.byteCount }
