@@ -71,6 +71,7 @@ extension Machine {
             let (isolated, scanned) = isolateFreepagesBlock(&cc, blockPfn: pfn)
             cc.freeScanned += scanned
             cc.isolatedFree += isolated
+            ev.compactFreeIsolated &+= UInt64(isolated)
             cc.durationNs &+= UInt64(scanned) &* costs.scanPage &+ UInt64(isolated) &* costs.isolatePage
             if isolated > 0 { highPfn = max(highPfn, pfn) }
         }

@@ -28,7 +28,8 @@ extension Machine {
     /// /proc/vmstat: `"<name> <value>\n"` per line; gauges, NUMA counters, then events, in the seed's
     /// `vmstat_text` order. Reclaim counters use today's machine-wide names (pgscan_kswapd, …) and the
     /// seed's compaction counters are followed by the later ones (kernel-compaction.md §8.1). The last
-    /// lines (`extfrag_*`, `alloc_fail`, `compact_freed_while_isolated`, `pages_reclaimed`) are the
+    /// lines (`extfrag_*`, `alloc_fail`, `compact_freed_while_isolated`, `compact_free_isolated`,
+    /// `pages_reclaimed`, `kswapd_wakeups`) are the
     /// simulator's own and have no kernel counterpart; parsers that read name/value pairs ignore them.
     public func renderVmstat() -> String {
         var out = ""
@@ -78,6 +79,7 @@ extension Machine {
         add("extfrag_events_change_ownership", c.extfragChangeOwnership)
         add("alloc_fail", c.allocFail)
         add("compact_freed_while_isolated", c.compactFreedWhileIsolated)
+        add("compact_free_isolated", c.compactFreeIsolated)
         add("pages_reclaimed", c.pagesReclaimed)
         add("kswapd_wakeups", c.kswapdWakeups)
         return pairs

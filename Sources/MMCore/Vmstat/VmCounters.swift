@@ -47,6 +47,9 @@ public struct VmCounters: Sendable, Equatable {
     public var allocFail: UInt64 = 0
     /// Pages freed by their owner while isolated for migration (the seed's anon_vma race, handled).
     public var compactFreedWhileIsolated: UInt64 = 0
+    /// Free pages the compaction free scanner took off the free lists (PGALLOC does not count them, PGFREE
+    /// does when they go back, so pgalloc + this = pgfree + allocated pages).
+    public var compactFreeIsolated: UInt64 = 0
     /// Pages reclaimed in total (kswapd + direct + lumpy).
     public var pagesReclaimed: UInt64 = 0
 

@@ -5,7 +5,7 @@ import MMCore
 import Synchronization
 import XCTest
 
-/// Many clients at once on one machine: allocators, freers and readers; afterwards every invariant
+/// Many clients at once on one machine: allocators, freers, compactors and readers; afterwards every invariant
 /// holds (consistency checker, contents through handles, counters against what the clients did).
 final class ConcurrencyTests: XCTestCase {
     /// What the clients believe is live: handle → order.
@@ -15,7 +15,7 @@ final class ConcurrencyTests: XCTestCase {
         func fail(_ s: String) { failures.withLock { $0.append(s) } }
     }
 
-    func testConcurrentAllocatorsFreersAndReaders() throws {
+    func testConcurrentAllocatorsFreersCompactorsAndReaders() throws {
         let ts = try TestServer { $0.threads = 3 }
         defer { ts.stop() }
         XCTAssertEqual(try ts.createMachine("c", memoryMiB: 256).status, 201)
@@ -23,7 +23,7 @@ final class ConcurrencyTests: XCTestCase {
         let ledger = Ledger()
         let rounds = 25
 
-        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+        DispatchQueue.concurrentPerform(iterations: 9) { worker in
             let c = HTTPClient(port: port)
             do {
                 switch worker {
@@ -61,6 +61,17 @@ final class ConcurrencyTests: XCTestCase {
                             let f = try c.post("/v1/machines/c/allocations/free", json: "{\"tag\":\"\(tag)\"}")
                             if f.json["freed"] as? Int != n { ledger.fail("tag free \(f.text) vs \(n)") }
                         }
+                    }
+                case 8:
+                    // A compactor: whole-machine, per-node and the /proc trigger, over and over.
+                    for r in 0..<(rounds / 2) {
+                        let res: HTTPResult
+                        switch r % 3 {
+                        case 0: res = try c.request("POST", "/v1/machines/c/compact")
+                        case 1: res = try c.request("POST", "/v1/machines/c/nodes/0/compact")
+                        default: res = try c.put("/v1/machines/c/proc/sys/vm/compact_memory", text: "1")
+                        }
+                        if res.status != 200 && res.status != 204 { ledger.fail("compact \(res.status) \(res.text)") }
                     }
                 default:
                     // Readers: stats and /proc text, which must always be whole documents.
@@ -101,7 +112,13 @@ final class ConcurrencyTests: XCTestCase {
         XCTAssertEqual(stats["live_allocations"] as? Int, live.count)
         XCTAssertEqual((stats["total_pages"] as? Int ?? 0) - (stats["free_pages"] as? Int ?? 0), allocated)
         let vm = stats["vmstat"] as? [String: Int] ?? [:]
-        XCTAssertEqual(Int(vm["pgfree"] ?? 0) + allocated, Int((vm["pgalloc_dma"] ?? 0) + (vm["pgalloc_dma32"] ?? 0) + (vm["pgalloc_normal"] ?? 0) + (vm["pgalloc_movable"] ?? 0)))
+        // Pages come off the free lists by allocation or by compaction's free scanner, and go back by pgfree.
+        let pgalloc: Int = ["pgalloc_dma", "pgalloc_dma32", "pgalloc_normal", "pgalloc_movable"].reduce(0) { $0 + (vm[$1] ?? 0) }
+        let freeIsolated: Int = vm["compact_free_isolated"] ?? 0
+        let pgfree: Int = vm["pgfree"] ?? 0
+        XCTAssertEqual(pgfree + allocated, pgalloc + freeIsolated)
+        let migrateScanned: Int = vm["compact_migrate_scanned"] ?? 0
+        XCTAssertGreaterThan(migrateScanned, 0, "the compactor ran")
         if let h = live.keys.first {
             XCTAssertEqual(try ts.client.get("/v1/machines/c/allocations/\(h)").json["content_intact"] as? Bool, true)
         }
