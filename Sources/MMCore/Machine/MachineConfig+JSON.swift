@@ -66,9 +66,12 @@ extension MachineConfig {
             sysctl.minFreeKbytes = try s.int("min_free_kbytes", in: 1...(1 << 30))
             sysctl.compactUnevictableAllowed = try s.int("compact_unevictable_allowed", in: 0...1)
         }
-        let memory = try r.int("memory_mib", in: 1...(1 << 26))
-        self.init(preset: preset, memoryMiB: layout == nil ? (memory ?? 1024) : memory, nodes: nodes, distances: distances,
-                  zoneLayout: layout, seed: UInt64(try r.int("seed", in: 0...Int(Int64.max >> 11)) ?? 1),
+        let memory = try r.int("memory_mib", in: 1...(1 << 24))
+        if memory == nil && layout == nil {
+            throw .invalidConfig(field: r.field("memory_mib"), value: "missing", reason: "memory_mib is required unless zones gives the layout")
+        }
+        self.init(preset: preset, memoryMiB: memory, nodes: nodes, distances: distances,
+                  zoneLayout: layout, seed: UInt64(try r.int("seed", in: 0...((1 << 53) - 1)) ?? 1),
                   compaction: try r.bool("compaction") ?? true, swapMiB: try r.int("swap_mib", in: 0...(1 << 24)) ?? 0,
                   sysctl: sysctl)
         // Field names of validation errors are relative to this object.
