@@ -21,7 +21,10 @@ extension Machine {
         let zone = zones[cc.zone]
         var low = max(cc.migratePfn, zone.startPfn)
         let end = (low + pageblockPages + pageblockPages - 1) & ~(pageblockPages - 1)
-        if end > cc.freePfn {
+        // The seed also stopped at a memory hole (`!pfn_valid(low_pfn)`); past the zone's end is one here.
+        // (The free scanner may have moved free_pfn up to a pageblock above the migration scanner when it
+        // found nothing, exactly as the seed's isolate_freepages did.)
+        if end > cc.freePfn || end > zone.endPfn {
             cc.migratePfn = end
             return 0
         }
