@@ -50,8 +50,9 @@ public final class Machine {
     @exclusivity(unchecked) var ev: VmCounters
     /// NR_FREE_PAGES per zone.
     let zoneFreePages: RawArray<Int>
-    /// PGALLOC per zone id.
+    /// PGALLOC per zone id (pages), and successful allocations per zone id.
     let zonePgalloc: RawArray<UInt64>
+    let zoneAllocations: RawArray<UInt64>
     /// Allocated pages per (zone, kind): the nr_anon_pages / nr_file_pages / nr_slab_* gauges.
     let kindPages: RawArray<Int64>
     /// Dirty file pages per zone (nr_dirty).
@@ -139,6 +140,7 @@ public final class Machine {
         ev = VmCounters(zoneTypes: preset.zoneTypes.count)
         zoneFreePages = RawArray(zeroed: zones.count, arena: arena)
         zonePgalloc = RawArray(zeroed: zones.count, arena: arena)
+        zoneAllocations = RawArray(zeroed: zones.count, arena: arena)
         kindPages = RawArray(zeroed: zones.count * AllocKind.allCases.count, arena: arena)
         dirtyPages = RawArray(zeroed: zones.count, arena: arena)
         isolatedPages = RawArray(zeroed: zones.count * 2, arena: arena)
@@ -239,6 +241,12 @@ public final class Machine {
     public var counters: VmCounters {
         var c = ev
         for z in zones { c.pgalloc[z.indexInNode] &+= zonePgalloc[z.id] }
+        // Every successful allocation is a hit or a miss; the CPU is on the preferred node.
+        let allocations = zones.indices.reduce(UInt64(0)) { $0 &+ zoneAllocations[$1] }
+        c.numaHit = allocations &- c.numaMiss
+        c.numaForeign = c.numaMiss
+        c.numaLocal = c.numaHit
+        c.numaOther = c.numaMiss
         return c
     }
 

@@ -138,16 +138,11 @@ extension Machine {
         kindPages[z &* 5 &+ Int(req.kind.rawValue)] &+= Int64(n)
         if req.kind == .file && req.dirty { dirtyPages[z] &+= Int64(n) }
 
-        let zoneNode = zones[z].node
         zonePgalloc[z] &+= UInt64(n)
-        if zoneNode == zones[preferredZone].node {
-            ev.numaHit &+= 1
-        } else {
-            ev.numaMiss &+= 1
-            ev.numaForeign &+= 1
-        }
-        // The simulated CPU runs on the preferred node.
-        if zoneNode == (req.node ?? 0) { ev.numaLocal &+= 1 } else { ev.numaOther &+= 1 }
+        zoneAllocations[z] &+= 1
+        // zone_statistics: the simulated CPU runs on the preferred node, so numa_local and numa_other
+        // equal numa_hit and numa_miss (`counters` fills them in).
+        if zones[z].node != zones[preferredZone].node { ev.numaMiss &+= 1 }
         return h
     }
 
@@ -209,8 +204,10 @@ extension Machine {
         zoneFreePages[z] += n
         ev.pgfree &+= UInt64(n)
         // free_pages_bulk: a page came back, so the zone is worth reclaiming again.
-        zonePagesScanned[z] = 0
-        zoneAllUnreclaimable[z] = 0
+        if zonePagesScanned[z] != 0 {
+            zonePagesScanned[z] = 0
+            zoneAllUnreclaimable[z] = 0
+        }
     }
 
     /// The head pfn an allocation lives at right now (it changes when the page is migrated).
