@@ -9,6 +9,8 @@ enum Routes {
         ProcRoutes.register(&t)
         SysctlRoutes.register(&t)
         StatsRoutes.register(&t)
+        StreamRoutes.register(&t)
+        MetricsRoutes.register(&t)
         // Later: CompactRoutes (POST …/compact, …/nodes/{nid}/compact, PUT …/proc/sys/vm/compact_memory,
         // PUT …/sys/devices/system/node/node{N}/compact) and WorkloadRoutes (POST …/workloads), both
         // driving MachineBox.runInSteps.
