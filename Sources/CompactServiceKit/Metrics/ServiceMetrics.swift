@@ -14,13 +14,7 @@ final class ServiceMetrics: Sendable {
     /// The `route` label of requests that matched no route (404 on an unknown path, 413 before routing).
     static let unmatchedRoute = "unmatched"
 
-    struct RequestKey: Hashable, Sendable {
-        var route: String
-        var method: String
-        var status: Int
-    }
-
-    struct DurationKey: Hashable, Sendable {
+    struct SeriesKey: Hashable, Sendable {
         var route: String
         var method: String
     }
@@ -32,10 +26,25 @@ final class ServiceMetrics: Sendable {
         var count: UInt64 = 0
     }
 
-    struct Snapshot: Sendable {
-        var requests: [RequestKey: UInt64] = [:]
-        var durations: [DurationKey: Histogram] = [:]
+    /// Everything recorded for one route and method: one dictionary lookup per request.
+    struct Series: Sendable {
+        /// Requests by status, in first-seen order (a route answers a handful of statuses).
+        var statuses: [(status: Int, count: UInt64)] = []
+        var duration = Histogram()
+
+        mutating func observe(status: Int, bucket: Int, seconds: Double) {
+            if let i = statuses.firstIndex(where: { $0.status == status }) {
+                statuses[i].count += 1
+            } else {
+                statuses.append((status, 1))
+            }
+            duration.counts[bucket] += 1
+            duration.sum += seconds
+            duration.count += 1
+        }
     }
+
+    typealias Snapshot = [SeriesKey: Series]
 
     private let state = Mutex(Snapshot())
     /// Open SSE streams.
@@ -45,14 +54,8 @@ final class ServiceMetrics: Sendable {
         let m = ServiceMetrics.knownMethods.contains(method) ? method : "other"
         var b = 0
         while b < ServiceMetrics.buckets.count && seconds > ServiceMetrics.buckets[b] { b += 1 }
-        state.withLock { s in
-            s.requests[RequestKey(route: route, method: m, status: status), default: 0] += 1
-            let dk = DurationKey(route: route, method: m)
-            if s.durations[dk] == nil { s.durations[dk] = Histogram() }
-            s.durations[dk]!.counts[b] += 1
-            s.durations[dk]!.sum += seconds
-            s.durations[dk]!.count += 1
-        }
+        let key = SeriesKey(route: route, method: m)
+        state.withLock { $0[key, default: Series()].observe(status: status, bucket: b, seconds: seconds) }
     }
 
     func snapshot() -> Snapshot { state.withLock { $0 } }

@@ -81,19 +81,18 @@ enum MetricsRoutes {
         p.sample("compact_service_sse_streams", [:], registry.metrics.openStreams.load(ordering: .relaxed))
 
         let snap = registry.metrics.snapshot()
-        if !snap.requests.isEmpty {
+        let keys = snap.keys.sorted { ($0.route, $0.method) < ($1.route, $1.method) }
+        if !keys.isEmpty {
             p.family("compact_service_http_requests_total", .counter, help: "HTTP requests answered, by route pattern, method and status.")
-            let keys = snap.requests.keys.sorted { ($0.route, $0.method, $0.status) < ($1.route, $1.method, $1.status) }
             for k in keys {
-                p.sample("compact_service_http_requests_total",
-                         ["route": k.route, "method": k.method, "status": String(k.status)], snap.requests[k]!)
+                for (status, n) in snap[k]!.statuses.sorted(by: { $0.status < $1.status }) {
+                    p.sample("compact_service_http_requests_total", ["route": k.route, "method": k.method, "status": String(status)], n)
+                }
             }
-        }
-        if !snap.durations.isEmpty {
             let name = "compact_service_http_request_duration_seconds"
             p.family(name, .histogram, help: "Time from a request's arrival until its response is queued (for a stream: until it opens).")
-            for k in snap.durations.keys.sorted(by: { ($0.route, $0.method) < ($1.route, $1.method) }) {
-                let h = snap.durations[k]!
+            for k in keys {
+                let h = snap[k]!.duration
                 var cumulative: UInt64 = 0
                 for (i, le) in ServiceMetrics.buckets.enumerated() {
                     cumulative += h.counts[i]
