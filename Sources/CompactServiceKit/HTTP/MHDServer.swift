@@ -32,6 +32,8 @@ final class MHDServer: Sendable {
     let offloaded = Atomic<Int>(0)
     private let counter = Atomic<UInt64>(0)
     private let idPrefix: String
+    /// Open SSE streams and the ticker that resumes them (HTTP/MHDStream.swift).
+    let streams: StreamHub
 
     init(router: Router, registry: MachineRegistry, log: Logger, maxBodyBytes: Int) {
         self.router = router
@@ -42,6 +44,7 @@ final class MHDServer: Sendable {
         let r = g.next() & 0xFFFF_FFFF
         let hex = String(r, radix: 16)
         idPrefix = String(repeating: "0", count: 8 - hex.count) + hex
+        streams = StreamHub(metrics: registry.metrics) { MHD_resume_connection(OpaquePointer(bitPattern: $0)) }
     }
 
     // MARK: - Start and stop
@@ -80,6 +83,7 @@ final class MHDServer: Sendable {
             throw StartError(description: "libmicrohttpd could not listen on \(host):\(port) (address in use, or not permitted)")
         }
         daemonBits.store(UInt(bitPattern: Int(bitPattern: daemon)), ordering: .releasing)
+        streams.startTicker()
         return chttpd_bound_port(daemon)
     }
 
@@ -87,8 +91,10 @@ final class MHDServer: Sendable {
         OpaquePointer(bitPattern: daemonBits.load(ordering: .acquiring))
     }
 
-    /// Stops accepting new connections; connections already open keep being served.
+    /// Stops accepting new connections; connections already open keep being served, except SSE
+    /// streams, which send their end event and finish (they would otherwise never be done).
     func quiesce() {
+        streams.beginShutdown()
         guard let d = daemon else { return }
         let fd = MHD_quiesce_daemon(d)
         if fd >= 0 { close(fd) }
@@ -98,6 +104,8 @@ final class MHDServer: Sendable {
     /// not be freed while its worker can still resume it.
     func stop() {
         while offloaded.load(ordering: .acquiring) > 0 { usleep(1000) }
+        // MHD_stop_daemon aborts the process if a connection is still suspended.
+        streams.finishShutdown()
         let bits = daemonBits.exchange(0, ordering: .acquiringAndReleasing)
         guard let d = OpaquePointer(bitPattern: bits) else { return }
         MHD_stop_daemon(d)
@@ -161,6 +169,10 @@ final class MHDServer: Sendable {
                               authorization: st.authorization, requestID: st.requestID, body: st.body, query: st.query)
         st.body = []
         let resolution = router.resolve(method: request.method, path: request.path)
+        if case .route(let route, let params) = resolution {
+            st.route = route.pattern
+            if route.pattern == StreamRoutes.pattern { return openStream(conn, st, request, params) }
+        }
         guard resolution.isSlow else {
             return queue(conn, st, router.dispatch(request, resolution, registry: registry))
         }
@@ -191,13 +203,15 @@ final class MHDServer: Sendable {
 
     /// The request's query arguments (at most 32, each key and value at most 256 bytes; more are dropped).
     static func queryArguments(_ conn: OpaquePointer) -> [String: String] {
+        // Counting with no iterator allocates nothing: most requests have no query at all.
+        guard MHD_get_connection_values(conn, .GET_ARGUMENT_KIND, nil, nil) > 0 else { return [:] }
         let box = QueryCollector()
         let cls = Unmanaged.passUnretained(box).toOpaque()
         _ = withExtendedLifetime(box) { MHD_get_connection_values(conn, .GET_ARGUMENT_KIND, queryIterator, cls) }
         return box.values
     }
 
-    private func header(_ conn: OpaquePointer, _ name: String) -> String? {
+    func header(_ conn: OpaquePointer, _ name: String) -> String? {
         MHD_lookup_connection_value(conn, .HEADER_KIND, name).map { String(cString: $0) }
     }
 
@@ -207,7 +221,7 @@ final class MHDServer: Sendable {
     }
 
     /// Turns a `Response` into an MHD response, queues it and writes the request's log line.
-    private func queue(_ conn: OpaquePointer, _ st: RequestState, _ r: Response) -> MHD_Result {
+    func queue(_ conn: OpaquePointer, _ st: RequestState, _ r: Response) -> MHD_Result {
         st.responded = true
         let resp: OpaquePointer?
         switch r.body {
@@ -227,12 +241,19 @@ final class MHDServer: Sendable {
         for (k, v) in r.headers { MHD_add_response_header(resp, k, v) }
         let ok = MHD_queue_response(conn, UInt32(r.status), resp)
         MHD_destroy_response(resp)
-        if log.enabled(.info) {
-            let us = (monotonicNs() &- st.startNs) / 1000
-            let ms = "\(us / 1000).\(String(repeating: "0", count: 3 - String(us % 1000).count))\(us % 1000)"
-            log.info("\(st.method.prefix(16)) \(st.path.prefix(256)) \(r.status) \(ms)ms request_id=\(st.requestID)")
-        }
+        finished(st, status: r.status)
         return ok
+    }
+
+    /// A response is queued: count it in the metrics and write the request's log line.
+    func finished(_ st: RequestState, status: Int) {
+        let ns = monotonicNs() &- st.startNs
+        registry.metrics.observe(route: st.route, method: st.method, status: status, seconds: Double(ns) / 1e9)
+        if log.enabled(.info) {
+            let us = ns / 1000
+            let ms = "\(us / 1000).\(String(repeating: "0", count: 3 - String(us % 1000).count))\(us % 1000)"
+            log.info("\(st.method.prefix(16)) \(st.path.prefix(256)) \(status) \(ms)ms request_id=\(st.requestID)")
+        }
     }
 
     // MARK: - Addresses
@@ -285,6 +306,8 @@ final class RequestState {
     var tooLarge = false
     var responded = false
     var pending: ResponseSlot?
+    /// The matched route pattern, the `route` label of the request's metrics.
+    var route = ServiceMetrics.unmatchedRoute
 
     init(startNs: UInt64, method: String, path: String, contentType: String?, authorization: String?, requestID: String) {
         self.startNs = startNs

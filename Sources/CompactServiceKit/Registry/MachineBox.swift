@@ -27,6 +27,10 @@ final class MachineBox: Sendable {
     private let docs: Mutex<[CachedDoc?]>
     /// `stateBytes` after the last change: what this machine is charged against --memory-budget.
     let accountedBytes: Atomic<Int>
+    /// The machine's tracer and event ring, which its SSE streams read.
+    let events: MachineEvents
+    /// Set when the machine is deleted: its streams end at their next tick.
+    let removed = Atomic<Bool>(false)
 
     private struct CachedDoc: Sendable {
         var generation: UInt64
@@ -37,6 +41,9 @@ final class MachineBox: Sendable {
         self.name = name
         createdAt = Logger.timestamp()
         let bytes = machine.stateBytes
+        let events = MachineEvents(pageblockOrder: machine.pageblockOrder)
+        machine.tracer = events
+        self.events = events
         self.machine = Mutex(machine)
         docs = Mutex(Array(repeating: nil, count: DocKind.allCases.count))
         accountedBytes = Atomic(bytes)

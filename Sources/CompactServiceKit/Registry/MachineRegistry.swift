@@ -28,6 +28,9 @@ final class MachineRegistry: Sendable {
     private let slots = Mutex<[String: Slot]>([:])
     /// Workload and experiment jobs.
     let jobs = JobRegistry()
+    /// The service's own request metrics. They live here because the registry is the one shared object
+    /// every handler (and the HTTP layer) is handed: /metrics renders them beside the machines'.
+    let metrics = ServiceMetrics()
 
     init(maxMachines: Int, memoryBudget: Int) {
         self.maxMachines = maxMachines
@@ -91,8 +94,9 @@ final class MachineRegistry: Sendable {
     /// memory goes when the last reference does.
     func remove(_ name: String) throws(RegistryError) {
         try slots.withLock { (s: inout [String: Slot]) throws(RegistryError) in
-            guard case .ready? = s[name] else { throw .unknownMachine(name) }
+            guard case .ready(let box)? = s[name] else { throw .unknownMachine(name) }
             s.removeValue(forKey: name)
+            box.removed.store(true, ordering: .releasing)
         }
     }
 

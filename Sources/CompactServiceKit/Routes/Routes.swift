@@ -11,6 +11,8 @@ enum Routes {
         StatsRoutes.register(&t)
         CompactRoutes.register(&t)
         WorkloadRoutes.register(&t)
+        StreamRoutes.register(&t)
+        MetricsRoutes.register(&t)
     }
 
     /// The machine `--demo-machine` creates: x86_64, 4096 MiB, one node.

@@ -1,0 +1,39 @@
+# compact-service in a container: built with the official Swift 6.3 image, run on slim Debian with only
+# the runtime libraries, as a non-root user, on 0.0.0.0:8080.
+#
+#   docker build -t compact-service .
+#   docker run --rm -p 8080:8080 compact-service --demo-machine demo
+
+FROM swift:6.3-bookworm AS build
+# libmicrohttpd-dev and pkg-config for the CHTTPD system-library target. Versions are not pinned: the
+# image tracks Debian bookworm, whose security updates should be picked up on every build.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmicrohttpd-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Dependencies first, so they are cached while only sources change.
+COPY Package.swift ./
+RUN swift package resolve
+COPY Sources ./Sources
+# The Swift runtime and Foundation are linked statically, so the runtime image needs no toolchain.
+RUN swift build -c release --product compact-service --static-swift-stdlib \
+    && install -D "$(swift build -c release --show-bin-path)/compact-service" /out/compact-service
+
+FROM debian:bookworm-slim
+# libmicrohttpd12 (and the GnuTLS it links) is the only library the binary needs beyond glibc.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmicrohttpd12 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin compact
+COPY --from=build /out/compact-service /usr/local/bin/compact-service
+USER 10001:10001
+EXPOSE 8080
+# No curl in the image: bash's /dev/tcp asks /healthz and checks the status line.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && read -r -t 2 _ status _ <&3 && [ \"$status\" = 200 ]"]
+# SIGTERM (docker stop) drains requests in flight and ends SSE streams, then exits 0.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["compact-service", "--host", "0.0.0.0", "--port", "8080"]
+CMD []

@@ -1,0 +1,108 @@
+import MMCore
+
+/// GET /metrics: the Prometheus text format (0.0.4).
+///
+/// Per machine, the series node_exporter exposes for a real kernel, under the same names, types and
+/// help texts, with a `machine` label added, so dashboards built for node_exporter work unchanged:
+/// `node_buddyinfo_blocks{node,zone,size}` (free blocks per order, /proc/buddyinfo) and
+/// `node_vmstat_<field>` (every /proc/vmstat field; untyped, as node_exporter's vmstat collector
+/// declares them). Then the service's own `compact_service_*` metrics.
+enum MetricsRoutes {
+    static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    static func register(_ t: inout RouteTable) {
+        t.get("/metrics") { ctx in
+            Response(status: 200, contentType: contentType, body: Array(render(ctx.registry).text.utf8))
+        }
+    }
+
+    /// What one machine contributes, read in one short critical section.
+    struct MachineSample: Sendable {
+        var name: String
+        /// (node, zone name, free blocks per order) for every populated zone.
+        var buddy: [(node: Int, zone: String, blocks: [Int])]
+        var vmstat: [(String, Int64)]
+        var stateBytes: Int
+        var generation: UInt64
+    }
+
+    static func sample(_ box: MachineBox) throws -> MachineSample {
+        try box.withMachine { m in
+            var buddy: [(node: Int, zone: String, blocks: [Int])] = []
+            for node in m.nodes {
+                for zid in node.zoneIds where m.zones[zid].populated {
+                    buddy.append((node.id, m.zones[zid].name, m.nrFreeByOrder(zone: zid)))
+                }
+            }
+            return MachineSample(name: box.name, buddy: buddy, vmstat: m.vmstatPairs(), stateBytes: m.stateBytes,
+                                 generation: m.generation)
+        }
+    }
+
+    static func render(_ registry: MachineRegistry) -> PrometheusText {
+        let machines = registry.list().compactMap { try? sample($0) }
+        var p = PrometheusText()
+
+        if machines.contains(where: { !$0.buddy.isEmpty }) {
+            p.family("node_buddyinfo_blocks", .gauge, help: "Count of free blocks according to size.")
+            for m in machines {
+                for z in m.buddy {
+                    for (order, n) in z.blocks.enumerated() {
+                        p.sample("node_buddyinfo_blocks",
+                                 ["machine": m.name, "node": String(z.node), "zone": z.zone, "size": String(order)], n)
+                    }
+                }
+            }
+        }
+
+        // vmstat fields in /proc/vmstat order; a field only some machines have (a zone type another
+        // architecture lacks) keeps its first position.
+        var names: [String] = []
+        var seen: Set<String> = []
+        for m in machines { for (k, _) in m.vmstat where seen.insert(k).inserted { names.append(k) } }
+        let values = machines.map { m in Dictionary(m.vmstat, uniquingKeysWith: { a, _ in a }) }
+        for k in names {
+            let metric = "node_vmstat_\(k)"
+            p.family(metric, .untyped, help: "/proc/vmstat information field \(k).")
+            for (m, v) in zip(machines, values) { if let x = v[k] { p.sample(metric, ["machine": m.name], x) } }
+        }
+
+        p.family("compact_service_machines", .gauge, help: "Machines the service holds.")
+        p.sample("compact_service_machines", [:], machines.count)
+        p.family("compact_service_memory_budget_bytes", .gauge, help: "Bytes of simulator state all machines together may hold (--memory-budget).")
+        p.sample("compact_service_memory_budget_bytes", [:], registry.memoryBudget)
+        if !machines.isEmpty {
+            p.family("compact_service_state_bytes", .gauge, help: "Bytes of simulator state a machine holds.")
+            for m in machines { p.sample("compact_service_state_bytes", ["machine": m.name], m.stateBytes) }
+            p.family("compact_service_machine_generation", .gauge, help: "Changes of a machine's state since it was created.")
+            for m in machines { p.sample("compact_service_machine_generation", ["machine": m.name], m.generation) }
+        }
+        p.family("compact_service_sse_streams", .gauge, help: "Open Server-Sent Events streams.")
+        p.sample("compact_service_sse_streams", [:], registry.metrics.openStreams.load(ordering: .relaxed))
+
+        let snap = registry.metrics.snapshot()
+        let keys = snap.keys.sorted { ($0.route, $0.method) < ($1.route, $1.method) }
+        if !keys.isEmpty {
+            p.family("compact_service_http_requests_total", .counter, help: "HTTP requests answered, by route pattern, method and status.")
+            for k in keys {
+                for (status, n) in snap[k]!.statuses.sorted(by: { $0.status < $1.status }) {
+                    p.sample("compact_service_http_requests_total", ["route": k.route, "method": k.method, "status": String(status)], n)
+                }
+            }
+            let name = "compact_service_http_request_duration_seconds"
+            p.family(name, .histogram, help: "Time from a request's arrival until its response is queued (for a stream: until it opens).")
+            for k in keys {
+                let h = snap[k]!.duration
+                var cumulative: UInt64 = 0
+                for (i, le) in ServiceMetrics.buckets.enumerated() {
+                    cumulative += h.counts[i]
+                    p.sample("\(name)_bucket", ["route": k.route, "method": k.method, "le": PrometheusText.format(le)], cumulative)
+                }
+                p.sample("\(name)_bucket", ["route": k.route, "method": k.method, "le": "+Inf"], h.count)
+                p.sample("\(name)_sum", ["route": k.route, "method": k.method], h.sum)
+                p.sample("\(name)_count", ["route": k.route, "method": k.method], h.count)
+            }
+        }
+        return p
+    }
+}

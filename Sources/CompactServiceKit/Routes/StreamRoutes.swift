@@ -1,0 +1,64 @@
+import MMCore
+
+/// GET /v1/machines/{name}/stats/stream: Server-Sent Events. An `event: stats` with the stats document
+/// every `interval_ms` (default 1000, at least 100), each with a growing `id:`; a `: keep-alive`
+/// comment after 15 s of silence; with `?events=compaction,extfrag` also the machine's tracepoint
+/// events (mm_compaction_begin, mm_compaction_end, mm_compaction_migratepages,
+/// mm_page_alloc_extfrag). `Last-Event-ID` replays the events after that id still in the machine's
+/// ring (the last 4096); an `event: lost` says when some had already been dropped. The stream ends
+/// with `event: end` when the machine is deleted or the service shuts down.
+///
+/// The HTTP layer recognises this route and serves it as a parked, resumable stream (HTTP/MHDStream.swift);
+/// this file holds its validation.
+enum StreamRoutes {
+    static let pattern = "/v1/machines/{name}/stats/stream"
+    static let defaultIntervalMs = 1000
+    static let intervals = 100...3_600_000
+
+    static func register(_ t: inout RouteTable) {
+        // Reached only when the router is used without the HTTP layer (tests of the table): answers the
+        // stream's first event and ends, so the route behaves like the stream's beginning.
+        t.get(pattern) { ctx in
+            let sub = try subscription(ctx, intervalMs: nil, events: nil, lastEventID: nil)
+            var out: [UInt8] = []
+            let (_, id) = sub.box.events.take(after: sub.box.events.lastID, [], limit: 0, withStatsID: true)
+            let doc = sub.box.document(.stats) { StatsDocument.build(name: sub.box.name, $0) }
+            SSEFormat.event(&out, id: id, name: "stats", data: doc)
+            return Response(status: 200, contentType: "text/event-stream", body: out)
+        }
+    }
+
+    /// Validates a subscription: the machine exists, `interval_ms` is an integer in range, `events`
+    /// names known categories, `Last-Event-ID` is an unsigned integer.
+    static func subscription(_ ctx: RequestContext, intervalMs: String?, events: String?,
+                             lastEventID: String?) throws -> StreamSubscription {
+        var interval = defaultIntervalMs
+        if let s = intervalMs {
+            guard let v = Int(s), intervals.contains(v) else {
+                throw Problem(400, "interval_ms must be an integer from \(intervals.lowerBound) to \(intervals.upperBound), not '\(s.prefix(40))'",
+                              field: "interval_ms")
+            }
+            interval = v
+        }
+        var categories: EventCategory = []
+        if let s = events {
+            for part in s.split(separator: ",", omittingEmptySubsequences: false) {
+                let name = String(part).trimmingASCIIWhitespace()
+                guard let c = EventCategory.byName.first(where: { $0.0 == name })?.1 else {
+                    let known = EventCategory.byName.map(\.0).joined(separator: ", ")
+                    throw Problem(400, "events is a comma-separated list of \(known), not '\(s.prefix(80))'", field: "events")
+                }
+                categories.insert(c)
+            }
+        }
+        var last: UInt64?
+        if let s = lastEventID?.trimmingASCIIWhitespace(), !s.isEmpty {
+            guard let v = UInt64(s) else {
+                throw Problem(400, "Last-Event-ID must be an id this stream sent (an unsigned integer), not '\(s.prefix(40))'",
+                              field: "Last-Event-ID")
+            }
+            last = v
+        }
+        return StreamSubscription(box: try ctx.machine(), intervalMs: interval, categories: categories, lastEventID: last)
+    }
+}

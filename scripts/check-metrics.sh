@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Checks GET /metrics of a freshly started compact-service with `promtool check metrics` (Debian's
+# prometheus package): the Prometheus text format, names and types. Starts the server on a free port,
+# exercises a few routes (machines on two presets, an allocation, a 404, an SSE stream) so every metric
+# family has samples, and always stops the server.
+#
+#   scripts/check-metrics.sh            # debug build (.build/debug)
+#   BUILD=release scripts/check-metrics.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-debug}
+BIN=.build/$BUILD/compact-service
+command -v promtool >/dev/null 2>&1 || { echo "promtool not found (apt-get install prometheus)" >&2; exit 1; }
+if [ ! -x "$BIN" ]; then
+    if [ "$BUILD" = release ]; then swift build -c release; else swift build; fi
+fi
+
+out=$(mktemp)
+log=$(mktemp)
+metrics=$(mktemp)
+"$BIN" --port 0 --demo-machine demo --memory-budget 2GiB --log-level warning >"$out" 2>"$log" &
+server=$!
+cleanup() {
+    kill -TERM "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    rm -f "$out" "$log" "$metrics"
+}
+trap cleanup EXIT
+
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\)$/\1/p' "$out")
+    [ -n "$port" ] && break
+    kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "server exited" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$port" ] || { echo "server did not report its port" >&2; exit 1; }
+base="http://127.0.0.1:$port"
+
+curl -sf -o /dev/null -X POST "$base/v1/machines" -H 'Content-Type: application/json' \
+    -d '{"name":"ppc","preset":"ppc64","memory_mib":512,"nodes":2}' || \
+curl -sf -o /dev/null -X POST "$base/v1/machines" -H 'Content-Type: application/json' \
+    -d '{"name":"two","memory_mib":512,"nodes":2}'
+curl -sf -o /dev/null -X POST "$base/v1/machines/demo/allocations" -H 'Content-Type: application/json' \
+    -d '{"order":3,"count":100,"kind":"slab"}'
+curl -s -o /dev/null "$base/v1/machines/nope" || true
+curl -s -o /dev/null --max-time 0.5 "$base/v1/machines/demo/stats/stream?interval_ms=100&events=extfrag" || true
+curl -sf "$base/metrics" >"$metrics"
+
+echo "promtool check metrics: $(wc -l <"$metrics") lines, $(grep -c '^# TYPE' "$metrics") families"
+promtool check metrics <"$metrics"
+for family in node_buddyinfo_blocks node_vmstat_compact_stall compact_service_http_requests_total \
+              compact_service_http_request_duration_seconds compact_service_machines compact_service_state_bytes; do
+    grep -q "^# TYPE $family " "$metrics" || { echo "missing family $family" >&2; exit 1; }
+done
+echo "metrics ok"
