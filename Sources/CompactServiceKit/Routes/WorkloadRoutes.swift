@@ -136,6 +136,13 @@ enum WorkloadRoutes {
         let job = registry.jobs.submit(kind: "workload", machine: box.name, workload: def.name, steps: def.steps.count, variants: 1) { job in
             var run: WorkloadRun?
             var result: WorkloadResult?
+            var reported = -1
+            // Progress also goes to the machine's event stream (`?events=jobs`), once per step done.
+            func report(_ state: String, _ step: Int) {
+                box.events.jobProgress(JobProgress(id: job.id, state: state, step: step, steps: def.steps.count,
+                                                   percent: def.steps.isEmpty ? 100 : (Double(step) * 1000 / Double(def.steps.count)).rounded() / 10))
+            }
+            defer { let s = job.snapshot; report(s.state.finished ? s.state.rawValue : (result == nil ? "failed" : "succeeded"), s.step) }
             let finished = try box.runInSteps(shouldStop: { registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) }) { m in
                 if run == nil { run = try m.beginWorkload(def) }
                 let start = monotonicNs()
@@ -143,6 +150,7 @@ enum WorkloadRoutes {
                 while !done && monotonicNs() &- start < 3_000_000 { done = m.step(run!, maxEvents: 1024) }
                 let stepsDone = run!.result.stepsDone
                 job.update { $0.step = stepsDone }
+                if stepsDone != reported { reported = stepsDone; report("running", stepsDone) }
                 if done {
                     if let f = run!.failure { throw f }
                     result = run!.result

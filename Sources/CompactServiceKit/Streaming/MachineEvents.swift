@@ -7,13 +7,25 @@ enum TraceEvent: Sendable {
     case compactionEnd(CompactionTraceEnd)
     case compactionMigratepages(nrMigrated: Int, nrFailed: Int)
     case extfrag(ExtfragEvent)
+    /// A workload job on this machine moved on (not a kernel tracepoint: the service's own).
+    case jobProgress(JobProgress)
 
     var category: EventCategory {
         switch self {
         case .compactionBegin, .compactionEnd, .compactionMigratepages: return .compaction
         case .extfrag: return .extfrag
+        case .jobProgress: return .jobs
         }
     }
+}
+
+/// What a `job_progress` event says.
+struct JobProgress: Sendable {
+    var id: String
+    var state: String
+    var step: Int
+    var steps: Int
+    var percent: Double
 }
 
 /// What `?events=` selects: the tracepoint families a stream carries besides `stats`.
@@ -21,8 +33,9 @@ struct EventCategory: OptionSet, Sendable, Hashable {
     let rawValue: UInt8
     static let compaction = EventCategory(rawValue: 1)
     static let extfrag = EventCategory(rawValue: 2)
+    static let jobs = EventCategory(rawValue: 4)
 
-    static let byName: [(String, EventCategory)] = [("compaction", .compaction), ("extfrag", .extfrag)]
+    static let byName: [(String, EventCategory)] = [("compaction", .compaction), ("extfrag", .extfrag), ("jobs", .jobs)]
 }
 
 /// A machine's event hub: the `MachineTracer` installed on it, a bounded ring of recent tracepoint
@@ -42,6 +55,7 @@ final class MachineEvents: MachineTracer, Sendable {
     /// The id of the newest event per category (0: none yet), readable without the lock by the ticker.
     private let latestCompaction = Atomic<UInt64>(0)
     private let latestExtfrag = Atomic<UInt64>(0)
+    private let latestJobs = Atomic<UInt64>(0)
     private let state: Mutex<Ring>
 
     struct Ring: Sendable {
@@ -81,6 +95,7 @@ final class MachineEvents: MachineTracer, Sendable {
         var v: UInt64 = 0
         if categories.contains(.compaction) { v = max(v, latestCompaction.load(ordering: .relaxed)) }
         if categories.contains(.extfrag) { v = max(v, latestExtfrag.load(ordering: .relaxed)) }
+        if categories.contains(.jobs) { v = max(v, latestJobs.load(ordering: .relaxed)) }
         return v
     }
 
@@ -114,8 +129,11 @@ final class MachineEvents: MachineTracer, Sendable {
         }
     }
 
-    private func record(_ e: TraceEvent) {
-        guard recording.load(ordering: .relaxed) else { return }
+    /// Records a workload job's progress (always, so a stream opened later can replay it).
+    func jobProgress(_ p: JobProgress) { record(.jobProgress(p), always: true) }
+
+    private func record(_ e: TraceEvent, always: Bool = false) {
+        guard always || recording.load(ordering: .relaxed) else { return }
         let id = state.withLock { r -> UInt64 in
             r.seq += 1
             if r.items.count < capacity {
@@ -129,6 +147,7 @@ final class MachineEvents: MachineTracer, Sendable {
         }
         switch e.category {
         case .compaction: latestCompaction.store(id, ordering: .relaxed)
+        case .jobs: latestJobs.store(id, ordering: .relaxed)
         default: latestExtfrag.store(id, ordering: .relaxed)
         }
     }

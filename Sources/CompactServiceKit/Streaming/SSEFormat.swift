@@ -56,6 +56,13 @@ enum SSEFormat {
             w.field("nr_migrated", migrated)
             w.field("nr_failed", failed)
             w.field("trace", "nr_migrated=\(migrated) nr_failed=\(failed)")
+        case .jobProgress(let j):
+            name = "job_progress"
+            w.field("id", j.id)
+            w.field("state", j.state)
+            w.field("step", j.step)
+            w.field("steps", j.steps)
+            w.field("percent", j.percent)
         case .extfrag(let x):
             name = "mm_page_alloc_extfrag"
             let fragmenting = x.fragmenting ? 1 : 0, change = x.changeOwnership ? 1 : 0

@@ -121,6 +121,24 @@ final class StreamTests: XCTestCase {
         XCTAssertGreaterThan(migrated.reduce(0, +), 0)
     }
 
+    func testWorkloadJobProgressIsStreamed() throws {
+        let c = try open("?interval_ms=60000&events=jobs")
+        XCTAssertNotNil(try c.next(named: "stats", timeout: 3))
+        let r = try ts.client.post("/v1/machines/s/workloads", json: #"{"steps":[{"fill":{"kind":"anon","fraction":0.5,"tag":"a"}},{"free":{"tag":"a","pattern":"every_other"}},{"compact":{}}]}"#)
+        XCTAssertEqual(r.status, 202, r.text)
+        var progress: [[String: Any]] = []
+        while let e = try c.next(named: "job_progress", timeout: 5) {
+            progress.append(e.json)
+            if e.json["state"] as? String == "succeeded" { break }
+        }
+        XCTAssertEqual(progress.last?["state"] as? String, "succeeded")
+        XCTAssertEqual(progress.last?["step"] as? Int, 3)
+        XCTAssertEqual(progress.last?["percent"] as? Double, 100)
+        let steps = progress.compactMap { $0["step"] as? Int }
+        XCTAssertEqual(steps, steps.sorted())
+        XCTAssertEqual(Set(progress.compactMap { $0["id"] as? String }).count, 1)
+    }
+
     /// Movable pages scattered over the machine, then a full compaction (what POST …/compact runs).
     func fragmentAndCompact() throws {
         XCTAssertEqual(try ts.client.post("/v1/machines/s/allocations", json: "{\"count\":4000,\"tag\":\"frag\"}").status, 200)
