@@ -16,27 +16,10 @@ if [ ! -x "$BIN" ]; then
     if [ "$BUILD" = release ]; then swift build -c release; else swift build; fi
 fi
 
-out=$(mktemp)
-log=$(mktemp)
 metrics=$(mktemp)
-"$BIN" --port 0 --demo-machine demo --memory-budget 2GiB --log-level warning >"$out" 2>"$log" &
-server=$!
-cleanup() {
-    kill -TERM "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    rm -f "$out" "$log" "$metrics"
-}
-trap cleanup EXIT
-
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\)$/\1/p' "$out")
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "server exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not report its port" >&2; exit 1; }
-base="http://127.0.0.1:$port"
+. scripts/server-lib.sh
+server_tmp+=("$metrics")
+start_server "$BIN" --demo-machine demo --memory-budget 2GiB --log-level warning
 
 curl -sf -o /dev/null -X POST "$base/v1/machines" -H 'Content-Type: application/json' \
     -d '{"name":"ppc","preset":"ppc64","memory_mib":512,"nodes":2}' || \

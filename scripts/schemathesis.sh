@@ -30,26 +30,9 @@ if [ ! -x "$BIN" ]; then
     if [ "$BUILD" = release ]; then swift build -c release; else swift build; fi
 fi
 
-out=$(mktemp)
-log=$(mktemp)
+. scripts/server-lib.sh
 # A small budget and machine cap keep randomly generated machines cheap.
-"$BIN" --port 0 --demo-machine demo --memory-budget 2GiB --max-machines 32 --log-level warning >"$out" 2>"$log" &
-server=$!
-cleanup() {
-    kill -TERM "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    rm -f "$out" "$log"
-}
-trap cleanup EXIT
-
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\)$/\1/p' "$out")
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "server exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not report its port" >&2; exit 1; }
+start_server "$BIN" --demo-machine demo --memory-budget 2GiB --max-machines 32 --log-level warning
 echo "compact-service on port $port"
 
 # positive_data_acceptance is left out: some limits depend on other fields or on the machine
@@ -75,5 +58,5 @@ status=0
     --warnings off \
     --no-color || status=$?
 # The server logs every 5xx it answers at level error.
-if grep -q " error " "$log"; then grep " error " "$log" | head -20 >&2; echo "server logged errors" >&2; status=1; fi
+if grep -q " error " "$server_log"; then grep " error " "$server_log" | head -20 >&2; echo "server logged errors" >&2; status=1; fi
 exit "$status"

@@ -9,17 +9,8 @@ cd "$(dirname "$0")/.."
 MIB=${1:-2048}
 BIN=.build/release/compact-service
 [ -x "$BIN" ] || swift build -c release >&2
-out=$(mktemp)
-"$BIN" --port 0 --log-level warning >"$out" 2>/dev/null &
-server=$!
-trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$out"' EXIT
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\)$/\1/p' "$out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not start" >&2; exit 1; }
+. scripts/server-lib.sh
+start_server "$BIN" --log-level warning
 url="http://127.0.0.1:$port"
 for preset in seed-easy-hugepages seed-highalloc-stress; do
     for arch in x86 x86_64 ppc64; do

@@ -119,6 +119,13 @@ final class MHDServer: Sendable {
                             _ upload: UnsafePointer<CChar>?, _ uploadSize: UnsafeMutablePointer<Int>,
                             _ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         guard let p = reqCls.pointee else {
+            // GET /healthz without a body is answered right away, from static bytes: load balancers and
+            // probes call it constantly, and it needs no request state, routing or body.
+            if let url, let method, strcmp(url, "/healthz") == 0, strcmp(method, "GET") == 0,
+               MHD_lookup_connection_value(conn, .HEADER_KIND, "Content-Length") == nil,
+               MHD_lookup_connection_value(conn, .HEADER_KIND, "Transfer-Encoding") == nil {
+                return healthz(conn)
+            }
             // First call: headers only.
             let st = RequestState(
                 startNs: monotonicNs(),
@@ -220,6 +227,22 @@ final class MHDServer: Sendable {
         return "\(idPrefix)-\(String(n, radix: 16))"
     }
 
+    /// The fast answer to GET /healthz: the same bytes, headers, metrics and log line as the routed one.
+    private func healthz(_ conn: OpaquePointer) -> MHD_Result {
+        let start = monotonicNs()
+        let rid = RequestID.sanitized(header(conn, "X-Request-ID")) ?? nextRequestID()
+        let body = HealthRoutes.ok
+        guard let resp = MHD_create_response_from_buffer(body.count, UnsafeMutableRawPointer(bitPattern: body.address), .RESPMEM_PERSISTENT) else {
+            return .NO
+        }
+        MHD_add_response_header(resp, "Content-Type", "application/json")
+        MHD_add_response_header(resp, "X-Request-ID", rid)
+        let ok = MHD_queue_response(conn, 200, resp)
+        MHD_destroy_response(resp)
+        record(route: "/healthz", method: "GET", path: "/healthz", status: 200, startNs: start, requestID: rid)
+        return ok
+    }
+
     /// Turns a `Response` into an MHD response, queues it and writes the request's log line.
     func queue(_ conn: OpaquePointer, _ st: RequestState, _ r: Response) -> MHD_Result {
         st.responded = true
@@ -247,12 +270,16 @@ final class MHDServer: Sendable {
 
     /// A response is queued: count it in the metrics and write the request's log line.
     func finished(_ st: RequestState, status: Int) {
-        let ns = monotonicNs() &- st.startNs
-        registry.metrics.observe(route: st.route, method: st.method, status: status, seconds: Double(ns) / 1e9)
+        record(route: st.route, method: st.method, path: st.path, status: status, startNs: st.startNs, requestID: st.requestID)
+    }
+
+    private func record(route: String, method: String, path: String, status: Int, startNs: UInt64, requestID: String) {
+        let ns = monotonicNs() &- startNs
+        registry.metrics.observe(route: route, method: method, status: status, seconds: Double(ns) / 1e9)
         if log.enabled(.info) {
             let us = ns / 1000
             let ms = "\(us / 1000).\(String(repeating: "0", count: 3 - String(us % 1000).count))\(us % 1000)"
-            log.info("\(st.method.prefix(16)) \(st.path.prefix(256)) \(status) \(ms)ms request_id=\(st.requestID)")
+            log.info("\(method.prefix(16)) \(path.prefix(256)) \(status) \(ms)ms request_id=\(requestID)")
         }
     }
 
