@@ -119,13 +119,6 @@ final class MHDServer: Sendable {
                             _ upload: UnsafePointer<CChar>?, _ uploadSize: UnsafeMutablePointer<Int>,
                             _ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         guard let p = reqCls.pointee else {
-            // GET /healthz without a body is answered right away, from static bytes: load balancers and
-            // probes call it constantly, and it needs no request state, routing or body.
-            if let url, let method, strcmp(url, "/healthz") == 0, strcmp(method, "GET") == 0,
-               MHD_lookup_connection_value(conn, .HEADER_KIND, "Content-Length") == nil,
-               MHD_lookup_connection_value(conn, .HEADER_KIND, "Transfer-Encoding") == nil {
-                return healthz(conn)
-            }
             // First call: headers only.
             let st = RequestState(
                 startNs: monotonicNs(),
@@ -225,22 +218,6 @@ final class MHDServer: Sendable {
     private func nextRequestID() -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
         return "\(idPrefix)-\(String(n, radix: 16))"
-    }
-
-    /// The fast answer to GET /healthz: the same bytes, headers, metrics and log line as the routed one.
-    private func healthz(_ conn: OpaquePointer) -> MHD_Result {
-        let start = monotonicNs()
-        let rid = RequestID.sanitized(header(conn, "X-Request-ID")) ?? nextRequestID()
-        let body = HealthRoutes.ok
-        guard let resp = MHD_create_response_from_buffer(body.count, UnsafeMutableRawPointer(bitPattern: body.address), .RESPMEM_PERSISTENT) else {
-            return .NO
-        }
-        MHD_add_response_header(resp, "Content-Type", "application/json")
-        MHD_add_response_header(resp, "X-Request-ID", rid)
-        let ok = MHD_queue_response(conn, 200, resp)
-        MHD_destroy_response(resp)
-        record(route: "/healthz", method: "GET", path: "/healthz", status: 200, startNs: start, requestID: rid)
-        return ok
     }
 
     /// Turns a `Response` into an MHD response, queues it and writes the request's log line.
