@@ -14,7 +14,7 @@ enum MachineWire {
         guard Validation.isValidName(name) else {
             throw Problem.invalid("name", "machine names match \(Validation.namePattern)")
         }
-        return (name, try MachineConfig(json: body.mmcore, extraKeys: ["name"]))
+        return (name, try MachineConfig(json: body, extraKeys: ["name"]))
     }
 
     /// The machine's description (GET /v1/machines/{name}, 201 of POST, items of the list).

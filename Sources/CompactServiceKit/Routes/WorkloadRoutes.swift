@@ -130,7 +130,7 @@ enum WorkloadRoutes {
     static func submitWorkload(_ ctx: RequestContext) throws -> Response {
         let box = try ctx.machine()
         _ = try wantsWait(ctx)
-        let def = try workloadDefinition(try ctx.jsonBody().mmcore, path: "")
+        let def = try workloadDefinition(try ctx.jsonBody(), path: "")
         try box.withMachine { m in try def.validate(for: m.config) }
         let registry = ctx.registry
         let job = registry.jobs.submit(kind: "workload", machine: box.name, workload: def.name, steps: def.steps.count, variants: 1) { job in
@@ -170,7 +170,7 @@ enum WorkloadRoutes {
 
     static func submitExperiment(_ ctx: RequestContext) throws -> Response {
         _ = try wantsWait(ctx)
-        let exp = try Experiment(json: try ctx.jsonBody().mmcore)
+        let exp = try Experiment(json: try ctx.jsonBody())
         let registry = ctx.registry
         // Variants run one after another on fresh machines that are not in the registry; the largest
         // must fit in what the memory budget has left now.

@@ -31,7 +31,7 @@ extension MachineConfig {
                 }
                 var out: [Int] = []
                 for (j, c) in cells.enumerated() {
-                    guard case .number(let d) = c, d == d.rounded(), abs(d) < 1e6 else {
+                    guard let d = c.doubleValue, d == d.rounded(), abs(d) < 1e6 else {
                         throw .invalidConfig(field: r.field("distances[\(i)][\(j)]"), value: c.encoded, reason: "must be an integer")
                     }
                     out.append(Int(d))

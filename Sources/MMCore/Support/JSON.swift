@@ -1,12 +1,15 @@
 /// A JSON value with a small, strict parser and a deterministic encoder (RFC 8259). MMCore uses it for
-/// workload definitions and results so that parsing errors carry a path and output is byte-stable.
+/// workload definitions and results, and the service for every request body, so parsing errors carry a
+/// path and output is byte-stable. A number keeps its literal text, so "2" and "2.5" stay apart and
+/// large integers are not rounded before anyone checks them.
 public indirect enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
-    case number(Double)
+    /// The number's literal text (`-0`, `1e3`, `2.50`).
+    case number(String)
     case string(String)
     case array([JSON])
-    /// Members in document order (duplicates are rejected by the parser).
+    /// Members in document order, duplicates included (readers refuse them, naming the field).
     case object([(String, JSON)])
 
     public static func == (a: JSON, b: JSON) -> Bool {
@@ -22,6 +25,20 @@ public indirect enum JSON: Sendable, Equatable {
         }
     }
 
+    /// A number from a value (integral values print without a fraction).
+    public static func number(_ d: Double) -> JSON { .number(JSON.format(d)) }
+
+    /// An integer literal: no fraction, no exponent.
+    public static func isIntegerText(_ t: String) -> Bool {
+        !t.utf8.contains { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }
+    }
+
+    /// The number's value, if this is a number.
+    public var doubleValue: Double? {
+        if case .number(let t) = self { return Double(t) }
+        return nil
+    }
+
     public subscript(key: String) -> JSON? {
         if case .object(let m) = self { return m.first { $0.0 == key }?.1 }
         return nil
@@ -31,7 +48,7 @@ public indirect enum JSON: Sendable, Equatable {
         switch self {
         case .null: return "null"
         case .bool: return "boolean"
-        case .number: return "number"
+        case .number(let t): return JSON.isIntegerText(t) ? "integer" : "number"
         case .string: return "string"
         case .array: return "array"
         case .object: return "object"
@@ -51,7 +68,7 @@ public indirect enum JSON: Sendable, Equatable {
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
-        case .number(let d): out += JSON.format(d)
+        case .number(let t): out += t
         case .string(let s): JSON.quote(s, into: &out)
         case .array(let a):
             out += "["
@@ -157,8 +174,8 @@ public indirect enum JSON: Sendable, Equatable {
                 while true {
                     skipWhitespace()
                     guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                    // Duplicate names are kept: readers refuse them naming the field (JSONObjectReader).
                     let k = try string()
-                    if members.contains(where: { $0.0 == k }) { throw fail("duplicate member \"\(k)\"") }
                     skipWhitespace()
                     guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                     i += 1
@@ -194,7 +211,7 @@ public indirect enum JSON: Sendable, Equatable {
             }
         }
 
-        mutating func number() throws(ParseError) -> Double {
+        mutating func number() throws(ParseError) -> String {
             let start = i
             if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
             guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("invalid value") }
@@ -212,7 +229,7 @@ public indirect enum JSON: Sendable, Equatable {
             }
             let text = String(decoding: bytes[start..<i], as: UTF8.self)
             guard let d = Double(text), d.isFinite else { throw ParseError(message: "number out of range", offset: start) }
-            return d
+            return text
         }
 
         mutating func hex4() throws(ParseError) -> UInt32 {

@@ -9,6 +9,10 @@ public struct JSONObjectReader {
             throw .invalidConfig(field: path.isEmpty ? "$" : path, value: value.typeName, reason: "must be an object")
         }
         self.path = path
+        var seen = Set<String>()
+        for (k, _) in m where !seen.insert(k).inserted {
+            throw .invalidConfig(field: path.isEmpty ? k : "\(path).\(k)", value: k, reason: "field '\(k)' appears twice")
+        }
         members = m
     }
 
@@ -31,7 +35,7 @@ public struct JSONObjectReader {
 
     public func int(_ key: String, in range: ClosedRange<Int>) throws(MMError) -> Int? {
         guard let v = self[key] else { return nil }
-        guard case .number(let d) = v, d == d.rounded(), abs(d) < 9e15 else {
+        guard case .number(let t) = v, let d = Double(t), d == d.rounded(), abs(d) < 9e15 else {
             throw .invalidConfig(field: field(key), value: v.encoded, reason: "must be an integer")
         }
         let i = Int(d)
@@ -48,7 +52,7 @@ public struct JSONObjectReader {
 
     public func double(_ key: String, in range: ClosedRange<Double>) throws(MMError) -> Double? {
         guard let v = self[key] else { return nil }
-        guard case .number(let d) = v else { throw .invalidConfig(field: field(key), value: v.encoded, reason: "must be a number") }
+        guard case .number(let t) = v, let d = Double(t) else { throw .invalidConfig(field: field(key), value: v.encoded, reason: "must be a number") }
         guard range.contains(d) else {
             throw .invalidConfig(field: field(key), value: JSON.format(d), reason: "must be between \(JSON.format(range.lowerBound)) and \(JSON.format(range.upperBound))")
         }
