@@ -75,6 +75,9 @@ struct RouteTable {
 /// The method + path table and the one dispatch function: the only place errors become responses.
 final class Router: Sendable {
     private let entries: [PathEntry]
+    /// Patterns without parameters by path: an exact match is the most specific there can be, so
+    /// `/healthz`, `/metrics`, `/v1/machines` … resolve with one hash lookup.
+    private let literals: [String: PathEntry]
     /// Bearer token required on every mutating request, when set (--token-file).
     private let token: String?
     private let log: Logger
@@ -83,6 +86,9 @@ final class Router: Sendable {
         var t = RouteTable()
         build(&t)
         entries = t.entries
+        literals = Dictionary(uniqueKeysWithValues: t.entries.filter { e in
+            e.segments.allSatisfy { if case .literal = $0 { return true } else { return false } }
+        }.map { ($0.pattern, $0) })
         self.token = token
         self.log = log
     }
@@ -96,6 +102,7 @@ final class Router: Sendable {
     /// (a literal segment beats a parameter, leftmost first), and only its methods count: so
     /// `DELETE …/allocations/free` is a 405 naming POST rather than a lookup of handle "free".
     func resolve(method: String, path: String) -> Resolution {
+        if let e = literals[path] { return Router.select(e, method: method, params: [:]) }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         var best: (entry: PathEntry, score: [Bool], params: [String: String])?
         for e in entries where e.segments.count == parts.count {
@@ -121,6 +128,11 @@ final class Router: Sendable {
         guard let (entry, _, params) = best else {
             return .problem(Problem.notFound(nil, "no resource at \(path.prefix(200))"))
         }
+        return Router.select(entry, method: method, params: params)
+    }
+
+    /// The route of `method` on a matched path, or 405 with `Allow`.
+    private static func select(_ entry: PathEntry, method: String, params: [String: String]) -> Resolution {
         guard let route = entry.methods[method] else {
             return .problem(Problem(405, "\(method.prefix(20)) is not allowed on \(entry.pattern); allowed: \(entry.allow)",
                                     headers: [("Allow", entry.allow)]))
