@@ -17,7 +17,7 @@ extension MHDServer {
         do {
             sub = try StreamRoutes.subscription(
                 RequestContext(request: request, params: params, registry: registry),
-                intervalMs: queryArgument(conn, "interval_ms"), events: queryArgument(conn, "events"),
+                intervalMs: request.query["interval_ms"], events: request.query["events"],
                 lastEventID: header(conn, "Last-Event-ID"))
         } catch {
             // The router's dispatch is the one place errors become responses.
@@ -43,11 +43,6 @@ extension MHDServer {
         MHD_destroy_response(resp)
         finished(st, status: 200)
         return ok
-    }
-
-    /// A query-string argument (MHD has decoded it).
-    func queryArgument(_ conn: OpaquePointer, _ name: String) -> String? {
-        MHD_lookup_connection_value(conn, .GET_ARGUMENT_KIND, name).map { String(cString: $0) }
     }
 }
 

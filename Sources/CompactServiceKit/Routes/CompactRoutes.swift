@@ -106,7 +106,7 @@ enum CompactRoutes {
         w.field("simulated_ms", Double(o.report.durationNs) / 1e6)
         w.key("zones")
         w.beginArray()
-        for (i, z) in o.report.zones.enumerated() {
+        for z in o.report.zones {
             w.beginObject()
             w.field("node", z.node)
             w.field("zone", z.zoneName)
@@ -124,7 +124,6 @@ enum CompactRoutes {
                 writeSnapshot("before", b, into: &w)
                 writeSnapshot("after", a, into: &w)
             }
-            _ = i
             w.endObject()
         }
         w.endArray()

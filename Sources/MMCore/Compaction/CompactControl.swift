@@ -73,5 +73,4 @@ public struct CompactControl: Sendable {
 
     /// Pages isolated for migration right now (held between the isolation step and the migration step).
     public var nrMigratepages: Int { migratepages.count }
-    public var nrFreepages: Int { freepages.count }
 }

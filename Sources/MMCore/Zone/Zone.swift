@@ -43,11 +43,4 @@ public struct Zone: Sendable {
 
     @inline(__always) public func contains(pfn: Int) -> Bool { pfn >= startPfn && pfn < startPfn + spannedPages }
 
-    public func mark(_ w: Wmark) -> Int {
-        switch w {
-        case .min: return watermark.min
-        case .low: return watermark.low
-        case .high: return watermark.high
-        }
-    }
 }

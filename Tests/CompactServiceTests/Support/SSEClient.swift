@@ -30,14 +30,7 @@ final class SSEClient {
     init(port: UInt16, path: String, headers extra: [(String, String)] = []) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestError("socket failed") }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { close(fd); throw TestError("connect failed: \(errno)") }
+        guard HTTPClient.connectLoopback(fd, port: port) else { close(fd); throw TestError("connect failed: \(errno)") }
         var head = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         for (k, v) in extra { head += "\(k): \(v)\r\n" }
         head += "\r\n"

@@ -27,14 +27,7 @@ struct HTTPClient {
         defer { close(fd) }
         var tv = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw TestError("connect failed: \(errno)") }
+        guard HTTPClient.connectLoopback(fd, port: port) else { throw TestError("connect failed: \(errno)") }
         var head = rawHead ?? "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         if rawHead == nil {
             if let contentType { head += "Content-Type: \(contentType)\r\n" }
@@ -53,6 +46,17 @@ struct HTTPClient {
             data += buf[0..<n]
         }
         return try HTTPClient.parse(data)
+    }
+
+    /// Connects a TCP socket to 127.0.0.1:port.
+    static func connectLoopback(_ fd: Int32, port: UInt16) -> Bool {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
     }
 
     func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {

@@ -87,6 +87,8 @@ final class DirectCompactionTests: XCTestCase {
             XCTAssertEqual(seen, Array(repeating: true, count: limit - 1) + [false], "after \(failures) failures")
             pattern.append(contentsOf: seen)
         }
+        // 1 + 3 + 7 + 15 + 31 + 63 + 63 deferred queries: never more than 63 in a row.
+        XCTAssertEqual(pattern.filter { $0 }.count, 1 + 3 + 7 + 15 + 31 + 63 + 63)
         XCTAssertEqual(m.zones[z].compactDeferShift, 6)
         m.resetCompactionDeferral(zone: z)
         XCTAssertFalse(m.compactionDeferred(zone: z))
