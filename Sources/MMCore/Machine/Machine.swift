@@ -35,6 +35,8 @@ public final class Machine {
     let freeArea: FreeAreaStore
     @exclusivity(unchecked) var handles: HandleTable
     let lru: LruStore
+    /// The per-CPU page lists (one simulated CPU).
+    let pcp: PcpStore
     /// Zonelists: `zonelists[node][highestZoneIdx]` = zone ids in fallback order (kernel-compaction.md §1.6).
     let zonelists: [[[Int]]]
     /// The same zonelists flattened for the allocation fast path: list (node, idx) is
@@ -45,6 +47,11 @@ public final class Machine {
     let highestZoneIdxByKind: [Int]
     /// `lowmem_reserve[]` of every zone, flat: zone id × zone index (hot in the watermark check).
     let zoneLowmemReserve: RawArray<Int>
+    /// Per zone MIN, LOW, HIGH (a copy of `zones[z].watermark` for the allocation fast path).
+    let zoneWmark: RawArray<Int>
+    /// Per zone its node and its index in the node (copies of `zones[z]` fields for the fast path).
+    let zoneNode: RawArray<Int32>
+    let zoneIndexInNode: RawArray<Int32>
 
     /// Event counters; `pgalloc` is kept per zone in `zonePgalloc` and filled in by `counters`.
     @exclusivity(unchecked) var ev: VmCounters
@@ -137,6 +144,7 @@ public final class Machine {
         // At most one live allocation per page, plus one per swap slot (swapped-out pages stay owned).
         handles = HandleTable(capacity: totalPages + ((config.swapMiB << 20) >> preset.pageShift) + 1, arena: arena)
         lru = LruStore(zones: zones.count, arena: arena)
+        pcp = PcpStore(zones: zones.count, arena: arena)
         ev = VmCounters(zoneTypes: preset.zoneTypes.count)
         zoneFreePages = RawArray(zeroed: zones.count, arena: arena)
         zonePgalloc = RawArray(zeroed: zones.count, arena: arena)
@@ -161,6 +169,13 @@ public final class Machine {
         zonelistOffsets[flatLists.count] = Int32(at)
         highestZoneIdxByKind = AllocKind.allCases.map { preset.zoneTypes.firstIndex(of: $0.highestZoneType(available: preset.zoneTypes))! }
         zoneLowmemReserve = RawArray(zeroed: zones.count * preset.zoneTypes.count, arena: arena)
+        zoneWmark = RawArray(zeroed: zones.count * 3, arena: arena)
+        zoneNode = RawArray(zeroed: zones.count, arena: arena)
+        zoneIndexInNode = RawArray(zeroed: zones.count, arena: arena)
+        for z in zones {
+            zoneNode[z.id] = Int32(z.node)
+            zoneIndexInNode[z.id] = Int32(z.indexInNode)
+        }
 
         extfragThreshold = config.sysctl.extfragThreshold ?? Machine.defaultExtfragThreshold
         compactUnevictableAllowed = config.sysctl.compactUnevictableAllowed ?? 1
@@ -191,16 +206,17 @@ public final class Machine {
         minFreeKbytes = config.sysctl.minFreeKbytes ?? defaultMinFreeKbytes()
         setupPerZoneWmarks()
         setupPerZoneLowmemReserve()
+        setupPagesets()
     }
 
     // MARK: - Lookups
 
     /// The zone id holding `pfn` (`page_zone`).
-    @inline(__always) func zoneId(ofPfn pfn: Int) -> Int { Int(pageblockZone[pfn >> pageblockOrder]) }
+    @inline(__always) func zoneId(ofPfn pfn: Int) -> Int { Int(pageblockZone[pfn &>> pageblockOrder]) }
 
     /// `get_pageblock_migratetype`.
     @inline(__always) func pageblockMigratetype(_ pfn: Int) -> Int {
-        Int(pageblockFlags[pfn >> pageblockOrder] & PageblockFlags.migratetypeMask)
+        Int(pageblockFlags[pfn &>> pageblockOrder] & PageblockFlags.migratetypeMask)
     }
 
     /// `set_pageblock_migratetype`.
@@ -219,7 +235,7 @@ public final class Machine {
     public var pageKB: Int { (1 << pageShift) >> 10 }
 
     /// Pages currently allocated (every page not on a free list).
-    public var allocatedPages: Int { totalPages - zones.indices.reduce(0) { $0 + zoneFreePages[$1] } }
+    public var allocatedPages: Int { totalPages - zones.indices.reduce(0) { $0 + zoneFreePages[$1] } - pcpPages }
 
     /// Live allocations.
     public var liveAllocations: Int { handles.live }
@@ -227,12 +243,15 @@ public final class Machine {
     /// Bytes of simulator state this machine holds: per-page arrays, pageblock flags, free lists, LRU
     /// lists, the handle table and tags. This is measured from the allocated buffers, not a formula.
     public var stateBytes: Int {
-        pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount + lru.byteCount
+        pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount + lru.byteCount + pcp.byteCount
             + handles.byteCount + kindPages.byteCount + dirtyPages.byteCount + isolatedPages.byteCount
             + tags.values.reduce(0) { $0 + $1.capacity * MemoryLayout<PageHandle>.stride }
     }
 
     @inline(__always) func bumpGeneration() { generation &+= 1 }
+
+    /// NR_FREE_PAGES of the whole machine (pages on the buddy free lists; not the per-CPU lists).
+    public var nrFreePagesTotal: Int { zones.indices.reduce(0) { $0 + zoneFreePages[$1] } }
 
     /// NR_FREE_PAGES of a zone.
     @inline(__always) public func nrFreePages(zone z: Int) -> Int { zoneFreePages[z] }

@@ -50,9 +50,7 @@ extension Machine {
     func freeIsolatedTarget(_ pfn: Int, zone z: Int) {
         pages.state[pfn] = PageState.tail
         pages.order[pfn] = 0
-        freeOneBlock(pfn, zone: z, order: 0, mt: pageblockMigratetype(pfn))
-        zoneFreePages[z] += 1
-        ev.pgfree &+= 1
+        freeHotColdPage(pfn, zone: z, cold: false)
     }
 
     /// `migrate_pages(from, compaction_alloc, cc)`: up to 10 passes over the isolated list; pages that

@@ -30,7 +30,7 @@ public struct PageArrays {
 /// Sentinel for "no pfn" / "no slot" in 32-bit link fields.
 public let NONE: UInt32 = .max
 
-/// Decoding of the `state` byte. Bits 0-1: `PageCode`; bits 2-4: `AllocKind`; bit 5 dirty; bit 6 active
+/// Decoding of the `state` byte. Bits 0-1: tail, buddy, allocated or pcp; bits 2-4: `AllocKind`; bit 5 dirty; bit 6 active
 /// (on the active LRU list); bit 7 isolated (taken off the LRU by compaction or reclaim).
 public enum PageState {
     public static let codeMask: UInt8 = 0b11
@@ -40,6 +40,8 @@ public enum PageState {
     public static let buddy: UInt8 = 1
     /// The head of an allocated block.
     public static let allocated: UInt8 = 2
+    /// A free order-0 page on a per-CPU list (not PageBuddy: it does not merge until drained).
+    public static let pcp: UInt8 = 3
 
     public static let kindShift: UInt8 = 2
     public static let kindMask: UInt8 = 0b111 << 2

@@ -67,7 +67,7 @@ public struct HandleTable {
         pfn[s] = UInt32(truncatingIfNeeded: headPfn)
         lruNext[s] = NONE
         lruPrev[s] = NONE
-        live += 1
+        live &+= 1
         return PageHandle(slot: UInt32(truncatingIfNeeded: s), generation: g)
     }
 
@@ -89,6 +89,6 @@ public struct HandleTable {
         lruNext[s] = freeHead
         lruPrev[s] = NONE
         freeHead = UInt32(truncatingIfNeeded: s)
-        live -= 1
+        live &-= 1
     }
 }

@@ -17,8 +17,17 @@ public struct AllocOutcome: Sendable, Equatable {
 }
 
 extension Machine {
-    /// Checks an allocation request against this machine; throws naming the field.
+    /// Checks an allocation request against this machine; throws naming the field. The check is inline
+    /// (it runs on every allocation); building the error is not.
+    @inline(__always)
     func validate(_ req: AllocRequest) throws(MMError) {
+        let badNode = req.node.map { $0 < 0 || $0 >= nodes.count } ?? false
+        if _slowPath(req.order < 0 || req.order >= nrOrders || badNode) { try rejectRequest(req) }
+    }
+
+    /// Throws the error that names what is wrong with a request `validate` refused.
+    @inline(never)
+    func rejectRequest(_ req: AllocRequest) throws(MMError) {
         guard req.order >= 0 && req.order < nrOrders else {
             throw .orderOutOfRange(field: "order", order: req.order, max: nrOrders - 1)
         }
@@ -55,13 +64,13 @@ extension Machine {
         let thisnode = req.gfp.contains(.thisnode) ? node : -1
         let preferred = Int(zonelistFlat[zl.lowerBound])
         let mt = requestMigratetype(req.kind)
-        let classzoneIdx = zones[preferred].indexInNode
+        let classzoneIdx = Int(zoneIndexInNode[preferred])
         // Fast path: the first zone above its LOW watermark that has a block.
         var i = zl.lowerBound
         while i < zl.upperBound {
             let z = Int(zonelistFlat[i])
             i &+= 1
-            if thisnode >= 0 && zones[z].node != thisnode { continue }
+            if thisnode >= 0 && Int(zoneNode[z]) != thisnode { continue }
             if let pfn = takeBlock(zone: z, order: req.order, mt: mt, classzoneIdx: classzoneIdx, wmark: .low, flags: []) {
                 let h = prepNewPage(pfn: pfn, zone: z, preferredZone: preferred, req: req)
                 return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
@@ -90,9 +99,14 @@ extension Machine {
     func takeBlock(zone z: Int, order: Int, mt: Int, classzoneIdx: Int, wmark: Wmark, flags: AllocFlags) -> Int? {
         let mark = wmarkPages(zone: z, wmark)
         if !zoneWatermarkOk(zone: z, order: order, mark: mark, classzoneIdx: classzoneIdx, flags: flags) { return nil }
+        // buffered_rmqueue: order 0 through the per-CPU lists, larger blocks from the buddy lists.
+        if order == 0 {
+            let pfn = pcpAllocate(zone: z, mt: mt)
+            return pfn < 0 ? nil : pfn
+        }
         let pfn = rmqueue(zone: z, order: order, mt: mt)
         if pfn < 0 { return nil }
-        zoneFreePages[z] -= 1 << order
+        zoneFreePages[z] -= 1 &<< order
         return pfn
     }
 
@@ -110,11 +124,7 @@ extension Machine {
     /// `min_wmark_pages` / `low_wmark_pages` / `high_wmark_pages`.
     @inline(__always)
     public func wmarkPages(zone z: Int, _ w: Wmark) -> Int {
-        switch w {
-        case .min: return zones[z].watermark.min
-        case .low: return zones[z].watermark.low
-        case .high: return zones[z].watermark.high
-        }
+        zoneWmark[z &* 3 &+ w.rawValue]
     }
 
     /// Turns a block just taken off the free lists into an owned allocation: issues its handle, writes
@@ -124,7 +134,7 @@ extension Machine {
     func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest) -> PageHandle {
         let h = handles.issue(headPfn: pfn)
         let slot = Int(h.slot)
-        let n = 1 << req.order
+        let n = 1 &<< req.order
         let p = pages
         var state = PageState.allocatedHead(kind: req.kind)
         if req.kind == .file && req.dirty { state |= PageState.dirty }
@@ -142,7 +152,7 @@ extension Machine {
         zoneAllocations[z] &+= 1
         // zone_statistics: the simulated CPU runs on the preferred node, so numa_local and numa_other
         // equal numa_hit and numa_miss (`counters` fills them in).
-        if zones[z].node != zones[preferredZone].node { ev.numaMiss &+= 1 }
+        if zoneNode[z] != zoneNode[preferredZone] { ev.numaMiss &+= 1 }
         return h
     }
 
@@ -182,31 +192,30 @@ extension Machine {
         }
         let z = zoneId(ofPfn: pfn)
         if let l = currentLru(pfn: pfn) {
-            lruDel(slot: slot, zone: z, list: l, pages: 1 << Int(p.order[pfn] & PageOrderByte.orderMask))
+            lruDel(slot: slot, zone: z, list: l, pages: 1 &<< Int(p.order[pfn] & PageOrderByte.orderMask))
         }
         handles.release(slot: slot)
         releaseFrame(pfn: pfn, zone: z)
     }
 
-    /// Returns an allocated block (no longer owned, off every LRU) to the buddy allocator
-    /// (`__free_pages` → `free_one_page` with the pageblock's migratetype).
+    /// Returns an allocated block (no longer owned, off every LRU) to the page allocator (`__free_pages`):
+    /// an order-0 page to the per-CPU lists (`free_hot_cold_page`; cold when reclaim frees it), a larger
+    /// block straight to the buddy lists (`free_one_page` with the pageblock's migratetype).
     @inline(__always)
-    func releaseFrame(pfn: Int, zone z: Int) {
+    func releaseFrame(pfn: Int, zone z: Int, cold: Bool = false) {
         let p = pages
         let s = p.state[pfn]
         let order = Int(p.order[pfn] & PageOrderByte.orderMask)
-        let n = 1 << order
+        let n = 1 &<< order
         kindPages[z &* 5 &+ Int(PageState.kind(s).rawValue)] &-= Int64(n)
         if s & PageState.dirty != 0 { dirtyPages[z] &-= Int64(n) }
         p.state[pfn] = PageState.tail
         p.order[pfn] = 0
-        freeOneBlock(pfn, zone: z, order: order, mt: pageblockMigratetype(pfn))
-        zoneFreePages[z] += n
-        ev.pgfree &+= UInt64(n)
-        // free_pages_bulk: a page came back, so the zone is worth reclaiming again.
-        if zonePagesScanned[z] != 0 {
-            zonePagesScanned[z] = 0
-            zoneAllUnreclaimable[z] = 0
+        if order == 0 {
+            freeHotColdPage(pfn, zone: z, cold: cold)
+        } else {
+            ev.pgfree &+= UInt64(n)
+            freeOnePage(pfn, zone: z, order: order, mt: pageblockMigratetype(pfn))
         }
     }
 

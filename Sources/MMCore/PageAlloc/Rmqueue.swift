@@ -10,7 +10,7 @@ extension Machine {
             if head != NONE {
                 let pfn = Int(head)
                 removeFromFreeList(pfn, zone: z)
-                expand(pfn, zone: z, low: order, high: current, mt: mt)
+                if current > order { expand(pfn, zone: z, low: order, high: current, mt: mt) }
                 return pfn
             }
             li &+= Migratetype.count

@@ -41,6 +41,8 @@ extension Machine {
                     let rc = tryToCompactPages(zonelist: zl, order: order, gfp: req.gfp, migratetype: mt)
                     if rc != .skipped {
                         out.stalledInCompaction = true
+                        // Page migration frees to the per-CPU lists; drain them so the pages merge.
+                        drainAllPages()
                         if let done = attempt() {
                             resetCompactionDeferral(zone: preferredZone)
                             ev.compactSuccess &+= 1
@@ -54,6 +56,8 @@ extension Machine {
                 let progress = tryToFreePages(zonelist: zl, order: order, gfp: req.gfp).reclaimed
                 out.stalledInReclaim = true
                 out.pagesReclaimed += progress
+                // 2.6.35 drains the per-CPU lists after high-order reclaim so freed pages can merge.
+                if order != 0 { drainAllPages() }
                 if progress > 0, let done = attempt() {
                     return done
                 }

@@ -7,8 +7,17 @@ extension Machine {
 
     /// /proc/zoneinfo as the seed printed it, populated zones only, with the fields the model has:
     /// free pages, watermarks, pages scanned, spanned, present, the zone gauges (`"\n    %-12s %lu"`),
-    /// protection (lowmem_reserve), then all_unreclaimable, start_pfn and inactive_ratio. Per-CPU
-    /// pagesets are not modelled and not printed.
+    /// protection (lowmem_reserve), the pageset of the one simulated CPU with its vm stats threshold,
+    /// then all_unreclaimable, start_pfn and inactive_ratio. (`prev_priority`, which 2.6.35 printed
+    /// between all_unreclaimable and start_pfn, is not modelled and not printed.)
+    /// `calculate_threshold()` for one online CPU: 2 × fls(1) × (1 + fls(present pages per 128 MiB)),
+    /// at most 125.
+    public func statThreshold(zone z: Int) -> Int {
+        let mem = zones[z].presentPages >> (27 - pageShift)
+        let fls = { (x: Int) in x == 0 ? 0 : Int.bitWidth - x.leadingZeroBitCount }
+        return min(125, 2 * fls(1) * (1 + fls(mem)))
+    }
+
     public func renderZoneinfo() -> String {
         var out = ""
         walkPopulatedZones { node, zone in
@@ -17,14 +26,21 @@ extension Machine {
             out += "\n        min      \(zone.watermark.min)"
             out += "\n        low      \(zone.watermark.low)"
             out += "\n        high     \(zone.watermark.high)"
-            out += "\n        scanned  0"
+            out += "\n        scanned  \(zonePagesScanned[zone.id])"
             out += "\n        spanned  \(zone.spannedPages)"
             out += "\n        present  \(zone.presentPages)"
             for (name, v) in zoneStatItems(zone: zone.id) {
                 out += "\n    \(CFormat.pad(name, 12, left: true)) \(v)"
             }
             out += "\n        protection: (" + zone.lowmemReserve.map(String.init).joined(separator: ", ") + ")"
-            out += "\n  all_unreclaimable: 0"
+            let ps = pageset(zone: zone.id)
+            out += "\n  pagesets"
+            out += "\n    cpu: 0"
+            out += "\n              count: \(ps.count)"
+            out += "\n              high:  \(ps.high)"
+            out += "\n              batch: \(ps.batch)"
+            out += "\n  vm stats threshold: \(statThreshold(zone: zone.id))"
+            out += "\n  all_unreclaimable: \(zoneAllUnreclaimable[zone.id])"
             out += "\n  start_pfn:         \(zone.startPfn)"
             out += "\n  inactive_ratio:    \(inactiveRatio(zone: zone.id))"
             out += "\n"

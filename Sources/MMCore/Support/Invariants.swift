@@ -6,7 +6,8 @@ extension Machine {
     /// - free lists agree with page state: each entry is a free head of that order and migratetype, the
     ///   prev links mirror the next links, lengths and `nr_free` match, no block is on two lists;
     /// - no two free buddies of the same order are left unmerged;
-    /// - per-zone free counts agree with NR_FREE_PAGES and free + allocated = managed;
+    /// - per-CPU lists hold exactly the pages marked as on them, order 0, with the zone's `count`;
+    /// - per-zone free counts agree with NR_FREE_PAGES and free + per-CPU + allocated = managed;
     /// - every live handle names an allocated head that names it back; every LRU list holds exactly the
     ///   allocations that belong on it, with correct page counts; per-kind gauges match.
     /// - Complexity: O(pages + allocations).
@@ -21,7 +22,7 @@ extension Machine {
 
         for zone in zones where zone.populated {
             let z = zone.id
-            var freePages = 0, allocatedPages = 0
+            var freePages = 0, allocatedPages = 0, pcpMarked = 0
             var headsPerOrder = Array(repeating: 0, count: nrOrders)
             var pfn = zone.startPfn
             while pfn < zone.endPfn {
@@ -47,6 +48,9 @@ extension Machine {
                             fail("free buddies \(pfn) and \(buddy) of order \(order) were not merged")
                         }
                     }
+                } else if code == PageState.pcp {
+                    pcpMarked += 1
+                    if order != 0 { fail("per-CPU page \(pfn) has order \(order)") }
                 } else if PageState.isIsolatedFreePage(s) {
                     allocatedPages += 1 << order
                     if order != 0 || p.a[pfn] != NONE { fail("isolated free page \(pfn) has order \(order) or an owner") }
@@ -69,8 +73,30 @@ extension Machine {
                 pfn += 1 << order
             }
             if freePages != zoneFreePages[zone.id] { fail("zone \(z): \(freePages) free pages found, NR_FREE_PAGES says \(zoneFreePages[zone.id])") }
-            if freePages + allocatedPages != zone.managedPages {
-                fail("zone \(z): free \(freePages) + allocated \(allocatedPages) != managed \(zone.managedPages)")
+            if freePages + pcpMarked + allocatedPages != zone.managedPages {
+                fail("zone \(z): free \(freePages) + per-CPU \(pcpMarked) + allocated \(allocatedPages) != managed \(zone.managedPages)")
+            }
+            // Per-CPU lists.
+            var pcpListed = 0
+            for mt in 0..<Migratetype.pcpTypes {
+                let li = pcp.list(zone: z, mt: mt)
+                var cur = pcp.heads[li], prev = NONE, n = 0
+                while cur != NONE {
+                    let c = Int(cur)
+                    if !zone.contains(pfn: c) || PageState.code(p.state[c]) != PageState.pcp {
+                        fail("per-CPU list (zone \(z), mt \(mt)) holds pfn \(c), which is not a per-CPU page of that zone"); break
+                    }
+                    if p.b[c] != prev { fail("per-CPU list (zone \(z), mt \(mt)): broken prev link at \(c)"); break }
+                    prev = cur
+                    cur = p.a[c]
+                    n += 1
+                    if n > zone.spannedPages { fail("per-CPU list (zone \(z), mt \(mt)) is cyclic"); break }
+                }
+                if pcp.tails[li] != prev { fail("per-CPU list (zone \(z), mt \(mt)): tail mismatch") }
+                pcpListed += n
+            }
+            if pcpListed != pcpMarked || pcpListed != Int(pcp.count[z]) {
+                fail("zone \(z): \(pcpMarked) per-CPU pages, \(pcpListed) listed, pcp count \(pcp.count[z])")
             }
             // Free lists.
             for o in 0..<nrOrders {

@@ -246,7 +246,8 @@ extension Machine {
         isolatedPages[z &* 2 &+ (kind == .file ? 1 : 0)] &-= 1
         pages.state[pfn] &= ~PageState.isolated
         pages.a[pfn] = NONE
-        releaseFrame(pfn: pfn, zone: z)
+        // shrink_page_list frees through a cold pagevec: the page goes to the tail of the per-CPU list.
+        releaseFrame(pfn: pfn, zone: z, cold: true)
     }
 
     // MARK: - shrink_slab

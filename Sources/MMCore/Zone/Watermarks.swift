@@ -97,6 +97,9 @@ extension Machine {
                 minMark = tmp
             }
             zones[z].watermark = (minMark, minMark + (tmp >> 2), minMark + (tmp >> 1))
+            zoneWmark[z &* 3] = zones[z].watermark.min
+            zoneWmark[z &* 3 &+ 1] = zones[z].watermark.low
+            zoneWmark[z &* 3 &+ 2] = zones[z].watermark.high
             if zones[z].populated { setupZoneMigrateReserve(zone: z) }
         }
         bumpGeneration()

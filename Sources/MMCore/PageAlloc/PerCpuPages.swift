@@ -1,0 +1,233 @@
+/// The per-CPU page lists (`struct per_cpu_pages`, seed 2.6.35): order-0 pages freed by the simulated
+/// CPU wait on a short list per zone and migratetype before going back to the buddy allocator, and
+/// order-0 allocations are served from these lists, refilled `batch` pages at a time.
+///
+/// The simulator runs one CPU (cpu 0), so each zone has one pageset. Pages on these lists are free
+/// but not PageBuddy: NR_FREE_PAGES, /proc/buddyinfo and the watermark checks do not count them, the
+/// compaction free scanner cannot take them and they do not merge until drained, exactly as in the
+/// kernel. Each list is threaded through the pages' `a` (next) and `b` (prev) fields like a free list;
+/// a page on it has state code `PageState.pcp` and its `page_private` (the migratetype it goes back to
+/// when drained) in the order byte's migratetype bits.
+public struct PcpStore {
+    let heads: RawArray<UInt32>
+    let tails: RawArray<UInt32>
+    /// `pcp->count`, `pcp->high`, `pcp->batch` per zone.
+    let count: RawArray<Int32>
+    let high: RawArray<Int32>
+    let batch: RawArray<Int32>
+
+    init(zones: Int, arena: RawArena) {
+        heads = RawArray(repeating: NONE, count: zones * Migratetype.pcpTypes, arena: arena)
+        tails = RawArray(repeating: NONE, count: zones * Migratetype.pcpTypes, arena: arena)
+        count = RawArray(zeroed: zones, arena: arena)
+        high = RawArray(zeroed: zones, arena: arena)
+        batch = RawArray(zeroed: zones, arena: arena)
+    }
+
+    public var byteCount: Int { heads.byteCount + tails.byteCount + count.byteCount + high.byteCount + batch.byteCount }
+
+    @inline(__always) func list(zone: Int, mt: Int) -> Int { zone &* Migratetype.pcpTypes &+ mt }
+}
+
+/// `zone_batchsize()` (MMU form): about a quarter of a 1024th of the zone, at most 512 KiB worth,
+/// rounded to 2^n - 1 so that batches do not alias cache colours.
+public func zoneBatchsize(presentPages: Int, pageSize: Int) -> Int {
+    var batch = presentPages / 1024
+    if batch * pageSize > 512 * 1024 { batch = (512 * 1024) / pageSize }
+    batch /= 4
+    if batch < 1 { batch = 1 }
+    return roundDownPowerOfTwo(batch + batch / 2) - 1
+}
+
+@inline(__always) func roundDownPowerOfTwo(_ n: Int) -> Int { n <= 0 ? 0 : 1 << (Int.bitWidth - 1 - n.leadingZeroBitCount) }
+
+extension Machine {
+    /// `setup_pageset(p, zone_batchsize(zone))` for every zone: high = 6 × batch, batch at least 1.
+    func setupPagesets() {
+        for z in zones {
+            let b = zoneBatchsize(presentPages: z.presentPages, pageSize: 1 << pageShift)
+            pcp.high[z.id] = Int32(6 * b)
+            pcp.batch[z.id] = Int32(max(1, b))
+        }
+    }
+
+    /// `pcp->count`, `pcp->high`, `pcp->batch` of a zone (cpu 0), as /proc/zoneinfo prints them.
+    public func pageset(zone z: Int) -> (count: Int, high: Int, batch: Int) {
+        (Int(pcp.count[z]), Int(pcp.high[z]), Int(pcp.batch[z]))
+    }
+
+    /// Pages sitting on the per-CPU lists of all zones.
+    public var pcpPages: Int { zones.indices.reduce(0) { $0 + Int(pcp.count[$1]) } }
+
+    // MARK: - List primitives
+
+    /// Puts a free order-0 page on a per-CPU list: at the head when hot, at the tail when cold;
+    /// `private` is the migratetype it returns to the buddy lists with.
+    @inline(__always)
+    func pcpAdd(_ pfn: Int, zone z: Int, list mt: Int, private pmt: Int, cold: Bool) {
+        let p = pages
+        let li = pcp.list(zone: z, mt: mt)
+        let p32 = UInt32(truncatingIfNeeded: pfn)
+        if cold {
+            let t = pcp.tails[li]
+            p.a[pfn] = NONE
+            p.b[pfn] = t
+            if t != NONE { p.a[Int(t)] = p32 } else { pcp.heads[li] = p32 }
+            pcp.tails[li] = p32
+        } else {
+            let h = pcp.heads[li]
+            p.a[pfn] = h
+            p.b[pfn] = NONE
+            if h != NONE { p.b[Int(h)] = p32 } else { pcp.tails[li] = p32 }
+            pcp.heads[li] = p32
+        }
+        p.state[pfn] = PageState.pcp
+        p.order[pfn] = UInt8(truncatingIfNeeded: pmt) << Machine.mtShift
+    }
+
+    /// Takes a page off a per-CPU list (`list_del`); returns its `page_private` migratetype.
+    @inline(__always)
+    func pcpDel(_ pfn: Int, zone z: Int, list mt: Int) -> Int {
+        let p = pages
+        let li = pcp.list(zone: z, mt: mt)
+        let next = p.a[pfn], prev = p.b[pfn]
+        if prev != NONE { p.a[Int(prev)] = next } else { pcp.heads[li] = next }
+        if next != NONE { p.b[Int(next)] = prev } else { pcp.tails[li] = prev }
+        let pmt = Int(p.order[pfn] >> Machine.mtShift) & 7
+        p.state[pfn] = PageState.tail
+        p.order[pfn] = 0
+        return pmt
+    }
+
+    // MARK: - Allocation and free
+
+    /// The order-0 half of `buffered_rmqueue()`: the head (hot end) of this zone's per-CPU list for
+    /// the migratetype, refilling an empty list with `rmqueue_bulk()` first. Returns the pfn or -1.
+    @inline(__always)
+    func pcpAllocate(zone z: Int, mt: Int) -> Int {
+        let li = pcp.list(zone: z, mt: mt)
+        if pcp.heads[li] == NONE {
+            pcp.count[z] &+= Int32(truncatingIfNeeded: rmqueueBulk(zone: z, count: Int(pcp.batch[z]), mt: mt))
+            if pcp.heads[li] == NONE { return -1 }
+        }
+        let pfn = Int(pcp.heads[li])
+        _ = pcpDel(pfn, zone: z, list: mt)
+        pcp.count[z] &-= 1
+        return pfn
+    }
+
+    /// `rmqueue_bulk()`: up to `count` order-0 pages from the buddy allocator (`__rmqueue`, fallbacks
+    /// included) onto the per-CPU list, each after the previous one, each remembering the migratetype
+    /// asked for as its `page_private`. NR_FREE_PAGES drops by the number taken.
+    @inline(never)
+    func rmqueueBulk(zone z: Int, count: Int, mt: Int) -> Int {
+        let li = pcp.list(zone: z, mt: mt)
+        let p = pages
+        var after = NONE
+        var taken = 0
+        while taken < count {
+            let pfn = rmqueue(zone: z, order: 0, mt: mt)
+            if pfn < 0 { break }
+            if after == NONE {
+                pcpAdd(pfn, zone: z, list: mt, private: mt, cold: false)
+            } else {
+                // list_add after the previous page: the batch keeps the order it came off the free lists.
+                let next = p.a[Int(after)]
+                let p32 = UInt32(truncatingIfNeeded: pfn)
+                p.a[pfn] = next
+                p.b[pfn] = after
+                p.a[Int(after)] = p32
+                if next != NONE { p.b[Int(next)] = p32 } else { pcp.tails[li] = p32 }
+                p.state[pfn] = PageState.pcp
+                p.order[pfn] = UInt8(truncatingIfNeeded: mt) << Machine.mtShift
+            }
+            after = UInt32(truncatingIfNeeded: pfn)
+            taken += 1
+        }
+        zoneFreePages[z] -= taken
+        return taken
+    }
+
+    /// `free_hot_cold_page()`: an order-0 page nobody owns any more goes to the per-CPU list of its
+    /// pageblock's migratetype (MIGRATE_RESERVE pages to the MOVABLE list, remembering RESERVE), or
+    /// straight to the buddy allocator from an isolated pageblock; a list that reaches `high` gives
+    /// `batch` pages back. Hot pages (an owner's free) go to the head, cold ones (reclaim) to the tail.
+    @inline(__always)
+    func freeHotColdPage(_ pfn: Int, zone z: Int, cold: Bool) {
+        ev.pgfree &+= 1
+        let pmt = pageblockMigratetype(pfn)
+        var mt = pmt
+        if mt >= Migratetype.pcpTypes {
+            if mt == Int(Migratetype.isolate.rawValue) {
+                freeOnePage(pfn, zone: z, order: 0, mt: mt)
+                return
+            }
+            mt = Int(Migratetype.movable.rawValue)
+        }
+        pcpAdd(pfn, zone: z, list: mt, private: pmt, cold: cold)
+        pcp.count[z] &+= 1
+        if pcp.count[z] >= pcp.high[z] {
+            let b = pcp.batch[z]
+            freePcppagesBulk(zone: z, count: Int(b))
+            pcp.count[z] &-= b
+        }
+    }
+
+    /// `free_one_page()`: a block goes straight back to the buddy allocator; NR_FREE_PAGES goes up and
+    /// the zone is worth reclaiming again.
+    @inline(__always)
+    func freeOnePage(_ pfn: Int, zone z: Int, order: Int, mt: Int) {
+        zoneAllUnreclaimable[z] = 0
+        zonePagesScanned[z] = 0
+        freeOneBlock(pfn, zone: z, order: order, mt: mt)
+        zoneFreePages[z] += 1 << order
+    }
+
+    /// `free_pcppages_bulk()`: `count` pages from the cold ends of the lists, taking turns between the
+    /// migratetypes (one page from the first non-empty list, two from the next, …), each merged back
+    /// into the buddy allocator on its `page_private` migratetype.
+    @inline(never)
+    func freePcppagesBulk(zone z: Int, count: Int) {
+        var count = count
+        var mt = 0, batchFree = 0
+        zoneAllUnreclaimable[z] = 0
+        zonePagesScanned[z] = 0
+        zoneFreePages[z] += count
+        while count > 0 {
+            var li: Int
+            repeat {
+                batchFree += 1
+                mt += 1
+                if mt == Migratetype.pcpTypes { mt = 0 }
+                li = pcp.list(zone: z, mt: mt)
+            } while pcp.heads[li] == NONE
+            repeat {
+                let pfn = Int(pcp.tails[li])
+                let pmt = pcpDel(pfn, zone: z, list: mt)
+                freeOneBlock(pfn, zone: z, order: 0, mt: pmt)
+                count -= 1
+                batchFree -= 1
+            } while count > 0 && batchFree > 0 && pcp.heads[li] != NONE
+        }
+    }
+
+    /// `drain_pages(cpu)` / `drain_all_pages()` (one CPU): every page on the per-CPU lists goes back to
+    /// the buddy allocator, where it can merge.
+    public func drainAllPages() {
+        for z in zones.indices where pcp.count[z] > 0 {
+            freePcppagesBulk(zone: z, count: Int(pcp.count[z]))
+            pcp.count[z] = 0
+        }
+    }
+
+    /// The pfns on one per-CPU list, head (hot end) first (for tests and invariant checks).
+    public func pcpListPfns(zone z: Int, mt: Migratetype) -> [Int] {
+        var out: [Int] = []
+        var cur = pcp.heads[pcp.list(zone: z, mt: Int(mt.rawValue))]
+        while cur != NONE {
+            out.append(Int(cur))
+            cur = pages.a[Int(cur)]
+        }
+        return out
+    }
+}
