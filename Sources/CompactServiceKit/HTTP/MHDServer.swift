@@ -171,7 +171,7 @@ final class MHDServer: Sendable {
         let resolution = router.resolve(method: request.method, path: request.path)
         if case .route(let route, let params) = resolution {
             st.route = route.pattern
-            if route.pattern == StreamRoutes.pattern { return openStream(conn, st, request, params) }
+            if StreamRoutes.patterns.contains(route.pattern) { return openStream(conn, st, request, pattern: route.pattern, params) }
         }
         guard resolution.isSlow else {
             return queue(conn, st, router.dispatch(request, resolution, registry: registry))

@@ -10,20 +10,19 @@ extension MHDServer {
     /// Block size MHD asks the reader to fill at most.
     static let streamBlockSize = 16 << 10
 
-    /// Opens GET …/stats/stream: validates the query and Last-Event-ID, registers the stream with the
-    /// hub, and queues the never-ending chunked response.
-    func openStream(_ conn: OpaquePointer, _ st: RequestState, _ request: Request, _ params: [String: String]) -> MHD_Result {
-        let sub: StreamSubscription
+    /// Opens a stream route (…/stats/stream, /v1/jobs/{id}/stream): validates the request, registers the
+    /// stream with the hub, and queues the chunked response, which lasts until the stream's end.
+    func openStream(_ conn: OpaquePointer, _ st: RequestState, _ request: Request, pattern: String,
+                    _ params: [String: String]) -> MHD_Result {
+        let source: any StreamSource, content: any StreamContent
         do {
-            sub = try StreamRoutes.subscription(
-                RequestContext(request: request, params: params, registry: registry),
-                intervalMs: request.query["interval_ms"], events: request.query["events"],
-                lastEventID: header(conn, "Last-Event-ID"))
+            (source, content) = try StreamRoutes.stream(RequestContext(request: request, params: params, registry: registry),
+                                                        pattern: pattern, lastEventID: header(conn, "Last-Event-ID"))
         } catch {
             // The router's dispatch is the one place errors become responses.
             return queue(conn, st, router.dispatch(request, .problem(Problem.from(error)), registry: registry))
         }
-        guard let writer = streams.open(sub, connection: UInt(bitPattern: Int(bitPattern: conn))) else {
+        guard let writer = streams.open(source, content, connection: UInt(bitPattern: Int(bitPattern: conn))) else {
             return queue(conn, st, router.dispatch(request, .problem(Problem(503, "the service is shutting down")), registry: registry))
         }
         let cls = Unmanaged.passRetained(writer).toOpaque()

@@ -17,6 +17,8 @@ final class Job: Sendable {
     let createdAt: String
     let cancelRequested = Atomic<Bool>(false)
     private let status: Mutex<Status>
+    /// `Status.version`, readable without the lock (by the SSE ticker).
+    let latestVersion = Atomic<UInt64>(1)
 
     struct Status: Sendable {
         var state: JobState = .queued
@@ -30,6 +32,11 @@ final class Job: Sendable {
         var csv: String?
         var markdown: String?
         var error: Problem?
+        /// Grows by one whenever the state or the progress changes (the job stream's event ids).
+        var version: UInt64 = 1
+
+        /// What a progress event reports.
+        var progressKey: [String?] { [state.rawValue, String(step), String(steps), String(variant), String(variants), variantName] }
     }
 
     init(id: String, kind: String, machine: String?, workload: String, steps: Int, variants: Int) {
@@ -43,7 +50,16 @@ final class Job: Sendable {
 
     var snapshot: Status { status.withLock { $0 } }
 
-    func update(_ body: (inout Status) -> Void) { status.withLock { body(&$0) } }
+    func update(_ body: (inout Status) -> Void) {
+        status.withLock { s in
+            let before = s.progressKey
+            body(&s)
+            if s.progressKey != before {
+                s.version += 1
+                latestVersion.store(s.version, ordering: .releasing)
+            }
+        }
+    }
 
     /// Percent done: variants finished plus the current one's steps.
     static func percent(_ s: Status) -> Double {
@@ -52,16 +68,8 @@ final class Job: Sendable {
         return ((Double(s.variant) + per) / Double(max(1, s.variants)) * 1000).rounded() / 10
     }
 
-    func write(into w: inout JSONWriter, includeResult: Bool) {
-        let s = snapshot
-        w.beginObject()
-        w.field("id", id)
-        w.field("kind", kind)
-        w.field("state", s.state.rawValue)
-        w.field("machine", machine)
-        w.field("workload", workload)
-        w.field("created_at", createdAt)
-        w.key("progress")
+    /// The `progress` object of the job document (also the data of the job stream's progress events).
+    static func writeProgress(_ s: Status, into w: inout JSONWriter) {
         w.beginObject()
         w.field("step", s.step)
         w.field("steps", s.steps)
@@ -70,6 +78,22 @@ final class Job: Sendable {
         w.field("variant_name", s.variantName)
         w.field("percent", Job.percent(s))
         w.endObject()
+    }
+
+    func write(into w: inout JSONWriter, includeResult: Bool) {
+        write(snapshot, into: &w, includeResult: includeResult)
+    }
+
+    func write(_ s: Status, into w: inout JSONWriter, includeResult: Bool) {
+        w.beginObject()
+        w.field("id", id)
+        w.field("kind", kind)
+        w.field("state", s.state.rawValue)
+        w.field("machine", machine)
+        w.field("workload", workload)
+        w.field("created_at", createdAt)
+        w.key("progress")
+        Job.writeProgress(s, into: &w)
         w.key("result")
         if includeResult, let r = s.resultJSON { w.raw(r) } else { w.null() }
         w.key("error")

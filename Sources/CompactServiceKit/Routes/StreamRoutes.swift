@@ -8,10 +8,15 @@ import MMCore
 /// ring (the last 4096); an `event: lost` says when some had already been dropped. The stream ends
 /// with `event: end` when the machine is deleted or the service shuts down.
 ///
-/// The HTTP layer recognises this route and serves it as a parked, resumable stream (HTTP/MHDStream.swift);
-/// this file holds its validation.
+/// GET /v1/jobs/{id}/stream: a job's progress as Server-Sent Events, ending with `event: done` when the
+/// job has finished (Streaming/JobStream.swift).
+///
+/// The HTTP layer recognises these routes and serves them as parked, resumable streams
+/// (HTTP/MHDStream.swift); this file holds their validation.
 enum StreamRoutes {
     static let pattern = "/v1/machines/{name}/stats/stream"
+    static let jobPattern = "/v1/jobs/{id}/stream"
+    static let patterns: Set<String> = [pattern, jobPattern]
     static let defaultIntervalMs = 1000
     static let intervals = 100...3_600_000
 
@@ -26,6 +31,24 @@ enum StreamRoutes {
             SSEFormat.event(&out, id: id, name: "stats", data: doc)
             return Response(status: 200, contentType: "text/event-stream", body: out)
         }
+        t.get(jobPattern) { ctx in
+            let (_, content) = try stream(ctx, pattern: jobPattern, lastEventID: nil)
+            var out: [UInt8] = []
+            _ = content.produce(&out, now: 0, closing: false)
+            return Response(status: 200, contentType: "text/event-stream", body: out)
+        }
+    }
+
+    /// Validates a request for one of the stream routes and makes the stream's source and content.
+    static func stream(_ ctx: RequestContext, pattern p: String, lastEventID: String?) throws -> (any StreamSource, any StreamContent) {
+        if p == jobPattern {
+            let job = try WorkloadRoutes.job(ctx)
+            return (JobSource(job: job), JobContent(job))
+        }
+        let sub = try subscription(ctx, intervalMs: ctx.request.query["interval_ms"], events: ctx.request.query["events"],
+                                   lastEventID: lastEventID)
+        if !sub.categories.isEmpty { sub.box.events.startRecording() }
+        return (StatsSource(subscription: sub), StatsContent(sub, now: monotonicNs()))
     }
 
     /// Validates a subscription: the machine exists, `interval_ms` is an integer in range, `events`

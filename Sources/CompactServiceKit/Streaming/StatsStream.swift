@@ -10,13 +10,38 @@ struct StreamSubscription: Sendable {
     let lastEventID: UInt64?
 }
 
+/// What a parked stream waits on, asked by the ticker (without the connection's thread): whether
+/// something arrived after the stream's cursor, or the thing it follows went away.
+protocol StreamSource: Sendable {
+    func hasNews(after cursor: UInt64) -> Bool
+}
+
+/// What one kind of stream sends (stats of a machine, progress of a job). Touched only by the
+/// connection's thread, like `StreamWriter`, which frames keep-alives and the stream's end around it.
+protocol StreamContent: AnyObject {
+    /// The last id this stream has dealt with.
+    var cursor: UInt64 { get }
+    /// When the content has something due by the clock alone (`UInt64.max`: never).
+    var nextDueNs: UInt64 { get }
+    /// Appends the events due at `now`; returns true when the last one is queued (the stream then ends).
+    func produce(_ out: inout [UInt8], now: UInt64, closing: Bool) -> Bool
+}
+
+/// The stats stream's source: the machine's event ring and its deletion.
+struct StatsSource: StreamSource {
+    let subscription: StreamSubscription
+    func hasNews(after cursor: UInt64) -> Bool {
+        subscription.box.removed.load(ordering: .acquiring) || subscription.box.events.latestID(subscription.categories) > cursor
+    }
+}
+
 /// The part of a stream the ticker and the connection's thread share: whether the connection is parked
 /// (suspended in libmicrohttpd) and when it next has something to send.
 ///
 /// The connection pointer is only ever resumed by whoever moves `phase` from `.suspended` to
 /// `.running` under the lock, so it is resumed once per suspension, and always while libmicrohttpd
 /// still holds it suspended (a suspended connection is never closed, so the pointer is valid).
-final class StatsStream: Sendable {
+final class ParkedStream: Sendable {
     enum Phase: Sendable {
         /// The connection's thread is producing or sending.
         case running
@@ -38,24 +63,21 @@ final class StatsStream: Sendable {
         var nextDueNs: UInt64 = 0
     }
 
-    let subscription: StreamSubscription
+    let source: any StreamSource
     /// The `MHD_Connection *` as an integer (raw pointers are not Sendable); see the type's comment for
     /// when it may be used.
     let connection: UInt
     let control = Mutex(Control())
 
-    init(_ subscription: StreamSubscription, connection: UInt) {
-        self.subscription = subscription
+    init(_ source: any StreamSource, connection: UInt) {
+        self.source = source
         self.connection = connection
     }
 
-    var box: MachineBox { subscription.box }
-
-    /// Whether something would make the stream produce now: an event for its categories, a due time,
-    /// its machine's deletion or the server's shutdown.
+    /// Whether something would make the stream produce now: news from its source, a due time or the
+    /// server's shutdown.
     func hasWork(_ c: Control, now: UInt64, closing: Bool) -> Bool {
-        closing || box.removed.load(ordering: .acquiring) || now >= c.nextDueNs
-            || box.events.latestID(subscription.categories) > c.cursor
+        closing || now >= c.nextDueNs || source.hasNews(after: c.cursor)
     }
 
     /// Called by a waker: returns true when the caller must resume the connection.
@@ -111,39 +133,31 @@ final class StatsStream: Sendable {
     }
 }
 
-/// The connection-side state of one stream: bytes waiting to be sent and the schedule. Not Sendable and
-/// needs no lock: only libmicrohttpd's content-reader callback touches it, and libmicrohttpd runs one
-/// connection's callbacks on one thread at a time.
+/// The connection-side state of one stream: bytes waiting to be sent, the keep-alive schedule and the
+/// end. Not Sendable and needs no lock: only libmicrohttpd's content-reader callback touches it, and
+/// libmicrohttpd runs one connection's callbacks on one thread at a time.
 final class StreamWriter {
-    static let maxEventsPerBatch = 256
-    let stream: StatsStream
+    let stream: ParkedStream
     let hub: StreamHub
+    private let content: any StreamContent
     private var pending: [UInt8] = []
     private var offset = 0
-    private var cursor: UInt64
-    private var nextStatsNs: UInt64
     private var lastWriteNs: UInt64
-    private let intervalNs: UInt64
     /// The end event is queued: after it is flushed the stream ends.
     private(set) var ending = false
 
-    init(stream: StatsStream, hub: StreamHub, now: UInt64) {
+    init(stream: ParkedStream, content: any StreamContent, hub: StreamHub, now: UInt64) {
         self.stream = stream
+        self.content = content
         self.hub = hub
-        let sub = stream.subscription
-        intervalNs = UInt64(sub.intervalMs) * 1_000_000
-        let last = sub.box.events.lastID
-        // Replay only from an id this machine has handed out; an id from elsewhere starts afresh.
-        if let id = sub.lastEventID, id <= last { cursor = id } else { cursor = last }
-        nextStatsNs = now
         lastWriteNs = now
         SSEFormat.retry(&pending, ms: 2000)
     }
 
     var hasPending: Bool { offset < pending.count }
 
-    var nextDueNs: UInt64 { min(nextStatsNs, lastWriteNs &+ hub.keepAliveNs.load(ordering: .relaxed)) }
-    var currentCursor: UInt64 { cursor }
+    var nextDueNs: UInt64 { min(content.nextDueNs, lastWriteNs &+ hub.keepAliveNs.load(ordering: .relaxed)) }
+    var currentCursor: UInt64 { content.cursor }
 
     /// Copies up to `max` pending bytes to `dst`; returns how many.
     func copyPending(to dst: UnsafeMutableRawPointer, max: Int) -> Int {
@@ -157,23 +171,60 @@ final class StreamWriter {
         return n
     }
 
-    /// Queues whatever is due at `now`; returns whether anything was queued.
+    /// Queues whatever is due at `now` (a keep-alive comment after a silence); returns whether anything
+    /// was queued.
     func produce(now: UInt64) -> Bool {
         guard !ending else { return false }
-        let sub = stream.subscription
-        let closing = hub.closing.load(ordering: .acquiring)
-        if closing || sub.box.removed.load(ordering: .acquiring) {
-            var w = JSONWriter()
-            w.beginObject()
-            w.field("reason", closing ? "shutdown" : "machine_deleted")
-            w.endObject()
-            SSEFormat.event(&pending, id: nil, name: "end", data: w.bytes)
-            ending = true
+        let before = pending.count
+        ending = content.produce(&pending, now: now, closing: hub.closing.load(ordering: .acquiring))
+        if pending.count == before, now >= lastWriteNs &+ hub.keepAliveNs.load(ordering: .relaxed) {
+            SSEFormat.comment(&pending, "keep-alive")
+        }
+        if pending.count > before {
+            lastWriteNs = now
             return true
         }
-        let before = pending.count
+        return false
+    }
+
+    /// `event: end` with the reason a stream stops before its natural end.
+    static func end(_ out: inout [UInt8], reason: String) {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("reason", reason)
+        w.endObject()
+        SSEFormat.event(&out, id: nil, name: "end", data: w.bytes)
+    }
+}
+
+/// A machine's stats stream: a stats document every interval, the tracepoint events the client asked
+/// for, and `event: end` when the machine is deleted or the service shuts down.
+final class StatsContent: StreamContent {
+    static let maxEventsPerBatch = 256
+    let subscription: StreamSubscription
+    private(set) var cursor: UInt64
+    private var nextStatsNs: UInt64
+    private let intervalNs: UInt64
+
+    init(_ sub: StreamSubscription, now: UInt64) {
+        subscription = sub
+        intervalNs = UInt64(sub.intervalMs) * 1_000_000
+        let last = sub.box.events.lastID
+        // Replay only from an id this machine has handed out; an id from elsewhere starts afresh.
+        if let id = sub.lastEventID, id <= last { cursor = id } else { cursor = last }
+        nextStatsNs = now
+    }
+
+    var nextDueNs: UInt64 { nextStatsNs }
+
+    func produce(_ out: inout [UInt8], now: UInt64, closing: Bool) -> Bool {
+        let sub = subscription
+        if closing || sub.box.removed.load(ordering: .acquiring) {
+            StreamWriter.end(&out, reason: closing ? "shutdown" : "machine_deleted")
+            return true
+        }
         let statsDue = now >= nextStatsNs
-        let (batch, statsID) = sub.box.events.take(after: cursor, sub.categories, limit: StreamWriter.maxEventsPerBatch,
+        let (batch, statsID) = sub.box.events.take(after: cursor, sub.categories, limit: StatsContent.maxEventsPerBatch,
                                                    withStatsID: statsDue)
         cursor = batch.cursor
         if let lost = batch.lost {
@@ -182,26 +233,19 @@ final class StreamWriter {
             w.field("first_id", lost.lowerBound)
             w.field("last_id", lost.upperBound)
             w.endObject()
-            SSEFormat.event(&pending, id: nil, name: "lost", data: w.bytes)
+            SSEFormat.event(&out, id: nil, name: "lost", data: w.bytes)
         }
         for (id, e) in batch.events {
             let (name, data) = SSEFormat.trace(e, pageblockOrder: sub.box.events.pageblockOrder)
-            SSEFormat.event(&pending, id: id, name: name, data: data)
+            SSEFormat.event(&out, id: id, name: name, data: data)
         }
         if let id = statsID {
             let box = sub.box
             let doc = box.document(.stats) { StatsDocument.build(name: box.name, $0) }
-            SSEFormat.event(&pending, id: id, name: "stats", data: doc)
+            SSEFormat.event(&out, id: id, name: "stats", data: doc)
             // Keep the cadence; a stream that fell behind (slow client) skips to the next slot.
             nextStatsNs &+= intervalNs
             if nextStatsNs <= now { nextStatsNs = now &+ intervalNs }
-        }
-        if pending.count == before, now >= lastWriteNs &+ hub.keepAliveNs.load(ordering: .relaxed) {
-            SSEFormat.comment(&pending, "keep-alive")
-        }
-        if pending.count > before {
-            lastWriteNs = now
-            return true
         }
         return false
     }

@@ -3,14 +3,14 @@ import Glibc
 #endif
 import Synchronization
 
-/// Every open stats stream of the server, and the ticker thread that resumes parked streams when they
+/// Every open SSE stream of the server (machine stats, job progress), and the ticker thread that resumes parked streams when they
 /// have something to send.
 ///
 /// A stream's connection parks (MHD_suspend_connection) whenever it has nothing to send, so it costs
 /// its worker thread nothing and never delays the other connections that thread serves (reference
 /// §3: a blocking reader starves them). The ticker looks at every parked stream every few milliseconds
-/// and resumes those with a due stats event or keep-alive, new tracepoint events, a deleted machine or
-/// a server shutting down.
+/// and resumes those with something to send: a due stats event or keep-alive, news from the stream's
+/// source (tracepoint events, a deleted machine, a job's progress) or a server shutting down.
 final class StreamHub: Sendable {
     /// How often the ticker looks at parked streams.
     static let tickNs: UInt64 = 5_000_000
@@ -19,7 +19,7 @@ final class StreamHub: Sendable {
     /// Resumes a connection (MHD_resume_connection); given by the HTTP layer, which owns the pointers.
     private let resume: @Sendable (UInt) -> Void
     private let metrics: ServiceMetrics
-    private let streams = Mutex<[ObjectIdentifier: StatsStream]>([:])
+    private let streams = Mutex<[ObjectIdentifier: ParkedStream]>([:])
     /// Set when shutdown begins: streams end, new ones are refused.
     let closing = Atomic<Bool>(false)
     /// A comment line goes out when a stream has been silent this long (tests shorten it).
@@ -36,9 +36,8 @@ final class StreamHub: Sendable {
     var count: Int { streams.withLock { $0.count } }
 
     /// Registers a stream; nil when the server is shutting down.
-    func open(_ sub: StreamSubscription, connection: UInt) -> StreamWriter? {
-        let s = StatsStream(sub, connection: connection)
-        if !sub.categories.isEmpty { sub.box.events.startRecording() }
+    func open(_ source: any StreamSource, _ content: any StreamContent, connection: UInt) -> StreamWriter? {
+        let s = ParkedStream(source, connection: connection)
         let ok = streams.withLock { m -> Bool in
             guard !closing.load(ordering: .acquiring) else { return false }
             m[ObjectIdentifier(s)] = s
@@ -46,18 +45,18 @@ final class StreamHub: Sendable {
         }
         guard ok else { return nil }
         metrics.openStreams.add(1, ordering: .relaxed)
-        return StreamWriter(stream: s, hub: self, now: monotonicNs())
+        return StreamWriter(stream: s, content: content, hub: self, now: monotonicNs())
     }
 
     /// The stream's response was freed.
-    func close(_ s: StatsStream) {
+    func close(_ s: ParkedStream) {
         s.markClosed()
         if streams.withLock({ $0.removeValue(forKey: ObjectIdentifier(s)) }) != nil {
             metrics.openStreams.subtract(1, ordering: .relaxed)
         }
     }
 
-    private func snapshot() -> [StatsStream] { streams.withLock { Array($0.values) } }
+    private func snapshot() -> [ParkedStream] { streams.withLock { Array($0.values) } }
 
     /// One pass over the parked streams.
     func tick(force: Bool = false) {

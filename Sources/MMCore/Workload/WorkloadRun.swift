@@ -86,19 +86,23 @@ struct EventQueue {
         guard let top = heap.first else { return nil }
         let last = heap.removeLast()
         if !heap.isEmpty {
-            var i = 0
-            let n = heap.count
-            while true {
-                let c = 4 * i + 1
-                if c >= n { break }
-                var m = c
-                var k = c + 1
-                while k < min(c + 4, n) { if heap[k].before(heap[m]) { m = k }; k += 1 }
-                if !heap[m].before(last) { break }
-                heap[i] = heap[m]
-                i = m
+            // Sift the hole down through unchecked storage (the hot loop of a long workload).
+            heap.withUnsafeMutableBufferPointer { h in
+                var i = 0
+                let n = h.count
+                while true {
+                    let c = 4 &* i &+ 1
+                    if c >= n { break }
+                    var m = c
+                    var k = c &+ 1
+                    let end = Swift.min(c &+ 4, n)
+                    while k < end { if h[k].before(h[m]) { m = k }; k &+= 1 }
+                    if !h[m].before(last) { break }
+                    h[i] = h[m]
+                    i = m
+                }
+                h[i] = last
             }
-            heap[i] = last
         }
         let ev: Event = top.handle == 0 ? .tick(actor: Int(top.actor)) : .expire(actor: Int(top.actor), handle: PageHandle(raw: top.handle))
         return (top.at, ev)

@@ -139,6 +139,62 @@ final class StreamTests: XCTestCase {
         XCTAssertEqual(Set(progress.compactMap { $0["id"] as? String }).count, 1)
     }
 
+    /// GET /v1/jobs/{id}/stream of an experiment (no machine of the registry runs it): progress events
+    /// with growing ids and the job's progress object, then `done` with the final state, then the end.
+    func testExperimentProgressIsStreamedToCompletion() throws {
+        // Enough steps on two variants that the job is still running when the stream opens.
+        let steps = (0..<20).map { i in #"{"fill":{"kind":"anon","fraction":0.3,"tag":"t\#(i)"}},{"free":{"tag":"t\#(i)","pattern":"every_other"}},{"compact":{}}"# }
+        let body = #"{"template":{"preset":"x86_64","memory_mib":256,"seed":3},"variants":[{"name":"a"},{"name":"b","compaction":false}],"workload":{"steps":["# + steps.joined(separator: ",") + "]}}"
+        let r = try ts.client.post("/v1/experiments", json: body)
+        XCTAssertEqual(r.status, 202, r.text)
+        let id = try XCTUnwrap(r.json["id"] as? String)
+        let c = try SSEClient(port: ts.port, path: "/v1/jobs/\(id)/stream")
+        XCTAssertEqual(c.status, 200)
+        XCTAssertEqual(c.header("Content-Type"), "text/event-stream")
+        let events = try c.drainToEnd(timeout: 120)
+        let progress = events.filter { $0.name == "progress" }
+        XCTAssertGreaterThan(progress.count, 0)
+        let ids = progress.compactMap(\.id)
+        XCTAssertEqual(ids.count, progress.count, "every progress event has an id")
+        XCTAssertEqual(ids, ids.sorted())
+        XCTAssertEqual(Set(ids).count, ids.count, "ids are strictly increasing")
+        // Progress only moves forward: (variant, step) pairs in order.
+        let pos = progress.map { ($0.json["variant"] as? Int ?? -1) * 1000 + ($0.json["step"] as? Int ?? -1) }
+        XCTAssertEqual(pos, pos.sorted())
+        let last = try XCTUnwrap(progress.last).json
+        XCTAssertEqual(last["percent"] as? Double, 100)
+        XCTAssertEqual(last["variants"] as? Int, 2)
+        XCTAssertEqual(last["variant_name"] as? String, "b")
+        XCTAssertEqual(last["steps"] as? Int, 60)
+        let done = try XCTUnwrap(events.last)
+        XCTAssertEqual(done.name, "done")
+        XCTAssertEqual(done.json["state"] as? String, "succeeded")
+        XCTAssertEqual(done.json["id"] as? String, id)
+        // The progress object is the one GET /v1/jobs/{id} shows.
+        let job = try ts.client.get("/v1/jobs/\(id)").json
+        let jp = try XCTUnwrap(job["progress"] as? [String: Any])
+        XCTAssertEqual(Set(jp.keys), Set(last.keys))
+        XCTAssertEqual(jp["percent"] as? Double, 100)
+        XCTAssertEqual((done.json["progress"] as? [String: Any])?["percent"] as? Double, 100)
+    }
+
+    /// A machine workload job has the same stream; a finished job's stream says so at once and ends;
+    /// an unknown job is a 404 naming `id`.
+    func testWorkloadJobStreamAndUnknownJob() throws {
+        let r = try ts.client.post("/v1/machines/s/workloads?wait=true", json: #"{"steps":[{"fill":{"kind":"anon","fraction":0.2,"tag":"a"}},{"free":{"tag":"a"}}]}"#)
+        XCTAssertEqual(r.status, 200, r.text)
+        let id = try XCTUnwrap(r.json["id"] as? String)
+        let c = try SSEClient(port: ts.port, path: "/v1/jobs/\(id)/stream")
+        let events = try c.drainToEnd(timeout: 10).filter { !$0.name.hasPrefix(":") }
+        XCTAssertEqual(events.map(\.name), ["progress", "done"])
+        XCTAssertEqual(events[0].json["step"] as? Int, 2)
+        XCTAssertEqual(events[1].json["state"] as? String, "succeeded")
+        let bad = try ts.client.request("GET", "/v1/jobs/job-999999/stream")
+        XCTAssertEqual(bad.status, 404)
+        XCTAssertEqual(bad.header("Content-Type"), "application/problem+json")
+        XCTAssertEqual(bad.json["field"] as? String, "id")
+    }
+
     /// Movable pages scattered over the machine, then a full compaction (what POST …/compact runs).
     func fragmentAndCompact() throws {
         XCTAssertEqual(try ts.client.post("/v1/machines/s/allocations", json: "{\"count\":4000,\"tag\":\"frag\"}").status, 200)
