@@ -269,7 +269,11 @@ public final class Machine {
         return c
     }
 
+    /// The content word the owner of `h` writes into its page `i`: a multiplicative hash of handle (slot
+    /// and generation), page index and the machine's salt, so a page carried to the wrong place, or a
+    /// stale copy, reads back differently.
     @inline(__always) func contentWord(_ h: PageHandle, _ i: Int) -> UInt32 {
-        UInt32(truncatingIfNeeded: SeededRandom.mix(h.raw &* 0x1_0000_0001 &+ UInt64(i) ^ contentSalt))
+        let x = (h.raw &+ UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15) ^ contentSalt
+        return UInt32(truncatingIfNeeded: (x &* 0xBF58_476D_1CE4_E5B9) &>> 32)
     }
 }
