@@ -69,6 +69,10 @@ public final class Machine {
 
     /// Allocation tags: tag → handles in allocation order (stale handles are skipped and pruned).
     @exclusivity(unchecked) var tags: [String: [PageHandle]] = [:]
+    /// Files workloads made, per tag: their pages and metadata objects (a free step deletes them whole).
+    @exclusivity(unchecked) var files: [String: [FileRecord]] = [:]
+    /// Slab caches of objects (dentries, inodes) and the per-slot object counts of their slab pages.
+    @exclusivity(unchecked) var slab: SlabStore
 
     @exclusivity(unchecked) public internal(set) var minFreeKbytes: Int
     @exclusivity(unchecked) public internal(set) var extfragThreshold: Int
@@ -144,6 +148,7 @@ public final class Machine {
         // At most one live allocation per page, plus one per swap slot (swapped-out pages stay owned).
         handles = HandleTable(capacity: totalPages + ((config.swapMiB << 20) >> preset.pageShift) + 1, arena: arena)
         lru = LruStore(zones: zones.count, arena: arena)
+        slab = SlabStore(capacity: handles.pfn.count, pageSize: 1 << preset.pageShift, arena: arena)
         pcp = PcpStore(zones: zones.count, arena: arena)
         ev = VmCounters(zoneTypes: preset.zoneTypes.count)
         zoneFreePages = RawArray(zeroed: zones.count, arena: arena)
@@ -246,6 +251,8 @@ public final class Machine {
         pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount + lru.byteCount + pcp.byteCount
             + handles.byteCount + kindPages.byteCount + dirtyPages.byteCount + isolatedPages.byteCount
             + tags.values.reduce(0) { $0 + $1.capacity * MemoryLayout<PageHandle>.stride }
+            + slab.byteCount(usedSlots: handles.used)
+            + files.values.reduce(0) { $0 + $1.reduce($1.capacity * MemoryLayout<FileRecord>.stride) { $0 + $1.pages.capacity * MemoryLayout<PageHandle>.stride } }
     }
 
     @inline(__always) func bumpGeneration() { generation &+= 1 }

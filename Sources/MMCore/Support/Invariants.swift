@@ -9,8 +9,11 @@ extension Machine {
     /// - per-CPU lists hold exactly the pages marked as on them, order 0, with the zone's `count`;
     /// - per-zone free counts agree with NR_FREE_PAGES and free + per-CPU + allocated = managed;
     /// - every live handle names an allocated head that names it back; every LRU list holds exactly the
-    ///   allocations that belong on it, with correct page counts; per-kind gauges match.
-    /// - Complexity: O(pages + allocations).
+    ///   allocations that belong on it, with correct page counts; per-kind gauges match;
+    /// - slab caches: every slab page of a cache is a live order-0 slab allocation holding 1...objectsPerSlab
+    ///   objects, exactly as many as the object table places on it; the partial list holds exactly the
+    ///   cache's pages with room; object, page and unused counts match; the unused LRU is consistent.
+    /// - Complexity: O(pages + allocations + slab objects).
     public func checkConsistency(limit: Int = 20) -> [String] {
         var errors: [String] = []
         func fail(_ s: @autoclosure () -> String) { if errors.count < limit { errors.append(s()) } }
@@ -161,6 +164,62 @@ extension Machine {
             }
             if dirtyPages[z] != dirtyExpected[z] { fail("zone \(z): nr_dirty \(dirtyPages[z]) but \(dirtyExpected[z]) dirty pages") }
         }
+        checkSlab(fail)
         return errors
+    }
+
+    private func checkSlab(_ fail: (@autoclosure () -> String) -> Void) {
+        let nc = slab.caches.count
+        var perSlot: [Int: Int] = [:]
+        var objects = Array(repeating: 0, count: nc), unusedFlagged = Array(repeating: 0, count: nc)
+        for i in 0..<slab.objSlab.count where slab.objSlab[i] != NONE {
+            let s = Int(slab.objSlab[i]), c = Int(slab.objFlags[i] & 0x0F)
+            guard c < nc, s < handles.capacity, slab.cache(ofSlot: s) == c else { fail("slab object \(i) of cache \(c) sits on slot \(s), which is not a slab of that cache"); continue }
+            perSlot[s, default: 0] += 1
+            objects[c] += 1
+            if slab.objFlags[i] & SlabStore.onLru != 0 { unusedFlagged[c] += 1 }
+            let l = slab.objLink[i]
+            if l != NONE && (Int(l) >= slab.objSlab.count || slab.objSlab[Int(l)] == NONE) { fail("slab object \(i) pins freed object \(l)") }
+        }
+        var slabs = Array(repeating: 0, count: nc), partialExpected = Array(repeating: Set<Int>(), count: nc)
+        for s in 0..<handles.capacity where slab.info[s] != 0 {
+            let c = slab.cache(ofSlot: s), n = slab.count(ofSlot: s)
+            guard c >= 0 && c < nc else { fail("slot \(s) has slab info for unknown cache \(c)"); continue }
+            slabs[c] += 1
+            let pfn = handles.pfn[s]
+            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Int(pfn)]) != .slab || pages.order[Int(pfn)] & PageOrderByte.orderMask != 0 {
+                fail("slab page of cache \(c) at slot \(s) is not a live order-0 slab allocation")
+            }
+            if n < 1 || n > slab.caches[c].objectsPerSlab { fail("slab page at slot \(s) of cache \(c) holds \(n) objects (1...\(slab.caches[c].objectsPerSlab))") }
+            if perSlot[s, default: 0] != n { fail("slab page at slot \(s) counts \(n) objects but \(perSlot[s, default: 0]) sit on it") }
+            if n < slab.caches[c].objectsPerSlab { partialExpected[c].insert(s) }
+        }
+        for c in 0..<nc {
+            let st = slab.caches[c]
+            if st.objects != objects[c] { fail("cache \(c): \(st.objects) objects counted but \(objects[c]) live") }
+            if st.slabs != slabs[c] { fail("cache \(c): \(st.slabs) slabs counted but \(slabs[c]) found") }
+            var partial = Set<Int>(), cur = st.partialHead, prev = NONE
+            while cur != NONE {
+                let s = Int(cur)
+                if handles.lruPrev[s] != prev { fail("cache \(c): broken partial list at slot \(s)"); break }
+                if !partial.insert(s).inserted { fail("cache \(c): partial list is cyclic"); break }
+                prev = cur
+                cur = handles.lruNext[s]
+            }
+            if partial != partialExpected[c] { fail("cache \(c): partial list holds \(partial.count) slabs, \(partialExpected[c].count) have room") }
+            var n = 0
+            cur = st.unusedHead; prev = NONE
+            while cur != NONE {
+                let i = Int(cur)
+                if slab.objSlab[i] == NONE || slab.objFlags[i] & SlabStore.onLru == 0 || Int(slab.objFlags[i] & 0x0F) != c { fail("cache \(c): unused LRU holds object \(i), which is not an unused object of it"); break }
+                if slab.objPrev[i] != prev { fail("cache \(c): broken unused LRU at object \(i)"); break }
+                prev = cur
+                cur = slab.objNext[i]
+                n += 1
+                if n > slab.objSlab.count { fail("cache \(c): unused LRU is cyclic"); break }
+            }
+            if st.unusedTail != prev { fail("cache \(c): unused LRU tail mismatch") }
+            if n != st.nrUnused || n != unusedFlagged[c] { fail("cache \(c): nr_unused \(st.nrUnused), \(n) listed, \(unusedFlagged[c]) flagged") }
+        }
     }
 }

@@ -84,10 +84,10 @@ extension Machine {
                         shrinkZone(zone: z, priority: priority, &sc)
                     }
                     let slab = shrinkSlab(scanned: sc.nrScanned, lruPages: zoneReclaimablePages(zone: z), zones: [z], &sc)
-                    sc.nrReclaimed += slab
+                    sc.nrReclaimed += slab.pages
                     totalScanned += sc.nrScanned
                     if zoneAllUnreclaimable[z] != 0 { continue }
-                    if slab == 0 && !zoneReclaimable(zone: z) { zoneAllUnreclaimable[z] = 1 }
+                    if slab.objects == 0 && !zoneReclaimable(zone: z) { zoneAllUnreclaimable[z] = 1 }
                     if !balanced(z, order, high, classzone) { ok = false }
                     if sc.durationNs >= budgetNs { outOfTime = true; break }
                 }

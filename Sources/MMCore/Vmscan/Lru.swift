@@ -103,6 +103,10 @@ extension Machine {
         switch base {
         case .activeAnon: return s & PageState.active != 0 ? .activeAnon : .inactiveAnon
         case .inactiveFile: return s & PageState.active != 0 ? .activeFile : .inactiveFile
+        case .slab:
+            // A slab page of an object cache is on its cache's lists, not on an LRU.
+            let a = pages.a[pfn]
+            return a == NONE || slab.info[Int(a)] == 0 ? .slab : nil
         default: return base
         }
     }

@@ -252,27 +252,45 @@ extension Machine {
 
     // MARK: - shrink_slab
 
-    /// `shrink_slab`: shrink reclaimable slab in proportion to the LRU pages just scanned
-    /// (4 × scanned / seeks(2) × objects / lru_pages), oldest allocations first. Returns pages freed.
-    func shrinkSlab(scanned: Int, lruPages: Int, zones zl: [Int], _ sc: inout ScanControl) -> Int {
-        let slabTotal = zl.reduce(0) { $0 + self.lruPages(zone: $1, list: .slab) }
-        guard slabTotal > 0, scanned > 0 else { return 0 }
-        var target = 2 * scanned * slabTotal / (lruPages + 1)
-        if target == 0 { target = 1 }
-        ev.slabsScanned &+= UInt64(target)
+    /// `shrink_slab` (2.6.35): every registered shrinker in turn — the dcache's, the icache's (they free
+    /// objects; a slab page goes back only when its last object goes, `reclaim_state->reclaimed_slab`)
+    /// and the one for slab pages without a cache (one object a page, oldest page first, in these
+    /// zones) — each scanning in proportion to the LRU pages just scanned (`runShrinker`). Returns the
+    /// slab pages freed and the objects the shrinkers report freed (kswapd's all_unreclaimable test).
+    func shrinkSlab(scanned: Int, lruPages: Int, zones zl: [Int], _ sc: inout ScanControl) -> (pages: Int, objects: Int) {
+        guard scanned > 0 else { return (0, 0) }
+        var pages = 0, objects = 0
+        let fs = sc.gfp.contains(.fs) || sc.isKswapd
+        for c in SlabCache.allCases.map(\.rawValue) {
+            var deferred = slab.caches[c].deferred
+            let r = runShrinker(scanned: scanned, lruPages: lruPages, deferred: &deferred, mayShrink: fs,
+                                count: { self.shrinkerCount(c) }, shrink: { self.pruneCache(c, $0) })
+            slab.caches[c].deferred = deferred
+            pages += r.pages
+            objects += r.objects
+        }
+        var deferred = slab.pageShrinkerDeferred
+        let r = runShrinker(scanned: scanned, lruPages: lruPages, deferred: &deferred,
+                            count: { zl.reduce(0) { $0 + self.lruPages(zone: $1, list: .slab) } },
+                            shrink: { self.shrinkSlabPages($0, zones: zl) })
+        slab.pageShrinkerDeferred = deferred
+        pages += r.pages
+        objects += r.objects
+        sc.durationNs &+= UInt64(pages) &* costs.reclaimDrop &+ UInt64(objects) &* costs.reclaimScan
+        ev.pagesReclaimed &+= UInt64(pages)
+        return (pages, objects)
+    }
+
+    /// The page-level slab shrinker: frees up to `nr` slab pages without a cache, oldest first.
+    func shrinkSlabPages(_ nr: Int, zones zl: [Int]) -> Int {
         var freed = 0
-        for z in zl where freed < target {
+        for z in zl where freed < nr {
             let li = z * LruList.count + LruList.slab.rawValue
-            while freed < target, lru.tails[li] != NONE {
-                let slot = Int(lru.tails[li])
-                let pfn = Int(handles.pfn[slot])
-                let n = 1 << Int(pages.order[pfn] & PageOrderByte.orderMask)
-                freeAllocation(slot: slot)
-                freed += n
+            while freed < nr, lru.tails[li] != NONE {
+                freeAllocation(slot: Int(lru.tails[li]))
+                freed += 1
             }
         }
-        sc.durationNs &+= UInt64(freed) &* costs.reclaimDrop
-        ev.pagesReclaimed &+= UInt64(freed)
         return freed
     }
 
@@ -291,7 +309,7 @@ extension Machine {
                 shrinkZone(zone: z, priority: priority, &sc)
             }
             let lruTotal = zl.reduce(0) { $0 + zoneReclaimablePages(zone: $1) }
-            sc.nrReclaimed += shrinkSlab(scanned: sc.nrScanned, lruPages: lruTotal, zones: zl, &sc)
+            sc.nrReclaimed += shrinkSlab(scanned: sc.nrScanned, lruPages: lruTotal, zones: zl, &sc).pages
             if sc.nrReclaimed >= sc.nrToReclaim { break }
             if sc.nrScanned > 0 && priority < Machine.defPriority - 2 { sc.durationNs &+= costs.congestionWait }
             priority -= 1

@@ -50,9 +50,17 @@ public struct HighAllocSpec: Sendable, Equatable {
 
 /// One step of a workload.
 public enum WorkloadStep: Sendable, Equatable {
-    case fill(kind: AllocKind, amount: Amount, chunkPages: Int, writers: Int, tag: String, order: Int, dirtyFraction: Double, mlock: Bool)
+    /// Allocates `amount` in runs of `chunkPages` by `writers` taking turns. With `filePages` > 0 (page
+    /// cache only) each writer writes files of that many pages, creating each file's metadata (an inode
+    /// and its dentry, in the slab caches) before its first page.
+    case fill(kind: AllocKind, amount: Amount, chunkPages: Int, writers: Int, tag: String, order: Int, dirtyFraction: Double, mlock: Bool, filePages: Int = 0)
+    /// Creates the metadata of existing files, as `updatedb` walking a tree does: per file an inode and a
+    /// dentry, unused once looked up (the shrinkers may free them). A count is of files; a size is of
+    /// the objects (dentry + inode bytes per file). Kept under the tag as files without pages.
+    case metadata(amount: Amount, tag: String)
     /// Frees a tag's allocations by pattern; with `unit` > 1, consecutive runs of `unit` allocations (one
-    /// file of a fill) are freed or kept together.
+    /// file of a fill) are freed or kept together. A tag holding files is freed file by file (the unit
+    /// counts files): deleting a file frees its pages and its dentry and inode.
     case free(tag: String, pattern: FreePattern, unit: Int)
     /// Keeps one allocation in every `period` of a tag (in allocation order) and frees the rest: with
     /// period 4 on memory filled in order, 3/4 of the pages of every huge-page-sized chunk go (the recipe
@@ -101,7 +109,7 @@ extension WorkloadDefinition {
         self.init(name: name, seed: seed, steps: out)
     }
 
-    static let stepNames = ["fill", "free", "keep_one_in", "start_actor", "stop_actor", "run", "high_alloc", "compact",
+    static let stepNames = ["fill", "metadata", "free", "keep_one_in", "start_actor", "stop_actor", "run", "high_alloc", "compact",
                             "sysctl", "sample", "age", "selftest"]
 
     static func kind(_ r: JSONObjectReader, _ key: String = "kind", default d: AllocKind? = nil) throws(MMError) -> AllocKind {
@@ -167,12 +175,23 @@ extension WorkloadDefinition {
         }
         switch key {
         case "fill":
-            try r.rejectUnknown(["kind", "fraction", "mib", "count", "chunk_pages", "writers", "tag", "order", "dirty_fraction", "mlock"])
-            return .fill(kind: try kind(r), amount: try amount(r, allowCount: true),
-                         chunkPages: try r.int("chunk_pages", in: 1...(1 << 24)) ?? 1,
-                         writers: try r.int("writers", in: 1...65536) ?? 1, tag: try tag(r),
-                         order: try r.int("order", in: 0...15) ?? 0,
-                         dirtyFraction: try r.double("dirty_fraction", in: 0...1) ?? 0, mlock: try r.bool("mlock") ?? false)
+            try r.rejectUnknown(["kind", "fraction", "mib", "count", "chunk_pages", "writers", "tag", "order", "dirty_fraction", "mlock", "file_pages"])
+            let k = try kind(r)
+            let amt = try amount(r, allowCount: true)
+            let chunk = try r.int("chunk_pages", in: 1...(1 << 24)) ?? 1
+            let writers = try r.int("writers", in: 1...65536) ?? 1
+            let t = try tag(r)
+            let order = try r.int("order", in: 0...15) ?? 0
+            let filePages = try r.int("file_pages", in: 1...(1 << 24)) ?? 0
+            if filePages > 0 && (k != .file || order != 0) {
+                throw .invalidConfig(field: r.field("file_pages"), value: String(filePages), reason: "files are page cache: needs kind file and order 0")
+            }
+            return .fill(kind: k, amount: amt, chunkPages: chunk, writers: writers, tag: t, order: order,
+                         dirtyFraction: try r.double("dirty_fraction", in: 0...1) ?? 0, mlock: try r.bool("mlock") ?? false,
+                         filePages: filePages)
+        case "metadata":
+            try r.rejectUnknown(["fraction", "mib", "count", "tag"])
+            return .metadata(amount: try amount(r, allowCount: true), tag: try tag(r))
         case "free":
             try r.rejectUnknown(["tag", "pattern", "fraction", "seed", "unit"])
             let p = try r.string("pattern") ?? "all"
@@ -282,7 +301,7 @@ extension WorkloadDefinition {
     public func validate(for config: MachineConfig) throws(MMError) {
         for (i, s) in steps.enumerated() {
             switch s {
-            case .fill(_, _, _, _, _, let order, _, _) where order >= config.preset.nrOrders:
+            case .fill(_, _, _, _, _, let order, _, _, _) where order >= config.preset.nrOrders:
                 throw .orderOutOfRange(field: "steps[\(i)].fill.order", order: order, max: config.preset.nrOrders - 1)
             case .highAlloc(let h) where h.order >= config.preset.nrOrders:
                 throw .orderOutOfRange(field: "steps[\(i)].high_alloc.order", order: h.order, max: config.preset.nrOrders - 1)

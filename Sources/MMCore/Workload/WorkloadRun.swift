@@ -29,7 +29,9 @@ public final class WorkloadRun {
 
     /// A step that takes many events (a fill, a run, a series of attempts), with its own progress.
     enum PendingStep {
-        case fill(done: Int, total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool, handles: [[PageHandle]])
+        case fill(done: Int, total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool, handles: [[PageHandle]],
+                  filePages: Int, files: [[FileRecord]])
+        case metadata(done: Int, total: Int, tag: String, files: [FileRecord])
         case runUntil(UInt64)
         case highAlloc(spec: HighAllocSpec, order: Int, total: Int, increment: Int, done: Int, inIncrement: Int, stoppedIncrement: Bool, nextAt: UInt64)
     }
@@ -174,9 +176,21 @@ extension Machine {
 
     private func startStep(_ run: WorkloadRun, _ s: WorkloadStep) throws(MMError) {
         switch s {
-        case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock):
+        case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock, let filePages):
             run.pending = .fill(done: 0, total: pagesFor(amount, order: order), kind: kind, chunk: chunk, writers: writers, tag: tag,
-                                order: order, dirty: dirty, mlock: mlock, handles: Array(repeating: [], count: writers))
+                                order: order, dirty: dirty, mlock: mlock, handles: Array(repeating: [], count: writers),
+                                filePages: filePages, files: Array(repeating: [], count: filePages > 0 ? writers : 0))
+        case .metadata(let amount, let tag):
+            let perFile = SlabCache.dentry.objectSize + SlabCache.inode.objectSize
+            let total: Int
+            switch amount {
+            case .count(let c): total = c
+            case .fraction(let f): total = Int(Double(totalPages << pageShift) * f) / perFile
+            case .mib(let m): total = (m << 20) / perFile
+            }
+            run.pending = .metadata(done: 0, total: total, tag: tag, files: [])
+        case .free(let tag, let pattern, let unit) where files[tag] != nil:
+            deleteFiles(tag: tag, pattern: pattern, unit: unit)
         case .free(let tag, let pattern, let unit):
             let hs = handles(ofTag: tag)
             if hs.isEmpty { break }
@@ -243,6 +257,35 @@ extension Machine {
             try age(r)
         case .selftest:
             run.result.selftest = try runCompactionSelftest()
+        }
+    }
+
+    /// Deletes files of a tag by pattern, `unit` consecutive files at a time: each deleted file's pages
+    /// are freed (those reclaim has not dropped already) and its dentry and inode.
+    func deleteFiles(tag: String, pattern: FreePattern, unit: Int) {
+        let fs = files[tag] ?? []
+        var r = SeededRandom(seed: { if case .random(_, let s) = pattern { return s }; return 0 }())
+        var keep: [FileRecord] = []
+        var dropped = Set<PageHandle>()
+        bumpGeneration()
+        for (u, start) in stride(from: 0, to: fs.count, by: unit).enumerated() {
+            let group = fs[start..<min(start + unit, fs.count)]
+            let drop: Bool
+            switch pattern {
+            case .all: drop = true
+            case .everyOther: drop = u % 2 == 0
+            case .random(let f, _): drop = r.unit() < f
+            }
+            guard drop else { keep.append(contentsOf: group); continue }
+            for f in group {
+                for h in f.pages { _ = freeIfLive(h); dropped.insert(h) }
+                deleteFileMetadata(f)
+            }
+        }
+        files[tag] = keep.isEmpty ? nil : keep
+        if let hs = tags[tag] {
+            let rest = hs.filter { !dropped.contains($0) && isLive($0) }
+            tags[tag] = rest.isEmpty ? nil : rest
         }
     }
 
@@ -316,12 +359,32 @@ extension Machine {
         switch p {
         case .runUntil(let t):
             if !runActors(run, until: t, budgetEnd: budgetEnd) { run.pending = p }
-        case .fill(var done, let total, let kind, let chunk, let writers, let tag, let order, let dirty, let mlock, var lists):
+        case .metadata(var done, let total, let tag, var list):
+            while done < total && run.events < budgetEnd {
+                let (d, i) = createFileMetadata()
+                run.events += 2
+                done += 1
+                if d == nil || i == nil { done = total }
+                list.append(FileRecord(pages: [], dentry: d, inode: i))
+            }
+            if done >= total {
+                files[tag, default: []].append(contentsOf: list)
+            } else {
+                run.pending = .metadata(done: done, total: total, tag: tag, files: list)
+            }
+        case .fill(var done, let total, let kind, let chunk, let writers, let tag, let order, let dirty, let mlock, var lists,
+                   let filePages, var fileLists):
             // Writers take turns, each writing `chunk` allocations at a time (parallel dd's interleave).
             var failures = 0
             while done < total && run.events < budgetEnd {
                 let w = (done / chunk) % writers
                 for _ in 0..<min(chunk, total - done) {
+                    if filePages > 0 && fileLists[w].count * filePages <= lists[w].count {
+                        // The writer starts its next file: creat() makes the inode and its dentry.
+                        let (d, i) = createFileMetadata()
+                        fileLists[w].append(FileRecord(pages: [], dentry: d, inode: i))
+                        run.events += 2
+                    }
                     let req = AllocRequest(order: order, kind: kind, gfp: .kernel, mlock: mlock, dirty: run.rng.unit() < dirty)
                     let o = try allocate(req)
                     run.events += 1
@@ -335,10 +398,22 @@ extension Machine {
                 // The tag lists each writer's allocations together, in the order it wrote them, so a
                 // writer's consecutive runs are its files.
                 tags[tag, default: []].append(contentsOf: lists.joined())
+                if filePages > 0 {
+                    // File k of a writer is its k-th run of `filePages` pages.
+                    var out: [FileRecord] = []
+                    for (w, fl) in fileLists.enumerated() {
+                        for (k, var f) in fl.enumerated() {
+                            let lo = min(k * filePages, lists[w].count), hi = min(lo + filePages, lists[w].count)
+                            f.pages = Array(lists[w][lo..<hi])
+                            out.append(f)
+                        }
+                    }
+                    files[tag, default: []].append(contentsOf: out)
+                }
                 run.pending = nil
             } else {
                 run.pending = .fill(done: done, total: total, kind: kind, chunk: chunk, writers: writers, tag: tag, order: order,
-                                    dirty: dirty, mlock: mlock, handles: lists)
+                                    dirty: dirty, mlock: mlock, handles: lists, filePages: filePages, files: fileLists)
             }
         case .highAlloc(let spec, let order, let total, let increment, var done, var inIncrement, var stopped, var nextAt):
             while done < total && run.events < budgetEnd {

@@ -1,0 +1,299 @@
+/// Slab caches of small objects: the dentry and inode caches of 2.6.35, whose shrinkers
+/// (`shrink_dcache_memory`, `shrink_icache_memory`) free objects, not pages.
+///
+/// A slab page is an order-0 allocation of kind `slab` (MIGRATE_RECLAIMABLE, never migrated, never
+/// taken by lumpy reclaim) that holds up to `objectsPerSlab` objects of one cache. Objects go into a
+/// partly full slab of their cache first (as SLAB and SLUB do), a new slab page is allocated only when
+/// none has room, and a slab page goes back to the page allocator when its last object is freed. So
+/// objects of different ages share pages, and freeing the oldest objects empties few of them.
+///
+/// Objects a shrinker may free sit on their cache's LRU of unused objects, newest at the head: every
+/// dentry from its creation (the files are closed), an inode only once its dentry is gone (a dentry
+/// holds a reference on its inode). Deleting a file frees its dentry and its inode.
+///
+/// Slab allocations made without a cache (`allocate` with kind `slab`, fills, actors, aging) are the
+/// "page cache" of slab: one object per page, on the zone's `slab_reclaimable` LRU, shrunk oldest page
+/// first by a third shrinker with the same formula.
+public enum SlabCache: Int, CaseIterable, Sendable {
+    case dentry = 0, inode = 1
+
+    public var name: String { self == .dentry ? "dentry" : "inode_cache" }
+    /// Object size in bytes (2.6.35 x86-64: `struct dentry` 192 B; an ext3 inode about 600 B).
+    public var objectSize: Int { self == .dentry ? 192 : 600 }
+    /// Objects in one slab page of `pageSize` bytes.
+    public func objectsPerSlab(pageSize: Int) -> Int { pageSize / objectSize }
+}
+
+/// A reference to one slab object: `generation << 32 | id`, so a stale reference (object freed, id
+/// reused) resolves to nothing.
+public struct SlabObjectRef: Hashable, Sendable {
+    public let raw: UInt64
+    init(id: UInt32, generation: UInt32) { raw = UInt64(generation) << 32 | UInt64(id) }
+    var id: Int { Int(UInt32(truncatingIfNeeded: raw)) }
+    var generation: UInt32 { UInt32(truncatingIfNeeded: raw >> 32) }
+}
+
+/// A file a workload made: its page-cache pages and its metadata objects.
+struct FileRecord {
+    var pages: [PageHandle]
+    var dentry: SlabObjectRef?
+    var inode: SlabObjectRef?
+}
+
+/// Per cache: its objects and slab pages, its partial slabs (threaded through the slab pages' handle
+/// LRU links, which slab pages do not otherwise use), its LRU of unused objects and its shrinker's
+/// deferred scan count (`shrinker->nr`).
+struct SlabCacheState {
+    let objectsPerSlab: Int
+    var objects = 0
+    var slabs = 0
+    var partialHead: UInt32 = NONE
+    var unusedHead: UInt32 = NONE
+    var unusedTail: UInt32 = NONE
+    var nrUnused = 0
+    var deferred = 0
+}
+
+/// The slab state of a machine. Per handle slot of a slab page, a 16-bit word: 0 for a page without a
+/// cache, else `(cache + 1) << 12 | objects in use`. The array spans the handle table and is mapped
+/// lazily like it, so only slots ever used cost memory (2 bytes each). Objects live in a table of their
+/// own (slab page slot, generation, LRU links, the inode a dentry pins, cache and LRU flag).
+struct SlabStore {
+    let info: RawArray<UInt16>
+    var caches: [SlabCacheState]
+    var objSlab: [UInt32] = []
+    var objGeneration: [UInt32] = []
+    var objNext: [UInt32] = []
+    var objPrev: [UInt32] = []
+    var objLink: [UInt32] = []
+    /// Bits 0-3: cache; bit 7: on the cache's unused LRU.
+    var objFlags: [UInt8] = []
+    var freeObj: UInt32 = NONE
+    /// The default cache's shrinker's deferred count (pages on the slab_reclaimable LRU).
+    var pageShrinkerDeferred = 0
+
+    static let countMask: UInt16 = 0x0FFF
+    static let onLru: UInt8 = 0x80
+
+    init(capacity: Int, pageSize: Int, arena: RawArena) {
+        info = RawArray(zeroed: capacity, arena: arena)
+        caches = SlabCache.allCases.map { SlabCacheState(objectsPerSlab: $0.objectsPerSlab(pageSize: pageSize)) }
+        precondition(caches.allSatisfy { $0.objectsPerSlab >= 1 && $0.objectsPerSlab <= Int(SlabStore.countMask) })
+    }
+
+    func byteCount(usedSlots: Int) -> Int {
+        usedSlots * 2 + objSlab.capacity * 4 + objGeneration.capacity * 4 + objNext.capacity * 4 + objPrev.capacity * 4
+            + objLink.capacity * 4 + objFlags.capacity + caches.count * MemoryLayout<SlabCacheState>.stride
+    }
+
+    @inline(__always) func cache(ofSlot s: Int) -> Int { Int(info[s] >> 12) - 1 }
+    @inline(__always) func count(ofSlot s: Int) -> Int { Int(info[s] & SlabStore.countMask) }
+
+    /// A live object's id, or nil for a stale reference.
+    func resolve(_ r: SlabObjectRef) -> Int? {
+        let i = r.id
+        guard i < objSlab.count, objSlab[i] != NONE, objGeneration[i] == r.generation else { return nil }
+        return i
+    }
+}
+
+extension Machine {
+    public static let shrinkBatch = 128
+    /// DEFAULT_SEEKS of the dcache and icache shrinkers.
+    public static let defaultSeeks = 2
+    /// sysctl_vfs_cache_pressure.
+    public static let vfsCachePressure = 100
+
+    /// Live objects, slab pages and unused (shrinkable) objects of a cache.
+    public func slabCacheStats(_ c: SlabCache) -> (objects: Int, slabs: Int, unused: Int, objectsPerSlab: Int) {
+        let s = slab.caches[c.rawValue]
+        return (s.objects, s.slabs, s.nrUnused, s.objectsPerSlab)
+    }
+
+    /// Whether a slab object is still allocated.
+    public func isLive(_ r: SlabObjectRef) -> Bool { slab.resolve(r) != nil }
+
+    /// The pfn of the slab page holding a live object.
+    public func slabPfn(of r: SlabObjectRef) -> Int? {
+        guard let i = slab.resolve(r) else { return nil }
+        return Int(handles.pfn[Int(slab.objSlab[i])])
+    }
+
+    // MARK: partial lists
+
+    private func partialPush(_ c: Int, slot: Int) {
+        let h = slab.caches[c].partialHead
+        handles.lruNext[slot] = h
+        handles.lruPrev[slot] = NONE
+        if h != NONE { handles.lruPrev[Int(h)] = UInt32(slot) }
+        slab.caches[c].partialHead = UInt32(slot)
+    }
+
+    private func partialRemove(_ c: Int, slot: Int) {
+        let n = handles.lruNext[slot], p = handles.lruPrev[slot]
+        if p != NONE { handles.lruNext[Int(p)] = n } else { slab.caches[c].partialHead = n }
+        if n != NONE { handles.lruPrev[Int(n)] = p }
+        handles.lruNext[slot] = NONE
+        handles.lruPrev[slot] = NONE
+    }
+
+    // MARK: object LRU
+
+    private func objLruAdd(_ c: Int, _ i: Int) {
+        let h = slab.caches[c].unusedHead
+        slab.objNext[i] = h
+        slab.objPrev[i] = NONE
+        if h != NONE { slab.objPrev[Int(h)] = UInt32(i) } else { slab.caches[c].unusedTail = UInt32(i) }
+        slab.caches[c].unusedHead = UInt32(i)
+        slab.objFlags[i] |= SlabStore.onLru
+        slab.caches[c].nrUnused += 1
+    }
+
+    private func objLruDel(_ c: Int, _ i: Int) {
+        let n = slab.objNext[i], p = slab.objPrev[i]
+        if p != NONE { slab.objNext[Int(p)] = n } else { slab.caches[c].unusedHead = n }
+        if n != NONE { slab.objPrev[Int(n)] = p } else { slab.caches[c].unusedTail = p }
+        slab.objNext[i] = NONE
+        slab.objPrev[i] = NONE
+        slab.objFlags[i] &= ~SlabStore.onLru
+        slab.caches[c].nrUnused -= 1
+    }
+
+    // MARK: allocation and free
+
+    /// Allocates one object of a cache (`kmem_cache_alloc`, GFP_KERNEL): into a partly full slab if the
+    /// cache has one, else into a new slab page (which may reclaim). `unused` puts it on the cache's LRU
+    /// at once; `pins` makes it hold a reference on another object (a dentry on its inode). Returns nil
+    /// when no slab page can be allocated.
+    func slabAlloc(_ cache: SlabCache, unused: Bool, pins: SlabObjectRef? = nil) -> SlabObjectRef? {
+        let c = cache.rawValue
+        if slab.caches[c].partialHead == NONE {
+            guard let o = try? allocate(AllocRequest(order: 0, kind: .slab, gfp: .kernel)), let h = o.handle else { return nil }
+            let s = Int(h.slot)
+            // A cache's slab page lives on its cache's lists, not on the page-level slab LRU.
+            lruDel(slot: s, zone: o.zone, list: .slab, pages: 1)
+            slab.info[s] = UInt16(c + 1) << 12
+            slab.caches[c].slabs += 1
+            partialPush(c, slot: s)
+        }
+        let s = Int(slab.caches[c].partialHead)
+        let n = slab.count(ofSlot: s) + 1
+        slab.info[s] = UInt16(c + 1) << 12 | UInt16(n)
+        if n == slab.caches[c].objectsPerSlab { partialRemove(c, slot: s) }
+        slab.caches[c].objects += 1
+        let i: Int
+        if slab.freeObj != NONE {
+            i = Int(slab.freeObj)
+            slab.freeObj = slab.objNext[i]
+        } else {
+            i = slab.objSlab.count
+            slab.objSlab.append(NONE); slab.objGeneration.append(0); slab.objNext.append(NONE)
+            slab.objPrev.append(NONE); slab.objLink.append(NONE); slab.objFlags.append(0)
+        }
+        var g = slab.objGeneration[i] &+ 1
+        if g == 0 { g = 1 }
+        slab.objGeneration[i] = g
+        slab.objSlab[i] = UInt32(s)
+        slab.objNext[i] = NONE
+        slab.objPrev[i] = NONE
+        slab.objLink[i] = pins.flatMap { slab.resolve($0) }.map { UInt32($0) } ?? NONE
+        slab.objFlags[i] = UInt8(c)
+        if unused { objLruAdd(c, i) }
+        bumpGeneration()
+        return SlabObjectRef(id: UInt32(i), generation: g)
+    }
+
+    /// Frees a live object (`kmem_cache_free`); the slab page goes back to the page allocator when this
+    /// was its last object. Returns the object it pinned (NONE if none) and whether a page was freed.
+    @discardableResult
+    private func slabFreeObject(_ i: Int) -> (pinned: UInt32, pageFreed: Bool) {
+        let c = Int(slab.objFlags[i] & 0x0F)
+        if slab.objFlags[i] & SlabStore.onLru != 0 { objLruDel(c, i) }
+        let s = Int(slab.objSlab[i])
+        let pinned = slab.objLink[i]
+        slab.objSlab[i] = NONE
+        slab.objLink[i] = NONE
+        slab.objFlags[i] = 0
+        slab.objNext[i] = slab.freeObj
+        slab.freeObj = UInt32(i)
+        slab.caches[c].objects -= 1
+        let per = slab.caches[c].objectsPerSlab
+        let n = slab.count(ofSlot: s) - 1
+        let wasFull = n + 1 == per
+        bumpGeneration()
+        if n == 0 {
+            if !wasFull { partialRemove(c, slot: s) }
+            // The page is off every LRU (its info still names the cache), so freeing it touches none.
+            freeAllocation(slot: s)
+            slab.info[s] = 0
+            slab.caches[c].slabs -= 1
+            return (pinned, true)
+        }
+        slab.info[s] = UInt16(c + 1) << 12 | UInt16(n)
+        if wasFull { partialPush(c, slot: s) }
+        return (pinned, false)
+    }
+
+    /// Deletes a file's metadata (unlink, then the last iput): its dentry and its inode are freed.
+    func deleteFileMetadata(_ f: FileRecord) {
+        if let d = f.dentry, let i = slab.resolve(d) { slabFreeObject(i) }
+        if let n = f.inode, let i = slab.resolve(n) { slabFreeObject(i) }
+    }
+
+    /// Creates a file's metadata as `open(O_CREAT)` does: an inode, then the dentry that pins it.
+    func createFileMetadata() -> (dentry: SlabObjectRef?, inode: SlabObjectRef?) {
+        let inode = slabAlloc(.inode, unused: false)
+        let dentry = slabAlloc(.dentry, unused: true, pins: inode)
+        return (dentry, inode)
+    }
+
+    // MARK: shrinkers
+
+    /// `shrink_dcache_memory` / `shrink_icache_memory` with nr = 0: the unused objects, counted as the
+    /// kernel does (nr_unused / 100 × vfs_cache_pressure).
+    func shrinkerCount(_ c: Int) -> Int { slab.caches[c].nrUnused / 100 * Machine.vfsCachePressure }
+
+    /// `prune_dcache` / `prune_icache`: free up to `nr` unused objects from the tail of the cache's LRU
+    /// (oldest first). A pruned dentry drops its reference on its inode, which becomes unused. Returns
+    /// the slab pages freed.
+    func pruneCache(_ c: Int, _ nr: Int) -> Int {
+        var pages = 0
+        var left = nr
+        while left > 0, slab.caches[c].unusedTail != NONE {
+            let i = Int(slab.caches[c].unusedTail)
+            let (pinned, freed) = slabFreeObject(i)
+            if freed { pages += 1 }
+            if pinned != NONE, slab.objSlab[Int(pinned)] != NONE, slab.objFlags[Int(pinned)] & SlabStore.onLru == 0 {
+                objLruAdd(Int(slab.objFlags[Int(pinned)] & 0x0F), Int(pinned))
+            }
+            left -= 1
+        }
+        return pages
+    }
+
+    /// One shrinker's turn in `shrink_slab` (2.6.35): delta = 4 × scanned / seeks × max_pass / (lru_pages + 1)
+    /// is added to the deferred count (capped at 2 × max_pass), and the shrinker is called in batches of
+    /// SHRINK_BATCH while that many remain; the remainder is deferred to the next call. `count` and
+    /// `shrink` are the shrinker's callbacks. Returns the objects freed (as the kernel counts them:
+    /// the drop in the shrinker's count) and the pages freed.
+    /// A shrinker that cannot run in this context (the dcache and icache ones without __GFP_FS return -1)
+    /// defers everything.
+    func runShrinker(scanned: Int, lruPages: Int, deferred: inout Int, mayShrink: Bool = true, count: () -> Int,
+                     shrink: (Int) -> Int) -> (objects: Int, pages: Int) {
+        let maxPass = count()
+        var nr = deferred + 4 * scanned / Machine.defaultSeeks * maxPass / (lruPages + 1)
+        if nr > 2 * maxPass { nr = 2 * maxPass }
+        var totalScan = nr
+        var objects = 0, pages = 0
+        while totalScan >= Machine.shrinkBatch && mayShrink {
+            let before = count()
+            pages += shrink(Machine.shrinkBatch)
+            let after = count()
+            if after < before { objects += before - after }
+            ev.slabsScanned &+= UInt64(Machine.shrinkBatch)
+            totalScan -= Machine.shrinkBatch
+        }
+        deferred = totalScan
+        return (objects, pages)
+    }
+}
