@@ -31,7 +31,12 @@ final class MHDServer: Sendable {
     /// Slow requests running on a worker; `stop` waits for them before freeing connections.
     let offloaded = Atomic<Int>(0)
     private let counter = Atomic<UInt64>(0)
-    private let idPrefix: String
+    /// The per-process random half of generated request ids (printed as 8 hex digits).
+    private let idPrefix: UInt32
+    /// The metrics series of every route, by `Route.index`.
+    private let routeSeries: [SeriesCounters]
+    /// `Route.index` of the SSE stream route, served by HTTP/MHDStream.swift.
+    private let streamRoute: Int?
     /// Open SSE streams and the ticker that resumes them (HTTP/MHDStream.swift).
     let streams: StreamHub
 
@@ -41,9 +46,9 @@ final class MHDServer: Sendable {
         self.log = log
         self.maxBodyBytes = maxBodyBytes
         var g = SystemRandomNumberGenerator()
-        let r = g.next() & 0xFFFF_FFFF
-        let hex = String(r, radix: 16)
-        idPrefix = String(repeating: "0", count: 8 - hex.count) + hex
+        idPrefix = UInt32(truncatingIfNeeded: g.next())
+        routeSeries = router.routes.map { registry.metrics.counters(route: $0.pattern, method: $0.method) }
+        streamRoute = router.routes.first { $0.pattern == StreamRoutes.pattern }?.index
         streams = StreamHub(metrics: registry.metrics) { MHD_resume_connection(OpaquePointer(bitPattern: $0)) }
     }
 
@@ -119,15 +124,13 @@ final class MHDServer: Sendable {
                             _ upload: UnsafePointer<CChar>?, _ uploadSize: UnsafeMutablePointer<Int>,
                             _ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         guard let p = reqCls.pointee else {
-            // First call: headers only.
+            // First call: headers only. Only what every request needs is read here; the other headers
+            // stay in MHD's connection until NOTIFY_COMPLETED and are read on the final call.
             let st = RequestState(
                 startNs: monotonicNs(),
-                method: method.map { String(cString: $0) } ?? "",
+                method: MHDServer.method(method),
                 path: url.map { String(cString: $0) } ?? "/",
-                contentType: header(conn, "Content-Type"),
-                authorization: header(conn, "Authorization"),
                 requestID: RequestID.sanitized(header(conn, "X-Request-ID")) ?? nextRequestID())
-            st.query = MHDServer.queryArguments(conn)
             reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
             inFlight.add(1, ordering: .relaxed)
             if let cl = header(conn, "Content-Length"), let n = Int(cl), n > maxBodyBytes {
@@ -165,13 +168,29 @@ final class MHDServer: Sendable {
         if st.responded { return .YES }
         if st.tooLarge { return queue(conn, st, tooLarge(st)) }
 
-        let request = Request(method: st.method, path: st.path, contentType: st.contentType,
-                              authorization: st.authorization, requestID: st.requestID, body: st.body, query: st.query)
+        let resolution = router.resolve(method: st.method, path: st.path)
+        if case .route(let route, _) = resolution {
+            st.routeIndex = route.index
+            // A fixed answer (/healthz) needs neither a Request nor its handler: a GET route reads no
+            // body, needs no token and checks no content type.
+            if let f = route.fixed {
+                guard let resp = MHD_create_response_from_buffer(
+                    f.bytes.count, UnsafeMutableRawPointer(bitPattern: f.bytes.address), .RESPMEM_PERSISTENT) else {
+                    return responseFailed(st)
+                }
+                return queue(conn, st, resp, status: 200, contentType: f.contentType, headers: [])
+            }
+        }
+        // Content-Type and Authorization matter only to requests that change state (a GET or HEAD
+        // route reads no body and needs no token).
+        let mutating = st.method != "GET" && st.method != "HEAD"
+        let request = Request(method: st.method, path: st.path,
+                              contentType: mutating ? header(conn, "Content-Type") : nil,
+                              authorization: mutating ? header(conn, "Authorization") : nil,
+                              requestID: st.requestID, body: st.body, query: MHDServer.queryArguments(conn))
         st.body = []
-        let resolution = router.resolve(method: request.method, path: request.path)
-        if case .route(let route, let params) = resolution {
-            st.route = route.pattern
-            if route.pattern == StreamRoutes.pattern { return openStream(conn, st, request, params) }
+        if case .route(let route, let params) = resolution, route.index == streamRoute {
+            return openStream(conn, st, request, params)
         }
         guard resolution.isSlow else {
             return queue(conn, st, router.dispatch(request, resolution, registry: registry))
@@ -211,18 +230,41 @@ final class MHDServer: Sendable {
         return box.values
     }
 
-    func header(_ conn: OpaquePointer, _ name: String) -> String? {
-        MHD_lookup_connection_value(conn, .HEADER_KIND, name).map { String(cString: $0) }
+    /// A request header. The name is a StaticString: a Swift String of 15 bytes or fewer would be copied
+    /// to the heap on its way to C.
+    func header(_ conn: OpaquePointer, _ name: StaticString) -> String? {
+        MHD_lookup_connection_value(conn, .HEADER_KIND, cString(name)).map { String(cString: $0) }
     }
 
+    /// The method as a String; the common ones without parsing the C string.
+    static func method(_ m: UnsafePointer<CChar>?) -> String {
+        guard let m else { return "" }
+        switch (m[0], m[1], m[2], m[3]) {
+        case (0x47, 0x45, 0x54, 0): return "GET"
+        case (0x50, 0x55, 0x54, 0): return "PUT"
+        default: break
+        }
+        return String(cString: m)
+    }
+
+    /// `<8 hex digits of the process prefix>-<counter in hex>`, formatted in place (one String, no
+    /// intermediate ones).
     private func nextRequestID() -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
-        return "\(idPrefix)-\(String(n, radix: 16))"
+        let hex: StaticString = "0123456789abcdef"
+        let digits = hex.utf8Start
+        let nd = max(1, (64 - n.leadingZeroBitCount + 3) / 4)
+        // The exact capacity: up to 15 bytes the String is then stored inline, with no allocation.
+        return String(unsafeUninitializedCapacity: 9 + nd) { buf in
+            for i in 0..<8 { buf[i] = digits[Int((idPrefix >> (28 - 4 * UInt32(i))) & 0xF)] }
+            buf[8] = UInt8(ascii: "-")
+            for i in 0..<nd { buf[9 + i] = digits[Int((n >> (4 * UInt64(nd - 1 - i))) & 0xF)] }
+            return 9 + nd
+        }
     }
 
     /// Turns a `Response` into an MHD response, queues it and writes the request's log line.
     func queue(_ conn: OpaquePointer, _ st: RequestState, _ r: Response) -> MHD_Result {
-        st.responded = true
         let resp: OpaquePointer?
         switch r.body {
         case .bytes(let b):
@@ -232,27 +274,37 @@ final class MHDServer: Sendable {
         case .persistent(let s):
             resp = MHD_create_response_from_buffer(s.count, UnsafeMutableRawPointer(bitPattern: s.address), .RESPMEM_PERSISTENT)
         }
-        guard let resp else {
-            log.error("request_id=\(st.requestID) could not create a response")
-            return .NO
-        }
-        if let ct = r.contentType { MHD_add_response_header(resp, "Content-Type", ct) }
-        MHD_add_response_header(resp, "X-Request-ID", st.requestID)
-        for (k, v) in r.headers { MHD_add_response_header(resp, k, v) }
-        let ok = MHD_queue_response(conn, UInt32(r.status), resp)
+        guard let resp else { return responseFailed(st) }
+        return queue(conn, st, resp, status: r.status, contentType: r.contentType, headers: r.headers)
+    }
+
+    /// Adds the headers to `resp` (Content-Type, X-Request-ID, then `headers`), queues it, releases our
+    /// reference and writes the request's log line.
+    private func queue(_ conn: OpaquePointer, _ st: RequestState, _ resp: OpaquePointer, status: Int,
+                       contentType: String?, headers: [(String, String)]) -> MHD_Result {
+        st.responded = true
+        if let ct = contentType { withCStr(ct) { MHD_add_response_header(resp, cString("Content-Type"), $0) } }
+        withCStr(st.requestID) { MHD_add_response_header(resp, cString("X-Request-ID"), $0) }
+        for (k, v) in headers { withCStr(k) { k in withCStr(v) { MHD_add_response_header(resp, k, $0) } } }
+        let ok = MHD_queue_response(conn, UInt32(status), resp)
         MHD_destroy_response(resp)
-        finished(st, status: r.status)
+        finished(st, status: status)
         return ok
+    }
+
+    private func responseFailed(_ st: RequestState) -> MHD_Result {
+        st.responded = true
+        log.error("request_id=\(st.requestID) could not create a response")
+        return .NO
     }
 
     /// A response is queued: count it in the metrics and write the request's log line.
     func finished(_ st: RequestState, status: Int) {
-        record(route: st.route, method: st.method, path: st.path, status: status, startNs: st.startNs, requestID: st.requestID)
-    }
-
-    private func record(route: String, method: String, path: String, status: Int, startNs: UInt64, requestID: String) {
-        let ns = monotonicNs() &- startNs
-        registry.metrics.observe(route: route, method: method, status: status, seconds: Double(ns) / 1e9)
+        let ns = monotonicNs() &- st.startNs
+        let series = st.routeIndex >= 0 ? routeSeries[st.routeIndex]
+            : registry.metrics.counters(route: ServiceMetrics.unmatchedRoute, method: st.method)
+        series.observe(status: status, ns: ns)
+        let (method, path, requestID) = (st.method, st.path, st.requestID)
         if log.enabled(.info) {
             let us = ns / 1000
             let ms = "\(us / 1000).\(String(repeating: "0", count: 3 - String(us % 1000).count))\(us % 1000)"
@@ -302,23 +354,18 @@ final class RequestState {
     let startNs: UInt64
     let method: String
     let path: String
-    let contentType: String?
-    let authorization: String?
     let requestID: String
     var body: [UInt8] = []
-    var query: [String: String] = [:]
     var tooLarge = false
     var responded = false
     var pending: ResponseSlot?
-    /// The matched route pattern, the `route` label of the request's metrics.
-    var route = ServiceMetrics.unmatchedRoute
+    /// `Route.index` of the matched route (its metrics series), or -1: the `unmatched` series.
+    var routeIndex = -1
 
-    init(startNs: UInt64, method: String, path: String, contentType: String?, authorization: String?, requestID: String) {
+    init(startNs: UInt64, method: String, path: String, requestID: String) {
         self.startNs = startNs
         self.method = method
         self.path = path
-        self.contentType = contentType
-        self.authorization = authorization
         self.requestID = requestID
     }
 }
@@ -349,4 +396,25 @@ private let queryIterator: MHD_KeyValueIterator = { cls, _, key, value in
 private let requestCompleted: MHD_RequestCompletedCallback = { cls, _, reqCls, _ in
     guard let cls, let reqCls else { return }
     Unmanaged<MHDServer>.fromOpaque(cls).takeUnretainedValue().completed(reqCls)
+}
+
+/// A StaticString literal as a C string (literals are stored NUL-terminated).
+@inline(__always) func cString(_ s: StaticString) -> UnsafePointer<CChar> {
+    UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+/// `s` as a NUL-terminated C string for the duration of `body`. `String.withCString` copies a small
+/// string (15 bytes or fewer: most request ids, many header values) to a heap array first; this copies
+/// it to the stack. Longer native strings are already stored NUL-terminated and are passed as they are.
+@discardableResult @inline(__always) func withCStr<R>(_ s: String, _ body: (UnsafePointer<CChar>) -> R) -> R {
+    guard s.utf8.count <= 15 else { return s.withCString(body) }
+    var s = s
+    return s.withUTF8 { u in
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 16) { t in
+            let base = t.baseAddress!
+            if let src = u.baseAddress { UnsafeMutableRawPointer(base).copyMemory(from: src, byteCount: u.count) }
+            base[u.count] = 0
+            return body(UnsafePointer(base))
+        }
+    }
 }
