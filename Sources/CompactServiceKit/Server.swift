@@ -108,7 +108,7 @@ public final class Server: Sendable {
     public func stop() {
         http.quiesce()
         let deadline = monotonicNs() &+ UInt64(max(0, config.shutdownTimeoutSeconds) * 1e9)
-        while http.inFlight.load(ordering: .acquiring) > 0 && monotonicNs() < deadline { usleep(2000) }
+        while http.inFlight > 0 && monotonicNs() < deadline { usleep(2000) }
         registry.shuttingDown.store(true, ordering: .releasing)
         http.stop()
         log.info("stopped")

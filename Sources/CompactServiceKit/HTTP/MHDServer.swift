@@ -26,15 +26,25 @@ final class MHDServer: Sendable {
     /// The `MHD_Daemon *` as an integer (raw pointers are not Sendable). Written once in `start` before
     /// any request can arrive and cleared in `stop`; MHD itself synchronises its use.
     private let daemonBits = Atomic<UInt>(0)
-    /// Requests between their first callback and NOTIFY_COMPLETED.
-    let inFlight = Atomic<Int>(0)
+    /// Per thread shard: requests between their first callback and NOTIFY_COMPLETED (slot 0, +1 and
+    /// -1 as wrapping adds), and the request id counter (slot 1). Sharded because both change on
+    /// every request, from every HTTP thread.
+    private let requestCounters = ShardedCounters(slots: 2)
+    private let requestCounts: CounterHandle
     /// Slow requests running on a worker; `stop` waits for them before freeing connections.
     let offloaded = Atomic<Int>(0)
-    private let counter = Atomic<UInt64>(0)
     /// The per-process random half of generated request ids (printed as 8 hex digits).
     private let idPrefix: UInt32
     /// The metrics series of every route, by `Route.index`.
     private let routeSeries: [SeriesCounters]
+    /// The same series' `CounterHandle`s, in memory allocated here (its address as an integer: raw
+    /// pointers are not Sendable; written in `init` only, freed in `deinit`), so counting a request
+    /// touches no reference count of an object the other HTTP threads use.
+    private let routeHandles: UInt
+    /// GET routes with a fixed answer (`FixedSlot`s; allocated, written in `init` only and freed in
+    /// `deinit`, like `routeHandles`), matched against MHD's C strings on the request's first callback.
+    private let fixedSlots: UInt
+    private let fixedCount: Int
     /// `Route.index` of the SSE stream route, served by HTTP/MHDStream.swift.
     private let streamRoute: Int?
     /// Open SSE streams and the ticker that resumes them (HTTP/MHDStream.swift).
@@ -48,8 +58,35 @@ final class MHDServer: Sendable {
         var g = SystemRandomNumberGenerator()
         idPrefix = UInt32(truncatingIfNeeded: g.next())
         routeSeries = router.routes.map { registry.metrics.counters(route: $0.pattern, method: $0.method) }
+        let handles = UnsafeMutablePointer<CounterHandle>.allocate(capacity: max(1, routeSeries.count))
+        for (i, series) in routeSeries.enumerated() { (handles + i).initialize(to: series.handle) }
+        routeHandles = UInt(bitPattern: handles)
+        let fixed = router.routes.filter { $0.method == "GET" && $0.fixed != nil }
+        let slots = UnsafeMutablePointer<FixedSlot>.allocate(capacity: max(1, fixed.count))
+        for (i, r) in fixed.enumerated() {
+            let f = r.fixed!
+            (slots + i).initialize(to: FixedSlot(path: strdup(r.pattern), pathLength: r.pattern.utf8.count, routeIndex: r.index,
+                                                 body: f.bytes.address, bodyCount: f.bytes.count,
+                                                 contentType: strdup(f.contentType)))
+        }
+        fixedSlots = UInt(bitPattern: slots)
+        fixedCount = fixed.count
+        requestCounts = requestCounters.handle
         streamRoute = router.routes.first { $0.pattern == StreamRoutes.pattern }?.index
         streams = StreamHub(metrics: registry.metrics) { MHD_resume_connection(OpaquePointer(bitPattern: $0)) }
+    }
+
+    deinit {
+        let slots = UnsafeMutablePointer<FixedSlot>(bitPattern: fixedSlots)!
+        for i in 0..<fixedCount {
+            free(slots[i].path)
+            free(slots[i].contentType)
+        }
+        slots.deinitialize(count: fixedCount)
+        slots.deallocate()
+        let handles = UnsafeMutablePointer<CounterHandle>(bitPattern: routeHandles)!
+        handles.deinitialize(count: routeSeries.count)
+        handles.deallocate()
     }
 
     // MARK: - Start and stop
@@ -131,8 +168,9 @@ final class MHDServer: Sendable {
                 method: MHDServer.method(method),
                 path: url.map { String(cString: $0) } ?? "/",
                 requestID: RequestID.sanitized(header(conn, "X-Request-ID")) ?? nextRequestID())
+            st.fixedSlot = fixedSlot(method, url)
             reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
-            inFlight.add(1, ordering: .relaxed)
+            requestCounts.add(0, 1)
             if let cl = header(conn, "Content-Length"), let n = Int(cl), n > maxBodyBytes {
                 // Refuse before reading the body: MHD closes the connection after this answer.
                 st.tooLarge = true
@@ -168,19 +206,20 @@ final class MHDServer: Sendable {
         if st.responded { return .YES }
         if st.tooLarge { return queue(conn, st, tooLarge(st)) }
 
-        let resolution = router.resolve(method: st.method, path: st.path)
-        if case .route(let route, _) = resolution {
-            st.routeIndex = route.index
-            // A fixed answer (/healthz) needs neither a Request nor its handler: a GET route reads no
-            // body, needs no token and checks no content type.
-            if let f = route.fixed {
-                guard let resp = MHD_create_response_from_buffer(
-                    f.bytes.count, UnsafeMutableRawPointer(bitPattern: f.bytes.address), .RESPMEM_PERSISTENT) else {
-                    return responseFailed(st)
-                }
-                return queue(conn, st, resp, status: 200, contentType: f.contentType, headers: [])
+        if st.fixedSlot >= 0 {
+            // A fixed answer (/healthz) needs neither a Request nor the router nor the handler: a GET
+            // route reads no body, needs no token and checks no content type.
+            let f = UnsafeMutablePointer<FixedSlot>(bitPattern: fixedSlots)![st.fixedSlot]
+            st.routeIndex = f.routeIndex
+            guard let resp = MHD_create_response_from_buffer(
+                f.bodyCount, UnsafeMutableRawPointer(bitPattern: f.body), .RESPMEM_PERSISTENT) else {
+                return responseFailed(st)
             }
+            MHD_add_response_header(resp, cString("Content-Type"), f.contentType)
+            return send(conn, st, resp, status: 200, headers: [])
         }
+        let resolution = router.resolve(method: st.method, path: st.path)
+        if case .route(let route, _) = resolution { st.routeIndex = route.index }
         // Content-Type and Authorization matter only to requests that change state (a GET or HEAD
         // route reads no body and needs no token).
         let mutating = st.method != "GET" && st.method != "HEAD"
@@ -212,8 +251,11 @@ final class MHDServer: Sendable {
         guard let p = reqCls.pointee else { return }
         Unmanaged<RequestState>.fromOpaque(p).release()
         reqCls.pointee = nil
-        inFlight.subtract(1, ordering: .releasing)
+        requestCounts.add(0, UInt64.max)  // -1
     }
+
+    /// Requests between their first callback and NOTIFY_COMPLETED.
+    var inFlight: Int { Int(Int64(bitPattern: requestCounters.load(0))) }
 
     private func tooLarge(_ st: RequestState) -> Response {
         Problem(413, "the request body exceeds --max-body-bytes (\(maxBodyBytes) bytes)", field: "body")
@@ -228,6 +270,15 @@ final class MHDServer: Sendable {
         let cls = Unmanaged.passUnretained(box).toOpaque()
         _ = withExtendedLifetime(box) { MHD_get_connection_values(conn, .GET_ARGUMENT_KIND, queryIterator, cls) }
         return box.values
+    }
+
+    /// The `fixedSlots` index of a GET of a fixed answer's path, or -1.
+    private func fixedSlot(_ method: UnsafePointer<CChar>?, _ url: UnsafePointer<CChar>?) -> Int {
+        guard let method, let url, strcmp(method, cString("GET")) == 0 else { return -1 }
+        let n = strlen(url)
+        let slots = UnsafeMutablePointer<FixedSlot>(bitPattern: fixedSlots)!
+        for i in 0..<fixedCount where slots[i].pathLength == n && memcmp(slots[i].path, url, n) == 0 { return i }
+        return -1
     }
 
     /// A request header. The name is a StaticString: a Swift String of 15 bytes or fewer would be copied
@@ -250,7 +301,9 @@ final class MHDServer: Sendable {
     /// `<8 hex digits of the process prefix>-<counter in hex>`, formatted in place (one String, no
     /// intermediate ones).
     private func nextRequestID() -> String {
-        let n = counter.add(1, ordering: .relaxed).newValue
+        // Unique without a shared counter: the k-th id of shard s is number (k - 1) * shards + s + 1.
+        let shard = ThreadShard.current
+        let n = (requestCounts.increment(1, shard: shard) &- 1) &* UInt64(ThreadShard.count) &+ UInt64(shard) &+ 1
         let hex: StaticString = "0123456789abcdef"
         let digits = hex.utf8Start
         let nd = max(1, (64 - n.leadingZeroBitCount + 3) / 4)
@@ -282,8 +335,15 @@ final class MHDServer: Sendable {
     /// reference and writes the request's log line.
     private func queue(_ conn: OpaquePointer, _ st: RequestState, _ resp: OpaquePointer, status: Int,
                        contentType: String?, headers: [(String, String)]) -> MHD_Result {
-        st.responded = true
         if let ct = contentType { withCStr(ct) { MHD_add_response_header(resp, cString("Content-Type"), $0) } }
+        return send(conn, st, resp, status: status, headers: headers)
+    }
+
+    /// Adds X-Request-ID and `headers` to `resp`, queues it, releases our reference and writes the
+    /// request's log line.
+    private func send(_ conn: OpaquePointer, _ st: RequestState, _ resp: OpaquePointer, status: Int,
+                      headers: [(String, String)]) -> MHD_Result {
+        st.responded = true
         withCStr(st.requestID) { MHD_add_response_header(resp, cString("X-Request-ID"), $0) }
         for (k, v) in headers { withCStr(k) { k in withCStr(v) { MHD_add_response_header(resp, k, $0) } } }
         let ok = MHD_queue_response(conn, UInt32(status), resp)
@@ -301,9 +361,12 @@ final class MHDServer: Sendable {
     /// A response is queued: count it in the metrics and write the request's log line.
     func finished(_ st: RequestState, status: Int) {
         let ns = monotonicNs() &- st.startNs
-        let series = st.routeIndex >= 0 ? routeSeries[st.routeIndex]
-            : registry.metrics.counters(route: ServiceMetrics.unmatchedRoute, method: st.method)
-        series.observe(status: status, ns: ns)
+        if st.routeIndex >= 0 {
+            let h = UnsafeMutablePointer<CounterHandle>(bitPattern: routeHandles)![st.routeIndex]
+            if !SeriesCounters.observe(h, status: status, ns: ns) { routeSeries[st.routeIndex].observe(status: status, ns: ns) }
+        } else {
+            registry.metrics.counters(route: ServiceMetrics.unmatchedRoute, method: st.method).observe(status: status, ns: ns)
+        }
         let (method, path, requestID) = (st.method, st.path, st.requestID)
         if log.enabled(.info) {
             let us = ns / 1000
@@ -340,6 +403,19 @@ final class MHDServer: Sendable {
     }
 }
 
+/// A GET route with a fixed answer, as plain C data (see `MHDServer.fixedSlots`).
+struct FixedSlot {
+    /// The route's path, NUL-terminated (strdup'ed; freed with the server).
+    var path: UnsafeMutablePointer<CChar>
+    var pathLength: Int
+    var routeIndex: Int
+    /// The body: a `StaticBytes`' address and count (that memory is never freed).
+    var body: UInt
+    var bodyCount: Int
+    /// NUL-terminated (strdup'ed; freed with the server).
+    var contentType: UnsafeMutablePointer<CChar>
+}
+
 /// Where a worker leaves the response of a slow request for the connection's thread to send.
 final class ResponseSlot: Sendable {
     private let value = Mutex<Response?>(nil)
@@ -361,6 +437,8 @@ final class RequestState {
     var pending: ResponseSlot?
     /// `Route.index` of the matched route (its metrics series), or -1: the `unmatched` series.
     var routeIndex = -1
+    /// Index in `MHDServer.fixedSlots` when the request is a GET of a fixed answer, or -1.
+    var fixedSlot = -1
 
     init(startNs: UInt64, method: String, path: String, requestID: String) {
         self.startNs = startNs
@@ -375,8 +453,10 @@ final class RequestState {
 
 private let accessHandler: MHD_AccessHandlerCallback = { cls, conn, url, method, _, upload, uploadSize, reqCls in
     guard let cls, let conn, let uploadSize, let reqCls else { return .NO }
-    let server = Unmanaged<MHDServer>.fromOpaque(cls).takeUnretainedValue()
-    return server.access(conn, url, method, upload, uploadSize, reqCls)
+    // The daemon holds a reference to the server until `stop`, so it needs no retain per call.
+    return Unmanaged<MHDServer>.fromOpaque(cls)._withUnsafeGuaranteedRef {
+        $0.access(conn, url, method, upload, uploadSize, reqCls)
+    }
 }
 
 /// Collects query arguments during one synchronous `MHD_get_connection_values` call (never shared).
@@ -395,7 +475,7 @@ private let queryIterator: MHD_KeyValueIterator = { cls, _, key, value in
 
 private let requestCompleted: MHD_RequestCompletedCallback = { cls, _, reqCls, _ in
     guard let cls, let reqCls else { return }
-    Unmanaged<MHDServer>.fromOpaque(cls).takeUnretainedValue().completed(reqCls)
+    Unmanaged<MHDServer>.fromOpaque(cls)._withUnsafeGuaranteedRef { $0.completed(reqCls) }
 }
 
 /// A StaticString literal as a C string (literals are stored NUL-terminated).

@@ -3,9 +3,9 @@ import Synchronization
 /// The service's own metrics: requests by route, method and status, and a request duration histogram
 /// per route and method. Recorded by the HTTP layer once per answered request, rendered by /metrics.
 ///
-/// Every (route, method) series is a `SeriesCounters` of atomic counters. The HTTP layer looks the
-/// series of each route up once at start-up (by the route's index), so a request costs a few relaxed
-/// atomic adds and no lock, hash or allocation. A snapshot reads the counters one by one, so a request
+/// Every (route, method) series is a `SeriesCounters` of atomic counters, one set per thread shard. The
+/// HTTP layer looks the series of each route up once at start-up (by the route's index), so a request
+/// costs three relaxed atomic adds on its thread's own cache lines, and no lock, hash or allocation. A snapshot reads the counters one by one, so a request
 /// recorded meanwhile may be in its status count and not yet in the histogram (or the reverse); the
 /// histogram itself stays consistent (its count and +Inf are derived from the buckets).
 final class ServiceMetrics: Sendable {
@@ -74,7 +74,7 @@ final class ServiceMetrics: Sendable {
     }
 }
 
-/// One series' counters: relaxed atomics, shared by every HTTP thread.
+/// One series' counters: relaxed atomics, one set per thread shard (ShardedCounters), summed when read.
 final class SeriesCounters: Sendable {
     /// The statuses the service answers with have a counter of their own; any other status goes to
     /// `otherStatuses` (locked; never seen in practice).
@@ -86,45 +86,44 @@ final class SeriesCounters: Sendable {
         for (i, s) in commonStatuses.enumerated() { t[s] = Int8(i) }
         return t
     }()
+    /// Slots: one per common status, then the buckets (non-cumulative, +Inf last), then the sum in ns.
+    private static let bucketSlot = commonStatuses.count
+    private static let sumSlot = bucketSlot + ServiceMetrics.buckets.count + 1
 
-    private let statusCounts = SeriesCounters.commonStatuses.map { _ in Counter() }
+    private let counters = ShardedCounters(slots: SeriesCounters.sumSlot + 1)
     private let otherStatuses = Mutex<[Int: UInt64]>([:])
-    /// Non-cumulative, one per bucket plus +Inf.
-    private let bucketCounts = (0...ServiceMetrics.buckets.count).map { _ in Counter() }
-    private let sumNs = Counter()
+    /// The counters as a plain value, for `observe(_:status:ns:)`; valid while this object lives.
+    var handle: CounterHandle { counters.handle }
 
     func observe(status: Int, ns: UInt64) {
-        let slot = status >= 0 && status < 600 ? Int(SeriesCounters.statusSlot[status]) : -1
-        if slot >= 0 {
-            statusCounts[slot].add(1)
-        } else {
-            otherStatuses.withLock { $0[status, default: 0] += 1 }
-        }
-        let bounds = ServiceMetrics.bucketNs
+        if !SeriesCounters.observe(handle, status: status, ns: ns) { otherStatuses.withLock { $0[status, default: 0] += 1 } }
+    }
+
+    /// Counts a request in the series `h`; false (and not counted) when its status is not a common one.
+    @inline(__always) static func observe(_ h: CounterHandle, status: Int, ns: UInt64) -> Bool {
+        let slot = status >= 0 && status < 600 ? Int(statusSlot[status]) : -1
+        guard slot >= 0 else { return false }
+        let shard = ThreadShard.current
+        h.add(slot, 1, shard: shard)
         var b = 0
+        let bounds = ServiceMetrics.bucketNs
         while b < bounds.count && ns > bounds[b] { b += 1 }
-        bucketCounts[b].add(1)
-        sumNs.add(ns)
+        h.add(bucketSlot + b, 1, shard: shard)
+        h.add(sumSlot, ns, shard: shard)
+        return true
     }
 
     func read() -> ServiceMetrics.Series {
         var s = ServiceMetrics.Series()
-        for (i, c) in statusCounts.enumerated() {
-            let n = c.load()
-            if n > 0 { s.statuses.append((SeriesCounters.commonStatuses[i], n)) }
+        for (i, st) in SeriesCounters.commonStatuses.enumerated() {
+            let n = counters.load(i)
+            if n > 0 { s.statuses.append((st, n)) }
         }
         for (st, n) in otherStatuses.withLock({ $0 }) { s.statuses.append((st, n)) }
         s.statuses.sort { $0.status < $1.status }
-        s.duration.counts = bucketCounts.map { $0.load() }
+        s.duration.counts = (0...ServiceMetrics.buckets.count).map { counters.load(SeriesCounters.bucketSlot + $0) }
         s.duration.count = s.duration.counts.reduce(0, +)
-        s.duration.sum = Double(sumNs.load()) / 1e9
+        s.duration.sum = Double(counters.load(SeriesCounters.sumSlot)) / 1e9
         return s
-    }
-
-    /// One relaxed atomic counter (an `Atomic` cannot be an array element; a class holding one can).
-    final class Counter: Sendable {
-        private let value = Atomic<UInt64>(0)
-        @inline(__always) func add(_ n: UInt64) { value.wrappingAdd(n, ordering: .relaxed) }
-        func load() -> UInt64 { value.load(ordering: .relaxed) }
     }
 }
