@@ -55,7 +55,8 @@ def ms(text):
 
 
 def latency(report, pct):
-    m = re.search(pct + r"\s+(\S+)", report)
+    # The line of wrk's latency distribution ("     50%    1.41ms"), not a thread-stats column ending in 50%.
+    m = re.search(r"^\s*" + pct + r"\s+(\S+)", report, re.M)
     return m.group(1) if m else "?"
 
 

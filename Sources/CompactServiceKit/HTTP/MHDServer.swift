@@ -163,14 +163,16 @@ final class MHDServer: Sendable {
         guard let p = reqCls.pointee else {
             // First call: headers only. Only what every request needs is read here; the other headers
             // stay in MHD's connection until NOTIFY_COMPLETED and are read on the final call.
+            let shard = ThreadShard.current
             let st = RequestState(
                 startNs: monotonicNs(),
                 method: MHDServer.method(method),
                 path: url.map { String(cString: $0) } ?? "/",
-                requestID: RequestID.sanitized(header(conn, "X-Request-ID")) ?? nextRequestID())
+                requestID: RequestID.sanitized(header(conn, "X-Request-ID")) ?? nextRequestID(shard: shard),
+                shard: shard)
             st.fixedSlot = fixedSlot(method, url)
             reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
-            requestCounts.add(0, 1)
+            requestCounts.add(0, 1, shard: shard)
             if let cl = header(conn, "Content-Length"), let n = Int(cl), n > maxBodyBytes {
                 // Refuse before reading the body: MHD closes the connection after this answer.
                 st.tooLarge = true
@@ -249,9 +251,9 @@ final class MHDServer: Sendable {
 
     fileprivate func completed(_ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
         guard let p = reqCls.pointee else { return }
-        Unmanaged<RequestState>.fromOpaque(p).release()
+        let st = Unmanaged<RequestState>.fromOpaque(p).takeRetainedValue()
         reqCls.pointee = nil
-        requestCounts.add(0, UInt64.max)  // -1
+        requestCounts.add(0, UInt64.max, shard: st.shard)  // -1
     }
 
     /// Requests between their first callback and NOTIFY_COMPLETED.
@@ -300,9 +302,8 @@ final class MHDServer: Sendable {
 
     /// `<8 hex digits of the process prefix>-<counter in hex>`, formatted in place (one String, no
     /// intermediate ones).
-    private func nextRequestID() -> String {
+    private func nextRequestID(shard: Int) -> String {
         // Unique without a shared counter: the k-th id of shard s is number (k - 1) * shards + s + 1.
-        let shard = ThreadShard.current
         let n = (requestCounts.increment(1, shard: shard) &- 1) &* UInt64(ThreadShard.count) &+ UInt64(shard) &+ 1
         let hex: StaticString = "0123456789abcdef"
         let digits = hex.utf8Start
@@ -363,7 +364,7 @@ final class MHDServer: Sendable {
         let ns = monotonicNs() &- st.startNs
         if st.routeIndex >= 0 {
             let h = UnsafeMutablePointer<CounterHandle>(bitPattern: routeHandles)![st.routeIndex]
-            if !SeriesCounters.observe(h, status: status, ns: ns) { routeSeries[st.routeIndex].observe(status: status, ns: ns) }
+            if !SeriesCounters.observe(h, status: status, ns: ns, shard: st.shard) { routeSeries[st.routeIndex].observe(status: status, ns: ns) }
         } else {
             registry.metrics.counters(route: ServiceMetrics.unmatchedRoute, method: st.method).observe(status: status, ns: ns)
         }
@@ -431,6 +432,8 @@ final class RequestState {
     let method: String
     let path: String
     let requestID: String
+    /// The `ThreadShard` of the thread that took the request's first callback.
+    let shard: Int
     var body: [UInt8] = []
     var tooLarge = false
     var responded = false
@@ -440,8 +443,9 @@ final class RequestState {
     /// Index in `MHDServer.fixedSlots` when the request is a GET of a fixed answer, or -1.
     var fixedSlot = -1
 
-    init(startNs: UInt64, method: String, path: String, requestID: String) {
+    init(startNs: UInt64, method: String, path: String, requestID: String, shard: Int) {
         self.startNs = startNs
+        self.shard = shard
         self.method = method
         self.path = path
         self.requestID = requestID

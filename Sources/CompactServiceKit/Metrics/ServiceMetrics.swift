@@ -100,10 +100,10 @@ final class SeriesCounters: Sendable {
     }
 
     /// Counts a request in the series `h`; false (and not counted) when its status is not a common one.
-    @inline(__always) static func observe(_ h: CounterHandle, status: Int, ns: UInt64) -> Bool {
+    @inline(__always) static func observe(_ h: CounterHandle, status: Int, ns: UInt64,
+                                          shard: Int = ThreadShard.current) -> Bool {
         let slot = status >= 0 && status < 600 ? Int(statusSlot[status]) : -1
         guard slot >= 0 else { return false }
-        let shard = ThreadShard.current
         h.add(slot, 1, shard: shard)
         var b = 0
         let bounds = ServiceMetrics.bucketNs
