@@ -112,6 +112,7 @@ public final class Server: Sendable {
         registry.shuttingDown.store(true, ordering: .releasing)
         http.stop()
         log.info("stopped")
+        log.flush()
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully. The signals are blocked in every thread

@@ -73,7 +73,10 @@ final class MHDServer: Sendable {
         fixedCount = fixed.count
         requestCounts = requestCounters.handle
         streamRoute = router.routes.first { $0.pattern == StreamRoutes.pattern }?.index
-        streams = StreamHub(metrics: registry.metrics) { MHD_resume_connection(OpaquePointer(bitPattern: $0)) }
+        // The ticker also writes the log's buffered lines.
+        streams = StreamHub(metrics: registry.metrics, onTick: { [log] in log.flush() }) {
+            MHD_resume_connection(OpaquePointer(bitPattern: $0))
+        }
     }
 
     deinit {
@@ -364,16 +367,11 @@ final class MHDServer: Sendable {
         let ns = monotonicNs() &- st.startNs
         if st.routeIndex >= 0 {
             let h = UnsafeMutablePointer<CounterHandle>(bitPattern: routeHandles)![st.routeIndex]
-            if !SeriesCounters.observe(h, status: status, ns: ns, shard: st.shard) { routeSeries[st.routeIndex].observe(status: status, ns: ns) }
+            if !SeriesCounters.observe(h, status: status, ns: ns, shard: st.shard) { routeSeries[st.routeIndex].countOtherStatus(status) }
         } else {
             registry.metrics.counters(route: ServiceMetrics.unmatchedRoute, method: st.method).observe(status: status, ns: ns)
         }
-        let (method, path, requestID) = (st.method, st.path, st.requestID)
-        if log.enabled(.info) {
-            let us = ns / 1000
-            let ms = "\(us / 1000).\(String(repeating: "0", count: 3 - String(us % 1000).count))\(us % 1000)"
-            log.info("\(method.prefix(16)) \(path.prefix(256)) \(status) \(ms)ms request_id=\(requestID)")
-        }
+        log.access(method: st.method, path: st.path, status: status, ns: ns, requestID: st.requestID)
     }
 
     // MARK: - Addresses

@@ -96,22 +96,25 @@ final class SeriesCounters: Sendable {
     var handle: CounterHandle { counters.handle }
 
     func observe(status: Int, ns: UInt64) {
-        if !SeriesCounters.observe(handle, status: status, ns: ns) { otherStatuses.withLock { $0[status, default: 0] += 1 } }
+        if !SeriesCounters.observe(handle, status: status, ns: ns) { countOtherStatus(status) }
     }
 
-    /// Counts a request in the series `h`; false (and not counted) when its status is not a common one.
+    /// Counts a request in the series `h`: its duration always, its status when it is a common one
+    /// (else returns false, and the caller counts it with `countOtherStatus`).
     @inline(__always) static func observe(_ h: CounterHandle, status: Int, ns: UInt64,
                                           shard: Int = ThreadShard.current) -> Bool {
-        let slot = status >= 0 && status < 600 ? Int(statusSlot[status]) : -1
-        guard slot >= 0 else { return false }
-        h.add(slot, 1, shard: shard)
         var b = 0
         let bounds = ServiceMetrics.bucketNs
         while b < bounds.count && ns > bounds[b] { b += 1 }
         h.add(bucketSlot + b, 1, shard: shard)
         h.add(sumSlot, ns, shard: shard)
+        let slot = status >= 0 && status < 600 ? Int(statusSlot[status]) : -1
+        guard slot >= 0 else { return false }
+        h.add(slot, 1, shard: shard)
         return true
     }
+
+    func countOtherStatus(_ status: Int) { otherStatuses.withLock { $0[status, default: 0] += 1 } }
 
     func read() -> ServiceMetrics.Series {
         var s = ServiceMetrics.Series()
