@@ -167,12 +167,10 @@ final class MHDServer: Sendable {
             // First call: headers only. Only what every request needs is read here; the other headers
             // stay in MHD's connection until NOTIFY_COMPLETED and are read on the final call.
             let shard = ThreadShard.current
+            let clientID = RequestID.sanitized(header(conn, "X-Request-ID"))
             let st = RequestState(
-                startNs: monotonicNs(),
-                method: MHDServer.method(method),
-                path: url.map { String(cString: $0) } ?? "/",
-                requestID: RequestID.sanitized(header(conn, "X-Request-ID")) ?? nextRequestID(shard: shard),
-                shard: shard)
+                startNs: monotonicNs(), method: MHDServer.method(method), url: url, clientRequestID: clientID,
+                idPrefix: idPrefix, idNumber: clientID == nil ? nextRequestNumber(shard: shard) : 0, shard: shard)
             st.fixedSlot = fixedSlot(method, url)
             reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
             requestCounts.add(0, 1, shard: shard)
@@ -305,19 +303,10 @@ final class MHDServer: Sendable {
 
     /// `<8 hex digits of the process prefix>-<counter in hex>`, formatted in place (one String, no
     /// intermediate ones).
-    private func nextRequestID(shard: Int) -> String {
-        // Unique without a shared counter: the k-th id of shard s is number (k - 1) * shards + s + 1.
-        let n = (requestCounts.increment(1, shard: shard) &- 1) &* UInt64(ThreadShard.count) &+ UInt64(shard) &+ 1
-        let hex: StaticString = "0123456789abcdef"
-        let digits = hex.utf8Start
-        let nd = max(1, (64 - n.leadingZeroBitCount + 3) / 4)
-        // The exact capacity: up to 15 bytes the String is then stored inline, with no allocation.
-        return String(unsafeUninitializedCapacity: 9 + nd) { buf in
-            for i in 0..<8 { buf[i] = digits[Int((idPrefix >> (28 - 4 * UInt32(i))) & 0xF)] }
-            buf[8] = UInt8(ascii: "-")
-            for i in 0..<nd { buf[9 + i] = digits[Int((n >> (4 * UInt64(nd - 1 - i))) & 0xF)] }
-            return 9 + nd
-        }
+    /// The number of a generated request id. Unique without a shared counter: the k-th id of shard s is
+    /// number (k - 1) * shards + s + 1.
+    private func nextRequestNumber(shard: Int) -> UInt64 {
+        (requestCounts.increment(1, shard: shard) &- 1) &* UInt64(ThreadShard.count) &+ UInt64(shard) &+ 1
     }
 
     /// Turns a `Response` into an MHD response, queues it and writes the request's log line.
@@ -348,7 +337,7 @@ final class MHDServer: Sendable {
     private func send(_ conn: OpaquePointer, _ st: RequestState, _ resp: OpaquePointer, status: Int,
                       headers: [(String, String)]) -> MHD_Result {
         st.responded = true
-        withCStr(st.requestID) { MHD_add_response_header(resp, cString("X-Request-ID"), $0) }
+        st.withRequestIDCString { MHD_add_response_header(resp, cString("X-Request-ID"), $0) }
         for (k, v) in headers { withCStr(k) { k in withCStr(v) { MHD_add_response_header(resp, k, $0) } } }
         let ok = MHD_queue_response(conn, UInt32(status), resp)
         MHD_destroy_response(resp)
@@ -371,7 +360,9 @@ final class MHDServer: Sendable {
         } else {
             registry.metrics.counters(route: ServiceMetrics.unmatchedRoute, method: st.method).observe(status: status, ns: ns)
         }
-        log.access(method: st.method, path: st.path, status: status, ns: ns, requestID: st.requestID)
+        if log.enabled(.info) {
+            log.access(method: st.method, path: st.path, status: status, ns: ns, requestID: st.requestID)
+        }
     }
 
     // MARK: - Addresses
@@ -428,8 +419,17 @@ final class ResponseSlot: Sendable {
 final class RequestState {
     let startNs: UInt64
     let method: String
-    let path: String
-    let requestID: String
+    /// MHD's URL (the decoded path) of this request. It lives in the connection's memory pool until
+    /// NOTIFY_COMPLETED, which releases this object, so it is valid whenever this object is used.
+    private let url: UnsafePointer<CChar>?
+    /// The path, made a String on first use: a fixed answer below `--log-level info` never needs it.
+    lazy var path: String = url.map { String(cString: $0) } ?? "/"
+    /// The client's X-Request-ID (when sane); otherwise the id is generated from the process prefix and
+    /// `idNumber`, as a String only when something needs one (a fixed answer's header does not).
+    private let clientRequestID: String?
+    private let idPrefix: UInt32
+    private let idNumber: UInt64
+    lazy var requestID: String = clientRequestID ?? RequestID.generated(prefix: idPrefix, number: idNumber)
     /// The `ThreadShard` of the thread that took the request's first callback.
     let shard: Int
     var body: [UInt8] = []
@@ -441,12 +441,25 @@ final class RequestState {
     /// Index in `MHDServer.fixedSlots` when the request is a GET of a fixed answer, or -1.
     var fixedSlot = -1
 
-    init(startNs: UInt64, method: String, path: String, requestID: String, shard: Int) {
+    init(startNs: UInt64, method: String, url: UnsafePointer<CChar>?, clientRequestID: String?, idPrefix: UInt32,
+         idNumber: UInt64, shard: Int) {
         self.startNs = startNs
-        self.shard = shard
         self.method = method
-        self.path = path
-        self.requestID = requestID
+        self.url = url
+        self.clientRequestID = clientRequestID
+        self.idPrefix = idPrefix
+        self.idNumber = idNumber
+        self.shard = shard
+    }
+
+    /// The request id as a NUL-terminated C string, for the X-Request-ID header.
+    @discardableResult func withRequestIDCString<R>(_ body: (UnsafePointer<CChar>) -> R) -> R {
+        if let id = clientRequestID { return withCStr(id, body) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: RequestID.maxGeneratedLength + 1) { buf in
+            let n = RequestID.write(prefix: idPrefix, number: idNumber, into: buf)
+            buf[n] = 0
+            return UnsafeRawPointer(buf.baseAddress!).withMemoryRebound(to: CChar.self, capacity: n + 1) { body($0) }
+        }
     }
 }
 
