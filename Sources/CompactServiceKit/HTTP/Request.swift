@@ -4,6 +4,8 @@ struct Request: Sendable {
     var method: String
     /// The decoded path without the query string.
     var path: String
+    /// Content-Type and Authorization: the HTTP layer reads them only for requests that change state
+    /// (nil for GET and HEAD, whose routes read no body and need no token).
     var contentType: String?
     var authorization: String?
     /// The X-Request-ID echoed in the response and logged: the client's (when it is sane) or generated.
