@@ -1,6 +1,9 @@
 /* bare-mhd: the floor for `make bench-http`. A minimal libmicrohttpd server that answers every request
- * with the same bytes, set up like compact-service's HTTP layer (epoll, internal polling thread pool,
- * response copied per request, Content-Type header), so the difference measures the service's own work.
+ * with the same bytes, set up like compact-service's HTTP layer, so the difference measures the service's
+ * own work: the same daemon flags (epoll, internal polling thread pool of THREADS, MHD_ALLOW_SUSPEND_RESUME,
+ * which the service needs for SSE streams and slow routes and which makes MHD check for resumed
+ * connections on every loop), the same connection timeout and default connection limits, answered on
+ * the handler's second call, a response created per request (copied) with a Content-Type header.
  *
  *   bare-mhd PORT THREADS [FILE]   serves FILE's bytes (default: {"status":"ok"}\n) as application/json
  *
@@ -57,7 +60,8 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG
+                                                | MHD_ALLOW_SUSPEND_RESUME,
                                             (uint16_t)port, NULL, NULL, handler, NULL,
                                             MHD_OPTION_THREAD_POOL_SIZE, threads,
                                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);

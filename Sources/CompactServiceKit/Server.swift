@@ -108,10 +108,11 @@ public final class Server: Sendable {
     public func stop() {
         http.quiesce()
         let deadline = monotonicNs() &+ UInt64(max(0, config.shutdownTimeoutSeconds) * 1e9)
-        while http.inFlight.load(ordering: .acquiring) > 0 && monotonicNs() < deadline { usleep(2000) }
+        while http.inFlight > 0 && monotonicNs() < deadline { usleep(2000) }
         registry.shuttingDown.store(true, ordering: .releasing)
         http.stop()
         log.info("stopped")
+        log.flush()
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully. The signals are blocked in every thread

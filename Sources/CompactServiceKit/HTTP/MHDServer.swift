@@ -26,12 +26,27 @@ final class MHDServer: Sendable {
     /// The `MHD_Daemon *` as an integer (raw pointers are not Sendable). Written once in `start` before
     /// any request can arrive and cleared in `stop`; MHD itself synchronises its use.
     private let daemonBits = Atomic<UInt>(0)
-    /// Requests between their first callback and NOTIFY_COMPLETED.
-    let inFlight = Atomic<Int>(0)
+    /// Per thread shard: requests between their first callback and NOTIFY_COMPLETED (slot 0, +1 and
+    /// -1 as wrapping adds), and the request id counter (slot 1). Sharded because both change on
+    /// every request, from every HTTP thread.
+    private let requestCounters = ShardedCounters(slots: 2)
+    private let requestCounts: CounterHandle
     /// Slow requests running on a worker; `stop` waits for them before freeing connections.
     let offloaded = Atomic<Int>(0)
-    private let counter = Atomic<UInt64>(0)
-    private let idPrefix: String
+    /// The per-process random half of generated request ids (printed as 8 hex digits).
+    private let idPrefix: UInt32
+    /// The metrics series of every route, by `Route.index`.
+    private let routeSeries: [SeriesCounters]
+    /// The same series' `CounterHandle`s, in memory allocated here (its address as an integer: raw
+    /// pointers are not Sendable; written in `init` only, freed in `deinit`), so counting a request
+    /// touches no reference count of an object the other HTTP threads use.
+    private let routeHandles: UInt
+    /// GET routes with a fixed answer (`FixedSlot`s; allocated, written in `init` only and freed in
+    /// `deinit`, like `routeHandles`), matched against MHD's C strings on the request's first callback.
+    private let fixedSlots: UInt
+    private let fixedCount: Int
+    /// `Route.index` of the SSE stream routes (stats and job progress), served by HTTP/MHDStream.swift.
+    private let streamRoutes: Set<Int>
     /// Open SSE streams and the ticker that resumes them (HTTP/MHDStream.swift).
     let streams: StreamHub
 
@@ -41,10 +56,40 @@ final class MHDServer: Sendable {
         self.log = log
         self.maxBodyBytes = maxBodyBytes
         var g = SystemRandomNumberGenerator()
-        let r = g.next() & 0xFFFF_FFFF
-        let hex = String(r, radix: 16)
-        idPrefix = String(repeating: "0", count: 8 - hex.count) + hex
-        streams = StreamHub(metrics: registry.metrics) { MHD_resume_connection(OpaquePointer(bitPattern: $0)) }
+        idPrefix = UInt32(truncatingIfNeeded: g.next())
+        routeSeries = router.routes.map { registry.metrics.counters(route: $0.pattern, method: $0.method) }
+        let handles = UnsafeMutablePointer<CounterHandle>.allocate(capacity: max(1, routeSeries.count))
+        for (i, series) in routeSeries.enumerated() { (handles + i).initialize(to: series.handle) }
+        routeHandles = UInt(bitPattern: handles)
+        let fixed = router.routes.filter { $0.method == "GET" && $0.fixed != nil }
+        let slots = UnsafeMutablePointer<FixedSlot>.allocate(capacity: max(1, fixed.count))
+        for (i, r) in fixed.enumerated() {
+            let f = r.fixed!
+            (slots + i).initialize(to: FixedSlot(path: strdup(r.pattern), pathLength: r.pattern.utf8.count, routeIndex: r.index,
+                                                 body: f.bytes.address, bodyCount: f.bytes.count,
+                                                 contentType: strdup(f.contentType)))
+        }
+        fixedSlots = UInt(bitPattern: slots)
+        fixedCount = fixed.count
+        requestCounts = requestCounters.handle
+        streamRoutes = Set(router.routes.filter { StreamRoutes.patterns.contains($0.pattern) }.map(\.index))
+        // The ticker also writes the log's buffered lines.
+        streams = StreamHub(metrics: registry.metrics, onTick: { [log] in log.flush() }) {
+            MHD_resume_connection(OpaquePointer(bitPattern: $0))
+        }
+    }
+
+    deinit {
+        let slots = UnsafeMutablePointer<FixedSlot>(bitPattern: fixedSlots)!
+        for i in 0..<fixedCount {
+            free(slots[i].path)
+            free(slots[i].contentType)
+        }
+        slots.deinitialize(count: fixedCount)
+        slots.deallocate()
+        let handles = UnsafeMutablePointer<CounterHandle>(bitPattern: routeHandles)!
+        handles.deinitialize(count: routeSeries.count)
+        handles.deallocate()
     }
 
     // MARK: - Start and stop
@@ -119,17 +164,16 @@ final class MHDServer: Sendable {
                             _ upload: UnsafePointer<CChar>?, _ uploadSize: UnsafeMutablePointer<Int>,
                             _ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
         guard let p = reqCls.pointee else {
-            // First call: headers only.
+            // First call: headers only. Only what every request needs is read here; the other headers
+            // stay in MHD's connection until NOTIFY_COMPLETED and are read on the final call.
+            let shard = ThreadShard.current
+            let clientID = RequestID.sanitized(header(conn, "X-Request-ID"))
             let st = RequestState(
-                startNs: monotonicNs(),
-                method: method.map { String(cString: $0) } ?? "",
-                path: url.map { String(cString: $0) } ?? "/",
-                contentType: header(conn, "Content-Type"),
-                authorization: header(conn, "Authorization"),
-                requestID: RequestID.sanitized(header(conn, "X-Request-ID")) ?? nextRequestID())
-            st.query = MHDServer.queryArguments(conn)
+                startNs: monotonicNs(), method: MHDServer.method(method), url: url, clientRequestID: clientID,
+                idPrefix: idPrefix, idNumber: clientID == nil ? nextRequestNumber(shard: shard) : 0, shard: shard)
+            st.fixedSlot = fixedSlot(method, url)
             reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
-            inFlight.add(1, ordering: .relaxed)
+            requestCounts.add(0, 1, shard: shard)
             if let cl = header(conn, "Content-Length"), let n = Int(cl), n > maxBodyBytes {
                 // Refuse before reading the body: MHD closes the connection after this answer.
                 st.tooLarge = true
@@ -165,13 +209,30 @@ final class MHDServer: Sendable {
         if st.responded { return .YES }
         if st.tooLarge { return queue(conn, st, tooLarge(st)) }
 
-        let request = Request(method: st.method, path: st.path, contentType: st.contentType,
-                              authorization: st.authorization, requestID: st.requestID, body: st.body, query: st.query)
+        if st.fixedSlot >= 0 {
+            // A fixed answer (/healthz) needs neither a Request nor the router nor the handler: a GET
+            // route reads no body, needs no token and checks no content type.
+            let f = UnsafeMutablePointer<FixedSlot>(bitPattern: fixedSlots)![st.fixedSlot]
+            st.routeIndex = f.routeIndex
+            guard let resp = MHD_create_response_from_buffer(
+                f.bodyCount, UnsafeMutableRawPointer(bitPattern: f.body), .RESPMEM_PERSISTENT) else {
+                return responseFailed(st)
+            }
+            MHD_add_response_header(resp, cString("Content-Type"), f.contentType)
+            return send(conn, st, resp, status: 200, headers: [])
+        }
+        let resolution = router.resolve(method: st.method, path: st.path)
+        if case .route(let route, _) = resolution { st.routeIndex = route.index }
+        // Content-Type and Authorization matter only to requests that change state (a GET or HEAD
+        // route reads no body and needs no token).
+        let mutating = st.method != "GET" && st.method != "HEAD"
+        let request = Request(method: st.method, path: st.path,
+                              contentType: mutating ? header(conn, "Content-Type") : nil,
+                              authorization: mutating ? header(conn, "Authorization") : nil,
+                              requestID: st.requestID, body: st.body, query: MHDServer.queryArguments(conn))
         st.body = []
-        let resolution = router.resolve(method: request.method, path: request.path)
-        if case .route(let route, let params) = resolution {
-            st.route = route.pattern
-            if StreamRoutes.patterns.contains(route.pattern) { return openStream(conn, st, request, pattern: route.pattern, params) }
+        if case .route(let route, let params) = resolution, streamRoutes.contains(route.index) {
+            return openStream(conn, st, request, pattern: route.pattern, params)
         }
         guard resolution.isSlow else {
             return queue(conn, st, router.dispatch(request, resolution, registry: registry))
@@ -191,10 +252,13 @@ final class MHDServer: Sendable {
 
     fileprivate func completed(_ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
         guard let p = reqCls.pointee else { return }
-        Unmanaged<RequestState>.fromOpaque(p).release()
+        let st = Unmanaged<RequestState>.fromOpaque(p).takeRetainedValue()
         reqCls.pointee = nil
-        inFlight.subtract(1, ordering: .releasing)
+        requestCounts.add(0, UInt64.max, shard: st.shard)  // -1
     }
+
+    /// Requests between their first callback and NOTIFY_COMPLETED.
+    var inFlight: Int { Int(Int64(bitPattern: requestCounters.load(0))) }
 
     private func tooLarge(_ st: RequestState) -> Response {
         Problem(413, "the request body exceeds --max-body-bytes (\(maxBodyBytes) bytes)", field: "body")
@@ -211,18 +275,42 @@ final class MHDServer: Sendable {
         return box.values
     }
 
-    func header(_ conn: OpaquePointer, _ name: String) -> String? {
-        MHD_lookup_connection_value(conn, .HEADER_KIND, name).map { String(cString: $0) }
+    /// The `fixedSlots` index of a GET of a fixed answer's path, or -1.
+    private func fixedSlot(_ method: UnsafePointer<CChar>?, _ url: UnsafePointer<CChar>?) -> Int {
+        guard let method, let url, strcmp(method, cString("GET")) == 0 else { return -1 }
+        let n = strlen(url)
+        let slots = UnsafeMutablePointer<FixedSlot>(bitPattern: fixedSlots)!
+        for i in 0..<fixedCount where slots[i].pathLength == n && memcmp(slots[i].path, url, n) == 0 { return i }
+        return -1
     }
 
-    private func nextRequestID() -> String {
-        let n = counter.add(1, ordering: .relaxed).newValue
-        return "\(idPrefix)-\(String(n, radix: 16))"
+    /// A request header. The name is a StaticString: a Swift String of 15 bytes or fewer would be copied
+    /// to the heap on its way to C.
+    func header(_ conn: OpaquePointer, _ name: StaticString) -> String? {
+        MHD_lookup_connection_value(conn, .HEADER_KIND, cString(name)).map { String(cString: $0) }
+    }
+
+    /// The method as a String; the common ones without parsing the C string.
+    static func method(_ m: UnsafePointer<CChar>?) -> String {
+        guard let m else { return "" }
+        switch (m[0], m[1], m[2], m[3]) {
+        case (0x47, 0x45, 0x54, 0): return "GET"
+        case (0x50, 0x55, 0x54, 0): return "PUT"
+        default: break
+        }
+        return String(cString: m)
+    }
+
+    /// `<8 hex digits of the process prefix>-<counter in hex>`, formatted in place (one String, no
+    /// intermediate ones).
+    /// The number of a generated request id. Unique without a shared counter: the k-th id of shard s is
+    /// number (k - 1) * shards + s + 1.
+    private func nextRequestNumber(shard: Int) -> UInt64 {
+        (requestCounts.increment(1, shard: shard) &- 1) &* UInt64(ThreadShard.count) &+ UInt64(shard) &+ 1
     }
 
     /// Turns a `Response` into an MHD response, queues it and writes the request's log line.
     func queue(_ conn: OpaquePointer, _ st: RequestState, _ r: Response) -> MHD_Result {
-        st.responded = true
         let resp: OpaquePointer?
         switch r.body {
         case .bytes(let b):
@@ -232,31 +320,48 @@ final class MHDServer: Sendable {
         case .persistent(let s):
             resp = MHD_create_response_from_buffer(s.count, UnsafeMutableRawPointer(bitPattern: s.address), .RESPMEM_PERSISTENT)
         }
-        guard let resp else {
-            log.error("request_id=\(st.requestID) could not create a response")
-            return .NO
-        }
-        if let ct = r.contentType { MHD_add_response_header(resp, "Content-Type", ct) }
-        MHD_add_response_header(resp, "X-Request-ID", st.requestID)
-        for (k, v) in r.headers { MHD_add_response_header(resp, k, v) }
-        let ok = MHD_queue_response(conn, UInt32(r.status), resp)
+        guard let resp else { return responseFailed(st) }
+        return queue(conn, st, resp, status: r.status, contentType: r.contentType, headers: r.headers)
+    }
+
+    /// Adds the headers to `resp` (Content-Type, X-Request-ID, then `headers`), queues it, releases our
+    /// reference and writes the request's log line.
+    private func queue(_ conn: OpaquePointer, _ st: RequestState, _ resp: OpaquePointer, status: Int,
+                       contentType: String?, headers: [(String, String)]) -> MHD_Result {
+        if let ct = contentType { withCStr(ct) { MHD_add_response_header(resp, cString("Content-Type"), $0) } }
+        return send(conn, st, resp, status: status, headers: headers)
+    }
+
+    /// Adds X-Request-ID and `headers` to `resp`, queues it, releases our reference and writes the
+    /// request's log line.
+    private func send(_ conn: OpaquePointer, _ st: RequestState, _ resp: OpaquePointer, status: Int,
+                      headers: [(String, String)]) -> MHD_Result {
+        st.responded = true
+        st.withRequestIDCString { MHD_add_response_header(resp, cString("X-Request-ID"), $0) }
+        for (k, v) in headers { withCStr(k) { k in withCStr(v) { MHD_add_response_header(resp, k, $0) } } }
+        let ok = MHD_queue_response(conn, UInt32(status), resp)
         MHD_destroy_response(resp)
-        finished(st, status: r.status)
+        finished(st, status: status)
         return ok
+    }
+
+    private func responseFailed(_ st: RequestState) -> MHD_Result {
+        st.responded = true
+        log.error("request_id=\(st.requestID) could not create a response")
+        return .NO
     }
 
     /// A response is queued: count it in the metrics and write the request's log line.
     func finished(_ st: RequestState, status: Int) {
-        record(route: st.route, method: st.method, path: st.path, status: status, startNs: st.startNs, requestID: st.requestID)
-    }
-
-    private func record(route: String, method: String, path: String, status: Int, startNs: UInt64, requestID: String) {
-        let ns = monotonicNs() &- startNs
-        registry.metrics.observe(route: route, method: method, status: status, seconds: Double(ns) / 1e9)
+        let ns = monotonicNs() &- st.startNs
+        if st.routeIndex >= 0 {
+            let h = UnsafeMutablePointer<CounterHandle>(bitPattern: routeHandles)![st.routeIndex]
+            if !SeriesCounters.observe(h, status: status, ns: ns, shard: st.shard) { routeSeries[st.routeIndex].countOtherStatus(status) }
+        } else {
+            registry.metrics.counters(route: ServiceMetrics.unmatchedRoute, method: st.method).observe(status: status, ns: ns)
+        }
         if log.enabled(.info) {
-            let us = ns / 1000
-            let ms = "\(us / 1000).\(String(repeating: "0", count: 3 - String(us % 1000).count))\(us % 1000)"
-            log.info("\(method.prefix(16)) \(path.prefix(256)) \(status) \(ms)ms request_id=\(requestID)")
+            log.access(method: st.method, path: st.path, status: status, ns: ns, requestID: st.requestID)
         }
     }
 
@@ -288,6 +393,19 @@ final class MHDServer: Sendable {
     }
 }
 
+/// A GET route with a fixed answer, as plain C data (see `MHDServer.fixedSlots`).
+struct FixedSlot {
+    /// The route's path, NUL-terminated (strdup'ed; freed with the server).
+    var path: UnsafeMutablePointer<CChar>
+    var pathLength: Int
+    var routeIndex: Int
+    /// The body: a `StaticBytes`' address and count (that memory is never freed).
+    var body: UInt
+    var bodyCount: Int
+    /// NUL-terminated (strdup'ed; freed with the server).
+    var contentType: UnsafeMutablePointer<CChar>
+}
+
 /// Where a worker leaves the response of a slow request for the connection's thread to send.
 final class ResponseSlot: Sendable {
     private let value = Mutex<Response?>(nil)
@@ -301,25 +419,47 @@ final class ResponseSlot: Sendable {
 final class RequestState {
     let startNs: UInt64
     let method: String
-    let path: String
-    let contentType: String?
-    let authorization: String?
-    let requestID: String
+    /// MHD's URL (the decoded path) of this request. It lives in the connection's memory pool until
+    /// NOTIFY_COMPLETED, which releases this object, so it is valid whenever this object is used.
+    private let url: UnsafePointer<CChar>?
+    /// The path, made a String on first use: a fixed answer below `--log-level info` never needs it.
+    lazy var path: String = url.map { String(cString: $0) } ?? "/"
+    /// The client's X-Request-ID (when sane); otherwise the id is generated from the process prefix and
+    /// `idNumber`, as a String only when something needs one (a fixed answer's header does not).
+    private let clientRequestID: String?
+    private let idPrefix: UInt32
+    private let idNumber: UInt64
+    lazy var requestID: String = clientRequestID ?? RequestID.generated(prefix: idPrefix, number: idNumber)
+    /// The `ThreadShard` of the thread that took the request's first callback.
+    let shard: Int
     var body: [UInt8] = []
-    var query: [String: String] = [:]
     var tooLarge = false
     var responded = false
     var pending: ResponseSlot?
-    /// The matched route pattern, the `route` label of the request's metrics.
-    var route = ServiceMetrics.unmatchedRoute
+    /// `Route.index` of the matched route (its metrics series), or -1: the `unmatched` series.
+    var routeIndex = -1
+    /// Index in `MHDServer.fixedSlots` when the request is a GET of a fixed answer, or -1.
+    var fixedSlot = -1
 
-    init(startNs: UInt64, method: String, path: String, contentType: String?, authorization: String?, requestID: String) {
+    init(startNs: UInt64, method: String, url: UnsafePointer<CChar>?, clientRequestID: String?, idPrefix: UInt32,
+         idNumber: UInt64, shard: Int) {
         self.startNs = startNs
         self.method = method
-        self.path = path
-        self.contentType = contentType
-        self.authorization = authorization
-        self.requestID = requestID
+        self.url = url
+        self.clientRequestID = clientRequestID
+        self.idPrefix = idPrefix
+        self.idNumber = idNumber
+        self.shard = shard
+    }
+
+    /// The request id as a NUL-terminated C string, for the X-Request-ID header.
+    @discardableResult func withRequestIDCString<R>(_ body: (UnsafePointer<CChar>) -> R) -> R {
+        if let id = clientRequestID { return withCStr(id, body) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: RequestID.maxGeneratedLength + 1) { buf in
+            let n = RequestID.write(prefix: idPrefix, number: idNumber, into: buf)
+            buf[n] = 0
+            return UnsafeRawPointer(buf.baseAddress!).withMemoryRebound(to: CChar.self, capacity: n + 1) { body($0) }
+        }
     }
 }
 
@@ -328,8 +468,10 @@ final class RequestState {
 
 private let accessHandler: MHD_AccessHandlerCallback = { cls, conn, url, method, _, upload, uploadSize, reqCls in
     guard let cls, let conn, let uploadSize, let reqCls else { return .NO }
-    let server = Unmanaged<MHDServer>.fromOpaque(cls).takeUnretainedValue()
-    return server.access(conn, url, method, upload, uploadSize, reqCls)
+    // The daemon holds a reference to the server until `stop`, so it needs no retain per call.
+    return Unmanaged<MHDServer>.fromOpaque(cls)._withUnsafeGuaranteedRef {
+        $0.access(conn, url, method, upload, uploadSize, reqCls)
+    }
 }
 
 /// Collects query arguments during one synchronous `MHD_get_connection_values` call (never shared).
@@ -348,5 +490,26 @@ private let queryIterator: MHD_KeyValueIterator = { cls, _, key, value in
 
 private let requestCompleted: MHD_RequestCompletedCallback = { cls, _, reqCls, _ in
     guard let cls, let reqCls else { return }
-    Unmanaged<MHDServer>.fromOpaque(cls).takeUnretainedValue().completed(reqCls)
+    Unmanaged<MHDServer>.fromOpaque(cls)._withUnsafeGuaranteedRef { $0.completed(reqCls) }
+}
+
+/// A StaticString literal as a C string (literals are stored NUL-terminated).
+@inline(__always) func cString(_ s: StaticString) -> UnsafePointer<CChar> {
+    UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+/// `s` as a NUL-terminated C string for the duration of `body`. `String.withCString` copies a small
+/// string (15 bytes or fewer: most request ids, many header values) to a heap array first; this copies
+/// it to the stack. Longer native strings are already stored NUL-terminated and are passed as they are.
+@discardableResult @inline(__always) func withCStr<R>(_ s: String, _ body: (UnsafePointer<CChar>) -> R) -> R {
+    guard s.utf8.count <= 15 else { return s.withCString(body) }
+    var s = s
+    return s.withUTF8 { u in
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 16) { t in
+            let base = t.baseAddress!
+            if let src = u.baseAddress { UnsafeMutableRawPointer(base).copyMemory(from: src, byteCount: u.count) }
+            base[u.count] = 0
+            return body(UnsafePointer(base))
+        }
+    }
 }

@@ -24,7 +24,7 @@ enum HealthRoutes {
     static let spec = StaticBytes(PackageResources.openapi_yaml)
 
     static func register(_ t: inout RouteTable) {
-        t.get("/healthz") { _ in Response(status: 200, contentType: "application/json", persistent: ok) }
+        t.fixed("/healthz", contentType: "application/json", ok)
         t.get("/readyz") { ctx in
             var w = JSONWriter()
             w.beginObject()
@@ -38,6 +38,6 @@ enum HealthRoutes {
             w.endObject()
             return .json(200, w)
         }
-        t.get("/openapi.yaml") { _ in Response(status: 200, contentType: "application/yaml", persistent: spec) }
+        t.fixed("/openapi.yaml", contentType: "application/yaml", spec)
     }
 }

@@ -10,8 +10,15 @@ enum BodyKind: Sendable {
 
 typealias Handler = @Sendable (RequestContext) throws -> Response
 
-/// One method on one path pattern.
-struct Route: Sendable {
+/// A fixed answer: 200 with a content type and bytes that live as long as the process. The HTTP layer
+/// sends it without building a `Request` or calling the handler (which answers the same, for tests).
+struct FixedAnswer: Sendable {
+    let contentType: String
+    let bytes: StaticBytes
+}
+
+/// One method on one path pattern. A class: resolving a request hands out a reference, not a copy.
+final class Route: Sendable {
     let method: String
     let pattern: String
     let body: BodyKind
@@ -19,6 +26,20 @@ struct Route: Sendable {
     /// one slow request does not stall the other connections that thread serves.
     let slow: Bool
     let handler: Handler
+    /// Position in registration order (`Router.routes`): the HTTP layer keeps per-route state by it.
+    let index: Int
+    let fixed: FixedAnswer?
+
+    init(method: String, pattern: String, body: BodyKind, slow: Bool, handler: @escaping Handler, index: Int,
+         fixed: FixedAnswer?) {
+        self.method = method
+        self.pattern = pattern
+        self.body = body
+        self.slow = slow
+        self.handler = handler
+        self.index = index
+        self.fixed = fixed
+    }
 }
 
 /// A path pattern: literal segments and `{param}` segments, with the methods registered on it.
@@ -52,14 +73,17 @@ enum Resolution: Sendable {
 /// programming error and traps at start-up, never at request time.
 struct RouteTable {
     fileprivate var entries: [PathEntry] = []
+    fileprivate var routes: [Route] = []
 
     mutating func add(_ method: String, _ pattern: String, body: BodyKind = .none, slow: Bool = false,
-                      _ handler: @escaping Handler) {
+                      fixed: FixedAnswer? = nil, _ handler: @escaping Handler) {
         precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
         let segs: [PathEntry.Segment] = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
             $0.hasPrefix("{") && $0.hasSuffix("}") ? .param(String($0.dropFirst().dropLast())) : .literal(String($0))
         }
-        let route = Route(method: method, pattern: pattern, body: body, slow: slow, handler: handler)
+        let route = Route(method: method, pattern: pattern, body: body, slow: slow, handler: handler, index: routes.count,
+                          fixed: fixed)
+        routes.append(route)
         if let i = entries.firstIndex(where: { $0.segments == segs }) {
             precondition(entries[i].methods[method] == nil, "route registered twice: \(method) \(pattern)")
             entries[i].methods[method] = route
@@ -69,15 +93,24 @@ struct RouteTable {
     }
 
     mutating func get(_ p: String, _ h: @escaping Handler) { add("GET", p, h) }
+    /// GET `p` answers 200 with `bytes` (which must outlive the process) as `contentType`.
+    mutating func fixed(_ p: String, contentType: String, _ bytes: StaticBytes) {
+        add("GET", p, fixed: FixedAnswer(contentType: contentType, bytes: bytes)) { _ in
+            Response(status: 200, contentType: contentType, persistent: bytes)
+        }
+    }
     mutating func delete(_ p: String, _ h: @escaping Handler) { add("DELETE", p, h) }
 }
 
 /// The method + path table and the one dispatch function: the only place errors become responses.
 final class Router: Sendable {
     private let entries: [PathEntry]
-    /// Patterns without parameters by path: an exact match is the most specific there can be, so
-    /// `/healthz`, `/metrics`, `/v1/machines` … resolve with one hash lookup.
-    private let literals: [String: PathEntry]
+    /// Every route, by `Route.index`.
+    let routes: [Route]
+    /// Patterns without parameters: an exact match is the most specific there can be, so `/healthz`,
+    /// `/metrics`, `/v1/machines` … resolve without splitting the path. A handful, so a scan comparing
+    /// lengths first beats hashing the path. `routes` are the entry's routes, for the method scan.
+    private let literals: [(length: Int, path: String, routes: [Route], entry: Int)]
     /// Bearer token required on every mutating request, when set (--token-file).
     private let token: String?
     private let log: Logger
@@ -86,9 +119,13 @@ final class Router: Sendable {
         var t = RouteTable()
         build(&t)
         entries = t.entries
-        literals = Dictionary(uniqueKeysWithValues: t.entries.filter { e in
-            e.segments.allSatisfy { if case .literal = $0 { return true } else { return false } }
-        }.map { ($0.pattern, $0) })
+        routes = t.routes
+        literals = t.entries.indices.filter { i in
+            t.entries[i].segments.allSatisfy { if case .literal = $0 { return true } else { return false } }
+        }.map { i in
+            let e = t.entries[i]
+            return (e.pattern.utf8.count, e.pattern, t.routes.filter { $0.pattern == e.pattern }, i)
+        }
         self.token = token
         self.log = log
     }
@@ -102,7 +139,11 @@ final class Router: Sendable {
     /// (a literal segment beats a parameter, leftmost first), and only its methods count: so
     /// `DELETE …/allocations/free` is a 405 naming POST rather than a lookup of handle "free".
     func resolve(method: String, path: String) -> Resolution {
-        if let e = literals[path] { return Router.select(e, method: method, params: [:]) }
+        let length = path.utf8.count
+        for l in literals where l.length == length && l.path == path {
+            for r in l.routes where r.method == method { return .route(r, params: [:]) }
+            return Router.select(entries[l.entry], method: method, params: [:])
+        }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         var best: (entry: PathEntry, score: [Bool], params: [String: String])?
         for e in entries where e.segments.count == parts.count {
