@@ -52,12 +52,18 @@ public struct HighAllocSpec: Sendable, Equatable {
 public enum WorkloadStep: Sendable, Equatable {
     /// Allocates `amount` in runs of `chunkPages` by `writers` taking turns. With `filePages` > 0 (page
     /// cache only) each writer writes files of that many pages, creating each file's metadata (an inode
-    /// and its dentry, in the slab caches) before its first page.
-    case fill(kind: AllocKind, amount: Amount, chunkPages: Int, writers: Int, tag: String, order: Int, dirtyFraction: Double, mlock: Bool, filePages: Int = 0)
+    /// and its dentry, in the slab caches) before its first page. With `blockSize` > 0 (page cache only)
+    /// every page written gets pageSize / blockSize buffer heads (ext3's `create_empty_buffers`), freed
+    /// only with the page.
+    case fill(kind: AllocKind, amount: Amount, chunkPages: Int, writers: Int, tag: String, order: Int, dirtyFraction: Double, mlock: Bool,
+              filePages: Int = 0, blockSize: Int = 0)
     /// Creates the metadata of existing files, as `updatedb` walking a tree does: per file an inode and a
-    /// dentry, unused once looked up (the shrinkers may free them). A count is of files; a size is of
-    /// the objects (dentry + inode bytes per file). Kept under the tag as files without pages.
-    case metadata(amount: Amount, tag: String)
+    /// dentry, unused once looked up (the shrinkers may free them). With `filesPerDirectory` > 0 the
+    /// files sit in directories of that many, each directory a dentry and an inode made before its
+    /// files; a directory's dentry is pinned by its children's dentries (freed only after the last of
+    /// them). A count is of files; a size is of the objects (dentry + inode bytes per file, and per
+    /// directory). Kept under the tag as files without pages, each directory after its files.
+    case metadata(amount: Amount, tag: String, filesPerDirectory: Int = 0)
     /// Frees a tag's allocations by pattern; with `unit` > 1, consecutive runs of `unit` allocations (one
     /// file of a fill) are freed or kept together. A tag holding files is freed file by file (the unit
     /// counts files): deleting a file frees its pages and its dentry and inode.
@@ -89,6 +95,11 @@ public struct WorkloadDefinition: Sendable, Equatable {
 
 extension WorkloadDefinition {
     public static let maxSteps = 1000
+    /// A fill of page cache writes through ext3 with its default 4 KiB blocks unless told otherwise.
+    public static let defaultBlockSize = 4096
+    /// updatedb's tree: about ten files a directory, the ratio of files to directories of a typical
+    /// distribution's root filesystem (not a figure from the seed).
+    public static let defaultFilesPerDirectory = 10
 
     /// Parses and validates a workload definition. Every error names the path of the offending field
     /// (`steps[3].high_alloc.order`); nothing runs before the whole definition is accepted.
@@ -175,7 +186,8 @@ extension WorkloadDefinition {
         }
         switch key {
         case "fill":
-            try r.rejectUnknown(["kind", "fraction", "mib", "count", "chunk_pages", "writers", "tag", "order", "dirty_fraction", "mlock", "file_pages"])
+            try r.rejectUnknown(["kind", "fraction", "mib", "count", "chunk_pages", "writers", "tag", "order", "dirty_fraction", "mlock", "file_pages",
+                                 "block_size"])
             let k = try kind(r)
             let amt = try amount(r, allowCount: true)
             let chunk = try r.int("chunk_pages", in: 1...(1 << 24)) ?? 1
@@ -186,12 +198,19 @@ extension WorkloadDefinition {
             if filePages > 0 && (k != .file || order != 0) {
                 throw .invalidConfig(field: r.field("file_pages"), value: String(filePages), reason: "files are page cache: needs kind file and order 0")
             }
+            // Page cache written through ext3 gets buffer heads, one per 4 KiB block (its default block size).
+            let blockSize = try r.int("block_size", in: 0...65536) ?? (k == .file ? WorkloadDefinition.defaultBlockSize : 0)
+            if blockSize > 0 && (k != .file || order != 0 || blockSize < 512 || blockSize & (blockSize - 1) != 0) {
+                throw .invalidConfig(field: r.field("block_size"), value: String(blockSize),
+                                     reason: "buffer heads are for order-0 page cache (kind file) and a block size is a power of two from 512 (0: none)")
+            }
             return .fill(kind: k, amount: amt, chunkPages: chunk, writers: writers, tag: t, order: order,
                          dirtyFraction: try r.double("dirty_fraction", in: 0...1) ?? 0, mlock: try r.bool("mlock") ?? false,
-                         filePages: filePages)
+                         filePages: filePages, blockSize: blockSize)
         case "metadata":
-            try r.rejectUnknown(["fraction", "mib", "count", "tag"])
-            return .metadata(amount: try amount(r, allowCount: true), tag: try tag(r))
+            try r.rejectUnknown(["fraction", "mib", "count", "tag", "files_per_directory"])
+            return .metadata(amount: try amount(r, allowCount: true), tag: try tag(r),
+                             filesPerDirectory: try r.int("files_per_directory", in: 0...(1 << 24)) ?? WorkloadDefinition.defaultFilesPerDirectory)
         case "free":
             try r.rejectUnknown(["tag", "pattern", "fraction", "seed", "unit"])
             let p = try r.string("pattern") ?? "all"
@@ -301,8 +320,11 @@ extension WorkloadDefinition {
     public func validate(for config: MachineConfig) throws(MMError) {
         for (i, s) in steps.enumerated() {
             switch s {
-            case .fill(_, _, _, _, _, let order, _, _, _) where order >= config.preset.nrOrders:
+            case .fill(_, _, _, _, _, let order, _, _, _, _) where order >= config.preset.nrOrders:
                 throw .orderOutOfRange(field: "steps[\(i)].fill.order", order: order, max: config.preset.nrOrders - 1)
+            case .fill(_, _, _, _, _, _, _, _, _, let bs) where bs > 1 << config.preset.pageShift:
+                throw .invalidConfig(field: "steps[\(i)].fill.block_size", value: String(bs),
+                                     reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
             case .highAlloc(let h) where h.order >= config.preset.nrOrders:
                 throw .orderOutOfRange(field: "steps[\(i)].high_alloc.order", order: h.order, max: config.preset.nrOrders - 1)
             case .startActor(let a):
