@@ -295,16 +295,16 @@ extension Machine {
     // MARK: buffer heads
 
     /// Attaches `count` buffer heads to a live page-cache page (`create_empty_buffers` from ext3's
-    /// write_begin, allocated GFP_NOFS). Each records the page's handle slot; the page's slot names the
+    /// write_begin, allocated GFP_NOFS unless told otherwise). Each records the page's handle slot; the page's slot names the
     /// first and they are chained. If the page went while they were allocated (the kernel holds the page
     /// locked, so reclaim would skip it; the simulator re-checks) they are freed again. Returns whether
     /// every buffer head could be allocated.
     @discardableResult
-    func attachBuffers(_ h: PageHandle, count: Int) -> Bool {
+    func attachBuffers(_ h: PageHandle, count: Int, gfp: GFPFlags = [.wait, .io]) -> Bool {
         var first = NONE, last = NONE
         var ok = true
         for _ in 0..<count {
-            guard let r = slabAlloc(.bufferHead, unused: false, gfp: [.wait, .io]) else { ok = false; break }
+            guard let r = slabAlloc(.bufferHead, unused: false, gfp: gfp) else { ok = false; break }
             let i = UInt32(r.id)
             if last != NONE { slab.objNext[Int(last)] = i } else { first = i }
             last = i

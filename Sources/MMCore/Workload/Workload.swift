@@ -17,6 +17,9 @@ public struct ActorAlloc: Sendable, Equatable {
     public var lifetimeMs: Double?
     public var dirtyFraction: Double = 0
     public var mlock: Bool = false
+    /// For page cache: a page written (dirty) gets page size / blockSize buffer heads, freed only with it;
+    /// pages read in get none (mpage_readpage). 0: none.
+    public var blockSize: Int = 0
     public init(kind: AllocKind, order: Int = 0, weight: Double = 1, lifetimeMs: Double? = nil) {
         self.kind = kind; self.order = order; self.weight = weight; self.lifetimeMs = lifetimeMs
     }
@@ -161,6 +164,16 @@ extension WorkloadDefinition {
         return g
     }
 
+    /// `block_size`: page cache written through ext3 gets buffer heads, one per block (4 KiB by default).
+    static func blockSize(_ r: JSONObjectReader, kind k: AllocKind?, order: Int) throws(MMError) -> Int {
+        let b = try r.int("block_size", in: 0...65536) ?? (k == .file || k == nil ? WorkloadDefinition.defaultBlockSize : 0)
+        if b > 0 && (k.map { $0 != .file } ?? false || order != 0 || b < 512 || b & (b - 1) != 0) {
+            throw .invalidConfig(field: r.field("block_size"), value: String(b),
+                                 reason: "buffer heads are for order-0 page cache (kind file) and a block size is a power of two from 512 (0: none)")
+        }
+        return b
+    }
+
     static func tag(_ r: JSONObjectReader, default d: String? = nil) throws(MMError) -> String {
         guard let t = try r.string("tag") ?? d else { throw .invalidConfig(field: r.field("tag"), value: "missing", reason: "is required") }
         guard !t.isEmpty, t.utf8.count <= Machine.maxTagLength else {
@@ -198,12 +211,7 @@ extension WorkloadDefinition {
             if filePages > 0 && (k != .file || order != 0) {
                 throw .invalidConfig(field: r.field("file_pages"), value: String(filePages), reason: "files are page cache: needs kind file and order 0")
             }
-            // Page cache written through ext3 gets buffer heads, one per 4 KiB block (its default block size).
-            let blockSize = try r.int("block_size", in: 0...65536) ?? (k == .file ? WorkloadDefinition.defaultBlockSize : 0)
-            if blockSize > 0 && (k != .file || order != 0 || blockSize < 512 || blockSize & (blockSize - 1) != 0) {
-                throw .invalidConfig(field: r.field("block_size"), value: String(blockSize),
-                                     reason: "buffer heads are for order-0 page cache (kind file) and a block size is a power of two from 512 (0: none)")
-            }
+            let blockSize = try blockSize(r, kind: k, order: order)
             return .fill(kind: k, amount: amt, chunkPages: chunk, writers: writers, tag: t, order: order,
                          dirtyFraction: try r.double("dirty_fraction", in: 0...1) ?? 0, mlock: try r.bool("mlock") ?? false,
                          filePages: filePages, blockSize: blockSize)
@@ -243,12 +251,13 @@ extension WorkloadDefinition {
             var mix: [ActorAlloc] = []
             for (i, m) in mixJ.enumerated() {
                 let mr = try JSONObjectReader(m, path: r.field("mix[\(i)]"))
-                try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock"])
+                try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size"])
                 var a = ActorAlloc(kind: try kind(mr), order: try mr.int("order", in: 0...15) ?? 0,
                                    weight: try mr.double("weight", in: 0...1e9) ?? 1,
                                    lifetimeMs: try mr.double("lifetime_ms", in: 0.001...1e12))
                 a.dirtyFraction = try mr.double("dirty_fraction", in: 0...1) ?? 0
                 a.mlock = try mr.bool("mlock") ?? false
+                a.blockSize = try blockSize(mr, kind: a.kind, order: a.order)
                 mix.append(a)
             }
             guard mix.contains(where: { $0.weight > 0 }) else {
@@ -298,7 +307,8 @@ extension WorkloadDefinition {
             try r.rejectUnknown(["name"])
             return .sample(name: try r.requiredString("name"))
         case "age":
-            try r.rejectUnknown(["file_fraction", "slab_fraction", "kernel_fraction", "free_file_fraction", "free_slab_fraction", "dirty_fraction", "seed"])
+            try r.rejectUnknown(["file_fraction", "slab_fraction", "kernel_fraction", "free_file_fraction", "free_slab_fraction", "dirty_fraction", "seed",
+                                 "block_size"])
             var a = AgingRecipe()
             a.fileFraction = try r.double("file_fraction", in: 0...1) ?? a.fileFraction
             a.slabFraction = try r.double("slab_fraction", in: 0...1) ?? a.slabFraction
@@ -307,6 +317,7 @@ extension WorkloadDefinition {
             a.freeSlabFraction = try r.double("free_slab_fraction", in: 0...1) ?? a.freeSlabFraction
             a.dirtyFraction = try r.double("dirty_fraction", in: 0...1) ?? a.dirtyFraction
             a.seed = UInt64(try r.int("seed", in: 0...Int(Int64.max >> 11)) ?? 1)
+            a.blockSize = try blockSize(r, kind: nil, order: 0)
             guard a.fileFraction + a.slabFraction + a.kernelFraction <= 1 else {
                 throw .invalidConfig(field: r.field("file_fraction"), value: "sum > 1", reason: "file, slab and kernel fractions must add up to at most 1")
             }
@@ -331,6 +342,13 @@ extension WorkloadDefinition {
                 for (j, m) in a.mix.enumerated() where m.order >= config.preset.nrOrders {
                     throw .orderOutOfRange(field: "steps[\(i)].start_actor.mix[\(j)].order", order: m.order, max: config.preset.nrOrders - 1)
                 }
+                for (j, m) in a.mix.enumerated() where m.blockSize > 1 << config.preset.pageShift {
+                    throw .invalidConfig(field: "steps[\(i)].start_actor.mix[\(j)].block_size", value: String(m.blockSize),
+                                         reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
+                }
+            case .age(let a) where a.blockSize > 1 << config.preset.pageShift:
+                throw .invalidConfig(field: "steps[\(i)].age.block_size", value: String(a.blockSize),
+                                     reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
             case .compact(let n?) where n >= config.nodes:
                 throw .unknownNode(field: "steps[\(i)].compact.node", node: n)
             default:

@@ -341,6 +341,8 @@ extension Machine {
         let dirty = mix.kind == .file && run.actors[a].rng.unit() < mix.dirtyFraction
         let req = AllocRequest(order: mix.order, kind: mix.kind, gfp: .kernel, mlock: mix.mlock, dirty: dirty)
         guard let o = try? allocate(req), let h = o.handle else { return }
+        // A page written gets its buffers (write_begin); one read in gets none.
+        if dirty && mix.blockSize > 0 { attachBuffers(h, count: max(1, (1 << pageShift) / mix.blockSize)) }
         run.actors[a].pages += 1 << mix.order
         if let life = mix.lifetimeMs {
             let u = max(run.actors[a].rng.unit(), 1e-12)

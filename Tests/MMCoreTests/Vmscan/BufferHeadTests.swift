@@ -134,6 +134,55 @@ final class BufferHeadTests: XCTestCase {
         XCTAssertEqual(d.steps[1], .metadata(amount: .count(3), tag: "u", filesPerDirectory: 10))
     }
 
+    /// Pages written (dirty) by an actor or by aging get buffers; pages read in do not.
+    func testWrittenPagesOfActorsAndAgingGetBuffers() throws {
+        let m = makeMachine(.x86_64, mib: 64)
+        var recipe = AgingRecipe()
+        recipe.fileFraction = 0.3; recipe.slabFraction = 0; recipe.kernelFraction = 0
+        recipe.freeFileFraction = 0; recipe.dirtyFraction = 0.5
+        try m.age(recipe)
+        let aged = m.handles(ofTag: "aging-file")
+        let dirty = aged.filter { m.bufferHeadCount(of: $0) == 1 }.count
+        XCTAssertEqual(m.slabCacheStats(.bufferHead).objects, dirty)
+        XCTAssertGreaterThan(dirty, aged.count / 3)
+        XCTAssertLessThan(dirty, aged.count * 2 / 3)
+        assertConsistent(m)
+
+        let n = makeMachine(.x86_64, mib: 64)
+        let d = try WorkloadDefinition(json: try JSON.parse(#"""
+            {"steps": [{"start_actor": {"name": "w", "rate_per_ms": 10, "mix": [{"kind": "file", "dirty_fraction": 0.5}]}},
+                       {"run": {"ms": 100}}, {"stop_actor": {"name": "w", "free": false}}]}
+            """#))
+        _ = try n.runWorkload(d)
+        let objects = n.slabCacheStats(.bufferHead).objects
+        XCTAssertGreaterThan(objects, 200)
+        XCTAssertLessThan(objects, 800, "about half of the 1000 pages were written")
+        assertConsistent(n)
+        // block_size 0: none.
+        let o = makeMachine(.x86_64, mib: 64)
+        var r0 = recipe
+        r0.blockSize = 0
+        try o.age(r0)
+        XCTAssertEqual(o.slabCacheStats(.bufferHead).objects, 0)
+    }
+
+    func testBadActorAndAgingBlockSizesAreNamed() throws {
+        func field(_ s: String, preset: ArchPreset = .x86_64) -> String? {
+            do {
+                let d = try WorkloadDefinition(json: try JSON.parse(s))
+                try d.validate(for: makeMachine(preset, mib: 64).config)
+                return nil
+            } catch let e as MMError { return e.field } catch { return "?" }
+        }
+        XCTAssertEqual(field(#"{"steps":[{"start_actor":{"name":"a","mix":[{"kind":"anon","block_size":4096}]}}]}"#),
+                       "steps[0].start_actor.mix[0].block_size")
+        XCTAssertEqual(field(#"{"steps":[{"start_actor":{"name":"a","mix":[{"kind":"file","block_size":16384}]}}]}"#),
+                       "steps[0].start_actor.mix[0].block_size")
+        XCTAssertEqual(field(#"{"steps":[{"age":{"block_size":100}}]}"#), "steps[0].age.block_size")
+        XCTAssertEqual(field(#"{"steps":[{"age":{"block_size":8192}}]}"#), "steps[0].age.block_size")
+        XCTAssertNil(field(#"{"steps":[{"age":{"block_size":8192}}]}"#, preset: .ppc64))
+    }
+
     /// Page cache with buffers, directories and files under pressure and compaction (pages with buffers
     /// migrate with them) stays consistent, and runs are deterministic.
     func testInvariantsUnderPressureAndDeterminism() throws {
