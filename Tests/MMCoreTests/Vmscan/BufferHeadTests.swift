@@ -10,6 +10,15 @@ final class BufferHeadTests: XCTestCase {
         ]))
     }
 
+    /// The path a definition's error names, parsing and checking it against a machine of `preset`.
+    private func field(_ s: String, preset: ArchPreset = .x86_64) -> String? {
+        do {
+            let d = try WorkloadDefinition(json: try JSON.parse(s))
+            try d.validate(for: makeMachine(preset, mib: 64).config)
+            return nil
+        } catch let e as MMError { return e.field } catch { return "?" }
+    }
+
     func testBufferHeadsPerSlabAndPerPage() throws {
         XCTAssertEqual(SlabCache.bufferHead.objectsPerSlab(pageSize: 4096), 39)
         XCTAssertEqual(SlabCache.bufferHead.objectsPerSlab(pageSize: 65536), 630)
@@ -115,13 +124,6 @@ final class BufferHeadTests: XCTestCase {
     }
 
     func testBadBufferAndDirectoryFieldsAreNamed() throws {
-        func field(_ s: String, preset: ArchPreset = .x86_64) -> String? {
-            do {
-                let d = try WorkloadDefinition(json: try JSON.parse(s))
-                try d.validate(for: makeMachine(preset, mib: 64).config)
-                return nil
-            } catch let e as MMError { return e.field } catch { return "?" }
-        }
         XCTAssertEqual(field(#"{"steps":[{"fill":{"kind":"anon","count":3,"tag":"a","block_size":4096}}]}"#), "steps[0].fill.block_size")
         XCTAssertEqual(field(#"{"steps":[{"fill":{"kind":"file","count":3,"tag":"a","block_size":3000}}]}"#), "steps[0].fill.block_size")
         XCTAssertEqual(field(#"{"steps":[{"fill":{"kind":"file","count":3,"tag":"a","block_size":65536}}]}"#), "steps[0].fill.block_size")
@@ -167,13 +169,6 @@ final class BufferHeadTests: XCTestCase {
     }
 
     func testBadActorAndAgingBlockSizesAreNamed() throws {
-        func field(_ s: String, preset: ArchPreset = .x86_64) -> String? {
-            do {
-                let d = try WorkloadDefinition(json: try JSON.parse(s))
-                try d.validate(for: makeMachine(preset, mib: 64).config)
-                return nil
-            } catch let e as MMError { return e.field } catch { return "?" }
-        }
         XCTAssertEqual(field(#"{"steps":[{"start_actor":{"name":"a","mix":[{"kind":"anon","block_size":4096}]}}]}"#),
                        "steps[0].start_actor.mix[0].block_size")
         XCTAssertEqual(field(#"{"steps":[{"start_actor":{"name":"a","mix":[{"kind":"file","block_size":16384}]}}]}"#),
@@ -187,40 +182,51 @@ final class BufferHeadTests: XCTestCase {
     /// migrate with them) stays consistent, and runs are deterministic.
     func testInvariantsUnderPressureAndDeterminism() throws {
         func run(_ seed: UInt64) throws -> (Int, Int, Int, UInt64) {
-            let m = makeMachine(.x86_64, mib: 32, seed: seed, compaction: seed != 2)
-            var rng = SeededRandom(seed: seed)
-            var dirs: [SlabObjectRef?] = [nil]
-            var recs: [FileRecord] = []
-            var handles: [PageHandle] = []
-            for step in 0..<20_000 {
-                switch rng.below(12) {
-                case 0:
-                    dirs.append(m.createFileMetadata(parent: dirs[rng.below(dirs.count)]).dentry)
-                case 1, 2:
-                    let (d, i) = m.createFileMetadata(parent: dirs[rng.below(dirs.count)])
-                    recs.append(FileRecord(pages: [], dentry: d, inode: i))
-                case 3 where !recs.isEmpty:
-                    m.deleteFileMetadata(recs.remove(at: rng.below(recs.count)))
-                case 4:
-                    _ = m.pruneCache(rng.below(2), 1 + rng.below(40))
-                case 5 where !handles.isEmpty:
-                    _ = m.freeIfLive(handles.remove(at: rng.below(handles.count)))
-                case 6:
-                    _ = try m.allocate(AllocRequest(order: 4, kind: .anon, gfp: .kernel))
-                default:
-                    if let h = try m.allocate(AllocRequest(order: 0, kind: .file, gfp: .kernel)).handle {
-                        handles.append(h)
-                        m.attachBuffers(h, count: 1 + rng.below(2))
-                    }
-                }
-                if step % 5000 == 4999 { assertConsistent(m, "seed \(seed) step \(step)") }
-            }
+            let m = makeMachine(.x86_64, mib: 16, seed: seed, compaction: seed != 2)
+            try slabTraffic(m, seed: seed, steps: 20_000)
+            if seed != 2 { XCTAssertGreaterThan(m.counters.pgmigrateSuccess, 0, "compaction migrated pages") }
             return (m.slabCacheStats(.bufferHead).objects, m.slabCacheStats(.dentry).objects, m.nrFreePagesTotal, m.counters.pagesReclaimed)
         }
         for seed in UInt64(1)...3 {
             let a = try run(seed), b = try run(seed)
             XCTAssertEqual(a.0, b.0); XCTAssertEqual(a.1, b.1); XCTAssertEqual(a.2, b.2); XCTAssertEqual(a.3, b.3)
             XCTAssertGreaterThan(a.0, 0)
+            XCTAssertGreaterThan(a.3, 0, "reclaim dropped pages (with their buffers)")
         }
+    }
+}
+
+/// Random slab traffic under memory pressure: directories and files made and deleted, dentries and
+/// inodes pruned, page cache with buffer heads and slab pages allocated and freed, order-4 requests
+/// (reclaim runs the shrinkers, compaction migrates pages with buffers). Checks consistency every 5000 steps.
+func slabTraffic(_ m: Machine, seed: UInt64, steps: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+    var rng = SeededRandom(seed: seed)
+    var dirs: [SlabObjectRef?] = [nil]
+    var recs: [FileRecord] = []
+    var handles: [PageHandle] = []
+    for step in 0..<steps {
+        switch rng.below(12) {
+        case 0:
+            dirs.append(m.createFileMetadata(parent: dirs[rng.below(dirs.count)]).dentry)
+        case 1, 2, 3:
+            let (d, i) = m.createFileMetadata(parent: dirs[rng.below(dirs.count)])
+            recs.append(FileRecord(pages: [], dentry: d, inode: i))
+        case 4 where !recs.isEmpty:
+            m.deleteFileMetadata(recs.remove(at: rng.below(recs.count)))
+        case 5:
+            _ = m.pruneCache(rng.below(2), 1 + rng.below(40))
+        case 6 where !handles.isEmpty:
+            _ = m.freeIfLive(handles.remove(at: rng.below(handles.count)))
+        case 7:
+            // A higher-order request that reclaims or compacts, given back at once.
+            if let h = try m.allocate(AllocRequest(order: 4, kind: .anon, gfp: .kernel)).handle { _ = m.freeIfLive(h) }
+        default:
+            let kind: AllocKind = rng.below(4) == 0 ? .slab : .file
+            if let h = try m.allocate(AllocRequest(order: rng.below(8) == 0 && kind == .slab ? 2 : 0, kind: kind, gfp: .kernel)).handle {
+                handles.append(h)
+                if kind == .file { m.attachBuffers(h, count: 1 + rng.below(2)) }
+            }
+        }
+        if step % 5000 == 4999 { assertConsistent(m, "seed \(seed) step \(step)", file: file, line: line) }
     }
 }
