@@ -295,10 +295,10 @@ extension Machine {
     // MARK: buffer heads
 
     /// Attaches `count` buffer heads to a live page-cache page (`create_empty_buffers` from ext3's
-    /// write_begin, allocated GFP_NOFS unless told otherwise). Each records the page's handle slot; the page's slot names the
-    /// first and they are chained. If the page went while they were allocated (the kernel holds the page
-    /// locked, so reclaim would skip it; the simulator re-checks) they are freed again. Returns whether
-    /// every buffer head could be allocated.
+    /// write_begin, allocated GFP_NOFS unless told otherwise). Each records the page's handle slot; the
+    /// page's slot names the first and they are chained. If the page went while they were allocated (the
+    /// kernel holds the page locked, so reclaim would skip it; the simulator re-checks) they are freed
+    /// again. Returns whether every buffer head could be allocated.
     @discardableResult
     func attachBuffers(_ h: PageHandle, count: Int, gfp: GFPFlags = [.wait, .io]) -> Bool {
         var first = NONE, last = NONE
