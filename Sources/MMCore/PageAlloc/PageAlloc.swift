@@ -184,6 +184,8 @@ extension Machine {
             handles.release(slot: slot)
             return
         }
+        // A page-cache page's buffer heads go with it (truncate_inode_pages → try_to_release_page).
+        releaseBuffers(slot: slot)
         let p = pages
         if p.state[pfn] & PageState.isolated != 0 {
             p.a[pfn] = NONE

@@ -8,18 +8,27 @@
 /// objects of different ages share pages, and freeing the oldest objects empties few of them.
 ///
 /// Objects a shrinker may free sit on their cache's LRU of unused objects, newest at the head: every
-/// dentry from its creation (the files are closed), an inode only once its dentry is gone (a dentry
-/// holds a reference on its inode). Deleting a file frees its dentry and its inode.
+/// file's dentry from its creation (the files are closed), an inode only once its dentry is gone (a
+/// dentry holds a reference on its inode), a directory's dentry only once it has no children (each
+/// child dentry holds a reference on its parent, `d_count`). Deleting a file frees its dentry and its
+/// inode.
+///
+/// Buffer heads (`buffer_head`, SLAB_RECLAIM_ACCOUNT) are in use for as long as their page-cache page
+/// lives: 2.6.35 registers no shrinker for them; they go with their page (`try_to_release_page` when
+/// reclaim drops it, truncate when the file is deleted).
 ///
 /// Slab allocations made without a cache (`allocate` with kind `slab`, fills, actors, aging) are the
 /// "page cache" of slab: one object per page, on the zone's `slab_reclaimable` LRU, shrunk oldest page
 /// first by a third shrinker with the same formula.
 public enum SlabCache: Int, CaseIterable, Sendable {
-    case dentry = 0, inode = 1
+    case dentry = 0, inode = 1, bufferHead = 2
 
-    public var name: String { self == .dentry ? "dentry" : "inode_cache" }
-    /// Object size in bytes (2.6.35 x86-64: `struct dentry` 192 B; an ext3 inode about 600 B).
-    public var objectSize: Int { self == .dentry ? 192 : 600 }
+    public var name: String { ["dentry", "inode_cache", "buffer_head"][rawValue] }
+    /// Object size in bytes (2.6.35 x86-64: `struct dentry` 192 B; an ext3 inode about 600 B;
+    /// `struct buffer_head` 104 B).
+    public var objectSize: Int { [192, 600, 104][rawValue] }
+    /// Whether `shrink_slab` has a shrinker for the cache (the buffer_head cache has none).
+    public var hasShrinker: Bool { self != .bufferHead }
     /// Objects in one slab page of `pageSize` bytes.
     public func objectsPerSlab(pageSize: Int) -> Int { pageSize / objectSize }
 }
@@ -33,7 +42,8 @@ public struct SlabObjectRef: Hashable, Sendable {
     var generation: UInt32 { UInt32(truncatingIfNeeded: raw >> 32) }
 }
 
-/// A file a workload made: its page-cache pages and its metadata objects.
+/// A file a workload made: its page-cache pages and its metadata objects (a directory of updatedb's
+/// tree is a record without pages whose dentry its files' dentries pin).
 struct FileRecord {
     var pages: [PageHandle]
     var dentry: SlabObjectRef?
@@ -56,16 +66,24 @@ struct SlabCacheState {
 
 /// The slab state of a machine. Per handle slot of a slab page, a 16-bit word: 0 for a page without a
 /// cache, else `(cache + 1) << 12 | objects in use`. The array spans the handle table and is mapped
-/// lazily like it, so only slots ever used cost memory (2 bytes each). Objects live in a table of their
-/// own (slab page slot, generation, LRU links, the inode a dentry pins, cache and LRU flag).
+/// lazily like it, so only slots ever used cost memory (2 bytes each). Per handle slot of a page-cache
+/// page, a 32-bit word: 0, or 1 + the first of its buffer heads (so freeing a page finds them in O(1)).
+/// Objects live in a table of their own (slab page slot, generation, LRU links, the inode a dentry pins
+/// or the page slot a buffer head belongs to, the parent dentry and the children of a dentry, cache and
+/// LRU flag). A page's buffer heads are chained through `objNext` (a buffer head is never on an LRU).
 struct SlabStore {
     let info: RawArray<UInt16>
+    let bufferHeads: RawArray<UInt32>
     var caches: [SlabCacheState]
     var objSlab: [UInt32] = []
     var objGeneration: [UInt32] = []
     var objNext: [UInt32] = []
     var objPrev: [UInt32] = []
     var objLink: [UInt32] = []
+    /// A dentry's parent dentry (NONE for a root or another cache's object).
+    var objParent: [UInt32] = []
+    /// A dentry's child dentries (its d_count from them).
+    var objChildren: [UInt32] = []
     /// Bits 0-3: cache; bit 7: on the cache's unused LRU.
     var objFlags: [UInt8] = []
     var freeObj: UInt32 = NONE
@@ -77,12 +95,13 @@ struct SlabStore {
 
     init(capacity: Int, pageSize: Int, arena: RawArena) {
         info = RawArray(zeroed: capacity, arena: arena)
+        bufferHeads = RawArray(zeroed: capacity, arena: arena)
         caches = SlabCache.allCases.map { SlabCacheState(objectsPerSlab: $0.objectsPerSlab(pageSize: pageSize)) }
         precondition(caches.allSatisfy { $0.objectsPerSlab >= 1 && $0.objectsPerSlab <= Int(SlabStore.countMask) })
     }
 
     func byteCount(usedSlots: Int) -> Int {
-        usedSlots * 2 + objSlab.capacity * 4 + objGeneration.capacity * 4 + objNext.capacity * 4 + objPrev.capacity * 4
+        usedSlots * 6 + objSlab.capacity * 4 + objParent.capacity * 4 + objChildren.capacity * 4 + objGeneration.capacity * 4 + objNext.capacity * 4 + objPrev.capacity * 4
             + objLink.capacity * 4 + objFlags.capacity + caches.count * MemoryLayout<SlabCacheState>.stride
     }
 
@@ -165,10 +184,12 @@ extension Machine {
     /// cache has one, else into a new slab page (which may reclaim). `unused` puts it on the cache's LRU
     /// at once; `pins` makes it hold a reference on another object (a dentry on its inode). Returns nil
     /// when no slab page can be allocated.
-    func slabAlloc(_ cache: SlabCache, unused: Bool, pins: SlabObjectRef? = nil) -> SlabObjectRef? {
+    /// `parent` makes a dentry a child of a directory's dentry, which it keeps off the LRU.
+    func slabAlloc(_ cache: SlabCache, unused: Bool, pins: SlabObjectRef? = nil, parent: SlabObjectRef? = nil,
+                   gfp: GFPFlags = .kernel) -> SlabObjectRef? {
         let c = cache.rawValue
         if slab.caches[c].partialHead == NONE {
-            guard let o = try? allocate(AllocRequest(order: 0, kind: .slab, gfp: .kernel)), let h = o.handle else { return nil }
+            guard let o = try? allocate(AllocRequest(order: 0, kind: .slab, gfp: gfp)), let h = o.handle else { return nil }
             let s = Int(h.slot)
             // A cache's slab page lives on its cache's lists, not on the page-level slab LRU.
             lruDel(slot: s, zone: o.zone, list: .slab, pages: 1)
@@ -189,6 +210,7 @@ extension Machine {
             i = slab.objSlab.count
             slab.objSlab.append(NONE); slab.objGeneration.append(0); slab.objNext.append(NONE)
             slab.objPrev.append(NONE); slab.objLink.append(NONE); slab.objFlags.append(0)
+            slab.objParent.append(NONE); slab.objChildren.append(0)
         }
         var g = slab.objGeneration[i] &+ 1
         if g == 0 { g = 1 }
@@ -198,21 +220,33 @@ extension Machine {
         slab.objPrev[i] = NONE
         slab.objLink[i] = pins.flatMap { slab.resolve($0) }.map { UInt32($0) } ?? NONE
         slab.objFlags[i] = UInt8(c)
+        slab.objParent[i] = NONE
+        slab.objChildren[i] = 0
+        if let p = parent.flatMap({ slab.resolve($0) }) {
+            // d_alloc takes a reference on the parent (dget): a dentry with children is in use.
+            slab.objParent[i] = UInt32(p)
+            slab.objChildren[p] += 1
+            if slab.objFlags[p] & SlabStore.onLru != 0 { objLruDel(Int(slab.objFlags[p] & 0x0F), p) }
+        }
         if unused { objLruAdd(c, i) }
         bumpGeneration()
         return SlabObjectRef(id: UInt32(i), generation: g)
     }
 
     /// Frees a live object (`kmem_cache_free`); the slab page goes back to the page allocator when this
-    /// was its last object. Returns the object it pinned (NONE if none) and whether a page was freed.
+    /// was its last object. Returns the object it pinned (NONE if none), its parent dentry (NONE if none;
+    /// the reference on it is dropped) and whether a page was freed.
     @discardableResult
-    private func slabFreeObject(_ i: Int) -> (pinned: UInt32, pageFreed: Bool) {
+    private func slabFreeObject(_ i: Int) -> (pinned: UInt32, parent: UInt32, pageFreed: Bool) {
         let c = Int(slab.objFlags[i] & 0x0F)
         if slab.objFlags[i] & SlabStore.onLru != 0 { objLruDel(c, i) }
         let s = Int(slab.objSlab[i])
-        let pinned = slab.objLink[i]
+        let pinned = c == SlabCache.bufferHead.rawValue ? NONE : slab.objLink[i]
+        let parent = slab.objParent[i]
+        if parent != NONE { slab.objChildren[Int(parent)] -= 1 }
         slab.objSlab[i] = NONE
         slab.objLink[i] = NONE
+        slab.objParent[i] = NONE
         slab.objFlags[i] = 0
         slab.objNext[i] = slab.freeObj
         slab.freeObj = UInt32(i)
@@ -227,24 +261,93 @@ extension Machine {
             freeAllocation(slot: s)
             slab.info[s] = 0
             slab.caches[c].slabs -= 1
-            return (pinned, true)
+            return (pinned, parent, true)
         }
         slab.info[s] = UInt16(c + 1) << 12 | UInt16(n)
         if wasFull { partialPush(c, slot: s) }
-        return (pinned, false)
+        return (pinned, parent, false)
     }
 
-    /// Deletes a file's metadata (unlink, then the last iput): its dentry and its inode are freed.
-    func deleteFileMetadata(_ f: FileRecord) {
-        if let d = f.dentry, let i = slab.resolve(d) { slabFreeObject(i) }
+    /// Deletes a file's metadata (unlink, then the last iput): its dentry and its inode are freed. The
+    /// dentry's parent, if this was its last child, becomes unused (dput puts it on the LRU). A directory
+    /// that still has children is not deleted (rmdir fails with ENOTEMPTY): returns false.
+    @discardableResult
+    func deleteFileMetadata(_ f: FileRecord) -> Bool {
+        if let d = f.dentry, let i = slab.resolve(d), slab.objChildren[i] > 0 { return false }
+        if let d = f.dentry, let i = slab.resolve(d) {
+            let parent = slabFreeObject(i).parent
+            if parent != NONE && slab.objChildren[Int(parent)] == 0 && slab.objFlags[Int(parent)] & SlabStore.onLru == 0 {
+                objLruAdd(Int(slab.objFlags[Int(parent)] & 0x0F), Int(parent))
+            }
+        }
         if let n = f.inode, let i = slab.resolve(n) { slabFreeObject(i) }
+        return true
     }
 
-    /// Creates a file's metadata as `open(O_CREAT)` does: an inode, then the dentry that pins it.
-    func createFileMetadata() -> (dentry: SlabObjectRef?, inode: SlabObjectRef?) {
+    /// Creates a file's metadata as `open(O_CREAT)` or a lookup does: an inode, then the dentry that
+    /// pins it (a child of `parent`, a directory's dentry, if given).
+    func createFileMetadata(parent: SlabObjectRef? = nil) -> (dentry: SlabObjectRef?, inode: SlabObjectRef?) {
         let inode = slabAlloc(.inode, unused: false)
-        let dentry = slabAlloc(.dentry, unused: true, pins: inode)
+        let dentry = slabAlloc(.dentry, unused: true, pins: inode, parent: parent)
         return (dentry, inode)
+    }
+
+    // MARK: buffer heads
+
+    /// Attaches `count` buffer heads to a live page-cache page (`create_empty_buffers` from ext3's
+    /// write_begin, allocated GFP_NOFS unless told otherwise). Each records the page's handle slot; the
+    /// page's slot names the first and they are chained. If the page went while they were allocated (the
+    /// kernel holds the page locked, so reclaim would skip it; the simulator re-checks) they are freed
+    /// again. Returns whether every buffer head could be allocated.
+    @discardableResult
+    func attachBuffers(_ h: PageHandle, count: Int, gfp: GFPFlags = [.wait, .io]) -> Bool {
+        var first = NONE, last = NONE
+        var ok = true
+        for _ in 0..<count {
+            guard let r = slabAlloc(.bufferHead, unused: false, gfp: gfp) else { ok = false; break }
+            let i = UInt32(r.id)
+            if last != NONE { slab.objNext[Int(last)] = i } else { first = i }
+            last = i
+        }
+        guard let slot = handles.resolve(h), PageState.kind(pages.state[Int(handles.pfn[slot])]) == .file,
+              slab.bufferHeads[slot] == 0 else {
+            freeBufferChain(first)
+            return false
+        }
+        var cur = first
+        while cur != NONE { slab.objLink[Int(cur)] = UInt32(slot); cur = slab.objNext[Int(cur)] }
+        slab.bufferHeads[slot] = first == NONE ? 0 : first &+ 1
+        return ok
+    }
+
+    /// `try_to_free_buffers`: frees a page-cache page's buffer heads as the page goes (reclaim, truncate).
+    /// Returns the slab pages freed with them.
+    @inline(__always) @discardableResult
+    func releaseBuffers(slot: Int) -> Int {
+        guard slab.caches[SlabCache.bufferHead.rawValue].objects != 0 else { return 0 }
+        let b = slab.bufferHeads[slot]
+        guard b != 0 else { return 0 }
+        slab.bufferHeads[slot] = 0
+        return freeBufferChain(b &- 1)
+    }
+
+    @discardableResult
+    private func freeBufferChain(_ first: UInt32) -> Int {
+        var cur = first, pages = 0
+        while cur != NONE {
+            let i = Int(cur)
+            cur = slab.objNext[i]
+            if slabFreeObject(i).pageFreed { pages += 1 }
+        }
+        return pages
+    }
+
+    /// The buffer heads of a live page-cache page.
+    public func bufferHeadCount(of h: PageHandle) -> Int {
+        guard let slot = handles.resolve(h) else { return 0 }
+        var n = 0, cur = slab.bufferHeads[slot] &- 1
+        while slab.bufferHeads[slot] != 0 && cur != NONE { n += 1; cur = slab.objNext[Int(cur)] }
+        return n
     }
 
     // MARK: shrinkers
@@ -261,10 +364,19 @@ extension Machine {
         var left = nr
         while left > 0, slab.caches[c].unusedTail != NONE {
             let i = Int(slab.caches[c].unusedTail)
-            let (pinned, freed) = slabFreeObject(i)
+            var (pinned, parent, freed) = slabFreeObject(i)
             if freed { pages += 1 }
             if pinned != NONE, slab.objSlab[Int(pinned)] != NONE, slab.objFlags[Int(pinned)] & SlabStore.onLru == 0 {
                 objLruAdd(Int(slab.objFlags[Int(pinned)] & 0x0F), Int(pinned))
+            }
+            // prune_one_dentry prunes the ancestors whose last reference this was at once.
+            while parent != NONE && slab.objChildren[Int(parent)] == 0 {
+                let r = slabFreeObject(Int(parent))
+                if r.pageFreed { pages += 1 }
+                if r.pinned != NONE, slab.objSlab[Int(r.pinned)] != NONE, slab.objFlags[Int(r.pinned)] & SlabStore.onLru == 0 {
+                    objLruAdd(Int(slab.objFlags[Int(r.pinned)] & 0x0F), Int(r.pinned))
+                }
+                parent = r.parent
             }
             left -= 1
         }

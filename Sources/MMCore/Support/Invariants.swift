@@ -12,7 +12,9 @@ extension Machine {
     ///   allocations that belong on it, with correct page counts; per-kind gauges match;
     /// - slab caches: every slab page of a cache is a live order-0 slab allocation holding 1...objectsPerSlab
     ///   objects, exactly as many as the object table places on it; the partial list holds exactly the
-    ///   cache's pages with room; object, page and unused counts match; the unused LRU is consistent.
+    ///   cache's pages with room; object, page and unused counts match; the unused LRU is consistent;
+///   a dentry's child count matches the dentries naming it their parent, and one with children is not
+///   on the LRU; every live buffer head is on the chain of a live page-cache page and names it.
     /// - Complexity: O(pages + allocations + slab objects).
     public func checkConsistency(limit: Int = 20) -> [String] {
         var errors: [String] = []
@@ -172,6 +174,7 @@ extension Machine {
         let nc = slab.caches.count
         var perSlot: [Int: Int] = [:]
         var objects = Array(repeating: 0, count: nc), unusedFlagged = Array(repeating: 0, count: nc)
+        var children: [Int: Int] = [:]
         for i in 0..<slab.objSlab.count where slab.objSlab[i] != NONE {
             let s = Int(slab.objSlab[i]), c = Int(slab.objFlags[i] & 0x0F)
             guard c < nc, s < handles.capacity, slab.cache(ofSlot: s) == c else { fail("slab object \(i) of cache \(c) sits on slot \(s), which is not a slab of that cache"); continue }
@@ -179,7 +182,44 @@ extension Machine {
             objects[c] += 1
             if slab.objFlags[i] & SlabStore.onLru != 0 { unusedFlagged[c] += 1 }
             let l = slab.objLink[i]
-            if l != NONE && (Int(l) >= slab.objSlab.count || slab.objSlab[Int(l)] == NONE) { fail("slab object \(i) pins freed object \(l)") }
+            if c != SlabCache.bufferHead.rawValue && l != NONE && (Int(l) >= slab.objSlab.count || slab.objSlab[Int(l)] == NONE) {
+                fail("slab object \(i) pins freed object \(l)")
+            }
+            let parent = slab.objParent[i]
+            if parent != NONE {
+                if Int(parent) >= slab.objSlab.count || slab.objSlab[Int(parent)] == NONE || slab.objFlags[Int(parent)] & 0x0F != UInt8(SlabCache.dentry.rawValue) {
+                    fail("dentry \(i) has parent \(parent), which is not a live dentry")
+                } else {
+                    children[Int(parent), default: 0] += 1
+                }
+            }
+        }
+        for i in 0..<slab.objSlab.count where slab.objSlab[i] != NONE {
+            let n = Int(slab.objChildren[i])
+            if n != children[i, default: 0] { fail("dentry \(i) counts \(n) children but \(children[i, default: 0]) name it their parent") }
+            if n > 0 && slab.objFlags[i] & SlabStore.onLru != 0 { fail("dentry \(i) has \(n) children but is on the unused LRU") }
+        }
+        // Buffer heads: every page-cache page's chain holds live buffer heads that name it, and every
+        // live buffer head is on its page's chain.
+        var chained = 0
+        for s in 0..<handles.capacity where slab.bufferHeads[s] != 0 {
+            let pfn = handles.pfn[s]
+            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Int(pfn)]) != .file {
+                fail("slot \(s) has buffer heads but is not a live page-cache page"); continue
+            }
+            var cur = slab.bufferHeads[s] &- 1, n = 0
+            while cur != NONE {
+                let i = Int(cur)
+                guard i < slab.objSlab.count, slab.objSlab[i] != NONE, slab.objFlags[i] & 0x0F == UInt8(SlabCache.bufferHead.rawValue),
+                      slab.objLink[i] == UInt32(s) else { fail("page slot \(s): buffer head \(i) is not a live buffer head of this page"); break }
+                n += 1
+                if n > slab.objSlab.count { fail("page slot \(s): buffer head chain is cyclic"); break }
+                cur = slab.objNext[i]
+            }
+            chained += n
+        }
+        if chained != objects[SlabCache.bufferHead.rawValue] {
+            fail("\(objects[SlabCache.bufferHead.rawValue]) live buffer heads but \(chained) on their pages' chains")
         }
         var slabs = Array(repeating: 0, count: nc), partialExpected = Array(repeating: Set<Int>(), count: nc)
         for s in 0..<handles.capacity where slab.info[s] != 0 {

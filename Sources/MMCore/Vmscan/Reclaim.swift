@@ -171,7 +171,7 @@ extension Machine {
     /// `list` (activated pages are marked active). Returns the pages freed.
     func shrinkPageList(_ list: inout [Int], zone z: Int, sync: Bool, _ sc: inout ScanControl) -> Int {
         var keep: [Int] = []
-        var freed = 0
+        var freed = 0, slabFreed = 0
         for pfn in list {
             let s = pages.state[pfn]
             let kind = PageState.kind(s)
@@ -210,7 +210,8 @@ extension Machine {
                     sc.durationNs &+= costs.writePage
                     if !sync { keep.append(pfn); continue }
                 }
-                dropPageCache(pfn: pfn, zone: z)
+                // Slab pages freed with the buffer heads count as reclaimed (reclaimed_slab), not as stolen.
+                slabFreed += dropPageCache(pfn: pfn, zone: z)
                 sc.durationNs &+= costs.reclaimDrop
                 freed += 1
             default:
@@ -218,7 +219,8 @@ extension Machine {
             }
         }
         list = keep
-        ev.pagesReclaimed &+= UInt64(freed)
+        ev.pagesReclaimed &+= UInt64(freed &+ slabFreed)
+        sc.nrReclaimed += slabFreed
         return freed
     }
 
@@ -235,9 +237,15 @@ extension Machine {
     }
 
     /// A clean page-cache page is dropped: the file's data is on disk, the allocation is gone.
-    func dropPageCache(pfn: Int, zone z: Int) {
-        handles.release(slot: Int(pages.a[pfn]))
+    /// Its buffer heads are freed first (`try_to_release_page`; the page is clean, so they are too).
+    /// Returns the buffer_head slab pages that went with them (`reclaim_state->reclaimed_slab`).
+    @discardableResult
+    func dropPageCache(pfn: Int, zone z: Int) -> Int {
+        let slot = Int(pages.a[pfn])
+        let slabPages = releaseBuffers(slot: slot)
+        handles.release(slot: slot)
         releaseIsolated(pfn: pfn, zone: z)
+        return slabPages
     }
 
     /// Frees an isolated, no longer owned frame.
@@ -253,7 +261,8 @@ extension Machine {
     // MARK: - shrink_slab
 
     /// `shrink_slab` (2.6.35): every registered shrinker in turn — the dcache's, the icache's (they free
-    /// objects; a slab page goes back only when its last object goes, `reclaim_state->reclaimed_slab`)
+    /// objects; a slab page goes back only when its last object goes, `reclaim_state->reclaimed_slab`;
+    /// the buffer_head cache has no shrinker: its objects go with their pages)
     /// and the one for slab pages without a cache (one object a page, oldest page first, in these
     /// zones) — each scanning in proportion to the LRU pages just scanned (`runShrinker`). Returns the
     /// slab pages freed and the objects the shrinkers report freed (kswapd's all_unreclaimable test).
@@ -261,11 +270,11 @@ extension Machine {
         guard scanned > 0 else { return (0, 0) }
         var pages = 0, objects = 0
         let fs = sc.gfp.contains(.fs) || sc.isKswapd
-        for c in SlabCache.allCases.map(\.rawValue) {
-            var deferred = slab.caches[c].deferred
+        for c in SlabCache.allCases where c.hasShrinker {
+            var deferred = slab.caches[c.rawValue].deferred
             let r = runShrinker(scanned: scanned, lruPages: lruPages, deferred: &deferred, mayShrink: fs,
-                                count: { self.shrinkerCount(c) }, shrink: { self.pruneCache(c, $0) })
-            slab.caches[c].deferred = deferred
+                                count: { self.shrinkerCount(c.rawValue) }, shrink: { self.pruneCache(c.rawValue, $0) })
+            slab.caches[c.rawValue].deferred = deferred
             pages += r.pages
             objects += r.objects
         }

@@ -12,6 +12,10 @@ public struct AgingRecipe: Sendable, Equatable {
     public var freeSlabFraction: Double = 0.5
     /// Share of page-cache pages that are dirty.
     public var dirtyFraction: Double = 0.1
+    /// Filesystem block size: a page written (dirty) gets page size / blockSize buffer heads, freed only
+    /// with it; pages read in get none (ext3 reads contiguous blocks through mpage_readpage, which
+    /// attaches no buffers). 0: none.
+    public var blockSize: Int = WorkloadDefinition.defaultBlockSize
     public var seed: UInt64 = 1
 
     public init() {}
@@ -30,6 +34,7 @@ extension Machine {
         var done = [0, 0, 0]
         var lists: [[PageHandle]] = [[], [], []]
         var failures = 0
+        let buffers = recipe.blockSize > 0 ? max(1, (1 << pageShift) / recipe.blockSize) : 0
         while failures < 64 && (0..<3).contains(where: { done[$0] < targets[$0].1 }) {
             let i = rng.below(3)
             guard done[i] < targets[i].1 else { continue }
@@ -37,7 +42,10 @@ extension Machine {
             for _ in 0..<run {
                 let dirty = targets[i].0 == .file && rng.unit() < recipe.dirtyFraction
                 let o = try allocate(AllocRequest(order: 0, kind: targets[i].0, gfp: .nowait, dirty: dirty))
-                if let h = o.handle { lists[i].append(h); done[i] += 1 } else { failures += 1; break }
+                if let h = o.handle {
+                    lists[i].append(h); done[i] += 1
+                    if dirty && buffers > 0 { attachBuffers(h, count: buffers, gfp: .nowait) }
+                } else { failures += 1; break }
             }
         }
         for i in 0..<3 where !lists[i].isEmpty {

@@ -17,6 +17,9 @@ public struct ActorAlloc: Sendable, Equatable {
     public var lifetimeMs: Double?
     public var dirtyFraction: Double = 0
     public var mlock: Bool = false
+    /// For page cache: a page written (dirty) gets page size / blockSize buffer heads, freed only with it;
+    /// pages read in get none (mpage_readpage). 0: none.
+    public var blockSize: Int = 0
     public init(kind: AllocKind, order: Int = 0, weight: Double = 1, lifetimeMs: Double? = nil) {
         self.kind = kind; self.order = order; self.weight = weight; self.lifetimeMs = lifetimeMs
     }
@@ -52,12 +55,18 @@ public struct HighAllocSpec: Sendable, Equatable {
 public enum WorkloadStep: Sendable, Equatable {
     /// Allocates `amount` in runs of `chunkPages` by `writers` taking turns. With `filePages` > 0 (page
     /// cache only) each writer writes files of that many pages, creating each file's metadata (an inode
-    /// and its dentry, in the slab caches) before its first page.
-    case fill(kind: AllocKind, amount: Amount, chunkPages: Int, writers: Int, tag: String, order: Int, dirtyFraction: Double, mlock: Bool, filePages: Int = 0)
+    /// and its dentry, in the slab caches) before its first page. With `blockSize` > 0 (page cache only)
+    /// every page written gets pageSize / blockSize buffer heads (ext3's `create_empty_buffers`), freed
+    /// only with the page.
+    case fill(kind: AllocKind, amount: Amount, chunkPages: Int, writers: Int, tag: String, order: Int, dirtyFraction: Double, mlock: Bool,
+              filePages: Int = 0, blockSize: Int = 0)
     /// Creates the metadata of existing files, as `updatedb` walking a tree does: per file an inode and a
-    /// dentry, unused once looked up (the shrinkers may free them). A count is of files; a size is of
-    /// the objects (dentry + inode bytes per file). Kept under the tag as files without pages.
-    case metadata(amount: Amount, tag: String)
+    /// dentry, unused once looked up (the shrinkers may free them). With `filesPerDirectory` > 0 the
+    /// files sit in directories of that many, each directory a dentry and an inode made before its
+    /// files; a directory's dentry is pinned by its children's dentries (freed only after the last of
+    /// them). A count is of files; a size is of the objects (dentry + inode bytes per file, and per
+    /// directory). Kept under the tag as files without pages, each directory after its files.
+    case metadata(amount: Amount, tag: String, filesPerDirectory: Int = 0)
     /// Frees a tag's allocations by pattern; with `unit` > 1, consecutive runs of `unit` allocations (one
     /// file of a fill) are freed or kept together. A tag holding files is freed file by file (the unit
     /// counts files): deleting a file frees its pages and its dentry and inode.
@@ -89,6 +98,11 @@ public struct WorkloadDefinition: Sendable, Equatable {
 
 extension WorkloadDefinition {
     public static let maxSteps = 1000
+    /// A fill of page cache writes through ext3 with its default 4 KiB blocks unless told otherwise.
+    public static let defaultBlockSize = 4096
+    /// updatedb's tree: about ten files a directory, the ratio of files to directories of a typical
+    /// distribution's root filesystem (not a figure from the seed).
+    public static let defaultFilesPerDirectory = 10
 
     /// Parses and validates a workload definition. Every error names the path of the offending field
     /// (`steps[3].high_alloc.order`); nothing runs before the whole definition is accepted.
@@ -150,6 +164,16 @@ extension WorkloadDefinition {
         return g
     }
 
+    /// `block_size`: page cache written through ext3 gets buffer heads, one per block (4 KiB by default).
+    static func blockSize(_ r: JSONObjectReader, kind k: AllocKind?, order: Int) throws(MMError) -> Int {
+        let b = try r.int("block_size", in: 0...65536) ?? (k == .file || k == nil ? WorkloadDefinition.defaultBlockSize : 0)
+        if b > 0 && (k.map { $0 != .file } ?? false || order != 0 || b < 512 || b & (b - 1) != 0) {
+            throw .invalidConfig(field: r.field("block_size"), value: String(b),
+                                 reason: "buffer heads are for order-0 page cache (kind file) and a block size is a power of two from 512 (0: none)")
+        }
+        return b
+    }
+
     static func tag(_ r: JSONObjectReader, default d: String? = nil) throws(MMError) -> String {
         guard let t = try r.string("tag") ?? d else { throw .invalidConfig(field: r.field("tag"), value: "missing", reason: "is required") }
         guard !t.isEmpty, t.utf8.count <= Machine.maxTagLength else {
@@ -175,7 +199,8 @@ extension WorkloadDefinition {
         }
         switch key {
         case "fill":
-            try r.rejectUnknown(["kind", "fraction", "mib", "count", "chunk_pages", "writers", "tag", "order", "dirty_fraction", "mlock", "file_pages"])
+            try r.rejectUnknown(["kind", "fraction", "mib", "count", "chunk_pages", "writers", "tag", "order", "dirty_fraction", "mlock", "file_pages",
+                                 "block_size"])
             let k = try kind(r)
             let amt = try amount(r, allowCount: true)
             let chunk = try r.int("chunk_pages", in: 1...(1 << 24)) ?? 1
@@ -186,12 +211,14 @@ extension WorkloadDefinition {
             if filePages > 0 && (k != .file || order != 0) {
                 throw .invalidConfig(field: r.field("file_pages"), value: String(filePages), reason: "files are page cache: needs kind file and order 0")
             }
+            let blockSize = try blockSize(r, kind: k, order: order)
             return .fill(kind: k, amount: amt, chunkPages: chunk, writers: writers, tag: t, order: order,
                          dirtyFraction: try r.double("dirty_fraction", in: 0...1) ?? 0, mlock: try r.bool("mlock") ?? false,
-                         filePages: filePages)
+                         filePages: filePages, blockSize: blockSize)
         case "metadata":
-            try r.rejectUnknown(["fraction", "mib", "count", "tag"])
-            return .metadata(amount: try amount(r, allowCount: true), tag: try tag(r))
+            try r.rejectUnknown(["fraction", "mib", "count", "tag", "files_per_directory"])
+            return .metadata(amount: try amount(r, allowCount: true), tag: try tag(r),
+                             filesPerDirectory: try r.int("files_per_directory", in: 0...(1 << 24)) ?? WorkloadDefinition.defaultFilesPerDirectory)
         case "free":
             try r.rejectUnknown(["tag", "pattern", "fraction", "seed", "unit"])
             let p = try r.string("pattern") ?? "all"
@@ -224,12 +251,13 @@ extension WorkloadDefinition {
             var mix: [ActorAlloc] = []
             for (i, m) in mixJ.enumerated() {
                 let mr = try JSONObjectReader(m, path: r.field("mix[\(i)]"))
-                try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock"])
+                try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size"])
                 var a = ActorAlloc(kind: try kind(mr), order: try mr.int("order", in: 0...15) ?? 0,
                                    weight: try mr.double("weight", in: 0...1e9) ?? 1,
                                    lifetimeMs: try mr.double("lifetime_ms", in: 0.001...1e12))
                 a.dirtyFraction = try mr.double("dirty_fraction", in: 0...1) ?? 0
                 a.mlock = try mr.bool("mlock") ?? false
+                a.blockSize = try blockSize(mr, kind: a.kind, order: a.order)
                 mix.append(a)
             }
             guard mix.contains(where: { $0.weight > 0 }) else {
@@ -279,7 +307,8 @@ extension WorkloadDefinition {
             try r.rejectUnknown(["name"])
             return .sample(name: try r.requiredString("name"))
         case "age":
-            try r.rejectUnknown(["file_fraction", "slab_fraction", "kernel_fraction", "free_file_fraction", "free_slab_fraction", "dirty_fraction", "seed"])
+            try r.rejectUnknown(["file_fraction", "slab_fraction", "kernel_fraction", "free_file_fraction", "free_slab_fraction", "dirty_fraction", "seed",
+                                 "block_size"])
             var a = AgingRecipe()
             a.fileFraction = try r.double("file_fraction", in: 0...1) ?? a.fileFraction
             a.slabFraction = try r.double("slab_fraction", in: 0...1) ?? a.slabFraction
@@ -288,6 +317,7 @@ extension WorkloadDefinition {
             a.freeSlabFraction = try r.double("free_slab_fraction", in: 0...1) ?? a.freeSlabFraction
             a.dirtyFraction = try r.double("dirty_fraction", in: 0...1) ?? a.dirtyFraction
             a.seed = UInt64(try r.int("seed", in: 0...Int(Int64.max >> 11)) ?? 1)
+            a.blockSize = try blockSize(r, kind: nil, order: 0)
             guard a.fileFraction + a.slabFraction + a.kernelFraction <= 1 else {
                 throw .invalidConfig(field: r.field("file_fraction"), value: "sum > 1", reason: "file, slab and kernel fractions must add up to at most 1")
             }
@@ -301,14 +331,24 @@ extension WorkloadDefinition {
     public func validate(for config: MachineConfig) throws(MMError) {
         for (i, s) in steps.enumerated() {
             switch s {
-            case .fill(_, _, _, _, _, let order, _, _, _) where order >= config.preset.nrOrders:
+            case .fill(_, _, _, _, _, let order, _, _, _, _) where order >= config.preset.nrOrders:
                 throw .orderOutOfRange(field: "steps[\(i)].fill.order", order: order, max: config.preset.nrOrders - 1)
+            case .fill(_, _, _, _, _, _, _, _, _, let bs) where bs > 1 << config.preset.pageShift:
+                throw .invalidConfig(field: "steps[\(i)].fill.block_size", value: String(bs),
+                                     reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
             case .highAlloc(let h) where h.order >= config.preset.nrOrders:
                 throw .orderOutOfRange(field: "steps[\(i)].high_alloc.order", order: h.order, max: config.preset.nrOrders - 1)
             case .startActor(let a):
                 for (j, m) in a.mix.enumerated() where m.order >= config.preset.nrOrders {
                     throw .orderOutOfRange(field: "steps[\(i)].start_actor.mix[\(j)].order", order: m.order, max: config.preset.nrOrders - 1)
                 }
+                for (j, m) in a.mix.enumerated() where m.blockSize > 1 << config.preset.pageShift {
+                    throw .invalidConfig(field: "steps[\(i)].start_actor.mix[\(j)].block_size", value: String(m.blockSize),
+                                         reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
+                }
+            case .age(let a) where a.blockSize > 1 << config.preset.pageShift:
+                throw .invalidConfig(field: "steps[\(i)].age.block_size", value: String(a.blockSize),
+                                     reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
             case .compact(let n?) where n >= config.nodes:
                 throw .unknownNode(field: "steps[\(i)].compact.node", node: n)
             default:

@@ -30,8 +30,8 @@ public final class WorkloadRun {
     /// A step that takes many events (a fill, a run, a series of attempts), with its own progress.
     enum PendingStep {
         case fill(done: Int, total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool, handles: [[PageHandle]],
-                  filePages: Int, files: [[FileRecord]])
-        case metadata(done: Int, total: Int, tag: String, files: [FileRecord])
+                  filePages: Int, files: [[FileRecord]], buffers: Int)
+        case metadata(done: Int, total: Int, tag: String, files: [FileRecord], perDirectory: Int, directory: FileRecord?)
         case runUntil(UInt64)
         case highAlloc(spec: HighAllocSpec, order: Int, total: Int, increment: Int, done: Int, inIncrement: Int, stoppedIncrement: Bool, nextAt: UInt64)
     }
@@ -176,19 +176,22 @@ extension Machine {
 
     private func startStep(_ run: WorkloadRun, _ s: WorkloadStep) throws(MMError) {
         switch s {
-        case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock, let filePages):
+        case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock, let filePages, let blockSize):
             run.pending = .fill(done: 0, total: pagesFor(amount, order: order), kind: kind, chunk: chunk, writers: writers, tag: tag,
                                 order: order, dirty: dirty, mlock: mlock, handles: Array(repeating: [], count: writers),
-                                filePages: filePages, files: Array(repeating: [], count: filePages > 0 ? writers : 0))
-        case .metadata(let amount, let tag):
-            let perFile = SlabCache.dentry.objectSize + SlabCache.inode.objectSize
+                                filePages: filePages, files: Array(repeating: [], count: filePages > 0 ? writers : 0),
+                                buffers: blockSize > 0 ? (1 << pageShift) / blockSize : 0)
+        case .metadata(let amount, let tag, let perDirectory):
+            // Bytes of objects per file: its dentry and inode, plus its share of its directory's.
+            let pair = Double(SlabCache.dentry.objectSize + SlabCache.inode.objectSize)
+            let perFile = perDirectory > 0 ? pair * (1 + 1 / Double(perDirectory)) : pair
             let total: Int
             switch amount {
             case .count(let c): total = c
-            case .fraction(let f): total = Int(Double(totalPages << pageShift) * f) / perFile
-            case .mib(let m): total = (m << 20) / perFile
+            case .fraction(let f): total = Int(Double(totalPages << pageShift) * f / perFile)
+            case .mib(let m): total = Int(Double(m << 20) / perFile)
             }
-            run.pending = .metadata(done: 0, total: total, tag: tag, files: [])
+            run.pending = .metadata(done: 0, total: total, tag: tag, files: [], perDirectory: perDirectory, directory: nil)
         case .free(let tag, let pattern, let unit) where files[tag] != nil:
             deleteFiles(tag: tag, pattern: pattern, unit: unit)
         case .free(let tag, let pattern, let unit):
@@ -279,7 +282,8 @@ extension Machine {
             guard drop else { keep.append(contentsOf: group); continue }
             for f in group {
                 for h in f.pages { _ = freeIfLive(h); dropped.insert(h) }
-                deleteFileMetadata(f)
+                // A directory that still has files is kept (rmdir: ENOTEMPTY).
+                if !deleteFileMetadata(f) { keep.append(f) }
             }
         }
         files[tag] = keep.isEmpty ? nil : keep
@@ -337,6 +341,8 @@ extension Machine {
         let dirty = mix.kind == .file && run.actors[a].rng.unit() < mix.dirtyFraction
         let req = AllocRequest(order: mix.order, kind: mix.kind, gfp: .kernel, mlock: mix.mlock, dirty: dirty)
         guard let o = try? allocate(req), let h = o.handle else { return }
+        // A page written gets its buffers (write_begin); one read in gets none.
+        if dirty && mix.blockSize > 0 { attachBuffers(h, count: max(1, (1 << pageShift) / mix.blockSize)) }
         run.actors[a].pages += 1 << mix.order
         if let life = mix.lifetimeMs {
             let u = max(run.actors[a].rng.unit(), 1e-12)
@@ -359,21 +365,30 @@ extension Machine {
         switch p {
         case .runUntil(let t):
             if !runActors(run, until: t, budgetEnd: budgetEnd) { run.pending = p }
-        case .metadata(var done, let total, let tag, var list):
+        case .metadata(var done, let total, let tag, var list, let perDirectory, var directory):
             while done < total && run.events < budgetEnd {
-                let (d, i) = createFileMetadata()
+                if perDirectory > 0 && done % perDirectory == 0 {
+                    // The walk enters the next directory: its inode and dentry are looked up first.
+                    if let dir = directory { list.append(dir) }
+                    let (d, i) = createFileMetadata()
+                    directory = FileRecord(pages: [], dentry: d, inode: i)
+                    run.events += 2
+                    if d == nil || i == nil { done = total; break }
+                }
+                let (d, i) = createFileMetadata(parent: directory?.dentry)
                 run.events += 2
                 done += 1
                 if d == nil || i == nil { done = total }
                 list.append(FileRecord(pages: [], dentry: d, inode: i))
             }
             if done >= total {
+                if let dir = directory { list.append(dir) }
                 files[tag, default: []].append(contentsOf: list)
             } else {
-                run.pending = .metadata(done: done, total: total, tag: tag, files: list)
+                run.pending = .metadata(done: done, total: total, tag: tag, files: list, perDirectory: perDirectory, directory: directory)
             }
         case .fill(var done, let total, let kind, let chunk, let writers, let tag, let order, let dirty, let mlock, var lists,
-                   let filePages, var fileLists):
+                   let filePages, var fileLists, let buffers):
             // Writers take turns, each writing `chunk` allocations at a time (parallel dd's interleave).
             var failures = 0
             while done < total && run.events < budgetEnd {
@@ -389,7 +404,11 @@ extension Machine {
                     let o = try allocate(req)
                     run.events += 1
                     done += 1
-                    if let h = o.handle { lists[w].append(h) } else { failures += 1 }
+                    if let h = o.handle {
+                        lists[w].append(h)
+                        // write_begin attaches the page's buffers.
+                        if buffers > 0 { attachBuffers(h, count: buffers) }
+                    } else { failures += 1 }
                 }
                 _ = runActors(run, until: clockNs, budgetEnd: Int.max)
                 if failures > 64 { done = total }
@@ -413,7 +432,7 @@ extension Machine {
                 run.pending = nil
             } else {
                 run.pending = .fill(done: done, total: total, kind: kind, chunk: chunk, writers: writers, tag: tag, order: order,
-                                    dirty: dirty, mlock: mlock, handles: lists, filePages: filePages, files: fileLists)
+                                    dirty: dirty, mlock: mlock, handles: lists, filePages: filePages, files: fileLists, buffers: buffers)
             }
         case .highAlloc(let spec, let order, let total, let increment, var done, var inIncrement, var stopped, var nextAt):
             while done < total && run.events < budgetEnd {
