@@ -39,7 +39,11 @@ public func zoneBatchsize(presentPages: Int, pageSize: Int) -> Int {
     return roundDownPowerOfTwo(batch + batch / 2) - 1
 }
 
-@inline(__always) func roundDownPowerOfTwo(_ n: Int) -> Int { n <= 0 ? 0 : 1 << (Int.bitWidth - 1 - n.leadingZeroBitCount) }
+/// `fls()`: the 1-based position of the highest set bit (0 for 0).
+@inline(__always) func fls(_ x: Int) -> Int { x == 0 ? 0 : Int.bitWidth - x.leadingZeroBitCount }
+
+/// `rounddown_pow_of_two()` (0 for n <= 0).
+@inline(__always) func roundDownPowerOfTwo(_ n: Int) -> Int { n <= 0 ? 0 : 1 << (fls(n) - 1) }
 
 extension Machine {
     /// `setup_pageset(p, zone_batchsize(zone))` for every zone: high = 6 × batch, batch at least 1.
@@ -65,22 +69,22 @@ extension Machine {
     /// `private` is the migratetype it returns to the buddy lists with.
     @inline(__always)
     func pcpAdd(_ pfn: Int, zone z: Int, list mt: Int, private pmt: Int, cold: Bool) {
+        let li = pcp.list(zone: z, mt: mt)
+        pcpInsert(pfn, zone: z, list: mt, private: pmt, after: cold ? pcp.tails[li] : NONE)
+    }
+
+    /// `list_add` of a page after `after` on a per-CPU list (NONE: at the head), marking it a per-CPU
+    /// page with its `page_private`.
+    @inline(__always)
+    func pcpInsert(_ pfn: Int, zone z: Int, list mt: Int, private pmt: Int, after: UInt32) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let p32 = UInt32(truncatingIfNeeded: pfn)
-        if cold {
-            let t = pcp.tails[li]
-            p.a[pfn] = NONE
-            p.b[pfn] = t
-            if t != NONE { p.a[Int(t)] = p32 } else { pcp.heads[li] = p32 }
-            pcp.tails[li] = p32
-        } else {
-            let h = pcp.heads[li]
-            p.a[pfn] = h
-            p.b[pfn] = NONE
-            if h != NONE { p.b[Int(h)] = p32 } else { pcp.tails[li] = p32 }
-            pcp.heads[li] = p32
-        }
+        let next = after == NONE ? pcp.heads[li] : p.a[Int(after)]
+        p.a[pfn] = next
+        p.b[pfn] = after
+        if after == NONE { pcp.heads[li] = p32 } else { p.a[Int(after)] = p32 }
+        if next == NONE { pcp.tails[li] = p32 } else { p.b[Int(next)] = p32 }
         p.state[pfn] = PageState.pcp
         p.order[pfn] = UInt8(truncatingIfNeeded: pmt) << Machine.mtShift
     }
@@ -121,26 +125,13 @@ extension Machine {
     /// asked for as its `page_private`. NR_FREE_PAGES drops by the number taken.
     @inline(never)
     func rmqueueBulk(zone z: Int, count: Int, mt: Int) -> Int {
-        let li = pcp.list(zone: z, mt: mt)
-        let p = pages
         var after = NONE
         var taken = 0
         while taken < count {
             let pfn = rmqueue(zone: z, order: 0, mt: mt)
             if pfn < 0 { break }
-            if after == NONE {
-                pcpAdd(pfn, zone: z, list: mt, private: mt, cold: false)
-            } else {
-                // list_add after the previous page: the batch keeps the order it came off the free lists.
-                let next = p.a[Int(after)]
-                let p32 = UInt32(truncatingIfNeeded: pfn)
-                p.a[pfn] = next
-                p.b[pfn] = after
-                p.a[Int(after)] = p32
-                if next != NONE { p.b[Int(next)] = p32 } else { pcp.tails[li] = p32 }
-                p.state[pfn] = PageState.pcp
-                p.order[pfn] = UInt8(truncatingIfNeeded: mt) << Machine.mtShift
-            }
+            // list_add after the previous page: the batch keeps the order it came off the free lists.
+            pcpInsert(pfn, zone: z, list: mt, private: mt, after: after)
             after = UInt32(truncatingIfNeeded: pfn)
             taken += 1
         }

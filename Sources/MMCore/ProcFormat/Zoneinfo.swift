@@ -14,7 +14,6 @@ extension Machine {
     /// at most 125.
     public func statThreshold(zone z: Int) -> Int {
         let mem = zones[z].presentPages >> (27 - pageShift)
-        let fls = { (x: Int) in x == 0 ? 0 : Int.bitWidth - x.leadingZeroBitCount }
         return min(125, 2 * fls(1) * (1 + fls(mem)))
     }
 

@@ -59,8 +59,12 @@ final class PerCpuPagesTests: XCTestCase {
         let m = makeMachine(.x86_64, mib: 1024)
         let z = m.zoneId(.dma32)
         let (high, batch) = (m.pageset(zone: z).high, m.pageset(zone: z).batch)
-        var hs: [PageHandle] = []
-        for _ in 0..<(high + batch) { hs.append(try m.allocate(AllocRequest(order: 0, kind: .kernel)).handle!) }
+        var hs: [PageHandle] = [], pfns: [Int] = []
+        for _ in 0..<(high + batch) {
+            let o = try m.allocate(AllocRequest(order: 0, kind: .kernel))
+            hs.append(o.handle!)
+            pfns.append(o.pfn)
+        }
         let freeAfterAlloc = m.nrFreePages(zone: z)
         let countAfterAlloc = m.pageset(zone: z).count
         var freed = 0
@@ -74,6 +78,10 @@ final class PerCpuPagesTests: XCTestCase {
                 XCTAssertEqual(m.nrFreePages(zone: z), freeAfterAlloc)
             }
         }
+        // Drains take the cold end: the page freed last is still at the head, the one freed first is gone.
+        let list = m.pcpListPfns(zone: z, mt: .unmovable)
+        XCTAssertEqual(list.first, pfns.last)
+        XCTAssertFalse(list.contains(pfns[0]))
         // Every drain returned exactly `batch` pages.
         let returned = m.nrFreePages(zone: z) - freeAfterAlloc
         XCTAssertEqual(returned % batch, 0)
