@@ -33,8 +33,8 @@ final class MHDServer: Sendable {
     private let requestCounts: CounterHandle
     /// Slow requests running on a worker; `stop` waits for them before freeing connections.
     let offloaded = Atomic<Int>(0)
-    /// The per-process random half of generated request ids (printed as 8 hex digits).
-    private let idPrefix: UInt32
+    /// The per-process random half of generated request ids.
+    private let idPrefix: RequestID.Prefix
     /// The metrics series of every route, by `Route.index`.
     private let routeSeries: [SeriesCounters]
     /// The same series' `CounterHandle`s, in memory allocated here (its address as an integer: raw
@@ -56,12 +56,13 @@ final class MHDServer: Sendable {
         self.log = log
         self.maxBodyBytes = maxBodyBytes
         var g = SystemRandomNumberGenerator()
-        idPrefix = UInt32(truncatingIfNeeded: g.next())
+        idPrefix = RequestID.Prefix(UInt32(truncatingIfNeeded: g.next()))
         routeSeries = router.routes.map { registry.metrics.counters(route: $0.pattern, method: $0.method) }
         let handles = UnsafeMutablePointer<CounterHandle>.allocate(capacity: max(1, routeSeries.count))
         for (i, series) in routeSeries.enumerated() { (handles + i).initialize(to: series.handle) }
         routeHandles = UInt(bitPattern: handles)
         let fixed = router.routes.filter { $0.method == "GET" && $0.fixed != nil }
+        precondition(fixed.count <= FixedRequest.maxSlots, "too many fixed answers for FixedRequest's slot bits")
         let slots = UnsafeMutablePointer<FixedSlot>.allocate(capacity: max(1, fixed.count))
         for (i, r) in fixed.enumerated() {
             let f = r.fixed!
@@ -167,19 +168,37 @@ final class MHDServer: Sendable {
             // First call: headers only. Only what every request needs is read here; the other headers
             // stay in MHD's connection until NOTIFY_COMPLETED and are read on the final call.
             let shard = ThreadShard.current
-            let clientID = RequestID.sanitized(header(conn, "X-Request-ID"))
-            let st = RequestState(
-                startNs: monotonicNs(), method: MHDServer.method(method), url: url, clientRequestID: clientID,
-                idPrefix: idPrefix, idNumber: clientID == nil ? nextRequestNumber(shard: shard) : 0, shard: shard)
-            st.fixedSlot = fixedSlot(method, url)
-            reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
+            let startNs = monotonicNs()
             requestCounts.add(0, 1, shard: shard)
-            if let cl = header(conn, "Content-Length"), let n = Int(cl), n > maxBodyBytes {
+            let bodyTooLarge = header(conn, "Content-Length").flatMap { Int($0) }.map { $0 > maxBodyBytes } ?? false
+            let slot = fixedSlot(method, url)
+            if slot >= 0 && !bodyTooLarge {
+                // A fixed answer (/healthz) needs no RequestState: its state fits in req_cls itself.
+                reqCls.pointee = FixedRequest(slot: slot, shard: shard, startNs: startNs).pointer
+                return .YES
+            }
+            let clientID = RequestID.sanitized(MHD_lookup_connection_value(conn, .HEADER_KIND, cString("X-Request-ID")))
+            let st = RequestState(
+                startNs: startNs, method: MHDServer.method(method), url: url, clientRequestID: clientID,
+                idPrefix: idPrefix, idNumber: clientID == nil ? nextRequestNumber(shard: shard) : 0, shard: shard)
+            reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
+            if bodyTooLarge {
                 // Refuse before reading the body: MHD closes the connection after this answer.
                 st.tooLarge = true
                 return queue(conn, st, tooLarge(st))
             }
             return .YES
+        }
+        if var fixed = FixedRequest(p) {
+            // A GET reads no body: any chunk is dropped. Then the one answer, once.
+            if uploadSize.pointee > 0 {
+                uploadSize.pointee = 0
+                return .YES
+            }
+            guard !fixed.answered else { return .YES }
+            fixed.answered = true
+            reqCls.pointee = fixed.pointer
+            return answer(conn, fixed)
         }
         let st = Unmanaged<RequestState>.fromOpaque(p).takeUnretainedValue()
         if let slot = st.pending {
@@ -209,18 +228,6 @@ final class MHDServer: Sendable {
         if st.responded { return .YES }
         if st.tooLarge { return queue(conn, st, tooLarge(st)) }
 
-        if st.fixedSlot >= 0 {
-            // A fixed answer (/healthz) needs neither a Request nor the router nor the handler: a GET
-            // route reads no body, needs no token and checks no content type.
-            let f = UnsafeMutablePointer<FixedSlot>(bitPattern: fixedSlots)![st.fixedSlot]
-            st.routeIndex = f.routeIndex
-            guard let resp = MHD_create_response_from_buffer(
-                f.bodyCount, UnsafeMutableRawPointer(bitPattern: f.body), .RESPMEM_PERSISTENT) else {
-                return responseFailed(st)
-            }
-            MHD_add_response_header(resp, cString("Content-Type"), f.contentType)
-            return send(conn, st, resp, status: 200, headers: [])
-        }
         let resolution = router.resolve(method: st.method, path: st.path)
         if case .route(let route, _) = resolution { st.routeIndex = route.index }
         // Content-Type and Authorization matter only to requests that change state (a GET or HEAD
@@ -252,6 +259,11 @@ final class MHDServer: Sendable {
 
     fileprivate func completed(_ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
         guard let p = reqCls.pointee else { return }
+        if let fixed = FixedRequest(p) {
+            reqCls.pointee = nil
+            requestCounts.add(0, UInt64.max, shard: fixed.shard)  // -1
+            return
+        }
         let st = Unmanaged<RequestState>.fromOpaque(p).takeRetainedValue()
         reqCls.pointee = nil
         requestCounts.add(0, UInt64.max, shard: st.shard)  // -1
@@ -259,6 +271,44 @@ final class MHDServer: Sendable {
 
     /// Requests between their first callback and NOTIFY_COMPLETED.
     var inFlight: Int { Int(Int64(bitPattern: requestCounters.load(0))) }
+
+    /// Sends a fixed answer: its bytes and Content-Type, the X-Request-ID (the client's when sane, else
+    /// generated), then counts it and writes its log line, all without a `RequestState`, a `Request` or
+    /// the router (a GET route with a fixed answer reads no body, needs no token, checks no content type).
+    private func answer(_ conn: OpaquePointer, _ fixed: FixedRequest) -> MHD_Result {
+        let f = UnsafeMutablePointer<FixedSlot>(bitPattern: fixedSlots)![fixed.slot]
+        let shard = fixed.shard
+        let clientID = MHD_lookup_connection_value(conn, .HEADER_KIND, cString("X-Request-ID")).flatMap {
+            RequestID.isSane($0) ? $0 : nil
+        }
+        let number = clientID == nil ? nextRequestNumber(shard: shard) : 0
+        guard let resp = MHD_create_response_from_buffer(
+            f.bodyCount, UnsafeMutableRawPointer(bitPattern: f.body), .RESPMEM_PERSISTENT) else {
+            log.error("GET \(String(cString: f.path)) could not create a response")
+            return .NO
+        }
+        MHD_add_response_header(resp, cString("Content-Type"), f.contentType)
+        if let clientID {
+            MHD_add_response_header(resp, cString("X-Request-ID"), clientID)
+        } else {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: RequestID.maxGeneratedLength + 1) { buf in
+                let n = RequestID.write(prefix: idPrefix, number: number, into: buf)
+                buf[n] = 0
+                UnsafeRawPointer(buf.baseAddress!).withMemoryRebound(to: CChar.self, capacity: n + 1) {
+                    _ = MHD_add_response_header(resp, cString("X-Request-ID"), $0)
+                }
+            }
+        }
+        let ok = MHD_queue_response(conn, 200, resp)
+        MHD_destroy_response(resp)
+        let ns = fixed.elapsedNs(now: monotonicNs())
+        count(routeIndex: f.routeIndex, method: "GET", status: 200, ns: ns, shard: shard)
+        if log.enabled(.info) {
+            let id = clientID.map { String(cString: $0) } ?? RequestID.generated(prefix: idPrefix, number: number)
+            log.access(method: "GET", path: String(cString: f.path), status: 200, ns: ns, requestID: id)
+        }
+        return ok
+    }
 
     private func tooLarge(_ st: RequestState) -> Response {
         Problem(413, "the request body exceeds --max-body-bytes (\(maxBodyBytes) bytes)", field: "body")
@@ -354,14 +404,19 @@ final class MHDServer: Sendable {
     /// A response is queued: count it in the metrics and write the request's log line.
     func finished(_ st: RequestState, status: Int) {
         let ns = monotonicNs() &- st.startNs
-        if st.routeIndex >= 0 {
-            let h = UnsafeMutablePointer<CounterHandle>(bitPattern: routeHandles)![st.routeIndex]
-            if !SeriesCounters.observe(h, status: status, ns: ns, shard: st.shard) { routeSeries[st.routeIndex].countOtherStatus(status) }
-        } else {
-            registry.metrics.counters(route: ServiceMetrics.unmatchedRoute, method: st.method).observe(status: status, ns: ns)
-        }
+        count(routeIndex: st.routeIndex, method: st.method, status: status, ns: ns, shard: st.shard)
         if log.enabled(.info) {
             log.access(method: st.method, path: st.path, status: status, ns: ns, requestID: st.requestID)
+        }
+    }
+
+    /// Counts an answered request in its route's metrics series (`routeIndex` -1: the unmatched series).
+    @inline(__always) private func count(routeIndex: Int, method: String, status: Int, ns: UInt64, shard: Int) {
+        if routeIndex >= 0 {
+            let h = UnsafeMutablePointer<CounterHandle>(bitPattern: routeHandles)![routeIndex]
+            if !SeriesCounters.observe(h, status: status, ns: ns, shard: shard) { routeSeries[routeIndex].countOtherStatus(status) }
+        } else {
+            registry.metrics.counters(route: ServiceMetrics.unmatchedRoute, method: method).observe(status: status, ns: ns)
         }
     }
 
@@ -393,19 +448,6 @@ final class MHDServer: Sendable {
     }
 }
 
-/// A GET route with a fixed answer, as plain C data (see `MHDServer.fixedSlots`).
-struct FixedSlot {
-    /// The route's path, NUL-terminated (strdup'ed; freed with the server).
-    var path: UnsafeMutablePointer<CChar>
-    var pathLength: Int
-    var routeIndex: Int
-    /// The body: a `StaticBytes`' address and count (that memory is never freed).
-    var body: UInt
-    var bodyCount: Int
-    /// NUL-terminated (strdup'ed; freed with the server).
-    var contentType: UnsafeMutablePointer<CChar>
-}
-
 /// Where a worker leaves the response of a slow request for the connection's thread to send.
 final class ResponseSlot: Sendable {
     private let value = Mutex<Response?>(nil)
@@ -427,7 +469,7 @@ final class RequestState {
     /// The client's X-Request-ID (when sane); otherwise the id is generated from the process prefix and
     /// `idNumber`, as a String only when something needs one (a fixed answer's header does not).
     private let clientRequestID: String?
-    private let idPrefix: UInt32
+    private let idPrefix: RequestID.Prefix
     private let idNumber: UInt64
     lazy var requestID: String = clientRequestID ?? RequestID.generated(prefix: idPrefix, number: idNumber)
     /// The `ThreadShard` of the thread that took the request's first callback.
@@ -438,10 +480,8 @@ final class RequestState {
     var pending: ResponseSlot?
     /// `Route.index` of the matched route (its metrics series), or -1: the `unmatched` series.
     var routeIndex = -1
-    /// Index in `MHDServer.fixedSlots` when the request is a GET of a fixed answer, or -1.
-    var fixedSlot = -1
 
-    init(startNs: UInt64, method: String, url: UnsafePointer<CChar>?, clientRequestID: String?, idPrefix: UInt32,
+    init(startNs: UInt64, method: String, url: UnsafePointer<CChar>?, clientRequestID: String?, idPrefix: RequestID.Prefix,
          idNumber: UInt64, shard: Int) {
         self.startNs = startNs
         self.method = method

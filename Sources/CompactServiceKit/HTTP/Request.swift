@@ -42,35 +42,61 @@ struct Request: Sendable {
 enum RequestID {
     static let maxGeneratedLength = 8 + 1 + 16
 
+    /// A process prefix's 8 hex digits, formatted once: the id's first 8 bytes, as one word.
+    struct Prefix: Sendable {
+        /// The digits as the bytes of a UInt64 in memory order (the first digit in the lowest byte).
+        let digits: UInt64
+
+        init(_ value: UInt32) {
+            var d: UInt64 = 0
+            for i in 0..<8 {
+                let nibble = (value >> UInt32(28 - 4 * i)) & 0xF
+                d |= UInt64(RequestID.hexDigit(UInt8(nibble))) << UInt64(8 * i)
+            }
+            digits = UInt64(littleEndian: d)
+        }
+    }
+
     /// Writes the generated id into `buf` (`maxGeneratedLength` bytes are always enough); returns its length.
-    static func write(prefix: UInt32, number n: UInt64, into buf: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    static func write(prefix: Prefix, number n: UInt64, into buf: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let nd = max(1, (64 - n.leadingZeroBitCount + 3) / 4)
         precondition(buf.count >= 9 + nd)
         let p = buf.baseAddress!
-        var x = prefix
-        for i in stride(from: 7, through: 0, by: -1) {
-            p[i] = hexDigit(UInt8(truncatingIfNeeded: x & 0xF))
-            x >>= 4
-        }
+        UnsafeMutableRawPointer(p).storeBytes(of: prefix.digits, as: UInt64.self)
         p[8] = UInt8(ascii: "-")
         var v = n
-        for i in stride(from: 8 + nd, to: 8, by: -1) {
+        var i = 8 + nd
+        while i > 8 {
             p[i] = hexDigit(UInt8(truncatingIfNeeded: v & 0xF))
             v >>= 4
+            i -= 1
         }
         return 9 + nd
     }
 
     @inline(__always) private static func hexDigit(_ d: UInt8) -> UInt8 { d < 10 ? 0x30 &+ d : 0x57 &+ d }
 
-    static func generated(prefix: UInt32, number: UInt64) -> String {
+    static func generated(prefix: Prefix, number: UInt64) -> String {
         let nd = max(1, (64 - number.leadingZeroBitCount + 3) / 4)
         // The exact capacity: up to 15 bytes the String is then stored inline, with no allocation.
         return String(unsafeUninitializedCapacity: 9 + nd) { write(prefix: prefix, number: number, into: $0) }
     }
 
-    static func sanitized(_ s: String?) -> String? {
-        guard let s, (1...128).contains(s.utf8.count), s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
-        return s
+    /// Whether a client's X-Request-ID (a NUL-terminated header value) is kept: 1...128 bytes, each a
+    /// visible ASCII character.
+    static func isSane(_ s: UnsafePointer<CChar>) -> Bool {
+        var i = 0
+        while true {
+            let c = UInt8(bitPattern: s[i])
+            if c == 0 { return i > 0 }
+            guard c > 0x20 && c < 0x7F && i < 128 else { return false }
+            i += 1
+        }
+    }
+
+    /// The client's X-Request-ID as a String when it is kept, else nil.
+    static func sanitized(_ s: UnsafePointer<CChar>?) -> String? {
+        guard let s, isSane(s) else { return nil }
+        return String(cString: s)
     }
 }

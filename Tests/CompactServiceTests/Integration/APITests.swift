@@ -17,6 +17,20 @@ final class APITests: XCTestCase {
         XCTAssertFalse((r.header("X-Request-ID") ?? "").isEmpty)
         let mine = try c.request("GET", "/healthz", headers: [("X-Request-ID", "abc-123")])
         XCTAssertEqual(mine.header("X-Request-ID"), "abc-123")
+        // An id that is not 1...128 visible ASCII characters is replaced by a generated one.
+        let bad = try c.request("GET", "/healthz", headers: [("X-Request-ID", "has space")])
+        XCTAssertEqual(bad.status, 200)
+        XCTAssertNotEqual(bad.header("X-Request-ID"), "has space")
+        XCTAssertFalse((bad.header("X-Request-ID") ?? "").isEmpty)
+        // A body on a fixed answer's GET is read and dropped, and the kept-alive connection then serves
+        // the next request: two pipelined requests give two answers (the second in the first's "body").
+        let ok = "{\"status\":\"ok\"}\n"
+        let pipelined = try c.request("GET", "/healthz", rawHead:
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\n\r\n{\"ignored\":true}"
+            + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        XCTAssertEqual(pipelined.status, 200)
+        XCTAssertTrue(pipelined.text.hasPrefix(ok + "HTTP/1.1 200 OK\r\n"), pipelined.text)
+        XCTAssertTrue(pipelined.text.hasSuffix("\r\n\r\n" + ok), pipelined.text)
         XCTAssertEqual(try c.get("/readyz").status, 200)
         let spec = try c.get("/openapi.yaml")
         XCTAssertEqual(spec.status, 200)

@@ -55,4 +55,40 @@ struct HotPathTests {
         #expect(m.counters(route: "/z", method: "GET") === m.counters(route: "/z", method: "GET"))
         #expect(m.snapshot()[.init(route: "/z", method: "GET")] == nil)
     }
+
+    @Test func fixedRequestWordRoundTrips() {
+        for (slot, shard, start) in [(0, 0, UInt64(0)), (7, 7, UInt64.max), (3, 5, UInt64(123_456_789_012))] {
+            var f = FixedRequest(slot: slot, shard: shard, startNs: start)
+            #expect(UInt(bitPattern: Int(bitPattern: f.pointer)) & 1 == 1, "tagged: never an object address")
+            #expect(f.slot == slot && f.shard == shard && !f.answered)
+            f.answered = true
+            let back = FixedRequest(f.pointer)
+            #expect(back?.answered == true && back?.slot == slot && back?.shard == shard)
+            // Durations are exact across the 2^56 wrap of the stored start time.
+            #expect(f.elapsedNs(now: start &+ 1_500) == 1_500)
+            #expect(f.elapsedNs(now: start) == 0)
+        }
+        // An object's address is not taken for a fixed request.
+        let object = Unmanaged.passRetained(QueryCollector())
+        #expect(FixedRequest(object.toOpaque()) == nil)
+        object.release()
+    }
+
+    @Test func generatedRequestIDs() {
+        let prefix = RequestID.Prefix(0x2dfc_59d7)
+        #expect(RequestID.generated(prefix: prefix, number: 1) == "2dfc59d7-1")
+        #expect(RequestID.generated(prefix: prefix, number: 0xabc) == "2dfc59d7-abc")
+        #expect(RequestID.generated(prefix: RequestID.Prefix(0), number: UInt64.max) == "00000000-ffffffffffffffff")
+        #expect(RequestID.generated(prefix: RequestID.Prefix(0xffff_ffff), number: 0) == "ffffffff-0")
+    }
+
+    @Test func clientRequestIDsKeptOnlyWhenSane() {
+        for (id, kept) in [("abc-123", true), ("", false), ("has space", false), ("tab\there", false),
+                           (String(repeating: "x", count: 128), true), (String(repeating: "x", count: 129), false),
+                           ("caf\u{e9}", false), ("~!", true)] {
+            #expect(RequestID.sanitized(id) == (kept ? id : nil), "\(id)")
+        }
+        #expect(RequestID.sanitized(nil) == nil)
+    }
 }
+
