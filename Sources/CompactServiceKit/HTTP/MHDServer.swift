@@ -291,12 +291,8 @@ final class MHDServer: Sendable {
         if let clientID {
             MHD_add_response_header(resp, cString("X-Request-ID"), clientID)
         } else {
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: RequestID.maxGeneratedLength + 1) { buf in
-                let n = RequestID.write(prefix: idPrefix, number: number, into: buf)
-                buf[n] = 0
-                UnsafeRawPointer(buf.baseAddress!).withMemoryRebound(to: CChar.self, capacity: n + 1) {
-                    _ = MHD_add_response_header(resp, cString("X-Request-ID"), $0)
-                }
+            RequestID.withCString(prefix: idPrefix, number: number) {
+                _ = MHD_add_response_header(resp, cString("X-Request-ID"), $0)
             }
         }
         let ok = MHD_queue_response(conn, 200, resp)
@@ -495,11 +491,7 @@ final class RequestState {
     /// The request id as a NUL-terminated C string, for the X-Request-ID header.
     @discardableResult func withRequestIDCString<R>(_ body: (UnsafePointer<CChar>) -> R) -> R {
         if let id = clientRequestID { return withCStr(id, body) }
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: RequestID.maxGeneratedLength + 1) { buf in
-            let n = RequestID.write(prefix: idPrefix, number: idNumber, into: buf)
-            buf[n] = 0
-            return UnsafeRawPointer(buf.baseAddress!).withMemoryRebound(to: CChar.self, capacity: n + 1) { body($0) }
-        }
+        return RequestID.withCString(prefix: idPrefix, number: idNumber, body)
     }
 }
 

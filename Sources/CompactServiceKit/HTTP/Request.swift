@@ -74,6 +74,15 @@ enum RequestID {
         return 9 + nd
     }
 
+    /// The generated id as a NUL-terminated C string on the stack, for the duration of `body`.
+    @inline(__always) static func withCString<R>(prefix: Prefix, number: UInt64, _ body: (UnsafePointer<CChar>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxGeneratedLength + 1) { buf in
+            let n = write(prefix: prefix, number: number, into: buf)
+            buf[n] = 0
+            return UnsafeRawPointer(buf.baseAddress!).withMemoryRebound(to: CChar.self, capacity: n + 1) { body($0) }
+        }
+    }
+
     @inline(__always) private static func hexDigit(_ d: UInt8) -> UInt8 { d < 10 ? 0x30 &+ d : 0x57 &+ d }
 
     static func generated(prefix: Prefix, number: UInt64) -> String {
