@@ -18,6 +18,9 @@ public final class Machine {
     public let pageShift: Int
     public let totalPages: Int
     public let nodes: [Node]
+    /// `nodes.count` and `preset.zoneTypes.count`, kept as plain integers for the allocation fast path.
+    let nodeCount: Int
+    let zoneTypeCount: Int
     /// All zones of all nodes, node-major, in zone-index order (empty zones included).
     // Exclusivity: Machine is confined to one thread at a time (see the type's comment) and no method
     // holds an access to `zones` across a call that could reach `zones` again, so dynamic exclusivity
@@ -138,6 +141,8 @@ public final class Machine {
         }
         self.zones = zones
         self.nodes = nodes
+        nodeCount = nodes.count
+        zoneTypeCount = preset.zoneTypes.count
         mobilityGroupingDisabled = totalPages < pageblockPages * Migratetype.count
 
         pages = PageArrays(pages: totalPages, arena: arena)

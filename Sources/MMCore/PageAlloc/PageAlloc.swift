@@ -21,7 +21,7 @@ extension Machine {
     /// (it runs on every allocation); building the error is not.
     @inline(__always)
     func validate(_ req: AllocRequest) throws(MMError) {
-        let badNode = req.node.map { $0 < 0 || $0 >= nodes.count } ?? false
+        let badNode = req.node.map { $0 < 0 || $0 >= nodeCount } ?? false
         if _slowPath(req.order < 0 || req.order >= nrOrders || badNode) { try rejectRequest(req) }
     }
 
@@ -50,7 +50,50 @@ extension Machine {
     /// Allocates a block of 2^order pages (`__alloc_pages_nodemask`): the fast path at the LOW watermark
     /// along the zonelist, then the slow path. Throws only for an invalid request; a request memory
     /// cannot satisfy returns an outcome without a handle.
+    ///
+    /// The commonest case, an order-0 page from the head of the first zone's per-CPU list, is handled
+    /// here with a small frame; every other case (a full zonelist walk, a list to refill, the slow path)
+    /// is `allocateAlongZonelist`, which does the same work for this case too.
     public func allocate(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
+        if req.order == 0 {
+            let mt = requestMigratetype(req.kind)
+            let z = order0FastZone(req, mt: mt)
+            if z >= 0 {
+                bumpGeneration()
+                clockNs &+= costs.allocFastPath
+                // pcpAllocate's list_del of the head; prepNewPage writes the page's state and order.
+                let pfn = Int(pcp.heads[pcp.list(zone: z, mt: mt)])
+                pcpUnlink(pfn, zone: z, list: mt)
+                pcp.count[z] &-= 1
+                let h = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: req)
+                return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
+            }
+        }
+        return try allocateAlongZonelist(req)
+    }
+
+    /// The zone an order-0 request takes its page from without walking the zonelist, or -1: the
+    /// zonelist's first zone when it is on the right node for __GFP_THISNODE, passes its LOW watermark
+    /// and has a page on the per-CPU list of the request's migratetype. Exactly the case where
+    /// `allocateAlongZonelist` would take that list's head from its first zone; reads only.
+    @inline(__always)
+    func order0FastZone(_ req: AllocRequest, mt: Int) -> Int {
+        let node = req.node ?? 0
+        if node < 0 || node >= nodeCount { return -1 }
+        let zl = zonelistRange(node: node, highestZoneIdx: highestZoneIdx(for: req.kind))
+        if zl.isEmpty { return -1 }
+        let z = Int(zonelistFlat[zl.lowerBound])
+        if req.gfp.contains(.thisnode) && Int(zoneNode[z]) != node { return -1 }
+        let classzoneIdx = Int(zoneIndexInNode[z])
+        if !zoneWatermarkOk(zone: z, order: 0, mark: wmarkPages(zone: z, .low), classzoneIdx: classzoneIdx) { return -1 }
+        if pcp.heads[pcp.list(zone: z, mt: mt)] == NONE { return -1 }
+        return z
+    }
+
+    /// `__alloc_pages_nodemask` in full: the fast path at the LOW watermark along the zonelist, then the
+    /// slow path.
+    @inline(never)
+    func allocateAlongZonelist(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
         try validate(req)
         bumpGeneration()
         let start = clockNs
@@ -89,7 +132,7 @@ extension Machine {
     /// The positions in `zonelistFlat` of one zonelist.
     @inline(__always)
     func zonelistRange(node: Int, highestZoneIdx: Int) -> Range<Int> {
-        let k = node &* preset.zoneTypes.count &+ highestZoneIdx
+        let k = node &* zoneTypeCount &+ highestZoneIdx
         return Int(zonelistOffsets[k])..<Int(zonelistOffsets[k &+ 1])
     }
 
@@ -143,8 +186,13 @@ extension Machine {
         p.state[pfn] = state
         p.order[pfn] = UInt8(truncatingIfNeeded: req.order) | (req.mlock ? PageOrderByte.mlocked : 0)
         p.a[pfn] = UInt32(truncatingIfNeeded: slot)
-        for i in 0..<n { p.b[pfn + i] = contentWord(h, i) }
-        if let l = lruList { lruAdd(slot: slot, zone: z, list: l, pages: n) }
+        for i in 0..<n { p.b[pfn &+ i] = contentWord(h, i) }
+        if let l = lruList {
+            lruAdd(slot: slot, zone: z, list: l, pages: n)
+        } else {
+            handles.lruNext[slot] = NONE
+            handles.lruPrev[slot] = NONE
+        }
         kindPages[z &* 5 &+ Int(req.kind.rawValue)] &+= Int64(n)
         if req.kind == .file && req.dirty { dirtyPages[z] &+= Int64(n) }
 

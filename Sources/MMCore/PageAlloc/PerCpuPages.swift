@@ -93,14 +93,21 @@ extension Machine {
     @inline(__always)
     func pcpDel(_ pfn: Int, zone z: Int, list mt: Int) -> Int {
         let p = pages
-        let li = pcp.list(zone: z, mt: mt)
-        let next = p.a[pfn], prev = p.b[pfn]
-        if prev != NONE { p.a[Int(prev)] = next } else { pcp.heads[li] = next }
-        if next != NONE { p.b[Int(next)] = prev } else { pcp.tails[li] = prev }
+        pcpUnlink(pfn, zone: z, list: mt)
         let pmt = Int(p.order[pfn] >> Machine.mtShift) & 7
         p.state[pfn] = PageState.tail
         p.order[pfn] = 0
         return pmt
+    }
+
+    /// Unlinks a page from a per-CPU list, leaving its state and order bytes to the caller.
+    @inline(__always)
+    func pcpUnlink(_ pfn: Int, zone z: Int, list mt: Int) {
+        let p = pages
+        let li = pcp.list(zone: z, mt: mt)
+        let next = p.a[pfn], prev = p.b[pfn]
+        if prev != NONE { p.a[Int(prev)] = next } else { pcp.heads[li] = next }
+        if next != NONE { p.b[Int(next)] = prev } else { pcp.tails[li] = prev }
     }
 
     // MARK: - Allocation and free
@@ -114,7 +121,13 @@ extension Machine {
             pcp.count[z] &+= Int32(truncatingIfNeeded: rmqueueBulk(zone: z, count: Int(pcp.batch[z]), mt: mt))
             if pcp.heads[li] == NONE { return -1 }
         }
-        let pfn = Int(pcp.heads[li])
+        return pcpTakeHead(zone: z, mt: mt)
+    }
+
+    /// Takes the head (hot end) of a non-empty per-CPU list.
+    @inline(__always)
+    func pcpTakeHead(zone z: Int, mt: Int) -> Int {
+        let pfn = Int(pcp.heads[pcp.list(zone: z, mt: mt)])
         _ = pcpDel(pfn, zone: z, list: mt)
         pcp.count[z] &-= 1
         return pfn
