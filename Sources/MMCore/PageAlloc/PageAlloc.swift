@@ -209,7 +209,7 @@ extension Machine {
     public func free(_ h: PageHandle) throws(MMError) {
         guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
         bumpGeneration()
-        freeAllocation(slot: slot)
+        freeAllocationInline(slot: slot)
     }
 
     /// Frees the allocation a handle names; returns false (changing nothing) for a dead handle.
@@ -217,13 +217,31 @@ extension Machine {
     public func freeIfLive(_ h: PageHandle) -> Bool {
         guard let slot = handles.resolve(h) else { return false }
         bumpGeneration()
-        freeAllocation(slot: slot)
+        freeAllocationInline(slot: slot)
         return true
+    }
+
+    /// `freeAllocation` with its commonest case inline: an order-0 page in memory, without buffer heads,
+    /// not isolated. The same steps in the same order; anything else goes to `freeAllocation`.
+    @inline(__always)
+    func freeAllocationInline(slot: Int) {
+        let pfn = Int(handles.pfn[slot])
+        // releaseBuffers has nothing to do when the slot has no buffer-head chain.
+        guard pfn != Int(SWAPPED), slab.bufferHeads[slot] == 0,
+              pages.state[pfn] & PageState.isolated == 0, pages.order[pfn] & PageOrderByte.orderMask == 0 else {
+            return freeAllocation(slot: slot)
+        }
+        let z = zoneId(ofPfn: pfn)
+        // lruDel without resetting the slot's links: release sets them.
+        if let l = currentLru(pfn: pfn) { lruUnlink(slot: slot, zone: z, list: l, pages: 1) }
+        handles.release(slot: slot)
+        releaseFrame(pfn: pfn, zone: z)
     }
 
     /// Frees by slot. An allocation isolated for migration right now is not freed here: its owner lets
     /// go (the handle dies) and the compactor, which holds the page, frees it when it puts the batch back
     /// (the seed's fix for the anon_vma lifetime race: an unmapped page is not migrated).
+    @inline(never)
     func freeAllocation(slot: Int) {
         let pfn = Int(handles.pfn[slot])
         if pfn == Int(SWAPPED) {
@@ -257,7 +275,7 @@ extension Machine {
         let s = p.state[pfn]
         let order = Int(p.order[pfn] & PageOrderByte.orderMask)
         let n = 1 &<< order
-        kindPages[z &* 5 &+ Int(PageState.kind(s).rawValue)] &-= Int64(n)
+        kindPages[z &* 5 &+ PageState.kindRawValue(s)] &-= Int64(n)
         if s & PageState.dirty != 0 { dirtyPages[z] &-= Int64(n) }
         p.state[pfn] = PageState.tail
         p.order[pfn] = 0
