@@ -1,19 +1,45 @@
 /// The result of one allocation attempt.
+///
+/// Stored in four machine words (the handle's raw value, the latency, the pfn with the zone and the two
+/// stall flags, the pages reclaimed) so that `allocate` returns it in registers: it returns one per call.
 public struct AllocOutcome: Sendable, Equatable {
-    public var handle: PageHandle?
-    /// Head pfn of the block (-1 on failure).
-    public var pfn: Int = -1
-    /// Zone id the block came from (-1 on failure).
-    public var zone: Int = -1
+    /// The handle's raw value; 0 for none (a live handle's generation is never 0).
+    private var handleRaw: UInt64 = 0
     /// Simulated latency of the attempt in nanoseconds.
     public var latencyNs: UInt64 = 0
+    /// The pfn as stored in the machine's 32-bit link fields (`NONE` for -1), and the zone id (zone ids
+    /// fit the 16 bits `pageblockZone` keeps them in).
+    private var pfnBits: UInt32 = NONE
+    private var zoneBits: Int16 = -1
     /// The attempt entered direct compaction.
     public var stalledInCompaction: Bool = false
     /// The attempt entered direct reclaim.
     public var stalledInReclaim: Bool = false
     /// Pages reclaimed on behalf of this attempt.
     public var pagesReclaimed: Int = 0
-    public var succeeded: Bool { handle != nil }
+
+    init(handle: PageHandle? = nil, pfn: Int = -1, zone: Int = -1, latencyNs: UInt64 = 0) {
+        self.handle = handle
+        self.pfn = pfn
+        self.zone = zone
+        self.latencyNs = latencyNs
+    }
+
+    public var handle: PageHandle? {
+        get { handleRaw == 0 ? nil : PageHandle(raw: handleRaw) }
+        set { handleRaw = newValue?.raw ?? 0 }
+    }
+    /// Head pfn of the block (-1 on failure).
+    public var pfn: Int {
+        get { pfnBits == NONE ? -1 : Int(pfnBits) }
+        set { pfnBits = newValue < 0 ? NONE : UInt32(newValue) }
+    }
+    /// Zone id the block came from (-1 on failure).
+    public var zone: Int {
+        get { Int(zoneBits) }
+        set { zoneBits = Int16(newValue) }
+    }
+    public var succeeded: Bool { handleRaw != 0 }
 }
 
 extension Machine {
