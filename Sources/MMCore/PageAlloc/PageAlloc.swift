@@ -106,9 +106,8 @@ extension Machine {
     func order0FastZone(_ req: AllocRequest, mt: Int) -> Int {
         let node = req.node ?? 0
         if node < 0 || node >= nodeCount { return -1 }
-        let zl = zonelistRange(node: node, highestZoneIdx: highestZoneIdx(for: req.kind))
-        if zl.isEmpty { return -1 }
-        let z = Int(zonelistFlat[zl.lowerBound])
+        let z = Int(zonelistFirstZone[node &* AllocKind.count &+ Int(req.kind.rawValue)])
+        if z < 0 { return -1 }
         if req.gfp.contains(.thisnode) && Int(zoneNode[z]) != node { return -1 }
         let classzoneIdx = Int(zoneIndexInNode[z])
         if !zoneWatermarkOk(zone: z, order: 0, mark: wmarkPages(zone: z, .low), classzoneIdx: classzoneIdx) { return -1 }
