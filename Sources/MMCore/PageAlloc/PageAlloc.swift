@@ -37,7 +37,7 @@ public struct AllocOutcome: Sendable, Equatable {
     /// Zone id the block came from (-1 on failure).
     public var zone: Int {
         get { Int(zoneBits) }
-        set { zoneBits = Int16(newValue) }
+        set { zoneBits = Int16(truncatingIfNeeded: newValue) }
     }
     public var succeeded: Bool { handleRaw != 0 }
 }
@@ -88,8 +88,7 @@ extension Machine {
                 bumpGeneration()
                 clockNs &+= costs.allocFastPath
                 // pcpAllocate's list_del of the head; prepNewPage writes the page's state and order.
-                let pfn = Int(pcp.heads[pcp.list(zone: z, mt: mt)])
-                pcpUnlink(pfn, zone: z, list: mt)
+                let pfn = pcpUnlinkHead(zone: z, list: mt)
                 pcp.count[z] &-= 1
                 let h = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: req)
                 return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)

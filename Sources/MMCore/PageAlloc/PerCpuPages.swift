@@ -110,6 +110,18 @@ extension Machine {
         if next != NONE { p.b[Int(next)] = prev } else { pcp.tails[li] = prev }
     }
 
+    /// `pcpUnlink` of the head (hot end) of a non-empty list, whose prev link is NONE; returns its pfn.
+    @inline(__always)
+    func pcpUnlinkHead(zone z: Int, list mt: Int) -> Int {
+        let p = pages
+        let li = pcp.list(zone: z, mt: mt)
+        let pfn = Int(pcp.heads[li])
+        let next = p.a[pfn]
+        pcp.heads[li] = next
+        if next != NONE { p.b[Int(next)] = NONE } else { pcp.tails[li] = NONE }
+        return pfn
+    }
+
     // MARK: - Allocation and free
 
     /// The order-0 half of `buffered_rmqueue()`: the head (hot end) of this zone's per-CPU list for
@@ -163,7 +175,7 @@ extension Machine {
         var mt = pmt
         if mt >= Migratetype.pcpTypes {
             if mt == Int(Migratetype.isolate.rawValue) {
-                freeOnePage(pfn, zone: z, order: 0, mt: mt)
+                freeIsolatedPage(pfn, zone: z)
                 return
             }
             mt = Int(Migratetype.movable.rawValue)
@@ -175,6 +187,13 @@ extension Machine {
             freePcppagesBulk(zone: z, count: Int(b))
             pcp.count[z] &-= b
         }
+    }
+
+    /// `free_one_page()` of an order-0 page from an isolated pageblock (`free_hot_cold_page`'s rare case,
+    /// out of line so that the per-CPU path stays small).
+    @inline(never)
+    func freeIsolatedPage(_ pfn: Int, zone z: Int) {
+        freeOnePage(pfn, zone: z, order: 0, mt: Int(Migratetype.isolate.rawValue))
     }
 
     /// `free_one_page()`: a block goes straight back to the buddy allocator; NR_FREE_PAGES goes up and
