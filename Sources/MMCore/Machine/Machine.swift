@@ -18,6 +18,9 @@ public final class Machine {
     public let pageShift: Int
     public let totalPages: Int
     public let nodes: [Node]
+    /// `nodes.count` and `preset.zoneTypes.count`, kept as plain integers for the allocation fast path.
+    let nodeCount: Int
+    let zoneTypeCount: Int
     /// All zones of all nodes, node-major, in zone-index order (empty zones included).
     // Exclusivity: Machine is confined to one thread at a time (see the type's comment) and no method
     // holds an access to `zones` across a call that could reach `zones` again, so dynamic exclusivity
@@ -45,6 +48,9 @@ public final class Machine {
     let zonelistOffsets: RawArray<Int32>
     /// `gfp_zone()` per allocation kind.
     let highestZoneIdxByKind: [Int]
+    /// The preferred zone (first of the zonelist) of an allocation of each kind on each node, at
+    /// node × kinds + kind (-1 for an empty zonelist): a copy for the order-0 fast path.
+    let zonelistFirstZone: RawArray<Int32>
     /// `lowmem_reserve[]` of every zone, flat: zone id × zone index (hot in the watermark check).
     let zoneLowmemReserve: RawArray<Int>
     /// Per zone MIN, LOW, HIGH (a copy of `zones[z].watermark` for the allocation fast path).
@@ -138,6 +144,8 @@ public final class Machine {
         }
         self.zones = zones
         self.nodes = nodes
+        nodeCount = nodes.count
+        zoneTypeCount = preset.zoneTypes.count
         mobilityGroupingDisabled = totalPages < pageblockPages * Migratetype.count
 
         pages = PageArrays(pages: totalPages, arena: arena)
@@ -173,6 +181,13 @@ public final class Machine {
         }
         zonelistOffsets[flatLists.count] = Int32(at)
         highestZoneIdxByKind = AllocKind.allCases.map { preset.zoneTypes.firstIndex(of: $0.highestZoneType(available: preset.zoneTypes))! }
+        zonelistFirstZone = RawArray(zeroed: nodes.count * AllocKind.count, arena: arena)
+        for node in nodes.indices {
+            for kind in AllocKind.allCases {
+                let first = zonelists[node][highestZoneIdxByKind[Int(kind.rawValue)]].first ?? -1
+                zonelistFirstZone[node * AllocKind.count + Int(kind.rawValue)] = Int32(first)
+            }
+        }
         zoneLowmemReserve = RawArray(zeroed: zones.count * preset.zoneTypes.count, arena: arena)
         zoneWmark = RawArray(zeroed: zones.count * 3, arena: arena)
         zoneNode = RawArray(zeroed: zones.count, arena: arena)

@@ -12,6 +12,9 @@ public enum AllocKind: UInt8, CaseIterable, Sendable {
     /// Movable-typed but held (get_user_pages, or mlocked with compact_unevictable_allowed=0): migration fails.
     case pinned = 4
 
+    /// Number of kinds (raw values 0..<count), as a constant for flat per-kind tables.
+    static let count = 5
+
     public var name: String {
         switch self {
         case .anon: return "anon"

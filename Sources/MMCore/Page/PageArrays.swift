@@ -58,6 +58,11 @@ public enum PageState {
     @inline(__always) public static func kind(_ s: UInt8) -> AllocKind {
         AllocKind(rawValue: (s & kindMask) >> kindShift) ?? .kernel
     }
+    /// `kind(s).rawValue` by arithmetic (kind bits above the last `AllocKind` read as kernel, as in `kind`).
+    @inline(__always) static func kindRawValue(_ s: UInt8) -> Int {
+        let k = Int((s & kindMask) >> kindShift)
+        return k <= Int(AllocKind.pinned.rawValue) ? k : Int(AllocKind.kernel.rawValue)
+    }
     @inline(__always) public static func allocatedHead(kind: AllocKind) -> UInt8 {
         allocated | (kind.rawValue << kindShift)
     }

@@ -49,7 +49,8 @@ public struct HandleTable {
     /// Bytes of the slots ever used (the untouched rest of the mapping costs nothing).
     public var byteCount: Int { used * 16 }
 
-    /// Takes a free slot (or a new one) for an allocation at `headPfn`.
+    /// Takes a free slot (or a new one) for an allocation at `headPfn`. The caller sets the slot's LRU
+    /// links (puts it on a list, or sets both to NONE).
     @inline(__always)
     mutating func issue(headPfn: Int) -> PageHandle {
         let s: Int
@@ -65,8 +66,6 @@ public struct HandleTable {
         if g == 0 { g = 1 }
         generation[s] = g
         pfn[s] = UInt32(truncatingIfNeeded: headPfn)
-        lruNext[s] = NONE
-        lruPrev[s] = NONE
         live &+= 1
         return PageHandle(slot: UInt32(truncatingIfNeeded: s), generation: g)
     }

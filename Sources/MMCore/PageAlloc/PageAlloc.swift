@@ -1,19 +1,45 @@
 /// The result of one allocation attempt.
+///
+/// Stored in four machine words (the handle's raw value, the latency, the pfn with the zone and the two
+/// stall flags, the pages reclaimed) so that `allocate` returns it in registers: it returns one per call.
 public struct AllocOutcome: Sendable, Equatable {
-    public var handle: PageHandle?
-    /// Head pfn of the block (-1 on failure).
-    public var pfn: Int = -1
-    /// Zone id the block came from (-1 on failure).
-    public var zone: Int = -1
+    /// The handle's raw value; 0 for none (a live handle's generation is never 0).
+    private var handleRaw: UInt64 = 0
     /// Simulated latency of the attempt in nanoseconds.
     public var latencyNs: UInt64 = 0
+    /// The pfn as stored in the machine's 32-bit link fields (`NONE` for -1), and the zone id (zone ids
+    /// fit the 16 bits `pageblockZone` keeps them in).
+    private var pfnBits: UInt32 = NONE
+    private var zoneBits: Int16 = -1
     /// The attempt entered direct compaction.
     public var stalledInCompaction: Bool = false
     /// The attempt entered direct reclaim.
     public var stalledInReclaim: Bool = false
     /// Pages reclaimed on behalf of this attempt.
     public var pagesReclaimed: Int = 0
-    public var succeeded: Bool { handle != nil }
+
+    init(handle: PageHandle? = nil, pfn: Int = -1, zone: Int = -1, latencyNs: UInt64 = 0) {
+        self.handle = handle
+        self.pfn = pfn
+        self.zone = zone
+        self.latencyNs = latencyNs
+    }
+
+    public var handle: PageHandle? {
+        get { handleRaw == 0 ? nil : PageHandle(raw: handleRaw) }
+        set { handleRaw = newValue?.raw ?? 0 }
+    }
+    /// Head pfn of the block (-1 on failure).
+    public var pfn: Int {
+        get { pfnBits == NONE ? -1 : Int(pfnBits) }
+        set { pfnBits = newValue < 0 ? NONE : UInt32(newValue) }
+    }
+    /// Zone id the block came from (-1 on failure).
+    public var zone: Int {
+        get { Int(zoneBits) }
+        set { zoneBits = Int16(truncatingIfNeeded: newValue) }
+    }
+    public var succeeded: Bool { handleRaw != 0 }
 }
 
 extension Machine {
@@ -21,7 +47,7 @@ extension Machine {
     /// (it runs on every allocation); building the error is not.
     @inline(__always)
     func validate(_ req: AllocRequest) throws(MMError) {
-        let badNode = req.node.map { $0 < 0 || $0 >= nodes.count } ?? false
+        let badNode = req.node.map { $0 < 0 || $0 >= nodeCount } ?? false
         if _slowPath(req.order < 0 || req.order >= nrOrders || badNode) { try rejectRequest(req) }
     }
 
@@ -50,7 +76,48 @@ extension Machine {
     /// Allocates a block of 2^order pages (`__alloc_pages_nodemask`): the fast path at the LOW watermark
     /// along the zonelist, then the slow path. Throws only for an invalid request; a request memory
     /// cannot satisfy returns an outcome without a handle.
+    ///
+    /// The commonest case, an order-0 page from the head of the first zone's per-CPU list, is handled
+    /// here with a small frame; every other case (a full zonelist walk, a list to refill, the slow path)
+    /// is `allocateAlongZonelist`, which does the same work for this case too.
     public func allocate(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
+        if req.order == 0 {
+            let mt = requestMigratetype(req.kind)
+            let z = order0FastZone(req, mt: mt)
+            if z >= 0 {
+                bumpGeneration()
+                clockNs &+= costs.allocFastPath
+                // pcpAllocate's list_del of the head; prepNewPage writes the page's state and order.
+                let pfn = pcpUnlinkHead(zone: z, list: mt)
+                pcp.count[z] &-= 1
+                let h = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: req)
+                return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
+            }
+        }
+        return try allocateAlongZonelist(req)
+    }
+
+    /// The zone an order-0 request takes its page from without walking the zonelist, or -1: the
+    /// zonelist's first zone when it is on the right node for __GFP_THISNODE, passes its LOW watermark
+    /// and has a page on the per-CPU list of the request's migratetype. Exactly the case where
+    /// `allocateAlongZonelist` would take that list's head from its first zone; reads only.
+    @inline(__always)
+    func order0FastZone(_ req: AllocRequest, mt: Int) -> Int {
+        let node = req.node ?? 0
+        if node < 0 || node >= nodeCount { return -1 }
+        let z = Int(zonelistFirstZone[node &* AllocKind.count &+ Int(req.kind.rawValue)])
+        if z < 0 { return -1 }
+        if req.gfp.contains(.thisnode) && Int(zoneNode[z]) != node { return -1 }
+        let classzoneIdx = Int(zoneIndexInNode[z])
+        if !zoneWatermarkOk(zone: z, order: 0, mark: wmarkPages(zone: z, .low), classzoneIdx: classzoneIdx) { return -1 }
+        if pcp.heads[pcp.list(zone: z, mt: mt)] == NONE { return -1 }
+        return z
+    }
+
+    /// `__alloc_pages_nodemask` in full: the fast path at the LOW watermark along the zonelist, then the
+    /// slow path.
+    @inline(never)
+    func allocateAlongZonelist(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
         try validate(req)
         bumpGeneration()
         let start = clockNs
@@ -89,7 +156,7 @@ extension Machine {
     /// The positions in `zonelistFlat` of one zonelist.
     @inline(__always)
     func zonelistRange(node: Int, highestZoneIdx: Int) -> Range<Int> {
-        let k = node &* preset.zoneTypes.count &+ highestZoneIdx
+        let k = node &* zoneTypeCount &+ highestZoneIdx
         return Int(zonelistOffsets[k])..<Int(zonelistOffsets[k &+ 1])
     }
 
@@ -143,8 +210,13 @@ extension Machine {
         p.state[pfn] = state
         p.order[pfn] = UInt8(truncatingIfNeeded: req.order) | (req.mlock ? PageOrderByte.mlocked : 0)
         p.a[pfn] = UInt32(truncatingIfNeeded: slot)
-        for i in 0..<n { p.b[pfn + i] = contentWord(h, i) }
-        if let l = lruList { lruAdd(slot: slot, zone: z, list: l, pages: n) }
+        for i in 0..<n { p.b[pfn &+ i] = contentWord(h, i) }
+        if let l = lruList {
+            lruAdd(slot: slot, zone: z, list: l, pages: n)
+        } else {
+            handles.lruNext[slot] = NONE
+            handles.lruPrev[slot] = NONE
+        }
         kindPages[z &* 5 &+ Int(req.kind.rawValue)] &+= Int64(n)
         if req.kind == .file && req.dirty { dirtyPages[z] &+= Int64(n) }
 
@@ -161,7 +233,7 @@ extension Machine {
     public func free(_ h: PageHandle) throws(MMError) {
         guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
         bumpGeneration()
-        freeAllocation(slot: slot)
+        freeAllocationInline(slot: slot)
     }
 
     /// Frees the allocation a handle names; returns false (changing nothing) for a dead handle.
@@ -169,13 +241,31 @@ extension Machine {
     public func freeIfLive(_ h: PageHandle) -> Bool {
         guard let slot = handles.resolve(h) else { return false }
         bumpGeneration()
-        freeAllocation(slot: slot)
+        freeAllocationInline(slot: slot)
         return true
+    }
+
+    /// `freeAllocation` with its commonest case inline: an order-0 page in memory, without buffer heads,
+    /// not isolated. The same steps in the same order; anything else goes to `freeAllocation`.
+    @inline(__always)
+    func freeAllocationInline(slot: Int) {
+        let pfn = Int(handles.pfn[slot])
+        // releaseBuffers has nothing to do when the slot has no buffer-head chain.
+        guard pfn != Int(SWAPPED), slab.bufferHeads[slot] == 0,
+              pages.state[pfn] & PageState.isolated == 0, pages.order[pfn] & PageOrderByte.orderMask == 0 else {
+            return freeAllocation(slot: slot)
+        }
+        let z = zoneId(ofPfn: pfn)
+        // lruDel without resetting the slot's links: release sets them.
+        if let l = currentLru(pfn: pfn) { lruUnlink(slot: slot, zone: z, list: l, pages: 1) }
+        handles.release(slot: slot)
+        releaseFrame(pfn: pfn, zone: z)
     }
 
     /// Frees by slot. An allocation isolated for migration right now is not freed here: its owner lets
     /// go (the handle dies) and the compactor, which holds the page, frees it when it puts the batch back
     /// (the seed's fix for the anon_vma lifetime race: an unmapped page is not migrated).
+    @inline(never)
     func freeAllocation(slot: Int) {
         let pfn = Int(handles.pfn[slot])
         if pfn == Int(SWAPPED) {
@@ -209,7 +299,7 @@ extension Machine {
         let s = p.state[pfn]
         let order = Int(p.order[pfn] & PageOrderByte.orderMask)
         let n = 1 &<< order
-        kindPages[z &* 5 &+ Int(PageState.kind(s).rawValue)] &-= Int64(n)
+        kindPages[z &* 5 &+ PageState.kindRawValue(s)] &-= Int64(n)
         if s & PageState.dirty != 0 { dirtyPages[z] &-= Int64(n) }
         p.state[pfn] = PageState.tail
         p.order[pfn] = 0

@@ -93,14 +93,33 @@ extension Machine {
     @inline(__always)
     func pcpDel(_ pfn: Int, zone z: Int, list mt: Int) -> Int {
         let p = pages
-        let li = pcp.list(zone: z, mt: mt)
-        let next = p.a[pfn], prev = p.b[pfn]
-        if prev != NONE { p.a[Int(prev)] = next } else { pcp.heads[li] = next }
-        if next != NONE { p.b[Int(next)] = prev } else { pcp.tails[li] = prev }
+        pcpUnlink(pfn, zone: z, list: mt)
         let pmt = Int(p.order[pfn] >> Machine.mtShift) & 7
         p.state[pfn] = PageState.tail
         p.order[pfn] = 0
         return pmt
+    }
+
+    /// Unlinks a page from a per-CPU list, leaving its state and order bytes to the caller.
+    @inline(__always)
+    func pcpUnlink(_ pfn: Int, zone z: Int, list mt: Int) {
+        let p = pages
+        let li = pcp.list(zone: z, mt: mt)
+        let next = p.a[pfn], prev = p.b[pfn]
+        if prev != NONE { p.a[Int(prev)] = next } else { pcp.heads[li] = next }
+        if next != NONE { p.b[Int(next)] = prev } else { pcp.tails[li] = prev }
+    }
+
+    /// `pcpUnlink` of the head (hot end) of a non-empty list, whose prev link is NONE; returns its pfn.
+    @inline(__always)
+    func pcpUnlinkHead(zone z: Int, list mt: Int) -> Int {
+        let p = pages
+        let li = pcp.list(zone: z, mt: mt)
+        let pfn = Int(pcp.heads[li])
+        let next = p.a[pfn]
+        pcp.heads[li] = next
+        if next != NONE { p.b[Int(next)] = NONE } else { pcp.tails[li] = NONE }
+        return pfn
     }
 
     // MARK: - Allocation and free
@@ -114,7 +133,13 @@ extension Machine {
             pcp.count[z] &+= Int32(truncatingIfNeeded: rmqueueBulk(zone: z, count: Int(pcp.batch[z]), mt: mt))
             if pcp.heads[li] == NONE { return -1 }
         }
-        let pfn = Int(pcp.heads[li])
+        return pcpTakeHead(zone: z, mt: mt)
+    }
+
+    /// Takes the head (hot end) of a non-empty per-CPU list.
+    @inline(__always)
+    func pcpTakeHead(zone z: Int, mt: Int) -> Int {
+        let pfn = Int(pcp.heads[pcp.list(zone: z, mt: mt)])
         _ = pcpDel(pfn, zone: z, list: mt)
         pcp.count[z] &-= 1
         return pfn
@@ -150,7 +175,7 @@ extension Machine {
         var mt = pmt
         if mt >= Migratetype.pcpTypes {
             if mt == Int(Migratetype.isolate.rawValue) {
-                freeOnePage(pfn, zone: z, order: 0, mt: mt)
+                freeIsolatedPage(pfn, zone: z)
                 return
             }
             mt = Int(Migratetype.movable.rawValue)
@@ -162,6 +187,13 @@ extension Machine {
             freePcppagesBulk(zone: z, count: Int(b))
             pcp.count[z] &-= b
         }
+    }
+
+    /// `free_one_page()` of an order-0 page from an isolated pageblock (`free_hot_cold_page`'s rare case,
+    /// out of line so that the per-CPU path stays small).
+    @inline(never)
+    func freeIsolatedPage(_ pfn: Int, zone z: Int) {
+        freeOnePage(pfn, zone: z, order: 0, mt: Int(Migratetype.isolate.rawValue))
     }
 
     /// `free_one_page()`: a block goes straight back to the buddy allocator; NR_FREE_PAGES goes up and

@@ -80,13 +80,19 @@ extension Machine {
     /// Removes an allocation from the LRU list it is on (`del_page_from_lru_list`).
     @inline(__always)
     func lruDel(slot: Int, zone z: Int, list: LruList, pages n: Int) {
+        lruUnlink(slot: slot, zone: z, list: list, pages: n)
+        handles.lruNext[slot] = NONE
+        handles.lruPrev[slot] = NONE
+    }
+
+    /// `lruDel` leaving the slot's own links to the caller (who sets them next).
+    @inline(__always)
+    func lruUnlink(slot: Int, zone z: Int, list: LruList, pages n: Int) {
         let li = z &* LruList.count &+ list.rawValue
         let ht = handles
         let next = ht.lruNext[slot], prev = ht.lruPrev[slot]
         if prev != NONE { ht.lruNext[Int(prev)] = next } else { lru.heads[li] = next }
         if next != NONE { ht.lruPrev[Int(next)] = prev } else { lru.tails[li] = prev }
-        ht.lruNext[slot] = NONE
-        ht.lruPrev[slot] = NONE
         lru.pages[li] &-= Int64(n)
     }
 

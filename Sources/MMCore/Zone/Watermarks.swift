@@ -45,7 +45,7 @@ extension Machine {
     /// `zone_watermark_ok(zone, order, mark, classzone_idx, alloc_flags)` on this machine's zone.
     @inline(__always)
     public func zoneWatermarkOk(zone z: Int, order: Int, mark: Int, classzoneIdx: Int, flags: AllocFlags = []) -> Bool {
-        let reserve = zoneLowmemReserve[z &* preset.zoneTypes.count &+ classzoneIdx]
+        let reserve = zoneLowmemReserve[z &* zoneTypeCount &+ classzoneIdx]
         let free = zoneFreePages[z]
         // Order 0 needs no per-order loop: keep the hot path free of the closure.
         if order == 0 {
