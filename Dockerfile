@@ -21,10 +21,12 @@ RUN swift build -c release --product compact-service --static-swift-stdlib \
     && install -D "$(swift build -c release --show-bin-path)/compact-service" /out/compact-service
 
 FROM debian:bookworm-slim
-# libmicrohttpd12 (and the GnuTLS it links) is the only library the binary needs beyond glibc.
+# What the binary links beyond glibc (`ldd` of the same static-stdlib build on bookworm): libmicrohttpd12
+# (and the GnuTLS it pulls in), and libstdc++6 with libgcc-s1, which the statically linked Swift runtime
+# still needs. bookworm-slim happens to carry libstdc++6 for apt; it is named so that nothing rests on that.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd12 \
+    && apt-get install -y --no-install-recommends libmicrohttpd12 libstdc++6 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin compact
 COPY --from=build /out/compact-service /usr/local/bin/compact-service
