@@ -58,6 +58,15 @@ public final class Machine {
     /// Per zone its node and its index in the node (copies of `zones[z]` fields for the fast path).
     let zoneNode: RawArray<Int32>
     let zoneIndexInNode: RawArray<Int32>
+    /// Per zone LOW + `lowmem_reserve[its own index]`: the mark an order-0 allocation without ALLOC_HIGH /
+    /// ALLOC_HARDER must stay above when the zone is its own classzone (the order-0 fast path's whole
+    /// `zone_watermark_ok`). Kept in step with `zoneWmark` and `zoneLowmemReserve` by `refreshOrder0LowMarks`.
+    let zoneOrder0LowMark: RawArray<Int>
+    /// `Machine.prepHeadTable()` and `Machine.headLruTable()`: a new head's state byte and LRU list per
+    /// request shape, and the LRU code of a head per state and order bytes (constant lookups for the
+    /// order-0 fast paths; the rules live in `initialLru` and `lruCodeOfHead`).
+    let prepHeadInfo: RawArray<UInt16>
+    let headLruCode: RawArray<UInt8>
 
     /// Event counters; `pgalloc` is kept per zone in `zonePgalloc` and filled in by `counters`.
     @exclusivity(unchecked) var ev: VmCounters
@@ -192,6 +201,12 @@ public final class Machine {
         zoneWmark = RawArray(zeroed: zones.count * 3, arena: arena)
         zoneNode = RawArray(zeroed: zones.count, arena: arena)
         zoneIndexInNode = RawArray(zeroed: zones.count, arena: arena)
+        zoneOrder0LowMark = RawArray(zeroed: zones.count, arena: arena)
+        let prepTable = Machine.prepHeadTable(), lruTable = Machine.headLruTable()
+        prepHeadInfo = RawArray(zeroed: prepTable.count, arena: arena)
+        for (i, v) in prepTable.enumerated() { prepHeadInfo[i] = v }
+        headLruCode = RawArray(zeroed: lruTable.count, arena: arena)
+        for (i, v) in lruTable.enumerated() { headLruCode[i] = v }
         for z in zones {
             zoneNode[z.id] = Int32(z.node)
             zoneIndexInNode[z.id] = Int32(z.indexInNode)

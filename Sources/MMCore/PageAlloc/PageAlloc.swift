@@ -108,8 +108,8 @@ extension Machine {
         let z = Int(zonelistFirstZone[node &* AllocKind.count &+ Int(req.kind.rawValue)])
         if z < 0 { return -1 }
         if req.gfp.contains(.thisnode) && Int(zoneNode[z]) != node { return -1 }
-        let classzoneIdx = Int(zoneIndexInNode[z])
-        if !zoneWatermarkOk(zone: z, order: 0, mark: wmarkPages(zone: z, .low), classzoneIdx: classzoneIdx) { return -1 }
+        // zone_watermark_ok(z, 0, LOW, classzone = z's own index, no flags): free > LOW + lowmem_reserve.
+        if zoneFreePages[z] <= zoneOrder0LowMark[z] { return -1 }
         if pcp.heads[pcp.list(zone: z, mt: mt)] == NONE { return -1 }
         return z
     }
@@ -203,22 +203,23 @@ extension Machine {
         let slot = Int(h.slot)
         let n = 1 &<< req.order
         let p = pages
-        var state = PageState.allocatedHead(kind: req.kind)
-        if req.kind == .file && req.dirty { state |= PageState.dirty }
-        let lruList = initialLru(kind: req.kind, order: req.order, mlock: req.mlock)
-        if lruList == .activeAnon { state |= PageState.active }
+        // The state byte (kind, dirty for page cache, active for new anon) and the LRU list from
+        // `prepHeadInfo` (built from `initialLru`).
+        let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: req.order, mlock: req.mlock, dirty: req.dirty)]
+        let state = UInt8(truncatingIfNeeded: info)
+        let lruCode = UInt8(truncatingIfNeeded: info &>> 8)
         p.state[pfn] = state
         p.order[pfn] = UInt8(truncatingIfNeeded: req.order) | (req.mlock ? PageOrderByte.mlocked : 0)
         p.a[pfn] = UInt32(truncatingIfNeeded: slot)
         for i in 0..<n { p.b[pfn &+ i] = contentWord(h, i) }
-        if let l = lruList {
-            lruAdd(slot: slot, zone: z, list: l, pages: n)
+        if lruCode != Machine.lruCodeNone {
+            lruAdd(slot: slot, listIndex: z &* LruList.count &+ Int(lruCode), pages: n)
         } else {
             handles.lruNext[slot] = NONE
             handles.lruPrev[slot] = NONE
         }
         kindPages[z &* 5 &+ Int(req.kind.rawValue)] &+= Int64(n)
-        if req.kind == .file && req.dirty { dirtyPages[z] &+= Int64(n) }
+        if state & PageState.dirty != 0 { dirtyPages[z] &+= Int64(n) }
 
         zonePgalloc[z] &+= UInt64(n)
         zoneAllocations[z] &+= 1
@@ -250,16 +251,20 @@ extension Machine {
     @inline(__always)
     func freeAllocationInline(slot: Int) {
         let pfn = Int(handles.pfn[slot])
+        let p = pages
         // releaseBuffers has nothing to do when the slot has no buffer-head chain.
-        guard pfn != Int(SWAPPED), slab.bufferHeads[slot] == 0,
-              pages.state[pfn] & PageState.isolated == 0, pages.order[pfn] & PageOrderByte.orderMask == 0 else {
-            return freeAllocation(slot: slot)
-        }
+        guard pfn != Int(SWAPPED), slab.bufferHeads[slot] == 0 else { return freeAllocation(slot: slot) }
+        let s = p.state[pfn], ob = p.order[pfn]
+        guard s & PageState.isolated == 0, ob & PageOrderByte.orderMask == 0 else { return freeAllocation(slot: slot) }
         let z = zoneId(ofPfn: pfn)
-        // lruDel without resetting the slot's links: release sets them.
-        if let l = currentLru(pfn: pfn) { lruUnlink(slot: slot, zone: z, list: l, pages: 1) }
+        // lruDel without resetting the slot's links (release sets them), on the list `currentLru` names.
+        let code = headLruCode[Machine.headLruIndex(state: s, orderByte: ob)]
+        if code < Machine.lruCodeSlab || (code == Machine.lruCodeSlab && slabOnLru(pfn: pfn)) {
+            let l = code == Machine.lruCodeSlab ? LruList.slab.rawValue : Int(code)
+            lruUnlink(slot: slot, listIndex: z &* LruList.count &+ l, pages: 1)
+        }
         handles.release(slot: slot)
-        releaseFrame(pfn: pfn, zone: z)
+        releaseFrame(pfn: pfn, zone: z, state: s, order: 0)
     }
 
     /// Frees by slot. An allocation isolated for migration right now is not freed here: its owner lets
@@ -295,9 +300,13 @@ extension Machine {
     /// block straight to the buddy lists (`free_one_page` with the pageblock's migratetype).
     @inline(__always)
     func releaseFrame(pfn: Int, zone z: Int, cold: Bool = false) {
+        releaseFrame(pfn: pfn, zone: z, state: pages.state[pfn], order: Int(pages.order[pfn] & PageOrderByte.orderMask), cold: cold)
+    }
+
+    /// `releaseFrame` of a head whose state byte and order the caller has read.
+    @inline(__always)
+    func releaseFrame(pfn: Int, zone z: Int, state s: UInt8, order: Int, cold: Bool = false) {
         let p = pages
-        let s = p.state[pfn]
-        let order = Int(p.order[pfn] & PageOrderByte.orderMask)
         let n = 1 &<< order
         kindPages[z &* 5 &+ PageState.kindRawValue(s)] &-= Int64(n)
         if s & PageState.dirty != 0 { dirtyPages[z] &-= Int64(n) }
