@@ -62,11 +62,12 @@ public final class Machine {
     /// ALLOC_HARDER must stay above when the zone is its own classzone (the order-0 fast path's whole
     /// `zone_watermark_ok`). Kept in step with `zoneWmark` and `zoneLowmemReserve` by `refreshOrder0LowMarks`.
     let zoneOrder0LowMark: RawArray<Int>
-    /// `Machine.prepHeadTable()` and `Machine.headLruTable()`: a new head's state byte and LRU list per
-    /// request shape, and the LRU code of a head per state and order bytes (constant lookups for the
-    /// order-0 fast paths; the rules live in `initialLru` and `lruCodeOfHead`).
-    let prepHeadInfo: RawArray<UInt16>
-    let headLruCode: RawArray<UInt8>
+    /// `prepHeadTable()` and `Machine.headLruTable()`: a new head's state byte, LRU list and the request's
+    /// migratetype per request shape, and a head's LRU code and kind per state and order bytes (constant
+    /// lookups for the order-0 fast paths; the rules live in `initialLru`, `requestMigratetype`,
+    /// `lruCodeOfHead` and `PageState.kindRawValue`).
+    let prepHeadInfo: RawArray<UInt32>
+    let headLruInfo: RawArray<UInt16>
 
     /// Event counters; `pgalloc` is kept per zone in `zonePgalloc` and filled in by `counters`.
     @exclusivity(unchecked) var ev: VmCounters
@@ -202,11 +203,10 @@ public final class Machine {
         zoneNode = RawArray(zeroed: zones.count, arena: arena)
         zoneIndexInNode = RawArray(zeroed: zones.count, arena: arena)
         zoneOrder0LowMark = RawArray(zeroed: zones.count, arena: arena)
-        let prepTable = Machine.prepHeadTable(), lruTable = Machine.headLruTable()
-        prepHeadInfo = RawArray(zeroed: prepTable.count, arena: arena)
-        for (i, v) in prepTable.enumerated() { prepHeadInfo[i] = v }
-        headLruCode = RawArray(zeroed: lruTable.count, arena: arena)
-        for (i, v) in lruTable.enumerated() { headLruCode[i] = v }
+        prepHeadInfo = RawArray(zeroed: 64, arena: arena)
+        let lruTable = Machine.headLruTable()
+        headLruInfo = RawArray(zeroed: lruTable.count, arena: arena)
+        for (i, v) in lruTable.enumerated() { headLruInfo[i] = v }
         for z in zones {
             zoneNode[z.id] = Int32(z.node)
             zoneIndexInNode[z.id] = Int32(z.indexInNode)
@@ -242,6 +242,7 @@ public final class Machine {
         setupPerZoneWmarks()
         setupPerZoneLowmemReserve()
         setupPagesets()
+        for (i, v) in prepHeadTable().enumerated() { prepHeadInfo[i] = v }
     }
 
     // MARK: - Lookups

@@ -82,7 +82,9 @@ extension Machine {
     /// is `allocateAlongZonelist`, which does the same work for this case too.
     public func allocate(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
         if req.order == 0 {
-            let mt = requestMigratetype(req.kind)
+            // The request's state byte, LRU list and migratetype (requestMigratetype) in one look-up.
+            let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: 0, mlock: req.mlock, dirty: req.dirty)]
+            let mt = Int(info &>> 16)
             let z = order0FastZone(req, mt: mt)
             if z >= 0 {
                 bumpGeneration()
@@ -90,7 +92,7 @@ extension Machine {
                 // pcpAllocate's list_del of the head; prepNewPage writes the page's state and order.
                 let pfn = pcpUnlinkHead(zone: z, list: mt)
                 pcp.count[z] &-= 1
-                let h = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: req)
+                let h = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: req, info: info)
                 return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
             }
         }
@@ -103,8 +105,12 @@ extension Machine {
     /// `allocateAlongZonelist` would take that list's head from its first zone; reads only.
     @inline(__always)
     func order0FastZone(_ req: AllocRequest, mt: Int) -> Int {
-        let node = req.node ?? 0
-        if node < 0 || node >= nodeCount { return -1 }
+        // No node: node 0, which every machine has (MachineConfig.validate requires 1...maxNodes).
+        var node = 0
+        if let n = req.node {
+            if n < 0 || n >= nodeCount { return -1 }
+            node = n
+        }
         let z = Int(zonelistFirstZone[node &* AllocKind.count &+ Int(req.kind.rawValue)])
         if z < 0 { return -1 }
         if req.gfp.contains(.thisnode) && Int(zoneNode[z]) != node { return -1 }
@@ -199,13 +205,19 @@ extension Machine {
     /// `zone_statistics`).
     @inline(__always)
     func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest) -> PageHandle {
+        let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: req.order, mlock: req.mlock, dirty: req.dirty)]
+        return prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req, info: info)
+    }
+
+    /// `prepNewPage` with the request's `prepHeadInfo` entry already read.
+    @inline(__always)
+    func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest, info: UInt32) -> PageHandle {
         let h = handles.issue(headPfn: pfn)
         let slot = Int(h.slot)
         let n = 1 &<< req.order
         let p = pages
         // The state byte (kind, dirty for page cache, active for new anon) and the LRU list from
         // `prepHeadInfo` (built from `initialLru`).
-        let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: req.order, mlock: req.mlock, dirty: req.dirty)]
         let state = UInt8(truncatingIfNeeded: info)
         let lruCode = UInt8(truncatingIfNeeded: info &>> 8)
         p.state[pfn] = state
@@ -258,13 +270,13 @@ extension Machine {
         guard s & PageState.isolated == 0, ob & PageOrderByte.orderMask == 0 else { return freeAllocation(slot: slot) }
         let z = zoneId(ofPfn: pfn)
         // lruDel without resetting the slot's links (release sets them), on the list `currentLru` names.
-        let code = headLruCode[Machine.headLruIndex(state: s, orderByte: ob)]
-        if code < Machine.lruCodeSlab || (code == Machine.lruCodeSlab && slabOnLru(pfn: pfn)) {
-            let l = code == Machine.lruCodeSlab ? LruList.slab.rawValue : Int(code)
-            lruUnlink(slot: slot, listIndex: z &* LruList.count &+ l, pages: 1)
+        let info = headLruInfo[Machine.headLruIndex(state: s, orderByte: ob)]
+        let code = UInt8(truncatingIfNeeded: info)
+        if code < 0x80 || (code == Machine.lruCodeSlab && slabOnLru(pfn: pfn)) {
+            lruUnlink(slot: slot, listIndex: z &* LruList.count &+ Int(code & 0x7F), pages: 1)
         }
         handles.release(slot: slot)
-        releaseFrame(pfn: pfn, zone: z, state: s, order: 0)
+        releaseFrame(pfn: pfn, zone: z, state: s, kindRaw: Int(info &>> 8), order: 0)
     }
 
     /// Frees by slot. An allocation isolated for migration right now is not freed here: its owner lets
@@ -300,21 +312,25 @@ extension Machine {
     /// block straight to the buddy lists (`free_one_page` with the pageblock's migratetype).
     @inline(__always)
     func releaseFrame(pfn: Int, zone z: Int, cold: Bool = false) {
-        releaseFrame(pfn: pfn, zone: z, state: pages.state[pfn], order: Int(pages.order[pfn] & PageOrderByte.orderMask), cold: cold)
+        let s = pages.state[pfn]
+        releaseFrame(pfn: pfn, zone: z, state: s, kindRaw: PageState.kindRawValue(s),
+                     order: Int(pages.order[pfn] & PageOrderByte.orderMask), cold: cold)
     }
 
-    /// `releaseFrame` of a head whose state byte and order the caller has read.
+    /// `releaseFrame` of a head whose state byte, its `PageState.kindRawValue` and order the caller has read.
     @inline(__always)
-    func releaseFrame(pfn: Int, zone z: Int, state s: UInt8, order: Int, cold: Bool = false) {
+    func releaseFrame(pfn: Int, zone z: Int, state s: UInt8, kindRaw: Int, order: Int, cold: Bool = false) {
         let p = pages
         let n = 1 &<< order
-        kindPages[z &* 5 &+ PageState.kindRawValue(s)] &-= Int64(n)
+        kindPages[z &* 5 &+ kindRaw] &-= Int64(n)
         if s & PageState.dirty != 0 { dirtyPages[z] &-= Int64(n) }
-        p.state[pfn] = PageState.tail
-        p.order[pfn] = 0
         if order == 0 {
+            // The page's state and order bytes become those of a per-CPU page (`pcpAdd` writes both), or,
+            // from an isolated pageblock, those of a plain free page (`freeIsolatedPage` writes them).
             freeHotColdPage(pfn, zone: z, cold: cold)
         } else {
+            p.state[pfn] = PageState.tail
+            p.order[pfn] = 0
             ev.pgfree &+= UInt64(n)
             freeOnePage(pfn, zone: z, order: order, mt: pageblockMigratetype(pfn))
         }

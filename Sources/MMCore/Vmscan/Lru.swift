@@ -61,14 +61,16 @@ extension Machine {
         }
     }
 
-    /// `prep_new_page`'s state byte and LRU list for a new allocation, as `prepHeadInfo` holds them:
-    /// the state byte in the low 8 bits, the LRU list's raw value (`lruCodeNone` for none) above.
-    static func prepHeadInfo(kind: AllocKind, order: Int, mlock: Bool, dirty: Bool) -> UInt16 {
+    /// `prep_new_page`'s state byte and LRU list for a new allocation and the migratetype it asks for, as
+    /// `prepHeadInfo` holds them: the state byte in bits 0-7, the LRU list's raw value (`lruCodeNone` for
+    /// none) in bits 8-15, `requestMigratetype` in bits 16-23.
+    func prepHeadEntry(kind: AllocKind, order: Int, mlock: Bool, dirty: Bool) -> UInt32 {
         var state = PageState.allocatedHead(kind: kind)
         if kind == .file && dirty { state |= PageState.dirty }
         let l = initialLru(kind: kind, order: order, mlock: mlock)
         if l == .activeAnon { state |= PageState.active }
-        return UInt16(state) | UInt16(l.map { UInt8($0.rawValue) } ?? lruCodeNone) << 8
+        return UInt32(state) | UInt32(l.map { UInt8($0.rawValue) } ?? Machine.lruCodeNone) << 8
+            | UInt32(requestMigratetype(kind)) << 16
     }
 
     /// The position in `prepHeadInfo` of a request's entry (only `order == 0` matters of the order).
@@ -78,18 +80,19 @@ extension Machine {
     }
 
     /// `prepHeadInfo` for every request shape, at `prepHeadIndex` (64 entries).
-    static func prepHeadTable() -> [UInt16] {
+    func prepHeadTable() -> [UInt32] {
         (0..<64).map { i in
             // Kind bits above the last AllocKind are never looked up; fill them as kernel.
             let kind = AllocKind(rawValue: UInt8(i & 7)) ?? .kernel
-            return prepHeadInfo(kind: kind, order: i & 32 == 0 ? 0 : 1, mlock: i & 16 != 0, dirty: i & 8 != 0)
+            return prepHeadEntry(kind: kind, order: i & 32 == 0 ? 0 : 1, mlock: i & 16 != 0, dirty: i & 8 != 0)
         }
     }
 
     /// `currentLru` codes: an LRU list's raw value, or one of these.
     static let lruCodeNone: UInt8 = 0xFF
-    /// A slab page: on the slab list unless it is a slab of an object cache.
-    static let lruCodeSlab: UInt8 = 0xFE
+    /// A slab page: on the slab list unless it is a slab of an object cache. Its low 7 bits are the slab
+    /// list's raw value, as a plain list's code is (codes below 0x80).
+    static let lruCodeSlab: UInt8 = 0x80 | UInt8(LruList.slab.rawValue)
 
     /// The LRU code of an allocated head with state byte `s`, its order and its mlocked bit: which list
     /// `currentLru` finds it on (slab pages also depend on their cache, `lruCodeSlab`).
@@ -113,9 +116,14 @@ extension Machine {
         return Int(s) | mlocked | large
     }
 
-    /// `lruCodeOfHead` for every state byte, mlocked bit and order (zero or not), at `headLruIndex`.
-    static func headLruTable() -> [UInt8] {
-        (0..<1024).map { (i: Int) -> UInt8 in Machine.lruCodeOfHead(state: UInt8(truncatingIfNeeded: i), order: (i & 512) == 0 ? 0 : 1, mlock: (i & 256) != 0) }
+    /// For every state byte, mlocked bit and order (zero or not), at `headLruIndex`: `lruCodeOfHead` in
+    /// the low 8 bits, `PageState.kindRawValue` of the state byte above.
+    static func headLruTable() -> [UInt16] {
+        (0..<1024).map { (i: Int) -> UInt16 in
+            let s = UInt8(truncatingIfNeeded: i)
+            let code = Machine.lruCodeOfHead(state: s, order: (i & 512) == 0 ? 0 : 1, mlock: (i & 256) != 0)
+            return UInt16(code) | UInt16(PageState.kindRawValue(s)) << 8
+        }
     }
 
     /// Adds an allocation (by handle slot) at the head of a zone's LRU list (`add_page_to_lru_list`).
@@ -172,7 +180,7 @@ extension Machine {
     /// The LRU list an allocated head is on right now (nil if none or isolated).
     @inline(__always)
     func currentLru(pfn: Int) -> LruList? {
-        let code = headLruCode[Machine.headLruIndex(state: pages.state[pfn], orderByte: pages.order[pfn])]
+        let code = UInt8(truncatingIfNeeded: headLruInfo[Machine.headLruIndex(state: pages.state[pfn], orderByte: pages.order[pfn])])
         if code == Machine.lruCodeSlab { return slabOnLru(pfn: pfn) ? .slab : nil }
         return LruList(rawValue: Int(code))
     }
