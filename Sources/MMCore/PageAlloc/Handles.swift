@@ -73,8 +73,16 @@ public struct HandleTable {
     /// The slot of a live handle, or nil if the handle is stale, unknown or freed.
     @inline(__always)
     func resolve(_ h: PageHandle) -> Int? {
+        guard let s = resolveIssued(h), pfn[s] != NONE else { return nil }
+        return s
+    }
+
+    /// `resolve` without its last test: the slot if the handle names an issued slot's current generation,
+    /// whose `pfn` is NONE when that allocation has been freed.
+    @inline(__always)
+    func resolveIssued(_ h: PageHandle) -> Int? {
         let s = Int(h.slot)
-        guard h.raw >> 52 == 0, s < used, h.generation != 0, generation[s] == h.generation, pfn[s] != NONE else { return nil }
+        guard h.raw >> 52 == 0, s < used, h.generation != 0, generation[s] == h.generation else { return nil }
         return s
     }
 

@@ -31,7 +31,8 @@ public struct AllocOutcome: Sendable, Equatable {
     }
     /// Head pfn of the block (-1 on failure).
     public var pfn: Int {
-        get { pfnBits == NONE ? -1 : Int(pfnBits) }
+        // NONE + 1 wraps to 0: -1 for NONE, the pfn otherwise, without a branch.
+        get { Int(pfnBits &+ 1) &- 1 }
         set { pfnBits = newValue < 0 ? NONE : UInt32(newValue) }
     }
     /// Zone id the block came from (-1 on failure).
@@ -84,7 +85,7 @@ extension Machine {
         if req.order == 0 {
             // The request's state byte, LRU list and migratetype (requestMigratetype) in one look-up.
             let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: 0, mlock: req.mlock, dirty: req.dirty)]
-            let mt = Int(info &>> 16)
+            let mt = Int(info &>> 16 & 0xFF)
             let z = order0FastZone(req, mt: mt)
             if z >= 0 {
                 bumpGeneration()
@@ -105,15 +106,18 @@ extension Machine {
     /// `allocateAlongZonelist` would take that list's head from its first zone; reads only.
     @inline(__always)
     func order0FastZone(_ req: AllocRequest, mt: Int) -> Int {
-        // No node: node 0, which every machine has (MachineConfig.validate requires 1...maxNodes).
-        var node = 0
-        if let n = req.node {
-            if n < 0 || n >= nodeCount { return -1 }
-            node = n
+        let z: Int
+        if let node = req.node {
+            if node < 0 || node >= nodeCount { return -1 }
+            z = Int(zonelistFirstZone[node &* AllocKind.count &+ Int(req.kind.rawValue)])
+            if z < 0 { return -1 }
+            if req.gfp.contains(.thisnode) && Int(zoneNode[z]) != node { return -1 }
+        } else {
+            // No node: node 0, which every machine has (MachineConfig.validate requires 1...maxNodes).
+            z = Int(zonelistFirstZone[Int(req.kind.rawValue)])
+            if z < 0 { return -1 }
+            if req.gfp.contains(.thisnode) && zoneNode[z] != 0 { return -1 }
         }
-        let z = Int(zonelistFirstZone[node &* AllocKind.count &+ Int(req.kind.rawValue)])
-        if z < 0 { return -1 }
-        if req.gfp.contains(.thisnode) && Int(zoneNode[z]) != node { return -1 }
         // zone_watermark_ok(z, 0, LOW, classzone = z's own index, no flags): free > LOW + lowmem_reserve.
         if zoneFreePages[z] <= zoneOrder0LowMark[z] { return -1 }
         if pcp.heads[pcp.list(zone: z, mt: mt)] == NONE { return -1 }
@@ -221,7 +225,7 @@ extension Machine {
         let state = UInt8(truncatingIfNeeded: info)
         let lruCode = UInt8(truncatingIfNeeded: info &>> 8)
         p.state[pfn] = state
-        p.order[pfn] = UInt8(truncatingIfNeeded: req.order) | (req.mlock ? PageOrderByte.mlocked : 0)
+        p.order[pfn] = UInt8(truncatingIfNeeded: req.order) | UInt8(truncatingIfNeeded: info &>> 24)
         p.a[pfn] = UInt32(truncatingIfNeeded: slot)
         for i in 0..<n { p.b[pfn &+ i] = contentWord(h, i) }
         if lruCode != Machine.lruCodeNone {
@@ -244,9 +248,17 @@ extension Machine {
     /// Frees the allocation a handle names. Throws `unknownHandle` for a handle that is stale, unknown
     /// or already freed; nothing changes then.
     public func free(_ h: PageHandle) throws(MMError) {
-        guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
+        // handles.resolve, with its freed-slot test (pfn NONE) and freeAllocationInline's swapped test
+        // (pfn SWAPPED, NONE - 1) in one comparison on the common path.
+        guard let slot = handles.resolveIssued(h) else { throw .unknownHandle(h.raw) }
+        let pfn = handles.pfn[slot]
+        if _slowPath(pfn >= SWAPPED) {
+            if pfn == NONE { throw .unknownHandle(h.raw) }
+            bumpGeneration()
+            return freeAllocation(slot: slot)
+        }
         bumpGeneration()
-        freeAllocationInline(slot: slot)
+        freeAllocationInline(slot: slot, pfn: Int(pfn))
     }
 
     /// Frees the allocation a handle names; returns false (changing nothing) for a dead handle.
@@ -263,9 +275,16 @@ extension Machine {
     @inline(__always)
     func freeAllocationInline(slot: Int) {
         let pfn = Int(handles.pfn[slot])
+        guard pfn != Int(SWAPPED) else { return freeAllocation(slot: slot) }
+        freeAllocationInline(slot: slot, pfn: pfn)
+    }
+
+    /// `freeAllocationInline` of a slot whose allocation is in memory at `pfn` (not swapped).
+    @inline(__always)
+    func freeAllocationInline(slot: Int, pfn: Int) {
         let p = pages
         // releaseBuffers has nothing to do when the slot has no buffer-head chain.
-        guard pfn != Int(SWAPPED), slab.bufferHeads[slot] == 0 else { return freeAllocation(slot: slot) }
+        guard slab.bufferHeads[slot] == 0 else { return freeAllocation(slot: slot) }
         let s = p.state[pfn], ob = p.order[pfn]
         guard s & PageState.isolated == 0, ob & PageOrderByte.orderMask == 0 else { return freeAllocation(slot: slot) }
         let z = zoneId(ofPfn: pfn)

@@ -63,14 +63,14 @@ extension Machine {
 
     /// `prep_new_page`'s state byte and LRU list for a new allocation and the migratetype it asks for, as
     /// `prepHeadInfo` holds them: the state byte in bits 0-7, the LRU list's raw value (`lruCodeNone` for
-    /// none) in bits 8-15, `requestMigratetype` in bits 16-23.
+    /// none) in bits 8-15, `requestMigratetype` in bits 16-23, the order byte's flags (mlocked) in bits 24-31.
     func prepHeadEntry(kind: AllocKind, order: Int, mlock: Bool, dirty: Bool) -> UInt32 {
         var state = PageState.allocatedHead(kind: kind)
         if kind == .file && dirty { state |= PageState.dirty }
         let l = initialLru(kind: kind, order: order, mlock: mlock)
         if l == .activeAnon { state |= PageState.active }
         return UInt32(state) | UInt32(l.map { UInt8($0.rawValue) } ?? Machine.lruCodeNone) << 8
-            | UInt32(requestMigratetype(kind)) << 16
+            | UInt32(requestMigratetype(kind)) << 16 | UInt32(mlock ? PageOrderByte.mlocked : 0) << 24
     }
 
     /// The position in `prepHeadInfo` of a request's entry (only `order == 0` matters of the order).
