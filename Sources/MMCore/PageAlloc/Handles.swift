@@ -79,10 +79,14 @@ public struct HandleTable {
 
     /// `resolve` without its last test: the slot if the handle names an issued slot's current generation,
     /// whose `pfn` is NONE when that allocation has been freed.
+    ///
+    /// A handle with generation 0 or with bits at or above 52 (generation 2^20 or more) never resolves:
+    /// every slot below `used` has been issued, and `issue` is the only writer of `generation`, so the
+    /// slot's generation is in 1...2^20-1 and the comparison fails for both without testing them apart.
     @inline(__always)
     func resolveIssued(_ h: PageHandle) -> Int? {
         let s = Int(h.slot)
-        guard h.raw >> 52 == 0, s < used, h.generation != 0, generation[s] == h.generation else { return nil }
+        guard s < used, generation[s] == h.generation else { return nil }
         return s
     }
 
