@@ -62,8 +62,10 @@ public struct HandleTable {
             s = used
             used += 1
         }
-        var g = (generation[s] &+ 1) & HandleTable.generationMask
-        if g == 0 { g = 1 }
+        // The next generation, wrapping from 2^20-1 to 1 (a stored generation is 0 for a new slot, else
+        // in 1...2^20-1: this is the only writer).
+        let old = generation[s]
+        let g = old == HandleTable.generationMask ? 1 : old &+ 1
         generation[s] = g
         pfn[s] = UInt32(truncatingIfNeeded: headPfn)
         live &+= 1
