@@ -58,6 +58,16 @@ public final class Machine {
     /// Per zone its node and its index in the node (copies of `zones[z]` fields for the fast path).
     let zoneNode: RawArray<Int32>
     let zoneIndexInNode: RawArray<Int32>
+    /// Per zone LOW + `lowmem_reserve[its own index]`: the mark an order-0 allocation without ALLOC_HIGH /
+    /// ALLOC_HARDER must stay above when the zone is its own classzone (the order-0 fast path's whole
+    /// `zone_watermark_ok`). Kept in step with `zoneWmark` and `zoneLowmemReserve` by `refreshOrder0LowMarks`.
+    let zoneOrder0LowMark: RawArray<Int>
+    /// `prepHeadTable()` and `Machine.headLruTable()`: a new head's state byte, LRU list and the request's
+    /// migratetype per request shape, and a head's LRU code and kind per state and order bytes (constant
+    /// lookups for the order-0 fast paths; the rules live in `initialLru`, `requestMigratetype`,
+    /// `lruCodeOfHead` and `PageState.kindRawValue`).
+    let prepHeadInfo: RawArray<UInt32>
+    let headLruInfo: RawArray<UInt16>
 
     /// Event counters; `pgalloc` is kept per zone in `zonePgalloc` and filled in by `counters`.
     @exclusivity(unchecked) var ev: VmCounters
@@ -192,6 +202,11 @@ public final class Machine {
         zoneWmark = RawArray(zeroed: zones.count * 3, arena: arena)
         zoneNode = RawArray(zeroed: zones.count, arena: arena)
         zoneIndexInNode = RawArray(zeroed: zones.count, arena: arena)
+        zoneOrder0LowMark = RawArray(zeroed: zones.count, arena: arena)
+        prepHeadInfo = RawArray(zeroed: 64, arena: arena)
+        let lruTable = Machine.headLruTable()
+        headLruInfo = RawArray(zeroed: lruTable.count, arena: arena)
+        for (i, v) in lruTable.enumerated() { headLruInfo[i] = v }
         for z in zones {
             zoneNode[z.id] = Int32(z.node)
             zoneIndexInNode[z.id] = Int32(z.indexInNode)
@@ -227,6 +242,7 @@ public final class Machine {
         setupPerZoneWmarks()
         setupPerZoneLowmemReserve()
         setupPagesets()
+        for (i, v) in prepHeadTable().enumerated() { prepHeadInfo[i] = v }
     }
 
     // MARK: - Lookups

@@ -62,8 +62,10 @@ public struct HandleTable {
             s = used
             used += 1
         }
-        var g = (generation[s] &+ 1) & HandleTable.generationMask
-        if g == 0 { g = 1 }
+        // The next generation, wrapping from 2^20-1 to 1 (a stored generation is 0 for a new slot, else
+        // in 1...2^20-1: this is the only writer).
+        let old = generation[s]
+        let g = old == HandleTable.generationMask ? 1 : old &+ 1
         generation[s] = g
         pfn[s] = UInt32(truncatingIfNeeded: headPfn)
         live &+= 1
@@ -73,8 +75,20 @@ public struct HandleTable {
     /// The slot of a live handle, or nil if the handle is stale, unknown or freed.
     @inline(__always)
     func resolve(_ h: PageHandle) -> Int? {
+        guard let s = resolveIssued(h), pfn[s] != NONE else { return nil }
+        return s
+    }
+
+    /// `resolve` without its last test: the slot if the handle names an issued slot's current generation,
+    /// whose `pfn` is NONE when that allocation has been freed.
+    ///
+    /// A handle with generation 0 or with bits at or above 52 (generation 2^20 or more) never resolves:
+    /// every slot below `used` has been issued, and `issue` is the only writer of `generation`, so the
+    /// slot's generation is in 1...2^20-1 and the comparison fails for both without testing them apart.
+    @inline(__always)
+    func resolveIssued(_ h: PageHandle) -> Int? {
         let s = Int(h.slot)
-        guard h.raw >> 52 == 0, s < used, h.generation != 0, generation[s] == h.generation, pfn[s] != NONE else { return nil }
+        guard s < used, generation[s] == h.generation else { return nil }
         return s
     }
 

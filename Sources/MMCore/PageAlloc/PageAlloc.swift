@@ -31,7 +31,8 @@ public struct AllocOutcome: Sendable, Equatable {
     }
     /// Head pfn of the block (-1 on failure).
     public var pfn: Int {
-        get { pfnBits == NONE ? -1 : Int(pfnBits) }
+        // NONE + 1 wraps to 0: -1 for NONE, the pfn otherwise, without a branch.
+        get { Int(pfnBits &+ 1) &- 1 }
         set { pfnBits = newValue < 0 ? NONE : UInt32(newValue) }
     }
     /// Zone id the block came from (-1 on failure).
@@ -82,7 +83,9 @@ extension Machine {
     /// is `allocateAlongZonelist`, which does the same work for this case too.
     public func allocate(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
         if req.order == 0 {
-            let mt = requestMigratetype(req.kind)
+            // The request's state byte, LRU list and migratetype (requestMigratetype) in one look-up.
+            let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: 0, mlock: req.mlock, dirty: req.dirty)]
+            let mt = Int(info &>> 16 & 0xFF)
             let z = order0FastZone(req, mt: mt)
             if z >= 0 {
                 bumpGeneration()
@@ -90,7 +93,7 @@ extension Machine {
                 // pcpAllocate's list_del of the head; prepNewPage writes the page's state and order.
                 let pfn = pcpUnlinkHead(zone: z, list: mt)
                 pcp.count[z] &-= 1
-                let h = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: req)
+                let h = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: req, info: info)
                 return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
             }
         }
@@ -103,13 +106,20 @@ extension Machine {
     /// `allocateAlongZonelist` would take that list's head from its first zone; reads only.
     @inline(__always)
     func order0FastZone(_ req: AllocRequest, mt: Int) -> Int {
-        let node = req.node ?? 0
-        if node < 0 || node >= nodeCount { return -1 }
-        let z = Int(zonelistFirstZone[node &* AllocKind.count &+ Int(req.kind.rawValue)])
-        if z < 0 { return -1 }
-        if req.gfp.contains(.thisnode) && Int(zoneNode[z]) != node { return -1 }
-        let classzoneIdx = Int(zoneIndexInNode[z])
-        if !zoneWatermarkOk(zone: z, order: 0, mark: wmarkPages(zone: z, .low), classzoneIdx: classzoneIdx) { return -1 }
+        let z: Int
+        if let node = req.node {
+            if node < 0 || node >= nodeCount { return -1 }
+            z = Int(zonelistFirstZone[node &* AllocKind.count &+ Int(req.kind.rawValue)])
+            if z < 0 { return -1 }
+            if req.gfp.contains(.thisnode) && Int(zoneNode[z]) != node { return -1 }
+        } else {
+            // No node: node 0, which every machine has (MachineConfig.validate requires 1...maxNodes).
+            z = Int(zonelistFirstZone[Int(req.kind.rawValue)])
+            if z < 0 { return -1 }
+            if req.gfp.contains(.thisnode) && zoneNode[z] != 0 { return -1 }
+        }
+        // zone_watermark_ok(z, 0, LOW, classzone = z's own index, no flags): free > LOW + lowmem_reserve.
+        if zoneFreePages[z] <= zoneOrder0LowMark[z] { return -1 }
         if pcp.heads[pcp.list(zone: z, mt: mt)] == NONE { return -1 }
         return z
     }
@@ -199,26 +209,33 @@ extension Machine {
     /// `zone_statistics`).
     @inline(__always)
     func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest) -> PageHandle {
+        let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: req.order, mlock: req.mlock, dirty: req.dirty)]
+        return prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req, info: info)
+    }
+
+    /// `prepNewPage` with the request's `prepHeadInfo` entry already read.
+    @inline(__always)
+    func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest, info: UInt32) -> PageHandle {
         let h = handles.issue(headPfn: pfn)
         let slot = Int(h.slot)
         let n = 1 &<< req.order
         let p = pages
-        var state = PageState.allocatedHead(kind: req.kind)
-        if req.kind == .file && req.dirty { state |= PageState.dirty }
-        let lruList = initialLru(kind: req.kind, order: req.order, mlock: req.mlock)
-        if lruList == .activeAnon { state |= PageState.active }
+        // The state byte (kind, dirty for page cache, active for new anon) and the LRU list from
+        // `prepHeadInfo` (built from `initialLru`).
+        let state = UInt8(truncatingIfNeeded: info)
+        let lruCode = UInt8(truncatingIfNeeded: info &>> 8)
         p.state[pfn] = state
-        p.order[pfn] = UInt8(truncatingIfNeeded: req.order) | (req.mlock ? PageOrderByte.mlocked : 0)
+        p.order[pfn] = UInt8(truncatingIfNeeded: req.order) | UInt8(truncatingIfNeeded: info &>> 24)
         p.a[pfn] = UInt32(truncatingIfNeeded: slot)
         for i in 0..<n { p.b[pfn &+ i] = contentWord(h, i) }
-        if let l = lruList {
-            lruAdd(slot: slot, zone: z, list: l, pages: n)
+        if lruCode != Machine.lruCodeNone {
+            lruAdd(slot: slot, listIndex: z &* LruList.count &+ Int(lruCode), pages: n)
         } else {
             handles.lruNext[slot] = NONE
             handles.lruPrev[slot] = NONE
         }
         kindPages[z &* 5 &+ Int(req.kind.rawValue)] &+= Int64(n)
-        if req.kind == .file && req.dirty { dirtyPages[z] &+= Int64(n) }
+        if state & PageState.dirty != 0 { dirtyPages[z] &+= Int64(n) }
 
         zonePgalloc[z] &+= UInt64(n)
         zoneAllocations[z] &+= 1
@@ -231,9 +248,17 @@ extension Machine {
     /// Frees the allocation a handle names. Throws `unknownHandle` for a handle that is stale, unknown
     /// or already freed; nothing changes then.
     public func free(_ h: PageHandle) throws(MMError) {
-        guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
+        // handles.resolve, with its freed-slot test (pfn NONE) and freeAllocationInline's swapped test
+        // (pfn SWAPPED, NONE - 1) in one comparison on the common path.
+        guard let slot = handles.resolveIssued(h) else { throw .unknownHandle(h.raw) }
+        let pfn = handles.pfn[slot]
+        if _slowPath(pfn >= SWAPPED) {
+            if pfn == NONE { throw .unknownHandle(h.raw) }
+            bumpGeneration()
+            return freeAllocation(slot: slot)
+        }
         bumpGeneration()
-        freeAllocationInline(slot: slot)
+        freeAllocationInline(slot: slot, pfn: Int(pfn))
     }
 
     /// Frees the allocation a handle names; returns false (changing nothing) for a dead handle.
@@ -250,16 +275,27 @@ extension Machine {
     @inline(__always)
     func freeAllocationInline(slot: Int) {
         let pfn = Int(handles.pfn[slot])
+        guard pfn != Int(SWAPPED) else { return freeAllocation(slot: slot) }
+        freeAllocationInline(slot: slot, pfn: pfn)
+    }
+
+    /// `freeAllocationInline` of a slot whose allocation is in memory at `pfn` (not swapped).
+    @inline(__always)
+    func freeAllocationInline(slot: Int, pfn: Int) {
+        let p = pages
         // releaseBuffers has nothing to do when the slot has no buffer-head chain.
-        guard pfn != Int(SWAPPED), slab.bufferHeads[slot] == 0,
-              pages.state[pfn] & PageState.isolated == 0, pages.order[pfn] & PageOrderByte.orderMask == 0 else {
-            return freeAllocation(slot: slot)
-        }
+        guard slab.bufferHeads[slot] == 0 else { return freeAllocation(slot: slot) }
+        let s = p.state[pfn], ob = p.order[pfn]
+        guard s & PageState.isolated == 0, ob & PageOrderByte.orderMask == 0 else { return freeAllocation(slot: slot) }
         let z = zoneId(ofPfn: pfn)
-        // lruDel without resetting the slot's links: release sets them.
-        if let l = currentLru(pfn: pfn) { lruUnlink(slot: slot, zone: z, list: l, pages: 1) }
+        // lruDel without resetting the slot's links (release sets them), on the list `currentLru` names.
+        let info = headLruInfo[Machine.headLruIndex(state: s, orderByte: ob)]
+        let code = UInt8(truncatingIfNeeded: info)
+        if code < 0x80 || (code == Machine.lruCodeSlab && slabOnLru(pfn: pfn)) {
+            lruUnlink(slot: slot, listIndex: z &* LruList.count &+ Int(code & 0x7F), pages: 1)
+        }
         handles.release(slot: slot)
-        releaseFrame(pfn: pfn, zone: z)
+        releaseFrame(pfn: pfn, zone: z, state: s, kindRaw: Int(info &>> 8), order: 0)
     }
 
     /// Frees by slot. An allocation isolated for migration right now is not freed here: its owner lets
@@ -295,17 +331,25 @@ extension Machine {
     /// block straight to the buddy lists (`free_one_page` with the pageblock's migratetype).
     @inline(__always)
     func releaseFrame(pfn: Int, zone z: Int, cold: Bool = false) {
+        let s = pages.state[pfn]
+        releaseFrame(pfn: pfn, zone: z, state: s, kindRaw: PageState.kindRawValue(s),
+                     order: Int(pages.order[pfn] & PageOrderByte.orderMask), cold: cold)
+    }
+
+    /// `releaseFrame` of a head whose state byte, its `PageState.kindRawValue` and order the caller has read.
+    @inline(__always)
+    func releaseFrame(pfn: Int, zone z: Int, state s: UInt8, kindRaw: Int, order: Int, cold: Bool = false) {
         let p = pages
-        let s = p.state[pfn]
-        let order = Int(p.order[pfn] & PageOrderByte.orderMask)
         let n = 1 &<< order
-        kindPages[z &* 5 &+ PageState.kindRawValue(s)] &-= Int64(n)
+        kindPages[z &* 5 &+ kindRaw] &-= Int64(n)
         if s & PageState.dirty != 0 { dirtyPages[z] &-= Int64(n) }
-        p.state[pfn] = PageState.tail
-        p.order[pfn] = 0
         if order == 0 {
+            // The page's state and order bytes become those of a per-CPU page (`pcpAdd` writes both), or,
+            // from an isolated pageblock, those of a plain free page (`freeIsolatedPage` writes them).
             freeHotColdPage(pfn, zone: z, cold: cold)
         } else {
+            p.state[pfn] = PageState.tail
+            p.order[pfn] = 0
             ev.pgfree &+= UInt64(n)
             freeOnePage(pfn, zone: z, order: order, mt: pageblockMigratetype(pfn))
         }

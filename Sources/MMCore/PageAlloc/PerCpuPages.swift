@@ -190,9 +190,12 @@ extension Machine {
     }
 
     /// `free_one_page()` of an order-0 page from an isolated pageblock (`free_hot_cold_page`'s rare case,
-    /// out of line so that the per-CPU path stays small).
+    /// out of line so that the per-CPU path stays small). The page becomes a plain tail first (its owner's
+    /// state and order bytes cleared, which the per-CPU path leaves to `pcpAdd`).
     @inline(never)
     func freeIsolatedPage(_ pfn: Int, zone z: Int) {
+        pages.state[pfn] = PageState.tail
+        pages.order[pfn] = 0
         freeOnePage(pfn, zone: z, order: 0, mt: Int(Migratetype.isolate.rawValue))
     }
 

@@ -41,6 +41,12 @@ extension Machine {
     /// unevictable; order > 0 user allocations are compound pages kept off the LRU, like hugetlb pages.
     @inline(__always)
     func initialLru(kind: AllocKind, order: Int, mlock: Bool) -> LruList? {
+        Machine.initialLru(kind: kind, order: order, mlock: mlock)
+    }
+
+    /// `initialLru` as a pure function (the lookup tables below are built from it).
+    @inline(__always)
+    static func initialLru(kind: AllocKind, order: Int, mlock: Bool) -> LruList? {
         switch kind {
         case .anon, .pinned:
             guard order == 0 else { return nil }
@@ -55,10 +61,80 @@ extension Machine {
         }
     }
 
+    /// `prep_new_page`'s state byte and LRU list for a new allocation and the migratetype it asks for, as
+    /// `prepHeadInfo` holds them: the state byte in bits 0-7, the LRU list's raw value (`lruCodeNone` for
+    /// none) in bits 8-15, `requestMigratetype` in bits 16-23, the order byte's flags (mlocked) in bits 24-31.
+    func prepHeadEntry(kind: AllocKind, order: Int, mlock: Bool, dirty: Bool) -> UInt32 {
+        var state = PageState.allocatedHead(kind: kind)
+        if kind == .file && dirty { state |= PageState.dirty }
+        let l = initialLru(kind: kind, order: order, mlock: mlock)
+        if l == .activeAnon { state |= PageState.active }
+        return UInt32(state) | UInt32(l.map { UInt8($0.rawValue) } ?? Machine.lruCodeNone) << 8
+            | UInt32(requestMigratetype(kind)) << 16 | UInt32(mlock ? PageOrderByte.mlocked : 0) << 24
+    }
+
+    /// The position in `prepHeadInfo` of a request's entry (only `order == 0` matters of the order).
+    @inline(__always)
+    static func prepHeadIndex(kind: AllocKind, order: Int, mlock: Bool, dirty: Bool) -> Int {
+        Int(kind.rawValue) | (dirty ? 8 : 0) | (mlock ? 16 : 0) | (order == 0 ? 0 : 32)
+    }
+
+    /// `prepHeadInfo` for every request shape, at `prepHeadIndex` (64 entries).
+    func prepHeadTable() -> [UInt32] {
+        (0..<64).map { i in
+            // Kind bits above the last AllocKind are never looked up; fill them as kernel.
+            let kind = AllocKind(rawValue: UInt8(i & 7)) ?? .kernel
+            return prepHeadEntry(kind: kind, order: i & 32 == 0 ? 0 : 1, mlock: i & 16 != 0, dirty: i & 8 != 0)
+        }
+    }
+
+    /// `currentLru` codes: an LRU list's raw value, or one of these.
+    static let lruCodeNone: UInt8 = 0xFF
+    /// A slab page: on the slab list unless it is a slab of an object cache. Its low 7 bits are the slab
+    /// list's raw value, as a plain list's code is (codes below 0x80).
+    static let lruCodeSlab: UInt8 = 0x80 | UInt8(LruList.slab.rawValue)
+
+    /// The LRU code of an allocated head with state byte `s`, its order and its mlocked bit: which list
+    /// `currentLru` finds it on (slab pages also depend on their cache, `lruCodeSlab`).
+    static func lruCodeOfHead(state s: UInt8, order: Int, mlock: Bool) -> UInt8 {
+        if s & PageState.isolated != 0 { return lruCodeNone }
+        guard let base = initialLru(kind: PageState.kind(s), order: order, mlock: mlock) else { return lruCodeNone }
+        switch base {
+        case .activeAnon: return UInt8((s & PageState.active != 0 ? LruList.activeAnon : .inactiveAnon).rawValue)
+        case .inactiveFile: return UInt8((s & PageState.active != 0 ? LruList.activeFile : .inactiveFile).rawValue)
+        case .slab: return lruCodeSlab
+        default: return UInt8(base.rawValue)
+        }
+    }
+
+    /// The position in `headLruTable` of a head's state and order bytes: the state byte, the mlocked bit
+    /// at 256 and a nonzero order at 512.
+    @inline(__always)
+    static func headLruIndex(state s: UInt8, orderByte ob: UInt8) -> Int {
+        let mlocked: Int = Int(ob & PageOrderByte.mlocked) &<< 3
+        let large: Int = ob & PageOrderByte.orderMask == 0 ? 0 : 512
+        return Int(s) | mlocked | large
+    }
+
+    /// For every state byte, mlocked bit and order (zero or not), at `headLruIndex`: `lruCodeOfHead` in
+    /// the low 8 bits, `PageState.kindRawValue` of the state byte above.
+    static func headLruTable() -> [UInt16] {
+        (0..<1024).map { (i: Int) -> UInt16 in
+            let s = UInt8(truncatingIfNeeded: i)
+            let code = Machine.lruCodeOfHead(state: s, order: (i & 512) == 0 ? 0 : 1, mlock: (i & 256) != 0)
+            return UInt16(code) | UInt16(PageState.kindRawValue(s)) << 8
+        }
+    }
+
     /// Adds an allocation (by handle slot) at the head of a zone's LRU list (`add_page_to_lru_list`).
     @inline(__always)
     func lruAdd(slot: Int, zone z: Int, list: LruList, pages n: Int, atTail: Bool = false) {
-        let li = z &* LruList.count &+ list.rawValue
+        lruAdd(slot: slot, listIndex: z &* LruList.count &+ list.rawValue, pages: n, atTail: atTail)
+    }
+
+    /// `lruAdd` to the list at `li` (zone × LruList.count + list).
+    @inline(__always)
+    func lruAdd(slot: Int, listIndex li: Int, pages n: Int, atTail: Bool = false) {
         let ht = handles
         let s32 = UInt32(truncatingIfNeeded: slot)
         if atTail {
@@ -88,7 +164,12 @@ extension Machine {
     /// `lruDel` leaving the slot's own links to the caller (who sets them next).
     @inline(__always)
     func lruUnlink(slot: Int, zone z: Int, list: LruList, pages n: Int) {
-        let li = z &* LruList.count &+ list.rawValue
+        lruUnlink(slot: slot, listIndex: z &* LruList.count &+ list.rawValue, pages: n)
+    }
+
+    /// `lruUnlink` from the list at `li` (zone × LruList.count + list).
+    @inline(__always)
+    func lruUnlink(slot: Int, listIndex li: Int, pages n: Int) {
         let ht = handles
         let next = ht.lruNext[slot], prev = ht.lruPrev[slot]
         if prev != NONE { ht.lruNext[Int(prev)] = next } else { lru.heads[li] = next }
@@ -99,22 +180,17 @@ extension Machine {
     /// The LRU list an allocated head is on right now (nil if none or isolated).
     @inline(__always)
     func currentLru(pfn: Int) -> LruList? {
-        let s = pages.state[pfn]
-        if s & PageState.isolated != 0 { return nil }
-        let ob = pages.order[pfn]
-        let order = Int(ob & PageOrderByte.orderMask)
-        let kind = PageState.kind(s)
-        let mlock = ob & PageOrderByte.mlocked != 0
-        guard let base = initialLru(kind: kind, order: order, mlock: mlock) else { return nil }
-        switch base {
-        case .activeAnon: return s & PageState.active != 0 ? .activeAnon : .inactiveAnon
-        case .inactiveFile: return s & PageState.active != 0 ? .activeFile : .inactiveFile
-        case .slab:
-            // A slab page of an object cache is on its cache's lists, not on an LRU.
-            let a = pages.a[pfn]
-            return a == NONE || slab.info[Int(a)] == 0 ? .slab : nil
-        default: return base
-        }
+        let code = UInt8(truncatingIfNeeded: headLruInfo[Machine.headLruIndex(state: pages.state[pfn], orderByte: pages.order[pfn])])
+        if code == Machine.lruCodeSlab { return slabOnLru(pfn: pfn) ? .slab : nil }
+        return LruList(rawValue: Int(code))
+    }
+
+    /// Whether a slab head is on the slab LRU list: a slab page of an object cache is on its cache's
+    /// lists instead.
+    @inline(__always)
+    func slabOnLru(pfn: Int) -> Bool {
+        let a = pages.a[pfn]
+        return a == NONE || slab.info[Int(a)] == 0
     }
 
     /// Pages on one LRU list of a zone.

@@ -102,7 +102,15 @@ extension Machine {
             zoneWmark[z &* 3 &+ 2] = zones[z].watermark.high
             if zones[z].populated { setupZoneMigrateReserve(zone: z) }
         }
+        refreshOrder0LowMarks()
         bumpGeneration()
+    }
+
+    /// Recomputes `zoneOrder0LowMark` from `zoneWmark` and `zoneLowmemReserve` (after either changes).
+    func refreshOrder0LowMarks() {
+        for z in zones.indices {
+            zoneOrder0LowMark[z] = wmarkPages(zone: z, .low) + zoneLowmemReserve[z * zoneTypeCount + Int(zoneIndexInNode[z])]
+        }
     }
 
     /// `setup_per_zone_lowmem_reserve` (kernel-compaction.md §3.4): `lowmem_reserve[j]` of a lower zone i
@@ -125,6 +133,7 @@ extension Machine {
         for z in zones.indices {
             for (j, r) in zones[z].lowmemReserve.enumerated() { zoneLowmemReserve[z * preset.zoneTypes.count + j] = r }
         }
+        refreshOrder0LowMarks()
     }
 
     /// `setup_zone_migrate_reserve` (2.6.31+ form, kept in 2.6.35): reserve
