@@ -119,7 +119,9 @@ extension Machine {
     /// For every state byte, mlocked bit and order (zero or not), at `headLruIndex`: `lruCodeOfHead` in
     /// the low 8 bits, `PageState.kindRawValue` of the state byte above.
     static func headLruTable() -> [UInt16] {
-        (0..<1024).map { (i: Int) -> UInt16 in
+        // headLruIndex moves the mlocked bit (bit 5 of the order byte) to 256 by a shift of 3.
+        precondition(PageOrderByte.mlocked == 1 << 5, "headLruIndex assumes the mlocked bit is bit 5")
+        return (0..<1024).map { (i: Int) -> UInt16 in
             let s = UInt8(truncatingIfNeeded: i)
             let code = Machine.lruCodeOfHead(state: s, order: (i & 512) == 0 ? 0 : 1, mlock: (i & 256) != 0)
             return UInt16(code) | UInt16(PageState.kindRawValue(s)) << 8
