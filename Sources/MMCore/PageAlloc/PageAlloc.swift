@@ -248,38 +248,31 @@ extension Machine {
     /// Frees the allocation a handle names. Throws `unknownHandle` for a handle that is stale, unknown
     /// or already freed; nothing changes then.
     public func free(_ h: PageHandle) throws(MMError) {
-        // handles.resolve, with its freed-slot test (pfn NONE) and freeAllocationInline's swapped test
-        // (pfn SWAPPED, NONE - 1) in one comparison on the common path.
-        guard let slot = handles.resolveIssued(h) else { throw .unknownHandle(h.raw) }
-        let pfn = handles.pfn[slot]
-        if _slowPath(pfn >= SWAPPED) {
-            if pfn == NONE { throw .unknownHandle(h.raw) }
-            bumpGeneration()
-            return freeAllocation(slot: slot)
-        }
-        bumpGeneration()
-        freeAllocationInline(slot: slot, pfn: Int(pfn))
+        guard freeIfLive(h) else { throw .unknownHandle(h.raw) }
     }
 
     /// Frees the allocation a handle names; returns false (changing nothing) for a dead handle.
+    ///
+    /// `handles.resolve`'s freed-slot test (pfn NONE) and the swapped test (pfn SWAPPED, NONE - 1) are one
+    /// comparison on the common path: an order-0 page in memory goes to `freeAllocationInline`.
     @inline(__always)
     public func freeIfLive(_ h: PageHandle) -> Bool {
-        guard let slot = handles.resolve(h) else { return false }
+        guard let slot = handles.resolveIssued(h) else { return false }
+        let pfn = handles.pfn[slot]
+        if _slowPath(pfn >= SWAPPED) {
+            if pfn == NONE { return false }
+            bumpGeneration()
+            freeAllocation(slot: slot)
+            return true
+        }
         bumpGeneration()
-        freeAllocationInline(slot: slot)
+        freeAllocationInline(slot: slot, pfn: Int(pfn))
         return true
     }
 
-    /// `freeAllocation` with its commonest case inline: an order-0 page in memory, without buffer heads,
-    /// not isolated. The same steps in the same order; anything else goes to `freeAllocation`.
-    @inline(__always)
-    func freeAllocationInline(slot: Int) {
-        let pfn = Int(handles.pfn[slot])
-        guard pfn != Int(SWAPPED) else { return freeAllocation(slot: slot) }
-        freeAllocationInline(slot: slot, pfn: pfn)
-    }
-
-    /// `freeAllocationInline` of a slot whose allocation is in memory at `pfn` (not swapped).
+    /// `freeAllocation` with its commonest case inline, for a slot whose allocation is in memory at `pfn`
+    /// (not swapped): an order-0 page without buffer heads, not isolated. The same steps in the same
+    /// order; anything else goes to `freeAllocation`.
     @inline(__always)
     func freeAllocationInline(slot: Int, pfn: Int) {
         let p = pages
