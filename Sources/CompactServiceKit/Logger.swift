@@ -40,15 +40,15 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
 /// the rest of the request.
 final class Logger: Sendable {
     let level: LogLevel
-    /// Lines not yet written.
-    private let pending = Mutex<[UInt8]>([])
-    /// Held while writing, so that flushes from different threads write in the order they took lines.
-    private let writing = Mutex<Void>(())
+    /// Lines not yet written, and whether a thread is writing (in `flush`). No lock is held across
+    /// write(2): one thread at a time writes, taking the buffer under the lock and writing it after, and
+    /// picks up what arrived meanwhile before it stops, so lines keep their order.
+    private let pending = Mutex<(bytes: [UInt8], writing: Bool)>(([], false))
     static let flushBytes = 64 << 10
 
     init(level: LogLevel) { self.level = level }
 
-    deinit { flush() }
+    deinit { flush(wait: true) }
 
     func enabled(_ l: LogLevel) -> Bool { l <= level }
 
@@ -88,26 +88,49 @@ final class Logger: Sendable {
 
     private func append(_ line: [UInt8], urgent: Bool) {
         let full = pending.withLock { p in
-            p.append(contentsOf: line)
-            return p.count >= Logger.flushBytes
+            p.bytes.append(contentsOf: line)
+            return p.bytes.count >= Logger.flushBytes
         }
         if urgent || full { flush() }
     }
 
-    /// Writes every buffered line.
-    func flush() {
-        writing.withLock { _ in
+    /// Writes every buffered line: becomes the writer unless a thread already is (that one writes
+    /// these lines too). With `wait`, returns only once everything buffered so far is written.
+    func flush(wait: Bool = false) {
+        while true {
             var out: [UInt8] = []
-            pending.withLock { swap(&out, &$0) }
-            guard !out.isEmpty else { return }
-            out.withUnsafeBytes { buf in
-                var off = 0
-                while off < buf.count {
-                    let n = write(2, buf.baseAddress! + off, buf.count - off)
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    off += n
+            let becameWriter = pending.withLock { p -> Bool in
+                guard !p.writing else { return false }
+                guard !p.bytes.isEmpty else { return false }
+                p.writing = true
+                swap(&out, &p.bytes)
+                return true
+            }
+            if !becameWriter {
+                guard wait, pending.withLock({ $0.writing || !$0.bytes.isEmpty }) else { return }
+                usleep(200)
+                continue
+            }
+            while !out.isEmpty {
+                Logger.writeAll(out)
+                out.removeAll(keepingCapacity: true)
+                pending.withLock { p in
+                    swap(&out, &p.bytes)
+                    if out.isEmpty { p.writing = false }
                 }
+            }
+            return
+        }
+    }
+
+    private static func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { buf in
+            var off = 0
+            while off < buf.count {
+                let n = write(2, buf.baseAddress! + off, buf.count - off)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                off += n
             }
         }
     }

@@ -105,14 +105,19 @@ public final class Server: Sendable {
 
     /// Graceful shutdown: stop accepting, let requests in flight finish for up to the shutdown timeout,
     /// then ask long operations to stop at their next step, and stop the daemon.
+    ///
+    /// Once shutdown begins, requests that would run on a worker are answered 503 (`Connection: close`)
+    /// instead: libmicrohttpd aborts the process when it is stopped with a connection suspended.
     public func stop() {
         http.quiesce()
         let deadline = monotonicNs() &+ UInt64(max(0, config.shutdownTimeoutSeconds) * 1e9)
         while http.inFlight > 0 && monotonicNs() < deadline { usleep(2000) }
         registry.shuttingDown.store(true, ordering: .releasing)
+        registry.jobs.stop()
         http.stop()
+        registry.requestPool.stop()
         log.info("stopped")
-        log.flush()
+        log.flush(wait: true)
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully. The signals are blocked in every thread

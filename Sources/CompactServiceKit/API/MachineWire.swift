@@ -19,54 +19,64 @@ enum MachineWire {
 
     /// The machine's description (GET /v1/machines/{name}, 201 of POST, items of the list).
     static func describe(_ box: MachineBox, into w: inout JSONWriter) throws {
-        let bytes = try box.withMachine { m -> [UInt8] in
-            var d = JSONWriter(capacity: 1024)
+        w.raw(try description(box))
+    }
+
+    /// The description, rendered under the machine's lock when the cached one is stale.
+    static func description(_ box: MachineBox) throws -> [UInt8] {
+        try box.document(.description) { render(box, $0) }
+    }
+
+    /// The cached description when it is current (no machine lock); nil otherwise.
+    static func cachedDescription(_ box: MachineBox) -> [UInt8]? { box.cachedDocument(.description) }
+
+    private static func render(_ box: MachineBox, _ m: Machine) -> [UInt8] {
+        var d = JSONWriter(capacity: 1024)
+        d.beginObject()
+        d.field("name", box.name)
+        d.field("instance", box.instance)
+        d.field("preset", m.preset.name)
+        d.field("memory_mib", (m.totalPages << m.pageShift) >> 20)
+        d.field("nodes", m.nodes.count)
+        d.key("distances")
+        d.beginArray()
+        for n in m.nodes { d.beginArray(); for v in n.distances { d.int(v) }; d.endArray() }
+        d.endArray()
+        d.field("seed", m.config.seed)
+        d.field("compaction", m.compactionEnabled)
+        d.field("swap_mib", m.config.swapMiB)
+        d.field("page_size", m.preset.pageSize)
+        d.field("nr_orders", m.nrOrders)
+        d.field("pageblock_order", m.pageblockOrder)
+        d.field("total_pages", m.totalPages)
+        d.field("free_pages", m.nrFreePagesTotal)
+        d.field("pcp_pages", m.pcpPages)
+        d.field("live_allocations", m.liveAllocations)
+        d.field("state_bytes", m.stateBytes)
+        d.field("generation", m.generation)
+        d.field("clock_ns", m.clockNs)
+        d.field("created_at", box.createdAt)
+        d.key("sysctl")
+        d.beginObject()
+        d.field("min_free_kbytes", m.minFreeKbytes)
+        d.field("extfrag_threshold", m.extfragThreshold)
+        d.field("compact_unevictable_allowed", m.compactUnevictableAllowed)
+        d.endObject()
+        d.field("recommended_min_free_kbytes", m.recommendedMinFreeKbytes)
+        d.key("zones")
+        d.beginArray()
+        for z in m.zones where z.populated {
             d.beginObject()
-            d.field("name", box.name)
-            d.field("preset", m.preset.name)
-            d.field("memory_mib", (m.totalPages << m.pageShift) >> 20)
-            d.field("nodes", m.nodes.count)
-            d.key("distances")
-            d.beginArray()
-            for n in m.nodes { d.beginArray(); for v in n.distances { d.int(v) }; d.endArray() }
-            d.endArray()
-            d.field("seed", m.config.seed)
-            d.field("compaction", m.compactionEnabled)
-            d.field("swap_mib", m.config.swapMiB)
-            d.field("page_size", m.preset.pageSize)
-            d.field("nr_orders", m.nrOrders)
-            d.field("pageblock_order", m.pageblockOrder)
-            d.field("total_pages", m.totalPages)
-            d.field("free_pages", m.nrFreePagesTotal)
-            d.field("pcp_pages", m.pcpPages)
-            d.field("live_allocations", m.liveAllocations)
-            d.field("state_bytes", m.stateBytes)
-            d.field("generation", m.generation)
-            d.field("clock_ns", m.clockNs)
-            d.field("created_at", box.createdAt)
-            d.key("sysctl")
-            d.beginObject()
-            d.field("min_free_kbytes", m.minFreeKbytes)
-            d.field("extfrag_threshold", m.extfragThreshold)
-            d.field("compact_unevictable_allowed", m.compactUnevictableAllowed)
+            d.field("node", z.node)
+            d.field("type", z.type.name.lowercased())
+            d.field("name", z.name)
+            d.field("start_pfn", z.startPfn)
+            d.field("present_pages", z.presentPages)
+            d.field("mib", (z.presentPages << m.pageShift) >> 20)
             d.endObject()
-            d.field("recommended_min_free_kbytes", m.recommendedMinFreeKbytes)
-            d.key("zones")
-            d.beginArray()
-            for z in m.zones where z.populated {
-                d.beginObject()
-                d.field("node", z.node)
-                d.field("type", z.type.name.lowercased())
-                d.field("name", z.name)
-                d.field("start_pfn", z.startPfn)
-                d.field("present_pages", z.presentPages)
-                d.field("mib", (z.presentPages << m.pageShift) >> 20)
-                d.endObject()
-            }
-            d.endArray()
-            d.endObject()
-            return d.bytes
         }
-        w.raw(bytes)
+        d.endArray()
+        d.endObject()
+        return d.bytes
     }
 }

@@ -29,6 +29,10 @@ struct Problem: Error, Sendable {
     static func badPathParameter(_ field: String, _ detail: String) -> Problem { Problem(400, detail, field: field) }
     static func notFound(_ field: String?, _ detail: String) -> Problem { Problem(404, detail, field: field) }
     static func conflict(_ field: String?, _ detail: String) -> Problem { Problem(409, detail, field: field) }
+    /// A job whose machine was deleted before or while it ran.
+    static func deleted(machineOf job: Job) -> Problem {
+        Problem(409, "machine '\(job.machine ?? "")' (instance \(job.machineInstance ?? 0)) was deleted; the job stopped", field: "machine")
+    }
 
     /// The single mapping from domain errors to problems.
     static func from(_ error: any Error) -> Problem {
@@ -58,7 +62,9 @@ struct Problem: Error, Sendable {
                 return Problem(409, "the machine needs about \(needed) bytes of state but only \(available) of the \(budget)-byte memory budget (--memory-budget) is left",
                                field: "memory_mib")
             case .shuttingDown:
-                return Problem(409, "the service is shutting down", field: nil)
+                return Problem(503, "the service is shutting down", field: nil)
+            case .deletedDuringOperation(let name):
+                return Problem(409, "machine '\(name)' was deleted while this operation ran on it; nothing it did remains", field: "name")
             }
         default:
             return Problem(500, "internal error: \(error)")

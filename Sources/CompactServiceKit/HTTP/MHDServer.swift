@@ -31,8 +31,10 @@ final class MHDServer: Sendable {
     /// every request, from every HTTP thread.
     private let requestCounters = ShardedCounters(slots: 2)
     private let requestCounts: CounterHandle
-    /// Slow requests running on a worker; `stop` waits for them before freeing connections.
+    /// Requests running on a worker; `stop` waits for them before freeing connections.
     let offloaded = Atomic<Int>(0)
+    /// Set when shutdown begins: no connection is suspended for a worker any more.
+    private let stopping = Atomic<Bool>(false)
     /// The per-process random half of generated request ids.
     private let idPrefix: RequestID.Prefix
     /// The metrics series of every route, by `Route.index`.
@@ -75,7 +77,8 @@ final class MHDServer: Sendable {
         requestCounts = requestCounters.handle
         streamRoutes = Set(router.routes.filter { StreamRoutes.patterns.contains($0.pattern) }.map(\.index))
         // The ticker also writes the log's buffered lines.
-        streams = StreamHub(metrics: registry.metrics, onTick: { [log] in log.flush() }) {
+        streams = StreamHub(metrics: registry.metrics, onTick: { [log] in log.flush() },
+                            offload: { [pool = registry.requestPool] in pool.submit($0) }) {
             MHD_resume_connection(OpaquePointer(bitPattern: $0))
         }
     }
@@ -119,6 +122,7 @@ final class MHDServer: Sendable {
             MHD_OptionItem(option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompleted, to: Int.self), ptr_value: cls),
             MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(sa)),
             MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: connectionTimeout, ptr_value: nil),
+            MHD_OptionItem(option: .UNESCAPE_CALLBACK, value: unsafeBitCast(unescapeCallback, to: Int.self), ptr_value: nil),
             MHD_OptionItem(option: .END, value: 0, ptr_value: nil),
         ]
         let daemon = options.withUnsafeMutableBufferPointer { opts in
@@ -140,6 +144,7 @@ final class MHDServer: Sendable {
     /// Stops accepting new connections; connections already open keep being served, except SSE
     /// streams, which send their end event and finish (they would otherwise never be done).
     func quiesce() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
         streams.beginShutdown()
         guard let d = daemon else { return }
         let fd = MHD_quiesce_daemon(d)
@@ -147,9 +152,11 @@ final class MHDServer: Sendable {
     }
 
     /// Stops the daemon. Waits for every request handed to a worker first: a suspended connection must
-    /// not be freed while its worker can still resume it.
+    /// not be freed while its worker can still resume it (long operations stop at their next step once
+    /// the registry is shutting down, so this wait is short).
     func stop() {
-        while offloaded.load(ordering: .acquiring) > 0 { usleep(1000) }
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        while offloaded.load(ordering: .sequentiallyConsistent) > 0 { usleep(1000) }
         // MHD_stop_daemon aborts the process if a connection is still suspended.
         streams.finishShutdown()
         let bits = daemonBits.exchange(0, ordering: .acquiringAndReleasing)
@@ -238,23 +245,46 @@ final class MHDServer: Sendable {
                               authorization: mutating ? header(conn, "Authorization") : nil,
                               requestID: st.requestID, body: st.body, query: MHDServer.queryArguments(conn))
         st.body = []
-        if case .route(let route, let params) = resolution, streamRoutes.contains(route.index) {
+        if case .route(let route, let params) = resolution, streamRoutes.contains(route.index), st.method == "GET" {
             return openStream(conn, st, request, pattern: route.pattern, params)
         }
-        guard resolution.isSlow else {
+        guard resolution.workerRoute != nil else {
             return queue(conn, st, router.dispatch(request, resolution, registry: registry))
+        }
+        if let cached = router.dispatchCached(request, resolution, registry: registry) { return queue(conn, st, cached) }
+        return offload(conn, st, request, resolution)
+    }
+
+    /// Runs a request on the request pool while its connection is suspended. Once shutdown has begun
+    /// nothing is suspended any more: the request is answered 503 at once (libmicrohttpd aborts the
+    /// process if it is stopped with a connection suspended). Counting the request before looking at
+    /// the flag, and `stop` setting the flag before waiting for the count to reach 0, leave no gap.
+    private func offload(_ conn: OpaquePointer, _ st: RequestState, _ request: Request, _ resolution: Resolution) -> MHD_Result {
+        offloaded.add(1, ordering: .sequentiallyConsistent)
+        guard !stopping.load(ordering: .sequentiallyConsistent) else {
+            offloaded.subtract(1, ordering: .releasing)
+            return queue(conn, st, shuttingDown(st))
         }
         let slot = ResponseSlot()
         st.pending = slot
-        offloaded.add(1, ordering: .relaxed)
         MHD_suspend_connection(conn)
         let connBits = UInt(bitPattern: Int(bitPattern: conn))
-        DispatchQueue.global().async { [self] in
+        let accepted = registry.requestPool.submit { [self] in
             slot.put(router.dispatch(request, resolution, registry: registry))
             MHD_resume_connection(OpaquePointer(bitPattern: connBits))
             offloaded.subtract(1, ordering: .releasing)
         }
+        if !accepted {
+            slot.put(shuttingDown(st))
+            MHD_resume_connection(conn)
+            offloaded.subtract(1, ordering: .releasing)
+        }
         return .YES
+    }
+
+    private func shuttingDown(_ st: RequestState) -> Response {
+        Problem(503, "the service is shutting down", headers: [("Connection", "close"), ("Retry-After", "1")])
+            .response(requestID: st.requestID)
     }
 
     fileprivate func completed(_ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {

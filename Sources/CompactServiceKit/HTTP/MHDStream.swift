@@ -22,7 +22,8 @@ extension MHDServer {
             // The router's dispatch is the one place errors become responses.
             return queue(conn, st, router.dispatch(request, .problem(Problem.from(error)), registry: registry))
         }
-        guard let writer = streams.open(source, content, connection: UInt(bitPattern: Int(bitPattern: conn))) else {
+        guard let writer = streams.open(source, content, connection: UInt(bitPattern: Int(bitPattern: conn)),
+                                        socket: chttpd_connection_fd(conn)) else {
             return queue(conn, st, router.dispatch(request, .problem(Problem(503, "the service is shutting down")), registry: registry))
         }
         let cls = Unmanaged.passRetained(writer).toOpaque()
@@ -69,8 +70,15 @@ private let streamReader: MHD_ContentReaderCallback = { cls, _, buf, max in
 }
 
 /// The stream's response was destroyed (client gone, stream ended, or server stopping).
+/// The writer's last reference is dropped on a worker, not here: it may hold the last reference of a
+/// deleted machine, and freeing a large one would stall this HTTP thread.
 private let streamFree: MHD_ContentReaderFreeCallback = { cls in
     guard let cls else { return }
-    let w = Unmanaged<StreamWriter>.fromOpaque(cls).takeRetainedValue()
-    w.hub.close(w.stream)
+    let hub = Unmanaged<StreamWriter>.fromOpaque(cls)._withUnsafeGuaranteedRef { w in
+        w.hub.close(w.stream)
+        return w.hub
+    }
+    let bits = UInt(bitPattern: cls)
+    let release: @Sendable () -> Void = { Unmanaged<StreamWriter>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
+    if !hub.offload(release) { release() }
 }

@@ -13,6 +13,9 @@ final class Job: Sendable {
     let id: String
     let kind: String
     let machine: String?
+    /// `MachineBox.instance` of the machine the job runs on: a later machine of the same name is
+    /// another machine.
+    let machineInstance: Int?
     let workload: String
     let createdAt: String
     let cancelRequested = Atomic<Bool>(false)
@@ -39,10 +42,11 @@ final class Job: Sendable {
         var progressKey: [String?] { [state.rawValue, String(step), String(steps), String(variant), String(variants), variantName] }
     }
 
-    init(id: String, kind: String, machine: String?, workload: String, steps: Int, variants: Int) {
+    init(id: String, kind: String, machine: String?, machineInstance: Int?, workload: String, steps: Int, variants: Int) {
         self.id = id
         self.kind = kind
         self.machine = machine
+        self.machineInstance = machineInstance
         self.workload = workload
         createdAt = Logger.timestamp()
         status = Mutex(Status(steps: steps, variants: variants))
@@ -90,6 +94,8 @@ final class Job: Sendable {
         w.field("kind", kind)
         w.field("state", s.state.rawValue)
         w.field("machine", machine)
+        w.key("machine_instance")
+        if let i = machineInstance { w.int(i) } else { w.null() }
         w.field("workload", workload)
         w.field("created_at", createdAt)
         w.key("progress")
@@ -115,18 +121,25 @@ final class JobRegistry: Sendable {
     let workers: Int
     let keep = 256
     private let jobs = Mutex<(order: [String], byId: [String: Job], next: Int)>(([], [:], 1))
-    private let pool: DispatchSemaphore
-    private let queue = DispatchQueue(label: "compact-service.jobs", attributes: .concurrent)
+    /// The jobs' own threads, `workers` of them, at a lower CPU priority (nice 10) than the threads
+    /// that serve requests: a job never holds back a request on another machine, and one on its own
+    /// machine waits at most one step (`MachineBox.runInSteps`). Queued jobs wait without a thread.
+    private let pool: WorkerPool
+    /// Jobs whose body is running.
+    private let running = Atomic<Int>(0)
+    /// Set by `stop`: queued jobs end cancelled without running.
+    private let stopping = Atomic<Bool>(false)
 
     init(workers: Int = 2) {
         self.workers = workers
-        pool = DispatchSemaphore(value: workers)
+        pool = WorkerPool(name: "jobs", minThreads: 0, maxThreads: workers, niceness: 10)
     }
 
-    func submit(kind: String, machine: String?, workload: String, steps: Int, variants: Int,
+    func submit(kind: String, machine: String?, machineInstance: Int? = nil, workload: String, steps: Int, variants: Int,
                 _ body: @escaping @Sendable (Job) throws -> Void) -> Job {
         let job = jobs.withLock { j -> Job in
-            let job = Job(id: "job-\(j.next)", kind: kind, machine: machine, workload: workload, steps: steps, variants: variants)
+            let job = Job(id: "job-\(j.next)", kind: kind, machine: machine, machineInstance: machineInstance, workload: workload,
+                          steps: steps, variants: variants)
             j.next += 1
             j.order.append(job.id)
             j.byId[job.id] = job
@@ -136,13 +149,13 @@ final class JobRegistry: Sendable {
             }
             return job
         }
-        queue.async { [pool] in
-            pool.wait()
-            defer { pool.signal() }
-            if job.cancelRequested.load(ordering: .relaxed) {
+        let accepted = pool.submit { [self] in
+            if job.cancelRequested.load(ordering: .relaxed) || stopping.load(ordering: .acquiring) {
                 job.update { $0.state = .cancelled }
                 return
             }
+            running.add(1, ordering: .relaxed)
+            defer { running.subtract(1, ordering: .releasing) }
             job.update { $0.state = .running }
             do {
                 try body(job)
@@ -151,7 +164,23 @@ final class JobRegistry: Sendable {
                 job.update { $0.state = .failed; $0.error = Problem.from(error) }
             }
         }
+        if !accepted { job.update { $0.state = .cancelled } }
         return job
+    }
+
+    /// Stops the jobs: queued ones end cancelled without running; running ones (which stop at their next
+    /// step once the registry is shutting down) are waited for, at most `timeoutNs`. Returns whether
+    /// none runs any more.
+    @discardableResult
+    func stop(timeoutNs: UInt64 = 5_000_000_000) -> Bool {
+        stopping.store(true, ordering: .releasing)
+        pool.stop()
+        let deadline = monotonicNs() &+ timeoutNs
+        while running.load(ordering: .acquiring) > 0 || pool.queued > 0 {
+            if monotonicNs() > deadline { return false }
+            usleep(1000)
+        }
+        return true
     }
 
     func get(_ id: String) -> Job? { jobs.withLock { $0.byId[id] } }

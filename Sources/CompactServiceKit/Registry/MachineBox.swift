@@ -1,9 +1,20 @@
 import MMCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Documents rendered from a machine's state and cached per machine generation.
 enum DocKind: Int, CaseIterable, Sendable {
-    case stats, buddyinfo, pagetypeinfo, vmstat, zoneinfo, unusableIndex, extfragIndex
+    case stats, buddyinfo, pagetypeinfo, vmstat, zoneinfo, unusableIndex, extfragIndex, description
+}
+
+/// How long one step of a long operation (a manual compaction, a workload job, an allocation batch of
+/// more than 256 attempts) holds its machine's lock before releasing it: the longest a read of the same
+/// machine (stats, /proc) waits, and short enough that a client sees no stall (a screen refresh is
+/// 16 ms). One budget for every kind of step, so no operation can hold a machine longer than another.
+enum OperationBudget {
+    static let stepNs: UInt64 = 2_000_000
 }
 
 /// What one step of a long operation says about the operation.
@@ -17,70 +28,143 @@ enum StepOutcome: Sendable {
 ///
 /// Every use of the machine goes through `withMachine` (one short critical section) or `runInSteps`
 /// (a long operation as a sequence of short critical sections), so a reader waits at most one step.
+/// Neither runs on libmicrohttpd's threads: those read only `cachedDocument`, which takes no machine
+/// lock.
 final class MachineBox: Sendable {
     let name: String
+    /// Distinguishes this machine from earlier and later machines of the same name (jobs name both).
+    let instance: Int
     /// Wall-clock creation time, RFC 3339.
     let createdAt: String
     private let machine: Mutex<Machine>
-    /// Rendered documents by `DocKind.rawValue`, each with the generation it was rendered at. Only
-    /// touched while `machine` is locked (lock order: machine, then docs).
+    /// Rendered documents by `DocKind.rawValue`, each with the generation it was rendered at. Taken
+    /// alone by `cachedDocument`, or while `machine` is locked (lock order: machine, then docs); never
+    /// held across machine work.
     private let docs: Mutex<[CachedDoc?]>
+    /// The machine's generation as of the end of the last critical section: what `cachedDocument`
+    /// compares a cached document with, without the machine's lock.
+    private let publishedGeneration: Atomic<UInt64>
     /// `stateBytes` after the last change: what this machine is charged against --memory-budget.
     let accountedBytes: Atomic<Int>
     /// The machine's tracer and event ring, which its SSE streams read.
     let events: MachineEvents
-    /// Set when the machine is deleted: its streams end at their next tick.
+    /// Set when the machine is deleted: operations stop at their next step, streams end at their next
+    /// tick, new operations find no machine.
     let removed = Atomic<Bool>(false)
+    /// Threads waiting for the machine's lock: a long operation lets them in between its steps.
+    private let waiters = Atomic<Int>(0)
+
+    /// Per `DocKind`: a render is queued or running on a worker (`render(_:on:_:)`), so streams ask once.
+    private let rendering = Mutex<UInt32>(0)
 
     private struct CachedDoc: Sendable {
         var generation: UInt64
         var bytes: [UInt8]
     }
 
-    init(name: String, machine: consuming sending Machine) {
+    init(name: String, instance: Int = 0, machine: consuming sending Machine) {
         self.name = name
+        self.instance = instance
         createdAt = Logger.timestamp()
         let bytes = machine.stateBytes
         let events = MachineEvents(pageblockOrder: machine.pageblockOrder)
         machine.tracer = events
         self.events = events
+        publishedGeneration = Atomic(machine.generation)
         self.machine = Mutex(machine)
         docs = Mutex(Array(repeating: nil, count: DocKind.allCases.count))
         accountedBytes = Atomic(bytes)
     }
 
+    var isRemoved: Bool { removed.load(ordering: .acquiring) }
+
     /// Runs `body` with the machine locked. For operations that may change state, pass `mutating: true`
-    /// so the budget accounting follows the machine's size.
+    /// so the budget accounting follows the machine's size. A machine deleted before the lock was taken
+    /// is unknown (404), as it would be to a request arriving a moment later.
     func withMachine<R: Sendable>(mutating: Bool = false, _ body: (Machine) throws -> R) throws -> R {
-        try machine.withLock { (m: inout sending Machine) throws -> R in
+        waiters.add(1, ordering: .relaxed)
+        return try machine.withLock { (m: inout sending Machine) throws -> R in
+            waiters.subtract(1, ordering: .relaxed)
+            if isRemoved { throw RegistryError.unknownMachine(name) }
             let m2 = m
-            defer { if mutating { accountedBytes.store(m2.stateBytes, ordering: .relaxed) } }
+            defer {
+                if mutating { accountedBytes.store(m2.stateBytes, ordering: .relaxed) }
+                publishedGeneration.store(m2.generation, ordering: .releasing)
+            }
             return try body(m2)
         }
     }
 
     /// Drives a long operation: `step` runs with the lock held and returns whether there is more to do;
-    /// the lock is released between steps so that reads (stats, /proc) and other clients interleave.
-    /// Stops early, without error, when `shouldStop` says so (shutdown); returns whether it finished.
+    /// the lock is released between steps so that reads (stats, /proc) and other clients interleave,
+    /// and a thread waiting for the lock is let in before the next step (the lock itself does not queue
+    /// its waiters). Stops early, without error, when `shouldStop` says so (shutdown, a cancelled job);
+    /// returns whether it finished. Throws `deletedDuringOperation` when the machine is deleted between
+    /// two steps: the operation's work went with the machine.
     @discardableResult
     func runInSteps(shouldStop: () -> Bool, _ step: (Machine) throws -> StepOutcome) throws -> Bool {
+        var first = true
         while true {
-            let outcome = try withMachine(mutating: true) { m in try step(m) }
+            let outcome: StepOutcome
+            do {
+                outcome = try withMachine(mutating: true) { m in try step(m) }
+            } catch RegistryError.unknownMachine(let n) where !first {
+                throw RegistryError.deletedDuringOperation(n)
+            }
+            first = false
             if case .done = outcome { return true }
+            if isRemoved { throw RegistryError.deletedDuringOperation(name) }
             if shouldStop() { return false }
+            letWaitersIn()
+        }
+    }
+
+    /// Gives threads waiting for the lock a moment to take it (bounded: about 100 yields).
+    private func letWaitersIn() {
+        var spins = 0
+        while waiters.load(ordering: .relaxed) > 0 && spins < 100 {
+            sched_yield()
+            spins += 1
         }
     }
 
     /// A document rendered from the machine, rebuilt only when the machine's generation has moved since
     /// the last build: repeated reads of an unchanged machine cost a lock and a copy.
-    func document(_ kind: DocKind, _ build: (Machine) -> [UInt8]) -> [UInt8] {
-        // Nothing in here throws; `try!` only satisfies withMachine's signature.
-        try! withMachine { m -> [UInt8] in
+    func document(_ kind: DocKind, _ build: (Machine) -> [UInt8]) throws -> [UInt8] {
+        try withMachine { m -> [UInt8] in
             let g = m.generation
             if let c = docs.withLock({ $0[kind.rawValue] }), c.generation == g { return c.bytes }
             let bytes = build(m)
             docs.withLock { $0[kind.rawValue] = CachedDoc(generation: g, bytes: bytes) }
             return bytes
         }
+    }
+
+    /// The cached document when it is current, without taking the machine's lock (so an HTTP thread
+    /// may call it); nil when it must be rendered. A deleted machine has no documents.
+    func cachedDocument(_ kind: DocKind) -> [UInt8]? {
+        guard !isRemoved else { return nil }
+        let g = publishedGeneration.load(ordering: .acquiring)
+        return docs.withLock { d -> [UInt8]? in
+            guard let c = d[kind.rawValue], c.generation == g else { return nil }
+            return c.bytes
+        }
+    }
+
+    /// Renders a document on `pool` into the cache, unless such a render is already queued or running.
+    /// For callers that may not wait for the machine's lock (streams on HTTP threads).
+    func render(_ kind: DocKind, on pool: WorkerPool, _ build: @escaping @Sendable (Machine) -> [UInt8]) {
+        let bit = UInt32(1) << UInt32(kind.rawValue)
+        let queued = rendering.withLock { r -> Bool in
+            if r & bit != 0 { return false }
+            r |= bit
+            return true
+        }
+        guard queued else { return }
+        let accepted = pool.submit { [self] in
+            _ = try? document(kind, build)
+            rendering.withLock { $0 &= ~bit }
+        }
+        if !accepted { rendering.withLock { $0 &= ~bit } }
     }
 }

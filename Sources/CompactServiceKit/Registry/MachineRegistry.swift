@@ -8,6 +8,8 @@ enum RegistryError: Error, Sendable, Equatable {
     case tooManyMachines(max: Int)
     case overBudget(needed: Int, available: Int, budget: Int)
     case shuttingDown
+    /// The machine was deleted while an operation on it was running; what the operation did is gone.
+    case deletedDuringOperation(String)
 }
 
 /// Name → machine. Enforces --max-machines and --memory-budget; a name is reserved while its machine
@@ -25,9 +27,21 @@ final class MachineRegistry: Sendable {
         case ready(MachineBox)
     }
 
-    private let slots = Mutex<[String: Slot]>([:])
-    /// Workload and experiment jobs.
+    private struct Slots: Sendable {
+        var byName: [String: Slot] = [:]
+        /// Deleted machines, held weakly: one that some operation, job or stream still holds is still
+        /// charged to the budget; it is freed, and no longer charged, when the last of them lets go.
+        var retired: [WeakBox] = []
+        /// Bytes reserved by running or queued experiments (their machines are not in `byName`).
+        var reserved: [Int: Int] = [:]
+        var nextReservation = 1
+        var nextInstance = 1
+    }
+    private let slots = Mutex(Slots())
+    /// Workload and experiment jobs, on their own threads (`JobRegistry`).
     let jobs = JobRegistry()
+    /// The threads that run requests taken off libmicrohttpd's threads, and renders for streams.
+    let requestPool = WorkerPool(name: "requests", minThreads: 2, maxThreads: 64)
     /// The service's own request metrics. They live here because the registry is the one shared object
     /// every handler (and the HTTP layer) is handed: /metrics renders them beside the machines'.
     let metrics = ServiceMetrics()
@@ -52,29 +66,31 @@ final class MachineRegistry: Sendable {
     func create(name: String, config: MachineConfig) throws -> MachineBox {
         let layout = try config.validate()
         let estimate = MachineRegistry.estimatedStateBytes(layout)
-        try slots.withLock { (s: inout [String: Slot]) throws(RegistryError) in
+        let instance = try slots.withLock { (s: inout Slots) throws(RegistryError) -> Int in
             guard !isShuttingDown else { throw .shuttingDown }
-            guard s[name] == nil else { throw .duplicateName(name) }
-            guard s.count < maxMachines else { throw .tooManyMachines(max: maxMachines) }
-            let used = MachineRegistry.usedBytes(s)
+            guard s.byName[name] == nil else { throw .duplicateName(name) }
+            guard s.byName.count < maxMachines else { throw .tooManyMachines(max: maxMachines) }
+            let used = MachineRegistry.usedBytes(&s)
             guard used + estimate <= memoryBudget else {
                 throw .overBudget(needed: estimate, available: max(0, memoryBudget - used), budget: memoryBudget)
             }
-            s[name] = .creating(estimate: estimate)
+            s.byName[name] = .creating(estimate: estimate)
+            s.nextInstance += 1
+            return s.nextInstance - 1
         }
         do {
-            let box = MachineBox(name: name, machine: try Machine(config))
-            slots.withLock { $0[name] = .ready(box) }
+            let box = MachineBox(name: name, instance: instance, machine: try Machine(config))
+            slots.withLock { $0.byName[name] = .ready(box) }
             return box
         } catch {
-            slots.withLock { _ = $0.removeValue(forKey: name) }
+            slots.withLock { _ = $0.byName.removeValue(forKey: name) }
             throw error
         }
     }
 
     func get(_ name: String) throws(RegistryError) -> MachineBox {
         guard let box = slots.withLock({ s -> MachineBox? in
-            if case .ready(let b)? = s[name] { return b }
+            if case .ready(let b)? = s.byName[name] { return b }
             return nil
         }) else { throw .unknownMachine(name) }
         return box
@@ -83,34 +99,73 @@ final class MachineRegistry: Sendable {
     /// Ready machines, by name.
     func list() -> [MachineBox] {
         slots.withLock { s in
-            s.values.compactMap { slot -> MachineBox? in
+            s.byName.values.compactMap { slot -> MachineBox? in
                 if case .ready(let b) = slot { return b }
                 return nil
             }
         }.sorted { $0.name < $1.name }
     }
 
-    /// Unregisters a machine. A long operation still running on it finishes on the orphaned box; its
-    /// memory goes when the last reference does.
-    func remove(_ name: String) throws(RegistryError) {
-        try slots.withLock { (s: inout [String: Slot]) throws(RegistryError) in
-            guard case .ready(let box)? = s[name] else { throw .unknownMachine(name) }
-            s.removeValue(forKey: name)
+    /// Unregisters a machine. Operations running on it stop at their next step (jobs end cancelled,
+    /// requests answer 409); until the last has, the machine stays charged against the budget, and its
+    /// memory goes with the last reference. Returns the machine, so that the caller (not the registry's
+    /// lock) drops what may be that last reference: freeing a large machine takes a while.
+    @discardableResult
+    func remove(_ name: String) throws(RegistryError) -> MachineBox {
+        try slots.withLock { (s: inout Slots) throws(RegistryError) -> MachineBox in
+            guard case .ready(let box)? = s.byName.removeValue(forKey: name) else { throw .unknownMachine(name) }
             box.removed.store(true, ordering: .releasing)
+            s.retired.append(WeakBox(box: box))
+            MachineRegistry.pruneRetired(&s)
+            return box
         }
     }
+
+    /// Reserves `bytes` of the budget for work outside the registry (an experiment's machines) until
+    /// `release(reservation:)`; refused like a machine creation when the budget has not that much left.
+    func reserve(_ bytes: Int) throws(RegistryError) -> Int {
+        try slots.withLock { (s: inout Slots) throws(RegistryError) -> Int in
+            guard !isShuttingDown else { throw .shuttingDown }
+            let used = MachineRegistry.usedBytes(&s)
+            guard used + bytes <= memoryBudget else {
+                throw .overBudget(needed: bytes, available: max(0, memoryBudget - used), budget: memoryBudget)
+            }
+            let id = s.nextReservation
+            s.nextReservation += 1
+            s.reserved[id] = bytes
+            return id
+        }
+    }
+
+    func release(reservation id: Int) { slots.withLock { _ = $0.reserved.removeValue(forKey: id) } }
 
     /// Bytes currently charged against the budget.
-    var usedBytes: Int { slots.withLock { MachineRegistry.usedBytes($0) } }
+    var usedBytes: Int { slots.withLock { MachineRegistry.usedBytes(&$0) } }
 
-    var count: Int { slots.withLock { $0.count } }
+    var count: Int { slots.withLock { $0.byName.count } }
 
-    private static func usedBytes(_ s: [String: Slot]) -> Int {
-        s.values.reduce(0) { acc, slot in
+    /// Deleted machines still charged (something still holds them).
+    var retiredCount: Int { slots.withLock { s in MachineRegistry.pruneRetired(&s); return s.retired.count } }
+
+    private static func pruneRetired(_ s: inout Slots) {
+        s.retired.removeAll { $0.box == nil }
+    }
+
+    private static func usedBytes(_ s: inout Slots) -> Int {
+        pruneRetired(&s)
+        var total = s.reserved.values.reduce(0, +)
+        for w in s.retired { if let b = w.box { total += b.accountedBytes.load(ordering: .relaxed) } }
+        for slot in s.byName.values {
             switch slot {
-            case .creating(let e): return acc + e
-            case .ready(let b): return acc + b.accountedBytes.load(ordering: .relaxed)
+            case .creating(let e): total += e
+            case .ready(let b): total += b.accountedBytes.load(ordering: .relaxed)
             }
         }
+        return total
     }
+}
+
+/// A deleted machine as the registry still sees it: only while something else holds it.
+struct WeakBox: Sendable {
+    weak var box: MachineBox?
 }

@@ -3,9 +3,9 @@ import MMCore
 /// /v1/machines/{name}/allocations: bulk allocation, freeing by handles or by tag, one allocation.
 enum AllocationRoutes {
     static func register(_ t: inout RouteTable) {
-        t.add("POST", "/v1/machines/{name}/allocations", body: .json, slow: true, allocate)
+        t.add("POST", "/v1/machines/{name}/allocations", body: .json, allocate)
         t.get("/v1/machines/{name}/allocations", summary)
-        t.add("POST", "/v1/machines/{name}/allocations/free", body: .json, slow: true, free)
+        t.add("POST", "/v1/machines/{name}/allocations/free", body: .json, free)
         t.get("/v1/machines/{name}/allocations/{handle}", info)
         t.delete("/v1/machines/{name}/allocations/{handle}") { ctx in
             let box = try ctx.machine()
@@ -17,8 +17,6 @@ enum AllocationRoutes {
 
     /// Requests up to this many attempts run in one critical section with MMCore's own summary.
     static let singleStepCount = 256
-    /// Otherwise each step holds the lock for about this long before letting others in.
-    static let stepBudgetNs: UInt64 = 2_000_000
 
     static func allocate(_ ctx: RequestContext) throws -> Response {
         let box = try ctx.machine()
@@ -46,7 +44,7 @@ enum AllocationRoutes {
                     tally.latencies.append(r.latency.min)
                     remaining -= 1
                     n += 1
-                    if n & 31 == 0 && monotonicNs() &- start > stepBudgetNs { break }
+                    if n & 31 == 0 && monotonicNs() &- start > OperationBudget.stepNs { break }
                 }
                 return remaining == 0 ? .done : .more
             }

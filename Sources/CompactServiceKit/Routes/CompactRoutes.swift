@@ -7,20 +7,20 @@ import MMCore
 /// same machine are answered while it runs.
 enum CompactRoutes {
     static func register(_ t: inout RouteTable) {
-        t.add("POST", "/v1/machines/{name}/compact", body: .none, slow: true) { ctx in
+        t.add("POST", "/v1/machines/{name}/compact", body: .none) { ctx in
             try respond(ctx, node: nil)
         }
-        t.add("POST", "/v1/machines/{name}/nodes/{nid}/compact", body: .none, slow: true) { ctx in
+        t.add("POST", "/v1/machines/{name}/nodes/{nid}/compact", body: .none) { ctx in
             guard let s = ctx.params["nid"], let nid = Int(s), nid >= 0, nid < MachineConfig.maxNodes else {
                 throw Problem.badPathParameter("nid", "a node id is a small non-negative integer")
             }
             return try respond(ctx, node: nid)
         }
-        t.add("PUT", "/v1/machines/{name}/proc/sys/vm/compact_memory", body: .text, slow: true) { ctx in
+        t.add("PUT", "/v1/machines/{name}/proc/sys/vm/compact_memory", body: .text) { ctx in
             _ = try run(ctx, node: nil, asFile: true)
             return .noContent()
         }
-        t.add("PUT", "/v1/machines/{name}/sys/devices/system/node/{nodedir}/compact", body: .text, slow: true) { ctx in
+        t.add("PUT", "/v1/machines/{name}/sys/devices/system/node/{nodedir}/compact", body: .text) { ctx in
             let dir = ctx.params["nodedir"] ?? ""
             guard dir.hasPrefix("node"), let nid = Int(dir.dropFirst(4)), nid >= 0, nid < MachineConfig.maxNodes else {
                 throw Problem.notFound("nodedir", "no such directory: /sys/devices/system/node/\(dir.prefix(32))")
@@ -54,7 +54,7 @@ enum CompactRoutes {
         var zoneNames: [Int: (node: Int, name: String)]
     }
 
-    /// Runs a manual compaction in steps of about 2 ms each under the machine's lock.
+    /// Runs a manual compaction in steps of `OperationBudget.stepNs` each under the machine's lock.
     static func run(_ ctx: RequestContext, node: Int?, asFile: Bool) throws -> Outcome {
         let box = try ctx.machine()
         // The run object lives on this thread only; each step borrows the machine under its lock.
@@ -77,7 +77,7 @@ enum CompactRoutes {
             }
             let start = monotonicNs()
             var done = false
-            while !done && monotonicNs() &- start < 2_000_000 { done = m.step(run!, maxSteps: 16) }
+            while !done && monotonicNs() &- start < OperationBudget.stepNs { done = m.step(run!, maxSteps: 16) }
             if done {
                 after = snapshot(m, zones: run!.zoneIds)
                 report = m.report(run!)

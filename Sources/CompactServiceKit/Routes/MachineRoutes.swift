@@ -4,13 +4,20 @@ import MMCore
 enum MachineRoutes {
     static func register(_ t: inout RouteTable) {
         t.add("POST", "/v1/machines", body: .json, create)
-        t.get("/v1/machines", list)
-        t.get("/v1/machines/{name}") { ctx in
+        t.get("/v1/machines", cached: cachedList, list)
+        t.get("/v1/machines/{name}", cached: { ctx in
+            MachineWire.cachedDescription(try ctx.machine()).map { d in
+                var w = JSONWriter()
+                w.raw(d)
+                return .json(200, w)
+            }
+        }) { ctx in
             let box = try ctx.machine()
             var w = JSONWriter()
             try MachineWire.describe(box, into: &w)
             return .json(200, w)
         }
+        // On a worker: the machine may be freed here, which takes a while for a large one.
         t.delete("/v1/machines/{name}") { ctx in
             try ctx.registry.remove(try ctx.machineName())
             return .noContent()
@@ -28,11 +35,30 @@ enum MachineRoutes {
     }
 
     static func list(_ ctx: RequestContext) throws -> Response {
+        var descriptions: [[UInt8]] = []
+        for box in ctx.registry.list() {
+            // A machine deleted since the list was taken is left out, as it would be a moment later.
+            do { descriptions.append(try MachineWire.description(box)) } catch RegistryError.unknownMachine {}
+        }
+        return listDocument(ctx, descriptions)
+    }
+
+    /// The list when every machine's description is cached (no machine lock); else nil.
+    static func cachedList(_ ctx: RequestContext) -> Response? {
+        var descriptions: [[UInt8]] = []
+        for box in ctx.registry.list() {
+            guard let d = MachineWire.cachedDescription(box) else { return nil }
+            descriptions.append(d)
+        }
+        return listDocument(ctx, descriptions)
+    }
+
+    static func listDocument(_ ctx: RequestContext, _ descriptions: [[UInt8]]) -> Response {
         var w = JSONWriter(capacity: 1024)
         w.beginObject()
         w.key("machines")
         w.beginArray()
-        for box in ctx.registry.list() { try MachineWire.describe(box, into: &w) }
+        for d in descriptions { w.raw(d) }
         w.endArray()
         w.field("max_machines", ctx.registry.maxMachines)
         w.field("memory_budget_bytes", ctx.registry.memoryBudget)

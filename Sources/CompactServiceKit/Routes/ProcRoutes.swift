@@ -14,7 +14,9 @@ enum ProcRoutes {
 
     private static func file(_ t: inout RouteTable, _ path: String, _ kind: DocKind,
                              _ render: @escaping @Sendable (Machine) -> String) {
-        t.get(path) { ctx in
+        t.get(path, cached: { ctx in
+            try ctx.machine().cachedDocument(kind).map { Response(status: 200, contentType: "text/plain; charset=utf-8", body: $0) }
+        }) { ctx in
             let bytes = try ctx.machine().document(kind) { Array(render($0).utf8) }
             return Response(status: 200, contentType: "text/plain; charset=utf-8", body: bytes)
         }

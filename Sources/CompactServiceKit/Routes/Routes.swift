@@ -25,7 +25,7 @@ enum HealthRoutes {
 
     static func register(_ t: inout RouteTable) {
         t.fixed("/healthz", contentType: "application/json", ok)
-        t.get("/readyz") { ctx in
+        t.get("/readyz", execution: .inline) { ctx in
             var w = JSONWriter()
             w.beginObject()
             if ctx.registry.isShuttingDown {

@@ -27,7 +27,7 @@ enum StreamRoutes {
             let sub = try subscription(ctx, intervalMs: nil, events: nil, lastEventID: nil)
             var out: [UInt8] = []
             let (_, id) = sub.box.events.take(after: sub.box.events.lastID, [], limit: 0, withStatsID: true)
-            let doc = sub.box.document(.stats) { StatsDocument.build(name: sub.box.name, $0) }
+            let doc = try sub.box.document(.stats) { StatsDocument.build(name: sub.box.name, $0) }
             SSEFormat.event(&out, id: id, name: "stats", data: doc)
             return Response(status: 200, contentType: "text/event-stream", body: out)
         }
@@ -82,6 +82,7 @@ enum StreamRoutes {
             }
             last = v
         }
-        return StreamSubscription(box: try ctx.machine(), intervalMs: interval, categories: categories, lastEventID: last)
+        return StreamSubscription(box: try ctx.machine(), intervalMs: interval, categories: categories, lastEventID: last,
+                                  renderPool: ctx.registry.requestPool)
     }
 }

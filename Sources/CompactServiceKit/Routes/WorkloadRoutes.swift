@@ -10,7 +10,7 @@ import MMCore
 /// - `GET /v1/workload-presets` lists the built-in workloads.
 enum WorkloadRoutes {
     static func register(_ t: inout RouteTable) {
-        t.get("/v1/workload-presets") { _ in
+        t.get("/v1/workload-presets", execution: .inline) { _ in
             var w = JSONWriter(capacity: 8192)
             w.beginObject()
             w.key("presets")
@@ -27,7 +27,7 @@ enum WorkloadRoutes {
             w.endObject()
             return .json(200, w)
         }
-        t.get("/v1/workload-presets/{preset}") { ctx in
+        t.get("/v1/workload-presets/{preset}", execution: .inline) { ctx in
             let name = ctx.params["preset"] ?? ""
             guard let j = WorkloadPresets.definitionJSON(named: name) else {
                 throw Problem.notFound("preset", "no workload preset '\(name.prefix(64))' (\(WorkloadPresets.all.map(\.name).joined(separator: ", ")))")
@@ -36,9 +36,9 @@ enum WorkloadRoutes {
             w.json(j)
             return .json(200, w)
         }
-        t.add("POST", "/v1/machines/{name}/workloads", body: .json, slow: true, submitWorkload)
-        t.add("POST", "/v1/experiments", body: .json, slow: true, submitExperiment)
-        t.get("/v1/jobs") { ctx in
+        t.add("POST", "/v1/machines/{name}/workloads", body: .json, submitWorkload)
+        t.add("POST", "/v1/experiments", body: .json, submitExperiment)
+        t.get("/v1/jobs", execution: .inline) { ctx in
             var w = JSONWriter(capacity: 4096)
             w.beginObject()
             w.key("jobs")
@@ -48,14 +48,13 @@ enum WorkloadRoutes {
             w.endObject()
             return .json(200, w)
         }
-        t.add("GET", "/v1/jobs/{id}", slow: true) { ctx in
+        // Without ?wait the job is answered on the HTTP thread; a wait blocks a worker.
+        t.get("/v1/jobs/{id}", cached: { ctx in try wantsWait(ctx) ? nil : jobDocument(try job(ctx)) }) { ctx in
             let job = try job(ctx)
             if try wantsWait(ctx) { _ = ctx.registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { ctx.registry.isShuttingDown }) }
-            var w = JSONWriter(capacity: 4096)
-            job.write(into: &w, includeResult: true)
-            return .json(200, w)
+            return jobDocument(job)
         }
-        t.delete("/v1/jobs/{id}") { ctx in
+        t.delete("/v1/jobs/{id}", execution: .inline) { ctx in
             let job = try job(ctx)
             if job.snapshot.state.finished {
                 ctx.registry.jobs.remove(job.id)
@@ -66,7 +65,7 @@ enum WorkloadRoutes {
             job.write(into: &w, includeResult: false)
             return .json(202, w)
         }
-        t.get("/v1/jobs/{id}/result") { ctx in
+        t.get("/v1/jobs/{id}/result", execution: .inline) { ctx in
             let job = try job(ctx)
             let s = job.snapshot
             guard s.state.finished else { throw Problem.conflict("id", "job \(job.id) is \(s.state.rawValue); its result is not ready") }
@@ -78,6 +77,12 @@ enum WorkloadRoutes {
             case let f: throw Problem.invalid("format", "format must be json, csv or markdown, not '\(f.prefix(32))'")
             }
         }
+    }
+
+    static func jobDocument(_ job: Job) -> Response {
+        var w = JSONWriter(capacity: 4096)
+        job.write(into: &w, includeResult: true)
+        return .json(200, w)
     }
 
     static func job(_ ctx: RequestContext) throws -> Job {
@@ -133,21 +138,38 @@ enum WorkloadRoutes {
         let def = try workloadDefinition(try ctx.jsonBody(), path: "")
         try box.withMachine { m in try def.validate(for: m.config) }
         let registry = ctx.registry
-        let job = registry.jobs.submit(kind: "workload", machine: box.name, workload: def.name, steps: def.steps.count, variants: 1) { job in
-            var run: WorkloadRun?
-            var result: WorkloadResult?
-            var reported = -1
-            // Progress also goes to the machine's event stream (`?events=jobs`), once per step done.
-            func report(_ state: String, _ step: Int) {
-                box.events.jobProgress(JobProgress(id: job.id, state: state, step: step, steps: def.steps.count,
-                                                   percent: def.steps.isEmpty ? 100 : (Double(step) * 1000 / Double(def.steps.count)).rounded() / 10))
+        // Held weakly while queued: a machine deleted before its job starts is freed at once.
+        let job = registry.jobs.submit(kind: "workload", machine: box.name, machineInstance: box.instance, workload: def.name,
+                                       steps: def.steps.count, variants: 1) { [weak box] job in
+            guard let box, !box.isRemoved else {
+                job.update { $0.state = .cancelled; $0.error = Problem.deleted(machineOf: job) }
+                return
             }
-            defer { let s = job.snapshot; report(s.state.finished ? s.state.rawValue : (result == nil ? "failed" : "succeeded"), s.step) }
-            let finished = try box.runInSteps(shouldStop: { registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) }) { m in
+            try runWorkload(def, on: box, job: job, registry: registry)
+        }
+        return try accepted(ctx, job)
+    }
+
+    /// A workload job's body: steps of about 3 ms under the machine's lock until the workload is done,
+    /// the job is cancelled or the service stops (then the run is undone and the partial result kept),
+    /// or the machine is deleted (the partial result is kept; the machine is gone).
+    static func runWorkload(_ def: WorkloadDefinition, on box: MachineBox, job: Job, registry: MachineRegistry) throws {
+        var run: WorkloadRun?
+        var result: WorkloadResult?
+        var reported = -1
+        // Progress also goes to the machine's event stream (`?events=jobs`), once per step done.
+        func report(_ state: String, _ step: Int) {
+            box.events.jobProgress(JobProgress(id: job.id, state: state, step: step, steps: def.steps.count,
+                                               percent: def.steps.isEmpty ? 100 : (Double(step) * 1000 / Double(def.steps.count)).rounded() / 10))
+        }
+        defer { let s = job.snapshot; report(s.state.finished ? s.state.rawValue : (result == nil ? "failed" : "succeeded"), s.step) }
+        let finished: Bool
+        do {
+            finished = try box.runInSteps(shouldStop: { registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) }) { m in
                 if run == nil { run = try m.beginWorkload(def) }
                 let start = monotonicNs()
                 var done = false
-                while !done && monotonicNs() &- start < 3_000_000 { done = m.step(run!, maxEvents: 1024) }
+                while !done && monotonicNs() &- start < OperationBudget.stepNs { done = m.step(run!, maxEvents: 1024) }
                 let stepsDone = run!.result.stepsDone
                 job.update { $0.step = stepsDone }
                 if stepsDone != reported { reported = stepsDone; report("running", stepsDone) }
@@ -158,29 +180,31 @@ enum WorkloadRoutes {
                 }
                 return .more
             }
-            if !finished, let r = run {
-                try box.withMachine(mutating: true) { m in m.cancel(r) }
-                result = r.result
-                job.update { $0.state = .cancelled }
-            }
-            if let r = result { store(ExperimentResult(name: def.name, workload: def.name, variants: [(box.name, r)]), in: job, single: true) }
+        } catch RegistryError.deletedDuringOperation {
+            if let r = run { store(ExperimentResult(name: def.name, workload: def.name, variants: [(box.name, r.result)]), in: job, single: true) }
+            job.update { $0.state = .cancelled; $0.error = Problem.deleted(machineOf: job) }
+            return
         }
-        return try accepted(ctx, job)
+        if !finished, let r = run {
+            try box.withMachine(mutating: true) { m in m.cancel(r) }
+            result = r.result
+            job.update { $0.state = .cancelled }
+        }
+        if let r = result { store(ExperimentResult(name: def.name, workload: def.name, variants: [(box.name, r)]), in: job, single: true) }
     }
 
     static func submitExperiment(_ ctx: RequestContext) throws -> Response {
         _ = try wantsWait(ctx)
         let exp = try Experiment(json: try ctx.jsonBody())
         let registry = ctx.registry
-        // Variants run one after another on fresh machines that are not in the registry; the largest
-        // must fit in what the memory budget has left now.
+        // Variants run one after another on fresh machines that are not in the registry; the largest is
+        // reserved in the memory budget from now until the job ends, so experiments already queued or
+        // running count against later machines and experiments.
         let largest = try exp.variants.map { MachineRegistry.estimatedStateBytes(try $0.config.validate()) }.max() ?? 0
-        let available = registry.memoryBudget - registry.usedBytes
-        guard largest <= available else {
-            throw Problem.conflict("variants", "the largest variant needs about \(largest) bytes of state; the memory budget has \(max(0, available)) left")
-        }
+        let reservation = try reserve(largest, in: registry)
         let job = registry.jobs.submit(kind: "experiment", machine: nil, workload: exp.workload.name,
                                        steps: exp.workload.steps.count, variants: exp.variants.count) { job in
+            defer { registry.release(reservation: reservation) }
             var results: [(name: String, result: WorkloadResult)] = []
             for (i, v) in exp.variants.enumerated() {
                 job.update { $0.variant = i; $0.variantName = v.name; $0.step = 0 }
@@ -203,6 +227,19 @@ enum WorkloadRoutes {
             store(ExperimentResult(name: exp.name, workload: exp.workload.name, variants: results), in: job, single: false)
         }
         return try accepted(ctx, job)
+    }
+
+    /// Reserves an experiment's share of the memory budget; over budget is the experiment's conflict.
+    static func reserve(_ bytes: Int, in registry: MachineRegistry) throws -> Int {
+        let result = Result { () throws(RegistryError) -> Int in try registry.reserve(bytes) }
+        switch result {
+        case .success(let id):
+            return id
+        case .failure(.overBudget(let needed, let available, _)):
+            throw Problem.conflict("variants", "the largest variant needs about \(needed) bytes of state; the memory budget has \(available) left")
+        case .failure(let e):
+            throw e
+        }
     }
 
     static func store(_ r: ExperimentResult, in job: Job, single: Bool) {

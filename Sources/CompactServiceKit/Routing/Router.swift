@@ -9,6 +9,18 @@ enum BodyKind: Sendable {
 }
 
 typealias Handler = @Sendable (RequestContext) throws -> Response
+/// A route's answer from what is cached, without taking a machine's lock; nil: run the handler.
+typealias CachedHandler = @Sendable (RequestContext) throws -> Response?
+
+/// Where a route's handler runs.
+enum Execution: Sendable {
+    /// On libmicrohttpd's thread: the handler never takes a machine's lock, waits or computes long.
+    case inline
+    /// On a worker of the request pool while the connection is suspended: everything that takes a
+    /// machine's lock (a step of someone else's long operation may hold it) or may run long. The
+    /// default, so a route that forgets to choose can never stall an HTTP thread.
+    case worker
+}
 
 /// A fixed answer: 200 with a content type and bytes that live as long as the process. The HTTP layer
 /// sends it without building a `Request` or calling the handler (which answers the same, for tests).
@@ -22,20 +34,21 @@ final class Route: Sendable {
     let method: String
     let pattern: String
     let body: BodyKind
-    /// Long-running: the HTTP layer runs it off the connection's thread (suspending the connection), so
-    /// one slow request does not stall the other connections that thread serves.
-    let slow: Bool
+    let execution: Execution
+    /// For a `.worker` route: tried first on the HTTP thread; its answer, when it has one, is sent at once.
+    let cached: CachedHandler?
     let handler: Handler
     /// Position in registration order (`Router.routes`): the HTTP layer keeps per-route state by it.
     let index: Int
     let fixed: FixedAnswer?
 
-    init(method: String, pattern: String, body: BodyKind, slow: Bool, handler: @escaping Handler, index: Int,
-         fixed: FixedAnswer?) {
+    init(method: String, pattern: String, body: BodyKind, execution: Execution, cached: CachedHandler?,
+         handler: @escaping Handler, index: Int, fixed: FixedAnswer?) {
         self.method = method
         self.pattern = pattern
         self.body = body
-        self.slow = slow
+        self.execution = execution
+        self.cached = cached
         self.handler = handler
         self.index = index
         self.fixed = fixed
@@ -52,9 +65,15 @@ private struct PathEntry: Sendable {
     let segments: [Segment]
     var methods: [String: Route]
 
-    /// The methods in a fixed order, for `Allow`.
+    /// The methods in a fixed order, for `Allow` (HEAD wherever GET is, RFC 9110 §9.3.2).
     var allow: String {
-        ["GET", "PUT", "POST", "DELETE"].filter { methods[$0] != nil }.joined(separator: ", ")
+        ["GET", "HEAD", "PUT", "POST", "DELETE"].filter { methods[$0 == "HEAD" ? "GET" : $0] != nil }.joined(separator: ", ")
+    }
+
+    /// The route answering `method`: HEAD is answered by the GET route (libmicrohttpd sends the headers
+    /// and Content-Length of the GET answer without its body).
+    func route(_ method: String) -> Route? {
+        methods[method] ?? (method == "HEAD" ? methods["GET"] : nil)
     }
 }
 
@@ -63,9 +82,10 @@ enum Resolution: Sendable {
     case route(Route, params: [String: String])
     case problem(Problem)
 
-    var isSlow: Bool {
-        if case .route(let r, _) = self { return r.slow }
-        return false
+    /// The route when it runs on a worker; nil when the HTTP thread answers (inline routes, problems).
+    var workerRoute: Route? {
+        if case .route(let r, _) = self, r.execution == .worker { return r }
+        return nil
     }
 }
 
@@ -75,14 +95,14 @@ struct RouteTable {
     fileprivate var entries: [PathEntry] = []
     fileprivate var routes: [Route] = []
 
-    mutating func add(_ method: String, _ pattern: String, body: BodyKind = .none, slow: Bool = false,
-                      fixed: FixedAnswer? = nil, _ handler: @escaping Handler) {
+    mutating func add(_ method: String, _ pattern: String, body: BodyKind = .none, execution: Execution = .worker,
+                      cached: CachedHandler? = nil, fixed: FixedAnswer? = nil, _ handler: @escaping Handler) {
         precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
         let segs: [PathEntry.Segment] = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
             $0.hasPrefix("{") && $0.hasSuffix("}") ? .param(String($0.dropFirst().dropLast())) : .literal(String($0))
         }
-        let route = Route(method: method, pattern: pattern, body: body, slow: slow, handler: handler, index: routes.count,
-                          fixed: fixed)
+        let route = Route(method: method, pattern: pattern, body: body, execution: fixed == nil ? execution : .inline,
+                          cached: cached, handler: handler, index: routes.count, fixed: fixed)
         routes.append(route)
         if let i = entries.firstIndex(where: { $0.segments == segs }) {
             precondition(entries[i].methods[method] == nil, "route registered twice: \(method) \(pattern)")
@@ -92,14 +112,18 @@ struct RouteTable {
         }
     }
 
-    mutating func get(_ p: String, _ h: @escaping Handler) { add("GET", p, h) }
+    mutating func get(_ p: String, execution: Execution = .worker, cached: CachedHandler? = nil, _ h: @escaping Handler) {
+        add("GET", p, execution: execution, cached: cached, h)
+    }
     /// GET `p` answers 200 with `bytes` (which must outlive the process) as `contentType`.
     mutating func fixed(_ p: String, contentType: String, _ bytes: StaticBytes) {
         add("GET", p, fixed: FixedAnswer(contentType: contentType, bytes: bytes)) { _ in
             Response(status: 200, contentType: contentType, persistent: bytes)
         }
     }
-    mutating func delete(_ p: String, _ h: @escaping Handler) { add("DELETE", p, h) }
+    mutating func delete(_ p: String, execution: Execution = .worker, _ h: @escaping Handler) {
+        add("DELETE", p, execution: execution, h)
+    }
 }
 
 /// The method + path table and the one dispatch function: the only place errors become responses.
@@ -142,6 +166,7 @@ final class Router: Sendable {
         let length = path.utf8.count
         for l in literals where l.length == length && l.path == path {
             for r in l.routes where r.method == method { return .route(r, params: [:]) }
+            if method == "HEAD", let r = l.routes.first(where: { $0.method == "GET" }) { return .route(r, params: [:]) }
             return Router.select(entries[l.entry], method: method, params: [:])
         }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
@@ -174,7 +199,7 @@ final class Router: Sendable {
 
     /// The route of `method` on a matched path, or 405 with `Allow`.
     private static func select(_ entry: PathEntry, method: String, params: [String: String]) -> Resolution {
-        guard let route = entry.methods[method] else {
+        guard let route = entry.route(method) else {
             return .problem(Problem(405, "\(method.prefix(20)) is not allowed on \(entry.pattern); allowed: \(entry.allow)",
                                     headers: [("Allow", entry.allow)]))
         }
@@ -189,11 +214,22 @@ final class Router: Sendable {
     /// Runs a resolved request: authorization, content type, then the handler. Every error, thrown
     /// anywhere below, becomes a problem response here and nowhere else.
     func dispatch(_ request: Request, _ resolution: Resolution, registry: MachineRegistry) -> Response {
+        dispatch(request, resolution, registry: registry, cachedOnly: false)!
+    }
+
+    /// The answer of a `.worker` route's `cached` handler, checked like any request; nil when it has
+    /// none (the route then runs on a worker).
+    func dispatchCached(_ request: Request, _ resolution: Resolution, registry: MachineRegistry) -> Response? {
+        dispatch(request, resolution, registry: registry, cachedOnly: true)
+    }
+
+    private func dispatch(_ request: Request, _ resolution: Resolution, registry: MachineRegistry, cachedOnly: Bool) -> Response? {
         do {
             switch resolution {
             case .problem(let p):
                 throw p
             case .route(let route, let params):
+                if cachedOnly && route.cached == nil { return nil }
                 if request.isMutating, let token {
                     guard Router.bearerMatches(request.authorization, token) else {
                         throw Problem(401, "this request changes state and needs `Authorization: Bearer <token>`",
@@ -201,7 +237,9 @@ final class Router: Sendable {
                     }
                 }
                 try Router.checkContentType(request, route.body)
-                return try route.handler(RequestContext(request: request, params: params, registry: registry))
+                let ctx = RequestContext(request: request, params: params, registry: registry)
+                if cachedOnly { return try route.cached!(ctx) }
+                return try route.handler(ctx)
             }
         } catch {
             let p = Problem.from(error)

@@ -1,5 +1,8 @@
 import MMCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a client asked for on GET …/stats/stream, validated.
 struct StreamSubscription: Sendable {
@@ -8,12 +11,20 @@ struct StreamSubscription: Sendable {
     let categories: EventCategory
     /// `Last-Event-ID`: replay the ring's events after it.
     let lastEventID: UInt64?
+    /// Where a stale stats document is rendered (never on the stream's HTTP thread).
+    let renderPool: WorkerPool
 }
 
 /// What a parked stream waits on, asked by the ticker (without the connection's thread): whether
 /// something arrived after the stream's cursor, or the thing it follows went away.
 protocol StreamSource: Sendable {
     func hasNews(after cursor: UInt64) -> Bool
+    /// What the stream follows is gone (a deleted machine): the stream only has its end to send.
+    var isGone: Bool { get }
+}
+
+extension StreamSource {
+    var isGone: Bool { false }
 }
 
 /// What one kind of stream sends (stats of a machine, progress of a job). Touched only by the
@@ -33,6 +44,7 @@ struct StatsSource: StreamSource {
     func hasNews(after cursor: UInt64) -> Bool {
         subscription.box.removed.load(ordering: .acquiring) || subscription.box.events.latestID(subscription.categories) > cursor
     }
+    var isGone: Bool { subscription.box.isRemoved }
 }
 
 /// The part of a stream the ticker and the connection's thread share: whether the connection is parked
@@ -61,17 +73,48 @@ final class ParkedStream: Sendable {
         var cursor: UInt64 = 0
         /// When the next stats event or keep-alive is due (monotonic ns).
         var nextDueNs: UInt64 = 0
+        /// When the ticker first saw the source gone while the stream was still open (0: not yet).
+        var goneSinceNs: UInt64 = 0
+        /// The socket has been shut down (`closeIfAbandoned`).
+        var shutDown = false
     }
+
+    /// How long a stream whose source is gone may take to send its end before its socket is shut down
+    /// (a client that stopped reading would otherwise keep it until the connection timeout).
+    static let abandonAfterNs: UInt64 = 1_000_000_000
 
     let source: any StreamSource
     /// The `MHD_Connection *` as an integer (raw pointers are not Sendable); see the type's comment for
     /// when it may be used.
     let connection: UInt
+    /// The connection's socket, -1 if unknown. Used only under `control` while `phase` is not `.closed`:
+    /// libmicrohttpd frees the response (→ `.closed`) before it closes the socket, so the number still
+    /// names this connection's socket then.
+    let socket: Int32
     let control = Mutex(Control())
 
-    init(_ source: any StreamSource, connection: UInt) {
+    init(_ source: any StreamSource, connection: UInt, socket: Int32 = -1) {
         self.source = source
         self.connection = connection
+        self.socket = socket
+    }
+
+    /// Called by the ticker: once the source has been gone for `abandonAfterNs` and the stream is still
+    /// open (its client is not reading the end), shuts the socket down so libmicrohttpd closes the
+    /// connection and frees the stream. Returns whether it did.
+    func closeIfAbandoned(now: UInt64) -> Bool {
+        guard source.isGone else { return false }
+        return control.withLock { c -> Bool in
+            guard c.phase != .closed, !c.shutDown else { return false }
+            if c.goneSinceNs == 0 {
+                c.goneSinceNs = now
+                return false
+            }
+            guard now &- c.goneSinceNs >= ParkedStream.abandonAfterNs, socket >= 0 else { return false }
+            c.shutDown = true
+            shutdown(socket, Int32(SHUT_RDWR))
+            return true
+        }
     }
 
     /// Whether something would make the stream produce now: news from its source, a due time or the
@@ -223,9 +266,16 @@ final class StatsContent: StreamContent {
             StreamWriter.end(&out, reason: closing ? "shutdown" : "machine_deleted")
             return true
         }
-        let statsDue = now >= nextStatsNs
+        // The stats document is read without the machine's lock (this runs on an HTTP thread); when the
+        // cached one is stale, a worker renders it and the event goes out on a later tick.
+        let box = sub.box
+        var doc: [UInt8]?
+        if now >= nextStatsNs {
+            doc = box.cachedDocument(.stats)
+            if doc == nil { box.render(.stats, on: sub.renderPool) { StatsDocument.build(name: box.name, $0) } }
+        }
         let (batch, statsID) = sub.box.events.take(after: cursor, sub.categories, limit: StatsContent.maxEventsPerBatch,
-                                                   withStatsID: statsDue)
+                                                   withStatsID: doc != nil)
         cursor = batch.cursor
         if let lost = batch.lost {
             var w = JSONWriter()
@@ -239,9 +289,7 @@ final class StatsContent: StreamContent {
             let (name, data) = SSEFormat.trace(e, pageblockOrder: sub.box.events.pageblockOrder)
             SSEFormat.event(&out, id: id, name: name, data: data)
         }
-        if let id = statsID {
-            let box = sub.box
-            let doc = box.document(.stats) { StatsDocument.build(name: box.name, $0) }
+        if let id = statsID, let doc {
             SSEFormat.event(&out, id: id, name: "stats", data: doc)
             // Keep the cadence; a stream that fell behind (slow client) skips to the next slot.
             nextStatsNs &+= intervalNs

@@ -21,6 +21,8 @@ final class StreamHub: Sendable {
     /// Called on every tick of the ticker (every 5 ms with streams open, 50 ms without).
     private let onTick: @Sendable () -> Void
     private let metrics: ServiceMetrics
+    /// Runs a closure off the HTTP threads (the request pool); false when it cannot.
+    let offload: @Sendable (@escaping @Sendable () -> Void) -> Bool
     private let streams = Mutex<[ObjectIdentifier: ParkedStream]>([:])
     /// Set when shutdown begins: streams end, new ones are refused.
     let closing = Atomic<Bool>(false)
@@ -30,8 +32,11 @@ final class StreamHub: Sendable {
     /// The ticker's pthread_t (an integer on Linux), 0 when none runs.
     private let tickerThread = Atomic<UInt>(0)
 
-    init(metrics: ServiceMetrics, onTick: @escaping @Sendable () -> Void = {}, resume: @escaping @Sendable (UInt) -> Void) {
+    init(metrics: ServiceMetrics, onTick: @escaping @Sendable () -> Void = {},
+         offload: @escaping @Sendable (@escaping @Sendable () -> Void) -> Bool = { _ in false },
+         resume: @escaping @Sendable (UInt) -> Void) {
         self.metrics = metrics
+        self.offload = offload
         self.onTick = onTick
         self.resume = resume
     }
@@ -39,8 +44,8 @@ final class StreamHub: Sendable {
     var count: Int { streams.withLock { $0.count } }
 
     /// Registers a stream; nil when the server is shutting down.
-    func open(_ source: any StreamSource, _ content: any StreamContent, connection: UInt) -> StreamWriter? {
-        let s = ParkedStream(source, connection: connection)
+    func open(_ source: any StreamSource, _ content: any StreamContent, connection: UInt, socket: Int32 = -1) -> StreamWriter? {
+        let s = ParkedStream(source, connection: connection, socket: socket)
         let ok = streams.withLock { m -> Bool in
             guard !closing.load(ordering: .acquiring) else { return false }
             m[ObjectIdentifier(s)] = s
@@ -64,7 +69,10 @@ final class StreamHub: Sendable {
     /// One pass over the parked streams.
     func tick(force: Bool = false) {
         let now = monotonicNs(), closing = closing.load(ordering: .acquiring)
-        for s in snapshot() where s.wake(now: now, closing: closing, force: force) { resume(s.connection) }
+        for s in snapshot() {
+            if s.wake(now: now, closing: closing, force: force) { resume(s.connection) }
+            _ = s.closeIfAbandoned(now: now)
+        }
     }
 
     /// Shutdown, first half: every stream sends `event: end` and finishes.

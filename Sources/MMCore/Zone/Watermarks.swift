@@ -168,6 +168,7 @@ extension Machine {
         }
         minFreeKbytes = kb
         setupPerZoneWmarks()
+        bumpGeneration()
     }
 
     /// Writing /proc/sys/vm/extfrag_threshold (0..1000).

@@ -92,8 +92,8 @@ final class BadInputTests: XCTestCase {
         assertProblem(try c.get("/nowhere"), 404, field: nil)
         let r = try c.request("PUT", "/v1/machines/m")
         assertProblem(r, 405, field: nil)
-        XCTAssertEqual(r.header("Allow"), "GET, DELETE")
-        XCTAssertEqual(try c.request("POST", "/healthz").header("Allow"), "GET")
+        XCTAssertEqual(r.header("Allow"), "GET, HEAD, DELETE")
+        XCTAssertEqual(try c.request("POST", "/healthz").header("Allow"), "GET, HEAD")
     }
 
     func testOversizedBodiesAre413() throws {

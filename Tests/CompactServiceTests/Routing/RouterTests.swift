@@ -34,7 +34,7 @@ struct RouterTests {
             Issue.record("expected a problem")
             return
         }
-        #expect(q.headers.first { $0.0 == "Allow" }?.1 == "GET, POST")
+        #expect(q.headers.first { $0.0 == "Allow" }?.1 == "GET, HEAD, POST")
     }
 
     @Test func unknownPathIs404() {
