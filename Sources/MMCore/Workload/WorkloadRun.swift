@@ -46,6 +46,8 @@ public final class WorkloadRun {
         let total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool
         let filePages: Int, buffers: Int
         @exclusivity(unchecked) var done = 0
+        /// Allocations of this fill that failed; more than 64 end it, however many calls it took.
+        @exclusivity(unchecked) var failures = 0
         /// Each writer's allocations, in the order it wrote them.
         @exclusivity(unchecked) var handles: [[PageHandle]]
         /// Each writer's files (with `filePages`), their pages filled in when the fill ends.
@@ -470,7 +472,6 @@ extension Machine {
     /// tag (and the files) get what each writer wrote.
     private func continueFill(_ f: WorkloadRun.FillProgress, run: WorkloadRun, budgetEnd: Int) throws(MMError) {
         // Writers take turns, each writing `chunk` allocations at a time (parallel dd's interleave).
-        var failures = 0
         while f.done < f.total && run.events < budgetEnd {
             let w = (f.done / f.chunk) % f.writers
             for _ in 0..<min(f.chunk, f.total - f.done) {
@@ -488,10 +489,10 @@ extension Machine {
                     f.handles[w].append(h)
                     // write_begin attaches the page's buffers.
                     if f.buffers > 0 { attachBuffers(h, count: f.buffers) }
-                } else { failures += 1 }
+                } else { f.failures += 1 }
             }
             _ = runActors(run, until: clockNs, budgetEnd: Int.max)
-            if failures > 64 { f.done = f.total }
+            if f.failures > 64 { f.done = f.total }
         }
         guard f.done >= f.total else { return }
         // The tag lists each writer's allocations together, in the order it wrote them, so a writer's
