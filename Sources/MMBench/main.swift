@@ -182,6 +182,38 @@ if enabled("compact") {
     }
 }
 
+/// A workload `fill` of `fraction` (90 %) of a fresh x86_64 machine of `mib` MiB as anon pages (one writer,
+/// seed 1), stepped 1024 events at a time as the service's workload jobs step it (WorkloadRoutes), so a
+/// cost paid per step that grows with what the fill has done shows up: the seconds it takes, checked to
+/// have filled what it was asked to (less 1 % of memory).
+func fill(mib: Int, fraction: Double = 0.9) -> Double {
+    let m = machine(mib)
+    let def = try! WorkloadDefinition(json: try! JSON.parse("""
+        {"name": "fill", "seed": 1, "steps": [{"fill": {"kind": "anon", "fraction": \(fraction), "tag": "f"}}]}
+        """))
+    let events = Int(ProcessInfo.processInfo.environment["MM_BENCH_FILL_EVENTS"] ?? "") ?? 1024
+    let t0 = now()
+    let run = try! m.beginWorkload(def)
+    while !m.step(run, maxEvents: events) {}
+    let t1 = now()
+    precondition(run.failure == nil && run.result.stepsDone == 1)
+    precondition(Double(m.liveAllocations) >= Double(m.totalPages) * (fraction - 0.01))
+    return t1 - t0
+}
+
+if enabled("fill") {
+    // A fill's cost should grow with memory, not faster: 4 GiB and 16 GiB side by side.
+    for gib in [4, 16] { report("fill_90pct_\(gib)gib_seconds", fill(mib: gib * 1024), "s") }
+}
+
+if args.contains("fill-one") {
+    // mm-bench fill-one MIB: one machine size (MM_BENCH_FILL_FRACTION, default 0.9; MM_BENCH_FILL_EVENTS
+    // events a step, default 1024).
+    let mib = Int(Array(CommandLine.arguments.dropFirst())[1])!
+    let f = Double(ProcessInfo.processInfo.environment["MM_BENCH_FILL_FRACTION"] ?? "") ?? 0.9
+    report("fill_\(Int((f * 100).rounded()))pct_\(mib)mib_seconds", fill(mib: mib, fraction: f), "s")
+}
+
 if args.contains("experiment") {
     // mm-bench experiment FILE.json: runs an experiment definition and prints its table and wall time.
     let a = Array(CommandLine.arguments.dropFirst())
@@ -203,6 +235,28 @@ if args.contains("one-workload") {
     report("workload_seconds", now() - t0, "s")
     print(ExperimentResult(name: name, workload: name, variants: [("compaction", r)]).markdown)
     print(m.renderVmstat())
+}
+
+if args.contains("result-json") {
+    // mm-bench result-json NAME MIB [EVENTS]: a preset's result JSON on a fresh x86_64 machine (seed 1),
+    // run to its end or stepped EVENTS events at a time as the service steps it, then the machine's
+    // /proc/vmstat and /proc/buddyinfo. mm-bench result-json FILE.json: an experiment's result JSON.
+    // scripts/result-snapshots.sh writes them all to a directory, to compare two builds byte for byte.
+    let a = Array(CommandLine.arguments.dropFirst())
+    if a.count >= 3, let mib = Int(a[2]) {
+        let m = machine(mib)
+        let run = try! m.beginWorkload(WorkloadPresets.definition(named: a[1])!)
+        let events = a.count >= 4 ? Int(a[3])! : 1 << 30
+        while !m.step(run, maxEvents: events) {}
+        precondition(run.failure == nil)
+        print(run.result.json.encoded)
+        print(m.renderVmstat())
+        print(m.renderBuddyinfo())
+    } else {
+        let text = try! String(contentsOfFile: a[1], encoding: .utf8)
+        let e = try! Experiment(json: try! JSON.parse(text))
+        print(try! e.run().json.encoded)
+    }
 }
 
 if args.contains("workloads") || args.contains("workloads-table") {

@@ -73,4 +73,24 @@ public struct CompactControl: Sendable {
 
     /// Pages isolated for migration right now (held between the isolation step and the migration step).
     public var nrMigratepages: Int { migratepages.count }
+
+    /// Where this run stands, compared before and after a step to tell a step that moved the run from
+    /// one that only spent time.
+    var progress: CompactProgress {
+        CompactProgress(migratePfn: migratePfn, freePfn: freePfn, isolatedMigrate: isolatedMigrate,
+                        isolatedFree: isolatedFree, blocksMoved: blocksMoved, finished: result != nil)
+    }
+}
+
+/// A zone compaction's position: both scanners, the pages it has isolated on either side, the batches it
+/// has migrated, and whether it has finished. Everything a step reads from its own run is here or follows
+/// from it, so a step that leaves this unchanged would, repeated with nothing else running in between,
+/// do exactly the same again.
+struct CompactProgress: Equatable {
+    var migratePfn: Int
+    var freePfn: Int
+    var isolatedMigrate: Int
+    var isolatedFree: Int
+    var blocksMoved: Int
+    var finished: Bool
 }

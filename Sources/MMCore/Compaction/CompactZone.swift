@@ -51,10 +51,32 @@ extension Machine {
         return false
     }
 
-    /// Runs a zone's compaction to the end.
+    /// Runs a zone's compaction to the end with nothing else running in between (direct compaction, and
+    /// the manual triggers when they are not stepped). A step that did not move the run
+    /// (`CompactProgress`) would repeat itself exactly, since nothing else can change the zone before the
+    /// next one, so it is not repeated: the zone's compaction ends there (`endStalledCompactZone`).
     public func compactZoneToEnd(_ cc: inout CompactControl) -> CompactResult {
-        while !compactZoneStep(&cc) {}
-        return cc.result!
+        while true {
+            let before = cc.progress
+            if compactZoneStep(&cc) { return cc.result! }
+            if cc.progress == before {
+                endStalledCompactZone(&cc)
+                return cc.result!
+            }
+        }
+    }
+
+    /// Ends a zone compaction that could move on only after someone else ran. The one step that does not
+    /// move a run is `isolate_migratepages` waiting in `too_many_isolated` for pages another run holds
+    /// isolated (a manual compaction stopped between its isolation and migration steps); that holder
+    /// cannot run until this drive returns, so the seed's congestion_wait loop would never end. The seed
+    /// leaves that loop only on a fatal signal: isolate_migratepages returns 0, compact_finished answers
+    /// COMPACT_PARTIAL before any other test, and compact_zone releases its free pages and returns it.
+    /// The zone ends the same way here (one HZ/10 wait charged), and the allocation that asked goes on
+    /// as after any compaction (retry the free lists; compact_fail and defer_compaction if it fails).
+    func endStalledCompactZone(_ cc: inout CompactControl) {
+        assert(tooManyIsolated(zone: cc.zone), "a compaction step moved nothing without waiting in too_many_isolated")
+        abortCompactZone(&cc)
     }
 
     /// The loop body of `compact_zone` after isolation: migrate, count, put back what did not move.
@@ -90,8 +112,9 @@ extension Machine {
                                                  mode: "sync", status: result.name))
     }
 
-    /// Abandons a zone compaction midway (the run was cancelled): put isolated pages back, release free
-    /// ones. Nothing is lost; the result is PARTIAL, as the seed reports a run stopped by a fatal signal.
+    /// Abandons a zone compaction midway (the run was cancelled, or it stalled where nobody else can run):
+    /// put isolated pages back, release free ones. Nothing is lost; the result is PARTIAL, as the seed
+    /// reports a run stopped by a fatal signal.
     public func abortCompactZone(_ cc: inout CompactControl) {
         guard cc.result == nil else { return }
         for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }

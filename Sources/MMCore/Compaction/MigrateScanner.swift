@@ -4,12 +4,14 @@ extension Machine {
     /// COMPACT_CLUSTER_MAX = SWAP_CLUSTER_MAX.
     public static let compactClusterMax = 32
 
-    /// `too_many_isolated` (seed, per zone): more pages isolated than half of the zone's LRU pages.
+    /// `too_many_isolated` of 2.6.35 (mm/compaction.c), per zone: more pages isolated (NR_ISOLATED_ANON +
+    /// NR_ISOLATED_FILE) than on the inactive lists (NR_INACTIVE_ANON + NR_INACTIVE_FILE); the active lists
+    /// do not count. (Half of active + inactive is the later rule: commit bc6930457460, "compaction: handle
+    /// active and inactive fairly in too_many_isolated", in 2.6.36 and the 2.6.35.6 stable release.)
     func tooManyIsolated(zone z: Int) -> Bool {
-        let lruTotal = lruPages(zone: z, list: .inactiveAnon) + lruPages(zone: z, list: .activeAnon)
-            + lruPages(zone: z, list: .inactiveFile) + lruPages(zone: z, list: .activeFile)
+        let inactive = lruPages(zone: z, list: .inactiveAnon) + lruPages(zone: z, list: .inactiveFile)
         let isolated = Int(isolatedPages[z * 2] + isolatedPages[z * 2 + 1])
-        return isolated > lruTotal / 2
+        return isolated > inactive
     }
 
     /// `isolate_migratepages`: scan `[migrate_pfn, end)` where end = ALIGN(low + pageblock, pageblock)
@@ -29,7 +31,11 @@ extension Machine {
             return 0
         }
         if tooManyIsolated(zone: cc.zone) {
-            // The seed waits (congestion_wait) for isolated pages to drain; nothing else runs here.
+            // The seed sleeps in congestion_wait(BLK_RW_ASYNC, HZ/10) until the other holders of isolated
+            // pages have put them back, leaving early only on a fatal signal. One sleep is charged here and
+            // the scanner returns without moving: the pages are not this run's (it migrates its own batch
+            // before it isolates again), and their holders run only when the driver of this run lets them
+            // (see compactZoneToEnd and step(_:maxSteps:)).
             cc.durationNs &+= costs.congestionWait
             return 0
         }

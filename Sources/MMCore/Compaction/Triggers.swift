@@ -86,30 +86,56 @@ extension Machine {
     }
 
     /// Advances a manual compaction by up to `maxSteps` steps. Returns true when it has finished.
+    ///
+    /// A step that did not move the run (it waited in `too_many_isolated` for pages another run holds
+    /// isolated) ends the call early: those pages go back only when their holder is stepped, which
+    /// cannot happen inside this call, so repeating the step here would only repeat the wait. The caller
+    /// lets other work run (the service releases the machine's lock) and calls again.
     @discardableResult
     public func step(_ run: CompactionRun, maxSteps: Int = 64) -> Bool {
         var steps = 0
         while steps < maxSteps && !run.isDone {
-            if run.current == nil {
-                let z = run.zoneIds[run.next]
-                run.next += 1
-                run.current = makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
-            }
+            startNextZoneIfIdle(run)
+            let before = run.current!.progress
             if compactZoneStep(&run.current!) {
-                run.record(ZoneCompaction(run.current!, zones[run.current!.zone]))
-                run.current = nil
+                recordCurrentZone(run)
+            } else if run.current!.progress == before {
+                break
             }
             steps += 1
         }
         return run.isDone
     }
 
+    /// Runs a manual compaction to its end with nothing else running in between: each zone by
+    /// `compactZoneToEnd`, which ends a zone that only another run could move on (PARTIAL).
+    public func compactToEnd(_ run: CompactionRun) {
+        while !run.isDone {
+            startNextZoneIfIdle(run)
+            _ = compactZoneToEnd(&run.current!)
+            recordCurrentZone(run)
+        }
+    }
+
+    /// Starts the compaction of the run's next zone unless one is in progress.
+    private func startNextZoneIfIdle(_ run: CompactionRun) {
+        guard run.current == nil else { return }
+        let z = run.zoneIds[run.next]
+        run.next += 1
+        run.current = makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
+    }
+
+    /// Records the run's finished (or abandoned) zone compaction.
+    private func recordCurrentZone(_ run: CompactionRun) {
+        run.record(ZoneCompaction(run.current!, zones[run.current!.zone]))
+        run.current = nil
+    }
+
     /// Stops a manual compaction early: pages held in isolation go back, nothing is lost.
     public func cancel(_ run: CompactionRun) {
         if run.current != nil {
             abortCompactZone(&run.current!)
-            run.record(ZoneCompaction(run.current!, zones[run.current!.zone]))
-            run.current = nil
+            recordCurrentZone(run)
         }
         run.next = run.zoneIds.count
         run.cancelled = true
@@ -125,7 +151,7 @@ extension Machine {
     @discardableResult
     public func compactMemory() throws(MMError) -> CompactionReport {
         let run = try beginCompaction()
-        while !step(run, maxSteps: 1 << 20) {}
+        compactToEnd(run)
         return report(run)
     }
 
@@ -133,7 +159,7 @@ extension Machine {
     @discardableResult
     public func compactNode(_ nid: Int) throws(MMError) -> CompactionReport {
         let run = try beginCompaction(node: nid)
-        while !step(run, maxSteps: 1 << 20) {}
+        compactToEnd(run)
         return report(run)
     }
 }

@@ -9,7 +9,8 @@ extension Machine {
     /// - per-CPU lists hold exactly the pages marked as on them, order 0, with the zone's `count`;
     /// - per-zone free counts agree with NR_FREE_PAGES and free + per-CPU + allocated = managed;
     /// - every live handle names an allocated head that names it back; every LRU list holds exactly the
-    ///   allocations that belong on it, with correct page counts; per-kind gauges match;
+    ///   allocations that belong on it, with correct page counts; per-kind gauges match; NR_ISOLATED_ANON/FILE
+    ///   count the pages taken off the LRU (isolated free pages of the compaction free scanner are not counted);
     /// - slab caches: every slab page of a cache is a live order-0 slab allocation holding 1...objectsPerSlab
     ///   objects, exactly as many as the object table places on it; the partial list holds exactly the
     ///   cache's pages with room; object, page and unused counts match; the unused LRU is consistent;
@@ -24,6 +25,7 @@ extension Machine {
         var lruExpected = Array(repeating: Int64(0), count: zones.count * LruList.count)
         var kindExpected = Array(repeating: Int64(0), count: zones.count * 5)
         var dirtyExpected = Array(repeating: Int64(0), count: zones.count)
+        var isolatedExpected = Array(repeating: Int64(0), count: zones.count * 2)
 
         for zone in zones where zone.populated {
             let z = zone.id
@@ -64,6 +66,7 @@ extension Machine {
                     let kind = PageState.kind(s)
                     kindExpected[z * 5 + Int(kind.rawValue)] += Int64(1 << order)
                     if s & PageState.dirty != 0 { dirtyExpected[z] += Int64(1 << order) }
+                    if s & PageState.isolated != 0 { isolatedExpected[z * 2 + (kind == .file ? 1 : 0)] += Int64(1 << order) }
                     let slot = p.a[pfn]
                     if slot == NONE {
                         if s & PageState.isolated == 0 { fail("allocated pfn \(pfn) has no owner and is not isolated") }
@@ -165,6 +168,9 @@ extension Machine {
                 fail("zone \(z) kind \(k): gauge \(kindPages[z * 5 + k]) but \(kindExpected[z * 5 + k]) pages")
             }
             if dirtyPages[z] != dirtyExpected[z] { fail("zone \(z): nr_dirty \(dirtyPages[z]) but \(dirtyExpected[z]) dirty pages") }
+            for file in 0..<2 where isolatedPages[z * 2 + file] != isolatedExpected[z * 2 + file] {
+                fail("zone \(z): nr_isolated_\(file == 1 ? "file" : "anon") \(isolatedPages[z * 2 + file]) but \(isolatedExpected[z * 2 + file]) isolated pages")
+            }
         }
         checkSlab(fail)
         return errors

@@ -29,11 +29,50 @@ public final class WorkloadRun {
 
     /// A step that takes many events (a fill, a run, a series of attempts), with its own progress.
     enum PendingStep {
-        case fill(done: Int, total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool, handles: [[PageHandle]],
-                  filePages: Int, files: [[FileRecord]], buffers: Int)
-        case metadata(done: Int, total: Int, tag: String, files: [FileRecord], perDirectory: Int, directory: FileRecord?)
+        case fill(FillProgress)
+        case metadata(MetadataProgress)
         case runUntil(UInt64)
         case highAlloc(spec: HighAllocSpec, order: Int, total: Int, increment: Int, done: Int, inIncrement: Int, stoppedIncrement: Bool, nextAt: UInt64)
+    }
+
+    /// A fill in progress. Its lists grow by one entry an allocation for the whole fill, across however
+    /// many calls of `step(_:maxEvents:)` it takes, so they live in an object and grow in place: held in
+    /// an enum payload, a call that took them out still shared their buffers with the payload, and its
+    /// first append copied everything written so far (a fill stepped 1024 events at a time, as the
+    /// service steps a job, was quadratic in its size).
+    /// (Exclusivity as for the run's own state: one thread drives it, and no access stays open across a
+    /// call that reaches the same property again.)
+    final class FillProgress {
+        let total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool
+        let filePages: Int, buffers: Int
+        @exclusivity(unchecked) var done = 0
+        /// Allocations of this fill that failed; more than 64 end it, however many calls it took.
+        @exclusivity(unchecked) var failures = 0
+        /// Each writer's allocations, in the order it wrote them.
+        @exclusivity(unchecked) var handles: [[PageHandle]]
+        /// Each writer's files (with `filePages`), their pages filled in when the fill ends.
+        @exclusivity(unchecked) var files: [[FileRecord]]
+
+        init(total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool,
+             filePages: Int, buffers: Int) {
+            self.total = total; self.kind = kind; self.chunk = chunk; self.writers = writers; self.tag = tag
+            self.order = order; self.dirty = dirty; self.mlock = mlock; self.filePages = filePages; self.buffers = buffers
+            handles = Array(repeating: [], count: writers)
+            files = Array(repeating: [], count: filePages > 0 ? writers : 0)
+        }
+    }
+
+    /// A metadata walk in progress (its list of files grows in place, as a fill's lists do).
+    final class MetadataProgress {
+        let total: Int, tag: String, perDirectory: Int
+        @exclusivity(unchecked) var done = 0
+        @exclusivity(unchecked) var files: [FileRecord] = []
+        /// The directory the walk is in.
+        @exclusivity(unchecked) var directory: FileRecord?
+
+        init(total: Int, tag: String, perDirectory: Int) {
+            self.total = total; self.tag = tag; self.perDirectory = perDirectory
+        }
     }
 
     init(_ d: WorkloadDefinition, machine m: Machine) {
@@ -177,10 +216,9 @@ extension Machine {
     private func startStep(_ run: WorkloadRun, _ s: WorkloadStep) throws(MMError) {
         switch s {
         case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock, let filePages, let blockSize):
-            run.pending = .fill(done: 0, total: pagesFor(amount, order: order), kind: kind, chunk: chunk, writers: writers, tag: tag,
-                                order: order, dirty: dirty, mlock: mlock, handles: Array(repeating: [], count: writers),
-                                filePages: filePages, files: Array(repeating: [], count: filePages > 0 ? writers : 0),
-                                buffers: blockSize > 0 ? (1 << pageShift) / blockSize : 0)
+            run.pending = .fill(WorkloadRun.FillProgress(total: pagesFor(amount, order: order), kind: kind, chunk: chunk, writers: writers,
+                                                         tag: tag, order: order, dirty: dirty, mlock: mlock, filePages: filePages,
+                                                         buffers: blockSize > 0 ? (1 << pageShift) / blockSize : 0))
         case .metadata(let amount, let tag, let perDirectory):
             // Bytes of objects per file: its dentry and inode, plus its share of its directory's.
             let pair = Double(SlabCache.dentry.objectSize + SlabCache.inode.objectSize)
@@ -191,7 +229,7 @@ extension Machine {
             case .fraction(let f): total = Int(Double(totalPages << pageShift) * f / perFile)
             case .mib(let m): total = Int(Double(m << 20) / perFile)
             }
-            run.pending = .metadata(done: 0, total: total, tag: tag, files: [], perDirectory: perDirectory, directory: nil)
+            run.pending = .metadata(WorkloadRun.MetadataProgress(total: total, tag: tag, perDirectory: perDirectory))
         case .free(let tag, let pattern, let unit) where files[tag] != nil:
             deleteFiles(tag: tag, pattern: pattern, unit: unit)
         case .free(let tag, let pattern, let unit):
@@ -358,82 +396,19 @@ extension Machine {
         }
     }
 
+    /// Goes on with the pending step within the event budget; it stays pending unless it finished.
     private func continuePending(_ run: WorkloadRun, budgetEnd: Int) throws(MMError) {
-        // Take the step out of the run so that its arrays are uniquely referenced while they grow.
         let p = run.pending!
         run.pending = nil
         switch p {
         case .runUntil(let t):
             if !runActors(run, until: t, budgetEnd: budgetEnd) { run.pending = p }
-        case .metadata(var done, let total, let tag, var list, let perDirectory, var directory):
-            while done < total && run.events < budgetEnd {
-                if perDirectory > 0 && done % perDirectory == 0 {
-                    // The walk enters the next directory: its inode and dentry are looked up first.
-                    if let dir = directory { list.append(dir) }
-                    let (d, i) = createFileMetadata()
-                    directory = FileRecord(pages: [], dentry: d, inode: i)
-                    run.events += 2
-                    if d == nil || i == nil { done = total; break }
-                }
-                let (d, i) = createFileMetadata(parent: directory?.dentry)
-                run.events += 2
-                done += 1
-                if d == nil || i == nil { done = total }
-                list.append(FileRecord(pages: [], dentry: d, inode: i))
-            }
-            if done >= total {
-                if let dir = directory { list.append(dir) }
-                files[tag, default: []].append(contentsOf: list)
-            } else {
-                run.pending = .metadata(done: done, total: total, tag: tag, files: list, perDirectory: perDirectory, directory: directory)
-            }
-        case .fill(var done, let total, let kind, let chunk, let writers, let tag, let order, let dirty, let mlock, var lists,
-                   let filePages, var fileLists, let buffers):
-            // Writers take turns, each writing `chunk` allocations at a time (parallel dd's interleave).
-            var failures = 0
-            while done < total && run.events < budgetEnd {
-                let w = (done / chunk) % writers
-                for _ in 0..<min(chunk, total - done) {
-                    if filePages > 0 && fileLists[w].count * filePages <= lists[w].count {
-                        // The writer starts its next file: creat() makes the inode and its dentry.
-                        let (d, i) = createFileMetadata()
-                        fileLists[w].append(FileRecord(pages: [], dentry: d, inode: i))
-                        run.events += 2
-                    }
-                    let req = AllocRequest(order: order, kind: kind, gfp: .kernel, mlock: mlock, dirty: run.rng.unit() < dirty)
-                    let o = try allocate(req)
-                    run.events += 1
-                    done += 1
-                    if let h = o.handle {
-                        lists[w].append(h)
-                        // write_begin attaches the page's buffers.
-                        if buffers > 0 { attachBuffers(h, count: buffers) }
-                    } else { failures += 1 }
-                }
-                _ = runActors(run, until: clockNs, budgetEnd: Int.max)
-                if failures > 64 { done = total }
-            }
-            if done >= total {
-                // The tag lists each writer's allocations together, in the order it wrote them, so a
-                // writer's consecutive runs are its files.
-                tags[tag, default: []].append(contentsOf: lists.joined())
-                if filePages > 0 {
-                    // File k of a writer is its k-th run of `filePages` pages.
-                    var out: [FileRecord] = []
-                    for (w, fl) in fileLists.enumerated() {
-                        for (k, var f) in fl.enumerated() {
-                            let lo = min(k * filePages, lists[w].count), hi = min(lo + filePages, lists[w].count)
-                            f.pages = Array(lists[w][lo..<hi])
-                            out.append(f)
-                        }
-                    }
-                    files[tag, default: []].append(contentsOf: out)
-                }
-                run.pending = nil
-            } else {
-                run.pending = .fill(done: done, total: total, kind: kind, chunk: chunk, writers: writers, tag: tag, order: order,
-                                    dirty: dirty, mlock: mlock, handles: lists, filePages: filePages, files: fileLists, buffers: buffers)
-            }
+        case .metadata(let w):
+            continueMetadata(w, run: run, budgetEnd: budgetEnd)
+            if w.done < w.total { run.pending = p }
+        case .fill(let f):
+            try continueFill(f, run: run, budgetEnd: budgetEnd)
+            if f.done < f.total { run.pending = p }
         case .highAlloc(let spec, let order, let total, let increment, var done, var inIncrement, var stopped, var nextAt):
             while done < total && run.events < budgetEnd {
                 if stopped && inIncrement < increment {
@@ -466,6 +441,74 @@ extension Machine {
                 run.pending = .highAlloc(spec: spec, order: order, total: total, increment: increment, done: done,
                                          inIncrement: inIncrement, stoppedIncrement: stopped, nextAt: nextAt)
             }
+        }
+    }
+
+    /// Walks on through the metadata step's tree (lookups make a dentry and an inode per file) until it is
+    /// done or the event budget is spent.
+    private func continueMetadata(_ w: WorkloadRun.MetadataProgress, run: WorkloadRun, budgetEnd: Int) {
+        while w.done < w.total && run.events < budgetEnd {
+            if w.perDirectory > 0 && w.done % w.perDirectory == 0 {
+                // The walk enters the next directory: its inode and dentry are looked up first.
+                if let dir = w.directory { w.files.append(dir) }
+                let (d, i) = createFileMetadata()
+                w.directory = FileRecord(pages: [], dentry: d, inode: i)
+                run.events += 2
+                if d == nil || i == nil { w.done = w.total; break }
+            }
+            let (d, i) = createFileMetadata(parent: w.directory?.dentry)
+            run.events += 2
+            w.done += 1
+            if d == nil || i == nil { w.done = w.total }
+            w.files.append(FileRecord(pages: [], dentry: d, inode: i))
+        }
+        if w.done >= w.total {
+            if let dir = w.directory { w.files.append(dir) }
+            files[w.tag, default: []].append(contentsOf: w.files)
+        }
+    }
+
+    /// Writes on with the fill's writers until it is done or the event budget is spent; at its end the
+    /// tag (and the files) get what each writer wrote.
+    private func continueFill(_ f: WorkloadRun.FillProgress, run: WorkloadRun, budgetEnd: Int) throws(MMError) {
+        // Writers take turns, each writing `chunk` allocations at a time (parallel dd's interleave).
+        while f.done < f.total && run.events < budgetEnd {
+            let w = (f.done / f.chunk) % f.writers
+            for _ in 0..<min(f.chunk, f.total - f.done) {
+                if f.filePages > 0 && f.files[w].count * f.filePages <= f.handles[w].count {
+                    // The writer starts its next file: creat() makes the inode and its dentry.
+                    let (d, i) = createFileMetadata()
+                    f.files[w].append(FileRecord(pages: [], dentry: d, inode: i))
+                    run.events += 2
+                }
+                let req = AllocRequest(order: f.order, kind: f.kind, gfp: .kernel, mlock: f.mlock, dirty: run.rng.unit() < f.dirty)
+                let o = try allocate(req)
+                run.events += 1
+                f.done += 1
+                if let h = o.handle {
+                    f.handles[w].append(h)
+                    // write_begin attaches the page's buffers.
+                    if f.buffers > 0 { attachBuffers(h, count: f.buffers) }
+                } else { f.failures += 1 }
+            }
+            _ = runActors(run, until: clockNs, budgetEnd: Int.max)
+            if f.failures > 64 { f.done = f.total }
+        }
+        guard f.done >= f.total else { return }
+        // The tag lists each writer's allocations together, in the order it wrote them, so a writer's
+        // consecutive runs are its files.
+        tags[f.tag, default: []].append(contentsOf: f.handles.joined())
+        if f.filePages > 0 {
+            // File k of a writer is its k-th run of `filePages` pages.
+            var out: [FileRecord] = []
+            for (w, fl) in f.files.enumerated() {
+                for (k, var file) in fl.enumerated() {
+                    let lo = min(k * f.filePages, f.handles[w].count), hi = min(lo + f.filePages, f.handles[w].count)
+                    file.pages = Array(f.handles[w][lo..<hi])
+                    out.append(file)
+                }
+            }
+            files[f.tag, default: []].append(contentsOf: out)
         }
     }
 }

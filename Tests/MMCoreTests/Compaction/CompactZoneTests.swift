@@ -106,6 +106,31 @@ final class CompactZoneTests: XCTestCase {
         XCTAssertEqual(m.counters.compactFreedWhileIsolated, 1)
     }
 
+    func testADriveThatCannotMoveEndsTheZonePartial() throws {
+        // A manual compaction holds a batch of the zone's anon pages (all on the active list, so the
+        // inactive lists are empty): any other compaction of the zone waits in too_many_isolated, and a
+        // synchronous drive cannot let the holder run. It ends after one wait, PARTIAL, without moving.
+        let (m, kept) = try fragmented(64, seed: 3)
+        let z = m.zoneId(.dma32)
+        var holder = m.makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
+        while holder.nrMigratepages == 0 { XCTAssertFalse(m.compactZoneStep(&holder)) }
+        XCTAssertTrue(m.tooManyIsolated(zone: z))
+        var cc = m.makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
+        let start = (cc.migratePfn, cc.freePfn)
+        let clock = m.clockNs
+        XCTAssertEqual(m.compactZoneToEnd(&cc), .partial)
+        XCTAssertEqual(cc.migratePfn, start.0)
+        XCTAssertEqual(cc.freePfn, start.1)
+        XCTAssertEqual(cc.durationNs, m.costs.congestionWait)
+        XCTAssertEqual(m.clockNs &- clock, m.costs.congestionWait)
+        XCTAssertEqual(holder.nrMigratepages, Machine.compactClusterMax)
+        assertConsistent(m, "beside the held batch")
+        // The holder goes on as if nothing had happened.
+        XCTAssertEqual(m.compactZoneToEnd(&holder), .complete)
+        assertConsistent(m, "end")
+        assertContentsIntact(m, kept)
+    }
+
     func testScannersMeetAndCompleteOnAFreeZone() throws {
         let m = makeMachine(.x86_64, mib: 64)
         var cc = m.makeCompactControl(zone: m.zoneId(.dma32), order: -1, migratetype: 2)

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import XCTest
 @testable import MMCore
 
@@ -33,4 +35,38 @@ extension Machine {
     func zoneId(node: Int = 0, _ type: ZoneType) -> Int {
         nodes[node].zoneIds.first { zones[$0].type == type }!
     }
+}
+
+/// Runs `body` on a thread of its own and waits at most `seconds` for it: a simulation that never returns
+/// (a loop that cannot end) fails the test instead of hanging the whole run. Returns the body's result, or
+/// nil after recording a failure when it did not finish in time (the thread is then left running, so the
+/// body must keep everything it touches to itself: build the machine inside it).
+func finishing<T: Sendable>(within seconds: Double, _ what: String, file: StaticString = #filePath, line: UInt = #line,
+                            _ body: @escaping @Sendable () throws -> T) -> T? {
+    let box = WatchdogResult<T>()
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        box.set(Result { try body() })
+        done.signal()
+    }
+    thread.stackSize = 16 << 20
+    thread.start()
+    guard done.wait(timeout: .now() + seconds) == .success else {
+        XCTFail("\(what) did not finish within \(seconds) s (a hang)", file: file, line: line)
+        return nil
+    }
+    switch box.get()! {
+    case .success(let v): return v
+    case .failure(let e):
+        XCTFail("\(what) threw \(e)", file: file, line: line)
+        return nil
+    }
+}
+
+/// The body's result, handed from the watchdog's thread to the test's under a lock.
+private final class WatchdogResult<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Result<T, any Error>?
+    func set(_ v: Result<T, any Error>) { lock.lock(); value = v; lock.unlock() }
+    func get() -> Result<T, any Error>? { lock.lock(); defer { lock.unlock() }; return value }
 }

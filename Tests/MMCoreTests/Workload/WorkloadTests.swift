@@ -58,6 +58,33 @@ import Testing
         #expect(try run() == run())
     }
 
+    /// A workload gives the same result however it is stepped (the service steps a job 1024 events at a
+    /// time, an experiment 4096, runWorkload runs it whole): a metadata walk and fills resume where they
+    /// stopped, and a fill that runs out of memory gives up after its 65th failure whichever calls the
+    /// failures fall in.
+    @Test(arguments: [7, 1024, 4096])
+    func steppedRunsGiveTheWholeRunsResult(events: Int) throws {
+        let d = try WorkloadDefinition(json: try JSON.parse("""
+            {"name": "stepping", "seed": 2, "steps": [
+              {"metadata": {"fraction": 0.02, "files_per_directory": 10, "tag": "meta"}},
+              {"fill": {"kind": "file", "fraction": 0.3, "writers": 8, "file_pages": 16, "tag": "files"}},
+              {"free": {"tag": "files", "pattern": "every_other"}},
+              {"fill": {"kind": "anon", "fraction": 1.0, "tag": "anon"}},
+              {"sample": {"name": "end"}}
+            ]}
+            """))
+        func run(eventsPerStep: Int) throws -> String {
+            let m = try Machine(MachineConfig(memoryMiB: 128, seed: 3))
+            let r = try m.beginWorkload(d)
+            while !m.step(r, maxEvents: eventsPerStep) {}
+            #expect(r.failure == nil)
+            return r.result.json.encoded + m.renderVmstat() + m.renderBuddyinfo()
+        }
+        let whole = try run(eventsPerStep: 1 << 30)
+        #expect(whole.contains("\nalloc_fail 65\n"), "the anon fill ran out of memory and gave up")
+        #expect(try run(eventsPerStep: events) == whole)
+    }
+
     @Test func actorsRunInSimulatedTimeAndStop() throws {
         let m = try Machine(MachineConfig(memoryMiB: 128, seed: 1))
         let d = WorkloadDefinition(name: "a", steps: [
