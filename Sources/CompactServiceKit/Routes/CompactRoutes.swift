@@ -77,7 +77,12 @@ enum CompactRoutes {
             }
             let start = monotonicNs()
             var done = false
-            while !done && monotonicNs() &- start < OperationBudget.stepNs { done = m.step(run!, maxSteps: 16) }
+            // A call that only waited for another run's isolated pages ends the step: that run moves
+            // them on only once this one lets go of the machine.
+            while !done && monotonicNs() &- start < OperationBudget.stepNs {
+                done = m.step(run!, maxSteps: 16)
+                if run!.waitingForIsolated { break }
+            }
             if done {
                 after = snapshot(m, zones: run!.zoneIds)
                 report = m.report(run!)

@@ -42,6 +42,9 @@ public final class CompactionRun {
     var current: CompactControl?
     var next = 0
     public internal(set) var cancelled = false
+    /// The last `step` call ended early on a step that only waited for pages another run holds isolated:
+    /// the caller should let other work run before it calls again.
+    public internal(set) var waitingForIsolated = false
 
     init(zoneIds: [Int], countersBefore: VmCounters, clockBefore: UInt64) {
         self.zoneIds = zoneIds
@@ -94,12 +97,14 @@ extension Machine {
     @discardableResult
     public func step(_ run: CompactionRun, maxSteps: Int = 64) -> Bool {
         var steps = 0
+        run.waitingForIsolated = false
         while steps < maxSteps && !run.isDone {
             startNextZoneIfIdle(run)
             let before = run.current!.progress
             if compactZoneStep(&run.current!) {
                 recordCurrentZone(run)
             } else if run.current!.progress == before {
+                run.waitingForIsolated = true
                 break
             }
             steps += 1
