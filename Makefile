@@ -9,7 +9,7 @@ RELEASE_BIN = .build/release
 APT_PACKAGES = libmicrohttpd-dev pkg-config python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-test deps-bench build release serve test test-unit check-metrics lint bench bench-http clean
+.PHONY: deps deps-test deps-bench build release serve test test-unit test-chaos check-metrics lint bench bench-http clean
 
 # System packages: installed only when missing.
 deps:
@@ -47,14 +47,20 @@ release: deps
 serve: release
 	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT) --demo-machine demo $(ARGS)
 
-# Unit and integration tests, then schemathesis against the running server with openapi.yaml, promtool
-# on its live /metrics, and hadolint on the Dockerfile.
+# Unit and integration tests, the chaos test (a few short rounds), then schemathesis against the running
+# server with openapi.yaml, promtool on its live /metrics, and hadolint on the Dockerfile.
 test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
 	scripts/schemathesis.sh
 	scripts/check-metrics.sh
 	scripts/lint-dockerfile.sh
+
+# The chaos test at length: 20 rounds of up to 15 s each against the debug build (assertions on).
+test-chaos: deps
+	$(SWIFT) build
+	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds $${CHAOS_ROUNDS:-20} --seconds $${CHAOS_SECONDS:-15}
 
 check-metrics: deps-test
 	$(SWIFT) build
