@@ -174,6 +174,7 @@ final class MHDServer: Sendable {
         guard let p = reqCls.pointee else {
             // First call: headers only. Only what every request needs is read here; the other headers
             // stay in MHD's connection until NOTIFY_COMPLETED and are read on the final call.
+            CPUPriority.raiseHTTPThreadOnce()
             let shard = ThreadShard.current
             let startNs = monotonicNs()
             requestCounts.add(0, 1, shard: shard)
