@@ -22,6 +22,13 @@ final class MHDServer: Sendable {
     let registry: MachineRegistry
     let log: Logger
     let maxBodyBytes: Int
+    /// `--rate-limit` is on: a mutation's client (token or address) is read for the limiter.
+    let rateLimited: Bool
+    /// The service has tokens: Authorization is read on every request (reads may need one too).
+    private let hasTokens: Bool
+    /// PEM key and certificate handed to libmicrohttpd (it keeps the pointers, not copies), as integers;
+    /// freed in `stop` after the daemon.
+    private let tlsMemory = Mutex<[UInt]>([])
 
     /// The `MHD_Daemon *` as an integer (raw pointers are not Sendable). Written once in `start` before
     /// any request can arrive and cleared in `stop`; MHD itself synchronises its use.
@@ -52,11 +59,13 @@ final class MHDServer: Sendable {
     /// Open SSE streams and the ticker that resumes them (HTTP/MHDStream.swift).
     let streams: StreamHub
 
-    init(router: Router, registry: MachineRegistry, log: Logger, maxBodyBytes: Int) {
+    init(router: Router, registry: MachineRegistry, log: Logger, maxBodyBytes: Int, rateLimited: Bool = false) {
         self.router = router
         self.registry = registry
         self.log = log
         self.maxBodyBytes = maxBodyBytes
+        self.rateLimited = rateLimited
+        hasTokens = !router.policy.tokens.isEmpty
         var g = SystemRandomNumberGenerator()
         idPrefix = RequestID.Prefix(UInt32(truncatingIfNeeded: g.next()))
         routeSeries = router.routes.map { registry.metrics.counters(route: $0.pattern, method: $0.method) }
@@ -100,7 +109,8 @@ final class MHDServer: Sendable {
 
     /// Binds `host:port` (port 0 picks a free port) and starts `threads` epoll threads; returns the
     /// bound port.
-    func start(host: String, port: UInt16, threads: Int, connectionTimeout: Int) throws(StartError) -> UInt16 {
+    func start(host: String, port: UInt16, threads: Int, connectionTimeout: Int, tls: (cert: [UInt8], key: [UInt8])? = nil,
+               maxConnectionsPerIP: Int = 0) throws(StartError) -> UInt16 {
         guard let addr = MHDServer.resolve(host) else {
             throw StartError(description: "cannot resolve --host '\(host)'")
         }
@@ -114,6 +124,7 @@ final class MHDServer: Sendable {
         var flags = MHD_USE_EPOLL.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue
             | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
         if addr.family == AF_INET6 { flags |= MHD_USE_IPv6.rawValue }
+        if tls != nil { flags |= MHD_USE_TLS.rawValue }
 
         // The daemon keeps this object as its callback context until `stop` releases it.
         let cls = Unmanaged.passRetained(self).toOpaque()
@@ -123,13 +134,27 @@ final class MHDServer: Sendable {
             MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(sa)),
             MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: connectionTimeout, ptr_value: nil),
             MHD_OptionItem(option: .UNESCAPE_CALLBACK, value: unsafeBitCast(unescapeCallback, to: Int.self), ptr_value: nil),
-            MHD_OptionItem(option: .END, value: 0, ptr_value: nil),
         ]
+        if maxConnectionsPerIP > 0 {
+            options.append(MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: maxConnectionsPerIP, ptr_value: nil))
+        }
+        if let tls {
+            // libmicrohttpd keeps these pointers for the daemon's life: NUL-terminated copies, freed in `stop`.
+            let key = MHDServer.cCopy(tls.key), cert = MHDServer.cCopy(tls.cert)
+            tlsMemory.withLock { $0 = [UInt(bitPattern: key), UInt(bitPattern: cert)] }
+            options.append(MHD_OptionItem(option: .HTTPS_MEM_KEY, value: 0, ptr_value: key))
+            options.append(MHD_OptionItem(option: .HTTPS_MEM_CERT, value: 0, ptr_value: cert))
+        }
+        options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
         let daemon = options.withUnsafeMutableBufferPointer { opts in
             chttpd_start_daemon(flags, port, accessHandler, cls, opts.baseAddress)
         }
         guard let daemon else {
             Unmanaged<MHDServer>.fromOpaque(cls).release()
+            freeTLSMemory()
+            if tls != nil {
+                throw StartError(description: "libmicrohttpd could not start with TLS on \(host):\(port): check that --tls-cert and --tls-key are a PEM certificate and its key (or the address is in use)")
+            }
             throw StartError(description: "libmicrohttpd could not listen on \(host):\(port) (address in use, or not permitted)")
         }
         daemonBits.store(UInt(bitPattern: Int(bitPattern: daemon)), ordering: .releasing)
@@ -162,7 +187,20 @@ final class MHDServer: Sendable {
         let bits = daemonBits.exchange(0, ordering: .acquiringAndReleasing)
         guard let d = OpaquePointer(bitPattern: bits) else { return }
         MHD_stop_daemon(d)
+        freeTLSMemory()
         Unmanaged.passUnretained(self).release()
+    }
+
+    private func freeTLSMemory() {
+        for bits in tlsMemory.withLock({ m in defer { m = [] }; return m }) { free(UnsafeMutableRawPointer(bitPattern: bits)) }
+    }
+
+    /// `bytes` as a malloc'ed NUL-terminated C string.
+    private static func cCopy(_ bytes: [UInt8]) -> UnsafeMutableRawPointer {
+        let p = malloc(bytes.count + 1)!
+        bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        p.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
+        return p
     }
 
     // MARK: - Requests
@@ -238,13 +276,16 @@ final class MHDServer: Sendable {
 
         let resolution = router.resolve(method: st.method, path: st.path)
         if case .route(let route, _) = resolution { st.routeIndex = route.index }
-        // Content-Type and Authorization matter only to requests that change state (a GET or HEAD
-        // route reads no body and needs no token).
+        // Content-Type matters only to requests that change state (a GET or HEAD route reads no body),
+        // Authorization only when the service has tokens.
         let mutating = st.method != "GET" && st.method != "HEAD"
-        let request = Request(method: st.method, path: st.path,
+        let authorization = mutating || hasTokens ? header(conn, "Authorization") : nil
+        var request = Request(method: st.method, path: st.path,
                               contentType: mutating ? header(conn, "Content-Type") : nil,
-                              authorization: mutating ? header(conn, "Authorization") : nil,
-                              requestID: st.requestID, body: st.body, query: MHDServer.queryArguments(conn))
+                              authorization: authorization,
+                              requestID: st.requestID, body: st.body, query: MHDServer.queryArguments(conn),
+                              host: header(conn, "Host"), origin: header(conn, "Origin"))
+        if mutating && rateLimited { request.client = authorization ?? MHDServer.clientAddress(conn) }
         st.body = []
         if case .route(let route, let params) = resolution, streamRoutes.contains(route.index), st.method == "GET" {
             return openStream(conn, st, request, pattern: route.pattern, params)
@@ -319,6 +360,7 @@ final class MHDServer: Sendable {
             return .NO
         }
         MHD_add_response_header(resp, cString("Content-Type"), f.contentType)
+        MHD_add_response_header(resp, cString("X-Content-Type-Options"), cString("nosniff"))
         if let clientID {
             MHD_add_response_header(resp, cString("X-Request-ID"), clientID)
         } else {
@@ -340,6 +382,26 @@ final class MHDServer: Sendable {
     private func tooLarge(_ st: RequestState) -> Response {
         Problem(413, "the request body exceeds --max-body-bytes (\(maxBodyBytes) bytes)", field: "body")
             .response(requestID: st.requestID)
+    }
+
+    /// The client's IP address as text ("" when unknown).
+    static func clientAddress(_ conn: OpaquePointer) -> String {
+        guard let sa = chttpd_client_address(conn) else { return "" }
+        var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        switch Int32(sa.pointee.sa_family) {
+        case AF_INET:
+            sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { s in
+                var a = s.pointee.sin_addr
+                _ = inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
+            }
+        case AF_INET6:
+            sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { s in
+                var a = s.pointee.sin6_addr
+                _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
+            }
+        default: return ""
+        }
+        return String(cString: buf)
     }
 
     /// The request's query arguments (at most 32, each key and value at most 256 bytes; more are dropped).
