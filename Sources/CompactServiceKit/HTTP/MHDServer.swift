@@ -205,36 +205,12 @@ final class MHDServer: Sendable {
 
     // MARK: - Requests
 
-    /// MHD's access handler: first call with headers, then once per body chunk, then a final call.
+    /// MHD's access handler: first call with headers, then once per body chunk, then a final call (and,
+    /// for a request run on a worker, one more after the worker resumes the connection).
     fileprivate func access(_ conn: OpaquePointer, _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
                             _ upload: UnsafePointer<CChar>?, _ uploadSize: UnsafeMutablePointer<Int>,
                             _ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
-        guard let p = reqCls.pointee else {
-            // First call: headers only. Only what every request needs is read here; the other headers
-            // stay in MHD's connection until NOTIFY_COMPLETED and are read on the final call.
-            CPUPriority.raiseHTTPThreadOnce()
-            let shard = ThreadShard.current
-            let startNs = monotonicNs()
-            requestCounts.add(0, 1, shard: shard)
-            let bodyTooLarge = header(conn, "Content-Length").flatMap { Int($0) }.map { $0 > maxBodyBytes } ?? false
-            let slot = fixedSlot(method, url)
-            if slot >= 0 && !bodyTooLarge {
-                // A fixed answer (/healthz) needs no RequestState: its state fits in req_cls itself.
-                reqCls.pointee = FixedRequest(slot: slot, shard: shard, startNs: startNs).pointer
-                return .YES
-            }
-            let clientID = RequestID.sanitized(MHD_lookup_connection_value(conn, .HEADER_KIND, cString("X-Request-ID")))
-            let st = RequestState(
-                startNs: startNs, method: MHDServer.method(method), url: url, clientRequestID: clientID,
-                idPrefix: idPrefix, idNumber: clientID == nil ? nextRequestNumber(shard: shard) : 0, shard: shard)
-            reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
-            if bodyTooLarge {
-                // Refuse before reading the body: MHD closes the connection after this answer.
-                st.tooLarge = true
-                return queue(conn, st, tooLarge(st))
-            }
-            return .YES
-        }
+        guard let p = reqCls.pointee else { return begin(conn, url, method, reqCls) }
         if var fixed = FixedRequest(p) {
             // A GET reads no body: any chunk is dropped. Then the one answer, once.
             if uploadSize.pointee > 0 {
@@ -257,35 +233,63 @@ final class MHDServer: Sendable {
             return queue(conn, st, r)
         }
         if uploadSize.pointee > 0 {
-            let n = uploadSize.pointee
-            if !st.tooLarge, let upload {
-                if st.body.count + n > maxBodyBytes {
-                    st.tooLarge = true
-                    st.body = []
-                } else {
-                    upload.withMemoryRebound(to: UInt8.self, capacity: n) {
-                        st.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
-                    }
-                }
-            }
+            receive(st, upload, uploadSize.pointee)
             uploadSize.pointee = 0
             return .YES
         }
         if st.responded { return .YES }
         if st.tooLarge { return queue(conn, st, tooLarge(st)) }
+        return route(conn, st)
+    }
 
+    /// The first call, with the headers only. Only what every request needs is read here; the other
+    /// headers stay in MHD's connection until NOTIFY_COMPLETED and are read on the final call.
+    private func begin(_ conn: OpaquePointer, _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
+                       _ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+        CPUPriority.raiseHTTPThreadOnce()
+        let shard = ThreadShard.current
+        let startNs = monotonicNs()
+        requestCounts.add(0, 1, shard: shard)
+        let bodyTooLarge = header(conn, "Content-Length").flatMap { Int($0) }.map { $0 > maxBodyBytes } ?? false
+        let slot = fixedSlot(method, url)
+        if slot >= 0 && !bodyTooLarge {
+            // A fixed answer (/healthz) needs no RequestState: its state fits in req_cls itself.
+            reqCls.pointee = FixedRequest(slot: slot, shard: shard, startNs: startNs).pointer
+            return .YES
+        }
+        let clientID = RequestID.sanitized(MHD_lookup_connection_value(conn, .HEADER_KIND, cString("X-Request-ID")))
+        let st = RequestState(
+            startNs: startNs, method: MHDServer.method(method), url: url, clientRequestID: clientID,
+            idPrefix: idPrefix, idNumber: clientID == nil ? nextRequestNumber(shard: shard) : 0, shard: shard)
+        reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
+        if bodyTooLarge {
+            // Refuse before reading the body: MHD closes the connection after this answer.
+            st.tooLarge = true
+            return queue(conn, st, tooLarge(st))
+        }
+        return .YES
+    }
+
+    /// A chunk of the body: kept unless the body has grown past --max-body-bytes (then dropped, and the
+    /// request answered 413 on the final call).
+    private func receive(_ st: RequestState, _ upload: UnsafePointer<CChar>?, _ n: Int) {
+        guard !st.tooLarge, let upload else { return }
+        if st.body.count + n > maxBodyBytes {
+            st.tooLarge = true
+            st.body = []
+            return
+        }
+        upload.withMemoryRebound(to: UInt8.self, capacity: n) {
+            st.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
+        }
+    }
+
+    /// The final call: the request as a `Request`, then a stream, an inline answer, a cached answer, or
+    /// a worker.
+    private func route(_ conn: OpaquePointer, _ st: RequestState) -> MHD_Result {
         let resolution = router.resolve(method: st.method, path: st.path)
         if case .route(let route, _) = resolution { st.routeIndex = route.index }
-        // Content-Type matters only to requests that change state (a GET or HEAD route reads no body),
-        // Authorization only when the service has tokens.
-        let mutating = st.method != "GET" && st.method != "HEAD"
-        let authorization = mutating || hasTokens ? header(conn, "Authorization") : nil
-        var request = Request(method: st.method, path: st.path,
-                              contentType: mutating ? header(conn, "Content-Type") : nil,
-                              authorization: authorization,
-                              requestID: st.requestID, body: st.body, query: MHDServer.queryArguments(conn),
-                              host: header(conn, "Host"), origin: header(conn, "Origin"))
-        if mutating && rateLimited { request.client = authorization ?? MHDServer.clientAddress(conn) }
+        let request = makeRequest(conn, st)
         st.body = []
         if case .route(let route, let params) = resolution, streamRoutes.contains(route.index), st.method == "GET" {
             return openStream(conn, st, request, pattern: route.pattern, params)
@@ -295,6 +299,21 @@ final class MHDServer: Sendable {
         }
         if let cached = router.dispatchCached(request, resolution, registry: registry) { return queue(conn, st, cached) }
         return offload(conn, st, request, resolution)
+    }
+
+    /// What the router needs of the request, copied out of libmicrohttpd. Content-Type matters only to
+    /// requests that change state (a GET or HEAD route reads no body), Authorization only to those or
+    /// when the service has tokens, the client's address only to the rate limit.
+    private func makeRequest(_ conn: OpaquePointer, _ st: RequestState) -> Request {
+        let mutating = st.method != "GET" && st.method != "HEAD"
+        let authorization = mutating || hasTokens ? header(conn, "Authorization") : nil
+        var request = Request(method: st.method, path: st.path,
+                              contentType: mutating ? header(conn, "Content-Type") : nil,
+                              authorization: authorization,
+                              requestID: st.requestID, body: st.body, query: MHDServer.queryArguments(conn),
+                              host: header(conn, "Host"), origin: header(conn, "Origin"))
+        if mutating && rateLimited { request.client = authorization ?? MHDServer.clientAddress(conn) }
+        return request
     }
 
     /// Runs a request on the request pool while its connection is suspended. Once shutdown has begun
