@@ -45,6 +45,8 @@ struct Problem: Error, Sendable {
                 return Problem(422, e.description, field: e.field)
             case .unknownHandle:
                 return Problem(404, e.description, field: e.field)
+            case .handleNotFreeable(_, _, let repeated):
+                return Problem(repeated ? 422 : 404, e.description, field: e.field)
             case .unknownTag:
                 return Problem(404, e.description, field: e.field)
             case .unknownNode:

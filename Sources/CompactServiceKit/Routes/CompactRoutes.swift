@@ -135,18 +135,20 @@ enum CompactRoutes {
         w.key("vmstat_delta")
         w.beginObject()
         let b = o.report.countersBefore, a = o.report.countersAfter
-        let deltas: [(StaticString, KeyPath<VmCounters, UInt64>)] = [
-            ("compact_blocks_moved", \.compactBlocksMoved), ("compact_pages_moved", \.compactPagesMoved),
-            ("compact_pagemigrate_failed", \.compactPagemigrateFailed), ("compact_migrate_scanned", \.compactMigrateScanned),
-            ("compact_free_scanned", \.compactFreeScanned), ("compact_isolated", \.compactIsolated),
-            ("pgmigrate_success", \.pgmigrateSuccess), ("pgmigrate_fail", \.pgmigrateFail),
-            ("compact_freed_while_isolated", \.compactFreedWhileIsolated),
-        ]
-        for (k, p) in deltas { w.field(k, a[keyPath: p] &- b[keyPath: p]) }
+        for f in deltaCounters {
+            w.key(f.name)
+            w.int(a[keyPath: f.value] &- b[keyPath: f.value])
+        }
         w.endObject()
         w.endObject()
         return .json(200, w)
     }
+
+    /// The vmstat counters a compaction's answer gives the change of.
+    static let deltaCounters = VmCounters.fields([
+        "compact_blocks_moved", "compact_pages_moved", "compact_pagemigrate_failed", "compact_migrate_scanned",
+        "compact_free_scanned", "compact_isolated", "pgmigrate_success", "pgmigrate_fail", "compact_freed_while_isolated",
+    ])
 
     static func writeSnapshot(_ key: StaticString, _ s: ZoneSnapshot, into w: inout JSONWriter) {
         w.key(key)
