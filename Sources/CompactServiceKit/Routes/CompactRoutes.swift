@@ -64,14 +64,7 @@ enum CompactRoutes {
         var names: [Int: (node: Int, name: String)] = [:]
         let finished = try box.runInSteps(shouldStop: { ctx.registry.isShuttingDown }) { m throws -> StepOutcome in
             if run == nil {
-                guard m.compactionEnabled else {
-                    if asFile { throw Problem.notFound("compaction", "this kernel (2.6.34, compaction: false) has no such file") }
-                    throw Problem.conflict("compaction", "this machine runs a kernel without compaction (compaction: false)")
-                }
-                if let n = node, n >= m.nodes.count {
-                    throw Problem.notFound(asFile ? "nodedir" : "nid", "machine '\(box.name)' has no node \(n)")
-                }
-                run = try m.beginCompaction(node: node)
+                do throws(MMError) { run = try m.beginCompaction(node: node) } catch { throw problem(error, machine: box.name, asFile: asFile) }
                 before = snapshot(m, zones: run!.zoneIds)
                 for z in run!.zoneIds { names[z] = (m.zones[z].node, m.zones[z].name) }
             }
@@ -99,6 +92,20 @@ enum CompactRoutes {
             }
         }
         return Outcome(report: report!, before: before, after: after, finished: finished, zoneNames: names)
+    }
+
+    /// MMCore's refusal to begin a compaction, as this route answers it: a kernel without compaction
+    /// has no such file (404) or cannot do it (409); a node the machine lacks is a path that names nothing.
+    static func problem(_ error: MMError, machine: String, asFile: Bool) -> Problem {
+        switch error {
+        case .invalidConfig(field: "compaction", _, _):
+            if asFile { return Problem.notFound("compaction", "this kernel (2.6.34, compaction: false) has no such file") }
+            return Problem.conflict("compaction", "this machine runs a kernel without compaction (compaction: false)")
+        case .unknownNode(_, let n):
+            return Problem.notFound(asFile ? "nodedir" : "nid", "machine '\(machine)' has no node \(n)")
+        default:
+            return Problem.from(error)
+        }
     }
 
     static func respond(_ ctx: RequestContext, node: Int?) throws -> Response {
