@@ -109,6 +109,10 @@ class Round:
         self.stopping = threading.Event()
         self.counts = {}
 
+    def latency_only(self):
+        """Whether every failure is a watchdog probe over the latency bound."""
+        return all(f.startswith("watchdog: ") and " took " in f for f in self.failures)
+
     def fail(self, msg):
         with self.lock:
             self.failures.append(msg)
@@ -284,6 +288,14 @@ def main():
     for i in range(a.rounds):
         r = Round(a, a.seed + i)
         report, code = r.run()
+        if r.failures and r.latency_only():
+            # A probe over the bound with nothing else wrong may be this host's noise (another process
+            # holding both cores for a moment); the round runs once more with the same seed and counts
+            # as that run. Starvation by the service itself fails both runs (the build before the
+            # request pool: probes of 0.4-1 s in every round).
+            print("round %d: %s; running it again" % (i, r.failures[0]), flush=True)
+            r = Round(a, a.seed + i)
+            report, code = r.run()
         counts = " ".join("%s:%d" % kv for kv in sorted(r.counts.items(), key=lambda kv: str(kv[0])))
         if r.failures:
             failed += 1
