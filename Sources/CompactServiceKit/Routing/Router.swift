@@ -237,7 +237,7 @@ final class Router: Sendable {
                     }
                 }
                 try Router.checkContentType(request, route.body)
-                let ctx = RequestContext(request: request, params: params, registry: registry)
+                let ctx = RequestContext(request: request, params: params, registry: registry, tokenRequired: token != nil)
                 if cachedOnly { return try route.cached!(ctx) }
                 return try route.handler(ctx)
             }
@@ -292,6 +292,8 @@ struct RequestContext: Sendable {
     let request: Request
     let params: [String: String]
     let registry: MachineRegistry
+    /// The server runs with --token-file: mutating requests need `Authorization: Bearer <token>`.
+    var tokenRequired = false
 
     /// The `{name}` path parameter, checked against the name pattern.
     func machineName() throws(Problem) -> String { try Validation.pathName(params["name"] ?? "") }

@@ -198,14 +198,18 @@ final class PageblockSummaryTests: XCTestCase {
         }
     }
 
-    func testPpc64AndX86Layouts() {
+    func testOtherBlockAndPageblockSizes() {
         // 64 KiB pages with pageblock order 8 = max order 8 and 4 MiB pageblocks over order-10 blocks:
         // the pass must agree with the per-block reading whatever the block/pageblock sizes.
-        for preset in [ArchPreset.ppc64, .x86] {
-            let m = makeMachine(preset, mib: preset == .ppc64 ? 512 : 128)
+        // A custom kernel with 4-page max-order blocks and 2-page pageblocks: smaller than the pass's
+        // eight-page words.
+        let tiny = ArchPreset(name: "tiny", pageShift: 12, nrOrders: 3, pageblockOrder: 1, zoneTypes: [.normal, .movable],
+                              zoneLimits: [(.normal, UInt64.max)], maxMemoryBytes: 1 << 40)
+        for preset in [ArchPreset.ppc64, .x86, tiny] {
+            let m = makeMachine(preset, mib: preset == .ppc64 ? 512 : preset == .x86 ? 128 : 16)
             var hs: [PageHandle] = []
             for (i, (k, o)) in [(AllocKind.anon, 0), (.kernel, 1), (.slab, 0), (.file, 3)].enumerated() {
-                _ = try! m.allocateBulk(AllocRequest(order: o, kind: k, gfp: .atomic), count: 300, tag: "p\(i)", keepHandles: 0)
+                _ = try! m.allocateBulk(AllocRequest(order: min(o, m.nrOrders - 1), kind: k, gfp: .atomic), count: 300, tag: "p\(i)", keepHandles: 0)
                 hs += m.handles(ofTag: "p\(i)")
             }
             for h in hs.enumerated() where h.offset % 2 == 0 { try! m.free(h.element) }
