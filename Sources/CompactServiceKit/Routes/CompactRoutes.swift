@@ -84,8 +84,8 @@ enum CompactRoutes {
                 done = m.step(run!, maxSteps: 16)
                 if run!.waitingForIsolated { break }
             }
-            // The scanners' positions for the machine's streams (`events=scanners`), at most every 4 ms.
-            if let cc = run!.currentControl, !done, monotonicNs() &- lastScannersNs >= 4_000_000 {
+            // The scanners' positions for the machine's streams (`events=scanners`), at most every 2 ms.
+            if let cc = run!.currentControl, !done, monotonicNs() &- lastScannersNs >= 2_000_000 {
                 let z = m.zones[cc.zone]
                 box.events.scanners(ScannerPositions(node: z.node, zone: z.name, zoneStart: z.startPfn, zoneEnd: z.endPfn,
                                                      migratePfn: cc.migratePfn, freePfn: cc.freePfn,

@@ -177,15 +177,21 @@
       while (heightFor(1, group) > maxH) group++;
     }
     cols = Math.floor(W / size);
+    // A zone that would be only a line or two high (a 16 MiB DMA zone beside a terabyte) gets larger
+    // cells of its own, at least 6 pixels of height; its label gives its size.
+    const minH = Math.round(6 * r);
     let y = 0;
     const zl = zones.map((z) => {
       const cells = Math.ceil(z.blocks / group);
-      const rows = Math.ceil(cells / cols);
-      const e = { ...z, labelY: y, top: y + labelH, cells, rows };
-      y += labelH + rows * size;
+      let zs = size;
+      while (zs < Math.round(16 * r) && Math.ceil(cells / Math.floor(W / zs)) * zs < minH) zs++;
+      const zc = Math.floor(W / zs);
+      const rows = Math.ceil(cells / zc);
+      const e = { ...z, labelY: y, top: y + labelH, cells, rows, size: zs, cols: zc, gap: zs >= 4 ? 1 : 0 };
+      y += labelH + rows * zs;
       return e;
     });
-    return { W, H: y + Math.round(4 * r), size, group, cols, labelH, zones: zl, dpr: r, gap: size >= 4 ? 1 : 0 };
+    return { W, H: y + Math.round(4 * r), size, group, cols, labelH, zones: zl, dpr: r };
   }
 
   // The canvas rectangle (device pixels) of the cell holding block `b`, or null.
@@ -195,7 +201,7 @@
     for (const z of L.zones) {
       if (b >= z.first_block && b < z.first_block + z.blocks) {
         const c = Math.floor((b - z.first_block) / L.group);
-        return { x: (c % L.cols) * L.size, y: z.top + Math.floor(c / L.cols) * L.size, w: L.size - L.gap, h: L.size - L.gap, zone: z };
+        return { x: (c % z.cols) * z.size, y: z.top + Math.floor(c / z.cols) * z.size, w: z.size - z.gap, h: z.size - z.gap, zone: z };
       }
     }
     return null;
@@ -206,9 +212,9 @@
     const L = S.layout;
     if (!L) return null;
     for (const z of L.zones) {
-      if (y >= z.top && y < z.top + z.rows * L.size) {
-        const c = Math.floor((y - z.top) / L.size) * L.cols + Math.floor(x / L.size);
-        if (x < 0 || x >= L.cols * L.size || c >= z.cells) return null;
+      if (y >= z.top && y < z.top + z.rows * z.size) {
+        const c = Math.floor((y - z.top) / z.size) * z.cols + Math.floor(x / z.size);
+        if (x < 0 || x >= z.cols * z.size || c >= z.cells) return null;
         return { block: z.first_block + c * L.group, last: Math.min(z.first_block + z.blocks, z.first_block + (c + 1) * L.group) - 1, zone: z };
       }
     }
@@ -226,6 +232,7 @@
     S.drawPending = false;
     const M = S.map, canvas = $('map');
     if (!M) return;
+    const t0 = performance.now();
     const L = S.layout = computeLayout(M.header);
     if (canvas.width !== L.W || canvas.height !== L.H) {
       canvas.width = L.W; canvas.height = L.H;
@@ -241,10 +248,11 @@
     const le = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
     const pack = (c) => le ? ((255 << 24) | (c[2] << 16) | (c[1] << 8) | c[0]) >>> 0 : ((c[0] << 24) | (c[1] << 16) | (c[2] << 8) | 255) >>> 0;
     const mixedPx = pack(MIXED_RGB);
-    const s = L.size, inner = s - L.gap, g = L.group;
+    const g = L.group;
     const flags = M.flags, counts = M.counts;
     const byType = new Uint32Array(5);
     for (const z of L.zones) {
+      const s = z.size, inner = s - z.gap;
       for (let c = 0; c < z.cells; c++) {
         const b0 = z.first_block + c * g, b1 = Math.min(z.first_block + z.blocks, b0 + g);
         let used = 0, pages = 0, mixed = false, mt;
@@ -267,7 +275,7 @@
           for (let t = 1; t < 5; t++) if (byType[t] > byType[mt]) mt = t;
         }
         const col = pack(shade(mt, pages ? used / pages : 0, mixed && s < 5));
-        const x0 = (c % L.cols) * s, y0 = z.top + Math.floor(c / L.cols) * s;
+        const x0 = (c % z.cols) * s, y0 = z.top + Math.floor(c / z.cols) * s;
         const corner = mixed && s >= 5 ? Math.max(2, Math.floor(inner / 2.5)) : 0;
         for (let y = 0; y < inner; y++) {
           let p = (y0 + y) * L.W + x0;
@@ -299,6 +307,7 @@
       }
     }
     S.mapDraws++;
+    S.lastDrawMs = performance.now() - t0;
     $('map-note').textContent = `${fmtInt(M.header.block_count)} pageblocks of ${fmtBytes(pbBytes)}` +
       (L.group > 1 ? `, ${L.group} per cell` : '') + ` · generation ${M.generation}` +
       ' · colour: migratetype, lighter = more free pages; dark corner = mixed (holds pages of another type). Click a block for its pages.';
@@ -334,16 +343,20 @@
 
   // ---------- Compaction scanners ----------
 
-  // Positions from the stream are queued and shown one after another, at least 60 ms each (faster
-  // when many wait), so a compaction that took 20 ms still shows its scanners sweep.
+  // Positions from the stream are queued and shown one after another, so a compaction that took 20 ms
+  // still shows its scanners sweep: up to 60 ms each, less when many wait, and none later than 300 ms
+  // after it arrived, so the cursors stay with the map, which the stream updates four times a second.
   function queueScanners(p) {
+    p.at = performance.now();
     S.scanQueue.push(p);
     if (S.scanQueue.length > 400) S.scanQueue.splice(0, S.scanQueue.length - 400);
   }
 
   function animate(now) {
+    // Positions that waited more than 300 ms are skipped (a zone's end is always shown).
+    while (S.scanQueue.length > 1 && now - S.scanQueue[0].at > 300 && !S.scanQueue[0].end) S.scanQueue.shift();
     if (S.scanQueue.length > 0) {
-      const wait = S.scanQueue.length > 40 ? 8 : S.scanQueue.length > 10 ? 30 : 60;
+      const wait = Math.min(60, Math.max(4, 250 / S.scanQueue.length));
       if (now - S.scanShownAt >= wait) {
         S.scanCurrent = S.scanQueue.shift();
         S.scanShownAt = now;
@@ -393,17 +406,17 @@
     if (toBlock < fromBlock) return;
     ctx.fillStyle = `rgba(${c[0]},${c[1]},${c[2]},0.16)`;
     const c0 = Math.floor((fromBlock - zone.first_block) / L.group), c1 = Math.floor((toBlock - zone.first_block) / L.group);
-    const r0 = Math.floor(c0 / L.cols), r1 = Math.floor(c1 / L.cols);
+    const r0 = Math.floor(c0 / zone.cols), r1 = Math.floor(c1 / zone.cols);
     for (let r = r0; r <= r1; r++) {
-      const a = r === r0 ? c0 % L.cols : 0, b = r === r1 ? c1 % L.cols : L.cols - 1;
-      ctx.fillRect(a * L.size, zone.top + r * L.size, (b - a + 1) * L.size, L.size);
+      const a = r === r0 ? c0 % zone.cols : 0, b = r === r1 ? c1 % zone.cols : zone.cols - 1;
+      ctx.fillRect(a * zone.size, zone.top + r * zone.size, (b - a + 1) * zone.size, zone.size);
     }
   }
 
   function cursor(ctx, L, block, c, label) {
     const r = cellRect(block);
     if (!r) return;
-    const m = Math.max(3 * L.dpr, L.size * 0.35);
+    const m = Math.max(3 * L.dpr, r.zone.size * 0.35);
     const w = Math.max(r.w, 1), h = Math.max(r.h, 1);
     ctx.strokeStyle = rgb(c);
     ctx.lineWidth = Math.max(2, Math.round(2.5 * L.dpr));
@@ -628,7 +641,7 @@
     const box = $('buddy-charts');
     const zones = zonesOf(stats);
     for (const c of [...box.children]) if (!zones.some((z) => `${z.node}-${z.name}` === c.dataset.key)) c.remove();
-    const W = 300, H = 160, left = 30, bottom = 18, top = 16;
+    const W = 284, H = 160, left = 30, bottom = 18, top = 16;
     for (const z of zones) {
       const ctx = chartCanvas(box, `${z.node}-${z.name}`, W, H);
       const orders = stats.nr_orders;
@@ -673,7 +686,7 @@
     const box = $('index-charts');
     const zones = zonesOf(stats);
     for (const c of [...box.children]) if (!zones.some((z) => `${z.node}-${z.name}` === c.dataset.key)) c.remove();
-    const W = 300, H = 160, left = 30, bottom = 18, top = 16;
+    const W = 284, H = 160, left = 30, bottom = 18, top = 16;
     for (const z of zones) {
       const ctx = chartCanvas(box, `${z.node}-${z.name}`, W, H);
       const orders = stats.nr_orders, ph = H - bottom - top - 10, pw = W - left - 10;
@@ -681,8 +694,11 @@
       ctx.fillStyle = '#1d2733';
       ctx.textBaseline = 'top';
       ctx.fillText(`Node ${z.node} ${z.name}`, left, 1);
-      ctx.fillStyle = '#555f6b'; ctx.fillText('— unusable', left + 120, 1);
-      ctx.fillStyle = '#d9822b'; ctx.fillText('— fragmentation', left + 190, 1);
+      ctx.textAlign = 'right';
+      ctx.fillStyle = '#d9822b'; ctx.fillText('— fragmentation', W - 4, 1);
+      const fw = ctx.measureText('— fragmentation').width;
+      ctx.fillStyle = '#555f6b'; ctx.fillText('— unusable', W - 10 - fw, 1);
+      ctx.textAlign = 'left';
       ctx.strokeStyle = '#e3e8ee';
       ctx.fillStyle = '#6b7785';
       ctx.textBaseline = 'middle';
@@ -805,7 +821,11 @@
       setConn(true);
       renderMachines();
       if (S.selected && !S.machines.some((m) => m.name === S.selected)) deselect('machine deleted');
-      if (!S.selected && S.machines.length && !S.userDeselected) select(S.machines[0].name);
+      if (!S.selected && S.machines.length && !S.userDeselected) {
+        // The machine named in the URL's fragment (/#name), else the first.
+        const want = decodeURIComponent(location.hash.slice(1));
+        select((S.machines.find((m) => m.name === want) || S.machines[0]).name);
+      }
       const cur = S.machines.find((m) => m.name === S.selected);
       if (cur) S.info = cur;
     } catch (e) {
@@ -842,6 +862,7 @@
     if (S.selected === name) return;
     closeStream();
     S.selected = name;
+    if (decodeURIComponent(location.hash.slice(1)) !== name) history.replaceState(null, '', '#' + encodeURIComponent(name));
     S.map = null; S.stats = null; S.history = []; S.zoom = null; S.scanQueue = []; S.scanCurrent = null; S.job = null;
     for (const id of ['buddy-charts', 'index-charts', 'series']) $(id).textContent = '';
     $('zoom').classList.add('hidden');
@@ -947,6 +968,11 @@
         : `/v1/machines/${encodeURIComponent(name)}/nodes/${node}/compact`);
       if (!r.ok) { setStatus(await problemText(r), true); return; }
       const rep = await r.json();
+      // The report waits for the scanners' last positions to be drawn (at most 3 s).
+      const until = performance.now() + 3000;
+      while (performance.now() < until && (S.scanQueue.length || (S.scanCurrent && !S.scanCurrent.end))) {
+        await new Promise((res) => setTimeout(res, 50));
+      }
       const moved = rep.vmstat_delta.compact_pages_moved;
       const zones = rep.zones.map((z) => `${z.zone} ${z.result.replace('COMPACT_', '').toLowerCase()}`).join(', ');
       setStatus(`compacted: ${fmtInt(moved)} pages migrated (${zones}), ${rep.simulated_ms.toFixed(1)} ms simulated`);
@@ -1017,6 +1043,22 @@
     $('token-button').addEventListener('click', async () => {
       const t = await askToken();
       if (t) { S.token = t; storeToken(t); }
+    });
+    // A hidden tab lets go of its stream after 10 s (a browser holds only six connections to a host,
+    // so many open tabs would otherwise starve each other) and catches up when shown again.
+    let hiddenTimer = null;
+    document.addEventListener('visibilitychange', () => {
+      clearTimeout(hiddenTimer);
+      if (document.hidden) {
+        hiddenTimer = setTimeout(() => { if (document.hidden) closeStream(); }, 10000);
+      } else if (S.selected && !S.stream) {
+        const name = S.selected;
+        loadMap().then(() => { if (S.selected === name && !S.stream && !document.hidden) openStream(); });
+      }
+    });
+    window.addEventListener('hashchange', () => {
+      const want = decodeURIComponent(location.hash.slice(1));
+      if (want && want !== S.selected && S.machines.some((m) => m.name === want)) select(want);
     });
     let resizeTimer = null;
     window.addEventListener('resize', () => {
