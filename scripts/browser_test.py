@@ -207,6 +207,40 @@ def compare_map(page, api, name, what):
     return header, blocks, c["px"]
 
 
+def compare_grouped(page, api, name):
+    """A map whose cells stand for several blocks: a sample of cells against the documented rule (the
+    majority migratetype, lowest first on a tie; the pages' overall fullness; darkened when any block of
+    the cell is mixed, the cells being under 5 pixels)."""
+    _, _, buf = api.call("GET", f"/v1/machines/{name}/pageblocks")
+    header, blocks = decode(buf)
+    wait_for(lambda: page.state()["generation"] == header["generation"], 15)
+    got = page.js("""const S = window.compactDashboard, L = S.layout, cv = document.getElementById('map');
+        const img = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data, out = [];
+        for (const z of L.zones) for (let c = 0; c < z.cells; c += 97) {
+          const x = (c % z.cols) * z.size + ((z.size - z.gap) >> 1), y = z.top + Math.floor(c / z.cols) * z.size + ((z.size - z.gap) >> 1);
+          const i = (y * cv.width + x) * 4;
+          out.push([z.first_block + c * L.group, Math.min(z.first_block + z.blocks, z.first_block + (c + 1) * L.group), z.size, img[i], img[i + 1], img[i + 2]]);
+        }
+        return {group: L.group, generation: S.map.generation, cells: out};""")
+    bad = []
+    for b0, b1, size, r, g, b in got["cells"]:
+        types = [0] * 5
+        used = pages = 0
+        mixed = False
+        for blk in range(b0, b1):
+            f, c = blocks[blk]
+            types[f & 7] += 1
+            pages += sum(c)
+            used += sum(c[2:7])
+            mixed |= bool(f & 8)
+        mt = max(range(5), key=lambda t: (types[t], -t))
+        want = shade(mt, used / pages if pages else 0, mixed and size < 5)
+        if not close((r, g, b), want):
+            bad.append((b0, want, (r, g, b)))
+    check(got["group"] > 1 and not bad, f"a smaller window draws {got['group']} blocks a cell; {len(got['cells'])} sampled cells have "
+          f"their blocks' aggregate colour" + (f"; {len(bad)} differ, first {bad[:3]}" if bad else ""))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=".build/debug/compact-service")
@@ -409,8 +443,9 @@ def main():
         t0 = time.time()
         driver.get(base + "#huge")
         pages = [Page(driver, driver.current_window_handle)]
-        for _ in range(a.browsers - 1):
-            d = new_driver(a, "1280,900")
+        for i in range(a.browsers - 1):
+            # The second browser's window is small enough that a cell stands for several blocks.
+            d = new_driver(a, "900,700" if i == 0 else "1280,900")
             others.append(d)
             d.get(base + "#huge")
             pages.append(Page(d, d.current_window_handle))
@@ -418,8 +453,10 @@ def main():
         check(drawn, f"{len(pages)} browsers drew the 1 TiB map ({time.time() - t0:.1f} s from the first request)")
         s = pages[0].state()
         check(s["group"] >= 1 and s["canvasW"] <= s["innerW"] * s["dpr"],
-              f"the 524,288 blocks are downsampled to the canvas: {s['layoutW']}x{s['layoutH']} pixels, {s['group']} block(s) a cell")
+              f"the 524,288 blocks fit the window's canvas: {s['layoutW']}x{s['layoutH']} pixels, {s['group']} block(s) a cell")
         check(s["lastDrawMs"] is not None and s["lastDrawMs"] < 1000, f"drawing the 1 TiB map took {s['lastDrawMs']:.0f} ms")
+        if len(pages) > 1:
+            compare_grouped(pages[1], api, "huge")
         counts = [p.state()["statsEvents"] for p in pages]
         time.sleep(2)
         later = [p.state()["statsEvents"] for p in pages]

@@ -901,7 +901,17 @@
     const es = new EventSource(`/v1/machines/${encodeURIComponent(name)}/stats/stream?interval_ms=250&events=compaction,scanners,pageblocks,jobs${since}`);
     S.stream = es;
     es.addEventListener('open', () => { S.streamOpen = true; setConn(true); });
-    es.addEventListener('error', () => { S.streamOpen = false; setConn(true); });
+    es.addEventListener('error', () => {
+      S.streamOpen = false;
+      setConn(true);
+      // EventSource retries by itself; when it gave up (the server refused the stream), start afresh.
+      if (es.readyState === EventSource.CLOSED && S.stream === es) {
+        S.stream = null;
+        setTimeout(() => {
+          if (S.selected === name && !S.stream) loadMap().then(() => { if (S.selected === name && !S.stream) openStream(); });
+        }, 2000);
+      }
+    });
     es.addEventListener('stats', (e) => onStats(JSON.parse(e.data)));
     es.addEventListener('pageblocks', (e) => onPageblocks(JSON.parse(e.data)));
     es.addEventListener('compaction_scanners', (e) => queueScanners(JSON.parse(e.data)));
