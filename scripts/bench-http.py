@@ -128,7 +128,7 @@ class Streams:
         self.bytes = 0
         for _ in range(n):
             s = socket.create_connection(("127.0.0.1", port))
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n".encode())
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
             s.setblocking(False)
             self.sel.register(s, selectors.EVENT_READ)
             self.socks.append(s)

@@ -16,7 +16,9 @@ It checks, printing one line per check:
   - "Compact node", "Run workload" (a preset, its progress from the stream) and "Delete" work;
   - a 1 TiB machine is drawn downsampled in ten browsers at once, which all keep receiving stats and
     stay responsive, and the service too;
-  - no browser logged a console error, and the token appears in no request line of the server's log.
+  - no browser logged a console error, and the token appears in no request line of the server's log;
+  - with --require-token-for-reads (and a read-only token) the page asks for the token as it opens,
+    then lists, draws and streams with it.
 
 Exits 1 if any check failed. With --screenshots DIR it saves dashboard-fragmented.png and
 dashboard-compacting.png there (the README's pictures live in docs/).
@@ -287,6 +289,14 @@ def main():
             api.json("POST", "/v1/machines/huge/allocations", {"kind": kind, "count": n, "gfp": {"wait": False}})
 
         # The API behind the page.
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/")
+        r = c.getresponse()
+        r.read()
+        csp = r.getheader("Content-Security-Policy") or ""
+        c.close()
+        check(r.status == 200 and "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe" not in csp,
+              f"the page is served with a strict Content-Security-Policy ({csp})")
         status, ctype, buf = api.call("GET", "/v1/machines/frag/pageblocks")
         check(status == 200 and ctype == "application/vnd.compact-service.pageblocks", f"pageblocks: 200 {ctype}")
         header, blocks = decode(buf)
@@ -477,6 +487,38 @@ def main():
             p.d.switch_to.window(p.handle)
             console += [e for e in p.d.get_log("browser") if e.get("level") == "SEVERE"]
         check(not console, f"no console errors ({len(console)}{': ' + console[0]['message'][:200] if console else ''})")
+        for d in others:
+            d.quit()
+        others.clear()
+
+        # A server that wants a token for reads too (--require-token-for-reads), with a read-only token:
+        # the page learns it from /readyz's 401, asks for the token at once, then reads and streams with it.
+        read_dir = tempfile.mkdtemp(prefix="browser-test-read-")
+        read_token = "read-" + os.urandom(8).hex()
+        with open(os.path.join(read_dir, "tokens"), "w") as f:
+            f.write(f"admin {token}\nread {read_token}\n")
+        port2 = free_port()
+        server2 = subprocess.Popen([a.bin, "--port", str(port2), "--token-file", os.path.join(read_dir, "tokens"),
+                                    "--require-token-for-reads", "--log-level", "warning", "--shutdown-timeout", "2"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: _connects(port2), 20, 0.05)
+            api2 = Api(port2, token)
+            api2.json("POST", "/v1/machines", {"name": "closed", "memory_mib": 256})
+            driver.get(f"http://127.0.0.1:{port2}/#closed")
+            asked = wait_for(lambda: driver.find_element(By.ID, "token-dialog").get_attribute("open") is not None, 10)
+            check(asked, "with --require-token-for-reads the page asks for the token as it opens")
+            driver.find_element(By.ID, "token-input").send_keys(read_token)
+            driver.find_element(By.ID, "token-ok").click()
+            p2 = Page(driver, driver.current_window_handle)
+            ok = wait_for(lambda: (lambda s: s and s["mapMachine"] == "closed" and s["statsEvents"] >= 2)(p2.state()), 20)
+            check(ok, "with a read token it lists the machine, draws its map and follows its stream")
+            severe = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+            check(len(severe) == 1 and "/readyz" in severe[0] and "401" in severe[0],
+                  f"its only console error is /readyz's 401 that told it a token is needed ({severe[:2]})")
+        finally:
+            server2.terminate()
+            server2.wait(timeout=15)
     finally:
         for d in [driver] + others:
             if d is not None:

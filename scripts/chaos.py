@@ -193,7 +193,7 @@ class Round:
         while not self.stopping.is_set():
             try:
                 s = socket.create_connection(("127.0.0.1", port), timeout=self.args.request_s)
-                s.sendall(("GET /v1/machines/%s/stats/stream?interval_ms=100&events=compaction HTTP/1.1\r\nHost: x\r\n\r\n" % name).encode())
+                s.sendall(("GET /v1/machines/%s/stats/stream?interval_ms=100&events=compaction HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % name).encode())
                 reading = self.rng.random() < 0.5
                 end = time.time() + self.rng.uniform(0.2, 1.0)
                 while time.time() < end and not self.stopping.is_set():

@@ -32,7 +32,12 @@ fi
 
 . scripts/server-lib.sh
 # A small budget and machine cap keep randomly generated machines cheap.
-start_server "$BIN" --demo-machine demo --memory-budget 2GiB --max-machines 32 --log-level warning
+# With an admin token, as a deployment that guards its changes runs: every generated request carries it.
+token_file=$(mktemp)
+server_tmp+=("$token_file")
+token="admin st-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+printf '%s\n' "$token" >"$token_file"
+start_server "$BIN" --demo-machine demo --memory-budget 2GiB --max-machines 32 --log-level warning --token-file "$token_file"
 echo "compact-service on port $port"
 
 # positive_data_acceptance is left out: some limits depend on other fields or on the machine
@@ -48,6 +53,7 @@ echo "compact-service on port $port"
 status=0
 "$ST" run openapi.yaml \
     --url "http://127.0.0.1:$port" \
+    --header "Authorization: Bearer ${token#admin }" \
     --checks all \
     --exclude-checks positive_data_acceptance,ensure_resource_availability \
     --exclude-operation-id runWorkload --exclude-operation-id runExperiment --exclude-operation-id statsStream --exclude-operation-id jobStream \

@@ -20,7 +20,7 @@ start_server() {
     trap stop_server EXIT
     port=""
     for _ in $(seq 1 100); do
-        port=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\)$/\1/p' "$server_out")
+        port=$(sed -n 's/.*listening on https\{0,1\}:\/\/[^ ]*:\([0-9][0-9]*\)$/\1/p' "$server_out")
         [ -n "$port" ] && break
         kill -0 "$server" 2>/dev/null || { cat "$server_log" >&2; echo "server exited" >&2; exit 1; }
         sleep 0.1

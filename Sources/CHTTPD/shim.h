@@ -27,4 +27,10 @@ static inline int chttpd_connection_fd(struct MHD_Connection *connection) {
     return info ? info->connect_fd : -1;
 }
 
+/* The client's address (MHD_get_connection_info is variadic), or NULL. */
+static inline const struct sockaddr *chttpd_client_address(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return info ? info->client_addr : NULL;
+}
+
 #endif

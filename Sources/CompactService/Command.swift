@@ -34,8 +34,32 @@ struct CompactServiceCommand: ParsableCommand {
     var memoryBudget: String?
 
     @Option(name: .customLong("token-file"),
-            help: "File holding a bearer token; when given, every mutating request (POST/PUT/DELETE) needs `Authorization: Bearer <token>` or gets 401.")
+            help: "File of bearer tokens, one a line: `SCOPE TOKEN` (scope read, write or admin) or `TOKEN` (admin). With it, requests that change state need `Authorization: Bearer <token>` of a scope that covers them (401/403).")
     var tokenFile: String?
+
+    @Flag(name: .customLong("require-token-for-reads"), help: "GETs, streams and /metrics need a token too (any scope).")
+    var requireTokenForReads = false
+
+    @Option(name: .customLong("allowed-hosts"), parsing: .upToNextOption,
+            help: "Host names accepted in the Host header besides localhost, 127.0.0.1, [::1] and --host (a proxy's, a cluster's); `*` accepts any. Others get 421 (DNS rebinding protection).")
+    var allowedHosts: [String] = []
+
+    @Option(name: .customLong("allowed-origins"), parsing: .upToNextOption,
+            help: "Origins (scheme://host[:port]) whose pages may change state and read across origins (CORS). The service's own origin always may.")
+    var allowedOrigins: [String] = []
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate (chain): serve HTTPS (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("rate-limit"),
+            help: "Requests that change state per client (token, or address) and second, in bursts of up to twice as many; more get 429. 0: no limit.")
+    var rateLimit = 0.0
+
+    @Option(name: .customLong("max-connections-per-ip"), help: "Concurrent connections one address may hold (libmicrohttpd's per-IP limit). 0: no limit.")
+    var maxConnectionsPerIP = 0
 
     @Option(name: .customLong("log-level"), help: "error, warning, info (one line per request) or debug.")
     var logLevel = "info"
@@ -59,6 +83,12 @@ struct CompactServiceCommand: ParsableCommand {
             throw ValidationError("--memory-budget '\(b)' is not a size (bytes, or a number with K/M/G/T)")
         }
         guard shutdownTimeout >= 0 && shutdownTimeout <= 3600 else { throw ValidationError("--shutdown-timeout must be 0..3600") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard rateLimit >= 0 && rateLimit <= 1_000_000 else { throw ValidationError("--rate-limit must be 0..1000000") }
+        guard maxConnectionsPerIP >= 0 else { throw ValidationError("--max-connections-per-ip must be 0 or more") }
+        for o in allowedOrigins where !(o.hasPrefix("http://") || o.hasPrefix("https://")) {
+            throw ValidationError("--allowed-origins takes scheme://host[:port], not '\(o)'")
+        }
     }
 
     func run() throws {
@@ -76,8 +106,18 @@ struct CompactServiceCommand: ParsableCommand {
         c.logLevel = LogLevel(name: logLevel)!
         c.demoMachine = demoMachine
         c.shutdownTimeoutSeconds = shutdownTimeout
+        c.requireTokenForReads = requireTokenForReads
+        c.allowedHosts = allowedHosts
+        c.allowedOrigins = allowedOrigins
+        c.tlsCertPath = tlsCert
+        c.tlsKeyPath = tlsKey
+        c.rateLimit = rateLimit
+        c.maxConnectionsPerIP = maxConnectionsPerIP
         do {
-            if let tokenFile { c.token = try ServerConfig.readToken(path: tokenFile) }
+            if let tokenFile { try c.readTokens(path: tokenFile) }
+            if requireTokenForReads && c.token == nil {
+                throw ValidationError("--require-token-for-reads needs --token-file")
+            }
             try Server.runUntilSignalled(c)
         } catch let e as StartError {
             throw ValidationError(e.description)

@@ -11,8 +11,27 @@ public struct ServerConfig: Sendable {
     public var maxBodyBytes = 1 << 20
     public var maxMachines = 64
     public var memoryBudget = ServerConfig.defaultMemoryBudget
-    /// Bearer token every mutating request must carry; nil: no authorization.
-    public var token: String?
+    /// Bearer tokens and their scopes (`--token-file`); empty: no authorization.
+    var tokens: [ScopedToken] = []
+    /// `--require-token-for-reads`: GETs need a token (any scope) too.
+    public var requireTokenForReads = false
+    /// `--allowed-hosts`: Host names accepted besides loopback and `host` (`*`: any).
+    public var allowedHosts: [String] = []
+    /// `--allowed-origins`: origins whose browsers may change state and read across origins.
+    public var allowedOrigins: [String] = []
+    /// `--tls-cert`, `--tls-key`: PEM files; both or neither.
+    public var tlsCertPath: String?
+    public var tlsKeyPath: String?
+    /// `--rate-limit`: requests that change state per client and second (bursts of twice as many); 0: off.
+    public var rateLimit = 0.0
+    /// `--max-connections-per-ip`: 0: no limit.
+    public var maxConnectionsPerIP = 0
+
+    /// For tests and embedders: one admin token, as a token file of one line gives.
+    public var token: String? {
+        get { tokens.first.map { String(decoding: $0.bytes, as: UTF8.self) } }
+        set { tokens = newValue.map { [ScopedToken(scope: .admin, bytes: Array($0.utf8))] } ?? [] }
+    }
     public var logLevel = LogLevel.info
     /// Name of an x86_64, 4096 MiB, one-node machine created at start-up.
     public var demoMachine: String?
@@ -32,9 +51,15 @@ public struct ServerConfig: Sendable {
         return pages * size / 2
     }
 
-    /// Reads a token file: its content without surrounding whitespace, which must not be empty.
-    public static func readToken(path: String) throws(StartError) -> String {
-        guard let f = fopen(path, "r") else { throw StartError(description: "cannot read --token-file \(path)") }
+    /// Reads a token file: lines of `SCOPE TOKEN` or `TOKEN` (scope admin); see `AccessPolicy.parseTokens`.
+    public mutating func readTokens(path: String) throws(StartError) {
+        tokens = try AccessPolicy.parseTokens(String(decoding: try ServerConfig.readFile(path, flag: "--token-file"), as: UTF8.self),
+                                              path: path)
+    }
+
+    /// A small file's bytes (at most 1 MiB).
+    static func readFile(_ path: String, flag: String) throws(StartError) -> [UInt8] {
+        guard let f = fopen(path, "r") else { throw StartError(description: "cannot read \(flag) \(path)") }
         defer { fclose(f) }
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 4096)
@@ -42,13 +67,19 @@ public struct ServerConfig: Sendable {
             let n = fread(&buf, 1, buf.count, f)
             if n <= 0 { break }
             bytes.append(contentsOf: buf[0..<n])
-            if bytes.count > 1 << 16 { throw StartError(description: "--token-file \(path) is larger than 64 KiB") }
+            if bytes.count > 1 << 20 { throw StartError(description: "\(flag) \(path) is larger than 1 MiB") }
         }
-        let t = String(decoding: bytes, as: UTF8.self).trimmingASCIIWhitespace()
-        guard !t.isEmpty, t.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw StartError(description: "--token-file \(path) must hold one token of visible ASCII characters")
-        }
-        return t
+        return bytes
+    }
+
+    var policy: AccessPolicy {
+        AccessPolicy(boundTo: host, extraHosts: allowedHosts, origins: allowedOrigins, tokens: tokens,
+                     tokensForReads: requireTokenForReads)
+    }
+
+    /// Whether `host` is a loopback address or name (binding elsewhere without TLS or tokens is warned of).
+    var bindsLoopbackOnly: Bool {
+        ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased()) || host.hasPrefix("127.")
     }
 
     /// Parses a size: bytes, or a number with K/M/G/T (powers of 1024, optional `iB`/`B`).
@@ -83,8 +114,11 @@ public final class Server: Sendable {
         self.config = config
         log = Logger(level: config.logLevel)
         registry = MachineRegistry(maxMachines: config.maxMachines, memoryBudget: config.memoryBudget)
-        router = Router(token: config.token, log: log) { Routes.register(&$0) }
-        http = MHDServer(router: router, registry: registry, log: log, maxBodyBytes: config.maxBodyBytes)
+        router = Router(policy: config.policy,
+                        limiter: config.rateLimit > 0 ? RateLimiter(rate: config.rateLimit, burst: 2 * config.rateLimit) : nil,
+                        log: log) { Routes.register(&$0) }
+        http = MHDServer(router: router, registry: registry, log: log, maxBodyBytes: config.maxBodyBytes,
+                         rateLimited: config.rateLimit > 0)
     }
 
     /// Creates the demo machine (if asked for) and starts serving; returns the bound port.
@@ -99,8 +133,18 @@ public final class Server: Sendable {
                 throw StartError(description: "cannot create the demo machine: \(Problem.from(error).detail)")
             }
         }
+        var tls: (cert: [UInt8], key: [UInt8])?
+        switch (config.tlsCertPath, config.tlsKeyPath) {
+        case (nil, nil): tls = nil
+        case (let c?, let k?): tls = (try ServerConfig.readFile(c, flag: "--tls-cert"), try ServerConfig.readFile(k, flag: "--tls-key"))
+        default: throw StartError(description: "--tls-cert and --tls-key go together")
+        }
+        if !config.bindsLoopbackOnly && tls == nil && config.tokens.isEmpty {
+            log.warning("listening on \(config.host) without TLS or tokens: anyone who can reach it can drive it (see the README's \"Exposing the service\")")
+        }
         return try http.start(host: config.host, port: config.port, threads: config.threads,
-                              connectionTimeout: config.connectionTimeoutSeconds)
+                              connectionTimeout: config.connectionTimeoutSeconds, tls: tls,
+                              maxConnectionsPerIP: config.maxConnectionsPerIP)
     }
 
     /// Graceful shutdown: stop accepting, let requests in flight finish for up to the shutdown timeout,
@@ -133,9 +177,9 @@ public final class Server: Sendable {
         let server = Server(config: config)
         let port = try server.start()
         let hostText = config.host.contains(":") ? "[\(config.host)]" : config.host
-        print("compact-service listening on http://\(hostText):\(port)")
+        print("compact-service listening on \(config.tlsCertPath == nil ? "http" : "https")://\(hostText):\(port)")
         fflush(nil)
-        server.log.info("listening on \(hostText):\(port) threads=\(config.threads) memory_budget=\(config.memoryBudget) max_machines=\(config.maxMachines) auth=\(config.token == nil ? "off" : "bearer")")
+        server.log.info("listening on \(hostText):\(port) threads=\(config.threads) memory_budget=\(config.memoryBudget) max_machines=\(config.maxMachines) auth=\(config.tokens.isEmpty ? "off" : "bearer(\(config.tokens.count))") tls=\(config.tlsCertPath == nil ? "off" : "on")")
         var sig: Int32 = 0
         sigwait(&set, &sig)
         server.log.info("signal \(sig): shutting down")

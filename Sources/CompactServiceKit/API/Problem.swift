@@ -45,6 +45,8 @@ struct Problem: Error, Sendable {
                 return Problem(422, e.description, field: e.field)
             case .unknownHandle:
                 return Problem(404, e.description, field: e.field)
+            case .handleNotFreeable(_, _, let repeated):
+                return Problem(repeated ? 422 : 404, e.description, field: e.field)
             case .unknownTag:
                 return Problem(404, e.description, field: e.field)
             case .unknownNode:
@@ -108,6 +110,8 @@ enum HTTPStatus {
         case 411: return "Length Required"
         case 413: return "Content Too Large"
         case 415: return "Unsupported Media Type"
+        case 421: return "Misdirected Request"
+        case 429: return "Too Many Requests"
         case 422: return "Unprocessable Content"
         case 500: return "Internal Server Error"
         case 503: return "Service Unavailable"

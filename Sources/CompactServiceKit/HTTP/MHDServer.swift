@@ -22,6 +22,13 @@ final class MHDServer: Sendable {
     let registry: MachineRegistry
     let log: Logger
     let maxBodyBytes: Int
+    /// `--rate-limit` is on: a mutation's client (token or address) is read for the limiter.
+    let rateLimited: Bool
+    /// The service has tokens: Authorization is read on every request (reads may need one too).
+    private let hasTokens: Bool
+    /// PEM key and certificate handed to libmicrohttpd (it keeps the pointers, not copies), as integers;
+    /// freed in `stop` after the daemon.
+    private let tlsMemory = Mutex<[UInt]>([])
 
     /// The `MHD_Daemon *` as an integer (raw pointers are not Sendable). Written once in `start` before
     /// any request can arrive and cleared in `stop`; MHD itself synchronises its use.
@@ -52,11 +59,13 @@ final class MHDServer: Sendable {
     /// Open SSE streams and the ticker that resumes them (HTTP/MHDStream.swift).
     let streams: StreamHub
 
-    init(router: Router, registry: MachineRegistry, log: Logger, maxBodyBytes: Int) {
+    init(router: Router, registry: MachineRegistry, log: Logger, maxBodyBytes: Int, rateLimited: Bool = false) {
         self.router = router
         self.registry = registry
         self.log = log
         self.maxBodyBytes = maxBodyBytes
+        self.rateLimited = rateLimited
+        hasTokens = !router.policy.tokens.isEmpty
         var g = SystemRandomNumberGenerator()
         idPrefix = RequestID.Prefix(UInt32(truncatingIfNeeded: g.next()))
         routeSeries = router.routes.map { registry.metrics.counters(route: $0.pattern, method: $0.method) }
@@ -68,9 +77,14 @@ final class MHDServer: Sendable {
         let slots = UnsafeMutablePointer<FixedSlot>.allocate(capacity: max(1, fixed.count))
         for (i, r) in fixed.enumerated() {
             let f = r.fixed!
+            let headers = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: max(1, 2 * f.headers.count))
+            for (k, (name, value)) in f.headers.enumerated() {
+                (headers + 2 * k).initialize(to: strdup(name))
+                (headers + 2 * k + 1).initialize(to: strdup(value))
+            }
             (slots + i).initialize(to: FixedSlot(path: strdup(r.pattern), pathLength: r.pattern.utf8.count, routeIndex: r.index,
                                                  body: f.bytes.address, bodyCount: f.bytes.count,
-                                                 contentType: strdup(f.contentType)))
+                                                 contentType: strdup(f.contentType), headers: headers, headerCount: f.headers.count))
         }
         fixedSlots = UInt(bitPattern: slots)
         fixedCount = fixed.count
@@ -88,6 +102,8 @@ final class MHDServer: Sendable {
         for i in 0..<fixedCount {
             free(slots[i].path)
             free(slots[i].contentType)
+            for k in 0..<(2 * slots[i].headerCount) { free(slots[i].headers[k]) }
+            slots[i].headers.deallocate()
         }
         slots.deinitialize(count: fixedCount)
         slots.deallocate()
@@ -100,7 +116,8 @@ final class MHDServer: Sendable {
 
     /// Binds `host:port` (port 0 picks a free port) and starts `threads` epoll threads; returns the
     /// bound port.
-    func start(host: String, port: UInt16, threads: Int, connectionTimeout: Int) throws(StartError) -> UInt16 {
+    func start(host: String, port: UInt16, threads: Int, connectionTimeout: Int, tls: (cert: [UInt8], key: [UInt8])? = nil,
+               maxConnectionsPerIP: Int = 0) throws(StartError) -> UInt16 {
         guard let addr = MHDServer.resolve(host) else {
             throw StartError(description: "cannot resolve --host '\(host)'")
         }
@@ -114,6 +131,7 @@ final class MHDServer: Sendable {
         var flags = MHD_USE_EPOLL.rawValue | MHD_USE_INTERNAL_POLLING_THREAD.rawValue
             | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
         if addr.family == AF_INET6 { flags |= MHD_USE_IPv6.rawValue }
+        if tls != nil { flags |= MHD_USE_TLS.rawValue }
 
         // The daemon keeps this object as its callback context until `stop` releases it.
         let cls = Unmanaged.passRetained(self).toOpaque()
@@ -123,13 +141,27 @@ final class MHDServer: Sendable {
             MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(sa)),
             MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: connectionTimeout, ptr_value: nil),
             MHD_OptionItem(option: .UNESCAPE_CALLBACK, value: unsafeBitCast(unescapeCallback, to: Int.self), ptr_value: nil),
-            MHD_OptionItem(option: .END, value: 0, ptr_value: nil),
         ]
+        if maxConnectionsPerIP > 0 {
+            options.append(MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: maxConnectionsPerIP, ptr_value: nil))
+        }
+        if let tls {
+            // libmicrohttpd keeps these pointers for the daemon's life: NUL-terminated copies, freed in `stop`.
+            let key = MHDServer.cCopy(tls.key), cert = MHDServer.cCopy(tls.cert)
+            tlsMemory.withLock { $0 = [UInt(bitPattern: key), UInt(bitPattern: cert)] }
+            options.append(MHD_OptionItem(option: .HTTPS_MEM_KEY, value: 0, ptr_value: key))
+            options.append(MHD_OptionItem(option: .HTTPS_MEM_CERT, value: 0, ptr_value: cert))
+        }
+        options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
         let daemon = options.withUnsafeMutableBufferPointer { opts in
             chttpd_start_daemon(flags, port, accessHandler, cls, opts.baseAddress)
         }
         guard let daemon else {
             Unmanaged<MHDServer>.fromOpaque(cls).release()
+            freeTLSMemory()
+            if tls != nil {
+                throw StartError(description: "libmicrohttpd could not start with TLS on \(host):\(port): check that --tls-cert and --tls-key are a PEM certificate and its key (or the address is in use)")
+            }
             throw StartError(description: "libmicrohttpd could not listen on \(host):\(port) (address in use, or not permitted)")
         }
         daemonBits.store(UInt(bitPattern: Int(bitPattern: daemon)), ordering: .releasing)
@@ -162,40 +194,30 @@ final class MHDServer: Sendable {
         let bits = daemonBits.exchange(0, ordering: .acquiringAndReleasing)
         guard let d = OpaquePointer(bitPattern: bits) else { return }
         MHD_stop_daemon(d)
+        freeTLSMemory()
         Unmanaged.passUnretained(self).release()
+    }
+
+    private func freeTLSMemory() {
+        for bits in tlsMemory.withLock({ m in defer { m = [] }; return m }) { free(UnsafeMutableRawPointer(bitPattern: bits)) }
+    }
+
+    /// `bytes` as a malloc'ed NUL-terminated C string.
+    private static func cCopy(_ bytes: [UInt8]) -> UnsafeMutableRawPointer {
+        let p = malloc(bytes.count + 1)!
+        bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        p.storeBytes(of: 0, toByteOffset: bytes.count, as: UInt8.self)
+        return p
     }
 
     // MARK: - Requests
 
-    /// MHD's access handler: first call with headers, then once per body chunk, then a final call.
+    /// MHD's access handler: first call with headers, then once per body chunk, then a final call (and,
+    /// for a request run on a worker, one more after the worker resumes the connection).
     fileprivate func access(_ conn: OpaquePointer, _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
                             _ upload: UnsafePointer<CChar>?, _ uploadSize: UnsafeMutablePointer<Int>,
                             _ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
-        guard let p = reqCls.pointee else {
-            // First call: headers only. Only what every request needs is read here; the other headers
-            // stay in MHD's connection until NOTIFY_COMPLETED and are read on the final call.
-            let shard = ThreadShard.current
-            let startNs = monotonicNs()
-            requestCounts.add(0, 1, shard: shard)
-            let bodyTooLarge = header(conn, "Content-Length").flatMap { Int($0) }.map { $0 > maxBodyBytes } ?? false
-            let slot = fixedSlot(method, url)
-            if slot >= 0 && !bodyTooLarge {
-                // A fixed answer (/healthz) needs no RequestState: its state fits in req_cls itself.
-                reqCls.pointee = FixedRequest(slot: slot, shard: shard, startNs: startNs).pointer
-                return .YES
-            }
-            let clientID = RequestID.sanitized(MHD_lookup_connection_value(conn, .HEADER_KIND, cString("X-Request-ID")))
-            let st = RequestState(
-                startNs: startNs, method: MHDServer.method(method), url: url, clientRequestID: clientID,
-                idPrefix: idPrefix, idNumber: clientID == nil ? nextRequestNumber(shard: shard) : 0, shard: shard)
-            reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
-            if bodyTooLarge {
-                // Refuse before reading the body: MHD closes the connection after this answer.
-                st.tooLarge = true
-                return queue(conn, st, tooLarge(st))
-            }
-            return .YES
-        }
+        guard let p = reqCls.pointee else { return begin(conn, url, method, reqCls) }
         if var fixed = FixedRequest(p) {
             // A GET reads no body: any chunk is dropped. Then the one answer, once.
             if uploadSize.pointee > 0 {
@@ -218,32 +240,63 @@ final class MHDServer: Sendable {
             return queue(conn, st, r)
         }
         if uploadSize.pointee > 0 {
-            let n = uploadSize.pointee
-            if !st.tooLarge, let upload {
-                if st.body.count + n > maxBodyBytes {
-                    st.tooLarge = true
-                    st.body = []
-                } else {
-                    upload.withMemoryRebound(to: UInt8.self, capacity: n) {
-                        st.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
-                    }
-                }
-            }
+            receive(st, upload, uploadSize.pointee)
             uploadSize.pointee = 0
             return .YES
         }
         if st.responded { return .YES }
         if st.tooLarge { return queue(conn, st, tooLarge(st)) }
+        return route(conn, st)
+    }
 
+    /// The first call, with the headers only. Only what every request needs is read here; the other
+    /// headers stay in MHD's connection until NOTIFY_COMPLETED and are read on the final call.
+    private func begin(_ conn: OpaquePointer, _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
+                       _ reqCls: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> MHD_Result {
+        CPUPriority.raiseHTTPThreadOnce()
+        let shard = ThreadShard.current
+        let startNs = monotonicNs()
+        requestCounts.add(0, 1, shard: shard)
+        let bodyTooLarge = header(conn, "Content-Length").flatMap { Int($0) }.map { $0 > maxBodyBytes } ?? false
+        let slot = fixedSlot(method, url)
+        if slot >= 0 && !bodyTooLarge {
+            // A fixed answer (/healthz) needs no RequestState: its state fits in req_cls itself.
+            reqCls.pointee = FixedRequest(slot: slot, shard: shard, startNs: startNs).pointer
+            return .YES
+        }
+        let clientID = RequestID.sanitized(MHD_lookup_connection_value(conn, .HEADER_KIND, cString("X-Request-ID")))
+        let st = RequestState(
+            startNs: startNs, method: MHDServer.method(method), url: url, clientRequestID: clientID,
+            idPrefix: idPrefix, idNumber: clientID == nil ? nextRequestNumber(shard: shard) : 0, shard: shard)
+        reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
+        if bodyTooLarge {
+            // Refuse before reading the body: MHD closes the connection after this answer.
+            st.tooLarge = true
+            return queue(conn, st, tooLarge(st))
+        }
+        return .YES
+    }
+
+    /// A chunk of the body: kept unless the body has grown past --max-body-bytes (then dropped, and the
+    /// request answered 413 on the final call).
+    private func receive(_ st: RequestState, _ upload: UnsafePointer<CChar>?, _ n: Int) {
+        guard !st.tooLarge, let upload else { return }
+        if st.body.count + n > maxBodyBytes {
+            st.tooLarge = true
+            st.body = []
+            return
+        }
+        upload.withMemoryRebound(to: UInt8.self, capacity: n) {
+            st.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
+        }
+    }
+
+    /// The final call: the request as a `Request`, then a stream, an inline answer, a cached answer, or
+    /// a worker.
+    private func route(_ conn: OpaquePointer, _ st: RequestState) -> MHD_Result {
         let resolution = router.resolve(method: st.method, path: st.path)
         if case .route(let route, _) = resolution { st.routeIndex = route.index }
-        // Content-Type and Authorization matter only to requests that change state (a GET or HEAD
-        // route reads no body and needs no token).
-        let mutating = st.method != "GET" && st.method != "HEAD"
-        let request = Request(method: st.method, path: st.path,
-                              contentType: mutating ? header(conn, "Content-Type") : nil,
-                              authorization: mutating ? header(conn, "Authorization") : nil,
-                              requestID: st.requestID, body: st.body, query: MHDServer.queryArguments(conn))
+        let request = makeRequest(conn, st)
         st.body = []
         if case .route(let route, let params) = resolution, streamRoutes.contains(route.index), st.method == "GET" {
             return openStream(conn, st, request, pattern: route.pattern, params)
@@ -253,6 +306,21 @@ final class MHDServer: Sendable {
         }
         if let cached = router.dispatchCached(request, resolution, registry: registry) { return queue(conn, st, cached) }
         return offload(conn, st, request, resolution)
+    }
+
+    /// What the router needs of the request, copied out of libmicrohttpd. Content-Type matters only to
+    /// requests that change state (a GET or HEAD route reads no body), Authorization only to those or
+    /// when the service has tokens, the client's address only to the rate limit.
+    private func makeRequest(_ conn: OpaquePointer, _ st: RequestState) -> Request {
+        let mutating = st.method != "GET" && st.method != "HEAD"
+        let authorization = mutating || hasTokens ? header(conn, "Authorization") : nil
+        var request = Request(method: st.method, path: st.path,
+                              contentType: mutating ? header(conn, "Content-Type") : nil,
+                              authorization: authorization,
+                              requestID: st.requestID, body: st.body, query: MHDServer.queryArguments(conn),
+                              host: header(conn, "Host"), origin: header(conn, "Origin"))
+        if mutating && rateLimited { request.client = authorization ?? MHDServer.clientAddress(conn) }
+        return request
     }
 
     /// Runs a request on the request pool while its connection is suspended. Once shutdown has begun
@@ -318,6 +386,8 @@ final class MHDServer: Sendable {
             return .NO
         }
         MHD_add_response_header(resp, cString("Content-Type"), f.contentType)
+        MHD_add_response_header(resp, cString("X-Content-Type-Options"), cString("nosniff"))
+        for k in 0..<f.headerCount { MHD_add_response_header(resp, f.headers[2 * k], f.headers[2 * k + 1]) }
         if let clientID {
             MHD_add_response_header(resp, cString("X-Request-ID"), clientID)
         } else {
@@ -339,6 +409,26 @@ final class MHDServer: Sendable {
     private func tooLarge(_ st: RequestState) -> Response {
         Problem(413, "the request body exceeds --max-body-bytes (\(maxBodyBytes) bytes)", field: "body")
             .response(requestID: st.requestID)
+    }
+
+    /// The client's IP address as text ("" when unknown).
+    static func clientAddress(_ conn: OpaquePointer) -> String {
+        guard let sa = chttpd_client_address(conn) else { return "" }
+        var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        switch Int32(sa.pointee.sa_family) {
+        case AF_INET:
+            sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { s in
+                var a = s.pointee.sin_addr
+                _ = inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
+            }
+        case AF_INET6:
+            sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { s in
+                var a = s.pointee.sin6_addr
+                _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
+            }
+        default: return ""
+        }
+        return String(cString: buf)
     }
 
     /// The request's query arguments (at most 32, each key and value at most 256 bytes; more are dropped).

@@ -13,9 +13,18 @@ struct Request: Sendable {
     var body: [UInt8]
     /// Query arguments (`?wait=true&format=csv`), decoded; the last of a repeated key wins.
     var query: [String: String]
+    /// The `Host` and `Origin` headers (`AccessPolicy`).
+    var host: String?
+    var origin: String?
+    /// Who the rate limit counts this request against: its bearer token or, without one, its address.
+    var client = ""
 
     init(method: String, path: String, contentType: String? = nil, authorization: String? = nil,
-         requestID: String = "test", body: [UInt8] = [], query: [String: String] = [:]) {
+         requestID: String = "test", body: [UInt8] = [], query: [String: String] = [:], host: String? = nil,
+         origin: String? = nil, client: String = "") {
+        self.host = host
+        self.origin = origin
+        self.client = client
         self.method = method
         self.path = path
         self.query = query

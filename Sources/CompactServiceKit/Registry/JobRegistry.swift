@@ -132,7 +132,7 @@ final class JobRegistry: Sendable {
 
     init(workers: Int = 2) {
         self.workers = workers
-        pool = WorkerPool(name: "jobs", minThreads: 0, maxThreads: workers, niceness: 10)
+        pool = WorkerPool(name: "jobs", minThreads: 0, maxThreads: workers, niceness: CPUPriority.background)
     }
 
     func submit(kind: String, machine: String?, machineInstance: Int? = nil, workload: String, steps: Int, variants: Int,

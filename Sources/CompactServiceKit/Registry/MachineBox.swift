@@ -107,21 +107,25 @@ final class MachineBox: Sendable {
     /// its waiters). Stops early, without error, when `shouldStop` says so (shutdown, a cancelled job);
     /// returns whether it finished. Throws `deletedDuringOperation` when the machine is deleted between
     /// two steps: the operation's work went with the machine.
+    /// After its first 10 ms the operation's thread runs at background priority (`CPUPriority`).
     @discardableResult
     func runInSteps(shouldStop: () -> Bool, _ step: (Machine) throws -> StepOutcome) throws -> Bool {
-        var first = true
-        while true {
-            let outcome: StepOutcome
-            do {
-                outcome = try withMachine(mutating: true) { m in try step(m) }
-            } catch RegistryError.unknownMachine(let n) where !first {
-                throw RegistryError.deletedDuringOperation(n)
+        try CPUPriority.demotingWhenLong { tick in
+            var first = true
+            while true {
+                let outcome: StepOutcome
+                do {
+                    outcome = try withMachine(mutating: true) { m in try step(m) }
+                } catch RegistryError.unknownMachine(let n) where !first {
+                    throw RegistryError.deletedDuringOperation(n)
+                }
+                first = false
+                if case .done = outcome { return true }
+                if isRemoved { throw RegistryError.deletedDuringOperation(name) }
+                if shouldStop() { return false }
+                tick()
+                letWaitersIn()
             }
-            first = false
-            if case .done = outcome { return true }
-            if isRemoved { throw RegistryError.deletedDuringOperation(name) }
-            if shouldStop() { return false }
-            letWaitersIn()
         }
     }
 

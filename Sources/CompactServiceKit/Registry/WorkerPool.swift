@@ -95,6 +95,18 @@ final class WorkerPool: Sendable {
         return true
     }
 
+    private static let retireKey: pthread_key_t = {
+        var k = pthread_key_t()
+        precondition(pthread_key_create(&k, nil) == 0, "pthread_key_create failed")
+        return k
+    }()
+
+    /// Called by work running on a pool thread: the thread exits once that work returns (for example
+    /// because the work lowered the thread's priority and may not raise it again). No effect elsewhere.
+    static func retireCurrentThread() {
+        pthread_setspecific(retireKey, UnsafeRawPointer(bitPattern: 1))
+    }
+
     private func runThread() {
         if niceness != 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
         while true {
@@ -120,6 +132,10 @@ final class WorkerPool: Sendable {
             }
             guard let work = next else { return }
             work?()
+            if pthread_getspecific(WorkerPool.retireKey) != nil {
+                state.withLock { $0.threads -= 1 }
+                return
+            }
         }
     }
 }

@@ -60,11 +60,7 @@ enum AllocationRoutes {
         let freed = try box.withMachine(mutating: true) { m throws -> Int in
             switch order {
             case .handles(let hs):
-                // All or nothing: every handle must be live before any is freed.
-                for (i, h) in hs.enumerated() where !m.isLive(h) {
-                    throw Problem.notFound("handles[\(i)]", "handle \(h.raw) does not name a live allocation")
-                }
-                for h in hs { try m.free(h) }
+                try m.freeAll(hs)
                 return hs.count
             case .tag(let tag, let pattern):
                 // A tag without live allocations frees nothing; that is an answer, not an error.

@@ -65,14 +65,7 @@ enum CompactRoutes {
         var lastScannersNs: UInt64 = 0
         let finished = try box.runInSteps(shouldStop: { ctx.registry.isShuttingDown }) { m throws -> StepOutcome in
             if run == nil {
-                guard m.compactionEnabled else {
-                    if asFile { throw Problem.notFound("compaction", "this kernel (2.6.34, compaction: false) has no such file") }
-                    throw Problem.conflict("compaction", "this machine runs a kernel without compaction (compaction: false)")
-                }
-                if let n = node, n >= m.nodes.count {
-                    throw Problem.notFound(asFile ? "nodedir" : "nid", "machine '\(box.name)' has no node \(n)")
-                }
-                run = try m.beginCompaction(node: node)
+                do throws(MMError) { run = try m.beginCompaction(node: node) } catch { throw problem(error, machine: box.name, asFile: asFile) }
                 before = snapshot(m, zones: run!.zoneIds)
                 for z in run!.zoneIds { names[z] = (m.zones[z].node, m.zones[z].name) }
             }
@@ -111,6 +104,20 @@ enum CompactRoutes {
         return Outcome(report: report!, before: before, after: after, finished: finished, zoneNames: names)
     }
 
+    /// MMCore's refusal to begin a compaction, as this route answers it: a kernel without compaction
+    /// has no such file (404) or cannot do it (409); a node the machine lacks is a path that names nothing.
+    static func problem(_ error: MMError, machine: String, asFile: Bool) -> Problem {
+        switch error {
+        case .invalidConfig(field: "compaction", _, _):
+            if asFile { return Problem.notFound("compaction", "this kernel (2.6.34, compaction: false) has no such file") }
+            return Problem.conflict("compaction", "this machine runs a kernel without compaction (compaction: false)")
+        case .unknownNode(_, let n):
+            return Problem.notFound(asFile ? "nodedir" : "nid", "machine '\(machine)' has no node \(n)")
+        default:
+            return Problem.from(error)
+        }
+    }
+
     static func respond(_ ctx: RequestContext, node: Int?) throws -> Response {
         let o = try run(ctx, node: node, asFile: false)
         var w = JSONWriter(capacity: 4096)
@@ -145,18 +152,20 @@ enum CompactRoutes {
         w.key("vmstat_delta")
         w.beginObject()
         let b = o.report.countersBefore, a = o.report.countersAfter
-        let deltas: [(StaticString, KeyPath<VmCounters, UInt64>)] = [
-            ("compact_blocks_moved", \.compactBlocksMoved), ("compact_pages_moved", \.compactPagesMoved),
-            ("compact_pagemigrate_failed", \.compactPagemigrateFailed), ("compact_migrate_scanned", \.compactMigrateScanned),
-            ("compact_free_scanned", \.compactFreeScanned), ("compact_isolated", \.compactIsolated),
-            ("pgmigrate_success", \.pgmigrateSuccess), ("pgmigrate_fail", \.pgmigrateFail),
-            ("compact_freed_while_isolated", \.compactFreedWhileIsolated),
-        ]
-        for (k, p) in deltas { w.field(k, a[keyPath: p] &- b[keyPath: p]) }
+        for f in deltaCounters {
+            w.key(f.name)
+            w.int(a[keyPath: f.value] &- b[keyPath: f.value])
+        }
         w.endObject()
         w.endObject()
         return .json(200, w)
     }
+
+    /// The vmstat counters a compaction's answer gives the change of.
+    static let deltaCounters = VmCounters.fields([
+        "compact_blocks_moved", "compact_pages_moved", "compact_pagemigrate_failed", "compact_migrate_scanned",
+        "compact_free_scanned", "compact_isolated", "pgmigrate_success", "pgmigrate_fail", "compact_freed_while_isolated",
+    ])
 
     static func writeSnapshot(_ key: StaticString, _ s: ZoneSnapshot, into w: inout JSONWriter) {
         w.key(key)

@@ -3,7 +3,7 @@ import MMCore
 /// /v1/machines and /v1/machines/{name}.
 enum MachineRoutes {
     static func register(_ t: inout RouteTable) {
-        t.add("POST", "/v1/machines", body: .json, create)
+        t.add("POST", "/v1/machines", body: .json, scope: .admin, create)
         t.get("/v1/machines", cached: cachedList, list)
         t.get("/v1/machines/{name}", cached: { ctx in
             MachineWire.cachedDescription(try ctx.machine()).map { d in
@@ -18,7 +18,7 @@ enum MachineRoutes {
             return .json(200, w)
         }
         // On a worker: the machine may be freed here, which takes a while for a large one.
-        t.delete("/v1/machines/{name}") { ctx in
+        t.delete("/v1/machines/{name}", scope: .admin) { ctx in
             try ctx.registry.remove(try ctx.machineName())
             return .noContent()
         }

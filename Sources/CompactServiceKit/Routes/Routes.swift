@@ -37,8 +37,8 @@ enum HealthRoutes {
             }
             w.field("status", "ready")
             w.field("machines", ctx.registry.count)
-            // Whether changes need a bearer token (the dashboard asks for it before its first change).
-            w.field("auth", ctx.tokenRequired ? "bearer" : "none")
+            // Which requests need a bearer token (the dashboard asks for it before the first that does).
+            w.field("auth", ctx.auth.rawValue)
             w.endObject()
             return .json(200, w)
         }

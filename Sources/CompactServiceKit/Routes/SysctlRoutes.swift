@@ -23,7 +23,7 @@ enum SysctlRoutes {
                 let v = try ctx.machine().withMachine { s.get($0) }
                 return .text("\(v)\n")
             }
-            t.add("PUT", path, body: .text) { ctx in
+            t.add("PUT", path, body: .text, scope: .admin) { ctx in
                 let box = try ctx.machine()
                 let v = try Validation.sysctlValue(ctx.request.body, field: s.name)
                 let now = try box.withMachine(mutating: true) { m throws -> Int in

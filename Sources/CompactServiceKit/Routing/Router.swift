@@ -27,6 +27,8 @@ enum Execution: Sendable {
 struct FixedAnswer: Sendable {
     let contentType: String
     let bytes: StaticBytes
+    /// Headers sent besides Content-Type (the dashboard's Content-Security-Policy).
+    var headers: [(String, String)] = []
 }
 
 /// One method on one path pattern. A class: resolving a request hands out a reference, not a copy.
@@ -35,6 +37,9 @@ final class Route: Sendable {
     let pattern: String
     let body: BodyKind
     let execution: Execution
+    /// The token scope the route needs (when the service has tokens; reads only with
+    /// `--require-token-for-reads`).
+    let scope: Scope
     /// For a `.worker` route: tried first on the HTTP thread; its answer, when it has one, is sent at once.
     let cached: CachedHandler?
     let handler: Handler
@@ -42,12 +47,13 @@ final class Route: Sendable {
     let index: Int
     let fixed: FixedAnswer?
 
-    init(method: String, pattern: String, body: BodyKind, execution: Execution, cached: CachedHandler?,
+    init(method: String, pattern: String, body: BodyKind, execution: Execution, scope: Scope, cached: CachedHandler?,
          handler: @escaping Handler, index: Int, fixed: FixedAnswer?) {
         self.method = method
         self.pattern = pattern
         self.body = body
         self.execution = execution
+        self.scope = scope
         self.cached = cached
         self.handler = handler
         self.index = index
@@ -95,14 +101,18 @@ struct RouteTable {
     fileprivate var entries: [PathEntry] = []
     fileprivate var routes: [Route] = []
 
+    /// `scope`: by default `read` for GET and `write` for everything else; creating and deleting machines
+    /// and sysctls say `admin`.
     mutating func add(_ method: String, _ pattern: String, body: BodyKind = .none, execution: Execution = .worker,
-                      cached: CachedHandler? = nil, fixed: FixedAnswer? = nil, _ handler: @escaping Handler) {
+                      scope: Scope? = nil, cached: CachedHandler? = nil, fixed: FixedAnswer? = nil,
+                      _ handler: @escaping Handler) {
         precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
         let segs: [PathEntry.Segment] = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
             $0.hasPrefix("{") && $0.hasSuffix("}") ? .param(String($0.dropFirst().dropLast())) : .literal(String($0))
         }
         let route = Route(method: method, pattern: pattern, body: body, execution: fixed == nil ? execution : .inline,
-                          cached: cached, handler: handler, index: routes.count, fixed: fixed)
+                          scope: scope ?? (method == "GET" ? .read : .write), cached: cached, handler: handler,
+                          index: routes.count, fixed: fixed)
         routes.append(route)
         if let i = entries.firstIndex(where: { $0.segments == segs }) {
             precondition(entries[i].methods[method] == nil, "route registered twice: \(method) \(pattern)")
@@ -115,14 +125,16 @@ struct RouteTable {
     mutating func get(_ p: String, execution: Execution = .worker, cached: CachedHandler? = nil, _ h: @escaping Handler) {
         add("GET", p, execution: execution, cached: cached, h)
     }
-    /// GET `p` answers 200 with `bytes` (which must outlive the process) as `contentType`.
-    mutating func fixed(_ p: String, contentType: String, _ bytes: StaticBytes) {
-        add("GET", p, fixed: FixedAnswer(contentType: contentType, bytes: bytes)) { _ in
-            Response(status: 200, contentType: contentType, persistent: bytes)
+    /// GET `p` answers 200 with `bytes` (which must outlive the process) as `contentType`, with `headers`.
+    mutating func fixed(_ p: String, contentType: String, _ bytes: StaticBytes, headers: [(String, String)] = []) {
+        add("GET", p, fixed: FixedAnswer(contentType: contentType, bytes: bytes, headers: headers)) { _ in
+            var r = Response(status: 200, contentType: contentType, persistent: bytes)
+            r.headers = headers
+            return r
         }
     }
-    mutating func delete(_ p: String, execution: Execution = .worker, _ h: @escaping Handler) {
-        add("DELETE", p, execution: execution, h)
+    mutating func delete(_ p: String, execution: Execution = .worker, scope: Scope? = nil, _ h: @escaping Handler) {
+        add("DELETE", p, execution: execution, scope: scope, h)
     }
 }
 
@@ -135,11 +147,13 @@ final class Router: Sendable {
     /// `/metrics`, `/v1/machines` … resolve without splitting the path. A handful, so a scan comparing
     /// lengths first beats hashing the path. `routes` are the entry's routes, for the method scan.
     private let literals: [(length: Int, path: String, routes: [Route], entry: Int)]
-    /// Bearer token required on every mutating request, when set (--token-file).
-    private let token: String?
+    /// Hosts, origins, tokens (`--allowed-hosts`, `--allowed-origins`, `--token-file`).
+    let policy: AccessPolicy
+    /// `--rate-limit`: mutations per client and second; nil: no limit.
+    private let limiter: RateLimiter?
     private let log: Logger
 
-    init(token: String?, log: Logger, build: (inout RouteTable) -> Void) {
+    init(policy: AccessPolicy = AccessPolicy(), limiter: RateLimiter? = nil, log: Logger, build: (inout RouteTable) -> Void) {
         var t = RouteTable()
         build(&t)
         entries = t.entries
@@ -150,7 +164,8 @@ final class Router: Sendable {
             let e = t.entries[i]
             return (e.pattern.utf8.count, e.pattern, t.routes.filter { $0.pattern == e.pattern }, i)
         }
-        self.token = token
+        self.policy = policy
+        self.limiter = limiter
         self.log = log
     }
 
@@ -223,29 +238,79 @@ final class Router: Sendable {
         dispatch(request, resolution, registry: registry, cachedOnly: true)
     }
 
+    /// Checks in this order: Host (421), a CORS preflight (answered here), Origin of a mutation (403),
+    /// token and scope (401, 403), the client's rate of mutations (429), Content-Type (415); then the
+    /// handler. Every answer gets the headers browsers need (`finish`).
     private func dispatch(_ request: Request, _ resolution: Resolution, registry: MachineRegistry, cachedOnly: Bool) -> Response? {
+        let response: Response
         do {
-            switch resolution {
-            case .problem(let p):
-                throw p
-            case .route(let route, let params):
-                if cachedOnly && route.cached == nil { return nil }
-                if request.isMutating, let token {
-                    guard Router.bearerMatches(request.authorization, token) else {
-                        throw Problem(401, "this request changes state and needs `Authorization: Bearer <token>`",
-                                      field: "Authorization", headers: [("WWW-Authenticate", "Bearer")])
+            try policy.checkHost(request.host)
+            if request.method == "OPTIONS" {
+                response = try preflight(request, resolution)
+            } else {
+                switch resolution {
+                case .problem(let p):
+                    throw p
+                case .route(let route, let params):
+                    if cachedOnly && route.cached == nil { return nil }
+                    try policy.checkOrigin(request.origin, host: request.host, mutating: request.isMutating)
+                    if let need = policy.requiredScope(route: route.scope, mutating: request.isMutating) {
+                        try policy.authorize(request.authorization, needs: need)
+                    }
+                    if request.isMutating, let limiter { try limiter.take(request.client) }
+                    try Router.checkContentType(request, route.body)
+                    let ctx = RequestContext(request: request, params: params, registry: registry, auth: policy.authMode)
+                    if cachedOnly {
+                        guard let r = try route.cached!(ctx) else { return nil }
+                        response = r
+                    } else {
+                        response = try route.handler(ctx)
                     }
                 }
-                try Router.checkContentType(request, route.body)
-                let ctx = RequestContext(request: request, params: params, registry: registry, tokenRequired: token != nil)
-                if cachedOnly { return try route.cached!(ctx) }
-                return try route.handler(ctx)
             }
         } catch {
             let p = Problem.from(error)
             if p.status >= 500 { log.error("request \(request.requestID) \(request.method) \(request.path): \(error)") }
-            return p.response(requestID: request.requestID)
+            return finish(p.response(requestID: request.requestID), request)
         }
+        return finish(response, request)
+    }
+
+    /// Headers every answer carries: no content sniffing, no referrer, not framed, not cached unless the
+    /// route says otherwise, a policy that lets a response load nothing unless the route gives its own
+    /// (the dashboard's pages do), and CORS for an allowed cross-origin caller.
+    private func finish(_ r: Response, _ request: Request) -> Response {
+        var r = r
+        var has = (csp: false, cache: false)
+        for (k, _) in r.headers {
+            if k == "Content-Security-Policy" { has.csp = true }
+            if k == "Cache-Control" { has.cache = true }
+        }
+        r.headers.append(("X-Content-Type-Options", "nosniff"))
+        r.headers.append(("Referrer-Policy", "no-referrer"))
+        if !has.csp { r.headers.append(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")) }
+        if !has.cache { r.headers.append(("Cache-Control", "no-store")) }
+        if let origin = request.origin, policy.originAllowed(origin, host: request.host) {
+            r.headers.append(("Access-Control-Allow-Origin", origin))
+            r.headers.append(("Vary", "Origin"))
+        }
+        return r
+    }
+
+    /// A CORS preflight: 204 with what the path allows for an allowed origin, 403 for any other.
+    private func preflight(_ request: Request, _ resolution: Resolution) throws(Problem) -> Response {
+        guard let origin = request.origin, policy.originAllowed(origin, host: request.host) else {
+            throw Problem(403, "cross-origin requests from '\((request.origin ?? "").prefix(100))' are not allowed (--allowed-origins)",
+                          field: "Origin")
+        }
+        var allow = "GET, HEAD, POST, PUT, DELETE"
+        if case .problem(let p) = resolution, p.status == 405, let a = p.headers.first(where: { $0.0 == "Allow" })?.1 { allow = a }
+        if case .problem(let p) = resolution, p.status == 404 { throw p }
+        var r = Response.noContent()
+        r.headers = [("Access-Control-Allow-Methods", allow),
+                     ("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-ID, Last-Event-ID"),
+                     ("Access-Control-Max-Age", "600")]
+        return r
     }
 
     /// Convenience for tests: resolve and dispatch.
@@ -272,18 +337,6 @@ final class Router: Sendable {
         }
     }
 
-    /// Compares the bearer token in constant time (for equal lengths).
-    static func bearerMatches(_ header: String?, _ token: String) -> Bool {
-        guard let header else { return false }
-        let prefix = "bearer "
-        guard header.utf8.count > prefix.utf8.count, header.lowercased().hasPrefix(prefix) else { return false }
-        let given = Array(header.utf8.dropFirst(prefix.utf8.count))
-        let want = Array(token.utf8)
-        guard given.count == want.count else { return false }
-        var diff: UInt8 = 0
-        for (a, b) in zip(given, want) { diff |= a ^ b }
-        return diff == 0
-    }
 }
 
 /// What a handler gets: the request, the path parameters and the registry (handed over when the
@@ -292,8 +345,8 @@ struct RequestContext: Sendable {
     let request: Request
     let params: [String: String]
     let registry: MachineRegistry
-    /// The server runs with --token-file: mutating requests need `Authorization: Bearer <token>`.
-    var tokenRequired = false
+    /// Which requests need `Authorization: Bearer <token>` on this server (`/readyz` tells clients).
+    var auth = AccessPolicy.AuthMode.none
 
     /// The `{name}` path parameter, checked against the name pattern.
     func machineName() throws(Problem) -> String { try Validation.pathName(params["name"] ?? "") }

@@ -73,102 +73,15 @@ public struct MachineConfig: Sendable, Equatable {
         let dist = try validatedDistances()
         try validateSysctl()
 
-        let pageBytes = UInt64(1) << UInt64(p.pageShift)
-        // Zones are laid out in units of the larger of the max-order block and the pageblock so that every
-        // buddy block and every pageblock lies inside one zone.
-        let unitPages = UInt64(1) << UInt64(max(p.nrOrders - 1, p.pageblockOrder))
-        let unitBytes = unitPages * pageBytes
-        let unitMiB = max(1, unitBytes >> 20)
-
-        var zones: [ZoneLayout] = []
-        var nodeSpans: [(start: UInt64, pages: UInt64)] = []
+        let unit = LayoutUnit(preset: p)
+        let zones: [ZoneLayout], nodeSpans: NodeSpans
         if let layout = zoneLayout {
-            guard layout.count == nodes else {
-                throw .invalidConfig(field: "zones", value: "\(layout.count) nodes", reason: "needs one zone list per node (\(nodes))")
-            }
-            var pfn: UInt64 = 0
-            var lastGeneral = -1
-            for (nid, list) in layout.enumerated() {
-                guard !list.isEmpty else {
-                    throw .invalidConfig(field: "zones[\(nid)]", value: "[]", reason: "a node needs at least one zone")
-                }
-                let nodeStart = pfn
-                var lastIdx = -1
-                for (i, spec) in list.enumerated() {
-                    let field = "zones[\(nid)][\(i)]"
-                    guard let idx = p.zoneTypes.firstIndex(of: spec.type) else {
-                        throw .invalidConfig(field: "\(field).type", value: spec.type.name,
-                                             reason: "preset \(p.name) has zones \(p.zoneTypes.map(\.name).joined(separator: ", "))")
-                    }
-                    guard idx > lastIdx else {
-                        throw .invalidConfig(field: "\(field).type", value: spec.type.name, reason: "zones of a node must be listed in zone order, each once")
-                    }
-                    lastIdx = idx
-                    guard spec.mib > 0, UInt64(spec.mib) % unitMiB == 0, (UInt64(spec.mib) << 20) % unitBytes == 0 else {
-                        throw .invalidConfig(field: "\(field).mib", value: "\(spec.mib)", reason: "must be a positive multiple of \(unitMiB) MiB (the largest buddy block or pageblock)")
-                    }
-                    let pages = (UInt64(spec.mib) << 20) / pageBytes
-                    let startBytes = pfn * pageBytes
-                    let endBytes = (pfn + pages) * pageBytes
-                    if spec.type != .movable {
-                        guard idx >= lastGeneral else {
-                            throw .invalidConfig(field: "\(field).type", value: spec.type.name, reason: "a lower zone cannot lie above a higher one in physical memory")
-                        }
-                        lastGeneral = idx
-                        // The zone must end below its type's physical limit (DMA below 16 MiB, …). It may
-                        // start lower than the types beneath it would (a layout without a DMA zone).
-                        if let limit = p.zoneLimits.first(where: { $0.0 == spec.type })?.1, endBytes > limit {
-                            throw .invalidConfig(field: "\(field).mib", value: "\(spec.mib)",
-                                                 reason: "\(spec.type.name) must end at or below \(limit >> 20) MiB on \(p.name) (this zone would end at \(endBytes >> 20) MiB)")
-                        }
-                        _ = startBytes
-                        guard p.zoneLimits.contains(where: { $0.0 == spec.type }) else {
-                            throw .invalidConfig(field: "\(field).type", value: spec.type.name, reason: "\(p.name) places no memory in \(spec.type.name)")
-                        }
-                    }
-                    zones.append(ZoneLayout(node: nid, type: spec.type, indexInNode: idx, startPfn: pfn, pages: pages))
-                    pfn += pages
-                }
-                nodeSpans.append((nodeStart, pfn - nodeStart))
-            }
-            if let m = memoryMiB, UInt64(m) << 20 != pfn * pageBytes {
-                throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "does not match the zone layout's total of \((pfn * pageBytes) >> 20) MiB")
-            }
+            (zones, nodeSpans) = try explicitLayout(layout, unit)
         } else {
-            guard let m = memoryMiB else {
-                throw .invalidConfig(field: "memory_mib", value: "null", reason: "memory_mib or zones is required")
-            }
-            guard m > 0 else {
-                throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "must be positive")
-            }
-            let total = UInt64(m) << 20
-            guard total <= p.maxMemoryBytes else {
-                throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "\(p.name) addresses at most \(p.maxMemoryBytes >> 20) MiB")
-            }
-            let perNode = total / UInt64(nodes)
-            guard total % UInt64(nodes) == 0, perNode % unitBytes == 0 else {
-                throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "must split into \(nodes) node(s) of a multiple of \(unitMiB) MiB each")
-            }
-            let nodePages = perNode / pageBytes
-            for nid in 0..<nodes {
-                let nodeStart = UInt64(nid) * nodePages
-                let nodeEnd = nodeStart + nodePages
-                var lowPfn: UInt64 = 0
-                for (t, limit) in p.zoneLimits {
-                    let highPfn = limit == UInt64.max ? UInt64.max : limit / pageBytes
-                    let s = max(lowPfn, nodeStart), e = min(highPfn, nodeEnd)
-                    if s < e {
-                        guard (s % unitPages) == 0 && (e % unitPages) == 0 else {
-                            throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "zone \(t.name) boundaries must align to \(unitMiB) MiB")
-                        }
-                        let idx = p.zoneTypes.firstIndex(of: t)!
-                        zones.append(ZoneLayout(node: nid, type: t, indexInNode: idx, startPfn: s, pages: e - s))
-                    }
-                    lowPfn = highPfn
-                }
-                nodeSpans.append((nodeStart, nodePages))
-            }
+            (zones, nodeSpans) = try evenLayout(unit)
         }
+        let pageBytes = unit.pageBytes, unitPages = unit.pages, unitMiB = unit.mib
+
         let totalPages = nodeSpans.reduce(0) { $0 + $1.pages }
         guard totalPages >= 2 * unitPages else {
             throw .invalidConfig(field: "memory_mib", value: "\((totalPages * pageBytes) >> 20)", reason: "too small: at least \(2 * unitMiB) MiB")
@@ -177,6 +90,126 @@ public struct MachineConfig: Sendable, Equatable {
             throw .invalidConfig(field: "memory_mib", value: "\((totalPages * pageBytes) >> 20)", reason: "too large: at most 2^32-2 pages")
         }
         return MachineLayout(preset: p, nodeSpans: nodeSpans, zones: zones, distances: dist)
+    }
+
+    /// Zones are laid out in units of the larger of the max-order block and the pageblock, so that every
+    /// buddy block and every pageblock lies inside one zone.
+    struct LayoutUnit {
+        let pageBytes: UInt64
+        let pages: UInt64
+        var bytes: UInt64 { pages * pageBytes }
+        var mib: UInt64 { max(1, bytes >> 20) }
+
+        init(preset p: ArchPreset) {
+            pageBytes = UInt64(1) << UInt64(p.pageShift)
+            pages = UInt64(1) << UInt64(max(p.nrOrders - 1, p.pageblockOrder))
+        }
+    }
+
+    typealias NodeSpans = [(start: UInt64, pages: UInt64)]
+
+    /// `zones` given per node: each zone a whole number of units, of a type the preset has, in zone
+    /// order, below its type's physical limit; `memory_mib`, if given, must equal the total.
+    private func explicitLayout(_ layout: [[ZoneSpec]], _ unit: LayoutUnit) throws(MMError) -> ([ZoneLayout], NodeSpans) {
+        let p = preset
+        let pageBytes = unit.pageBytes, unitBytes = unit.bytes, unitMiB = unit.mib
+        var zones: [ZoneLayout] = []
+        var nodeSpans: NodeSpans = []
+        guard layout.count == nodes else {
+            throw .invalidConfig(field: "zones", value: "\(layout.count) nodes", reason: "needs one zone list per node (\(nodes))")
+        }
+        var pfn: UInt64 = 0
+        var lastGeneral = -1
+        for (nid, list) in layout.enumerated() {
+            guard !list.isEmpty else {
+                throw .invalidConfig(field: "zones[\(nid)]", value: "[]", reason: "a node needs at least one zone")
+            }
+            let nodeStart = pfn
+            var lastIdx = -1
+            for (i, spec) in list.enumerated() {
+                let field = "zones[\(nid)][\(i)]"
+                guard let idx = p.zoneTypes.firstIndex(of: spec.type) else {
+                    throw .invalidConfig(field: "\(field).type", value: spec.type.name,
+                                         reason: "preset \(p.name) has zones \(p.zoneTypes.map(\.name).joined(separator: ", "))")
+                }
+                guard idx > lastIdx else {
+                    throw .invalidConfig(field: "\(field).type", value: spec.type.name, reason: "zones of a node must be listed in zone order, each once")
+                }
+                lastIdx = idx
+                guard spec.mib > 0, UInt64(spec.mib) % unitMiB == 0, (UInt64(spec.mib) << 20) % unitBytes == 0 else {
+                    throw .invalidConfig(field: "\(field).mib", value: "\(spec.mib)", reason: "must be a positive multiple of \(unitMiB) MiB (the largest buddy block or pageblock)")
+                }
+                let pages = (UInt64(spec.mib) << 20) / pageBytes
+                let startBytes = pfn * pageBytes
+                let endBytes = (pfn + pages) * pageBytes
+                if spec.type != .movable {
+                    guard idx >= lastGeneral else {
+                        throw .invalidConfig(field: "\(field).type", value: spec.type.name, reason: "a lower zone cannot lie above a higher one in physical memory")
+                    }
+                    lastGeneral = idx
+                    // The zone must end below its type's physical limit (DMA below 16 MiB, …). It may
+                    // start lower than the types beneath it would (a layout without a DMA zone).
+                    if let limit = p.zoneLimits.first(where: { $0.0 == spec.type })?.1, endBytes > limit {
+                        throw .invalidConfig(field: "\(field).mib", value: "\(spec.mib)",
+                                             reason: "\(spec.type.name) must end at or below \(limit >> 20) MiB on \(p.name) (this zone would end at \(endBytes >> 20) MiB)")
+                    }
+                    _ = startBytes
+                    guard p.zoneLimits.contains(where: { $0.0 == spec.type }) else {
+                        throw .invalidConfig(field: "\(field).type", value: spec.type.name, reason: "\(p.name) places no memory in \(spec.type.name)")
+                    }
+                }
+                zones.append(ZoneLayout(node: nid, type: spec.type, indexInNode: idx, startPfn: pfn, pages: pages))
+                pfn += pages
+            }
+            nodeSpans.append((nodeStart, pfn - nodeStart))
+        }
+        if let m = memoryMiB, UInt64(m) << 20 != pfn * pageBytes {
+            throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "does not match the zone layout's total of \((pfn * pageBytes) >> 20) MiB")
+        }
+        return (zones, nodeSpans)
+    }
+
+    /// `memory_mib` split evenly over the nodes, each node's memory cut into the preset's zones at their
+    /// physical limits (on unit boundaries).
+    private func evenLayout(_ unit: LayoutUnit) throws(MMError) -> ([ZoneLayout], NodeSpans) {
+        let p = preset
+        let pageBytes = unit.pageBytes, unitPages = unit.pages, unitBytes = unit.bytes, unitMiB = unit.mib
+        var zones: [ZoneLayout] = []
+        var nodeSpans: NodeSpans = []
+        guard let m = memoryMiB else {
+            throw .invalidConfig(field: "memory_mib", value: "null", reason: "memory_mib or zones is required")
+        }
+        guard m > 0 else {
+            throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "must be positive")
+        }
+        let total = UInt64(m) << 20
+        guard total <= p.maxMemoryBytes else {
+            throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "\(p.name) addresses at most \(p.maxMemoryBytes >> 20) MiB")
+        }
+        let perNode = total / UInt64(nodes)
+        guard total % UInt64(nodes) == 0, perNode % unitBytes == 0 else {
+            throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "must split into \(nodes) node(s) of a multiple of \(unitMiB) MiB each")
+        }
+        let nodePages = perNode / pageBytes
+        for nid in 0..<nodes {
+            let nodeStart = UInt64(nid) * nodePages
+            let nodeEnd = nodeStart + nodePages
+            var lowPfn: UInt64 = 0
+            for (t, limit) in p.zoneLimits {
+                let highPfn = limit == UInt64.max ? UInt64.max : limit / pageBytes
+                let s = max(lowPfn, nodeStart), e = min(highPfn, nodeEnd)
+                if s < e {
+                    guard (s % unitPages) == 0 && (e % unitPages) == 0 else {
+                        throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "zone \(t.name) boundaries must align to \(unitMiB) MiB")
+                    }
+                    let idx = p.zoneTypes.firstIndex(of: t)!
+                    zones.append(ZoneLayout(node: nid, type: t, indexInNode: idx, startPfn: s, pages: e - s))
+                }
+                lowPfn = highPfn
+            }
+            nodeSpans.append((nodeStart, nodePages))
+        }
+        return (zones, nodeSpans)
     }
 
     private func validatedDistances() throws(MMError) -> [[Int]] {

@@ -251,6 +251,17 @@ extension Machine {
         guard freeIfLive(h) else { throw .unknownHandle(h.raw) }
     }
 
+    /// Frees every allocation the handles name, or none: a handle that is not live, or that repeats an
+    /// earlier one, is reported with its position before anything is freed.
+    public func freeAll(_ hs: [PageHandle]) throws(MMError) {
+        var seen = Set<UInt64>(minimumCapacity: hs.count)
+        for (i, h) in hs.enumerated() {
+            guard isLive(h) else { throw .handleNotFreeable(index: i, handle: h.raw, repeated: false) }
+            guard seen.insert(h.raw).inserted else { throw .handleNotFreeable(index: i, handle: h.raw, repeated: true) }
+        }
+        for h in hs { _ = freeIfLive(h) }
+    }
+
     /// Frees the allocation a handle names; returns false (changing nothing) for a dead handle.
     ///
     /// `handles.resolve`'s freed-slot test (pfn NONE) and the swapped test (pfn SWAPPED, NONE - 1) are one

@@ -42,46 +42,9 @@ extension Machine {
         let c = counters
         var pairs = zoneStatItems(zone: nil)
         func add(_ n: String, _ v: UInt64) { pairs.append((n, Int64(clamping: v))) }
-        add("numa_hit", c.numaHit)
-        add("numa_miss", c.numaMiss)
-        add("numa_foreign", c.numaForeign)
-        add("numa_local", c.numaLocal)
-        add("numa_other", c.numaOther)
-        add("pgpgout", c.pgpgout)
-        add("pswpin", c.pswpin)
-        add("pswpout", c.pswpout)
+        for f in VmCounters.fieldsBeforePgalloc { add(f.name, c[keyPath: f.value]) }
         for (i, t) in preset.zoneTypes.enumerated() { add("pgalloc_\(t.vmstatSuffix)", c.pgalloc[i]) }
-        add("pgfree", c.pgfree)
-        add("pgactivate", c.pgactivate)
-        add("pgdeactivate", c.pgdeactivate)
-        add("pgsteal_kswapd", c.pgstealKswapd)
-        add("pgsteal_direct", c.pgstealDirect)
-        add("pgscan_kswapd", c.pgscanKswapd)
-        add("pgscan_direct", c.pgscanDirect)
-        add("slabs_scanned", c.slabsScanned)
-        add("kswapd_steal", c.pgstealKswapd)
-        add("pageoutrun", c.pageoutrun)
-        add("allocstall", c.allocstall)
-        add("compact_blocks_moved", c.compactBlocksMoved)
-        add("compact_pages_moved", c.compactPagesMoved)
-        add("compact_pagemigrate_failed", c.compactPagemigrateFailed)
-        add("compact_stall", c.compactStall)
-        add("compact_fail", c.compactFail)
-        add("compact_success", c.compactSuccess)
-        add("compact_migrate_scanned", c.compactMigrateScanned)
-        add("compact_free_scanned", c.compactFreeScanned)
-        add("compact_isolated", c.compactIsolated)
-        add("pgmigrate_success", c.pgmigrateSuccess)
-        add("pgmigrate_fail", c.pgmigrateFail)
-        add("nr_vmscan_write", c.nrVmscanWrite)
-        add("extfrag_events", c.extfragEvents)
-        add("extfrag_events_fragmenting", c.extfragFragmenting)
-        add("extfrag_events_change_ownership", c.extfragChangeOwnership)
-        add("alloc_fail", c.allocFail)
-        add("compact_freed_while_isolated", c.compactFreedWhileIsolated)
-        add("compact_free_isolated", c.compactFreeIsolated)
-        add("pages_reclaimed", c.pagesReclaimed)
-        add("kswapd_wakeups", c.kswapdWakeups)
+        for f in VmCounters.fieldsAfterPgalloc { add(f.name, c[keyPath: f.value]) }
         return pairs
     }
 }

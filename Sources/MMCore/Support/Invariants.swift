@@ -20,118 +20,168 @@ extension Machine {
     public func checkConsistency(limit: Int = 20) -> [String] {
         var errors: [String] = []
         func fail(_ s: @autoclosure () -> String) { if errors.count < limit { errors.append(s()) } }
-        let p = pages
-        var liveHeads = 0
-        var lruExpected = Array(repeating: Int64(0), count: zones.count * LruList.count)
-        var kindExpected = Array(repeating: Int64(0), count: zones.count * 5)
-        var dirtyExpected = Array(repeating: Int64(0), count: zones.count)
-        var isolatedExpected = Array(repeating: Int64(0), count: zones.count * 2)
-
+        var tally = ConsistencyTally(zones: zones.count)
         for zone in zones where zone.populated {
-            let z = zone.id
-            var freePages = 0, allocatedPages = 0, pcpMarked = 0
-            var headsPerOrder = Array(repeating: 0, count: nrOrders)
-            var pfn = zone.startPfn
-            while pfn < zone.endPfn {
-                let s = p.state[pfn]
-                let maxFree = freeArea.isFreeMaxBlock(pfn)
-                if maxFree && s != 0 { fail("pfn \(pfn) is a free max-order block but its page state is \(s)") }
-                let code = maxFree ? PageState.buddy : PageState.code(s)
-                let order = maxFree ? nrOrders - 1 : Int(p.order[pfn] & PageOrderByte.orderMask)
-                guard code != PageState.tail else { fail("pfn \(pfn) in zone \(z) is a tail where a block head was expected"); pfn += 1; continue }
-                guard order < nrOrders, pfn & ((1 << order) - 1) == 0, pfn + (1 << order) <= zone.endPfn else {
-                    fail("pfn \(pfn): order \(order) block misaligned or outside zone \(z)"); pfn += 1; continue
-                }
-                for t in (pfn + 1)..<(pfn + (1 << order)) where PageState.code(p.state[t]) != PageState.tail || freeArea.isFreeMaxBlock(t) {
-                    fail("pfn \(t) lies inside the order-\(order) block at \(pfn) but is a head (overlap)")
-                    break
-                }
-                if code == PageState.buddy {
-                    freePages += 1 << order
-                    headsPerOrder[order] += 1
-                    if order < nrOrders - 1 {
-                        let buddy = pfn ^ (1 << order)
-                        if zone.contains(pfn: buddy), isBuddy(buddy), buddyOrder(buddy) == order {
-                            fail("free buddies \(pfn) and \(buddy) of order \(order) were not merged")
-                        }
-                    }
-                } else if code == PageState.pcp {
-                    pcpMarked += 1
-                    if order != 0 { fail("per-CPU page \(pfn) has order \(order)") }
-                } else if PageState.isIsolatedFreePage(s) {
-                    allocatedPages += 1 << order
-                    if order != 0 || p.a[pfn] != NONE { fail("isolated free page \(pfn) has order \(order) or an owner") }
-                } else {
-                    allocatedPages += 1 << order
-                    let kind = PageState.kind(s)
-                    kindExpected[z * 5 + Int(kind.rawValue)] += Int64(1 << order)
-                    if s & PageState.dirty != 0 { dirtyExpected[z] += Int64(1 << order) }
-                    if s & PageState.isolated != 0 { isolatedExpected[z * 2 + (kind == .file ? 1 : 0)] += Int64(1 << order) }
-                    let slot = p.a[pfn]
-                    if slot == NONE {
-                        if s & PageState.isolated == 0 { fail("allocated pfn \(pfn) has no owner and is not isolated") }
-                    } else {
-                        liveHeads += 1
-                        if Int(slot) >= handles.capacity || handles.pfn[Int(slot)] != UInt32(pfn) {
-                            fail("allocated pfn \(pfn) names slot \(slot), which does not point back")
-                        }
-                        if let l = currentLru(pfn: pfn) { lruExpected[z * LruList.count + l.rawValue] += Int64(1 << order) }
-                    }
-                }
-                pfn += 1 << order
+            let walk = checkZonePages(zone, &tally, fail)
+            checkPerCpuLists(zone, marked: walk.pcpMarked, fail)
+            checkFreeLists(zone, headsPerOrder: walk.headsPerOrder, fail)
+        }
+        checkHandlesAndSwap(liveHeads: tally.liveHeads, fail)
+        checkLruListsAndGauges(tally, fail)
+        checkSlab(fail)
+        return errors
+    }
+
+    /// What the page walk finds that the later checks compare their lists and gauges with.
+    private struct ConsistencyTally {
+        var liveHeads = 0
+        var lruExpected: [Int64]
+        var kindExpected: [Int64]
+        var dirtyExpected: [Int64]
+        var isolatedExpected: [Int64]
+
+        init(zones: Int) {
+            lruExpected = Array(repeating: 0, count: zones * LruList.count)
+            kindExpected = Array(repeating: 0, count: zones * AllocKind.count)
+            dirtyExpected = Array(repeating: 0, count: zones)
+            isolatedExpected = Array(repeating: 0, count: zones * 2)
+        }
+    }
+
+    /// Walks a zone block by block: every pfn in exactly one naturally aligned block inside the zone,
+    /// tails inside, free buddies merged, owners pointing back; free + per-CPU + allocated = managed.
+    private func checkZonePages(_ zone: Zone, _ tally: inout ConsistencyTally,
+                                _ fail: (@autoclosure () -> String) -> Void) -> (pcpMarked: Int, headsPerOrder: [Int]) {
+        let p = pages
+        let z = zone.id
+        var freePages = 0, allocatedPages = 0, pcpMarked = 0
+        var headsPerOrder = Array(repeating: 0, count: nrOrders)
+        var pfn = zone.startPfn
+        while pfn < zone.endPfn {
+            let s = p.state[pfn]
+            let maxFree = freeArea.isFreeMaxBlock(pfn)
+            if maxFree && s != 0 { fail("pfn \(pfn) is a free max-order block but its page state is \(s)") }
+            let code = maxFree ? PageState.buddy : PageState.code(s)
+            let order = maxFree ? nrOrders - 1 : Int(p.order[pfn] & PageOrderByte.orderMask)
+            guard code != PageState.tail else { fail("pfn \(pfn) in zone \(z) is a tail where a block head was expected"); pfn += 1; continue }
+            guard order < nrOrders, pfn & ((1 << order) - 1) == 0, pfn + (1 << order) <= zone.endPfn else {
+                fail("pfn \(pfn): order \(order) block misaligned or outside zone \(z)"); pfn += 1; continue
             }
-            if freePages != zoneFreePages[zone.id] { fail("zone \(z): \(freePages) free pages found, NR_FREE_PAGES says \(zoneFreePages[zone.id])") }
-            if freePages + pcpMarked + allocatedPages != zone.managedPages {
-                fail("zone \(z): free \(freePages) + per-CPU \(pcpMarked) + allocated \(allocatedPages) != managed \(zone.managedPages)")
+            for t in (pfn + 1)..<(pfn + (1 << order)) where PageState.code(p.state[t]) != PageState.tail || freeArea.isFreeMaxBlock(t) {
+                fail("pfn \(t) lies inside the order-\(order) block at \(pfn) but is a head (overlap)")
+                break
             }
-            // Per-CPU lists.
-            var pcpListed = 0
-            for mt in 0..<Migratetype.pcpTypes {
-                let li = pcp.list(zone: z, mt: mt)
-                var cur = pcp.heads[li], prev = NONE, n = 0
+            if code == PageState.buddy {
+                freePages += 1 << order
+                headsPerOrder[order] += 1
+                if order < nrOrders - 1 {
+                    let buddy = pfn ^ (1 << order)
+                    if zone.contains(pfn: buddy), isBuddy(buddy), buddyOrder(buddy) == order {
+                        fail("free buddies \(pfn) and \(buddy) of order \(order) were not merged")
+                    }
+                }
+            } else if code == PageState.pcp {
+                pcpMarked += 1
+                if order != 0 { fail("per-CPU page \(pfn) has order \(order)") }
+            } else if PageState.isIsolatedFreePage(s) {
+                allocatedPages += 1 << order
+                if order != 0 || p.a[pfn] != NONE { fail("isolated free page \(pfn) has order \(order) or an owner") }
+            } else {
+                allocatedPages += 1 << order
+                checkAllocatedHead(pfn, order: order, zone: z, &tally, fail)
+            }
+            pfn += 1 << order
+        }
+        if freePages != zoneFreePages[zone.id] { fail("zone \(z): \(freePages) free pages found, NR_FREE_PAGES says \(zoneFreePages[zone.id])") }
+        if freePages + pcpMarked + allocatedPages != zone.managedPages {
+            fail("zone \(z): free \(freePages) + per-CPU \(pcpMarked) + allocated \(allocatedPages) != managed \(zone.managedPages)")
+        }
+        return (pcpMarked, headsPerOrder)
+    }
+
+    /// An allocated block's head: counted for the gauges and LRU lists; its owner's slot points back
+    /// (or it has no owner only while isolated, freed from under the compactor).
+    private func checkAllocatedHead(_ pfn: Int, order: Int, zone z: Int, _ tally: inout ConsistencyTally,
+                                    _ fail: (@autoclosure () -> String) -> Void) {
+        let p = pages
+        let s = p.state[pfn]
+        let kind = PageState.kind(s)
+        tally.kindExpected[z * AllocKind.count + Int(kind.rawValue)] += Int64(1 << order)
+        if s & PageState.dirty != 0 { tally.dirtyExpected[z] += Int64(1 << order) }
+        if s & PageState.isolated != 0 { tally.isolatedExpected[z * 2 + (kind == .file ? 1 : 0)] += Int64(1 << order) }
+        let slot = p.a[pfn]
+        if slot == NONE {
+            if s & PageState.isolated == 0 { fail("allocated pfn \(pfn) has no owner and is not isolated") }
+            return
+        }
+        tally.liveHeads += 1
+        if Int(slot) >= handles.capacity || handles.pfn[Int(slot)] != UInt32(pfn) {
+            fail("allocated pfn \(pfn) names slot \(slot), which does not point back")
+        }
+        if let l = currentLru(pfn: pfn) { tally.lruExpected[z * LruList.count + l.rawValue] += Int64(1 << order) }
+    }
+
+    /// The zone's per-CPU lists hold exactly the pages marked per-CPU, linked both ways, counted.
+    private func checkPerCpuLists(_ zone: Zone, marked pcpMarked: Int, _ fail: (@autoclosure () -> String) -> Void) {
+        let p = pages
+        let z = zone.id
+        var pcpListed = 0
+        for mt in 0..<Migratetype.pcpTypes {
+            let li = pcp.list(zone: z, mt: mt)
+            var cur = pcp.heads[li], prev = NONE, n = 0
+            while cur != NONE {
+                let c = Int(cur)
+                if !zone.contains(pfn: c) || PageState.code(p.state[c]) != PageState.pcp {
+                    fail("per-CPU list (zone \(z), mt \(mt)) holds pfn \(c), which is not a per-CPU page of that zone"); break
+                }
+                if p.b[c] != prev { fail("per-CPU list (zone \(z), mt \(mt)): broken prev link at \(c)"); break }
+                prev = cur
+                cur = p.a[c]
+                n += 1
+                if n > zone.spannedPages { fail("per-CPU list (zone \(z), mt \(mt)) is cyclic"); break }
+            }
+            if pcp.tails[li] != prev { fail("per-CPU list (zone \(z), mt \(mt)): tail mismatch") }
+            pcpListed += n
+        }
+        if pcpListed != pcpMarked || pcpListed != Int(pcp.count[z]) {
+            fail("zone \(z): \(pcpMarked) per-CPU pages, \(pcpListed) listed, pcp count \(pcp.count[z])")
+        }
+    }
+
+    /// The zone's free lists agree with page state: each entry a free head of that order and
+    /// migratetype, links mirrored, lengths and nr_free right, no block on two lists or on none.
+    private func checkFreeLists(_ zone: Zone, headsPerOrder: [Int], _ fail: (@autoclosure () -> String) -> Void) {
+        let p = pages
+        let z = zone.id
+        for o in 0..<nrOrders {
+            var total = 0
+            for mt in 0..<Migratetype.count {
+                let li = freeArea.list(zone: z, order: o, mt: mt)
+                var cur = freeArea.heads[li], prev = NONE, n = 0
                 while cur != NONE {
                     let c = Int(cur)
-                    if !zone.contains(pfn: c) || PageState.code(p.state[c]) != PageState.pcp {
-                        fail("per-CPU list (zone \(z), mt \(mt)) holds pfn \(c), which is not a per-CPU page of that zone"); break
+                    if !zone.contains(pfn: c) || !isBuddy(c) || buddyOrder(c) != o || freeListMigratetype(c) != mt {
+                        fail("free list (zone \(z), order \(o), mt \(mt)) holds pfn \(c), which is not a free head of that list")
+                        break
                     }
-                    if p.b[c] != prev { fail("per-CPU list (zone \(z), mt \(mt)): broken prev link at \(c)"); break }
+                    if freeArea.prev(c, order: o, p) != prev { fail("free list (zone \(z), order \(o), mt \(mt)): broken prev link at \(c)"); break }
                     prev = cur
-                    cur = p.a[c]
+                    cur = freeArea.next(c, order: o, p)
                     n += 1
-                    if n > zone.spannedPages { fail("per-CPU list (zone \(z), mt \(mt)) is cyclic"); break }
+                    if n > zone.spannedPages { fail("free list (zone \(z), order \(o), mt \(mt)) is cyclic"); break }
                 }
-                if pcp.tails[li] != prev { fail("per-CPU list (zone \(z), mt \(mt)): tail mismatch") }
-                pcpListed += n
+                if freeArea.tails[li] != prev { fail("free list (zone \(z), order \(o), mt \(mt)): tail mismatch") }
+                if Int(freeArea.lengths[li]) != n { fail("free list (zone \(z), order \(o), mt \(mt)): length \(freeArea.lengths[li]) but \(n) entries") }
+                total += n
             }
-            if pcpListed != pcpMarked || pcpListed != Int(pcp.count[z]) {
-                fail("zone \(z): \(pcpMarked) per-CPU pages, \(pcpListed) listed, pcp count \(pcp.count[z])")
-            }
-            // Free lists.
-            for o in 0..<nrOrders {
-                var total = 0
-                for mt in 0..<Migratetype.count {
-                    let li = freeArea.list(zone: z, order: o, mt: mt)
-                    var cur = freeArea.heads[li], prev = NONE, n = 0
-                    while cur != NONE {
-                        let c = Int(cur)
-                        if !zone.contains(pfn: c) || !isBuddy(c) || buddyOrder(c) != o || freeListMigratetype(c) != mt {
-                            fail("free list (zone \(z), order \(o), mt \(mt)) holds pfn \(c), which is not a free head of that list")
-                            break
-                        }
-                        if freeArea.prev(c, order: o, p) != prev { fail("free list (zone \(z), order \(o), mt \(mt)): broken prev link at \(c)"); break }
-                        prev = cur
-                        cur = freeArea.next(c, order: o, p)
-                        n += 1
-                        if n > zone.spannedPages { fail("free list (zone \(z), order \(o), mt \(mt)) is cyclic"); break }
-                    }
-                    if freeArea.tails[li] != prev { fail("free list (zone \(z), order \(o), mt \(mt)): tail mismatch") }
-                    if Int(freeArea.lengths[li]) != n { fail("free list (zone \(z), order \(o), mt \(mt)): length \(freeArea.lengths[li]) but \(n) entries") }
-                    total += n
-                }
-                if total != headsPerOrder[o] { fail("zone \(z) order \(o): \(headsPerOrder[o]) free heads but \(total) list entries (a block on two lists or on none)") }
-                if nrFree(zone: z, order: o) != total { fail("zone \(z) order \(o): nr_free \(nrFree(zone: z, order: o)) but \(total) list entries") }
-            }
+            if total != headsPerOrder[o] { fail("zone \(z) order \(o): \(headsPerOrder[o]) free heads but \(total) list entries (a block on two lists or on none)") }
+            if nrFree(zone: z, order: o) != total { fail("zone \(z) order \(o): nr_free \(nrFree(zone: z, order: o)) but \(total) list entries") }
         }
+    }
+
+    /// Every live handle names its allocation (or swap), and the counts of both agree.
+    private func checkHandlesAndSwap(liveHeads: Int, _ fail: (@autoclosure () -> String) -> Void) {
+        let p = pages
         var swapped = 0
         for s in 0..<handles.capacity where handles.pfn[s] == SWAPPED { swapped += 1 }
         if swapped != swapUsed { fail("\(swapped) swapped-out allocations but swap usage says \(swapUsed)") }
@@ -143,7 +193,12 @@ extension Machine {
                 fail("handle slot \(s) points at pfn \(pfn), which is not its allocation")
             }
         }
-        // LRU lists.
+    }
+
+    /// Every LRU list holds exactly the allocations that belong on it, with the right page count; the
+    /// per-kind, dirty and isolated gauges match the pages.
+    private func checkLruListsAndGauges(_ tally: ConsistencyTally, _ fail: (@autoclosure () -> String) -> Void) {
+        let p = pages
         for z in zones.indices {
             for l in LruList.allCases {
                 let li = z * LruList.count + l.rawValue
@@ -162,18 +217,16 @@ extension Machine {
                 }
                 if lru.tails[li] != prev { fail("LRU \(l.name) of zone \(z): tail mismatch") }
                 if n != lru.pages[li] { fail("LRU \(l.name) of zone \(z): counter \(lru.pages[li]) but \(n) pages listed") }
-                if n != lruExpected[li] { fail("LRU \(l.name) of zone \(z): \(n) pages listed but \(lruExpected[li]) belong there") }
+                if n != tally.lruExpected[li] { fail("LRU \(l.name) of zone \(z): \(n) pages listed but \(tally.lruExpected[li]) belong there") }
             }
-            for k in 0..<5 where kindPages[z * 5 + k] != kindExpected[z * 5 + k] {
-                fail("zone \(z) kind \(k): gauge \(kindPages[z * 5 + k]) but \(kindExpected[z * 5 + k]) pages")
+            for k in 0..<AllocKind.count where kindPages[z * AllocKind.count + k] != tally.kindExpected[z * AllocKind.count + k] {
+                fail("zone \(z) kind \(k): gauge \(kindPages[z * AllocKind.count + k]) but \(tally.kindExpected[z * AllocKind.count + k]) pages")
             }
-            if dirtyPages[z] != dirtyExpected[z] { fail("zone \(z): nr_dirty \(dirtyPages[z]) but \(dirtyExpected[z]) dirty pages") }
-            for file in 0..<2 where isolatedPages[z * 2 + file] != isolatedExpected[z * 2 + file] {
-                fail("zone \(z): nr_isolated_\(file == 1 ? "file" : "anon") \(isolatedPages[z * 2 + file]) but \(isolatedExpected[z * 2 + file]) isolated pages")
+            if dirtyPages[z] != tally.dirtyExpected[z] { fail("zone \(z): nr_dirty \(dirtyPages[z]) but \(tally.dirtyExpected[z]) dirty pages") }
+            for file in 0..<2 where isolatedPages[z * 2 + file] != tally.isolatedExpected[z * 2 + file] {
+                fail("zone \(z): nr_isolated_\(file == 1 ? "file" : "anon") \(isolatedPages[z * 2 + file]) but \(tally.isolatedExpected[z * 2 + file]) isolated pages")
             }
         }
-        checkSlab(fail)
-        return errors
     }
 
     private func checkSlab(_ fail: (@autoclosure () -> String) -> Void) {

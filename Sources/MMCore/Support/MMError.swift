@@ -9,6 +9,9 @@ public enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
     case orderOutOfRange(field: String, order: Int, max: Int)
     /// A handle that does not name a live allocation (never issued, or already freed).
     case unknownHandle(UInt64)
+    /// In a list of handles to free together (`freeAll`): the one at `index` is not live, or repeats an
+    /// earlier one.
+    case handleNotFreeable(index: Int, handle: UInt64, repeated: Bool)
     /// A tag that has no allocations.
     case unknownTag(String)
     /// A NUMA node id that the machine does not have.
@@ -19,6 +22,7 @@ public enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidConfig(let field, _, _): return field
         case .orderOutOfRange(let field, _, _): return field
         case .unknownHandle: return "handle"
+        case .handleNotFreeable(let i, _, _): return "handles[\(i)]"
         case .unknownTag: return "tag"
         case .unknownNode(let field, _): return field
         }
@@ -32,6 +36,8 @@ public enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(field) = \(order): order must be between 0 and \(max)"
         case .unknownHandle(let h):
             return "handle \(h) does not name a live allocation"
+        case .handleNotFreeable(_, let h, let repeated):
+            return repeated ? "handle \(h) is listed twice" : "handle \(h) does not name a live allocation"
         case .unknownTag(let t):
             return "tag '\(t)' has no live allocations"
         case .unknownNode(let field, let node):

@@ -55,3 +55,46 @@ public struct VmCounters: Sendable, Equatable {
 
     public init(zoneTypes: Int) { pgalloc = Array(repeating: 0, count: zoneTypes) }
 }
+
+/// The event counters' /proc/vmstat names, written once: the renderer, the service's deltas and the
+/// workload results all select from these.
+extension VmCounters {
+    public typealias Field = (name: String, value: KeyPath<VmCounters, UInt64> & Sendable)
+
+    /// Printed after the zone gauges and before `pgalloc_<zone>`, in the seed's `vmstat_text` order.
+    public static let fieldsBeforePgalloc: [Field] = [
+        ("numa_hit", \.numaHit), ("numa_miss", \.numaMiss), ("numa_foreign", \.numaForeign), ("numa_local", \.numaLocal),
+        ("numa_other", \.numaOther), ("pgpgout", \.pgpgout), ("pswpin", \.pswpin), ("pswpout", \.pswpout),
+    ]
+
+    /// Printed after `pgalloc_<zone>`: the seed's events, then the later compaction counters, then the
+    /// simulator's own (`extfrag_*`, `alloc_fail`, … `kswapd_wakeups`, which have no kernel counterpart).
+    public static let fieldsAfterPgalloc: [Field] = [
+        ("pgfree", \.pgfree), ("pgactivate", \.pgactivate), ("pgdeactivate", \.pgdeactivate),
+        ("pgsteal_kswapd", \.pgstealKswapd), ("pgsteal_direct", \.pgstealDirect), ("pgscan_kswapd", \.pgscanKswapd),
+        ("pgscan_direct", \.pgscanDirect), ("slabs_scanned", \.slabsScanned), ("kswapd_steal", \.pgstealKswapd),
+        ("pageoutrun", \.pageoutrun), ("allocstall", \.allocstall),
+        ("compact_blocks_moved", \.compactBlocksMoved), ("compact_pages_moved", \.compactPagesMoved),
+        ("compact_pagemigrate_failed", \.compactPagemigrateFailed), ("compact_stall", \.compactStall),
+        ("compact_fail", \.compactFail), ("compact_success", \.compactSuccess),
+        ("compact_migrate_scanned", \.compactMigrateScanned), ("compact_free_scanned", \.compactFreeScanned),
+        ("compact_isolated", \.compactIsolated), ("pgmigrate_success", \.pgmigrateSuccess), ("pgmigrate_fail", \.pgmigrateFail),
+        ("nr_vmscan_write", \.nrVmscanWrite), ("extfrag_events", \.extfragEvents),
+        ("extfrag_events_fragmenting", \.extfragFragmenting), ("extfrag_events_change_ownership", \.extfragChangeOwnership),
+        ("alloc_fail", \.allocFail), ("compact_freed_while_isolated", \.compactFreedWhileIsolated),
+        ("compact_free_isolated", \.compactFreeIsolated), ("pages_reclaimed", \.pagesReclaimed),
+        ("kswapd_wakeups", \.kswapdWakeups),
+    ]
+
+    private static let byName: [String: KeyPath<VmCounters, UInt64> & Sendable] =
+        Dictionary((fieldsBeforePgalloc + fieldsAfterPgalloc).map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+
+    /// The fields of these vmstat names, in the order given; a name that is not an event counter traps
+    /// (a programming error, found by the first use).
+    public static func fields(_ names: [String]) -> [Field] {
+        names.map { n in
+            guard let k = byName[n] else { preconditionFailure("no vmstat event counter named \(n)") }
+            return (n, k)
+        }
+    }
+}

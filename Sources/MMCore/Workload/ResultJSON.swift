@@ -7,6 +7,11 @@ extension LatencySummary {
     }
 }
 
+extension WorkloadResult {
+    /// The counters a sample of a workload keeps.
+    static let sampleCounters = VmCounters.fields(["compact_stall", "compact_success", "pages_reclaimed", "extfrag_events"])
+}
+
 extension CompactionSelftestResult {
     public var json: JSON {
         .object([("mem_free_kb", .number(Double(memFreeKB))), ("chunks_mapped", .number(Double(chunksMapped))),
@@ -32,8 +37,7 @@ extension WorkloadResult {
             .object([("name", .string(s.name)), ("at_ms", ms(s.atNs)), ("free_pages", .number(Double(s.freePages))),
                      ("free_blocks_per_order", .array(s.freeBlocksPerOrder.map { .number(Double($0)) })),
                      ("unusable_index_hugepage", .object(s.unusableIndexHugepage.keys.sorted().map { ($0, .number(Double(s.unusableIndexHugepage[$0]!))) })),
-                     ("vmstat", .object([("compact_stall", n(s.counters.compactStall)), ("compact_success", n(s.counters.compactSuccess)),
-                                         ("pages_reclaimed", n(s.counters.pagesReclaimed)), ("extfrag_events", n(s.counters.extfragEvents))]))])
+                     ("vmstat", .object(WorkloadResult.sampleCounters.map { ($0.name, n(s.counters[keyPath: $0.value])) }))])
         }
         return .object([
             ("workload", .string(workload)),

@@ -199,72 +199,18 @@ extension WorkloadDefinition {
         }
         switch key {
         case "fill":
-            try r.rejectUnknown(["kind", "fraction", "mib", "count", "chunk_pages", "writers", "tag", "order", "dirty_fraction", "mlock", "file_pages",
-                                 "block_size"])
-            let k = try kind(r)
-            let amt = try amount(r, allowCount: true)
-            let chunk = try r.int("chunk_pages", in: 1...(1 << 24)) ?? 1
-            let writers = try r.int("writers", in: 1...65536) ?? 1
-            let t = try tag(r)
-            let order = try r.int("order", in: 0...15) ?? 0
-            let filePages = try r.int("file_pages", in: 1...(1 << 24)) ?? 0
-            if filePages > 0 && (k != .file || order != 0) {
-                throw .invalidConfig(field: r.field("file_pages"), value: String(filePages), reason: "files are page cache: needs kind file and order 0")
-            }
-            let blockSize = try blockSize(r, kind: k, order: order)
-            return .fill(kind: k, amount: amt, chunkPages: chunk, writers: writers, tag: t, order: order,
-                         dirtyFraction: try r.double("dirty_fraction", in: 0...1) ?? 0, mlock: try r.bool("mlock") ?? false,
-                         filePages: filePages, blockSize: blockSize)
+            return try parseFill(r)
         case "metadata":
             try r.rejectUnknown(["fraction", "mib", "count", "tag", "files_per_directory"])
             return .metadata(amount: try amount(r, allowCount: true), tag: try tag(r),
                              filesPerDirectory: try r.int("files_per_directory", in: 0...(1 << 24)) ?? WorkloadDefinition.defaultFilesPerDirectory)
         case "free":
-            try r.rejectUnknown(["tag", "pattern", "fraction", "seed", "unit"])
-            let p = try r.string("pattern") ?? "all"
-            let pattern: FreePattern
-            switch p {
-            case "all": pattern = .all
-            case "every_other": pattern = .everyOther
-            case "random":
-                guard let f = try r.double("fraction", in: 0...1) else {
-                    throw .invalidConfig(field: r.field("fraction"), value: "missing", reason: "is required for pattern random")
-                }
-                pattern = .random(fraction: f, seed: UInt64(try r.int("seed", in: 0...Int(Int64.max >> 11)) ?? 1))
-            default:
-                throw .invalidConfig(field: r.field("pattern"), value: p, reason: "must be all, every_other or random")
-            }
-            return .free(tag: try tag(r), pattern: pattern, unit: try r.int("unit", in: 1...(1 << 24)) ?? 1)
+            return try parseFree(r)
         case "keep_one_in":
             try r.rejectUnknown(["tag", "period"])
             return .keepOneIn(tag: try tag(r), period: try r.int("period", in: 1...(1 << 20)) ?? 4)
         case "start_actor":
-            try r.rejectUnknown(["name", "rate_per_ms", "mix", "max_fraction"])
-            let name = try r.requiredString("name")
-            guard !actors.contains(name) else {
-                throw .invalidConfig(field: r.field("name"), value: name, reason: "an actor of this name is already running")
-            }
-            actors.insert(name)
-            guard let mixJ = try r.array("mix", maxCount: 64), !mixJ.isEmpty else {
-                throw .invalidConfig(field: r.field("mix"), value: "missing", reason: "needs at least one allocation kind")
-            }
-            var mix: [ActorAlloc] = []
-            for (i, m) in mixJ.enumerated() {
-                let mr = try JSONObjectReader(m, path: r.field("mix[\(i)]"))
-                try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size"])
-                var a = ActorAlloc(kind: try kind(mr), order: try mr.int("order", in: 0...15) ?? 0,
-                                   weight: try mr.double("weight", in: 0...1e9) ?? 1,
-                                   lifetimeMs: try mr.double("lifetime_ms", in: 0.001...1e12))
-                a.dirtyFraction = try mr.double("dirty_fraction", in: 0...1) ?? 0
-                a.mlock = try mr.bool("mlock") ?? false
-                a.blockSize = try blockSize(mr, kind: a.kind, order: a.order)
-                mix.append(a)
-            }
-            guard mix.contains(where: { $0.weight > 0 }) else {
-                throw .invalidConfig(field: r.field("mix"), value: "weights", reason: "at least one weight must be positive")
-            }
-            return .startActor(ActorSpec(name: name, ratePerMs: try r.double("rate_per_ms", in: 0.001...1e6) ?? 10, mix: mix,
-                                         maxFraction: try r.double("max_fraction", in: 0...1) ?? 1))
+            return try parseStartActor(r, actors: &actors)
         case "stop_actor":
             try r.rejectUnknown(["name", "free"])
             let name = try r.requiredString("name")
@@ -277,54 +223,138 @@ extension WorkloadDefinition {
             guard let ms = try r.double("ms", in: 0...1e9) else { throw .invalidConfig(field: r.field("ms"), value: "missing", reason: "is required") }
             return .run(ms: ms)
         case "high_alloc":
-            try r.rejectUnknown(["order", "fraction", "mib", "count", "increment_fraction", "delay_ms", "gfp", "kind", "tag", "stop_on_failure"])
-            var h = HighAllocSpec(order: try r.int("order", in: 0...15) ?? -1, total: try amount(r, allowCount: true))
-            h.incrementFraction = try r.double("increment_fraction", in: 0.0001...1)
-            h.delayMs = try r.double("delay_ms", in: 0...1e7) ?? 0
-            h.gfp = try gfp(r, default: h.gfp)
-            h.kind = try kind(r, default: .anon)
-            h.tag = try tag(r, default: "highalloc")
-            h.stopOnFailure = try r.bool("stop_on_failure") ?? true
-            return .highAlloc(h)
+            return try parseHighAlloc(r)
         case "compact":
             try r.rejectUnknown(["node"])
             return .compact(node: try r.int("node", in: 0...(MachineConfig.maxNodes - 1)))
         case "sysctl":
-            try r.rejectUnknown(["name", "value"])
-            let name = try r.requiredString("name")
-            guard ["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed"].contains(name) else {
-                throw .invalidConfig(field: r.field("name"), value: name, reason: "must be extfrag_threshold, min_free_kbytes or compact_unevictable_allowed")
-            }
-            if case .string(let s) = r["value"] ?? .null {
-                guard s == "recommended", name == "min_free_kbytes" else {
-                    throw .invalidConfig(field: r.field("value"), value: s, reason: "only min_free_kbytes takes \"recommended\" (hugeadm's value)")
-                }
-                return .sysctl(name: name, value: nil)
-            }
-            let range: ClosedRange<Int> = name == "extfrag_threshold" ? 0...1000 : name == "min_free_kbytes" ? 1...(1 << 30) : 0...1
-            return .sysctl(name: name, value: try r.requiredInt("value", in: range))
+            return try parseSysctl(r)
         case "sample":
             try r.rejectUnknown(["name"])
             return .sample(name: try r.requiredString("name"))
         case "age":
-            try r.rejectUnknown(["file_fraction", "slab_fraction", "kernel_fraction", "free_file_fraction", "free_slab_fraction", "dirty_fraction", "seed",
-                                 "block_size"])
-            var a = AgingRecipe()
-            a.fileFraction = try r.double("file_fraction", in: 0...1) ?? a.fileFraction
-            a.slabFraction = try r.double("slab_fraction", in: 0...1) ?? a.slabFraction
-            a.kernelFraction = try r.double("kernel_fraction", in: 0...1) ?? a.kernelFraction
-            a.freeFileFraction = try r.double("free_file_fraction", in: 0...1) ?? a.freeFileFraction
-            a.freeSlabFraction = try r.double("free_slab_fraction", in: 0...1) ?? a.freeSlabFraction
-            a.dirtyFraction = try r.double("dirty_fraction", in: 0...1) ?? a.dirtyFraction
-            a.seed = UInt64(try r.int("seed", in: 0...Int(Int64.max >> 11)) ?? 1)
-            a.blockSize = try blockSize(r, kind: nil, order: 0)
-            guard a.fileFraction + a.slabFraction + a.kernelFraction <= 1 else {
-                throw .invalidConfig(field: r.field("file_fraction"), value: "sum > 1", reason: "file, slab and kernel fractions must add up to at most 1")
-            }
-            return .age(a)
+            return try parseAge(r)
         default:
             throw .invalidConfig(field: path, value: key, reason: "unknown step")
         }
+    }
+
+    /// A `fill` step: allocations of one kind up to an amount, in chunks, by writers, with their options.
+    private static func parseFill(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
+        try r.rejectUnknown(["kind", "fraction", "mib", "count", "chunk_pages", "writers", "tag", "order", "dirty_fraction", "mlock", "file_pages",
+                             "block_size"])
+        let k = try kind(r)
+        let amt = try amount(r, allowCount: true)
+        let chunk = try r.int("chunk_pages", in: 1...(1 << 24)) ?? 1
+        let writers = try r.int("writers", in: 1...65536) ?? 1
+        let t = try tag(r)
+        let order = try r.int("order", in: 0...15) ?? 0
+        let filePages = try r.int("file_pages", in: 1...(1 << 24)) ?? 0
+        if filePages > 0 && (k != .file || order != 0) {
+            throw .invalidConfig(field: r.field("file_pages"), value: String(filePages), reason: "files are page cache: needs kind file and order 0")
+        }
+        let blockSize = try blockSize(r, kind: k, order: order)
+        return .fill(kind: k, amount: amt, chunkPages: chunk, writers: writers, tag: t, order: order,
+                     dirtyFraction: try r.double("dirty_fraction", in: 0...1) ?? 0, mlock: try r.bool("mlock") ?? false,
+                     filePages: filePages, blockSize: blockSize)
+    }
+
+    /// A `free` step: a tag's allocations by a pattern (all, every other, random with a fraction and seed).
+    private static func parseFree(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
+        try r.rejectUnknown(["tag", "pattern", "fraction", "seed", "unit"])
+        let p = try r.string("pattern") ?? "all"
+        let pattern: FreePattern
+        switch p {
+        case "all": pattern = .all
+        case "every_other": pattern = .everyOther
+        case "random":
+            guard let f = try r.double("fraction", in: 0...1) else {
+                throw .invalidConfig(field: r.field("fraction"), value: "missing", reason: "is required for pattern random")
+            }
+            pattern = .random(fraction: f, seed: UInt64(try r.int("seed", in: 0...Int(Int64.max >> 11)) ?? 1))
+        default:
+            throw .invalidConfig(field: r.field("pattern"), value: p, reason: "must be all, every_other or random")
+        }
+        return .free(tag: try tag(r), pattern: pattern, unit: try r.int("unit", in: 1...(1 << 24)) ?? 1)
+    }
+
+    /// A `start_actor` step: a named actor allocating a weighted mix at a rate (a name not already running).
+    private static func parseStartActor(_ r: JSONObjectReader, actors: inout Set<String>) throws(MMError) -> WorkloadStep {
+        try r.rejectUnknown(["name", "rate_per_ms", "mix", "max_fraction"])
+        let name = try r.requiredString("name")
+        guard !actors.contains(name) else {
+            throw .invalidConfig(field: r.field("name"), value: name, reason: "an actor of this name is already running")
+        }
+        actors.insert(name)
+        guard let mixJ = try r.array("mix", maxCount: 64), !mixJ.isEmpty else {
+            throw .invalidConfig(field: r.field("mix"), value: "missing", reason: "needs at least one allocation kind")
+        }
+        var mix: [ActorAlloc] = []
+        for (i, m) in mixJ.enumerated() {
+            let mr = try JSONObjectReader(m, path: r.field("mix[\(i)]"))
+            try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size"])
+            var a = ActorAlloc(kind: try kind(mr), order: try mr.int("order", in: 0...15) ?? 0,
+                               weight: try mr.double("weight", in: 0...1e9) ?? 1,
+                               lifetimeMs: try mr.double("lifetime_ms", in: 0.001...1e12))
+            a.dirtyFraction = try mr.double("dirty_fraction", in: 0...1) ?? 0
+            a.mlock = try mr.bool("mlock") ?? false
+            a.blockSize = try blockSize(mr, kind: a.kind, order: a.order)
+            mix.append(a)
+        }
+        guard mix.contains(where: { $0.weight > 0 }) else {
+            throw .invalidConfig(field: r.field("mix"), value: "weights", reason: "at least one weight must be positive")
+        }
+        return .startActor(ActorSpec(name: name, ratePerMs: try r.double("rate_per_ms", in: 0.001...1e6) ?? 10, mix: mix,
+                                     maxFraction: try r.double("max_fraction", in: 0...1) ?? 1))
+    }
+
+    /// A `high_alloc` step: the high-order allocation test (order, total, increments, pacing, flags).
+    private static func parseHighAlloc(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
+        try r.rejectUnknown(["order", "fraction", "mib", "count", "increment_fraction", "delay_ms", "gfp", "kind", "tag", "stop_on_failure"])
+        var h = HighAllocSpec(order: try r.int("order", in: 0...15) ?? -1, total: try amount(r, allowCount: true))
+        h.incrementFraction = try r.double("increment_fraction", in: 0.0001...1)
+        h.delayMs = try r.double("delay_ms", in: 0...1e7) ?? 0
+        h.gfp = try gfp(r, default: h.gfp)
+        h.kind = try kind(r, default: .anon)
+        h.tag = try tag(r, default: "highalloc")
+        h.stopOnFailure = try r.bool("stop_on_failure") ?? true
+        return .highAlloc(h)
+    }
+
+    /// A `sysctl` step: one of the three sysctls, or `"recommended"` for min_free_kbytes (hugeadm's value).
+    private static func parseSysctl(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
+        try r.rejectUnknown(["name", "value"])
+        let name = try r.requiredString("name")
+        guard ["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed"].contains(name) else {
+            throw .invalidConfig(field: r.field("name"), value: name, reason: "must be extfrag_threshold, min_free_kbytes or compact_unevictable_allowed")
+        }
+        if case .string(let s) = r["value"] ?? .null {
+            guard s == "recommended", name == "min_free_kbytes" else {
+                throw .invalidConfig(field: r.field("value"), value: s, reason: "only min_free_kbytes takes \"recommended\" (hugeadm's value)")
+            }
+            return .sysctl(name: name, value: nil)
+        }
+        let range: ClosedRange<Int> = name == "extfrag_threshold" ? 0...1000 : name == "min_free_kbytes" ? 1...(1 << 30) : 0...1
+        return .sysctl(name: name, value: try r.requiredInt("value", in: range))
+    }
+
+    /// An `age` step: the aging recipe's fractions, which must add up to at most 1.
+    private static func parseAge(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
+        try r.rejectUnknown(["file_fraction", "slab_fraction", "kernel_fraction", "free_file_fraction", "free_slab_fraction", "dirty_fraction", "seed",
+                             "block_size"])
+        var a = AgingRecipe()
+        a.fileFraction = try r.double("file_fraction", in: 0...1) ?? a.fileFraction
+        a.slabFraction = try r.double("slab_fraction", in: 0...1) ?? a.slabFraction
+        a.kernelFraction = try r.double("kernel_fraction", in: 0...1) ?? a.kernelFraction
+        a.freeFileFraction = try r.double("free_file_fraction", in: 0...1) ?? a.freeFileFraction
+        a.freeSlabFraction = try r.double("free_slab_fraction", in: 0...1) ?? a.freeSlabFraction
+        a.dirtyFraction = try r.double("dirty_fraction", in: 0...1) ?? a.dirtyFraction
+        a.seed = UInt64(try r.int("seed", in: 0...Int(Int64.max >> 11)) ?? 1)
+        a.blockSize = try blockSize(r, kind: nil, order: 0)
+        guard a.fileFraction + a.slabFraction + a.kernelFraction <= 1 else {
+            throw .invalidConfig(field: r.field("file_fraction"), value: "sum > 1", reason: "file, slab and kernel fractions must add up to at most 1")
+        }
+        return .age(a)
     }
 
     /// Checks the steps against a machine (orders within its range, nodes it has). Throws naming the field.

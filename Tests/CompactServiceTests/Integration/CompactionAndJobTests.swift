@@ -123,12 +123,23 @@ final class CompactionAndJobTests: XCTestCase {
         XCTAssertEqual(r.header("Location"), "/v1/jobs/\(id)")
         let done = try c.get("/v1/jobs/\(id)?wait=true")
         XCTAssertEqual(done.json["state"] as? String, "succeeded", done.text)
-        let rows = (done.json["result"] as? [String: Any])?["rows"] as? [[String]] ?? []
-        XCTAssertEqual(rows.map { $0[0] }, ["vanilla", "compaction"])
-        XCTAssertEqual(rows.map { $0[3] }, ["no", "yes"])
+        let result = done.json["result"] as? [String: Any]
+        let columns = result?["columns"] as? [String] ?? []
+        let rows = result?["rows"] as? [[String]] ?? []
+        // Columns by name, so a new column cannot silently shift what is checked.
+        func column(_ name: String) -> [String] {
+            guard let i = columns.firstIndex(of: name) else {
+                XCTFail("no column \(name) in \(columns)")
+                return []
+            }
+            return rows.map { $0[i] }
+        }
+        XCTAssertEqual(column("variant"), ["vanilla", "compaction"])
+        XCTAssertEqual(column("compaction"), ["no", "yes"])
         // Vanilla never compacts; the compaction kernel stalls in compaction at least once.
-        XCTAssertEqual(rows[0][8], "0")
-        XCTAssertNotEqual(rows[1][8], "0")
+        let stalls = column("compact_stall")
+        XCTAssertEqual(stalls.first, "0")
+        XCTAssertNotEqual(stalls.last, "0")
         XCTAssertEqual(try c.post("/v1/experiments", json: #"{"variants":[],"preset":"proactive-frag"}"#).status, 422)
         let bad = try c.post("/v1/experiments", json: #"{"variants":[{"name":"a","preset":"vax"}],"preset":"proactive-frag"}"#)
         XCTAssertEqual(bad.json["field"] as? String, "variants[0].preset")

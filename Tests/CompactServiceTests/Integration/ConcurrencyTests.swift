@@ -85,7 +85,10 @@ final class ConcurrencyTests: XCTestCase {
                         }
                         let b = try c.get("/v1/machines/c/proc/buddyinfo")
                         if b.status != 200 || !b.text.hasSuffix("\n") { ledger.fail("buddyinfo \(b.status)") }
-                        _ = try c.get("/v1/machines/c/proc/sys/vm/min_free_kbytes")
+                        let k = try c.get("/v1/machines/c/proc/sys/vm/min_free_kbytes")
+                        if k.status != 200 || Int(k.text.trimmingCharacters(in: .whitespacesAndNewlines)) == nil {
+                            ledger.fail("min_free_kbytes \(k.status) \(k.text.prefix(40))")
+                        }
                     }
                 }
             } catch {

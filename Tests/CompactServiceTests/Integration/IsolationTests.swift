@@ -264,7 +264,7 @@ final class IsolationTests: XCTestCase {
                     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                     guard HTTPClient.connectLoopback(fd, port: port) else { return }
                     let body = "{\"count\":8,\"tag\":\"t\(i)\"}"
-                    let req = Array("POST /v1/machines/k/allocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
+                    let req = Array("POST /v1/machines/k/allocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
                     var buf = [UInt8](repeating: 0, count: 65536)
                     while !stop.load(ordering: .relaxed) {
                         guard send(fd, req, req.count, Int32(MSG_NOSIGNAL)) == req.count else { return }

@@ -196,6 +196,8 @@ final class PageblockTests: XCTestCase {
         let page = try c.get("/")
         XCTAssertEqual(page.status, 200)
         XCTAssertEqual(page.header("Content-Type"), "text/html; charset=utf-8")
+        XCTAssertEqual(page.header("Content-Security-Policy"), UIRoutes.contentSecurityPolicy)
+        XCTAssertTrue(UIRoutes.contentSecurityPolicy.hasPrefix("default-src 'none'; script-src 'self'; style-src 'self';"))
         let html = page.text
         XCTAssertTrue(html.contains(#"<script src="/ui/dashboard.js" defer></script>"#))
         XCTAssertTrue(html.contains(#"<link rel="stylesheet" href="/ui/dashboard.css">"#))
@@ -209,19 +211,28 @@ final class PageblockTests: XCTestCase {
             let r = try c.get(path)
             XCTAssertEqual(r.status, 200, path)
             XCTAssertEqual(r.header("Content-Type"), type, path)
+            XCTAssertEqual(r.header("Content-Security-Policy"), UIRoutes.contentSecurityPolicy, path)
             XCTAssertGreaterThan(r.body.count, 100, path)
         }
         let js = try c.get("/ui/dashboard.js").text
-        for banned in ["eval(", "new Function", "innerHTML", "setAttribute('style'", "http://", "https://"] {
+        for banned in ["eval(", "new Function", "innerHTML", "setAttribute('style'", "http://", "https://", "EventSource("] {
             XCTAssertFalse(js.contains(banned), banned)
         }
         XCTAssertEqual(try c.get("/ui/nope.js").status, 404)
     }
 
-    func testReadyzSaysWhetherChangesNeedAToken() throws {
+    func testReadyzSaysWhichRequestsNeedAToken() throws {
         XCTAssertEqual(try c.get("/readyz").json["auth"] as? String, "none")
-        let secured = try TestServer { $0.token = "t0ken" }
+        let secured = try TestServer { $0.token = "t0ken-abc" }
         defer { secured.stop() }
-        XCTAssertEqual(try secured.client.get("/readyz").json["auth"] as? String, "bearer")
+        XCTAssertEqual(try secured.client.get("/readyz").json["auth"] as? String, "changes")
+        let closed = try TestServer { $0.token = "t0ken-abc"; $0.requireTokenForReads = true }
+        defer { closed.stop() }
+        XCTAssertEqual(try closed.client.get("/readyz").status, 401)
+        XCTAssertEqual(try closed.client.request("GET", "/readyz", headers: [("Authorization", "Bearer t0ken-abc")]).json["auth"] as? String, "all")
+        // The page and its files are static: served without a token, whatever the policy.
+        for path in ["/", "/ui/dashboard.js", "/ui/dashboard.css", "/ui/favicon.svg"] {
+            XCTAssertEqual(try closed.client.get(path).status, 200, path)
+        }
     }
 }

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Router")
 struct RouterTests {
-    let router = Router(token: nil, log: Logger(level: .error)) { Routes.register(&$0) }
+    let router = Router(log: Logger(level: .error)) { Routes.register(&$0) }
 
     @Test func literalSegmentBeatsParameter() {
         guard case .route(let r, let params) = router.resolve(method: "POST", path: "/v1/machines/m1/allocations/free") else {
@@ -51,11 +51,37 @@ struct RouterTests {
     }
 
     @Test func bearerComparison() {
-        #expect(Router.bearerMatches("Bearer s3cret", "s3cret"))
-        #expect(Router.bearerMatches("bearer s3cret", "s3cret"))
-        #expect(!Router.bearerMatches("Bearer s3cre", "s3cret"))
-        #expect(!Router.bearerMatches("Basic s3cret", "s3cret"))
-        #expect(!Router.bearerMatches(nil, "s3cret"))
+        let t = Array("s3cret".utf8)
+        #expect(AccessPolicy.bearer("Bearer s3cret").map { AccessPolicy.constantTimeEqual($0, t) } == true)
+        #expect(AccessPolicy.bearer("bearer s3cret").map { AccessPolicy.constantTimeEqual($0, t) } == true)
+        #expect(AccessPolicy.bearer("Bearer s3cre").map { AccessPolicy.constantTimeEqual($0, t) } == false)
+        #expect(AccessPolicy.bearer("Bearer s3crets").map { AccessPolicy.constantTimeEqual($0, t) } == false)
+        #expect(AccessPolicy.bearer("Basic s3cret") == nil)
+        #expect(AccessPolicy.bearer(nil) == nil)
+    }
+
+    @Test func hostNamesAreNormalised() {
+        #expect(AccessPolicy.normalHost("LocalHost:8080") == "localhost")
+        #expect(AccessPolicy.normalHost("[::1]:8080") == "[::1]")
+        #expect(AccessPolicy.normalHost("127.0.0.1") == "127.0.0.1")
+        #expect(AccessPolicy.normalHost("::1") == "::1")
+    }
+
+    @Test func tokenFilesGiveScopes() throws {
+        let t = try AccessPolicy.parseTokens("# comment\nadmin aaaaaaaa1\n\nread  rrrrrrrr1\nwwwwwwww1\nwrite wwwwwwww2\n", path: "f")
+        #expect(t.map(\.scope) == [.admin, .read, .admin, .write])
+        #expect(throws: StartError.self) { try AccessPolicy.parseTokens("root xxxxxxxx1", path: "f") }
+        #expect(throws: StartError.self) { try AccessPolicy.parseTokens("read short", path: "f") }
+        #expect(throws: StartError.self) { try AccessPolicy.parseTokens("# nothing\n", path: "f") }
+    }
+
+    @Test func rateLimiterRefusesPastTheBurstAndRefills() {
+        let l = RateLimiter(rate: 10, burst: 3)
+        var refused = 0
+        for _ in 0..<5 { do { try l.take("a", now: 1_000_000_000) } catch { refused += 1 } }
+        #expect(refused == 2)
+        #expect(throws: Never.self) { try l.take("b", now: 1_000_000_000) }
+        #expect(throws: Never.self) { try l.take("a", now: 1_200_000_000) }
     }
 
     /// Every route in the table is in openapi.yaml, and every path there is in the table.

@@ -34,8 +34,12 @@ final class DirectCompactionTests: XCTestCase {
 
     func testSmallOrdersDoNotCompact() throws {
         let m = try fragmented()
-        _ = try m.allocate(AllocRequest(order: 3, kind: .anon, gfp: [.wait, .io, .fs]))
+        let o = try m.allocate(AllocRequest(order: 3, kind: .anon, gfp: [.wait, .io, .fs]))
+        // Order 3 (PAGE_ALLOC_COSTLY_ORDER) is served without compaction: it succeeds, and no stall.
+        XCTAssertNotNil(o.handle, "the order-3 allocation failed")
+        XCTAssertFalse(o.stalledInCompaction)
         XCTAssertEqual(m.counters.compactStall, 0)
+        assertConsistent(m)
     }
 
     func testNoFsOrIoMeansNoCompaction() throws {

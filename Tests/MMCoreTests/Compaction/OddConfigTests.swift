@@ -16,7 +16,7 @@ import Testing
         p.pageblockOrder = s.pageblockOrder
         let m = try Machine(MachineConfig(preset: p, memoryMiB: s.mib, seed: 3))
         _ = try m.allocateBulk(AllocRequest(order: 0, kind: .anon, gfp: .atomic), count: m.totalPages, tag: "a", keepHandles: 0)
-        try? m.freeTag("a", pattern: .random(fraction: 0.6, seed: 2))
+        try m.freeTag("a", pattern: .random(fraction: 0.6, seed: 2))
         try m.compactMemory()
         #expect(m.checkConsistency().isEmpty)
         _ = try m.allocate(AllocRequest(order: s.nrOrders - 1, kind: .anon, gfp: [.wait, .io, .fs, .repeat]))

@@ -48,7 +48,7 @@
   const S = {
     machines: [], selected: null, info: null, map: null, layout: null, stream: null, streamOpen: false,
     stats: null, history: [], scanQueue: [], scanCurrent: null, scanShownAt: 0, scanHideAt: 0, scannerLog: [],
-    presets: [], tokenRequired: false, token: null, zoom: null, busy: false, deltasApplied: 0, statsEvents: 0,
+    presets: [], auth: 'none', token: null, zoom: null, busy: false, deltasApplied: 0, statsEvents: 0,
     drawPending: false, chartsPending: false, mapDraws: 0, job: null,
   };
   window.compactDashboard = S;
@@ -83,24 +83,32 @@
     });
   }
 
-  // A change (POST/PUT/DELETE): the token goes in the Authorization header, asked for once when the
-  // server wants one; never in a URL.
-  async function change(method, path, body) {
-    if (S.tokenRequired && !S.token) {
-      S.token = await askToken();
-      if (!S.token) throw new Error('no token given');
-      storeToken(S.token);
-    }
+  // Whether a request of `method` needs the token on this server (`/readyz`: none, changes, all).
+  const needsToken = (method) => S.auth === 'all' || (S.auth === 'changes' && method !== 'GET');
+
+  // The token, asked for once, before the first request that needs it; kept for the tab.
+  async function ensureToken(method) {
+    if (!needsToken(method) || S.token) return;
+    S.token = await askToken();
+    if (!S.token) throw new Error('no token given');
+    storeToken(S.token);
+  }
+
+  // Every request to the service: the token, when the server wants one, goes in the Authorization
+  // header, never in a URL. A refused token is forgotten, so the next request asks again.
+  async function api(method, path, body) {
+    await ensureToken(method);
     const headers = {};
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (S.token) headers.Authorization = 'Bearer ' + S.token;
-    const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
     if (r.status === 401) {
       S.token = null;
       storeToken(null);
     }
     return r;
   }
+  const change = api;
 
   async function problemText(r) {
     try {
@@ -112,9 +120,71 @@
   }
 
   async function getJSON(path) {
-    const r = await fetch(path);
+    const r = await api('GET', path);
     if (!r.ok) throw new Error(await problemText(r));
     return r.json();
+  }
+
+  // Server-Sent Events over fetch, so the stream can carry the Authorization header (EventSource
+  // cannot): parses `event:`, `data:`, `id:` and `retry:`, reconnects after a dropped connection with
+  // `Last-Event-ID`, and gives up (calling `refused`) when the server answers with an error.
+  function openEvents(url, handlers) {
+    const ctl = new AbortController();
+    const h = { closed: false, lastId: null, close() { h.closed = true; ctl.abort(); } };
+    const run = async () => {
+      let retry = 2000;
+      while (!h.closed) {
+        try {
+          await ensureToken('GET');
+          const headers = { Accept: 'text/event-stream' };
+          if (S.token) headers.Authorization = 'Bearer ' + S.token;
+          if (h.lastId !== null) headers['Last-Event-ID'] = h.lastId;
+          const r = await fetch(url, { headers, signal: ctl.signal, cache: 'no-store' });
+          if (!r.ok) {
+            if (r.status === 401) { S.token = null; storeToken(null); }
+            if (!h.closed && handlers.refused) handlers.refused(r.status);
+            return;
+          }
+          if (handlers.open) handlers.open();
+          const reader = r.body.getReader();
+          const dec = new TextDecoder();
+          let buf = '', name = 'message', data = [], id = null;
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done || h.closed) break;
+            buf += dec.decode(value, { stream: true });
+            let nl;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              let line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (line.endsWith('\r')) line = line.slice(0, -1);
+              if (line === '') {
+                if (id !== null) h.lastId = id;
+                if (data.length && !h.closed && handlers[name]) handlers[name](data.join('\n'));
+                name = 'message'; data = []; id = null;
+                continue;
+              }
+              if (line[0] === ':') continue;
+              const c = line.indexOf(':');
+              const field = c < 0 ? line : line.slice(0, c);
+              let val = c < 0 ? '' : line.slice(c + 1);
+              if (val[0] === ' ') val = val.slice(1);
+              if (field === 'event') name = val;
+              else if (field === 'data') data.push(val);
+              else if (field === 'id') id = val;
+              else if (field === 'retry' && /^[0-9]+$/.test(val)) retry = Number(val);
+            }
+          }
+        } catch (e) {
+          if (h.closed) return;
+        }
+        if (h.closed) return;
+        if (handlers.error) handlers.error();
+        await new Promise((res) => setTimeout(res, retry));
+      }
+    };
+    run();
+    return h;
   }
 
   // ---------- The pageblock document (binary; layout in openapi.yaml and PageblockMap.swift) ----------
@@ -886,7 +956,7 @@
 
   async function loadMap() {
     const name = S.selected;
-    const r = await fetch(`/v1/machines/${encodeURIComponent(name)}/pageblocks`);
+    const r = await api('GET', `/v1/machines/${encodeURIComponent(name)}/pageblocks`);
     if (S.selected !== name) return;
     if (!r.ok) { setStatus(await problemText(r), true); return; }
     const map = decodePageblocks(await r.arrayBuffer());
@@ -898,34 +968,40 @@
   function openStream() {
     const name = S.selected;
     const since = S.map ? `&pageblocks_since=${S.map.generation}` : '';
-    const es = new EventSource(`/v1/machines/${encodeURIComponent(name)}/stats/stream?interval_ms=250&events=compaction,scanners,pageblocks,jobs${since}`);
-    S.stream = es;
-    es.addEventListener('open', () => { S.streamOpen = true; setConn(true); });
-    es.addEventListener('error', () => {
-      S.streamOpen = false;
-      setConn(true);
-      // EventSource retries by itself; when it gave up (the server refused the stream), start afresh.
-      if (es.readyState === EventSource.CLOSED && S.stream === es) {
+    const url = `/v1/machines/${encodeURIComponent(name)}/stats/stream?interval_ms=250&events=compaction,scanners,pageblocks,jobs${since}`;
+    const es = openEvents(url, {
+      open: () => { if (S.stream === es) { S.streamOpen = true; setConn(true); } },
+      error: () => { if (S.stream === es) { S.streamOpen = false; setConn(true); } },
+      // The server refused the stream (the machine is gone, or the map is from another life of it):
+      // start afresh from the machine list and a new map.
+      refused: () => {
+        if (S.stream !== es) return;
         S.stream = null;
-        setTimeout(() => {
-          if (S.selected === name && !S.stream) loadMap().then(() => { if (S.selected === name && !S.stream) openStream(); });
+        S.streamOpen = false;
+        setTimeout(async () => {
+          await refreshMachines();
+          if (S.selected === name && !S.stream) {
+            await loadMap();
+            if (S.selected === name && !S.stream) openStream();
+          }
         }, 2000);
-      }
-    });
-    es.addEventListener('stats', (e) => onStats(JSON.parse(e.data)));
-    es.addEventListener('pageblocks', (e) => onPageblocks(JSON.parse(e.data)));
-    es.addEventListener('compaction_scanners', (e) => queueScanners(JSON.parse(e.data)));
-    es.addEventListener('mm_compaction_begin', (e) => queueScanners(JSON.parse(e.data)));
-    es.addEventListener('mm_compaction_end', (e) => queueScanners({ ...JSON.parse(e.data), end: true }));
-    es.addEventListener('job_progress', (e) => onJob(JSON.parse(e.data)));
-    es.addEventListener('end', (e) => {
-      es.close();
-      if (S.stream === es) {
-        S.stream = null; S.streamOpen = false;
-        const why = JSON.parse(e.data).reason;
+      },
+      stats: (d) => onStats(JSON.parse(d)),
+      pageblocks: (d) => onPageblocks(JSON.parse(d)),
+      compaction_scanners: (d) => queueScanners(JSON.parse(d)),
+      mm_compaction_begin: (d) => queueScanners(JSON.parse(d)),
+      mm_compaction_end: (d) => queueScanners({ ...JSON.parse(d), end: true }),
+      job_progress: (d) => onJob(JSON.parse(d)),
+      end: (d) => {
+        es.close();
+        if (S.stream !== es) return;
+        S.stream = null;
+        S.streamOpen = false;
+        const why = JSON.parse(d).reason;
         if (why === 'machine_deleted') { deselect(`${name} was deleted`); refreshMachines(); } else setConn(false, 'server stopping');
-      }
+      },
     });
+    S.stream = es;
   }
 
   function onStats(st) {
@@ -1076,11 +1152,17 @@
       resizeTimer = setTimeout(() => { scheduleDraw(); if (S.zoom) drawZoom(); }, 100);
     });
     S.token = storedToken();
+    // Which requests need the token: /readyz says so, or answers 401 itself when reads need one too.
     try {
-      const ready = await getJSON('/readyz');
-      S.tokenRequired = ready.auth === 'bearer';
-      $('token-button').classList.toggle('hidden', !S.tokenRequired);
+      let r = await fetch('/readyz', { cache: 'no-store', headers: S.token ? { Authorization: 'Bearer ' + S.token } : {} });
+      if (r.status === 401) {
+        S.auth = 'all';
+        S.token = null;
+        r = await api('GET', '/readyz');
+      }
+      if (r.ok) S.auth = (await r.json()).auth || S.auth;
     } catch (e) { /* the machine list says whether the server answers */ }
+    $('token-button').classList.toggle('hidden', S.auth === 'none');
     try {
       const p = await getJSON('/v1/workload-presets');
       S.presets = p.presets.map((x) => x.name);

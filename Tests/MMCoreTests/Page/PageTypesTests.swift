@@ -1,0 +1,38 @@
+import Testing
+@testable import MMCore
+
+/// The per-page vocabulary: kinds, their migratetypes and zones, and the state byte's encoding.
+@Suite("Page types")
+struct PageTypesTests {
+    /// `gfpflags_to_migratetype`: user memory is movable, reclaimable slab reclaimable, kernel unmovable.
+    @Test func kindsAskForTheirMigratetype() {
+        #expect(AllocKind.anon.migratetype == .movable)
+        #expect(AllocKind.file.migratetype == .movable)
+        #expect(AllocKind.pinned.migratetype == .movable)
+        #expect(AllocKind.slab.migratetype == .reclaimable)
+        #expect(AllocKind.kernel.migratetype == .unmovable)
+    }
+
+    @Test func kindNamesRoundTrip() {
+        for k in AllocKind.allCases { #expect(AllocKind(name: k.name) == k) }
+        #expect(AllocKind(name: "huge") == nil)
+        #expect(AllocKind.count == AllocKind.allCases.count)
+    }
+
+    /// User pages may use the highest zone; pinned pages avoid ZONE_MOVABLE; kernel memory stops at Normal.
+    @Test func highestZones() {
+        let all: [ZoneType] = [.dma, .dma32, .normal, .movable]
+        #expect(AllocKind.anon.highestZoneType(available: all) == .movable)
+        #expect(AllocKind.pinned.highestZoneType(available: all) == .normal)
+        #expect(AllocKind.kernel.highestZoneType(available: all) == .normal)
+    }
+
+    /// The state byte of an allocated head keeps its kind.
+    @Test func stateByteKeepsTheKind() {
+        for k in AllocKind.allCases {
+            let s = PageState.allocatedHead(kind: k)
+            #expect(PageState.kind(s) == k)
+            #expect(PageState.code(s) == PageState.allocated)
+        }
+    }
+}
