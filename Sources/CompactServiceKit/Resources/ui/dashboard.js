@@ -891,7 +891,7 @@
       setConn(true);
       renderMachines();
       if (S.selected && !S.machines.some((m) => m.name === S.selected)) deselect('machine deleted');
-      if (!S.selected && S.machines.length && !S.userDeselected) {
+      if (!S.selected && S.machines.length) {
         // The machine named in the URL's fragment (/#name), else the first.
         const want = decodeURIComponent(location.hash.slice(1));
         select((S.machines.find((m) => m.name === want) || S.machines[0]).name);
@@ -1104,7 +1104,7 @@
     try {
       const r = await change('DELETE', `/v1/machines/${encodeURIComponent(name)}`);
       if (!r.ok && r.status !== 404) { setStatus(await problemText(r), true); return; }
-      if (S.selected === name) { deselect(`${name} deleted`); S.userDeselected = false; }
+      if (S.selected === name) deselect(`${name} deleted`);
       await refreshMachines();
     } catch (e) {
       setStatus(String(e.message || e), true);
