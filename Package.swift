@@ -26,7 +26,14 @@ let package = Package(
         .target(
             name: "CompactServiceKit",
             dependencies: ["MMCore", "CHTTPD"],
-            resources: [.embedInCode("Resources/openapi.yaml")]
+            resources: [
+                .embedInCode("Resources/openapi.yaml"),
+                // The dashboard (GET / and /ui/…): static files compiled into the binary.
+                .embedInCode("Resources/ui/index.html"),
+                .embedInCode("Resources/ui/dashboard.js"),
+                .embedInCode("Resources/ui/dashboard.css"),
+                .embedInCode("Resources/ui/favicon.svg"),
+            ]
         ),
         // The `compact-service` executable: flags only.
         .executableTarget(

@@ -38,3 +38,28 @@ for family in node_buddyinfo_blocks node_vmstat_compact_stall compact_service_ht
     grep -q "^# TYPE $family " "$metrics" || { echo "missing family $family" >&2; exit 1; }
 done
 echo "metrics ok"
+
+# The Grafana dashboard: every query parses as PromQL (promtool check rules, with the $machine
+# variable at its "All" value) and names only metrics this /metrics serves.
+rules=$(mktemp)
+server_tmp+=("$rules")
+python3 - "$metrics" "$rules" <<'PY'
+import json, re, sys
+metrics = open(sys.argv[1]).read()
+names = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", metrics, re.M))
+d = json.load(open("dashboards/compact-service.json"))
+exprs = [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
+assert exprs, "no queries in the dashboard"
+missing = sorted({m for e in exprs for m in re.findall(r"\b(node_[a-z_]+|compact_service_[a-z_]+)\b", e)} - names)
+if missing:
+    sys.exit(f"dashboard queries name metrics /metrics lacks: {missing}")
+var = {v["name"] for v in d["templating"]["list"]}
+assert var == {"datasource", "machine"}, var
+with open(sys.argv[2], "w") as f:
+    f.write("groups:\n  - name: dashboard\n    rules:\n")
+    for i, e in enumerate(exprs):
+        f.write(f"      - record: dashboard:query{i}\n        expr: {json.dumps(e.replace('$machine', '.*'))}\n")
+print(f"dashboard: {len(d['panels'])} panels, {len(exprs)} queries, metrics all served")
+PY
+promtool check rules "$rules"
+echo "dashboard ok"

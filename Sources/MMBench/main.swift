@@ -182,6 +182,37 @@ if enabled("compact") {
     }
 }
 
+if enabled("pageblocks") {
+    // GET …/pageblocks of a 1 TiB machine (524,288 pageblocks): the one pass over the page arrays
+    // (`pageblockTable`) and the binary encoding, timed together, and the document's size; fresh, then
+    // aged: 3/4 of its pages allocated as order-0 anon (every block head an order-0 page, the pass's
+    // worst case) and a random third of those freed, so blocks differ and run-length coding has little
+    // to merge. The document is decoded back and compared with the table, so a wrong one cannot look fast.
+    func measure(_ m: Machine, _ label: String) {
+        let t0 = now()
+        let doc = m.renderPageblockMap(name: "bench")
+        let t1 = now()
+        let table = m.pageblockTable()
+        let t2 = now()
+        precondition((try? PageblockMap.decode(doc))?.table == table)
+        precondition(table.count == m.totalPages >> 9)
+        precondition((0..<table.count).reduce(0) { $0 + table.info($1).pages } == m.totalPages)
+        report("pageblocks_\(size)_\(label)_seconds", t1 - t0, "s")
+        report("pageblocks_\(size)_\(label)_pass_seconds", t2 - t1, "s")
+        report("pageblocks_\(size)_\(label)_bytes", Double(doc.count), "bytes")
+    }
+    // MM_BENCH_PAGEBLOCKS_GIB: another size (default 1024; the figures are named after it).
+    let gib = Int(ProcessInfo.processInfo.environment["MM_BENCH_PAGEBLOCKS_GIB"] ?? "") ?? 1024
+    let size = gib == 1024 ? "1tib" : "\(gib)gib"
+    let m = machine(gib * 1024)
+    measure(m, "fresh")
+    let n = m.totalPages * 3 / 4
+    let r = try! m.allocateBulk(AllocRequest(order: 0, kind: .anon, gfp: .atomic), count: n, tag: "age", keepHandles: 0)
+    precondition(r.succeeded == n)
+    _ = try! m.freeTag("age", pattern: .random(fraction: 1.0 / 3.0, seed: 3))
+    measure(m, "aged")
+}
+
 /// A workload `fill` of `fraction` (90 %) of a fresh x86_64 machine of `mib` MiB as anon pages (one writer,
 /// seed 1), stepped 1024 events at a time as the service's workload jobs step it (WorkloadRoutes), so a
 /// cost paid per step that grows with what the fill has done shows up: the seconds it takes, checked to

@@ -73,6 +73,10 @@ enum MachineWire {
             d.field("start_pfn", z.startPfn)
             d.field("present_pages", z.presentPages)
             d.field("mib", (z.presentPages << m.pageShift) >> 20)
+            d.field("free_pages", m.nrFreePages(zone: z.id))
+            // The extfrag index at the huge-page order (pageblock_order), as debugfs prints it.
+            d.key("fragmentation_index")
+            d.thousandths(m.fragmentationIndex(zone: z.id, order: m.pageblockOrder))
             d.endObject()
         }
         d.endArray()

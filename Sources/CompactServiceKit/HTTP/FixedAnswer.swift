@@ -10,6 +10,10 @@ struct FixedSlot {
     var bodyCount: Int
     /// NUL-terminated (strdup'ed; freed with the server).
     var contentType: UnsafeMutablePointer<CChar>
+    /// Further headers: `headerCount` name and value pairs, NUL-terminated, at `headers[2i]` and
+    /// `headers[2i + 1]` (the array and each string allocated in `init` and freed with the server).
+    var headers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    var headerCount: Int
 }
 
 /// The state of a request for a fixed answer, kept in MHD's `req_cls` word itself instead of a

@@ -77,9 +77,14 @@ final class MHDServer: Sendable {
         let slots = UnsafeMutablePointer<FixedSlot>.allocate(capacity: max(1, fixed.count))
         for (i, r) in fixed.enumerated() {
             let f = r.fixed!
+            let headers = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: max(1, 2 * f.headers.count))
+            for (k, (name, value)) in f.headers.enumerated() {
+                (headers + 2 * k).initialize(to: strdup(name))
+                (headers + 2 * k + 1).initialize(to: strdup(value))
+            }
             (slots + i).initialize(to: FixedSlot(path: strdup(r.pattern), pathLength: r.pattern.utf8.count, routeIndex: r.index,
                                                  body: f.bytes.address, bodyCount: f.bytes.count,
-                                                 contentType: strdup(f.contentType)))
+                                                 contentType: strdup(f.contentType), headers: headers, headerCount: f.headers.count))
         }
         fixedSlots = UInt(bitPattern: slots)
         fixedCount = fixed.count
@@ -97,6 +102,8 @@ final class MHDServer: Sendable {
         for i in 0..<fixedCount {
             free(slots[i].path)
             free(slots[i].contentType)
+            for k in 0..<(2 * slots[i].headerCount) { free(slots[i].headers[k]) }
+            slots[i].headers.deallocate()
         }
         slots.deinitialize(count: fixedCount)
         slots.deallocate()
@@ -380,6 +387,7 @@ final class MHDServer: Sendable {
         }
         MHD_add_response_header(resp, cString("Content-Type"), f.contentType)
         MHD_add_response_header(resp, cString("X-Content-Type-Options"), cString("nosniff"))
+        for k in 0..<f.headerCount { MHD_add_response_header(resp, f.headers[2 * k], f.headers[2 * k + 1]) }
         if let clientID {
             MHD_add_response_header(resp, cString("X-Request-ID"), clientID)
         } else {

@@ -6,7 +6,7 @@ import Glibc
 
 /// Documents rendered from a machine's state and cached per machine generation.
 enum DocKind: Int, CaseIterable, Sendable {
-    case stats, buddyinfo, pagetypeinfo, vmstat, zoneinfo, unusableIndex, extfragIndex, description
+    case stats, buddyinfo, pagetypeinfo, vmstat, zoneinfo, unusableIndex, extfragIndex, description, pageblocks
 }
 
 /// How long one step of a long operation (a manual compaction, a workload job, an allocation batch of
@@ -53,6 +53,9 @@ final class MachineBox: Sendable {
     let removed = Atomic<Bool>(false)
     /// Threads waiting for the machine's lock: a long operation lets them in between its steps.
     private let waiters = Atomic<Int>(0)
+    /// The latest pageblock table and when each block last changed (GET …/pageblocks, the streams'
+    /// `pageblocks` events).
+    let pageblocks = PageblockTracker()
 
     /// Per `DocKind`: a render is queued or running on a worker (`render(_:on:_:)`), so streams ask once.
     private let rendering = Mutex<UInt32>(0)
@@ -77,6 +80,9 @@ final class MachineBox: Sendable {
     }
 
     var isRemoved: Bool { removed.load(ordering: .acquiring) }
+
+    /// The machine's generation as of the end of the last critical section (no lock taken).
+    var generation: UInt64 { publishedGeneration.load(ordering: .acquiring) }
 
     /// Runs `body` with the machine locked. For operations that may change state, pass `mutating: true`
     /// so the budget accounting follows the machine's size. A machine deleted before the lock was taken

@@ -62,6 +62,7 @@ enum CompactRoutes {
         var before: [ZoneSnapshot] = [], after: [ZoneSnapshot] = []
         var report: CompactionReport?
         var names: [Int: (node: Int, name: String)] = [:]
+        var lastScannersNs: UInt64 = 0
         let finished = try box.runInSteps(shouldStop: { ctx.registry.isShuttingDown }) { m throws -> StepOutcome in
             if run == nil {
                 do throws(MMError) { run = try m.beginCompaction(node: node) } catch { throw problem(error, machine: box.name, asFile: asFile) }
@@ -75,6 +76,15 @@ enum CompactRoutes {
             while !done && monotonicNs() &- start < OperationBudget.stepNs {
                 done = m.step(run!, maxSteps: 16)
                 if run!.waitingForIsolated { break }
+            }
+            // The scanners' positions for the machine's streams (`events=scanners`), at most every 2 ms.
+            if let cc = run!.currentControl, !done, monotonicNs() &- lastScannersNs >= 2_000_000 {
+                let z = m.zones[cc.zone]
+                box.events.scanners(ScannerPositions(node: z.node, zone: z.name, zoneStart: z.startPfn, zoneEnd: z.endPfn,
+                                                     migratePfn: cc.migratePfn, freePfn: cc.freePfn,
+                                                     migrateScanned: cc.migrateScanned, freeScanned: cc.freeScanned,
+                                                     migrated: cc.migrated))
+                lastScannersNs = monotonicNs()
             }
             if done {
                 after = snapshot(m, zones: run!.zoneIds)

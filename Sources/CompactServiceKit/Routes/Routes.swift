@@ -9,10 +9,12 @@ enum Routes {
         ProcRoutes.register(&t)
         SysctlRoutes.register(&t)
         StatsRoutes.register(&t)
+        PageblockRoutes.register(&t)
         CompactRoutes.register(&t)
         WorkloadRoutes.register(&t)
         StreamRoutes.register(&t)
         MetricsRoutes.register(&t)
+        UIRoutes.register(&t)
     }
 
     /// The machine `--demo-machine` creates: x86_64, 4096 MiB, one node.
@@ -35,6 +37,8 @@ enum HealthRoutes {
             }
             w.field("status", "ready")
             w.field("machines", ctx.registry.count)
+            // Which requests need a bearer token (the dashboard asks for it before the first that does).
+            w.field("auth", ctx.auth.rawValue)
             w.endObject()
             return .json(200, w)
         }

@@ -4,7 +4,9 @@ import MMCore
 /// every `interval_ms` (default 1000, at least 100), each with a growing `id:`; a `: keep-alive`
 /// comment after 15 s of silence; with `?events=compaction,extfrag` also the machine's tracepoint
 /// events (mm_compaction_begin, mm_compaction_end, mm_compaction_migratepages,
-/// mm_page_alloc_extfrag). `Last-Event-ID` replays the events after that id still in the machine's
+/// mm_page_alloc_extfrag), `compaction_scanners` (a manual compaction's scanner positions between its
+/// steps) and `pageblocks` (the pageblocks changed since the stream's last one, from
+/// `pageblocks_since`, the generation of the client's GET …/pageblocks document). `Last-Event-ID` replays the events after that id still in the machine's
 /// ring (the last 4096); an `event: lost` says when some had already been dropped. The stream ends
 /// with `event: end` when the machine is deleted or the service shuts down.
 ///
@@ -46,15 +48,15 @@ enum StreamRoutes {
             return (JobSource(job: job), JobContent(job))
         }
         let sub = try subscription(ctx, intervalMs: ctx.request.query["interval_ms"], events: ctx.request.query["events"],
-                                   lastEventID: lastEventID)
-        if !sub.categories.isEmpty { sub.box.events.startRecording() }
+                                   lastEventID: lastEventID, pageblocksSince: ctx.request.query["pageblocks_since"])
+        if !sub.ringCategories.isEmpty { sub.box.events.startRecording() }
         return (StatsSource(subscription: sub), StatsContent(sub, now: monotonicNs()))
     }
 
     /// Validates a subscription: the machine exists, `interval_ms` is an integer in range, `events`
     /// names known categories, `Last-Event-ID` is an unsigned integer.
     static func subscription(_ ctx: RequestContext, intervalMs: String?, events: String?,
-                             lastEventID: String?) throws -> StreamSubscription {
+                             lastEventID: String?, pageblocksSince: String? = nil) throws -> StreamSubscription {
         var interval = defaultIntervalMs
         if let s = intervalMs {
             guard let v = Int(s), intervals.contains(v) else {
@@ -82,7 +84,19 @@ enum StreamRoutes {
             }
             last = v
         }
-        return StreamSubscription(box: try ctx.machine(), intervalMs: interval, categories: categories, lastEventID: last,
-                                  renderPool: ctx.registry.requestPool)
+        let box = try ctx.machine()
+        var since: UInt64?
+        if let s = pageblocksSince {
+            guard categories.contains(.pageblocks) else {
+                throw Problem(400, "pageblocks_since goes with events=pageblocks", field: "pageblocks_since")
+            }
+            guard let v = UInt64(s), v <= box.generation else {
+                throw Problem(400, "pageblocks_since must be the generation of a pageblocks document of this machine (0 to \(box.generation)), not '\(s.prefix(40))'",
+                              field: "pageblocks_since")
+            }
+            since = v
+        }
+        return StreamSubscription(box: box, intervalMs: interval, categories: categories, lastEventID: last,
+                                  renderPool: ctx.registry.requestPool, pageblocksSince: since)
     }
 }

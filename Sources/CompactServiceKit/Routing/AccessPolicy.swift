@@ -111,6 +111,18 @@ struct AccessPolicy: Sendable {
         }
     }
 
+    /// Which requests need a token, as `/readyz` tells clients such as the dashboard.
+    enum AuthMode: String, Sendable {
+        /// No --token-file.
+        case none
+        /// --token-file: changes (POST, PUT, DELETE) need a token.
+        case changes
+        /// --require-token-for-reads too: every request but the static answers needs one.
+        case all
+    }
+
+    var authMode: AuthMode { tokens.isEmpty ? .none : tokensForReads ? .all : .changes }
+
     /// The scope a request must prove, or nil when it needs no token.
     func requiredScope(route: Scope, mutating: Bool) -> Scope? {
         guard !tokens.isEmpty else { return nil }

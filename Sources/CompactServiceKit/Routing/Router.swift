@@ -27,6 +27,8 @@ enum Execution: Sendable {
 struct FixedAnswer: Sendable {
     let contentType: String
     let bytes: StaticBytes
+    /// Headers sent besides Content-Type (the dashboard's Content-Security-Policy).
+    var headers: [(String, String)] = []
 }
 
 /// One method on one path pattern. A class: resolving a request hands out a reference, not a copy.
@@ -123,10 +125,12 @@ struct RouteTable {
     mutating func get(_ p: String, execution: Execution = .worker, cached: CachedHandler? = nil, _ h: @escaping Handler) {
         add("GET", p, execution: execution, cached: cached, h)
     }
-    /// GET `p` answers 200 with `bytes` (which must outlive the process) as `contentType`.
-    mutating func fixed(_ p: String, contentType: String, _ bytes: StaticBytes) {
-        add("GET", p, fixed: FixedAnswer(contentType: contentType, bytes: bytes)) { _ in
-            Response(status: 200, contentType: contentType, persistent: bytes)
+    /// GET `p` answers 200 with `bytes` (which must outlive the process) as `contentType`, with `headers`.
+    mutating func fixed(_ p: String, contentType: String, _ bytes: StaticBytes, headers: [(String, String)] = []) {
+        add("GET", p, fixed: FixedAnswer(contentType: contentType, bytes: bytes, headers: headers)) { _ in
+            var r = Response(status: 200, contentType: contentType, persistent: bytes)
+            r.headers = headers
+            return r
         }
     }
     mutating func delete(_ p: String, execution: Execution = .worker, scope: Scope? = nil, _ h: @escaping Handler) {
@@ -255,7 +259,7 @@ final class Router: Sendable {
                     }
                     if request.isMutating, let limiter { try limiter.take(request.client) }
                     try Router.checkContentType(request, route.body)
-                    let ctx = RequestContext(request: request, params: params, registry: registry)
+                    let ctx = RequestContext(request: request, params: params, registry: registry, auth: policy.authMode)
                     if cachedOnly {
                         guard let r = try route.cached!(ctx) else { return nil }
                         response = r
@@ -341,6 +345,8 @@ struct RequestContext: Sendable {
     let request: Request
     let params: [String: String]
     let registry: MachineRegistry
+    /// Which requests need `Authorization: Bearer <token>` on this server (`/readyz` tells clients).
+    var auth = AccessPolicy.AuthMode.none
 
     /// The `{name}` path parameter, checked against the name pattern.
     func machineName() throws(Problem) -> String { try Validation.pathName(params["name"] ?? "") }

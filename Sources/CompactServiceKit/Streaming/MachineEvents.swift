@@ -9,14 +9,32 @@ enum TraceEvent: Sendable {
     case extfrag(ExtfragEvent)
     /// A workload job on this machine moved on (not a kernel tracepoint: the service's own).
     case jobProgress(JobProgress)
+    /// Where a manual compaction's two scanners stand between its steps (the service's own).
+    case scanners(ScannerPositions)
 
     var category: EventCategory {
         switch self {
         case .compactionBegin, .compactionEnd, .compactionMigratepages: return .compaction
         case .extfrag: return .extfrag
         case .jobProgress: return .jobs
+        case .scanners: return .scanners
         }
     }
+}
+
+/// What a `compaction_scanners` event says: the zone a manual compaction is working on and its
+/// scanners' pfns (the migration scanner moves up from `zone_start`, the free scanner down from
+/// `zone_end`; they meet where the zone's compaction ends), with the run's totals so far in that zone.
+struct ScannerPositions: Sendable, Equatable {
+    var node: Int
+    var zone: String
+    var zoneStart: Int
+    var zoneEnd: Int
+    var migratePfn: Int
+    var freePfn: Int
+    var migrateScanned: Int
+    var freeScanned: Int
+    var migrated: Int
 }
 
 /// What a `job_progress` event says.
@@ -34,8 +52,14 @@ struct EventCategory: OptionSet, Sendable, Hashable {
     static let compaction = EventCategory(rawValue: 1)
     static let extfrag = EventCategory(rawValue: 2)
     static let jobs = EventCategory(rawValue: 4)
+    /// `compaction_scanners`: a manual compaction's scanner positions, recorded in the ring like the others.
+    static let scanners = EventCategory(rawValue: 8)
+    /// `pageblocks`: the pageblocks changed since the last one (per stream, from the machine's
+    /// `PageblockTracker`, not from the ring).
+    static let pageblocks = EventCategory(rawValue: 16)
 
-    static let byName: [(String, EventCategory)] = [("compaction", .compaction), ("extfrag", .extfrag), ("jobs", .jobs)]
+    static let byName: [(String, EventCategory)] = [("compaction", .compaction), ("extfrag", .extfrag), ("jobs", .jobs),
+                                                    ("scanners", .scanners), ("pageblocks", .pageblocks)]
 }
 
 /// A machine's event hub: the `MachineTracer` installed on it, a bounded ring of recent tracepoint
@@ -56,6 +80,7 @@ final class MachineEvents: MachineTracer, Sendable {
     private let latestCompaction = Atomic<UInt64>(0)
     private let latestExtfrag = Atomic<UInt64>(0)
     private let latestJobs = Atomic<UInt64>(0)
+    private let latestScanners = Atomic<UInt64>(0)
     private let state: Mutex<Ring>
 
     struct Ring: Sendable {
@@ -96,6 +121,7 @@ final class MachineEvents: MachineTracer, Sendable {
         if categories.contains(.compaction) { v = max(v, latestCompaction.load(ordering: .relaxed)) }
         if categories.contains(.extfrag) { v = max(v, latestExtfrag.load(ordering: .relaxed)) }
         if categories.contains(.jobs) { v = max(v, latestJobs.load(ordering: .relaxed)) }
+        if categories.contains(.scanners) { v = max(v, latestScanners.load(ordering: .relaxed)) }
         return v
     }
 
@@ -132,6 +158,9 @@ final class MachineEvents: MachineTracer, Sendable {
     /// Records a workload job's progress (always, so a stream opened later can replay it).
     func jobProgress(_ p: JobProgress) { record(.jobProgress(p), always: true) }
 
+    /// Records a manual compaction's scanner positions (once a stream has asked for events).
+    func scanners(_ p: ScannerPositions) { record(.scanners(p)) }
+
     private func record(_ e: TraceEvent, always: Bool = false) {
         guard always || recording.load(ordering: .relaxed) else { return }
         let id = state.withLock { r -> UInt64 in
@@ -148,6 +177,7 @@ final class MachineEvents: MachineTracer, Sendable {
         switch e.category {
         case .compaction: latestCompaction.store(id, ordering: .relaxed)
         case .jobs: latestJobs.store(id, ordering: .relaxed)
+        case .scanners: latestScanners.store(id, ordering: .relaxed)
         default: latestExtfrag.store(id, ordering: .relaxed)
         }
     }

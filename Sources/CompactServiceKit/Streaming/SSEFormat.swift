@@ -63,6 +63,17 @@ enum SSEFormat {
             w.field("step", j.step)
             w.field("steps", j.steps)
             w.field("percent", j.percent)
+        case .scanners(let p):
+            name = "compaction_scanners"
+            w.field("node", p.node)
+            w.field("zone", p.zone)
+            w.field("zone_start", p.zoneStart)
+            w.field("zone_end", p.zoneEnd)
+            w.field("migrate_pfn", p.migratePfn)
+            w.field("free_pfn", p.freePfn)
+            w.field("migrate_scanned", p.migrateScanned)
+            w.field("free_scanned", p.freeScanned)
+            w.field("migrated", p.migrated)
         case .extfrag(let x):
             name = "mm_page_alloc_extfrag"
             let fragmenting = x.fragmenting ? 1 : 0, change = x.changeOwnership ? 1 : 0

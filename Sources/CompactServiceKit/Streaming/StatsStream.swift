@@ -13,6 +13,13 @@ struct StreamSubscription: Sendable {
     let lastEventID: UInt64?
     /// Where a stale stats document is rendered (never on the stream's HTTP thread).
     let renderPool: WorkerPool
+    /// With `pageblocks`: the generation of the client's pageblock document (`pageblocks_since`); the
+    /// first `pageblocks` event lists the blocks changed after it. Nil: from the machine's generation
+    /// when the stream opens.
+    var pageblocksSince: UInt64? = nil
+
+    /// The categories the machine's event ring serves (`pageblocks` events are cut per stream).
+    var ringCategories: EventCategory { categories.subtracting(.pageblocks) }
 }
 
 /// What a parked stream waits on, asked by the ticker (without the connection's thread): whether
@@ -42,7 +49,7 @@ protocol StreamContent: AnyObject {
 struct StatsSource: StreamSource {
     let subscription: StreamSubscription
     func hasNews(after cursor: UInt64) -> Bool {
-        subscription.box.removed.load(ordering: .acquiring) || subscription.box.events.latestID(subscription.categories) > cursor
+        subscription.box.removed.load(ordering: .acquiring) || subscription.box.events.latestID(subscription.ringCategories) > cursor
     }
     var isGone: Bool { subscription.box.isRemoved }
 }
@@ -248,10 +255,13 @@ final class StatsContent: StreamContent {
     private(set) var cursor: UInt64
     private var nextStatsNs: UInt64
     private let intervalNs: UInt64
+    /// With `pageblocks`: the generation the client's pageblocks are at (what it has been sent).
+    private var pageblocksSince: UInt64
 
     init(_ sub: StreamSubscription, now: UInt64) {
         subscription = sub
         intervalNs = UInt64(sub.intervalMs) * 1_000_000
+        pageblocksSince = sub.pageblocksSince ?? sub.box.generation
         let last = sub.box.events.lastID
         // Replay only from an id this machine has handed out; an id from elsewhere starts afresh.
         if let id = sub.lastEventID, id <= last { cursor = id } else { cursor = last }
@@ -270,11 +280,13 @@ final class StatsContent: StreamContent {
         // cached one is stale, a worker renders it and the event goes out on a later tick.
         let box = sub.box
         var doc: [UInt8]?
+        var blocks: [UInt8]?
         if now >= nextStatsNs {
             doc = box.cachedDocument(.stats)
             if doc == nil { box.render(.stats, on: sub.renderPool) { StatsDocument.build(name: box.name, $0) } }
+            if sub.categories.contains(.pageblocks) { blocks = pageblocksEvent(now: now) }
         }
-        let (batch, statsID) = sub.box.events.take(after: cursor, sub.categories, limit: StatsContent.maxEventsPerBatch,
+        let (batch, statsID) = sub.box.events.take(after: cursor, sub.ringCategories, limit: StatsContent.maxEventsPerBatch,
                                                    withStatsID: doc != nil)
         cursor = batch.cursor
         if let lost = batch.lost {
@@ -289,6 +301,7 @@ final class StatsContent: StreamContent {
             let (name, data) = SSEFormat.trace(e, pageblockOrder: sub.box.events.pageblockOrder)
             SSEFormat.event(&out, id: id, name: name, data: data)
         }
+        if let blocks { SSEFormat.event(&out, id: nil, name: "pageblocks", data: blocks) }
         if let id = statsID, let doc {
             SSEFormat.event(&out, id: id, name: "stats", data: doc)
             // Keep the cadence; a stream that fell behind (slow client) skips to the next slot.
@@ -296,5 +309,20 @@ final class StatsContent: StreamContent {
             if nextStatsNs <= now { nextStatsNs = now &+ intervalNs }
         }
         return false
+    }
+
+    /// The blocks changed since the last `pageblocks` event, from the machine's latest snapshot (no
+    /// machine lock: this runs on an HTTP thread). A snapshot older than the machine is rebuilt on a
+    /// worker, as often as `PageblockTracker.mayRebuild` allows; its changes go out on a later tick.
+    private func pageblocksEvent(now: UInt64) -> [UInt8]? {
+        let box = subscription.box
+        let snap = box.pageblocks.current
+        if snap == nil || snap!.generation != box.generation, box.pageblocks.mayRebuild(now: now) {
+            box.render(.pageblocks, on: subscription.renderPool) { PageblockWire.document(box, $0) }
+        }
+        guard let s = snap, s.generation > pageblocksSince else { return nil }
+        let data = PageblockWire.event(s, since: pageblocksSince)
+        pageblocksSince = s.generation
+        return data
     }
 }
