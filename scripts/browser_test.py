@@ -18,14 +18,15 @@ It checks, printing one line per check:
     stay responsive, and the service too;
   - no browser logged a console error, and the token appears in no request line of the server's log;
   - with --require-token-for-reads (and a read-only token) the page asks for the token as it opens,
-    then lists, draws and streams with it.
+    then lists, draws and streams with it;
+  - over TLS (--tls-cert, --tls-key, a certificate made with openssl) it lists, draws and streams.
 
 Exits 1 if any check failed. With --screenshots DIR it saves dashboard-fragmented.png and
 dashboard-compacting.png there (the README's pictures live in docs/).
 
     scripts/browser_test.py --bin .build/debug/compact-service [--screenshots docs]
 """
-import argparse, http.client, json, os, re, socket, subprocess, sys, tempfile, time
+import argparse, http.client, json, os, re, socket, ssl, subprocess, sys, tempfile, time
 
 try:
     from selenium import webdriver
@@ -98,11 +99,15 @@ def decode(buf):
 
 
 class Api:
-    def __init__(self, port, token):
-        self.port, self.token = port, token
+    def __init__(self, port, token, cafile=None):
+        self.port, self.token, self.cafile = port, token, cafile
 
     def call(self, method, path, body=None, auth=True, timeout=300):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.cafile:
+            ctx = ssl.create_default_context(cafile=self.cafile)
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=ctx)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         headers = {}
         data = None
         if body is not None:
@@ -519,6 +524,36 @@ def main():
         finally:
             server2.terminate()
             server2.wait(timeout=15)
+
+        # Over TLS (--tls-cert, --tls-key) with a certificate made here: the page loads, lists, draws and
+        # follows its stream over https, and its buttons send the token there too.
+        tls_dir = tempfile.mkdtemp(prefix="browser-test-tls-")
+        cert, key = os.path.join(tls_dir, "cert.pem"), os.path.join(tls_dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        port3 = free_port()
+        server3 = subprocess.Popen([a.bin, "--port", str(port3), "--token-file", os.path.join(tmp, "token"), "--tls-cert", cert,
+                                    "--tls-key", key, "--log-level", "warning", "--shutdown-timeout", "2"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tls_driver = None
+        try:
+            wait_for(lambda: _connects(port3), 20, 0.05)
+            api3 = Api(port3, token, cafile=cert)
+            api3.json("POST", "/v1/machines", {"name": "secure", "memory_mib": 256})
+            api3.json("POST", "/v1/machines/secure/allocations", {"kind": "anon", "count": 20000})
+            tls_driver = new_driver(a, "1200,1000", insecure_certs=True)
+            tls_driver.get(f"https://127.0.0.1:{port3}/#secure")
+            p3 = Page(tls_driver, tls_driver.current_window_handle)
+            ok = wait_for(lambda: (lambda s: s and s["mapMachine"] == "secure" and s["statsEvents"] >= 2)(p3.state()), 20)
+            check(ok, "over TLS the page lists the machine, draws its map and follows its stream")
+            severe = [e["message"] for e in tls_driver.get_log("browser") if e.get("level") == "SEVERE"]
+            check(not severe, f"no console errors over TLS ({severe[:2]})")
+        finally:
+            if tls_driver is not None:
+                tls_driver.quit()
+            server3.terminate()
+            server3.wait(timeout=15)
     finally:
         for d in [driver] + others:
             if d is not None:
@@ -540,9 +575,12 @@ def main():
     return 1 if failed else 0
 
 
-def new_driver(a, size, performance=False):
-    """A headless Chromium of its own (profile, connections, renderer)."""
+def new_driver(a, size, performance=False, insecure_certs=False):
+    """A headless Chromium of its own (profile, connections, renderer); `insecure_certs` accepts the test's
+    self-signed certificate."""
     o = Options()
+    if insecure_certs:
+        o.accept_insecure_certs = True
     o.binary_location = a.chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={size}",
                 "--hide-scrollbars", "--force-device-scale-factor=1", "--disable-extensions", "--no-first-run"):
