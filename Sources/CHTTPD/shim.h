@@ -5,6 +5,9 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* MHD_start_daemon is variadic and so unavailable to Swift; this wrapper hands the options over as an
    MHD_OPTION_ARRAY, which keeps every option typed on the Swift side. */
@@ -25,6 +28,16 @@ static inline uint16_t chttpd_bound_port(struct MHD_Daemon *daemon) {
 static inline int chttpd_connection_fd(struct MHD_Connection *connection) {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     return info ? info->connect_fd : -1;
+}
+
+/* glibc's malloc: a fixed mmap threshold (blocks at least this large are mapped on their own and
+   unmapped when freed; fixing it stops glibc raising it after such frees) and the free memory at a heap's
+   top above which it is given back. mallopt is not visible to Swift through Glibc. */
+static inline void chttpd_configure_malloc(int mmap_threshold, int trim_threshold) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+    mallopt(M_TRIM_THRESHOLD, trim_threshold);
+#endif
 }
 
 #endif
