@@ -172,11 +172,11 @@ extension Machine {
         if let tag, count > 0 {
             // Each growth asks for its new buffer whole (`growTagList`), one at a time as the list fills.
             let list = tags[tag] ?? []
-            // (A list grows only when full, to max(twice, 16); pruning first only ever delays that.)
+            // (A list grows only when full, to the next power of two; pruning first only ever delays that.)
             var cap = list.capacity
             let needed = list.count + count
             while needed > cap {
-                cap = Swift.max(cap * 2, 16)
+                cap = Machine.tagListCapacity(for: cap + 1)
                 bound += HeapCost.array(capacity: cap, stride: MemoryLayout<PageHandle>.stride)
             }
             if tags[tag] == nil { bound += HeapCost.entry(key: tag, valueStride: MemoryLayout<[PageHandle]>.stride) }
@@ -184,9 +184,14 @@ extension Machine {
         return bound
     }
 
+    /// The capacity a tag list grows to when it must hold `n`: the next power of two, at least 16. (What
+    /// the allocator gives may be a little more; the next growth is still to the next power of two, so
+    /// `allocationGrowthBound` can follow the sequence from the list's capacity.)
+    static func tagListCapacity(for n: Int) -> Int { Swift.max(16, 1 << (Int.bitWidth - (n - 1).leadingZeroBitCount)) }
+
     /// Room for `n` more handles in a tag's list `list` (held by the caller, out of the table): handles
     /// no longer live are pruned first (the list keeps its order; only live handles are ever read from
-    /// it), then the list grows to max(needed, twice its capacity, 16), asking the state gate. A list
+    /// it), then the list grows to `tagListCapacity(count + n)`, asking the state gate. A list
     /// without capacity is a new entry of `tags` (its entry is counted too; the table is swept first when
     /// it has grown to `sweepAt` tags). False, with nothing grown, when the gate refuses.
     @inline(__always)
@@ -208,8 +213,7 @@ extension Machine {
             list.removeAll { handles.resolve($0) == nil }
             if list.count + n <= list.capacity { return true }
         }
-        let cap = list.capacity
-        let newCap = Swift.max(list.count + n, cap * 2, 16)
+        let newCap = Machine.tagListCapacity(for: list.count + n)
         // The new buffer whole: the old one is only freed once its elements are copied over.
         guard mayGrowState(by: entry + HeapCost.array(capacity: newCap, stride: stride)) else {
             return false
