@@ -5,9 +5,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 /* MHD_start_daemon is variadic and so unavailable to Swift; this wrapper hands the options over as an
    MHD_OPTION_ARRAY, which keeps every option typed on the Swift side. */
@@ -33,10 +30,14 @@ static inline int chttpd_connection_fd(struct MHD_Connection *connection) {
 /* glibc's malloc: a fixed mmap threshold (blocks at least this large are mapped on their own and
    unmapped when freed; fixing it stops glibc raising it after such frees) and the free memory at a heap's
    top above which it is given back. mallopt is not visible to Swift through Glibc. */
+#ifdef __GLIBC__
+/* Declared here rather than by including <malloc.h>, whose declarations clash with Glibc's module. */
+extern int mallopt(int param, int value);
+#endif
 static inline void chttpd_configure_malloc(int mmap_threshold, int trim_threshold) {
 #ifdef __GLIBC__
-    mallopt(M_MMAP_THRESHOLD, mmap_threshold);
-    mallopt(M_TRIM_THRESHOLD, trim_threshold);
+    mallopt(-3 /* M_MMAP_THRESHOLD */, mmap_threshold);
+    mallopt(-1 /* M_TRIM_THRESHOLD */, trim_threshold);
 #endif
 }
 
