@@ -54,7 +54,7 @@ test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
-	python3 scripts/soak.py --bin .build/debug/compact-service --minutes 2.5 --interval 10 --quiesce-every 20
+	python3 scripts/soak.py --bin .build/debug/compact-service --minutes 2.5 --interval 10 --quiesce-every 30 --budget-mib 128
 	scripts/schemathesis.sh
 	scripts/check-metrics.sh
 	scripts/lint-dockerfile.sh
