@@ -9,7 +9,7 @@ RELEASE_BIN = .build/release
 APT_PACKAGES = libmicrohttpd-dev pkg-config python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots check-metrics lint bench bench-http clean
+.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots soak check-metrics lint bench bench-http clean
 
 # System packages: installed only when missing.
 deps:
@@ -63,14 +63,16 @@ serve: release
 	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT) --demo-machine demo $(ARGS)
 
 # Unit and integration tests, the chaos test (a few short rounds), the limits test (wrk beside a
-# misbehaving client), the dashboard in headless Chromium, then schemathesis against the running
-# server with openapi.yaml, promtool on its live /metrics, and hadolint on the Dockerfile.
+# misbehaving client), the dashboard in headless Chromium, a short soak (2.5 min: memory stays within the
+# budget and flat), then schemathesis against the running server with openapi.yaml, promtool on its live
+# /metrics, and hadolint on the Dockerfile.
 test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
 	python3 scripts/limits.py --bin .build/debug/compact-service
 	$(BROWSER_PY) scripts/browser_test.py --bin .build/debug/compact-service
+	python3 scripts/soak.py --bin .build/debug/compact-service --minutes 2.5 --interval 10 --quiesce-every 30 --budget-mib 128
 	scripts/schemathesis.sh
 	scripts/check-metrics.sh
 	scripts/lint-dockerfile.sh
@@ -89,6 +91,12 @@ test-browser: deps-browser
 screenshots: deps-browser
 	$(SWIFT) build
 	$(BROWSER_PY) scripts/browser_test.py --bin .build/debug/compact-service --screenshots docs
+
+# The soak test (not in CI): an hour of mixed load against the release build, resident memory every
+# minute, idle resident memory every 5 minutes; fails on growth or on passing the budget plus its fixed
+# overhead (README "Memory budget"). SOAK_MINUTES=N for another length.
+soak: release
+	python3 scripts/soak.py --bin $(RELEASE_BIN)/compact-service --minutes $${SOAK_MINUTES:-60} --interval 60 --quiesce-every 300
 
 check-metrics: deps-test
 	$(SWIFT) build

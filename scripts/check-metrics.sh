@@ -28,13 +28,18 @@ curl -sf -o /dev/null -X POST "$base/v1/machines" -H 'Content-Type: application/
 curl -sf -o /dev/null -X POST "$base/v1/machines/demo/allocations" -H 'Content-Type: application/json' \
     -d '{"order":3,"count":100,"kind":"slab"}'
 curl -s -o /dev/null "$base/v1/machines/nope" || true
+# A machine the budget refuses (507), so the refusals counter has a non-zero sample too.
+curl -s -o /dev/null -X POST "$base/v1/machines" -H 'Content-Type: application/json' \
+    -d '{"name":"toobig","memory_mib":1048576}' || true
 curl -s -o /dev/null --max-time 0.5 "$base/v1/machines/demo/stats/stream?interval_ms=100&events=extfrag" || true
 curl -sf "$base/metrics" >"$metrics"
 
 echo "promtool check metrics: $(wc -l <"$metrics") lines, $(grep -c '^# TYPE' "$metrics") families"
 promtool check metrics <"$metrics"
 for family in node_buddyinfo_blocks node_vmstat_compact_stall compact_service_http_requests_total \
-              compact_service_http_request_duration_seconds compact_service_machines compact_service_state_bytes; do
+              compact_service_http_request_duration_seconds compact_service_machines compact_service_state_bytes \
+              compact_service_memory_budget_bytes compact_service_memory_used_bytes compact_service_memory_refusals_total \
+              process_resident_memory_bytes; do
     grep -q "^# TYPE $family " "$metrics" || { echo "missing family $family" >&2; exit 1; }
 done
 echo "metrics ok"

@@ -33,4 +33,18 @@ static inline const struct sockaddr *chttpd_client_address(struct MHD_Connection
     return info ? info->client_addr : NULL;
 }
 
+/* glibc's malloc: a fixed mmap threshold (blocks at least this large are mapped on their own and
+   unmapped when freed; fixing it stops glibc raising it after such frees) and the free memory at a heap's
+   top above which it is given back. mallopt is not visible to Swift through Glibc. */
+#ifdef __GLIBC__
+/* Declared here rather than by including <malloc.h>, whose declarations clash with Glibc's module. */
+extern int mallopt(int param, int value);
+#endif
+static inline void chttpd_configure_malloc(int mmap_threshold, int trim_threshold) {
+#ifdef __GLIBC__
+    mallopt(-3 /* M_MMAP_THRESHOLD */, mmap_threshold);
+    mallopt(-1 /* M_TRIM_THRESHOLD */, trim_threshold);
+#endif
+}
+
 #endif

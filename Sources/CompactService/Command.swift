@@ -30,7 +30,7 @@ struct CompactServiceCommand: ParsableCommand {
     var maxMachines = 64
 
     @Option(name: .customLong("memory-budget"),
-            help: "Simulator state all machines together may take: bytes or with K/M/G/T (e.g. 8GiB). A machine that would exceed it is refused with 409. Default: half of the host's RAM.")
+            help: "Memory the service may hold for machines (as they are created and as they fill), workload runs, experiments and job results: bytes or with K/M/G/T (e.g. 8GiB). What would exceed it is refused with 507 (jobs stop at it). The process needs a fixed overhead beyond it (README). Default: half of the host's RAM.")
     var memoryBudget: String?
 
     @Option(name: .customLong("token-file"),

@@ -123,6 +123,7 @@ public final class Server: Sendable {
 
     /// Creates the demo machine (if asked for) and starts serving; returns the bound port.
     public func start() throws -> UInt16 {
+        ProcessMemory.configureAllocator()
         if let name = config.demoMachine {
             guard Validation.isValidName(name) else {
                 throw StartError(description: "--demo-machine '\(name)' does not match \(Validation.namePattern)")

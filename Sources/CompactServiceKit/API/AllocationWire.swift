@@ -117,7 +117,7 @@ struct AllocationTally {
         simulatedNs &+= r.simulatedNs
     }
 
-    func write(requested: Int, tag: String?, complete: Bool, into w: inout JSONWriter) {
+    func write(requested: Int, tag: String?, complete: Bool, stoppedByBudget: Bool = false, into w: inout JSONWriter) {
         let lat = summary ?? LatencySummary(latencies)
         w.beginObject()
         w.field("requested", requested)
@@ -145,6 +145,7 @@ struct AllocationTally {
         w.field("pages_reclaimed", pagesReclaimed)
         w.field("simulated_ns", simulatedNs)
         w.field("complete", complete)
+        w.field("stopped_by_budget", stoppedByBudget)
         w.endObject()
     }
 }

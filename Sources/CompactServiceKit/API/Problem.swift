@@ -14,6 +14,8 @@ struct Problem: Error, Sendable {
     var field: String?
     /// Extra response headers (`Allow` for 405, `WWW-Authenticate` for 401).
     var headers: [(String, String)] = []
+    /// Extension members (RFC 9457 §3.2): a 507's `budget_bytes`, `used_bytes` and `needed_bytes`.
+    var members: [(StaticString, Int)] = []
 
     init(_ status: Int, _ detail: String, field: String? = nil, title: String? = nil, headers: [(String, String)] = []) {
         self.status = status
@@ -51,6 +53,9 @@ struct Problem: Error, Sendable {
                 return Problem(404, e.description, field: e.field)
             case .unknownNode:
                 return Problem(422, e.description, field: e.field)
+            case .stateLimit(let bytes):
+                // Where the service knows the budget's figures it maps this itself (RegistryError.overBudget).
+                return Problem(507, "the memory budget (--memory-budget) has not the \(bytes) more bytes this needed", field: nil)
             }
         case let e as RegistryError:
             switch e {
@@ -60,9 +65,11 @@ struct Problem: Error, Sendable {
                 return Problem(409, "a machine named '\(name)' already exists", field: "name")
             case .tooManyMachines(let max):
                 return Problem(409, "the service already holds its maximum of \(max) machines (--max-machines)", field: "name")
-            case .overBudget(let needed, let available, let budget):
-                return Problem(409, "the machine needs about \(needed) bytes of state but only \(available) of the \(budget)-byte memory budget (--memory-budget) is left",
-                               field: "memory_mib")
+            case .overBudget(let what, let needed, let used, let budget, let field):
+                var p = Problem(507, "\(what) needs \(needed) more bytes of memory, but \(used) bytes of the \(budget)-byte memory budget (--memory-budget) are in use (\(max(0, budget - used)) left)",
+                                field: field)
+                p.members = [("budget_bytes", budget), ("used_bytes", used), ("needed_bytes", needed)]
+                return p
             case .shuttingDown:
                 return Problem(503, "the service is shutting down", field: nil)
             case .deletedDuringOperation(let name):
@@ -82,6 +89,7 @@ struct Problem: Error, Sendable {
         w.field("status", status)
         w.field("detail", detail)
         if let field { w.field("field", field) }
+        for (k, v) in members { w.field(k, v) }
         if let requestID { w.field("request_id", requestID) }
         w.endObject()
         return w.bytes
@@ -115,6 +123,7 @@ enum HTTPStatus {
         case 422: return "Unprocessable Content"
         case 500: return "Internal Server Error"
         case 503: return "Service Unavailable"
+        case 507: return "Insufficient Storage"
         default: return "Status \(s)"
         }
     }

@@ -17,6 +17,11 @@ enum StatsDocument {
         w.field("free_pages", m.nrFreePagesTotal)
         w.field("pcp_pages", m.pcpPages)
         w.field("live_allocations", m.liveAllocations)
+        w.field("state_bytes", m.stateBytes)
+        w.key("state_bytes_by_part")
+        w.beginObject()
+        for (part, bytes) in m.stateBytesByPart { w.key(part); w.int(bytes) }
+        w.endObject()
         w.key("migratetypes")
         w.beginArray()
         for mt in Migratetype.allCases { w.string(mt.name) }

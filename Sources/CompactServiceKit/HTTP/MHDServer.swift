@@ -665,3 +665,13 @@ private let requestCompleted: MHD_RequestCompletedCallback = { cls, _, reqCls, _
         }
     }
 }
+
+extension ProcessMemory {
+    /// Makes glibc's malloc give memory back: blocks of 128 KiB and more are mapped on their own and
+    /// unmapped when freed (a fixed threshold: glibc otherwise raises it up to 32 MiB after each such
+    /// free, and then keeps a freed batch's multi-MiB buffers in its heaps), and free memory above 1 MiB
+    /// at a heap's top is trimmed. What machines free (their mapped arrays, a tag list's old buffer when
+    /// it doubles, an allocation batch's latencies) then leaves the resident set, so the process's size
+    /// follows what the memory budget charges. Process-wide; set once, when the service starts.
+    static func configureAllocator() { chttpd_configure_malloc(128 << 10, 1 << 20) }
+}

@@ -79,7 +79,7 @@ final class SeriesCounters: Sendable {
     /// The statuses the service answers with have a counter of their own; any other status goes to
     /// `otherStatuses` (locked; never seen in practice).
     static let commonStatuses = [200, 201, 202, 204, 400, 401, 403, 404, 405, 406, 409, 410, 413, 415, 422, 429,
-                                 500, 501, 503]
+                                 500, 501, 503, 507]
     /// Status code → index in `commonStatuses`, or -1.
     private static let statusSlot: [Int8] = {
         var t = [Int8](repeating: -1, count: 600)

@@ -19,6 +19,9 @@ final class Job: Sendable {
     let workload: String
     let createdAt: String
     let cancelRequested = Atomic<Bool>(false)
+    /// Bytes of the memory budget this job holds (its base charge, then its result documents too),
+    /// given back when it is forgotten (`JobRegistry.forget`).
+    let chargedBytes = Atomic<Int>(0)
     private let status: Mutex<Status>
     /// `Status.version`, readable without the lock (by the SSE ticker).
     let latestVersion = Atomic<UInt64>(1)
@@ -108,6 +111,7 @@ final class Job: Sendable {
             w.field("status", e.status)
             w.field("detail", e.detail)
             w.field("field", e.field)
+            for (k, v) in e.members { w.field(k, v) }
             w.endObject()
         } else {
             w.null()
@@ -117,9 +121,15 @@ final class Job: Sendable {
 }
 
 /// Jobs by id, run at most `workers` at a time; finished jobs are kept (the oldest dropped past `keep`).
+/// What the jobs hold is charged to the memory budget (`heldBytes`, charged through
+/// `MachineRegistry.charge(jobBytes:for:releasing:)`) until a job is forgotten.
 final class JobRegistry: Sendable {
     let workers: Int
     let keep = 256
+    /// What a job holds before it has a result (the job, its definition, its status), charged when it is
+    /// submitted: a fixed estimate plus its request body's size.
+    static let baseBytes = 4096
+    private let held = Atomic<Int>(0)
     private let jobs = Mutex<(order: [String], byId: [String: Job], next: Int)>(([], [:], 1))
     /// The jobs' own threads, `workers` of them, at a lower CPU priority (nice 10) than the threads
     /// that serve requests: a job never holds back a request on another machine, and one on its own
@@ -135,20 +145,31 @@ final class JobRegistry: Sendable {
         pool = WorkerPool(name: "jobs", minThreads: 0, maxThreads: workers, niceness: CPUPriority.background)
     }
 
+    /// Bytes all held jobs are charged.
+    var heldBytes: Int { held.load(ordering: .relaxed) }
+    func addHeld(_ bytes: Int) { held.add(bytes, ordering: .relaxed) }
+
+    /// Gives back what a job that is no longer held was charged.
+    private func forget(_ job: Job) { held.subtract(job.chargedBytes.exchange(0, ordering: .relaxed), ordering: .relaxed) }
+
+    /// Submits a job that was charged `chargedBytes` (its base charge) already.
     func submit(kind: String, machine: String?, machineInstance: Int? = nil, workload: String, steps: Int, variants: Int,
-                _ body: @escaping @Sendable (Job) throws -> Void) -> Job {
-        let job = jobs.withLock { j -> Job in
+                chargedBytes: Int = 0, _ body: @escaping @Sendable (Job) throws -> Void) -> Job {
+        let (job, dropped) = jobs.withLock { j -> (Job, Job?) in
             let job = Job(id: "job-\(j.next)", kind: kind, machine: machine, machineInstance: machineInstance, workload: workload,
                           steps: steps, variants: variants)
+            job.chargedBytes.store(chargedBytes, ordering: .relaxed)
             j.next += 1
             j.order.append(job.id)
             j.byId[job.id] = job
+            var dropped: Job?
             if j.order.count > keep, let oldest = j.order.first(where: { j.byId[$0]?.snapshot.state.finished ?? true }) {
                 j.order.removeAll { $0 == oldest }
-                j.byId[oldest] = nil
+                dropped = j.byId.removeValue(forKey: oldest)
             }
-            return job
+            return (job, dropped)
         }
+        if let dropped { forget(dropped) }
         let accepted = pool.submit { [self] in
             if job.cancelRequested.load(ordering: .relaxed) || stopping.load(ordering: .acquiring) {
                 job.update { $0.state = .cancelled }
@@ -187,7 +208,13 @@ final class JobRegistry: Sendable {
 
     func list() -> [Job] { jobs.withLock { j in j.order.compactMap { j.byId[$0] } } }
 
-    func remove(_ id: String) { jobs.withLock { j in j.byId[id] = nil; j.order.removeAll { $0 == id } } }
+    func remove(_ id: String) {
+        let job = jobs.withLock { j -> Job? in
+            j.order.removeAll { $0 == id }
+            return j.byId.removeValue(forKey: id)
+        }
+        if let job { forget(job) }
+    }
 
     /// Blocks until the job has finished or `timeoutNs` passed; returns whether it finished.
     func wait(_ job: Job, timeoutNs: UInt64, shouldStop: () -> Bool) -> Bool {

@@ -44,8 +44,13 @@ final class MachineBox: Sendable {
     /// The machine's generation as of the end of the last critical section: what `cachedDocument`
     /// compares a cached document with, without the machine's lock.
     private let publishedGeneration: Atomic<UInt64>
-    /// `stateBytes` after the last change: what this machine is charged against --memory-budget.
+    /// `stateBytes` after the last change, plus what the machine's state gate approved since (in the
+    /// critical section running now): the machine's state as charged against --memory-budget.
     let accountedBytes: Atomic<Int>
+    /// State of the workload runs on this machine (`WorkloadRun.stateBytes`), as each job last set it.
+    let runBytes = Atomic<Int>(0)
+    /// Bytes of the documents cached for this machine.
+    let docBytes = Atomic<Int>(0)
     /// The machine's tracer and event ring, which its SSE streams read.
     let events: MachineEvents
     /// Set when the machine is deleted: operations stop at their next step, streams end at their next
@@ -83,6 +88,21 @@ final class MachineBox: Sendable {
 
     /// The machine's generation as of the end of the last critical section (no lock taken).
     var generation: UInt64 { publishedGeneration.load(ordering: .acquiring) }
+
+    /// What this machine is charged against --memory-budget: its state, the workload runs on it, its
+    /// event ring (at its full size from the start) and its cached documents.
+    var chargedBytes: Int {
+        accountedBytes.load(ordering: .relaxed) + runBytes.load(ordering: .relaxed) + docBytes.load(ordering: .relaxed)
+            + MachineEvents.maxBytes
+    }
+
+    /// Installs the machine's state gate (MMCore asks it before its state grows; see StateGrowth.swift).
+    func installStateGate(_ gate: @escaping @Sendable (Int) -> Bool) {
+        machine.withLock { (m: inout sending Machine) in
+            m.stateGrowthGate = gate
+            accountedBytes.store(m.stateBytes, ordering: .relaxed)
+        }
+    }
 
     /// Runs `body` with the machine locked. For operations that may change state, pass `mutating: true`
     /// so the budget accounting follows the machine's size. A machine deleted before the lock was taken
@@ -145,7 +165,12 @@ final class MachineBox: Sendable {
             let g = m.generation
             if let c = docs.withLock({ $0[kind.rawValue] }), c.generation == g { return c.bytes }
             let bytes = build(m)
-            docs.withLock { $0[kind.rawValue] = CachedDoc(generation: g, bytes: bytes) }
+            let old = docs.withLock { d -> Int in
+                let old = d[kind.rawValue]?.bytes.capacity ?? 0
+                d[kind.rawValue] = CachedDoc(generation: g, bytes: bytes)
+                return old
+            }
+            docBytes.add(bytes.capacity - old, ordering: .relaxed)
             return bytes
         }
     }

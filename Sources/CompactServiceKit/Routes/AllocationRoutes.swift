@@ -18,39 +18,65 @@ enum AllocationRoutes {
     /// Requests up to this many attempts run in one critical section with MMCore's own summary.
     static let singleStepCount = 256
 
+    /// A batch is checked against the memory budget before anything changes: the most its allocations
+    /// can add to the machine's state (`Machine.allocationGrowthBound`: handle slots beyond the freed
+    /// ones, in whole granules, and the tag list's growth) must fit in what is left, else 507. Batches on
+    /// other machines share what is left while they run: if they take it first, this batch stops at the
+    /// budget where it is (`stopped_by_budget`, with what succeeded; 507 if nothing had been allocated).
     static func allocate(_ ctx: RequestContext) throws -> Response {
         let box = try ctx.machine()
         let order = try AllocationWire.parseAllocation(try ctx.jsonBody())
+        let registry = ctx.registry
         let keep = AllocationWire.maxHandlesListed
         var tally = AllocationTally()
         var complete = true
+        var refused: Int?
+        func checkBudget(_ m: Machine) throws {
+            // Validation first (a bad order or node is a 422 whatever the budget says).
+            try m.validateRequest(order.request)
+            try registry.checkHeadroom(m.allocationGrowthBound(count: order.count, tag: order.tag), for: .allocation,
+                                       what: "the allocation of \(order.count) blocks", field: "count")
+        }
         if order.count <= singleStepCount {
             let r = try box.withMachine(mutating: true) { m in
-                try m.allocateBulk(order.request, count: order.count, tag: order.tag, keepHandles: keep)
+                try checkBudget(m)
+                return try m.allocateBulk(order.request, count: order.count, tag: order.tag, keepHandles: keep)
             }
             tally.add(r, keep: keep)
             tally.summary = r.latency
+            refused = r.stateLimitBytes
         } else {
             // One attempt per MMCore call so every attempt's latency is kept; the first call validates
             // the request (order, node, tag) before anything changes.
             var remaining = order.count
+            var first = true
             tally.latencies.reserveCapacity(order.count)
-            complete = try box.runInSteps(shouldStop: { ctx.registry.isShuttingDown }) { m in
+            complete = try box.runInSteps(shouldStop: { registry.isShuttingDown }) { m in
+                if first { try checkBudget(m); first = false }
                 let start = monotonicNs()
                 var n = 0
                 while remaining > 0 {
                     let r = try m.allocateBulk(order.request, count: 1, tag: order.tag, keepHandles: 1)
+                    if let b = r.stateLimitBytes { refused = b; break }
                     tally.add(r, keep: keep)
                     tally.latencies.append(r.latency.min)
                     remaining -= 1
                     n += 1
                     if n & 31 == 0 && monotonicNs() &- start > OperationBudget.stepNs { break }
                 }
-                return remaining == 0 ? .done : .more
+                return remaining == 0 || refused != nil ? .done : .more
             }
         }
+        if let bytes = refused {
+            registry.countRefusal(.allocation)
+            // Stopped before its first allocation: nothing changed, so the batch is refused as a whole.
+            if tally.succeeded + tally.failed == 0 {
+                throw registry.overBudget("the allocation of \(order.count) blocks", needed: bytes, field: "count")
+            }
+            complete = false
+        }
         var w = JSONWriter(capacity: 256 + tally.handles.count * 12)
-        tally.write(requested: order.count, tag: order.tag, complete: complete, into: &w)
+        tally.write(requested: order.count, tag: order.tag, complete: complete, stoppedByBudget: refused != nil, into: &w)
         return .json(200, w)
     }
 

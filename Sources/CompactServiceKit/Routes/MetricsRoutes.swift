@@ -1,4 +1,7 @@
 import MMCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// GET /metrics: the Prometheus text format (0.0.4).
 ///
@@ -69,8 +72,16 @@ enum MetricsRoutes {
 
         p.family("compact_service_machines", .gauge, help: "Machines the service holds.")
         p.sample("compact_service_machines", [:], machines.count)
-        p.family("compact_service_memory_budget_bytes", .gauge, help: "Bytes of simulator state all machines together may hold (--memory-budget).")
+        p.family("compact_service_memory_budget_bytes", .gauge, help: "Bytes the service may hold for machines, runs, experiments and job results (--memory-budget).")
         p.sample("compact_service_memory_budget_bytes", [:], registry.memoryBudget)
+        p.family("compact_service_memory_used_bytes", .gauge, help: "Bytes charged against the memory budget now.")
+        p.sample("compact_service_memory_used_bytes", [:], registry.usedBytes)
+        p.family("compact_service_memory_refusals_total", .counter, help: "Operations the memory budget refused or stopped, by operation.")
+        for (op, n) in registry.refusals { p.sample("compact_service_memory_refusals_total", ["operation": op.rawValue], n) }
+        if let rss = ProcessMemory.residentBytes() {
+            p.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
+            p.sample("process_resident_memory_bytes", [:], rss)
+        }
         if !machines.isEmpty {
             p.family("compact_service_state_bytes", .gauge, help: "Bytes of simulator state a machine holds.")
             for m in machines { p.sample("compact_service_state_bytes", ["machine": m.name], m.stateBytes) }
@@ -104,5 +115,20 @@ enum MetricsRoutes {
             }
         }
         return p
+    }
+}
+
+/// The process's own memory, as the kernel counts it.
+enum ProcessMemory {
+    /// Resident set size in bytes (/proc/self/statm), nil where there is none.
+    static func residentBytes() -> Int? {
+        guard let f = fopen("/proc/self/statm", "r") else { return nil }
+        defer { fclose(f) }
+        var buf = [UInt8](repeating: 0, count: 128)
+        let n = fread(&buf, 1, buf.count, f)
+        guard n > 0 else { return nil }
+        let fields = String(decoding: buf[0..<n], as: UTF8.self).split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }

@@ -138,9 +138,10 @@ enum WorkloadRoutes {
         let def = try workloadDefinition(try ctx.jsonBody(), path: "")
         try box.withMachine { m in try def.validate(for: m.config) }
         let registry = ctx.registry
+        let base = try chargeJob(ctx, for: .workload, what: "the workload job")
         // Held weakly while queued: a machine deleted before its job starts is freed at once.
         let job = registry.jobs.submit(kind: "workload", machine: box.name, machineInstance: box.instance, workload: def.name,
-                                       steps: def.steps.count, variants: 1) { [weak box] job in
+                                       steps: def.steps.count, variants: 1, chargedBytes: base) { [weak box] job in
             guard let box, !box.isRemoved else {
                 job.update { $0.state = .cancelled; $0.error = Problem.deleted(machineOf: job) }
                 return
@@ -150,19 +151,49 @@ enum WorkloadRoutes {
         return try accepted(ctx, job)
     }
 
+    /// Charges a job's base share of the memory budget (`JobRegistry.baseBytes` and its definition);
+    /// 507 when the budget has not that much left.
+    static func chargeJob(_ ctx: RequestContext, for op: BudgetOperation, what: String) throws -> Int {
+        let bytes = JobRegistry.baseBytes + ctx.request.body.count
+        guard ctx.registry.charge(jobBytes: bytes, for: op) else {
+            throw ctx.registry.overBudget(what, needed: bytes, field: nil)
+        }
+        return bytes
+    }
+
     /// A workload job's body: steps of about 3 ms under the machine's lock until the workload is done,
     /// the job is cancelled or the service stops (then the run is undone and the partial result kept),
     /// or the machine is deleted (the partial result is kept; the machine is gone).
+    ///
+    /// The run's own state (`WorkloadRun.stateBytes`) is charged to the machine while it runs, and its
+    /// growth, like the machine's, asks the machine's state gate: a refusal ends the run (MMCore undoes
+    /// a fill or metadata walk in progress) and the job `failed` with a 507 error and its partial result.
+    /// The result documents then replace the run's charge (a result that does not fit fails the job too).
     static func runWorkload(_ def: WorkloadDefinition, on box: MachineBox, job: Job, registry: MachineRegistry) throws {
         var run: WorkloadRun?
         var result: WorkloadResult?
         var reported = -1
+        var budgetStop: Int?
+        // What this job's run is charged on the machine (`MachineBox.runBytes`).
+        var runCharge = 0
+        func setRunCharge(_ b: Int) {
+            box.runBytes.add(b - runCharge, ordering: .relaxed)
+            runCharge = b
+        }
+        defer { setRunCharge(0) }
         // Progress also goes to the machine's event stream (`?events=jobs`), once per step done.
         func report(_ state: String, _ step: Int) {
             box.events.jobProgress(JobProgress(id: job.id, state: state, step: step, steps: def.steps.count,
                                                percent: def.steps.isEmpty ? 100 : (Double(step) * 1000 / Double(def.steps.count)).rounded() / 10))
         }
         defer { let s = job.snapshot; report(s.state.finished ? s.state.rawValue : (result == nil ? "failed" : "succeeded"), s.step) }
+        // Stores a result in place of the run's charge; false when it does not fit.
+        func keep(_ r: WorkloadResult) -> Bool {
+            let held = runCharge
+            runCharge = 0
+            return store(ExperimentResult(name: def.name, workload: def.name, variants: [(box.name, r)]), in: job, single: true,
+                         registry: registry, releasingRun: (box, held))
+        }
         let finished: Bool
         do {
             finished = try box.runInSteps(shouldStop: { registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) }) { m in
@@ -170,18 +201,24 @@ enum WorkloadRoutes {
                 let start = monotonicNs()
                 var done = false
                 while !done && monotonicNs() &- start < OperationBudget.stepNs { done = m.step(run!, maxEvents: 1024) }
+                // Before the section ends (and the machine's charge is set to what it holds).
+                setRunCharge(run!.stateBytes)
                 let stepsDone = run!.result.stepsDone
                 job.update { $0.step = stepsDone }
                 if stepsDone != reported { reported = stepsDone; report("running", stepsDone) }
                 if done {
-                    if let f = run!.failure { throw f }
+                    if case .stateLimit(let bytes)? = run!.failure {
+                        budgetStop = bytes
+                    } else if let f = run!.failure {
+                        throw f
+                    }
                     result = run!.result
                     return .done
                 }
                 return .more
             }
         } catch RegistryError.deletedDuringOperation {
-            if let r = run { store(ExperimentResult(name: def.name, workload: def.name, variants: [(box.name, r.result)]), in: job, single: true) }
+            if let r = run { _ = keep(r.result) }
             job.update { $0.state = .cancelled; $0.error = Problem.deleted(machineOf: job) }
             return
         }
@@ -190,7 +227,13 @@ enum WorkloadRoutes {
             result = r.result
             job.update { $0.state = .cancelled }
         }
-        if let r = result { store(ExperimentResult(name: def.name, workload: def.name, variants: [(box.name, r)]), in: job, single: true) }
+        if let r = result, !keep(r) {
+            throw registry.overBudget("the job's result", needed: job.snapshot.resultJSON?.count ?? 0, field: nil)
+        }
+        if let bytes = budgetStop {
+            registry.countRefusal(.workload)
+            throw registry.overBudget("the workload '\(def.name)' (at step \(result?.stepsDone ?? 0) of \(def.steps.count))", needed: bytes, field: nil)
+        }
     }
 
     static func submitExperiment(_ ctx: RequestContext) throws -> Response {
@@ -199,54 +242,72 @@ enum WorkloadRoutes {
         let registry = ctx.registry
         // Variants run one after another on fresh machines that are not in the registry; the largest is
         // reserved in the memory budget from now until the job ends, so experiments already queued or
-        // running count against later machines and experiments.
+        // running count against later machines and experiments. While a variant runs, the reservation
+        // follows what its machine and run hold (it grows through the machine's state gate, which asks
+        // the budget), and never drops below the largest variant's start.
         let largest = try exp.variants.map { MachineRegistry.estimatedStateBytes(try $0.config.validate()) }.max() ?? 0
-        let reservation = try reserve(largest, in: registry)
+        let reservation = try registry.reserve(largest)
+        let base: Int
+        do {
+            base = try chargeJob(ctx, for: .experiment, what: "the experiment job")
+        } catch {
+            registry.release(reservation: reservation)
+            throw error
+        }
         let job = registry.jobs.submit(kind: "experiment", machine: nil, workload: exp.workload.name,
-                                       steps: exp.workload.steps.count, variants: exp.variants.count) { job in
+                                       steps: exp.workload.steps.count, variants: exp.variants.count, chargedBytes: base) { job in
             defer { registry.release(reservation: reservation) }
             var results: [(name: String, result: WorkloadResult)] = []
+            func keep() -> Bool {
+                store(ExperimentResult(name: exp.name, workload: exp.workload.name, variants: results), in: job, single: false,
+                      registry: registry, releasingReservation: reservation)
+            }
             for (i, v) in exp.variants.enumerated() {
                 job.update { $0.variant = i; $0.variantName = v.name; $0.step = 0 }
                 let m = try Machine(v.config)
+                m.stateGrowthGate = { bytes in registry.approveGrowth(reservation: reservation, bytes: bytes) }
                 let run = try m.beginWorkload(exp.workload)
                 while !m.step(run, maxEvents: 4096) {
+                    registry.setReservation(reservation, to: max(largest, m.stateBytes + run.stateBytes))
                     job.update { $0.step = run.result.stepsDone }
                     if registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) {
                         m.cancel(run)
                         results.append((v.name, run.result))
-                        store(ExperimentResult(name: exp.name, workload: exp.workload.name, variants: results), in: job, single: false)
+                        if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
                         job.update { $0.state = .cancelled }
                         return
                     }
                 }
+                if case .stateLimit(let bytes)? = run.failure {
+                    results.append((v.name, run.result))
+                    if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+                    registry.countRefusal(.experiment)
+                    throw registry.overBudget("the experiment's variant '\(v.name)'", needed: bytes, field: "variants[\(i)]")
+                }
                 if let f = run.failure { throw f }
                 results.append((v.name, run.result))
+                registry.setReservation(reservation, to: largest)
             }
             job.update { $0.variant = exp.variants.count - 1; $0.step = exp.workload.steps.count }
-            store(ExperimentResult(name: exp.name, workload: exp.workload.name, variants: results), in: job, single: false)
+            if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
         }
         return try accepted(ctx, job)
     }
 
-    /// Reserves an experiment's share of the memory budget; over budget is the experiment's conflict.
-    static func reserve(_ bytes: Int, in registry: MachineRegistry) throws -> Int {
-        let result = Result { () throws(RegistryError) -> Int in try registry.reserve(bytes) }
-        switch result {
-        case .success(let id):
-            return id
-        case .failure(.overBudget(let needed, let available, _)):
-            throw Problem.conflict("variants", "the largest variant needs about \(needed) bytes of state; the memory budget has \(available) left")
-        case .failure(let e):
-            throw e
-        }
-    }
-
-    static func store(_ r: ExperimentResult, in job: Job, single: Bool) {
+    /// Keeps a job's result documents, charged to the memory budget in place of what they replace (the
+    /// run's charge on its machine, or the experiment's reservation); false, keeping nothing, when they
+    /// do not fit.
+    @discardableResult
+    static func store(_ r: ExperimentResult, in job: Job, single: Bool, registry: MachineRegistry,
+                      releasingRun run: (box: MachineBox, bytes: Int)? = nil, releasingReservation rid: Int? = nil) -> Bool {
         let json: JSON = single ? (r.variants.first?.result.json ?? .null) : r.json
         let bytes = Array(json.encoded.utf8)
         let csv = r.csv, md = r.markdown
+        let size = bytes.capacity + csv.utf8.count + md.utf8.count + 3 * 48
+        guard registry.charge(jobBytes: size, for: .jobResult, releasingReservation: rid, releasingRun: run) else { return false }
+        job.chargedBytes.add(size, ordering: .relaxed)
         job.update { $0.resultJSON = bytes; $0.csv = csv; $0.markdown = md }
+        return true
     }
 }
 

@@ -270,7 +270,11 @@ final class Router: Sendable {
             }
         } catch {
             let p = Problem.from(error)
-            if p.status >= 500 { log.error("request \(request.requestID) \(request.method) \(request.path): \(error)") }
+            // 507 is the memory budget refusing (by design: the access line shows it, /metrics counts it),
+            // not a fault of the service.
+            if p.status >= 500 && p.status != 507 {
+                log.error("request \(request.requestID) \(request.method) \(request.path): \(error)")
+            }
             return finish(p.response(requestID: request.requestID), request)
         }
         return finish(response, request)

@@ -72,6 +72,10 @@ struct EventCategory: OptionSet, Sendable, Hashable {
 /// while it was away.
 final class MachineEvents: MachineTracer, Sendable {
     static let defaultCapacity = 4096
+    /// The most a machine's ring holds in memory (its items at the default capacity, with the array's
+    /// overhead; an event's strings, a job id and a state name, are short enough to live inside it):
+    /// charged to each machine against --memory-budget from its creation.
+    static let maxBytes = MemoryLayout<(id: UInt64, event: TraceEvent)>.stride * defaultCapacity + 64
 
     let pageblockOrder: Int
     let capacity: Int

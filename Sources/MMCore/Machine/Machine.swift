@@ -83,10 +83,11 @@ public final class Machine {
     /// Isolated pages per zone and type (nr_isolated_anon, nr_isolated_file).
     let isolatedPages: RawArray<Int64>
 
-    /// Allocation tags: tag → handles in allocation order (stale handles are skipped and pruned).
-    @exclusivity(unchecked) var tags: [String: [PageHandle]] = [:]
+    /// Allocation tags: tag → handles in allocation order (stale handles are skipped, and pruned when a
+    /// list would grow: `reserveTagRoom`).
+    @exclusivity(unchecked) var tags = TagTable()
     /// Files workloads made, per tag: their pages and metadata objects (a free step deletes them whole).
-    @exclusivity(unchecked) var files: [String: [FileRecord]] = [:]
+    @exclusivity(unchecked) var files = FileTable()
     /// Slab caches of objects (dentries, inodes) and the per-slot object counts of their slab pages.
     @exclusivity(unchecked) var slab: SlabStore
 
@@ -120,6 +121,18 @@ public final class Machine {
 
     /// Bumped by every operation that changes state: lets callers cache documents built from it.
     @exclusivity(unchecked) public internal(set) var generation: UInt64 = 0
+
+    /// Asked before the machine's state grows, with the bytes it grows by (StateGrowth.swift); nil:
+    /// nothing is asked. Setting it recounts the handle table's slot limit.
+    @exclusivity(unchecked) public var stateGrowthGate: ((Int) -> Bool)? {
+        didSet { resetSlotLimit() }
+    }
+    /// Growth the gate refused, and the bytes of the last refusal.
+    @exclusivity(unchecked) public internal(set) var stateRefusals = 0
+    @exclusivity(unchecked) public internal(set) var lastRefusedBytes = 0
+    /// The part of `stateBytes` that does not grow: page arrays, pageblock arrays, free lists, LRU and
+    /// per-CPU list heads, per-zone arrays and lookup tables, and the machine's own objects.
+    let fixedStateBytes: Int
 
     public static let defaultExtfragThreshold = 500
 
@@ -220,6 +233,13 @@ public final class Machine {
         costs = CostModel(pageSize: 1 << preset.pageShift)
         contentSalt = SeededRandom.mix(config.seed ^ 0xC0_4E_E7)
         minFreeKbytes = 0
+        fixedStateBytes = pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount
+            + lru.byteCount + pcp.byteCount + kindPages.byteCount + dirtyPages.byteCount + isolatedPages.byteCount
+            + zoneFreePages.byteCount + zonePgalloc.byteCount + zoneAllocations.byteCount + zonePagesScanned.byteCount
+            + zoneAllUnreclaimable.byteCount + zonelistFlat.byteCount + zonelistOffsets.byteCount + zonelistFirstZone.byteCount
+            + zoneLowmemReserve.byteCount + zoneWmark.byteCount + zoneNode.byteCount + zoneIndexInNode.byteCount
+            + zoneOrder0LowMark.byteCount + prepHeadInfo.byteCount + headLruInfo.byteCount
+            + Machine.objectBytes(zones: zones.count, nodes: nodes.count)
 
         // Hand every page to the buddy allocator, lowest pfn first, as boot does; each max-order block
         // goes to the head of the MOVABLE list, so the highest block ends up first.
@@ -276,15 +296,9 @@ public final class Machine {
     /// Live allocations.
     public var liveAllocations: Int { handles.live }
 
-    /// Bytes of simulator state this machine holds: per-page arrays, pageblock flags, free lists, LRU
-    /// lists, the handle table and tags. This is measured from the allocated buffers, not a formula.
-    public var stateBytes: Int {
-        pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount + lru.byteCount + pcp.byteCount
-            + handles.byteCount + kindPages.byteCount + dirtyPages.byteCount + isolatedPages.byteCount
-            + tags.values.reduce(0) { $0 + $1.capacity * MemoryLayout<PageHandle>.stride }
-            + slab.byteCount(usedSlots: handles.used)
-            + files.values.reduce(0) { $0 + $1.reduce($1.capacity * MemoryLayout<FileRecord>.stride) { $0 + $1.pages.capacity * MemoryLayout<PageHandle>.stride } }
-    }
+    /// Bytes of the machine's own objects beside its arrays: the machine, its zones and nodes (with their
+    /// small arrays), its zonelists and the arena's bookkeeping; an upper estimate, a few KiB.
+    static func objectBytes(zones: Int, nodes: Int) -> Int { 4096 + zones * 512 + nodes * (256 + zones * 64) }
 
     @inline(__always) func bumpGeneration() { generation &+= 1 }
 

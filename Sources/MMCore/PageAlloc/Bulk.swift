@@ -21,6 +21,10 @@ public struct BulkAllocResult: Sendable {
     public var pagesReclaimed: Int
     /// Simulated time the whole bulk operation took.
     public var simulatedNs: UInt64
+    /// The state gate refused the growth the next allocation needed (a handle slot, or room in the tag's
+    /// list): the bulk stopped before that allocation, after `succeeded + failed` attempts; the bytes it
+    /// asked for. nil when it did not stop so.
+    public var stateLimitBytes: Int? = nil
 }
 
 extension Machine {
@@ -33,7 +37,8 @@ extension Machine {
     }
 
     /// Allocates `count` blocks of the same request one after another, recording each under `tag`.
-    /// Stops early after `stopAfterFailures` consecutive failures (nil: never).
+    /// Stops early after `stopAfterFailures` consecutive failures (nil: never), and before an allocation
+    /// whose growth (a handle slot, room in the tag's list) the state gate refuses (`stateLimitBytes`).
     /// - Complexity: O(count) allocations; latencies are summarised, handles kept up to `keepHandles`.
     public func allocateBulk(_ req: AllocRequest, count: Int, tag: String? = nil, keepHandles: Int = 1000,
                              stopAfterFailures: Int? = nil) throws(MMError) -> BulkAllocResult {
@@ -48,8 +53,21 @@ extension Machine {
         latencies.reserveCapacity(min(count, 1 << 20))
         var tagList = tag.flatMap { tags.removeValue(forKey: $0) } ?? []
         let start = clockNs
+        var refused: Int?
         for _ in 0..<count {
-            let o = try allocate(req)
+            if let t = tag, !reserveTagRoom(&tagList, 1, tag: t) { refused = lastRefusedBytes; break }
+            let o: AllocOutcome
+            do {
+                o = try allocate(req)
+            } catch {
+                // The request was checked above: only the state gate can refuse it now.
+                guard case .stateLimit(let bytes) = error else {
+                    if let t = tag, !tagList.isEmpty { tags[t] = tagList }
+                    throw error
+                }
+                refused = bytes
+                break
+            }
             latencies.append(o.latencyNs)
             if o.stalledInCompaction { cStalls += 1 }
             if o.stalledInReclaim { rStalls += 1 }
@@ -68,7 +86,7 @@ extension Machine {
         if let t = tag, !tagList.isEmpty { tags[t] = tagList }
         return BulkAllocResult(succeeded: ok, failed: failed, handles: kept, latency: LatencySummary(latencies),
                                compactionStalls: cStalls, reclaimStalls: rStalls, pagesReclaimed: reclaimed,
-                               simulatedNs: clockNs &- start)
+                               simulatedNs: clockNs &- start, stateLimitBytes: refused)
     }
 
     /// Live handles of a tag in allocation order.
@@ -76,38 +94,53 @@ extension Machine {
         (tags[tag] ?? []).filter { handles.resolve($0) != nil }
     }
 
-    /// Tags with live allocations, sorted, with their live counts.
+    /// Tags with live allocations, sorted, with their live counts (counted in place: no list is copied).
     public var tagCounts: [(tag: String, live: Int)] {
-        tags.keys.sorted().map { ($0, handles(ofTag: $0).count) }.filter { $0.live > 0 }
+        tags.keys.sorted().map { t in (t, (tags[t] ?? []).reduce(0) { $0 + (handles.resolve($1) != nil ? 1 : 0) }) }.filter { $0.live > 0 }
     }
 
     /// Frees allocations of `tag` chosen by `pattern`; returns how many were freed. Allocations already
     /// freed by handle are skipped. Throws `unknownTag` if the tag has no live allocations.
+    ///
+    /// The tag's list is filtered in place (what stays keeps its order; dead handles go too), so freeing
+    /// never needs memory a full budget would refuse.
     @discardableResult
     public func freeTag(_ tag: String, pattern: FreePattern) throws(MMError) -> Int {
         if case .random(let f, _) = pattern, !(f >= 0 && f <= 1) {
             throw .invalidConfig(field: "fraction", value: "\(f)", reason: "must be between 0 and 1")
         }
-        let live = handles(ofTag: tag)
-        guard !live.isEmpty else { throw .unknownTag(tag) }
+        guard (tags[tag]?.contains { handles.resolve($0) != nil }) ?? false else { throw .unknownTag(tag) }
         bumpGeneration()
-        var keep: [PageHandle] = []
-        var freed = 0
-        switch pattern {
-        case .all:
-            for h in live { freeAllocation(slot: handles.resolve(h)!) }
-            freed = live.count
-        case .everyOther:
-            for (i, h) in live.enumerated() {
-                if i % 2 == 0 { freeAllocation(slot: handles.resolve(h)!); freed += 1 } else { keep.append(h) }
+        var list = tags.removeValue(forKey: tag) ?? []
+        var freed = 0, i = 0
+        var r = SeededRandom(seed: { if case .random(_, let s) = pattern { return s }; return 0 }())
+        Machine.filterInPlace(&list) { h in
+            guard let slot = handles.resolve(h) else { return false }
+            let drop: Bool
+            switch pattern {
+            case .all: drop = true
+            case .everyOther: drop = i % 2 == 0
+            case .random(let fraction, _): drop = r.unit() < fraction
             }
-        case .random(let fraction, let seed):
-            var r = SeededRandom(seed: seed)
-            for h in live {
-                if r.unit() < fraction { freeAllocation(slot: handles.resolve(h)!); freed += 1 } else { keep.append(h) }
+            i += 1
+            if drop { freeAllocation(slot: slot); freed += 1 }
+            return !drop
+        }
+        if !list.isEmpty { tags[tag] = list }
+        return freed
+    }
+
+    /// Keeps the elements `keep` says to keep, in order, calling it once for each element in order;
+    /// the array keeps its storage (nothing is allocated).
+    static func filterInPlace<T, E: Error>(_ a: inout [T], _ keep: (T) throws(E) -> Bool) throws(E) {
+        var w = 0
+        for k in a.indices {
+            let x = a[k]
+            if try keep(x) {
+                if w != k { a[w] = x }
+                w += 1
             }
         }
-        if keep.isEmpty { tags.removeValue(forKey: tag) } else { tags[tag] = keep }
-        return freed
+        a.removeLast(a.count - w)
     }
 }

@@ -19,8 +19,14 @@ public struct PageHandle: Hashable, Sendable, Comparable, CustomStringConvertibl
 /// lists link allocations, so migration never touches them). Free slots are chained through `lruNext`.
 ///
 /// A machine can never have more live allocations than pages, so the table is sized to the page count
-/// up front; its storage is mapped lazily (`RawArray`), so only slots ever used cost memory: 16 bytes
-/// per allocation.
+/// up front; its storage is mapped lazily (`RawArray`, `lazy`), so only slots ever used cost memory:
+/// 16 bytes per allocation, in whole granules (`byteCount`).
+///
+/// Growth is bounded by `slotLimit`: slots at or above it are not issued. Without a state gate on the
+/// machine it is the table's capacity (never reached: a machine has fewer allocations than slots); with
+/// one, it is the end of the granules already counted, and the next granule is asked for before a slot
+/// in it is issued (`Machine.growHandleTable`, on the general allocation path). The order-0 fast path
+/// takes a new slot only below the limit (`Machine.allocate`).
 public struct HandleTable {
     /// Head pfn of the allocation, or NONE for a free slot.
     let pfn: RawArray<UInt32>
@@ -34,31 +40,50 @@ public struct HandleTable {
     public private(set) var used: Int = 0
     var freeHead: UInt32 = NONE
     public private(set) var live: Int = 0
+    /// Slots below this may be issued; see the type's comment.
+    public internal(set) var slotLimit: Int
 
     static let generationMask: UInt32 = (1 << 20) - 1
 
     init(capacity: Int, arena: RawArena) {
-        pfn = RawArray(zeroed: capacity, arena: arena)
-        generation = RawArray(zeroed: capacity, arena: arena)
-        lruNext = RawArray(zeroed: capacity, arena: arena)
-        lruPrev = RawArray(zeroed: capacity, arena: arena)
+        pfn = RawArray(zeroed: capacity, arena: arena, lazy: true)
+        generation = RawArray(zeroed: capacity, arena: arena, lazy: true)
+        lruNext = RawArray(zeroed: capacity, arena: arena, lazy: true)
+        lruPrev = RawArray(zeroed: capacity, arena: arena, lazy: true)
+        slotLimit = capacity
     }
 
     /// Slots that may hold a live allocation (those ever issued).
     var capacity: Int { used }
-    /// Bytes of the slots ever used (the untouched rest of the mapping costs nothing).
-    public var byteCount: Int { used * 16 }
+    /// Bytes the OS maps for the slots ever used: the granules of the four arrays that hold them (the
+    /// untouched rest of the mapping costs nothing).
+    public var byteCount: Int { bytes(slots: used) }
+
+    /// Bytes the table holds once `slots` slots have been issued.
+    func bytes(slots: Int) -> Int { pfn.touchedBytes(elements: slots) &* 4 }
+
+    /// Slots in one granule of the table's arrays.
+    var slotsPerGranule: Int { pfn.granule / MemoryLayout<UInt32>.stride }
+
+    /// Whether a new slot may not be issued: every issued slot is in use and the next is at the limit.
+    @inline(__always) var atSlotLimit: Bool { freeHead == NONE && used >= slotLimit }
+
 
     /// Takes a free slot (or a new one) for an allocation at `headPfn`. The caller sets the slot's LRU
     /// links (puts it on a list, or sets both to NONE).
     @inline(__always)
-    mutating func issue(headPfn: Int) -> PageHandle {
+    mutating func issue(headPfn: Int) -> PageHandle { issue(headPfn: headPfn, freeHead: freeHead) }
+
+    /// `issue` for a caller that has just read `freeHead` (and changed nothing of the table since): the
+    /// order-0 fast path, which tests it against the slot limit first and so compares it only once.
+    @inline(__always)
+    mutating func issue(headPfn: Int, freeHead fh: UInt32) -> PageHandle {
         let s: Int
-        if freeHead != NONE {
-            s = Int(freeHead)
+        if fh != NONE {
+            s = Int(fh)
             freeHead = lruNext[s]
         } else {
-            precondition(used < pfn.count, "handle table full")
+            precondition(used < slotLimit, "handle table full")
             s = used
             used += 1
         }

@@ -52,6 +52,10 @@ extension Machine {
         if _slowPath(req.order < 0 || req.order >= nrOrders || badNode) { try rejectRequest(req) }
     }
 
+    /// Checks an allocation request against this machine without allocating: the error `allocate`
+    /// would throw for it, naming the field.
+    public func validateRequest(_ req: AllocRequest) throws(MMError) { try validate(req) }
+
     /// Throws the error that names what is wrong with a request `validate` refused.
     @inline(never)
     func rejectRequest(_ req: AllocRequest) throws(MMError) {
@@ -75,7 +79,8 @@ extension Machine {
 
 
     /// Allocates a block of 2^order pages (`__alloc_pages_nodemask`): the fast path at the LOW watermark
-    /// along the zonelist, then the slow path. Throws only for an invalid request; a request memory
+    /// along the zonelist, then the slow path. Throws for an invalid request, and `stateLimit` when the
+    /// allocation needs a handle slot the state gate refuses (before anything changed); a request memory
     /// cannot satisfy returns an outcome without a handle.
     ///
     /// The commonest case, an order-0 page from the head of the first zone's per-CPU list, is handled
@@ -88,16 +93,27 @@ extension Machine {
             let mt = Int(info &>> 16 & 0xFF)
             let z = order0FastZone(req, mt: mt)
             if z >= 0 {
-                bumpGeneration()
-                clockNs &+= costs.allocFastPath
-                // pcpAllocate's list_del of the head; prepNewPage writes the page's state and order.
-                let pfn = pcpUnlinkHead(zone: z, list: mt)
-                pcp.count[z] &-= 1
-                let h = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: req, info: info)
-                return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
+                // A freed slot to reuse, or room for a new one below the handle table's slot limit (else
+                // the general path asks the state gate for more, `growHandleTable`). Two copies of the
+                // fast path, so that neither tests `freeHead` again.
+                let fh = handles.freeHead
+                if fh != NONE { return order0FastAllocate(req, zone: z, mt: mt, info: info, freeHead: fh) }
+                if handles.used < handles.slotLimit { return order0FastAllocate(req, zone: z, mt: mt, info: info, freeHead: NONE) }
             }
         }
         return try allocateAlongZonelist(req)
+    }
+
+    /// The order-0 fast path's work once `order0FastZone` chose zone `z` and `freeHead` was read.
+    @inline(__always)
+    func order0FastAllocate(_ req: AllocRequest, zone z: Int, mt: Int, info: UInt32, freeHead fh: UInt32) -> AllocOutcome {
+        bumpGeneration()
+        clockNs &+= costs.allocFastPath
+        // pcpAllocate's list_del of the head; prepNewPage writes the page's state and order.
+        let pfn = pcpUnlinkHead(zone: z, list: mt)
+        pcp.count[z] &-= 1
+        let h = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: req, info: info, freeHead: fh)
+        return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
     }
 
     /// The zone an order-0 request takes its page from without walking the zonelist, or -1: the
@@ -129,6 +145,10 @@ extension Machine {
     @inline(never)
     func allocateAlongZonelist(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
         try validate(req)
+        // Every issued slot is in use and the table is at its slot limit: the next granule is asked for
+        // before anything changes (`stateLimit` when refused). The fast path never gets here with a
+        // new slot to issue at the limit: the limit blocks it (`HandleTable`).
+        if _slowPath(handles.atSlotLimit) { try growHandleTable() }
         bumpGeneration()
         let start = clockNs
         clockNs &+= costs.allocFastPath
@@ -216,7 +236,13 @@ extension Machine {
     /// `prepNewPage` with the request's `prepHeadInfo` entry already read.
     @inline(__always)
     func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest, info: UInt32) -> PageHandle {
-        let h = handles.issue(headPfn: pfn)
+        prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req, info: info, freeHead: handles.freeHead)
+    }
+
+    /// `prepNewPage` with the handle table's `freeHead` already read (see `HandleTable.issue`).
+    @inline(__always)
+    func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest, info: UInt32, freeHead fh: UInt32) -> PageHandle {
+        let h = handles.issue(headPfn: pfn, freeHead: fh)
         let slot = Int(h.slot)
         let n = 1 &<< req.order
         let p = pages

@@ -66,8 +66,12 @@ struct SlabCacheState {
 
 /// The slab state of a machine. Per handle slot of a slab page, a 16-bit word: 0 for a page without a
 /// cache, else `(cache + 1) << 12 | objects in use`. The array spans the handle table and is mapped
-/// lazily like it, so only slots ever used cost memory (2 bytes each). Per handle slot of a page-cache
-/// page, a 32-bit word: 0, or 1 + the first of its buffer heads (so freeing a page finds them in O(1)).
+/// lazily like it, so only granules holding a slot that was ever a cache's slab page cost memory (an
+/// anon or page-cache slot never writes its word). Per handle slot of a page-cache page, a 32-bit
+/// word: 0, or 1 + the first of its buffer heads (so freeing a page finds them in O(1)); mapped the
+/// same way, so only granules of pages that ever had buffer heads cost memory. Which granules were
+/// written is kept (`infoGranules`, `bufferHeadGranules`), and a new one is asked for before it is
+/// written (`Machine.touchSlabWord`).
 /// Objects live in a table of their own (slab page slot, generation, LRU links, the inode a dentry pins
 /// or the page slot a buffer head belongs to, the parent dentry and the children of a dentry, cache and
 /// LRU flag). A page's buffer heads are chained through `objNext` (a buffer head is never on an LRU).
@@ -89,20 +93,41 @@ struct SlabStore {
     var freeObj: UInt32 = NONE
     /// The default cache's shrinker's deferred count (pages on the slab_reclaimable LRU).
     var pageShrinkerDeferred = 0
+    /// Granules of `info` and `bufferHeads` written so far (see the type's comment), and their bytes.
+    var infoGranules: [Bool]
+    var bufferHeadGranules: [Bool]
+    var wordBytes = 0
 
     static let countMask: UInt16 = 0x0FFF
     static let onLru: UInt8 = 0x80
+    /// Bytes of one object in the eight object arrays.
+    static let objectBytes = 4 * 7 + 1
 
     init(capacity: Int, pageSize: Int, arena: RawArena) {
-        info = RawArray(zeroed: capacity, arena: arena)
-        bufferHeads = RawArray(zeroed: capacity, arena: arena)
+        info = RawArray(zeroed: capacity, arena: arena, lazy: true)
+        bufferHeads = RawArray(zeroed: capacity, arena: arena, lazy: true)
         caches = SlabCache.allCases.map { SlabCacheState(objectsPerSlab: $0.objectsPerSlab(pageSize: pageSize)) }
         precondition(caches.allSatisfy { $0.objectsPerSlab >= 1 && $0.objectsPerSlab <= Int(SlabStore.countMask) })
+        infoGranules = Array(repeating: false, count: (info.byteCount + info.granule - 1) / info.granule)
+        bufferHeadGranules = Array(repeating: false, count: (bufferHeads.byteCount + bufferHeads.granule - 1) / bufferHeads.granule)
     }
 
-    func byteCount(usedSlots: Int) -> Int {
-        usedSlots * 6 + objSlab.capacity * 4 + objParent.capacity * 4 + objChildren.capacity * 4 + objGeneration.capacity * 4 + objNext.capacity * 4 + objPrev.capacity * 4
-            + objLink.capacity * 4 + objFlags.capacity + caches.count * MemoryLayout<SlabCacheState>.stride
+    /// Capacity of the object arrays (they grow together, `Machine.growSlabObjects`; the smallest, as
+    /// the allocator may round one up).
+    var objectCapacity: Int {
+        Swift.min(objSlab.capacity, objGeneration.capacity, objNext.capacity, objPrev.capacity, objLink.capacity,
+                  objFlags.capacity, objParent.capacity, objChildren.capacity)
+    }
+
+    /// Bytes of the object arrays at a capacity of `objects`.
+    static func objectArrayBytes(capacity objects: Int) -> Int {
+        objects == 0 ? 0 : objects * objectBytes + 8 * HeapCost.arrayOverhead
+    }
+
+    /// Bytes this store holds: the granules of per-slot words written, the object arrays, the bitmaps.
+    var byteCount: Int {
+        wordBytes + SlabStore.objectArrayBytes(capacity: objectCapacity) + infoGranules.count + bufferHeadGranules.count
+            + caches.count * MemoryLayout<SlabCacheState>.stride
     }
 
     @inline(__always) func cache(ofSlot s: Int) -> Int { Int(info[s] >> 12) - 1 }
@@ -185,12 +210,21 @@ extension Machine {
     /// at once; `pins` makes it hold a reference on another object (a dentry on its inode). Returns nil
     /// when no slab page can be allocated.
     /// `parent` makes a dentry a child of a directory's dentry, which it keeps off the LRU.
+    ///
+    /// With a state gate, growth is asked for first: the object arrays before anything changes, the slab
+    /// word of a new slab page once the page is known (a refusal then frees the page again); either
+    /// refusal returns nil.
     func slabAlloc(_ cache: SlabCache, unused: Bool, pins: SlabObjectRef? = nil, parent: SlabObjectRef? = nil,
                    gfp: GFPFlags = .kernel) -> SlabObjectRef? {
         let c = cache.rawValue
+        if slab.freeObj == NONE && slab.objSlab.count == slab.objectCapacity && !growSlabObjects() { return nil }
         if slab.caches[c].partialHead == NONE {
             guard let o = try? allocate(AllocRequest(order: 0, kind: .slab, gfp: gfp)), let h = o.handle else { return nil }
             let s = Int(h.slot)
+            guard touchSlabWord(info: true, slot: s) else {
+                freeAllocation(slot: s)
+                return nil
+            }
             // A cache's slab page lives on its cache's lists, not on the page-level slab LRU.
             lruDel(slot: s, zone: o.zone, list: .slab, pages: 1)
             slab.info[s] = UInt16(c + 1) << 12
@@ -292,6 +326,35 @@ extension Machine {
         return (dentry, inode)
     }
 
+    // MARK: growth
+
+    /// Makes room in the object arrays (twice the capacity, at least 64 objects), asking the state gate
+    /// first; false (nothing changed) if it refuses.
+    func growSlabObjects() -> Bool {
+        let cap = slab.objectCapacity
+        let newCap = Swift.max(64, cap * 2)
+        // The new buffers whole: the old ones are only freed once their elements are copied over.
+        guard mayGrowState(by: SlabStore.objectArrayBytes(capacity: newCap)) else {
+            return false
+        }
+        slab.objSlab.reserveCapacity(newCap); slab.objGeneration.reserveCapacity(newCap); slab.objNext.reserveCapacity(newCap)
+        slab.objPrev.reserveCapacity(newCap); slab.objLink.reserveCapacity(newCap); slab.objFlags.reserveCapacity(newCap)
+        slab.objParent.reserveCapacity(newCap); slab.objChildren.reserveCapacity(newCap)
+        return true
+    }
+
+    /// Before the slab word (`info`) or buffer-head word of `slot` is first written: counts its granule
+    /// when it is a new one, asking the state gate; false if it refuses.
+    func touchSlabWord(info: Bool, slot: Int) -> Bool {
+        let g = info ? slab.info.granuleIndex(of: slot) : slab.bufferHeads.granuleIndex(of: slot)
+        if info ? slab.infoGranules[g] : slab.bufferHeadGranules[g] { return true }
+        let bytes = info ? slab.info.granule : slab.bufferHeads.granule
+        guard mayGrowState(by: bytes) else { return false }
+        if info { slab.infoGranules[g] = true } else { slab.bufferHeadGranules[g] = true }
+        slab.wordBytes += bytes
+        return true
+    }
+
     // MARK: buffer heads
 
     /// Attaches `count` buffer heads to a live page-cache page (`create_empty_buffers` from ext3's
@@ -310,7 +373,7 @@ extension Machine {
             last = i
         }
         guard let slot = handles.resolve(h), PageState.kind(pages.state[Int(handles.pfn[slot])]) == .file,
-              slab.bufferHeads[slot] == 0 else {
+              slab.bufferHeads[slot] == 0, first == NONE || touchSlabWord(info: false, slot: slot) else {
             freeBufferChain(first)
             return false
         }

@@ -16,6 +16,9 @@ public enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownTag(String)
     /// A NUMA node id that the machine does not have.
     case unknownNode(field: String, node: Int)
+    /// The machine's state gate refused `bytes` more bytes of state (`Machine.stateGrowthGate`): the
+    /// operation stopped before the growth.
+    case stateLimit(bytes: Int)
 
     public var field: String {
         switch self {
@@ -25,6 +28,7 @@ public enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
         case .handleNotFreeable(let i, _, _): return "handles[\(i)]"
         case .unknownTag: return "tag"
         case .unknownNode(let field, _): return field
+        case .stateLimit: return "state_bytes"
         }
     }
 
@@ -42,6 +46,8 @@ public enum MMError: Error, Equatable, Sendable, CustomStringConvertible {
             return "tag '\(t)' has no live allocations"
         case .unknownNode(let field, let node):
             return "\(field) = \(node): no such NUMA node"
+        case .stateLimit(let bytes):
+            return "the machine's state may not grow by \(bytes) more bytes (its state gate refused)"
         }
     }
 }

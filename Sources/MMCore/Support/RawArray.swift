@@ -9,7 +9,8 @@ import Darwin
 /// Per-page and per-list state lives in these (flat arrays of small integers, never an object per page).
 /// Large arrays come straight from anonymous `mmap` (zero-filled by the kernel, backed by transparent
 /// huge pages where the host allows it, so a 1 TiB machine's 2.7 GB of page state faults in a few
-/// thousand 2 MiB pages rather than 700,000 small ones); small ones from `calloc`. Either way encodings
+/// thousand 2 MiB pages rather than 700,000 small ones); small ones from `calloc`, except lazy ones
+/// (tables that grow from the front), which are always mapped so that only what is written costs memory. Either way encodings
 /// are chosen so that zero is the common state and only what differs is written.
 ///
 /// Safety: `count` is fixed at init and every subscript asserts `0 <= i < count` in debug builds; the
@@ -22,11 +23,14 @@ public struct RawArray<Element: FixedWidthInteger> {
     @usableFromInline let base: UnsafeMutablePointer<Element>
     public let count: Int
 
-    /// Zero-filled storage for `count` elements (count may be 0), owned by `arena`.
-    init(zeroed count: Int, arena: RawArena) {
+    /// Zero-filled storage for `count` elements (count may be 0), owned by `arena`. A `lazy` array is
+    /// one whose elements are written from the front as a table grows (a handle table, and the per-slot
+    /// words beside it): it is always mapped, never taken from the heap, so the OS maps only the granules
+    /// it writes, and `touchedBytes` says what those cost.
+    init(zeroed count: Int, arena: RawArena, lazy: Bool = false) {
         precondition(count >= 0)
         self.count = count
-        let storage = RawStorage(bytes: max(1, count) * MemoryLayout<Element>.stride)
+        let storage = RawStorage(bytes: max(1, count) * MemoryLayout<Element>.stride, lazy: lazy)
         arena.keep(storage)
         base = storage.raw.bindMemory(to: Element.self, capacity: max(1, count))
     }
@@ -55,6 +59,23 @@ public struct RawArray<Element: FixedWidthInteger> {
     /// Bytes of storage this array holds.
     public var byteCount: Int { count * MemoryLayout<Element>.stride }
 
+    /// Bytes of the granules the OS maps a lazy array's storage in (see `RawStorage.granule`; the
+    /// granule follows from the size, so the array stays a pointer and a count).
+    public var granule: Int { RawStorage.granule(lazyBytes: Swift.max(1, count) &* MemoryLayout<Element>.stride) }
+
+    /// Bytes the OS has mapped for a lazy array once its first `elements` elements have been written:
+    /// whole granules, never more than the array.
+    @inline(__always)
+    public func touchedBytes(elements: Int) -> Int {
+        let b = elements &* MemoryLayout<Element>.stride
+        let g = granule
+        return Swift.min((b &+ g &- 1) / g &* g, (byteCount &+ g &- 1) / g &* g)
+    }
+
+    /// The granule element `i` is in.
+    @inline(__always)
+    func granuleIndex(of i: Int) -> Int { i &* MemoryLayout<Element>.stride / granule }
+
     /// Calls `body` with a read-only view of the elements (for bulk reductions and encoding).
     public func withBuffer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: base, count: count))
@@ -74,15 +95,24 @@ final class RawStorage {
     private let mappedBytes: Int
 
     static let hugePageBytes = 2 << 20
+    static let basePageBytes = 4096
 
-    init(bytes: Int) {
+    /// What the OS maps at a time when a byte of lazy storage of `bytes` bytes is first written: a huge
+    /// page for storage of 2 MiB and more (advised MADV_HUGEPAGE; counted so even when the host's THP
+    /// gives small pages, since khugepaged may collapse them later, so the count is never below what is
+    /// resident), a base page for smaller storage (too small for a huge page).
+    static func granule(lazyBytes bytes: Int) -> Int { bytes >= hugePageBytes ? hugePageBytes : basePageBytes }
+
+    init(bytes: Int, lazy: Bool = false) {
         #if os(Linux)
-        if bytes >= RawStorage.hugePageBytes {
-            // Round up to whole huge pages so the kernel can back all of it with THP.
-            let len = (bytes + RawStorage.hugePageBytes - 1) / RawStorage.hugePageBytes * RawStorage.hugePageBytes
+        if bytes >= RawStorage.hugePageBytes || lazy {
+            // Round up to whole granules (huge pages, so the kernel can back all of it with THP).
+            let huge = bytes >= RawStorage.hugePageBytes
+            let g = RawStorage.granule(lazyBytes: bytes)
+            let len = (bytes + g - 1) / g * g
             let p = mmap(nil, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
             guard let p, p != MAP_FAILED else { fatalError("out of memory mapping \(len) bytes") }
-            _ = madvise(p, len, MADV_HUGEPAGE)
+            if huge { _ = madvise(p, len, MADV_HUGEPAGE) }
             mappedBytes = len
             raw = p
             return

@@ -23,7 +23,8 @@ public struct AgingRecipe: Sendable, Equatable {
 
 extension Machine {
     /// Ages the machine with `recipe` (tags `aging-file`, `aging-slab`, `aging-kernel` hold what stays).
-    /// Allocations are atomic-style (no reclaim) so aging never reclaims what it just made.
+    /// Allocations are atomic-style (no reclaim) so aging never reclaims what it just made. When the
+    /// state gate refuses what aging needs, what it made goes back and it throws `stateLimit`.
     public func age(_ recipe: AgingRecipe = AgingRecipe()) throws(MMError) {
         var rng = SeededRandom(seed: recipe.seed ^ 0xA6E)
         let targets: [(AllocKind, Int, String)] = [
@@ -40,8 +41,18 @@ extension Machine {
             guard done[i] < targets[i].1 else { continue }
             let run = min(1 + rng.below(32), targets[i].1 - done[i])
             for _ in 0..<run {
+                guard reserveGated(&lists[i]) else {
+                    for l in lists { undoAllocations(l) }
+                    throw .stateLimit(bytes: lastRefusedBytes)
+                }
                 let dirty = targets[i].0 == .file && rng.unit() < recipe.dirtyFraction
-                let o = try allocate(AllocRequest(order: 0, kind: targets[i].0, gfp: .nowait, dirty: dirty))
+                let o: AllocOutcome
+                do {
+                    o = try allocate(AllocRequest(order: 0, kind: targets[i].0, gfp: .nowait, dirty: dirty))
+                } catch {
+                    for l in lists { undoAllocations(l) }
+                    throw error
+                }
                 if let h = o.handle {
                     lists[i].append(h); done[i] += 1
                     if dirty && buffers > 0 { attachBuffers(h, count: buffers, gfp: .nowait) }
@@ -49,7 +60,11 @@ extension Machine {
             }
         }
         for i in 0..<3 where !lists[i].isEmpty {
-            tags[targets[i].2, default: []].append(contentsOf: lists[i])
+            // When the state gate refuses the tags' room, what aging made goes back and it stops.
+            guard appendToTag(targets[i].2, lists[i]) else {
+                for j in i..<3 { undoAllocations(lists[j]) }
+                throw .stateLimit(bytes: lastRefusedBytes)
+            }
         }
         if !lists[0].isEmpty { try freeTag("aging-file", pattern: .random(fraction: recipe.freeFileFraction, seed: recipe.seed &+ 1)) }
         if !lists[1].isEmpty { try freeTag("aging-slab", pattern: .random(fraction: recipe.freeSlabFraction, seed: recipe.seed &+ 2)) }

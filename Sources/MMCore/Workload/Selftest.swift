@@ -37,9 +37,11 @@ extension Machine {
             let tag = "selftest-chunk-\(chunks.count)"
             let r = try allocateBulk(AllocRequest(order: 0, kind: .anon, gfp: .kernel, mlock: true), count: chunkPages,
                                      tag: tag, keepHandles: 0, stopAfterFailures: 1)
-            if r.failed > 0 {
-                // mmap(MAP_LOCKED) failed: the partial mapping is undone and the loop stops.
+            if r.failed > 0 || r.stateLimitBytes != nil {
+                // mmap(MAP_LOCKED) failed: the partial mapping is undone and the loop stops. (The machine's
+                // state gate refusing the chunk's bookkeeping ends the whole test: nothing is measured.)
                 if r.succeeded > 0 { try freeTag(tag, pattern: .all) }
+                if let bytes = r.stateLimitBytes { throw .stateLimit(bytes: bytes) }
                 break
             }
             chunks.append(tag)
@@ -60,7 +62,10 @@ extension Machine {
                 var r = req
                 r.node = node
                 if let h = try allocate(r).handle {
-                    tags["selftest-hugepages", default: []].append(h)
+                    guard appendToTag("selftest-hugepages", CollectionOfOne(h)) else {
+                        undoAllocations(CollectionOfOne(h))
+                        throw .stateLimit(bytes: lastRefusedBytes)
+                    }
                     n += 1
                     got = true
                     break

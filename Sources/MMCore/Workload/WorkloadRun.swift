@@ -17,6 +17,9 @@ public final class WorkloadRun {
     let startNs: UInt64
     @exclusivity(unchecked) var pending: PendingStep?
     public internal(set) var failure: MMError?
+    /// The machine's `stateRefusals` when the current `step` call began: a refusal since then stops the
+    /// run (`Machine.throwIfRefused`).
+    @exclusivity(unchecked) var refusalMark = 0
 
     struct ActorState {
         var spec: ActorSpec
@@ -60,6 +63,14 @@ public final class WorkloadRun {
             handles = Array(repeating: [], count: writers)
             files = Array(repeating: [], count: filePages > 0 ? writers : 0)
         }
+
+        /// Bytes its lists hold.
+        var byteCount: Int {
+            HeapCost.array(capacity: handles.capacity, stride: MemoryLayout<[PageHandle]>.stride)
+                + handles.reduce(0) { $0 + HeapCost.array(capacity: $1.capacity, stride: MemoryLayout<PageHandle>.stride) }
+                + HeapCost.array(capacity: files.capacity, stride: MemoryLayout<[FileRecord]>.stride)
+                + files.reduce(0) { $0 + HeapCost.array(capacity: $1.capacity, stride: MemoryLayout<FileRecord>.stride) }
+        }
     }
 
     /// A metadata walk in progress (its list of files grows in place, as a fill's lists do).
@@ -83,6 +94,35 @@ public final class WorkloadRun {
     }
 
     public var isDone: Bool { (stepIndex >= definition.steps.count && pending == nil) || result.cancelled || failure != nil }
+
+    /// Bytes of state the run itself holds beside its machine's (its result's attempts and samples, its
+    /// actors' lists, its event queue, the lists of a fill or metadata walk in progress); they grow
+    /// through the machine's state gate like the machine's own. O(writers + actors).
+    public var stateBytes: Int {
+        var b = 1024
+        b += HeapCost.array(capacity: result.attempts.capacity, stride: MemoryLayout<AttemptRecord>.stride)
+        b += HeapCost.array(capacity: result.samples.capacity, stride: MemoryLayout<WorkloadSample>.stride)
+        for smp in result.samples { b += WorkloadRun.sampleHeapBytes(smp) }
+        b += HeapCost.array(capacity: actors.capacity, stride: MemoryLayout<ActorState>.stride)
+        for a in actors {
+            b += HeapCost.array(capacity: a.live.capacity, stride: MemoryLayout<PageHandle>.stride)
+                + HeapCost.array(capacity: a.cumulative.capacity, stride: MemoryLayout<Double>.stride)
+        }
+        b += queue.byteCount
+        switch pending {
+        case .fill(let f): b += f.byteCount
+        case .metadata(let w): b += HeapCost.array(capacity: w.files.capacity, stride: MemoryLayout<FileRecord>.stride)
+        default: break
+        }
+        return b
+    }
+
+    /// Heap bytes of a sample beside its own stride (its name, its per-order list, its per-zone index).
+    static func sampleHeapBytes(_ s: WorkloadSample) -> Int {
+        HeapCost.array(capacity: s.freeBlocksPerOrder.capacity, stride: MemoryLayout<Int>.stride)
+            + HeapCost.entry(key: "", valueStride: 8) * 2 * s.unusableIndexHugepage.count + 32 * s.unusableIndexHugepage.count
+            + HeapCost.arrayOverhead + s.name.utf8.count
+    }
     /// 0...1 by steps completed.
     public var progress: Double { definition.steps.isEmpty ? 1 : Double(result.stepsDone) / Double(definition.steps.count) }
 }
@@ -104,6 +144,12 @@ struct EventQueue {
 
     var isEmpty: Bool { heap.isEmpty }
     var nextAt: UInt64? { heap.first?.at }
+    var count: Int { heap.count }
+    var capacity: Int { heap.capacity }
+    /// Bytes of the heap's storage.
+    var byteCount: Int { HeapCost.array(capacity: heap.capacity, stride: MemoryLayout<Entry>.stride) }
+    static var entryStride: Int { MemoryLayout<Entry>.stride }
+    mutating func reserveCapacity(_ n: Int) { heap.reserveCapacity(n) }
 
     mutating func push(_ at: UInt64, _ ev: Event) {
         seq &+= 1
@@ -173,8 +219,13 @@ extension Machine {
 
     /// Advances a workload by up to about `maxEvents` allocation events. Returns true when it has finished.
     @discardableResult
+    ///
+    /// With a state gate on the machine, a refusal of any growth the run needs (its machine's state or
+    /// its own) ends it with `failure` `stateLimit`, where it is: what it allocated stays, except a fill
+    /// or metadata walk in progress, which is undone (its pages and objects are in no tag yet).
     public func step(_ run: WorkloadRun, maxEvents: Int = 4096) -> Bool {
         let budgetEnd = run.events + maxEvents
+        run.refusalMark = stateRefusals
         while !run.isDone && run.events < budgetEnd {
             if run.events >= WorkloadRun.maxEvents {
                 run.failure = .invalidConfig(field: "steps", value: "\(run.events) events",
@@ -192,6 +243,7 @@ extension Machine {
             } catch {
                 run.failure = error
             }
+            if run.failure == nil && stateRefusals != run.refusalMark { run.failure = .stateLimit(bytes: lastRefusedBytes) }
         }
         if run.isDone { finishResult(run) }
         return run.isDone
@@ -233,29 +285,40 @@ extension Machine {
         case .free(let tag, let pattern, let unit) where files[tag] != nil:
             deleteFiles(tag: tag, pattern: pattern, unit: unit)
         case .free(let tag, let pattern, let unit):
-            let hs = handles(ofTag: tag)
+            // In place (the tag's list keeps its storage): its live handles, `unit` at a time.
+            guard var hs = tags.removeValue(forKey: tag) else { break }
+            Machine.filterInPlace(&hs) { handles.resolve($0) != nil }
             if hs.isEmpty { break }
-            if unit <= 1 { try freeTag(tag, pattern: pattern); break }
-            var keep: [PageHandle] = []
+            if unit <= 1 { tags[tag] = hs; try freeTag(tag, pattern: pattern); break }
             var r = SeededRandom(seed: { if case .random(_, let s) = pattern { return s }; return 0 }())
+            var w = 0
             for (u, start) in stride(from: 0, to: hs.count, by: unit).enumerated() {
-                let group = hs[start..<min(start + unit, hs.count)]
+                let end = min(start + unit, hs.count)
                 let drop: Bool
                 switch pattern {
                 case .all: drop = true
                 case .everyOther: drop = u % 2 == 0
                 case .random(let f, _): drop = r.unit() < f
                 }
-                if drop { for h in group { _ = freeIfLive(h) } } else { keep.append(contentsOf: group) }
+                if drop {
+                    for k in start..<end { _ = freeIfLive(hs[k]) }
+                } else {
+                    for k in start..<end { hs[w] = hs[k]; w += 1 }
+                }
             }
-            tags[tag] = keep.isEmpty ? nil : keep
+            hs.removeLast(hs.count - w)
+            tags[tag] = hs.isEmpty ? nil : hs
         case .keepOneIn(let tag, let period):
-            let hs = handles(ofTag: tag)
-            var keep: [PageHandle] = []
-            for (i, h) in hs.enumerated() {
-                if i % period == 0 { keep.append(h) } else { _ = freeIfLive(h) }
+            guard var hs = tags.removeValue(forKey: tag) else { break }
+            var i = 0
+            Machine.filterInPlace(&hs) { h in
+                guard handles.resolve(h) != nil else { return false }
+                defer { i += 1 }
+                if i % period == 0 { return true }
+                _ = freeIfLive(h)
+                return false
             }
-            tags[tag] = keep.isEmpty ? nil : keep
+            tags[tag] = hs.isEmpty ? nil : hs
         case .startActor(let spec):
             var cum: [Double] = []
             var acc = 0.0
@@ -291,7 +354,11 @@ extension Machine {
             default: try setCompactUnevictableAllowed(value!)
             }
         case .sample(let name):
-            run.result.samples.append(sample(name: name, at: relNs(run)))
+            let smp = sample(name: name, at: relNs(run))
+            guard reserveGated(&run.result.samples), mayGrowState(by: WorkloadRun.sampleHeapBytes(smp)) else {
+                throw .stateLimit(bytes: lastRefusedBytes)
+            }
+            run.result.samples.append(smp)
         case .age(let recipe):
             var r = recipe
             r.seed ^= run.definition.seed
@@ -303,31 +370,39 @@ extension Machine {
 
     /// Deletes files of a tag by pattern, `unit` consecutive files at a time: each deleted file's pages
     /// are freed (those reclaim has not dropped already) and its dentry and inode.
+    ///
+    /// Both lists are filtered in place (they keep their storage), so a free step needs no memory.
     func deleteFiles(tag: String, pattern: FreePattern, unit: Int) {
-        let fs = files[tag] ?? []
+        var fs = files[tag] ?? []
+        files[tag] = nil
         var r = SeededRandom(seed: { if case .random(_, let s) = pattern { return s }; return 0 }())
-        var keep: [FileRecord] = []
-        var dropped = Set<PageHandle>()
+        var w = 0
         bumpGeneration()
         for (u, start) in stride(from: 0, to: fs.count, by: unit).enumerated() {
-            let group = fs[start..<min(start + unit, fs.count)]
+            let end = min(start + unit, fs.count)
             let drop: Bool
             switch pattern {
             case .all: drop = true
             case .everyOther: drop = u % 2 == 0
             case .random(let f, _): drop = r.unit() < f
             }
-            guard drop else { keep.append(contentsOf: group); continue }
-            for f in group {
-                for h in f.pages { _ = freeIfLive(h); dropped.insert(h) }
-                // A directory that still has files is kept (rmdir: ENOTEMPTY).
-                if !deleteFileMetadata(f) { keep.append(f) }
+            for k in start..<end {
+                let f = fs[k]
+                if drop {
+                    for h in f.pages { _ = freeIfLive(h) }
+                    // A directory that still has files is kept (rmdir: ENOTEMPTY).
+                    if deleteFileMetadata(f) { continue }
+                }
+                fs[w] = f
+                w += 1
             }
         }
-        files[tag] = keep.isEmpty ? nil : keep
-        if let hs = tags[tag] {
-            let rest = hs.filter { !dropped.contains($0) && isLive($0) }
-            tags[tag] = rest.isEmpty ? nil : rest
+        fs.removeLast(fs.count - w)
+        files[tag] = fs.isEmpty ? nil : fs
+        // What the deleted files held is freed (or was dropped by reclaim before): the tag keeps what lives.
+        if var hs = tags.removeValue(forKey: tag) {
+            Machine.filterInPlace(&hs) { isLive($0) }
+            tags[tag] = hs.isEmpty ? nil : hs
         }
     }
 
@@ -347,6 +422,8 @@ extension Machine {
     private func runActors(_ run: WorkloadRun, until: UInt64, budgetEnd: Int) -> Bool {
         while let at = run.queue.nextAt, at <= until {
             if run.events >= budgetEnd { return false }
+            // The state gate refused something: `step` ends the run.
+            if stateRefusals != run.refusalMark { return false }
             let (t, ev) = run.queue.pop()!
             if t > clockNs { idle(ns: t - clockNs) }
             switch ev {
@@ -354,6 +431,7 @@ extension Machine {
                 guard run.actors[a].running else { continue }
                 actorAllocate(run, a)
                 let interval = UInt64(1e6 / run.actors[a].spec.ratePerMs)
+                guard reserveQueueRoom(run) else { return false }
                 run.queue.push(t &+ max(1, interval), .tick(actor: a))
             case .expire(let a, let h):
                 if isLive(h) {
@@ -378,6 +456,12 @@ extension Machine {
         let mix = run.actors[a].spec.mix[mixIndex]
         let dirty = mix.kind == .file && run.actors[a].rng.unit() < mix.dirtyFraction
         let req = AllocRequest(order: mix.order, kind: mix.kind, gfp: .kernel, mlock: mix.mlock, dirty: dirty)
+        // Room to remember the allocation first (a refusal stops the run: `step`).
+        if mix.lifetimeMs != nil {
+            guard reserveQueueRoom(run) else { return }
+        } else {
+            guard reserveGated(&run.actors[a].live) else { return }
+        }
         guard let o = try? allocate(req), let h = o.handle else { return }
         // A page written gets its buffers (write_begin); one read in gets none.
         if dirty && mix.blockSize > 0 { attachBuffers(h, count: max(1, (1 << pageShift) / mix.blockSize)) }
@@ -396,7 +480,21 @@ extension Machine {
         }
     }
 
-    /// Goes on with the pending step within the event budget; it stays pending unless it finished.
+    /// Room for one more event in the run's queue, asking the state gate when it must grow.
+    func reserveQueueRoom(_ run: WorkloadRun) -> Bool {
+        if run.queue.count < run.queue.capacity { return true }
+        let newCap = Swift.max(16, run.queue.capacity * 2), stride = EventQueue.entryStride
+        // The new buffer whole: the old one is only freed once its elements are copied over.
+        guard mayGrowState(by: HeapCost.array(capacity: newCap, stride: stride)) else {
+            return false
+        }
+        run.queue.reserveCapacity(newCap)
+        return true
+    }
+
+    /// Goes on with the pending step within the event budget; it stays pending unless it finished. A
+    /// fill or metadata walk the state gate stops is undone before the error goes on (what it made is
+    /// in no tag yet, so nothing else could free it).
     private func continuePending(_ run: WorkloadRun, budgetEnd: Int) throws(MMError) {
         let p = run.pending!
         run.pending = nil
@@ -404,10 +502,20 @@ extension Machine {
         case .runUntil(let t):
             if !runActors(run, until: t, budgetEnd: budgetEnd) { run.pending = p }
         case .metadata(let w):
-            continueMetadata(w, run: run, budgetEnd: budgetEnd)
+            do {
+                try continueMetadata(w, run: run, budgetEnd: budgetEnd)
+            } catch {
+                if case .stateLimit = error { undoMetadata(w) }
+                throw error
+            }
             if w.done < w.total { run.pending = p }
         case .fill(let f):
-            try continueFill(f, run: run, budgetEnd: budgetEnd)
+            do {
+                try continueFill(f, run: run, budgetEnd: budgetEnd)
+            } catch {
+                if case .stateLimit = error { undoFill(f) }
+                throw error
+            }
             if f.done < f.total { run.pending = p }
         case .highAlloc(let spec, let order, let total, let increment, var done, var inIncrement, var stopped, var nextAt):
             while done < total && run.events < budgetEnd {
@@ -418,6 +526,8 @@ extension Machine {
                 }
                 if inIncrement >= increment { inIncrement = 0; stopped = false; continue }
                 if !runActors(run, until: nextAt, budgetEnd: budgetEnd) { break }
+                // Room for the attempt's record and its handle first.
+                guard reserveGated(&run.result.attempts), ensureTagRoom(spec.tag, 1) else { throw .stateLimit(bytes: lastRefusedBytes) }
                 var req = AllocRequest(order: order, kind: spec.kind, gfp: spec.gfp)
                 var outcome = AllocOutcome()
                 let at = relNs(run)
@@ -431,6 +541,7 @@ extension Machine {
                                                          stalledInCompaction: outcome.stalledInCompaction,
                                                          stalledInReclaim: outcome.stalledInReclaim, atNs: at))
                 if let h = outcome.handle { tags[spec.tag, default: []].append(h) } else if spec.stopOnFailure { stopped = true }
+                try throwIfRefused(run)
                 done += 1
                 inIncrement += 1
                 nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
@@ -446,26 +557,72 @@ extension Machine {
 
     /// Walks on through the metadata step's tree (lookups make a dentry and an inode per file) until it is
     /// done or the event budget is spent.
-    private func continueMetadata(_ w: WorkloadRun.MetadataProgress, run: WorkloadRun, budgetEnd: Int) {
+    private func continueMetadata(_ w: WorkloadRun.MetadataProgress, run: WorkloadRun, budgetEnd: Int) throws(MMError) {
         while w.done < w.total && run.events < budgetEnd {
             if w.perDirectory > 0 && w.done % w.perDirectory == 0 {
                 // The walk enters the next directory: its inode and dentry are looked up first.
-                if let dir = w.directory { w.files.append(dir) }
+                if let dir = w.directory {
+                    guard reserveGated(&w.files) else { throw .stateLimit(bytes: lastRefusedBytes) }
+                    w.files.append(dir)
+                    w.directory = nil
+                }
                 let (d, i) = createFileMetadata()
                 w.directory = FileRecord(pages: [], dentry: d, inode: i)
+                try throwIfRefused(run)
                 run.events += 2
                 if d == nil || i == nil { w.done = w.total; break }
             }
+            guard reserveGated(&w.files) else { throw .stateLimit(bytes: lastRefusedBytes) }
             let (d, i) = createFileMetadata(parent: w.directory?.dentry)
             run.events += 2
             w.done += 1
             if d == nil || i == nil { w.done = w.total }
             w.files.append(FileRecord(pages: [], dentry: d, inode: i))
+            try throwIfRefused(run)
         }
         if w.done >= w.total {
-            if let dir = w.directory { w.files.append(dir) }
+            if let dir = w.directory {
+                guard reserveGated(&w.files) else { throw .stateLimit(bytes: lastRefusedBytes) }
+                w.files.append(dir)
+                w.directory = nil
+            }
+            guard reserveFileRoom(w.tag, files: w.files.count, pageLists: 0) else { throw .stateLimit(bytes: lastRefusedBytes) }
             files[w.tag, default: []].append(contentsOf: w.files)
         }
+    }
+
+    /// Room in `files` for `n` more files under `tag` whose page lists hold `pageLists` bytes, asking
+    /// the state gate; false, with nothing grown, when it refuses.
+    func reserveFileRoom(_ tag: String, files n: Int, pageLists: Int) -> Bool {
+        let list = files[tag]
+        let count = list?.count ?? 0, cap = list?.capacity ?? 0
+        let needed = count + n
+        let stride = MemoryLayout<FileRecord>.stride
+        var bytes = pageLists
+        if list == nil { bytes += HeapCost.entry(key: tag, valueStride: MemoryLayout<[FileRecord]>.stride) }
+        // The new buffer whole: the old one is only freed once its elements are copied over.
+        if needed > cap { bytes += HeapCost.array(capacity: needed, stride: stride) }
+        guard mayGrowState(by: bytes) else { return false }
+        if needed > cap { files[tag, default: []].reserveCapacity(needed) }
+        return true
+    }
+
+    /// Takes back what a metadata walk stopped by the state gate made: its files' and directories'
+    /// dentries and inodes (children before their directory).
+    func undoMetadata(_ w: WorkloadRun.MetadataProgress) {
+        for f in w.files { deleteFileMetadata(f) }
+        if let dir = w.directory { deleteFileMetadata(dir) }
+        w.files = []
+        w.directory = nil
+    }
+
+    /// Takes back what a fill stopped by the state gate made: its pages (with their buffer heads), then
+    /// its files' dentries and inodes.
+    func undoFill(_ f: WorkloadRun.FillProgress) {
+        for list in f.handles { undoAllocations(list) }
+        for fl in f.files { for file in fl { deleteFileMetadata(file) } }
+        f.handles = Array(repeating: [], count: f.writers)
+        f.files = Array(repeating: [], count: f.files.count)
     }
 
     /// Writes on with the fill's writers until it is done or the event budget is spent; at its end the
@@ -477,10 +634,13 @@ extension Machine {
             for _ in 0..<min(f.chunk, f.total - f.done) {
                 if f.filePages > 0 && f.files[w].count * f.filePages <= f.handles[w].count {
                     // The writer starts its next file: creat() makes the inode and its dentry.
+                    guard reserveGated(&f.files[w]) else { throw .stateLimit(bytes: lastRefusedBytes) }
                     let (d, i) = createFileMetadata()
                     f.files[w].append(FileRecord(pages: [], dentry: d, inode: i))
+                    try throwIfRefused(run)
                     run.events += 2
                 }
+                guard reserveGated(&f.handles[w]) else { throw .stateLimit(bytes: lastRefusedBytes) }
                 let req = AllocRequest(order: f.order, kind: f.kind, gfp: .kernel, mlock: f.mlock, dirty: run.rng.unit() < f.dirty)
                 let o = try allocate(req)
                 run.events += 1
@@ -489,15 +649,30 @@ extension Machine {
                     f.handles[w].append(h)
                     // write_begin attaches the page's buffers.
                     if f.buffers > 0 { attachBuffers(h, count: f.buffers) }
+                    try throwIfRefused(run)
                 } else { f.failures += 1 }
             }
             _ = runActors(run, until: clockNs, budgetEnd: Int.max)
             if f.failures > 64 { f.done = f.total }
         }
         guard f.done >= f.total else { return }
+        // Room for the files (their records and page lists) and the tag's handles first.
+        if f.filePages > 0 {
+            var n = 0, pageLists = 0
+            for (w, fl) in f.files.enumerated() {
+                for k in fl.indices {
+                    let lo = min(k * f.filePages, f.handles[w].count), hi = min(lo + f.filePages, f.handles[w].count)
+                    pageLists += HeapCost.array(capacity: hi - lo, stride: MemoryLayout<PageHandle>.stride)
+                    n += 1
+                }
+            }
+            // (`out` below is built and dropped within the step: its bytes are asked for too.)
+            let out = HeapCost.array(capacity: n, stride: MemoryLayout<FileRecord>.stride)
+            guard reserveFileRoom(f.tag, files: n, pageLists: pageLists + out) else { throw .stateLimit(bytes: lastRefusedBytes) }
+        }
         // The tag lists each writer's allocations together, in the order it wrote them, so a writer's
         // consecutive runs are its files.
-        tags[f.tag, default: []].append(contentsOf: f.handles.joined())
+        guard appendToTag(f.tag, f.handles.joined()) else { throw .stateLimit(bytes: lastRefusedBytes) }
         if f.filePages > 0 {
             // File k of a writer is its k-th run of `filePages` pages.
             var out: [FileRecord] = []

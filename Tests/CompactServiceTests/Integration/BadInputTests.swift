@@ -142,21 +142,23 @@ final class LimitsTests: XCTestCase {
     }
 
     func testMemoryBudgetRefusesMachinesThatDoNotFit() throws {
-        // 64 MiB of state: a 4 GiB machine (about 10 MiB) fits, 6 of them do not.
+        // 64 MiB: a 4 GiB machine (about 10.6 MB of state and its 0.4 MB event ring) fits, 6 of them do not.
         let ts = try TestServer { $0.memoryBudget = 64 << 20 }
         defer { ts.stop() }
         var created = 0
         for i in 0..<8 {
             let r = try ts.createMachine("b\(i)", memoryMiB: 4096)
             if r.status == 201 { created += 1 } else {
-                XCTAssertEqual(r.status, 409)
+                XCTAssertEqual(r.status, 507)
+                XCTAssertEqual(r.header("Content-Type"), "application/problem+json")
                 XCTAssertEqual(r.json["field"] as? String, "memory_mib")
+                XCTAssertEqual(r.json["budget_bytes"] as? Int, 64 << 20)
             }
         }
         XCTAssertEqual(created, 6)
         XCTAssertLessThanOrEqual(ts.server.registry.usedBytes, 64 << 20)
         let huge = try ts.createMachine("huge", memoryMiB: 1 << 20)
-        XCTAssertEqual(huge.status, 409)
+        XCTAssertEqual(huge.status, 507)
         XCTAssertEqual(try ts.client.delete("/v1/machines/b0").status, 204)
         XCTAssertEqual(try ts.createMachine("again", memoryMiB: 4096).status, 201)
     }

@@ -111,11 +111,16 @@ final class IsolationTests: XCTestCase {
         XCTAssertEqual(done["machine_instance"] as? Int, first)
         XCTAssertEqual((done["error"] as? [String: Any])?["status"] as? Int, 409)
         XCTAssertNotNil(done["result"] as? [String: Any], "a stopped job keeps its partial result")
-        // The deleted machine's share is released once nothing holds it.
+        // The deleted machine's share is released once nothing holds it: what is left is the job's (its
+        // base charge and its partial result), and that goes when the job is forgotten.
+        let registry = ts.server.registry
         deadline = Date().addingTimeInterval(10)
-        while ts.server.registry.usedBytes > 0 && Date() < deadline { usleep(10_000) }
-        XCTAssertEqual(ts.server.registry.usedBytes, 0)
-        XCTAssertEqual(ts.server.registry.retiredCount, 0)
+        while registry.usedBytes > registry.jobs.heldBytes && Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(registry.usedBytes, registry.jobs.heldBytes)
+        XCTAssertGreaterThan(registry.jobs.heldBytes, 0)
+        XCTAssertEqual(registry.retiredCount, 0)
+        XCTAssertEqual(try c.delete("/v1/jobs/\(id)").status, 204)
+        XCTAssertEqual(registry.usedBytes, 0)
         // The same name again is a new machine; the old job does not touch it.
         try ts.createMachine("w", memoryMiB: 64)
         let second = try c.get("/v1/machines/w").json["instance"] as? Int
@@ -164,21 +169,29 @@ final class IsolationTests: XCTestCase {
     }
 
     /// Experiments reserve their share of the budget while they run: a second one that would not fit
-    /// beside the first is refused, and the share comes back when the first ends.
+    /// beside the first is refused (507), and the share comes back when the first ends.
     func testRunningExperimentsCountAgainstTheBudget() throws {
-        // A 2048 MiB variant is estimated at about 5.3 MB of state: one fits in 8 MiB, two do not.
-        let ts = try TestServer { $0.memoryBudget = 8 << 20 }
+        // A 1024 MiB variant is estimated at about 2.7 MB of state: one fits in 4 MiB, two do not. Its
+        // workload runs until cancelled and holds little more (an actor whose pages live 5 ms).
+        let ts = try TestServer { $0.memoryBudget = 4 << 20 }
         defer { ts.stop() }
         let c = ts.client
-        let exp = "{\"name\":\"e\",\"template\":{\"memory_mib\":2048},\"variants\":[{\"name\":\"a\"}],\"workload\":{\"steps\":[{\"fill\":{\"kind\":\"anon\",\"fraction\":0.9,\"tag\":\"f\"}},{\"compact\":{}},{\"free\":{\"tag\":\"f\",\"pattern\":\"every_other\"}},{\"compact\":{}}]}}"
+        let exp = #"{"name":"e","template":{"memory_mib":1024},"variants":[{"name":"a"}],"workload":{"steps":[{"start_actor":{"name":"a","rate_per_ms":50,"mix":[{"kind":"anon","lifetime_ms":5}]}},{"run":{"ms":100000000}}]}}"#
         let first = try c.post("/v1/experiments", json: exp)
         XCTAssertEqual(first.status, 202, first.text)
         let second = try c.post("/v1/experiments", json: exp)
-        XCTAssertEqual(second.status, 409, second.text)
+        XCTAssertEqual(second.status, 507, second.text)
+        XCTAssertEqual(second.header("Content-Type"), "application/problem+json")
         XCTAssertEqual(second.json["field"] as? String, "variants")
+        XCTAssertEqual(second.json["budget_bytes"] as? Int, 4 << 20)
         let id = first.json["id"] as? String ?? ""
+        XCTAssertNotEqual(try c.get("/v1/jobs/\(id)").json["state"] as? String, "failed", "the first fits in the budget")
         _ = try c.delete("/v1/jobs/\(id)")
-        _ = try c.get("/v1/jobs/\(id)?wait=true&timeout_s=30")
+        let done = try c.get("/v1/jobs/\(id)?wait=true&timeout_s=30").json
+        XCTAssertEqual(done["state"] as? String, "cancelled", "\(done)")
+        // What is left is the job and its partial result, until it is forgotten.
+        XCTAssertEqual(ts.server.registry.usedBytes, ts.server.registry.jobs.heldBytes)
+        XCTAssertEqual(try c.delete("/v1/jobs/\(id)").status, 204)
         XCTAssertEqual(ts.server.registry.usedBytes, 0)
         let third = try c.post("/v1/experiments", json: exp)
         XCTAssertEqual(third.status, 202, third.text)
