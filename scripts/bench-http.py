@@ -11,6 +11,7 @@ Server CPU time per request comes from /proc/<pid>/stat (utime + stime) around e
 Prints one figure per line as `name value unit` on stdout; progress goes to stderr.
 """
 import argparse, json, os, re, selectors, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+from testlib import free_port
 from http.client import HTTPConnection
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -22,14 +23,6 @@ def log(*a):
 
 def out(name, value, unit):
     print(f"{name} {value:.3f} {unit}" if isinstance(value, float) else f"{name} {value} {unit}", flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def start(cmd, pattern, stderr=subprocess.DEVNULL):

@@ -27,6 +27,7 @@ dashboard-compacting.png there (the README's pictures live in docs/).
     scripts/browser_test.py --bin .build/debug/compact-service [--screenshots docs]
 """
 import argparse, http.client, json, os, re, socket, ssl, subprocess, sys, tempfile, time
+from testlib import free_port
 
 try:
     from selenium import webdriver
@@ -126,14 +127,6 @@ class Api:
         if status >= 300:
             raise RuntimeError(f"{method} {path}: {status} {payload[:300]!r}")
         return json.loads(payload) if payload else None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_for(fn, timeout, interval=0.1):

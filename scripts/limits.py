@@ -11,15 +11,8 @@ Prints `name value unit` figures and closes with `limits: N passed, N failed`.
     scripts/limits.py --bin .build/debug/compact-service
 """
 import argparse, json, os, re, socket, subprocess, sys, tempfile, threading, time
+from testlib import free_port
 from http.client import HTTPConnection
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wrk(url, seconds):
