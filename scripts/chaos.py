@@ -18,7 +18,7 @@ Prints one line per round and closes with `N passed, N failed`; exits 1 if any r
     scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
 """
 import argparse, http.client, json, multiprocessing, os, random, signal, socket, subprocess, sys, threading, time
-from testlib import Client, free_port
+from testlib import Client, free_port, wait_for_port
 
 
 def probe(port, stop_at, probe_ms, out):
@@ -181,13 +181,7 @@ class Round:
                                  "--shutdown-timeout", str(a.shutdown_timeout)],
                                 stdout=subprocess.DEVNULL, stderr=log, env=env)
         log.close()
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(port)
         c = Client(port, a.request_s)
         self.call(c, "POST", "/v1/machines", {"name": "quiet", "memory_mib": 64})
         self.call(c, "GET", "/v1/machines/quiet/stats")

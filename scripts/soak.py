@@ -28,7 +28,7 @@ The run fails when:
     scripts/soak.py --bin .build/debug/compact-service --minutes 2.5 --interval 10 --quiesce-every 30 --budget-mib 128  # make test
 """
 import argparse, http.client, json, os, random, signal, socket, subprocess, sys, threading, time
-from testlib import Client, free_port
+from testlib import Client, free_port, wait_for_port
 
 
 def rss_bytes(pid):
@@ -298,13 +298,7 @@ class Soak:
                                  "--max-machines", "16", "--shutdown-timeout", "2"],
                                 stdout=subprocess.DEVNULL, stderr=log)
         log.close()
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(port)
         self.t0 = time.time()
         names = ["m%d" % i for i in range(6)]
         threads = [threading.Thread(target=self.churn, args=(port, names, random.Random(self.rng.random()))) for _ in range(2)]
