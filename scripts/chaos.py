@@ -21,6 +21,12 @@ import argparse, http.client, json, multiprocessing, os, random, signal, socket,
 from testlib import Client, free_port, wait_for_port
 
 
+def wall(perf_t):
+    """A perf_counter instant as UTC wall-clock text, to find it in the server's log (--log-level info)."""
+    t = time.time() - (time.perf_counter() - perf_t)
+    return time.strftime("%H:%M:%S", time.gmtime(t)) + ".%03d" % int((t % 1) * 1000)
+
+
 def probe(port, stop_at, probe_ms, out):
     """Watchdog process: /healthz and the untouched machine `quiet`, every 20 ms until stop_at. It runs
     at a higher CPU priority than the other clients where it may (root), so that it measures the
@@ -53,7 +59,7 @@ def probe(port, stop_at, probe_ms, out):
                 break
             worst = max(worst, ms)
             if ms > probe_ms:
-                violations.append("%s %s took %.1f ms" % (method, path, ms))
+                violations.append("%s %s took %.1f ms (sent at %s)" % (method, path, ms, wall(t0)))
             if status >= 500:
                 violations.append("%s %s answered %d" % (method, path, status))
         i += 1

@@ -108,7 +108,10 @@ final class WorkerPool: Sendable {
     }
 
     private func runThread() {
-        if niceness != 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+        // Always set: a thread inherits its creator's nice value, and the request pool's threads are
+        // started from libmicrohttpd's threads, which run raised (CPUPriority.http). Lowering is always
+        // permitted.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
         while true {
             state.withLock { $0.idle += 1 }
             let timedOut = wake.wait(timeout: .now() + .nanoseconds(Int(WorkerPool.idleExitNs))) == .timedOut

@@ -137,9 +137,16 @@ final class MachineEvents: MachineTracer, Sendable {
             if !categories.isEmpty {
                 if r.droppedThrough > cursor { b.lost = (cursor + 1)...r.droppedThrough }
                 let n = r.items.count
-                for k in 0..<n {
+                // Ids grow along the ring from `head`: find the first one after the cursor by bisection,
+                // so a stream that keeps up costs O(log capacity) a call, not a walk of the whole ring
+                // under the lock the tracer (holding the machine's lock) needs too.
+                var lo = 0, hi = n
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if r.items[(r.head + mid) % n].id > cursor { hi = mid } else { lo = mid + 1 }
+                }
+                for k in lo..<n {
                     let item = r.items[(r.head + k) % n]
-                    guard item.id > cursor else { continue }
                     if b.events.count == limit { break }
                     b.cursor = item.id
                     if categories.contains(item.event.category) { b.events.append(item) }

@@ -268,7 +268,12 @@ final class StatsContent: StreamContent {
         nextStatsNs = now
     }
 
-    var nextDueNs: UInt64 { nextStatsNs }
+    /// While the stats document is being rendered: when to look for it again. The stream parks until
+    /// then (the ticker wakes it), instead of asking again and again on its HTTP thread while a worker
+    /// waits for a busy machine's lock to render it.
+    private var renderRetryNs: UInt64 = 0
+
+    var nextDueNs: UInt64 { max(nextStatsNs, renderRetryNs) }
 
     func produce(_ out: inout [UInt8], now: UInt64, closing: Bool) -> Bool {
         let sub = subscription
@@ -283,7 +288,10 @@ final class StatsContent: StreamContent {
         var blocks: [UInt8]?
         if now >= nextStatsNs {
             doc = box.cachedDocument(.stats)
-            if doc == nil { box.render(.stats, on: sub.renderPool) { StatsDocument.build(name: box.name, $0) } }
+            if doc == nil {
+                box.render(.stats, on: sub.renderPool) { StatsDocument.build(name: box.name, $0) }
+                renderRetryNs = now &+ StreamHub.tickNs
+            }
             if sub.categories.contains(.pageblocks) { blocks = pageblocksEvent(now: now) }
         }
         let (batch, statsID) = sub.box.events.take(after: cursor, sub.ringCategories, limit: StatsContent.maxEventsPerBatch,

@@ -48,3 +48,23 @@ final class MachineEventsTests: XCTestCase {
         XCTAssertEqual(b2.cursor, 8, "a full batch stops at its last event")
     }
 }
+
+extension MachineEventsTests {
+    /// `take` finds the first event after the cursor by bisection over the ring, which wraps: every
+    /// cursor, before, inside and past the ring, gives the events a linear walk gives.
+    func testTakeFromEveryCursorOfAWrappedRing() {
+        let ev = MachineEvents(pageblockOrder: 9, capacity: 5)
+        ev.startRecording()
+        for i in 1...13 {
+            if i % 3 == 0 { ev.compactionMigratepages(nrMigrated: i, nrFailed: 0) } else { ev.extfrag(extfrag(i)) }
+        }
+        // The ring holds ids 9...13; ids 1...8 fell out.
+        for cursor in UInt64(0)...14 {
+            let (b, _) = ev.take(after: cursor, .extfrag, limit: 100, withStatsID: false)
+            let expected = (UInt64(9)...13).filter { $0 > cursor && $0 % 3 != 0 }
+            XCTAssertEqual(b.events.map(\.id), expected, "cursor \(cursor)")
+            XCTAssertEqual(b.cursor, max(cursor, 13), "cursor \(cursor)")
+            XCTAssertEqual(b.lost, cursor < 8 ? (cursor + 1)...8 : nil, "cursor \(cursor)")
+        }
+    }
+}
