@@ -243,7 +243,7 @@ extension Machine {
     @inline(__always)
     func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest, info: UInt32, freeHead fh: UInt32) -> PageHandle {
         let h = handles.issue(headPfn: pfn, freeHead: fh)
-        let slot = Int(h.slot)
+        let slot = handles.slot(of: h)
         let n = 1 &<< req.order
         let p = pages
         // The state byte (kind, dirty for page cache, active for new anon) and the LRU list from
@@ -274,7 +274,16 @@ extension Machine {
     /// Frees the allocation a handle names. Throws `unknownHandle` for a handle that is stale, unknown
     /// or already freed; nothing changes then.
     public func free(_ h: PageHandle) throws(MMError) {
-        guard freeIfLive(h) else { throw .unknownHandle(h.raw) }
+        guard ownerMayFree(h), freeIfLive(h) else { throw .unknownHandle(h.raw) }
+    }
+
+    /// Whether a handle names a live allocation its owner may free: not a slab cache's page, which only
+    /// the slab allocator frees (with its last object). Such handles are never handed out, but a client
+    /// can make one up, and freeing the page under its objects would corrupt the cache.
+    @inline(__always)
+    func ownerMayFree(_ h: PageHandle) -> Bool {
+        guard let s = handles.resolve(h) else { return false }
+        return slab.info[s] == 0
     }
 
     /// Frees every allocation the handles name, or none: a handle that is not live, or that repeats an
@@ -282,7 +291,7 @@ extension Machine {
     public func freeAll(_ hs: [PageHandle]) throws(MMError) {
         var seen = Set<UInt64>(minimumCapacity: hs.count)
         for (i, h) in hs.enumerated() {
-            guard isLive(h) else { throw .handleNotFreeable(index: i, handle: h.raw, repeated: false) }
+            guard ownerMayFree(h) else { throw .handleNotFreeable(index: i, handle: h.raw, repeated: false) }
             guard seen.insert(h.raw).inserted else { throw .handleNotFreeable(index: i, handle: h.raw, repeated: true) }
         }
         for h in hs { _ = freeIfLive(h) }

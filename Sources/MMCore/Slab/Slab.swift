@@ -220,7 +220,7 @@ extension Machine {
         if slab.freeObj == NONE && slab.objSlab.count == slab.objectCapacity && !growSlabObjects() { return nil }
         if slab.caches[c].partialHead == NONE {
             guard let o = try? allocate(AllocRequest(order: 0, kind: .slab, gfp: gfp)), let h = o.handle else { return nil }
-            let s = Int(h.slot)
+            let s = handles.slot(of: h)
             guard touchSlabWord(info: true, slot: s) else {
                 freeAllocation(slot: s)
                 return nil
@@ -246,8 +246,8 @@ extension Machine {
             slab.objPrev.append(NONE); slab.objLink.append(NONE); slab.objFlags.append(0)
             slab.objParent.append(NONE); slab.objChildren.append(0)
         }
-        var g = slab.objGeneration[i] &+ 1
-        if g == 0 { g = 1 }
+        // Never wraps: an id at UInt32.max is retired when freed (`slabFreeObject`).
+        let g = slab.objGeneration[i] &+ 1
         slab.objGeneration[i] = g
         slab.objSlab[i] = UInt32(s)
         slab.objNext[i] = NONE
@@ -282,8 +282,14 @@ extension Machine {
         slab.objLink[i] = NONE
         slab.objParent[i] = NONE
         slab.objFlags[i] = 0
-        slab.objNext[i] = slab.freeObj
-        slab.freeObj = UInt32(i)
+        // An id freed at its last generation is retired (never reused), so that a stale reference can
+        // never name a later object (as `HandleTable` retires slots).
+        if slab.objGeneration[i] == UInt32.max {
+            slab.objNext[i] = NONE
+        } else {
+            slab.objNext[i] = slab.freeObj
+            slab.freeObj = UInt32(i)
+        }
         slab.caches[c].objects -= 1
         let per = slab.caches[c].objectsPerSlab
         let n = slab.count(ofSlot: s) - 1
