@@ -9,7 +9,7 @@ RELEASE_BIN = .build/release
 APT_PACKAGES = libmicrohttpd-dev pkg-config python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots soak check-metrics lint bench bench-http clean
+.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots soak check-metrics lint bench bench-http bench-compact clean
 
 # System packages: installed only when missing.
 deps:
@@ -117,6 +117,14 @@ bench: release
 bench-http: release deps-bench
 	gcc -O2 -Wall -Wextra -o .build/bare-mhd bench/bare-mhd.c $$(pkg-config --cflags --libs libmicrohttpd) -lpthread
 	python3 scripts/bench-http.py --swift $(RELEASE_BIN)/compact-service --c .build/bare-mhd
+
+# Compaction speed against the native yardstick beside the checkout (../shared/yardstick/cref.c), the
+# same recipe side by side (a minute or two; prints figures and ratios, not a pass/fail test).
+YARDSTICK ?= ../shared/yardstick/cref.c
+bench-compact: release
+	@test -f $(YARDSTICK) || { echo "bench-compact needs the yardstick at $(YARDSTICK) (YARDSTICK=path)"; exit 1; }
+	gcc -O2 -march=x86-64-v2 -o .build/cref $(YARDSTICK)
+	python3 scripts/bench-compact.py --mm-bench $(RELEASE_BIN)/mm-bench --cref .build/cref
 
 clean:
 	rm -rf .build
