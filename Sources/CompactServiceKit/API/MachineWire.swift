@@ -17,6 +17,16 @@ enum MachineWire {
         return (name, try MachineConfig(json: body, extraKeys: ["name"]))
     }
 
+    /// The definition of `PUT /v1/machines/{name}`: the body of a create, whose `name` may be left out
+    /// and must otherwise be the path's.
+    static func parsePut(_ body: JSONValue, name: String) throws -> MachineConfig {
+        let r = try ObjectReader(body, path: "", allowed: createFields)
+        if let n = try r.string("name", maxBytes: 1024), n != name {
+            throw Problem.invalid("name", "the body names '\(n.prefix(64))' but the path '\(name)'; leave it out or make them equal")
+        }
+        return try MachineConfig(json: body, extraKeys: ["name"])
+    }
+
     /// The machine's description (GET /v1/machines/{name}, 201 of POST, items of the list).
     static func describe(_ box: MachineBox, into w: inout JSONWriter) throws {
         w.raw(try description(box))

@@ -36,6 +36,8 @@ final class MachineBox: Sendable {
     let instance: Int
     /// Wall-clock creation time, RFC 3339.
     let createdAt: String
+    /// The definition the machine was created from (what `PUT /v1/machines/{name}` compares).
+    let config: MachineConfig
     private let machine: Mutex<Machine>
     /// Rendered documents by `DocKind.rawValue`, each with the generation it was rendered at. Taken
     /// alone by `cachedDocument`, or while `machine` is locked (lock order: machine, then docs); never
@@ -74,6 +76,7 @@ final class MachineBox: Sendable {
         self.name = name
         self.instance = instance
         createdAt = Logger.timestamp()
+        config = machine.config
         let bytes = machine.stateBytes
         let events = MachineEvents(pageblockOrder: machine.pageblockOrder)
         machine.tracer = events
