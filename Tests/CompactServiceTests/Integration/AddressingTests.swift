@@ -40,6 +40,18 @@ final class AddressingTests: XCTestCase {
         XCTAssertEqual(try put("/v1/machines/p1", "{\"memory_mib\":256}").status, 200)
     }
 
+    func testDebugCheckRunsTheInvariantChecker() throws {
+        XCTAssertEqual(try put("/v1/machines/k1", "{\"memory_mib\":256}").status, 201)
+        XCTAssertEqual(try c.post("/v1/machines/k1/allocations", json: "{\"count\":1000,\"kind\":\"file\",\"tag\":\"t\"}").status, 200)
+        XCTAssertEqual(try c.post("/v1/machines/k1/compact", json: "{}").status, 200)
+        let r = try c.get("/v1/machines/k1/debug/check")
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.json["consistent"] as? Bool, true, r.text)
+        XCTAssertEqual((r.json["errors"] as? [Any])?.count, 0)
+        XCTAssertEqual(r.json["live_allocations"] as? Int, 1000)
+        XCTAssertEqual(try c.get("/v1/machines/nope/debug/check").status, 404)
+    }
+
     func testPutNamesTheFieldOfBadInput() throws {
         let mismatch = try put("/v1/machines/a1", "{\"name\":\"b1\",\"memory_mib\":256}")
         XCTAssertEqual(mismatch.status, 422)
