@@ -111,6 +111,11 @@ public final class Machine {
     /// Machine time when kswapd last ran, and each node's kswapd's unused simulated time (ns).
     @exclusivity(unchecked) var kswapdClock: UInt64 = 0
     @exclusivity(unchecked) var kswapdCredit: [Int64]
+    /// While above 0, kswapd's turn after an allocation waits (`runPendingKswapd` returns at once and the
+    /// time it is owed stays banked): the slab allocator sets its new page up first (see `slabAlloc`).
+    @exclusivity(unchecked) var kswapdHeld = 0
+    /// A turn of kswapd was held back and is owed once `kswapdHeld` drops to 0.
+    @exclusivity(unchecked) var kswapdOwed = false
     /// `zone->pages_scanned` and `zone->all_unreclaimable`.
     let zonePagesScanned: RawArray<Int>
     let zoneAllUnreclaimable: RawArray<UInt8>

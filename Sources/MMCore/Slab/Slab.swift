@@ -214,8 +214,22 @@ extension Machine {
     /// With a state gate, growth is asked for first: the object arrays before anything changes, the slab
     /// word of a new slab page once the page is known (a refusal then frees the page again); either
     /// refusal returns nil.
+    ///
+    /// kswapd, which an allocation of a new slab page may wake, runs once the object is in place: in the
+    /// kernel it runs beside the allocating task, and the new page is never on an LRU list, but here it
+    /// runs when the allocation returns, and would meet the new page on the page-level slab list before
+    /// the cache took it off, and free it under the cache (`cache_grow` owns the page from the moment
+    /// `kmem_getpages` returns it).
     func slabAlloc(_ cache: SlabCache, unused: Bool, pins: SlabObjectRef? = nil, parent: SlabObjectRef? = nil,
                    gfp: GFPFlags = .kernel) -> SlabObjectRef? {
+        kswapdHeld += 1
+        defer {
+            kswapdHeld -= 1
+            if kswapdHeld == 0 && kswapdOwed {
+                kswapdOwed = false
+                runPendingKswapd()
+            }
+        }
         let c = cache.rawValue
         if slab.freeObj == NONE && slab.objSlab.count == slab.objectCapacity && !growSlabObjects() { return nil }
         if slab.caches[c].partialHead == NONE {

@@ -231,7 +231,7 @@ final class IsolationTests: XCTestCase {
         }
         let r = try c.request("PATCH", "/v1/machines/a")
         XCTAssertEqual(r.status, 405)
-        XCTAssertEqual(r.header("Allow"), "GET, HEAD, DELETE")
+        XCTAssertEqual(r.header("Allow"), "GET, HEAD, PUT, DELETE")
         XCTAssertEqual(try c.request("HEAD", "/v1/machines/nope").status, 404)
     }
 
