@@ -152,9 +152,12 @@ final class JobRegistry: Sendable {
     /// Gives back what a job that is no longer held was charged.
     private func forget(_ job: Job) { held.subtract(job.chargedBytes.exchange(0, ordering: .relaxed), ordering: .relaxed) }
 
-    /// Submits a job that was charged `chargedBytes` (its base charge) already.
+    /// Submits a job that was charged `chargedBytes` (its base charge) already. `discarded` is called
+    /// instead of `body` when the body never runs (the job was cancelled while queued, or the service
+    /// stopped first): what the submitter set aside for the body (an experiment's reservation) goes back.
     func submit(kind: String, machine: String?, machineInstance: Int? = nil, workload: String, steps: Int, variants: Int,
-                chargedBytes: Int = 0, _ body: @escaping @Sendable (Job) throws -> Void) -> Job {
+                chargedBytes: Int = 0, discarded: (@Sendable () -> Void)? = nil,
+                _ body: @escaping @Sendable (Job) throws -> Void) -> Job {
         let (job, dropped) = jobs.withLock { j -> (Job, Job?) in
             let job = Job(id: "job-\(j.next)", kind: kind, machine: machine, machineInstance: machineInstance, workload: workload,
                           steps: steps, variants: variants)
@@ -172,6 +175,7 @@ final class JobRegistry: Sendable {
         if let dropped { forget(dropped) }
         let accepted = pool.submit { [self] in
             if job.cancelRequested.load(ordering: .relaxed) || stopping.load(ordering: .acquiring) {
+                discarded?()
                 job.update { $0.state = .cancelled }
                 return
             }
@@ -185,7 +189,10 @@ final class JobRegistry: Sendable {
                 job.update { $0.state = .failed; $0.error = Problem.from(error) }
             }
         }
-        if !accepted { job.update { $0.state = .cancelled } }
+        if !accepted {
+            discarded?()
+            job.update { $0.state = .cancelled }
+        }
         return job
     }
 

@@ -255,7 +255,8 @@ enum WorkloadRoutes {
             throw error
         }
         let job = registry.jobs.submit(kind: "experiment", machine: nil, workload: exp.workload.name,
-                                       steps: exp.workload.steps.count, variants: exp.variants.count, chargedBytes: base) { job in
+                                       steps: exp.workload.steps.count, variants: exp.variants.count, chargedBytes: base,
+                                       discarded: { registry.release(reservation: reservation) }) { job in
             defer { registry.release(reservation: reservation) }
             var results: [(name: String, result: WorkloadResult)] = []
             func keep() -> Bool {
