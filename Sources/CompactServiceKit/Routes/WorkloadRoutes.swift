@@ -48,34 +48,45 @@ enum WorkloadRoutes {
             w.endObject()
             return .json(200, w)
         }
-        // Without ?wait the job is answered on the HTTP thread; a wait blocks a worker.
-        t.get("/v1/jobs/{id}", cached: { ctx in try wantsWait(ctx) ? nil : jobDocument(try job(ctx)) }) { ctx in
-            let job = try job(ctx)
-            if try wantsWait(ctx) { _ = ctx.registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { ctx.registry.isShuttingDown }) }
-            return jobDocument(job)
-        }
-        t.delete("/v1/jobs/{id}", execution: .inline) { ctx in
-            let job = try job(ctx)
-            if job.snapshot.state.finished {
-                ctx.registry.jobs.remove(job.id)
-                return .noContent()
+        t.add("PUT", "/v1/experiments/{experiment}", body: .json, putExperiment)
+        // A job by id, under its machine (a workload's), and by its experiment's name: the same routes.
+        for prefix in ["/v1/jobs/{id}", "/v1/machines/{name}/jobs/{id}", "/v1/experiments/{experiment}"] {
+            // Without ?wait the job is answered on the HTTP thread; a wait blocks a worker.
+            t.get(prefix, cached: { ctx in try wantsWait(ctx) ? nil : jobDocument(try job(ctx)) }) { ctx in
+                let job = try job(ctx)
+                if try wantsWait(ctx) { _ = ctx.registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { ctx.registry.isShuttingDown }) }
+                return jobDocument(job)
             }
-            job.cancelRequested.store(true, ordering: .relaxed)
-            var w = JSONWriter()
-            job.write(into: &w, includeResult: false)
-            return .json(202, w)
+            t.delete(prefix, execution: .inline, deleteJob)
+            t.get(prefix + "/result", execution: .inline, result)
         }
-        t.get("/v1/jobs/{id}/result", execution: .inline) { ctx in
-            let job = try job(ctx)
-            let s = job.snapshot
-            guard s.state.finished else { throw Problem.conflict("id", "job \(job.id) is \(s.state.rawValue); its result is not ready") }
-            guard let json = s.resultJSON else { throw Problem.notFound("id", "job \(job.id) \(s.state.rawValue) without a result") }
-            switch ctx.request.query["format"] ?? "json" {
-            case "json": return Response(status: 200, contentType: "application/json", body: json)
-            case "csv": return Response(status: 200, contentType: "text/csv; charset=utf-8", body: Array((s.csv ?? "").utf8))
-            case "markdown", "md": return Response(status: 200, contentType: "text/markdown; charset=utf-8", body: Array((s.markdown ?? "").utf8))
-            case let f: throw Problem.invalid("format", "format must be json, csv or markdown, not '\(f.prefix(32))'")
-            }
+    }
+
+    /// DELETE: cancels a running job (202) or forgets a finished one (204; an experiment's name is free
+    /// again).
+    static func deleteJob(_ ctx: RequestContext) throws -> Response {
+        let job = try job(ctx)
+        if job.snapshot.state.finished {
+            ctx.registry.jobs.remove(job.id)
+            if let e = ctx.params["experiment"] { ctx.registry.experimentNames.unbind(e, jobID: job.id) }
+            return .noContent()
+        }
+        job.cancelRequested.store(true, ordering: .relaxed)
+        var w = JSONWriter()
+        job.write(into: &w, includeResult: false)
+        return .json(202, w)
+    }
+
+    static func result(_ ctx: RequestContext) throws -> Response {
+        let job = try job(ctx)
+        let s = job.snapshot
+        guard s.state.finished else { throw Problem.conflict("id", "job \(job.id) is \(s.state.rawValue); its result is not ready") }
+        guard let json = s.resultJSON else { throw Problem.notFound("id", "job \(job.id) \(s.state.rawValue) without a result") }
+        switch ctx.request.query["format"] ?? "json" {
+        case "json": return Response(status: 200, contentType: "application/json", body: json)
+        case "csv": return Response(status: 200, contentType: "text/csv; charset=utf-8", body: Array((s.csv ?? "").utf8))
+        case "markdown", "md": return Response(status: 200, contentType: "text/markdown; charset=utf-8", body: Array((s.markdown ?? "").utf8))
+        case let f: throw Problem.invalid("format", "format must be json, csv or markdown, not '\(f.prefix(32))'")
         }
     }
 
@@ -85,9 +96,27 @@ enum WorkloadRoutes {
         return .json(200, w)
     }
 
+    /// The job a path names: `{id}` (under `/v1/machines/{name}/jobs/` only a job of that machine), or
+    /// `{experiment}`, the name of an experiment started by `PUT /v1/experiments/{name}`.
     static func job(_ ctx: RequestContext) throws -> Job {
+        if let e = ctx.params["experiment"] {
+            let name = try Validation.pathName(e, field: "experiment")
+            guard let entry = ctx.registry.experimentNames.entry(name) else {
+                throw Problem.notFound("experiment", "no experiment '\(name)'")
+            }
+            guard let j = ctx.registry.jobs.get(entry.jobID) else {
+                // Its job was forgotten: so is the name.
+                ctx.registry.experimentNames.unbind(name, jobID: entry.jobID)
+                throw Problem.notFound("experiment", "no experiment '\(name)'")
+            }
+            return j
+        }
         let id = ctx.params["id"] ?? ""
         guard let j = ctx.registry.jobs.get(id) else { throw Problem.notFound("id", "no job '\(id.prefix(64))'") }
+        if ctx.params["name"] != nil {
+            let m = try ctx.machineName()
+            guard j.machine == m else { throw Problem.notFound("id", "machine '\(m)' has no job '\(id.prefix(64))'") }
+        }
         return j
     }
 
@@ -118,7 +147,7 @@ enum WorkloadRoutes {
         return try WorkloadDefinition(json: body, path: path)
     }
 
-    static func accepted(_ ctx: RequestContext, _ job: Job) throws -> Response {
+    static func accepted(_ ctx: RequestContext, _ job: Job, location: String? = nil) throws -> Response {
         if try wantsWait(ctx) {
             _ = ctx.registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { ctx.registry.isShuttingDown })
             var w = JSONWriter(capacity: 4096)
@@ -128,7 +157,7 @@ enum WorkloadRoutes {
         var w = JSONWriter()
         job.write(into: &w, includeResult: false)
         var r = Response.json(202, w)
-        r.headers.append(("Location", "/v1/jobs/\(job.id)"))
+        r.headers.append(("Location", location ?? job.machine.map { "/v1/machines/\($0)/jobs/\(job.id)" } ?? "/v1/jobs/\(job.id)"))
         return r
     }
 
@@ -238,7 +267,51 @@ enum WorkloadRoutes {
 
     static func submitExperiment(_ ctx: RequestContext) throws -> Response {
         _ = try wantsWait(ctx)
-        let exp = try Experiment(json: try ctx.jsonBody())
+        return try accepted(ctx, try startExperiment(ctx, try Experiment(json: try ctx.jsonBody())))
+    }
+
+    /// `PUT /v1/experiments/{name}`: starts the experiment under that name, idempotent for the same
+    /// definition: 202 when it starts it, 200 with the job when that name started an equal definition
+    /// (running or finished), 409 when a different one. The body is a `POST /v1/experiments` body whose
+    /// `name` may be left out (it is then the path's) and must otherwise be the path's.
+    static func putExperiment(_ ctx: RequestContext) throws -> Response {
+        _ = try wantsWait(ctx)
+        let name = try Validation.pathName(ctx.params["experiment"] ?? "", field: "experiment")
+        var body = try ctx.jsonBody()
+        if case .object(var members) = body {
+            if let given = members.first(where: { $0.0 == "name" }) {
+                guard case .string(let n) = given.1, n == name else {
+                    throw Problem.invalid("name", "the body's name must be the path's ('\(name)'), or left out")
+                }
+            } else {
+                members.insert(("name", .string(name)), at: 0)
+                body = .object(members)
+            }
+        }
+        let definition = ExperimentNames.canonical(body)
+        let exp = try Experiment(json: body)
+        let registry = ctx.registry
+        let (job, created) = try registry.experimentNames.withBinding { names -> (Job, Bool) in
+            if let e = names[name] {
+                if let j = registry.jobs.get(e.jobID) {
+                    guard e.definition == definition else {
+                        throw Problem.conflict("body", "experiment '\(name)' exists with a different definition; DELETE it (once finished) or choose another name")
+                    }
+                    return (j, false)
+                }
+                names[name] = nil
+            }
+            let j = try startExperiment(ctx, exp)
+            names[name] = ExperimentNames.Entry(jobID: j.id, definition: definition)
+            return (j, true)
+        }
+        if created { return try accepted(ctx, job, location: "/v1/experiments/\(name)") }
+        if try wantsWait(ctx) { _ = registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { registry.isShuttingDown }) }
+        return jobDocument(job)
+    }
+
+    /// Reserves an experiment's budget share and queues its job.
+    static func startExperiment(_ ctx: RequestContext, _ exp: Experiment) throws -> Job {
         let registry = ctx.registry
         // Variants run one after another on fresh machines that are not in the registry; the largest is
         // reserved in the memory budget from now until the job ends, so experiments already queued or
@@ -292,7 +365,7 @@ enum WorkloadRoutes {
             job.update { $0.variant = exp.variants.count - 1; $0.step = exp.workload.steps.count }
             if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
         }
-        return try accepted(ctx, job)
+        return job
     }
 
     /// Keeps a job's result documents, charged to the memory budget in place of what they replace (the
