@@ -38,6 +38,7 @@ deps-test: deps deps-browser
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -63,7 +64,8 @@ serve: release
 	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT) --demo-machine demo $(ARGS)
 
 # Unit and integration tests, the chaos test (a few short rounds), the limits test (wrk beside a
-# misbehaving client), the dashboard in headless Chromium, a short soak (2.5 min: memory stays within the
+# misbehaving client), the fleet test (three instances behind nginx with deploy/nginx), the dashboard
+# in headless Chromium, a short soak (2.5 min: memory stays within the
 # budget and flat), then schemathesis against the running server with openapi.yaml, promtool on its live
 # /metrics, and hadolint on the Dockerfile.
 test: deps-test
@@ -71,6 +73,7 @@ test: deps-test
 	$(SWIFT) test
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
 	python3 scripts/limits.py --bin .build/debug/compact-service
+	python3 scripts/fleet_test.py --bin .build/debug/compact-service
 	$(BROWSER_PY) scripts/browser_test.py --bin .build/debug/compact-service
 	python3 scripts/soak.py --bin .build/debug/compact-service --minutes 2.5 --interval 10 --quiesce-every 30 --budget-mib 128
 	scripts/schemathesis.sh
