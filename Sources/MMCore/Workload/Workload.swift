@@ -1,6 +1,6 @@
 /// How much memory a fill or a high-order request covers.
 public enum Amount: Sendable, Equatable {
-    /// A fraction of all memory (0...1).
+    /// A fraction of MemTotal (0...1): the pages boot handed to the buddy allocator, as the seed's scripts read it from /proc/meminfo.
     case fraction(Double)
     /// A size in MiB.
     case mib(Int)

@@ -259,7 +259,7 @@ extension Machine {
 
     private func pagesFor(_ a: Amount, order: Int) -> Int {
         switch a {
-        case .fraction(let f): return Int(Double(totalPages) * f) >> order
+        case .fraction(let f): return Int(Double(memTotalPages) * f) >> order
         case .mib(let m): return ((m << 20) >> pageShift) >> order
         case .count(let c): return c
         }
@@ -278,7 +278,7 @@ extension Machine {
             let total: Int
             switch amount {
             case .count(let c): total = c
-            case .fraction(let f): total = Int(Double(totalPages << pageShift) * f / perFile)
+            case .fraction(let f): total = Int(Double(memTotalPages << pageShift) * f / perFile)
             case .mib(let m): total = Int(Double(m << 20) / perFile)
             }
             run.pending = .metadata(WorkloadRun.MetadataProgress(total: total, tag: tag, perDirectory: perDirectory))
@@ -340,7 +340,7 @@ extension Machine {
         case .highAlloc(let h):
             let order = h.order < 0 ? pageblockOrder : h.order
             let total = pagesFor(h.total, order: order)
-            let inc = h.incrementFraction.map { max(1, Int(Double(totalPages) * $0) >> order) } ?? total
+            let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
             run.pending = .highAlloc(spec: h, order: order, total: total, increment: inc, done: 0, inIncrement: 0,
                                      stoppedIncrement: false, nextAt: clockNs)
         case .compact(let node):
@@ -450,7 +450,7 @@ extension Machine {
     /// live handles on every allocation.)
     private func actorAllocate(_ run: WorkloadRun, _ a: Int) {
         run.events += 1
-        if Double(run.actors[a].pages) >= Double(totalPages) * run.actors[a].spec.maxFraction { return }
+        if Double(run.actors[a].pages) >= Double(memTotalPages) * run.actors[a].spec.maxFraction { return }
         let x = run.actors[a].rng.unit() * run.actors[a].cumulative.last!
         let mixIndex = run.actors[a].cumulative.firstIndex { x < $0 } ?? run.actors[a].spec.mix.count - 1
         let mix = run.actors[a].spec.mix[mixIndex]
