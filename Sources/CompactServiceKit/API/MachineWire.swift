@@ -62,6 +62,7 @@ enum MachineWire {
         d.field("min_free_kbytes", m.minFreeKbytes)
         d.field("extfrag_threshold", m.extfragThreshold)
         d.field("compact_unevictable_allowed", m.compactUnevictableAllowed)
+        d.field("hugepages_treat_as_movable", m.hugepagesTreatAsMovable)
         d.endObject()
         d.field("recommended_min_free_kbytes", m.recommendedMinFreeKbytes)
         d.key("zones")

@@ -96,6 +96,10 @@ public final class Machine {
     @exclusivity(unchecked) public internal(set) var minFreeKbytes: Int
     @exclusivity(unchecked) public internal(set) var extfragThreshold: Int
     @exclusivity(unchecked) public internal(set) var compactUnevictableAllowed: Int
+    /// vm.hugepages_treat_as_movable (mm/hugetlb.c, default 0).
+    @exclusivity(unchecked) public internal(set) var hugepagesTreatAsMovable: Int
+    /// The default hstate's `next_nid_to_alloc` (hugetlb's round-robin node cursor).
+    @exclusivity(unchecked) public internal(set) var hugetlbNextNid = 0
     /// false: the kernel without the compaction series (2.6.34, "vanilla").
     public let compactionEnabled: Bool
     public let swapPages: Int
@@ -244,6 +248,7 @@ public final class Machine {
 
         extfragThreshold = config.sysctl.extfragThreshold ?? Machine.defaultExtfragThreshold
         compactUnevictableAllowed = config.sysctl.compactUnevictableAllowed ?? 1
+        hugepagesTreatAsMovable = config.sysctl.hugepagesTreatAsMovable ?? 0
         compactionEnabled = config.compaction
         swapPages = (config.swapMiB << 20) >> preset.pageShift
         rng = SeededRandom(seed: config.seed)

@@ -63,7 +63,8 @@ extension MachineConfig {
         }
         var sysctl = SysctlSettings()
         if let s = try r.object("sysctl") {
-            try s.rejectUnknown(["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed"])
+            try s.rejectUnknown(["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable"])
+            sysctl.hugepagesTreatAsMovable = try s.int("hugepages_treat_as_movable", in: 0...1)
             sysctl.extfragThreshold = try s.int("extfrag_threshold", in: 0...1000)
             sysctl.minFreeKbytes = try s.int("min_free_kbytes", in: 1...(1 << 30))
             sysctl.compactUnevictableAllowed = try s.int("compact_unevictable_allowed", in: 0...1)
@@ -101,6 +102,7 @@ extension MachineConfig {
         if let v = sysctl.extfragThreshold { s.append(("extfrag_threshold", .number(Double(v)))) }
         if let v = sysctl.minFreeKbytes { s.append(("min_free_kbytes", .number(Double(v)))) }
         if let v = sysctl.compactUnevictableAllowed { s.append(("compact_unevictable_allowed", .number(Double(v)))) }
+        if let v = sysctl.hugepagesTreatAsMovable { s.append(("hugepages_treat_as_movable", .number(Double(v)))) }
         m.append(("sysctl", .object(s)))
         if let k = kernelReservedKiB { m.append(("kernel_reserved_kib", .number(Double(k)))) }
         if !bootMemory { m.append(("boot_memory", .bool(false))) }

@@ -10,7 +10,10 @@ public struct SysctlSettings: Sendable, Equatable {
     public var minFreeKbytes: Int?
     public var extfragThreshold: Int?
     public var compactUnevictableAllowed: Int?
-    public init(minFreeKbytes: Int? = nil, extfragThreshold: Int? = nil, compactUnevictableAllowed: Int? = nil) {
+    public var hugepagesTreatAsMovable: Int?
+    public init(minFreeKbytes: Int? = nil, extfragThreshold: Int? = nil, compactUnevictableAllowed: Int? = nil,
+                hugepagesTreatAsMovable: Int? = nil) {
+        self.hugepagesTreatAsMovable = hugepagesTreatAsMovable
         self.minFreeKbytes = minFreeKbytes
         self.extfragThreshold = extfragThreshold
         self.compactUnevictableAllowed = compactUnevictableAllowed

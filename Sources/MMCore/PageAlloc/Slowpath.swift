@@ -9,6 +9,13 @@ extension Machine {
     /// while `should_alloc_retry` says so. kswapd runs once the attempt has returned.
     func allocSlowpath(_ req: AllocRequest, zonelist zl: [Int], preferredZone: Int, mt: Int, start: UInt64) -> AllocOutcome {
         var out = AllocOutcome()
+        // GFP_THISNODE (__GFP_THISNODE|__GFP_NOWARN|__GFP_NORETRY) fails here, without waking kswapd or
+        // reclaiming (__alloc_pages_slowpath, NUMA_BUILD).
+        if req.gfp.isSuperset(of: .thisnodeTriple) {
+            ev.allocFail &+= 1
+            out.latencyNs = clockNs &- start
+            return out
+        }
         defer { runPendingKswapd() }
         let order = req.order
         let classzoneIdx = zones[preferredZone].indexInNode

@@ -51,6 +51,21 @@ public struct HighAllocSpec: Sendable, Equatable {
     public var stopOnFailure: Bool = true
 }
 
+/// Growing the hugetlb pool as hugeadm --pool-pages-min does, in writes of `nr_hugepages`: each write
+/// raises the target by an increment and allocates pool pages one at a time (`set_max_huge_pages`)
+/// until the pool reaches it or one `alloc_fresh_huge_page` fails on every node; the next write starts
+/// from the pool that was reached. Pages are huge-page order (the pageblock order of every preset).
+public struct HugetlbPoolSpec: Sendable, Equatable {
+    /// The pool size requested in the end.
+    public var total: Amount
+    /// Each write raises the target by this fraction of MemTotal; nil = one write of the whole total.
+    public var incrementFraction: Double?
+    /// Simulated delay between allocations (ms).
+    public var delayMs: Double = 0
+    public var tag: String = "hugepages"
+    public init(total: Amount, incrementFraction: Double? = nil) { self.total = total; self.incrementFraction = incrementFraction }
+}
+
 /// One step of a workload.
 public enum WorkloadStep: Sendable, Equatable {
     /// Allocates `amount` in runs of `chunkPages` by `writers` taking turns. With `filePages` > 0 (page
@@ -79,6 +94,8 @@ public enum WorkloadStep: Sendable, Equatable {
     case stopActor(name: String, freeAll: Bool)
     case run(ms: Double)
     case highAlloc(HighAllocSpec)
+    /// Grows the hugetlb pool (see `HugetlbPoolSpec`).
+    case hugetlbPool(HugetlbPoolSpec)
     case compact(node: Int?)
     case sysctl(name: String, value: Int?)
     case sample(name: String)
@@ -123,8 +140,8 @@ extension WorkloadDefinition {
         self.init(name: name, seed: seed, steps: out)
     }
 
-    static let stepNames = ["fill", "metadata", "free", "keep_one_in", "start_actor", "stop_actor", "run", "high_alloc", "compact",
-                            "sysctl", "sample", "age", "selftest"]
+    static let stepNames = ["fill", "metadata", "free", "keep_one_in", "start_actor", "stop_actor", "run", "high_alloc", "hugetlb_pool",
+                            "compact", "sysctl", "sample", "age", "selftest"]
 
     static func kind(_ r: JSONObjectReader, _ key: String = "kind", default d: AllocKind? = nil) throws(MMError) -> AllocKind {
         guard let s = try r.string(key) else {
@@ -224,6 +241,12 @@ extension WorkloadDefinition {
             return .run(ms: ms)
         case "high_alloc":
             return try parseHighAlloc(r)
+        case "hugetlb_pool":
+            try r.rejectUnknown(["fraction", "mib", "count", "increment_fraction", "delay_ms", "tag"])
+            var h = HugetlbPoolSpec(total: try amount(r, allowCount: true), incrementFraction: try r.double("increment_fraction", in: 0.0001...1))
+            h.delayMs = try r.double("delay_ms", in: 0...1e7) ?? 0
+            h.tag = try tag(r, default: "hugepages")
+            return .hugetlbPool(h)
         case "compact":
             try r.rejectUnknown(["node"])
             return .compact(node: try r.int("node", in: 0...(MachineConfig.maxNodes - 1)))
@@ -325,8 +348,9 @@ extension WorkloadDefinition {
     private static func parseSysctl(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
         try r.rejectUnknown(["name", "value"])
         let name = try r.requiredString("name")
-        guard ["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed"].contains(name) else {
-            throw .invalidConfig(field: r.field("name"), value: name, reason: "must be extfrag_threshold, min_free_kbytes or compact_unevictable_allowed")
+        guard ["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable"].contains(name) else {
+            throw .invalidConfig(field: r.field("name"), value: name,
+                                 reason: "must be extfrag_threshold, min_free_kbytes, compact_unevictable_allowed or hugepages_treat_as_movable")
         }
         if case .string(let s) = r["value"] ?? .null {
             guard s == "recommended", name == "min_free_kbytes" else {
@@ -393,7 +417,8 @@ extension GFPFlags {
     public static let named: [String: GFPFlags] = [
         "__GFP_WAIT": .wait, "__GFP_IO": .io, "__GFP_FS": .fs, "__GFP_REPEAT": .repeat, "__GFP_NORETRY": .noretry,
         "__GFP_HIGH": .high, "__GFP_THISNODE": .thisnode,
-        "GFP_KERNEL": .kernel, "GFP_ATOMIC": .atomic, "GFP_NOWAIT": .nowait,
-        "GFP_HIGHUSER_MOVABLE": .kernel,
+        "__GFP_HIGHMEM": .highmem, "__GFP_MOVABLE": .movable, "__GFP_COMP": .comp, "__GFP_NOWARN": .nowarn,
+        "GFP_KERNEL": .kernel, "GFP_ATOMIC": .atomic, "GFP_NOWAIT": .nowait, "GFP_THISNODE": .thisnodeTriple,
+        "GFP_HIGHUSER": .highuser, "GFP_HIGHUSER_MOVABLE": .highuserMovable,
     ]
 }

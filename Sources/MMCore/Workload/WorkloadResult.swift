@@ -34,10 +34,15 @@ public struct WorkloadResult: Sendable {
     public var kswapdNs: UInt64 = 0
     public var stepsDone = 0
     public var cancelled = false
+    /// High-order blocks the workload's high_alloc and hugetlb_pool steps requested in all (the seed's
+    /// "of attempted": 466 of 512 requested, whatever the number of calls made).
+    public var requested = 0
 
     public var highAllocAttempts: Int { attempts.count }
     public var highAllocSuccesses: Int { attempts.filter(\.success).count }
     public var successPercent: Double { attempts.isEmpty ? 0 : 100 * Double(highAllocSuccesses) / Double(attempts.count) }
+    /// Share of the request allocated (%), as the seed and mmtests report it.
+    public var requestPercent: Double { requested == 0 ? 0 : 100 * Double(highAllocSuccesses) / Double(requested) }
     public var latency: LatencySummary { LatencySummary(attempts.map(\.latencyNs)) }
 
     /// A counter's growth over the run.

@@ -36,6 +36,8 @@ public final class WorkloadRun {
         case metadata(MetadataProgress)
         case runUntil(UInt64)
         case highAlloc(spec: HighAllocSpec, order: Int, total: Int, increment: Int, done: Int, inIncrement: Int, stoppedIncrement: Bool, nextAt: UInt64)
+        /// A hugetlb pool growing: the current write's target, the pool reached, the writes made.
+        case hugetlbPool(spec: HugetlbPoolSpec, order: Int, total: Int, increment: Int, target: Int, pool: Int, nextAt: UInt64)
     }
 
     /// A fill in progress. Its lists grow by one entry an allocation for the whole fill, across however
@@ -343,6 +345,14 @@ extension Machine {
             let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
             run.pending = .highAlloc(spec: h, order: order, total: total, increment: inc, done: 0, inIncrement: 0,
                                      stoppedIncrement: false, nextAt: clockNs)
+            run.result.requested += total
+        case .hugetlbPool(let h):
+            // The default hstate's order: the huge page is one pageblock on every preset.
+            let order = pageblockOrder
+            let total = pagesFor(h.total, order: order)
+            let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
+            run.pending = .hugetlbPool(spec: h, order: order, total: total, increment: inc, target: min(inc, total), pool: 0, nextAt: clockNs)
+            run.result.requested += total
         case .compact(let node):
             if compactionEnabled {
                 if let n = node { try compactNode(n) } else { try compactMemory() }
@@ -351,6 +361,7 @@ extension Machine {
             switch name {
             case "extfrag_threshold": try setExtfragThreshold(value!)
             case "min_free_kbytes": try setMinFreeKbytes(value ?? recommendedMinFreeKbytes)
+            case "hugepages_treat_as_movable": try setHugepagesTreatAsMovable(value!)
             default: try setCompactUnevictableAllowed(value!)
             }
         case .sample(let name):
@@ -551,6 +562,37 @@ extension Machine {
             } else {
                 run.pending = .highAlloc(spec: spec, order: order, total: total, increment: increment, done: done,
                                          inIncrement: inIncrement, stoppedIncrement: stopped, nextAt: nextAt)
+            }
+        case .hugetlbPool(let spec, let order, let total, let increment, var target, var pool, var nextAt):
+            // Writes of nr_hugepages: set_max_huge_pages allocates until the pool reaches the target or an
+            // alloc_fresh_huge_page fails on every node; then the next write raises the target.
+            var finished = false
+            while run.events < budgetEnd {
+                if pool >= target {
+                    if target >= total { finished = true; break }
+                    target = min(total, target + increment)
+                }
+                if !runActors(run, until: nextAt, budgetEnd: budgetEnd) { break }
+                guard reserveGated(&run.result.attempts), ensureTagRoom(spec.tag, 1) else { throw .stateLimit(bytes: lastRefusedBytes) }
+                let at = relNs(run)
+                let outcome = try allocFreshHugePage(order: order)
+                run.events += 1
+                run.result.attempts.append(AttemptRecord(index: run.result.attempts.count, success: outcome.succeeded, latencyNs: outcome.latencyNs,
+                                                         stalledInCompaction: outcome.stalledInCompaction,
+                                                         stalledInReclaim: outcome.stalledInReclaim, atNs: at))
+                if let h = outcome.handle {
+                    tags[spec.tag, default: []].append(h)
+                    pool += 1
+                } else {
+                    // The write ends short; the next one (if any) asks for its own target again.
+                    if target >= total { finished = true; break }
+                    target = min(total, target + increment)
+                }
+                try throwIfRefused(run)
+                nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
+            }
+            if !finished {
+                run.pending = .hugetlbPool(spec: spec, order: order, total: total, increment: increment, target: target, pool: pool, nextAt: nextAt)
             }
         }
     }

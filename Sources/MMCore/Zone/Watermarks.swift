@@ -190,4 +190,14 @@ extension Machine {
         compactUnevictableAllowed = v
         bumpGeneration()
     }
+
+    /// Writing /proc/sys/vm/hugepages_treat_as_movable (0 or 1; `hugetlb_treat_movable_handler`,
+    /// mm/hugetlb.c): 1 makes `htlb_alloc_mask` GFP_HIGHUSER_MOVABLE, 0 GFP_HIGHUSER.
+    public func setHugepagesTreatAsMovable(_ v: Int) throws(MMError) {
+        guard (0...1).contains(v) else {
+            throw .invalidConfig(field: "hugepages_treat_as_movable", value: "\(v)", reason: "must be 0 or 1")
+        }
+        hugepagesTreatAsMovable = v
+        bumpGeneration()
+    }
 }
