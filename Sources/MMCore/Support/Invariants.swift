@@ -296,8 +296,9 @@ extension Machine {
             guard c >= 0 && c < nc else { fail("slot \(s) has slab info for unknown cache \(c)"); continue }
             slabs[c] += 1
             let pfn = handles.pfn[s]
-            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Int(pfn)]) != .slab || pages.order[Int(pfn)] & PageOrderByte.orderMask != 0 {
-                fail("slab page of cache \(c) at slot \(s) is not a live order-0 slab allocation")
+            let kind = SlabCache(rawValue: c)?.pageKind ?? .slab
+            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Int(pfn)]) != kind || pages.order[Int(pfn)] & PageOrderByte.orderMask != 0 {
+                fail("slab page of cache \(c) at slot \(s) is not a live order-0 \(kind.name) allocation")
             }
             if n < 1 || n > slab.caches[c].objectsPerSlab { fail("slab page at slot \(s) of cache \(c) holds \(n) objects (1...\(slab.caches[c].objectsPerSlab))") }
             if perSlot[s, default: 0] != n { fail("slab page at slot \(s) counts \(n) objects but \(perSlot[s, default: 0]) sit on it") }

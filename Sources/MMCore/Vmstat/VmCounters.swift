@@ -55,6 +55,8 @@ public struct VmCounters: Sendable, Equatable {
     /// HTLB_BUDDY_PGALLOC / HTLB_BUDDY_PGALLOC_FAIL: `alloc_fresh_huge_page` calls that got a huge page
     /// from the buddy allocator, and that failed on every allowed node.
     public var htlbBuddyAllocSuccess: UInt64 = 0
+    /// Processes forked (`/proc/stat` "processes"; not a vmstat item in the kernel).
+    public var nrForks: UInt64 = 0
     public var htlbBuddyAllocFail: UInt64 = 0
 
     public init(zoneTypes: Int) { pgalloc = Array(repeating: 0, count: zoneTypes) }
@@ -88,7 +90,7 @@ extension VmCounters {
         ("extfrag_events_fragmenting", \.extfragFragmenting), ("extfrag_events_change_ownership", \.extfragChangeOwnership),
         ("alloc_fail", \.allocFail), ("compact_freed_while_isolated", \.compactFreedWhileIsolated),
         ("compact_free_isolated", \.compactFreeIsolated), ("pages_reclaimed", \.pagesReclaimed),
-        ("kswapd_wakeups", \.kswapdWakeups),
+        ("kswapd_wakeups", \.kswapdWakeups), ("processes_forked", \.nrForks),
     ]
 
     private static let byName: [String: KeyPath<VmCounters, UInt64> & Sendable] =

@@ -20,6 +20,9 @@ public struct ActorAlloc: Sendable, Equatable {
     /// For page cache: a page written (dirty) gets page size / blockSize buffer heads, freed only with it;
     /// pages read in get none (mpage_readpage). 0: none.
     public var blockSize: Int = 0
+    /// A process instead of an allocation: forked with its kernel memory and anonymous pages, all freed
+    /// at exit (after `lifetimeMs`, or when the actor stops). `kind` and `order` are then unused.
+    public var process: ProcessSpec?
     public init(kind: AllocKind, order: Int = 0, weight: Double = 1, lifetimeMs: Double? = nil) {
         self.kind = kind; self.order = order; self.weight = weight; self.lifetimeMs = lifetimeMs
     }
@@ -315,13 +318,22 @@ extension WorkloadDefinition {
         var mix: [ActorAlloc] = []
         for (i, m) in mixJ.enumerated() {
             let mr = try JSONObjectReader(m, path: r.field("mix[\(i)]"))
-            try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size"])
-            var a = ActorAlloc(kind: try kind(mr), order: try mr.int("order", in: 0...15) ?? 0,
+            try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size", "process"])
+            var process: ProcessSpec?
+            if let pr = try mr.object("process") {
+                try pr.rejectUnknown(["anon_kib", "vmas"])
+                process = ProcessSpec(anonKiB: try pr.int("anon_kib", in: 0...(1 << 24)) ?? 0, vmas: try pr.int("vmas", in: 1...4096) ?? 40)
+                if mr["kind"] != nil || mr["order"] != nil {
+                    throw .invalidConfig(field: mr.field("process"), value: "process", reason: "a process entry takes no kind or order")
+                }
+            }
+            var a = ActorAlloc(kind: try kind(mr, default: process == nil ? nil : .anon), order: try mr.int("order", in: 0...15) ?? 0,
                                weight: try mr.double("weight", in: 0...1e9) ?? 1,
                                lifetimeMs: try mr.double("lifetime_ms", in: 0.001...1e12))
             a.dirtyFraction = try mr.double("dirty_fraction", in: 0...1) ?? 0
             a.mlock = try mr.bool("mlock") ?? false
-            a.blockSize = try blockSize(mr, kind: a.kind, order: a.order)
+            a.blockSize = process == nil ? try blockSize(mr, kind: a.kind, order: a.order) : 0
+            a.process = process
             mix.append(a)
         }
         guard mix.contains(where: { $0.weight > 0 }) else {

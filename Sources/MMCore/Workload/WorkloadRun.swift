@@ -16,6 +16,11 @@ public final class WorkloadRun {
     @exclusivity(unchecked) var queue = EventQueue()
     let startNs: UInt64
     @exclusivity(unchecked) var pending: PendingStep?
+    /// Live processes of the run's actors (ProcessRecord), by id; nil entries are free ids (`freePids`).
+    @exclusivity(unchecked) var processes: [ProcessRecord?] = []
+    @exclusivity(unchecked) var freePids: [Int] = []
+    /// Heap bytes of the live processes' lists.
+    @exclusivity(unchecked) var processBytes = 0
     public internal(set) var failure: MMError?
     /// The machine's `stateRefusals` when the current `step` call began: a refusal since then stops the
     /// run (`Machine.throwIfRefused`).
@@ -25,6 +30,8 @@ public final class WorkloadRun {
         var spec: ActorSpec
         var running = true
         var live: [PageHandle] = []
+        /// Its processes without a lifetime (ids in the run's process table).
+        var livePids: [Int] = []
         var pages = 0
         var cumulative: [Double]
         var rng: SeededRandom
@@ -111,6 +118,9 @@ public final class WorkloadRun {
                 + HeapCost.array(capacity: a.cumulative.capacity, stride: MemoryLayout<Double>.stride)
         }
         b += queue.byteCount
+        b += HeapCost.array(capacity: processes.capacity, stride: MemoryLayout<ProcessRecord?>.stride)
+            + HeapCost.array(capacity: freePids.capacity, stride: MemoryLayout<Int>.stride) + processBytes
+        for a in actors { b += HeapCost.array(capacity: a.livePids.capacity, stride: MemoryLayout<Int>.stride) }
         switch pending {
         case .fill(let f): b += f.byteCount
         case .metadata(let w): b += HeapCost.array(capacity: w.files.capacity, stride: MemoryLayout<FileRecord>.stride)
@@ -132,7 +142,9 @@ public final class WorkloadRun {
 /// A min-heap of timed events (ties broken by insertion order, so runs are deterministic): a 4-ary heap
 /// of small plain structs, sifted with a moving hole.
 struct EventQueue {
-    enum Event { case tick(actor: Int), expire(actor: Int, handle: PageHandle) }
+    enum Event { case tick(actor: Int), expire(actor: Int, handle: PageHandle), exit(actor: Int, pid: Int) }
+    /// Marks an entry's actor field for a process exit (its handle field is then pid + 1).
+    private static let exitBit: Int32 = 1 << 30
     private struct Entry {
         var at: UInt64
         var seq: UInt64
@@ -159,6 +171,7 @@ struct EventQueue {
         switch ev {
         case .tick(let a): e = Entry(at: at, seq: seq, actor: Int32(a), handle: 0)
         case .expire(let a, let h): e = Entry(at: at, seq: seq, actor: Int32(a), handle: h.raw)
+        case .exit(let a, let pid): e = Entry(at: at, seq: seq, actor: Int32(a) | EventQueue.exitBit, handle: UInt64(pid) + 1)
         }
         heap.append(e)
         var i = heap.count - 1
@@ -193,7 +206,14 @@ struct EventQueue {
                 h[i] = last
             }
         }
-        let ev: Event = top.handle == 0 ? .tick(actor: Int(top.actor)) : .expire(actor: Int(top.actor), handle: PageHandle(raw: top.handle))
+        let ev: Event
+        if top.handle == 0 {
+            ev = .tick(actor: Int(top.actor))
+        } else if top.actor & EventQueue.exitBit != 0 {
+            ev = .exit(actor: Int(top.actor & ~EventQueue.exitBit), pid: Int(top.handle) - 1)
+        } else {
+            ev = .expire(actor: Int(top.actor), handle: PageHandle(raw: top.handle))
+        }
         return (top.at, ev)
     }
 }
@@ -334,6 +354,8 @@ extension Machine {
                 if freeAll {
                     for h in run.actors[i].live { _ = freeIfLive(h) }
                     run.actors[i].live = []
+                    for pid in run.actors[i].livePids { _ = endProcess(run, pid) }
+                    run.actors[i].livePids = []
                     run.actors[i].pages = 0
                 }
             }
@@ -451,6 +473,9 @@ extension Machine {
                     run.actors[a].pages -= 1 << order
                 }
                 run.events += 1
+            case .exit(let a, let pid):
+                run.actors[a].pages -= endProcess(run, pid)
+                run.events += 1
             }
         }
         if clockNs < until { idle(ns: until - clockNs) }
@@ -465,6 +490,10 @@ extension Machine {
         let x = run.actors[a].rng.unit() * run.actors[a].cumulative.last!
         let mixIndex = run.actors[a].cumulative.firstIndex { x < $0 } ?? run.actors[a].spec.mix.count - 1
         let mix = run.actors[a].spec.mix[mixIndex]
+        if let spec = mix.process {
+            actorFork(run, a, spec, lifetimeMs: mix.lifetimeMs)
+            return
+        }
         let dirty = mix.kind == .file && run.actors[a].rng.unit() < mix.dirtyFraction
         let req = AllocRequest(order: mix.order, kind: mix.kind, gfp: .kernel, mlock: mix.mlock, dirty: dirty)
         // Room to remember the allocation first (a refusal stops the run: `step`).
@@ -489,6 +518,38 @@ extension Machine {
                 run.actors[a].pages = run.actors[a].live.reduce(0) { $0 + (1 << ((try? allocationInfo($1).order) ?? 0)) }
             }
         }
+    }
+
+    /// An actor forks a process; it exits after an exponentially distributed lifetime of mean
+    /// `lifetimeMs`, or when the actor stops.
+    private func actorFork(_ run: WorkloadRun, _ a: Int, _ spec: ProcessSpec, lifetimeMs: Double?) {
+        if lifetimeMs != nil {
+            guard reserveQueueRoom(run) else { return }
+        } else {
+            guard reserveGated(&run.actors[a].livePids) else { return }
+        }
+        if run.freePids.isEmpty { guard reserveGated(&run.processes), reserveGated(&run.freePids) else { return } }
+        guard let p = forkProcess(spec) else { return }
+        let pid: Int
+        if let f = run.freePids.popLast() { pid = f; run.processes[pid] = p } else { pid = run.processes.count; run.processes.append(p) }
+        run.processBytes += p.heapBytes
+        run.actors[a].pages += p.pages
+        if let life = lifetimeMs {
+            let u = max(run.actors[a].rng.unit(), 1e-12)
+            run.queue.push(clockNs &+ UInt64(-(life * 1e6) * _log(u)), .exit(actor: a, pid: pid))
+        } else {
+            run.actors[a].livePids.append(pid)
+        }
+    }
+
+    /// A process of the run exits: its memory is freed and its id reused. Returns the pages it held.
+    func endProcess(_ run: WorkloadRun, _ pid: Int) -> Int {
+        guard pid < run.processes.count, let p = run.processes[pid] else { return 0 }
+        exitProcess(p)
+        run.processes[pid] = nil
+        run.freePids.append(pid)
+        run.processBytes -= p.heapBytes
+        return p.pages
     }
 
     /// Room for one more event in the run's queue, asking the state gate when it must grow.
