@@ -75,9 +75,10 @@ public enum WorkloadStep: Sendable, Equatable {
     /// cache only) each writer writes files of that many pages, creating each file's metadata (an inode
     /// and its dentry, in the slab caches) before its first page. With `blockSize` > 0 (page cache only)
     /// every page written gets pageSize / blockSize buffer heads (ext3's `create_empty_buffers`), freed
-    /// only with the page.
+    /// only with the page. With `writerProcess` every writer is a process (a `dd`), forked before its first
+    /// page and exiting when the fill ends (interleaved writers all finish together).
     case fill(kind: AllocKind, amount: Amount, chunkPages: Int, writers: Int, tag: String, order: Int, dirtyFraction: Double, mlock: Bool,
-              filePages: Int = 0, blockSize: Int = 0)
+              filePages: Int = 0, blockSize: Int = 0, writerProcess: ProcessSpec? = nil)
     /// Creates the metadata of existing files, as `updatedb` walking a tree does: per file an inode and a
     /// dentry, unused once looked up (the shrinkers may free them). With `filesPerDirectory` > 0 the
     /// files sit in directories of that many, each directory a dentry and an inode made before its
@@ -268,7 +269,7 @@ extension WorkloadDefinition {
     /// A `fill` step: allocations of one kind up to an amount, in chunks, by writers, with their options.
     private static func parseFill(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
         try r.rejectUnknown(["kind", "fraction", "mib", "count", "chunk_pages", "writers", "tag", "order", "dirty_fraction", "mlock", "file_pages",
-                             "block_size"])
+                             "block_size", "writer_process"])
         let k = try kind(r)
         let amt = try amount(r, allowCount: true)
         let chunk = try r.int("chunk_pages", in: 1...(1 << 24)) ?? 1
@@ -280,9 +281,14 @@ extension WorkloadDefinition {
             throw .invalidConfig(field: r.field("file_pages"), value: String(filePages), reason: "files are page cache: needs kind file and order 0")
         }
         let blockSize = try blockSize(r, kind: k, order: order)
+        var writerProcess: ProcessSpec?
+        if let pr = try r.object("writer_process") {
+            try pr.rejectUnknown(["anon_kib", "vmas"])
+            writerProcess = ProcessSpec(anonKiB: try pr.int("anon_kib", in: 0...(1 << 24)) ?? 0, vmas: try pr.int("vmas", in: 1...4096) ?? 40)
+        }
         return .fill(kind: k, amount: amt, chunkPages: chunk, writers: writers, tag: t, order: order,
                      dirtyFraction: try r.double("dirty_fraction", in: 0...1) ?? 0, mlock: try r.bool("mlock") ?? false,
-                     filePages: filePages, blockSize: blockSize)
+                     filePages: filePages, blockSize: blockSize, writerProcess: writerProcess)
     }
 
     /// A `free` step: a tag's allocations by a pattern (all, every other, random with a fraction and seed).
@@ -397,9 +403,9 @@ extension WorkloadDefinition {
     public func validate(for config: MachineConfig) throws(MMError) {
         for (i, s) in steps.enumerated() {
             switch s {
-            case .fill(_, _, _, _, _, let order, _, _, _, _) where order >= config.preset.nrOrders:
+            case .fill(_, _, _, _, _, let order, _, _, _, _, _) where order >= config.preset.nrOrders:
                 throw .orderOutOfRange(field: "steps[\(i)].fill.order", order: order, max: config.preset.nrOrders - 1)
-            case .fill(_, _, _, _, _, _, _, _, _, let bs) where bs > 1 << config.preset.pageShift:
+            case .fill(_, _, _, _, _, _, _, _, _, let bs, _) where bs > 1 << config.preset.pageShift:
                 throw .invalidConfig(field: "steps[\(i)].fill.block_size", value: String(bs),
                                      reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
             case .highAlloc(let h) where h.order >= config.preset.nrOrders:

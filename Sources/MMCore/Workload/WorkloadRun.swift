@@ -57,6 +57,10 @@ public final class WorkloadRun {
     final class FillProgress {
         let total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool
         let filePages: Int, buffers: Int
+        /// Each writer is this process (forked before its first page, exiting when the fill ends), if given.
+        let writerProcess: ProcessSpec?
+        @exclusivity(unchecked) var processes: [ProcessRecord?]
+        @exclusivity(unchecked) var processBytes = 0
         @exclusivity(unchecked) var done = 0
         /// Allocations of this fill that failed; more than 64 end it, however many calls it took.
         @exclusivity(unchecked) var failures = 0
@@ -66,9 +70,11 @@ public final class WorkloadRun {
         @exclusivity(unchecked) var files: [[FileRecord]]
 
         init(total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool,
-             filePages: Int, buffers: Int) {
+             filePages: Int, buffers: Int, writerProcess: ProcessSpec? = nil) {
             self.total = total; self.kind = kind; self.chunk = chunk; self.writers = writers; self.tag = tag
             self.order = order; self.dirty = dirty; self.mlock = mlock; self.filePages = filePages; self.buffers = buffers
+            self.writerProcess = writerProcess
+            processes = Array(repeating: nil, count: writerProcess == nil ? 0 : writers)
             handles = Array(repeating: [], count: writers)
             files = Array(repeating: [], count: filePages > 0 ? writers : 0)
         }
@@ -79,6 +85,7 @@ public final class WorkloadRun {
                 + handles.reduce(0) { $0 + HeapCost.array(capacity: $1.capacity, stride: MemoryLayout<PageHandle>.stride) }
                 + HeapCost.array(capacity: files.capacity, stride: MemoryLayout<[FileRecord]>.stride)
                 + files.reduce(0) { $0 + HeapCost.array(capacity: $1.capacity, stride: MemoryLayout<FileRecord>.stride) }
+                + HeapCost.array(capacity: processes.capacity, stride: MemoryLayout<ProcessRecord?>.stride) + processBytes
         }
     }
 
@@ -289,10 +296,14 @@ extension Machine {
 
     private func startStep(_ run: WorkloadRun, _ s: WorkloadStep) throws(MMError) {
         switch s {
-        case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock, let filePages, let blockSize):
+        case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock, let filePages, let blockSize,
+                   let writerProcess):
+            let bytes = writerProcess == nil ? 0 : HeapCost.array(capacity: writers, stride: MemoryLayout<ProcessRecord?>.stride)
+            guard mayGrowState(by: bytes) else { throw .stateLimit(bytes: lastRefusedBytes) }
             run.pending = .fill(WorkloadRun.FillProgress(total: pagesFor(amount, order: order), kind: kind, chunk: chunk, writers: writers,
                                                          tag: tag, order: order, dirty: dirty, mlock: mlock, filePages: filePages,
-                                                         buffers: blockSize > 0 ? (1 << pageShift) / blockSize : 0))
+                                                         buffers: blockSize > 0 ? (1 << pageShift) / blockSize : 0,
+                                                         writerProcess: writerProcess))
         case .metadata(let amount, let tag, let perDirectory):
             // Bytes of objects per file: its dentry and inode, plus its share of its directory's.
             let pair = Double(SlabCache.dentry.objectSize + SlabCache.inode.objectSize)
@@ -722,10 +733,19 @@ extension Machine {
     /// Takes back what a fill stopped by the state gate made: its pages (with their buffer heads), then
     /// its files' dentries and inodes.
     func undoFill(_ f: WorkloadRun.FillProgress) {
+        endWriterProcesses(f)
         for list in f.handles { undoAllocations(list) }
         for fl in f.files { for file in fl { deleteFileMetadata(file) } }
         f.handles = Array(repeating: [], count: f.writers)
         f.files = Array(repeating: [], count: f.files.count)
+    }
+
+    /// The fill's writer processes exit.
+    func endWriterProcesses(_ f: WorkloadRun.FillProgress) {
+        for (w, p) in f.processes.enumerated() {
+            if let p { exitProcess(p); f.processes[w] = nil }
+        }
+        f.processBytes = 0
     }
 
     /// Writes on with the fill's writers until it is done or the event budget is spent; at its end the
@@ -734,6 +754,11 @@ extension Machine {
         // Writers take turns, each writing `chunk` allocations at a time (parallel dd's interleave).
         while f.done < f.total && run.events < budgetEnd {
             let w = (f.done / f.chunk) % f.writers
+            if let spec = f.writerProcess, f.processes[w] == nil, f.handles[w].isEmpty {
+                // The writer starts: fork (a failed fork leaves it writing without a process).
+                if let p = forkProcess(spec) { f.processes[w] = p; f.processBytes += p.heapBytes }
+                try throwIfRefused(run)
+            }
             for _ in 0..<min(f.chunk, f.total - f.done) {
                 if f.filePages > 0 && f.files[w].count * f.filePages <= f.handles[w].count {
                     // The writer starts its next file: creat() makes the inode and its dentry.
@@ -759,6 +784,7 @@ extension Machine {
             if f.failures > 64 { f.done = f.total }
         }
         guard f.done >= f.total else { return }
+        endWriterProcesses(f)
         // Room for the files (their records and page lists) and the tag's handles first.
         if f.filePages > 0 {
             var n = 0, pageLists = 0

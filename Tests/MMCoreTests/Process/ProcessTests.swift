@@ -101,3 +101,18 @@ final class ProcessTests: XCTestCase {
         }
     }
 }
+
+extension ProcessTests {
+    func testFillWritersAreProcessesUntilTheFillEnds() throws {
+        let m = makeMachine(.x86_64, mib: 128)
+        let d = try WorkloadDefinition(json: try JSON.parse("""
+            {"steps": [{"fill": {"kind": "file", "count": 2048, "writers": 16, "file_pages": 128, "tag": "f",
+                                 "writer_process": {"anon_kib": 64, "vmas": 10}}}]}
+            """))
+        let r = try m.runWorkload(d)
+        XCTAssertEqual(r.delta(\.nrForks), 16)
+        XCTAssertEqual(m.slabCacheStats(.taskStruct).objects, 0, "every writer exited")
+        XCTAssertEqual(m.handles(ofTag: "f").count, 2048)
+        assertConsistent(m)
+    }
+}
