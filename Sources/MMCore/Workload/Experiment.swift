@@ -105,7 +105,7 @@ public struct ExperimentResult: Sendable {
     public var repeatCount: Int { replicates.map(\.count).min() ?? 0 }
 
     public static let columns = ["variant", "seed", "preset", "memory_mib", "compaction", "requested", "attempts", "successes",
-                                 "request_pct", "success_pct", "pages_reclaimed", "pgsteal_kswapd", "pgsteal_direct",
+                                 "request_pct", "success_pct", "pages_reclaimed", "pages_reclaimed_alloc", "pgsteal_kswapd", "pgsteal_direct",
                                  "pgscan_kswapd", "pgscan_direct", "compact_stall", "compact_success", "compact_fail",
                                  "migrate_scanned", "free_scanned", "pages_migrated", "extfrag_events", "allocstall",
                                  "latency_p50_us", "latency_p90_us", "latency_p95_us", "latency_p99_us", "latency_max_us",
@@ -113,7 +113,8 @@ public struct ExperimentResult: Sendable {
 
     /// One row of figures per variant and seed (strings, in `columns` order): `request_pct` is the share
     /// of the request allocated (the seed's figure), `success_pct` successes per attempt; `pages_reclaimed`
-    /// is Σ pgsteal (kswapd + direct).
+    /// is Σ pgsteal (kswapd + direct) over the run, `pages_reclaimed_alloc` the same from the first
+    /// high-order allocation step on.
     public var rows: [[String]] {
         var out: [[String]] = []
         for (v, reps) in replicates.enumerated() {
@@ -123,7 +124,7 @@ public struct ExperimentResult: Sendable {
                 let memMiB = (r.machine.memoryMiB ?? r.machine.zoneLayout?.flatMap { $0 }.reduce(0) { $0 + $1.mib }) ?? 0
                 out.append([variants[v].name, String(r.machine.seed), r.machine.preset.name, String(memMiB), r.machine.compaction ? "yes" : "no",
                             String(r.requested), String(r.highAllocAttempts), String(r.highAllocSuccesses), format1(r.requestPercent),
-                            format1(r.successPercent), String(r.pagesReclaimedAsSeed), String(r.delta(\.pgstealKswapd)),
+                            format1(r.successPercent), String(r.pagesReclaimedAsSeed), String(r.pagesReclaimedInAllocPhase), String(r.delta(\.pgstealKswapd)),
                             String(r.delta(\.pgstealDirect)), String(r.delta(\.pgscanKswapd)), String(r.delta(\.pgscanDirect)),
                             String(r.delta(\.compactStall)), String(r.delta(\.compactSuccess)),
                             String(r.delta(\.compactFail)), String(r.delta(\.compactMigrateScanned)), String(r.delta(\.compactFreeScanned)),

@@ -38,6 +38,7 @@ public enum ExperimentFigures {
         ("request_pct", { $0.requestPercent }),
         ("successes", { Double($0.highAllocSuccesses) }),
         ("pages_reclaimed", { Double($0.pagesReclaimedAsSeed) }),
+        ("pages_reclaimed_alloc", { Double($0.pagesReclaimedInAllocPhase) }),
         ("pgsteal_kswapd", { Double($0.delta(\.pgstealKswapd)) }),
         ("pgsteal_direct", { Double($0.delta(\.pgstealDirect)) }),
         ("pgscan_kswapd", { Double($0.delta(\.pgscanKswapd)) }),
@@ -54,6 +55,8 @@ extension WorkloadResult {
     /// "Pages reclaimed" as the seed's tables mean it: Σ pgsteal (kswapd and direct), LRU pages freed by
     /// shrink_inactive_list; slab pages and inode-steal pages are not in it (kernel-memory-2.6.35.md §11).
     public var pagesReclaimedAsSeed: UInt64 { delta(\.pgstealKswapd) &+ delta(\.pgstealDirect) }
+    /// The same from the start of the first high-order allocation step.
+    public var pagesReclaimedInAllocPhase: UInt64 { allocPhaseDelta(\.pgstealKswapd) &+ allocPhaseDelta(\.pgstealDirect) }
 }
 
 /// One variant's summary over the repeated seeds.

@@ -373,6 +373,7 @@ extension Machine {
         case .run(let ms):
             run.pending = .runUntil(clockNs &+ UInt64(ms * 1e6))
         case .highAlloc(let h):
+            if run.result.countersAtHighAlloc == nil { run.result.countersAtHighAlloc = counters }
             let order = h.order < 0 ? pageblockOrder : h.order
             let total = pagesFor(h.total, order: order)
             let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
@@ -380,6 +381,7 @@ extension Machine {
                                      stoppedIncrement: false, nextAt: clockNs)
             run.result.requested += total
         case .hugetlbPool(let h):
+            if run.result.countersAtHighAlloc == nil { run.result.countersAtHighAlloc = counters }
             // The default hstate's order: the huge page is one pageblock on every preset.
             let order = pageblockOrder
             let total = pagesFor(h.total, order: order)
