@@ -122,6 +122,9 @@ public final class Machine {
     let zoneAllUnreclaimable: RawArray<UInt8>
     /// Simulated time kswapd has worked (ns); kswapd runs beside allocations, so it is not in `clockNs`.
     @exclusivity(unchecked) public internal(set) var kswapdNs: UInt64 = 0
+    /// `out_of_memory`'s victim: kills a process and returns true, or false when there is none (set by a
+    /// running workload whose actors have processes; nil otherwise).
+    @exclusivity(unchecked) var oomKiller: (() -> Bool)?
     /// Receives tracepoint-like events; nil when nobody listens.
     @exclusivity(unchecked) public var tracer: MachineTracer?
 

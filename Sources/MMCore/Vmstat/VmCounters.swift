@@ -57,6 +57,8 @@ public struct VmCounters: Sendable, Equatable {
     public var htlbBuddyAllocSuccess: UInt64 = 0
     /// Processes forked (`/proc/stat` "processes"; not a vmstat item in the kernel).
     public var nrForks: UInt64 = 0
+    /// Processes the OOM killer killed (the later kernels' `oom_kill`; 2.6.35 only logged them).
+    public var oomKill: UInt64 = 0
     public var htlbBuddyAllocFail: UInt64 = 0
 
     public init(zoneTypes: Int) { pgalloc = Array(repeating: 0, count: zoneTypes) }
@@ -90,7 +92,7 @@ extension VmCounters {
         ("extfrag_events_fragmenting", \.extfragFragmenting), ("extfrag_events_change_ownership", \.extfragChangeOwnership),
         ("alloc_fail", \.allocFail), ("compact_freed_while_isolated", \.compactFreedWhileIsolated),
         ("compact_free_isolated", \.compactFreeIsolated), ("pages_reclaimed", \.pagesReclaimed),
-        ("kswapd_wakeups", \.kswapdWakeups), ("processes_forked", \.nrForks),
+        ("kswapd_wakeups", \.kswapdWakeups), ("processes_forked", \.nrForks), ("oom_kill", \.oomKill),
     ]
 
     private static let byName: [String: KeyPath<VmCounters, UInt64> & Sendable] =

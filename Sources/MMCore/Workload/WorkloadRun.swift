@@ -16,8 +16,12 @@ public final class WorkloadRun {
     @exclusivity(unchecked) var queue = EventQueue()
     let startNs: UInt64
     @exclusivity(unchecked) var pending: PendingStep?
-    /// Live processes of the run's actors (ProcessRecord), by id; nil entries are free ids (`freePids`).
+    /// Live processes of the run's actors (ProcessRecord), by slot; nil entries are free slots (`freePids`).
+    /// A process id is its slot with the slot's generation above bit 32 (`processGen`), so an exit event
+    /// of a process the OOM killer already took finds nothing; `processOwner` is its actor.
     @exclusivity(unchecked) var processes: [ProcessRecord?] = []
+    @exclusivity(unchecked) var processGen: [Int] = []
+    @exclusivity(unchecked) var processOwner: [Int] = []
     @exclusivity(unchecked) var freePids: [Int] = []
     /// Heap bytes of the live processes' lists.
     @exclusivity(unchecked) var processBytes = 0
@@ -126,6 +130,7 @@ public final class WorkloadRun {
         }
         b += queue.byteCount
         b += HeapCost.array(capacity: processes.capacity, stride: MemoryLayout<ProcessRecord?>.stride)
+            + 2 * HeapCost.array(capacity: processGen.capacity, stride: MemoryLayout<Int>.stride)
             + HeapCost.array(capacity: freePids.capacity, stride: MemoryLayout<Int>.stride) + processBytes
         for a in actors { b += HeapCost.array(capacity: a.livePids.capacity, stride: MemoryLayout<Int>.stride) }
         switch pending {
@@ -226,10 +231,16 @@ struct EventQueue {
 }
 
 extension Machine {
-    /// Starts a workload on this machine after checking it against the machine.
+    /// Starts a workload on this machine after checking it against the machine. While it runs, the OOM
+    /// killer may kill its actors' processes.
     public func beginWorkload(_ d: WorkloadDefinition) throws(MMError) -> WorkloadRun {
         try d.validate(for: config)
-        return WorkloadRun(d, machine: self)
+        let run = WorkloadRun(d, machine: self)
+        oomKiller = { [unowned self, weak run] in
+            guard let run else { return false }
+            return self.oomKillLargest(run)
+        }
+        return run
     }
 
     /// Runs a workload to its end.
@@ -279,6 +290,7 @@ extension Machine {
     }
 
     func finishResult(_ run: WorkloadRun) {
+        oomKiller = nil
         run.result.countersAfter = counters
         run.result.simulatedNs = clockNs &- run.startNs
         run.result.kswapdNs = kswapdNs
@@ -541,10 +553,24 @@ extension Machine {
         } else {
             guard reserveGated(&run.actors[a].livePids) else { return }
         }
-        if run.freePids.isEmpty { guard reserveGated(&run.processes), reserveGated(&run.freePids) else { return } }
+        if run.freePids.isEmpty {
+            guard reserveGated(&run.processes), reserveGated(&run.freePids), reserveGated(&run.processGen),
+                  reserveGated(&run.processOwner) else { return }
+        }
         guard let p = forkProcess(spec) else { return }
-        let pid: Int
-        if let f = run.freePids.popLast() { pid = f; run.processes[pid] = p } else { pid = run.processes.count; run.processes.append(p) }
+        let slot: Int
+        if let f = run.freePids.popLast() {
+            slot = f
+            run.processes[slot] = p
+            run.processGen[slot] += 1
+            run.processOwner[slot] = a
+        } else {
+            slot = run.processes.count
+            run.processes.append(p)
+            run.processGen.append(0)
+            run.processOwner.append(a)
+        }
+        let pid = slot | run.processGen[slot] << 32
         run.processBytes += p.heapBytes
         run.actors[a].pages += p.pages
         if let life = lifetimeMs {
@@ -555,14 +581,30 @@ extension Machine {
         }
     }
 
-    /// A process of the run exits: its memory is freed and its id reused. Returns the pages it held.
+    /// A process of the run exits: its memory is freed and its slot reused. Returns the pages it held (0
+    /// for a process that is already gone).
     func endProcess(_ run: WorkloadRun, _ pid: Int) -> Int {
-        guard pid < run.processes.count, let p = run.processes[pid] else { return 0 }
+        let slot = pid & 0xFFFF_FFFF
+        guard slot < run.processes.count, run.processGen[slot] == pid >> 32, let p = run.processes[slot] else { return 0 }
         exitProcess(p)
-        run.processes[pid] = nil
-        run.freePids.append(pid)
+        run.processes[slot] = nil
+        run.freePids.append(slot)
         run.processBytes -= p.heapBytes
         return p.pages
+    }
+
+    /// `out_of_memory` for a run with processes: `select_bad_process` takes the process with the most
+    /// pages (its RSS and page tables; the first such by slot on a tie), which is killed and exits.
+    /// Returns false when the run has no process.
+    func oomKillLargest(_ run: WorkloadRun) -> Bool {
+        var best = -1, bestPages = -1
+        for (slot, p) in run.processes.enumerated() {
+            if let p, p.pages > bestPages { best = slot; bestPages = p.pages }
+        }
+        guard best >= 0 else { return false }
+        let owner = run.processOwner[best]
+        run.actors[owner].pages -= endProcess(run, best | run.processGen[best] << 32)
+        return true
     }
 
     /// Room for one more event in the run's queue, asking the state gate when it must grow.

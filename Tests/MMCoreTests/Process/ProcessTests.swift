@@ -116,3 +116,26 @@ extension ProcessTests {
         assertConsistent(m)
     }
 }
+
+extension ProcessTests {
+    func testOomKillerTakesTheLargestProcessAndTheAllocationRestarts() throws {
+        // No swap, no page cache: anon processes fill memory; the allocation that finds nothing to
+        // reclaim gets its page once out_of_memory killed the largest process.
+        let m = makeMachine(.x86_64, mib: 64)
+        let d = try WorkloadDefinition(json: try JSON.parse("""
+            {"steps": [{"start_actor": {"name": "p", "rate_per_ms": 1, "mix": [
+                          {"process": {"anon_kib": 4096, "vmas": 10}, "weight": 1}]}},
+                       {"run": {"ms": 40}}]}
+            """))
+        let r = try m.runWorkload(d)
+        XCTAssertGreaterThan(r.delta(\.oomKill), 0)
+        XCTAssertGreaterThan(r.delta(\.nrForks), r.delta(\.oomKill))
+        XCTAssertNil(m.oomKiller, "cleared when the run ends")
+        assertConsistent(m)
+        // Without a workload there is nobody to kill: the allocation fails.
+        let n = makeMachine(.x86_64, mib: 64)
+        _ = try n.allocateBulk(AllocRequest(order: 0, kind: .kernel, gfp: .atomic), count: n.memTotalPages, tag: "k", keepHandles: 0)
+        XCTAssertFalse(try n.allocate(AllocRequest(order: 0, kind: .kernel, gfp: .kernel)).succeeded)
+        XCTAssertEqual(n.counters.oomKill, 0)
+    }
+}
