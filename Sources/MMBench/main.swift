@@ -332,7 +332,9 @@ if args.contains("result-json") {
     // scripts/result-snapshots.sh writes them all to a directory, to compare two builds byte for byte.
     let a = Array(CommandLine.arguments.dropFirst())
     if a.count >= 3, let mib = Int(a[2]) {
-        let m = machine(mib)
+        // MMBENCH_ARCH=x86|ppc64 picks another preset (default x86_64).
+        let arch = ProcessInfo.processInfo.environment["MMBENCH_ARCH"].flatMap { ArchPreset.named($0) } ?? .x86_64
+        let m = machine(mib, preset: arch)
         let run = try! m.beginWorkload(WorkloadPresets.definition(named: a[1])!)
         let events = a.count >= 4 ? Int(a[3])! : 1 << 30
         while !m.step(run, maxEvents: events) {}
@@ -345,6 +347,43 @@ if args.contains("result-json") {
         let e = try! Experiment(json: try! JSON.parse(text))
         print(try! e.run().json.encoded)
     }
+}
+
+if args.contains("experiment-parallel") {
+    // mm-bench experiment-parallel FILE.json [JOBS] [csv|markdown|json]: an experiment (with its `repeat`) run with
+    // its units (variant × seed) spread over JOBS threads (default 2), as the service's lanes run them;
+    // prints the result and, on stderr, the wall time.
+    let a = Array(CommandLine.arguments.dropFirst())
+    let text = try! String(contentsOfFile: a[1], encoding: .utf8)
+    let e = try! Experiment(json: try! JSON.parse(text))
+    let jobs = a.count >= 3 ? Int(a[2]) ?? 2 : 2
+    let format = a.count >= 4 ? a[3] : "markdown"
+    let units = e.repeatCount * e.variants.count
+    final class Slots: @unchecked Sendable {
+        let lock = NSLock()
+        var results: [[WorkloadResult?]]
+        init(_ v: Int, _ k: Int) { results = Array(repeating: Array(repeating: nil, count: k), count: v) }
+    }
+    let slots = Slots(e.variants.count, e.repeatCount)
+    let t0 = now()
+    DispatchQueue.concurrentPerform(iterations: jobs) { lane in
+        var u = lane
+        while u < units {
+            let k = u / e.variants.count, v = u % e.variants.count
+            let unit = e.unit(variant: v, replicate: k)
+            let r = try! Machine(unit.config).runWorkload(unit.workload)
+            slots.lock.lock(); slots.results[v][k] = r; slots.lock.unlock()
+            u += jobs
+        }
+    }
+    let t1 = now()
+    let res = e.result(replicates: slots.results.map { $0.map { $0! } })
+    switch format {
+    case "csv": print(res.csv, terminator: "")
+    case "json": print(res.json.encoded)
+    default: print(res.markdown, terminator: "")
+    }
+    FileHandle.standardError.write("experiment \(e.name): \(units) units on \(jobs) threads in \(String(format: "%.2f", t1 - t0)) s\n".data(using: .utf8)!)
 }
 
 if args.contains("workloads") || args.contains("workloads-table") {

@@ -3,7 +3,7 @@ import MMCore
 /// Wire format of machines: the creation request and the description every machine route answers with.
 enum MachineWire {
     static let createFields = ["name", "preset", "memory_mib", "nodes", "distances", "zones", "seed", "compaction",
-                               "swap_mib", "sysctl"]
+                               "swap_mib", "sysctl", "kernel_reserved_kib", "boot_memory"]
 
     /// Reads a POST /v1/machines body into a name and a configuration. The machine keys are MMCore's
     /// (`MachineConfig(json:)`, which experiments use too), so both read machines the same way and name
@@ -59,6 +59,7 @@ enum MachineWire {
         d.field("nr_orders", m.nrOrders)
         d.field("pageblock_order", m.pageblockOrder)
         d.field("total_pages", m.totalPages)
+        d.field("mem_total_pages", m.memTotalPages)
         d.field("free_pages", m.nrFreePagesTotal)
         d.field("pcp_pages", m.pcpPages)
         d.field("live_allocations", m.liveAllocations)
@@ -71,6 +72,7 @@ enum MachineWire {
         d.field("min_free_kbytes", m.minFreeKbytes)
         d.field("extfrag_threshold", m.extfragThreshold)
         d.field("compact_unevictable_allowed", m.compactUnevictableAllowed)
+        d.field("hugepages_treat_as_movable", m.hugepagesTreatAsMovable)
         d.endObject()
         d.field("recommended_min_free_kbytes", m.recommendedMinFreeKbytes)
         d.key("zones")

@@ -1,6 +1,6 @@
 import MMCore
 
-/// /proc/sys/vm/{extfrag_threshold,min_free_kbytes,compact_unevictable_allowed}: GET gives the value
+/// /proc/sys/vm/{extfrag_threshold,min_free_kbytes,compact_unevictable_allowed,hugepages_treat_as_movable}: GET gives the value
 /// and a newline, PUT takes what `echo 500 >` would write and answers with the new value.
 enum SysctlRoutes {
     struct Sysctl: Sendable {
@@ -14,6 +14,8 @@ enum SysctlRoutes {
         Sysctl(name: "min_free_kbytes", get: { $0.minFreeKbytes }, set: { (m, v) throws(MMError) in try m.setMinFreeKbytes(v) }),
         Sysctl(name: "compact_unevictable_allowed", get: { $0.compactUnevictableAllowed },
                set: { (m, v) throws(MMError) in try m.setCompactUnevictableAllowed(v) }),
+        Sysctl(name: "hugepages_treat_as_movable", get: { $0.hugepagesTreatAsMovable },
+               set: { (m, v) throws(MMError) in try m.setHugepagesTreatAsMovable(v) }),
     ]
 
     static func register(_ t: inout RouteTable) {

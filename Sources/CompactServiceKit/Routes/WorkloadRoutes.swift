@@ -1,3 +1,4 @@
+import Dispatch
 import MMCore
 
 /// Workloads, experiments and the jobs that run them.
@@ -313,56 +314,65 @@ enum WorkloadRoutes {
     /// Reserves an experiment's budget share and queues its job.
     static func startExperiment(_ ctx: RequestContext, _ exp: Experiment) throws -> Job {
         let registry = ctx.registry
-        // Variants run one after another on fresh machines that are not in the registry; the largest is
-        // reserved in the memory budget from now until the job ends, so experiments already queued or
-        // running count against later machines and experiments. While a variant runs, the reservation
-        // follows what its machine and run hold (it grows through the machine's state gate, which asks
-        // the budget), and never drops below the largest variant's start.
+        // The units (every variant on every seed) run on fresh machines that are not in the registry, on
+        // up to as many lanes as the job pool has threads: this job's thread and helper threads of its
+        // own. Each lane reserves the largest variant in the memory budget from now until the job ends,
+        // so experiments already queued or running count against later machines and experiments (a lane
+        // the budget cannot reserve is not started; the first must be). While a unit runs, its lane's
+        // reservation follows what its machine and run hold (it grows through the machine's state gate,
+        // which asks the budget), and never drops below the largest variant's start.
         let largest = try exp.variants.map { MachineRegistry.estimatedStateBytes(try $0.config.validate()) }.max() ?? 0
-        let reservation = try registry.reserve(largest)
+        let units = exp.repeatCount * exp.variants.count
+        var reservations = [try registry.reserve(largest)]
+        while reservations.count < min(registry.jobs.workers, units), let r = try? registry.reserve(largest) { reservations.append(r) }
         let base: Int
         do {
             base = try chargeJob(ctx, for: .experiment, what: "the experiment job")
         } catch {
-            registry.release(reservation: reservation)
+            for r in reservations { registry.release(reservation: r) }
             throw error
         }
+        let lanes = reservations
         let job = registry.jobs.submit(kind: "experiment", machine: nil, workload: exp.workload.name,
-                                       steps: exp.workload.steps.count, variants: exp.variants.count, chargedBytes: base,
-                                       discarded: { registry.release(reservation: reservation) }) { job in
-            defer { registry.release(reservation: reservation) }
-            var results: [(name: String, result: WorkloadResult)] = []
+                                       steps: exp.workload.steps.count, variants: units, chargedBytes: base,
+                                       discarded: { for r in lanes { registry.release(reservation: r) } }) { job in
+            defer { for r in lanes { registry.release(reservation: r) } }
+            let run = ExperimentLanes(exp, units: units)
+            let helpers = lanes.count > 1 ? WorkerPool(name: "experiment", minThreads: 0, maxThreads: lanes.count - 1,
+                                                       niceness: CPUPriority.background) : nil
+            let done = DispatchSemaphore(value: 0)
+            for rid in lanes.dropFirst() {
+                let accepted = helpers!.submit {
+                    run.lane(reservation: rid, largest: largest, registry: registry, job: job)
+                    done.signal()
+                }
+                if !accepted { done.signal() }
+            }
+            run.lane(reservation: lanes[0], largest: largest, registry: registry, job: job)
+            for _ in lanes.dropFirst() { done.wait() }
+            helpers?.stop()
+            // Results are stored charged in place of the first lane's reservation (the others go first).
+            for r in lanes.dropFirst() { registry.release(reservation: r) }
+            let (reps, stop) = run.outcome()
             func keep() -> Bool {
-                store(ExperimentResult(name: exp.name, workload: exp.workload.name, variants: results), in: job, single: false,
-                      registry: registry, releasingReservation: reservation)
+                guard let r = ExperimentLanes.result(exp, reps) else { return true }
+                return store(r, in: job, single: false, registry: registry, releasingReservation: lanes[0])
             }
-            for (i, v) in exp.variants.enumerated() {
-                job.update { $0.variant = i; $0.variantName = v.name; $0.step = 0 }
-                let m = try Machine(v.config)
-                m.stateGrowthGate = { bytes in registry.approveGrowth(reservation: reservation, bytes: bytes) }
-                let run = try m.beginWorkload(exp.workload)
-                while !m.step(run, maxEvents: 4096) {
-                    registry.setReservation(reservation, to: max(largest, m.stateBytes + run.stateBytes))
-                    job.update { $0.step = run.result.stepsDone }
-                    if registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) {
-                        m.cancel(run)
-                        results.append((v.name, run.result))
-                        if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
-                        job.update { $0.state = .cancelled }
-                        return
-                    }
-                }
-                if case .stateLimit(let bytes)? = run.failure {
-                    results.append((v.name, run.result))
-                    if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
-                    registry.countRefusal(.experiment)
-                    throw registry.overBudget("the experiment's variant '\(v.name)'", needed: bytes, field: "variants[\(i)]")
-                }
-                if let f = run.failure { throw f }
-                results.append((v.name, run.result))
-                registry.setReservation(reservation, to: largest)
+            switch stop {
+            case .cancelled:
+                if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+                job.update { $0.state = .cancelled }
+                return
+            case .stateLimit(let v, let bytes):
+                if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+                registry.countRefusal(.experiment)
+                throw registry.overBudget("the experiment's variant '\(exp.variants[v].name)'", needed: bytes, field: "variants[\(v)]")
+            case .failed(let e):
+                throw e
+            case nil:
+                break
             }
-            job.update { $0.variant = exp.variants.count - 1; $0.step = exp.workload.steps.count }
+            job.update { $0.variant = units - 1; $0.variantName = exp.variants.last?.name; $0.step = exp.workload.steps.count }
             if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
         }
         return job

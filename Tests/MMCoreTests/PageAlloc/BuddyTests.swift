@@ -5,7 +5,7 @@ final class BuddyTests: XCTestCase {
     /// A 16 MiB single-zone x86-64 layout: 4096 pages, four order-10 blocks.
     func tinyMachine() throws -> Machine {
         try Machine(MachineConfig(preset: .x86_64, memoryMiB: nil, zoneLayout: [[ZoneSpec(type: .dma, mib: 16)]],
-                                  sysctl: SysctlSettings(minFreeKbytes: 128)))
+                                  sysctl: SysctlSettings(minFreeKbytes: 128), bootMemory: false))
     }
 
     func testSplitGivesLowestPagesAndUpperHalvesToLowerLists() throws {
