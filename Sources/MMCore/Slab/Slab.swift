@@ -243,7 +243,16 @@ extension Machine {
         if slab.freeObj == NONE && slab.objSlab.count == slab.objectCapacity && !growSlabObjects() { return nil }
         if slab.caches[c].partialHead == NONE {
             let kind = cache.pageKind
-            guard let o = try? allocate(AllocRequest(order: 0, kind: kind, gfp: gfp)), let h = o.handle else { return nil }
+            // A new reclaimable slab page sits on the page-level slab LRU from `prep_new_page` until it is
+            // taken off below, and the kswapd run that ends the allocation's slow path may shrink that LRU:
+            // if it freed the page, the allocation is made again (a kernel slab page is on no LRU, so
+            // nothing can free it before the cache has it; a live page here keeps that rule).
+            var got: (AllocOutcome, PageHandle)?
+            for _ in 0..<4 {
+                guard let o = try? allocate(AllocRequest(order: 0, kind: kind, gfp: gfp)), let h = o.handle else { return nil }
+                if handles.resolve(h) != nil { got = (o, h); break }
+            }
+            guard let (o, h) = got else { return nil }
             let s = Int(h.slot)
             guard touchSlabWord(info: true, slot: s) else {
                 freeAllocation(slot: s)
