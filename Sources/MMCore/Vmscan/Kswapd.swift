@@ -33,7 +33,10 @@ extension Machine {
             let (finished, used) = balancePgdat(node: nid, order: order, budgetNs: UInt64(kswapdCredit[nid]))
             kswapdCredit[nid] -= Int64(clamping: used)
             if finished { kswapdPending[nid] = -1; kswapdCredit[nid] = min(kswapdCredit[nid], 0) }
+            // Kernel 6.6 (ModernSlowpath.swift): kswapd wakes kcompactd as it goes to sleep.
+            if finished && modern != nil { modernKswapdSleeps(node: nid, order: order) }
         }
+        if modern != nil { runPendingKcompactd() }
     }
 
     /// `zone_reclaimable`: fewer pages scanned since the last free than six times the reclaimable pages.

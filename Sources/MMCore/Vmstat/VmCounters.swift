@@ -52,6 +52,8 @@ public struct VmCounters: Sendable, Equatable {
     public var compactFreeIsolated: UInt64 = 0
     /// Pages reclaimed in total (kswapd + direct + lumpy).
     public var pagesReclaimed: UInt64 = 0
+    /// The modern profile's counters (kernel 6.6 only; zero on the old kernels).
+    public var modern = ModernVmCounters()
 
     public init(zoneTypes: Int) { pgalloc = Array(repeating: 0, count: zoneTypes) }
 }

@@ -34,7 +34,7 @@ public struct Experiment: Sendable {
             guard !variants.contains(where: { $0.name == name }) else {
                 throw .invalidConfig(field: "variants[\(i)].name", value: name, reason: "variant names must differ")
             }
-            let merged = Experiment.merge(template, v, dropping: "name")
+            let merged = Experiment.merge(Experiment.template(template, spelledFor: v), v, dropping: "name")
             variants.append(ExperimentVariant(name: name, config: try MachineConfig(json: merged, path: "variants[\(i)]")))
         }
         let workload: WorkloadDefinition
@@ -99,19 +99,20 @@ public struct ExperimentResult: Sendable {
                     String(r.delta(\.compactPagesMoved)), String(r.delta(\.extfragEvents)), String(r.delta(\.allocstall)),
                     us(l.p50), us(l.p90), us(l.p95), us(l.max),
                     r.selftest.map { "\($0.passed ? "pass" : "fail") (\($0.hugepages) huge pages, index \($0.compactionIndex))" } ?? "-"]
+                + modernCells(r)
         }
     }
 
     /// The table as CSV (RFC 4180; a header line, then one line per variant).
     public var csv: String {
         func q(_ s: String) -> String { s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingAll("\"", "\"\"") + "\"" : s }
-        return ([ExperimentResult.columns] + rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        return ([columnNames] + rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
     /// The table as Markdown, like the seed's cover letter tables.
     public var markdown: String {
-        var out = "| " + ExperimentResult.columns.joined(separator: " | ") + " |\n"
-        out += "|" + ExperimentResult.columns.map { _ in "---" }.joined(separator: "|") + "|\n"
+        var out = "| " + columnNames.joined(separator: " | ") + " |\n"
+        out += "|" + columnNames.map { _ in "---" }.joined(separator: "|") + "|\n"
         for r in rows { out += "| " + r.joined(separator: " | ") + " |\n" }
         return out
     }

@@ -70,7 +70,7 @@ extension ExperimentResult {
         .object([
             ("name", .string(name)),
             ("workload", .string(workload)),
-            ("columns", .array(ExperimentResult.columns.map { .string($0) })),
+            ("columns", .array(columnNames.map { .string($0) })),
             ("rows", .array(rows.map { .array($0.map { .string($0) }) })),
             ("variants", .array(variants.map { .object([("name", .string($0.name)), ("result", $0.result.json)]) })),
         ])
