@@ -371,7 +371,7 @@ if args.contains("workloads") || args.contains("workloads-table") {
 
 if args.contains("experiment-repeat") {
     // mm-bench experiment-repeat FILE.json [REPEAT]: an experiment run REPEAT times (default 1), the template's
-    // seed going 1, 2, …; per variant the mean and range of its figures over the runs, as Markdown,
+    // and the workload's seed going 1, 2, …; per variant the mean and range of its figures over the runs, as Markdown,
     // then the wall time and the peak resident memory of the whole run.
     let a = Array(CommandLine.arguments.dropFirst())
     let file = a[a.firstIndex(of: "experiment-repeat")! + 1]
@@ -387,7 +387,8 @@ if args.contains("experiment-repeat") {
             top[ti].1 = .object(tpl)
             j = .object(top)
         }
-        let e = try! Experiment(json: j)
+        var e = try! Experiment(json: j)
+        e.workload.seed = UInt64(k + 1)
         let r = try! e.run()
         tables.append(r)
         if repeats == 1 { print(r.markdown) }

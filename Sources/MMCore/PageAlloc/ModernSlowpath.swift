@@ -152,11 +152,10 @@ extension Machine {
         if let (pfn, z) = attempt() { return got(pfn, z) }
 
         if canDirectReclaim && canCompact && (costly || (order > 0 && mt != Int(Migratetype.movable.rawValue))) {
-            out.stalledInCompaction = true
-            if let (pfn, z) = modernDirectCompact(order: order, gfp: gfp, flags: flags, zonelist: zl, highestZoneidx: hz, mt: mt,
-                                                  priority: .initial, result: &compactResult) {
-                return got(pfn, z)
-            }
+            let page = modernDirectCompact(order: order, gfp: gfp, flags: flags, zonelist: zl, highestZoneidx: hz, mt: mt,
+                                           priority: .initial, result: &compactResult)
+            if compactResult != .skipped { out.stalledInCompaction = true }
+            if let (pfn, z) = page { return got(pfn, z) }
             if costly && gfp.contains(.noretry) {
                 if compactResult == .skipped || compactResult == .deferred { return fail() }
                 compactPriority = .initial
@@ -179,10 +178,11 @@ extension Machine {
                 drainAllPages()
                 if let (pfn, z) = attempt() { return got(pfn, z) }
             }
-            out.stalledInCompaction = out.stalledInCompaction || order > 0
-            if let (pfn, z) = modernDirectCompact(order: order, gfp: gfp, flags: flags, zonelist: zl, highestZoneidx: hz, mt: mt,
-                                                  priority: compactPriority, result: &compactResult) {
-                return got(pfn, z)
+            if order > 0 {
+                let page = modernDirectCompact(order: order, gfp: gfp, flags: flags, zonelist: zl, highestZoneidx: hz, mt: mt,
+                                               priority: compactPriority, result: &compactResult)
+                if compactResult != .skipped { out.stalledInCompaction = true }
+                if let (pfn, z) = page { return got(pfn, z) }
             }
             if gfp.contains(.noretry) { return fail() }
             if costly && (!canCompact || !gfp.contains(.repeat)) { return fail() }
