@@ -32,8 +32,11 @@ final class ModernState {
     var boostedFlag: [Bool]
     var nrReservedHighatomic: [Int]
 
-    // Per node: kcompactd (Kcompactd.swift).
+    // Per node: kcompactd (Kcompactd.swift); `kswapd_order` (the order kswapd was woken for, -1 asleep)
+    // and what kswapd reclaimed since it woke.
     var kcompactd: [KcompactdState]
+    var kswapdAllocOrder: [Int]
+    var kswapdReclaimed: [Int]
 
     /// `current->capture_control` of the direct compactor: the zone and order it compacts for, and the
     /// block a free captured (-1 while none). Zone -1 when no direct compaction is running.
@@ -60,6 +63,8 @@ final class ModernState {
         boostedFlag = Array(repeating: false, count: zones)
         nrReservedHighatomic = Array(repeating: 0, count: zones)
         kcompactd = (0..<nodes).map { _ in KcompactdState(nrZoneTypes: nrZoneTypes) }
+        kswapdAllocOrder = Array(repeating: -1, count: nodes)
+        kswapdReclaimed = Array(repeating: 0, count: nodes)
     }
 }
 

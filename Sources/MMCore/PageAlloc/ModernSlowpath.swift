@@ -212,7 +212,37 @@ extension Machine {
         }
         if anyReady { return 1 }
         if list.isEmpty { return 0 }
-        return tryToFreePages(zonelist: list, order: order, gfp: gfp).reclaimed
+        // shrink_node's `should_continue_reclaim` (reclaim/compaction mode: a costly order, or below
+        // priority DEF_PRIORITY - 2, with __GFP_IO): while a pass reclaims something, no zone could
+        // allocate at the order or compact, and the inactive lists hold more than compact_gap(order),
+        // reclaim goes on. One direct-reclaim stall however many passes it takes.
+        var total = 0, passes = 0
+        let stalls = ev.allocstall
+        while passes < 1024 {
+            passes += 1
+            let r = tryToFreePages(zonelist: list, order: order, gfp: gfp).reclaimed
+            total += r
+            guard r > 0, order > Machine.pageAllocCostlyOrder, gfp.contains(.io) else { break }
+            if !shouldContinueReclaim(order: order, zonelist: list, highestZoneidx: hz) { break }
+        }
+        ev.allocstall = stalls &+ 1
+        return total
+    }
+
+    /// `should_continue_reclaim`'s test after a pass that reclaimed something: stop when a zone could
+    /// allocate at the order (MIN watermark) or compaction could go ahead; else go on while the inactive
+    /// lists (anon only with swap to spare) hold more than `compact_gap(order)`.
+    func shouldContinueReclaim(order: Int, zonelist zl: [Int], highestZoneidx hz: Int) -> Bool {
+        for z in zl where zones[z].populated {
+            if modernZoneWatermarkOk(zone: z, order: order, mark: wmarkPages(zone: z, .min), highestZoneidx: hz, flags: []) { return false }
+            if modernCompactionSuitable(zone: z, order: order, highestZoneidx: hz) { return false }
+        }
+        var inactive = 0
+        for z in zl {
+            inactive += lruPages(zone: z, list: .inactiveFile)
+            if swapUsed < swapPages { inactive += lruPages(zone: z, list: .inactiveAnon) }
+        }
+        return inactive > Machine.compactGap(order)
     }
 
     /// `compaction_ready` (mm/vmscan.c).
@@ -365,15 +395,32 @@ extension Machine {
     func modernWakeupKswapd(zone z: Int, order: Int, highestZoneidx hz: Int, directReclaim: Bool) {
         guard zones[z].populated else { return }
         let nid = zones[z].node
-        if kswapdPending[nid] >= 0 {
-            if kswapdPending[nid] < order { kswapdPending[nid] = order }
-            return
-        }
+        // pgdat->kswapd_order: the order the next balance_pgdat is for (and kcompactd is woken with).
+        if ms.kswapdAllocOrder[nid] < order { ms.kswapdAllocOrder[nid] = order }
+        if kswapdPending[nid] >= 0 { return }
         if pgdatBalanced(node: nid, order: order, highestZoneidx: hz) && !pgdatWatermarkBoosted(node: nid, highestZoneidx: hz) {
+            ms.kswapdAllocOrder[nid] = -1
             if !directReclaim { wakeupKcompactd(node: nid, order: order, highestZoneidx: hz) }
             return
         }
-        kswapdPending[nid] = order
+        kswapdPending[nid] = ms.kswapdAllocOrder[nid]
+        ms.kswapdReclaimed[nid] = 0
+    }
+
+    /// After a stretch of kswapd's work on a 6.6 machine (Vmscan/Kswapd.swift runs the seed's
+    /// `balance_pgdat` in time slices): once it has reclaimed twice the size of the order it balances for,
+    /// it balances for order 0 (`kswapd_shrink_node`); when it is done, it goes to sleep
+    /// (`modernKswapdSleeps`) with the order it was woken for.
+    func modernKswapdRan(node nid: Int, order: Int, finished: Bool, reclaimed: Int) {
+        if finished {
+            let allocOrder = max(ms.kswapdAllocOrder[nid], order)
+            ms.kswapdAllocOrder[nid] = -1
+            ms.kswapdReclaimed[nid] = 0
+            modernKswapdSleeps(node: nid, order: allocOrder)
+            return
+        }
+        ms.kswapdReclaimed[nid] += reclaimed
+        if order > 0 && ms.kswapdReclaimed[nid] >= Machine.compactGap(order) { kswapdPending[nid] = 0 }
     }
 
     /// `pgdat_balanced`: some managed zone up to `highest_zoneidx` passes its HIGH watermark at the order.

@@ -131,8 +131,20 @@ final class KcompactdTests: XCTestCase {
         s.modern.compactionProactiveness = 0
         let m = try Machine(MachineConfig(preset: .x86_64, memoryMiB: 128, seed: 3, kernel: .v6_6, swapMiB: 0, sysctl: s))
         _ = try m.allocateBulk(AllocRequest(order: 0, kind: .file, gfp: .atomic), count: m.totalPages, tag: "f", keepHandles: 0)
-        m.modernKswapdSleeps(node: 0, order: 4)
-        XCTAssertEqual(m.ms.kcompactd[0].maxOrder, 4)
+        // kswapd woken for order 9 balances for it until it has reclaimed compact_gap(9) = 1024 pages,
+        // then for order 0 (kswapd_shrink_node); asleep again, it wakes kcompactd for order 9.
+        m.ms.kswapdAllocOrder[0] = 9
+        m.kswapdPending[0] = 9
+        m.modernKswapdRan(node: 0, order: 9, finished: false, reclaimed: 1000)
+        XCTAssertEqual(m.kswapdPending[0], 9)
+        m.modernKswapdRan(node: 0, order: 9, finished: false, reclaimed: 100)
+        XCTAssertEqual(m.kswapdPending[0], 0)
+        m.kswapdPending[0] = -1
+        m.ms.blockskipFlush[m.zoneId(.dma32)] = true
+        m.modernKswapdRan(node: 0, order: 0, finished: true, reclaimed: 0)
+        XCTAssertEqual(m.ms.kcompactd[0].maxOrder, 9)
+        XCTAssertFalse(m.ms.blockskipFlush[m.zoneId(.dma32)], "reset_isolation_suitable as kswapd sleeps")
+        XCTAssertEqual(m.ms.kswapdAllocOrder[0], -1)
         assertConsistent(m)
     }
 }
