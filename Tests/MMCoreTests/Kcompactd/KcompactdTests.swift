@@ -134,6 +134,7 @@ final class KcompactdTests: XCTestCase {
         // kswapd woken for order 9 balances for it until it has reclaimed compact_gap(9) = 1024 pages,
         // then for order 0 (kswapd_shrink_node); asleep again, it wakes kcompactd for order 9.
         m.ms.kswapdAllocOrder[0] = 9
+        m.ms.kswapdReclaimed[0] = 0
         m.kswapdPending[0] = 9
         m.modernKswapdRan(node: 0, order: 9, finished: false, reclaimed: 1000)
         XCTAssertEqual(m.kswapdPending[0], 9)
