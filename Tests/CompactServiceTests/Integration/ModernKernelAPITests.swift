@@ -76,3 +76,34 @@ final class ModernKernelAPITests: XCTestCase {
         XCTAssertNil(((o.json["nodes"] as? [[String: Any]])?.first)?["kcompactd"])
     }
 }
+
+/// The 6.6 tracepoints on a machine's SSE stream.
+final class ModernStreamTests: XCTestCase {
+    var ts: TestServer!
+    override func setUpWithError() throws { ts = try TestServer() }
+    override func tearDown() { ts?.stop(); ts = nil }
+
+    func testModernTracepointsAreStreamed() throws {
+        XCTAssertEqual(try ts.createMachine("k", memoryMiB: 64, extra: #","kernel":"6.6","sysctl":{"compaction_proactiveness":0}"#).status, 201)
+        let c = try SSEClient(port: ts.port, path: "/v1/machines/k/stats/stream?interval_ms=60000&events=compaction")
+        XCTAssertNotNil(try c.next(named: "stats", timeout: 3))
+        XCTAssertEqual(try ts.client.post("/v1/machines/k/allocations", json: "{\"count\":8000,\"tag\":\"frag\"}").status, 200)
+        XCTAssertEqual(try ts.client.post("/v1/machines/k/allocations/free", json: "{\"tag\":\"frag\",\"pattern\":\"every_other\"}").status, 200)
+        XCTAssertEqual(try ts.client.put("/v1/machines/k/proc/sys/vm/compact_memory", text: "1\n").status, 204)
+        // A direct compaction for a huge page, then kcompactd woken and run.
+        XCTAssertEqual(try ts.client.post("/v1/machines/k/allocations", json: #"{"order":9,"count":2,"gfp":{"noretry":true}}"#).status, 200)
+        var names = Set<String>()
+        var sample: [String: [String: Any]] = [:]
+        while let e = try c.next(timeout: 1), e.name.hasPrefix("mm_compaction") {
+            names.insert(e.name)
+            sample[e.name] = e.json
+        }
+        for n in ["mm_compaction_begin", "mm_compaction_end", "mm_compaction_isolate_migratepages", "mm_compaction_isolate_freepages"] {
+            XCTAssertTrue(names.contains(n), "\(n) in \(names.sorted())")
+        }
+        XCTAssertEqual(sample["mm_compaction_begin"]?["mode"] as? String, "sync")
+        let iso = sample["mm_compaction_isolate_migratepages"]
+        for k in ["start_pfn", "end_pfn", "nr_scanned", "nr_taken", "trace"] { XCTAssertNotNil(iso?[k], k) }
+        XCTAssertTrue((iso?["trace"] as? String ?? "").hasPrefix("range=(0x"))
+    }
+}
