@@ -210,7 +210,11 @@ extension Machine {
                 return !ready
             }
         }
-        if anyReady { return 1 }
+        if anyReady {
+            // do_try_to_free_pages counts the stall, finds compaction ready, reports progress.
+            ev.allocstall &+= 1
+            return 1
+        }
         if list.isEmpty { return 0 }
         // shrink_node's `should_continue_reclaim` (reclaim/compaction mode: a costly order, or below
         // priority DEF_PRIORITY - 2, with __GFP_IO): while a pass reclaims something, no zone could
