@@ -4,6 +4,7 @@ extension Machine {
     /// pageblocks of each migratetype per zone. Columns follow the seed's enum (Unmovable, Reclaimable,
     /// Movable, Reserve, Isolate); counts are not capped (the 100000 cap came later).
     public func renderPagetypeinfo() -> String {
+        if modern != nil { return renderModernPagetypeinfo() }
         var out = ""
         for node in nodes {
             let zs = node.zoneIds.map { zones[$0] }.filter(\.populated)
