@@ -90,6 +90,16 @@ extension Machine {
 
     /// The loop body of `compact_zone` after isolation: migrate, count, put back what did not move.
     func migrateIsolatedBatch(_ cc: inout CompactControl) {
+        let (migrated, failed) = migrateAndCountBatch(&cc)
+        cc.migratepages.removeAll(keepingCapacity: true)
+        tracer?.compactionMigratepages(nrMigrated: migrated, nrFailed: failed)
+    }
+
+    /// `migrate_pages` of the isolated batch, the counters it moves (vmstat's and the run's), and
+    /// `putback_lru_pages` of what did not move; the batch's list stays for the caller to read and empty.
+    /// (The seed's and the modern loop share it; the names are the seed's vmstat items, which the results
+    /// read on every kernel.)
+    func migrateAndCountBatch(_ cc: inout CompactControl) -> (migrated: Int, failed: Int) {
         let freedBefore = cc.freedWhileIsolated
         let (migrated, failed) = migratePages(&cc)
         ev.compactBlocksMoved &+= 1
@@ -104,8 +114,7 @@ extension Machine {
         cc.failed += failed
         cc.blocksMoved += 1
         for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
-        cc.migratepages.removeAll(keepingCapacity: true)
-        tracer?.compactionMigratepages(nrMigrated: migrated, nrFailed: failed)
+        return (migrated, failed)
     }
 
     /// The end of `compact_zone`: release unused free pages, add the scanners' totals to vmstat.

@@ -227,22 +227,9 @@ extension Machine {
     /// check and `check_drain`.
     func modernMigrateBatch(_ cc: inout CompactControl) {
         cc.modern!.freeScanEmpty = false
-        let freedBefore = cc.freedWhileIsolated
-        let (migrated, failed) = migratePages(&cc)
         // (compact_blocks_moved / _pages_moved / _pagemigrate_failed are the seed's names: 6.6's vmstat
         // text leaves them out, the results' columns read them on every kernel.)
-        ev.compactBlocksMoved &+= 1
-        ev.compactPagesMoved &+= UInt64(migrated)
-        ev.pgmigrateSuccess &+= UInt64(migrated)
-        ev.compactFreedWhileIsolated &+= UInt64(cc.freedWhileIsolated - freedBefore)
-        if failed > 0 {
-            ev.compactPagemigrateFailed &+= UInt64(failed)
-            ev.pgmigrateFail &+= UInt64(failed)
-        }
-        cc.migrated += migrated
-        cc.failed += failed
-        cc.blocksMoved += 1
-        for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
+        let (migrated, failed) = migrateAndCountBatch(&cc)
         let err = !cc.migratepages.isEmpty
         let enomem = err && cc.freepages.isEmpty && cc.modern!.freeScanEmpty
         cc.migratepages.removeAll(keepingCapacity: true)

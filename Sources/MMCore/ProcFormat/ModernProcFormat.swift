@@ -24,12 +24,7 @@ extension Machine {
         for node in nodes {
             let zs = node.zoneIds.map { zones[$0] }.filter(\.populated)
             if zs.isEmpty { continue }
-            out += "Page block order: \(pageblockOrder)\n"
-            out += "Pages per block:  \(pageblockPages)\n"
-            out += "\n"
-            out += CFormat.pad("Free pages count per migrate type at order", 43, left: true) + " "
-            for o in 0..<nrOrders { out += CFormat.pad(String(o), 6) + " " }
-            out += "\n"
+            pagetypeinfoHeader(&out)
             for zone in zs {
                 for (name, slot) in Machine.modernMigratetypeColumns {
                     out += "Node \(CFormat.pad(String(node.id), 4)), zone \(CFormat.pad(zone.name, 8)), type \(CFormat.pad(name, 12)) "
