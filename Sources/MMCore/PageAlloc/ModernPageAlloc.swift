@@ -402,26 +402,6 @@ extension Machine {
     /// each page merged by the 6.6 `__free_one_page` (capture included).
     @inline(never)
     func modernFreePcppagesBulk(zone z: Int, count: Int) {
-        var count = count
-        var mt = 0, batchFree = 0
-        zoneAllUnreclaimable[z] = 0
-        zonePagesScanned[z] = 0
-        zoneFreePages[z] += count
-        while count > 0 {
-            var li: Int
-            repeat {
-                batchFree += 1
-                mt += 1
-                if mt == Migratetype.pcpTypes { mt = 0 }
-                li = pcp.list(zone: z, mt: mt)
-            } while pcp.heads[li] == NONE
-            repeat {
-                let pfn = Int(pcp.tails[li])
-                let pmt = pcpDel(pfn, zone: z, list: mt)
-                _ = modernFreeOneBlock(pfn, zone: z, order: 0, mt: pmt)
-                count -= 1
-                batchFree -= 1
-            } while count > 0 && batchFree > 0 && pcp.heads[li] != NONE
-        }
+        takePcppagesBulk(zone: z, count: count) { _ = modernFreeOneBlock($0, zone: z, order: 0, mt: $1) }
     }
 }

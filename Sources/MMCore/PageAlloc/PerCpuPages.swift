@@ -221,6 +221,13 @@ extension Machine {
     func freePcppagesBulk(zone z: Int, count: Int) {
         // Kernel 6.6 (ModernPageAlloc.swift): the same, each page through the 6.6 free path.
         if _slowPath(modern != nil) { modernFreePcppagesBulk(zone: z, count: count); return }
+        takePcppagesBulk(zone: z, count: count) { freeOneBlock($0, zone: z, order: 0, mt: $1) }
+    }
+
+    /// The list walk of `free_pcppages_bulk`, shared by both kernels: `count` pages off the cold ends,
+    /// one from the first non-empty list, two from the next, …; `free(pfn, migratetype)` merges each.
+    @inline(__always)
+    func takePcppagesBulk(zone z: Int, count: Int, _ free: (Int, Int) -> Void) {
         var count = count
         var mt = 0, batchFree = 0
         zoneAllUnreclaimable[z] = 0
@@ -236,8 +243,7 @@ extension Machine {
             } while pcp.heads[li] == NONE
             repeat {
                 let pfn = Int(pcp.tails[li])
-                let pmt = pcpDel(pfn, zone: z, list: mt)
-                freeOneBlock(pfn, zone: z, order: 0, mt: pmt)
+                free(pfn, pcpDel(pfn, zone: z, list: mt))
                 count -= 1
                 batchFree -= 1
             } while count > 0 && batchFree > 0 && pcp.heads[li] != NONE
