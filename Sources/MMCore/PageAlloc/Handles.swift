@@ -120,6 +120,15 @@ public struct HandleTable {
     @inline(__always)
     func handle(ofSlot s: Int) -> PageHandle { PageHandle(slot: UInt32(truncatingIfNeeded: s), generation: generation[s]) }
 
+    /// Sets the table's counters as a machine snapshot recorded them (MachineState.swift); the slots'
+    /// arrays are written by the caller.
+    mutating func restoreCounters(used: Int, freeHead: UInt32, live: Int, slotLimit: Int) {
+        self.used = used
+        self.freeHead = freeHead
+        self.live = live
+        self.slotLimit = slotLimit
+    }
+
     /// Returns a slot to the free chain; its handle stops resolving at once.
     @inline(__always)
     mutating func release(slot s: Int) {
