@@ -9,7 +9,7 @@ FROM swift:6.3-bookworm AS build
 # image tracks Debian bookworm, whose security updates should be picked up on every build.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmicrohttpd-dev pkg-config \
+    && apt-get install -y --no-install-recommends libmicrohttpd-dev zlib1g-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so they are cached while only sources change.

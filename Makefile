@@ -6,7 +6,7 @@ PORT       ?= 8080
 HOST       ?= 127.0.0.1
 RELEASE_BIN = .build/release
 
-APT_PACKAGES = libmicrohttpd-dev pkg-config python3 python3-venv
+APT_PACKAGES = libmicrohttpd-dev zlib1g-dev pkg-config python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots soak check-metrics lint bench bench-http clean

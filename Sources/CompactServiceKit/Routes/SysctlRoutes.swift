@@ -26,9 +26,9 @@ enum SysctlRoutes {
             t.add("PUT", path, body: .text, scope: .admin) { ctx in
                 let box = try ctx.machine()
                 let v = try Validation.sysctlValue(ctx.request.body, field: s.name)
-                let now = try box.withMachine(mutating: true) { m throws -> Int in
-                    try s.set(m, v)
-                    return s.get(m)
+                let now = try box.mutate { section throws -> Int in
+                    try section.perform(.sysctl(name: s.name, value: v))
+                    return s.get(section.machine)
                 }
                 return .text("\(now)\n")
             }

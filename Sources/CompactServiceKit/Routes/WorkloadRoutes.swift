@@ -54,7 +54,8 @@ enum WorkloadRoutes {
             if try wantsWait(ctx) { _ = ctx.registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { ctx.registry.isShuttingDown }) }
             return jobDocument(job)
         }
-        t.delete("/v1/jobs/{id}", execution: .inline) { ctx in
+        // On a worker: forgetting a job removes its file (--state-dir).
+        t.delete("/v1/jobs/{id}") { ctx in
             let job = try job(ctx)
             if job.snapshot.state.finished {
                 ctx.registry.jobs.remove(job.id)
@@ -105,17 +106,18 @@ enum WorkloadRoutes {
         return UInt64(s) * 1_000_000_000
     }
 
-    /// A definition, or `{"preset": "name"}`.
-    static func workloadDefinition(_ body: JSON, path: String) throws -> WorkloadDefinition {
+    /// A definition, or `{"preset": "name"}`; with the definition's JSON (a preset's own), which the
+    /// journal keeps so that replay reads the same definition.
+    static func workloadDefinition(_ body: JSON, path: String) throws -> (WorkloadDefinition, JSON) {
         let r = try JSONObjectReader(body, path: path)
         if let p = try r.string("preset") {
             try r.rejectUnknown(["preset"])
-            guard let d = WorkloadPresets.definition(named: p) else {
+            guard let d = WorkloadPresets.definition(named: p), let j = WorkloadPresets.definitionJSON(named: p) else {
                 throw Problem.invalid(r.field("preset"), "unknown workload preset '\(p.prefix(64))' (\(WorkloadPresets.all.map(\.name).joined(separator: ", ")))")
             }
-            return d
+            return (d, j)
         }
-        return try WorkloadDefinition(json: body, path: path)
+        return (try WorkloadDefinition(json: body, path: path), body)
     }
 
     static func accepted(_ ctx: RequestContext, _ job: Job) throws -> Response {
@@ -135,18 +137,19 @@ enum WorkloadRoutes {
     static func submitWorkload(_ ctx: RequestContext) throws -> Response {
         let box = try ctx.machine()
         _ = try wantsWait(ctx)
-        let def = try workloadDefinition(try ctx.jsonBody(), path: "")
+        let (def, defJSON) = try workloadDefinition(try ctx.jsonBody(), path: "")
         try box.withMachine { m in try def.validate(for: m.config) }
         let registry = ctx.registry
+        if let store = registry.store { try store.admit() }
         let base = try chargeJob(ctx, for: .workload, what: "the workload job")
         // Held weakly while queued: a machine deleted before its job starts is freed at once.
-        let job = registry.jobs.submit(kind: "workload", machine: box.name, machineInstance: box.instance, workload: def.name,
-                                       steps: def.steps.count, variants: 1, chargedBytes: base) { [weak box] job in
+        let job = try registry.jobs.submit(kind: "workload", machine: box.name, machineInstance: box.instance, workload: def.name,
+                                           steps: def.steps.count, variants: 1, chargedBytes: base) { [weak box] job in
             guard let box, !box.isRemoved else {
                 job.update { $0.state = .cancelled; $0.error = Problem.deleted(machineOf: job) }
                 return
             }
-            try runWorkload(def, on: box, job: job, registry: registry)
+            try runWorkload(def, json: defJSON, on: box, job: job, registry: registry)
         }
         return try accepted(ctx, job)
     }
@@ -169,8 +172,9 @@ enum WorkloadRoutes {
     /// growth, like the machine's, asks the machine's state gate: a refusal ends the run (MMCore undoes
     /// a fill or metadata walk in progress) and the job `failed` with a 507 error and its partial result.
     /// The result documents then replace the run's charge (a result that does not fit fails the job too).
-    static func runWorkload(_ def: WorkloadDefinition, on box: MachineBox, job: Job, registry: MachineRegistry) throws {
+    static func runWorkload(_ def: WorkloadDefinition, json defJSON: JSON, on box: MachineBox, job: Job, registry: MachineRegistry) throws {
         var run: WorkloadRun?
+        var runId: Int?
         var result: WorkloadResult?
         var reported = -1
         var budgetStop: Int?
@@ -196,11 +200,20 @@ enum WorkloadRoutes {
         }
         let finished: Bool
         do {
-            finished = try box.runInSteps(shouldStop: { registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) }) { m in
-                if run == nil { run = try m.beginWorkload(def) }
+            finished = try box.runInSteps(shouldStop: { registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) }) { s in
                 let start = monotonicNs()
-                var done = false
-                while !done && monotonicNs() &- start < OperationBudget.stepNs { done = m.step(run!, maxEvents: 1024) }
+                let op: MachineRecord.Op
+                if let id = runId {
+                    op = .workload(run: id, job: job.id, begin: nil, calls: 0)
+                } else {
+                    let id = s.runs.newId()
+                    runId = id
+                    op = .workload(run: id, job: job.id, begin: defJSON, calls: 0)
+                }
+                guard case .workloadSection(let r, _, let done) = try s.perform(op, limit: .time(start: start)) else {
+                    preconditionFailure("a workload section")
+                }
+                run = r
                 // Before the section ends (and the machine's charge is set to what it holds).
                 setRunCharge(run!.stateBytes)
                 let stepsDone = run!.result.stepsDone
@@ -222,8 +235,8 @@ enum WorkloadRoutes {
             job.update { $0.state = .cancelled; $0.error = Problem.deleted(machineOf: job) }
             return
         }
-        if !finished, let r = run {
-            try box.withMachine(mutating: true) { m in m.cancel(r) }
+        if !finished, let r = run, let id = runId {
+            try box.mutate { s in _ = try s.perform(.workloadCancel(run: id)) }
             result = r.result
             job.update { $0.state = .cancelled }
         }
@@ -254,42 +267,49 @@ enum WorkloadRoutes {
             registry.release(reservation: reservation)
             throw error
         }
-        let job = registry.jobs.submit(kind: "experiment", machine: nil, workload: exp.workload.name,
-                                       steps: exp.workload.steps.count, variants: exp.variants.count, chargedBytes: base) { job in
-            defer { registry.release(reservation: reservation) }
-            var results: [(name: String, result: WorkloadResult)] = []
-            func keep() -> Bool {
-                store(ExperimentResult(name: exp.name, workload: exp.workload.name, variants: results), in: job, single: false,
-                      registry: registry, releasingReservation: reservation)
-            }
-            for (i, v) in exp.variants.enumerated() {
-                job.update { $0.variant = i; $0.variantName = v.name; $0.step = 0 }
-                let m = try Machine(v.config)
-                m.stateGrowthGate = { bytes in registry.approveGrowth(reservation: reservation, bytes: bytes) }
-                let run = try m.beginWorkload(exp.workload)
-                while !m.step(run, maxEvents: 4096) {
-                    registry.setReservation(reservation, to: max(largest, m.stateBytes + run.stateBytes))
-                    job.update { $0.step = run.result.stepsDone }
-                    if registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) {
-                        m.cancel(run)
+        let job: Job
+        do {
+            job = try registry.jobs.submit(kind: "experiment", machine: nil, workload: exp.workload.name,
+                                           steps: exp.workload.steps.count, variants: exp.variants.count, chargedBytes: base) { job in
+                defer { registry.release(reservation: reservation) }
+                var results: [(name: String, result: WorkloadResult)] = []
+                func keep() -> Bool {
+                    store(ExperimentResult(name: exp.name, workload: exp.workload.name, variants: results), in: job, single: false,
+                          registry: registry, releasingReservation: reservation)
+                }
+                for (i, v) in exp.variants.enumerated() {
+                    job.update { $0.variant = i; $0.variantName = v.name; $0.step = 0 }
+                    let m = try Machine(v.config)
+                    m.stateGrowthGate = { bytes in registry.approveGrowth(reservation: reservation, bytes: bytes) }
+                    let run = try m.beginWorkload(exp.workload)
+                    while !m.step(run, maxEvents: 4096) {
+                        registry.setReservation(reservation, to: max(largest, m.stateBytes + run.stateBytes))
+                        job.update { $0.step = run.result.stepsDone }
+                        if registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) {
+                            m.cancel(run)
+                            results.append((v.name, run.result))
+                            if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+                            job.update { $0.state = .cancelled }
+                            return
+                        }
+                    }
+                    if case .stateLimit(let bytes)? = run.failure {
                         results.append((v.name, run.result))
                         if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
-                        job.update { $0.state = .cancelled }
-                        return
+                        registry.countRefusal(.experiment)
+                        throw registry.overBudget("the experiment's variant '\(v.name)'", needed: bytes, field: "variants[\(i)]")
                     }
-                }
-                if case .stateLimit(let bytes)? = run.failure {
+                    if let f = run.failure { throw f }
                     results.append((v.name, run.result))
-                    if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
-                    registry.countRefusal(.experiment)
-                    throw registry.overBudget("the experiment's variant '\(v.name)'", needed: bytes, field: "variants[\(i)]")
+                    registry.setReservation(reservation, to: largest)
                 }
-                if let f = run.failure { throw f }
-                results.append((v.name, run.result))
-                registry.setReservation(reservation, to: largest)
+                job.update { $0.variant = exp.variants.count - 1; $0.step = exp.workload.steps.count }
+                if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
             }
-            job.update { $0.variant = exp.variants.count - 1; $0.step = exp.workload.steps.count }
-            if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+        } catch {
+            // (The job's base charge went back with it.)
+            registry.release(reservation: reservation)
+            throw error
         }
         return try accepted(ctx, job)
     }

@@ -264,7 +264,15 @@ final class Router: Sendable {
                         guard let r = try route.cached!(ctx) else { return nil }
                         response = r
                     } else {
-                        response = try route.handler(ctx)
+                        // What the handler changed is answered only once it is durable (--state-dir):
+                        // its journal records, also when it failed after changing something.
+                        let (result, waits) = DurableContext.collecting { try route.handler(ctx) }
+                        if !waits.isEmpty, let store = registry.store {
+                            do throws(StoreError) { try store.awaitDurable(waits) } catch {
+                                throw Problem(500, "the change was made but could not be written to the state directory (--state-dir): \(error.description); it may not survive a restart, and the machine takes no more changes", field: nil)
+                            }
+                        }
+                        response = try result.get()
                     }
                 }
             }
