@@ -6,6 +6,8 @@ enum BodyKind: Sendable {
     case json
     /// `text/plain` or no Content-Type, like a write to a /proc file; anything else is 415.
     case text
+    /// `application/json`, or a machine snapshot (`application/vnd.compact-service.snapshot`).
+    case jsonOrSnapshot
 }
 
 typealias Handler = @Sendable (RequestContext) throws -> Response
@@ -340,6 +342,9 @@ final class Router: Sendable {
                 throw Problem(415, "the body must be application/json, not \(t.map { "'\($0.prefix(80))'" } ?? "absent")",
                               field: "Content-Type")
             }
+        case .jsonOrSnapshot:
+            if r.mediaType == SnapshotFormat.mediaType { return }
+            try checkContentType(r, .json)
         case .text:
             guard let t = r.mediaType else { return }
             guard t == "text/plain" || t == "application/x-www-form-urlencoded" || t == "application/octet-stream" else {
