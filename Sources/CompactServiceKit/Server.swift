@@ -206,6 +206,7 @@ public final class Server: Sendable {
                     log.error("state: machine '\(box.name)': \(error)")
                 }
             }
+            store.close()
         }
         log.info("stopped")
         log.flush(wait: true)

@@ -31,6 +31,7 @@ extension StateStore {
         var out: [RecoveryOutcome] = []
         for n in Files.list(machinesDir) {
             let dir = machinesDir + "/" + n
+            if n == "next-instance" || n.hasSuffix(".tmp") { continue }
             guard Files.isDirectory(dir), n.hasPrefix("m"), let instance = Int(n.dropFirst()) else {
                 log.warning("state: ignoring \(dir) (not a machine directory)")
                 continue
@@ -63,9 +64,9 @@ extension StateStore {
         do {
             return .ready(try recover(dir: dir, instance: instance))
         } catch let f as Failure {
-            return .unavailable(name: f.name, instance: instance, directory: dir, reason: f.reason)
+            return .unavailable(name: f.name ?? savedName(dir: dir), instance: instance, directory: dir, reason: f.reason)
         } catch {
-            return .unavailable(name: nil, instance: instance, directory: dir, reason: "\(error)")
+            return .unavailable(name: savedName(dir: dir), instance: instance, directory: dir, reason: "\(error)")
         }
     }
 
@@ -165,7 +166,7 @@ extension StateStore {
                 if fd >= 0 {
                     _ = ftruncate(fd, off_t(offset))
                     _ = fsync(fd)
-                    close(fd)
+                    Glibc.close(fd)
                 }
                 warnings.append("the last record of \(Journal.fileName(fseq)) was incomplete (\(reason)) and was cut off at byte \(offset): it had not been acknowledged")
             }
@@ -196,7 +197,7 @@ extension StateStore {
                 committer.schedule(journal)
                 try committer.waitDurable(journal, p)
             }
-            warnings.append("finished \(finishing.count) sections of operations the crash interrupted")
+            warnings.append("\(finishing.count) records end what the crash interrupted (requests run to their end, workload jobs stopped)")
         }
         return RecoveredMachine(name: machineName, instance: instance, createdAt: createdAt, machine: m, gateLog: gateLog, journal: journal,
                                 interrupted: interrupted, recordsReplayed: replayed, seconds: 0, warnings: warnings)

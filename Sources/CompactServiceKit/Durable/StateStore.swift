@@ -43,7 +43,7 @@ final class StateStore: Sendable {
         let fd = open(self.root + "/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .errno("cannot open", self.root + "/LOCK") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
+            Glibc.close(fd)
             throw StoreError("\(self.root) is in use by another compact-service (its LOCK is held)")
         }
         lockFD = fd
@@ -51,9 +51,16 @@ final class StateStore: Sendable {
         try Files.fsyncDirectory(self.root)
     }
 
-    deinit {
+    private let closed = Atomic<Bool>(false)
+
+    deinit { close() }
+
+    /// Lets the directory go (its lock, the committer's thread): the end of `Server.stop`.
+    func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         committer.stop()
-        close(lockFD)
+        flock(lockFD, LOCK_UN)
+        Glibc.close(lockFD)
     }
 
     // MARK: - Admission
@@ -101,12 +108,26 @@ final class StateStore: Sendable {
     func directory(instance: Int) -> String { machinesDir + "/m\(instance)" }
 
     /// A new machine's directory and journal (its first record, `create`, is the caller's to append).
+    /// The directory holds `machine.json` too, the machine's name and instance, so that a machine whose
+    /// journal and snapshots are all damaged is still reported by its name.
     func newMachine(name: String, instance: Int) throws(StoreError) -> Journal {
         let dir = directory(instance: instance)
         Files.removeTree(dir)
         guard mkdir(dir, 0o755) == 0 else { throw .errno("cannot create", dir) }
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("name", name)
+        w.field("instance", instance)
+        w.endObject()
+        try Files.writeAtomically(dir + "/machine.json", w.bytes)
         try Files.fsyncDirectory(machinesDir)
         return Journal(directory: dir, machineName: name, nextSeq: 0, fileSeq: 0, coveredBefore: 0)
+    }
+
+    /// The name `machine.json` gives a machine directory, if it can be read.
+    func savedName(dir: String) -> String? {
+        guard let b = try? Files.read(dir + "/machine.json"), case .string(let n)? = (try? JSON.parse(bytes: b))?["name"] else { return nil }
+        return n
     }
 
     /// A new machine made from a state image (an uploaded snapshot, a clone): its directory with that
@@ -116,6 +137,17 @@ final class StateStore: Sendable {
         let bytes = SnapshotFormat.encode(image, identity)
         try Files.writeAtomically(journal.directory + "/" + StateStore.snapshotName(0), bytes)
         return journal
+    }
+
+    /// Instance numbers are never used twice (jobs name a machine by name and instance): the next one
+    /// is saved when a machine is deleted, so a restart does not give a deleted machine's number again.
+    func saveNextInstance(_ next: Int) throws(StoreError) {
+        try Files.writeAtomically(machinesDir + "/next-instance", Array("\(max(next, savedNextInstance))\n".utf8))
+    }
+
+    var savedNextInstance: Int {
+        guard let b = try? Files.read(machinesDir + "/next-instance") else { return 1 }
+        return Int(String(decoding: b, as: UTF8.self).trimmingASCIIWhitespace()) ?? 1
     }
 
     /// Deletes a machine's directory durably (moved to the trash, then removed).

@@ -186,10 +186,11 @@ final class JobRegistry: Sendable {
             maxInstance = max(maxInstance, job.machineInstance ?? 0)
             if !job.snapshot.state.finished {
                 let partial = results(job)
+                let was = job.snapshot.state.rawValue
                 job.update { s in
                     if let p = partial { s = p }
                     s.state = .interrupted
-                    s.error = Problem(500, "the service stopped (a crash or SIGKILL) while this job was \(job.snapshot.state.rawValue); it did not resume. Its machine keeps what the job did up to its last completed step.", field: nil)
+                    s.error = Problem(500, "the service stopped (a crash or SIGKILL) while this job was \(was); it did not resume. Its machine keeps what the job did up to its last completed step.", field: nil)
                 }
                 settle(job)
             }

@@ -226,8 +226,12 @@ final class MachineRegistry: Sendable {
         }
     }
 
-    /// Makes later instance numbers larger than `n` (jobs name instances of machines long deleted).
-    func reserveInstances(through n: Int) { slots.withLock { $0.nextInstance = max($0.nextInstance, n + 1) } }
+    /// Makes later instance numbers larger than `n` (jobs name instances of machines long deleted), and
+    /// than any the state directory has given.
+    func reserveInstances(through n: Int) {
+        let saved = store?.savedNextInstance ?? 1
+        slots.withLock { $0.nextInstance = max($0.nextInstance, n + 1, saved) }
+    }
 
     /// Machines recovery could not bring back.
     var unavailable: [UnavailableMachine] {
@@ -282,6 +286,8 @@ final class MachineRegistry: Sendable {
                 throw .unknownMachine(name)
             }
         }
+        let next = slots.withLock { $0.nextInstance }
+        do throws(StoreError) { try store?.saveNextInstance(next) } catch { throw RegistryError.storage(error.description) }
         switch removed {
         case .ready(let box):
             if let store, let j = box.journal {

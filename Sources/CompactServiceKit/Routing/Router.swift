@@ -265,24 +265,27 @@ final class Router: Sendable {
                     if cachedOnly {
                         guard let r = try route.cached!(ctx) else { return nil }
                         response = r
-                    } else {
+                    } else if let store = registry.store, request.isMutating {
                         // What the handler changed is answered only once it is durable (--state-dir):
                         // its journal records, also when it failed after changing something.
                         let (result, waits) = DurableContext.collecting { try route.handler(ctx) }
-                        if !waits.isEmpty, let store = registry.store {
+                        if !waits.isEmpty {
                             do throws(StoreError) { try store.awaitDurable(waits) } catch {
                                 throw Problem(500, "the change was made but could not be written to the state directory (--state-dir): \(error.description); it may not survive a restart, and the machine takes no more changes", field: nil)
                             }
                         }
                         response = try result.get()
+                    } else {
+                        response = try route.handler(ctx)
                     }
                 }
             }
         } catch {
             let p = Problem.from(error)
-            // 507 is the memory budget refusing (by design: the access line shows it, /metrics counts it),
+            // 507 is the memory budget or the state directory's space refusing, 503 a machine recovery
+            // could not bring back or shutdown (by design: the access line shows it, /metrics counts it),
             // not a fault of the service.
-            if p.status >= 500 && p.status != 507 {
+            if p.status >= 500 && p.status != 507 && p.status != 503 {
                 log.error("request \(request.requestID) \(request.method) \(request.path): \(error)")
             }
             return finish(p.response(requestID: request.requestID), request)
