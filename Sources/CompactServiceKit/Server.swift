@@ -260,6 +260,7 @@ public final class Server: Sendable {
         }
         registry.reserveInstances(through: maxInstance)
         let ready = outcomes.filter { if case .ready = $0 { return true }; return false }.count
-        log.info("state: \(store.root): \(ready) machines recovered, \(outcomes.count - ready) unavailable, \(saved.jobs.count) jobs, in \(Int(Double(monotonicNs() &- t0) / 1e6)) ms")
+        let unavailable = outcomes.filter { if case .unavailable = $0 { return true }; return false }.count
+        log.info("state: \(store.root): \(ready) machines recovered, \(unavailable) unavailable, \(saved.jobs.count) jobs, in \(Int(Double(monotonicNs() &- t0) / 1e6)) ms")
     }
 }

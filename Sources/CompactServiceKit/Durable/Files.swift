@@ -109,9 +109,11 @@ enum Files {
     }
 
     /// Replaces `path` with `bytes` atomically and durably: a temporary file beside it, written and
-    /// fsynced, renamed over it, the directory fsynced. A crash leaves the old file or the new one.
+    /// fsynced, renamed over it, the directory fsynced. A crash leaves the old file or the new one (and
+    /// perhaps a `*.tmp-*` file, which recovery removes).
     static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(StoreError) {
-        let tmp = path + ".tmp"
+        // A name of its own, so that two writers of one file never share a temporary file.
+        let tmp = path + ".tmp-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .errno("cannot create", tmp) }
         do throws(StoreError) {
@@ -163,7 +165,7 @@ final class AppendFile: @unchecked Sendable {
     /// before it counts anything written here as durable.
     var directoryPending: Bool
 
-    static let reserveStep = 4 << 20
+    static let reserveStep = 1 << 20
 
     /// Creates (exclusively) or opens a file for appending at its end.
     init(path: String, create: Bool) throws(StoreError) {

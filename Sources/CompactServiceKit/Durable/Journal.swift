@@ -123,8 +123,16 @@ final class Journal: Sendable {
         state.withLock { ($0.recordsSinceSnapshot, $0.bytesSinceSnapshot, $0.refusalsSinceSnapshot) }
     }
 
-    /// Writes what is pending (the committer, one thread). Returns whether there was anything.
-    func flush(lowOnSpace: inout Bool) -> Bool {
+    /// What a round of the committer wrote to one journal: the files to sync, and the position that is
+    /// durable once they are.
+    struct Written {
+        var files: [AppendFile]
+        var end: UInt64
+        var failure: StoreError?
+    }
+
+    /// Writes what is pending, without syncing (the committer, one thread): nil when there was nothing.
+    func writePending(lowOnSpace: inout Bool) -> Written? {
         // Take the pending bytes and the files they go to under the lock; write outside it.
         let work = state.withLock { s -> [(AppendFile?, Pending, String?)]? in
             if s.pending.isEmpty || s.failure != nil { return nil }
@@ -145,39 +153,33 @@ final class Journal: Sendable {
                 }
             }
         }
-        guard let work else { return false }
-        var touched: [AppendFile] = []
-        var failure: StoreError?
-        var end: UInt64 = 0
+        guard let work else { return nil }
+        var w = Written(files: [], end: 0)
         for (file, p, error) in work {
-            if let error { failure = StoreError(error); break }
+            if let error { w.failure = StoreError(error); break }
             if let f = file {
                 do throws(StoreError) {
                     try f.append(p.bytes, lowOnSpace: &lowOnSpace)
                 } catch {
-                    failure = error
+                    w.failure = error
                     break
                 }
-                if !touched.contains(where: { $0 === f }) { touched.append(f) }
+                if !w.files.contains(where: { $0 === f }) { w.files.append(f) }
             }
-            end = p.end
+            w.end = p.end
         }
-        if failure == nil {
-            for f in touched {
-                do throws(StoreError) { try f.sync() } catch {
-                    failure = error
-                    break
-                }
-            }
-        }
+        return w
+    }
+
+    /// After the round's syncs: what was written is durable, or the journal has failed.
+    func settle(_ w: Written, syncFailure: StoreError?) {
         state.withLock { s in
-            if let failure {
+            if let failure = w.failure ?? syncFailure {
                 s.failure = failure
             } else {
-                s.durable = max(s.durable, end)
+                s.durable = max(s.durable, w.end)
             }
         }
-        return true
     }
 
     /// Whether everything up to `position` is durable; throws the journal's failure.
@@ -200,6 +202,8 @@ final class Committer: Sendable {
     }
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
+    /// Threads that fsync a round's files side by side (a sync waits on the disk, not the CPU).
+    private let syncPool = WorkerPool(name: "fsync", minThreads: 0, maxThreads: 16)
     /// Set when the disk refused to reserve room for a journal (admission then refuses changes).
     let lowOnSpace = Atomic<Bool>(false)
     /// Rounds and fsyncs so far, and the time they took (for /metrics).
@@ -260,10 +264,28 @@ final class Committer: Sendable {
                 }
                 let t0 = monotonicNs()
                 var low = false
-                var any = false
-                for j in journals where j.flush(lowOnSpace: &low) { any = true }
+                // Write every journal's records, then sync all the files at once: the file system
+                // commits concurrent syncs together (ext4's journal takes them in one transaction),
+                // so a round costs about one sync however many machines changed.
+                let written = journals.compactMap { j in j.writePending(lowOnSpace: &low).map { (j, $0) } }
                 if low { lowOnSpace.store(true, ordering: .relaxed) }
-                if any {
+                let files = written.flatMap { $0.1.failure == nil ? $0.1.files : [] }
+                let failures = Mutex<[ObjectIdentifier: StoreError]>([:])
+                let done = DispatchSemaphore(value: 0)
+                for (i, f) in files.enumerated() {
+                    let sync: @Sendable () -> Void = {
+                        do throws(StoreError) { try f.sync() } catch { failures.withLock { $0[ObjectIdentifier(f)] = error } }
+                        done.signal()
+                    }
+                    // The last on this thread; the others on threads of their own, at once.
+                    if i == files.count - 1 || !syncPool.submit(sync) { sync() }
+                }
+                for _ in files { done.wait() }
+                let failed = failures.withLock { $0 }
+                for (j, w) in written {
+                    j.settle(w, syncFailure: w.files.lazy.compactMap { failed[ObjectIdentifier($0)] }.first)
+                }
+                if !written.isEmpty {
                     rounds.add(1, ordering: .relaxed)
                     syncNs.add(monotonicNs() &- t0, ordering: .relaxed)
                 }

@@ -23,6 +23,9 @@ enum RecoveryOutcome {
     case ready(RecoveredMachine)
     /// The directory could not be brought back: it stays as it is, the machine answers with `reason`.
     case unavailable(name: String?, instance: Int?, directory: String, reason: String)
+    /// A creation the crash cut short before it was answered (the directory holds no snapshot and no
+    /// record): the machine never existed, and its directory is removed.
+    case incomplete(directory: String)
 }
 
 extension StateStore {
@@ -31,7 +34,10 @@ extension StateStore {
         var out: [RecoveryOutcome] = []
         for n in Files.list(machinesDir) {
             let dir = machinesDir + "/" + n
-            if n == "next-instance" || n.hasSuffix(".tmp") { continue }
+            if n.hasPrefix("next-instance") {
+                if n.contains(".tmp-") { unlink(dir) }
+                continue
+            }
             guard Files.isDirectory(dir), n.hasPrefix("m"), let instance = Int(n.dropFirst()) else {
                 log.warning("state: ignoring \(dir) (not a machine directory)")
                 continue
@@ -49,6 +55,9 @@ extension StateStore {
             case .unavailable(let name, _, _, let reason):
                 log.error("state: machine '\(name ?? "?")' in \(dir) cannot be recovered: \(reason); it is marked unavailable")
                 metrics.recoveries.withLock { $0.append((name ?? n, seconds, 0, false)) }
+            case .incomplete:
+                log.info("state: \(dir) holds a machine whose creation was not finished (never answered); removing it")
+                try? deleteDirectory(dir)
             }
             out.append(outcome)
         }
@@ -60,9 +69,13 @@ extension StateStore {
         var reason: String
     }
 
+    private struct Incomplete: Error {}
+
     func recoverMachine(dir: String, instance: Int) -> RecoveryOutcome {
         do {
             return .ready(try recover(dir: dir, instance: instance))
+        } catch is Incomplete {
+            return .incomplete(directory: dir)
         } catch let f as Failure {
             return .unavailable(name: f.name ?? savedName(dir: dir), instance: instance, directory: dir, reason: f.reason)
         } catch {
@@ -73,8 +86,8 @@ extension StateStore {
     private func recover(dir: String, instance: Int) throws -> RecoveredMachine {
         var warnings: [String] = []
         var names = Files.list(dir)
-        for n in names where n.hasSuffix(".tmp") { unlink(dir + "/" + n) }
-        names.removeAll { $0.hasSuffix(".tmp") }
+        for n in names where n.contains(".tmp-") { unlink(dir + "/" + n) }
+        names.removeAll { $0.contains(".tmp-") }
         let snapshots = names.compactMap { StateStore.snapshotSeq(ofFile: $0) }.sorted(by: >)
         let journalSeqs = names.compactMap { Journal.firstSeq(ofFile: $0) }.sorted()
         let gateLog = GateLog()
@@ -174,6 +187,7 @@ extension StateStore {
         }
         guard let m = machine, let machineName = name else {
             if !damaged.isEmpty { throw Failure(name: nil, reason: "snapshot damaged: \(damaged.joined(separator: "; "))") }
+            if snapshots.isEmpty && expected == 0 { throw Incomplete() }
             throw Failure(name: nil, reason: "neither a snapshot nor the start of a journal")
         }
         // A file named after the next record (empty after a cut) is in the way of the new one.

@@ -142,8 +142,13 @@ final class StateStore: Sendable {
     /// Instance numbers are never used twice (jobs name a machine by name and instance): the next one
     /// is saved when a machine is deleted, so a restart does not give a deleted machine's number again.
     func saveNextInstance(_ next: Int) throws(StoreError) {
-        try Files.writeAtomically(machinesDir + "/next-instance", Array("\(max(next, savedNextInstance))\n".utf8))
+        try counterLock.withLock { (_) throws(StoreError) in
+            try Files.writeAtomically(machinesDir + "/next-instance", Array("\(max(next, savedNextInstance))\n".utf8))
+        }
     }
+
+    /// Serialises the writers of `next-instance` and `jobs/next-id` (each keeps the larger number).
+    private let counterLock = Mutex<Void>(())
 
     var savedNextInstance: Int {
         guard let b = try? Files.read(machinesDir + "/next-instance") else { return 1 }
@@ -204,8 +209,10 @@ final class StateStore: Sendable {
 
     /// Forgets a job's file; `nextId` (the job counter now) is saved first, so the number is not reused.
     func removeJob(id: String, nextId: Int) {
-        do {
-            try Files.writeAtomically(jobsDir + "/next-id", Array("\(nextId)\n".utf8))
+        do throws(StoreError) {
+            try counterLock.withLock { (_) throws(StoreError) in
+                try Files.writeAtomically(jobsDir + "/next-id", Array("\(max(nextId, savedNextJobId))\n".utf8))
+            }
         } catch {
             log.error("state: cannot save the job counter: \(error)")
         }
@@ -213,11 +220,16 @@ final class StateStore: Sendable {
         try? Files.fsyncDirectory(jobsDir)
     }
 
+    var savedNextJobId: Int {
+        guard let b = try? Files.read(jobsDir + "/next-id") else { return 1 }
+        return Int(String(decoding: b, as: UTF8.self).trimmingASCIIWhitespace()) ?? 1
+    }
+
     /// Saved jobs, in id order, and the saved next job number.
     func loadJobs() -> (jobs: [(id: String, bytes: [UInt8])], nextId: Int) {
         var out: [(String, [UInt8])] = []
         for n in Files.list(jobsDir) {
-            if n.hasSuffix(".tmp") {
+            if n.contains(".tmp-") {
                 unlink(jobsDir + "/" + n)
                 continue
             }
@@ -228,8 +240,7 @@ final class StateStore: Sendable {
                 log.error("state: cannot read job \(n): \(error)")
             }
         }
-        var next = 1
-        if let b = try? Files.read(jobsDir + "/next-id"), let v = Int(String(decoding: b, as: UTF8.self).trimmingASCIIWhitespace()) { next = v }
+        let next = savedNextJobId
         func num(_ id: String) -> Int { Int(id.dropFirst(4)) ?? 0 }
         return (out.sorted { num($0.0) < num($1.0) }, next)
     }

@@ -217,6 +217,8 @@ final class MachineRegistry: Sendable {
                     }
                     s.byName[r.name] = .ready(box)
                     s.nextInstance = max(s.nextInstance, r.instance + 1)
+                case .incomplete:
+                    continue
                 case .unavailable(let name, let instance, let dir, let reason):
                     let n = name ?? dir.split(separator: "/").last.map(String.init) ?? dir
                     if let instance { s.nextInstance = max(s.nextInstance, instance + 1) }
@@ -267,10 +269,10 @@ final class MachineRegistry: Sendable {
     /// memory goes with the last reference. Returns the machine, so that the caller (not the registry's
     /// lock) drops what may be that last reference: freeing a large machine takes a while.
     /// With a state directory the machine's directory goes too, durably, before this returns (an
-    /// unavailable machine is deleted so).
+    /// unavailable machine is deleted so). Not refused when the state directory is short of space:
+    /// deleting frees some.
     @discardableResult
     func remove(_ name: String) throws -> MachineBox? {
-        if let store { try store.admit() }
         let removed = try slots.withLock { (s: inout Slots) throws(RegistryError) -> Slot in
             switch s.byName[name] {
             case .ready(let box)?:

@@ -3,17 +3,17 @@ import MMCore
 /// /proc/sys/vm/{extfrag_threshold,min_free_kbytes,compact_unevictable_allowed}: GET gives the value
 /// and a newline, PUT takes what `echo 500 >` would write and answers with the new value.
 enum SysctlRoutes {
+    /// A sysctl's name and how to read it; a write is a journal record (`MachineRecord.Op.sysctl`,
+    /// applied by `MachineOps.perform`).
     struct Sysctl: Sendable {
         let name: String
         let get: @Sendable (Machine) -> Int
-        let set: @Sendable (Machine, Int) throws(MMError) -> Void
     }
 
     static let all: [Sysctl] = [
-        Sysctl(name: "extfrag_threshold", get: { $0.extfragThreshold }, set: { (m, v) throws(MMError) in try m.setExtfragThreshold(v) }),
-        Sysctl(name: "min_free_kbytes", get: { $0.minFreeKbytes }, set: { (m, v) throws(MMError) in try m.setMinFreeKbytes(v) }),
-        Sysctl(name: "compact_unevictable_allowed", get: { $0.compactUnevictableAllowed },
-               set: { (m, v) throws(MMError) in try m.setCompactUnevictableAllowed(v) }),
+        Sysctl(name: "extfrag_threshold", get: { $0.extfragThreshold }),
+        Sysctl(name: "min_free_kbytes", get: { $0.minFreeKbytes }),
+        Sysctl(name: "compact_unevictable_allowed", get: { $0.compactUnevictableAllowed }),
     ]
 
     static func register(_ t: inout RouteTable) {

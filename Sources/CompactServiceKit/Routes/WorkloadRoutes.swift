@@ -253,6 +253,7 @@ enum WorkloadRoutes {
         _ = try wantsWait(ctx)
         let exp = try Experiment(json: try ctx.jsonBody())
         let registry = ctx.registry
+        if let store = registry.store { try store.admit() }
         // Variants run one after another on fresh machines that are not in the registry; the largest is
         // reserved in the memory budget from now until the job ends, so experiments already queued or
         // running count against later machines and experiments. While a variant runs, the reservation
