@@ -64,6 +64,32 @@ enum Codec {
     }
 }
 
+extension Codec {
+    /// Base64 (RFC 4648, with or without padding; whitespace ignored); nil for anything else.
+    static func base64Decode(_ s: String) -> [UInt8]? {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { table[Int(c)] = UInt8(i) }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count * 3 / 4)
+        var acc: UInt32 = 0, bits = 0, padding = 0
+        for c in s.utf8 {
+            if c == UInt8(ascii: " ") || c == UInt8(ascii: "\n") || c == UInt8(ascii: "\r") || c == UInt8(ascii: "\t") { continue }
+            if c == UInt8(ascii: "=") { padding += 1; continue }
+            guard padding == 0 else { return nil }
+            let v = table[Int(c)]
+            guard v != 0xFF else { return nil }
+            acc = acc << 6 | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            }
+        }
+        guard padding <= 2, bits < 6 else { return nil }
+        return out
+    }
+}
+
 /// Appends little-endian integers and bytes.
 struct ByteWriter {
     var bytes: [UInt8] = []

@@ -249,9 +249,74 @@ enum WorkloadRoutes {
         }
     }
 
+    /// An experiment's starting state (`start`): a machine of this service (its state now) or a
+    /// snapshot (base64). Every variant starts from it instead of from a fresh machine; the variants
+    /// default to its configuration (`template`), keep its memory layout, and may differ in
+    /// `compaction` and `sysctl`, which are set on their copy of the state.
+    struct StartState: Sendable {
+        var image: MachineStateImage
+        var config: MachineConfig
+    }
+
+    static func startState(_ ctx: RequestContext, _ j: JSON) throws -> StartState {
+        let r = try ObjectReader(j, path: "start", allowed: ["machine", "snapshot"])
+        switch (try r.string("machine", maxBytes: 1024), try r.string("snapshot", maxBytes: Int.max)) {
+        case (let name?, nil):
+            guard Validation.isValidName(name) else { throw Problem.invalid("start.machine", "machine names match \(Validation.namePattern)") }
+            let box: MachineBox
+            do { box = try ctx.registry.get(name) } catch RegistryError.unknownMachine {
+                throw Problem.notFound("start.machine", "no machine named '\(name)'")
+            }
+            let (image, id) = try SnapshotRoutes.capture(box, registry: ctx.registry)
+            return StartState(image: image, config: id.config)
+        case (nil, let b64?):
+            guard let bytes = Codec.base64Decode(b64) else { throw Problem.invalid("start.snapshot", "not base64") }
+            do {
+                let (id, image) = try SnapshotFormat.decode(bytes)
+                return StartState(image: image, config: id.config)
+            } catch {
+                throw Problem.invalid("start.snapshot", "not a snapshot this service reads: \(error.description)")
+            }
+        default:
+            throw Problem.invalid("start", "give exactly one of machine (a machine's name) and snapshot (base64)")
+        }
+    }
+
+    /// The variants must keep the start state's memory layout.
+    static func layoutKey(_ c: MachineConfig) throws -> String {
+        let l = try c.validate()
+        return "\(l.totalPages) \(l.nodeSpans.map { "\($0.start)+\($0.pages)" }) \(l.zones.map { "\($0.node)/\($0.type)/\($0.startPfn)+\($0.pages)" }) "
+            + "\(c.preset.pageShift) \(c.preset.nrOrders) \(c.preset.pageblockOrder) \(c.preset.zoneTypes) \(c.swapMiB)"
+    }
+
+    /// A variant's machine from the start state, with the variant's own sysctls set on it.
+    static func machine(_ v: ExperimentVariant, from start: StartState, gate: @escaping (Int) -> Bool) throws -> Machine {
+        let m = try Machine(v.config, restoring: start.image, stateGrowthGate: gate)
+        let own = v.config.sysctl, base = start.config.sysctl
+        if let x = own.extfragThreshold, x != base.extfragThreshold { try m.setExtfragThreshold(x) }
+        if let x = own.minFreeKbytes, x != base.minFreeKbytes { try m.setMinFreeKbytes(x) }
+        if let x = own.compactUnevictableAllowed, x != base.compactUnevictableAllowed { try m.setCompactUnevictableAllowed(x) }
+        return m
+    }
+
     static func submitExperiment(_ ctx: RequestContext) throws -> Response {
         _ = try wantsWait(ctx)
-        let exp = try Experiment(json: try ctx.jsonBody())
+        var body = try ctx.jsonBody()
+        var start: StartState?
+        if case .object(var members) = body, let i = members.firstIndex(where: { $0.0 == "start" }) {
+            let s = try startState(ctx, members.remove(at: i).1)
+            if !members.contains(where: { $0.0 == "template" }) { members.append(("template", s.config.json)) }
+            body = .object(members)
+            start = s
+        }
+        let exp = try Experiment(json: body)
+        let startState = start
+        if let start {
+            let key = try layoutKey(start.config)
+            for (i, v) in exp.variants.enumerated() where try layoutKey(v.config) != key {
+                throw Problem.invalid("variants[\(i)]", "variant '\(v.name)' has another memory layout than the start state (its preset, memory, nodes, zones and swap must be the start's)")
+            }
+        }
         let registry = ctx.registry
         if let store = registry.store { try store.admit() }
         // Variants run one after another on fresh machines that are not in the registry; the largest is
@@ -260,6 +325,7 @@ enum WorkloadRoutes {
         // follows what its machine and run hold (it grows through the machine's state gate, which asks
         // the budget), and never drops below the largest variant's start.
         let largest = try exp.variants.map { MachineRegistry.estimatedStateBytes(try $0.config.validate()) }.max() ?? 0
+            + (startState?.image.storedBytes ?? 0)
         let reservation = try registry.reserve(largest)
         let base: Int
         do {
@@ -280,8 +346,14 @@ enum WorkloadRoutes {
                 }
                 for (i, v) in exp.variants.enumerated() {
                     job.update { $0.variant = i; $0.variantName = v.name; $0.step = 0 }
-                    let m = try Machine(v.config)
-                    m.stateGrowthGate = { bytes in registry.approveGrowth(reservation: reservation, bytes: bytes) }
+                    let gate: (Int) -> Bool = { bytes in registry.approveGrowth(reservation: reservation, bytes: bytes) }
+                    let m: Machine
+                    if let start = startState {
+                        m = try machine(v, from: start, gate: gate)
+                    } else {
+                        m = try Machine(v.config)
+                        m.stateGrowthGate = gate
+                    }
                     let run = try m.beginWorkload(exp.workload)
                     while !m.step(run, maxEvents: 4096) {
                         registry.setReservation(reservation, to: max(largest, m.stateBytes + run.stateBytes))

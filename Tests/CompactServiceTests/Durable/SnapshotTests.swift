@@ -88,6 +88,49 @@ final class SnapshotTests: XCTestCase {
         XCTAssertEqual(try c.post("/v1/machines/nope/clone", json: "{\"name\":\"x\"}").status, 404)
     }
 
+    /// An experiment that starts from a machine (or its snapshot) runs each variant on that machine's
+    /// state: the variant that changes nothing gives exactly what the same workload gives on a clone,
+    /// and the machine itself is untouched.
+    func testExperimentStartsFromAMachineOrASnapshot() throws {
+        let s = try TestServer()
+        defer { s.stop() }
+        let c = s.client
+        try s.createMachine("frag", memoryMiB: 128, extra: ",\"nodes\":2")
+        _ = try c.post("/v1/machines/frag/allocations", json: "{\"count\":28000,\"tag\":\"x\",\"mlock\":true}")
+        _ = try c.post("/v1/machines/frag/allocations/free", json: "{\"tag\":\"x\",\"pattern\":\"every_other\"}")
+        XCTAssertEqual(try c.post("/v1/machines/frag/clone", json: "{\"name\":\"twin\"}").status, 201)
+        let before = try fingerprint(c, "frag")
+        let workload = "{\"name\":\"w\",\"steps\":[{\"high_alloc\":{\"fraction\":0.3,\"tag\":\"h\"}},{\"sample\":{\"name\":\"end\"}}]}"
+        let onTwin = try c.post("/v1/machines/twin/workloads?wait=true", json: workload)
+        let expected = try JSONSerialization.data(withJSONObject: onTwin.json["result"] as Any, options: [.sortedKeys])
+
+        let b64 = Data(try c.get("/v1/machines/frag/snapshot").body).base64EncodedString()
+        for start in ["{\"machine\":\"frag\"}", "{\"snapshot\":\"\(b64)\"}"] {
+            let r = try c.post("/v1/experiments?wait=true", json: """
+                {"start":\(start),"variants":[{"name":"same"},{"name":"vanilla","compaction":false},{"name":"eager","sysctl":{"extfrag_threshold":0}}],
+                 "workload":\(workload)}
+                """)
+            XCTAssertEqual(r.status, 200, r.text)
+            let variants = ((r.json["result"] as? [String: Any])?["variants"] as? [[String: Any]]) ?? []
+            XCTAssertEqual(variants.count, 3)
+            guard variants.count == 3 else { continue }
+            XCTAssertEqual(try JSONSerialization.data(withJSONObject: variants[0]["result"] as Any, options: [.sortedKeys]), expected,
+                           "the unchanged variant is the workload on a clone")
+            let successes = variants.map { (($0["result"] as? [String: Any])?["high_alloc"] as? [String: Any])?["successes"] as? Int ?? -1 }
+            XCTAssertNotEqual(successes[0], successes[1], "compaction makes a difference from this state: \(successes)")
+        }
+        XCTAssertEqual(try fingerprint(c, "frag"), before, "the start machine is untouched")
+        // Bad starts name the field.
+        let unknown = try c.post("/v1/experiments", json: "{\"start\":{\"machine\":\"nope\"},\"variants\":[{}],\"workload\":\(workload)}")
+        XCTAssertEqual(unknown.status, 404)
+        XCTAssertEqual(unknown.json["field"] as? String, "start.machine")
+        let other = try c.post("/v1/experiments", json: "{\"start\":{\"machine\":\"frag\"},\"variants\":[{},{\"memory_mib\":256}],\"workload\":\(workload)}")
+        XCTAssertEqual(other.status, 422)
+        XCTAssertEqual(other.json["field"] as? String, "variants[1]")
+        let garbage = try c.post("/v1/experiments", json: "{\"start\":{\"snapshot\":\"!!\"},\"variants\":[{}],\"workload\":\(workload)}")
+        XCTAssertEqual(garbage.json["field"] as? String, "start.snapshot")
+    }
+
     func testBadUploadsAreRefusedNamingTheField() throws {
         let s = try TestServer()
         defer { s.stop() }
