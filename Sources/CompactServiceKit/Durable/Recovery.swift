@@ -1,4 +1,6 @@
+import Dispatch
 import MMCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,9 +31,10 @@ enum RecoveryOutcome {
 }
 
 extension StateStore {
-    /// Every machine directory, recovered (README "Durable state", recovery).
+    /// Every machine directory, recovered (README "Durable state", recovery), several at once (one per
+    /// core): machines are independent.
     func recoverMachines() -> [RecoveryOutcome] {
-        var out: [RecoveryOutcome] = []
+        var dirs: [(dir: String, instance: Int)] = []
         for n in Files.list(machinesDir) {
             let dir = machinesDir + "/" + n
             if n.hasPrefix("next-instance") {
@@ -42,26 +45,35 @@ extension StateStore {
                 log.warning("state: ignoring \(dir) (not a machine directory)")
                 continue
             }
-            let t0 = monotonicNs()
-            var outcome = recoverMachine(dir: dir, instance: instance)
-            let seconds = Double(monotonicNs() &- t0) / 1e9
-            switch outcome {
-            case .ready(var r):
-                r.seconds = seconds
-                for w in r.warnings { log.warning("state: machine '\(r.name)' (\(dir)): \(w)") }
-                log.info("state: recovered machine '\(r.name)' (instance \(r.instance)) in \(Int(seconds * 1000)) ms: \(r.recordsReplayed) journal records replayed")
-                metrics.recoveries.withLock { $0.append((r.name, seconds, r.recordsReplayed, true)) }
-                outcome = .ready(r)
-            case .unavailable(let name, _, _, let reason):
-                log.error("state: machine '\(name ?? "?")' in \(dir) cannot be recovered: \(reason); it is marked unavailable")
-                metrics.recoveries.withLock { $0.append((name ?? n, seconds, 0, false)) }
-            case .incomplete:
-                log.info("state: \(dir) holds a machine whose creation was not finished (never answered); removing it")
-                try? deleteDirectory(dir)
-            }
-            out.append(outcome)
+            dirs.append((dir, instance))
         }
-        return out
+        let all = dirs
+        let results = RecoveryResults(count: all.count)
+        DispatchQueue.concurrentPerform(iterations: all.count) { i in
+            results.set(i, recoverAndReport(dir: all[i].dir, instance: all[i].instance))
+        }
+        return results.take()
+    }
+
+    private func recoverAndReport(dir: String, instance: Int) -> RecoveryOutcome {
+        let t0 = monotonicNs()
+        var outcome = recoverMachine(dir: dir, instance: instance)
+        let seconds = Double(monotonicNs() &- t0) / 1e9
+        switch outcome {
+        case .ready(var r):
+            r.seconds = seconds
+            for w in r.warnings { log.warning("state: machine '\(r.name)' (\(dir)): \(w)") }
+            log.info("state: recovered machine '\(r.name)' (instance \(r.instance)) in \(Int(seconds * 1000)) ms: \(r.recordsReplayed) journal records replayed")
+            metrics.recoveries.withLock { $0.append((r.name, seconds, r.recordsReplayed, true)) }
+            outcome = .ready(r)
+        case .unavailable(let name, _, _, let reason):
+            log.error("state: machine '\(name ?? "?")' in \(dir) cannot be recovered: \(reason); it is marked unavailable")
+            metrics.recoveries.withLock { $0.append((name ?? "m\(instance)", seconds, 0, false)) }
+        case .incomplete:
+            log.info("state: \(dir) holds a machine whose creation was not finished (never answered); removing it")
+            try? deleteDirectory(dir)
+        }
+        return outcome
     }
 
     private struct Failure: Error {
@@ -231,4 +243,19 @@ extension Journal {
     func noteReplayed(records: Int) {
         state.withLock { $0.recordsSinceSnapshot = records }
     }
+}
+
+/// The outcomes of machines recovered side by side, by position.
+private final class RecoveryResults: @unchecked Sendable {
+    // Why @unchecked Sendable is safe: each recovering thread writes only its own index, under `lock`,
+    // and `take` reads them all after `concurrentPerform` has returned (every write happened before);
+    // a recovered machine is used by the thread that built it and then, after `take`, by its caller only.
+    private let lock = Mutex<Void>(())
+    private var outcomes: [RecoveryOutcome?]
+
+    init(count: Int) { outcomes = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ o: RecoveryOutcome) { lock.withLock { _ in outcomes[i] = o } }
+
+    func take() -> [RecoveryOutcome] { lock.withLock { _ in outcomes.compactMap { $0 } } }
 }
