@@ -159,7 +159,7 @@ public final class Server: Sendable {
             guard Validation.isValidName(name) else {
                 throw StartError(description: "--demo-machine '\(name)' does not match \(Validation.namePattern)")
             }
-            if (try? registry.get(name)) == nil {
+            if !registry.holds(name) {
                 let (result, waits) = DurableContext.collecting { try registry.create(name: name, config: Routes.demoConfig) }
                 do {
                     _ = try result.get()

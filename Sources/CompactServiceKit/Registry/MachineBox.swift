@@ -162,9 +162,10 @@ final class MachineBox: Sendable {
     /// `Section.perform`, whose records are appended to the journal (when the service is durable)
     /// before the lock is released, in the order of the sections; the request being handled then
     /// waits for them to be durable before it is answered (`DurableContext`). Refused with 507 before
-    /// anything happens when the state directory is out of space.
-    func mutate<R: Sendable>(_ body: (inout Section) throws -> R) throws -> R {
-        if let store { try store.admit(journal) }
+    /// anything happens when the state directory is out of space, unless `ending` (the record that ends
+    /// an operation: a cancellation, a stop, which must not be refused halfway).
+    func mutate<R: Sendable>(ending: Bool = false, _ body: (inout Section) throws -> R) throws -> R {
+        if let store, !ending { try store.admit(journal) }
         return try withMachine(mutating: true) { m in
             var section = Section(machine: m, runs: runs, gateLog: gateLog)
             defer {

@@ -235,6 +235,9 @@ final class MachineRegistry: Sendable {
         slots.withLock { $0.nextInstance = max($0.nextInstance, n + 1, saved) }
     }
 
+    /// Whether a machine of this name is registered (ready, being created or unavailable).
+    func holds(_ name: String) -> Bool { slots.withLock { $0.byName[name] != nil } }
+
     /// Machines recovery could not bring back.
     var unavailable: [UnavailableMachine] {
         slots.withLock { s in

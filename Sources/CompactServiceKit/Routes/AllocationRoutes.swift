@@ -76,7 +76,7 @@ enum AllocationRoutes {
             }
             if !ended, let id = run {
                 // Stopped by shutdown: the batch ends here (and recovery does not finish it).
-                try box.mutate { s in _ = try s.perform(.allocStop(run: id)) }
+                try box.mutate(ending: true) { s in _ = try s.perform(.allocStop(run: id)) }
             }
         }
         if let bytes = refused {

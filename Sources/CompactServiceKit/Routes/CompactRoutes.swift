@@ -101,7 +101,7 @@ enum CompactRoutes {
         }
         if !finished, let id = runId {
             // Shutting down: put isolated pages back and stop.
-            try box.mutate { s in
+            try box.mutate(ending: true) { s in
                 guard case .compaction(let r) = try s.perform(.compactCancel(run: id)) else { preconditionFailure("a cancelled compaction") }
                 after = snapshot(s.machine, zones: r.zoneIds)
                 report = s.machine.report(r)

@@ -236,7 +236,7 @@ enum WorkloadRoutes {
             return
         }
         if !finished, let r = run, let id = runId {
-            try box.mutate { s in _ = try s.perform(.workloadCancel(run: id)) }
+            try box.mutate(ending: true) { s in _ = try s.perform(.workloadCancel(run: id)) }
             result = r.result
             job.update { $0.state = .cancelled }
         }
