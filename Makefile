@@ -12,7 +12,7 @@ RELEASE_BIN = .build/release
 APT_PACKAGES = libmicrohttpd-dev zlib1g-dev pkg-config python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-crash test-browser screenshots soak check-metrics lint bench bench-http clean
+.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots soak check-metrics lint bench bench-http bench-compact test-crash clean
 
 # System packages: installed only when missing.
 deps:
@@ -41,6 +41,7 @@ deps-test: deps deps-browser
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -68,7 +69,8 @@ serve: release
 
 # Unit and integration tests, the crash test (30 SIGKILLs of a service with --state-dir, every
 # acknowledged change found after each restart), the chaos test (a few short rounds), the limits test (wrk beside a
-# misbehaving client), the dashboard in headless Chromium, a short soak (2.5 min: memory stays within the
+# misbehaving client), the fleet test (three instances behind nginx with deploy/nginx), the dashboard
+# in headless Chromium, a short soak (2.5 min: memory stays within the
 # budget and flat), then schemathesis against the running server with openapi.yaml, promtool on its live
 # /metrics, and hadolint on the Dockerfile.
 test: deps-test
@@ -77,6 +79,7 @@ test: deps-test
 	python3 scripts/crash_test.py --bin .build/debug/compact-service --kills 30
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
 	python3 scripts/limits.py --bin .build/debug/compact-service
+	python3 scripts/fleet_test.py --bin .build/debug/compact-service
 	$(BROWSER_PY) scripts/browser_test.py --bin .build/debug/compact-service
 	python3 scripts/soak.py --bin .build/debug/compact-service --minutes 2.5 --interval 10 --quiesce-every 30 --budget-mib 128
 	scripts/schemathesis.sh
@@ -129,6 +132,14 @@ bench: release
 bench-http: release deps-bench
 	gcc -O2 -Wall -Wextra -o .build/bare-mhd bench/bare-mhd.c $$(pkg-config --cflags --libs libmicrohttpd) -lpthread
 	python3 scripts/bench-http.py --swift $(RELEASE_BIN)/compact-service --c .build/bare-mhd
+
+# Compaction speed against the native yardstick beside the checkout (../shared/yardstick/cref.c), the
+# same recipe side by side (a minute or two; prints figures and ratios, not a pass/fail test).
+YARDSTICK ?= ../shared/yardstick/cref.c
+bench-compact: release
+	@test -f $(YARDSTICK) || { echo "bench-compact needs the yardstick at $(YARDSTICK) (YARDSTICK=path)"; exit 1; }
+	gcc -O2 -march=x86-64-v2 -o .build/cref $(YARDSTICK)
+	python3 scripts/bench-compact.py --mm-bench $(RELEASE_BIN)/mm-bench --cref .build/cref
 
 clean:
 	rm -rf .build

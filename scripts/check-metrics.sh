@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-debug}
 BIN=.build/$BUILD/compact-service
 command -v promtool >/dev/null 2>&1 || { echo "promtool not found (apt-get install prometheus)" >&2; exit 1; }
+# The scrape configuration shipped for a fleet (README "Sharding").
+promtool check config deploy/prometheus.yml
 if [ ! -x "$BIN" ]; then
     if [ "$BUILD" = release ]; then swift build -c release; else swift build; fi
 fi

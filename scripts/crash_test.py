@@ -5,7 +5,8 @@ Each round starts compact-service on one state directory and drives random chang
 threads, one machine each (allocations in one section and stepped ones of more than 256 blocks,
 frees by handle, by tag and one at a time, sysctls, the three compaction triggers, deleting and
 re-creating the machine), while the server is killed with SIGKILL after a random 0.2-1.2 s. After
-the restart, every machine must be back and must equal a shadow: a second compact-service without
+the restart, every machine must be back, pass the consistency checker (`GET …/debug/check`), and
+equal a shadow: a second compact-service without
 --state-dir (in memory) that got the same requests, each the moment it was answered. The request a
 thread had in flight at the kill was not answered: the machine must then equal the shadow with it
 or without it (never anything in between; a stepped operation the kill interrupted is finished by
@@ -66,6 +67,9 @@ def fingerprint(port, name):
     if s != 200:
         raise AssertionError("GET %s stats answered %d: %s" % (name, s, b[:300]))
     out = {"stats": stats_without_sizes(b)}
+    s, b = call(port, "GET", "/v1/machines/%s/debug/check" % name)
+    if s != 200 or not json.loads(b).get("consistent"):
+        raise AssertionError("machine %s fails the consistency checker: %s" % (name, b[:500]))
     for d in DOCS:
         s, b = call(port, "GET", "/v1/machines/%s%s" % (name, d))
         if s != 200:

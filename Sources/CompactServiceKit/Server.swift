@@ -259,6 +259,7 @@ public final class Server: Sendable {
             return s
         }
         registry.reserveInstances(through: maxInstance)
+        registry.experimentNames.restore { registry.jobs.get($0) != nil }
         let ready = outcomes.filter { if case .ready = $0 { return true }; return false }.count
         let unavailable = outcomes.filter { if case .unavailable = $0 { return true }; return false }.count
         log.info("state: \(store.root): \(ready) machines recovered, \(unavailable) unavailable, \(saved.jobs.count) jobs, in \(Int(Double(monotonicNs() &- t0) / 1e6)) ms")

@@ -182,6 +182,63 @@ if enabled("compact") {
     }
 }
 
+if enabled("compact") || args.contains("compact-sparse") {
+    // The yardstick's `sparse` recipe (../shared/yardstick/cref.c, `cref 65536 sparse`), for a side-by-side
+    // rate: one 64 GiB Normal zone; 100 MiB chunks of order-0 movable pages until 80 % of its pages are
+    // used (the kernel selftest's recipe), more chunks until the zone is full; then, newest first, every
+    // other one of the 80 % chunks and every filler chunk keep one page in 8; then a whole-zone
+    // compaction. MM_BENCH_SPARSE_MIB: another zone size.
+    let mib = Int(ProcessInfo.processInfo.environment["MM_BENCH_SPARSE_MIB"] ?? "") ?? 65536
+    let label = mib == 65536 ? "64gib" : "\(mib)mib"
+    let m = try! Machine(MachineConfig(preset: .x86_64, memoryMiB: nil, zoneLayout: [[ZoneSpec(type: .normal, mib: mib)]], seed: 1))
+    let chunkPages = (100 << 20) >> 12
+    // `(long)(MemFree kB * 0.8 / 1024)` MiB, in 100 MiB chunks.
+    var fragMiB = Int(Double(m.totalPages * 4) * 0.8 / 1024)
+    var chunks: [[PageHandle]] = []
+    var full = false
+    func chunk() -> [PageHandle] {
+        // GFP_ATOMIC: the zone is filled to its last pages (the yardstick has no watermarks).
+        let tag = "c\(chunks.count)"
+        let r = try! m.allocateBulk(AllocRequest(order: 0, kind: .anon, gfp: .atomic), count: chunkPages, tag: tag, keepHandles: 0,
+                                    stopAfterFailures: 1)
+        if r.succeeded < chunkPages { full = true }
+        return m.handles(ofTag: tag)
+    }
+    while fragMiB > 0 && !full {
+        chunks.append(chunk())
+        fragMiB -= 100
+    }
+    let n80 = chunks.count
+    while !full { chunks.append(chunk()) }
+    for c in stride(from: n80 - 1, through: 0, by: -2) {
+        for (i, h) in chunks[c].enumerated() where i % 8 != 0 { try! m.free(h) }
+    }
+    for c in n80..<chunks.count {
+        for (i, h) in chunks[c].enumerated() where i % 8 != 0 { try! m.free(h) }
+    }
+    let z = m.populatedZones[0].id
+    let before = m.nrFree(zone: z, order: 9) + 2 * m.nrFree(zone: z, order: 10)
+    let t0 = now()
+    let rep = try! m.compactMemory()
+    let secs = now() - t0
+    let c = rep.countersAfter
+    precondition(rep.zones.allSatisfy { $0.result == .complete } && c.compactPagesMoved > 0)
+    precondition(m.checkConsistency().isEmpty)
+    report("compact_sparse_\(label)_chunks", Double(chunks.count), "chunks")
+    report("compact_sparse_\(label)_allocated_pages", Double(m.liveAllocations), "pages")
+    report("compact_sparse_\(label)_order9_free_before", Double(before), "blocks")
+    report("compact_sparse_\(label)_order9_free_after", Double(m.nrFree(zone: z, order: 9) + 2 * m.nrFree(zone: z, order: 10)), "blocks")
+    report("compact_sparse_\(label)_seconds", secs, "s")
+    report("compact_sparse_\(label)_migrate_scanned", Double(c.compactMigrateScanned), "pages")
+    report("compact_sparse_\(label)_free_scanned", Double(c.compactFreeScanned), "pages")
+    report("compact_sparse_\(label)_pages_moved", Double(c.compactPagesMoved), "pages")
+    report("compact_sparse_\(label)_isolated", Double(c.compactIsolated), "pages")
+    report("compact_sparse_\(label)_blocks_moved", Double(c.compactBlocksMoved), "batches")
+    report("compact_sparse_\(label)_pagemigrate_failed", Double(c.compactPagemigrateFailed), "pages")
+    report("compact_sparse_\(label)_scanned_per_second", Double(c.compactMigrateScanned + c.compactFreeScanned) / secs, "pages/s")
+    report("compact_sparse_\(label)_pages_migrated_per_second", Double(c.compactPagesMoved) / secs, "pages/s")
+}
+
 if enabled("pageblocks") {
     // GET …/pageblocks of a 1 TiB machine (524,288 pageblocks): the one pass over the page arrays
     // (`pageblockTable`) and the binary encoding, timed together, and the document's size; fresh, then
@@ -275,7 +332,9 @@ if args.contains("result-json") {
     // scripts/result-snapshots.sh writes them all to a directory, to compare two builds byte for byte.
     let a = Array(CommandLine.arguments.dropFirst())
     if a.count >= 3, let mib = Int(a[2]) {
-        let m = machine(mib)
+        // MMBENCH_ARCH=x86|ppc64 picks another preset (default x86_64).
+        let arch = ProcessInfo.processInfo.environment["MMBENCH_ARCH"].flatMap { ArchPreset.named($0) } ?? .x86_64
+        let m = machine(mib, preset: arch)
         let run = try! m.beginWorkload(WorkloadPresets.definition(named: a[1])!)
         let events = a.count >= 4 ? Int(a[3])! : 1 << 30
         while !m.step(run, maxEvents: events) {}
@@ -288,6 +347,43 @@ if args.contains("result-json") {
         let e = try! Experiment(json: try! JSON.parse(text))
         print(try! e.run().json.encoded)
     }
+}
+
+if args.contains("experiment-parallel") {
+    // mm-bench experiment-parallel FILE.json [JOBS] [csv|markdown|json]: an experiment (with its `repeat`) run with
+    // its units (variant × seed) spread over JOBS threads (default 2), as the service's lanes run them;
+    // prints the result and, on stderr, the wall time.
+    let a = Array(CommandLine.arguments.dropFirst())
+    let text = try! String(contentsOfFile: a[1], encoding: .utf8)
+    let e = try! Experiment(json: try! JSON.parse(text))
+    let jobs = a.count >= 3 ? Int(a[2]) ?? 2 : 2
+    let format = a.count >= 4 ? a[3] : "markdown"
+    let units = e.repeatCount * e.variants.count
+    final class Slots: @unchecked Sendable {
+        let lock = NSLock()
+        var results: [[WorkloadResult?]]
+        init(_ v: Int, _ k: Int) { results = Array(repeating: Array(repeating: nil, count: k), count: v) }
+    }
+    let slots = Slots(e.variants.count, e.repeatCount)
+    let t0 = now()
+    DispatchQueue.concurrentPerform(iterations: jobs) { lane in
+        var u = lane
+        while u < units {
+            let k = u / e.variants.count, v = u % e.variants.count
+            let unit = e.unit(variant: v, replicate: k)
+            let r = try! Machine(unit.config).runWorkload(unit.workload)
+            slots.lock.lock(); slots.results[v][k] = r; slots.lock.unlock()
+            u += jobs
+        }
+    }
+    let t1 = now()
+    let res = e.result(replicates: slots.results.map { $0.map { $0! } })
+    switch format {
+    case "csv": print(res.csv, terminator: "")
+    case "json": print(res.json.encoded)
+    default: print(res.markdown, terminator: "")
+    }
+    FileHandle.standardError.write("experiment \(e.name): \(units) units on \(jobs) threads in \(String(format: "%.2f", t1 - t0)) s\n".data(using: .utf8)!)
 }
 
 if args.contains("workloads") || args.contains("workloads-table") {

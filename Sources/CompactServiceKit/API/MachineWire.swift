@@ -3,7 +3,7 @@ import MMCore
 /// Wire format of machines: the creation request and the description every machine route answers with.
 enum MachineWire {
     static let createFields = ["name", "preset", "memory_mib", "nodes", "distances", "zones", "seed", "compaction",
-                               "swap_mib", "sysctl"]
+                               "swap_mib", "sysctl", "kernel_reserved_kib", "boot_memory"]
 
     /// Reads a POST /v1/machines body into a name and a configuration. The machine keys are MMCore's
     /// (`MachineConfig(json:)`, which experiments use too), so both read machines the same way and name
@@ -15,6 +15,16 @@ enum MachineWire {
             throw Problem.invalid("name", "machine names match \(Validation.namePattern)")
         }
         return (name, try MachineConfig(json: body, extraKeys: ["name"]))
+    }
+
+    /// The definition of `PUT /v1/machines/{name}`: the body of a create, whose `name` may be left out
+    /// and must otherwise be the path's.
+    static func parsePut(_ body: JSONValue, name: String) throws -> MachineConfig {
+        let r = try ObjectReader(body, path: "", allowed: createFields)
+        if let n = try r.string("name", maxBytes: 1024), n != name {
+            throw Problem.invalid("name", "the body names '\(n.prefix(64))' but the path '\(name)'; leave it out or make them equal")
+        }
+        return try MachineConfig(json: body, extraKeys: ["name"])
     }
 
     /// The machine's description (GET /v1/machines/{name}, 201 of POST, items of the list).
@@ -49,6 +59,7 @@ enum MachineWire {
         d.field("nr_orders", m.nrOrders)
         d.field("pageblock_order", m.pageblockOrder)
         d.field("total_pages", m.totalPages)
+        d.field("mem_total_pages", m.memTotalPages)
         d.field("free_pages", m.nrFreePagesTotal)
         d.field("pcp_pages", m.pcpPages)
         d.field("live_allocations", m.liveAllocations)
@@ -61,6 +72,7 @@ enum MachineWire {
         d.field("min_free_kbytes", m.minFreeKbytes)
         d.field("extfrag_threshold", m.extfragThreshold)
         d.field("compact_unevictable_allowed", m.compactUnevictableAllowed)
+        d.field("hugepages_treat_as_movable", m.hugepagesTreatAsMovable)
         d.endObject()
         d.field("recommended_min_free_kbytes", m.recommendedMinFreeKbytes)
         d.key("zones")

@@ -17,9 +17,9 @@ enum Validation {
     static let namePattern = "[a-z0-9][a-z0-9_-]{0,62}"
 
     /// A machine name from the path: a name that cannot exist is a bad request, not a missing machine.
-    static func pathName(_ s: String) throws(Problem) -> String {
+    static func pathName(_ s: String, field: String = "name") throws(Problem) -> String {
         guard isValidName(s) else {
-            throw Problem.badPathParameter("name", "machine names match \(namePattern)")
+            throw Problem.badPathParameter(field, "\(field == "name" ? "machine" : field) names match \(namePattern)")
         }
         return s
     }

@@ -190,6 +190,7 @@ enum MachineOps {
             case "extfrag_threshold": try m.setExtfragThreshold(value)
             case "min_free_kbytes": try m.setMinFreeKbytes(value)
             case "compact_unevictable_allowed": try m.setCompactUnevictableAllowed(value)
+            case "hugepages_treat_as_movable": try m.setHugepagesTreatAsMovable(value)
             default: throw ReplayError("no sysctl \(name)")
             }
             return (op, .none)

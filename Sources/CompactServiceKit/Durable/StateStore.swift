@@ -220,6 +220,13 @@ final class StateStore: Sendable {
         try? Files.fsyncDirectory(jobsDir)
     }
 
+    /// `DIR/experiments.json`: the experiments started by name (`PUT /v1/experiments/{name}`).
+    func saveExperimentNames(_ bytes: [UInt8]) throws(StoreError) {
+        try Files.writeAtomically(root + "/experiments.json", bytes)
+    }
+
+    func loadExperimentNames() -> [UInt8]? { try? Files.read(root + "/experiments.json") }
+
     var savedNextJobId: Int {
         guard let b = try? Files.read(jobsDir + "/next-id") else { return 1 }
         return Int(String(decoding: b, as: UTF8.self).trimmingASCIIWhitespace()) ?? 1

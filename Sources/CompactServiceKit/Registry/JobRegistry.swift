@@ -221,10 +221,14 @@ final class JobRegistry: Sendable {
         store?.removeJob(id: job.id, nextId: jobs.withLock { $0.next })
     }
 
-    /// Submits a job that was charged `chargedBytes` (its base charge) already. With a state directory
-    /// the job is saved (queued) before it can run; throws when it cannot be (nothing was submitted).
+    /// Submits a job that was charged `chargedBytes` (its base charge) already. `discarded` is called
+    /// instead of `body` when the body never runs (the job was cancelled while queued, or the service
+    /// stopped first): what the submitter set aside for the body (an experiment's reservation) goes back.
+    /// With a state directory the job is saved (queued) before it can run; throws when it cannot be
+    /// (nothing was submitted, and `discarded` is not called: the caller gives back what it set aside).
     func submit(kind: String, machine: String?, machineInstance: Int? = nil, workload: String, steps: Int, variants: Int,
-                chargedBytes: Int = 0, _ body: @escaping @Sendable (Job) throws -> Void) throws -> Job {
+                chargedBytes: Int = 0, discarded: (@Sendable () -> Void)? = nil,
+                _ body: @escaping @Sendable (Job) throws -> Void) throws -> Job {
         let (job, dropped) = jobs.withLock { j -> (Job, Job?) in
             let job = Job(id: "job-\(j.next)", kind: kind, machine: machine, machineInstance: machineInstance, workload: workload,
                           steps: steps, variants: variants)
@@ -246,6 +250,7 @@ final class JobRegistry: Sendable {
         }
         let accepted = pool.submit { [self] in
             if job.cancelRequested.load(ordering: .relaxed) || stopping.load(ordering: .acquiring) {
+                discarded?()
                 job.update { $0.state = .cancelled }
                 settle(job)
                 return
@@ -262,6 +267,7 @@ final class JobRegistry: Sendable {
             settle(job)
         }
         if !accepted {
+            discarded?()
             job.update { $0.state = .cancelled }
             settle(job)
         }

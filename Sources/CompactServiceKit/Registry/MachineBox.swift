@@ -67,6 +67,8 @@ final class MachineBox: Sendable {
     let instance: Int
     /// Wall-clock creation time, RFC 3339.
     let createdAt: String
+    /// The definition the machine was created from (what `PUT /v1/machines/{name}` compares).
+    let config: MachineConfig
     private let machine: Mutex<Machine>
     /// Rendered documents by `DocKind.rawValue`, each with the generation it was rendered at. Taken
     /// alone by `cachedDocument`, or while `machine` is locked (lock order: machine, then docs); never
@@ -127,6 +129,7 @@ final class MachineBox: Sendable {
         self.runs = runs
         self.journal = journal
         self.store = store
+        config = machine.config
         let bytes = machine.stateBytes
         let events = MachineEvents(pageblockOrder: machine.pageblockOrder)
         machine.tracer = events

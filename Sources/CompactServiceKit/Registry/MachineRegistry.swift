@@ -76,6 +76,8 @@ final class MachineRegistry: Sendable {
     private let slots = Mutex(Slots())
     /// Workload and experiment jobs, on their own threads (`JobRegistry`).
     let jobs: JobRegistry
+    /// Experiments started by name (`PUT /v1/experiments/{name}`).
+    let experimentNames: ExperimentNames
     /// The threads that run requests taken off libmicrohttpd's threads, and renders for streams.
     let requestPool = WorkerPool(name: "requests", minThreads: 2, maxThreads: 64)
     /// The service's own request metrics. They live here because the registry is the one shared object
@@ -92,6 +94,7 @@ final class MachineRegistry: Sendable {
         self.memoryBudget = memoryBudget
         self.store = store
         jobs = JobRegistry(store: store)
+        experimentNames = ExperimentNames(store: store)
     }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }

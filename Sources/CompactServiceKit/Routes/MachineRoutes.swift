@@ -4,6 +4,7 @@ import MMCore
 enum MachineRoutes {
     static func register(_ t: inout RouteTable) {
         t.add("POST", "/v1/machines", body: .jsonOrSnapshot, scope: .admin, create)
+        t.add("PUT", "/v1/machines/{name}", body: .json, scope: .admin, put)
         t.get("/v1/machines", cached: cachedList, list)
         t.get("/v1/machines/{name}", cached: { ctx in
             MachineWire.cachedDescription(try ctx.machine()).map { d in
@@ -38,6 +39,38 @@ enum MachineRoutes {
         var r = Response.json(201, w)
         r.headers.append(("Location", "/v1/machines/\(name)"))
         return r
+    }
+
+    /// Creation by path, idempotent for the same definition (a retried request is safe, and the path
+    /// carries the name a front hashes on): 201 when it creates the machine, 200 with the machine when
+    /// one of that name was created from an equal definition (whatever happened to it since), 409 when
+    /// from a different one.
+    static func put(_ ctx: RequestContext) throws -> Response {
+        let name = try ctx.machineName()
+        let config = try MachineWire.parsePut(try ctx.jsonBody(), name: name)
+        // A machine of that name being created by another request is waited for (creation takes
+        // milliseconds), then compared.
+        let deadline = monotonicNs() &+ 10_000_000_000
+        while true {
+            if let box = try? ctx.registry.get(name) {
+                guard box.config == config else {
+                    throw Problem.conflict("body", "machine '\(name)' exists with a different definition; DELETE it first or choose another name")
+                }
+                var w = JSONWriter()
+                try MachineWire.describe(box, into: &w)
+                return .json(200, w)
+            }
+            do {
+                let box = try ctx.registry.create(name: name, config: config)
+                var w = JSONWriter()
+                try MachineWire.describe(box, into: &w)
+                var r = Response.json(201, w)
+                r.headers.append(("Location", "/v1/machines/\(name)"))
+                return r
+            } catch RegistryError.duplicateName where monotonicNs() < deadline {
+                usleepNs(2_000_000)
+            }
+        }
     }
 
     static func list(_ ctx: RequestContext) throws -> Response {

@@ -18,7 +18,9 @@ import MMCore
 enum StreamRoutes {
     static let pattern = "/v1/machines/{name}/stats/stream"
     static let jobPattern = "/v1/jobs/{id}/stream"
-    static let patterns: Set<String> = [pattern, jobPattern]
+    /// The job stream under a workload's machine and under an experiment's name.
+    static let jobPatterns: Set<String> = [jobPattern, "/v1/machines/{name}/jobs/{id}/stream", "/v1/experiments/{experiment}/stream"]
+    static let patterns: Set<String> = jobPatterns.union([pattern])
     static let defaultIntervalMs = 1000
     static let intervals = 100...3_600_000
 
@@ -33,17 +35,19 @@ enum StreamRoutes {
             SSEFormat.event(&out, id: id, name: "stats", data: doc)
             return Response(status: 200, contentType: "text/event-stream", body: out)
         }
-        t.get(jobPattern) { ctx in
-            let (_, content) = try stream(ctx, pattern: jobPattern, lastEventID: nil)
-            var out: [UInt8] = []
-            _ = content.produce(&out, now: 0, closing: false)
-            return Response(status: 200, contentType: "text/event-stream", body: out)
+        for p in jobPatterns.sorted() {
+            t.get(p) { ctx in
+                let (_, content) = try stream(ctx, pattern: p, lastEventID: nil)
+                var out: [UInt8] = []
+                _ = content.produce(&out, now: 0, closing: false)
+                return Response(status: 200, contentType: "text/event-stream", body: out)
+            }
         }
     }
 
     /// Validates a request for one of the stream routes and makes the stream's source and content.
     static func stream(_ ctx: RequestContext, pattern p: String, lastEventID: String?) throws -> (any StreamSource, any StreamContent) {
-        if p == jobPattern {
+        if jobPatterns.contains(p) {
             let job = try WorkloadRoutes.job(ctx)
             return (JobSource(job: job), JobContent(job))
         }

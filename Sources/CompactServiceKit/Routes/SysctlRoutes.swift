@@ -1,6 +1,6 @@
 import MMCore
 
-/// /proc/sys/vm/{extfrag_threshold,min_free_kbytes,compact_unevictable_allowed}: GET gives the value
+/// /proc/sys/vm/{extfrag_threshold,min_free_kbytes,compact_unevictable_allowed,hugepages_treat_as_movable}: GET gives the value
 /// and a newline, PUT takes what `echo 500 >` would write and answers with the new value.
 enum SysctlRoutes {
     /// A sysctl's name and how to read it; a write is a journal record (`MachineRecord.Op.sysctl`,
@@ -14,6 +14,7 @@ enum SysctlRoutes {
         Sysctl(name: "extfrag_threshold", get: { $0.extfragThreshold }),
         Sysctl(name: "min_free_kbytes", get: { $0.minFreeKbytes }),
         Sysctl(name: "compact_unevictable_allowed", get: { $0.compactUnevictableAllowed }),
+        Sysctl(name: "hugepages_treat_as_movable", get: { $0.hugepagesTreatAsMovable }),
     ]
 
     static func register(_ t: inout RouteTable) {

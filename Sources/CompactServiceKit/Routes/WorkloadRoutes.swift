@@ -1,3 +1,4 @@
+import Dispatch
 import MMCore
 
 /// Workloads, experiments and the jobs that run them.
@@ -48,35 +49,46 @@ enum WorkloadRoutes {
             w.endObject()
             return .json(200, w)
         }
-        // Without ?wait the job is answered on the HTTP thread; a wait blocks a worker.
-        t.get("/v1/jobs/{id}", cached: { ctx in try wantsWait(ctx) ? nil : jobDocument(try job(ctx)) }) { ctx in
-            let job = try job(ctx)
-            if try wantsWait(ctx) { _ = ctx.registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { ctx.registry.isShuttingDown }) }
-            return jobDocument(job)
-        }
-        // On a worker: forgetting a job removes its file (--state-dir).
-        t.delete("/v1/jobs/{id}") { ctx in
-            let job = try job(ctx)
-            if job.snapshot.state.finished {
-                ctx.registry.jobs.remove(job.id)
-                return .noContent()
+        t.add("PUT", "/v1/experiments/{experiment}", body: .json, putExperiment)
+        // A job by id, under its machine (a workload's), and by its experiment's name: the same routes.
+        for prefix in ["/v1/jobs/{id}", "/v1/machines/{name}/jobs/{id}", "/v1/experiments/{experiment}"] {
+            // Without ?wait the job is answered on the HTTP thread; a wait blocks a worker.
+            t.get(prefix, cached: { ctx in try wantsWait(ctx) ? nil : jobDocument(try job(ctx)) }) { ctx in
+                let job = try job(ctx)
+                if try wantsWait(ctx) { _ = ctx.registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { ctx.registry.isShuttingDown }) }
+                return jobDocument(job)
             }
-            job.cancelRequested.store(true, ordering: .relaxed)
-            var w = JSONWriter()
-            job.write(into: &w, includeResult: false)
-            return .json(202, w)
+            // On a worker: forgetting a job removes its file (--state-dir).
+            t.delete(prefix, deleteJob)
+            t.get(prefix + "/result", execution: .inline, result)
         }
-        t.get("/v1/jobs/{id}/result", execution: .inline) { ctx in
-            let job = try job(ctx)
-            let s = job.snapshot
-            guard s.state.finished else { throw Problem.conflict("id", "job \(job.id) is \(s.state.rawValue); its result is not ready") }
-            guard let json = s.resultJSON else { throw Problem.notFound("id", "job \(job.id) \(s.state.rawValue) without a result") }
-            switch ctx.request.query["format"] ?? "json" {
-            case "json": return Response(status: 200, contentType: "application/json", body: json)
-            case "csv": return Response(status: 200, contentType: "text/csv; charset=utf-8", body: Array((s.csv ?? "").utf8))
-            case "markdown", "md": return Response(status: 200, contentType: "text/markdown; charset=utf-8", body: Array((s.markdown ?? "").utf8))
-            case let f: throw Problem.invalid("format", "format must be json, csv or markdown, not '\(f.prefix(32))'")
-            }
+    }
+
+    /// DELETE: cancels a running job (202) or forgets a finished one (204; an experiment's name is free
+    /// again).
+    static func deleteJob(_ ctx: RequestContext) throws -> Response {
+        let job = try job(ctx)
+        if job.snapshot.state.finished {
+            ctx.registry.jobs.remove(job.id)
+            if let e = ctx.params["experiment"] { ctx.registry.experimentNames.unbind(e, jobID: job.id) }
+            return .noContent()
+        }
+        job.cancelRequested.store(true, ordering: .relaxed)
+        var w = JSONWriter()
+        job.write(into: &w, includeResult: false)
+        return .json(202, w)
+    }
+
+    static func result(_ ctx: RequestContext) throws -> Response {
+        let job = try job(ctx)
+        let s = job.snapshot
+        guard s.state.finished else { throw Problem.conflict("id", "job \(job.id) is \(s.state.rawValue); its result is not ready") }
+        guard let json = s.resultJSON else { throw Problem.notFound("id", "job \(job.id) \(s.state.rawValue) without a result") }
+        switch ctx.request.query["format"] ?? "json" {
+        case "json": return Response(status: 200, contentType: "application/json", body: json)
+        case "csv": return Response(status: 200, contentType: "text/csv; charset=utf-8", body: Array((s.csv ?? "").utf8))
+        case "markdown", "md": return Response(status: 200, contentType: "text/markdown; charset=utf-8", body: Array((s.markdown ?? "").utf8))
+        case let f: throw Problem.invalid("format", "format must be json, csv or markdown, not '\(f.prefix(32))'")
         }
     }
 
@@ -86,9 +98,27 @@ enum WorkloadRoutes {
         return .json(200, w)
     }
 
+    /// The job a path names: `{id}` (under `/v1/machines/{name}/jobs/` only a job of that machine), or
+    /// `{experiment}`, the name of an experiment started by `PUT /v1/experiments/{name}`.
     static func job(_ ctx: RequestContext) throws -> Job {
+        if let e = ctx.params["experiment"] {
+            let name = try Validation.pathName(e, field: "experiment")
+            guard let entry = ctx.registry.experimentNames.entry(name) else {
+                throw Problem.notFound("experiment", "no experiment '\(name)'")
+            }
+            guard let j = ctx.registry.jobs.get(entry.jobID) else {
+                // Its job was forgotten: so is the name.
+                ctx.registry.experimentNames.unbind(name, jobID: entry.jobID)
+                throw Problem.notFound("experiment", "no experiment '\(name)'")
+            }
+            return j
+        }
         let id = ctx.params["id"] ?? ""
         guard let j = ctx.registry.jobs.get(id) else { throw Problem.notFound("id", "no job '\(id.prefix(64))'") }
+        if ctx.params["name"] != nil {
+            let m = try ctx.machineName()
+            guard j.machine == m else { throw Problem.notFound("id", "machine '\(m)' has no job '\(id.prefix(64))'") }
+        }
         return j
     }
 
@@ -120,7 +150,7 @@ enum WorkloadRoutes {
         return (try WorkloadDefinition(json: body, path: path), body)
     }
 
-    static func accepted(_ ctx: RequestContext, _ job: Job) throws -> Response {
+    static func accepted(_ ctx: RequestContext, _ job: Job, location: String? = nil) throws -> Response {
         if try wantsWait(ctx) {
             _ = ctx.registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { ctx.registry.isShuttingDown })
             var w = JSONWriter(capacity: 4096)
@@ -130,7 +160,7 @@ enum WorkloadRoutes {
         var w = JSONWriter()
         job.write(into: &w, includeResult: false)
         var r = Response.json(202, w)
-        r.headers.append(("Location", "/v1/jobs/\(job.id)"))
+        r.headers.append(("Location", location ?? job.machine.map { "/v1/machines/\($0)/jobs/\(job.id)" } ?? "/v1/jobs/\(job.id)"))
         return r
     }
 
@@ -290,7 +320,7 @@ enum WorkloadRoutes {
     }
 
     /// A variant's machine from the start state, with the variant's own sysctls set on it.
-    static func machine(_ v: ExperimentVariant, from start: StartState, gate: @escaping (Int) -> Bool) throws -> Machine {
+    static func machine(_ v: ExperimentVariant, from start: StartState, gate: @escaping (Int) -> Bool) throws(MMError) -> Machine {
         let m = try Machine(v.config, restoring: start.image, stateGrowthGate: gate)
         let own = v.config.sysctl, base = start.config.sysctl
         if let x = own.extfragThreshold, x != base.extfragThreshold { try m.setExtfragThreshold(x) }
@@ -299,92 +329,148 @@ enum WorkloadRoutes {
         return m
     }
 
+    /// An experiment body without its `start`, with the start state's configuration as its template
+    /// when it has none; and the start state.
+    static func splitStart(_ ctx: RequestContext, _ body: JSON) throws -> (JSON, StartState?) {
+        guard case .object(var members) = body, let i = members.firstIndex(where: { $0.0 == "start" }) else { return (body, nil) }
+        let start = try startState(ctx, members.remove(at: i).1)
+        if !members.contains(where: { $0.0 == "template" }) { members.append(("template", start.config.json)) }
+        return (.object(members), start)
+    }
+
     static func submitExperiment(_ ctx: RequestContext) throws -> Response {
         _ = try wantsWait(ctx)
+        let (body, start) = try splitStart(ctx, try ctx.jsonBody())
+        return try accepted(ctx, try startExperiment(ctx, try Experiment(json: body), start: start))
+    }
+
+    /// `PUT /v1/experiments/{name}`: starts the experiment under that name, idempotent for the same
+    /// definition: 202 when it starts it, 200 with the job when that name started an equal definition
+    /// (running or finished), 409 when a different one. The body is a `POST /v1/experiments` body whose
+    /// `name` may be left out (it is then the path's) and must otherwise be the path's.
+    static func putExperiment(_ ctx: RequestContext) throws -> Response {
+        _ = try wantsWait(ctx)
+        let name = try Validation.pathName(ctx.params["experiment"] ?? "", field: "experiment")
         var body = try ctx.jsonBody()
-        var start: StartState?
-        if case .object(var members) = body, let i = members.firstIndex(where: { $0.0 == "start" }) {
-            let s = try startState(ctx, members.remove(at: i).1)
-            if !members.contains(where: { $0.0 == "template" }) { members.append(("template", s.config.json)) }
-            body = .object(members)
-            start = s
+        if case .object(var members) = body {
+            if let given = members.first(where: { $0.0 == "name" }) {
+                guard case .string(let n) = given.1, n == name else {
+                    throw Problem.invalid("name", "the body's name must be the path's ('\(name)'), or left out")
+                }
+            } else {
+                members.insert(("name", .string(name)), at: 0)
+                body = .object(members)
+            }
         }
-        let exp = try Experiment(json: body)
-        let startState = start
+        let definition = ExperimentNames.canonical(body)
+        let (plain, start) = try splitStart(ctx, body)
+        let exp = try Experiment(json: plain)
+        let registry = ctx.registry
+        let (job, created) = try registry.experimentNames.withBinding { names -> (Job, Bool) in
+            if let e = names[name] {
+                if let j = registry.jobs.get(e.jobID) {
+                    guard e.definition == definition else {
+                        throw Problem.conflict("body", "experiment '\(name)' exists with a different definition; DELETE it (once finished) or choose another name")
+                    }
+                    return (j, false)
+                }
+                names[name] = nil
+            }
+            let j = try startExperiment(ctx, exp, start: start)
+            names[name] = ExperimentNames.Entry(jobID: j.id, definition: definition)
+            return (j, true)
+        }
+        if created { return try accepted(ctx, job, location: "/v1/experiments/\(name)") }
+        if try wantsWait(ctx) { _ = registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { registry.isShuttingDown }) }
+        return jobDocument(job)
+    }
+
+    /// Reserves an experiment's budget share and queues its job (every unit from `start`, when given).
+    static func startExperiment(_ ctx: RequestContext, _ exp: Experiment, start: StartState? = nil) throws -> Job {
+        let registry = ctx.registry
         if let start {
             let key = try layoutKey(start.config)
             for (i, v) in exp.variants.enumerated() where try layoutKey(v.config) != key {
                 throw Problem.invalid("variants[\(i)]", "variant '\(v.name)' has another memory layout than the start state (its preset, memory, nodes, zones and swap must be the start's)")
             }
         }
-        let registry = ctx.registry
         if let store = registry.store { try store.admit() }
-        // Variants run one after another on fresh machines that are not in the registry; the largest is
-        // reserved in the memory budget from now until the job ends, so experiments already queued or
-        // running count against later machines and experiments. While a variant runs, the reservation
-        // follows what its machine and run hold (it grows through the machine's state gate, which asks
-        // the budget), and never drops below the largest variant's start.
+        // The units (every variant on every seed) run on fresh machines that are not in the registry, on
+        // up to as many lanes as the job pool has threads: this job's thread and helper threads of its
+        // own. Each lane reserves the largest variant in the memory budget from now until the job ends,
+        // so experiments already queued or running count against later machines and experiments (a lane
+        // the budget cannot reserve is not started; the first must be). While a unit runs, its lane's
+        // reservation follows what its machine and run hold (it grows through the machine's state gate,
+        // which asks the budget), and never drops below the largest variant's start.
         let largest = try exp.variants.map { MachineRegistry.estimatedStateBytes(try $0.config.validate()) }.max() ?? 0
-            + (startState?.image.storedBytes ?? 0)
-        let reservation = try registry.reserve(largest)
+            + (start?.image.storedBytes ?? 0)
+        let units = exp.repeatCount * exp.variants.count
+        var reservations = [try registry.reserve(largest)]
+        while reservations.count < min(registry.jobs.workers, units), let r = try? registry.reserve(largest) { reservations.append(r) }
         let base: Int
         do {
             base = try chargeJob(ctx, for: .experiment, what: "the experiment job")
         } catch {
-            registry.release(reservation: reservation)
+            for r in reservations { registry.release(reservation: r) }
             throw error
         }
+        let lanes = reservations
         let job: Job
         do {
             job = try registry.jobs.submit(kind: "experiment", machine: nil, workload: exp.workload.name,
-                                           steps: exp.workload.steps.count, variants: exp.variants.count, chargedBytes: base) { job in
-                defer { registry.release(reservation: reservation) }
-                var results: [(name: String, result: WorkloadResult)] = []
-                func keep() -> Bool {
-                    store(ExperimentResult(name: exp.name, workload: exp.workload.name, variants: results), in: job, single: false,
-                          registry: registry, releasingReservation: reservation)
-                }
-                for (i, v) in exp.variants.enumerated() {
-                    job.update { $0.variant = i; $0.variantName = v.name; $0.step = 0 }
-                    let gate: (Int) -> Bool = { bytes in registry.approveGrowth(reservation: reservation, bytes: bytes) }
-                    let m: Machine
-                    if let start = startState {
-                        m = try machine(v, from: start, gate: gate)
-                    } else {
-                        m = try Machine(v.config)
-                        m.stateGrowthGate = gate
-                    }
-                    let run = try m.beginWorkload(exp.workload)
-                    while !m.step(run, maxEvents: 4096) {
-                        registry.setReservation(reservation, to: max(largest, m.stateBytes + run.stateBytes))
-                        job.update { $0.step = run.result.stepsDone }
-                        if registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) {
-                            m.cancel(run)
-                            results.append((v.name, run.result))
-                            if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
-                            job.update { $0.state = .cancelled }
-                            return
-                        }
-                    }
-                    if case .stateLimit(let bytes)? = run.failure {
-                        results.append((v.name, run.result))
-                        if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
-                        registry.countRefusal(.experiment)
-                        throw registry.overBudget("the experiment's variant '\(v.name)'", needed: bytes, field: "variants[\(i)]")
-                    }
-                    if let f = run.failure { throw f }
-                    results.append((v.name, run.result))
-                    registry.setReservation(reservation, to: largest)
-                }
-                job.update { $0.variant = exp.variants.count - 1; $0.step = exp.workload.steps.count }
-                if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+                                           steps: exp.workload.steps.count, variants: units, chargedBytes: base,
+                                           discarded: { for r in lanes { registry.release(reservation: r) } }) { job in
+                try runExperiment(exp, units: units, start: start, lanes: lanes, largest: largest, job: job, registry: registry)
             }
         } catch {
             // (The job's base charge went back with it.)
-            registry.release(reservation: reservation)
+            for r in lanes { registry.release(reservation: r) }
             throw error
         }
-        return try accepted(ctx, job)
+        return job
+    }
+
+    /// An experiment job's body: its units on its lanes, then its result.
+    static func runExperiment(_ exp: Experiment, units: Int, start: StartState?, lanes: [Int], largest: Int, job: Job,
+                              registry: MachineRegistry) throws {
+        defer { for r in lanes { registry.release(reservation: r) } }
+        let run = ExperimentLanes(exp, units: units, start: start)
+        let helpers = lanes.count > 1 ? WorkerPool(name: "experiment", minThreads: 0, maxThreads: lanes.count - 1,
+                                                   niceness: CPUPriority.background) : nil
+        let done = DispatchSemaphore(value: 0)
+        for rid in lanes.dropFirst() {
+            let accepted = helpers!.submit {
+                run.lane(reservation: rid, largest: largest, registry: registry, job: job)
+                done.signal()
+            }
+            if !accepted { done.signal() }
+        }
+        run.lane(reservation: lanes[0], largest: largest, registry: registry, job: job)
+        for _ in lanes.dropFirst() { done.wait() }
+        helpers?.stop()
+        // Results are stored charged in place of the first lane's reservation (the others go first).
+        for r in lanes.dropFirst() { registry.release(reservation: r) }
+        let (reps, stop) = run.outcome()
+        func keep() -> Bool {
+            guard let r = ExperimentLanes.result(exp, reps) else { return true }
+            return store(r, in: job, single: false, registry: registry, releasingReservation: lanes[0])
+        }
+        switch stop {
+        case .cancelled:
+            if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+            job.update { $0.state = .cancelled }
+            return
+        case .stateLimit(let v, let bytes):
+            if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+            registry.countRefusal(.experiment)
+            throw registry.overBudget("the experiment's variant '\(exp.variants[v].name)'", needed: bytes, field: "variants[\(v)]")
+        case .failed(let e):
+            throw e
+        case nil:
+            break
+        }
+        job.update { $0.variant = units - 1; $0.variantName = exp.variants.last?.name; $0.step = exp.workload.steps.count }
+        if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
     }
 
     /// Keeps a job's result documents, charged to the memory budget in place of what they replace (the

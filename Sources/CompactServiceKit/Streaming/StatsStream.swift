@@ -312,9 +312,9 @@ final class StatsContent: StreamContent {
         if let blocks { SSEFormat.event(&out, id: nil, name: "pageblocks", data: blocks) }
         if let id = statsID, let doc {
             SSEFormat.event(&out, id: id, name: "stats", data: doc)
-            // Keep the cadence; a stream that fell behind (slow client) skips to the next slot.
-            nextStatsNs &+= intervalNs
-            if nextStatsNs <= now { nextStatsNs = now &+ intervalNs }
+            // Keep the cadence; an event that went out late (its document rendered first, a slow client)
+            // moves the next one so that no two are closer than three quarters of the interval.
+            nextStatsNs = max(nextStatsNs &+ intervalNs, now &+ intervalNs &- intervalNs / 4)
         }
         return false
     }

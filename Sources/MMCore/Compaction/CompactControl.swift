@@ -48,6 +48,8 @@ public struct CompactControl: Sendable {
     var freepages: [Int32] = []
     /// Pages isolated for migration (`cc->migratepages`), in isolation order.
     var migratepages: [Int32] = []
+    /// `migratePages`' working copy of `migratepages`, kept so that its buffer is reused.
+    var migrateScratch: [Int32] = []
 
     // What this run did (the `total_*` fields and the vmstat deltas it causes).
     public internal(set) var migrateScanned = 0

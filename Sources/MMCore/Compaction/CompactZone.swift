@@ -95,7 +95,7 @@ extension Machine {
         cc.failed += failed
         cc.blocksMoved += 1
         for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
-        cc.migratepages.removeAll()
+        cc.migratepages.removeAll(keepingCapacity: true)
         tracer?.compactionMigratepages(nrMigrated: migrated, nrFailed: failed)
     }
 

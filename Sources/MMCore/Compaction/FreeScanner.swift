@@ -18,7 +18,7 @@ extension Machine {
         let order = buddyOrder(pfn)
         let watermark = wmarkPages(zone: z, .low) + (1 << order)
         guard zoneWatermarkOk(zone: z, order: 0, mark: watermark, classzoneIdx: 0) else { return 0 }
-        removeFromFreeList(pfn, zone: z)
+        if order < freeArea.maxOrder { removeFromFreeList(pfn, zone: z, orderBelowMax: order) } else { removeFromFreeList(pfn, zone: z) }
         zoneFreePages[z] -= 1 << order
         let p = pages
         for i in 0..<(1 << order) {

@@ -28,6 +28,8 @@ public final class Machine {
     @exclusivity(unchecked) public internal(set) var zones: [Zone]
     /// `page_group_by_mobility_disabled`: too little memory to group by mobility.
     public let mobilityGroupingDisabled: Bool
+    /// What boot reserved (memmap, kernel image, hashes) and where: PageReserved pages, never in buddy.
+    public let bootMemory: BootMemory
 
     /// Owns the memory of every `RawArray` below; it goes when the machine goes.
     let arena = RawArena()
@@ -94,6 +96,10 @@ public final class Machine {
     @exclusivity(unchecked) public internal(set) var minFreeKbytes: Int
     @exclusivity(unchecked) public internal(set) var extfragThreshold: Int
     @exclusivity(unchecked) public internal(set) var compactUnevictableAllowed: Int
+    /// vm.hugepages_treat_as_movable (mm/hugetlb.c, default 0).
+    @exclusivity(unchecked) public internal(set) var hugepagesTreatAsMovable: Int
+    /// The default hstate's `next_nid_to_alloc` (hugetlb's round-robin node cursor).
+    @exclusivity(unchecked) public internal(set) var hugetlbNextNid = 0
     /// false: the kernel without the compaction series (2.6.34, "vanilla").
     public let compactionEnabled: Bool
     public let swapPages: Int
@@ -111,11 +117,19 @@ public final class Machine {
     /// Machine time when kswapd last ran, and each node's kswapd's unused simulated time (ns).
     @exclusivity(unchecked) var kswapdClock: UInt64 = 0
     @exclusivity(unchecked) var kswapdCredit: [Int64]
+    /// While above 0, kswapd's turn after an allocation waits (`runPendingKswapd` returns at once and the
+    /// time it is owed stays banked): the slab allocator sets its new page up first (see `slabAlloc`).
+    @exclusivity(unchecked) var kswapdHeld = 0
+    /// A turn of kswapd was held back and is owed once `kswapdHeld` drops to 0.
+    @exclusivity(unchecked) var kswapdOwed = false
     /// `zone->pages_scanned` and `zone->all_unreclaimable`.
     let zonePagesScanned: RawArray<Int>
     let zoneAllUnreclaimable: RawArray<UInt8>
     /// Simulated time kswapd has worked (ns); kswapd runs beside allocations, so it is not in `clockNs`.
     @exclusivity(unchecked) public internal(set) var kswapdNs: UInt64 = 0
+    /// `out_of_memory`'s victim: kills a process and returns true, or false when there is none (set by a
+    /// running workload whose actors have processes; nil otherwise).
+    @exclusivity(unchecked) var oomKiller: (() -> Bool)?
     /// Receives tracepoint-like events; nil when nobody listens.
     @exclusivity(unchecked) public var tracer: MachineTracer?
 
@@ -165,11 +179,26 @@ public final class Machine {
             }
             nodes.append(Node(id: nid, startPfn: Int(span.start), pages: Int(span.pages), zoneIds: ids, distances: layout.distances[nid]))
         }
+        // free_area_init_core: present = spanned − memmap estimate; then what boot reserves.
+        for z in zones.indices where config.bootMemory {
+            zones[z].presentPages = Machine.presentPages(spanned: zones[z].spannedPages, preset: preset)
+        }
+        let boot = Machine.bootMemory(preset: preset, nodes: nodes, zones: zones, kernelReservedKiB: config.kernelReservedKiB,
+                                      enabled: config.bootMemory)
+        for r in boot.ranges {
+            for z in zones.indices where zones[z].spannedPages > 0 {
+                let lo = Swift.max(r.start, zones[z].startPfn), hi = Swift.min(r.start + r.pages, zones[z].endPfn)
+                if hi > lo { zones[z].managedPages -= hi - lo }
+            }
+        }
+        bootMemory = boot
         self.zones = zones
         self.nodes = nodes
         nodeCount = nodes.count
         zoneTypeCount = preset.zoneTypes.count
-        mobilityGroupingDisabled = totalPages < pageblockPages * Migratetype.count
+        // build_all_zonelists: grouping by mobility is off below one pageblock per migratetype of
+        // nr_free_pagecache_pages(), the present pages (watermarks are still zero then).
+        mobilityGroupingDisabled = zones.reduce(0) { $0 + $1.presentPages } < pageblockPages * Migratetype.count
 
         pages = PageArrays(pages: totalPages, arena: arena)
         let nrBlocks = (totalPages + pageblockPages - 1) >> pageblockOrder
@@ -227,6 +256,7 @@ public final class Machine {
 
         extfragThreshold = config.sysctl.extfragThreshold ?? Machine.defaultExtfragThreshold
         compactUnevictableAllowed = config.sysctl.compactUnevictableAllowed ?? 1
+        hugepagesTreatAsMovable = config.sysctl.hugepagesTreatAsMovable ?? 0
         compactionEnabled = config.compaction
         swapPages = (config.swapMiB << 20) >> preset.pageShift
         rng = SeededRandom(seed: config.seed)
@@ -241,8 +271,13 @@ public final class Machine {
             + zoneOrder0LowMark.byteCount + prepHeadInfo.byteCount + headLruInfo.byteCount
             + Machine.objectBytes(zones: zones.count, nodes: nodes.count)
 
-        // Hand every page to the buddy allocator, lowest pfn first, as boot does; each max-order block
-        // goes to the head of the MOVABLE list, so the highest block ends up first.
+        // Boot's reservations become PageReserved pages; every other page goes to the buddy allocator,
+        // lowest pfn first, as free_all_bootmem does, in the largest aligned blocks (what the buddy merging
+        // of its frees ends in); each block goes to the head of its MOVABLE list, so the highest block of
+        // an order ends up first.
+        for r in boot.ranges {
+            for pfn in r.start..<(r.start + r.pages) { pages.state[pfn] = PageState.reserved; pages.a[pfn] = NONE }
+        }
         let maxOrder = nrOrders - 1
         for z in zones where z.populated {
             var b = z.startPfn >> pageblockOrder
@@ -252,10 +287,17 @@ public final class Machine {
             }
             var pfn = z.startPfn
             while pfn < z.endPfn {
-                addToFreeList(pfn, zone: z.id, order: maxOrder, mt: Int(Migratetype.movable.rawValue))
-                pfn += 1 << maxOrder
+                if pages.state[pfn] == PageState.reserved { pfn += 1; continue }
+                var end = pfn
+                while end < z.endPfn && pages.state[end] != PageState.reserved { end += 1 }
+                while pfn < end {
+                    var order = maxOrder
+                    while order > 0 && (pfn & ((1 << order) - 1) != 0 || pfn + (1 << order) > end) { order -= 1 }
+                    addToFreeList(pfn, zone: z.id, order: order, mt: Int(Migratetype.movable.rawValue))
+                    pfn += 1 << order
+                }
             }
-            self.zoneFreePages[z.id] = z.spannedPages
+            self.zoneFreePages[z.id] = z.managedPages
         }
 
         minFreeKbytes = config.sysctl.minFreeKbytes ?? defaultMinFreeKbytes()
@@ -290,8 +332,9 @@ public final class Machine {
     /// Base page size in KiB.
     public var pageKB: Int { (1 << pageShift) >> 10 }
 
-    /// Pages currently allocated (every page not on a free list).
-    public var allocatedPages: Int { totalPages - zones.indices.reduce(0) { $0 + zoneFreePages[$1] } - pcpPages }
+    /// Pages currently allocated from the buddy allocator (every page of MemTotal not on a free list; the
+    /// PageReserved boot pages are not counted).
+    public var allocatedPages: Int { memTotalPages - zones.indices.reduce(0) { $0 + zoneFreePages[$1] } - pcpPages }
 
     /// Live allocations.
     public var liveAllocations: Int { handles.live }

@@ -1,12 +1,14 @@
 extension MachineConfig {
     /// The JSON keys of a machine definition (besides `name`, which the service owns).
     public static let jsonKeys: Set<String> = ["preset", "page_shift", "nr_orders", "pageblock_order", "memory_mib", "nodes",
-                                               "distances", "zones", "seed", "compaction", "swap_mib", "sysctl"]
+                                               "distances", "zones", "seed", "compaction", "swap_mib", "sysctl", "kernel_reserved_kib", "boot_memory"]
 
     /// Reads a machine definition: `preset` (x86_64, x86, ppc64; default x86_64) with optional overrides
     /// `page_shift`, `nr_orders`, `pageblock_order`; `memory_mib`; `nodes`; `distances`; `zones` (per node,
     /// a list of `{"type": "DMA32", "mib": 1024}`); `seed`; `compaction`; `swap_mib`; `sysctl`
-    /// (`extfrag_threshold`, `min_free_kbytes`, `compact_unevictable_allowed`). Unknown keys are refused
+    /// (`extfrag_threshold`, `min_free_kbytes`, `compact_unevictable_allowed`, `hugepages_treat_as_movable`);
+    /// `kernel_reserved_kib` (kernel image and per-CPU areas boot reserves); `boot_memory` (false: boot
+    /// reserves nothing). Unknown keys are refused
     /// (except those in `extraKeys`, which the caller reads), and the result is validated.
     public init(json: JSON, path: String = "", extraKeys: Set<String> = []) throws(MMError) {
         let r = try JSONObjectReader(json, path: path)
@@ -61,7 +63,8 @@ extension MachineConfig {
         }
         var sysctl = SysctlSettings()
         if let s = try r.object("sysctl") {
-            try s.rejectUnknown(["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed"])
+            try s.rejectUnknown(["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable"])
+            sysctl.hugepagesTreatAsMovable = try s.int("hugepages_treat_as_movable", in: 0...1)
             sysctl.extfragThreshold = try s.int("extfrag_threshold", in: 0...1000)
             sysctl.minFreeKbytes = try s.int("min_free_kbytes", in: 1...(1 << 30))
             sysctl.compactUnevictableAllowed = try s.int("compact_unevictable_allowed", in: 0...1)
@@ -73,7 +76,8 @@ extension MachineConfig {
         self.init(preset: preset, memoryMiB: memory, nodes: nodes, distances: distances,
                   zoneLayout: layout, seed: UInt64(try r.int("seed", in: 0...((1 << 53) - 1)) ?? 1),
                   compaction: try r.bool("compaction") ?? true, swapMiB: try r.int("swap_mib", in: 0...(1 << 24)) ?? 0,
-                  sysctl: sysctl)
+                  sysctl: sysctl, kernelReservedKiB: try r.int("kernel_reserved_kib", in: 0...(1 << 22)),
+                  bootMemory: try r.bool("boot_memory") ?? true)
         // Field names of validation errors are relative to this object.
         do { _ = try validate() } catch {
             if case .invalidConfig(let f, let v, let reason) = error { throw .invalidConfig(field: r.field(f), value: v, reason: reason) }
@@ -98,7 +102,10 @@ extension MachineConfig {
         if let v = sysctl.extfragThreshold { s.append(("extfrag_threshold", .number(Double(v)))) }
         if let v = sysctl.minFreeKbytes { s.append(("min_free_kbytes", .number(Double(v)))) }
         if let v = sysctl.compactUnevictableAllowed { s.append(("compact_unevictable_allowed", .number(Double(v)))) }
+        if let v = sysctl.hugepagesTreatAsMovable { s.append(("hugepages_treat_as_movable", .number(Double(v)))) }
         m.append(("sysctl", .object(s)))
+        if let k = kernelReservedKiB { m.append(("kernel_reserved_kib", .number(Double(k)))) }
+        if !bootMemory { m.append(("boot_memory", .bool(false))) }
         return .object(m)
     }
 }

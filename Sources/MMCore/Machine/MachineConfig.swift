@@ -10,7 +10,10 @@ public struct SysctlSettings: Sendable, Equatable {
     public var minFreeKbytes: Int?
     public var extfragThreshold: Int?
     public var compactUnevictableAllowed: Int?
-    public init(minFreeKbytes: Int? = nil, extfragThreshold: Int? = nil, compactUnevictableAllowed: Int? = nil) {
+    public var hugepagesTreatAsMovable: Int?
+    public init(minFreeKbytes: Int? = nil, extfragThreshold: Int? = nil, compactUnevictableAllowed: Int? = nil,
+                hugepagesTreatAsMovable: Int? = nil) {
+        self.hugepagesTreatAsMovable = hugepagesTreatAsMovable
         self.minFreeKbytes = minFreeKbytes
         self.extfragThreshold = extfragThreshold
         self.compactUnevictableAllowed = compactUnevictableAllowed
@@ -33,10 +36,18 @@ public struct MachineConfig: Sendable, Equatable {
     public var compaction: Bool
     public var swapMiB: Int
     public var sysctl: SysctlSettings
+    /// KiB boot reserves for the kernel image, its per-CPU areas and small bootmem allocations, beside
+    /// the memmap and hash tables (BootMemory.swift); nil: the preset's estimate.
+    public var kernelReservedKiB: Int?
+    /// false: boot reserves nothing (no memmap, kernel image or hashes): every page goes to the buddy
+    /// allocator, as in a simulator of the allocator alone (unit tests of its mechanics).
+    public var bootMemory: Bool
 
     public init(preset: ArchPreset = .x86_64, memoryMiB: Int? = 1024, nodes: Int = 1, distances: [[Int]]? = nil,
                 zoneLayout: [[ZoneSpec]]? = nil, seed: UInt64 = 1, compaction: Bool = true, swapMiB: Int = 0,
-                sysctl: SysctlSettings = SysctlSettings()) {
+                sysctl: SysctlSettings = SysctlSettings(), kernelReservedKiB: Int? = nil, bootMemory: Bool = true) {
+        self.kernelReservedKiB = kernelReservedKiB
+        self.bootMemory = bootMemory
         self.preset = preset
         self.memoryMiB = memoryMiB
         self.nodes = nodes

@@ -249,7 +249,8 @@ extension Machine {
         w.raw("handles.generation", handles.generation, count: used)
         w.raw("handles.lru_next", handles.lruNext, count: used)
         w.raw("handles.lru_prev", handles.lruPrev, count: used)
-        w.array("handles.counters", [Int64(used), Int64(handles.freeHead), Int64(handles.live), Int64(handles.slotLimit)])
+        w.array("handles.counters", [Int64(used), Int64(handles.freeHead), Int64(handles.live), Int64(handles.slotLimit),
+                                     Int64(handles.retired)])
         w.raw("lru.heads", lru.heads)
         w.raw("lru.tails", lru.tails)
         w.raw("lru.pages", lru.pages)
@@ -281,6 +282,9 @@ extension Machine {
         w.scalar("sysctl.min_free_kbytes", minFreeKbytes)
         w.scalar("sysctl.extfrag_threshold", extfragThreshold)
         w.scalar("sysctl.compact_unevictable_allowed", compactUnevictableAllowed)
+        w.scalar("sysctl.hugepages_treat_as_movable", hugepagesTreatAsMovable)
+        w.scalar("hugetlb.next_nid", hugetlbNextNid)
+        w.array("kswapd.held_owed", [Int64(kswapdHeld), kswapdOwed ? 1 : 0])
         w.scalar("machine.swap_used", swapUsed)
         w.scalar("machine.clock_ns", clockNs)
         w.scalar("machine.rng", rng.stateWord)
@@ -390,10 +394,10 @@ extension Machine {
 
     private func restore(_ r: ImageReader) throws(MMError) {
         // Handles first: their count bounds the slot-indexed sections.
-        let hc = try r.array("handles.counters", count: 4, as: Int64.self)
+        let hc = try r.array("handles.counters", count: 5, as: Int64.self)
         let cap = handles.pfn.count
         guard hc[0] >= 0, Int(hc[0]) <= cap, hc[2] >= 0, hc[2] <= hc[0], hc[3] >= hc[0], Int(hc[3]) <= cap,
-              hc[1] == Int64(NONE) || (hc[1] >= 0 && hc[1] < hc[0]) else {
+              hc[1] == Int64(NONE) || (hc[1] >= 0 && hc[1] < hc[0]), hc[4] >= 0, hc[4] + hc[2] <= hc[0] else {
             throw ImageReader.bad("handles.counters", "holds impossible counts \(hc) for \(cap) slots")
         }
         let used = Int(hc[0])
@@ -413,7 +417,8 @@ extension Machine {
         try r.raw("handles.generation", into: handles.generation, count: used)
         try r.raw("handles.lru_next", into: handles.lruNext, count: used)
         try r.raw("handles.lru_prev", into: handles.lruPrev, count: used)
-        handles.restoreCounters(used: used, freeHead: UInt32(truncatingIfNeeded: hc[1]), live: Int(hc[2]), slotLimit: Int(hc[3]))
+        handles.restoreCounters(used: used, freeHead: UInt32(truncatingIfNeeded: hc[1]), live: Int(hc[2]), slotLimit: Int(hc[3]),
+                                retired: Int(hc[4]))
         try r.raw("lru.heads", into: lru.heads)
         try r.raw("lru.tails", into: lru.tails)
         try r.raw("lru.pages", into: lru.pages)
@@ -451,6 +456,13 @@ extension Machine {
         minFreeKbytes = try r.int("sysctl.min_free_kbytes")
         extfragThreshold = try r.int("sysctl.extfrag_threshold")
         compactUnevictableAllowed = try r.int("sysctl.compact_unevictable_allowed")
+        hugepagesTreatAsMovable = try r.int("sysctl.hugepages_treat_as_movable")
+        let nextNid = try r.int("hugetlb.next_nid")
+        guard (0..<Swift.max(1, nodes.count)).contains(nextNid) else { throw ImageReader.bad("hugetlb.next_nid", "names no node") }
+        hugetlbNextNid = nextNid
+        let held = try r.array("kswapd.held_owed", count: 2, as: Int64.self)
+        kswapdHeld = Int(held[0])
+        kswapdOwed = held[1] != 0
         swapUsed = try r.int("machine.swap_used")
         clockNs = try r.uint64("machine.clock_ns")
         rng = SeededRandom(seed: try r.uint64("machine.rng"))

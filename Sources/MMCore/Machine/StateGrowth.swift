@@ -143,8 +143,10 @@ extension Machine {
     }
 
     /// Before a new handle slot at the slot limit is issued: asks for the table's next granule (in each
-    /// of its four arrays). Throws `stateLimit` when refused or when the table is full (which a machine
-    /// never reaches: it has more slots than it can have allocations); nothing has changed then.
+    /// of its four arrays). Throws `stateLimit` when refused, or when every slot has been issued and none
+    /// is free (a machine has more slots than it can have allocations, so only slots retired at their
+    /// last generation can fill the table: after capacity × 2^20 allocations at the very least; see
+    /// `HandleTable`); nothing has changed then.
     @inline(never)
     func growHandleTable() throws(MMError) {
         let cap = handles.pfn.count
@@ -165,7 +167,7 @@ extension Machine {
     /// and the tag list's growth (doubling, as `reserveTagRoom` grows it, without the stale handles it
     /// may prune first). A caller compares it with what it may still spend before it starts.
     public func allocationGrowthBound(count: Int, tag: String?) -> Int {
-        let freeSlots = handles.used - handles.live
+        let freeSlots = handles.used - handles.live - handles.retired
         let newSlots = Swift.max(0, count - freeSlots)
         let slotsEnd = Swift.min(handles.pfn.count, handles.used + newSlots)
         var bound = handles.bytes(slots: slotsEnd) - handles.bytes(slots: handles.used)

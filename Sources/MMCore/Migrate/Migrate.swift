@@ -57,13 +57,30 @@ extension Machine {
     /// return -EAGAIN are retried; -ENOMEM (no target page) ends it. Returns (migrated, failed) where
     /// failed counts pages left on the list, which the caller puts back.
     func migratePages(_ cc: inout CompactControl) -> (migrated: Int, failed: Int) {
-        var list = cc.migratepages
+        // The pages are worked on in `cc.migrateScratch` (its buffer kept from batch to batch) and
+        // filtered in place there: a page that moved (or was freed) leaves it, a page to retry stays in
+        // its place, in order. `cc.migratepages` keeps the whole batch until the end, as the kernel's
+        // `cc->nr_migratepages` keeps its count while `migrate_pages` runs (`isolate_freepages` reads it).
+        var list: [Int32] = []
+        swap(&list, &cc.migrateScratch)
+        list.removeAll(keepingCapacity: true)
+        list.append(contentsOf: cc.migratepages)
+        defer { swap(&list, &cc.migrateScratch) }
         var migrated = 0
         var pass = 0
         var retry = true
         outer: while pass < 10 && retry {
             retry = false
+            var kept = 0
             var i = 0
+            defer {
+                // What was not reached this pass (after -ENOMEM) stays after the pages kept for a retry.
+                if kept < i {
+                    let rest = list.count - i
+                    for k in 0..<rest { list[kept &+ k] = list[i &+ k] }
+                    list.removeLast(i - kept)
+                }
+            }
             while i < list.count {
                 let pfn = Int(list[i])
                 // compaction_alloc: refill the private free list when it runs dry.
@@ -76,16 +93,18 @@ extension Machine {
                 case .migrated:
                     migrated += 1
                     cc.durationNs &+= costs.migratePage
-                    list.remove(at: i)
+                    i += 1
                 case .freedUnderUs:
                     migrated += 1
                     cc.freedWhileIsolated += 1
-                    list.remove(at: i)
+                    i += 1
                 case .retry:
                     // The target was not used: return it to the private list.
                     cc.freepages.append(Int32(target))
                     cc.durationNs &+= costs.migrateFail
                     retry = true
+                    list[kept] = list[i]
+                    kept += 1
                     i += 1
                 case .noTarget:
                     break outer
@@ -93,7 +112,8 @@ extension Machine {
             }
             pass += 1
         }
-        cc.migratepages = list
+        cc.migratepages.removeAll(keepingCapacity: true)
+        cc.migratepages.append(contentsOf: list)
         return (migrated, list.count)
     }
 }

@@ -17,6 +17,25 @@ public struct GFPFlags: OptionSet, Sendable, Hashable {
     public static let high = GFPFlags(rawValue: 1 << 5)
     /// __GFP_THISNODE: only the preferred node's zones.
     public static let thisnode = GFPFlags(rawValue: 1 << 6)
+    /// __GFP_HIGHMEM: `gfp_zone` allows HighMem (the highest zone below ZONE_MOVABLE). Given without the
+    /// kind deciding, the zone and migratetype come from the flags (see `zoneBits`).
+    public static let highmem = GFPFlags(rawValue: 1 << 7)
+    /// __GFP_MOVABLE: `gfp_zone` allows ZONE_MOVABLE and `allocflags_to_migratetype` gives MIGRATE_MOVABLE.
+    public static let movable = GFPFlags(rawValue: 1 << 8)
+    /// __GFP_COMP: a compound page (bookkeeping only here).
+    public static let comp = GFPFlags(rawValue: 1 << 9)
+    /// __GFP_NOWARN: no failure report; with __GFP_THISNODE and __GFP_NORETRY it makes GFP_THISNODE.
+    public static let nowarn = GFPFlags(rawValue: 1 << 10)
+
+    /// The zone modifiers: when any is set the request's zone and migratetype follow the flags
+    /// (`gfp_zone`, `allocflags_to_migratetype`) instead of its kind's defaults.
+    public static let zoneBits: GFPFlags = [.highmem, .movable]
+    /// GFP_THISNODE (include/linux/gfp.h): __GFP_THISNODE | __GFP_NOWARN | __GFP_NORETRY.
+    public static let thisnodeTriple: GFPFlags = [.thisnode, .nowarn, .noretry]
+    /// GFP_HIGHUSER: GFP_USER | __GFP_HIGHMEM (hugetlb's default `htlb_alloc_mask`).
+    public static let highuser: GFPFlags = [.wait, .io, .fs, .highmem]
+    /// GFP_HIGHUSER_MOVABLE: GFP_HIGHUSER | __GFP_MOVABLE.
+    public static let highuserMovable: GFPFlags = [.wait, .io, .fs, .highmem, .movable]
 
     /// GFP_KERNEL / GFP_HIGHUSER_MOVABLE: may sleep, do I/O and call the filesystem.
     public static let kernel: GFPFlags = [.wait, .io, .fs]

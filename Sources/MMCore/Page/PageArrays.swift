@@ -52,6 +52,9 @@ public enum PageState {
     /// A free page isolated by the compaction free scanner (split to order 0, off the free lists, owned
     /// by nobody): kind bits 7, which no `AllocKind` uses.
     public static let isolatedFreePage: UInt8 = allocated | (7 << kindShift) | isolated
+    /// A PageReserved boot page (memmap, kernel image, boot hashes: BootMemory.swift): order 0, owned by
+    /// nobody, never freed; kind bits 6, which no `AllocKind` uses, so it reads as kernel memory.
+    public static let reserved: UInt8 = allocated | (6 << kindShift)
 
     @inline(__always) public static func code(_ s: UInt8) -> UInt8 { s & codeMask }
     @inline(__always) public static func isIsolatedFreePage(_ s: UInt8) -> Bool { s == isolatedFreePage }

@@ -29,7 +29,7 @@ extension Machine {
                   p.state[buddy] & PageState.codeMask == PageState.buddy,
                   Int(p.order[buddy] & PageOrderByte.orderMask) == order
             else { break }
-            removeFromFreeList(buddy, zone: z)
+            removeFromFreeList(buddy, zone: z, orderBelowMax: order)
             pfn &= ~(1 << order)
             order += 1
         }

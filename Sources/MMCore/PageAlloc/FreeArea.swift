@@ -121,6 +121,22 @@ extension Machine {
         fa.nrFree[zone &* fa.nrOrders &+ order] &-= 1
     }
 
+    /// `removeFromFreeList` of a free head whose order, below the largest, the caller knows (a buddy
+    /// being merged): its links and list are in the page arrays, so no per-block array is looked at.
+    @inline(__always)
+    func removeFromFreeList(_ pfn: Int, zone: Int, orderBelowMax order: Int) {
+        let fa = freeArea, p = pages
+        let mt = Int(p.order[pfn] >> Machine.mtShift) & 7
+        p.state[pfn] = PageState.tail
+        p.order[pfn] = 0
+        let li = fa.list(zone: zone, order: order, mt: mt)
+        let next = p.a[pfn], prev = p.b[pfn]
+        if prev != NONE { p.a[Int(prev)] = next } else { fa.heads[li] = next }
+        if next != NONE { p.b[Int(next)] = prev } else { fa.tails[li] = prev }
+        fa.lengths[li] &-= 1
+        fa.nrFree[zone &* fa.nrOrders &+ order] &-= 1
+    }
+
     /// `list_move` of a free head to the head of another migratetype's list of the same order.
     @inline(__always)
     func moveFreeBlock(_ pfn: Int, zone: Int, toMigratetype mt: Int) {

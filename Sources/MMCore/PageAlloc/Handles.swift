@@ -2,21 +2,26 @@
 /// while the pages it names are migrated (the handle → pfn table plays the role of the page tables, the
 /// per-page owner slot that of the reverse map), and becomes invalid when the allocation is freed.
 ///
-/// The raw value is `generation << 32 | slot`; generations make a stale handle (freed, slot reused)
-/// fail to resolve instead of naming someone else's pages. Raw values stay below 2^53, so JSON carries
-/// them exactly.
+/// The raw value is `generation << slotBits | slot`, with `slotBits` just enough for the machine's handle
+/// table (`HandleTable.slotBits`); generations make a stale handle (freed, slot reused) fail to resolve
+/// instead of naming someone else's pages. Raw values stay below 2^53, so JSON carries them exactly.
 public struct PageHandle: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let raw: UInt64
     public init(raw: UInt64) { self.raw = raw }
-    init(slot: UInt32, generation: UInt32) { raw = UInt64(generation) << 32 | UInt64(slot) }
-    public var slot: UInt32 { UInt32(truncatingIfNeeded: raw) }
-    public var generation: UInt32 { UInt32(truncatingIfNeeded: raw >> 32) }
     public static func < (a: PageHandle, b: PageHandle) -> Bool { a.raw < b.raw }
     public var description: String { String(raw) }
 }
 
 /// The handle table: per slot the allocation's head pfn, its generation, and its LRU links (the LRU
 /// lists link allocations, so migration never touches them). Free slots are chained through `lruNext`.
+///
+/// A slot's generation never wraps: a slot freed at `maxGeneration` is retired, never issued again, so a
+/// stale handle can never name a later allocation. (Generations that wrapped made a handle freed long
+/// before, still held by a client or a workload's list, name whatever the slot held a million reuses
+/// later, a slab cache's page among them, whose objects were then freed twice.) Handles use only the slot
+/// bits the table needs, leaving the rest of the 53 to the generation: at least 2^20 - 1 reuses of a slot
+/// (2^32 - 1 for tables of up to 2^21 slots), so a machine issues at least capacity × 2^20 handles, and
+/// at least 2^44 even for the smallest, before a new allocation may find no slot (`growHandleTable`).
 ///
 /// A machine can never have more live allocations than pages, so the table is sized to the page count
 /// up front; its storage is mapped lazily (`RawArray`, `lazy`), so only slots ever used cost memory:
@@ -30,7 +35,7 @@ public struct PageHandle: Hashable, Sendable, Comparable, CustomStringConvertibl
 public struct HandleTable {
     /// Head pfn of the allocation, or NONE for a free slot.
     let pfn: RawArray<UInt32>
-    /// Generation of the slot (1...2^20-1, wrapping); part of the external handle.
+    /// Generation of the slot (1...maxGeneration, 0 for a slot never issued); part of the external handle.
     let generation: RawArray<UInt32>
     let lruNext: RawArray<UInt32>
     let lruPrev: RawArray<UInt32>
@@ -43,9 +48,20 @@ public struct HandleTable {
     /// Slots below this may be issued; see the type's comment.
     public internal(set) var slotLimit: Int
 
-    static let generationMask: UInt32 = (1 << 20) - 1
+    /// Slots retired at `maxGeneration` (see the type's comment).
+    public private(set) var retired = 0
+    /// Bits of a handle's raw value that hold its slot: enough for `capacity` slots.
+    let slotBits: UInt64
+    let slotMask: UInt64
+    /// The last generation a slot is issued with: the most the raw value's bits above `slotBits` hold
+    /// below 2^53, and at most 2^32 - 1.
+    let maxGeneration: UInt32
 
     init(capacity: Int, arena: RawArena) {
+        precondition(capacity >= 1 && capacity <= 1 << 33)
+        slotBits = UInt64(Swift.max(1, 64 - UInt64(capacity - 1).leadingZeroBitCount))
+        slotMask = (1 << slotBits) - 1
+        maxGeneration = UInt32(Swift.min(UInt64(UInt32.max), (1 << (53 - slotBits)) - 1))
         pfn = RawArray(zeroed: capacity, arena: arena, lazy: true)
         generation = RawArray(zeroed: capacity, arena: arena, lazy: true)
         lruNext = RawArray(zeroed: capacity, arena: arena, lazy: true)
@@ -87,15 +103,24 @@ public struct HandleTable {
             s = used
             used += 1
         }
-        // The next generation, wrapping from 2^20-1 to 1 (a stored generation is 0 for a new slot, else
-        // in 1...2^20-1: this is the only writer).
-        let old = generation[s]
-        let g = old == HandleTable.generationMask ? 1 : old &+ 1
+        // The next generation: 1 for a new slot; a slot on the free chain is below `maxGeneration`
+        // (`release` retires it there), so this never wraps. The only writer of `generation`.
+        let g = generation[s] &+ 1
         generation[s] = g
         pfn[s] = UInt32(truncatingIfNeeded: headPfn)
         live &+= 1
-        return PageHandle(slot: UInt32(truncatingIfNeeded: s), generation: g)
+        return handle(slot: s, generation: g)
     }
+
+    /// The handle of generation `g` of slot `s`.
+    @inline(__always)
+    func handle(slot s: Int, generation g: UInt32) -> PageHandle {
+        PageHandle(raw: UInt64(g) &<< slotBits | UInt64(truncatingIfNeeded: s))
+    }
+
+    /// The slot a handle names (issued or not; see `resolveIssued`).
+    @inline(__always)
+    func slot(of h: PageHandle) -> Int { Int(truncatingIfNeeded: h.raw & slotMask) }
 
     /// The slot of a live handle, or nil if the handle is stale, unknown or freed.
     @inline(__always)
@@ -107,35 +132,42 @@ public struct HandleTable {
     /// `resolve` without its last test: the slot if the handle names an issued slot's current generation,
     /// whose `pfn` is NONE when that allocation has been freed.
     ///
-    /// A handle with generation 0 or with bits at or above 52 (generation 2^20 or more) never resolves:
-    /// every slot below `used` has been issued, and `issue` is the only writer of `generation`, so the
-    /// slot's generation is in 1...2^20-1 and the comparison fails for both without testing them apart.
+    /// A handle with generation 0 or above `maxGeneration` never resolves: every slot below `used` has
+    /// been issued, and `issue` is the only writer of `generation`, so the slot's generation is in
+    /// 1...maxGeneration and the comparison (of all the bits above the slot's) fails for both.
     @inline(__always)
     func resolveIssued(_ h: PageHandle) -> Int? {
-        let s = Int(h.slot)
-        guard s < used, generation[s] == h.generation else { return nil }
+        let s = slot(of: h)
+        guard s < used, UInt64(generation[s]) == h.raw &>> slotBits else { return nil }
         return s
     }
 
     @inline(__always)
-    func handle(ofSlot s: Int) -> PageHandle { PageHandle(slot: UInt32(truncatingIfNeeded: s), generation: generation[s]) }
+    func handle(ofSlot s: Int) -> PageHandle { handle(slot: s, generation: generation[s]) }
 
     /// Sets the table's counters as a machine snapshot recorded them (MachineState.swift); the slots'
     /// arrays are written by the caller.
-    mutating func restoreCounters(used: Int, freeHead: UInt32, live: Int, slotLimit: Int) {
+    mutating func restoreCounters(used: Int, freeHead: UInt32, live: Int, slotLimit: Int, retired: Int) {
         self.used = used
         self.freeHead = freeHead
         self.live = live
         self.slotLimit = slotLimit
+        self.retired = retired
     }
 
-    /// Returns a slot to the free chain; its handle stops resolving at once.
+    /// Returns a slot to the free chain, or retires it at `maxGeneration`; its handle stops resolving at
+    /// once.
     @inline(__always)
     mutating func release(slot s: Int) {
         pfn[s] = NONE
-        lruNext[s] = freeHead
         lruPrev[s] = NONE
-        freeHead = UInt32(truncatingIfNeeded: s)
         live &-= 1
+        if _slowPath(generation[s] == maxGeneration) {
+            lruNext[s] = NONE
+            retired &+= 1
+            return
+        }
+        lruNext[s] = freeHead
+        freeHead = UInt32(truncatingIfNeeded: s)
     }
 }

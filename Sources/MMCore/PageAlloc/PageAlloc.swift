@@ -71,6 +71,24 @@ extension Machine {
     @inline(__always)
     func highestZoneIdx(for kind: AllocKind) -> Int { highestZoneIdxByKind[Int(kind.rawValue)] }
 
+    /// `gfp_zone()` of a request: from its zone modifiers when it has any (__GFP_MOVABLE: every zone up
+    /// to ZONE_MOVABLE; __GFP_HIGHMEM alone: up to the highest zone below it), else its kind's.
+    @inline(__always)
+    func highestZoneIdx(for req: AllocRequest) -> Int {
+        if _fastPath(req.gfp.rawValue & GFPFlags.zoneBits.rawValue == 0) { return highestZoneIdx(for: req.kind) }
+        if req.gfp.contains(.movable) { return highestZoneIdx(for: .anon) }
+        return highestZoneIdx(for: .pinned)
+    }
+
+    /// `allocflags_to_migratetype` of a request: MOVABLE with __GFP_MOVABLE; with __GFP_HIGHMEM alone (no
+    /// __GFP_MOVABLE, no __GFP_RECLAIMABLE) UNMOVABLE; else its kind's.
+    @inline(__always)
+    func requestMigratetype(_ req: AllocRequest) -> Int {
+        if _fastPath(req.gfp.rawValue & GFPFlags.zoneBits.rawValue == 0) { return requestMigratetype(req.kind) }
+        if mobilityGroupingDisabled { return Int(Migratetype.unmovable.rawValue) }
+        return Int(req.gfp.contains(.movable) ? Migratetype.movable.rawValue : Migratetype.unmovable.rawValue)
+    }
+
     /// The migratetype an allocation asks for (UNMOVABLE for everything when grouping is disabled).
     @inline(__always)
     func requestMigratetype(_ kind: AllocKind) -> Int {
@@ -87,7 +105,7 @@ extension Machine {
     /// here with a small frame; every other case (a full zonelist walk, a list to refill, the slow path)
     /// is `allocateAlongZonelist`, which does the same work for this case too.
     public func allocate(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
-        if req.order == 0 {
+        if req.order == 0 && req.gfp.rawValue & GFPFlags.zoneBits.rawValue == 0 {
             // The request's state byte, LRU list and migratetype (requestMigratetype) in one look-up.
             let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: 0, mlock: req.mlock, dirty: req.dirty)]
             let mt = Int(info &>> 16 & 0xFF)
@@ -153,14 +171,14 @@ extension Machine {
         let start = clockNs
         clockNs &+= costs.allocFastPath
         let node = req.node ?? 0
-        let zl = zonelistRange(node: node, highestZoneIdx: highestZoneIdx(for: req.kind))
+        let zl = zonelistRange(node: node, highestZoneIdx: highestZoneIdx(for: req))
         guard zl.count > 0 else {
             ev.allocFail += 1
             return AllocOutcome(latencyNs: costs.allocFastPath)
         }
         let thisnode = req.gfp.contains(.thisnode) ? node : -1
         let preferred = Int(zonelistFlat[zl.lowerBound])
-        let mt = requestMigratetype(req.kind)
+        let mt = requestMigratetype(req)
         let classzoneIdx = Int(zoneIndexInNode[preferred])
         // Fast path: the first zone above its LOW watermark that has a block.
         var i = zl.lowerBound
@@ -179,7 +197,7 @@ extension Machine {
     /// The zonelist an allocation walks, as an array (the preferred node's zones only for __GFP_THISNODE).
     func zonelistFor(_ req: AllocRequest) -> [Int] {
         let node = req.node ?? 0
-        let full = zonelists[node][highestZoneIdx(for: req.kind)]
+        let full = zonelists[node][highestZoneIdx(for: req)]
         return req.gfp.contains(.thisnode) ? full.filter { zones[$0].node == node } : full
     }
 
@@ -243,7 +261,7 @@ extension Machine {
     @inline(__always)
     func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest, info: UInt32, freeHead fh: UInt32) -> PageHandle {
         let h = handles.issue(headPfn: pfn, freeHead: fh)
-        let slot = Int(h.slot)
+        let slot = handles.slot(of: h)
         let n = 1 &<< req.order
         let p = pages
         // The state byte (kind, dirty for page cache, active for new anon) and the LRU list from
@@ -274,7 +292,16 @@ extension Machine {
     /// Frees the allocation a handle names. Throws `unknownHandle` for a handle that is stale, unknown
     /// or already freed; nothing changes then.
     public func free(_ h: PageHandle) throws(MMError) {
-        guard freeIfLive(h) else { throw .unknownHandle(h.raw) }
+        guard ownerMayFree(h), freeIfLive(h) else { throw .unknownHandle(h.raw) }
+    }
+
+    /// Whether a handle names a live allocation its owner may free: not a slab cache's page, which only
+    /// the slab allocator frees (with its last object). Such handles are never handed out, but a client
+    /// can make one up, and freeing the page under its objects would corrupt the cache.
+    @inline(__always)
+    func ownerMayFree(_ h: PageHandle) -> Bool {
+        guard let s = handles.resolve(h) else { return false }
+        return slab.info[s] == 0
     }
 
     /// Frees every allocation the handles name, or none: a handle that is not live, or that repeats an
@@ -282,7 +309,7 @@ extension Machine {
     public func freeAll(_ hs: [PageHandle]) throws(MMError) {
         var seen = Set<UInt64>(minimumCapacity: hs.count)
         for (i, h) in hs.enumerated() {
-            guard isLive(h) else { throw .handleNotFreeable(index: i, handle: h.raw, repeated: false) }
+            guard ownerMayFree(h) else { throw .handleNotFreeable(index: i, handle: h.raw, repeated: false) }
             guard seen.insert(h.raw).inserted else { throw .handleNotFreeable(index: i, handle: h.raw, repeated: true) }
         }
         for h in hs { _ = freeIfLive(h) }

@@ -9,6 +9,13 @@ extension Machine {
     /// while `should_alloc_retry` says so. kswapd runs once the attempt has returned.
     func allocSlowpath(_ req: AllocRequest, zonelist zl: [Int], preferredZone: Int, mt: Int, start: UInt64) -> AllocOutcome {
         var out = AllocOutcome()
+        // GFP_THISNODE (__GFP_THISNODE|__GFP_NOWARN|__GFP_NORETRY) fails here, without waking kswapd or
+        // reclaiming (__alloc_pages_slowpath, NUMA_BUILD).
+        if req.gfp.isSuperset(of: .thisnodeTriple) {
+            ev.allocFail &+= 1
+            out.latencyNs = clockNs &- start
+            return out
+        }
         defer { runPendingKswapd() }
         let order = req.order
         let classzoneIdx = zones[preferredZone].indexInNode
@@ -61,9 +68,18 @@ extension Machine {
                 if progress > 0, let done = attempt() {
                     return done
                 }
-                // No progress: the kernel would consider the OOM killer; it does not kill for costly
-                // orders, and the simulation kills nothing, so the attempt fails.
-                if progress == 0 { break }
+                // No progress: __alloc_pages_may_oom. For orders up to PAGE_ALLOC_COSTLY_ORDER with
+                // __GFP_FS and without __GFP_NORETRY, out_of_memory kills a process (the workload's
+                // `oomKiller`: the largest) and the allocation restarts; otherwise, or with nothing to kill,
+                // the attempt fails (the kernel would panic with nothing left to kill).
+                if progress == 0 {
+                    if order <= 3 && req.gfp.contains(.fs) && !req.gfp.contains(.noretry), let kill = oomKiller, kill() {
+                        ev.oomKill &+= 1
+                        if let done = attempt() { return done }
+                        continue
+                    }
+                    break
+                }
                 pagesReclaimed += progress
                 guard shouldAllocRetry(gfp: req.gfp, order: order, pagesReclaimed: pagesReclaimed) else { break }
                 // congestion_wait(BLK_RW_ASYNC, HZ/50) before the next round.

@@ -6,7 +6,8 @@ extension Machine {
     }
 
     /// /proc/zoneinfo as the seed printed it, populated zones only, with the fields the model has:
-    /// free pages, watermarks, pages scanned, spanned, present, the zone gauges (`"\n    %-12s %lu"`),
+    /// free pages, watermarks, pages scanned, spanned, present (spanned minus the memmap estimate, as
+    /// 2.6.35's free_area_init_core sets it; 2.6.35 prints no `managed` line), the zone gauges (`"\n    %-12s %lu"`),
     /// protection (lowmem_reserve), the pageset of the one simulated CPU with its vm stats threshold,
     /// then all_unreclaimable, start_pfn and inactive_ratio. (`prev_priority`, which 2.6.35 printed
     /// between all_unreclaimable and start_pfn, is not modelled and not printed.)

@@ -20,17 +20,40 @@
 /// Slab allocations made without a cache (`allocate` with kind `slab`, fills, actors, aging) are the
 /// "page cache" of slab: one object per page, on the zone's `slab_reclaimable` LRU, shrunk oldest page
 /// first by a third shrinker with the same formula.
+///
+/// The per-process caches (`task_struct` … `pgtable-2^4`, kernel-memory-2.6.35.md §2–§4) have no
+/// SLAB_RECLAIM_ACCOUNT, so their slab pages are UNMOVABLE (kind `kernel`, no LRU, never shrunk): they
+/// go back only when every object on them is freed, at exit. Like the other caches here their slabs
+/// are order 0 (SLAB-like; SLUB would use order 1-3 slabs for the 2-KiB objects: not modelled).
 public enum SlabCache: Int, CaseIterable, Sendable {
     case dentry = 0, inode = 1, bufferHead = 2
+    case taskStruct = 3, mmStruct = 4, signalCache = 5, sighandCache = 6, filesCache = 7, credJar = 8, vmAreaStruct = 9
+    case anonVma = 10, anonVmaChain = 11
+    /// ppc64 with 64 KiB pages: 16 KiB kernel stacks (`alloc_thread_info`, arch/powerpc/kernel/process.c).
+    case threadInfo = 12
+    /// ppc64 64K page tables: PMD tables of 32 KiB and PGDs of 128 B (`pgtable_cache_add`, arch/powerpc/mm/init_64.c).
+    case pgtable12 = 13, pgtable4 = 14
 
-    public var name: String { ["dentry", "inode_cache", "buffer_head"][rawValue] }
+    public var name: String {
+        ["dentry", "inode_cache", "buffer_head", "task_struct", "mm_struct", "signal_cache", "sighand_cache", "files_cache",
+         "cred_jar", "vm_area_struct", "anon_vma", "anon_vma_chain", "thread_info", "pgtable-2^12", "pgtable-2^4"][rawValue]
+    }
     /// Object size in bytes (2.6.35 x86-64: `struct dentry` 192 B; an ext3 inode about 600 B;
-    /// `struct buffer_head` 104 B).
-    public var objectSize: Int { [192, 600, 104][rawValue] }
-    /// Whether `shrink_slab` has a shrinker for the cache (the buffer_head cache has none).
-    public var hasShrinker: Bool { self != .bufferHead }
-    /// Objects in one slab page of `pageSize` bytes.
-    public func objectsPerSlab(pageSize: Int) -> Int { pageSize / objectSize }
+    /// `struct buffer_head` 104 B; per process, kernel-memory-2.6.35.md §4: task_struct ≈1728 B [U],
+    /// mm_struct ≈896 B [U], signal_struct ≈1024 B [U], sighand 2112 B, files_struct ≈704 B, cred ≈192 B [U],
+    /// vm_area_struct 176 B (NUMA), anon_vma 32 B stride, anon_vma_chain 48 B; ppc64 thread_info 16 KiB,
+    /// PMD 32 KiB, PGD 128 B). The 64-bit sizes serve every preset (the 32-bit ones are about half).
+    public var objectSize: Int {
+        [192, 600, 104, 1728, 896, 1024, 2112, 704, 192, 176, 32, 48, 16384, 32768, 128][rawValue]
+    }
+    /// Whether `shrink_slab` has a shrinker for the cache (the dcache and icache only).
+    public var hasShrinker: Bool { self == .dentry || self == .inode }
+    /// SLAB_RECLAIM_ACCOUNT: the reclaimable caches' slab pages are kind `slab` (MIGRATE_RECLAIMABLE),
+    /// the others' kind `kernel` (MIGRATE_UNMOVABLE).
+    public var pageKind: AllocKind { rawValue <= SlabCache.bufferHead.rawValue ? .slab : .kernel }
+    /// Objects in one slab page of `pageSize` bytes (at least one: a cache whose objects do not fit a page
+    /// is used only where they do).
+    public func objectsPerSlab(pageSize: Int) -> Int { Swift.max(1, pageSize / objectSize) }
 }
 
 /// A reference to one slab object: `generation << 32 | id`, so a stale reference (object freed, id
@@ -214,19 +237,35 @@ extension Machine {
     /// With a state gate, growth is asked for first: the object arrays before anything changes, the slab
     /// word of a new slab page once the page is known (a refusal then frees the page again); either
     /// refusal returns nil.
+    ///
+    /// kswapd, which an allocation of a new slab page may wake, runs once the object is in place: in the
+    /// kernel it runs beside the allocating task, and the new page is never on an LRU list, but here it
+    /// runs when the allocation returns, and would meet the new page on the page-level slab list before
+    /// the cache took it off, and free it under the cache (`cache_grow` owns the page from the moment
+    /// `kmem_getpages` returns it).
     func slabAlloc(_ cache: SlabCache, unused: Bool, pins: SlabObjectRef? = nil, parent: SlabObjectRef? = nil,
                    gfp: GFPFlags = .kernel) -> SlabObjectRef? {
+        kswapdHeld += 1
+        defer {
+            kswapdHeld -= 1
+            if kswapdHeld == 0 && kswapdOwed {
+                kswapdOwed = false
+                runPendingKswapd()
+            }
+        }
         let c = cache.rawValue
         if slab.freeObj == NONE && slab.objSlab.count == slab.objectCapacity && !growSlabObjects() { return nil }
         if slab.caches[c].partialHead == NONE {
-            guard let o = try? allocate(AllocRequest(order: 0, kind: .slab, gfp: gfp)), let h = o.handle else { return nil }
-            let s = Int(h.slot)
+            let kind = cache.pageKind
+            guard let o = try? allocate(AllocRequest(order: 0, kind: kind, gfp: gfp)), let h = o.handle else { return nil }
+            let s = handles.slot(of: h)
             guard touchSlabWord(info: true, slot: s) else {
                 freeAllocation(slot: s)
                 return nil
             }
-            // A cache's slab page lives on its cache's lists, not on the page-level slab LRU.
-            lruDel(slot: s, zone: o.zone, list: .slab, pages: 1)
+            // A cache's slab page lives on its cache's lists, not on the page-level slab LRU (an
+            // unmovable cache's page is on no LRU at all).
+            if kind == .slab { lruDel(slot: s, zone: o.zone, list: .slab, pages: 1) }
             slab.info[s] = UInt16(c + 1) << 12
             slab.caches[c].slabs += 1
             partialPush(c, slot: s)
@@ -246,8 +285,8 @@ extension Machine {
             slab.objPrev.append(NONE); slab.objLink.append(NONE); slab.objFlags.append(0)
             slab.objParent.append(NONE); slab.objChildren.append(0)
         }
-        var g = slab.objGeneration[i] &+ 1
-        if g == 0 { g = 1 }
+        // Never wraps: an id at UInt32.max is retired when freed (`slabFreeObject`).
+        let g = slab.objGeneration[i] &+ 1
         slab.objGeneration[i] = g
         slab.objSlab[i] = UInt32(s)
         slab.objNext[i] = NONE
@@ -282,8 +321,14 @@ extension Machine {
         slab.objLink[i] = NONE
         slab.objParent[i] = NONE
         slab.objFlags[i] = 0
-        slab.objNext[i] = slab.freeObj
-        slab.freeObj = UInt32(i)
+        // An id freed at its last generation is retired (never reused), so that a stale reference can
+        // never name a later object (as `HandleTable` retires slots).
+        if slab.objGeneration[i] == UInt32.max {
+            slab.objNext[i] = NONE
+        } else {
+            slab.objNext[i] = slab.freeObj
+            slab.freeObj = UInt32(i)
+        }
         slab.caches[c].objects -= 1
         let per = slab.caches[c].objectsPerSlab
         let n = slab.count(ofSlot: s) - 1
@@ -300,6 +345,12 @@ extension Machine {
         slab.info[s] = UInt16(c + 1) << 12 | UInt16(n)
         if wasFull { partialPush(c, slot: s) }
         return (pinned, parent, false)
+    }
+
+    /// Frees one live object of a cache without references (`kmem_cache_free`); nothing for a stale
+    /// reference.
+    func slabFree(_ r: SlabObjectRef) {
+        if let i = slab.resolve(r) { slabFreeObject(i) }
     }
 
     /// Deletes a file's metadata (unlink, then the last iput): its dentry and its inode are freed. The

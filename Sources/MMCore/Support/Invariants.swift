@@ -7,7 +7,8 @@ extension Machine {
     ///   prev links mirror the next links, lengths and `nr_free` match, no block is on two lists;
     /// - no two free buddies of the same order are left unmerged;
     /// - per-CPU lists hold exactly the pages marked as on them, order 0, with the zone's `count`;
-    /// - per-zone free counts agree with NR_FREE_PAGES and free + per-CPU + allocated = managed;
+    /// - per-zone free counts agree with NR_FREE_PAGES and free + per-CPU + allocated = managed; the
+    ///   PageReserved boot pages are exactly boot's reservations (spanned − managed), order 0, unowned;
     /// - every live handle names an allocated head that names it back; every LRU list holds exactly the
     ///   allocations that belong on it, with correct page counts; per-kind gauges match; NR_ISOLATED_ANON/FILE
     ///   count the pages taken off the LRU (isolated free pages of the compaction free scanner are not counted);
@@ -54,7 +55,7 @@ extension Machine {
                                 _ fail: (@autoclosure () -> String) -> Void) -> (pcpMarked: Int, headsPerOrder: [Int]) {
         let p = pages
         let z = zone.id
-        var freePages = 0, allocatedPages = 0, pcpMarked = 0
+        var freePages = 0, allocatedPages = 0, pcpMarked = 0, reservedPages = 0
         var headsPerOrder = Array(repeating: 0, count: nrOrders)
         var pfn = zone.startPfn
         while pfn < zone.endPfn {
@@ -86,6 +87,12 @@ extension Machine {
             } else if PageState.isIsolatedFreePage(s) {
                 allocatedPages += 1 << order
                 if order != 0 || p.a[pfn] != NONE { fail("isolated free page \(pfn) has order \(order) or an owner") }
+            } else if s == PageState.reserved {
+                reservedPages += 1
+                if order != 0 || p.a[pfn] != NONE { fail("reserved boot page \(pfn) has order \(order) or an owner") }
+                if !bootMemory.ranges.contains(where: { pfn >= $0.start && pfn < $0.start + $0.pages }) {
+                    fail("pfn \(pfn) is PageReserved outside boot's reservations")
+                }
             } else {
                 allocatedPages += 1 << order
                 checkAllocatedHead(pfn, order: order, zone: z, &tally, fail)
@@ -95,6 +102,9 @@ extension Machine {
         if freePages != zoneFreePages[zone.id] { fail("zone \(z): \(freePages) free pages found, NR_FREE_PAGES says \(zoneFreePages[zone.id])") }
         if freePages + pcpMarked + allocatedPages != zone.managedPages {
             fail("zone \(z): free \(freePages) + per-CPU \(pcpMarked) + allocated \(allocatedPages) != managed \(zone.managedPages)")
+        }
+        if reservedPages != zone.spannedPages - zone.managedPages {
+            fail("zone \(z): \(reservedPages) PageReserved pages, boot reserved \(zone.spannedPages - zone.managedPages)")
         }
         return (pcpMarked, headsPerOrder)
     }
@@ -286,8 +296,9 @@ extension Machine {
             guard c >= 0 && c < nc else { fail("slot \(s) has slab info for unknown cache \(c)"); continue }
             slabs[c] += 1
             let pfn = handles.pfn[s]
-            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Int(pfn)]) != .slab || pages.order[Int(pfn)] & PageOrderByte.orderMask != 0 {
-                fail("slab page of cache \(c) at slot \(s) is not a live order-0 slab allocation")
+            let kind = SlabCache(rawValue: c)?.pageKind ?? .slab
+            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Int(pfn)]) != kind || pages.order[Int(pfn)] & PageOrderByte.orderMask != 0 {
+                fail("slab page of cache \(c) at slot \(s) is not a live order-0 \(kind.name) allocation")
             }
             if n < 1 || n > slab.caches[c].objectsPerSlab { fail("slab page at slot \(s) of cache \(c) holds \(n) objects (1...\(slab.caches[c].objectsPerSlab))") }
             if perSlot[s, default: 0] != n { fail("slab page at slot \(s) counts \(n) objects but \(perSlot[s, default: 0]) sit on it") }

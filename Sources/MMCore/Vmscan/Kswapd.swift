@@ -22,6 +22,10 @@ extension Machine {
 
     /// Lets every woken kswapd work for the simulated time that passed since it last ran.
     func runPendingKswapd() {
+        guard kswapdHeld == 0 else {
+            kswapdOwed = true
+            return
+        }
         let elapsed = clockNs &- kswapdClock
         kswapdClock = clockNs
         for nid in kswapdPending.indices {

@@ -52,6 +52,14 @@ public struct VmCounters: Sendable, Equatable {
     public var compactFreeIsolated: UInt64 = 0
     /// Pages reclaimed in total (kswapd + direct + lumpy).
     public var pagesReclaimed: UInt64 = 0
+    /// HTLB_BUDDY_PGALLOC / HTLB_BUDDY_PGALLOC_FAIL: `alloc_fresh_huge_page` calls that got a huge page
+    /// from the buddy allocator, and that failed on every allowed node.
+    public var htlbBuddyAllocSuccess: UInt64 = 0
+    /// Processes forked (`/proc/stat` "processes"; not a vmstat item in the kernel).
+    public var nrForks: UInt64 = 0
+    /// Processes the OOM killer killed (the later kernels' `oom_kill`; 2.6.35 only logged them).
+    public var oomKill: UInt64 = 0
+    public var htlbBuddyAllocFail: UInt64 = 0
 
     public init(zoneTypes: Int) { pgalloc = Array(repeating: 0, count: zoneTypes) }
 }
@@ -79,11 +87,12 @@ extension VmCounters {
         ("compact_fail", \.compactFail), ("compact_success", \.compactSuccess),
         ("compact_migrate_scanned", \.compactMigrateScanned), ("compact_free_scanned", \.compactFreeScanned),
         ("compact_isolated", \.compactIsolated), ("pgmigrate_success", \.pgmigrateSuccess), ("pgmigrate_fail", \.pgmigrateFail),
+        ("htlb_buddy_alloc_success", \.htlbBuddyAllocSuccess), ("htlb_buddy_alloc_fail", \.htlbBuddyAllocFail),
         ("nr_vmscan_write", \.nrVmscanWrite), ("extfrag_events", \.extfragEvents),
         ("extfrag_events_fragmenting", \.extfragFragmenting), ("extfrag_events_change_ownership", \.extfragChangeOwnership),
         ("alloc_fail", \.allocFail), ("compact_freed_while_isolated", \.compactFreedWhileIsolated),
         ("compact_free_isolated", \.compactFreeIsolated), ("pages_reclaimed", \.pagesReclaimed),
-        ("kswapd_wakeups", \.kswapdWakeups),
+        ("kswapd_wakeups", \.kswapdWakeups), ("processes_forked", \.nrForks), ("oom_kill", \.oomKill),
     ]
 
     private static let byName: [String: KeyPath<VmCounters, UInt64> & Sendable] =

@@ -3,7 +3,7 @@
 /// fragmentation test proves nothing (freed regions are already whole free blocks); on an aged one what
 /// the test allocates lands interleaved with what stayed.
 public struct AgingRecipe: Sendable, Equatable {
-    /// Fractions of all pages to fill with each kind, interleaved in small runs.
+    /// Fractions of MemTotal (the pages boot handed to the buddy allocator) to fill with each kind, interleaved in small runs.
     public var fileFraction: Double = 0.5
     public var slabFraction: Double = 0.08
     public var kernelFraction: Double = 0.02
@@ -28,9 +28,9 @@ extension Machine {
     public func age(_ recipe: AgingRecipe = AgingRecipe()) throws(MMError) {
         var rng = SeededRandom(seed: recipe.seed ^ 0xA6E)
         let targets: [(AllocKind, Int, String)] = [
-            (.file, Int(Double(totalPages) * recipe.fileFraction), "aging-file"),
-            (.slab, Int(Double(totalPages) * recipe.slabFraction), "aging-slab"),
-            (.kernel, Int(Double(totalPages) * recipe.kernelFraction), "aging-kernel"),
+            (.file, Int(Double(memTotalPages) * recipe.fileFraction), "aging-file"),
+            (.slab, Int(Double(memTotalPages) * recipe.slabFraction), "aging-slab"),
+            (.kernel, Int(Double(memTotalPages) * recipe.kernelFraction), "aging-kernel"),
         ]
         var done = [0, 0, 0]
         var lists: [[PageHandle]] = [[], [], []]

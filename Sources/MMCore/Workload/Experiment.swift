@@ -10,18 +10,31 @@ public struct Experiment: Sendable {
     public var name: String
     public var variants: [ExperimentVariant]
     public var workload: WorkloadDefinition
+    /// Seeds per variant: replicate k runs with the machine seed and the workload seed each raised by k.
+    public var repeatCount: Int
 
-    public init(name: String, variants: [ExperimentVariant], workload: WorkloadDefinition) {
-        self.name = name; self.variants = variants; self.workload = workload
+    public init(name: String, variants: [ExperimentVariant], workload: WorkloadDefinition, repeatCount: Int = 1) {
+        self.name = name; self.variants = variants; self.workload = workload; self.repeatCount = repeatCount
     }
 
     public static let maxVariants = 16
+    public static let maxRepeat = 64
+
+    /// Replicate k of variant v: its machine configuration and workload, with both seeds raised by k.
+    public func unit(variant v: Int, replicate k: Int) -> (config: MachineConfig, workload: WorkloadDefinition) {
+        var c = variants[v].config
+        c.seed &+= UInt64(k)
+        var w = workload
+        w.seed &+= UInt64(k)
+        return (c, w)
+    }
 
     /// Reads `{"name", "template": {machine}, "variants": [{"name", ...machine overrides}], "workload": {...} | "preset": "..."}`.
     /// Each variant's keys override the template's (objects such as `sysctl` merge key by key).
     public init(json: JSON) throws(MMError) {
         let r = try JSONObjectReader(json, path: "")
-        try r.rejectUnknown(["name", "template", "variants", "workload", "preset"])
+        try r.rejectUnknown(["name", "template", "variants", "workload", "preset", "repeat"])
+        let repeatCount = try r.int("repeat", in: 1...Experiment.maxRepeat) ?? 1
         let template = r["template"] ?? .object([])
         _ = try JSONObjectReader(template, path: "template")
         guard let vs = try r.array("variants", maxCount: Experiment.maxVariants), !vs.isEmpty else {
@@ -53,7 +66,7 @@ public struct Experiment: Sendable {
                 throw .invalidConfig(field: "variants[\(i)]", value: v.name, reason: "workload does not fit this machine: \(error)")
             }
         }
-        self.init(name: try r.string("name") ?? workload.name, variants: variants, workload: workload)
+        self.init(name: try r.string("name") ?? workload.name, variants: variants, workload: workload, repeatCount: repeatCount)
     }
 
     /// Object merge: keys of `over` replace those of `base`; nested objects merge.
@@ -75,44 +88,77 @@ public struct Experiment: Sendable {
 public struct ExperimentResult: Sendable {
     public var name: String
     public var workload: String
+    /// The first replicate of each variant (the experiment's own seeds).
     public var variants: [(name: String, result: WorkloadResult)]
+    /// Every replicate of each variant, in seed order (`replicates[v][0]` is `variants[v].result`).
+    public var replicates: [[WorkloadResult]]
 
     public init(name: String, workload: String, variants: [(name: String, result: WorkloadResult)]) {
-        self.name = name; self.workload = workload; self.variants = variants
+        self.init(name: name, workload: workload, variants: variants, replicates: variants.map { [$0.result] })
     }
 
-    public static let columns = ["variant", "preset", "memory_mib", "compaction", "attempts", "successes", "success_pct",
-                                 "pages_reclaimed", "compact_stall", "compact_success", "compact_fail", "migrate_scanned",
-                                 "free_scanned", "pages_migrated", "extfrag_events", "allocstall", "latency_p50_us",
-                                 "latency_p90_us", "latency_p95_us", "latency_max_us", "selftest"]
+    public init(name: String, workload: String, variants: [(name: String, result: WorkloadResult)], replicates: [[WorkloadResult]]) {
+        self.name = name; self.workload = workload; self.variants = variants; self.replicates = replicates
+    }
 
-    /// One row of figures per variant (strings, in `columns` order).
+    /// Seeds run per variant (the smallest count, should a run have stopped early).
+    public var repeatCount: Int { replicates.map(\.count).min() ?? 0 }
+
+    public static let columns = ["variant", "seed", "preset", "memory_mib", "compaction", "requested", "attempts", "successes",
+                                 "request_pct", "success_pct", "pages_reclaimed", "pages_reclaimed_alloc", "pgsteal_kswapd", "pgsteal_direct",
+                                 "pgscan_kswapd", "pgscan_direct", "compact_stall", "compact_success", "compact_fail",
+                                 "migrate_scanned", "free_scanned", "pages_migrated", "extfrag_events", "allocstall",
+                                 "latency_p50_us", "latency_p90_us", "latency_p95_us", "latency_p99_us", "latency_max_us",
+                                 "selftest"]
+
+    /// One row of figures per variant and seed (strings, in `columns` order): `request_pct` is the share
+    /// of the request allocated (the seed's figure), `success_pct` successes per attempt; `pages_reclaimed`
+    /// is Σ pgsteal (kswapd + direct) over the run, `pages_reclaimed_alloc` the same from the first
+    /// high-order allocation step on.
     public var rows: [[String]] {
-        variants.map { v in
-            let r = v.result, l = r.latency
-            func us(_ ns: UInt64) -> String { JSON.format((Double(ns) / 1000).rounded()) }
-            let memMiB = (r.machine.memoryMiB ?? r.machine.zoneLayout?.flatMap { $0 }.reduce(0) { $0 + $1.mib }) ?? 0
-            return [v.name, r.machine.preset.name, String(memMiB), r.machine.compaction ? "yes" : "no",
-                    String(r.highAllocAttempts), String(r.highAllocSuccesses), String(format1(r.successPercent)),
-                    String(r.delta(\.pagesReclaimed)), String(r.delta(\.compactStall)), String(r.delta(\.compactSuccess)),
-                    String(r.delta(\.compactFail)), String(r.delta(\.compactMigrateScanned)), String(r.delta(\.compactFreeScanned)),
-                    String(r.delta(\.compactPagesMoved)), String(r.delta(\.extfragEvents)), String(r.delta(\.allocstall)),
-                    us(l.p50), us(l.p90), us(l.p95), us(l.max),
-                    r.selftest.map { "\($0.passed ? "pass" : "fail") (\($0.hugepages) huge pages, index \($0.compactionIndex))" } ?? "-"]
+        var out: [[String]] = []
+        for (v, reps) in replicates.enumerated() {
+            for r in reps {
+                let l = r.latency
+                func us(_ ns: UInt64) -> String { JSON.format((Double(ns) / 1000).rounded()) }
+                let memMiB = (r.machine.memoryMiB ?? r.machine.zoneLayout?.flatMap { $0 }.reduce(0) { $0 + $1.mib }) ?? 0
+                out.append([variants[v].name, String(r.machine.seed), r.machine.preset.name, String(memMiB), r.machine.compaction ? "yes" : "no",
+                            String(r.requested), String(r.highAllocAttempts), String(r.highAllocSuccesses), format1(r.requestPercent),
+                            format1(r.successPercent), String(r.pagesReclaimedAsSeed), String(r.pagesReclaimedInAllocPhase), String(r.delta(\.pgstealKswapd)),
+                            String(r.delta(\.pgstealDirect)), String(r.delta(\.pgscanKswapd)), String(r.delta(\.pgscanDirect)),
+                            String(r.delta(\.compactStall)), String(r.delta(\.compactSuccess)),
+                            String(r.delta(\.compactFail)), String(r.delta(\.compactMigrateScanned)), String(r.delta(\.compactFreeScanned)),
+                            String(r.delta(\.compactPagesMoved)), String(r.delta(\.extfragEvents)), String(r.delta(\.allocstall)),
+                            us(l.p50), us(l.p90), us(l.p95), us(l.p99), us(l.max),
+                            r.selftest.map { "\($0.passed ? "pass" : "fail") (\($0.hugepages) huge pages, index \($0.compactionIndex))" } ?? "-"])
+            }
         }
+        return out
     }
 
-    /// The table as CSV (RFC 4180; a header line, then one line per variant).
+    /// The table as CSV (RFC 4180; a header line, then one line per variant and seed). With more than one
+    /// seed, a blank line and the summary table follow (`summaryColumns`: per variant and figure the mean,
+    /// sd, 95 % CI, and the paired difference from the first variant with its 95 % CI).
     public var csv: String {
         func q(_ s: String) -> String { s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingAll("\"", "\"\"") + "\"" : s }
-        return ([ExperimentResult.columns] + rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        var out = ([ExperimentResult.columns] + rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        if repeatCount > 1 {
+            out += "\n" + ([ExperimentResult.summaryColumns] + summaryRows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        }
+        return out
     }
 
-    /// The table as Markdown, like the seed's cover letter tables.
+    /// The table as Markdown, like the seed's cover letter tables; with more than one seed, the summary
+    /// table follows.
     public var markdown: String {
-        var out = "| " + ExperimentResult.columns.joined(separator: " | ") + " |\n"
-        out += "|" + ExperimentResult.columns.map { _ in "---" }.joined(separator: "|") + "|\n"
-        for r in rows { out += "| " + r.joined(separator: " | ") + " |\n" }
+        func table(_ cols: [String], _ rows: [[String]]) -> String {
+            var out = "| " + cols.joined(separator: " | ") + " |\n"
+            out += "|" + cols.map { _ in "---" }.joined(separator: "|") + "|\n"
+            for r in rows { out += "| " + r.joined(separator: " | ") + " |\n" }
+            return out
+        }
+        var out = table(ExperimentResult.columns, rows)
+        if repeatCount > 1 { out += "\n" + table(ExperimentResult.summaryColumns, summaryRows) }
         return out
     }
 }
@@ -127,13 +173,22 @@ extension String {
 }
 
 extension Experiment {
-    /// Runs every variant on a fresh machine, one after another (for callers that do not need steps).
+    /// Runs every variant and seed on a fresh machine, one after another (for callers that do not need
+    /// steps; the service runs the units in parallel).
     public func run() throws(MMError) -> ExperimentResult {
-        var out: [(String, WorkloadResult)] = []
-        for v in variants {
-            let m = try Machine(v.config)
-            out.append((v.name, try m.runWorkload(workload)))
+        var reps: [[WorkloadResult]] = Array(repeating: [], count: variants.count)
+        for k in 0..<repeatCount {
+            for v in variants.indices {
+                let u = unit(variant: v, replicate: k)
+                reps[v].append(try Machine(u.config).runWorkload(u.workload))
+            }
         }
-        return ExperimentResult(name: name, workload: workload.name, variants: out)
+        return result(replicates: reps)
+    }
+
+    /// The experiment's result from every variant's replicates in seed order.
+    public func result(replicates reps: [[WorkloadResult]]) -> ExperimentResult {
+        ExperimentResult(name: name, workload: workload.name, variants: variants.indices.map { (variants[$0].name, reps[$0][0]) },
+                         replicates: reps)
     }
 }

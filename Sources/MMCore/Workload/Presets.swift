@@ -3,20 +3,20 @@
 public enum WorkloadPresets {
     public static let all: [(name: String, summary: String, json: String)] = [
         ("seed-easy-hugepages",
-         "The seed's first test: updatedb looks up a tree (a dentry and an inode per file, ten files a directory, unused afterwards; a directory's dentry pinned while it has children), then 4096 parallel dd writers of pagesize×128 files fill the page cache through ext3 (each file an inode and a dentry, made when its writer creates it; each 4 KiB block a buffer head, freed only with its page); every second file deleted (its pages, buffer heads, dentry and inode freed); huge pages requested 5% of memory at a time.",
+         "The seed's first test: updatedb looks up a tree (a dentry and an inode per file, ten files a directory, unused afterwards; a directory's dentry pinned while it has children), then 4096 parallel dd writers of pagesize×128 files (4096 × 128 pages in all, the seed's full volume: more than memory on a 2 GiB machine, so reclaim runs while they write) fill the page cache through ext3 (each file an inode and a dentry, made when its writer creates it; each 4 KiB block a buffer head, freed only with its page); every second file deleted (its pages, buffer heads, dentry and inode freed); the hugetlb pool grown 5% of MemTotal at a time by writes of nr_hugepages (alloc_fresh_huge_page: GFP_HIGHUSER|__GFP_COMP|__GFP_THISNODE|__GFP_REPEAT|__GFP_NOWARN, nodes round-robin).",
          """
          {"name": "seed-easy-hugepages", "seed": 1, "steps": [
            {"sysctl": {"name": "min_free_kbytes", "value": "recommended"}},
            {"metadata": {"fraction": 0.04, "files_per_directory": 10, "tag": "updatedb"}},
-           {"fill": {"kind": "file", "fraction": 0.7, "chunk_pages": 1, "writers": 4096, "file_pages": 128, "block_size": 4096, "tag": "files", "dirty_fraction": 0.05}},
+           {"fill": {"kind": "file", "count": 524288, "chunk_pages": 1, "writers": 4096, "file_pages": 128, "block_size": 4096, "tag": "files", "dirty_fraction": 0.05}},
            {"free": {"tag": "files", "pattern": "every_other"}},
            {"sample": {"name": "after-delete"}},
-           {"high_alloc": {"fraction": 1.0, "increment_fraction": 0.05, "gfp": ["GFP_HIGHUSER_MOVABLE", "__GFP_REPEAT", "__GFP_THISNODE"], "tag": "hugepages"}},
+           {"hugetlb_pool": {"fraction": 1.0, "increment_fraction": 0.05, "tag": "hugepages"}},
            {"sample": {"name": "end"}}
          ]}
          """),
         ("seed-highalloc-stress",
-         "The seed's third test: memory left full by simulated kernel builds (page cache, slab, unmovable kernel memory side by side), builds still running (anon, page cache, slab, kernel stacks), while 90% of memory is requested as huge pages, one at a time with small delays.",
+         "The seed's third test: memory left full by simulated kernel builds (page cache, slab, unmovable kernel memory side by side), builds still running (anon, page cache, slab, other kernel memory, and compiler processes: about 6 alive at a time, each 8 MiB of anon with its task, mm, VMAs, kernel stack and page tables), while 90% of memory is requested as huge pages, one at a time with small delays.",
          """
          {"name": "seed-highalloc-stress", "seed": 1, "steps": [
            {"sysctl": {"name": "min_free_kbytes", "value": "recommended"}},
@@ -26,7 +26,7 @@ public enum WorkloadPresets {
              {"kind": "anon", "weight": 5, "lifetime_ms": 40},
              {"kind": "slab", "weight": 1, "lifetime_ms": 4000},
              {"kind": "kernel", "weight": 0.5, "lifetime_ms": 60},
-             {"kind": "kernel", "order": 1, "weight": 0.2, "lifetime_ms": 60}]}},
+             {"process": {"anon_kib": 8192, "vmas": 40}, "weight": 0.006, "lifetime_ms": 100}]}},
            {"run": {"ms": 1000}},
            {"sample": {"name": "under-load"}},
            {"high_alloc": {"fraction": 0.9, "delay_ms": 2, "stop_on_failure": false, "gfp": ["GFP_HIGHUSER_MOVABLE"], "tag": "hugepages"}},

@@ -44,10 +44,14 @@ extension WorkloadResult {
             ("machine", machine.json),
             ("steps_done", .number(Double(stepsDone))),
             ("cancelled", .bool(cancelled)),
-            ("high_alloc", .object([("attempts", .number(Double(highAllocAttempts))), ("successes", .number(Double(highAllocSuccesses))),
+            ("high_alloc", .object([("requested", .number(Double(requested))),
+                                    ("attempts", .number(Double(highAllocAttempts))), ("successes", .number(Double(highAllocSuccesses))),
+                                    ("request_pct", .number((requestPercent * 10).rounded() / 10)),
                                     ("success_pct", .number((successPercent * 10).rounded() / 10)),
                                     ("latency_us", latency.jsonMicroseconds)])),
-            ("reclaim", .object([("pages_reclaimed", n(delta(\.pagesReclaimed))), ("allocstall", n(delta(\.allocstall))),
+            ("reclaim", .object([("pages_reclaimed", n(pagesReclaimedAsSeed)), ("pages_reclaimed_alloc", n(pagesReclaimedInAllocPhase)),
+                                 ("pages_freed", n(delta(\.pagesReclaimed))),
+                                 ("allocstall", n(delta(\.allocstall))),
                                  ("pgscan_kswapd", n(delta(\.pgscanKswapd))), ("pgscan_direct", n(delta(\.pgscanDirect))),
                                  ("pgsteal_kswapd", n(delta(\.pgstealKswapd))), ("pgsteal_direct", n(delta(\.pgstealDirect))),
                                  ("pswpout", n(delta(\.pswpout)))])),
@@ -65,13 +69,35 @@ extension WorkloadResult {
     }
 }
 
-extension ExperimentResult {
+extension FigureSummary {
     public var json: JSON {
-        .object([
+        func r(_ d: Double) -> JSON { .number((d * 100).rounded() / 100) }
+        return .object([("n", .number(Double(n))), ("mean", r(mean)), ("sd", r(sd)), ("ci95_low", r(ciLow)), ("ci95_high", r(ciHigh))])
+    }
+}
+
+extension ExperimentResult {
+    /// `variants` carries the first seed's full result per variant; `summary` (per variant, per figure:
+    /// the values by seed, mean, sd, 95 % CI, and the paired difference from the first variant) covers
+    /// every seed.
+    public var json: JSON {
+        let figs = ExperimentFigures.all
+        let summaryJSON: [JSON] = summary.map { s in
+            .object([("variant", .string(s.name)),
+                     ("figures", .object(figs.indices.map { i in
+                         var o: [(String, JSON)] = [("values", .array(s.values[i].map { .number(($0 * 100).rounded() / 100) }))]
+                         if case .object(let f) = s.figures[i].json { o += f }
+                         o.append(("difference_from_first", s.differenceFromFirst.map { $0[i].json } ?? .null))
+                         return (figs[i].name, .object(o))
+                     }))])
+        }
+        return .object([
             ("name", .string(name)),
             ("workload", .string(workload)),
+            ("repeat", .number(Double(repeatCount))),
             ("columns", .array(ExperimentResult.columns.map { .string($0) })),
             ("rows", .array(rows.map { .array($0.map { .string($0) }) })),
+            ("summary", .array(summaryJSON)),
             ("variants", .array(variants.map { .object([("name", .string($0.name)), ("result", $0.result.json)]) })),
         ])
     }

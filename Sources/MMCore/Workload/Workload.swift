@@ -1,6 +1,6 @@
 /// How much memory a fill or a high-order request covers.
 public enum Amount: Sendable, Equatable {
-    /// A fraction of all memory (0...1).
+    /// A fraction of MemTotal (0...1): the pages boot handed to the buddy allocator, as the seed's scripts read it from /proc/meminfo.
     case fraction(Double)
     /// A size in MiB.
     case mib(Int)
@@ -20,6 +20,9 @@ public struct ActorAlloc: Sendable, Equatable {
     /// For page cache: a page written (dirty) gets page size / blockSize buffer heads, freed only with it;
     /// pages read in get none (mpage_readpage). 0: none.
     public var blockSize: Int = 0
+    /// A process instead of an allocation: forked with its kernel memory and anonymous pages, all freed
+    /// at exit (after `lifetimeMs`, or when the actor stops). `kind` and `order` are then unused.
+    public var process: ProcessSpec?
     public init(kind: AllocKind, order: Int = 0, weight: Double = 1, lifetimeMs: Double? = nil) {
         self.kind = kind; self.order = order; self.weight = weight; self.lifetimeMs = lifetimeMs
     }
@@ -51,15 +54,31 @@ public struct HighAllocSpec: Sendable, Equatable {
     public var stopOnFailure: Bool = true
 }
 
+/// Growing the hugetlb pool as hugeadm --pool-pages-min does, in writes of `nr_hugepages`: each write
+/// raises the target by an increment and allocates pool pages one at a time (`set_max_huge_pages`)
+/// until the pool reaches it or one `alloc_fresh_huge_page` fails on every node; the next write starts
+/// from the pool that was reached. Pages are huge-page order (the pageblock order of every preset).
+public struct HugetlbPoolSpec: Sendable, Equatable {
+    /// The pool size requested in the end.
+    public var total: Amount
+    /// Each write raises the target by this fraction of MemTotal; nil = one write of the whole total.
+    public var incrementFraction: Double?
+    /// Simulated delay between allocations (ms).
+    public var delayMs: Double = 0
+    public var tag: String = "hugepages"
+    public init(total: Amount, incrementFraction: Double? = nil) { self.total = total; self.incrementFraction = incrementFraction }
+}
+
 /// One step of a workload.
 public enum WorkloadStep: Sendable, Equatable {
     /// Allocates `amount` in runs of `chunkPages` by `writers` taking turns. With `filePages` > 0 (page
     /// cache only) each writer writes files of that many pages, creating each file's metadata (an inode
     /// and its dentry, in the slab caches) before its first page. With `blockSize` > 0 (page cache only)
     /// every page written gets pageSize / blockSize buffer heads (ext3's `create_empty_buffers`), freed
-    /// only with the page.
+    /// only with the page. With `writerProcess` every writer is a process (a `dd`), forked before its first
+    /// page and exiting when the fill ends (interleaved writers all finish together).
     case fill(kind: AllocKind, amount: Amount, chunkPages: Int, writers: Int, tag: String, order: Int, dirtyFraction: Double, mlock: Bool,
-              filePages: Int = 0, blockSize: Int = 0)
+              filePages: Int = 0, blockSize: Int = 0, writerProcess: ProcessSpec? = nil)
     /// Creates the metadata of existing files, as `updatedb` walking a tree does: per file an inode and a
     /// dentry, unused once looked up (the shrinkers may free them). With `filesPerDirectory` > 0 the
     /// files sit in directories of that many, each directory a dentry and an inode made before its
@@ -79,6 +98,8 @@ public enum WorkloadStep: Sendable, Equatable {
     case stopActor(name: String, freeAll: Bool)
     case run(ms: Double)
     case highAlloc(HighAllocSpec)
+    /// Grows the hugetlb pool (see `HugetlbPoolSpec`).
+    case hugetlbPool(HugetlbPoolSpec)
     case compact(node: Int?)
     case sysctl(name: String, value: Int?)
     case sample(name: String)
@@ -123,8 +144,8 @@ extension WorkloadDefinition {
         self.init(name: name, seed: seed, steps: out)
     }
 
-    static let stepNames = ["fill", "metadata", "free", "keep_one_in", "start_actor", "stop_actor", "run", "high_alloc", "compact",
-                            "sysctl", "sample", "age", "selftest"]
+    static let stepNames = ["fill", "metadata", "free", "keep_one_in", "start_actor", "stop_actor", "run", "high_alloc", "hugetlb_pool",
+                            "compact", "sysctl", "sample", "age", "selftest"]
 
     static func kind(_ r: JSONObjectReader, _ key: String = "kind", default d: AllocKind? = nil) throws(MMError) -> AllocKind {
         guard let s = try r.string(key) else {
@@ -224,6 +245,12 @@ extension WorkloadDefinition {
             return .run(ms: ms)
         case "high_alloc":
             return try parseHighAlloc(r)
+        case "hugetlb_pool":
+            try r.rejectUnknown(["fraction", "mib", "count", "increment_fraction", "delay_ms", "tag"])
+            var h = HugetlbPoolSpec(total: try amount(r, allowCount: true), incrementFraction: try r.double("increment_fraction", in: 0.0001...1))
+            h.delayMs = try r.double("delay_ms", in: 0...1e7) ?? 0
+            h.tag = try tag(r, default: "hugepages")
+            return .hugetlbPool(h)
         case "compact":
             try r.rejectUnknown(["node"])
             return .compact(node: try r.int("node", in: 0...(MachineConfig.maxNodes - 1)))
@@ -242,7 +269,7 @@ extension WorkloadDefinition {
     /// A `fill` step: allocations of one kind up to an amount, in chunks, by writers, with their options.
     private static func parseFill(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
         try r.rejectUnknown(["kind", "fraction", "mib", "count", "chunk_pages", "writers", "tag", "order", "dirty_fraction", "mlock", "file_pages",
-                             "block_size"])
+                             "block_size", "writer_process"])
         let k = try kind(r)
         let amt = try amount(r, allowCount: true)
         let chunk = try r.int("chunk_pages", in: 1...(1 << 24)) ?? 1
@@ -254,9 +281,14 @@ extension WorkloadDefinition {
             throw .invalidConfig(field: r.field("file_pages"), value: String(filePages), reason: "files are page cache: needs kind file and order 0")
         }
         let blockSize = try blockSize(r, kind: k, order: order)
+        var writerProcess: ProcessSpec?
+        if let pr = try r.object("writer_process") {
+            try pr.rejectUnknown(["anon_kib", "vmas"])
+            writerProcess = ProcessSpec(anonKiB: try pr.int("anon_kib", in: 0...(1 << 24)) ?? 0, vmas: try pr.int("vmas", in: 1...4096) ?? 40)
+        }
         return .fill(kind: k, amount: amt, chunkPages: chunk, writers: writers, tag: t, order: order,
                      dirtyFraction: try r.double("dirty_fraction", in: 0...1) ?? 0, mlock: try r.bool("mlock") ?? false,
-                     filePages: filePages, blockSize: blockSize)
+                     filePages: filePages, blockSize: blockSize, writerProcess: writerProcess)
     }
 
     /// A `free` step: a tag's allocations by a pattern (all, every other, random with a fraction and seed).
@@ -292,13 +324,22 @@ extension WorkloadDefinition {
         var mix: [ActorAlloc] = []
         for (i, m) in mixJ.enumerated() {
             let mr = try JSONObjectReader(m, path: r.field("mix[\(i)]"))
-            try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size"])
-            var a = ActorAlloc(kind: try kind(mr), order: try mr.int("order", in: 0...15) ?? 0,
+            try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size", "process"])
+            var process: ProcessSpec?
+            if let pr = try mr.object("process") {
+                try pr.rejectUnknown(["anon_kib", "vmas"])
+                process = ProcessSpec(anonKiB: try pr.int("anon_kib", in: 0...(1 << 24)) ?? 0, vmas: try pr.int("vmas", in: 1...4096) ?? 40)
+                if mr["kind"] != nil || mr["order"] != nil {
+                    throw .invalidConfig(field: mr.field("process"), value: "process", reason: "a process entry takes no kind or order")
+                }
+            }
+            var a = ActorAlloc(kind: try kind(mr, default: process == nil ? nil : .anon), order: try mr.int("order", in: 0...15) ?? 0,
                                weight: try mr.double("weight", in: 0...1e9) ?? 1,
                                lifetimeMs: try mr.double("lifetime_ms", in: 0.001...1e12))
             a.dirtyFraction = try mr.double("dirty_fraction", in: 0...1) ?? 0
             a.mlock = try mr.bool("mlock") ?? false
-            a.blockSize = try blockSize(mr, kind: a.kind, order: a.order)
+            a.blockSize = process == nil ? try blockSize(mr, kind: a.kind, order: a.order) : 0
+            a.process = process
             mix.append(a)
         }
         guard mix.contains(where: { $0.weight > 0 }) else {
@@ -325,8 +366,9 @@ extension WorkloadDefinition {
     private static func parseSysctl(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
         try r.rejectUnknown(["name", "value"])
         let name = try r.requiredString("name")
-        guard ["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed"].contains(name) else {
-            throw .invalidConfig(field: r.field("name"), value: name, reason: "must be extfrag_threshold, min_free_kbytes or compact_unevictable_allowed")
+        guard ["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable"].contains(name) else {
+            throw .invalidConfig(field: r.field("name"), value: name,
+                                 reason: "must be extfrag_threshold, min_free_kbytes, compact_unevictable_allowed or hugepages_treat_as_movable")
         }
         if case .string(let s) = r["value"] ?? .null {
             guard s == "recommended", name == "min_free_kbytes" else {
@@ -361,9 +403,9 @@ extension WorkloadDefinition {
     public func validate(for config: MachineConfig) throws(MMError) {
         for (i, s) in steps.enumerated() {
             switch s {
-            case .fill(_, _, _, _, _, let order, _, _, _, _) where order >= config.preset.nrOrders:
+            case .fill(_, _, _, _, _, let order, _, _, _, _, _) where order >= config.preset.nrOrders:
                 throw .orderOutOfRange(field: "steps[\(i)].fill.order", order: order, max: config.preset.nrOrders - 1)
-            case .fill(_, _, _, _, _, _, _, _, _, let bs) where bs > 1 << config.preset.pageShift:
+            case .fill(_, _, _, _, _, _, _, _, _, let bs, _) where bs > 1 << config.preset.pageShift:
                 throw .invalidConfig(field: "steps[\(i)].fill.block_size", value: String(bs),
                                      reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
             case .highAlloc(let h) where h.order >= config.preset.nrOrders:
@@ -393,7 +435,8 @@ extension GFPFlags {
     public static let named: [String: GFPFlags] = [
         "__GFP_WAIT": .wait, "__GFP_IO": .io, "__GFP_FS": .fs, "__GFP_REPEAT": .repeat, "__GFP_NORETRY": .noretry,
         "__GFP_HIGH": .high, "__GFP_THISNODE": .thisnode,
-        "GFP_KERNEL": .kernel, "GFP_ATOMIC": .atomic, "GFP_NOWAIT": .nowait,
-        "GFP_HIGHUSER_MOVABLE": .kernel,
+        "__GFP_HIGHMEM": .highmem, "__GFP_MOVABLE": .movable, "__GFP_COMP": .comp, "__GFP_NOWARN": .nowarn,
+        "GFP_KERNEL": .kernel, "GFP_ATOMIC": .atomic, "GFP_NOWAIT": .nowait, "GFP_THISNODE": .thisnodeTriple,
+        "GFP_HIGHUSER": .highuser, "GFP_HIGHUSER_MOVABLE": .highuserMovable,
     ]
 }

@@ -34,11 +34,25 @@ public struct WorkloadResult: Sendable {
     public var kswapdNs: UInt64 = 0
     public var stepsDone = 0
     public var cancelled = false
+    /// High-order blocks the workload's high_alloc and hugetlb_pool steps requested in all (the seed's
+    /// "of attempted": 466 of 512 requested, whatever the number of calls made).
+    public var requested = 0
+    /// The counters when the first high_alloc or hugetlb_pool step began (nil if none ran): what reclaim
+    /// and compaction did while huge pages were being allocated, apart from the steps before.
+    public var countersAtHighAlloc: VmCounters?
 
     public var highAllocAttempts: Int { attempts.count }
     public var highAllocSuccesses: Int { attempts.filter(\.success).count }
     public var successPercent: Double { attempts.isEmpty ? 0 : 100 * Double(highAllocSuccesses) / Double(attempts.count) }
+    /// Share of the request allocated (%), as the seed and mmtests report it.
+    public var requestPercent: Double { requested == 0 ? 0 : 100 * Double(highAllocSuccesses) / Double(requested) }
     public var latency: LatencySummary { LatencySummary(attempts.map(\.latencyNs)) }
+
+    /// A counter's growth since the first high-order allocation step began (0 without one).
+    public func allocPhaseDelta(_ k: KeyPath<VmCounters, UInt64>) -> UInt64 {
+        guard let c = countersAtHighAlloc else { return 0 }
+        return countersAfter[keyPath: k] &- c[keyPath: k]
+    }
 
     /// A counter's growth over the run.
     public func delta(_ k: KeyPath<VmCounters, UInt64>) -> UInt64 { countersAfter[keyPath: k] &- countersBefore[keyPath: k] }

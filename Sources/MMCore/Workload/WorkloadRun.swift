@@ -16,6 +16,15 @@ public final class WorkloadRun {
     @exclusivity(unchecked) var queue = EventQueue()
     let startNs: UInt64
     @exclusivity(unchecked) var pending: PendingStep?
+    /// Live processes of the run's actors (ProcessRecord), by slot; nil entries are free slots (`freePids`).
+    /// A process id is its slot with the slot's generation above bit 32 (`processGen`), so an exit event
+    /// of a process the OOM killer already took finds nothing; `processOwner` is its actor.
+    @exclusivity(unchecked) var processes: [ProcessRecord?] = []
+    @exclusivity(unchecked) var processGen: [Int] = []
+    @exclusivity(unchecked) var processOwner: [Int] = []
+    @exclusivity(unchecked) var freePids: [Int] = []
+    /// Heap bytes of the live processes' lists.
+    @exclusivity(unchecked) var processBytes = 0
     public internal(set) var failure: MMError?
     /// The machine's `stateRefusals` when the current `step` call began: a refusal since then stops the
     /// run (`Machine.throwIfRefused`).
@@ -25,6 +34,8 @@ public final class WorkloadRun {
         var spec: ActorSpec
         var running = true
         var live: [PageHandle] = []
+        /// Its processes without a lifetime (ids in the run's process table).
+        var livePids: [Int] = []
         var pages = 0
         var cumulative: [Double]
         var rng: SeededRandom
@@ -36,6 +47,8 @@ public final class WorkloadRun {
         case metadata(MetadataProgress)
         case runUntil(UInt64)
         case highAlloc(spec: HighAllocSpec, order: Int, total: Int, increment: Int, done: Int, inIncrement: Int, stoppedIncrement: Bool, nextAt: UInt64)
+        /// A hugetlb pool growing: the current write's target, the pool reached, the writes made.
+        case hugetlbPool(spec: HugetlbPoolSpec, order: Int, total: Int, increment: Int, target: Int, pool: Int, nextAt: UInt64)
     }
 
     /// A fill in progress. Its lists grow by one entry an allocation for the whole fill, across however
@@ -48,6 +61,10 @@ public final class WorkloadRun {
     final class FillProgress {
         let total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool
         let filePages: Int, buffers: Int
+        /// Each writer is this process (forked before its first page, exiting when the fill ends), if given.
+        let writerProcess: ProcessSpec?
+        @exclusivity(unchecked) var processes: [ProcessRecord?]
+        @exclusivity(unchecked) var processBytes = 0
         @exclusivity(unchecked) var done = 0
         /// Allocations of this fill that failed; more than 64 end it, however many calls it took.
         @exclusivity(unchecked) var failures = 0
@@ -57,9 +74,11 @@ public final class WorkloadRun {
         @exclusivity(unchecked) var files: [[FileRecord]]
 
         init(total: Int, kind: AllocKind, chunk: Int, writers: Int, tag: String, order: Int, dirty: Double, mlock: Bool,
-             filePages: Int, buffers: Int) {
+             filePages: Int, buffers: Int, writerProcess: ProcessSpec? = nil) {
             self.total = total; self.kind = kind; self.chunk = chunk; self.writers = writers; self.tag = tag
             self.order = order; self.dirty = dirty; self.mlock = mlock; self.filePages = filePages; self.buffers = buffers
+            self.writerProcess = writerProcess
+            processes = Array(repeating: nil, count: writerProcess == nil ? 0 : writers)
             handles = Array(repeating: [], count: writers)
             files = Array(repeating: [], count: filePages > 0 ? writers : 0)
         }
@@ -70,6 +89,7 @@ public final class WorkloadRun {
                 + handles.reduce(0) { $0 + HeapCost.array(capacity: $1.capacity, stride: MemoryLayout<PageHandle>.stride) }
                 + HeapCost.array(capacity: files.capacity, stride: MemoryLayout<[FileRecord]>.stride)
                 + files.reduce(0) { $0 + HeapCost.array(capacity: $1.capacity, stride: MemoryLayout<FileRecord>.stride) }
+                + HeapCost.array(capacity: processes.capacity, stride: MemoryLayout<ProcessRecord?>.stride) + processBytes
         }
     }
 
@@ -109,6 +129,10 @@ public final class WorkloadRun {
                 + HeapCost.array(capacity: a.cumulative.capacity, stride: MemoryLayout<Double>.stride)
         }
         b += queue.byteCount
+        b += HeapCost.array(capacity: processes.capacity, stride: MemoryLayout<ProcessRecord?>.stride)
+            + 2 * HeapCost.array(capacity: processGen.capacity, stride: MemoryLayout<Int>.stride)
+            + HeapCost.array(capacity: freePids.capacity, stride: MemoryLayout<Int>.stride) + processBytes
+        for a in actors { b += HeapCost.array(capacity: a.livePids.capacity, stride: MemoryLayout<Int>.stride) }
         switch pending {
         case .fill(let f): b += f.byteCount
         case .metadata(let w): b += HeapCost.array(capacity: w.files.capacity, stride: MemoryLayout<FileRecord>.stride)
@@ -130,7 +154,9 @@ public final class WorkloadRun {
 /// A min-heap of timed events (ties broken by insertion order, so runs are deterministic): a 4-ary heap
 /// of small plain structs, sifted with a moving hole.
 struct EventQueue {
-    enum Event { case tick(actor: Int), expire(actor: Int, handle: PageHandle) }
+    enum Event { case tick(actor: Int), expire(actor: Int, handle: PageHandle), exit(actor: Int, pid: Int) }
+    /// Marks an entry's actor field for a process exit (its handle field is then pid + 1).
+    private static let exitBit: Int32 = 1 << 30
     private struct Entry {
         var at: UInt64
         var seq: UInt64
@@ -157,6 +183,7 @@ struct EventQueue {
         switch ev {
         case .tick(let a): e = Entry(at: at, seq: seq, actor: Int32(a), handle: 0)
         case .expire(let a, let h): e = Entry(at: at, seq: seq, actor: Int32(a), handle: h.raw)
+        case .exit(let a, let pid): e = Entry(at: at, seq: seq, actor: Int32(a) | EventQueue.exitBit, handle: UInt64(pid) + 1)
         }
         heap.append(e)
         var i = heap.count - 1
@@ -191,16 +218,29 @@ struct EventQueue {
                 h[i] = last
             }
         }
-        let ev: Event = top.handle == 0 ? .tick(actor: Int(top.actor)) : .expire(actor: Int(top.actor), handle: PageHandle(raw: top.handle))
+        let ev: Event
+        if top.handle == 0 {
+            ev = .tick(actor: Int(top.actor))
+        } else if top.actor & EventQueue.exitBit != 0 {
+            ev = .exit(actor: Int(top.actor & ~EventQueue.exitBit), pid: Int(top.handle) - 1)
+        } else {
+            ev = .expire(actor: Int(top.actor), handle: PageHandle(raw: top.handle))
+        }
         return (top.at, ev)
     }
 }
 
 extension Machine {
-    /// Starts a workload on this machine after checking it against the machine.
+    /// Starts a workload on this machine after checking it against the machine. While it runs, the OOM
+    /// killer may kill its actors' processes.
     public func beginWorkload(_ d: WorkloadDefinition) throws(MMError) -> WorkloadRun {
         try d.validate(for: config)
-        return WorkloadRun(d, machine: self)
+        let run = WorkloadRun(d, machine: self)
+        oomKiller = { [unowned self, weak run] in
+            guard let run else { return false }
+            return self.oomKillLargest(run)
+        }
+        return run
     }
 
     /// Runs a workload to its end.
@@ -250,6 +290,7 @@ extension Machine {
     }
 
     func finishResult(_ run: WorkloadRun) {
+        oomKiller = nil
         run.result.countersAfter = counters
         run.result.simulatedNs = clockNs &- run.startNs
         run.result.kswapdNs = kswapdNs
@@ -259,7 +300,7 @@ extension Machine {
 
     private func pagesFor(_ a: Amount, order: Int) -> Int {
         switch a {
-        case .fraction(let f): return Int(Double(totalPages) * f) >> order
+        case .fraction(let f): return Int(Double(memTotalPages) * f) >> order
         case .mib(let m): return ((m << 20) >> pageShift) >> order
         case .count(let c): return c
         }
@@ -267,10 +308,14 @@ extension Machine {
 
     private func startStep(_ run: WorkloadRun, _ s: WorkloadStep) throws(MMError) {
         switch s {
-        case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock, let filePages, let blockSize):
+        case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock, let filePages, let blockSize,
+                   let writerProcess):
+            let bytes = writerProcess == nil ? 0 : HeapCost.array(capacity: writers, stride: MemoryLayout<ProcessRecord?>.stride)
+            guard mayGrowState(by: bytes) else { throw .stateLimit(bytes: lastRefusedBytes) }
             run.pending = .fill(WorkloadRun.FillProgress(total: pagesFor(amount, order: order), kind: kind, chunk: chunk, writers: writers,
                                                          tag: tag, order: order, dirty: dirty, mlock: mlock, filePages: filePages,
-                                                         buffers: blockSize > 0 ? (1 << pageShift) / blockSize : 0))
+                                                         buffers: blockSize > 0 ? (1 << pageShift) / blockSize : 0,
+                                                         writerProcess: writerProcess))
         case .metadata(let amount, let tag, let perDirectory):
             // Bytes of objects per file: its dentry and inode, plus its share of its directory's.
             let pair = Double(SlabCache.dentry.objectSize + SlabCache.inode.objectSize)
@@ -278,7 +323,7 @@ extension Machine {
             let total: Int
             switch amount {
             case .count(let c): total = c
-            case .fraction(let f): total = Int(Double(totalPages << pageShift) * f / perFile)
+            case .fraction(let f): total = Int(Double(memTotalPages << pageShift) * f / perFile)
             case .mib(let m): total = Int(Double(m << 20) / perFile)
             }
             run.pending = .metadata(WorkloadRun.MetadataProgress(total: total, tag: tag, perDirectory: perDirectory))
@@ -332,17 +377,29 @@ extension Machine {
                 if freeAll {
                     for h in run.actors[i].live { _ = freeIfLive(h) }
                     run.actors[i].live = []
+                    for pid in run.actors[i].livePids { _ = endProcess(run, pid) }
+                    run.actors[i].livePids = []
                     run.actors[i].pages = 0
                 }
             }
         case .run(let ms):
             run.pending = .runUntil(clockNs &+ UInt64(ms * 1e6))
         case .highAlloc(let h):
+            if run.result.countersAtHighAlloc == nil { run.result.countersAtHighAlloc = counters }
             let order = h.order < 0 ? pageblockOrder : h.order
             let total = pagesFor(h.total, order: order)
-            let inc = h.incrementFraction.map { max(1, Int(Double(totalPages) * $0) >> order) } ?? total
+            let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
             run.pending = .highAlloc(spec: h, order: order, total: total, increment: inc, done: 0, inIncrement: 0,
                                      stoppedIncrement: false, nextAt: clockNs)
+            run.result.requested += total
+        case .hugetlbPool(let h):
+            if run.result.countersAtHighAlloc == nil { run.result.countersAtHighAlloc = counters }
+            // The default hstate's order: the huge page is one pageblock on every preset.
+            let order = pageblockOrder
+            let total = pagesFor(h.total, order: order)
+            let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
+            run.pending = .hugetlbPool(spec: h, order: order, total: total, increment: inc, target: min(inc, total), pool: 0, nextAt: clockNs)
+            run.result.requested += total
         case .compact(let node):
             if compactionEnabled {
                 if let n = node { try compactNode(n) } else { try compactMemory() }
@@ -351,6 +408,7 @@ extension Machine {
             switch name {
             case "extfrag_threshold": try setExtfragThreshold(value!)
             case "min_free_kbytes": try setMinFreeKbytes(value ?? recommendedMinFreeKbytes)
+            case "hugepages_treat_as_movable": try setHugepagesTreatAsMovable(value!)
             default: try setCompactUnevictableAllowed(value!)
             }
         case .sample(let name):
@@ -440,6 +498,9 @@ extension Machine {
                     run.actors[a].pages -= 1 << order
                 }
                 run.events += 1
+            case .exit(let a, let pid):
+                run.actors[a].pages -= endProcess(run, pid)
+                run.events += 1
             }
         }
         if clockNs < until { idle(ns: until - clockNs) }
@@ -450,10 +511,14 @@ extension Machine {
     /// live handles on every allocation.)
     private func actorAllocate(_ run: WorkloadRun, _ a: Int) {
         run.events += 1
-        if Double(run.actors[a].pages) >= Double(totalPages) * run.actors[a].spec.maxFraction { return }
+        if Double(run.actors[a].pages) >= Double(memTotalPages) * run.actors[a].spec.maxFraction { return }
         let x = run.actors[a].rng.unit() * run.actors[a].cumulative.last!
         let mixIndex = run.actors[a].cumulative.firstIndex { x < $0 } ?? run.actors[a].spec.mix.count - 1
         let mix = run.actors[a].spec.mix[mixIndex]
+        if let spec = mix.process {
+            actorFork(run, a, spec, lifetimeMs: mix.lifetimeMs)
+            return
+        }
         let dirty = mix.kind == .file && run.actors[a].rng.unit() < mix.dirtyFraction
         let req = AllocRequest(order: mix.order, kind: mix.kind, gfp: .kernel, mlock: mix.mlock, dirty: dirty)
         // Room to remember the allocation first (a refusal stops the run: `step`).
@@ -478,6 +543,68 @@ extension Machine {
                 run.actors[a].pages = run.actors[a].live.reduce(0) { $0 + (1 << ((try? allocationInfo($1).order) ?? 0)) }
             }
         }
+    }
+
+    /// An actor forks a process; it exits after an exponentially distributed lifetime of mean
+    /// `lifetimeMs`, or when the actor stops.
+    private func actorFork(_ run: WorkloadRun, _ a: Int, _ spec: ProcessSpec, lifetimeMs: Double?) {
+        if lifetimeMs != nil {
+            guard reserveQueueRoom(run) else { return }
+        } else {
+            guard reserveGated(&run.actors[a].livePids) else { return }
+        }
+        if run.freePids.isEmpty {
+            guard reserveGated(&run.processes), reserveGated(&run.freePids), reserveGated(&run.processGen),
+                  reserveGated(&run.processOwner) else { return }
+        }
+        guard let p = forkProcess(spec) else { return }
+        let slot: Int
+        if let f = run.freePids.popLast() {
+            slot = f
+            run.processes[slot] = p
+            run.processGen[slot] += 1
+            run.processOwner[slot] = a
+        } else {
+            slot = run.processes.count
+            run.processes.append(p)
+            run.processGen.append(0)
+            run.processOwner.append(a)
+        }
+        let pid = slot | run.processGen[slot] << 32
+        run.processBytes += p.heapBytes
+        run.actors[a].pages += p.pages
+        if let life = lifetimeMs {
+            let u = max(run.actors[a].rng.unit(), 1e-12)
+            run.queue.push(clockNs &+ UInt64(-(life * 1e6) * _log(u)), .exit(actor: a, pid: pid))
+        } else {
+            run.actors[a].livePids.append(pid)
+        }
+    }
+
+    /// A process of the run exits: its memory is freed and its slot reused. Returns the pages it held (0
+    /// for a process that is already gone).
+    func endProcess(_ run: WorkloadRun, _ pid: Int) -> Int {
+        let slot = pid & 0xFFFF_FFFF
+        guard slot < run.processes.count, run.processGen[slot] == pid >> 32, let p = run.processes[slot] else { return 0 }
+        exitProcess(p)
+        run.processes[slot] = nil
+        run.freePids.append(slot)
+        run.processBytes -= p.heapBytes
+        return p.pages
+    }
+
+    /// `out_of_memory` for a run with processes: `select_bad_process` takes the process with the most
+    /// pages (its RSS and page tables; the first such by slot on a tie), which is killed and exits.
+    /// Returns false when the run has no process.
+    func oomKillLargest(_ run: WorkloadRun) -> Bool {
+        var best = -1, bestPages = -1
+        for (slot, p) in run.processes.enumerated() {
+            if let p, p.pages > bestPages { best = slot; bestPages = p.pages }
+        }
+        guard best >= 0 else { return false }
+        let owner = run.processOwner[best]
+        run.actors[owner].pages -= endProcess(run, best | run.processGen[best] << 32)
+        return true
     }
 
     /// Room for one more event in the run's queue, asking the state gate when it must grow.
@@ -552,6 +679,37 @@ extension Machine {
                 run.pending = .highAlloc(spec: spec, order: order, total: total, increment: increment, done: done,
                                          inIncrement: inIncrement, stoppedIncrement: stopped, nextAt: nextAt)
             }
+        case .hugetlbPool(let spec, let order, let total, let increment, var target, var pool, var nextAt):
+            // Writes of nr_hugepages: set_max_huge_pages allocates until the pool reaches the target or an
+            // alloc_fresh_huge_page fails on every node; then the next write raises the target.
+            var finished = false
+            while run.events < budgetEnd {
+                if pool >= target {
+                    if target >= total { finished = true; break }
+                    target = min(total, target + increment)
+                }
+                if !runActors(run, until: nextAt, budgetEnd: budgetEnd) { break }
+                guard reserveGated(&run.result.attempts), ensureTagRoom(spec.tag, 1) else { throw .stateLimit(bytes: lastRefusedBytes) }
+                let at = relNs(run)
+                let outcome = try allocFreshHugePage(order: order)
+                run.events += 1
+                run.result.attempts.append(AttemptRecord(index: run.result.attempts.count, success: outcome.succeeded, latencyNs: outcome.latencyNs,
+                                                         stalledInCompaction: outcome.stalledInCompaction,
+                                                         stalledInReclaim: outcome.stalledInReclaim, atNs: at))
+                if let h = outcome.handle {
+                    tags[spec.tag, default: []].append(h)
+                    pool += 1
+                } else {
+                    // The write ends short; the next one (if any) asks for its own target again.
+                    if target >= total { finished = true; break }
+                    target = min(total, target + increment)
+                }
+                try throwIfRefused(run)
+                nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
+            }
+            if !finished {
+                run.pending = .hugetlbPool(spec: spec, order: order, total: total, increment: increment, target: target, pool: pool, nextAt: nextAt)
+            }
         }
     }
 
@@ -619,10 +777,19 @@ extension Machine {
     /// Takes back what a fill stopped by the state gate made: its pages (with their buffer heads), then
     /// its files' dentries and inodes.
     func undoFill(_ f: WorkloadRun.FillProgress) {
+        endWriterProcesses(f)
         for list in f.handles { undoAllocations(list) }
         for fl in f.files { for file in fl { deleteFileMetadata(file) } }
         f.handles = Array(repeating: [], count: f.writers)
         f.files = Array(repeating: [], count: f.files.count)
+    }
+
+    /// The fill's writer processes exit.
+    func endWriterProcesses(_ f: WorkloadRun.FillProgress) {
+        for (w, p) in f.processes.enumerated() {
+            if let p { exitProcess(p); f.processes[w] = nil }
+        }
+        f.processBytes = 0
     }
 
     /// Writes on with the fill's writers until it is done or the event budget is spent; at its end the
@@ -631,6 +798,11 @@ extension Machine {
         // Writers take turns, each writing `chunk` allocations at a time (parallel dd's interleave).
         while f.done < f.total && run.events < budgetEnd {
             let w = (f.done / f.chunk) % f.writers
+            if let spec = f.writerProcess, f.processes[w] == nil, f.handles[w].isEmpty {
+                // The writer starts: fork (a failed fork leaves it writing without a process).
+                if let p = forkProcess(spec) { f.processes[w] = p; f.processBytes += p.heapBytes }
+                try throwIfRefused(run)
+            }
             for _ in 0..<min(f.chunk, f.total - f.done) {
                 if f.filePages > 0 && f.files[w].count * f.filePages <= f.handles[w].count {
                     // The writer starts its next file: creat() makes the inode and its dentry.
@@ -656,6 +828,7 @@ extension Machine {
             if f.failures > 64 { f.done = f.total }
         }
         guard f.done >= f.total else { return }
+        endWriterProcesses(f)
         // Room for the files (their records and page lists) and the tag's handles first.
         if f.filePages > 0 {
             var n = 0, pageLists = 0

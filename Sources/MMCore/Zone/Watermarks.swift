@@ -138,7 +138,8 @@ extension Machine {
 
     /// `setup_zone_migrate_reserve` (2.6.31+ form, kept in 2.6.35): reserve
     /// min(2, roundup(MIN, pageblock) / pageblock) pageblocks as MIGRATE_RESERVE, taking MOVABLE blocks
-    /// from the start of the zone, and give back reserve blocks beyond that count.
+    /// from the start of the zone, and give back reserve blocks beyond that count. A block whose first
+    /// page is PageReserved (boot memory) is skipped: "Blocks with reserved pages will never free".
     func setupZoneMigrateReserve(zone z: Int) {
         let zone = zones[z]
         var reserve = ((zone.watermark.min + pageblockPages - 1) / pageblockPages * pageblockPages) >> pageblockOrder
@@ -146,6 +147,7 @@ extension Machine {
         let reserveMt = Int(Migratetype.reserve.rawValue), movable = Int(Migratetype.movable.rawValue)
         var pfn = zone.startPfn
         while pfn < zone.endPfn {
+            if isReservedPage(pfn) { pfn += pageblockPages; continue }
             let mt = pageblockMigratetype(pfn)
             if reserve > 0 && mt == reserveMt {
                 reserve -= 1
@@ -186,6 +188,16 @@ extension Machine {
             throw .invalidConfig(field: "compact_unevictable_allowed", value: "\(v)", reason: "must be 0 or 1")
         }
         compactUnevictableAllowed = v
+        bumpGeneration()
+    }
+
+    /// Writing /proc/sys/vm/hugepages_treat_as_movable (0 or 1; `hugetlb_treat_movable_handler`,
+    /// mm/hugetlb.c): 1 makes `htlb_alloc_mask` GFP_HIGHUSER_MOVABLE, 0 GFP_HIGHUSER.
+    public func setHugepagesTreatAsMovable(_ v: Int) throws(MMError) {
+        guard (0...1).contains(v) else {
+            throw .invalidConfig(field: "hugepages_treat_as_movable", value: "\(v)", reason: "must be 0 or 1")
+        }
+        hugepagesTreatAsMovable = v
         bumpGeneration()
     }
 }

@@ -13,12 +13,14 @@ public struct Zone: Sendable {
     public let indexInNode: Int
     public let startPfn: Int
     public let spannedPages: Int
-    public let presentPages: Int
-    /// Present minus boot reservations; the simulator reserves nothing at boot, so this equals present.
-    public let managedPages: Int
+    /// `present_pages` as 2.6.35 sets it: spanned minus the memmap estimate (`Machine.presentPages`).
+    public internal(set) var presentPages: Int
+    /// Pages boot handed to the buddy allocator (spanned minus the PageReserved boot pages in the zone).
+    /// 2.6.35 has no such field (`managed_pages` came in 3.8); free + per-CPU + allocated pages add up to it.
+    public internal(set) var managedPages: Int
 
     public var endPfn: Int { startPfn + spannedPages }
-    public var populated: Bool { presentPages > 0 }
+    public var populated: Bool { spannedPages > 0 }
     public var name: String { type.name }
 
     /// `watermark[WMARK_MIN/LOW/HIGH]`.

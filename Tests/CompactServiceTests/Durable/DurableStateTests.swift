@@ -124,6 +124,29 @@ final class DurableStateTests: XCTestCase {
         try fragment(c, "one")
     }
 
+    /// An experiment started by name is found by name after a restart: a retried PUT gets its job.
+    func testExperimentNamesSurviveARestart() throws {
+        let dir = tempDir()
+        let body = "{\"template\":{\"memory_mib\":32},\"variants\":[{},{\"name\":\"v\",\"compaction\":false}],\"workload\":{\"steps\":[{\"fill\":{\"kind\":\"anon\",\"fraction\":0.3,\"tag\":\"x\"}}]}}"
+        var id = ""
+        do {
+            let s = try server(dir)
+            defer { s.stop() }
+            let r = try s.client.request("PUT", "/v1/experiments/sweep?wait=true", body: Array(body.utf8), contentType: "application/json")
+            XCTAssertEqual(r.status, 200, r.text)
+            id = r.json["id"] as? String ?? ""
+        }
+        let s = try server(dir)
+        defer { s.stop() }
+        let again = try s.client.request("PUT", "/v1/experiments/sweep", body: Array(body.utf8), contentType: "application/json")
+        XCTAssertEqual(again.status, 200, again.text)
+        XCTAssertEqual(again.json["id"] as? String, id)
+        XCTAssertEqual(try s.client.get("/v1/experiments/sweep").json["state"] as? String, "succeeded")
+        let other = try s.client.request("PUT", "/v1/experiments/sweep", body: Array(body.replacingOccurrences(of: "0.3", with: "0.4").utf8),
+                                         contentType: "application/json")
+        XCTAssertEqual(other.status, 409)
+    }
+
     /// A copy of the state directory taken while the server runs is what a crash at that moment would
     /// leave: every change answered before the copy is in it.
     func testCrashStateRecovers() throws {

@@ -125,6 +125,11 @@ final class APITests: XCTestCase {
         let bad = try c.put("/v1/machines/p/proc/sys/vm/compact_unevictable_allowed", text: "2")
         XCTAssertEqual(bad.status, 422)
         XCTAssertEqual(bad.json["field"] as? String, "compact_unevictable_allowed")
+        XCTAssertEqual(try c.get("/v1/machines/p/proc/sys/vm/hugepages_treat_as_movable").text, "0\n")
+        XCTAssertEqual(try c.put("/v1/machines/p/proc/sys/vm/hugepages_treat_as_movable", text: "1").text, "1\n")
+        let badHugetlb = try c.put("/v1/machines/p/proc/sys/vm/hugepages_treat_as_movable", text: "2")
+        XCTAssertEqual(badHugetlb.status, 422)
+        XCTAssertEqual(badHugetlb.json["field"] as? String, "hugepages_treat_as_movable")
         XCTAssertNotEqual(try c.get("/v1/machines/p/stats").body, stats.body)
     }
 }

@@ -90,9 +90,9 @@ final class BadInputTests: XCTestCase {
         assertProblem(try c.get("/v1/machines/m/allocations/abc"), 400, field: "handle")
         assertProblem(try c.get("/v1/machines/m/allocations/99999999"), 404, field: "handle")
         assertProblem(try c.get("/nowhere"), 404, field: nil)
-        let r = try c.request("PUT", "/v1/machines/m")
+        let r = try c.request("POST", "/v1/machines/m")
         assertProblem(r, 405, field: nil)
-        XCTAssertEqual(r.header("Allow"), "GET, HEAD, DELETE")
+        XCTAssertEqual(r.header("Allow"), "GET, HEAD, PUT, DELETE")
         XCTAssertEqual(try c.request("POST", "/healthz").header("Allow"), "GET, HEAD")
     }
 

@@ -1,5 +1,6 @@
 @testable import CompactServiceKit
 import Foundation
+import MMCore
 import XCTest
 
 /// Compaction triggers, workloads, experiments and jobs over real HTTP.
@@ -89,7 +90,7 @@ final class CompactionAndJobTests: XCTestCase {
         let id = r.json["id"] as! String
         let csv = try c.get("/v1/jobs/\(id)/result?format=csv")
         XCTAssertEqual(csv.status, 200)
-        XCTAssertTrue(csv.text.hasPrefix("variant,preset,memory_mib,"))
+        XCTAssertTrue(csv.text.hasPrefix("variant,seed,preset,memory_mib,"))
         XCTAssertTrue(try c.get("/v1/jobs/\(id)/result?format=markdown").text.hasPrefix("| variant |"))
         XCTAssertEqual(try c.get("/v1/jobs/\(id)/result?format=xml").status, 422)
         XCTAssertEqual(try c.delete("/v1/jobs/\(id)").status, 204)
@@ -143,6 +144,38 @@ final class CompactionAndJobTests: XCTestCase {
         XCTAssertEqual(try c.post("/v1/experiments", json: #"{"variants":[],"preset":"proactive-frag"}"#).status, 422)
         let bad = try c.post("/v1/experiments", json: #"{"variants":[{"name":"a","preset":"vax"}],"preset":"proactive-frag"}"#)
         XCTAssertEqual(bad.json["field"] as? String, "variants[0].preset")
+    }
+
+    func testRepeatedExperimentRunsEverySeedInParallelAndSummarises() throws {
+        let text = #"{"template":{"preset":"x86_64","memory_mib":128,"seed":5},"variants":[{"name":"vanilla","compaction":false},{"name":"compaction"}],"repeat":3,"workload":{"name":"w","seed":9,"steps":[{"fill":{"kind":"anon","fraction":1.0,"tag":"a"}},{"free":{"tag":"a","pattern":"random","fraction":0.7,"seed":1}},{"high_alloc":{"count":10,"stop_on_failure":false}}]}}"#
+        let r = try c.post("/v1/experiments", json: text)
+        XCTAssertEqual(r.status, 202, r.text)
+        let done = try c.get("/v1/jobs/\(r.json["id"] as! String)?wait=true&timeout_s=60")
+        XCTAssertEqual(done.json["state"] as? String, "succeeded", done.text)
+        let result = done.json["result"] as? [String: Any] ?? [:]
+        XCTAssertEqual(result["repeat"] as? Int, 3)
+        let columns = result["columns"] as? [String] ?? []
+        let rows = result["rows"] as? [[String]] ?? []
+        let vi = columns.firstIndex(of: "variant")!, si = columns.firstIndex(of: "seed")!
+        // Variant by variant, seeds 5, 6, 7: the same whichever lane ran which unit.
+        XCTAssertEqual(rows.map { $0[vi] + "/" + $0[si] }, ["vanilla/5", "vanilla/6", "vanilla/7", "compaction/5", "compaction/6", "compaction/7"])
+        // The same figures as the experiment run sequentially in MMCore.
+        let sequential = try Experiment(json: try JSON.parse(text)).run()
+        XCTAssertEqual(rows, sequential.rows)
+        let summary = result["summary"] as? [[String: Any]] ?? []
+        XCTAssertEqual(summary.count, 2)
+        let figures = summary.last?["figures"] as? [String: Any] ?? [:]
+        let pct = figures["request_pct"] as? [String: Any] ?? [:]
+        XCTAssertEqual((pct["values"] as? [Any])?.count, 3)
+        XCTAssertEqual(pct["n"] as? Int, 3)
+        XCTAssertNotNil((pct["difference_from_first"] as? [String: Any])?["ci95_low"])
+        XCTAssertTrue((summary.first?["figures"] as? [String: Any])?["request_pct"].map { ($0 as? [String: Any])?["difference_from_first"] is NSNull } ?? false)
+        // CSV and Markdown carry the summary table too.
+        let csv = try c.get("/v1/jobs/\(r.json["id"] as! String)/result?format=csv").text
+        XCTAssertTrue(csv.contains("variant,figure,n,mean,sd,ci95_low,ci95_high,diff_mean,diff_ci95_low,diff_ci95_high"), csv)
+        let bad = try c.post("/v1/experiments", json: #"{"variants":[{"name":"a"}],"preset":"proactive-frag","repeat":0}"#)
+        XCTAssertEqual(bad.status, 422)
+        XCTAssertEqual(bad.json["field"] as? String, "repeat")
     }
 
     func testCancelAJob() throws {

@@ -114,7 +114,7 @@ final class ConcurrencyTests: XCTestCase {
         let stats = try ts.client.get("/v1/machines/c/stats").json
         XCTAssertEqual(stats["live_allocations"] as? Int, live.count)
         // free_pages is NR_FREE_PAGES: the pages on the per-CPU lists are free but counted apart.
-        XCTAssertEqual((stats["total_pages"] as? Int ?? 0) - (stats["free_pages"] as? Int ?? 0) - (stats["pcp_pages"] as? Int ?? 0), allocated)
+        XCTAssertEqual((stats["mem_total_pages"] as? Int ?? 0) - (stats["free_pages"] as? Int ?? 0) - (stats["pcp_pages"] as? Int ?? 0), allocated)
         let vm = stats["vmstat"] as? [String: Int] ?? [:]
         // Pages come off the free lists by allocation or by compaction's free scanner, and go back by pgfree.
         let pgalloc: Int = ["pgalloc_dma", "pgalloc_dma32", "pgalloc_normal", "pgalloc_movable"].reduce(0) { $0 + (vm[$1] ?? 0) }

@@ -168,6 +168,33 @@ final class IsolationTests: XCTestCase {
         XCTAssertEqual(r.json["field"] as? String, "name")
     }
 
+    /// An experiment cancelled while it waits for a job worker gives its reservation back (its body
+    /// never runs, so the body's own release never does).
+    func testExperimentCancelledWhileQueuedReleasesItsReservation() throws {
+        let ts = try TestServer { $0.memoryBudget = 64 << 20 }
+        defer { ts.stop() }
+        let c = ts.client
+        let exp = #"{"name":"e","template":{"memory_mib":1024},"variants":[{"name":"a"}],"workload":{"steps":[{"start_actor":{"name":"a","rate_per_ms":50,"mix":[{"kind":"anon","lifetime_ms":5}]}},{"run":{"ms":100000000}}]}}"#
+        let reg = ts.server.registry
+        func reserved() -> Int { reg.usedBytes - reg.jobs.heldBytes }
+        // Both job workers busy.
+        let a = try c.post("/v1/experiments", json: exp), b = try c.post("/v1/experiments", json: exp)
+        XCTAssertEqual(a.status, 202)
+        XCTAssertEqual(b.status, 202)
+        let two = reserved()
+        let q = try c.post("/v1/experiments", json: exp)
+        XCTAssertEqual(q.status, 202)
+        XCTAssertEqual(q.json["state"] as? String, "queued")
+        XCTAssertGreaterThan(reserved(), two)
+        let id = q.json["id"] as? String ?? ""
+        XCTAssertEqual(try c.delete("/v1/jobs/\(id)").status, 202)
+        // The running ones keep theirs; the queued one ends cancelled once a worker looks at it.
+        for j in [a, b] { _ = try c.delete("/v1/jobs/\(j.json["id"] as? String ?? "")") }
+        XCTAssertEqual(try c.get("/v1/jobs/\(id)?wait=true&timeout_s=30").json["state"] as? String, "cancelled")
+        for j in [a, b] { _ = try c.get("/v1/jobs/\(j.json["id"] as? String ?? "")?wait=true&timeout_s=30") }
+        XCTAssertEqual(reserved(), 0, "no reservation is left once every job has ended")
+    }
+
     /// Experiments reserve their share of the budget while they run: a second one that would not fit
     /// beside the first is refused (507), and the share comes back when the first ends.
     func testRunningExperimentsCountAgainstTheBudget() throws {
@@ -231,7 +258,7 @@ final class IsolationTests: XCTestCase {
         }
         let r = try c.request("PATCH", "/v1/machines/a")
         XCTAssertEqual(r.status, 405)
-        XCTAssertEqual(r.header("Allow"), "GET, HEAD, DELETE")
+        XCTAssertEqual(r.header("Allow"), "GET, HEAD, PUT, DELETE")
         XCTAssertEqual(try c.request("HEAD", "/v1/machines/nope").status, 404)
     }
 

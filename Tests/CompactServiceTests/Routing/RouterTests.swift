@@ -1,4 +1,5 @@
 @testable import CompactServiceKit
+import Foundation
 import Testing
 
 @Suite("Router")
@@ -82,6 +83,16 @@ struct RouterTests {
         #expect(refused == 2)
         #expect(throws: Never.self) { try l.take("b", now: 1_000_000_000) }
         #expect(throws: Never.self) { try l.take("a", now: 1_200_000_000) }
+    }
+
+    /// The repository's openapi.yaml is a link to the embedded one, so the file users read is the one
+    /// the service serves (an in-place edit such as `sed -i` replaces a link with a copy, twice so far).
+    @Test func rootSpecIsALinkToTheServedOne() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let link = root.appendingPathComponent("openapi.yaml").path
+        let dest = try FileManager.default.destinationOfSymbolicLink(atPath: link)
+        #expect(dest == "Sources/CompactServiceKit/Resources/openapi.yaml")
     }
 
     /// Every route in the table is in openapi.yaml, and every path there is in the table.

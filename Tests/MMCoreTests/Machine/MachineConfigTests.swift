@@ -24,7 +24,7 @@ final class MachineConfigTests: XCTestCase {
     }
 
     func testPpc64Uses64KPagesInOneDMAZone() {
-        let m = makeMachine(.ppc64, mib: 1024)
+        let m = makeMachine(.ppc64, mib: 1024, bootMemory: false)
         XCTAssertEqual(m.populatedZones.map(\.type), [.dma])
         XCTAssertEqual(m.totalPages, 1024 * 16)
         XCTAssertEqual(m.nrOrders, 9)
@@ -68,7 +68,7 @@ final class MachineConfigTests: XCTestCase {
     }
 
     func testOneTebibyteMachineIsCheap() {
-        let m = makeMachine(.x86_64, mib: 1 << 20)
+        let m = makeMachine(.x86_64, mib: 1 << 20, bootMemory: false)
         XCTAssertEqual(m.totalPages, 1 << 28)
         XCTAssertLessThanOrEqual(Double(m.stateBytes) / Double(m.totalPages), 16)
         XCTAssertEqual(m.nrFree(zone: m.zoneId(.normal), order: 10), (1 << 28 - 1 << 20) >> 10)

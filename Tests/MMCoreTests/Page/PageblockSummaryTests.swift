@@ -62,7 +62,7 @@ final class PageblockSummaryTests: XCTestCase {
     /// A fragmented machine: every kind, orders 0 to 10 (order-10 blocks span two pageblocks), frees
     /// leaving per-CPU pages, kernel and slab pages falling back into movable blocks.
     func fragmented(_ mib: Int = 64) -> (Machine, [PageHandle]) {
-        let m = makeMachine(.x86_64, mib: mib)
+        let m = makeMachine(.x86_64, mib: mib, bootMemory: false)
         var hs: [PageHandle] = []
         let plan: [(AllocKind, Int, Int)] = [(.anon, 0, 3000), (.file, 1, 800), (.slab, 0, 900), (.kernel, 2, 300),
                                              (.pinned, 0, 200), (.anon, 10, 2), (.anon, 9, 3), (.kernel, 0, 700), (.file, 0, 2000)]
@@ -87,7 +87,7 @@ final class PageblockSummaryTests: XCTestCase {
     }
 
     func testFreshMachineIsAllFreeAndUnmixed() {
-        let m = makeMachine(.x86_64, mib: 64)
+        let m = makeMachine(.x86_64, mib: 64, bootMemory: false)
         let t = m.pageblockTable()
         XCTAssertEqual(t.count, 32)
         for b in 0..<t.count {
@@ -142,7 +142,7 @@ final class PageblockSummaryTests: XCTestCase {
     }
 
     func testMixedFlagsFollowTheBlockType() {
-        let m = makeMachine(.x86_64, mib: 64)
+        let m = makeMachine(.x86_64, mib: 64, bootMemory: false)
         // A kernel page on a fresh machine: it falls back into a movable block and claims it (the seed
         // steals a whole pageblock for a large enough fallback), so its block is unmovable and unmixed.
         let k = try! m.allocate(AllocRequest(kind: .kernel)).handle!
@@ -206,7 +206,7 @@ final class PageblockSummaryTests: XCTestCase {
         let tiny = ArchPreset(name: "tiny", pageShift: 12, nrOrders: 3, pageblockOrder: 1, zoneTypes: [.normal, .movable],
                               zoneLimits: [(.normal, UInt64.max)], maxMemoryBytes: 1 << 40)
         for preset in [ArchPreset.ppc64, .x86, tiny] {
-            let m = makeMachine(preset, mib: preset == .ppc64 ? 512 : preset == .x86 ? 128 : 16)
+            let m = makeMachine(preset, mib: preset == .ppc64 ? 512 : preset == .x86 ? 128 : 16, bootMemory: false)
             var hs: [PageHandle] = []
             for (i, (k, o)) in [(AllocKind.anon, 0), (.kernel, 1), (.slab, 0), (.file, 3)].enumerated() {
                 _ = try! m.allocateBulk(AllocRequest(order: min(o, m.nrOrders - 1), kind: k, gfp: .atomic), count: 300, tag: "p\(i)", keepHandles: 0)

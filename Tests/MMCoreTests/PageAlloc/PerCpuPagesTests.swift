@@ -98,7 +98,7 @@ final class PerCpuPagesTests: XCTestCase {
         XCTAssertEqual(m.migratetype(ofPageblockAt: a.pfn), .unmovable)
         try m.free(a.handle!)
         // What reclaim does with a page it dropped: the owner is gone, the frame is freed cold.
-        m.handles.release(slot: Int(b.handle!.slot))
+        m.handles.release(slot: m.handles.slot(of: b.handle!))
         m.pages.a[b.pfn] = NONE
         m.releaseFrame(pfn: b.pfn, zone: z, cold: true)
         let list = m.pcpListPfns(zone: z, mt: .unmovable)

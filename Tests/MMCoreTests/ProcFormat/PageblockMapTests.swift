@@ -17,7 +17,7 @@ final class PageblockMapTests: XCTestCase {
     /// (setup_zone_migrate_reserve takes movable blocks from the zone start), so: DMA's reserve block,
     /// 7 movable, DMA32's reserve block, 23 movable.
     func testFreshMachineRecords() {
-        let m = makeMachine(.x86_64, mib: 64)
+        let m = makeMachine(.x86_64, mib: 64, bootMemory: false)
         let free512: [UInt8] = [0x01, 0x80, 0x04]  // mask: free only; 512
         let expected: [UInt8] = [0x03] + free512                // block 0: Reserve
             + [0x02 | 0x10, 6] + free512                        // blocks 1-7: Movable, repeated 6 more times
@@ -69,7 +69,7 @@ final class PageblockMapTests: XCTestCase {
     }
 
     func testDecodeRejectsDamage() {
-        let doc = makeMachine(.x86_64, mib: 64).renderPageblockMap(name: "m")
+        let doc = makeMachine(.x86_64, mib: 64, bootMemory: false).renderPageblockMap(name: "m")
         XCTAssertThrowsError(try PageblockMap.decode(Array(doc.dropLast())))
         XCTAssertThrowsError(try PageblockMap.decode(doc + [0x02, 0x00]))
         XCTAssertThrowsError(try PageblockMap.decode([0x50, 0x42, 0x4D, 0x32, 0, 0, 0, 0]))

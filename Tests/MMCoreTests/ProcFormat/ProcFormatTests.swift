@@ -4,8 +4,9 @@ import XCTest
 /// Renderers against literal kernel text (expected strings written out by hand from the kernel's printf
 /// formats: a trailing space ends every buddyinfo/index line).
 final class ProcFormatTests: XCTestCase {
-    /// 64 MiB x86-64: DMA (16 MiB, 4 order-10 blocks) and DMA32 (48 MiB, 12 blocks), one RESERVE block each.
-    func freshMachine() -> Machine { makeMachine(.x86_64, mib: 64) }
+    /// 64 MiB x86-64 without boot reservations: DMA (16 MiB, 4 order-10 blocks) and DMA32 (48 MiB, 12
+    /// blocks), one RESERVE block each.
+    func freshMachine() -> Machine { makeMachine(.x86_64, mib: 64, bootMemory: false) }
 
     func testBuddyinfo() {
         XCTAssertEqual(freshMachine().renderBuddyinfo(), """

@@ -5,11 +5,11 @@ import XCTest
 
 /// Builds a machine or fails the test.
 func makeMachine(_ preset: ArchPreset = .x86_64, mib: Int = 64, nodes: Int = 1, seed: UInt64 = 1,
-                 minFreeKbytes: Int? = nil, compaction: Bool = true, swapMiB: Int = 0,
+                 minFreeKbytes: Int? = nil, compaction: Bool = true, swapMiB: Int = 0, bootMemory: Bool = true,
                  file: StaticString = #filePath, line: UInt = #line) -> Machine {
     do {
         return try Machine(MachineConfig(preset: preset, memoryMiB: mib, nodes: nodes, seed: seed, compaction: compaction,
-                                         swapMiB: swapMiB, sysctl: SysctlSettings(minFreeKbytes: minFreeKbytes)))
+                                         swapMiB: swapMiB, sysctl: SysctlSettings(minFreeKbytes: minFreeKbytes), bootMemory: bootMemory))
     } catch {
         XCTFail("machine creation failed: \(error)", file: file, line: line)
         fatalError()

@@ -125,7 +125,8 @@ import Testing
         let r = try e.run()
         #expect(r.rows.count == 2)
         #expect(r.csv.split(separator: "\n").count == 3)
-        #expect(r.markdown.hasPrefix("| variant | preset |"))
-        #expect(r.rows[0][8] == "0")          // vanilla never stalls in compaction
+        #expect(r.markdown.hasPrefix("| " + ExperimentResult.columns.joined(separator: " | ") + " |"))
+        let stall = try #require(ExperimentResult.columns.firstIndex(of: "compact_stall"))
+        #expect(r.rows[0][stall] == "0")      // vanilla never stalls in compaction
     }
 }

@@ -3,19 +3,23 @@ import XCTest
 
 final class WatermarkTests: XCTestCase {
     func testDefaultMinFreeKbytesFormula() {
-        // 4 * sqrt(lowmem kB), clamped to [128, 65536] (seed).
-        XCTAssertEqual(makeMachine(.x86_64, mib: 1024).minFreeKbytes, 4096)
-        XCTAssertEqual(makeMachine(.x86_64, mib: 4096).minFreeKbytes, 8192)
-        XCTAssertEqual(makeMachine(.x86_64, mib: 16384).minFreeKbytes, 16384)
-        XCTAssertEqual(makeMachine(.x86_64, mib: 1 << 20).minFreeKbytes, 65536)     // clamped
-        XCTAssertEqual(makeMachine(.x86_64, mib: 16).minFreeKbytes, 512)
+        // 4 * sqrt(lowmem kB), clamped to [128, 65536] (seed); without boot reservations present = spanned.
+        XCTAssertEqual(makeMachine(.x86_64, mib: 1024, bootMemory: false).minFreeKbytes, 4096)
+        XCTAssertEqual(makeMachine(.x86_64, mib: 4096, bootMemory: false).minFreeKbytes, 8192)
+        XCTAssertEqual(makeMachine(.x86_64, mib: 16384, bootMemory: false).minFreeKbytes, 16384)
+        XCTAssertEqual(makeMachine(.x86_64, mib: 1 << 20, bootMemory: false).minFreeKbytes, 65536)     // clamped
+        XCTAssertEqual(makeMachine(.x86_64, mib: 16, bootMemory: false).minFreeKbytes, 512)
         // x86: HighMem does not count towards lowmem: lowmem = 896 MiB.
-        XCTAssertEqual(makeMachine(.x86, mib: 2048).minFreeKbytes, intSqrt(896 * 1024 * 16))
+        XCTAssertEqual(makeMachine(.x86, mib: 2048, bootMemory: false).minFreeKbytes, intSqrt(896 * 1024 * 16))
+        // With boot memory, lowmem is the present pages: spanned minus the memmap estimate (56 B a page).
+        let present = 262144 - (262144 * 56 + 4095) / 4096
+        XCTAssertEqual(makeMachine(.x86_64, mib: 1024).minFreeKbytes, intSqrt(present * 4 * 16))
     }
 
     func testSeedPerZoneWatermarks() {
         // One 1 GiB zone layout: MIN = 1024, LOW = MIN + MIN/4, HIGH = MIN + MIN/2 (seed formula).
-        let m = try! Machine(MachineConfig(preset: .x86_64, memoryMiB: nil, zoneLayout: [[ZoneSpec(type: .dma32, mib: 1024)]]))
+        let m = try! Machine(MachineConfig(preset: .x86_64, memoryMiB: nil, zoneLayout: [[ZoneSpec(type: .dma32, mib: 1024)]],
+                                           bootMemory: false))
         XCTAssertEqual(m.minFreeKbytes, 4096)
         let z = m.populatedZones[0]
         XCTAssertEqual(z.watermark.min, 1024)

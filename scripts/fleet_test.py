@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Fleet test: three compact-service instances behind nginx with the shipped front (deploy/nginx).
+
+Starts three instances on free loopback ports and nginx with deploy/nginx/nginx.conf and
+compact-service.conf (the upstream's ports and the listen port rewritten to the free ones), then:
+  1. `nginx -t` accepts the shipped configuration;
+  2. creates 30 machines through the front (PUT /v1/machines/{name}) and finds each on exactly one
+     instance, asking every instance directly; the three instances all own some;
+  3. runs random allocations, frees, compactions and reads through the front from four threads, then
+     runs each machine's invariant checker (GET …/debug/check) through the front: all consistent, and
+     each machine's live allocations are what the clients' answers say they should be;
+  4. starts a named experiment through the front (PUT /v1/experiments/{name}), waits for it through
+     the front, and finds its job on exactly one instance;
+  5. streams a machine's stats (SSE) through nginx: events arrive as they are sent (no buffering);
+  6. kills one instance with SIGKILL: each of its machines answers 503 problem+json naming the machine
+     through the front, while the other instances' machines keep answering 200.
+Prints one line per check and exits 1 if any failed.
+
+    scripts/fleet_test.py --bin .build/debug/compact-service
+"""
+import argparse, json, os, random, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+from testlib import Client, free_port, wait_for_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def nginx_config(prefix, front, backends):
+    """Copies the shipped front to `prefix`, pointing it at `backends` and listening on `front`."""
+    src = os.path.join(ROOT, "deploy", "nginx")
+    main = open(os.path.join(src, "nginx.conf")).read()
+    conf = open(os.path.join(src, "compact-service.conf")).read()
+    servers = re.findall(r"^\s*server 127\.0\.0\.1:\d+ max_fails=0;\s*$", conf, re.M)
+    if len(servers) != 3:
+        raise SystemExit("deploy/nginx/compact-service.conf: expected three `server` lines, found %d" % len(servers))
+    for line, port in zip(servers, backends):
+        conf = conf.replace(line, re.sub(r":\d+", ":%d" % port, line), 1)
+    conf, n = re.subn(r"listen 127\.0\.0\.1:\d+;", "listen 127.0.0.1:%d;" % front, conf)
+    if n != 1:
+        raise SystemExit("deploy/nginx/compact-service.conf: expected one `listen` line")
+    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+        f.write(main)
+    with open(os.path.join(prefix, "compact-service.conf"), "w") as f:
+        f.write(conf)
+
+
+class Fleet:
+    def __init__(self, a):
+        self.a = a
+        self.failures = []
+        self.prefix = tempfile.mkdtemp(prefix="fleet-")
+        self.ports = [free_port() for _ in range(3)]
+        self.front = free_port()
+        self.procs = []
+        self.nginx = None
+
+    def check(self, ok, what):
+        print(("ok   " if ok else "FAIL ") + what, flush=True)
+        if not ok:
+            self.failures.append(what)
+
+    def start(self):
+        for i, p in enumerate(self.ports):
+            log = open(os.path.join(self.prefix, "instance-%d.log" % i), "wb")
+            self.procs.append(subprocess.Popen([self.a.bin, "--port", str(p), "--log-level", "error"],
+                                               stdout=subprocess.DEVNULL, stderr=log))
+        for p in self.ports:
+            if not wait_for_port(p):
+                raise SystemExit("an instance did not start on port %d" % p)
+        nginx_config(self.prefix, self.front, self.ports)
+        conf = os.path.join(self.prefix, "nginx.conf")
+        t = subprocess.run([self.a.nginx, "-t", "-p", self.prefix + "/", "-c", conf], capture_output=True, text=True)
+        self.check(t.returncode == 0, "nginx -t accepts deploy/nginx (%s)" % (t.stderr.strip().splitlines() or [""])[-1])
+        self.nginx = subprocess.Popen([self.a.nginx, "-p", self.prefix + "/", "-c", conf, "-g", "daemon off;"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_for_port(self.front):
+            raise SystemExit("nginx did not start on port %d" % self.front)
+
+    def stop(self):
+        if self.nginx:
+            self.nginx.send_signal(signal.SIGQUIT)
+            try:
+                self.nginx.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.nginx.kill()
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        if not self.failures:
+            shutil.rmtree(self.prefix, ignore_errors=True)
+
+    # --- the checks --------------------------------------------------------------------------------
+    def owners(self, path):
+        """The instances (indexes) that answer 200 for `path`."""
+        found = []
+        for i, p in enumerate(self.ports):
+            if self.procs[i].poll() is not None:
+                continue
+            st, _ = Client(p, 30).request("GET", path)
+            if st == 200:
+                found.append(i)
+        return found
+
+    def machines(self):
+        c = Client(self.front, 60)
+        self.names = ["m%02d" % i for i in range(30)]
+        created = 0
+        for n in self.names:
+            st, body = c.request("PUT", "/v1/machines/" + n, {"memory_mib": 128, "seed": 3})
+            created += st == 201
+        self.check(created == 30, "30 machines created through the front (%d answered 201)" % created)
+        again = c.request("PUT", "/v1/machines/m00", {"memory_mib": 128, "seed": 3})[0]
+        self.check(again == 200, "a retried PUT through the front finds the machine (%d)" % again)
+        self.owner = {}
+        bad = []
+        for n in self.names:
+            o = self.owners("/v1/machines/" + n)
+            if len(o) != 1:
+                bad.append("%s on %s" % (n, o))
+            else:
+                self.owner[n] = o[0]
+        self.check(not bad, "every machine lives on exactly one instance" + (": " + ", ".join(bad[:5]) if bad else ""))
+        spread = [sum(1 for v in self.owner.values() if v == i) for i in range(3)]
+        self.check(all(s > 0 for s in spread), "the instances share the machines: %s" % spread)
+
+    def traffic(self):
+        lock = threading.Lock()
+        expected = {n: 0 for n in self.names}
+        errors = []
+
+        def worker(seed):
+            rng = random.Random(seed)
+            c = Client(self.front, 120)
+            end = time.time() + self.a.seconds
+            while time.time() < end:
+                n = rng.choice(self.names)
+                r = rng.random()
+                if r < 0.45:
+                    count = rng.choice([1, 16, 256, 1024])
+                    # One tag per thread and machine, so a free by tag frees what this thread made.
+                    st, body = c.request("POST", "/v1/machines/%s/allocations" % n,
+                                         {"count": count, "kind": rng.choice(["anon", "file", "kernel"]), "tag": "t%d" % seed})
+                    if st == 200:
+                        with lock:
+                            expected[n] += json.loads(body)["succeeded"]
+                    else:
+                        errors.append("allocate on %s: %d %s" % (n, st, body[:120]))
+                elif r < 0.7:
+                    st, body = c.request("POST", "/v1/machines/%s/allocations/free" % n, {"tag": "t%d" % seed, "pattern": "all"})
+                    if st == 200:
+                        with lock:
+                            expected[n] -= json.loads(body)["freed"]
+                    elif st != 404:
+                        errors.append("free on %s: %d %s" % (n, st, body[:120]))
+                elif r < 0.8:
+                    st, body = c.request("POST", "/v1/machines/%s/compact" % n, {})
+                    if st != 200:
+                        errors.append("compact on %s: %d %s" % (n, st, body[:120]))
+                else:
+                    st, body = c.request("GET", "/v1/machines/%s/stats" % n)
+                    if st != 200:
+                        errors.append("stats of %s: %d" % (n, st))
+
+        threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.check(not errors, "random traffic through the front for %.0f s answered as expected%s" % (
+            self.a.seconds, (": " + "; ".join(errors[:3])) if errors else ""))
+        c = Client(self.front, 120)
+        bad = []
+        for n in self.names:
+            st, body = c.request("GET", "/v1/machines/%s/debug/check" % n)
+            d = json.loads(body) if st == 200 else {}
+            if not d.get("consistent") or d.get("live_allocations") != expected[n]:
+                bad.append("%s: %d consistent=%s live=%s expected=%d %s" % (n, st, d.get("consistent"), d.get("live_allocations"),
+                                                                          expected[n], d.get("errors", [])[:2]))
+        self.check(not bad, "every machine consistent, with the allocations its clients were told of" + (": " + "; ".join(bad[:3]) if bad else ""))
+
+    def experiment(self):
+        c = Client(self.front, 120)
+        body = {"template": {"memory_mib": 128}, "variants": [{"name": "a"}, {"name": "b", "compaction": False}],
+                "preset": "kselftest-compaction"}
+        st, _ = c.request("PUT", "/v1/experiments/fleet-sweep", body)
+        self.check(st == 202, "a named experiment starts through the front (%d)" % st)
+        st, payload = c.request("GET", "/v1/experiments/fleet-sweep?wait=true&timeout_s=120")
+        state = json.loads(payload).get("state") if st == 200 else None
+        self.check(state == "succeeded", "its job, waited for through the front, succeeded (%s %s)" % (st, state))
+        o = self.owners("/v1/experiments/fleet-sweep")
+        self.check(len(o) == 1, "the experiment lives on exactly one instance (%s)" % o)
+
+    def stream(self):
+        n = self.names[0]
+        s = socket.create_connection(("127.0.0.1", self.front), timeout=10)
+        s.sendall(("GET /v1/machines/%s/stats/stream?interval_ms=100 HTTP/1.1\r\nHost: localhost\r\n\r\n" % n).encode())
+        got, t0, data = [], time.time(), b""
+        while len(got) < 4 and time.time() - t0 < 5:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            while b"event: stats" in data:
+                got.append(time.time() - t0)
+                data = data[data.index(b"event: stats") + 12:]
+        s.close()
+        spread = got[-1] - got[0] if len(got) >= 2 else 0
+        self.check(len(got) >= 4 and spread >= 0.2, "SSE through nginx: %d stats events over %.2f s (not buffered)" % (len(got), spread))
+
+    def kill_one(self):
+        victim = 0
+        self.procs[victim].send_signal(signal.SIGKILL)
+        self.procs[victim].wait()
+        c = Client(self.front, 30)
+        down, bad = 0, []
+        for n in self.names:
+            st, body = c.request("GET", "/v1/machines/%s/stats" % n)
+            if self.owner.get(n) == victim:
+                down += 1
+                try:
+                    d = json.loads(body)
+                except ValueError:
+                    d = {}
+                if st != 503 or d.get("status") != 503 or ("machine '%s'" % n) not in d.get("detail", ""):
+                    bad.append("%s: %d %s" % (n, st, body[:100]))
+            elif st != 200:
+                bad.append("%s (alive): %d" % (n, st))
+        self.check(down > 0 and not bad, "instance 0 killed: its %d machines answer 503 problem+json naming them, the others 200%s" % (
+            down, (": " + "; ".join(bad[:3])) if bad else ""))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default=".build/debug/compact-service")
+    ap.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
+    ap.add_argument("--seconds", type=float, default=8)
+    a = ap.parse_args()
+    f = Fleet(a)
+    try:
+        f.start()
+        f.machines()
+        f.traffic()
+        f.experiment()
+        f.stream()
+        f.kill_one()
+    finally:
+        f.stop()
+    if f.failures:
+        print("fleet: %d checks failed (logs in %s)" % (len(f.failures), f.prefix))
+        sys.exit(1)
+    print("fleet: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
