@@ -407,3 +407,50 @@ if args.contains("workloads") || args.contains("workloads-table") {
         }
     }
 }
+
+if args.contains("experiment-repeat") {
+    // mm-bench experiment-repeat FILE.json [REPEAT]: an experiment run REPEAT times (default 1), the template's
+    // and the workload's seed going 1, 2, …; per variant the mean and range of its figures over the runs, as Markdown,
+    // then the wall time and the peak resident memory of the whole run.
+    let a = Array(CommandLine.arguments.dropFirst())
+    let file = a[a.firstIndex(of: "experiment-repeat")! + 1]
+    let repeats = a.count > a.firstIndex(of: "experiment-repeat")! + 2 ? Int(a[a.firstIndex(of: "experiment-repeat")! + 2]) ?? 1 : 1
+    let text = try! String(contentsOfFile: file, encoding: .utf8)
+    let t0 = now()
+    var tables: [ExperimentResult] = []
+    for k in 0..<repeats {
+        var j = try! JSON.parse(text)
+        if case .object(var top) = j, let ti = top.firstIndex(where: { $0.0 == "template" }), case .object(var tpl) = top[ti].1 {
+            tpl.removeAll { $0.0 == "seed" }
+            tpl.append(("seed", .number(Double(k + 1))))
+            top[ti].1 = .object(tpl)
+            j = .object(top)
+        }
+        var e = try! Experiment(json: j)
+        e.workload.seed = UInt64(k + 1)
+        let r = try! e.run()
+        tables.append(r)
+        if repeats == 1 { print(r.markdown) }
+        fflush(nil)
+    }
+    if repeats > 1 {
+        let cols = tables[0].columnNames
+        let numeric = cols.indices.filter { i in tables.allSatisfy { t in t.rows.allSatisfy { Double($0[i]) != nil } } }
+        print("| variant | " + numeric.map { cols[$0] }.joined(separator: " | ") + " |")
+        print("|---|" + numeric.map { _ in "---" }.joined(separator: "|") + "|")
+        for v in tables[0].rows.indices {
+            var cells: [String] = []
+            for i in numeric {
+                let xs = tables.map { Double($0.rows[v][i])! }
+                let mean = xs.reduce(0, +) / Double(xs.count)
+                func f(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(format: "%.1f", d) }
+                cells.append("\(f(mean)) (\(f(xs.min()!))–\(f(xs.max()!)))")
+            }
+            print("| \(tables[0].rows[v][0]) | " + cells.joined(separator: " | ") + " |")
+        }
+    }
+    let hwm = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n")
+        .first { $0.hasPrefix("VmHWM:") }.map { Double($0.split(separator: " ", omittingEmptySubsequences: true)[1])! * 1024 } ?? 0
+    report("experiment_wall_seconds", now() - t0, "s")
+    report("experiment_peak_rss_mib", hwm / 1048576, "MiB")
+}

@@ -3,7 +3,7 @@ import MMCore
 /// Wire format of machines: the creation request and the description every machine route answers with.
 enum MachineWire {
     static let createFields = ["name", "preset", "memory_mib", "nodes", "distances", "zones", "seed", "compaction",
-                               "swap_mib", "sysctl", "kernel_reserved_kib", "boot_memory"]
+                               "swap_mib", "sysctl", "kernel_reserved_kib", "boot_memory", "kernel", "transparent_hugepage"]
 
     /// Reads a POST /v1/machines body into a name and a configuration. The machine keys are MMCore's
     /// (`MachineConfig(json:)`, which experiments use too), so both read machines the same way and name
@@ -54,6 +54,7 @@ enum MachineWire {
         d.endArray()
         d.field("seed", m.config.seed)
         d.field("compaction", m.compactionEnabled)
+        d.field("kernel", m.kernel.name)
         d.field("swap_mib", m.config.swapMiB)
         d.field("page_size", m.preset.pageSize)
         d.field("nr_orders", m.nrOrders)
@@ -73,7 +74,17 @@ enum MachineWire {
         d.field("extfrag_threshold", m.extfragThreshold)
         d.field("compact_unevictable_allowed", m.compactUnevictableAllowed)
         d.field("hugepages_treat_as_movable", m.hugepagesTreatAsMovable)
+        if let v = m.compactionProactiveness { d.field("compaction_proactiveness", v) }
+        if let v = m.watermarkBoostFactor { d.field("watermark_boost_factor", v) }
+        if let v = m.watermarkScaleFactor { d.field("watermark_scale_factor", v) }
         d.endObject()
+        if let e = m.thpEnabled, let df = m.thpDefrag {
+            d.key("transparent_hugepage")
+            d.beginObject()
+            d.field("enabled", e.rawValue)
+            d.field("defrag", df.rawValue)
+            d.endObject()
+        }
         d.field("recommended_min_free_kbytes", m.recommendedMinFreeKbytes)
         d.key("zones")
         d.beginArray()

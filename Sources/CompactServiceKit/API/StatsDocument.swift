@@ -10,6 +10,7 @@ enum StatsDocument {
         w.field("name", name)
         w.field("generation", m.generation)
         w.field("clock_ns", m.clockNs)
+        w.field("kernel", m.kernel.name)
         w.field("page_size", m.preset.pageSize)
         w.field("nr_orders", m.nrOrders)
         w.field("pageblock_order", m.pageblockOrder)
@@ -33,7 +34,7 @@ enum StatsDocument {
         w.endObject()
         w.key("migratetypes")
         w.beginArray()
-        for mt in Migratetype.allCases { w.string(mt.name) }
+        for mt in Migratetype.allCases { w.string(m.migratetypeName(mt)) }
         w.endArray()
         w.key("nodes")
         w.beginArray()
@@ -43,6 +44,7 @@ enum StatsDocument {
             w.field("start_pfn", node.startPfn)
             w.field("pages", node.pages)
             w.field("free_pages", node.zoneIds.reduce(0) { $0 + m.nrFreePages(zone: $1) })
+            if let k = m.kcompactdStatus(node: node.id) { modernNode(k, into: &w) }
             w.key("zones")
             w.beginArray()
             for zid in node.zoneIds where m.zones[zid].populated { zone(m, m.zones[zid], into: &w) }
@@ -86,7 +88,7 @@ enum StatsDocument {
         w.key("free_blocks_by_migratetype")
         w.beginObject()
         for mt in Migratetype.allCases {
-            w.key(mt.name)
+            w.key(m.migratetypeName(mt))
             w.beginArray()
             for o in 0..<m.nrOrders { w.int(m.freeListLength(zone: z.id, order: o, mt: mt)) }
             w.endArray()
@@ -95,7 +97,7 @@ enum StatsDocument {
         w.key("pageblocks")
         w.beginObject()
         for (i, c) in m.pageblockCounts(zone: z.id).enumerated() {
-            w.key(Migratetype(rawValue: UInt8(i))!.name)
+            w.key(m.migratetypeName(Migratetype(rawValue: UInt8(i))!))
             w.int(c)
         }
         w.endObject()
@@ -108,6 +110,7 @@ enum StatsDocument {
         w.beginArray()
         for o in 0..<m.nrOrders { w.thousandths(m.fragmentationIndex(zone: z.id, order: o)) }
         w.endArray()
+        if let s = m.modernCompactionState(zone: z.id) { modernZone(m, z, s, into: &w) }
         w.endObject()
     }
 }

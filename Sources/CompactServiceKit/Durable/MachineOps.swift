@@ -22,6 +22,8 @@ struct MachineRecord: Sendable {
         case freeTag(String, FreePattern)
         case free(UInt64)
         case sysctl(name: String, value: Int)
+        /// A write to /sys/kernel/mm/transparent_hugepage/{enabled,defrag} (kernel 6.6).
+        case thp(file: String, value: String)
         /// A section of a manual compaction: `calls` calls of `step(maxSteps: 16)`.
         case compact(run: Int, begin: CompactSpec?, calls: Int)
         case compactCancel(run: Int)
@@ -191,7 +193,21 @@ enum MachineOps {
             case "min_free_kbytes": try m.setMinFreeKbytes(value)
             case "compact_unevictable_allowed": try m.setCompactUnevictableAllowed(value)
             case "hugepages_treat_as_movable": try m.setHugepagesTreatAsMovable(value)
+            case "compaction_proactiveness": try m.setCompactionProactiveness(value)
+            case "watermark_boost_factor": try m.setWatermarkBoostFactor(value)
+            case "watermark_scale_factor": try m.setWatermarkScaleFactor(value)
             default: throw ReplayError("no sysctl \(name)")
+            }
+            return (op, .none)
+        case .thp(let file, let value):
+            switch file {
+            case "enabled":
+                guard let e = THPEnabled(rawValue: value) else { throw ReplayError("no transparent_hugepage/enabled value \(value)") }
+                try m.setTHPEnabled(e)
+            case "defrag":
+                guard let d = THPDefrag(rawValue: value) else { throw ReplayError("no transparent_hugepage/defrag value \(value)") }
+                try m.setTHPDefrag(d)
+            default: throw ReplayError("no transparent_hugepage file \(file)")
             }
             return (op, .none)
         case .compact(let id, let begin, _):

@@ -43,6 +43,8 @@ extension MachineRecord {
             m = [("op", .string("free")), ("handle", .number(String(h)))]
         case .sysctl(let name, let value):
             m = [("op", .string("sysctl")), ("name", .string(name)), ("value", n(value))]
+        case .thp(let file, let value):
+            m = [("op", .string("thp")), ("file", .string(file)), ("value", .string(value))]
         case .compact(let run, let begin, let calls):
             m = [("op", .string("compact")), ("run", n(run))]
             if let b = begin { m.append(("begin", .object([("node", b.node.map { n($0) } ?? .null)]))) }
@@ -136,6 +138,7 @@ extension MachineRecord {
             op = .freeTag(try str("tag"), pattern)
         case "free": op = .free(try u64("handle"))
         case "sysctl": op = .sysctl(name: try str("name"), value: try int("value"))
+        case "thp": op = .thp(file: try str("file"), value: try str("value"))
         case "compact":
             var begin: CompactSpec?
             if let b = j["begin"] { begin = CompactSpec(node: try optInt("node", b)) }

@@ -182,11 +182,11 @@ final class MachineBox: Sendable {
     }
 
     /// The machine's state and where its journal stands, for a snapshot: nil while a stepped operation
-    /// is in progress on it (its run's state is not in the image). With a journal, the journal moves on
+    /// is in progress on it (its run's state is not in the image), or kcompactd is at work (kernel 6.6). With a journal, the journal moves on
     /// to a new file at the returned seq.
     func captureSnapshot(rotatingJournal: Bool = true) throws -> (image: MachineStateImage, identity: SnapshotFormat.Identity)? {
         try withMachine { m -> (MachineStateImage, SnapshotFormat.Identity)? in
-            guard runs.isEmpty else { return nil }
+            guard runs.isEmpty, m.canExportState else { return nil }
             let image = m.exportState()
             let seq = rotatingJournal ? journal?.rotate() ?? 0 : 0
             return (image, SnapshotFormat.Identity(name: name, instance: instance, createdAt: createdAt, config: m.config,

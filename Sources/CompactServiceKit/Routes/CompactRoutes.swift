@@ -17,6 +17,7 @@ enum CompactRoutes {
             return try respond(ctx, node: nid)
         }
         t.add("PUT", "/v1/machines/{name}/proc/sys/vm/compact_memory", body: .text) { ctx in
+            try ModernRoutes.checkCompactMemoryWrite(ctx)
             _ = try run(ctx, node: nil, asFile: true)
             return .noContent()
         }

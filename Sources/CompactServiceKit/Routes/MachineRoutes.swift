@@ -26,18 +26,19 @@ enum MachineRoutes {
     }
 
     static func create(_ ctx: RequestContext) throws -> Response {
-        let box: MachineBox
         if ctx.request.mediaType == SnapshotFormat.mediaType {
-            box = try SnapshotRoutes.createFromUpload(ctx)
-        } else {
-            let (name, config) = try MachineWire.parseCreate(try ctx.jsonBody())
-            box = try ctx.registry.create(name: name, config: config)
+            return try created(try SnapshotRoutes.createFromUpload(ctx))
         }
-        let name = box.name
+        let (name, config) = try MachineWire.parseCreate(try ctx.jsonBody())
+        return try created(try ctx.registry.create(name: name, config: config))
+    }
+
+    /// 201 with the new machine and its `Location`.
+    static func created(_ box: MachineBox) throws -> Response {
         var w = JSONWriter()
         try MachineWire.describe(box, into: &w)
         var r = Response.json(201, w)
-        r.headers.append(("Location", "/v1/machines/\(name)"))
+        r.headers.append(("Location", "/v1/machines/\(box.name)"))
         return r
     }
 
@@ -61,12 +62,7 @@ enum MachineRoutes {
                 return .json(200, w)
             }
             do {
-                let box = try ctx.registry.create(name: name, config: config)
-                var w = JSONWriter()
-                try MachineWire.describe(box, into: &w)
-                var r = Response.json(201, w)
-                r.headers.append(("Location", "/v1/machines/\(name)"))
-                return r
+                return try created(try ctx.registry.create(name: name, config: config))
             } catch RegistryError.duplicateName where monotonicNs() < deadline {
                 usleepNs(2_000_000)
             }

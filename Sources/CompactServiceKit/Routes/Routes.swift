@@ -9,6 +9,7 @@ enum Routes {
         AllocationRoutes.register(&t)
         ProcRoutes.register(&t)
         SysctlRoutes.register(&t)
+        ModernRoutes.register(&t)
         StatsRoutes.register(&t)
         PageblockRoutes.register(&t)
         CompactRoutes.register(&t)

@@ -47,6 +47,10 @@ enum SnapshotRoutes {
         let deadline = monotonicNs() &+ 10_000_000_000
         while true {
             if let c = try box.captureSnapshot(rotatingJournal: false) { return c }
+            // kcompactd's work moves on only with the machine's time (the next change): waiting is no use.
+            if try box.withMachine({ !$0.canExportState }) {
+                throw Problem.conflict("name", "kcompactd is at work on machine '\(box.name)' (kernel 6.6), and a compaction in progress is not in a snapshot; it goes on with the machine's time, at its next change")
+            }
             if monotonicNs() > deadline || registry.isShuttingDown {
                 throw Problem.conflict("name", "machine '\(box.name)' has had an operation in progress (a compaction, an allocation batch or a workload job) for 10 s; a snapshot needs a moment between them")
             }

@@ -224,8 +224,12 @@ final class RateLimiter: Sendable {
         let wait = buckets.withLock { b -> Double in
             if b.count > 10_000 { b = b.filter { now &- $0.value.lastNs < RateLimiter.forgetNs } }
             var k = b[client] ?? Bucket(tokens: burst, lastNs: now)
-            k.tokens = min(burst, k.tokens + Double(now &- k.lastNs) / 1e9 * rate)
-            k.lastNs = now
+            // `now` was read before the lock: a thread that read it earlier may come after one that read
+            // it later, and must not see time run backwards (a wrapped difference refilled the bucket).
+            if now > k.lastNs {
+                k.tokens = min(burst, k.tokens + Double(now - k.lastNs) / 1e9 * rate)
+                k.lastNs = now
+            }
             defer { b[client] = k }
             if k.tokens >= 1 {
                 k.tokens -= 1

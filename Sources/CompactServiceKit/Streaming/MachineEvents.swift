@@ -11,10 +11,12 @@ enum TraceEvent: Sendable {
     case jobProgress(JobProgress)
     /// Where a manual compaction's two scanners stand between its steps (the service's own).
     case scanners(ScannerPositions)
+    /// A tracepoint only kernel 6.6 has (MMCore's `ModernTraceEvent`), in the `compaction` family.
+    case modern(ModernTraceEvent)
 
     var category: EventCategory {
         switch self {
-        case .compactionBegin, .compactionEnd, .compactionMigratepages: return .compaction
+        case .compactionBegin, .compactionEnd, .compactionMigratepages, .modern: return .compaction
         case .extfrag: return .extfrag
         case .jobProgress: return .jobs
         case .scanners: return .scanners
@@ -198,6 +200,7 @@ final class MachineEvents: MachineTracer, Sendable {
     func extfrag(_ e: ExtfragEvent) { record(.extfrag(e)) }
     func compactionBegin(_ e: CompactionTraceBegin) { record(.compactionBegin(e)) }
     func compactionEnd(_ e: CompactionTraceEnd) { record(.compactionEnd(e)) }
+    func modern(_ e: ModernTraceEvent) { record(.modern(e)) }
     func compactionMigratepages(nrMigrated: Int, nrFailed: Int) {
         record(.compactionMigratepages(nrMigrated: nrMigrated, nrFailed: nrFailed))
     }

@@ -74,6 +74,9 @@ enum SSEFormat {
             w.field("migrate_scanned", p.migrateScanned)
             w.field("free_scanned", p.freeScanned)
             w.field("migrated", p.migrated)
+        case .modern(let m):
+            name = m.name
+            modernFields(m, into: &w)
         case .extfrag(let x):
             name = "mm_page_alloc_extfrag"
             let fragmenting = x.fragmenting ? 1 : 0, change = x.changeOwnership ? 1 : 0

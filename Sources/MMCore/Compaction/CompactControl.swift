@@ -6,6 +6,14 @@ public enum CompactResult: Int, Sendable, Comparable, CaseIterable {
     case `continue` = 1
     case partial = 2
     case complete = 3
+    // The modern profile's results (kernel 6.6, `enum compact_result`), recorded here by name; the
+    // modern compactor compares them in the kernel's order (`ModernCompactResult`), never with `<`.
+    case notSuitableZone = 4
+    case deferred = 5
+    case noSuitablePage = 6
+    case partialSkipped = 7
+    case contended = 8
+    case success = 9
 
     public static func < (a: CompactResult, b: CompactResult) -> Bool { a.rawValue < b.rawValue }
 
@@ -16,6 +24,12 @@ public enum CompactResult: Int, Sendable, Comparable, CaseIterable {
         case .continue: return "COMPACT_CONTINUE"
         case .partial: return "COMPACT_PARTIAL"
         case .complete: return "COMPACT_COMPLETE"
+        case .notSuitableZone: return "COMPACT_NOT_SUITABLE_ZONE"
+        case .deferred: return "COMPACT_DEFERRED"
+        case .noSuitablePage: return "COMPACT_NO_SUITABLE_PAGE"
+        case .partialSkipped: return "COMPACT_PARTIAL_SKIPPED"
+        case .contended: return "COMPACT_CONTENDED"
+        case .success: return "COMPACT_SUCCESS"
         }
     }
 
@@ -26,6 +40,12 @@ public enum CompactResult: Int, Sendable, Comparable, CaseIterable {
         case .continue: return "continue"
         case .partial: return "partial"
         case .complete: return "complete"
+        case .notSuitableZone: return "not_suitable_zone"
+        case .deferred: return "deferred"
+        case .noSuitablePage: return "no_suitable_page"
+        case .partialSkipped: return "partial_skipped"
+        case .contended: return "contended"
+        case .success: return "success"
         }
     }
 }
@@ -50,6 +70,8 @@ public struct CompactControl: Sendable {
     var migratepages: [Int32] = []
     /// `migratePages`' working copy of `migratepages`, kept so that its buffer is reused.
     var migrateScratch: [Int32] = []
+    /// The modern profile's `compact_control` fields (kernel 6.6; nil for the seed's compactor).
+    var modern: ModernCompactFields?
 
     // What this run did (the `total_*` fields and the vmstat deltas it causes).
     public internal(set) var migrateScanned = 0

@@ -6,6 +6,8 @@ extension Machine {
     /// end rounded down to a pageblock (which, for an aligned zone end, is the first block past the zone:
     /// the seed scans it, finds it belongs to another zone, and moves on).
     func makeCompactControl(zone z: Int, order: Int, migratetype: Int) -> CompactControl {
+        // Kernel 6.6 (ModernTriggers.swift): compact_node's compact_control.
+        if modern != nil { return modernManualCompactControl(zone: z) }
         let zone = zones[z]
         let cc = CompactControl(zone: z, order: order, migratetype: migratetype, migratePfn: zone.startPfn,
                                 freePfn: (zone.startPfn + zone.spannedPages) & ~(pageblockPages - 1))
@@ -35,6 +37,12 @@ extension Machine {
     @discardableResult
     public func compactZoneStep(_ cc: inout CompactControl) -> Bool {
         if cc.result != nil { return true }
+        // Kernel 6.6 (ModernCompactZone.swift); a manual compaction's time is the machine's.
+        if cc.modern != nil {
+            let t0 = cc.durationNs
+            defer { clockNs &+= cc.durationNs &- t0 }
+            return modernCompactZoneStep(&cc)
+        }
         bumpGeneration()
         let start = cc.durationNs
         defer { clockNs &+= cc.durationNs &- start }
@@ -75,12 +83,23 @@ extension Machine {
     /// The zone ends the same way here (one HZ/10 wait charged), and the allocation that asked goes on
     /// as after any compaction (retry the free lists; compact_fail and defer_compaction if it fails).
     func endStalledCompactZone(_ cc: inout CompactControl) {
+        if cc.modern != nil { modernEndStalled(&cc); return }
         assert(tooManyIsolated(zone: cc.zone), "a compaction step moved nothing without waiting in too_many_isolated")
         abortCompactZone(&cc)
     }
 
     /// The loop body of `compact_zone` after isolation: migrate, count, put back what did not move.
     func migrateIsolatedBatch(_ cc: inout CompactControl) {
+        let (migrated, failed) = migrateAndCountBatch(&cc)
+        cc.migratepages.removeAll(keepingCapacity: true)
+        tracer?.compactionMigratepages(nrMigrated: migrated, nrFailed: failed)
+    }
+
+    /// `migrate_pages` of the isolated batch, the counters it moves (vmstat's and the run's), and
+    /// `putback_lru_pages` of what did not move; the batch's list stays for the caller to read and empty.
+    /// (The seed's and the modern loop share it; the names are the seed's vmstat items, which the results
+    /// read on every kernel.)
+    func migrateAndCountBatch(_ cc: inout CompactControl) -> (migrated: Int, failed: Int) {
         let freedBefore = cc.freedWhileIsolated
         let (migrated, failed) = migratePages(&cc)
         ev.compactBlocksMoved &+= 1
@@ -95,8 +114,7 @@ extension Machine {
         cc.failed += failed
         cc.blocksMoved += 1
         for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
-        cc.migratepages.removeAll(keepingCapacity: true)
-        tracer?.compactionMigratepages(nrMigrated: migrated, nrFailed: failed)
+        return (migrated, failed)
     }
 
     /// The end of `compact_zone`: release unused free pages, add the scanners' totals to vmstat.
@@ -117,6 +135,7 @@ extension Machine {
     /// reports a run stopped by a fatal signal.
     public func abortCompactZone(_ cc: inout CompactControl) {
         guard cc.result == nil else { return }
+        if cc.modern != nil { modernEndStalled(&cc); return }
         for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
         cc.migratepages.removeAll()
         finishCompactZone(&cc, result: .partial)

@@ -59,6 +59,8 @@ extension Machine {
     /// scanner) until the private list holds as many pages as are waiting to migrate; remember the highest
     /// block that gave pages, where the next search restarts.
     func isolateFreepages(_ cc: inout CompactControl) {
+        // Kernel 6.6 (ModernFreeScanner.swift).
+        if cc.modern != nil { modernIsolateFreepages(&cc); return }
         var pfn = cc.freePfn
         let lowPfn = cc.migratePfn + pageblockPages
         var highPfn = lowPfn

@@ -102,6 +102,10 @@ public final class Machine {
     @exclusivity(unchecked) public internal(set) var hugetlbNextNid = 0
     /// false: the kernel without the compaction series (2.6.34, "vanilla").
     public let compactionEnabled: Bool
+    /// The kernel the machine runs (`config.kernel`).
+    public let kernel: KernelRelease
+    /// The modern profile's own state (Modern/ModernState.swift); nil on 2.6.34 and 2.6.35.
+    let modern: ModernState?
     public let swapPages: Int
     @exclusivity(unchecked) public internal(set) var swapUsed: Int = 0
     /// Simulated costs of every page operation.
@@ -258,6 +262,8 @@ public final class Machine {
         compactUnevictableAllowed = config.sysctl.compactUnevictableAllowed ?? 1
         hugepagesTreatAsMovable = config.sysctl.hugepagesTreatAsMovable ?? 0
         compactionEnabled = config.compaction
+        kernel = config.kernel
+        modern = config.kernel.isModern ? ModernState(config: config, zones: zones.count, nodes: nodes.count, nrZoneTypes: preset.zoneTypes.count) : nil
         swapPages = (config.swapMiB << 20) >> preset.pageShift
         rng = SeededRandom(seed: config.seed)
         costs = CostModel(pageSize: 1 << preset.pageShift)

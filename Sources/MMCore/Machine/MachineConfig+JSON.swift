@@ -1,7 +1,8 @@
 extension MachineConfig {
     /// The JSON keys of a machine definition (besides `name`, which the service owns).
     public static let jsonKeys: Set<String> = ["preset", "page_shift", "nr_orders", "pageblock_order", "memory_mib", "nodes",
-                                               "distances", "zones", "seed", "compaction", "swap_mib", "sysctl", "kernel_reserved_kib", "boot_memory"]
+                                               "distances", "zones", "seed", "compaction", "swap_mib", "sysctl", "kernel_reserved_kib", "boot_memory",
+                                               "kernel", "transparent_hugepage"]
 
     /// Reads a machine definition: `preset` (x86_64, x86, ppc64; default x86_64) with optional overrides
     /// `page_shift`, `nr_orders`, `pageblock_order`; `memory_mib`; `nodes`; `distances`; `zones` (per node,
@@ -63,21 +64,24 @@ extension MachineConfig {
         }
         var sysctl = SysctlSettings()
         if let s = try r.object("sysctl") {
-            try s.rejectUnknown(["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable"])
+            try s.rejectUnknown(Set(["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable"] + MachineConfig.modernSysctlKeys))
             sysctl.hugepagesTreatAsMovable = try s.int("hugepages_treat_as_movable", in: 0...1)
             sysctl.extfragThreshold = try s.int("extfrag_threshold", in: 0...1000)
             sysctl.minFreeKbytes = try s.int("min_free_kbytes", in: 1...(1 << 30))
             sysctl.compactUnevictableAllowed = try s.int("compact_unevictable_allowed", in: 0...1)
+            sysctl.modern = try MachineConfig.readModernSysctl(s)
         }
+        let kernel = try MachineConfig.readKernel(r)
+        let thp = try MachineConfig.readTransparentHugepage(r)
         let memory = try r.int("memory_mib", in: 1...(1 << 24))
         if memory == nil && layout == nil {
             throw .invalidConfig(field: r.field("memory_mib"), value: "missing", reason: "memory_mib is required unless zones gives the layout")
         }
         self.init(preset: preset, memoryMiB: memory, nodes: nodes, distances: distances,
                   zoneLayout: layout, seed: UInt64(try r.int("seed", in: 0...((1 << 53) - 1)) ?? 1),
-                  compaction: try r.bool("compaction") ?? true, swapMiB: try r.int("swap_mib", in: 0...(1 << 24)) ?? 0,
+                  compaction: try r.bool("compaction") ?? true, kernel: kernel, swapMiB: try r.int("swap_mib", in: 0...(1 << 24)) ?? 0,
                   sysctl: sysctl, kernelReservedKiB: try r.int("kernel_reserved_kib", in: 0...(1 << 22)),
-                  bootMemory: try r.bool("boot_memory") ?? true)
+                  bootMemory: try r.bool("boot_memory") ?? true, transparentHugepage: thp)
         // Field names of validation errors are relative to this object.
         do { _ = try validate() } catch {
             if case .invalidConfig(let f, let v, let reason) = error { throw .invalidConfig(field: r.field(f), value: v, reason: reason) }
@@ -103,9 +107,11 @@ extension MachineConfig {
         if let v = sysctl.minFreeKbytes { s.append(("min_free_kbytes", .number(Double(v)))) }
         if let v = sysctl.compactUnevictableAllowed { s.append(("compact_unevictable_allowed", .number(Double(v)))) }
         if let v = sysctl.hugepagesTreatAsMovable { s.append(("hugepages_treat_as_movable", .number(Double(v)))) }
+        appendModernSysctlJSON(&s)
         m.append(("sysctl", .object(s)))
         if let k = kernelReservedKiB { m.append(("kernel_reserved_kib", .number(Double(k)))) }
         if !bootMemory { m.append(("boot_memory", .bool(false))) }
+        appendModernJSON(&m)
         return .object(m)
     }
 }

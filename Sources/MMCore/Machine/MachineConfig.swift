@@ -11,6 +11,9 @@ public struct SysctlSettings: Sendable, Equatable {
     public var extfragThreshold: Int?
     public var compactUnevictableAllowed: Int?
     public var hugepagesTreatAsMovable: Int?
+    /// The modern profile's (kernel 6.6) sysctls; a machine of an older kernel refuses them
+    /// (`MachineConfig+Modern.swift`).
+    public var modern = ModernSysctlSettings()
     public init(minFreeKbytes: Int? = nil, extfragThreshold: Int? = nil, compactUnevictableAllowed: Int? = nil,
                 hugepagesTreatAsMovable: Int? = nil) {
         self.hugepagesTreatAsMovable = hugepagesTreatAsMovable
@@ -32,8 +35,15 @@ public struct MachineConfig: Sendable, Equatable {
     /// Explicit zones per node; when nil, the preset's physical zone boundaries decide.
     public var zoneLayout: [[ZoneSpec]]?
     public var seed: UInt64
-    /// false gives the kernel without the compaction series (2.6.34, "vanilla").
-    public var compaction: Bool
+    /// The kernel the machine runs (`KernelRelease`): 2.6.34, 2.6.35 (the default) or 6.6.
+    public var kernel: KernelRelease
+    /// false gives the kernel without the compaction series (2.6.34, "vanilla"): another spelling of
+    /// `kernel` (false is 2.6.34; setting true on 2.6.34 gives 2.6.35, and leaves a kernel with
+    /// compaction as it is).
+    public var compaction: Bool {
+        get { kernel.hasCompaction }
+        set { kernel = newValue ? (kernel.hasCompaction ? kernel : .v2_6_35) : .v2_6_34 }
+    }
     public var swapMiB: Int
     public var sysctl: SysctlSettings
     /// KiB boot reserves for the kernel image, its per-CPU areas and small bootmem allocations, beside
@@ -42,10 +52,13 @@ public struct MachineConfig: Sendable, Equatable {
     /// false: boot reserves nothing (no memmap, kernel image or hashes): every page goes to the buddy
     /// allocator, as in a simulator of the allocator alone (unit tests of its mechanics).
     public var bootMemory: Bool
+    /// `/sys/kernel/mm/transparent_hugepage/{enabled,defrag}` (kernel 6.6 only; nil: the defaults).
+    public var transparentHugepage: TransparentHugepageSettings?
 
     public init(preset: ArchPreset = .x86_64, memoryMiB: Int? = 1024, nodes: Int = 1, distances: [[Int]]? = nil,
-                zoneLayout: [[ZoneSpec]]? = nil, seed: UInt64 = 1, compaction: Bool = true, swapMiB: Int = 0,
-                sysctl: SysctlSettings = SysctlSettings(), kernelReservedKiB: Int? = nil, bootMemory: Bool = true) {
+                zoneLayout: [[ZoneSpec]]? = nil, seed: UInt64 = 1, compaction: Bool = true, kernel: KernelRelease? = nil,
+                swapMiB: Int = 0, sysctl: SysctlSettings = SysctlSettings(), kernelReservedKiB: Int? = nil, bootMemory: Bool = true,
+                transparentHugepage: TransparentHugepageSettings? = nil) {
         self.kernelReservedKiB = kernelReservedKiB
         self.bootMemory = bootMemory
         self.preset = preset
@@ -54,9 +67,10 @@ public struct MachineConfig: Sendable, Equatable {
         self.distances = distances
         self.zoneLayout = zoneLayout
         self.seed = seed
-        self.compaction = compaction
+        self.kernel = kernel ?? (compaction ? .v2_6_35 : .v2_6_34)
         self.swapMiB = swapMiB
         self.sysctl = sysctl
+        self.transparentHugepage = transparentHugepage
     }
 
     public static let maxNodes = 64
@@ -83,6 +97,7 @@ public struct MachineConfig: Sendable, Equatable {
         }
         let dist = try validatedDistances()
         try validateSysctl()
+        try validateModernSettings()
 
         let unit = LayoutUnit(preset: p)
         let zones: [ZoneLayout], nodeSpans: NodeSpans

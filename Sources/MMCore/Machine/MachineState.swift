@@ -355,7 +355,108 @@ extension Machine {
         w.array("files.dentry", fDentry)
         w.array("files.inode", fInode)
         w.array("files.flags", fFlags)
+        if let ms = modern { exportModern(ms, into: &w) }
         return MachineStateImage(sections: w.sections)
+    }
+
+    /// Whether `exportState()` may be called now: not while kcompactd is in the middle of its work (a
+    /// compaction in progress, whose scanners and isolated pages no image holds) or a direct compactor's
+    /// capture is set. Between two operations of a seed-kernel machine, always.
+    public var canExportState: Bool {
+        guard let ms = modern else { return true }
+        return ms.kcompactd.allSatisfy { $0.job == nil } && ms.captureZone < 0
+    }
+
+    /// The modern profile's state (ModernState): its sysctls, per-zone and per-node fields, counters.
+    private func exportModern(_ ms: ModernState, into w: inout ImageBuilder) {
+        precondition(canExportState, "exportState while kcompactd works or a capture is set (check canExportState)")
+        w.array("modern.sysctls", [Int64(ms.compactionProactiveness), Int64(ms.watermarkBoostFactor), Int64(ms.watermarkScaleFactor),
+                                   Int64(THPEnabled.allCases.firstIndex(of: ms.thpEnabled)!), Int64(THPDefrag.allCases.firstIndex(of: ms.thpDefrag)!)])
+        w.array("modern.zone.cached_migrate_pfn0", ms.cachedMigratePfn0.map { Int64($0) })
+        w.array("modern.zone.cached_migrate_pfn1", ms.cachedMigratePfn1.map { Int64($0) })
+        w.array("modern.zone.cached_free_pfn", ms.cachedFreePfn.map { Int64($0) })
+        w.array("modern.zone.init_migrate_pfn", ms.initMigratePfn.map { Int64($0) })
+        w.array("modern.zone.init_free_pfn", ms.initFreePfn.map { Int64($0) })
+        w.array("modern.zone.order_failed", ms.orderFailed.map { Int64($0) })
+        w.array("modern.zone.blockskip_flush", ms.blockskipFlush.map { $0 ? UInt8(1) : 0 })
+        w.array("modern.zone.base_wmark", ms.baseWmark.flatMap { [Int64($0.min), Int64($0.low), Int64($0.high)] })
+        w.array("modern.zone.watermark_boost", ms.watermarkBoost.map { Int64($0) })
+        w.array("modern.zone.boosted", ms.boostedFlag.map { $0 ? UInt8(1) : 0 })
+        w.array("modern.zone.nr_reserved_highatomic", ms.nrReservedHighatomic.map { Int64($0) })
+        // kcompactd per node, asleep or awake without work (see canExportState): its fields, with an
+        // absent optional as -1.
+        w.array("modern.node.kcompactd", ms.kcompactd.flatMap { k -> [Int64] in
+            [Int64(k.maxOrder), Int64(k.highestZoneidx), k.proactiveTrigger ? 1 : 0, Int64(bitPattern: k.clock), k.sleeping ? 1 : 0,
+             Int64(bitPattern: k.sleptAt), k.wokenAt.map { Int64(bitPattern: $0) } ?? -1, k.timeoutNs.map { Int64(bitPattern: $0) } ?? -1]
+        })
+        w.array("modern.node.kswapd_alloc_order", ms.kswapdAllocOrder.map { Int64($0) })
+        w.array("modern.node.kswapd_reclaimed", ms.kswapdReclaimed.map { Int64($0) })
+        for f in Machine.modernCounterFields { w.scalar("vmstat.modern.\(f.name)", ev.modern[keyPath: f.key]) }
+    }
+
+    /// The modern profile's event counters, by name (a test checks that these are all of them).
+    static var modernCounterFields: [(name: String, key: WritableKeyPath<ModernVmCounters, UInt64>)] {
+        [("compact_daemon_wake", \.compactDaemonWake), ("compact_daemon_migrate_scanned", \.compactDaemonMigrateScanned),
+         ("compact_daemon_free_scanned", \.compactDaemonFreeScanned), ("thp_fault_alloc", \.thpFaultAlloc),
+         ("thp_fault_fallback", \.thpFaultFallback), ("compact_captured", \.compactCaptured),
+         ("compact_proactive_runs", \.compactProactiveRuns), ("watermark_boosts", \.watermarkBoosts)]
+    }
+
+    public static var imageModernCounterCount: Int { modernCounterFields.count }
+
+    private func restoreModern(_ ms: ModernState, _ r: ImageReader) throws(MMError) {
+        let sys = try r.array("modern.sysctls", count: 5, as: Int64.self)
+        guard sys[3] >= 0, Int(sys[3]) < THPEnabled.allCases.count, sys[4] >= 0, Int(sys[4]) < THPDefrag.allCases.count else {
+            throw ImageReader.bad("modern.sysctls", "names no transparent_hugepage setting")
+        }
+        ms.compactionProactiveness = Int(sys[0])
+        ms.watermarkBoostFactor = Int(sys[1])
+        ms.watermarkScaleFactor = Int(sys[2])
+        ms.thpEnabled = THPEnabled.allCases[Int(sys[3])]
+        ms.thpDefrag = THPDefrag.allCases[Int(sys[4])]
+        let nz = zones.count, nn = nodes.count
+        func ints(_ name: String, _ n: Int) throws(MMError) -> [Int] { try r.array(name, count: n, as: Int64.self).map { Int($0) } }
+        func pfns(_ name: String) throws(MMError) -> [Int] {
+            let a = try ints(name, nz)
+            guard a.allSatisfy({ $0 >= 0 && $0 <= totalPages }) else { throw ImageReader.bad(name, "holds a pfn out of range") }
+            return a
+        }
+        ms.cachedMigratePfn0 = try pfns("modern.zone.cached_migrate_pfn0")
+        ms.cachedMigratePfn1 = try pfns("modern.zone.cached_migrate_pfn1")
+        ms.cachedFreePfn = try pfns("modern.zone.cached_free_pfn")
+        ms.initMigratePfn = try pfns("modern.zone.init_migrate_pfn")
+        ms.initFreePfn = try pfns("modern.zone.init_free_pfn")
+        ms.orderFailed = try ints("modern.zone.order_failed", nz)
+        ms.blockskipFlush = try r.array("modern.zone.blockskip_flush", count: nz, as: UInt8.self).map { $0 != 0 }
+        let bw = try ints("modern.zone.base_wmark", 3 * nz)
+        ms.baseWmark = (0..<nz).map { (bw[3 * $0], bw[3 * $0 + 1], bw[3 * $0 + 2]) }
+        ms.watermarkBoost = try ints("modern.zone.watermark_boost", nz)
+        ms.boostedFlag = try r.array("modern.zone.boosted", count: nz, as: UInt8.self).map { $0 != 0 }
+        ms.nrReservedHighatomic = try ints("modern.zone.nr_reserved_highatomic", nz)
+        let k = try r.array("modern.node.kcompactd", count: 8 * nn, as: Int64.self)
+        for n in 0..<nn {
+            let f = k[(8 * n)..<(8 * n + 8)].map { $0 }
+            guard (0..<nrOrders).contains(Int(f[0])), (0..<zoneTypeCount).contains(Int(f[1])) else {
+                throw ImageReader.bad("modern.node.kcompactd", "holds an order or zone index out of range")
+            }
+            ms.kcompactd[n].maxOrder = Int(f[0])
+            ms.kcompactd[n].highestZoneidx = Int(f[1])
+            ms.kcompactd[n].proactiveTrigger = f[2] != 0
+            ms.kcompactd[n].clock = UInt64(bitPattern: f[3])
+            ms.kcompactd[n].sleeping = f[4] != 0
+            ms.kcompactd[n].sleptAt = UInt64(bitPattern: f[5])
+            ms.kcompactd[n].wokenAt = f[6] < 0 ? nil : UInt64(bitPattern: f[6])
+            ms.kcompactd[n].timeoutNs = f[7] < 0 ? nil : UInt64(bitPattern: f[7])
+            ms.kcompactd[n].job = nil
+        }
+        let ko = try ints("modern.node.kswapd_alloc_order", nn)
+        guard ko.allSatisfy({ $0 >= -1 && $0 < nrOrders }) else { throw ImageReader.bad("modern.node.kswapd_alloc_order", "holds an order out of range") }
+        ms.kswapdAllocOrder = ko
+        ms.kswapdReclaimed = try ints("modern.node.kswapd_reclaimed", nn)
+        ms.captureZone = -1
+        ms.captureOrder = -1
+        ms.capturedPfn = -1
+        for f in Machine.modernCounterFields { ev.modern[keyPath: f.key] = try r.uint64("vmstat.modern.\(f.name)") }
     }
 
     /// Names joined by NUL bytes.
@@ -452,7 +553,7 @@ extension Machine {
         var c = VmCounters(zoneTypes: zoneTypeCount)
         for f in Machine.imageCounterFields { c[keyPath: f.key] = try r.uint64("vmstat.\(f.name)") }
         c.pgalloc = try r.array("vmstat.pgalloc", count: ev.pgalloc.count)
-        ev = c
+        ev = c  // (the modern counters follow in restoreModern)
         minFreeKbytes = try r.int("sysctl.min_free_kbytes")
         extfragThreshold = try r.int("sysctl.extfrag_threshold")
         compactUnevictableAllowed = try r.int("sysctl.compact_unevictable_allowed")
@@ -478,6 +579,11 @@ extension Machine {
         try restoreSlab(r, used: used)
         try restoreTags(r)
         try restoreFiles(r)
+        if let ms = modern {
+            try restoreModern(ms, r)
+        } else if r.byName["modern.sysctls"] != nil {
+            throw ImageReader.bad("modern.sysctls", "the image is of a kernel 6.6 machine; the configuration is not")
+        }
         try checkIndices()
     }
 

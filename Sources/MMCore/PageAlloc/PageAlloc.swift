@@ -162,6 +162,8 @@ extension Machine {
     /// slow path.
     @inline(never)
     func allocateAlongZonelist(_ req: AllocRequest) throws(MMError) -> AllocOutcome {
+        // Kernel 6.6 (ModernSlowpath.swift): its own fast and slow paths.
+        if _slowPath(modern != nil) { return try modernAllocateAlongZonelist(req) }
         try validate(req)
         // Every issued slot is in use and the table is at its slot limit: the next granule is asked for
         // before anything changes (`stateLimit` when refused). The fast path never gets here with a

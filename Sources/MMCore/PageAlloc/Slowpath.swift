@@ -1,6 +1,8 @@
 extension Machine {
     /// Retries of the slow path's rebalance loop before an allocation is failed. The seed loops without
-    /// bound for orders <= 3 (the OOM killer ends it); the simulation has no processes to kill.
+    /// bound for orders <= 3 (the OOM killer ends it); the simulation kills only a running workload's
+    /// processes (`oomKiller`), and memory held otherwise (tags, actors' plain allocations) has no owner
+    /// to kill, so the loop is bounded.
     public static let maxSlowpathLoops = 16
 
     /// The seed's `__alloc_pages_slowpath` (kernel-compaction.md §6.3): wake kswapd; retry at the MIN

@@ -7,7 +7,8 @@ extension Machine {
     /// /sys/kernel/debug/extfrag/extfrag_index (§7.7), in the seed's `"%d.%03d "` format (the
     /// `"%2d.%03d "` form only arrived in 2021): -1000 prints `-1.000`, 954 prints `0.954`.
     public func renderExtfragIndex() -> String {
-        renderIndexFile { info, order in MMCore.fragmentationIndex(order: order, info) }
+        if modern != nil { return renderModernExtfragIndex() }
+        return renderIndexFile { info, order in MMCore.fragmentationIndex(order: order, info) }
     }
 
     private func renderIndexFile(_ index: (ContigPageInfo, Int) -> Int) -> String {

@@ -3,17 +3,24 @@ extension Machine {
     /// order and size, the free block count of every (zone, migratetype, order) list, then the number of
     /// pageblocks of each migratetype per zone. Columns follow the seed's enum (Unmovable, Reclaimable,
     /// Movable, Reserve, Isolate); counts are not capped (the 100000 cap came later).
+    /// A node's block of /proc/pagetypeinfo begins (`pagetypeinfo_showfree`'s header, the same in both
+    /// releases): the pageblock order and size, then the free-list table's header row.
+    func pagetypeinfoHeader(_ out: inout String) {
+        out += "Page block order: \(pageblockOrder)\n"
+        out += "Pages per block:  \(pageblockPages)\n"
+        out += "\n"
+        out += CFormat.pad("Free pages count per migrate type at order", 43, left: true) + " "
+        for o in 0..<nrOrders { out += CFormat.pad(String(o), 6) + " " }
+        out += "\n"
+    }
+
     public func renderPagetypeinfo() -> String {
+        if modern != nil { return renderModernPagetypeinfo() }
         var out = ""
         for node in nodes {
             let zs = node.zoneIds.map { zones[$0] }.filter(\.populated)
             if zs.isEmpty { continue }
-            out += "Page block order: \(pageblockOrder)\n"
-            out += "Pages per block:  \(pageblockPages)\n"
-            out += "\n"
-            out += CFormat.pad("Free pages count per migrate type at order", 43, left: true) + " "
-            for o in 0..<nrOrders { out += CFormat.pad(String(o), 6) + " " }
-            out += "\n"
+            pagetypeinfoHeader(&out)
             for zone in zs {
                 for mt in Migratetype.allCases {
                     out += "Node \(CFormat.pad(String(node.id), 4)), zone \(CFormat.pad(zone.name, 8)), type \(CFormat.pad(mt.name, 12)) "

@@ -39,6 +39,7 @@ extension Machine {
 
     /// The name/value pairs of /proc/vmstat, in order.
     public func vmstatPairs() -> [(String, Int64)] {
+        if modern != nil { return modernVmstatPairs() }
         let c = counters
         var pairs = zoneStatItems(zone: nil)
         func add(_ n: String, _ v: UInt64) { pairs.append((n, Int64(clamping: v))) }

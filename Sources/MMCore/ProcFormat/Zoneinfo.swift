@@ -19,6 +19,7 @@ extension Machine {
     }
 
     public func renderZoneinfo() -> String {
+        if modern != nil { return renderModernZoneinfo() }
         var out = ""
         walkPopulatedZones { node, zone in
             out += "Node \(node.id), zone \(CFormat.pad(zone.name, 8))"

@@ -5,6 +5,8 @@ public protocol MachineTracer: AnyObject {
     func compactionBegin(_ e: CompactionTraceBegin)
     func compactionEnd(_ e: CompactionTraceEnd)
     func compactionMigratepages(nrMigrated: Int, nrFailed: Int)
+    /// The modern profile's tracepoints (kernel 6.6: Modern/ModernTrace.swift).
+    func modern(_ e: ModernTraceEvent)
 }
 
 public extension MachineTracer {
@@ -12,6 +14,7 @@ public extension MachineTracer {
     func compactionBegin(_ e: CompactionTraceBegin) {}
     func compactionEnd(_ e: CompactionTraceEnd) {}
     func compactionMigratepages(nrMigrated: Int, nrFailed: Int) {}
+    func modern(_ e: ModernTraceEvent) {}
 }
 
 /// `mm_compaction_begin`: zone_start, migrate_pfn, free_pfn, zone_end, mode.

@@ -34,10 +34,14 @@ extension Machine {
             kswapdCredit[nid] += Int64(clamping: elapsed)
             guard kswapdCredit[nid] > 0 else { continue }
             let order = kswapdPending[nid]
+            let stolen = ev.pgstealKswapd
             let (finished, used) = balancePgdat(node: nid, order: order, budgetNs: UInt64(kswapdCredit[nid]))
             kswapdCredit[nid] -= Int64(clamping: used)
             if finished { kswapdPending[nid] = -1; kswapdCredit[nid] = min(kswapdCredit[nid], 0) }
+            // Kernel 6.6 (ModernSlowpath.swift): the order kswapd balances for, kcompactd as it sleeps.
+            if modern != nil { modernKswapdRan(node: nid, order: order, finished: finished, reclaimed: Int(ev.pgstealKswapd &- stolen)) }
         }
+        if modern != nil { runPendingKcompactd() }
     }
 
     /// `zone_reclaimable`: fewer pages scanned since the last free than six times the reclaimable pages.

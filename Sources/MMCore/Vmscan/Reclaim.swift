@@ -110,7 +110,9 @@ extension Machine {
 
     /// Whether reclaim of this order uses lumpy mode at this priority (§9.1).
     func lumpyReclaim(order: Int, priority: Int) -> Bool {
-        order > 3 || (order > 0 && priority < Machine.defPriority - 2)
+        // Kernel 6.6 reclaims order-0 pages only and relies on compaction.
+        if modern != nil { return false }
+        return order > 3 || (order > 0 && priority < Machine.defPriority - 2)
     }
 
     /// `shrink_inactive_list`: isolate up to 32 pages from the list's tail (plus, in lumpy mode, the

@@ -60,6 +60,8 @@ public struct VmCounters: Sendable, Equatable {
     /// Processes the OOM killer killed (the later kernels' `oom_kill`; 2.6.35 only logged them).
     public var oomKill: UInt64 = 0
     public var htlbBuddyAllocFail: UInt64 = 0
+    /// The modern profile's counters (kernel 6.6 only; zero on the old kernels).
+    public var modern = ModernVmCounters()
 
     public init(zoneTypes: Int) { pgalloc = Array(repeating: 0, count: zoneTypes) }
 }

@@ -47,7 +47,7 @@ public struct Experiment: Sendable {
             guard !variants.contains(where: { $0.name == name }) else {
                 throw .invalidConfig(field: "variants[\(i)].name", value: name, reason: "variant names must differ")
             }
-            let merged = Experiment.merge(template, v, dropping: "name")
+            let merged = Experiment.merge(Experiment.template(template, spelledFor: v), v, dropping: "name")
             variants.append(ExperimentVariant(name: name, config: try MachineConfig(json: merged, path: "variants[\(i)]")))
         }
         let workload: WorkloadDefinition
@@ -130,7 +130,8 @@ public struct ExperimentResult: Sendable {
                             String(r.delta(\.compactFail)), String(r.delta(\.compactMigrateScanned)), String(r.delta(\.compactFreeScanned)),
                             String(r.delta(\.compactPagesMoved)), String(r.delta(\.extfragEvents)), String(r.delta(\.allocstall)),
                             us(l.p50), us(l.p90), us(l.p95), us(l.p99), us(l.max),
-                            r.selftest.map { "\($0.passed ? "pass" : "fail") (\($0.hugepages) huge pages, index \($0.compactionIndex))" } ?? "-"])
+                            r.selftest.map { "\($0.passed ? "pass" : "fail") (\($0.hugepages) huge pages, index \($0.compactionIndex))" } ?? "-"]
+                           + modernCells(r))
             }
         }
         return out
@@ -141,7 +142,7 @@ public struct ExperimentResult: Sendable {
     /// sd, 95 % CI, and the paired difference from the first variant with its 95 % CI).
     public var csv: String {
         func q(_ s: String) -> String { s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingAll("\"", "\"\"") + "\"" : s }
-        var out = ([ExperimentResult.columns] + rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        var out = ([columnNames] + rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
         if repeatCount > 1 {
             out += "\n" + ([ExperimentResult.summaryColumns] + summaryRows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
         }
@@ -157,7 +158,7 @@ public struct ExperimentResult: Sendable {
             for r in rows { out += "| " + r.joined(separator: " | ") + " |\n" }
             return out
         }
-        var out = table(ExperimentResult.columns, rows)
+        var out = table(columnNames, rows)
         if repeatCount > 1 { out += "\n" + table(ExperimentResult.summaryColumns, summaryRows) }
         return out
     }

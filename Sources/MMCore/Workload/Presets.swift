@@ -55,6 +55,31 @@ public enum WorkloadPresets {
            {"sample": {"name": "end"}}
          ]}
          """),
+        ("thpcompact",
+         "mmtests' thpcompact (config-workload-thpcompact, 4 threads): each thread faults a madvised anonymous mapping (80% of memory over all threads; as base pages here, the layout a split THP leaves), unmaps the first half of every 2 MiB of it, read-faults file pages (a quarter of its mapping), then faults huge pages into a madvised mapping the size of its holes, recording each fault's latency and whether it got a huge page (THP faults: the kernel's defrag rules on 6.6, GFP_HIGHUSER_MOVABLE|__GFP_NORETRY on the old kernels; a fault without a huge page falls back to base pages).",
+         """
+         {"name": "thpcompact", "seed": 1, "steps": [
+           {"fill": {"kind": "anon", "fraction": 0.8, "chunk_pages": 512, "writers": 4, "block_size": 0, "tag": "first-mapping"}},
+           {"free": {"tag": "first-mapping", "pattern": "every_other", "unit": 256}},
+           {"fill": {"kind": "file", "fraction": 0.2, "chunk_pages": 128, "writers": 4, "block_size": 0, "tag": "file-mapping"}},
+           {"sample": {"name": "holes-punched"}},
+           {"high_alloc": {"fraction": 0.4, "stop_on_failure": false, "thp": {"madvise": true}, "tag": "second-mapping"}},
+           {"sample": {"name": "end"}}
+         ]}
+         """),
+        ("proactive-gupta",
+         "Nitin Gupta's proactive-compaction experiment (workloads-and-results.md §2.4 item 5; his \"frag\" program): allocate nearly all memory in base pages, free 3/4 of the pages of every 2 MiB chunk, let 5 s pass (the program exits, the driver loads; kcompactd checks every 500 ms), then ask for huge pages covering 76% of memory (about all that is free), one after another, as his kernel driver did; run it with compaction_proactiveness 0 and 20.",
+         """
+         {"name": "proactive-gupta", "seed": 1, "steps": [
+           {"fill": {"kind": "anon", "fraction": 0.97, "tag": "frag"}},
+           {"keep_one_in": {"tag": "frag", "period": 4}},
+           {"sample": {"name": "fragmented"}},
+           {"run": {"ms": 5000}},
+           {"sample": {"name": "settled"}},
+           {"high_alloc": {"fraction": 0.76, "stop_on_failure": false, "gfp": ["GFP_HIGHUSER_MOVABLE", "__GFP_RETRY_MAYFAIL"], "tag": "hugepages"}},
+           {"sample": {"name": "end"}}
+         ]}
+         """),
     ]
 
     /// The parsed definition of a preset.

@@ -95,7 +95,7 @@ extension ExperimentResult {
             ("name", .string(name)),
             ("workload", .string(workload)),
             ("repeat", .number(Double(repeatCount))),
-            ("columns", .array(ExperimentResult.columns.map { .string($0) })),
+            ("columns", .array(columnNames.map { .string($0) })),
             ("rows", .array(rows.map { .array($0.map { .string($0) }) })),
             ("summary", .array(summaryJSON)),
             ("variants", .array(variants.map { .object([("name", .string($0.name)), ("result", $0.result.json)]) })),

@@ -52,6 +52,9 @@ public struct HighAllocSpec: Sendable, Equatable {
     public var tag: String = "highalloc"
     /// Stop a series (or an increment) at the first failure, as hugetlb does.
     public var stopOnFailure: Bool = true
+    /// Transparent huge page faults instead of plain attempts (Workload+THP.swift): the GFP mask comes
+    /// from the machine's `defrag` setting, a failed fault falls back to base pages.
+    public var thp: THPFaultSpec?
 }
 
 /// Growing the hugetlb pool as hugeadm --pool-pages-min does, in writes of `nr_hugepages`: each write
@@ -351,7 +354,7 @@ extension WorkloadDefinition {
 
     /// A `high_alloc` step: the high-order allocation test (order, total, increments, pacing, flags).
     private static func parseHighAlloc(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
-        try r.rejectUnknown(["order", "fraction", "mib", "count", "increment_fraction", "delay_ms", "gfp", "kind", "tag", "stop_on_failure"])
+        try r.rejectUnknown(["order", "fraction", "mib", "count", "increment_fraction", "delay_ms", "gfp", "kind", "tag", "stop_on_failure", "thp"])
         var h = HighAllocSpec(order: try r.int("order", in: 0...15) ?? -1, total: try amount(r, allowCount: true))
         h.incrementFraction = try r.double("increment_fraction", in: 0.0001...1)
         h.delayMs = try r.double("delay_ms", in: 0...1e7) ?? 0
@@ -359,6 +362,7 @@ extension WorkloadDefinition {
         h.kind = try kind(r, default: .anon)
         h.tag = try tag(r, default: "highalloc")
         h.stopOnFailure = try r.bool("stop_on_failure") ?? true
+        h.thp = try parseTHPFault(r)
         return .highAlloc(h)
     }
 
@@ -438,5 +442,7 @@ extension GFPFlags {
         "__GFP_HIGHMEM": .highmem, "__GFP_MOVABLE": .movable, "__GFP_COMP": .comp, "__GFP_NOWARN": .nowarn,
         "GFP_KERNEL": .kernel, "GFP_ATOMIC": .atomic, "GFP_NOWAIT": .nowait, "GFP_THISNODE": .thisnodeTriple,
         "GFP_HIGHUSER": .highuser, "GFP_HIGHUSER_MOVABLE": .highuserMovable,
+        // The later name of __GFP_REPEAT (4.13); kernel 6.6 reads the flag as __GFP_RETRY_MAYFAIL.
+        "__GFP_RETRY_MAYFAIL": .repeat,
     ]
 }

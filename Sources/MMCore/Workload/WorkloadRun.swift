@@ -658,10 +658,15 @@ extension Machine {
                 var req = AllocRequest(order: order, kind: spec.kind, gfp: spec.gfp)
                 var outcome = AllocOutcome()
                 let at = relNs(run)
-                for node in nodes.indices {
-                    req.node = node
-                    outcome = try allocate(req)
-                    if outcome.succeeded || !spec.gfp.contains(.thisnode) { break }
+                if let t = spec.thp {
+                    // A huge page fault (Workload+THP.swift).
+                    outcome = try thpFault(t, order: order, kind: spec.kind, tag: spec.tag, run: run)
+                } else {
+                    for node in nodes.indices {
+                        req.node = node
+                        outcome = try allocate(req)
+                        if outcome.succeeded || !spec.gfp.contains(.thisnode) { break }
+                    }
                 }
                 run.events += 1
                 run.result.attempts.append(AttemptRecord(index: done, success: outcome.succeeded, latencyNs: outcome.latencyNs,

@@ -45,6 +45,8 @@ extension Machine {
     /// `zone_watermark_ok(zone, order, mark, classzone_idx, alloc_flags)` on this machine's zone.
     @inline(__always)
     public func zoneWatermarkOk(zone z: Int, order: Int, mark: Int, classzoneIdx: Int, flags: AllocFlags = []) -> Bool {
+        // Kernel 6.6 (ModernPageAlloc.swift): its own watermark rules.
+        if _slowPath(modern != nil) { return modernZoneWatermarkOkSeedFlags(zone: z, order: order, mark: mark, classzoneIdx: classzoneIdx, flags: flags) }
         let reserve = zoneLowmemReserve[z &* zoneTypeCount &+ classzoneIdx]
         let free = zoneFreePages[z]
         // Order 0 needs no per-order loop: keep the hot path free of the closure.
@@ -67,6 +69,8 @@ extension Machine {
     /// The seed's `init_per_zone_wmark_min`: `int_sqrt(lowmem_kbytes * 16)` clamped to [128, 65536]
     /// (kernel-compaction.md §3.1; the modern upper clamp is 262144).
     public func defaultMinFreeKbytes() -> Int {
+        // Kernel 6.6 (ModernPageAlloc.swift): the modern clamp, and THP's recommendation.
+        if modern != nil { return modernDefaultMinFreeKbytes() }
         let lowmemKbytes = lowmemPagesForMinFree() * pageKB
         return Swift.min(Swift.max(intSqrt(lowmemKbytes * 16), 128), 65536)
     }
@@ -85,6 +89,8 @@ extension Machine {
     /// clamp(present/1024, 32, 128); LOW = MIN + tmp/4, HIGH = MIN + tmp/2. Then the MIGRATE_RESERVE
     /// pageblocks are set up again for the new MIN.
     func setupPerZoneWmarks() {
+        // Kernel 6.6 (ModernPageAlloc.swift): watermark_scale_factor, no MIGRATE_RESERVE.
+        if modern != nil { modernSetupPerZoneWmarks(); return }
         let pagesMin = minFreeKbytes >> (pageShift - 10)
         let lowmemPages = zones.filter { $0.type != .highmem }.reduce(0) { $0 + $1.presentPages }
         for z in zones.indices {

@@ -85,6 +85,18 @@ struct RouterTests {
         #expect(throws: Never.self) { try l.take("a", now: 1_200_000_000) }
     }
 
+    /// A request whose clock was read before another's, but which takes the bucket after it, finds time
+    /// not run backwards: the bucket is not refilled (a wrapped difference once refilled it, and a
+    /// client's concurrent requests then got about twice its rate).
+    @Test func rateLimiterIgnoresAnEarlierClockReading() {
+        let l = RateLimiter(rate: 10, burst: 2)
+        #expect(throws: Never.self) { try l.take("a", now: 5_000_000_000) }
+        #expect(throws: Never.self) { try l.take("a", now: 5_000_000_000) }
+        #expect(throws: Problem.self) { try l.take("a", now: 4_999_000_000) }
+        #expect(throws: Problem.self) { try l.take("a", now: 5_050_000_000) }
+        #expect(throws: Never.self) { try l.take("a", now: 5_100_000_000) }
+    }
+
     /// The repository's openapi.yaml is a link to the embedded one, so the file users read is the one
     /// the service serves (an in-place edit such as `sed -i` replaces a link with a copy, twice so far).
     @Test func rootSpecIsALinkToTheServedOne() throws {

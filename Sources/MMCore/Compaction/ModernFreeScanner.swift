@@ -1,0 +1,287 @@
+/// The free scanner of the modern profile (kernel 6.6, mm/compaction.c; kernel-compaction.md §4.7, §4.8):
+/// first a short search of the MOVABLE free lists below the request's order for a page high in the
+/// zone (`fast_isolate_freepages`), then the linear scan down from the cached position, skipping blocks
+/// marked skip, with a stride that grows over empty blocks in async mode.
+extension Machine {
+    /// `__isolate_free_page`: take a free block off its list, unless that would leave the zone below MIN
+    /// (without boost) + 2^order at order 0 (`zone_watermark_ok(zone, 0, mark, 0, ALLOC_CMA)`); a block
+    /// of at least half a pageblock re-types its mergeable pageblocks MOVABLE. Returns the pages taken.
+    func modernIsolateFreePage(pfn: Int, order: Int, zone z: Int) -> Int {
+        let mt = pageblockMigratetype(pfn)
+        if mt != Int(Migratetype.isolate.rawValue) {
+            let mark = ms.baseWmark[z].min + (1 << order)
+            guard modernZoneWatermarkOk(zone: z, order: 0, mark: mark, highestZoneidx: 0, flags: .cma) else { return 0 }
+        }
+        if order < freeArea.maxOrder { removeFromFreeList(pfn, zone: z, orderBelowMax: order) } else { removeFromFreeList(pfn, zone: z) }
+        zoneFreePages[z] -= 1 << order
+        if order >= pageblockOrder - 1 {
+            var b = pfn
+            let endpage = pfn + (1 << order) - 1
+            while b < endpage {
+                if pageblockMigratetype(b) < Migratetype.pcpTypes { setPageblockMigratetype(b, Int(Migratetype.movable.rawValue)) }
+                b += pageblockPages
+            }
+        }
+        return 1 << order
+    }
+
+    /// `split_map_pages` of one isolated block: its pages become order-0 isolated free pages on the
+    /// compactor's list (ascending, so the list's head, the end, is the block's last page).
+    func appendIsolatedBlock(_ cc: inout CompactControl, pfn: Int, pages n: Int) {
+        let p = pages
+        for i in 0..<n {
+            p.state[pfn + i] = PageState.isolatedFreePage
+            p.order[pfn + i] = 0
+            p.a[pfn + i] = NONE
+            cc.freepages.append(Int32(pfn + i))
+        }
+    }
+
+    /// `isolate_freepages_block` (non-strict) from `start` to `end` with a stride: every free block met
+    /// is isolated whole, until the compactor has as many free pages as pages to migrate. Returns the
+    /// pages isolated and where the scan stopped.
+    func modernIsolateFreepagesBlock(_ cc: inout CompactControl, start: Int, end: Int, stride: Int) -> (isolated: Int, stopped: Int) {
+        var blockpfn = start
+        var nrScanned = 0, total = 0
+        let p = pages
+        while blockpfn < end {
+            nrScanned += 1
+            let s = p.state[blockpfn]
+            if PageState.code(s) == PageState.allocated && !PageState.isIsolatedFreePage(s) && p.order[blockpfn] & PageOrderByte.orderMask != 0 {
+                let o = Int(p.order[blockpfn] & PageOrderByte.orderMask)
+                blockpfn += (1 << o) - 1
+                nrScanned += (1 << o) - 1
+                blockpfn += stride
+                continue
+            }
+            if !isBuddy(blockpfn) { blockpfn += stride; continue }
+            let order = buddyOrder(blockpfn)
+            let isolated = modernIsolateFreePage(pfn: blockpfn, order: order, zone: cc.zone)
+            if isolated == 0 { break }
+            appendIsolatedBlock(&cc, pfn: blockpfn, pages: isolated)
+            nrScanned += isolated - 1
+            total += isolated
+            if cc.migratepages.count <= cc.freepages.count {
+                blockpfn += isolated
+                break
+            }
+            blockpfn += isolated - 1
+            blockpfn += stride
+        }
+        if blockpfn > end { blockpfn = end }
+        tracer?.modern(.isolateFreepages(start: start, end: blockpfn, nrScanned: nrScanned, nrTaken: total))
+        cc.freeScanned += nrScanned
+        cc.isolatedFree += total
+        ev.compactIsolated &+= UInt64(total)
+        ev.compactFreeIsolated &+= UInt64(total)
+        cc.durationNs &+= UInt64(nrScanned) &* costs.scanPage &+ UInt64(total) &* costs.isolatePage
+        return (total, blockpfn)
+    }
+
+    /// `suitable_migration_target`: never a free block of a whole pageblock (it would be broken up);
+    /// any block when block suitability is ignored; else MOVABLE blocks.
+    func modernSuitableMigrationTarget(_ cc: CompactControl, _ pfn: Int) -> Bool {
+        if isBuddy(pfn) && buddyOrder(pfn) >= pageblockOrder { return false }
+        if cc.modern!.ignoreBlockSuitable { return true }
+        return pageblockMigratetype(pfn) == Int(Migratetype.movable.rawValue)
+    }
+
+    /// `fast_isolate_around`: after the fast search took a page, isolate the rest of its pageblock (not
+    /// for async direct compaction, nor when enough pages are isolated); a block drained to its end is
+    /// marked skip.
+    func fastIsolateAround(_ cc: inout CompactControl, _ pfn: Int) {
+        if cc.freepages.count >= cc.migratepages.count { return }
+        if cc.modern!.directCompaction && cc.modern!.mode == .async { return }
+        let zone = zones[cc.zone]
+        let start = max(pageblockStartPfn(pfn), zone.startPfn)
+        let end = min(pageblockEndPfn(pfn), zone.endPfn)
+        let r = modernIsolateFreepagesBlock(&cc, start: start, end: end, stride: 1)
+        if r.stopped == end { setPageblockSkip(start) }
+    }
+
+    /// `next_search_order`: round robin over the orders below the request's.
+    func nextSearchOrder(_ cc: inout CompactControl, _ order: Int) -> Int {
+        var o = order - 1
+        if o < 0 { o = cc.order - 1 }
+        if o == cc.modern!.searchOrder {
+            cc.modern!.searchOrder -= 1
+            if cc.modern!.searchOrder < 0 { cc.modern!.searchOrder = cc.order - 1 }
+            return -1
+        }
+        return o
+    }
+
+    /// `fast_isolate_freepages`: for a request of order > 0, walk the MOVABLE free lists of orders below
+    /// it from their tails (highest pfns are usually there), a few entries each (a deeper search on the
+    /// first scan of a zone), for a page in the top quarter of the space between the scanners, else the
+    /// highest in the top half; isolate it and the rest of its pageblock. The free cache drops below the
+    /// highest block seen.
+    func fastIsolateFreepages(_ cc: inout CompactControl) {
+        if cc.order <= 0 { return }
+        let z = cc.zone
+        let zone = zones[z]
+        var limit = max(1, freelistScanLimit(cc) >> 1)
+        var scanStart = false
+        if cc.freePfn >= ms.initFreePfn[z] {
+            limit = pageblockPages >> 1
+            scanStart = true
+        }
+        let distance = cc.freePfn - cc.migratePfn
+        var lowPfn = pageblockStartPfn(cc.freePfn - (distance >> 2))
+        let minPfn = pageblockStartPfn(cc.freePfn - (distance >> 1))
+        if minPfn > lowPfn { lowPfn = minPfn }
+        cc.modern!.searchOrder = min(cc.order - 1, cc.modern!.searchOrder)
+        var nrScanned = 0, totalIsolated = 0
+        var highest = 0
+        var page = -1
+        let movable = Int(Migratetype.movable.rawValue)
+        var order = cc.modern!.searchOrder
+        while page < 0 && order >= 0 {
+            if nrFree(zone: z, order: order) == 0 { order = nextSearchOrder(&cc, order); continue }
+            let li = freeArea.list(zone: z, order: order, mt: movable)
+            var orderScanned = 0
+            var highPfn = 0
+            var freepage = -1
+            var cur = freeArea.tails[li]
+            // `freepage` is the entry the walk stopped at; a walk that ran off the list's end leaves the
+            // kernel's cursor on the list head, whose rotation changes nothing.
+            while cur != NONE {
+                let pfn = Int(cur)
+                freepage = pfn
+                orderScanned += 1
+                nrScanned += 1
+                if pfn >= highest { highest = max(pageblockStartPfn(pfn), zone.startPfn) }
+                if pfn >= lowPfn {
+                    cc.modern!.fastSearchFail = 0
+                    cc.modern!.searchOrder = order
+                    page = pfn
+                    break
+                }
+                if pfn >= minPfn && pfn > highPfn {
+                    highPfn = pfn
+                    limit >>= 1
+                }
+                if orderScanned >= limit { break }
+                cur = freeArea.prev(pfn, order: order, pages)
+                if cur == NONE { freepage = -1 }
+            }
+            if page < 0 && highPfn != 0 {
+                page = highPfn
+                freepage = page
+            }
+            if freepage >= 0 { moveFreelistHead(li, order: order, entry: freepage) }
+            if page >= 0 {
+                let isolated = modernIsolateFreePage(pfn: page, order: order, zone: z)
+                if isolated > 0 {
+                    appendIsolatedBlock(&cc, pfn: page, pages: isolated)
+                    nrScanned += isolated - 1
+                    totalIsolated += isolated
+                    ev.compactIsolated &+= UInt64(isolated)
+                    ev.compactFreeIsolated &+= UInt64(isolated)
+                } else {
+                    // Isolation failed: abort the search.
+                    order = cc.modern!.searchOrder + 1
+                    page = -1
+                }
+            }
+            if cc.freepages.count >= cc.migratepages.count { break }
+            if orderScanned >= limit { limit = max(1, limit >> 1) }
+            order = nextSearchOrder(&cc, order)
+        }
+        tracer?.modern(.fastIsolateFreepages(start: minPfn, end: cc.freePfn, nrScanned: nrScanned, nrTaken: totalIsolated))
+        if page < 0 {
+            cc.modern!.fastSearchFail += 1
+            if scanStart {
+                if highest >= minPfn {
+                    page = highest
+                    cc.freePfn = highest
+                } else if cc.modern!.directCompaction && zone.contains(pfn: minPfn) {
+                    page = minPfn
+                    cc.freePfn = minPfn
+                }
+            }
+        }
+        if highest != 0 && highest >= ms.cachedFreePfn[z] {
+            highest -= pageblockPages
+            ms.cachedFreePfn[z] = highest
+        }
+        cc.freeScanned += nrScanned
+        cc.isolatedFree += totalIsolated
+        cc.durationNs &+= UInt64(nrScanned) &* costs.scanPage &+ UInt64(totalIsolated) &* costs.isolatePage
+        if page < 0 { return }
+        fastIsolateAround(&cc, page)
+    }
+
+    /// `isolate_freepages` of 6.6 (called by `compaction_alloc` when the private list is empty).
+    func modernIsolateFreepages(_ cc: inout CompactControl) {
+        fastIsolateFreepages(&cc)
+        if !cc.freepages.isEmpty { cc.modern!.freeScanEmpty = false; return }
+        let zone = zones[cc.zone]
+        var isolateStart = cc.freePfn
+        var blockStart = pageblockStartPfn(isolateStart)
+        var blockEnd = min(blockStart + pageblockPages, zone.endPfn)
+        let lowPfn = pageblockEndPfn(cc.migratePfn)
+        var stride = cc.modern!.mode == .async ? Machine.compactClusterMax : 1
+        while blockStart >= lowPfn {
+            defer {
+                blockEnd = blockStart
+                blockStart -= pageblockPages
+                isolateStart = blockStart
+            }
+            cc.durationNs &+= costs.structPage
+            guard zone.contains(pfn: blockStart) else { continue }
+            if !modernSuitableMigrationTarget(cc, blockStart) { continue }
+            if !isolationSuitable(cc, blockStart) { continue }
+            let r = modernIsolateFreepagesBlock(&cc, start: isolateStart, end: blockEnd, stride: stride)
+            isolateStart = r.stopped
+            if isolateStart == blockEnd { updatePageblockSkip(cc, blockPfn: blockStart, pfn: blockStart - pageblockPages) }
+            if cc.freepages.count >= cc.migratepages.count {
+                if isolateStart >= blockEnd { isolateStart = blockStart - pageblockPages }
+                // The defer above would move on: keep this block's resume point.
+                cc.freePfn = isolateStart
+                cc.modern!.freeScanEmpty = false
+                return
+            } else if isolateStart < blockEnd {
+                cc.freePfn = isolateStart
+                cc.modern!.freeScanEmpty = cc.freepages.isEmpty
+                return
+            }
+            stride = r.isolated > 0 ? 1 : min(Machine.compactClusterMax, stride << 1)
+        }
+        cc.freePfn = isolateStart
+        cc.modern!.freeScanEmpty = cc.freepages.isEmpty
+    }
+
+    // MARK: - Free list rotation
+
+    /// `move_freelist_tail`: unless `entry` is the list's first, the entries up to and including it go
+    /// to the tail (the list continues after it), so the next search skips what was just seen.
+    func moveFreelistTail(_ li: Int, order: Int, entry: Int) {
+        if freeArea.heads[li] == UInt32(entry) { return }
+        let next = freeArea.next(entry, order: order, pages)
+        guard next != NONE else { return }
+        rotateFreeList(li, order: order, newHead: Int(next))
+    }
+
+    /// `move_freelist_head`: unless `entry` is the list's last, the entries before it go to the tail
+    /// (`entry` becomes the head).
+    func moveFreelistHead(_ li: Int, order: Int, entry: Int) {
+        if freeArea.tails[li] == UInt32(entry) { return }
+        rotateFreeList(li, order: order, newHead: entry)
+    }
+
+    /// Makes `newHead` (an entry of list `li`) its head, keeping the cyclic order of the entries.
+    func rotateFreeList(_ li: Int, order: Int, newHead: Int) {
+        let fa = freeArea, p = pages
+        let oldHead = fa.heads[li], oldTail = fa.tails[li]
+        guard oldHead != NONE, Int(oldHead) != newHead else { return }
+        let newTail = fa.prev(newHead, order: order, p)
+        // Close the cycle, then cut before newHead.
+        fa.setNext(Int(oldTail), order: order, oldHead, p)
+        fa.setPrev(Int(oldHead), order: order, oldTail, p)
+        fa.setNext(Int(newTail), order: order, NONE, p)
+        fa.setPrev(newHead, order: order, NONE, p)
+        fa.heads[li] = UInt32(newHead)
+        fa.tails[li] = newTail
+    }
+}

@@ -1,0 +1,48 @@
+/// The consistency checker's part for the modern profile's state (Support/Invariants.swift calls it on
+/// a 6.6 machine): cached scanner positions inside their zone (or still zero, as the kernel leaves them
+/// before the first run), the marks the allocator reads equal to `_watermark + watermark_boost`, the
+/// boost within its cap, the HIGHATOMIC reserve equal to a whole number of HIGHATOMIC pageblocks and
+/// within its limit, no capture control left over from a direct compaction, kcompactd's orders in range.
+extension Machine {
+    func checkModernState(_ fail: (@autoclosure () -> String) -> Void) {
+        let m = ms
+        for z in zones.indices where zones[z].populated {
+            let zone = zones[z]
+            func inZone(_ pfn: Int, _ what: String) {
+                if pfn != 0 && !(pfn >= zone.startPfn && pfn <= zone.endPfn) { fail("zone \(z): \(what) \(pfn) outside [\(zone.startPfn), \(zone.endPfn)]") }
+            }
+            inZone(m.cachedMigratePfn0[z], "compact_cached_migrate_pfn[0]")
+            inZone(m.cachedMigratePfn1[z], "compact_cached_migrate_pfn[1]")
+            inZone(m.cachedFreePfn[z], "compact_cached_free_pfn")
+            inZone(m.initMigratePfn[z], "compact_init_migrate_pfn")
+            inZone(m.initFreePfn[z], "compact_init_free_pfn")
+            if m.orderFailed[z] < 0 || m.orderFailed[z] > nrOrders { fail("zone \(z): compact_order_failed \(m.orderFailed[z])") }
+            if zone.compactDeferShift < 0 || zone.compactDeferShift > Machine.compactMaxDeferShift
+                || zone.compactConsidered < 0 || zone.compactConsidered > 1 << zone.compactDeferShift {
+                fail("zone \(z): deferral considered \(zone.compactConsidered) shift \(zone.compactDeferShift)")
+            }
+            let b = m.baseWmark[z], boost = m.watermarkBoost[z]
+            if wmarkPages(zone: z, .min) != b.min + boost || wmarkPages(zone: z, .low) != b.low + boost || wmarkPages(zone: z, .high) != b.high + boost {
+                fail("zone \(z): allocator marks are not _watermark + boost")
+            }
+            let reserve = zoneLowmemReserve[z * zoneTypeCount + Int(zoneIndexInNode[z])]
+            if zoneOrder0LowMark[z] != b.low + boost + reserve + m.nrReservedHighatomic[z] { fail("zone \(z): order-0 fast-path mark is stale") }
+            if boost < 0 || (boost > 0 && boost > max(pageblockPages, Machine.multFrac(b.high, max(m.watermarkBoostFactor, 0), 10000)) + pageblockPages) {
+                fail("zone \(z): watermark_boost \(boost) beyond its cap")
+            }
+            let ha = pageblockCounts(zone: z)[Machine.highatomicMt] * pageblockPages
+            if m.nrReservedHighatomic[z] < 0 || m.nrReservedHighatomic[z] % pageblockPages != 0 || m.nrReservedHighatomic[z] > ha {
+                fail("zone \(z): nr_reserved_highatomic \(m.nrReservedHighatomic[z]) but \(ha) pages of HIGHATOMIC pageblocks")
+            }
+            if m.nrReservedHighatomic[z] > zone.managedPages / 100 + 2 * pageblockPages {
+                fail("zone \(z): nr_reserved_highatomic \(m.nrReservedHighatomic[z]) beyond its limit")
+            }
+        }
+        if m.captureZone != -1 || m.capturedPfn != -1 { fail("a capture control outlived its direct compaction") }
+        for (nid, k) in m.kcompactd.enumerated() {
+            if k.maxOrder < 0 || k.maxOrder >= nrOrders { fail("node \(nid): kcompactd_max_order \(k.maxOrder)") }
+            if k.highestZoneidx < 0 || k.highestZoneidx >= nodes[nid].zoneIds.count { fail("node \(nid): kcompactd_highest_zoneidx \(k.highestZoneidx)") }
+            if k.job != nil && k.sleeping { fail("node \(nid): kcompactd is asleep with work in progress") }
+        }
+    }
+}

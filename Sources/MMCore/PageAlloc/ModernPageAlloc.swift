@@ -1,0 +1,398 @@
+/// The modern profile's buddy allocator rules (kernel 6.6, mm/page_alloc.c; kernel-compaction.md §2.4,
+/// §2.6, §3.2, §3.3, §3.5): HIGHATOMIC in the slot the seed used for RESERVE (the same enum position,
+/// MIGRATE_PCPTYPES), the fallback search that steals whole blocks only when it may and otherwise takes
+/// the smallest block for a movable request, watermark boosting, `watermark_scale_factor`, the modern
+/// watermark test, and a free path that captures a block for a direct compactor and puts blocks likely
+/// to merge at the tail of their list.
+extension Machine {
+    static let highatomicMt = Int(Migratetype.reserve.rawValue)
+
+    // MARK: - Watermarks
+
+    /// `__zone_watermark_unusable_free`: 2^order - 1, the HIGHATOMIC reserve for callers without access
+    /// to reserves (no CMA is simulated).
+    @inline(__always) func modernUnusableFree(zone z: Int, order: Int, flags: ModernAllocFlags) -> Int {
+        var unusable = (1 << order) - 1
+        if flags.isDisjoint(with: .reserves) { unusable += ms.nrReservedHighatomic[z] }
+        return unusable
+    }
+
+    /// `__zone_watermark_ok` of 6.6 with a given count of free pages: the order-0 test against the mark
+    /// (reduced for reserve users) plus `lowmem_reserve`, then for order > 0 one free block of at least
+    /// the order on a list the caller may use.
+    func modernZoneWatermarkOkFree(zone z: Int, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags, free freePages: Int) -> Bool {
+        var min = mark
+        let free = freePages - modernUnusableFree(zone: z, order: order, flags: flags)
+        if !flags.isDisjoint(with: .reserves) {
+            if flags.contains(.minReserve) {
+                min -= min / 2
+                if flags.contains(.nonBlock) { min -= min / 4 }
+            }
+            if flags.contains(.oom) { min -= min / 2 }
+        }
+        if free <= min + zoneLowmemReserve[z &* zoneTypeCount &+ highestZoneidx] { return false }
+        if order == 0 { return true }
+        for o in order..<nrOrders {
+            if nrFree(zone: z, order: o) == 0 { continue }
+            for mt in 0..<Migratetype.pcpTypes where freeArea.lengths[freeArea.list(zone: z, order: o, mt: mt)] > 0 { return true }
+            if !flags.isDisjoint(with: [.highatomic, .oom]) && freeArea.lengths[freeArea.list(zone: z, order: o, mt: Machine.highatomicMt)] > 0 {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// `zone_watermark_ok` of 6.6.
+    func modernZoneWatermarkOk(zone z: Int, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags) -> Bool {
+        modernZoneWatermarkOkFree(zone: z, order: order, mark: mark, highestZoneidx: highestZoneidx, flags: flags, free: zoneFreePages[z])
+    }
+
+    /// `zone_watermark_fast`: the order-0 shortcut, the full test, and for __GFP_HIGH order-0 requests at
+    /// the MIN mark a second test without the boost.
+    func modernZoneWatermarkFast(zone z: Int, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags) -> Bool {
+        let free = zoneFreePages[z]
+        if order == 0 {
+            let reserved = modernUnusableFree(zone: z, order: 0, flags: flags)
+            let usable = free - Swift.min(free, reserved)
+            if usable > mark + zoneLowmemReserve[z &* zoneTypeCount &+ highestZoneidx] { return true }
+        }
+        if modernZoneWatermarkOkFree(zone: z, order: order, mark: mark, highestZoneidx: highestZoneidx, flags: flags, free: free) { return true }
+        if order == 0 && flags.contains(.minReserve) && ms.watermarkBoost[z] != 0 && flags.wmark == .min {
+            return modernZoneWatermarkOkFree(zone: z, order: 0, mark: ms.baseWmark[z].min, highestZoneidx: highestZoneidx, flags: flags, free: free)
+        }
+        return false
+    }
+
+    /// The seed's `zoneWatermarkOk` on a modern machine (kswapd's balance tests): the 6.6 rules, the
+    /// seed's ALLOC_HIGH / ALLOC_HARDER read as ALLOC_MIN_RESERVE / ALLOC_NON_BLOCK.
+    @inline(never)
+    func modernZoneWatermarkOkSeedFlags(zone z: Int, order: Int, mark: Int, classzoneIdx: Int, flags: AllocFlags) -> Bool {
+        var f: ModernAllocFlags = []
+        if flags.contains(.high) { f.insert(.minReserve) }
+        if flags.contains(.harder) { f.insert(.nonBlock) }
+        return modernZoneWatermarkOk(zone: z, order: order, mark: mark, highestZoneidx: classzoneIdx, flags: f)
+    }
+
+    /// The marks the allocator reads: `_watermark[] + watermark_boost` (`wmark_pages`) in `zoneWmark` and
+    /// `zones[z].watermark`, and the order-0 fast path's mark, LOW + boost + `lowmem_reserve` + the
+    /// HIGHATOMIC reserve (the order-0 `zone_watermark_fast` test without flags).
+    func modernApplyMarks(zone z: Int) {
+        let b = ms.baseWmark[z], boost = ms.watermarkBoost[z]
+        zones[z].watermark = (b.min + boost, b.low + boost, b.high + boost)
+        zoneWmark[z &* 3] = b.min + boost
+        zoneWmark[z &* 3 &+ 1] = b.low + boost
+        zoneWmark[z &* 3 &+ 2] = b.high + boost
+        zoneOrder0LowMark[z] = b.low + boost + zoneLowmemReserve[z * zoneTypeCount + Int(zoneIndexInNode[z])] + ms.nrReservedHighatomic[z]
+    }
+
+    /// `__setup_per_zone_wmarks` of 6.6: MIN is the zone's share of min_free_kbytes by managed pages
+    /// among the lowmem zones (HighMem and Movable: managed/1024 clamped to 32...128); the gaps
+    /// MIN→LOW→HIGH are max(MIN/4, managed × watermark_scale_factor / 10000); the boost goes back to 0.
+    /// No MIGRATE_RESERVE blocks: the modern kernel has HIGHATOMIC instead.
+    func modernSetupPerZoneWmarks() {
+        let pagesMin = minFreeKbytes >> (pageShift - 10)
+        let lowmem = zones.filter { $0.type != .highmem && $0.type != .movable }.reduce(0) { $0 + $1.managedPages }
+        for z in zones.indices {
+            let managed = zones[z].managedPages
+            let tmp = lowmem > 0 ? pagesMin * managed / lowmem : 0
+            let minMark: Int
+            if zones[z].type == .highmem || zones[z].type == .movable {
+                minMark = Swift.min(Swift.max(managed / 1024, Machine.swapClusterMax), 128)
+            } else {
+                minMark = tmp
+            }
+            let gap = Swift.max(tmp >> 2, Machine.multFrac(managed, ms.watermarkScaleFactor, 10000))
+            ms.watermarkBoost[z] = 0
+            ms.baseWmark[z] = (minMark, minMark + gap, minMark + 2 * gap)
+            modernApplyMarks(zone: z)
+        }
+        bumpGeneration()
+    }
+
+    /// `mult_frac(x, n, d)`: x × n / d without overflowing x × n.
+    @inline(__always) static func multFrac(_ x: Int, _ n: Int, _ d: Int) -> Int { (x / d) * n + ((x % d) * n) / d }
+
+    /// `calculate_min_free_kbytes` of 6.6 (clamped to 128...262144), raised as khugepaged's
+    /// `set_recommended_min_free_kbytes` does while THP is enabled: 2 + 3 × 3 pageblocks per lowmem zone
+    /// (zones up to `gfp_zone(GFP_USER)`), at most 5% of lowmem.
+    func modernDefaultMinFreeKbytes() -> Int {
+        let lowmemKbytes = lowmemPagesForMinFree() * pageKB
+        var kb = Swift.min(Swift.max(intSqrt(lowmemKbytes * 16), 128), 262144)
+        if ms.thpEnabled != .never {
+            let nrZones = zones.filter { $0.populated && $0.type <= .normal }.count
+            var rec = pageblockPages * nrZones * 2 + pageblockPages * nrZones * Migratetype.pcpTypes * Migratetype.pcpTypes
+            rec = Swift.min(rec, lowmemPagesForMinFree() / 20)
+            let recKB = rec << (pageShift - 10)
+            if recKB > kb { kb = recKB }
+        }
+        return kb
+    }
+
+    // MARK: - Boost and HIGHATOMIC
+
+    /// `boost_watermark`: after a fallback that mixes a pageblock, raise the zone's marks by a pageblock
+    /// (at most `watermark_boost_factor` ‱ of HIGH, at least a pageblock), unless boosting is off or the
+    /// zone is smaller than four pageblocks.
+    func boostWatermark(zone z: Int) -> Bool {
+        if ms.watermarkBoostFactor == 0 { return false }
+        if pageblockPages * 4 > zones[z].managedPages { return false }
+        var maxBoost = Machine.multFrac(ms.baseWmark[z].high, ms.watermarkBoostFactor, 10000)
+        if maxBoost == 0 { return false }
+        maxBoost = Swift.max(pageblockPages, maxBoost)
+        ms.watermarkBoost[z] = Swift.min(ms.watermarkBoost[z] + pageblockPages, maxBoost)
+        ev.modern.watermarkBoosts &+= 1
+        modernApplyMarks(zone: z)
+        return true
+    }
+
+    /// `reserve_highatomic_pageblock`: a high-order atomic allocation's pageblock becomes HIGHATOMIC,
+    /// up to about 1% of the zone plus one pageblock.
+    func reserveHighatomicPageblock(pfn: Int, zone z: Int) {
+        let maxManaged = zones[z].managedPages / 100 + pageblockPages
+        if ms.nrReservedHighatomic[z] >= maxManaged { return }
+        let mt = pageblockMigratetype(pfn)
+        guard mt < Migratetype.pcpTypes else { return }
+        ms.nrReservedHighatomic[z] += pageblockPages
+        setPageblockMigratetype(pfn, Machine.highatomicMt)
+        modernMoveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: Machine.highatomicMt)
+        modernApplyMarks(zone: z)
+    }
+
+    /// `unreserve_highatomic_pageblock`: when an allocation is about to fail, give one HIGHATOMIC block
+    /// back to the request's migratetype (keeping one per zone unless `force`).
+    @discardableResult
+    func unreserveHighatomicPageblock(zonelist zl: [Int], migratetype: Int, force: Bool) -> Bool {
+        for z in zl {
+            if !force && ms.nrReservedHighatomic[z] <= pageblockPages { continue }
+            for o in 0..<nrOrders {
+                let head = freeArea.heads[freeArea.list(zone: z, order: o, mt: Machine.highatomicMt)]
+                if head == NONE { continue }
+                let pfn = Int(head)
+                if pageblockMigratetype(pfn) == Machine.highatomicMt {
+                    ms.nrReservedHighatomic[z] -= Swift.min(pageblockPages, ms.nrReservedHighatomic[z])
+                }
+                setPageblockMigratetype(pfn, migratetype)
+                let moved = modernMoveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: migratetype).free
+                modernApplyMarks(zone: z)
+                if moved > 0 { return true }
+            }
+        }
+        return false
+    }
+
+    // MARK: - Taking blocks
+
+    /// `move_to_free_list`: a free head moves to the tail of another migratetype's list of its order.
+    @inline(__always) func moveFreeBlockToTail(_ pfn: Int, zone: Int, toMigratetype mt: Int) {
+        let order = buddyOrder(pfn)
+        removeFromFreeList(pfn, zone: zone)
+        addToFreeList(pfn, zone: zone, order: order, mt: mt, atTail: true)
+    }
+
+    /// `move_freepages_block` of 6.6: every free block of the pageblock to the tail of the `mt` lists,
+    /// counting the pages that are on an LRU (an allocation of a movable kind: THPs are LRU pages in
+    /// the kernel) among the others. Nothing when the block straddles the zone's end.
+    @discardableResult
+    func modernMoveFreepagesBlock(zone z: Int, pfn: Int, toMigratetype mt: Int) -> (free: Int, movable: Int) {
+        var start = pageblockStartPfn(pfn)
+        let end = start + pageblockPages - 1
+        if !zones[z].contains(pfn: start) { start = pfn }
+        guard zones[z].contains(pfn: end) else { return (0, 0) }
+        var moved = 0, movable = 0
+        var p = start
+        let pa = pages
+        while p <= end {
+            if isBuddy(p) {
+                let o = buddyOrder(p)
+                moveFreeBlockToTail(p, zone: z, toMigratetype: mt)
+                p += 1 << o
+                moved += 1 << o
+                continue
+            }
+            let s = pa.state[p]
+            if PageState.code(s) == PageState.allocated && !PageState.isIsolatedFreePage(s) {
+                let k = PageState.kind(s)
+                let o = Int(pa.order[p] & PageOrderByte.orderMask)
+                if k == .anon || k == .file || k == .pinned {
+                    if o == 0 {
+                        if currentLruIfAllocated(p) { movable += 1 }
+                    } else {
+                        movable += Swift.min(1 << o, end + 1 - p)
+                    }
+                }
+                p += Swift.max(1, Swift.min(1 << o, end + 1 - p))
+                continue
+            }
+            p += 1
+        }
+        return (moved, movable)
+    }
+
+    /// `steal_suitable_fallback` of 6.6.
+    func stealSuitableFallback(zone z: Int, pfn: Int, flags: ModernAllocFlags, startType: Int, wholeBlock: Bool) {
+        let currentOrder = buddyOrder(pfn)
+        let oldBlockType = pageblockMigratetype(pfn)
+        single: do {
+            if oldBlockType == Machine.highatomicMt { break single }
+            if currentOrder >= pageblockOrder {
+                // change_pageblock_range
+                var b = pfn
+                while b < pfn + (1 << currentOrder) { setPageblockMigratetype(b, startType); b += pageblockPages }
+                break single
+            }
+            if boostWatermark(zone: z) && flags.contains(.kswapd) { ms.boostedFlag[z] = true }
+            if !wholeBlock { break single }
+            let (free, movable) = modernMoveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: startType)
+            if free == 0 { break single }
+            let alike: Int
+            if startType == Int(Migratetype.movable.rawValue) {
+                alike = movable
+            } else {
+                alike = oldBlockType == Int(Migratetype.movable.rawValue) ? pageblockPages - (free + movable) : 0
+            }
+            if free + alike >= 1 << (pageblockOrder - 1) || mobilityGroupingDisabled {
+                setPageblockMigratetype(pfn, startType)
+            }
+            return
+        }
+        moveFreeBlockToTail(pfn, zone: z, toMigratetype: startType)
+    }
+
+    /// `__rmqueue_fallback` of 6.6: the largest block on a fallback list (not below pageblock_order under
+    /// ALLOC_NOFRAGMENT); a movable request that may not steal the whole block takes the smallest
+    /// instead; then `steal_suitable_fallback`. True if a block was moved to the request's lists.
+    func modernRmqueueFallback(zone z: Int, order: Int, startMt: Int, flags: ModernAllocFlags) -> Bool {
+        var minOrder = order
+        if order < pageblockOrder && flags.contains(.noFragment) { minOrder = pageblockOrder }
+        var current = nrOrders - 1
+        var found: (mt: Int, canSteal: Bool) = (-1, false)
+        while current >= minOrder {
+            found = findSuitableFallback(zone: z, order: current, migratetype: startMt, onlyStealable: false)
+            if found.mt != -1 { break }
+            current -= 1
+        }
+        guard found.mt != -1 else { return false }
+        if !found.canSteal && startMt == Int(Migratetype.movable.rawValue) && current > order {
+            // find_smallest
+            current = order
+            while current < nrOrders {
+                found = findSuitableFallback(zone: z, order: current, migratetype: startMt, onlyStealable: false)
+                if found.mt != -1 { break }
+                current += 1
+            }
+        }
+        let pfn = Int(freeArea.heads[freeArea.list(zone: z, order: current, mt: found.mt)])
+        stealSuitableFallback(zone: z, pfn: pfn, flags: flags, startType: startMt, wholeBlock: found.canSteal)
+        recordExtfrag(ExtfragEvent(pfn: pfn, allocOrder: order, fallbackOrder: current,
+                                   allocMigratetype: Migratetype(rawValue: UInt8(startMt))!,
+                                   fallbackMigratetype: Migratetype(rawValue: UInt8(found.mt))!,
+                                   fragmenting: current < pageblockOrder,
+                                   changeOwnership: pageblockMigratetype(pfn) == startMt))
+        return true
+    }
+
+    /// `__rmqueue` of 6.6 (no CMA): own list, else a fallback steal and again.
+    func modernRmqueue(zone z: Int, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+        while true {
+            let pfn = rmqueueSmallest(zone: z, order: order, mt: mt)
+            if pfn >= 0 { return pfn }
+            if !modernRmqueueFallback(zone: z, order: order, startMt: mt, flags: flags) { return -1 }
+        }
+    }
+
+    /// `rmqueue_buddy`: HIGHATOMIC first for high-order atomic requests, then `__rmqueue`, then (OOM)
+    /// HIGHATOMIC. NR_FREE_PAGES drops.
+    func modernRmqueueBuddy(zone z: Int, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+        var pfn = -1
+        if flags.contains(.highatomic) { pfn = rmqueueSmallest(zone: z, order: order, mt: Machine.highatomicMt) }
+        if pfn < 0 {
+            pfn = modernRmqueue(zone: z, order: order, mt: mt, flags: flags)
+            if pfn < 0 && flags.contains(.oom) { pfn = rmqueueSmallest(zone: z, order: order, mt: Machine.highatomicMt) }
+            if pfn < 0 { return -1 }
+        }
+        zoneFreePages[z] -= 1 << order
+        return pfn
+    }
+
+    /// `rmqueue_pcplist` for order 0: the per-CPU list's head, refilled `batch` pages at a time from
+    /// `__rmqueue` (`rmqueue_bulk`). (6.6 also keeps per-CPU lists of orders 1-3 and of THP; the model
+    /// keeps order 0 only.)
+    func modernPcpAllocate(zone z: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+        let li = pcp.list(zone: z, mt: mt)
+        if pcp.heads[li] == NONE {
+            var after = NONE
+            var taken = 0
+            let count = Int(pcp.batch[z])
+            while taken < count {
+                let pfn = modernRmqueue(zone: z, order: 0, mt: mt, flags: flags)
+                if pfn < 0 { break }
+                pcpInsert(pfn, zone: z, list: mt, private: mt, after: after)
+                after = UInt32(truncatingIfNeeded: pfn)
+                taken += 1
+            }
+            zoneFreePages[z] -= taken
+            pcp.count[z] &+= Int32(truncatingIfNeeded: taken)
+            if pcp.heads[li] == NONE { return -1 }
+        }
+        return pcpTakeHead(zone: z, mt: mt)
+    }
+
+    /// `rmqueue` of 6.6: order 0 from the per-CPU lists, larger blocks from the buddy lists; a zone whose
+    /// watermark a fallback boosted wakes kswapd (ZONE_BOOSTED_WATERMARK).
+    func modernRmqueueZone(zone z: Int, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+        let pfn = order == 0 ? modernPcpAllocate(zone: z, mt: mt, flags: flags) : modernRmqueueBuddy(zone: z, order: order, mt: mt, flags: flags)
+        if flags.contains(.kswapd) && ms.boostedFlag[z] {
+            ms.boostedFlag[z] = false
+            modernWakeupKswapd(zone: z, order: 0, highestZoneidx: zones[z].indexInNode, directReclaim: true)
+        }
+        return pfn
+    }
+
+    // MARK: - Freeing
+
+    /// `__free_one_page` of 6.6: merge with free buddies, except across pageblocks of types that do not
+    /// merge (HIGHATOMIC, ISOLATE) at pageblock order and above; a direct compactor's capture takes the
+    /// block once it reaches the compactor's order (`compaction_capture`); the result goes to the tail
+    /// of its list when its buddy at the next order is free (`buddy_merge_likely`), else to the head.
+    @inline(never)
+    func modernFreeOneBlock(_ pfn: Int, zone z: Int, order: Int, mt: Int) -> (pfn: Int, order: Int) {
+        var pfn = pfn, order = order
+        let zone = zones[z]
+        let maxOrder = nrOrders - 1
+        var buddy = pfn ^ (1 << order)
+        let capturing = ms.captureZone == z && ms.capturedPfn < 0
+        while order < maxOrder {
+            if capturing && order == ms.captureOrder && compactionCapture(order: order, mt: mt) {
+                ms.capturedPfn = pfn
+                zoneFreePages[z] -= 1 << order
+                ev.modern.compactCaptured &+= 1
+                return (pfn, order)
+            }
+            buddy = pfn ^ (1 << order)
+            guard zone.contains(pfn: buddy), isBuddy(buddy), buddyOrder(buddy) == order else { break }
+            if order >= pageblockOrder {
+                let buddyMt = pageblockMigratetype(buddy)
+                if mt != buddyMt && (mt >= Migratetype.pcpTypes || buddyMt >= Migratetype.pcpTypes) { break }
+            }
+            removeFromFreeList(buddy, zone: z, orderBelowMax: order)
+            pfn &= ~(1 << order)
+            order += 1
+        }
+        var toTail = false
+        if order < maxOrder - 1 {
+            let higher = buddy & pfn
+            let higherBuddy = higher ^ (1 << (order + 1))
+            toTail = zone.contains(pfn: higherBuddy) && isBuddy(higherBuddy) && buddyOrder(higherBuddy) == order + 1
+        }
+        addToFreeList(pfn, zone: z, order: order, mt: mt, atTail: toTail)
+        return (pfn, order)
+    }
+
+    /// `compaction_capture`'s rules: never from an isolated pageblock, and a movable block below pageblock
+    /// order is left to merge (not to pollute a movable pageblock with a smaller allocation).
+    @inline(__always) func compactionCapture(order: Int, mt: Int) -> Bool {
+        if mt == Int(Migratetype.isolate.rawValue) { return false }
+        if order < pageblockOrder && mt == Int(Migratetype.movable.rawValue) { return false }
+        return true
+    }
+}
