@@ -70,7 +70,7 @@ serve: release
 # Unit and integration tests, the crash test (30 SIGKILLs of a service with --state-dir, every
 # acknowledged change found after each restart), the chaos test (a few short rounds), the limits test (wrk beside a
 # misbehaving client), the fleet test (three instances behind nginx with deploy/nginx), the dashboard
-# in headless Chromium, a short soak (2.5 min: memory stays within the
+# in headless Chromium, a short soak (3 min: memory stays within the
 # budget and flat), then schemathesis against the running server with openapi.yaml, promtool on its live
 # /metrics, and hadolint on the Dockerfile.
 test: deps-test
@@ -81,7 +81,7 @@ test: deps-test
 	python3 scripts/limits.py --bin .build/debug/compact-service
 	python3 scripts/fleet_test.py --bin .build/debug/compact-service
 	$(BROWSER_PY) scripts/browser_test.py --bin .build/debug/compact-service
-	python3 scripts/soak.py --bin .build/debug/compact-service --minutes 2.5 --interval 10 --quiesce-every 30 --budget-mib 128
+	python3 scripts/soak.py --bin .build/debug/compact-service --minutes 3 --interval 10 --quiesce-every 20 --budget-mib 128
 	scripts/schemathesis.sh
 	scripts/check-metrics.sh
 	scripts/lint-dockerfile.sh

@@ -57,7 +57,8 @@ status=0
     --header "Authorization: Bearer ${token#admin }" \
     --checks all \
     --exclude-checks positive_data_acceptance,ensure_resource_availability \
-    --exclude-operation-id runWorkload --exclude-operation-id runExperiment --exclude-operation-id statsStream --exclude-operation-id jobStream \
+    --exclude-operation-id runWorkload --exclude-operation-id runExperiment --exclude-operation-id putExperiment --exclude-operation-id statsStream \
+    --exclude-operation-id jobStream --exclude-operation-id jobStreamOfMachine --exclude-operation-id jobStreamByExperimentName \
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_TIME" \
     --seed "$SEED" \

@@ -25,7 +25,7 @@ The run fails when:
   - the budget never refused anything (then the load did not reach it, and the run proves nothing).
 
     scripts/soak.py --bin .build/release/compact-service --minutes 60 --interval 60 --quiesce-every 300  # make soak
-    scripts/soak.py --bin .build/debug/compact-service --minutes 2.5 --interval 10 --quiesce-every 30 --budget-mib 128  # make test
+    scripts/soak.py --bin .build/debug/compact-service --minutes 3 --interval 10 --quiesce-every 20 --budget-mib 128  # make test
 """
 import argparse, http.client, json, os, random, signal, socket, subprocess, sys, threading, time
 from testlib import Client, free_port, wait_for_port

@@ -206,6 +206,7 @@ extension Machine {
             ms.cachedFreePfn[z] = highest
         }
         cc.freeScanned += nrScanned
+        ev.modern.compactFastFreeScanned &+= UInt64(nrScanned)
         cc.isolatedFree += totalIsolated
         cc.durationNs &+= UInt64(nrScanned) &* costs.scanPage &+ UInt64(totalIsolated) &* costs.isolatePage
         if page < 0 { return }

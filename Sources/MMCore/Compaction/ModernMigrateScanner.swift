@@ -93,6 +93,7 @@ extension Machine {
             }
         }
         cc.migrateScanned += nrScanned
+        ev.modern.compactFastMigrateScanned &+= UInt64(nrScanned)
         cc.durationNs &+= UInt64(nrScanned) &* costs.scanPage
         if !found {
             cc.modern!.fastSearchFail += 1

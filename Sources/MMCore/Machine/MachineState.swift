@@ -399,6 +399,7 @@ extension Machine {
         [("compact_daemon_wake", \.compactDaemonWake), ("compact_daemon_migrate_scanned", \.compactDaemonMigrateScanned),
          ("compact_daemon_free_scanned", \.compactDaemonFreeScanned), ("thp_fault_alloc", \.thpFaultAlloc),
          ("thp_fault_fallback", \.thpFaultFallback), ("compact_captured", \.compactCaptured),
+         ("compact_fast_migrate_scanned", \.compactFastMigrateScanned), ("compact_fast_free_scanned", \.compactFastFreeScanned),
          ("compact_proactive_runs", \.compactProactiveRuns), ("watermark_boosts", \.watermarkBoosts)]
     }
 

@@ -81,6 +81,10 @@ public struct ModernVmCounters: Sendable, Equatable {
     /// Simulator extras: blocks captured by a direct compactor (`compaction_capture`), proactive
     /// compaction runs of kcompactd (`proactive_compact_node`), and watermark boosts (`boost_watermark`).
     public var compactCaptured: UInt64 = 0
+    /// Simulator extras: the part of compact_migrate_scanned / compact_free_scanned that the fast
+    /// searches spent walking free lists (`fast_find_migrateblock`, `fast_isolate_freepages`).
+    public var compactFastMigrateScanned: UInt64 = 0
+    public var compactFastFreeScanned: UInt64 = 0
     public var compactProactiveRuns: UInt64 = 0
     public var watermarkBoosts: UInt64 = 0
     public init() {}
@@ -93,6 +97,8 @@ extension VmCounters {
     public var thpFaultAlloc: UInt64 { modern.thpFaultAlloc }
     public var thpFaultFallback: UInt64 { modern.thpFaultFallback }
     public var compactCaptured: UInt64 { modern.compactCaptured }
+    public var compactFastMigrateScanned: UInt64 { modern.compactFastMigrateScanned }
+    public var compactFastFreeScanned: UInt64 { modern.compactFastFreeScanned }
     public var compactProactiveRuns: UInt64 { modern.compactProactiveRuns }
     public var watermarkBoosts: UInt64 { modern.watermarkBoosts }
 }

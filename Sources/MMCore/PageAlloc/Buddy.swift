@@ -19,8 +19,6 @@ extension Machine {
     @discardableResult
     @inline(__always)
     func freeOneBlock(_ pfn: Int, zone z: Int, order: Int, mt: Int) -> (pfn: Int, order: Int) {
-        // Kernel 6.6 (ModernPageAlloc.swift): capture, merge limits, tail placement.
-        if _slowPath(modern != nil) { return modernFreeOneBlock(pfn, zone: z, order: order, mt: mt) }
         var pfn = pfn, order = order
         let zs = zones[z].startPfn, ze = zs + zones[z].spannedPages
         let maxOrder = nrOrders - 1

@@ -396,3 +396,32 @@ extension Machine {
         return true
     }
 }
+
+extension Machine {
+    /// `free_pcppages_bulk` on a 6.6 machine: the seed's order of taking pages off the per-CPU lists,
+    /// each page merged by the 6.6 `__free_one_page` (capture included).
+    @inline(never)
+    func modernFreePcppagesBulk(zone z: Int, count: Int) {
+        var count = count
+        var mt = 0, batchFree = 0
+        zoneAllUnreclaimable[z] = 0
+        zonePagesScanned[z] = 0
+        zoneFreePages[z] += count
+        while count > 0 {
+            var li: Int
+            repeat {
+                batchFree += 1
+                mt += 1
+                if mt == Migratetype.pcpTypes { mt = 0 }
+                li = pcp.list(zone: z, mt: mt)
+            } while pcp.heads[li] == NONE
+            repeat {
+                let pfn = Int(pcp.tails[li])
+                let pmt = pcpDel(pfn, zone: z, list: mt)
+                _ = modernFreeOneBlock(pfn, zone: z, order: 0, mt: pmt)
+                count -= 1
+                batchFree -= 1
+            } while count > 0 && batchFree > 0 && pcp.heads[li] != NONE
+        }
+    }
+}

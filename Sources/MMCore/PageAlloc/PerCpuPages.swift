@@ -205,7 +205,12 @@ extension Machine {
     func freeOnePage(_ pfn: Int, zone z: Int, order: Int, mt: Int) {
         zoneAllUnreclaimable[z] = 0
         zonePagesScanned[z] = 0
-        freeOneBlock(pfn, zone: z, order: order, mt: mt)
+        // Kernel 6.6 (ModernPageAlloc.swift): capture, merge limits, tail placement.
+        if _slowPath(modern != nil) {
+            _ = modernFreeOneBlock(pfn, zone: z, order: order, mt: mt)
+        } else {
+            freeOneBlock(pfn, zone: z, order: order, mt: mt)
+        }
         zoneFreePages[z] += 1 << order
     }
 
@@ -214,6 +219,8 @@ extension Machine {
     /// into the buddy allocator on its `page_private` migratetype.
     @inline(never)
     func freePcppagesBulk(zone z: Int, count: Int) {
+        // Kernel 6.6 (ModernPageAlloc.swift): the same, each page through the 6.6 free path.
+        if _slowPath(modern != nil) { modernFreePcppagesBulk(zone: z, count: count); return }
         var count = count
         var mt = 0, batchFree = 0
         zoneAllUnreclaimable[z] = 0

@@ -137,6 +137,7 @@ extension Machine {
         ("extfrag_events_fragmenting", \.extfragFragmenting), ("extfrag_events_change_ownership", \.extfragChangeOwnership),
         ("alloc_fail", \.allocFail), ("compact_freed_while_isolated", \.compactFreedWhileIsolated),
         ("compact_free_isolated", \.compactFreeIsolated), ("compact_captured", \.compactCaptured),
+        ("compact_fast_migrate_scanned", \.compactFastMigrateScanned), ("compact_fast_free_scanned", \.compactFastFreeScanned),
         ("compact_proactive_runs", \.compactProactiveRuns), ("watermark_boosts", \.watermarkBoosts),
         ("pages_reclaimed", \.pagesReclaimed), ("kswapd_wakeups", \.kswapdWakeups),
     ]

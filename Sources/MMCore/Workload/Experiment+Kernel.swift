@@ -16,7 +16,8 @@ extension Experiment {
 extension ExperimentResult {
     /// Columns added when a variant runs kernel 6.6: the kernel, and the counters only that kernel has.
     public static let modernColumns = ["kernel", "compact_daemon_wake", "compact_daemon_migrate_scanned",
-                                       "compact_daemon_free_scanned", "compact_isolated", "thp_fault_alloc", "thp_fault_fallback"]
+                                       "compact_daemon_free_scanned", "compact_isolated", "thp_fault_alloc", "thp_fault_fallback",
+                                       "compact_captured", "compact_fast_migrate_scanned", "compact_fast_free_scanned"]
 
     /// Whether any variant runs the modern profile.
     var hasModernVariant: Bool { variants.contains { $0.result.machine.kernel.isModern } }
@@ -29,6 +30,7 @@ extension ExperimentResult {
         guard hasModernVariant else { return [] }
         return [r.machine.kernel.name, String(r.delta(\.compactDaemonWake)), String(r.delta(\.compactDaemonMigrateScanned)),
                 String(r.delta(\.compactDaemonFreeScanned)), String(r.delta(\.compactIsolated)), String(r.delta(\.thpFaultAlloc)),
-                String(r.delta(\.thpFaultFallback))]
+                String(r.delta(\.thpFaultFallback)), String(r.delta(\.compactCaptured)), String(r.delta(\.compactFastMigrateScanned)),
+                String(r.delta(\.compactFastFreeScanned))]
     }
 }

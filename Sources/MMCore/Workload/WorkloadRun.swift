@@ -10,6 +10,9 @@ public final class WorkloadRun {
     /// Allocation/free events executed so far (bounded by `maxEvents`).
     @exclusivity(unchecked) public internal(set) var events = 0
     public static let maxEvents = 50_000_000
+    /// This run's bound: `maxEvents`, or four events per page of its machine when that is more (filling
+    /// all of a 1 TiB machine in base pages alone takes 268 million).
+    public let eventLimit: Int
 
     @exclusivity(unchecked) var rng: SeededRandom
     @exclusivity(unchecked) var actors: [ActorState] = []
@@ -110,6 +113,7 @@ public final class WorkloadRun {
         definition = d
         rng = SeededRandom(seed: d.seed)
         startNs = m.clockNs
+        eventLimit = max(WorkloadRun.maxEvents, 4 * m.totalPages)
         result = WorkloadResult(workload: d.name, machine: m.config, countersBefore: m.counters, countersAfter: m.counters)
     }
 
@@ -267,9 +271,9 @@ extension Machine {
         let budgetEnd = run.events + maxEvents
         run.refusalMark = stateRefusals
         while !run.isDone && run.events < budgetEnd {
-            if run.events >= WorkloadRun.maxEvents {
+            if run.events >= run.eventLimit {
                 run.failure = .invalidConfig(field: "steps", value: "\(run.events) events",
-                                             reason: "the workload exceeds \(WorkloadRun.maxEvents) allocation events")
+                                             reason: "the workload exceeds \(run.eventLimit) allocation events")
                 break
             }
             do {

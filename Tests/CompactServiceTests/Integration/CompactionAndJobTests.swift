@@ -194,8 +194,7 @@ final class CompactionAndJobTests: XCTestCase {
     func testPresetsAreListed() throws {
         let r = try c.get("/v1/workload-presets")
         let names = (r.json["presets"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
-        XCTAssertEqual(names, ["seed-easy-hugepages", "seed-highalloc-stress", "kselftest-compaction", "proactive-frag", "thpcompact",
-                               "proactive-gupta"])
+        XCTAssertEqual(names, ["seed-easy-hugepages", "seed-highalloc-stress", "kselftest-compaction", "proactive-frag", "thpcompact", "proactive-gupta"])
         XCTAssertEqual(try c.get("/v1/workload-presets/proactive-frag").status, 200)
         XCTAssertEqual(try c.get("/v1/workload-presets/none").status, 404)
     }
