@@ -4,12 +4,15 @@
 SWIFT      ?= swift
 PORT       ?= 8080
 HOST       ?= 127.0.0.1
+# Where `make serve` keeps its machines and jobs (--state-dir): they survive restarts and crashes.
+# STATE_DIR= (empty) serves from memory only.
+STATE_DIR  ?= .state
 RELEASE_BIN = .build/release
 
-APT_PACKAGES = libmicrohttpd-dev pkg-config python3 python3-venv
+APT_PACKAGES = libmicrohttpd-dev zlib1g-dev pkg-config python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots soak check-metrics lint bench bench-http bench-compact clean
+.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots soak check-metrics lint bench bench-http bench-compact test-crash clean
 
 # System packages: installed only when missing.
 deps:
@@ -59,11 +62,13 @@ release: deps
 	$(SWIFT) build -c release
 
 # Starts the service with one machine, `demo` (x86_64, 4096 MiB, one node), so the README's curl
-# examples work at once. Extra flags: make serve ARGS="--token-file token.txt".
+# examples work at once, keeping machines and jobs in $(STATE_DIR) (created if missing; `demo` is
+# created only when it is not there already). Extra flags: make serve ARGS="--token-file token.txt".
 serve: release
-	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT) --demo-machine demo $(ARGS)
+	$(RELEASE_BIN)/compact-service --host $(HOST) --port $(PORT) --demo-machine demo $(if $(STATE_DIR),--state-dir $(STATE_DIR)) $(ARGS)
 
-# Unit and integration tests, the chaos test (a few short rounds), the limits test (wrk beside a
+# Unit and integration tests, the crash test (30 SIGKILLs of a service with --state-dir, every
+# acknowledged change found after each restart), the chaos test (a few short rounds), the limits test (wrk beside a
 # misbehaving client), the fleet test (three instances behind nginx with deploy/nginx), the dashboard
 # in headless Chromium, a short soak (4 min: memory stays within the
 # budget and flat), then schemathesis against the running server with openapi.yaml, promtool on its live
@@ -71,6 +76,7 @@ serve: release
 test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	python3 scripts/crash_test.py --bin .build/debug/compact-service --kills 30
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
 	python3 scripts/limits.py --bin .build/debug/compact-service
 	python3 scripts/fleet_test.py --bin .build/debug/compact-service
@@ -84,6 +90,12 @@ test: deps-test
 test-chaos: deps
 	$(SWIFT) build
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds $${CHAOS_ROUNDS:-20} --seconds $${CHAOS_SECONDS:-15}
+
+# The crash test at length: CRASH_KILLS SIGKILLs (default 300) against the debug build; CRASH_SEED=N
+# repeats a run.
+test-crash: deps
+	$(SWIFT) build
+	python3 scripts/crash_test.py --bin .build/debug/compact-service --kills $${CRASH_KILLS:-300} $${CRASH_SEED:+--seed $$CRASH_SEED}
 
 # The dashboard's browser test alone (about a minute).
 test-browser: deps-browser

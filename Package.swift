@@ -21,11 +21,17 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // zlib from Debian's zlib1g-dev: checksums and compression of the durable state (--state-dir).
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // The service: HTTP through CHTTPD, routing, the machine registry. A library so tests can start
         // the real server in-process on an ephemeral port.
         .target(
             name: "CompactServiceKit",
-            dependencies: ["MMCore", "CHTTPD"],
+            dependencies: ["MMCore", "CHTTPD", "CZlib"],
             resources: [
                 .embedInCode("Resources/openapi.yaml"),
                 // The dashboard (GET / and /ui/…): static files compiled into the binary.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CompactServiceKit
 
-let compactServiceVersion = "0.1.0"
+let compactServiceVersion = ServiceInfo.version
 
 struct CompactServiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -71,6 +71,18 @@ struct CompactServiceCommand: ParsableCommand {
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds shutdown waits for requests in flight.")
     var shutdownTimeout = 10.0
 
+    @Option(name: .customLong("state-dir"),
+            help: "Directory where machines, their journals and snapshots, and finished jobs are kept (created if missing): every change answered 2xx survives a restart, a crash or SIGKILL, and start-up recovers every machine. Without it the service keeps everything in memory only.")
+    var stateDir: String?
+
+    @Option(name: .customLong("state-min-free"),
+            help: "With --state-dir: changes are refused with 507 (nothing changes, reads still work) while the state directory's file system has less free than this (bytes or with K/M/G/T). Default: 64MiB.")
+    var stateMinFree: String?
+
+    @Option(name: .customLong("snapshot-every"),
+            help: "With --state-dir: a machine is snapshotted (in the background) once its journal has this many records since the last snapshot (or 64 MiB of them).")
+    var snapshotEvery = 20_000
+
     @Flag(name: .long, help: "Print the version and exit.")
     var printVersion = false
 
@@ -86,6 +98,11 @@ struct CompactServiceCommand: ParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard rateLimit >= 0 && rateLimit <= 1_000_000 else { throw ValidationError("--rate-limit must be 0..1000000") }
         guard maxConnectionsPerIP >= 0 else { throw ValidationError("--max-connections-per-ip must be 0 or more") }
+        if let f = stateMinFree, ServerConfig.parseSize(f) == nil {
+            throw ValidationError("--state-min-free '\(f)' is not a size (bytes, or a number with K/M/G/T)")
+        }
+        guard snapshotEvery >= 1 else { throw ValidationError("--snapshot-every must be at least 1") }
+        if let d = stateDir, d.isEmpty { throw ValidationError("--state-dir must name a directory") }
         for o in allowedOrigins where !(o.hasPrefix("http://") || o.hasPrefix("https://")) {
             throw ValidationError("--allowed-origins takes scheme://host[:port], not '\(o)'")
         }
@@ -113,6 +130,9 @@ struct CompactServiceCommand: ParsableCommand {
         c.tlsKeyPath = tlsKey
         c.rateLimit = rateLimit
         c.maxConnectionsPerIP = maxConnectionsPerIP
+        c.stateDir = stateDir
+        if let f = stateMinFree { c.stateMinFreeBytes = ServerConfig.parseSize(f)! }
+        c.snapshotRecords = snapshotEvery
         do {
             if let tokenFile { try c.readTokens(path: tokenFile) }
             if requireTokenForReads && c.token == nil {

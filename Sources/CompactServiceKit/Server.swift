@@ -39,6 +39,14 @@ public struct ServerConfig: Sendable {
     public var shutdownTimeoutSeconds = 10.0
     /// Idle connections are closed after this many seconds.
     public var connectionTimeoutSeconds = 30
+    /// `--state-dir`: where machines, their journals and snapshots and finished jobs are kept, so
+    /// that every change answered 2xx survives a restart or a crash. nil: in memory only.
+    public var stateDir: String?
+    /// `--state-min-free`: changes are refused (507) when the state directory's file system has less
+    /// free than this.
+    public var stateMinFreeBytes = 64 << 20
+    /// `--snapshot-every`: a machine's journal records between snapshots (also after 64 MiB of them).
+    public var snapshotRecords = 20_000
 
     public init() {}
 
@@ -110,10 +118,27 @@ public final class Server: Sendable {
     let http: MHDServer
     let log: Logger
 
+    /// Why the state directory could not be opened (`start` throws it).
+    let storeError: String?
+    /// Takes snapshots of machines in the background (with a state directory).
+    let snapshotter: Snapshotter?
+
     public init(config: ServerConfig) {
         self.config = config
         log = Logger(level: config.logLevel)
-        registry = MachineRegistry(maxMachines: config.maxMachines, memoryBudget: config.memoryBudget)
+        var store: StateStore?
+        var storeError: String?
+        if let dir = config.stateDir {
+            do throws(StoreError) {
+                store = try StateStore(root: dir, minFreeBytes: config.stateMinFreeBytes, snapshotRecords: config.snapshotRecords, log: log)
+            } catch {
+                storeError = "--state-dir \(dir): \(error.description)"
+            }
+        }
+        self.storeError = storeError
+        let registry = MachineRegistry(maxMachines: config.maxMachines, memoryBudget: config.memoryBudget, store: store)
+        self.registry = registry
+        snapshotter = store.map { Snapshotter(store: $0, registry: registry) }
         router = Router(policy: config.policy,
                         limiter: config.rateLimit > 0 ? RateLimiter(rate: config.rateLimit, burst: 2 * config.rateLimit) : nil,
                         log: log) { Routes.register(&$0) }
@@ -124,16 +149,27 @@ public final class Server: Sendable {
     /// Creates the demo machine (if asked for) and starts serving; returns the bound port.
     public func start() throws -> UInt16 {
         ProcessMemory.configureAllocator()
+        if let storeError { throw StartError(description: storeError) }
+        if let store = registry.store {
+            recover(store)
+        } else {
+            log.info("no --state-dir: machines and jobs are kept in memory only and are lost when the service stops")
+        }
         if let name = config.demoMachine {
             guard Validation.isValidName(name) else {
                 throw StartError(description: "--demo-machine '\(name)' does not match \(Validation.namePattern)")
             }
-            do {
-                _ = try registry.create(name: name, config: Routes.demoConfig)
-            } catch {
-                throw StartError(description: "cannot create the demo machine: \(Problem.from(error).detail)")
+            if !registry.holds(name) {
+                let (result, waits) = DurableContext.collecting { try registry.create(name: name, config: Routes.demoConfig) }
+                do {
+                    _ = try result.get()
+                    try registry.store?.awaitDurable(waits)
+                } catch {
+                    throw StartError(description: "cannot create the demo machine: \(Problem.from(error).detail)")
+                }
             }
         }
+        snapshotter?.start()
         var tls: (cert: [UInt8], key: [UInt8])?
         switch (config.tlsCertPath, config.tlsKeyPath) {
         case (nil, nil): tls = nil
@@ -161,6 +197,17 @@ public final class Server: Sendable {
         registry.jobs.stop()
         http.stop()
         registry.requestPool.stop()
+        snapshotter?.stop()
+        if let store = registry.store {
+            // What stopping jobs and operations appended (their cancellations) is written before exit.
+            for box in registry.list() {
+                guard let j = box.journal else { continue }
+                do throws(StoreError) { try store.committer.waitDurable(j, j.appendedPosition) } catch {
+                    log.error("state: machine '\(box.name)': \(error)")
+                }
+            }
+            store.close()
+        }
         log.info("stopped")
         log.flush(wait: true)
     }
@@ -189,4 +236,32 @@ public final class Server: Sendable {
 
     /// For tests: the registry's machine count.
     var machineCount: Int { registry.count }
+
+    /// Brings back every machine and job of the state directory (README "Durable state").
+    private func recover(_ store: StateStore) {
+        let t0 = monotonicNs()
+        let outcomes = store.recoverMachines()
+        var partial: [String: (machine: String, result: WorkloadResult)] = [:]
+        for o in outcomes {
+            if case .ready(let r) = o { for (job, result) in r.interrupted { partial[job] = (r.name, result) } }
+        }
+        registry.restore(outcomes)
+        let saved = store.loadJobs()
+        let maxInstance = registry.jobs.restore(saved.jobs, nextId: saved.nextId) { job in
+            // A workload job the crash interrupted: its result up to its last section.
+            guard let p = partial[job.id] else { return nil }
+            var s = job.snapshot
+            let r = ExperimentResult(name: job.workload, workload: job.workload, variants: [(p.machine, p.result)])
+            s.resultJSON = Array((r.variants.first?.result.json ?? .null).encoded.utf8)
+            s.csv = r.csv
+            s.markdown = r.markdown
+            s.step = p.result.stepsDone
+            return s
+        }
+        registry.reserveInstances(through: maxInstance)
+        registry.experimentNames.restore { registry.jobs.get($0) != nil }
+        let ready = outcomes.filter { if case .ready = $0 { return true }; return false }.count
+        let unavailable = outcomes.filter { if case .unavailable = $0 { return true }; return false }.count
+        log.info("state: \(store.root): \(ready) machines recovered, \(unavailable) unavailable, \(saved.jobs.count) jobs, in \(Int(Double(monotonicNs() &- t0) / 1e6)) ms")
+    }
 }

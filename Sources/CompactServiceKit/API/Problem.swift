@@ -74,6 +74,10 @@ struct Problem: Error, Sendable {
                 return Problem(503, "the service is shutting down", field: nil)
             case .deletedDuringOperation(let name):
                 return Problem(409, "machine '\(name)' was deleted while this operation ran on it; nothing it did remains", field: "name")
+            case .unavailable(let name, let reason):
+                return Problem(503, "machine '\(name)' could not be recovered from the state directory at start-up: \(reason). Nothing else can be done with it until it is deleted (DELETE /v1/machines/\(name) removes its files).", field: "name")
+            case .storage(let reason):
+                return Problem(507, "the state directory (--state-dir) could not record the change, so nothing changed: \(reason)", field: nil)
             }
         default:
             return Problem(500, "internal error: \(error)")

@@ -15,6 +15,8 @@ final class ExperimentLanes: Sendable {
 
     let exp: Experiment
     let units: Int
+    /// The state every unit starts from instead of a fresh machine (`start`), if given.
+    let start: WorkloadRoutes.StartState?
     private let next = Atomic<Int>(0)
     private struct Shared: Sendable {
         var results: [[WorkloadResult?]]
@@ -25,9 +27,10 @@ final class ExperimentLanes: Sendable {
     }
     private let shared: Mutex<Shared>
 
-    init(_ exp: Experiment, units: Int) {
+    init(_ exp: Experiment, units: Int, start: WorkloadRoutes.StartState? = nil) {
         self.exp = exp
         self.units = units
+        self.start = start
         shared = Mutex(Shared(results: Array(repeating: Array(repeating: nil, count: exp.repeatCount), count: exp.variants.count),
                               unitStep: Array(repeating: -1, count: units), finished: Array(repeating: false, count: units)))
     }
@@ -57,8 +60,17 @@ final class ExperimentLanes: Sendable {
             progress(u, step: 0, job: job)
             do {
                 let unit = exp.unit(variant: v, replicate: k)
-                let m = try Machine(unit.config)
-                m.stateGrowthGate = { bytes in registry.approveGrowth(reservation: rid, bytes: bytes) }
+                let gate: (Int) -> Bool = { bytes in registry.approveGrowth(reservation: rid, bytes: bytes) }
+                let m: Machine
+                if let start {
+                    // The start state's machine, seed included: replicates vary the workload's seed.
+                    var config = unit.config
+                    config.seed = start.config.seed
+                    m = try WorkloadRoutes.machine(ExperimentVariant(name: exp.variants[v].name, config: config), from: start, gate: gate)
+                } else {
+                    m = try Machine(unit.config)
+                    m.stateGrowthGate = gate
+                }
                 let run = try m.beginWorkload(unit.workload)
                 while !m.step(run, maxEvents: 4096) {
                     registry.setReservation(rid, to: max(largest, m.stateBytes + run.stateBytes))

@@ -13,18 +13,62 @@ final class ExperimentNames: Sendable {
     }
 
     private let byName = Mutex<[String: Entry]>([:])
+    /// `--state-dir`: the names are saved (`DIR/experiments.json`) whenever they change, before the PUT
+    /// that bound one is answered, so a PUT retried after a restart finds its experiment.
+    let store: StateStore?
+
+    init(store: StateStore? = nil) { self.store = store }
 
     /// Serializes PUTs of one registry: looking a name up, starting its job and binding it happen as
     /// one step, so two identical PUTs at once start one experiment. (Starting a job only queues it.)
-    func withBinding<R>(_ body: (inout [String: Entry]) throws -> R) rethrows -> R {
-        try byName.withLock { try body(&$0) }
+    /// With a state directory a change is saved before this returns; when it cannot be, the change is
+    /// undone and `RegistryError.storage` thrown.
+    func withBinding<R>(_ body: (inout [String: Entry]) throws -> R) throws -> R {
+        try byName.withLock { names in
+            let before = names
+            let r = try body(&names)
+            if let store, !ExperimentNames.same(before, names) {
+                do throws(StoreError) { try store.saveExperimentNames(ExperimentNames.encode(names)) } catch {
+                    names = before
+                    throw RegistryError.storage(error.description)
+                }
+            }
+            return r
+        }
     }
 
     func entry(_ name: String) -> Entry? { byName.withLock { $0[name] } }
 
     /// Forgets `name` if it is still bound to `jobID`.
     func unbind(_ name: String, jobID: String) {
-        byName.withLock { if $0[name]?.jobID == jobID { $0[name] = nil } }
+        byName.withLock { names in
+            guard names[name]?.jobID == jobID else { return }
+            names[name] = nil
+            do throws(StoreError) { try store?.saveExperimentNames(ExperimentNames.encode(names)) } catch {
+                store?.log.error("state: cannot save the experiments' names: \(error)")
+            }
+        }
+    }
+
+    /// The names saved in the state directory whose jobs `exists` still knows (at start-up).
+    func restore(exists: (String) -> Bool) {
+        guard let store, let bytes = store.loadExperimentNames(), case .object(let members)? = try? JSON.parse(bytes: bytes) else { return }
+        byName.withLock { names in
+            for (name, v) in members {
+                guard case .string(let job)? = v["job"], let d = v["definition"], exists(job) else { continue }
+                names[name] = Entry(jobID: job, definition: d)
+            }
+        }
+    }
+
+    static func same(_ a: [String: Entry], _ b: [String: Entry]) -> Bool {
+        a.count == b.count && a.allSatisfy { k, v in b[k].map { $0.jobID == v.jobID && $0.definition == v.definition } ?? false }
+    }
+
+    static func encode(_ names: [String: Entry]) -> [UInt8] {
+        Array(JSON.object(names.keys.sorted().map { k in
+            (k, JSON.object([("job", .string(names[k]!.jobID)), ("definition", names[k]!.definition)]))
+        }).encoded.utf8)
     }
 
     /// `json` with every object's members sorted by key (so two definitions that differ only in the

@@ -4,8 +4,10 @@ import Synchronization
 
 /// A job's lifecycle.
 enum JobState: String, Sendable {
-    case queued, running, succeeded, failed, cancelled
-    var finished: Bool { self == .succeeded || self == .failed || self == .cancelled }
+    /// `interrupted`: the service stopped (a crash, SIGKILL) while the job was queued or running; its
+    /// machine keeps what the job did up to its last section (README "Durable state").
+    case queued, running, succeeded, failed, cancelled, interrupted
+    var finished: Bool { self == .succeeded || self == .failed || self == .cancelled || self == .interrupted }
 }
 
 /// A workload on a machine or an experiment, running on the bounded job pool.
@@ -45,14 +47,19 @@ final class Job: Sendable {
         var progressKey: [String?] { [state.rawValue, String(step), String(steps), String(variant), String(variants), variantName] }
     }
 
-    init(id: String, kind: String, machine: String?, machineInstance: Int?, workload: String, steps: Int, variants: Int) {
+    /// Set once the job's final state is saved (with a state directory; at once without): a client
+    /// waiting for the job is answered only then.
+    let settled = Atomic<Bool>(false)
+
+    init(id: String, kind: String, machine: String?, machineInstance: Int?, workload: String, steps: Int, variants: Int,
+         createdAt: String? = nil, status: Status? = nil) {
         self.id = id
         self.kind = kind
         self.machine = machine
         self.machineInstance = machineInstance
         self.workload = workload
-        createdAt = Logger.timestamp()
-        status = Mutex(Status(steps: steps, variants: variants))
+        self.createdAt = createdAt ?? Logger.timestamp()
+        self.status = Mutex(status ?? Status(steps: steps, variants: variants))
     }
 
     var snapshot: Status { status.withLock { $0 } }
@@ -140,9 +147,65 @@ final class JobRegistry: Sendable {
     /// Set by `stop`: queued jobs end cancelled without running.
     private let stopping = Atomic<Bool>(false)
 
-    init(workers: Int = 2) {
+    /// `--state-dir`: jobs are saved there when submitted and when they finish.
+    let store: StateStore?
+
+    init(workers: Int = 2, store: StateStore? = nil) {
         self.workers = workers
+        self.store = store
         pool = WorkerPool(name: "jobs", minThreads: 0, maxThreads: workers, niceness: CPUPriority.background)
+    }
+
+    /// Saves a job as it is now (with a state directory).
+    func save(_ job: Job) throws(StoreError) {
+        guard let store else { return }
+        try store.saveJob(id: job.id, job.persistedDocument())
+    }
+
+    /// Saves a job's final state and lets its waiters go. A failure to save is logged: the job keeps
+    /// its result in memory, and after a restart it shows as it was last saved.
+    private func settle(_ job: Job) {
+        do throws(StoreError) { try save(job) } catch {
+            store?.log.error("state: cannot save job \(job.id): \(error)")
+        }
+        job.settled.store(true, ordering: .releasing)
+    }
+
+    /// Jobs saved in the state directory (at start-up, before anything runs): finished ones as they
+    /// were; queued or running ones `interrupted`, with the partial result `results` gives for them.
+    /// Returns the highest machine instance the jobs name.
+    @discardableResult
+    func restore(_ saved: [(id: String, bytes: [UInt8])], nextId: Int, results: (Job) -> Job.Status?) -> Int {
+        var maxInstance = 0
+        var restored: [Job] = []
+        for (id, bytes) in saved {
+            guard let job = Job(persisted: bytes), job.id == id else {
+                store?.log.error("state: job file \(id).json is damaged; it is ignored")
+                continue
+            }
+            maxInstance = max(maxInstance, job.machineInstance ?? 0)
+            if !job.snapshot.state.finished {
+                let partial = results(job)
+                let was = job.snapshot.state.rawValue
+                job.update { s in
+                    if let p = partial { s = p }
+                    s.state = .interrupted
+                    s.error = Problem(500, "the service stopped (a crash or SIGKILL) while this job was \(was); it did not resume. Its machine keeps what the job did up to its last completed step.", field: nil)
+                }
+                settle(job)
+            }
+            job.settled.store(true, ordering: .releasing)
+            restored.append(job)
+        }
+        jobs.withLock { j in
+            for job in restored {
+                j.order.append(job.id)
+                j.byId[job.id] = job
+                j.next = max(j.next, (Int(job.id.dropFirst(4)) ?? 0) + 1)
+            }
+            j.next = max(j.next, nextId)
+        }
+        return maxInstance
     }
 
     /// Bytes all held jobs are charged.
@@ -152,12 +215,20 @@ final class JobRegistry: Sendable {
     /// Gives back what a job that is no longer held was charged.
     private func forget(_ job: Job) { held.subtract(job.chargedBytes.exchange(0, ordering: .relaxed), ordering: .relaxed) }
 
+    /// Forgets a job dropped to keep `keep` (its file too).
+    private func drop(_ job: Job) {
+        forget(job)
+        store?.removeJob(id: job.id, nextId: jobs.withLock { $0.next })
+    }
+
     /// Submits a job that was charged `chargedBytes` (its base charge) already. `discarded` is called
     /// instead of `body` when the body never runs (the job was cancelled while queued, or the service
     /// stopped first): what the submitter set aside for the body (an experiment's reservation) goes back.
+    /// With a state directory the job is saved (queued) before it can run; throws when it cannot be
+    /// (nothing was submitted, and `discarded` is not called: the caller gives back what it set aside).
     func submit(kind: String, machine: String?, machineInstance: Int? = nil, workload: String, steps: Int, variants: Int,
                 chargedBytes: Int = 0, discarded: (@Sendable () -> Void)? = nil,
-                _ body: @escaping @Sendable (Job) throws -> Void) -> Job {
+                _ body: @escaping @Sendable (Job) throws -> Void) throws -> Job {
         let (job, dropped) = jobs.withLock { j -> (Job, Job?) in
             let job = Job(id: "job-\(j.next)", kind: kind, machine: machine, machineInstance: machineInstance, workload: workload,
                           steps: steps, variants: variants)
@@ -172,11 +243,16 @@ final class JobRegistry: Sendable {
             }
             return (job, dropped)
         }
-        if let dropped { forget(dropped) }
+        if let dropped { drop(dropped) }
+        do throws(StoreError) { try save(job) } catch {
+            remove(job.id)
+            throw RegistryError.storage(error.description)
+        }
         let accepted = pool.submit { [self] in
             if job.cancelRequested.load(ordering: .relaxed) || stopping.load(ordering: .acquiring) {
                 discarded?()
                 job.update { $0.state = .cancelled }
+                settle(job)
                 return
             }
             running.add(1, ordering: .relaxed)
@@ -188,10 +264,12 @@ final class JobRegistry: Sendable {
             } catch {
                 job.update { $0.state = .failed; $0.error = Problem.from(error) }
             }
+            settle(job)
         }
         if !accepted {
             discarded?()
             job.update { $0.state = .cancelled }
+            settle(job)
         }
         return job
     }
@@ -216,17 +294,21 @@ final class JobRegistry: Sendable {
     func list() -> [Job] { jobs.withLock { j in j.order.compactMap { j.byId[$0] } } }
 
     func remove(_ id: String) {
-        let job = jobs.withLock { j -> Job? in
+        let (job, next) = jobs.withLock { j -> (Job?, Int) in
             j.order.removeAll { $0 == id }
-            return j.byId.removeValue(forKey: id)
+            return (j.byId.removeValue(forKey: id), j.next)
         }
-        if let job { forget(job) }
+        if let job {
+            forget(job)
+            store?.removeJob(id: job.id, nextId: next)
+        }
     }
 
-    /// Blocks until the job has finished or `timeoutNs` passed; returns whether it finished.
+    /// Blocks until the job has finished (and its final state is saved) or `timeoutNs` passed; returns
+    /// whether it finished.
     func wait(_ job: Job, timeoutNs: UInt64, shouldStop: () -> Bool) -> Bool {
         let start = monotonicNs()
-        while !job.snapshot.state.finished {
+        while !(job.snapshot.state.finished && job.settled.load(ordering: .acquiring)) {
             if monotonicNs() &- start > timeoutNs || shouldStop() { return false }
             usleepNs(2_000_000)
         }

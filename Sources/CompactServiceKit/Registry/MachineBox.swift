@@ -4,6 +4,37 @@ import Synchronization
 import Glibc
 #endif
 
+/// One critical section's changes to a machine: each goes through `perform`, which applies it (the
+/// same code replays it from the journal) and keeps the record of what it did.
+struct Section {
+    let machine: Machine
+    let runs: MachineRuns
+    let gateLog: GateLog
+    private(set) var performed: [MachineRecord] = []
+
+    init(machine: Machine, runs: MachineRuns, gateLog: GateLog) {
+        self.machine = machine
+        self.runs = runs
+        self.gateLog = gateLog
+    }
+
+    /// Applies `op` (a stepped operation's section up to `limit`); a throw changed nothing.
+    @discardableResult
+    mutating func perform(_ op: MachineRecord.Op, limit: SectionLimit = .unbounded,
+                          each: ((BulkAllocResult) -> Void)? = nil) throws -> OpOutcome {
+        gateLog.begin()
+        let result: (performed: MachineRecord.Op, outcome: OpOutcome)
+        do {
+            result = try MachineOps.perform(op, on: machine, runs: runs, limit: limit, each: each)
+        } catch {
+            _ = gateLog.end()
+            throw error
+        }
+        performed.append(MachineRecord(op: result.performed, gate: gateLog.end()))
+        return result.outcome
+    }
+}
+
 /// Documents rendered from a machine's state and cached per machine generation.
 enum DocKind: Int, CaseIterable, Sendable {
     case stats, buddyinfo, pagetypeinfo, vmstat, zoneinfo, unusableIndex, extfragIndex, description, pageblocks
@@ -72,10 +103,32 @@ final class MachineBox: Sendable {
         var bytes: [UInt8]
     }
 
-    init(name: String, instance: Int = 0, machine: consuming sending Machine) {
+    /// The machine's state gate (installed on the machine by whoever built it, before this box), which
+    /// notes the memory budget's refusals for the journal.
+    let gateLog: GateLog
+    /// Stepped operations in progress (used inside critical sections only).
+    let runs: MachineRuns
+    /// The machine's journal, with `--state-dir`; nil: the service keeps no durable state.
+    let journal: Journal?
+    let store: StateStore?
+
+    /// A box for a machine whose state gate is `gateLog.gate` already (or that has no gate yet: one is
+    /// installed when `gateLog` is nil, for tests and the experiments' machines).
+    init(name: String, instance: Int = 0, createdAt: String? = nil, machine: consuming sending Machine, gateLog: GateLog? = nil,
+         runs: MachineRuns = MachineRuns(), journal: Journal? = nil, store: StateStore? = nil) {
         self.name = name
         self.instance = instance
-        createdAt = Logger.timestamp()
+        self.createdAt = createdAt ?? Logger.timestamp()
+        if let gateLog {
+            self.gateLog = gateLog
+        } else {
+            let g = GateLog()
+            machine.stateGrowthGate = g.gate
+            self.gateLog = g
+        }
+        self.runs = runs
+        self.journal = journal
+        self.store = store
         config = machine.config
         let bytes = machine.stateBytes
         let events = MachineEvents(pageblockOrder: machine.pageblockOrder)
@@ -99,11 +152,45 @@ final class MachineBox: Sendable {
             + MachineEvents.maxBytes
     }
 
-    /// Installs the machine's state gate (MMCore asks it before its state grows; see StateGrowth.swift).
+    /// Sets what the machine's state gate asks (MMCore asks it before its state grows; see
+    /// StateGrowth.swift): the memory budget.
     func installStateGate(_ gate: @escaping @Sendable (Int) -> Bool) {
+        gateLog.setLive(gate)
         machine.withLock { (m: inout sending Machine) in
-            m.stateGrowthGate = gate
             accountedBytes.store(m.stateBytes, ordering: .relaxed)
+        }
+    }
+
+    /// A critical section that may change the machine: `body` changes it only through
+    /// `Section.perform`, whose records are appended to the journal (when the service is durable)
+    /// before the lock is released, in the order of the sections; the request being handled then
+    /// waits for them to be durable before it is answered (`DurableContext`). Refused with 507 before
+    /// anything happens when the state directory is out of space, unless `ending` (the record that ends
+    /// an operation: a cancellation, a stop, which must not be refused halfway).
+    func mutate<R: Sendable>(ending: Bool = false, _ body: (inout Section) throws -> R) throws -> R {
+        if let store, !ending { try store.admit(journal) }
+        return try withMachine(mutating: true) { m in
+            var section = Section(machine: m, runs: runs, gateLog: gateLog)
+            defer {
+                if let journal, !section.performed.isEmpty, let position = journal.append(section.performed) {
+                    store?.committer.schedule(journal)
+                    DurableContext.note(journal, position)
+                }
+            }
+            return try body(&section)
+        }
+    }
+
+    /// The machine's state and where its journal stands, for a snapshot: nil while a stepped operation
+    /// is in progress on it (its run's state is not in the image), or kcompactd is at work (kernel 6.6). With a journal, the journal moves on
+    /// to a new file at the returned seq.
+    func captureSnapshot(rotatingJournal: Bool = true) throws -> (image: MachineStateImage, identity: SnapshotFormat.Identity)? {
+        try withMachine { m -> (MachineStateImage, SnapshotFormat.Identity)? in
+            guard runs.isEmpty, m.canExportState else { return nil }
+            let image = m.exportState()
+            let seq = rotatingJournal ? journal?.rotate() ?? 0 : 0
+            return (image, SnapshotFormat.Identity(name: name, instance: instance, createdAt: createdAt, config: m.config,
+                                                   journalSeq: seq, generation: m.generation, takenAt: Logger.timestamp()))
         }
     }
 
@@ -132,13 +219,13 @@ final class MachineBox: Sendable {
     /// two steps: the operation's work went with the machine.
     /// After its first 10 ms the operation's thread runs at background priority (`CPUPriority`).
     @discardableResult
-    func runInSteps(shouldStop: () -> Bool, _ step: (Machine) throws -> StepOutcome) throws -> Bool {
+    func runInSteps(shouldStop: () -> Bool, _ step: (inout Section) throws -> StepOutcome) throws -> Bool {
         try CPUPriority.demotingWhenLong { tick in
             var first = true
             while true {
                 let outcome: StepOutcome
                 do {
-                    outcome = try withMachine(mutating: true) { m in try step(m) }
+                    outcome = try mutate { s in try step(&s) }
                 } catch RegistryError.unknownMachine(let n) where !first {
                     throw RegistryError.deletedDuringOperation(n)
                 }

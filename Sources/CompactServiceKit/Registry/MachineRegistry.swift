@@ -13,6 +13,11 @@ enum RegistryError: Error, Sendable, Equatable {
     case shuttingDown
     /// The machine was deleted while an operation on it was running; what the operation did is gone.
     case deletedDuringOperation(String)
+    /// The machine's state directory could not be recovered at start-up (`reason`); it answers nothing
+    /// else until it is deleted.
+    case unavailable(name: String, reason: String)
+    /// The state directory could not record the change (`--state-dir`); nothing changed.
+    case storage(String)
 }
 
 /// What the memory budget was asked for when it refused (the `operation` label of
@@ -21,6 +26,7 @@ enum BudgetOperation: String, CaseIterable, Sendable {
     case createMachine = "create_machine"
     case allocation, workload, experiment
     case jobResult = "job_result"
+    case snapshot
 }
 
 /// Name → machine. Enforces --max-machines and --memory-budget; a name is reserved while its machine
@@ -46,6 +52,15 @@ final class MachineRegistry: Sendable {
         /// Being built; charged with the estimate until it exists.
         case creating(estimate: Int)
         case ready(MachineBox)
+        /// Found in the state directory but not recoverable: kept, named and explained, until deleted.
+        case unavailable(UnavailableMachine)
+    }
+
+    struct UnavailableMachine: Sendable {
+        var name: String
+        var instance: Int?
+        var directory: String
+        var reason: String
     }
 
     private struct Slots: Sendable {
@@ -60,9 +75,9 @@ final class MachineRegistry: Sendable {
     }
     private let slots = Mutex(Slots())
     /// Workload and experiment jobs, on their own threads (`JobRegistry`).
-    let jobs = JobRegistry()
+    let jobs: JobRegistry
     /// Experiments started by name (`PUT /v1/experiments/{name}`).
-    let experimentNames = ExperimentNames()
+    let experimentNames: ExperimentNames
     /// The threads that run requests taken off libmicrohttpd's threads, and renders for streams.
     let requestPool = WorkerPool(name: "requests", minThreads: 2, maxThreads: 64)
     /// The service's own request metrics. They live here because the registry is the one shared object
@@ -71,9 +86,15 @@ final class MachineRegistry: Sendable {
     /// Refusals of the memory budget, by `BudgetOperation` (in `allCases` order).
     private let refusalCounts = Mutex<[Int]>(Array(repeating: 0, count: BudgetOperation.allCases.count))
 
-    init(maxMachines: Int, memoryBudget: Int) {
+    /// `--state-dir`: machines, jobs and their changes are kept there; nil: in memory only.
+    let store: StateStore?
+
+    init(maxMachines: Int, memoryBudget: Int, store: StateStore? = nil) {
         self.maxMachines = maxMachines
         self.memoryBudget = memoryBudget
+        self.store = store
+        jobs = JobRegistry(store: store)
+        experimentNames = ExperimentNames(store: store)
     }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
@@ -94,9 +115,56 @@ final class MachineRegistry: Sendable {
 
     /// Builds and registers a machine. Validates the configuration (MMError names the field), reserves
     /// the name and its budget share, builds the machine outside the registry lock, then publishes it.
+    /// With a state directory the machine's directory and its first journal record (`create`) are
+    /// written too; the request waits for that record (`DurableContext`).
     func create(name: String, config: MachineConfig) throws -> MachineBox {
         let layout = try config.validate()
         let estimate = MachineRegistry.estimatedStateBytes(layout) + MachineRegistry.machineOverheadBytes
+        return try publish(name: name, estimate: estimate) { instance in
+            let createdAt = Logger.timestamp()
+            let gateLog = GateLog()
+            let m = try Machine(config)
+            m.stateGrowthGate = gateLog.gate
+            var journal: Journal?
+            if let store {
+                do throws(StoreError) { journal = try store.newMachine(name: name, instance: instance) } catch { throw RegistryError.storage(error.description) }
+            }
+            let box = MachineBox(name: name, instance: instance, createdAt: createdAt, machine: m, gateLog: gateLog, journal: journal, store: store)
+            if let journal, let p = journal.append([MachineRecord(op: .create(name: name, instance: instance, createdAt: createdAt, config: config))]) {
+                store?.committer.schedule(journal)
+                DurableContext.note(journal, p)
+            }
+            return box
+        }
+    }
+
+    /// Registers a machine made from a state image (an uploaded snapshot, a clone). With a state
+    /// directory the image is written there as the machine's first snapshot before this returns.
+    func create(name: String, config: MachineConfig, image: MachineStateImage) throws -> MachineBox {
+        let layout = try config.validate()
+        let estimate = MachineRegistry.estimatedStateBytes(layout) + image.storedBytes + MachineRegistry.machineOverheadBytes
+        return try publish(name: name, estimate: estimate) { instance in
+            let createdAt = Logger.timestamp()
+            let gateLog = GateLog()
+            let m = try Machine(config, restoring: image, stateGrowthGate: gateLog.gate)
+            let errors = m.checkConsistency(limit: 3)
+            guard errors.isEmpty else {
+                throw Problem.invalid("snapshot", "the snapshot's machine is inconsistent: \(errors.joined(separator: "; "))")
+            }
+            var journal: Journal?
+            if let store {
+                let id = SnapshotFormat.Identity(name: name, instance: instance, createdAt: createdAt, config: config, journalSeq: 0,
+                                                 generation: m.generation, takenAt: createdAt)
+                do throws(StoreError) { journal = try store.newMachine(image: image, identity: id) } catch { throw RegistryError.storage(error.description) }
+            }
+            return MachineBox(name: name, instance: instance, createdAt: createdAt, machine: m, gateLog: gateLog, journal: journal, store: store)
+        }
+    }
+
+    /// Reserves the name and `estimate` of the budget, builds the box outside the registry's lock, then
+    /// publishes it with the memory budget as its state gate; on any error the name is free again.
+    private func publish(name: String, estimate: Int, _ build: (Int) throws -> MachineBox) throws -> MachineBox {
+        if let store { try store.admit() }
         let instance = try slots.withLock { (s: inout Slots) throws(RegistryError) -> Int in
             guard !isShuttingDown else { throw .shuttingDown }
             guard s.byName[name] == nil else { throw .duplicateName(name) }
@@ -111,7 +179,7 @@ final class MachineRegistry: Sendable {
             return s.nextInstance - 1
         }
         do {
-            let box = MachineBox(name: name, instance: instance, machine: try Machine(config))
+            let box = try build(instance)
             box.installStateGate { [weak self, weak box] bytes in
                 guard let self, let box else { return false }
                 return self.approveGrowth(of: box, bytes: bytes)
@@ -124,12 +192,72 @@ final class MachineRegistry: Sendable {
         }
     }
 
+    /// Registers what recovery found in the state directory (before the service serves).
+    func restore(_ outcomes: [RecoveryOutcome]) {
+        slots.withLock { s in
+            for o in outcomes {
+                switch o {
+                case .ready(let r):
+                    // Two directories of one name: the later instance was created after the earlier was
+                    // deleted (its deletion was not yet durable); the later one is the machine.
+                    if case .ready(let other)? = s.byName[r.name], other.instance > r.instance {
+                        store?.log.warning("state: machine '\(r.name)' instance \(r.instance) is older than instance \(other.instance); deleting it")
+                        try? store?.deleteMachine(r.journal)
+                        continue
+                    }
+                    if case .ready(let other)? = s.byName[r.name], let j = other.journal {
+                        store?.log.warning("state: machine '\(r.name)' instance \(other.instance) is older than instance \(r.instance); deleting it")
+                        try? store?.deleteMachine(j)
+                    }
+                    // Safe: recovery built this machine on this thread and handed it over in `outcomes`, which
+                    // nothing else holds; the box takes it from here and nothing else ever touches it.
+                    nonisolated(unsafe) let machine = r.machine
+                    let box = MachineBox(name: r.name, instance: r.instance, createdAt: r.createdAt, machine: machine, gateLog: r.gateLog,
+                                         journal: r.journal, store: store)
+                    box.installStateGate { [weak self, weak box] bytes in
+                        guard let self, let box else { return false }
+                        return self.approveGrowth(of: box, bytes: bytes)
+                    }
+                    s.byName[r.name] = .ready(box)
+                    s.nextInstance = max(s.nextInstance, r.instance + 1)
+                case .incomplete:
+                    continue
+                case .unavailable(let name, let instance, let dir, let reason):
+                    let n = name ?? dir.split(separator: "/").last.map(String.init) ?? dir
+                    if let instance { s.nextInstance = max(s.nextInstance, instance + 1) }
+                    if s.byName[n] == nil { s.byName[n] = .unavailable(UnavailableMachine(name: n, instance: instance, directory: dir, reason: reason)) }
+                }
+            }
+        }
+    }
+
+    /// Makes later instance numbers larger than `n` (jobs name instances of machines long deleted), and
+    /// than any the state directory has given.
+    func reserveInstances(through n: Int) {
+        let saved = store?.savedNextInstance ?? 1
+        slots.withLock { $0.nextInstance = max($0.nextInstance, n + 1, saved) }
+    }
+
+    /// Whether a machine of this name is registered (ready, being created or unavailable).
+    func holds(_ name: String) -> Bool { slots.withLock { $0.byName[name] != nil } }
+
+    /// Machines recovery could not bring back.
+    var unavailable: [UnavailableMachine] {
+        slots.withLock { s in
+            s.byName.values.compactMap { slot -> UnavailableMachine? in
+                if case .unavailable(let u) = slot { return u }
+                return nil
+            }
+        }.sorted { $0.name < $1.name }
+    }
+
     func get(_ name: String) throws(RegistryError) -> MachineBox {
-        guard let box = slots.withLock({ s -> MachineBox? in
-            if case .ready(let b)? = s.byName[name] { return b }
-            return nil
-        }) else { throw .unknownMachine(name) }
-        return box
+        let slot = slots.withLock { $0.byName[name] }
+        switch slot {
+        case .ready(let b)?: return b
+        case .unavailable(let u)?: throw .unavailable(name: name, reason: u.reason)
+        default: throw .unknownMachine(name)
+        }
     }
 
     /// Ready machines, by name.
@@ -146,14 +274,42 @@ final class MachineRegistry: Sendable {
     /// requests answer 409); until the last has, the machine stays charged against the budget, and its
     /// memory goes with the last reference. Returns the machine, so that the caller (not the registry's
     /// lock) drops what may be that last reference: freeing a large machine takes a while.
+    /// With a state directory the machine's directory goes too, durably, before this returns (an
+    /// unavailable machine is deleted so). Not refused when the state directory is short of space:
+    /// deleting frees some.
     @discardableResult
-    func remove(_ name: String) throws(RegistryError) -> MachineBox {
-        try slots.withLock { (s: inout Slots) throws(RegistryError) -> MachineBox in
-            guard case .ready(let box)? = s.byName.removeValue(forKey: name) else { throw .unknownMachine(name) }
-            box.removed.store(true, ordering: .releasing)
-            s.retired.append(WeakBox(box: box))
-            MachineRegistry.pruneRetired(&s)
+    func remove(_ name: String) throws -> MachineBox? {
+        let removed = try slots.withLock { (s: inout Slots) throws(RegistryError) -> Slot in
+            switch s.byName[name] {
+            case .ready(let box)?:
+                s.byName.removeValue(forKey: name)
+                box.removed.store(true, ordering: .releasing)
+                s.retired.append(WeakBox(box: box))
+                MachineRegistry.pruneRetired(&s)
+                return .ready(box)
+            case .unavailable(let u)?:
+                s.byName.removeValue(forKey: name)
+                return .unavailable(u)
+            default:
+                throw .unknownMachine(name)
+            }
+        }
+        let next = slots.withLock { $0.nextInstance }
+        do throws(StoreError) { try store?.saveNextInstance(next) } catch { throw RegistryError.storage(error.description) }
+        switch removed {
+        case .ready(let box):
+            if let store, let j = box.journal {
+                do throws(StoreError) { try store.deleteMachine(j) } catch {
+                    store.log.error("state: machine '\(name)' is deleted, but its directory could not be: \(error)")
+                    throw RegistryError.storage(error.description)
+                }
+            }
             return box
+        case .unavailable(let u):
+            do throws(StoreError) { try store?.deleteDirectory(u.directory) } catch { throw RegistryError.storage(error.description) }
+            return nil
+        case .creating:
+            return nil
         }
     }
 
@@ -268,6 +424,7 @@ final class MachineRegistry: Sendable {
             switch slot {
             case .creating(let e): total += e
             case .ready(let b): total += b.chargedBytes
+            case .unavailable: break
             }
         }
         return total

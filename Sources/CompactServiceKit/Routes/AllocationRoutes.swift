@@ -9,8 +9,8 @@ enum AllocationRoutes {
         t.get("/v1/machines/{name}/allocations/{handle}", info)
         t.delete("/v1/machines/{name}/allocations/{handle}") { ctx in
             let box = try ctx.machine()
-            let h = PageHandle(raw: try Validation.pathHandle(ctx.params["handle"] ?? ""))
-            try box.withMachine(mutating: true) { m throws in try m.free(h) }
+            let h = try Validation.pathHandle(ctx.params["handle"] ?? "")
+            try box.mutate { s in _ = try s.perform(.free(h)) }
             return .noContent()
         }
     }
@@ -38,33 +38,45 @@ enum AllocationRoutes {
                                        what: "the allocation of \(order.count) blocks", field: "count")
         }
         if order.count <= singleStepCount {
-            let r = try box.withMachine(mutating: true) { m in
-                try checkBudget(m)
-                return try m.allocateBulk(order.request, count: order.count, tag: order.tag, keepHandles: keep)
+            let r = try box.mutate { s -> BulkAllocResult in
+                try checkBudget(s.machine)
+                guard case .bulk(let r) = try s.perform(.allocate(order.request, count: order.count, tag: order.tag, keep: keep)) else {
+                    preconditionFailure("an allocation gives a bulk result")
+                }
+                return r
             }
             tally.add(r, keep: keep)
             tally.summary = r.latency
             refused = r.stateLimitBytes
         } else {
-            // One attempt per MMCore call so every attempt's latency is kept; the first call validates
+            // One attempt per MMCore call so every attempt's latency is kept; the first section validates
             // the request (order, node, tag) before anything changes.
-            var remaining = order.count
-            var first = true
+            var run: Int?
+            var ended = false
             tally.latencies.reserveCapacity(order.count)
-            complete = try box.runInSteps(shouldStop: { registry.isShuttingDown }) { m in
-                if first { try checkBudget(m); first = false }
+            complete = try box.runInSteps(shouldStop: { registry.isShuttingDown }) { s in
                 let start = monotonicNs()
-                var n = 0
-                while remaining > 0 {
-                    let r = try m.allocateBulk(order.request, count: 1, tag: order.tag, keepHandles: 1)
-                    if let b = r.stateLimitBytes { refused = b; break }
+                let op: MachineRecord.Op
+                if let id = run {
+                    op = .allocSteps(run: id, begin: nil, calls: 0)
+                } else {
+                    try checkBudget(s.machine)
+                    let id = s.runs.newId()
+                    run = id
+                    op = .allocSteps(run: id, begin: .init(request: order.request, count: order.count, tag: order.tag), calls: 0)
+                }
+                let outcome = try s.perform(op, limit: .time(start: start)) { r in
                     tally.add(r, keep: keep)
                     tally.latencies.append(r.latency.min)
-                    remaining -= 1
-                    n += 1
-                    if n & 31 == 0 && monotonicNs() &- start > OperationBudget.stepNs { break }
                 }
-                return remaining == 0 || refused != nil ? .done : .more
+                guard case .allocSection(_, let done, let r) = outcome else { preconditionFailure("an allocation section") }
+                refused = r
+                ended = done
+                return done ? .done : .more
+            }
+            if !ended, let id = run {
+                // Stopped by shutdown: the batch ends here (and recovery does not finish it).
+                try box.mutate(ending: true) { s in _ = try s.perform(.allocStop(run: id)) }
             }
         }
         if let bytes = refused {
@@ -83,15 +95,14 @@ enum AllocationRoutes {
     static func free(_ ctx: RequestContext) throws -> Response {
         let box = try ctx.machine()
         let order = try AllocationWire.parseFree(try ctx.jsonBody())
-        let freed = try box.withMachine(mutating: true) { m throws -> Int in
+        let freed = try box.mutate { s throws -> Int in
+            let op: MachineRecord.Op
             switch order {
-            case .handles(let hs):
-                try m.freeAll(hs)
-                return hs.count
-            case .tag(let tag, let pattern):
-                // A tag without live allocations frees nothing; that is an answer, not an error.
-                do { return try m.freeTag(tag, pattern: pattern) } catch MMError.unknownTag { return 0 }
+            case .handles(let hs): op = .freeHandles(hs.map(\.raw))
+            case .tag(let tag, let pattern): op = .freeTag(tag, pattern)
             }
+            guard case .freed(let n) = try s.perform(op) else { preconditionFailure("a free says how many it freed") }
+            return n
         }
         var w = JSONWriter()
         w.beginObject()

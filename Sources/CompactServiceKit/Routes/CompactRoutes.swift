@@ -58,28 +58,34 @@ enum CompactRoutes {
     /// Runs a manual compaction in steps of `OperationBudget.stepNs` each under the machine's lock.
     static func run(_ ctx: RequestContext, node: Int?, asFile: Bool) throws -> Outcome {
         let box = try ctx.machine()
-        // The run object lives on this thread only; each step borrows the machine under its lock.
-        var run: CompactionRun?
+        // The run's number in the machine's runs; each step borrows the machine under its lock.
+        var runId: Int?
         var before: [ZoneSnapshot] = [], after: [ZoneSnapshot] = []
         var report: CompactionReport?
         var names: [Int: (node: Int, name: String)] = [:]
         var lastScannersNs: UInt64 = 0
-        let finished = try box.runInSteps(shouldStop: { ctx.registry.isShuttingDown }) { m throws -> StepOutcome in
-            if run == nil {
-                do throws(MMError) { run = try m.beginCompaction(node: node) } catch { throw problem(error, machine: box.name, asFile: asFile) }
-                before = snapshot(m, zones: run!.zoneIds)
-                for z in run!.zoneIds { names[z] = (m.zones[z].node, m.zones[z].name) }
-            }
+        let finished = try box.runInSteps(shouldStop: { ctx.registry.isShuttingDown }) { s throws -> StepOutcome in
+            let m = s.machine
             let start = monotonicNs()
-            var done = false
-            // A call that only waited for another run's isolated pages ends the step: that run moves
-            // them on only once this one lets go of the machine.
-            while !done && monotonicNs() &- start < OperationBudget.stepNs {
-                done = m.step(run!, maxSteps: 16)
-                if run!.waitingForIsolated { break }
+            let op: MachineRecord.Op
+            if let id = runId {
+                op = .compact(run: id, begin: nil, calls: 0)
+            } else {
+                // The zones the run will compact, as they are before its first step.
+                let ids = m.nodes.filter { node == nil || $0.id == node }.flatMap(\.zoneIds).filter { m.zones[$0].populated }
+                before = snapshot(m, zones: ids)
+                for z in ids { names[z] = (m.zones[z].node, m.zones[z].name) }
+                let id = s.runs.newId()
+                runId = id
+                op = .compact(run: id, begin: .init(node: node), calls: 0)
             }
+            let outcome: OpOutcome
+            do { outcome = try s.perform(op, limit: .time(start: start)) } catch let e as MMError {
+                throw problem(e, machine: box.name, asFile: asFile)
+            }
+            guard case .compactionSection(let run, _, let done) = outcome else { preconditionFailure("a compaction section") }
             // The scanners' positions for the machine's streams (`events=scanners`), at most every 2 ms.
-            if let cc = run!.currentControl, !done, monotonicNs() &- lastScannersNs >= 2_000_000 {
+            if let cc = run.currentControl, !done, monotonicNs() &- lastScannersNs >= 2_000_000 {
                 let z = m.zones[cc.zone]
                 box.events.scanners(ScannerPositions(node: z.node, zone: z.name, zoneStart: z.startPfn, zoneEnd: z.endPfn,
                                                      migratePfn: cc.migratePfn, freePfn: cc.freePfn,
@@ -88,18 +94,18 @@ enum CompactRoutes {
                 lastScannersNs = monotonicNs()
             }
             if done {
-                after = snapshot(m, zones: run!.zoneIds)
-                report = m.report(run!)
+                after = snapshot(m, zones: run.zoneIds)
+                report = m.report(run)
                 return .done
             }
             return .more
         }
-        if !finished, let r = run {
+        if !finished, let id = runId {
             // Shutting down: put isolated pages back and stop.
-            try box.withMachine(mutating: true) { m in
-                m.cancel(r)
-                after = snapshot(m, zones: r.zoneIds)
-                report = m.report(r)
+            try box.mutate(ending: true) { s in
+                guard case .compaction(let r) = try s.perform(.compactCancel(run: id)) else { preconditionFailure("a cancelled compaction") }
+                after = snapshot(s.machine, zones: r.zoneIds)
+                report = s.machine.report(r)
             }
         }
         return Outcome(report: report!, before: before, after: after, finished: finished, zoneNames: names)

@@ -3,7 +3,7 @@ import MMCore
 /// /v1/machines and /v1/machines/{name}.
 enum MachineRoutes {
     static func register(_ t: inout RouteTable) {
-        t.add("POST", "/v1/machines", body: .json, scope: .admin, create)
+        t.add("POST", "/v1/machines", body: .jsonOrSnapshot, scope: .admin, create)
         t.add("PUT", "/v1/machines/{name}", body: .json, scope: .admin, put)
         t.get("/v1/machines", cached: cachedList, list)
         t.get("/v1/machines/{name}", cached: { ctx in
@@ -26,6 +26,9 @@ enum MachineRoutes {
     }
 
     static func create(_ ctx: RequestContext) throws -> Response {
+        if ctx.request.mediaType == SnapshotFormat.mediaType {
+            return try created(try SnapshotRoutes.createFromUpload(ctx))
+        }
         let (name, config) = try MachineWire.parseCreate(try ctx.jsonBody())
         return try created(try ctx.registry.create(name: name, config: config))
     }
@@ -91,6 +94,18 @@ enum MachineRoutes {
         w.key("machines")
         w.beginArray()
         for d in descriptions { w.raw(d) }
+        w.endArray()
+        // Machines the state directory holds but recovery could not bring back (README "Durable state").
+        w.key("unavailable")
+        w.beginArray()
+        for u in ctx.registry.unavailable {
+            w.beginObject()
+            w.field("name", u.name)
+            w.key("instance")
+            if let i = u.instance { w.int(i) } else { w.null() }
+            w.field("reason", u.reason)
+            w.endObject()
+        }
         w.endArray()
         w.field("max_machines", ctx.registry.maxMachines)
         w.field("memory_budget_bytes", ctx.registry.memoryBudget)

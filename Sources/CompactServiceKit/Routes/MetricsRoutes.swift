@@ -88,6 +88,7 @@ enum MetricsRoutes {
             p.family("compact_service_machine_generation", .gauge, help: "Changes of a machine's state since it was created.")
             for m in machines { p.sample("compact_service_machine_generation", ["machine": m.name], m.generation) }
         }
+        if let store = registry.store { durable(store, registry, into: &p) }
         p.family("compact_service_sse_streams", .gauge, help: "Open Server-Sent Events streams.")
         p.sample("compact_service_sse_streams", [:], registry.metrics.openStreams.load(ordering: .relaxed))
 
@@ -115,6 +116,37 @@ enum MetricsRoutes {
             }
         }
         return p
+    }
+}
+
+extension MetricsRoutes {
+    /// The durable state's series (with --state-dir).
+    static func durable(_ store: StateStore, _ registry: MachineRegistry, into p: inout PrometheusText) {
+        let recoveries = store.metrics.recoveries.withLock { $0 }
+        if !recoveries.isEmpty {
+            p.family("compact_service_recovery_seconds", .gauge, help: "Time start-up took to recover a machine from the state directory (snapshot and journal).")
+            for r in recoveries { p.sample("compact_service_recovery_seconds", ["machine": r.name], r.seconds) }
+            p.family("compact_service_recovery_records", .gauge, help: "Journal records replayed to recover a machine at start-up.")
+            for r in recoveries { p.sample("compact_service_recovery_records", ["machine": r.name], r.records) }
+        }
+        p.family("compact_service_machines_unavailable", .gauge, help: "Machines in the state directory that could not be recovered.")
+        p.sample("compact_service_machines_unavailable", [:], registry.unavailable.count)
+        let c = store.committer
+        p.family("compact_service_journal_commits_total", .counter, help: "Group commits: rounds that wrote and fsynced journal records.")
+        p.sample("compact_service_journal_commits_total", [:], c.rounds.load(ordering: .relaxed))
+        p.family("compact_service_journal_commit_seconds_total", .counter, help: "Time spent writing and fsyncing journal records.")
+        p.sample("compact_service_journal_commit_seconds_total", [:], Double(c.syncNs.load(ordering: .relaxed)) / 1e9)
+        let m = store.metrics
+        p.family("compact_service_snapshots_total", .counter, help: "Snapshots written to the state directory.")
+        p.sample("compact_service_snapshots_total", [:], m.snapshots.load(ordering: .relaxed))
+        p.family("compact_service_snapshot_failures_total", .counter, help: "Snapshots that could not be taken or written (retried later).")
+        p.sample("compact_service_snapshot_failures_total", [:], m.snapshotFailures.load(ordering: .relaxed))
+        p.family("compact_service_snapshot_bytes_total", .counter, help: "Bytes of snapshots written.")
+        p.sample("compact_service_snapshot_bytes_total", [:], m.snapshotBytes.load(ordering: .relaxed))
+        p.family("compact_service_snapshot_seconds_total", .counter, help: "Time spent encoding and writing snapshots.")
+        p.sample("compact_service_snapshot_seconds_total", [:], Double(m.snapshotNs.load(ordering: .relaxed)) / 1e9)
+        p.family("compact_service_state_disk_refusals_total", .counter, help: "Changes refused because the state directory was short of space.")
+        p.sample("compact_service_state_disk_refusals_total", [:], m.diskRefusals.load(ordering: .relaxed))
     }
 }
 

@@ -5,19 +5,16 @@ import MMCore
 /// write) and /sys/kernel/mm/transparent_hugepage/{enabled,defrag} (GET the choices with the current one
 /// in brackets, as the kernel prints them; PUT one word). On 2.6.34 and 2.6.35 they do not exist (404).
 enum ModernRoutes {
+    /// A sysctl's name and how to read it; a write is a journal record (`MachineRecord.Op.sysctl`).
     struct Sysctl: Sendable {
         let name: String
         let get: @Sendable (Machine) -> Int?
-        let set: @Sendable (Machine, Int) throws(MMError) -> Void
     }
 
     static let sysctls: [Sysctl] = [
-        Sysctl(name: "compaction_proactiveness", get: { $0.compactionProactiveness },
-               set: { (m, v) throws(MMError) in try m.setCompactionProactiveness(v) }),
-        Sysctl(name: "watermark_boost_factor", get: { $0.watermarkBoostFactor },
-               set: { (m, v) throws(MMError) in try m.setWatermarkBoostFactor(v) }),
-        Sysctl(name: "watermark_scale_factor", get: { $0.watermarkScaleFactor },
-               set: { (m, v) throws(MMError) in try m.setWatermarkScaleFactor(v) }),
+        Sysctl(name: "compaction_proactiveness", get: { $0.compactionProactiveness }),
+        Sysctl(name: "watermark_boost_factor", get: { $0.watermarkBoostFactor }),
+        Sysctl(name: "watermark_scale_factor", get: { $0.watermarkScaleFactor }),
     ]
 
     static func noSuchFile(_ m: Machine, _ path: String) -> Problem {
@@ -37,9 +34,10 @@ enum ModernRoutes {
             t.add("PUT", path, body: .text, scope: .admin) { ctx in
                 let box = try ctx.machine()
                 let v = try Validation.sysctlValue(ctx.request.body, field: s.name)
-                let now = try box.withMachine(mutating: true) { m throws -> Int in
+                let now = try box.mutate { section throws -> Int in
+                    let m = section.machine
                     guard s.get(m) != nil else { throw noSuchFile(m, "/proc/sys/vm/\(s.name)") }
-                    try s.set(m, v)
+                    try section.perform(.sysctl(name: s.name, value: v))
                     return s.get(m)!
                 }
                 return .text("\(now)\n")
@@ -59,15 +57,16 @@ enum ModernRoutes {
                 guard let word = String(validating: ctx.request.body, as: UTF8.self)?.trimmingASCIIWhitespace() else {
                     throw Problem.malformed("the body is not UTF-8 text", field: file)
                 }
-                let text = try box.withMachine(mutating: true) { m throws -> String in
+                let text = try box.mutate { section throws -> String in
+                    let m = section.machine
                     guard m.thpEnabled != nil else { throw noSuchFile(m, "/sys/kernel/mm/transparent_hugepage/\(file)") }
                     if file == "enabled" {
                         guard let e = THPEnabled(rawValue: word) else { throw Problem.invalid(file, "must be one of \(THPEnabled.names)") }
-                        try m.setTHPEnabled(e)
+                        try section.perform(.thp(file: file, value: e.rawValue))
                         return choices(THPEnabled.allCases.map(\.rawValue), e.rawValue)
                     }
                     guard let d = THPDefrag(rawValue: word) else { throw Problem.invalid(file, "must be one of \(THPDefrag.names)") }
-                    try m.setTHPDefrag(d)
+                    try section.perform(.thp(file: file, value: d.rawValue))
                     return choices(THPDefrag.allCases.map(\.rawValue), d.rawValue)
                 }
                 return .text(text)

@@ -5,6 +5,7 @@ enum Routes {
     static func register(_ t: inout RouteTable) {
         HealthRoutes.register(&t)
         MachineRoutes.register(&t)
+        SnapshotRoutes.register(&t)
         AllocationRoutes.register(&t)
         ProcRoutes.register(&t)
         SysctlRoutes.register(&t)

@@ -3,19 +3,18 @@ import MMCore
 /// /proc/sys/vm/{extfrag_threshold,min_free_kbytes,compact_unevictable_allowed,hugepages_treat_as_movable}: GET gives the value
 /// and a newline, PUT takes what `echo 500 >` would write and answers with the new value.
 enum SysctlRoutes {
+    /// A sysctl's name and how to read it; a write is a journal record (`MachineRecord.Op.sysctl`,
+    /// applied by `MachineOps.perform`).
     struct Sysctl: Sendable {
         let name: String
         let get: @Sendable (Machine) -> Int
-        let set: @Sendable (Machine, Int) throws(MMError) -> Void
     }
 
     static let all: [Sysctl] = [
-        Sysctl(name: "extfrag_threshold", get: { $0.extfragThreshold }, set: { (m, v) throws(MMError) in try m.setExtfragThreshold(v) }),
-        Sysctl(name: "min_free_kbytes", get: { $0.minFreeKbytes }, set: { (m, v) throws(MMError) in try m.setMinFreeKbytes(v) }),
-        Sysctl(name: "compact_unevictable_allowed", get: { $0.compactUnevictableAllowed },
-               set: { (m, v) throws(MMError) in try m.setCompactUnevictableAllowed(v) }),
-        Sysctl(name: "hugepages_treat_as_movable", get: { $0.hugepagesTreatAsMovable },
-               set: { (m, v) throws(MMError) in try m.setHugepagesTreatAsMovable(v) }),
+        Sysctl(name: "extfrag_threshold", get: { $0.extfragThreshold }),
+        Sysctl(name: "min_free_kbytes", get: { $0.minFreeKbytes }),
+        Sysctl(name: "compact_unevictable_allowed", get: { $0.compactUnevictableAllowed }),
+        Sysctl(name: "hugepages_treat_as_movable", get: { $0.hugepagesTreatAsMovable }),
     ]
 
     static func register(_ t: inout RouteTable) {
@@ -28,9 +27,9 @@ enum SysctlRoutes {
             t.add("PUT", path, body: .text, scope: .admin) { ctx in
                 let box = try ctx.machine()
                 let v = try Validation.sysctlValue(ctx.request.body, field: s.name)
-                let now = try box.withMachine(mutating: true) { m throws -> Int in
-                    try s.set(m, v)
-                    return s.get(m)
+                let now = try box.mutate { section throws -> Int in
+                    try section.perform(.sysctl(name: s.name, value: v))
+                    return s.get(section.machine)
                 }
                 return .text("\(now)\n")
             }

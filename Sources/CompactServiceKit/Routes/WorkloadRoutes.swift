@@ -58,7 +58,8 @@ enum WorkloadRoutes {
                 if try wantsWait(ctx) { _ = ctx.registry.jobs.wait(job, timeoutNs: try waitTimeout(ctx), shouldStop: { ctx.registry.isShuttingDown }) }
                 return jobDocument(job)
             }
-            t.delete(prefix, execution: .inline, deleteJob)
+            // On a worker: forgetting a job removes its file (--state-dir).
+            t.delete(prefix, deleteJob)
             t.get(prefix + "/result", execution: .inline, result)
         }
     }
@@ -135,17 +136,18 @@ enum WorkloadRoutes {
         return UInt64(s) * 1_000_000_000
     }
 
-    /// A definition, or `{"preset": "name"}`.
-    static func workloadDefinition(_ body: JSON, path: String) throws -> WorkloadDefinition {
+    /// A definition, or `{"preset": "name"}`; with the definition's JSON (a preset's own), which the
+    /// journal keeps so that replay reads the same definition.
+    static func workloadDefinition(_ body: JSON, path: String) throws -> (WorkloadDefinition, JSON) {
         let r = try JSONObjectReader(body, path: path)
         if let p = try r.string("preset") {
             try r.rejectUnknown(["preset"])
-            guard let d = WorkloadPresets.definition(named: p) else {
+            guard let d = WorkloadPresets.definition(named: p), let j = WorkloadPresets.definitionJSON(named: p) else {
                 throw Problem.invalid(r.field("preset"), "unknown workload preset '\(p.prefix(64))' (\(WorkloadPresets.all.map(\.name).joined(separator: ", ")))")
             }
-            return d
+            return (d, j)
         }
-        return try WorkloadDefinition(json: body, path: path)
+        return (try WorkloadDefinition(json: body, path: path), body)
     }
 
     static func accepted(_ ctx: RequestContext, _ job: Job, location: String? = nil) throws -> Response {
@@ -165,18 +167,19 @@ enum WorkloadRoutes {
     static func submitWorkload(_ ctx: RequestContext) throws -> Response {
         let box = try ctx.machine()
         _ = try wantsWait(ctx)
-        let def = try workloadDefinition(try ctx.jsonBody(), path: "")
+        let (def, defJSON) = try workloadDefinition(try ctx.jsonBody(), path: "")
         try box.withMachine { m in try def.validate(for: m.config) }
         let registry = ctx.registry
+        if let store = registry.store { try store.admit() }
         let base = try chargeJob(ctx, for: .workload, what: "the workload job")
         // Held weakly while queued: a machine deleted before its job starts is freed at once.
-        let job = registry.jobs.submit(kind: "workload", machine: box.name, machineInstance: box.instance, workload: def.name,
-                                       steps: def.steps.count, variants: 1, chargedBytes: base) { [weak box] job in
+        let job = try registry.jobs.submit(kind: "workload", machine: box.name, machineInstance: box.instance, workload: def.name,
+                                           steps: def.steps.count, variants: 1, chargedBytes: base) { [weak box] job in
             guard let box, !box.isRemoved else {
                 job.update { $0.state = .cancelled; $0.error = Problem.deleted(machineOf: job) }
                 return
             }
-            try runWorkload(def, on: box, job: job, registry: registry)
+            try runWorkload(def, json: defJSON, on: box, job: job, registry: registry)
         }
         return try accepted(ctx, job)
     }
@@ -199,8 +202,9 @@ enum WorkloadRoutes {
     /// growth, like the machine's, asks the machine's state gate: a refusal ends the run (MMCore undoes
     /// a fill or metadata walk in progress) and the job `failed` with a 507 error and its partial result.
     /// The result documents then replace the run's charge (a result that does not fit fails the job too).
-    static func runWorkload(_ def: WorkloadDefinition, on box: MachineBox, job: Job, registry: MachineRegistry) throws {
+    static func runWorkload(_ def: WorkloadDefinition, json defJSON: JSON, on box: MachineBox, job: Job, registry: MachineRegistry) throws {
         var run: WorkloadRun?
+        var runId: Int?
         var result: WorkloadResult?
         var reported = -1
         var budgetStop: Int?
@@ -226,11 +230,20 @@ enum WorkloadRoutes {
         }
         let finished: Bool
         do {
-            finished = try box.runInSteps(shouldStop: { registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) }) { m in
-                if run == nil { run = try m.beginWorkload(def) }
+            finished = try box.runInSteps(shouldStop: { registry.isShuttingDown || job.cancelRequested.load(ordering: .relaxed) }) { s in
                 let start = monotonicNs()
-                var done = false
-                while !done && monotonicNs() &- start < OperationBudget.stepNs { done = m.step(run!, maxEvents: 1024) }
+                let op: MachineRecord.Op
+                if let id = runId {
+                    op = .workload(run: id, job: job.id, begin: nil, calls: 0)
+                } else {
+                    let id = s.runs.newId()
+                    runId = id
+                    op = .workload(run: id, job: job.id, begin: defJSON, calls: 0)
+                }
+                guard case .workloadSection(let r, _, let done) = try s.perform(op, limit: .time(start: start)) else {
+                    preconditionFailure("a workload section")
+                }
+                run = r
                 // Before the section ends (and the machine's charge is set to what it holds).
                 setRunCharge(run!.stateBytes)
                 let stepsDone = run!.result.stepsDone
@@ -252,8 +265,8 @@ enum WorkloadRoutes {
             job.update { $0.state = .cancelled; $0.error = Problem.deleted(machineOf: job) }
             return
         }
-        if !finished, let r = run {
-            try box.withMachine(mutating: true) { m in m.cancel(r) }
+        if !finished, let r = run, let id = runId {
+            try box.mutate(ending: true) { s in _ = try s.perform(.workloadCancel(run: id)) }
             result = r.result
             job.update { $0.state = .cancelled }
         }
@@ -266,9 +279,69 @@ enum WorkloadRoutes {
         }
     }
 
+    /// An experiment's starting state (`start`): a machine of this service (its state now) or a
+    /// snapshot (base64). Every variant starts from it instead of from a fresh machine; the variants
+    /// default to its configuration (`template`), keep its memory layout, and may differ in
+    /// `compaction` and `sysctl`, which are set on their copy of the state.
+    struct StartState: Sendable {
+        var image: MachineStateImage
+        var config: MachineConfig
+    }
+
+    static func startState(_ ctx: RequestContext, _ j: JSON) throws -> StartState {
+        let r = try ObjectReader(j, path: "start", allowed: ["machine", "snapshot"])
+        switch (try r.string("machine", maxBytes: 1024), try r.string("snapshot", maxBytes: Int.max)) {
+        case (let name?, nil):
+            guard Validation.isValidName(name) else { throw Problem.invalid("start.machine", "machine names match \(Validation.namePattern)") }
+            let box: MachineBox
+            do { box = try ctx.registry.get(name) } catch RegistryError.unknownMachine {
+                throw Problem.notFound("start.machine", "no machine named '\(name)'")
+            }
+            let (image, id) = try SnapshotRoutes.capture(box, registry: ctx.registry)
+            return StartState(image: image, config: id.config)
+        case (nil, let b64?):
+            guard let bytes = Codec.base64Decode(b64) else { throw Problem.invalid("start.snapshot", "not base64") }
+            do {
+                let (id, image) = try SnapshotFormat.decode(bytes)
+                return StartState(image: image, config: id.config)
+            } catch {
+                throw Problem.invalid("start.snapshot", "not a snapshot this service reads: \(error.description)")
+            }
+        default:
+            throw Problem.invalid("start", "give exactly one of machine (a machine's name) and snapshot (base64)")
+        }
+    }
+
+    /// The variants must keep the start state's memory layout.
+    static func layoutKey(_ c: MachineConfig) throws -> String {
+        let l = try c.validate()
+        return "\(l.totalPages) \(l.nodeSpans.map { "\($0.start)+\($0.pages)" }) \(l.zones.map { "\($0.node)/\($0.type)/\($0.startPfn)+\($0.pages)" }) "
+            + "\(c.preset.pageShift) \(c.preset.nrOrders) \(c.preset.pageblockOrder) \(c.preset.zoneTypes) \(c.swapMiB)"
+    }
+
+    /// A variant's machine from the start state, with the variant's own sysctls set on it.
+    static func machine(_ v: ExperimentVariant, from start: StartState, gate: @escaping (Int) -> Bool) throws(MMError) -> Machine {
+        let m = try Machine(v.config, restoring: start.image, stateGrowthGate: gate)
+        let own = v.config.sysctl, base = start.config.sysctl
+        if let x = own.extfragThreshold, x != base.extfragThreshold { try m.setExtfragThreshold(x) }
+        if let x = own.minFreeKbytes, x != base.minFreeKbytes { try m.setMinFreeKbytes(x) }
+        if let x = own.compactUnevictableAllowed, x != base.compactUnevictableAllowed { try m.setCompactUnevictableAllowed(x) }
+        return m
+    }
+
+    /// An experiment body without its `start`, with the start state's configuration as its template
+    /// when it has none; and the start state.
+    static func splitStart(_ ctx: RequestContext, _ body: JSON) throws -> (JSON, StartState?) {
+        guard case .object(var members) = body, let i = members.firstIndex(where: { $0.0 == "start" }) else { return (body, nil) }
+        let start = try startState(ctx, members.remove(at: i).1)
+        if !members.contains(where: { $0.0 == "template" }) { members.append(("template", start.config.json)) }
+        return (.object(members), start)
+    }
+
     static func submitExperiment(_ ctx: RequestContext) throws -> Response {
         _ = try wantsWait(ctx)
-        return try accepted(ctx, try startExperiment(ctx, try Experiment(json: try ctx.jsonBody())))
+        let (body, start) = try splitStart(ctx, try ctx.jsonBody())
+        return try accepted(ctx, try startExperiment(ctx, try Experiment(json: body), start: start))
     }
 
     /// `PUT /v1/experiments/{name}`: starts the experiment under that name, idempotent for the same
@@ -290,7 +363,8 @@ enum WorkloadRoutes {
             }
         }
         let definition = ExperimentNames.canonical(body)
-        let exp = try Experiment(json: body)
+        let (plain, start) = try splitStart(ctx, body)
+        let exp = try Experiment(json: plain)
         let registry = ctx.registry
         let (job, created) = try registry.experimentNames.withBinding { names -> (Job, Bool) in
             if let e = names[name] {
@@ -302,7 +376,7 @@ enum WorkloadRoutes {
                 }
                 names[name] = nil
             }
-            let j = try startExperiment(ctx, exp)
+            let j = try startExperiment(ctx, exp, start: start)
             names[name] = ExperimentNames.Entry(jobID: j.id, definition: definition)
             return (j, true)
         }
@@ -311,9 +385,16 @@ enum WorkloadRoutes {
         return jobDocument(job)
     }
 
-    /// Reserves an experiment's budget share and queues its job.
-    static func startExperiment(_ ctx: RequestContext, _ exp: Experiment) throws -> Job {
+    /// Reserves an experiment's budget share and queues its job (every unit from `start`, when given).
+    static func startExperiment(_ ctx: RequestContext, _ exp: Experiment, start: StartState? = nil) throws -> Job {
         let registry = ctx.registry
+        if let start {
+            let key = try layoutKey(start.config)
+            for (i, v) in exp.variants.enumerated() where try layoutKey(v.config) != key {
+                throw Problem.invalid("variants[\(i)]", "variant '\(v.name)' has another memory layout than the start state (its preset, memory, nodes, zones and swap must be the start's)")
+            }
+        }
+        if let store = registry.store { try store.admit() }
         // The units (every variant on every seed) run on fresh machines that are not in the registry, on
         // up to as many lanes as the job pool has threads: this job's thread and helper threads of its
         // own. Each lane reserves the largest variant in the memory budget from now until the job ends,
@@ -322,6 +403,7 @@ enum WorkloadRoutes {
         // reservation follows what its machine and run hold (it grows through the machine's state gate,
         // which asks the budget), and never drops below the largest variant's start.
         let largest = try exp.variants.map { MachineRegistry.estimatedStateBytes(try $0.config.validate()) }.max() ?? 0
+            + (start?.image.storedBytes ?? 0)
         let units = exp.repeatCount * exp.variants.count
         var reservations = [try registry.reserve(largest)]
         while reservations.count < min(registry.jobs.workers, units), let r = try? registry.reserve(largest) { reservations.append(r) }
@@ -333,49 +415,62 @@ enum WorkloadRoutes {
             throw error
         }
         let lanes = reservations
-        let job = registry.jobs.submit(kind: "experiment", machine: nil, workload: exp.workload.name,
-                                       steps: exp.workload.steps.count, variants: units, chargedBytes: base,
-                                       discarded: { for r in lanes { registry.release(reservation: r) } }) { job in
-            defer { for r in lanes { registry.release(reservation: r) } }
-            let run = ExperimentLanes(exp, units: units)
-            let helpers = lanes.count > 1 ? WorkerPool(name: "experiment", minThreads: 0, maxThreads: lanes.count - 1,
-                                                       niceness: CPUPriority.background) : nil
-            let done = DispatchSemaphore(value: 0)
-            for rid in lanes.dropFirst() {
-                let accepted = helpers!.submit {
-                    run.lane(reservation: rid, largest: largest, registry: registry, job: job)
-                    done.signal()
-                }
-                if !accepted { done.signal() }
+        let job: Job
+        do {
+            job = try registry.jobs.submit(kind: "experiment", machine: nil, workload: exp.workload.name,
+                                           steps: exp.workload.steps.count, variants: units, chargedBytes: base,
+                                           discarded: { for r in lanes { registry.release(reservation: r) } }) { job in
+                try runExperiment(exp, units: units, start: start, lanes: lanes, largest: largest, job: job, registry: registry)
             }
-            run.lane(reservation: lanes[0], largest: largest, registry: registry, job: job)
-            for _ in lanes.dropFirst() { done.wait() }
-            helpers?.stop()
-            // Results are stored charged in place of the first lane's reservation (the others go first).
-            for r in lanes.dropFirst() { registry.release(reservation: r) }
-            let (reps, stop) = run.outcome()
-            func keep() -> Bool {
-                guard let r = ExperimentLanes.result(exp, reps) else { return true }
-                return store(r, in: job, single: false, registry: registry, releasingReservation: lanes[0])
-            }
-            switch stop {
-            case .cancelled:
-                if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
-                job.update { $0.state = .cancelled }
-                return
-            case .stateLimit(let v, let bytes):
-                if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
-                registry.countRefusal(.experiment)
-                throw registry.overBudget("the experiment's variant '\(exp.variants[v].name)'", needed: bytes, field: "variants[\(v)]")
-            case .failed(let e):
-                throw e
-            case nil:
-                break
-            }
-            job.update { $0.variant = units - 1; $0.variantName = exp.variants.last?.name; $0.step = exp.workload.steps.count }
-            if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+        } catch {
+            // (The job's base charge went back with it.)
+            for r in lanes { registry.release(reservation: r) }
+            throw error
         }
         return job
+    }
+
+    /// An experiment job's body: its units on its lanes, then its result.
+    static func runExperiment(_ exp: Experiment, units: Int, start: StartState?, lanes: [Int], largest: Int, job: Job,
+                              registry: MachineRegistry) throws {
+        defer { for r in lanes { registry.release(reservation: r) } }
+        let run = ExperimentLanes(exp, units: units, start: start)
+        let helpers = lanes.count > 1 ? WorkerPool(name: "experiment", minThreads: 0, maxThreads: lanes.count - 1,
+                                                   niceness: CPUPriority.background) : nil
+        let done = DispatchSemaphore(value: 0)
+        for rid in lanes.dropFirst() {
+            let accepted = helpers!.submit {
+                run.lane(reservation: rid, largest: largest, registry: registry, job: job)
+                done.signal()
+            }
+            if !accepted { done.signal() }
+        }
+        run.lane(reservation: lanes[0], largest: largest, registry: registry, job: job)
+        for _ in lanes.dropFirst() { done.wait() }
+        helpers?.stop()
+        // Results are stored charged in place of the first lane's reservation (the others go first).
+        for r in lanes.dropFirst() { registry.release(reservation: r) }
+        let (reps, stop) = run.outcome()
+        func keep() -> Bool {
+            guard let r = ExperimentLanes.result(exp, reps) else { return true }
+            return store(r, in: job, single: false, registry: registry, releasingReservation: lanes[0])
+        }
+        switch stop {
+        case .cancelled:
+            if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+            job.update { $0.state = .cancelled }
+            return
+        case .stateLimit(let v, let bytes):
+            if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+            registry.countRefusal(.experiment)
+            throw registry.overBudget("the experiment's variant '\(exp.variants[v].name)'", needed: bytes, field: "variants[\(v)]")
+        case .failed(let e):
+            throw e
+        case nil:
+            break
+        }
+        job.update { $0.variant = units - 1; $0.variantName = exp.variants.last?.name; $0.step = exp.workload.steps.count }
+        if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
     }
 
     /// Keeps a job's result documents, charged to the memory budget in place of what they replace (the

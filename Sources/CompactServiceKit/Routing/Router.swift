@@ -6,6 +6,8 @@ enum BodyKind: Sendable {
     case json
     /// `text/plain` or no Content-Type, like a write to a /proc file; anything else is 415.
     case text
+    /// `application/json`, or a machine snapshot (`application/vnd.compact-service.snapshot`).
+    case jsonOrSnapshot
 }
 
 typealias Handler = @Sendable (RequestContext) throws -> Response
@@ -263,6 +265,16 @@ final class Router: Sendable {
                     if cachedOnly {
                         guard let r = try route.cached!(ctx) else { return nil }
                         response = r
+                    } else if let store = registry.store, request.isMutating {
+                        // What the handler changed is answered only once it is durable (--state-dir):
+                        // its journal records, also when it failed after changing something.
+                        let (result, waits) = DurableContext.collecting { try route.handler(ctx) }
+                        if !waits.isEmpty {
+                            do throws(StoreError) { try store.awaitDurable(waits) } catch {
+                                throw Problem(500, "the change was made but could not be written to the state directory (--state-dir): \(error.description); it may not survive a restart, and the machine takes no more changes", field: nil)
+                            }
+                        }
+                        response = try result.get()
                     } else {
                         response = try route.handler(ctx)
                     }
@@ -270,9 +282,10 @@ final class Router: Sendable {
             }
         } catch {
             let p = Problem.from(error)
-            // 507 is the memory budget refusing (by design: the access line shows it, /metrics counts it),
+            // 507 is the memory budget or the state directory's space refusing, 503 a machine recovery
+            // could not bring back or shutdown (by design: the access line shows it, /metrics counts it),
             // not a fault of the service.
-            if p.status >= 500 && p.status != 507 {
+            if p.status >= 500 && p.status != 507 && p.status != 503 {
                 log.error("request \(request.requestID) \(request.method) \(request.path): \(error)")
             }
             return finish(p.response(requestID: request.requestID), request)
@@ -332,6 +345,9 @@ final class Router: Sendable {
                 throw Problem(415, "the body must be application/json, not \(t.map { "'\($0.prefix(80))'" } ?? "absent")",
                               field: "Content-Type")
             }
+        case .jsonOrSnapshot:
+            if r.mediaType == SnapshotFormat.mediaType { return }
+            try checkContentType(r, .json)
         case .text:
             guard let t = r.mediaType else { return }
             guard t == "text/plain" || t == "application/x-www-form-urlencoded" || t == "application/octet-stream" else {

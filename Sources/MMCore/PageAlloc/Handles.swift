@@ -145,6 +145,16 @@ public struct HandleTable {
     @inline(__always)
     func handle(ofSlot s: Int) -> PageHandle { handle(slot: s, generation: generation[s]) }
 
+    /// Sets the table's counters as a machine snapshot recorded them (MachineState.swift); the slots'
+    /// arrays are written by the caller.
+    mutating func restoreCounters(used: Int, freeHead: UInt32, live: Int, slotLimit: Int, retired: Int) {
+        self.used = used
+        self.freeHead = freeHead
+        self.live = live
+        self.slotLimit = slotLimit
+        self.retired = retired
+    }
+
     /// Returns a slot to the free chain, or retires it at `maxGeneration`; its handle stops resolving at
     /// once.
     @inline(__always)

@@ -80,6 +80,12 @@ public struct RawArray<Element: FixedWidthInteger> {
     public func withBuffer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: base, count: count))
     }
+
+    /// Calls `body` with a writable view of the elements (restoring a machine's state in bulk,
+    /// MachineState.swift); the view must not escape `body`.
+    func withMutableBuffer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
+        try body(UnsafeMutableBufferPointer(start: base, count: count))
+    }
 }
 
 /// Owns the memory of a machine's `RawArray`s and frees all of it when the machine goes.

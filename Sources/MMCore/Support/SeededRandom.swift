@@ -5,6 +5,10 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 
     public init(seed: UInt64) { state = seed }
 
+    /// The generator's whole state: `SeededRandom(seed: g.stateWord)` continues exactly where `g` is
+    /// (machine snapshots, MachineState.swift).
+    var stateWord: UInt64 { state }
+
     @inline(__always)
     public mutating func next() -> UInt64 {
         // Wrapping arithmetic is the algorithm's definition (mod 2^64).

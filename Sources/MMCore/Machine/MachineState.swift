@@ -1,0 +1,760 @@
+// A machine's whole state as named flat arrays, and a machine rebuilt from them.
+//
+// This is what a snapshot of a machine holds: the per-page arrays, the free lists, the handle table,
+// the LRU and per-CPU lists, the slab object table, the tags and files, the counters, the sysctls, the
+// simulated clock and the random generator, each as it is in memory. MMCore defines no file format: the
+// service writes the sections (and their checksums, compression and versions) as it chooses.
+//
+// Whatever the machine holds that changes after creation must be here: a machine restored from
+// `exportState()` continues exactly as the original would (same answers, same bytes of /proc text, the
+// same results of the same further requests). Things that only follow from the configuration (zone
+// layout, zonelists, lookup tables) are rebuilt by `Machine.init` and not exported.
+// `MachineStateTests` checks this by continuing both machines with the same requests.
+
+/// A machine's state as named arrays of little-endian integers. Each section stores only the stretches
+/// of its bytes that are not all zero (a machine's page arrays are mostly zero until it is used).
+public struct MachineStateImage: Sendable, Equatable {
+    /// Bumped whenever a section is added, dropped or changes meaning; `restore` refuses other versions.
+    public static let version = 1
+
+    public struct Extent: Sendable, Equatable {
+        /// Byte offset in the section.
+        public let offset: Int
+        public let bytes: [UInt8]
+        public init(offset: Int, bytes: [UInt8]) {
+            self.offset = offset
+            self.bytes = bytes
+        }
+    }
+
+    public struct Section: Sendable, Equatable {
+        public let name: String
+        /// Bytes of one element: 1, 2, 4 or 8.
+        public let elementBytes: Int
+        /// Elements.
+        public let count: Int
+        /// Stretches of the section's bytes that are not all zero, in order and not overlapping; every
+        /// byte outside them is zero.
+        public let extents: [Extent]
+
+        public init(name: String, elementBytes: Int, count: Int, extents: [Extent]) {
+            self.name = name
+            self.elementBytes = elementBytes
+            self.count = count
+            self.extents = extents
+        }
+
+        public var byteCount: Int { elementBytes * count }
+        /// Bytes the extents hold.
+        public var storedBytes: Int { extents.reduce(0) { $0 + $1.bytes.count } }
+    }
+
+    public var version: Int
+    public var sections: [Section]
+
+    public init(version: Int = MachineStateImage.version, sections: [Section]) {
+        self.version = version
+        self.sections = sections
+    }
+
+    /// Bytes of all sections' extents.
+    public var storedBytes: Int { sections.reduce(0) { $0 + $1.storedBytes } }
+}
+
+/// Granularity of extents: stretches of this many bytes that are all zero are left out.
+private let extentChunk = 4096
+
+/// The extents of `n` bytes at `p`: runs of `extentChunk`-byte chunks that are not all zero.
+private func sparseExtents(_ p: UnsafeRawBufferPointer) -> [MachineStateImage.Extent] {
+    var out: [MachineStateImage.Extent] = []
+    let n = p.count
+    var runStart = -1
+    var off = 0
+    func isZero(_ from: Int, _ to: Int) -> Bool {
+        var i = from
+        while i + 8 <= to {
+            if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+            i += 8
+        }
+        while i < to {
+            if p[i] != 0 { return false }
+            i += 1
+        }
+        return true
+    }
+    while off < n {
+        let end = min(n, off + extentChunk)
+        if isZero(off, end) {
+            if runStart >= 0 {
+                out.append(.init(offset: runStart, bytes: Array(p[runStart..<off])))
+                runStart = -1
+            }
+        } else if runStart < 0 {
+            runStart = off
+        }
+        off = end
+    }
+    if runStart >= 0 { out.append(.init(offset: runStart, bytes: Array(p[runStart..<n]))) }
+    return out
+}
+
+/// Collects sections.
+private struct ImageBuilder {
+    var sections: [MachineStateImage.Section] = []
+
+    mutating func add(_ name: String, elementBytes: Int, count: Int, _ bytes: UnsafeRawBufferPointer) {
+        sections.append(.init(name: name, elementBytes: elementBytes, count: count, extents: sparseExtents(bytes)))
+    }
+
+    /// The first `count` elements (all by default) of a raw array.
+    mutating func raw<T: FixedWidthInteger>(_ name: String, _ a: RawArray<T>, count: Int? = nil) {
+        let n = count ?? a.count
+        precondition(n <= a.count)
+        a.withBuffer { b in add(name, elementBytes: MemoryLayout<T>.size, count: n, UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(b)[0..<(n * MemoryLayout<T>.size)])) }
+    }
+
+    mutating func array<T: FixedWidthInteger>(_ name: String, _ a: [T]) {
+        a.withUnsafeBytes { add(name, elementBytes: MemoryLayout<T>.size, count: a.count, $0) }
+    }
+
+    mutating func scalar(_ name: String, _ v: Int) { array(name, [Int64(v)]) }
+    mutating func scalar(_ name: String, _ v: UInt64) { array(name, [v]) }
+}
+
+/// Reads sections back, checking each against what the machine expects.
+private struct ImageReader {
+    let byName: [String: MachineStateImage.Section]
+
+    init(_ image: MachineStateImage) throws(MMError) {
+        guard image.version == MachineStateImage.version else {
+            throw .invalidConfig(field: "snapshot.version", value: "\(image.version)",
+                                 reason: "this service reads machine state version \(MachineStateImage.version)")
+        }
+        var d: [String: MachineStateImage.Section] = [:]
+        for s in image.sections {
+            guard d[s.name] == nil else { throw ImageReader.bad(s.name, "appears twice") }
+            var end = 0
+            for e in s.extents {
+                guard e.offset >= end, e.offset + e.bytes.count <= s.byteCount else {
+                    throw ImageReader.bad(s.name, "has an extent outside its \(s.byteCount) bytes or out of order")
+                }
+                end = e.offset + e.bytes.count
+            }
+            d[s.name] = s
+        }
+        byName = d
+    }
+
+    static func bad(_ name: String, _ reason: String) -> MMError {
+        .invalidConfig(field: "snapshot.\(name)", value: name, reason: reason)
+    }
+
+    func section(_ name: String, elementBytes: Int, count: Int?) throws(MMError) -> MachineStateImage.Section {
+        guard let s = byName[name] else { throw ImageReader.bad(name, "is missing") }
+        guard s.elementBytes == elementBytes else {
+            throw ImageReader.bad(name, "has \(s.elementBytes)-byte elements, not \(elementBytes)")
+        }
+        if let c = count, s.count != c { throw ImageReader.bad(name, "has \(s.count) elements; this machine has \(c)") }
+        return s
+    }
+
+    /// Writes a section into the first `count` elements of a raw array (all by default), zeroing what the
+    /// section leaves out (a chunk already zero is not written, so untouched memory stays untouched).
+    func raw<T: FixedWidthInteger>(_ name: String, into a: RawArray<T>, count: Int? = nil) throws(MMError) {
+        let n = count ?? a.count
+        let s = try section(name, elementBytes: MemoryLayout<T>.size, count: n)
+        a.withMutableBuffer { b in
+            let dst = UnsafeMutableRawBufferPointer(b)
+            let total = n * MemoryLayout<T>.size
+            var at = 0
+            func zero(_ from: Int, _ to: Int) {
+                var off = from
+                while off < to {
+                    let end = min(to, (off / extentChunk + 1) * extentChunk)
+                    var nonzero = false
+                    var i = off
+                    while i < end { if dst[i] != 0 { nonzero = true; break }; i += 1 }
+                    if nonzero { dst.baseAddress!.advanced(by: off).initializeMemory(as: UInt8.self, repeating: 0, count: end - off) }
+                    off = end
+                }
+            }
+            for e in s.extents {
+                zero(at, e.offset)
+                e.bytes.withUnsafeBytes { src in
+                    dst.baseAddress!.advanced(by: e.offset).copyMemory(from: src.baseAddress!, byteCount: src.count)
+                }
+                at = e.offset + e.bytes.count
+            }
+            zero(at, total)
+        }
+    }
+
+    /// A section as an array.
+    func array<T: FixedWidthInteger>(_ name: String, count: Int? = nil, as: T.Type = T.self) throws(MMError) -> [T] {
+        let s = try section(name, elementBytes: MemoryLayout<T>.size, count: count)
+        var out = [T](repeating: 0, count: s.count)
+        out.withUnsafeMutableBytes { dst in
+            for e in s.extents {
+                e.bytes.withUnsafeBytes { src in
+                    dst.baseAddress!.advanced(by: e.offset).copyMemory(from: src.baseAddress!, byteCount: src.count)
+                }
+            }
+        }
+        return out
+    }
+
+    func int(_ name: String) throws(MMError) -> Int { Int(try array(name, count: 1, as: Int64.self)[0]) }
+    func uint64(_ name: String) throws(MMError) -> UInt64 { try array(name, count: 1, as: UInt64.self)[0] }
+}
+
+extension Machine {
+    /// Names of the vmstat event counters a state image holds, each once (the lists name one counter
+    /// twice: kswapd_steal is pgsteal_kswapd).
+    static var imageCounterFields: [(name: String, key: WritableKeyPath<VmCounters, UInt64>)] {
+        var seen: Set<KeyPath<VmCounters, UInt64>> = []
+        var out: [(String, WritableKeyPath<VmCounters, UInt64>)] = []
+        for f in VmCounters.fieldsBeforePgalloc + VmCounters.fieldsAfterPgalloc where seen.insert(f.value).inserted {
+            guard let w = f.value as? WritableKeyPath<VmCounters, UInt64> else {
+                preconditionFailure("vmstat counter \(f.name) is not writable")
+            }
+            out.append((f.name, w))
+        }
+        return out
+    }
+
+    /// Distinct event counters a state image holds (a test compares it with the counters' stored fields).
+    public static var imageCounterCount: Int { imageCounterFields.count }
+
+    /// The machine's whole state (see the top of MachineState.swift). O(pages): a copy of the page
+    /// arrays without their all-zero stretches. The machine is not changed.
+    public func exportState() -> MachineStateImage {
+        var w = ImageBuilder()
+        // Pages and pageblocks.
+        w.raw("pages.state", pages.state)
+        w.raw("pages.order", pages.order)
+        w.raw("pages.a", pages.a)
+        w.raw("pages.b", pages.b)
+        w.raw("pageblock.flags", pageblockFlags)
+        // Buddy free lists.
+        w.raw("free.heads", freeArea.heads)
+        w.raw("free.tails", freeArea.tails)
+        w.raw("free.lengths", freeArea.lengths)
+        w.raw("free.nr_free", freeArea.nrFree)
+        w.raw("free.max_state", freeArea.maxState)
+        w.raw("free.max_next", freeArea.maxNext)
+        w.raw("free.max_prev", freeArea.maxPrev)
+        // Handles (the slots ever issued) and their LRU links.
+        let used = handles.used
+        w.raw("handles.pfn", handles.pfn, count: used)
+        w.raw("handles.generation", handles.generation, count: used)
+        w.raw("handles.lru_next", handles.lruNext, count: used)
+        w.raw("handles.lru_prev", handles.lruPrev, count: used)
+        w.array("handles.counters", [Int64(used), Int64(handles.freeHead), Int64(handles.live), Int64(handles.slotLimit),
+                                     Int64(handles.retired)])
+        w.raw("lru.heads", lru.heads)
+        w.raw("lru.tails", lru.tails)
+        w.raw("lru.pages", lru.pages)
+        w.raw("pcp.heads", pcp.heads)
+        w.raw("pcp.tails", pcp.tails)
+        w.raw("pcp.count", pcp.count)
+        w.raw("pcp.high", pcp.high)
+        w.raw("pcp.batch", pcp.batch)
+        // Per zone.
+        w.raw("zone.free_pages", zoneFreePages)
+        w.raw("zone.pgalloc", zonePgalloc)
+        w.raw("zone.allocations", zoneAllocations)
+        w.raw("zone.kind_pages", kindPages)
+        w.raw("zone.dirty_pages", dirtyPages)
+        w.raw("zone.isolated_pages", isolatedPages)
+        w.raw("zone.pages_scanned", zonePagesScanned)
+        w.raw("zone.all_unreclaimable", zoneAllUnreclaimable)
+        w.raw("zone.lowmem_reserve_flat", zoneLowmemReserve)
+        w.raw("zone.wmark_flat", zoneWmark)
+        w.raw("zone.order0_low_mark", zoneOrder0LowMark)
+        w.array("zone.watermark", zones.flatMap { [Int64($0.watermark.min), Int64($0.watermark.low), Int64($0.watermark.high)] })
+        w.array("zone.lowmem_reserve", zones.flatMap { z in (0..<zoneTypeCount).map { Int64(z.lowmemReserve.indices.contains($0) ? z.lowmemReserve[$0] : 0) } })
+        w.array("zone.lowmem_reserve_count", zones.map { Int64($0.lowmemReserve.count) })
+        w.array("zone.compact", zones.flatMap { [Int64($0.compactConsidered), Int64($0.compactDeferShift)] })
+        // Counters.
+        for f in Machine.imageCounterFields { w.scalar("vmstat.\(f.name)", ev[keyPath: f.key]) }
+        w.array("vmstat.pgalloc", ev.pgalloc)
+        // Sysctls, clock, generator, kswapd, the state gate's refusals.
+        w.scalar("sysctl.min_free_kbytes", minFreeKbytes)
+        w.scalar("sysctl.extfrag_threshold", extfragThreshold)
+        w.scalar("sysctl.compact_unevictable_allowed", compactUnevictableAllowed)
+        w.scalar("sysctl.hugepages_treat_as_movable", hugepagesTreatAsMovable)
+        w.scalar("hugetlb.next_nid", hugetlbNextNid)
+        w.array("kswapd.held_owed", [Int64(kswapdHeld), kswapdOwed ? 1 : 0])
+        w.scalar("machine.swap_used", swapUsed)
+        w.scalar("machine.clock_ns", clockNs)
+        w.scalar("machine.rng", rng.stateWord)
+        w.scalar("machine.generation", generation)
+        w.scalar("machine.state_refusals", stateRefusals)
+        w.scalar("machine.last_refused_bytes", lastRefusedBytes)
+        w.array("kswapd.pending", kswapdPending.map { Int64($0) })
+        w.array("kswapd.credit", kswapdCredit)
+        w.scalar("kswapd.clock", kswapdClock)
+        w.scalar("kswapd.ns", kswapdNs)
+        // Slab: per-slot words of the slots ever issued, the object table, the caches.
+        w.raw("slab.info", slab.info, count: used)
+        w.raw("slab.buffer_heads", slab.bufferHeads, count: used)
+        w.array("slab.obj_slab", slab.objSlab)
+        w.array("slab.obj_generation", slab.objGeneration)
+        w.array("slab.obj_next", slab.objNext)
+        w.array("slab.obj_prev", slab.objPrev)
+        w.array("slab.obj_link", slab.objLink)
+        w.array("slab.obj_parent", slab.objParent)
+        w.array("slab.obj_children", slab.objChildren)
+        w.array("slab.obj_flags", slab.objFlags)
+        w.scalar("slab.obj_capacity", slab.objectCapacity)
+        w.array("slab.caches", slab.caches.flatMap { c in
+            [Int64(c.objects), Int64(c.slabs), Int64(c.partialHead), Int64(c.unusedHead), Int64(c.unusedTail), Int64(c.nrUnused), Int64(c.deferred)]
+        })
+        w.scalar("slab.free_obj", Int(slab.freeObj))
+        w.scalar("slab.page_shrinker_deferred", slab.pageShrinkerDeferred)
+        w.array("slab.info_granules", slab.infoGranules.map { $0 ? UInt8(1) : 0 })
+        w.array("slab.buffer_head_granules", slab.bufferHeadGranules.map { $0 ? UInt8(1) : 0 })
+        w.scalar("slab.word_bytes", slab.wordBytes)
+        // Tags, by name: each list as it is (stale handles included) and its capacity.
+        let tagNames = tags.keys.sorted()
+        var tagCounts: [UInt32] = [], tagCaps: [UInt32] = [], tagHandles: [UInt64] = []
+        for t in tagNames {
+            let l = tags[t] ?? []
+            tagCounts.append(UInt32(l.count))
+            tagCaps.append(UInt32(l.capacity))
+            for h in l { tagHandles.append(h.raw) }
+        }
+        w.array("tags.names", Machine.joinNames(tagNames))
+        w.array("tags.counts", tagCounts)
+        w.array("tags.capacities", tagCaps)
+        w.array("tags.handles", tagHandles)
+        w.scalar("tags.sweep_at", tags.sweepAt)
+        // Files, by tag.
+        let fileTags = files.lists.keys.sorted()
+        var fCounts: [UInt32] = [], fCaps: [UInt32] = [], pCounts: [UInt32] = [], pCaps: [UInt32] = []
+        var fPages: [UInt64] = [], fDentry: [UInt64] = [], fInode: [UInt64] = [], fFlags: [UInt8] = []
+        for t in fileTags {
+            let l = files[t] ?? []
+            fCounts.append(UInt32(l.count))
+            fCaps.append(UInt32(l.capacity))
+            for f in l {
+                pCounts.append(UInt32(f.pages.count))
+                pCaps.append(UInt32(f.pages.capacity))
+                for h in f.pages { fPages.append(h.raw) }
+                fDentry.append(f.dentry?.raw ?? 0)
+                fInode.append(f.inode?.raw ?? 0)
+                fFlags.append((f.dentry != nil ? 1 : 0) | (f.inode != nil ? 2 : 0))
+            }
+        }
+        w.array("files.tags", Machine.joinNames(fileTags))
+        w.array("files.counts", fCounts)
+        w.array("files.capacities", fCaps)
+        w.array("files.page_counts", pCounts)
+        w.array("files.page_capacities", pCaps)
+        w.array("files.pages", fPages)
+        w.array("files.dentry", fDentry)
+        w.array("files.inode", fInode)
+        w.array("files.flags", fFlags)
+        if let ms = modern { exportModern(ms, into: &w) }
+        return MachineStateImage(sections: w.sections)
+    }
+
+    /// Whether `exportState()` may be called now: not while kcompactd is in the middle of its work (a
+    /// compaction in progress, whose scanners and isolated pages no image holds) or a direct compactor's
+    /// capture is set. Between two operations of a seed-kernel machine, always.
+    public var canExportState: Bool {
+        guard let ms = modern else { return true }
+        return ms.kcompactd.allSatisfy { $0.job == nil } && ms.captureZone < 0
+    }
+
+    /// The modern profile's state (ModernState): its sysctls, per-zone and per-node fields, counters.
+    private func exportModern(_ ms: ModernState, into w: inout ImageBuilder) {
+        precondition(canExportState, "exportState while kcompactd works or a capture is set (check canExportState)")
+        w.array("modern.sysctls", [Int64(ms.compactionProactiveness), Int64(ms.watermarkBoostFactor), Int64(ms.watermarkScaleFactor),
+                                   Int64(THPEnabled.allCases.firstIndex(of: ms.thpEnabled)!), Int64(THPDefrag.allCases.firstIndex(of: ms.thpDefrag)!)])
+        w.array("modern.zone.cached_migrate_pfn0", ms.cachedMigratePfn0.map { Int64($0) })
+        w.array("modern.zone.cached_migrate_pfn1", ms.cachedMigratePfn1.map { Int64($0) })
+        w.array("modern.zone.cached_free_pfn", ms.cachedFreePfn.map { Int64($0) })
+        w.array("modern.zone.init_migrate_pfn", ms.initMigratePfn.map { Int64($0) })
+        w.array("modern.zone.init_free_pfn", ms.initFreePfn.map { Int64($0) })
+        w.array("modern.zone.order_failed", ms.orderFailed.map { Int64($0) })
+        w.array("modern.zone.blockskip_flush", ms.blockskipFlush.map { $0 ? UInt8(1) : 0 })
+        w.array("modern.zone.base_wmark", ms.baseWmark.flatMap { [Int64($0.min), Int64($0.low), Int64($0.high)] })
+        w.array("modern.zone.watermark_boost", ms.watermarkBoost.map { Int64($0) })
+        w.array("modern.zone.boosted", ms.boostedFlag.map { $0 ? UInt8(1) : 0 })
+        w.array("modern.zone.nr_reserved_highatomic", ms.nrReservedHighatomic.map { Int64($0) })
+        // kcompactd per node, asleep or awake without work (see canExportState): its fields, with an
+        // absent optional as -1.
+        w.array("modern.node.kcompactd", ms.kcompactd.flatMap { k -> [Int64] in
+            [Int64(k.maxOrder), Int64(k.highestZoneidx), k.proactiveTrigger ? 1 : 0, Int64(bitPattern: k.clock), k.sleeping ? 1 : 0,
+             Int64(bitPattern: k.sleptAt), k.wokenAt.map { Int64(bitPattern: $0) } ?? -1, k.timeoutNs.map { Int64(bitPattern: $0) } ?? -1]
+        })
+        w.array("modern.node.kswapd_alloc_order", ms.kswapdAllocOrder.map { Int64($0) })
+        w.array("modern.node.kswapd_reclaimed", ms.kswapdReclaimed.map { Int64($0) })
+        for f in Machine.modernCounterFields { w.scalar("vmstat.modern.\(f.name)", ev.modern[keyPath: f.key]) }
+    }
+
+    /// The modern profile's event counters, by name (a test checks that these are all of them).
+    static var modernCounterFields: [(name: String, key: WritableKeyPath<ModernVmCounters, UInt64>)] {
+        [("compact_daemon_wake", \.compactDaemonWake), ("compact_daemon_migrate_scanned", \.compactDaemonMigrateScanned),
+         ("compact_daemon_free_scanned", \.compactDaemonFreeScanned), ("thp_fault_alloc", \.thpFaultAlloc),
+         ("thp_fault_fallback", \.thpFaultFallback), ("compact_captured", \.compactCaptured),
+         ("compact_fast_migrate_scanned", \.compactFastMigrateScanned), ("compact_fast_free_scanned", \.compactFastFreeScanned),
+         ("compact_proactive_runs", \.compactProactiveRuns), ("watermark_boosts", \.watermarkBoosts)]
+    }
+
+    public static var imageModernCounterCount: Int { modernCounterFields.count }
+
+    private func restoreModern(_ ms: ModernState, _ r: ImageReader) throws(MMError) {
+        let sys = try r.array("modern.sysctls", count: 5, as: Int64.self)
+        guard sys[3] >= 0, Int(sys[3]) < THPEnabled.allCases.count, sys[4] >= 0, Int(sys[4]) < THPDefrag.allCases.count else {
+            throw ImageReader.bad("modern.sysctls", "names no transparent_hugepage setting")
+        }
+        ms.compactionProactiveness = Int(sys[0])
+        ms.watermarkBoostFactor = Int(sys[1])
+        ms.watermarkScaleFactor = Int(sys[2])
+        ms.thpEnabled = THPEnabled.allCases[Int(sys[3])]
+        ms.thpDefrag = THPDefrag.allCases[Int(sys[4])]
+        let nz = zones.count, nn = nodes.count
+        func ints(_ name: String, _ n: Int) throws(MMError) -> [Int] { try r.array(name, count: n, as: Int64.self).map { Int($0) } }
+        func pfns(_ name: String) throws(MMError) -> [Int] {
+            let a = try ints(name, nz)
+            guard a.allSatisfy({ $0 >= 0 && $0 <= totalPages }) else { throw ImageReader.bad(name, "holds a pfn out of range") }
+            return a
+        }
+        ms.cachedMigratePfn0 = try pfns("modern.zone.cached_migrate_pfn0")
+        ms.cachedMigratePfn1 = try pfns("modern.zone.cached_migrate_pfn1")
+        ms.cachedFreePfn = try pfns("modern.zone.cached_free_pfn")
+        ms.initMigratePfn = try pfns("modern.zone.init_migrate_pfn")
+        ms.initFreePfn = try pfns("modern.zone.init_free_pfn")
+        ms.orderFailed = try ints("modern.zone.order_failed", nz)
+        ms.blockskipFlush = try r.array("modern.zone.blockskip_flush", count: nz, as: UInt8.self).map { $0 != 0 }
+        let bw = try ints("modern.zone.base_wmark", 3 * nz)
+        ms.baseWmark = (0..<nz).map { (bw[3 * $0], bw[3 * $0 + 1], bw[3 * $0 + 2]) }
+        ms.watermarkBoost = try ints("modern.zone.watermark_boost", nz)
+        ms.boostedFlag = try r.array("modern.zone.boosted", count: nz, as: UInt8.self).map { $0 != 0 }
+        ms.nrReservedHighatomic = try ints("modern.zone.nr_reserved_highatomic", nz)
+        let k = try r.array("modern.node.kcompactd", count: 8 * nn, as: Int64.self)
+        for n in 0..<nn {
+            let f = k[(8 * n)..<(8 * n + 8)].map { $0 }
+            guard (0..<nrOrders).contains(Int(f[0])), (0..<zoneTypeCount).contains(Int(f[1])) else {
+                throw ImageReader.bad("modern.node.kcompactd", "holds an order or zone index out of range")
+            }
+            ms.kcompactd[n].maxOrder = Int(f[0])
+            ms.kcompactd[n].highestZoneidx = Int(f[1])
+            ms.kcompactd[n].proactiveTrigger = f[2] != 0
+            ms.kcompactd[n].clock = UInt64(bitPattern: f[3])
+            ms.kcompactd[n].sleeping = f[4] != 0
+            ms.kcompactd[n].sleptAt = UInt64(bitPattern: f[5])
+            ms.kcompactd[n].wokenAt = f[6] < 0 ? nil : UInt64(bitPattern: f[6])
+            ms.kcompactd[n].timeoutNs = f[7] < 0 ? nil : UInt64(bitPattern: f[7])
+            ms.kcompactd[n].job = nil
+        }
+        let ko = try ints("modern.node.kswapd_alloc_order", nn)
+        guard ko.allSatisfy({ $0 >= -1 && $0 < nrOrders }) else { throw ImageReader.bad("modern.node.kswapd_alloc_order", "holds an order out of range") }
+        ms.kswapdAllocOrder = ko
+        ms.kswapdReclaimed = try ints("modern.node.kswapd_reclaimed", nn)
+        ms.captureZone = -1
+        ms.captureOrder = -1
+        ms.capturedPfn = -1
+        for f in Machine.modernCounterFields { ev.modern[keyPath: f.key] = try r.uint64("vmstat.modern.\(f.name)") }
+    }
+
+    /// Names joined by NUL bytes.
+    private static func joinNames(_ names: [String]) -> [UInt8] {
+        var out: [UInt8] = []
+        for (i, n) in names.enumerated() {
+            if i > 0 { out.append(0) }
+            out.append(contentsOf: n.utf8)
+        }
+        return out
+    }
+
+    private static func splitNames(_ bytes: [UInt8], count: Int, section: String) throws(MMError) -> [String] {
+        if count == 0 {
+            guard bytes.isEmpty else { throw ImageReader.bad(section, "has names for no entries") }
+            return []
+        }
+        let parts = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard parts.count == count, Set(parts).count == count, parts.allSatisfy({ !$0.isEmpty }) else {
+            throw ImageReader.bad(section, "does not hold \(count) distinct names")
+        }
+        return parts
+    }
+
+    /// Builds the machine `config` describes with the state of `image` (taken by `exportState()` from a
+    /// machine of the same configuration). `stateGrowthGate` is installed before the state is restored,
+    /// so the handle table's slot limit is the image's. Throws, naming the section, when the image does
+    /// not fit the configuration or holds an index out of range; a machine that restores may still be
+    /// inconsistent if its image was (the caller runs `checkConsistency`).
+    public convenience init(_ config: MachineConfig, restoring image: MachineStateImage,
+                            stateGrowthGate gate: ((Int) -> Bool)? = nil) throws(MMError) {
+        try self.init(config)
+        stateGrowthGate = gate
+        try restore(ImageReader(image))
+    }
+
+    private func restore(_ r: ImageReader) throws(MMError) {
+        // Handles first: their count bounds the slot-indexed sections.
+        let hc = try r.array("handles.counters", count: 5, as: Int64.self)
+        let cap = handles.pfn.count
+        guard hc[0] >= 0, Int(hc[0]) <= cap, hc[2] >= 0, hc[2] <= hc[0], hc[3] >= hc[0], Int(hc[3]) <= cap,
+              hc[1] == Int64(NONE) || (hc[1] >= 0 && hc[1] < hc[0]), hc[4] >= 0, hc[4] + hc[2] <= hc[0] else {
+            throw ImageReader.bad("handles.counters", "holds impossible counts \(hc) for \(cap) slots")
+        }
+        let used = Int(hc[0])
+        try r.raw("pages.state", into: pages.state)
+        try r.raw("pages.order", into: pages.order)
+        try r.raw("pages.a", into: pages.a)
+        try r.raw("pages.b", into: pages.b)
+        try r.raw("pageblock.flags", into: pageblockFlags)
+        try r.raw("free.heads", into: freeArea.heads)
+        try r.raw("free.tails", into: freeArea.tails)
+        try r.raw("free.lengths", into: freeArea.lengths)
+        try r.raw("free.nr_free", into: freeArea.nrFree)
+        try r.raw("free.max_state", into: freeArea.maxState)
+        try r.raw("free.max_next", into: freeArea.maxNext)
+        try r.raw("free.max_prev", into: freeArea.maxPrev)
+        try r.raw("handles.pfn", into: handles.pfn, count: used)
+        try r.raw("handles.generation", into: handles.generation, count: used)
+        try r.raw("handles.lru_next", into: handles.lruNext, count: used)
+        try r.raw("handles.lru_prev", into: handles.lruPrev, count: used)
+        handles.restoreCounters(used: used, freeHead: UInt32(truncatingIfNeeded: hc[1]), live: Int(hc[2]), slotLimit: Int(hc[3]),
+                                retired: Int(hc[4]))
+        try r.raw("lru.heads", into: lru.heads)
+        try r.raw("lru.tails", into: lru.tails)
+        try r.raw("lru.pages", into: lru.pages)
+        try r.raw("pcp.heads", into: pcp.heads)
+        try r.raw("pcp.tails", into: pcp.tails)
+        try r.raw("pcp.count", into: pcp.count)
+        try r.raw("pcp.high", into: pcp.high)
+        try r.raw("pcp.batch", into: pcp.batch)
+        try r.raw("zone.free_pages", into: zoneFreePages)
+        try r.raw("zone.pgalloc", into: zonePgalloc)
+        try r.raw("zone.allocations", into: zoneAllocations)
+        try r.raw("zone.kind_pages", into: kindPages)
+        try r.raw("zone.dirty_pages", into: dirtyPages)
+        try r.raw("zone.isolated_pages", into: isolatedPages)
+        try r.raw("zone.pages_scanned", into: zonePagesScanned)
+        try r.raw("zone.all_unreclaimable", into: zoneAllUnreclaimable)
+        try r.raw("zone.lowmem_reserve_flat", into: zoneLowmemReserve)
+        try r.raw("zone.wmark_flat", into: zoneWmark)
+        try r.raw("zone.order0_low_mark", into: zoneOrder0LowMark)
+        let wm = try r.array("zone.watermark", count: zones.count * 3, as: Int64.self)
+        let lr = try r.array("zone.lowmem_reserve", count: zones.count * zoneTypeCount, as: Int64.self)
+        let lrc = try r.array("zone.lowmem_reserve_count", count: zones.count, as: Int64.self)
+        let cs = try r.array("zone.compact", count: zones.count * 2, as: Int64.self)
+        for z in zones.indices {
+            zones[z].watermark = (Int(wm[3 * z]), Int(wm[3 * z + 1]), Int(wm[3 * z + 2]))
+            guard lrc[z] >= 0 && lrc[z] <= Int64(zoneTypeCount) else { throw ImageReader.bad("zone.lowmem_reserve_count", "is out of range") }
+            zones[z].lowmemReserve = (0..<Int(lrc[z])).map { Int(lr[z * zoneTypeCount + $0]) }
+            zones[z].compactConsidered = Int(cs[2 * z])
+            zones[z].compactDeferShift = Int(cs[2 * z + 1])
+        }
+        var c = VmCounters(zoneTypes: zoneTypeCount)
+        for f in Machine.imageCounterFields { c[keyPath: f.key] = try r.uint64("vmstat.\(f.name)") }
+        c.pgalloc = try r.array("vmstat.pgalloc", count: ev.pgalloc.count)
+        ev = c  // (the modern counters follow in restoreModern)
+        minFreeKbytes = try r.int("sysctl.min_free_kbytes")
+        extfragThreshold = try r.int("sysctl.extfrag_threshold")
+        compactUnevictableAllowed = try r.int("sysctl.compact_unevictable_allowed")
+        hugepagesTreatAsMovable = try r.int("sysctl.hugepages_treat_as_movable")
+        let nextNid = try r.int("hugetlb.next_nid")
+        guard (0..<Swift.max(1, nodes.count)).contains(nextNid) else { throw ImageReader.bad("hugetlb.next_nid", "names no node") }
+        hugetlbNextNid = nextNid
+        let held = try r.array("kswapd.held_owed", count: 2, as: Int64.self)
+        kswapdHeld = Int(held[0])
+        kswapdOwed = held[1] != 0
+        swapUsed = try r.int("machine.swap_used")
+        clockNs = try r.uint64("machine.clock_ns")
+        rng = SeededRandom(seed: try r.uint64("machine.rng"))
+        generation = try r.uint64("machine.generation")
+        stateRefusals = try r.int("machine.state_refusals")
+        lastRefusedBytes = try r.int("machine.last_refused_bytes")
+        let kp = try r.array("kswapd.pending", count: nodes.count, as: Int64.self)
+        guard kp.allSatisfy({ $0 >= -1 && $0 < Int64(nrOrders) }) else { throw ImageReader.bad("kswapd.pending", "holds an order out of range") }
+        kswapdPending = kp.map { Int($0) }
+        kswapdCredit = try r.array("kswapd.credit", count: nodes.count)
+        kswapdClock = try r.uint64("kswapd.clock")
+        kswapdNs = try r.uint64("kswapd.ns")
+        try restoreSlab(r, used: used)
+        try restoreTags(r)
+        try restoreFiles(r)
+        if let ms = modern {
+            try restoreModern(ms, r)
+        } else if r.byName["modern.sysctls"] != nil {
+            throw ImageReader.bad("modern.sysctls", "the image is of a kernel 6.6 machine; the configuration is not")
+        }
+        try checkIndices()
+    }
+
+    private func restoreSlab(_ r: ImageReader, used: Int) throws(MMError) {
+        try r.raw("slab.info", into: slab.info, count: used)
+        try r.raw("slab.buffer_heads", into: slab.bufferHeads, count: used)
+        let objSlab: [UInt32] = try r.array("slab.obj_slab")
+        let n = objSlab.count
+        let capacity = try r.int("slab.obj_capacity")
+        guard capacity >= n, capacity <= handles.pfn.count * 64 else { throw ImageReader.bad("slab.obj_capacity", "is out of range") }
+        func sized<T: FixedWidthInteger>(_ name: String) throws(MMError) -> [T] {
+            var a = [T]()
+            a.reserveCapacity(capacity)
+            a.append(contentsOf: try r.array(name, count: n, as: T.self))
+            return a
+        }
+        var s = objSlab
+        s.reserveCapacity(capacity)
+        slab.objSlab = s
+        slab.objGeneration = try sized("slab.obj_generation")
+        slab.objNext = try sized("slab.obj_next")
+        slab.objPrev = try sized("slab.obj_prev")
+        slab.objLink = try sized("slab.obj_link")
+        slab.objParent = try sized("slab.obj_parent")
+        slab.objChildren = try sized("slab.obj_children")
+        slab.objFlags = try sized("slab.obj_flags")
+        let cs = try r.array("slab.caches", count: slab.caches.count * 7, as: Int64.self)
+        for i in slab.caches.indices {
+            let v = cs[(7 * i)..<(7 * i + 7)].map { $0 }
+            slab.caches[i].objects = Int(v[0])
+            slab.caches[i].slabs = Int(v[1])
+            slab.caches[i].partialHead = UInt32(truncatingIfNeeded: v[2])
+            slab.caches[i].unusedHead = UInt32(truncatingIfNeeded: v[3])
+            slab.caches[i].unusedTail = UInt32(truncatingIfNeeded: v[4])
+            slab.caches[i].nrUnused = Int(v[5])
+            slab.caches[i].deferred = Int(v[6])
+        }
+        slab.freeObj = UInt32(truncatingIfNeeded: try r.int("slab.free_obj"))
+        slab.pageShrinkerDeferred = try r.int("slab.page_shrinker_deferred")
+        slab.infoGranules = try r.array("slab.info_granules", count: slab.infoGranules.count, as: UInt8.self).map { $0 != 0 }
+        slab.bufferHeadGranules = try r.array("slab.buffer_head_granules", count: slab.bufferHeadGranules.count, as: UInt8.self).map { $0 != 0 }
+        slab.wordBytes = try r.int("slab.word_bytes")
+    }
+
+    private func restoreTags(_ r: ImageReader) throws(MMError) {
+        let counts: [UInt32] = try r.array("tags.counts")
+        let caps: [UInt32] = try r.array("tags.capacities", count: counts.count)
+        let names = try Machine.splitNames(try r.array("tags.names"), count: counts.count, section: "tags.names")
+        let hs: [UInt64] = try r.array("tags.handles")
+        guard hs.count == counts.reduce(0, { $0 + Int($1) }) else { throw ImageReader.bad("tags.handles", "does not match tags.counts") }
+        for t in Array(tags.keys) { tags.removeValue(forKey: t) }
+        var at = 0
+        for (i, name) in names.enumerated() {
+            guard caps[i] >= counts[i], Int(caps[i]) <= handles.pfn.count * 2 + 64 else { throw ImageReader.bad("tags.capacities", "is out of range") }
+            var l: [PageHandle] = []
+            l.reserveCapacity(Int(caps[i]))
+            for k in 0..<Int(counts[i]) { l.append(PageHandle(raw: hs[at + k])) }
+            at += Int(counts[i])
+            tags[name] = l
+        }
+        tags.sweepAt = try r.int("tags.sweep_at")
+    }
+
+    private func restoreFiles(_ r: ImageReader) throws(MMError) {
+        let counts: [UInt32] = try r.array("files.counts")
+        let caps: [UInt32] = try r.array("files.capacities", count: counts.count)
+        let names = try Machine.splitNames(try r.array("files.tags"), count: counts.count, section: "files.tags")
+        let nFiles = counts.reduce(0) { $0 + Int($1) }
+        let pCounts: [UInt32] = try r.array("files.page_counts", count: nFiles)
+        let pCaps: [UInt32] = try r.array("files.page_capacities", count: nFiles)
+        let pages: [UInt64] = try r.array("files.pages", count: pCounts.reduce(0) { $0 + Int($1) })
+        let dentry: [UInt64] = try r.array("files.dentry", count: nFiles)
+        let inode: [UInt64] = try r.array("files.inode", count: nFiles)
+        let flags: [UInt8] = try r.array("files.flags", count: nFiles)
+        for t in Array(files.lists.keys) { files[t] = nil }
+        var fi = 0, pi = 0
+        let bound = handles.pfn.count * 2 + 64
+        for (i, name) in names.enumerated() {
+            guard caps[i] >= counts[i], Int(caps[i]) <= bound else { throw ImageReader.bad("files.capacities", "is out of range") }
+            var l: [FileRecord] = []
+            l.reserveCapacity(Int(caps[i]))
+            for _ in 0..<Int(counts[i]) {
+                guard pCaps[fi] >= pCounts[fi], Int(pCaps[fi]) <= bound else { throw ImageReader.bad("files.page_capacities", "is out of range") }
+                var ps: [PageHandle] = []
+                ps.reserveCapacity(Int(pCaps[fi]))
+                for k in 0..<Int(pCounts[fi]) { ps.append(PageHandle(raw: pages[pi + k])) }
+                pi += Int(pCounts[fi])
+                let d = flags[fi] & 1 != 0 ? SlabObjectRef(raw: dentry[fi]) : nil
+                let n = flags[fi] & 2 != 0 ? SlabObjectRef(raw: inode[fi]) : nil
+                l.append(FileRecord(pages: ps, dentry: d, inode: n))
+                fi += 1
+            }
+            files[name] = l
+        }
+    }
+
+    /// Every link and index in the restored state is in range (NONE or below its bound), so that no walk
+    /// of a list, not even the consistency checker's, leaves its array. Lengths and agreement between the
+    /// structures are `checkConsistency`'s to judge.
+    private func checkIndices() throws(MMError) {
+        let n = totalPages, used = handles.used
+        func inRange(_ v: UInt32, _ bound: Int) -> Bool { v == NONE || Int(v) < bound }
+        func check<T: FixedWidthInteger>(_ name: String, _ a: RawArray<T>, count: Int? = nil, bound: Int) throws(MMError) {
+            let c = count ?? a.count
+            let bad = a.withBuffer { b -> Int? in
+                for i in 0..<c where !inRange(UInt32(truncatingIfNeeded: b[i]), bound) { return i }
+                return nil
+            }
+            if let i = bad { throw ImageReader.bad(name, "element \(i) is out of range (bound \(bound))") }
+        }
+        // Free and per-CPU heads link pfns; allocated heads name their slot.
+        let bad = pages.state.withBuffer { st -> (Int, String)? in
+            for pfn in 0..<n {
+                let s = st[pfn], code = PageState.code(s)
+                if code == PageState.buddy || code == PageState.pcp {
+                    if !inRange(pages.a[pfn], n) || !inRange(pages.b[pfn], n) { return (pfn, "a free page's links") }
+                    if code == PageState.buddy && Int(pages.order[pfn] & PageOrderByte.orderMask) >= nrOrders { return (pfn, "a free page's order") }
+                } else if code == PageState.allocated {
+                    if !PageState.isIsolatedFreePage(s) && !inRange(pages.a[pfn], used) { return (pfn, "an allocation's slot") }
+                    if Int(pages.order[pfn] & PageOrderByte.orderMask) >= nrOrders { return (pfn, "an allocation's order") }
+                }
+            }
+            return nil
+        }
+        if let (pfn, what) = bad { throw ImageReader.bad("pages", "pfn \(pfn): \(what) is out of range") }
+        try check("free.heads", freeArea.heads, bound: n)
+        try check("free.tails", freeArea.tails, bound: n)
+        try check("free.max_next", freeArea.maxNext, bound: n)
+        try check("free.max_prev", freeArea.maxPrev, bound: n)
+        let maxBad = freeArea.maxState.withBuffer { b in b.firstIndex { Int($0) > Migratetype.count } }
+        if let i = maxBad { throw ImageReader.bad("free.max_state", "element \(i) is out of range") }
+        let pfnBad = handles.pfn.withBuffer { b in (0..<used).first { b[$0] != SWAPPED && !inRange(b[$0], n) } }
+        if let i = pfnBad { throw ImageReader.bad("handles.pfn", "element \(i) is out of range (bound \(n))") }
+        // (A swapped-out allocation keeps its content word and order in its links.)
+        for s in 0..<used where handles.pfn[s] != SWAPPED {
+            guard inRange(handles.lruNext[s], used), inRange(handles.lruPrev[s], used) else {
+                throw ImageReader.bad("handles.lru_next", "slot \(s)'s links are out of range (bound \(used))")
+            }
+        }
+        try check("lru.heads", lru.heads, bound: used)
+        try check("lru.tails", lru.tails, bound: used)
+        try check("pcp.heads", pcp.heads, bound: n)
+        try check("pcp.tails", pcp.tails, bound: n)
+        let objects = slab.objSlab.count
+        for (name, a, bound) in [("slab.obj_slab", slab.objSlab, used), ("slab.obj_next", slab.objNext, objects),
+                                 ("slab.obj_prev", slab.objPrev, objects), ("slab.obj_parent", slab.objParent, objects)] {
+            if let i = a.firstIndex(where: { !inRange($0, bound) }) { throw ImageReader.bad(name, "element \(i) is out of range") }
+        }
+        // A buffer head's link names a page slot; a dentry's its inode (an object).
+        for i in 0..<objects where slab.objSlab[i] != NONE {
+            let c = Int(slab.objFlags[i] & 0x0F)
+            guard c < slab.caches.count else { throw ImageReader.bad("slab.obj_flags", "element \(i) names no cache") }
+            let bound = c == SlabCache.bufferHead.rawValue ? used : objects
+            if !inRange(slab.objLink[i], bound) { throw ImageReader.bad("slab.obj_link", "element \(i) is out of range") }
+        }
+        for c in slab.caches {
+            guard inRange(c.partialHead, used), inRange(c.unusedHead, objects), inRange(c.unusedTail, objects) else {
+                throw ImageReader.bad("slab.caches", "holds a list head out of range")
+            }
+        }
+        guard inRange(slab.freeObj, objects) else { throw ImageReader.bad("slab.free_obj", "is out of range") }
+        let slotBad = slab.bufferHeads.withBuffer { b in (0..<used).first { b[$0] != 0 && Int(b[$0]) - 1 >= objects } }
+        if let s = slotBad { throw ImageReader.bad("slab.buffer_heads", "element \(s) is out of range") }
+        let infoBad = slab.info.withBuffer { b in (0..<used).first { b[$0] != 0 && Int(b[$0] >> 12) - 1 >= slab.caches.count } }
+        if let s = infoBad { throw ImageReader.bad("slab.info", "element \(s) names no cache") }
+        guard kindPages.count == zones.count * AllocKind.count else { throw ImageReader.bad("zone.kind_pages", "has the wrong size") }
+    }
+}
+
+extension SlabObjectRef {
+    /// A reference from its raw value (as `raw` gives it).
+    init(raw: UInt64) { self.init(id: UInt32(truncatingIfNeeded: raw), generation: UInt32(truncatingIfNeeded: raw >> 32)) }
+}
