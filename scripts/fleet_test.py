@@ -13,7 +13,11 @@ compact-service.conf (the upstream's ports and the listen port rewritten to the 
      the front, and finds its job on exactly one instance;
   5. streams a machine's stats (SSE) through nginx: events arrive as they are sent (no buffering);
   6. kills one instance with SIGKILL: each of its machines answers 503 problem+json naming the machine
-     through the front, while the other instances' machines keep answering 200.
+     through the front, while the other instances' machines keep answering 200; restarted with its
+     --state-dir, its machines are back with the same /proc texts and allocations;
+  7. a fourth instance joins: scripts/move_machines.py (against a second nginx routing to four) moves
+     exactly the machines whose owner changed, by snapshot; the front is reloaded with four instances
+     and every machine answers through it as before.
 Prints one line per check and exits 1 if any failed.
 
     scripts/fleet_test.py --bin .build/debug/compact-service
@@ -29,14 +33,17 @@ def nginx_config(prefix, front, backends):
     src = os.path.join(ROOT, "deploy", "nginx")
     main = open(os.path.join(src, "nginx.conf")).read()
     conf = open(os.path.join(src, "compact-service.conf")).read()
-    servers = re.findall(r"^\s*server 127\.0\.0\.1:\d+ max_fails=0;\s*$", conf, re.M)
+    servers = re.findall(r"^\s*server 127\.0\.0\.1:\d+ max_fails=0;\s*\n", conf, re.M)
     if len(servers) != 3:
         raise SystemExit("deploy/nginx/compact-service.conf: expected three `server` lines, found %d" % len(servers))
-    for line, port in zip(servers, backends):
-        conf = conf.replace(line, re.sub(r":\d+", ":%d" % port, line), 1)
+    block = "".join(re.sub(r":\d+", ":%d" % port, servers[0], count=1) for port in backends)
+    start = conf.index(servers[0])
+    end = conf.index(servers[-1]) + len(servers[-1])
+    conf = conf[:start] + block + conf[end:]
     conf, n = re.subn(r"listen 127\.0\.0\.1:\d+;", "listen 127.0.0.1:%d;" % front, conf)
     if n != 1:
         raise SystemExit("deploy/nginx/compact-service.conf: expected one `listen` line")
+    os.makedirs(prefix, exist_ok=True)
     with open(os.path.join(prefix, "nginx.conf"), "w") as f:
         f.write(main)
     with open(os.path.join(prefix, "compact-service.conf"), "w") as f:
@@ -48,40 +55,57 @@ class Fleet:
         self.a = a
         self.failures = []
         self.prefix = tempfile.mkdtemp(prefix="fleet-")
+        # nginx's workers (run as `nobody` when the test runs as root) write uploads to its temp dirs.
+        os.chmod(self.prefix, 0o755)
         self.ports = [free_port() for _ in range(3)]
         self.front = free_port()
         self.procs = []
         self.nginx = None
+        self.probe = None
 
     def check(self, ok, what):
         print(("ok   " if ok else "FAIL ") + what, flush=True)
         if not ok:
             self.failures.append(what)
 
+    def launch(self, i):
+        """Starts instance i on its port with its own state directory (appending to its log)."""
+        log = open(os.path.join(self.prefix, "instance-%d.log" % i), "ab")
+        proc = subprocess.Popen([self.a.bin, "--port", str(self.ports[i]), "--log-level", "error",
+                                 "--state-dir", os.path.join(self.prefix, "state-%d" % i)],
+                                stdout=subprocess.DEVNULL, stderr=log)
+        if i < len(self.procs):
+            self.procs[i] = proc
+        else:
+            self.procs.append(proc)
+        if not wait_for_port(self.ports[i]):
+            raise SystemExit("instance %d did not start on port %d" % (i, self.ports[i]))
+
+    def start_nginx(self, prefix, port, backends):
+        nginx_config(prefix, port, backends)
+        conf = os.path.join(prefix, "nginx.conf")
+        t = subprocess.run([self.a.nginx, "-t", "-p", prefix + "/", "-c", conf], capture_output=True, text=True)
+        self.check(t.returncode == 0, "nginx -t accepts deploy/nginx for %d instances (%s)" % (
+            len(backends), (t.stderr.strip().splitlines() or [""])[-1]))
+        proc = subprocess.Popen([self.a.nginx, "-p", prefix + "/", "-c", conf, "-g", "daemon off;"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_for_port(port):
+            raise SystemExit("nginx did not start on port %d" % port)
+        return proc
+
     def start(self):
-        for i, p in enumerate(self.ports):
-            log = open(os.path.join(self.prefix, "instance-%d.log" % i), "wb")
-            self.procs.append(subprocess.Popen([self.a.bin, "--port", str(p), "--log-level", "error"],
-                                               stdout=subprocess.DEVNULL, stderr=log))
-        for p in self.ports:
-            if not wait_for_port(p):
-                raise SystemExit("an instance did not start on port %d" % p)
-        nginx_config(self.prefix, self.front, self.ports)
-        conf = os.path.join(self.prefix, "nginx.conf")
-        t = subprocess.run([self.a.nginx, "-t", "-p", self.prefix + "/", "-c", conf], capture_output=True, text=True)
-        self.check(t.returncode == 0, "nginx -t accepts deploy/nginx (%s)" % (t.stderr.strip().splitlines() or [""])[-1])
-        self.nginx = subprocess.Popen([self.a.nginx, "-p", self.prefix + "/", "-c", conf, "-g", "daemon off;"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_for_port(self.front):
-            raise SystemExit("nginx did not start on port %d" % self.front)
+        for i in range(len(self.ports)):
+            self.launch(i)
+        self.nginx = self.start_nginx(self.prefix, self.front, self.ports)
 
     def stop(self):
-        if self.nginx:
-            self.nginx.send_signal(signal.SIGQUIT)
-            try:
-                self.nginx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.nginx.kill()
+        for ng in (self.nginx, self.probe):
+            if ng:
+                ng.send_signal(signal.SIGQUIT)
+                try:
+                    ng.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    ng.kill()
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -210,8 +234,22 @@ class Fleet:
         spread = got[-1] - got[0] if len(got) >= 2 else 0
         self.check(len(got) >= 4 and spread >= 0.2, "SSE through nginx: %d stats events over %.2f s (not buffered)" % (len(got), spread))
 
+    def texts(self, port, name):
+        """A machine's /proc texts and live allocations as instance `port` (or the front) answers them."""
+        c = Client(port, 60)
+        out = []
+        for f in ("buddyinfo", "pagetypeinfo", "vmstat", "zoneinfo"):
+            st, body = c.request("GET", "/v1/machines/%s/proc/%s" % (name, f))
+            out.append((st, body))
+        st, body = c.request("GET", "/v1/machines/%s/debug/check" % name)
+        d = json.loads(body) if st == 200 else {}
+        out.append((st, d.get("consistent"), d.get("live_allocations")))
+        return out
+
     def kill_one(self):
         victim = 0
+        mine = [n for n in self.names if self.owner.get(n) == victim]
+        before = {n: self.texts(self.front, n) for n in mine}
         self.procs[victim].send_signal(signal.SIGKILL)
         self.procs[victim].wait()
         c = Client(self.front, 30)
@@ -230,7 +268,55 @@ class Fleet:
                 bad.append("%s (alive): %d" % (n, st))
         self.check(down > 0 and not bad, "instance 0 killed: its %d machines answer 503 problem+json naming them, the others 200%s" % (
             down, (": " + "; ".join(bad[:3])) if bad else ""))
+        # Restarted from its state directory, it has every machine back as it was.
+        t0 = time.time()
+        self.launch(victim)
+        took = time.time() - t0
+        changed = [n for n in mine if self.texts(self.front, n) != before[n]]
+        ok = all(b[-1][1] is True for b in before.values())
+        self.check(ok and not changed, "instance 0 restarted from its --state-dir in %.1f s: its %d machines are back unchanged "
+                   "(/proc texts, live allocations, invariant checker)%s" % (took, len(mine), (": changed " + ", ".join(changed[:5])) if changed else ""))
 
+    def move(self):
+        """A fourth instance joins: only the machines whose owner changes move, by snapshot, and all
+        are found through the front afterwards exactly as they were."""
+        self.ports.append(free_port())
+        self.launch(3)
+        probe_port = free_port()
+        self.probe = self.start_nginx(os.path.join(self.prefix, "front-4"), probe_port, self.ports)
+        before = {n: self.texts(self.front, n) for n in self.names}
+        old = ["http://127.0.0.1:%d" % p for p in self.ports[:3]]
+        args = [sys.executable, os.path.join(ROOT, "scripts", "move_machines.py"), "--new-front", "http://127.0.0.1:%d" % probe_port]
+        for u in old:
+            args += ["--from", u]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+        moved = [l.split()[1] for l in r.stdout.splitlines() if l.startswith("moved")]
+        failed = [l for l in r.stdout.splitlines() if l.startswith("failed")]
+        self.check(r.returncode == 0, "scripts/move_machines.py to four instances: %s" % (r.stdout.strip().splitlines() or ["(no output)"])[-1]
+                   + ((" / " + (failed[0] if failed else r.stderr.strip()[-300:])) if r.returncode else ""))
+        # Where every machine is now: exactly one instance each, the new one for exactly those moved.
+        owner, bad = {}, []
+        for n in self.names:
+            o = self.owners("/v1/machines/" + n)
+            if len(o) != 1:
+                bad.append("%s on %s" % (n, o))
+            else:
+                owner[n] = o[0]
+        switched = sorted(n for n in owner if owner[n] != self.owner[n])
+        self.check(not bad and switched == sorted(moved) and all(owner[n] == 3 for n in switched) and switched,
+                   "only the machines whose owner changed moved, all to the new instance (%d of %d)%s" % (
+                       len(switched), len(self.names), (": " + ", ".join(bad[:5])) if bad else ""))
+        # The front switches to four instances (nginx reload): every machine answers as before.
+        nginx_config(self.prefix, self.front, self.ports)
+        subprocess.run([self.a.nginx, "-p", self.prefix + "/", "-c", os.path.join(self.prefix, "nginx.conf"), "-s", "reload"],
+                       capture_output=True)
+        deadline, changed = time.time() + 10, self.names
+        while changed and time.time() < deadline:
+            time.sleep(0.3)
+            changed = [n for n in self.names if self.texts(self.front, n) != before[n]]
+        self.check(not changed, "after the front's reload every machine answers through it exactly as before%s" % (
+            (": " + ", ".join(changed[:5])) if changed else ""))
+        self.owner = owner
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -246,6 +332,7 @@ def main():
         f.experiment()
         f.stream()
         f.kill_one()
+        f.move()
     finally:
         f.stop()
     if f.failures:

@@ -26,6 +26,9 @@ struct CompactServiceCommand: ParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted; larger ones get 413.")
     var maxBodyBytes = 1 << 20
 
+    @Option(name: .customLong("max-snapshot-bytes"), help: "Largest machine snapshot upload (Content-Type application/vnd.compact-service.snapshot): bytes or with K/M/G; larger ones get 413.")
+    var maxSnapshotBytes = "256MiB"
+
     @Option(name: .customLong("max-machines"), help: "Most machines the service holds at once; more get 409.")
     var maxMachines = 64
 
@@ -89,6 +92,9 @@ struct CompactServiceCommand: ParsableCommand {
     func validate() throws {
         guard threads.map({ (1...256).contains($0) }) ?? true else { throw ValidationError("--threads must be 1..256") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard let s = ServerConfig.parseSize(maxSnapshotBytes), s >= 1024, s <= Int(Int32.max) else {
+            throw ValidationError("--max-snapshot-bytes must be a size from 1KiB to 2GiB (e.g. 256MiB)")
+        }
         guard maxMachines >= 1 else { throw ValidationError("--max-machines must be at least 1") }
         guard LogLevel(name: logLevel) != nil else { throw ValidationError("--log-level must be error, warning, info or debug") }
         if let b = memoryBudget, ServerConfig.parseSize(b) == nil {
@@ -118,6 +124,7 @@ struct CompactServiceCommand: ParsableCommand {
         c.port = port
         if let threads { c.threads = threads }
         c.maxBodyBytes = maxBodyBytes
+        c.maxSnapshotBytes = ServerConfig.parseSize(maxSnapshotBytes)!
         c.maxMachines = maxMachines
         if let b = memoryBudget { c.memoryBudget = ServerConfig.parseSize(b)! }
         c.logLevel = LogLevel(name: logLevel)!

@@ -9,6 +9,9 @@ public struct ServerConfig: Sendable {
     public var port: UInt16 = 8080
     public var threads = ServerConfig.defaultThreads
     public var maxBodyBytes = 1 << 20
+    /// Largest machine snapshot upload (`application/vnd.compact-service.snapshot`): a snapshot of a
+    /// large machine exceeds the JSON bodies' limit by far.
+    public var maxSnapshotBytes = 256 << 20
     public var maxMachines = 64
     public var memoryBudget = ServerConfig.defaultMemoryBudget
     /// Bearer tokens and their scopes (`--token-file`); empty: no authorization.
@@ -142,7 +145,7 @@ public final class Server: Sendable {
         router = Router(policy: config.policy,
                         limiter: config.rateLimit > 0 ? RateLimiter(rate: config.rateLimit, burst: 2 * config.rateLimit) : nil,
                         log: log) { Routes.register(&$0) }
-        http = MHDServer(router: router, registry: registry, log: log, maxBodyBytes: config.maxBodyBytes,
+        http = MHDServer(router: router, registry: registry, log: log, maxBodyBytes: config.maxBodyBytes, maxSnapshotBytes: config.maxSnapshotBytes,
                          rateLimited: config.rateLimit > 0)
     }
 

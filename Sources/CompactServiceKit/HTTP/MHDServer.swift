@@ -22,6 +22,7 @@ final class MHDServer: Sendable {
     let registry: MachineRegistry
     let log: Logger
     let maxBodyBytes: Int
+    let maxSnapshotBytes: Int
     /// `--rate-limit` is on: a mutation's client (token or address) is read for the limiter.
     let rateLimited: Bool
     /// The service has tokens: Authorization is read on every request (reads may need one too).
@@ -59,11 +60,12 @@ final class MHDServer: Sendable {
     /// Open SSE streams and the ticker that resumes them (HTTP/MHDStream.swift).
     let streams: StreamHub
 
-    init(router: Router, registry: MachineRegistry, log: Logger, maxBodyBytes: Int, rateLimited: Bool = false) {
+    init(router: Router, registry: MachineRegistry, log: Logger, maxBodyBytes: Int, maxSnapshotBytes: Int = 256 << 20, rateLimited: Bool = false) {
         self.router = router
         self.registry = registry
         self.log = log
         self.maxBodyBytes = maxBodyBytes
+        self.maxSnapshotBytes = maxSnapshotBytes
         self.rateLimited = rateLimited
         hasTokens = !router.policy.tokens.isEmpty
         var g = SystemRandomNumberGenerator()
@@ -257,7 +259,8 @@ final class MHDServer: Sendable {
         let shard = ThreadShard.current
         let startNs = monotonicNs()
         requestCounts.add(0, 1, shard: shard)
-        let bodyTooLarge = header(conn, "Content-Length").flatMap { Int($0) }.map { $0 > maxBodyBytes } ?? false
+        let limit = bodyLimit(conn)
+        let bodyTooLarge = header(conn, "Content-Length").flatMap { Int($0) }.map { $0 > limit } ?? false
         let slot = fixedSlot(method, url)
         if slot >= 0 && !bodyTooLarge {
             // A fixed answer (/healthz) needs no RequestState: its state fits in req_cls itself.
@@ -268,6 +271,7 @@ final class MHDServer: Sendable {
         let st = RequestState(
             startNs: startNs, method: MHDServer.method(method), url: url, clientRequestID: clientID,
             idPrefix: idPrefix, idNumber: clientID == nil ? nextRequestNumber(shard: shard) : 0, shard: shard)
+        st.bodyLimit = limit
         reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
         if bodyTooLarge {
             // Refuse before reading the body: MHD closes the connection after this answer.
@@ -277,11 +281,18 @@ final class MHDServer: Sendable {
         return .YES
     }
 
-    /// A chunk of the body: kept unless the body has grown past --max-body-bytes (then dropped, and the
+    /// The body limit of a request: --max-snapshot-bytes for a snapshot upload, else --max-body-bytes.
+    private func bodyLimit(_ conn: OpaquePointer) -> Int {
+        guard let type = header(conn, "Content-Type") else { return maxBodyBytes }
+        let media = String(type.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingASCIIWhitespace().lowercased()
+        return media == SnapshotFormat.mediaType ? maxSnapshotBytes : maxBodyBytes
+    }
+
+    /// A chunk of the body: kept unless the body has grown past its limit (then dropped, and the
     /// request answered 413 on the final call).
     private func receive(_ st: RequestState, _ upload: UnsafePointer<CChar>?, _ n: Int) {
         guard !st.tooLarge, let upload else { return }
-        if st.body.count + n > maxBodyBytes {
+        if st.body.count + n > st.bodyLimit {
             st.tooLarge = true
             st.body = []
             return
@@ -407,8 +418,10 @@ final class MHDServer: Sendable {
     }
 
     private func tooLarge(_ st: RequestState) -> Response {
-        Problem(413, "the request body exceeds --max-body-bytes (\(maxBodyBytes) bytes)", field: "body")
-            .response(requestID: st.requestID)
+        let p = st.bodyLimit == maxSnapshotBytes && st.bodyLimit != maxBodyBytes
+            ? Problem(413, "the snapshot upload exceeds --max-snapshot-bytes (\(st.bodyLimit) bytes)", field: "body")
+            : Problem(413, "the request body exceeds --max-body-bytes (\(maxBodyBytes) bytes)", field: "body")
+        return p.response(requestID: st.requestID)
     }
 
     /// The client's IP address as text ("" when unknown).
@@ -592,6 +605,8 @@ final class RequestState {
     let shard: Int
     var body: [UInt8] = []
     var tooLarge = false
+    /// The body's limit, chosen from the Content-Type at the first call.
+    var bodyLimit = 0
     var responded = false
     var pending: ResponseSlot?
     /// `Route.index` of the matched route (its metrics series), or -1: the `unmatched` series.

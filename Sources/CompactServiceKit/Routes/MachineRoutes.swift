@@ -4,7 +4,7 @@ import MMCore
 enum MachineRoutes {
     static func register(_ t: inout RouteTable) {
         t.add("POST", "/v1/machines", body: .jsonOrSnapshot, scope: .admin, create)
-        t.add("PUT", "/v1/machines/{name}", body: .json, scope: .admin, put)
+        t.add("PUT", "/v1/machines/{name}", body: .jsonOrSnapshot, scope: .admin, put)
         t.get("/v1/machines", cached: cachedList, list)
         t.get("/v1/machines/{name}", cached: { ctx in
             MachineWire.cachedDescription(try ctx.machine()).map { d in
@@ -46,8 +46,15 @@ enum MachineRoutes {
     /// carries the name a front hashes on): 201 when it creates the machine, 200 with the machine when
     /// one of that name was created from an equal definition (whatever happened to it since), 409 when
     /// from a different one.
+    ///
+    /// With a snapshot body (`application/vnd.compact-service.snapshot`) the machine is created from
+    /// it under the path's name, through a front to the instance that owns the name: how
+    /// scripts/move_machines.py moves a machine. 409 when a machine of that name exists.
     static func put(_ ctx: RequestContext) throws -> Response {
         let name = try ctx.machineName()
+        if ctx.request.mediaType == SnapshotFormat.mediaType {
+            return try created(try SnapshotRoutes.createFromUpload(ctx, name: name))
+        }
         let config = try MachineWire.parsePut(try ctx.jsonBody(), name: name)
         // A machine of that name being created by another request is waited for (creation takes
         // milliseconds), then compared.

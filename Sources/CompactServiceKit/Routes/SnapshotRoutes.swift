@@ -58,9 +58,9 @@ enum SnapshotRoutes {
         }
     }
 
-    /// `POST /v1/machines?name=…` with a snapshot body.
-    static func createFromUpload(_ ctx: RequestContext) throws -> MachineBox {
-        guard let name = ctx.request.query["name"] else {
+    /// `POST /v1/machines?name=…` (no `name` argument) or `PUT /v1/machines/{name}` with a snapshot body.
+    static func createFromUpload(_ ctx: RequestContext, name pathName: String? = nil) throws -> MachineBox {
+        guard let name = pathName ?? ctx.request.query["name"] else {
             throw Problem.invalid("name", "a snapshot upload names the new machine in the query: POST /v1/machines?name=…")
         }
         guard Validation.isValidName(name) else { throw Problem.invalid("name", "machine names match \(Validation.namePattern)") }

@@ -68,6 +68,48 @@ final class SnapshotTests: XCTestCase {
         try continueAlike((c, "orig"), (t, "copy"))
     }
 
+    /// `PUT /v1/machines/{name}` with a snapshot (how scripts/move_machines.py moves a machine through a
+    /// front): the machine under the path's name, equal to the original; 409 when the name is taken;
+    /// snapshot uploads have their own body limit (--max-snapshot-bytes), JSON bodies keep theirs.
+    func testPutWithASnapshotCreatesTheMachineByPath() throws {
+        let source = try TestServer()
+        defer { source.stop() }
+        let c = source.client
+        try source.createMachine("orig", memoryMiB: 64, extra: ",\"seed\":5")
+        _ = try c.post("/v1/machines/orig/allocations", json: "{\"count\":5000,\"tag\":\"x\",\"kind\":\"file\"}")
+        _ = try c.post("/v1/machines/orig/allocations/free", json: "{\"tag\":\"x\",\"pattern\":\"every_other\"}")
+        let snap = try c.get("/v1/machines/orig/snapshot").body
+        XCTAssertGreaterThan(snap.count, 8192)
+
+        let target = try TestServer { $0.maxBodyBytes = 4096; $0.maxSnapshotBytes = 8 << 20 }
+        defer { target.stop() }
+        let t = target.client
+        let put = try t.request("PUT", "/v1/machines/moved", body: snap, contentType: SnapshotTests.snapshotType)
+        XCTAssertEqual(put.status, 201, put.text)
+        XCTAssertEqual(put.header("location"), "/v1/machines/moved")
+        XCTAssertEqual(try fingerprint(t, "moved"), try fingerprint(c, "orig"))
+        let again = try t.request("PUT", "/v1/machines/moved", body: snap, contentType: SnapshotTests.snapshotType)
+        XCTAssertEqual(again.status, 409, again.text)
+        // A JSON body over --max-body-bytes is still refused, naming the flag that limits it.
+        let big = "{\"memory_mib\":64,\"sysctl\":{},\"pad\":\"" + String(repeating: "x", count: 5000) + "\"}"
+        let json = try t.request("PUT", "/v1/machines/other", body: Array(big.utf8), contentType: "application/json")
+        XCTAssertEqual(json.status, 413)
+        XCTAssertTrue(json.text.contains("--max-body-bytes"), json.text)
+        // A snapshot over --max-snapshot-bytes is refused naming that flag, and nothing is created.
+        let small = try TestServer { $0.maxSnapshotBytes = 8192 }
+        defer { small.stop() }
+        let over = try small.client.request("PUT", "/v1/machines/moved", body: snap, contentType: SnapshotTests.snapshotType)
+        XCTAssertEqual(over.status, 413)
+        XCTAssertEqual(over.json["field"] as? String, "body")
+        XCTAssertTrue(over.text.contains("--max-snapshot-bytes"), over.text)
+        XCTAssertEqual(try small.client.get("/v1/machines/moved").status, 404)
+        // Not a snapshot: 422 naming the body, nothing created.
+        let junk = try t.request("PUT", "/v1/machines/junk", body: Array("CSSNAPSHjunk".utf8), contentType: SnapshotTests.snapshotType)
+        XCTAssertEqual(junk.status, 422, junk.text)
+        XCTAssertEqual(junk.json["field"] as? String, "body")
+        XCTAssertEqual(try t.get("/v1/machines/junk").status, 404)
+    }
+
     func testCloneForksAMachine() throws {
         let s = try TestServer()
         defer { s.stop() }
