@@ -68,11 +68,16 @@ class Fleet:
         if not ok:
             self.failures.append(what)
 
+    def url(self, i):
+        return "http://127.0.0.1:%d" % self.ports[i]
+
     def launch(self, i):
         """Starts instance i on its port with its own state directory (appending to its log)."""
         log = open(os.path.join(self.prefix, "instance-%d.log" % i), "ab")
         proc = subprocess.Popen([self.a.bin, "--port", str(self.ports[i]), "--log-level", "error",
-                                 "--state-dir", os.path.join(self.prefix, "state-%d" % i)],
+                                 "--state-dir", os.path.join(self.prefix, "state-%d" % i),
+                                 # The same list on every instance, as a StatefulSet's pods get it.
+                                 "--peers", ",".join(self.url(j) for j in range(len(self.ports))), "--self-url", self.url(i)],
                                 stdout=subprocess.DEVNULL, stderr=log)
         if i < len(self.procs):
             self.procs[i] = proc
@@ -234,6 +239,38 @@ class Fleet:
         spread = got[-1] - got[0] if len(got) >= 2 else 0
         self.check(len(got) >= 4 and spread >= 0.2, "SSE through nginx: %d stats events over %.2f s (not buffered)" % (len(got), spread))
 
+    def fleet_lists(self):
+        """GET /v1/fleet/machines and /v1/fleet/jobs through the front: every instance's, each item
+        naming the instance that serves it."""
+        c = Client(self.front, 60)
+        st, body = c.request("GET", "/v1/fleet/machines")
+        d = json.loads(body) if st == 200 else {}
+        served = {m["name"]: m.get("served_by") for m in d.get("machines", [])}
+        want = {n: self.url(self.owner[n]) for n in self.names}
+        self.check(st == 200 and d.get("complete") is True and served == want and len(d.get("instances", [])) == 3,
+                   "GET /v1/fleet/machines through the front lists all %d machines, each with the instance that serves it (%d, %d listed, complete=%s)" % (
+                       len(self.names), st, len(served), d.get("complete")))
+        st, body = c.request("GET", "/v1/fleet/jobs")
+        d = json.loads(body) if st == 200 else {}
+        exp = [j for j in d.get("jobs", []) if j.get("kind") == "experiment"]
+        where = self.owners("/v1/experiments/fleet-sweep")
+        self.check(st == 200 and d.get("complete") is True and len(exp) == 1 and len(where) == 1
+                   and exp[0].get("served_by") == self.url(where[0]),
+                   "GET /v1/fleet/jobs through the front finds the experiment job once, with the instance that serves it (%d, %d jobs)" % (st, len(d.get("jobs", []))))
+
+    def fleet_lists_degraded(self, victim, down):
+        st, body = Client(self.front, 60).request("GET", "/v1/fleet/machines")
+        if st == 503:
+            # The front sends the fleet views (the empty key) to one instance: the dead one here.
+            self.check(True, "GET /v1/fleet/machines: 503, the instance the front asks for fleet views is the one down")
+            return
+        d = json.loads(body) if st == 200 else {}
+        bad = [i for i in d.get("instances", []) if i.get("status") != "ok"]
+        self.check(st == 200 and d.get("complete") is False and len(d.get("machines", [])) == len(self.names) - down
+                   and [i.get("url") for i in bad] == [self.url(victim)],
+                   "with one instance down, /v1/fleet/machines says so (complete=false, %s unreachable) and lists the other %d machines" % (
+                       [i.get("url") for i in bad], len(d.get("machines", []))))
+
     def texts(self, port, name):
         """A machine's /proc texts and live allocations as instance `port` (or the front) answers them."""
         c = Client(port, 60)
@@ -268,6 +305,7 @@ class Fleet:
                 bad.append("%s (alive): %d" % (n, st))
         self.check(down > 0 and not bad, "instance 0 killed: its %d machines answer 503 problem+json naming them, the others 200%s" % (
             down, (": " + "; ".join(bad[:3])) if bad else ""))
+        self.fleet_lists_degraded(victim, down)
         # Restarted from its state directory, it has every machine back as it was.
         t0 = time.time()
         self.launch(victim)
@@ -331,6 +369,7 @@ def main():
         f.traffic()
         f.experiment()
         f.stream()
+        f.fleet_lists()
         f.kill_one()
         f.move()
     finally:

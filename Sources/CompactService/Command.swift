@@ -67,6 +67,13 @@ struct CompactServiceCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "error, warning, info (one line per request) or debug.")
     var logLevel = "info"
 
+    @Option(name: .customLong("peers"),
+            help: "The fleet's instances behind the front, as http://host:port separated by commas, for the fleet-wide views (GET /v1/fleet/machines, /v1/fleet/jobs). May include this instance when --self-url names it (the same list on every instance).")
+    var peers: String?
+
+    @Option(name: .customLong("self-url"), help: "This instance's own URL as --peers names it (left out of the peers asked).")
+    var selfURL: String?
+
     @Option(name: .customLong("demo-machine"),
             help: "Create a machine of this name at start-up (x86_64, 4096 MiB, one node), for the README's examples.")
     var demoMachine: String?
@@ -129,6 +136,11 @@ struct CompactServiceCommand: ParsableCommand {
         if let b = memoryBudget { c.memoryBudget = ServerConfig.parseSize(b)! }
         c.logLevel = LogLevel(name: logLevel)!
         c.demoMachine = demoMachine
+        do {
+            c.fleet = try FleetPeers(urls: (peers ?? "").split(separator: ",").map { String($0.filter { $0 != " " }) }, selfURL: selfURL)
+        } catch {
+            throw ValidationError(error.description)
+        }
         c.shutdownTimeoutSeconds = shutdownTimeout
         c.requireTokenForReads = requireTokenForReads
         c.allowedHosts = allowedHosts

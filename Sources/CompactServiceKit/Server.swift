@@ -12,6 +12,8 @@ public struct ServerConfig: Sendable {
     /// Largest machine snapshot upload (`application/vnd.compact-service.snapshot`): a snapshot of a
     /// large machine exceeds the JSON bodies' limit by far.
     public var maxSnapshotBytes = 256 << 20
+    /// The fleet's instances (`--peers`, `--self-url`) for the fleet-wide views.
+    public var fleet = FleetPeers.none
     public var maxMachines = 64
     public var memoryBudget = ServerConfig.defaultMemoryBudget
     /// Bearer tokens and their scopes (`--token-file`); empty: no authorization.
@@ -144,7 +146,7 @@ public final class Server: Sendable {
         snapshotter = store.map { Snapshotter(store: $0, registry: registry) }
         router = Router(policy: config.policy,
                         limiter: config.rateLimit > 0 ? RateLimiter(rate: config.rateLimit, burst: 2 * config.rateLimit) : nil,
-                        log: log) { Routes.register(&$0) }
+                        fleet: config.fleet, log: log) { Routes.register(&$0) }
         http = MHDServer(router: router, registry: registry, log: log, maxBodyBytes: config.maxBodyBytes, maxSnapshotBytes: config.maxSnapshotBytes,
                          rateLimited: config.rateLimit > 0)
     }

@@ -17,6 +17,7 @@ enum Routes {
         StreamRoutes.register(&t)
         MetricsRoutes.register(&t)
         UIRoutes.register(&t)
+        FleetRoutes.register(&t)
     }
 
     /// The machine `--demo-machine` creates: x86_64, 4096 MiB, one node.

@@ -154,8 +154,12 @@ final class Router: Sendable {
     /// `--rate-limit`: mutations per client and second; nil: no limit.
     private let limiter: RateLimiter?
     private let log: Logger
+    /// The fleet's other instances, for the fleet-wide views.
+    let fleet: FleetPeers
 
-    init(policy: AccessPolicy = AccessPolicy(), limiter: RateLimiter? = nil, log: Logger, build: (inout RouteTable) -> Void) {
+    init(policy: AccessPolicy = AccessPolicy(), limiter: RateLimiter? = nil, fleet: FleetPeers = .none, log: Logger,
+         build: (inout RouteTable) -> Void) {
+        self.fleet = fleet
         var t = RouteTable()
         build(&t)
         entries = t.entries
@@ -261,7 +265,7 @@ final class Router: Sendable {
                     }
                     if request.isMutating, let limiter { try limiter.take(request.client) }
                     try Router.checkContentType(request, route.body)
-                    let ctx = RequestContext(request: request, params: params, registry: registry, auth: policy.authMode)
+                    let ctx = RequestContext(request: request, params: params, registry: registry, auth: policy.authMode, fleet: fleet)
                     if cachedOnly {
                         guard let r = try route.cached!(ctx) else { return nil }
                         response = r
@@ -367,6 +371,8 @@ struct RequestContext: Sendable {
     let registry: MachineRegistry
     /// Which requests need `Authorization: Bearer <token>` on this server (`/readyz` tells clients).
     var auth = AccessPolicy.AuthMode.none
+    /// The fleet's other instances (`--peers`).
+    var fleet = FleetPeers.none
 
     /// The `{name}` path parameter, checked against the name pattern.
     func machineName() throws(Problem) -> String { try Validation.pathName(params["name"] ?? "") }
