@@ -69,7 +69,7 @@ serve: release
 
 # Unit and integration tests, the crash test (30 SIGKILLs of a service with --state-dir, every
 # acknowledged change found after each restart), the chaos test (a few short rounds), the limits test (wrk beside a
-# misbehaving client), the fleet test (three instances behind nginx with deploy/nginx), the dashboard
+# misbehaving client), the fleet test (three instances behind nginx with deploy/nginx) and deploy/k8s checked against it, the dashboard
 # in headless Chromium, a short soak (4 min: memory stays within the
 # budget and flat), then schemathesis against the running server with openapi.yaml, promtool on its live
 # /metrics, and hadolint on the Dockerfile.
@@ -80,6 +80,7 @@ test: deps-test
 	python3 scripts/chaos.py --bin .build/debug/compact-service --rounds 5 --seconds 4
 	python3 scripts/limits.py --bin .build/debug/compact-service
 	python3 scripts/fleet_test.py --bin .build/debug/compact-service
+	python3 scripts/check_k8s.py
 	$(BROWSER_PY) scripts/browser_test.py --bin .build/debug/compact-service
 	python3 scripts/soak.py --bin .build/debug/compact-service --minutes 4 --interval 10 --quiesce-every 20 --budget-mib 128
 	scripts/schemathesis.sh
