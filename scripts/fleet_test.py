@@ -15,7 +15,9 @@ compact-service.conf (the upstream's ports and the listen port rewritten to the 
   6. kills one instance with SIGKILL: each of its machines answers 503 problem+json naming the machine
      through the front, while the other instances' machines keep answering 200; restarted with its
      --state-dir, its machines are back with the same /proc texts and allocations;
-  7. a fourth instance joins: scripts/move_machines.py (against a second nginx routing to four) moves
+  7. a spread experiment (6 seeds) through the front: its parts run on the instances owning their names
+     and the merged result equals the same experiment's on a lone instance, byte for byte;
+  8. a fourth instance joins: scripts/move_machines.py (against a second nginx routing to four) moves
      exactly the machines whose owner changed, by snapshot; the front is reloaded with four instances
      and every machine answers through it as before.
 Prints one line per check and exits 1 if any failed.
@@ -77,7 +79,8 @@ class Fleet:
         proc = subprocess.Popen([self.a.bin, "--port", str(self.ports[i]), "--log-level", "error",
                                  "--state-dir", os.path.join(self.prefix, "state-%d" % i),
                                  # The same list on every instance, as a StatefulSet's pods get it.
-                                 "--peers", ",".join(self.url(j) for j in range(len(self.ports))), "--self-url", self.url(i)],
+                                 "--peers", ",".join(self.url(j) for j in range(len(self.ports))), "--self-url", self.url(i),
+                                 "--front", "http://127.0.0.1:%d" % self.front],
                                 stdout=subprocess.DEVNULL, stderr=log)
         if i < len(self.procs):
             self.procs[i] = proc
@@ -258,6 +261,40 @@ class Fleet:
                    and exp[0].get("served_by") == self.url(where[0]),
                    "GET /v1/fleet/jobs through the front finds the experiment job once, with the instance that serves it (%d, %d jobs)" % (st, len(d.get("jobs", []))))
 
+    SWEEP = {"template": {"preset": "x86_64", "memory_mib": 64, "seed": 7}, "repeat": 6,
+             "variants": [{"name": "vanilla", "compaction": False}, {"name": "compaction"}],
+             "workload": {"seed": 3, "steps": [{"fill": {"kind": "anon", "fraction": 1.0, "tag": "a"}},
+                                               {"free": {"tag": "a", "pattern": "random", "fraction": 0.6}},
+                                               {"high_alloc": {"count": 12, "stop_on_failure": False}}]}}
+
+    def spread(self):
+        """A spread experiment through the front: its parts run on the instances that own their names,
+        and its result equals the same experiment's on one instance alone, byte for byte."""
+        c = Client(self.front, 300)
+        body = dict(self.SWEEP, spread=True)
+        st, payload = c.request("PUT", "/v1/experiments/spread-sweep", body)
+        self.check(st == 202, "a spread experiment starts through the front (%d %s)" % (st, payload[:120]))
+        st, payload = c.request("GET", "/v1/experiments/spread-sweep?wait=true&timeout_s=300")
+        state = json.loads(payload).get("state") if st == 200 else None
+        self.check(state == "succeeded", "the spread experiment succeeded (%s %s)" % (st, payload[:200] if state != "succeeded" else state))
+        parts = ["spread-sweep"] + ["spread-sweep-part-%d" % i for i in (1, 2)]
+        where = [self.owners("/v1/experiments/" + p) for p in parts]
+        self.check(all(len(w) == 1 for w in where), "its three parts ran on the instances that own their names: %s" % where)
+        got = [c.request("GET", "/v1/experiments/spread-sweep/result?format=" + f) for f in ("json", "csv", "markdown")]
+        # The same experiment (not spread) on an instance of its own.
+        port = free_port()
+        alone = subprocess.Popen([self.a.bin, "--port", str(port), "--log-level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(port)
+            a = Client(port, 300)
+            a.request("PUT", "/v1/experiments/spread-sweep?wait=true&timeout_s=300", self.SWEEP)
+            want = [a.request("GET", "/v1/experiments/spread-sweep/result?format=" + f) for f in ("json", "csv", "markdown")]
+        finally:
+            alone.terminate()
+            alone.wait()
+        same = all(g[0] == 200 for g in got) and got == want
+        self.check(same, "its merged result (JSON, CSV, Markdown) equals the same experiment's on one instance, byte for byte (%d bytes of JSON)" % len(got[0][1]))
+
     def fleet_lists_degraded(self, victim, down):
         st, body = Client(self.front, 60).request("GET", "/v1/fleet/machines")
         if st == 503:
@@ -370,6 +407,7 @@ def main():
         f.experiment()
         f.stream()
         f.fleet_lists()
+        f.spread()
         f.kill_one()
         f.move()
     finally:

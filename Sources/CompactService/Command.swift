@@ -74,6 +74,9 @@ struct CompactServiceCommand: ParsableCommand {
     @Option(name: .customLong("self-url"), help: "This instance's own URL as --peers names it (left out of the peers asked).")
     var selfURL: String?
 
+    @Option(name: .customLong("front"), help: "The front's URL (http://host:port): where a spread experiment submits its parts.")
+    var front: String?
+
     @Option(name: .customLong("demo-machine"),
             help: "Create a machine of this name at start-up (x86_64, 4096 MiB, one node), for the README's examples.")
     var demoMachine: String?
@@ -137,7 +140,7 @@ struct CompactServiceCommand: ParsableCommand {
         c.logLevel = LogLevel(name: logLevel)!
         c.demoMachine = demoMachine
         do {
-            c.fleet = try FleetPeers(urls: (peers ?? "").split(separator: ",").map { String($0.filter { $0 != " " }) }, selfURL: selfURL)
+            c.fleet = try FleetPeers(urls: (peers ?? "").split(separator: ",").map { String($0.filter { $0 != " " }) }, selfURL: selfURL, front: front)
         } catch {
             throw ValidationError(error.description)
         }

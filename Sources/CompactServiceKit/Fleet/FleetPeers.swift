@@ -11,11 +11,19 @@ public struct FleetPeers: Sendable {
     let selfName: String
     /// Per peer, for connecting and for each read.
     let timeoutMs: Int
+    /// The front (`--front`): where a spread experiment submits its parts.
+    let front: PeerURL?
 
     /// `urls` may name this instance too (the same list on every instance, as a StatefulSet's pods
     /// get it): an entry equal to `selfURL` is left out. Throws the first entry that is not
     /// `http://host[:port]`.
-    public init(urls: [String], selfURL: String?, timeoutMs: Int = 5000) throws(PeerError) {
+    public init(urls: [String], selfURL: String?, front: String? = nil, timeoutMs: Int = 5000) throws(PeerError) {
+        if let front {
+            guard let f = PeerURL(front) else { throw PeerError(description: "--front '\(front.prefix(100))' is not http://host[:port]") }
+            self.front = f
+        } else {
+            self.front = nil
+        }
         var peers: [PeerURL] = []
         let me = selfURL.flatMap(PeerURL.init)
         if let selfURL, me == nil { throw PeerError(description: "--self-url '\(selfURL.prefix(100))' is not http://host[:port]") }

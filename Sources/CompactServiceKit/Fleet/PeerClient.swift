@@ -43,16 +43,23 @@ enum PeerClient {
     static let maxAnswerBytes = 64 << 20
 
     static func get(_ peer: PeerURL, _ path: String, authorization: String?, timeoutMs: Int) -> Result<(status: Int, body: [UInt8]), PeerError> {
+        request(peer, "GET", path, body: nil, authorization: authorization, timeoutMs: timeoutMs)
+    }
+
+    /// One request; a body goes as `application/json`.
+    static func request(_ peer: PeerURL, _ method: String, _ path: String, body: [UInt8]?, authorization: String?,
+                        timeoutMs: Int) -> Result<(status: Int, body: [UInt8]), PeerError> {
         let fd: Int32
         switch connect(peer, timeoutMs: timeoutMs) {
         case .success(let f): fd = f
         case .failure(let e): return .failure(e)
         }
         defer { close(fd) }
-        var request = "GET \(path) HTTP/1.1\r\nHost: \(peer.authority)\r\nAccept: application/json\r\nConnection: close\r\n"
-        if let authorization { request += "Authorization: \(authorization)\r\n" }
-        request += "\r\n"
-        let bytes = Array(request.utf8)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(peer.authority)\r\nAccept: application/json\r\nConnection: close\r\n"
+        if let authorization { head += "Authorization: \(authorization)\r\n" }
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        let bytes = Array(head.utf8) + (body ?? [])
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

@@ -113,7 +113,9 @@ final class ExperimentLanes: Sendable {
     static func result(_ exp: Experiment, _ reps: [[WorkloadResult]]) -> ExperimentResult? {
         let kept = exp.variants.indices.filter { !reps[$0].isEmpty }
         guard !kept.isEmpty else { return nil }
-        return ExperimentResult(name: exp.name, workload: exp.workload.name,
-                                variants: kept.map { (exp.variants[$0].name, reps[$0][0]) }, replicates: kept.map { reps[$0] })
+        var r = ExperimentResult(name: exp.name, workload: exp.workload.name,
+                                 variants: kept.map { (exp.variants[$0].name, reps[$0][0]) }, replicates: kept.map { reps[$0] })
+        r.carriesExactRecords = exp.partOf != nil
+        return r
     }
 }

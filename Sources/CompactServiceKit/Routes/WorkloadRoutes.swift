@@ -331,6 +331,13 @@ enum WorkloadRoutes {
 
     /// An experiment body without its `start`, with the start state's configuration as its template
     /// when it has none; and the start state.
+    /// `spread` (a boolean, false when absent) and the body without it.
+    static func splitSpread(_ body: JSON) throws -> (Bool, JSON) {
+        guard case .object(var members) = body, let i = members.firstIndex(where: { $0.0 == "spread" }) else { return (false, body) }
+        guard case .bool(let b) = members.remove(at: i).1 else { throw Problem.invalid("spread", "spread is true or false") }
+        return (b, .object(members))
+    }
+
     static func splitStart(_ ctx: RequestContext, _ body: JSON) throws -> (JSON, StartState?) {
         guard case .object(var members) = body, let i = members.firstIndex(where: { $0.0 == "start" }) else { return (body, nil) }
         let start = try startState(ctx, members.remove(at: i).1)
@@ -340,7 +347,9 @@ enum WorkloadRoutes {
 
     static func submitExperiment(_ ctx: RequestContext) throws -> Response {
         _ = try wantsWait(ctx)
-        let (body, start) = try splitStart(ctx, try ctx.jsonBody())
+        let (spread, unspread) = try splitSpread(try ctx.jsonBody())
+        if spread { throw Problem.invalid("spread", "a spread experiment is named: PUT /v1/experiments/{name} (its parts are named after it)") }
+        let (body, start) = try splitStart(ctx, unspread)
         return try accepted(ctx, try startExperiment(ctx, try Experiment(json: body), start: start))
     }
 
@@ -363,8 +372,15 @@ enum WorkloadRoutes {
             }
         }
         let definition = ExperimentNames.canonical(body)
-        let (plain, start) = try splitStart(ctx, body)
-        let exp = try Experiment(json: plain)
+        let (spread, unspread) = try splitSpread(body)
+        let (plain, start) = try splitStart(ctx, unspread)
+        var exp = try Experiment(json: plain)
+        var plan: SpreadPlan?
+        if spread {
+            if start != nil { throw Problem.invalid("start", "a spread experiment starts from fresh machines (its parts run elsewhere)") }
+            plan = try SpreadPlan.make(name: name, body: plain, exp: exp, fleet: ctx.fleet, authorization: ctx.request.authorization)
+            if let plan { exp = plan.local }
+        }
         let registry = ctx.registry
         let (job, created) = try registry.experimentNames.withBinding { names -> (Job, Bool) in
             if let e = names[name] {
@@ -376,7 +392,7 @@ enum WorkloadRoutes {
                 }
                 names[name] = nil
             }
-            let j = try startExperiment(ctx, exp, start: start)
+            let j = try startExperiment(ctx, exp, start: start, spread: plan)
             names[name] = ExperimentNames.Entry(jobID: j.id, definition: definition)
             return (j, true)
         }
@@ -386,7 +402,7 @@ enum WorkloadRoutes {
     }
 
     /// Reserves an experiment's budget share and queues its job (every unit from `start`, when given).
-    static func startExperiment(_ ctx: RequestContext, _ exp: Experiment, start: StartState? = nil) throws -> Job {
+    static func startExperiment(_ ctx: RequestContext, _ exp: Experiment, start: StartState? = nil, spread: SpreadPlan? = nil) throws -> Job {
         let registry = ctx.registry
         if let start {
             let key = try layoutKey(start.config)
@@ -420,7 +436,7 @@ enum WorkloadRoutes {
             job = try registry.jobs.submit(kind: "experiment", machine: nil, workload: exp.workload.name,
                                            steps: exp.workload.steps.count, variants: units, chargedBytes: base,
                                            discarded: { for r in lanes { registry.release(reservation: r) } }) { job in
-                try runExperiment(exp, units: units, start: start, lanes: lanes, largest: largest, job: job, registry: registry)
+                try runExperiment(exp, units: units, start: start, spread: spread, lanes: lanes, largest: largest, job: job, registry: registry)
             }
         } catch {
             // (The job's base charge went back with it.)
@@ -431,9 +447,14 @@ enum WorkloadRoutes {
     }
 
     /// An experiment job's body: its units on its lanes, then its result.
-    static func runExperiment(_ exp: Experiment, units: Int, start: StartState?, lanes: [Int], largest: Int, job: Job,
+    static func runExperiment(_ exp: Experiment, units: Int, start: StartState?, spread: SpreadPlan? = nil, lanes: [Int], largest: Int, job: Job,
                               registry: MachineRegistry) throws {
         defer { for r in lanes { registry.release(reservation: r) } }
+        // The other parts first, so that they run while this instance runs its own.
+        do { try spread?.submit() } catch {
+            spread?.cancel()
+            throw error
+        }
         let run = ExperimentLanes(exp, units: units, start: start)
         let helpers = lanes.count > 1 ? WorkerPool(name: "experiment", minThreads: 0, maxThreads: lanes.count - 1,
                                                    niceness: CPUPriority.background) : nil
@@ -451,12 +472,29 @@ enum WorkloadRoutes {
         // Results are stored charged in place of the first lane's reservation (the others go first).
         for r in lanes.dropFirst() { registry.release(reservation: r) }
         let (reps, stop) = run.outcome()
+        var merged = ExperimentLanes.result(exp, reps)
         func keep() -> Bool {
-            guard let r = ExperimentLanes.result(exp, reps) else { return true }
+            guard let r = merged else { return true }
             return store(r, in: job, single: false, registry: registry, releasingReservation: lanes[0])
+        }
+        if let spread, stop == nil, var r = merged {
+            let stopWaiting = { job.cancelRequested.load(ordering: .relaxed) || registry.isShuttingDown }
+            let collected: [[[ReplicateRecord]]]?
+            do { collected = try spread.collect(into: r, stop: stopWaiting) } catch {
+                spread.cancel()
+                throw error
+            }
+            guard let parts = collected else {
+                if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
+                job.update { $0.state = .cancelled }
+                return
+            }
+            for p in parts { r.append(laterParts: p) }
+            merged = r
         }
         switch stop {
         case .cancelled:
+            spread?.cancel()
             if !keep() { throw registry.overBudget("the job's result", needed: 0, field: nil) }
             job.update { $0.state = .cancelled }
             return

@@ -12,6 +12,12 @@ public struct Experiment: Sendable {
     public var workload: WorkloadDefinition
     /// Seeds per variant: replicate k runs with the machine seed and the workload seed each raised by k.
     public var repeatCount: Int
+    /// Added to every replicate's k (`seed_offset`): a part of a larger experiment runs its seeds
+    /// seed + offset … seed + offset + repeat − 1 (a spread experiment's parts, README "Sharding").
+    public var seedOffset: Int = 0
+    /// The experiment this one is a part of (`part_of`): its result then carries every replicate's row
+    /// and figures exactly (`replicates_exact`), for the whole experiment to merge them.
+    public var partOf: String?
 
     public init(name: String, variants: [ExperimentVariant], workload: WorkloadDefinition, repeatCount: Int = 1) {
         self.name = name; self.variants = variants; self.workload = workload; self.repeatCount = repeatCount
@@ -23,9 +29,9 @@ public struct Experiment: Sendable {
     /// Replicate k of variant v: its machine configuration and workload, with both seeds raised by k.
     public func unit(variant v: Int, replicate k: Int) -> (config: MachineConfig, workload: WorkloadDefinition) {
         var c = variants[v].config
-        c.seed &+= UInt64(k)
+        c.seed &+= UInt64(k + seedOffset)
         var w = workload
-        w.seed &+= UInt64(k)
+        w.seed &+= UInt64(k + seedOffset)
         return (c, w)
     }
 
@@ -33,8 +39,10 @@ public struct Experiment: Sendable {
     /// Each variant's keys override the template's (objects such as `sysctl` merge key by key).
     public init(json: JSON) throws(MMError) {
         let r = try JSONObjectReader(json, path: "")
-        try r.rejectUnknown(["name", "template", "variants", "workload", "preset", "repeat"])
+        try r.rejectUnknown(["name", "template", "variants", "workload", "preset", "repeat", "seed_offset", "part_of"])
         let repeatCount = try r.int("repeat", in: 1...Experiment.maxRepeat) ?? 1
+        let seedOffset = try r.int("seed_offset", in: 0...(Experiment.maxRepeat - 1)) ?? 0
+        let partOf = try r.string("part_of")
         let template = r["template"] ?? .object([])
         _ = try JSONObjectReader(template, path: "template")
         guard let vs = try r.array("variants", maxCount: Experiment.maxVariants), !vs.isEmpty else {
@@ -67,6 +75,8 @@ public struct Experiment: Sendable {
             }
         }
         self.init(name: try r.string("name") ?? workload.name, variants: variants, workload: workload, repeatCount: repeatCount)
+        self.seedOffset = seedOffset
+        self.partOf = partOf
     }
 
     /// Object merge: keys of `over` replace those of `base`; nested objects merge.
@@ -92,6 +102,11 @@ public struct ExperimentResult: Sendable {
     public var variants: [(name: String, result: WorkloadResult)]
     /// Every replicate of each variant, in seed order (`replicates[v][0]` is `variants[v].result`).
     public var replicates: [[WorkloadResult]]
+    /// Further replicates of each variant, after `replicates[v]` in seed order, known only by their
+    /// table row and figures: those the other parts of a spread experiment ran.
+    public var laterReplicates: [[ReplicateRecord]] = []
+    /// Whether `json` carries `replicates_exact` (a part of a spread experiment).
+    public var carriesExactRecords = false
 
     public init(name: String, workload: String, variants: [(name: String, result: WorkloadResult)]) {
         self.init(name: name, workload: workload, variants: variants, replicates: variants.map { [$0.result] })
@@ -102,7 +117,15 @@ public struct ExperimentResult: Sendable {
     }
 
     /// Seeds run per variant (the smallest count, should a run have stopped early).
-    public var repeatCount: Int { replicates.map(\.count).min() ?? 0 }
+    public var repeatCount: Int {
+        replicates.indices.map { replicates[$0].count + (laterReplicates.indices.contains($0) ? laterReplicates[$0].count : 0) }.min() ?? 0
+    }
+
+    /// Every replicate of variant v as a record: its row and figures.
+    public func records(variant v: Int) -> [ReplicateRecord] {
+        replicates[v].map { r in ReplicateRecord(row: row(variants[v].name, r), figures: ExperimentFigures.all.map { $0.value(r) }) }
+            + (laterReplicates.indices.contains(v) ? laterReplicates[v] : [])
+    }
 
     public static let columns = ["variant", "seed", "preset", "memory_mib", "compaction", "requested", "attempts", "successes",
                                  "request_pct", "success_pct", "pages_reclaimed", "pages_reclaimed_alloc", "pgsteal_kswapd", "pgsteal_direct",
@@ -116,25 +139,24 @@ public struct ExperimentResult: Sendable {
     /// is Σ pgsteal (kswapd + direct) over the run, `pages_reclaimed_alloc` the same from the first
     /// high-order allocation step on.
     public var rows: [[String]] {
-        var out: [[String]] = []
-        for (v, reps) in replicates.enumerated() {
-            for r in reps {
-                let l = r.latency
-                func us(_ ns: UInt64) -> String { JSON.format((Double(ns) / 1000).rounded()) }
-                let memMiB = (r.machine.memoryMiB ?? r.machine.zoneLayout?.flatMap { $0 }.reduce(0) { $0 + $1.mib }) ?? 0
-                out.append([variants[v].name, String(r.machine.seed), r.machine.preset.name, String(memMiB), r.machine.compaction ? "yes" : "no",
-                            String(r.requested), String(r.highAllocAttempts), String(r.highAllocSuccesses), format1(r.requestPercent),
-                            format1(r.successPercent), String(r.pagesReclaimedAsSeed), String(r.pagesReclaimedInAllocPhase), String(r.delta(\.pgstealKswapd)),
-                            String(r.delta(\.pgstealDirect)), String(r.delta(\.pgscanKswapd)), String(r.delta(\.pgscanDirect)),
-                            String(r.delta(\.compactStall)), String(r.delta(\.compactSuccess)),
-                            String(r.delta(\.compactFail)), String(r.delta(\.compactMigrateScanned)), String(r.delta(\.compactFreeScanned)),
-                            String(r.delta(\.compactPagesMoved)), String(r.delta(\.extfragEvents)), String(r.delta(\.allocstall)),
-                            us(l.p50), us(l.p90), us(l.p95), us(l.p99), us(l.max),
-                            r.selftest.map { "\($0.passed ? "pass" : "fail") (\($0.hugepages) huge pages, index \($0.compactionIndex))" } ?? "-"]
-                           + modernCells(r))
-            }
-        }
-        return out
+        replicates.indices.flatMap { v in records(variant: v).map(\.row) }
+    }
+
+    /// One variant's row for replicate `r`.
+    func row(_ variant: String, _ r: WorkloadResult) -> [String] {
+        let l = r.latency
+        func us(_ ns: UInt64) -> String { JSON.format((Double(ns) / 1000).rounded()) }
+        let memMiB = (r.machine.memoryMiB ?? r.machine.zoneLayout?.flatMap { $0 }.reduce(0) { $0 + $1.mib }) ?? 0
+        return [variant, String(r.machine.seed), r.machine.preset.name, String(memMiB), r.machine.compaction ? "yes" : "no",
+                    String(r.requested), String(r.highAllocAttempts), String(r.highAllocSuccesses), format1(r.requestPercent),
+                    format1(r.successPercent), String(r.pagesReclaimedAsSeed), String(r.pagesReclaimedInAllocPhase), String(r.delta(\.pgstealKswapd)),
+                    String(r.delta(\.pgstealDirect)), String(r.delta(\.pgscanKswapd)), String(r.delta(\.pgscanDirect)),
+                    String(r.delta(\.compactStall)), String(r.delta(\.compactSuccess)),
+                    String(r.delta(\.compactFail)), String(r.delta(\.compactMigrateScanned)), String(r.delta(\.compactFreeScanned)),
+                    String(r.delta(\.compactPagesMoved)), String(r.delta(\.extfragEvents)), String(r.delta(\.allocstall)),
+                    us(l.p50), us(l.p90), us(l.p95), us(l.p99), us(l.max),
+                    r.selftest.map { "\($0.passed ? "pass" : "fail") (\($0.hugepages) huge pages, index \($0.compactionIndex))" } ?? "-"]
+                   + modernCells(r)
     }
 
     /// The table as CSV (RFC 4180; a header line, then one line per variant and seed). With more than one
@@ -189,7 +211,9 @@ extension Experiment {
 
     /// The experiment's result from every variant's replicates in seed order.
     public func result(replicates reps: [[WorkloadResult]]) -> ExperimentResult {
-        ExperimentResult(name: name, workload: workload.name, variants: variants.indices.map { (variants[$0].name, reps[$0][0]) },
-                         replicates: reps)
+        var r = ExperimentResult(name: name, workload: workload.name, variants: variants.indices.map { (variants[$0].name, reps[$0][0]) },
+                                 replicates: reps)
+        r.carriesExactRecords = partOf != nil
+        return r
     }
 }

@@ -73,13 +73,13 @@ extension ExperimentResult {
     /// Per variant, each figure over the replicates, and the paired difference from the first variant.
     public var summary: [VariantSummary] {
         let figs = ExperimentFigures.all
-        let first = replicates.first ?? []
+        let first = variants.isEmpty ? [] : records(variant: 0)
         return variants.indices.map { v in
-            let reps = replicates[v]
-            let values = figs.map { f in reps.map { f.value($0) } }
-            let diff: [FigureSummary]? = v == 0 ? nil : figs.map { f in
+            let reps = records(variant: v)
+            let values = figs.indices.map { i in reps.map { $0.figures[i] } }
+            let diff: [FigureSummary]? = v == 0 ? nil : figs.indices.map { i in
                 let n = Swift.min(reps.count, first.count)
-                return FigureSummary((0..<n).map { f.value(reps[$0]) - f.value(first[$0]) })
+                return FigureSummary((0..<n).map { reps[$0].figures[i] - first[$0].figures[i] })
             }
             return VariantSummary(name: variants[v].name, values: values, figures: values.map { FigureSummary($0) },
                                   differenceFromFirst: diff)
@@ -109,4 +109,78 @@ func format2(_ d: Double) -> String {
     let r = (d * 100).rounded() / 100
     if r == r.rounded() && abs(r) < 1e15 { return String(Int(r)) }
     return String(r)
+}
+
+/// One replicate of a variant as the tables need it: its row (`ExperimentResult.columns` order) and its
+/// figures (`ExperimentFigures.all` order) at full precision. A spread experiment's parts send these
+/// (`replicates_exact`), so the merged tables and intervals are those of one run, byte for byte.
+public struct ReplicateRecord: Sendable, Equatable {
+    public var row: [String]
+    public var figures: [Double]
+
+    public init(row: [String], figures: [Double]) {
+        self.row = row
+        self.figures = figures
+    }
+
+    /// `{"row": [...], "figures": [...]}`, each figure as the shortest text that reads back as the same
+    /// Double (Swift's `description`), never rounded.
+    public var json: JSON {
+        .object([("row", .array(row.map { .string($0) })), ("figures", .array(figures.map { .number($0.isFinite ? "\($0)" : "0") }))])
+    }
+
+    public init(json: JSON, path: String) throws(MMError) {
+        let r = try JSONObjectReader(json, path: path)
+        try r.rejectUnknown(["row", "figures"])
+        guard case .array(let cells)? = r["row"], case .array(let figs)? = r["figures"] else {
+            throw .invalidConfig(field: path, value: "", reason: "a replicate record has a row and figures")
+        }
+        var row: [String] = []
+        for c in cells {
+            guard case .string(let t) = c else { throw .invalidConfig(field: "\(path).row", value: "", reason: "cells are strings") }
+            row.append(t)
+        }
+        var figures: [Double] = []
+        for f in figs {
+            guard case .number(let t) = f, let d = Double(t) else { throw .invalidConfig(field: "\(path).figures", value: "", reason: "figures are numbers") }
+            figures.append(d)
+        }
+        guard figures.count == ExperimentFigures.all.count else {
+            throw .invalidConfig(field: "\(path).figures", value: String(figures.count), reason: "needs \(ExperimentFigures.all.count) figures")
+        }
+        self.init(row: row, figures: figures)
+    }
+}
+
+extension ExperimentResult {
+    /// The records of a part's result document (`replicates_exact`: per variant, its replicates), checked
+    /// against this result's variants and columns.
+    public func exactRecords(ofPart doc: JSON, path: String) throws(MMError) -> [[ReplicateRecord]] {
+        guard case .array(let perVariant)? = doc["replicates_exact"], perVariant.count == variants.count else {
+            throw .invalidConfig(field: "\(path).replicates_exact", value: "", reason: "a part's result lists the replicates of each of the \(variants.count) variants")
+        }
+        var out: [[ReplicateRecord]] = []
+        for (v, list) in perVariant.enumerated() {
+            guard case .array(let items) = list else {
+                throw .invalidConfig(field: "\(path).replicates_exact[\(v)]", value: "", reason: "an array of replicate records")
+            }
+            var recs: [ReplicateRecord] = []
+            for (k, item) in items.enumerated() {
+                let r = try ReplicateRecord(json: item, path: "\(path).replicates_exact[\(v)][\(k)]")
+                guard r.row.count == columnNames.count, r.row.first == variants[v].name else {
+                    throw .invalidConfig(field: "\(path).replicates_exact[\(v)][\(k)].row", value: r.row.first ?? "",
+                                         reason: "not a row of variant '\(variants[v].name)' with \(columnNames.count) columns")
+                }
+                recs.append(r)
+            }
+            out.append(recs)
+        }
+        return out
+    }
+
+    /// This result followed, per variant, by the replicates of the later parts (in seed order).
+    public mutating func append(laterParts: [[ReplicateRecord]]) {
+        if laterReplicates.isEmpty { laterReplicates = Array(repeating: [], count: variants.count) }
+        for v in variants.indices where v < laterParts.count { laterReplicates[v] += laterParts[v] }
+    }
 }

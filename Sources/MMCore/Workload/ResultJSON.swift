@@ -91,7 +91,7 @@ extension ExperimentResult {
                          return (figs[i].name, .object(o))
                      }))])
         }
-        return .object([
+        var doc: [(String, JSON)] = [
             ("name", .string(name)),
             ("workload", .string(workload)),
             ("repeat", .number(Double(repeatCount))),
@@ -99,6 +99,10 @@ extension ExperimentResult {
             ("rows", .array(rows.map { .array($0.map { .string($0) }) })),
             ("summary", .array(summaryJSON)),
             ("variants", .array(variants.map { .object([("name", .string($0.name)), ("result", $0.result.json)]) })),
-        ])
+        ]
+        if carriesExactRecords {
+            doc.append(("replicates_exact", .array(variants.indices.map { v in .array(records(variant: v).map(\.json)) })))
+        }
+        return .object(doc)
     }
 }

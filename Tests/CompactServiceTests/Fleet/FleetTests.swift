@@ -1,5 +1,6 @@
 @testable import CompactServiceKit
 import Foundation
+import MMCore
 import Testing
 import XCTest
 
@@ -52,6 +53,83 @@ final class FleetViewTests: XCTestCase {
         XCTAssertEqual((r.json["instances"] as? [[String: Any]])?.map { $0["url"] as? String }, ["self"])
         XCTAssertEqual((r.json["machines"] as? [[String: Any]])?.map { $0["served_by"] as? String }, ["self"])
     }
+}
+
+/// Spread experiments: the parts go through the front (here the peer itself stands in for it), and the
+/// merged result is the single-instance run's, byte for byte, in every format.
+final class SpreadExperimentTests: XCTestCase {
+    static let body = """
+        {"template":{"preset":"x86_64","memory_mib":64,"seed":7},"repeat":5,
+         "variants":[{"name":"vanilla","compaction":false},{"name":"compaction"}],
+         "workload":{"seed":3,"steps":[{"fill":{"kind":"anon","fraction":1.0,"tag":"a"}},
+                                       {"free":{"tag":"a","pattern":"random","fraction":0.6}},
+                                       {"high_alloc":{"count":12,"stop_on_failure":false}}]}}
+        """
+
+    func spread(_ body: String) -> String { "{\"spread\":true," + body.dropFirst() }
+
+    func results(_ c: HTTPClient, _ path: String) throws -> [String] {
+        try ["json", "csv", "markdown"].map { f in
+            let r = try c.get("\(path)/result?format=\(f)")
+            XCTAssertEqual(r.status, 200, r.text)
+            return r.text
+        }
+    }
+
+    func testSpreadResultEqualsTheSingleInstanceRun() throws {
+        let peer = try TestServer()
+        defer { peer.stop() }
+        let url = "http://127.0.0.1:\(peer.port)"
+        let owner = try TestServer { $0.fleet = try! FleetPeers(urls: [url], selfURL: nil, front: url) }
+        defer { owner.stop() }
+        let single = try TestServer()
+        defer { single.stop() }
+
+        let put = try owner.client.request("PUT", "/v1/experiments/sweep", body: Array(spread(Self.body).utf8), contentType: "application/json")
+        XCTAssertEqual(put.status, 202, put.text)
+        let done = try owner.client.get("/v1/experiments/sweep?wait=true&timeout_s=300")
+        XCTAssertEqual(done.json["state"] as? String, "succeeded", done.text)
+        // The second part ran on the peer, as a named experiment of its own: seeds 10-11 of 7-11.
+        let part = try peer.client.get("/v1/experiments/sweep-part-1?wait=true&timeout_s=60")
+        XCTAssertEqual(part.json["state"] as? String, "succeeded", part.text)
+        let partDoc = try peer.client.get("/v1/experiments/sweep-part-1/result?format=json").json
+        XCTAssertEqual(partDoc["repeat"] as? Int, 2)
+        XCTAssertNotNil(partDoc["replicates_exact"])
+
+        let whole = try single.client.request("PUT", "/v1/experiments/sweep?wait=true&timeout_s=300", body: Array(Self.body.utf8), contentType: "application/json")
+        XCTAssertEqual(whole.status, 200, whole.text)
+        XCTAssertEqual(try single.client.get("/v1/experiments/sweep?wait=true&timeout_s=300").json["state"] as? String, "succeeded")
+        let merged = try results(owner.client, "/v1/experiments/sweep")
+        let alone = try results(single.client, "/v1/experiments/sweep")
+        XCTAssertEqual(merged, alone)
+        XCTAssertTrue(merged[0].contains("\"repeat\":5"), String(merged[0].prefix(200)))
+        XCTAssertFalse(merged[0].contains("replicates_exact"))
+        // The seeds differ in what they give, so the order of the merged replicates is tested too.
+        let rows = try owner.client.get("/v1/experiments/sweep/result?format=json").json["rows"] as? [[String]] ?? []
+        XCTAssertEqual(rows.map { $0[1] }, ["7", "8", "9", "10", "11", "7", "8", "9", "10", "11"])
+        XCTAssertGreaterThan(Set(rows.map { $0[ExperimentColumns.index("free_scanned")] }).count, 1, "\(rows)")
+    }
+
+    func testSpreadIsRefusedWhereItCannotRun() throws {
+        let s = try TestServer()
+        defer { s.stop() }
+        let c = s.client
+        let noFront = try c.request("PUT", "/v1/experiments/sweep", body: Array(spread(Self.body).utf8), contentType: "application/json")
+        XCTAssertEqual(noFront.status, 422)
+        XCTAssertEqual(noFront.json["field"] as? String, "spread")
+        XCTAssertTrue(noFront.text.contains("--front"), noFront.text)
+        let post = try c.post("/v1/experiments", json: spread(Self.body))
+        XCTAssertEqual(post.status, 422)
+        XCTAssertEqual(post.json["field"] as? String, "spread")
+        let notBool = try c.request("PUT", "/v1/experiments/sweep", body: Array(("{\"spread\":1," + Self.body.dropFirst()).utf8), contentType: "application/json")
+        XCTAssertEqual(notBool.json["field"] as? String, "spread")
+        XCTAssertEqual(try c.get("/v1/experiments/sweep").status, 404, "a refused request changes nothing")
+        XCTAssertEqual((try c.get("/v1/jobs").json["jobs"] as? [Any])?.count, 0)
+    }
+}
+
+enum ExperimentColumns {
+    static func index(_ name: String) -> Int { MMCore.ExperimentResult.columns.firstIndex(of: name)! }
 }
 
 /// The peer client's parts that need no network: URLs, and answers as a peer may send them.

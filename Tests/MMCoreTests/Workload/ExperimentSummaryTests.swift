@@ -61,4 +61,39 @@ final class ExperimentSummaryTests: XCTestCase {
         XCTAssertEqual(r.requestPercent, 100 * Double(r.highAllocSuccesses) / 20)
         XCTAssertLessThanOrEqual(r.highAllocAttempts, 20)
     }
+
+    /// A spread experiment's parts (seed offsets, `part_of`), merged through their result documents'
+    /// exact records, give the whole run's JSON, CSV and Markdown byte for byte, on both kernels'
+    /// column sets.
+    func testPartsMergedThroughTheirDocumentsEqualTheWholeRun() throws {
+        for kernel in ["2.6.35", "6.6"] {
+            func definition(_ extra: String) -> String {
+                """
+                {"name": "sweep", "template": {"preset": "x86_64", "memory_mib": 64, "seed": 3, "kernel": "\(kernel)"}, \(extra)
+                 "variants": [{"name": "vanilla", "compaction": false}, {"name": "compaction"}],
+                 "workload": {"seed": 11, "steps": [{"fill": {"kind": "anon", "fraction": 1.0, "tag": "a"}},
+                                                    {"free": {"tag": "a", "pattern": "random", "fraction": 0.6, "seed": 2}},
+                                                    {"high_alloc": {"count": 8, "stop_on_failure": false}}]}}
+                """
+            }
+            let whole = try Experiment(json: try JSON.parse(definition("\"repeat\": 5,"))).run()
+            var merged = try Experiment(json: try JSON.parse(definition("\"repeat\": 2,"))).run()
+            for (offset, count) in [(2, 2), (4, 1)] {
+                let part = try Experiment(json: try JSON.parse(definition("\"repeat\": \(count), \"seed_offset\": \(offset), \"part_of\": \"sweep\",")))
+                XCTAssertEqual(part.unit(variant: 0, replicate: 0).config.seed, 3 + UInt64(offset))
+                let doc = try JSON.parse(try part.run().json.encoded)
+                merged.append(laterParts: try merged.exactRecords(ofPart: doc, path: "parts[\(offset)]"))
+            }
+            XCTAssertEqual(merged.repeatCount, 5)
+            XCTAssertEqual(merged.json.encoded, whole.json.encoded, kernel)
+            XCTAssertEqual(merged.csv, whole.csv, kernel)
+            XCTAssertEqual(merged.markdown, whole.markdown, kernel)
+            XCTAssertNil(whole.json["replicates_exact"], "only a part carries the exact records")
+            // A part's document of another experiment's shape is refused, naming where.
+            let other = try JSON.parse(#"{"replicates_exact": [[{"row": ["x"], "figures": []}]]}"#)
+            XCTAssertThrowsError(try merged.exactRecords(ofPart: other, path: "parts[1]")) { e in
+                XCTAssertTrue("\(e)".contains("parts[1].replicates_exact"), "\(e)")
+            }
+        }
+    }
 }
