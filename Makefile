@@ -12,7 +12,7 @@ RELEASE_BIN = .build/release
 APT_PACKAGES = libmicrohttpd-dev zlib1g-dev pkg-config python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots soak check-metrics lint bench bench-http bench-compact test-crash clean
+.PHONY: deps deps-test deps-browser deps-bench build release serve test test-unit test-chaos test-browser screenshots soak check-metrics lint bench bench-http bench-compact bench-fleet test-crash clean
 
 # System packages: installed only when missing.
 deps:
@@ -141,6 +141,11 @@ bench-compact: release
 	@test -f $(YARDSTICK) || { echo "bench-compact needs the yardstick at $(YARDSTICK) (YARDSTICK=path)"; exit 1; }
 	gcc -O2 -march=x86-64-v2 -o .build/cref $(YARDSTICK)
 	python3 scripts/bench-compact.py --mm-bench $(RELEASE_BIN)/mm-bench --cref .build/cref
+
+# A sweep (6 variants x 10 seeds of the stress preset) spread through nginx over 1, 2 and 3 instances:
+# wall and CPU time per configuration, and the merged results compared (several minutes; figures).
+bench-fleet: release deps-test
+	python3 scripts/bench_fleet.py --bin $(RELEASE_BIN)/compact-service
 
 clean:
 	rm -rf .build
