@@ -99,15 +99,9 @@ final class MachineRegistry: Sendable {
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
 
-    /// What a machine of this layout will hold before any allocation: 10 bytes a page (page arrays),
-    /// pageblock flags and zone ids, the max-order blocks' links, plus fixed overhead (an upper bound of
-    /// its first `stateBytes`). Its real `stateBytes` replaces this once built.
-    static func estimatedStateBytes(_ layout: MachineLayout) -> Int {
-        let pages = Int(layout.totalPages)
-        let blocks = pages >> layout.preset.pageblockOrder + 1
-        let maxBlocks = pages >> (layout.preset.nrOrders - 1) + 1
-        return pages * 10 + blocks * 3 + maxBlocks * 9 + 64 << 10
-    }
+    /// What a machine of this layout will hold before any allocation (MMCore's estimate, an upper bound
+    /// of its first `stateBytes`); its real `stateBytes` replaces this once built.
+    static func estimatedStateBytes(_ layout: MachineLayout) -> Int { layout.estimatedStateBytes }
 
     /// What a registered machine is charged beside its state from the start: its event ring, full, and
     /// room for its cached documents (`MachineBox.overheadBytes` replaces the latter with their size).

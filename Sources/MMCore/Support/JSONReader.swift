@@ -18,10 +18,11 @@ public struct JSONObjectReader {
 
     public func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
+    /// The member; nil when absent. JSON null is a value like any other, so a typed read of it fails
+    /// ("must be an integer"): no member of a definition is nullable (openapi.yaml), and the service's
+    /// reader (`ObjectReader`) has the same rule, so `{"seed": null}` is refused everywhere alike.
     public subscript(key: String) -> JSON? {
-        guard let v = members.first(where: { $0.0 == key })?.1 else { return nil }
-        if case .null = v { return nil }
-        return v
+        members.first(where: { $0.0 == key })?.1
     }
 
     public var keys: [String] { members.map(\.0) }

@@ -77,6 +77,14 @@ final class BadInputTests: XCTestCase {
                       422, field: "zones[0][0].extra")
         assertProblem(try ts.createMachine("x", memoryMiB: 64, extra: ",\"sysctl\":{\"extfrag_threshold\":1001}"), 422,
                       field: "sysctl.extfrag_threshold")
+        // null is not absent: no member of a definition is nullable (one rule in both readers).
+        let before = ts.server.machineCount
+        assertProblem(try ts.createMachine("x", memoryMiB: 64, extra: ",\"seed\":null"), 422, field: "seed")
+        assertProblem(try ts.createMachine("x", memoryMiB: 64, extra: ",\"sysctl\":{\"extfrag_threshold\":null}"), 422,
+                      field: "sysctl.extfrag_threshold")
+        assertProblem(try c.post("/v1/experiments", json: #"{"variants":[{"name":"a"}],"preset":"kselftest-compaction","repeat":null,"template":{"memory_mib":64}}"#),
+                      422, field: "repeat")
+        XCTAssertEqual(ts.server.machineCount, before)
         XCTAssertEqual(try ts.createMachine("x2").status, 201)
         XCTAssertEqual(try ts.createMachine("x3").status, 201)
         assertProblem(try ts.createMachine("x4"), 409, field: "name")  // --max-machines 3

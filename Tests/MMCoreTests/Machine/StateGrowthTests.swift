@@ -38,6 +38,20 @@ final class StateGrowthTests: XCTestCase {
     func definition() throws -> WorkloadDefinition { try WorkloadDefinition(json: try JSON.parse(StateGrowthTests.workload), path: "") }
 
     /// A gate that always agrees changes nothing: the same result, byte for byte, and the same machine.
+    /// The estimate the budget admits a machine by bounds what the machine holds when built, on every
+    /// preset and kernel, and not by much (it is an estimate, not a reservation of twice the need).
+    func testTheLayoutsEstimateBoundsTheBuiltMachine() throws {
+        for preset in ["x86_64", "x86", "ppc64"] {
+            for kernel in ["2.6.35", "6.6"] {
+                let config = try MachineConfig(json: try JSON.parse(#"{"preset":"\#(preset)","memory_mib":256,"nodes":2,"kernel":"\#(kernel)"}"#))
+                let estimate = try config.validate().estimatedStateBytes
+                let built = try Machine(config).stateBytes
+                XCTAssertLessThanOrEqual(built, estimate, "\(preset) \(kernel)")
+                XCTAssertGreaterThan(built * 2, estimate, "\(preset) \(kernel): the estimate is far above the machine")
+            }
+        }
+    }
+
     func testAGateThatAgreesChangesNothing() throws {
         let plain = makeMachine(mib: 256)
         let gated = makeMachine(mib: 256)
