@@ -29,6 +29,9 @@ enum MachineRoutes {
         if ctx.request.mediaType == SnapshotFormat.mediaType {
             return try created(try SnapshotRoutes.createFromUpload(ctx))
         }
+        if ctx.request.query["name"] != nil {
+            throw Problem.invalid("name", "the query's name is for snapshot uploads; a JSON body names the machine in its own `name`")
+        }
         let (name, config) = try MachineWire.parseCreate(try ctx.jsonBody())
         return try created(try ctx.registry.create(name: name, config: config))
     }

@@ -103,6 +103,11 @@ final class SnapshotTests: XCTestCase {
         XCTAssertEqual(over.json["field"] as? String, "body")
         XCTAssertTrue(over.text.contains("--max-snapshot-bytes"), over.text)
         XCTAssertEqual(try small.client.get("/v1/machines/moved").status, 404)
+        // The query's name is for snapshot uploads: with a JSON body it is refused, nothing created.
+        let q = try t.request("POST", "/v1/machines?name=", body: Array(#"{"name":"jsonnamed","memory_mib":64}"#.utf8), contentType: "application/json")
+        XCTAssertEqual(q.status, 422, q.text)
+        XCTAssertEqual(q.json["field"] as? String, "name")
+        XCTAssertEqual(try t.get("/v1/machines/jsonnamed").status, 404)
         // Not a snapshot: 422 naming the body, nothing created.
         let junk = try t.request("PUT", "/v1/machines/junk", body: Array("CSSNAPSHjunk".utf8), contentType: SnapshotTests.snapshotType)
         XCTAssertEqual(junk.status, 422, junk.text)
