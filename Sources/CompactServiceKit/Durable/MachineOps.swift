@@ -72,6 +72,16 @@ enum SectionLimit: Sendable {
     case calls(Int)
     /// To the operation's end (recovery's `finish`).
     case unbounded
+
+    /// Whether a section that has made `calls` calls stops before the next (a time-limited one always
+    /// makes one).
+    func reached(calls: Int) -> Bool {
+        switch self {
+        case .time(let start): calls > 0 && monotonicNs() &- start >= OperationBudget.stepNs
+        case .calls(let k): calls >= k
+        case .unbounded: false
+        }
+    }
 }
 
 /// The stepped operations in progress on one machine (a compaction, an allocation batch, a workload
@@ -278,11 +288,7 @@ enum MachineOps {
         var calls = 0
         var done = run.isDone
         while !done {
-            switch limit {
-            case .time(let start): if calls > 0 && monotonicNs() &- start >= OperationBudget.stepNs { return (calls, done) }
-            case .calls(let k): if calls >= k { return (calls, done) }
-            case .unbounded: break
-            }
+            if limit.reached(calls: calls) { return (calls, done) }
             done = m.step(run, maxSteps: 16)
             calls += 1
             if run.waitingForIsolated { break }
@@ -295,11 +301,7 @@ enum MachineOps {
         var calls = 0
         var done = run.isDone
         while !done {
-            switch limit {
-            case .time(let start): if calls > 0 && monotonicNs() &- start >= OperationBudget.stepNs { return (calls, done) }
-            case .calls(let k): if calls >= k { return (calls, done) }
-            case .unbounded: break
-            }
+            if limit.reached(calls: calls) { return (calls, done) }
             done = m.step(run, maxEvents: 1024)
             calls += 1
         }

@@ -25,16 +25,7 @@ extension Job {
         w.field("csv", s.csv)
         w.field("markdown", s.markdown)
         w.key("error")
-        if let e = s.error {
-            w.beginObject()
-            w.field("status", e.status)
-            w.field("detail", e.detail)
-            w.field("field", e.field)
-            for (k, v) in e.members { w.field(k, v) }
-            w.endObject()
-        } else {
-            w.null()
-        }
+        Job.writeError(s.error, into: &w)
         w.endObject()
         return w.bytes
     }

@@ -83,6 +83,17 @@ final class Job: Sendable {
     }
 
     /// The `progress` object of the job document (also the data of the job stream's progress events).
+    /// A job's error as its document and its saved state carry it: the problem's members, or null.
+    static func writeError(_ error: Problem?, into w: inout JSONWriter) {
+        guard let e = error else { return w.null() }
+        w.beginObject()
+        w.field("status", e.status)
+        w.field("detail", e.detail)
+        w.field("field", e.field)
+        for (k, v) in e.members { w.field(k, v) }
+        w.endObject()
+    }
+
     static func writeProgress(_ s: Status, into w: inout JSONWriter) {
         w.beginObject()
         w.field("step", s.step)
@@ -113,16 +124,7 @@ final class Job: Sendable {
         w.key("result")
         if includeResult, let r = s.resultJSON { w.raw(r) } else { w.null() }
         w.key("error")
-        if let e = s.error {
-            w.beginObject()
-            w.field("status", e.status)
-            w.field("detail", e.detail)
-            w.field("field", e.field)
-            for (k, v) in e.members { w.field(k, v) }
-            w.endObject()
-        } else {
-            w.null()
-        }
+        Job.writeError(s.error, into: &w)
         w.endObject()
     }
 }
