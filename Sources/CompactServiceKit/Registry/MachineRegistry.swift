@@ -106,7 +106,8 @@ final class MachineRegistry: Sendable {
         let pages = Int(layout.totalPages)
         let blocks = pages >> layout.preset.pageblockOrder + 1
         let maxBlocks = pages >> (layout.preset.nrOrders - 1) + 1
-        return pages * 10 + blocks * 3 + maxBlocks * 9 + 64 << 10
+        // A machine from /proc text allocates its pages at creation: a handle slot (16 bytes) each at most.
+        return pages * 10 + blocks * 3 + maxBlocks * 9 + 64 << 10 + layout.procAllocatedPages * 16
     }
 
     /// What a registered machine is charged beside its state from the start: its event ring, full, and
