@@ -64,6 +64,7 @@ extension Machine {
             if let modern {
                 modern.nrReservedHighatomic[z] = image.nodes[zones[z].node].zones.first { $0.type == zones[z].type }
                     .map { $0.pageblocks[Int(Migratetype.reserve.rawValue)] * pageblockPages } ?? 0
+                modernApplyMarks(zone: z)
             }
         }
         for z in zones.indices {

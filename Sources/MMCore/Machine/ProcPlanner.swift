@@ -190,9 +190,31 @@ struct ProcPlanner {
             offset[b] = plan.reserved[b]
             byType[Int(plan.types[b])].append(b)
         }
+        // The free part of a pageblock whose start boot reserved splits into aligned blocks, one per
+        // order, each beside the reserved pages (its buddy holds some): a free block of exactly that
+        // order fits there without a pin of its own.
+        var remaining = z.free
+        for b in partials where plan.reserved[b] > 0 && plan.reserved[b] < pbPages {
+            var pos = plan.reserved[b]
+            var slots: [(Int, Int)] = []
+            while pos < pbPages {
+                var o = 0
+                while pos & (1 << o) == 0 && pos + (2 << o) <= pbPages { o += 1 }
+                slots.append((pos, o))
+                pos += 1 << o
+            }
+            var end = plan.reserved[b]
+            for (at, o) in slots {
+                guard at == end, let mt = ProcPlanner.typePreference.first(where: { remaining[$0][o] > 0 }) else { break }
+                remaining[mt][o] -= 1
+                plan.small[b].append(SmallFree(offset: at, order: o, mt: mt))
+                end = at + (1 << o)
+            }
+            offset[b] = end
+        }
         var overflow: [(mt: Int, chain: Int)] = []
         for mt in 0..<Migratetype.count {
-            let counts = (0..<pbOrder).map { z.free[mt][$0] }
+            let counts = (0..<pbOrder).map { remaining[mt][$0] }
             var cursor = 0, failedSize = Int.max
             for i in 0..<(counts.max() ?? 0) {
                 if !place(chain: i, counts: counts, mt: mt, in: byType[mt], offset: &offset, plan: &plan, cursor: &cursor, failedSize: &failedSize) {
@@ -203,7 +225,7 @@ struct ProcPlanner {
         let all = ProcPlanner.typePreference.flatMap { byType[$0] }
         var cursor = 0, failedSize = Int.max
         for (mt, i) in overflow {
-            let counts = (0..<pbOrder).map { z.free[mt][$0] }
+            let counts = (0..<pbOrder).map { remaining[mt][$0] }
             guard place(chain: i, counts: counts, mt: mt, in: all, offset: &offset, plan: &plan, cursor: &cursor, failedSize: &failedSize) else {
                 throw ProcPlanner.invalid("\(field).free", i,
                                           "the free blocks below pageblock order need an allocated page beside each (chain \(i) of \(Migratetype(rawValue: UInt8(mt))!.name)); the zone's allocated pages are too few")
