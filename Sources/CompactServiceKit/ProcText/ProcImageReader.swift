@@ -63,7 +63,6 @@ struct ProcImageReader {
         guard nodeIds == Array(0..<nodeIds.count) else {
             throw .inconsistent("pagetypeinfo", nil, "nodes \(nodeIds) with memory must be 0..\(nodeIds.count - 1) (memoryless nodes between them are not modelled)")
         }
-        if let bi { try ProcImageReader.checkBuddyinfo(bi, pti) }
         var nodes: [ProcImage.Node] = []
         var sources: [[ZoneSource]] = []
         var notes: [String] = []
@@ -81,6 +80,7 @@ struct ProcImageReader {
             nodes.append(ProcImage.Node(zones: zones))
             sources.append(src)
         }
+        if let bi { try ProcImageReader.checkBuddyinfo(bi, pti) }
         for s in zi.sections where (s.value("present") ?? 0) > 0 && !pti.zones.contains(where: { $0.zone == s.zone }) {
             throw .inconsistent("pagetypeinfo", nil, "zoneinfo (line \(s.line)) has a populated \(s.zone) that pagetypeinfo does not list")
         }

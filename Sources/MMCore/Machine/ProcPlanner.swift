@@ -9,10 +9,10 @@
 ///   [free order pb+1]…, whose first pageblock is the buddy that keeps each of them from merging. A
 ///   region cut by the zone's edge down to one pageblock holds a free pageblock-order block without a
 ///   chain (its buddy lies outside the zone, and a buddy never merges across a zone's edge).
-/// - Free blocks below pageblock order go in chains inside the partly used pageblocks: an allocated page
-///   (the pin), then a free block of order 0 at +1, order 1 at +2, order 2 at +4, …; chain i of a free
-///   list holds one block of every order that list has more than i of (an order it has run out of is
-///   allocated). A chain is 2^height pages, aligned, never wholly free.
+/// - Free blocks below pageblock order fill the partly used pageblocks (`fill`): a region whose buddy
+///   is wholly free keeps a page that is not free (allocated, or PageReserved) in its lower half, and
+///   its upper half may be one free block; so a pageblock holds, at best, one allocated page and a free
+///   block of every order below pageblock order beside it, nested as deep as the counts go.
 struct ProcPlanner {
     enum Role: Equatable {
         case partial
@@ -122,7 +122,7 @@ struct ProcPlanner {
         for (i, b) in partials[nextPartial...].enumerated() { types[b] = rest[i] }
         var plan = ZonePlan(startPfn: startPfn, types: types, roles: roles, reserved: reserved,
                             small: Array(repeating: [], count: nb), mixed: Array(repeating: false, count: nb), reservedRanges: ranges)
-        try placeSmallFree(z, &plan, partials: partials, field: field)
+        try placeSmallFree(z, &plan, partials: partials, field: field, rng: &rng)
         try markMixed(z, &plan, partials: partials, field: field)
         return plan
     }
@@ -179,79 +179,79 @@ struct ProcPlanner {
         return roles
     }
 
-    /// Places the chains of free blocks below pageblock order (module comment): each free list's chains
-    /// round-robin over the partly used pageblocks of its own type, what does not fit there over the
-    /// others (Movable first). Refuses when a chain fits nowhere.
-    func placeSmallFree(_ z: ProcImage.Zone, _ plan: inout ZonePlan, partials: [Int], field: String) throws(MMError) {
+    /// Places the free blocks below pageblock order in the partly used pageblocks (`fill`). First spread:
+    /// each free list's blocks, largest first, dealt round-robin to the pageblocks of its own type (the
+    /// others, Movable first, when it has none or they are full), and each pageblock filled from what it
+    /// was dealt. What did not fit is placed densely: every pageblock filled again, in seeded order,
+    /// from all the blocks. Refuses when even that leaves a block over.
+    func placeSmallFree(_ z: ProcImage.Zone, _ plan: inout ZonePlan, partials: [Int], field: String, rng: inout SeededRandom) throws(MMError) {
         guard pbOrder > 0 else { return }
-        var offset = [Int](repeating: pbPages, count: plan.nb)
+        let cands = partials.filter { plan.reserved[$0] < pbPages }
         var byType = [[Int]](repeating: [], count: Migratetype.count)
-        for b in partials where plan.reserved[b] < pbPages {
-            offset[b] = plan.reserved[b]
-            byType[Int(plan.types[b])].append(b)
-        }
-        // The free part of a pageblock whose start boot reserved splits into aligned blocks, one per
-        // order, each beside the reserved pages (its buddy holds some): a free block of exactly that
-        // order fits there without a pin of its own.
-        var remaining = z.free
-        for b in partials where plan.reserved[b] > 0 && plan.reserved[b] < pbPages {
-            var pos = plan.reserved[b]
-            var slots: [(Int, Int)] = []
-            while pos < pbPages {
-                var o = 0
-                while pos & (1 << o) == 0 && pos + (2 << o) <= pbPages { o += 1 }
-                slots.append((pos, o))
-                pos += 1 << o
-            }
-            var end = plan.reserved[b]
-            for (at, o) in slots {
-                guard at == end, let mt = ProcPlanner.typePreference.first(where: { remaining[$0][o] > 0 }) else { break }
-                remaining[mt][o] -= 1
-                plan.small[b].append(SmallFree(offset: at, order: o, mt: mt))
-                end = at + (1 << o)
-            }
-            offset[b] = end
-        }
-        var overflow: [(mt: Int, chain: Int)] = []
+        for b in cands { byType[Int(plan.types[b])].append(b) }
+        let others = ProcPlanner.typePreference.flatMap { byType[$0] }
+        var own = [[[Int]]](repeating: [[Int]](repeating: [Int](repeating: 0, count: pbOrder), count: Migratetype.count), count: plan.nb)
+        var dealt = [Int](repeating: 0, count: plan.nb)
+        var leftover = [[Int]](repeating: [Int](repeating: 0, count: pbOrder), count: Migratetype.count)
         for mt in 0..<Migratetype.count {
-            let counts = (0..<pbOrder).map { remaining[mt][$0] }
-            var cursor = 0, failedSize = Int.max
-            for i in 0..<(counts.max() ?? 0) {
-                if !place(chain: i, counts: counts, mt: mt, in: byType[mt], offset: &offset, plan: &plan, cursor: &cursor, failedSize: &failedSize) {
-                    overflow.append((mt, i))
+            var cursor = 0
+            for o in stride(from: pbOrder - 1, through: 0, by: -1) {
+                for _ in 0..<z.free[mt][o] {
+                    let list = byType[mt].isEmpty ? others : byType[mt]
+                    var placed = false
+                    for t in 0..<list.count {
+                        let b = list[(cursor + t) % list.count]
+                        if dealt[b] + (1 << o) < pbPages - plan.reserved[b] {
+                            own[b][mt][o] += 1
+                            dealt[b] += 1 << o
+                            cursor = (cursor + t + 1) % list.count
+                            placed = true
+                            break
+                        }
+                    }
+                    if !placed { leftover[mt][o] += 1 }
                 }
             }
         }
-        let all = ProcPlanner.typePreference.flatMap { byType[$0] }
-        var cursor = 0, failedSize = Int.max
-        for (mt, i) in overflow {
-            let counts = (0..<pbOrder).map { remaining[mt][$0] }
-            guard place(chain: i, counts: counts, mt: mt, in: all, offset: &offset, plan: &plan, cursor: &cursor, failedSize: &failedSize) else {
-                throw ProcPlanner.invalid("\(field).free", i,
-                                          "the free blocks below pageblock order need an allocated page beside each (chain \(i) of \(Migratetype(rawValue: UInt8(mt))!.name)); the zone's allocated pages are too few")
-            }
+        for b in cands {
+            fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &own[b], prefer: preference(Int(plan.types[b])), out: &plan.small[b])
+            for mt in 0..<Migratetype.count { for o in 0..<pbOrder { leftover[mt][o] += own[b][mt][o] } }
+        }
+        guard leftover.contains(where: { $0.contains { $0 > 0 } }) else { return }
+        // Dense: all the blocks, every pageblock filled as full as it goes.
+        var pool = [[Int]](repeating: [Int](repeating: 0, count: pbOrder), count: Migratetype.count)
+        for mt in 0..<Migratetype.count { for o in 0..<pbOrder { pool[mt][o] = z.free[mt][o] } }
+        var order = cands
+        shuffle(&order, &rng)
+        for b in order {
+            plan.small[b] = []
+            fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &pool, prefer: preference(Int(plan.types[b])), out: &plan.small[b])
+        }
+        if let mt = pool.firstIndex(where: { $0.contains { $0 > 0 } }) {
+            let o = pool[mt].firstIndex { $0 > 0 }!
+            throw ProcPlanner.invalid("\(field).free", z.free[mt][o],
+                                      "the free blocks below pageblock order need a page that is not free beside each, and the zone's allocated and reserved pages are too few to keep them apart (\(pool[mt][o]) of order \(o) on \(Migratetype(rawValue: UInt8(mt))!.name) left over)")
         }
     }
 
-    /// Puts chain `i` of a free list into the first candidate pageblock (round-robin from `cursor`) with
-    /// room for it, aligned to its size. False when none has room.
-    func place(chain i: Int, counts: [Int], mt: Int, in cands: [Int], offset: inout [Int], plan: inout ZonePlan,
-               cursor: inout Int, failedSize: inout Int) -> Bool {
-        var top = 0
-        for o in 0..<counts.count where counts[o] > i { top = o }
-        let size = 1 << (top + 1)
-        if cands.isEmpty || size >= failedSize { return false }
-        for t in 0..<cands.count {
-            let b = cands[(cursor + t) % cands.count]
-            let off = (offset[b] + size - 1) & ~(size - 1)
-            if off + size > pbPages { continue }
-            for o in 0...top where counts[o] > i { plan.small[b].append(SmallFree(offset: off + (1 << o), order: o, mt: mt)) }
-            offset[b] = off + size
-            cursor = (cursor + t + 1) % cands.count
-            return true
+    /// The free lists a pageblock of type `t` takes its free blocks from, in order: its own first.
+    func preference(_ t: Int) -> [Int] { [t] + ProcPlanner.typePreference.filter { $0 != t } }
+
+    /// Fills the aligned region of 2^k pages at `start` (an offset in its pageblock) with free blocks from
+    /// `pool`, largest first, so that none can merge: a region whose buddy is wholly free (`need`) keeps
+    /// a page that is not free in its lower half, and the upper half, whose buddy then is not wholly free,
+    /// may be one free block. Pages below `reserved` are PageReserved (not free); every page the fill
+    /// leaves is allocated.
+    func fill(_ start: Int, _ k: Int, need: Bool, reserved r: Int, pool: inout [[Int]], prefer: [Int], out: inout [SmallFree]) {
+        if start + (1 << k) <= r { return }
+        if start >= r && !need && k < pbOrder, let mt = prefer.first(where: { pool[$0][k] > 0 }) {
+            pool[mt][k] -= 1
+            out.append(SmallFree(offset: start, order: k, mt: mt))
+            return
         }
-        failedSize = size
-        return false
+        if k == 0 { return }
+        fill(start, k - 1, need: true, reserved: r, pool: &pool, prefer: prefer, out: &out)
+        fill(start + (1 << (k - 1)), k - 1, need: false, reserved: r, pool: &pool, prefer: prefer, out: &out)
     }
 
     /// The pageblocks `Number of mixed blocks` names, per type: the first of that type (pfn order) with

@@ -196,7 +196,7 @@ def linux_41():
     zones = [
         dict(node=0, name="DMA", start=1, spanned=4095, present=3998, managed=3977, wmark=[15, 18, 22],
              protection=[0, 3236, 7720, 7720],
-             free={"Unmovable": fix([1, 0, 1, 0, 2, 1, 1, 0, 1, 0, 0]), "Movable": fix([0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3]),
+             free={"Unmovable": fix([1, 0, 1, 0, 2, 1, 1, 0, 1, 0, 0]), "Movable": fix([0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2]),
                    "Reserve": fix([0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0])},
              blocks={"Unmovable": 1, "Movable": 6, "Reserve": 1}),
         dict(node=0, name="DMA32", start=4096, spanned=1044480, present=831264, managed=813614, wmark=[3046, 3807, 4569],
@@ -229,16 +229,16 @@ def linux_66():
              free={"Unmovable": fix([12, 9, 4, 2, 1, 0, 0, 0, 0, 0, 0]), "Movable": fix([1806, 955, 410, 211, 99, 40, 22, 11, 7, 5, 120]),
                    "Reclaimable": fix([3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0])},
              blocks={"Unmovable": 14, "Movable": 930, "Reclaimable": 4}, mixed={"Movable": 3, "Unmovable": 2}),
-        dict(node=0, name="Normal", start=1048576, spanned=7864320, present=7864320, managed=7689625, wmark=[27630, 35319, 43008],
+        dict(node=0, name="Normal", start=1048576, spanned=1048576, present=1048576, managed=1030000, wmark=[3702, 4731, 5760],
              protection=[0, 0, 0, 0, 0],
-             free={"Unmovable": fix([2011, 1630, 802, 255, 40, 6, 1, 0, 0, 0, 0]), "Movable": fix([153822, 60410, 20334, 8801, 3502, 1208, 402, 130, 52, 40, 1210]),
+             free={"Unmovable": fix([2011, 1630, 802, 255, 40, 6, 1, 0, 0, 0, 0]), "Movable": fix([120000, 30000, 10000, 4000, 1500, 500, 200, 60, 25, 20, 150]),
                    "Reclaimable": fix([3307, 2940, 1208, 330, 45, 3, 0, 0, 0, 0, 0]), "HighAtomic": fix([0, 0, 0, 5, 3, 1, 1, 0, 0, 0, 0])},
-             blocks={"Unmovable": 702, "Movable": 13980, "Reclaimable": 670, "HighAtomic": 8}, mixed={"Movable": 41, "Unmovable": 120, "Reclaimable": 33}),
-        dict(node=1, name="Normal", start=8912896, spanned=8388608, present=8388608, managed=8256980, wmark=[29667, 37922, 46177],
+             blocks={"Unmovable": 110, "Movable": 1830, "Reclaimable": 100, "HighAtomic": 8}, mixed={"Movable": 41, "Unmovable": 20, "Reclaimable": 9}),
+        dict(node=1, name="Normal", start=2097152, spanned=1048576, present=1048576, managed=1040000, wmark=[3738, 4777, 5816],
              protection=[0, 0, 0, 0, 0],
-             free={"Unmovable": fix([503, 420, 199, 61, 12, 2, 0, 0, 0, 0, 0]), "Movable": fix([88000, 41200, 17330, 6002, 2210, 880, 301, 92, 30, 25, 3020]),
+             free={"Unmovable": fix([503, 420, 199, 61, 12, 2, 0, 0, 0, 0, 0]), "Movable": fix([88000, 41200, 17330, 6002, 2210, 880, 301, 92, 30, 25, 300]),
                    "Reclaimable": fix([1009, 840, 310, 62, 8, 1, 0, 0, 0, 0, 0]), "Isolate": fix([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2])},
-             blocks={"Unmovable": 240, "Movable": 15700, "Reclaimable": 440, "Isolate": 4}, mixed={"Movable": 12, "Unmovable": 30, "Reclaimable": 9}),
+             blocks={"Unmovable": 60, "Movable": 1944, "Reclaimable": 40, "Isolate": 4}, mixed={"Movable": 12, "Unmovable": 30, "Reclaimable": 9}),
     ]
     d = "linux-6.6-x86_64-2node"
     w(d + ".buddyinfo", buddyinfo(zones))
