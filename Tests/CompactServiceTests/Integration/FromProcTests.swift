@@ -94,6 +94,9 @@ final class FromProcTests: XCTestCase {
             XCTAssertEqual(try c.get("/v1/machines/a/\(d)").text, try c.get("/v1/machines/b/\(d)").text, d)
         }
         XCTAssertEqual(try c.get("/v1/machines/a/snapshot").body.count, try c.get("/v1/machines/b/snapshot").body.count)
+        XCTAssertEqual(try c.get("/v1/machines/a/debug/check").json["consistent"] as? Bool, true)
+        XCTAssertEqual(try c.post("/v1/machines/a/compact", json: "").status, 200)
+        XCTAssertEqual(try c.get("/v1/machines/a/debug/check").json["consistent"] as? Bool, true)
     }
 
     /// Created with --state-dir, it comes back after a restart identical (it is journaled as its typed
