@@ -16,7 +16,7 @@ struct BuddyinfoText {
             }
             var counts: [Int] = []
             for w in rest {
-                guard let v = Int(w), v >= 0 else { throw .malformed("buddyinfo", l.number, "'\(w.prefix(20))' is not a free block count") }
+                guard let v = Int(w), v >= 0, v <= ProcLine.maxCount else { throw .malformed("buddyinfo", l.number, "'\(w.prefix(20))' is not a free block count") }
                 counts.append(v)
             }
             guard !counts.isEmpty else { throw .malformed("buddyinfo", l.number, "\(nz) lists no orders") }

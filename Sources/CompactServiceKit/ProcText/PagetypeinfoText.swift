@@ -78,7 +78,7 @@ struct PagetypeinfoText {
                     var counts: [Int] = [], capped: [Bool] = []
                     for w in rest.dropFirst(2) {
                         let c = w.hasPrefix(">")
-                        guard let v = Int(c ? w.dropFirst() : w), v >= 0 else { throw fail(l, "'\(w.prefix(20))' is not a free block count") }
+                        guard let v = Int(c ? w.dropFirst() : w), v >= 0, v <= ProcLine.maxCount else { throw fail(l, "'\(w.prefix(20))' is not a free block count") }
                         counts.append(v)
                         capped.append(c)
                     }
@@ -90,7 +90,7 @@ struct PagetypeinfoText {
                     var counts: [String: Int] = [:]
                     guard rest.count == columns.count else { throw .inconsistent("pagetypeinfo", l.number, "\(rest.count) counts for \(columns.count) migratetype columns") }
                     for (name, w) in zip(columns, rest) {
-                        guard let v = Int(w), v >= 0 else { throw fail(l, "'\(w.prefix(20))' is not a pageblock count") }
+                        guard let v = Int(w), v >= 0, v <= ProcLine.maxCount else { throw fail(l, "'\(w.prefix(20))' is not a pageblock count") }
                         counts[name] = v
                     }
                     let i = Self.zoneIndex(&zones, nz, l.number)

@@ -3,6 +3,8 @@
 
 /// A line of a /proc file with its 1-based number.
 struct ProcLine {
+    /// The largest count or page number read (a machine has at most 2^32-2 pages): bounds the sums.
+    static let maxCount = 1 << 40
     var number: Int
     var text: String
     /// The line's words, split at spaces and tabs, with the commas the kernel's `"Node %d, zone %8s, "`

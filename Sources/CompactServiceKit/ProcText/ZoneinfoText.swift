@@ -44,7 +44,7 @@ struct ZoneinfoText {
             let key = w[0] == "pages" && w[1] == "free" ? "pages free" : String(w[0])
             guard ZoneinfoText.keys.contains(key) else { continue }
             let raw = key == "pages free" ? (w.count > 2 ? w[2] : "") : w[1]
-            guard let v = Int(raw), v >= 0 else { throw .malformed("zoneinfo", l.number, "'\(key)' needs a non-negative integer, got '\(raw.prefix(20))'") }
+            guard let v = Int(raw), v >= 0, v <= ProcLine.maxCount else { throw .malformed("zoneinfo", l.number, "'\(key)' needs a non-negative integer, got '\(raw.prefix(20))'") }
             let i = sections.count - 1
             if sections[i].values[key] == nil {
                 sections[i].values[key] = v
@@ -71,7 +71,7 @@ struct MeminfoText {
             let t = l.trimmed
             if t.isEmpty { continue }
             let w = t.split(separator: " ", omittingEmptySubsequences: true)
-            guard w.count >= 2, w[0].hasSuffix(":"), let v = Int(w[1]), v >= 0 else {
+            guard w.count >= 2, w[0].hasSuffix(":"), let v = Int(w[1]), v >= 0, v <= ProcLine.maxCount else {
                 throw .malformed("meminfo", l.number, "expected 'Name: value [kB]', got '\(l.text.prefix(80))'")
             }
             kB[String(w[0].dropLast())] = v

@@ -50,6 +50,9 @@ extension MachineConfig {
                 guard z.nrPageblocks > 0 else {
                     throw .invalidConfig(field: "\(field).pageblocks", value: "0", reason: "a populated zone has at least one pageblock")
                 }
+                guard pfn + UInt64(z.nrPageblocks) * pbPages <= UInt64(UInt32.max - 1) else {
+                    throw .invalidConfig(field: "\(field).pageblocks", value: "\(z.nrPageblocks)", reason: "too large: a machine has at most 2^32-2 pages")
+                }
                 try ProcPlanner.checkFits(z, startPfn: Int(pfn), preset: p, seed: seed, field: field)
                 let pages = UInt64(z.nrPageblocks) * pbPages
                 zones.append(ZoneLayout(node: nid, type: z.type, indexInNode: idx, startPfn: pfn, pages: pages))

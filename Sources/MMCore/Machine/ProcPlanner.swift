@@ -195,9 +195,12 @@ struct ProcPlanner {
         var leftover = [[Int]](repeating: [Int](repeating: 0, count: pbOrder), count: Migratetype.count)
         for mt in 0..<Migratetype.count {
             var cursor = 0
+            // Sizes only shrink: once no pageblock had room for a size, none has for the rest of it.
+            var failedSize = Int.max
             for o in stride(from: pbOrder - 1, through: 0, by: -1) {
                 for _ in 0..<z.free[mt][o] {
                     let list = byType[mt].isEmpty ? others : byType[mt]
+                    if 1 << o >= failedSize { leftover[mt][o] += 1; continue }
                     var placed = false
                     for t in 0..<list.count {
                         let b = list[(cursor + t) % list.count]
@@ -209,7 +212,7 @@ struct ProcPlanner {
                             break
                         }
                     }
-                    if !placed { leftover[mt][o] += 1 }
+                    if !placed { leftover[mt][o] += 1; failedSize = 1 << o }
                 }
             }
         }
