@@ -29,6 +29,9 @@ enum MachineRoutes {
         if ctx.request.mediaType == SnapshotFormat.mediaType {
             return try created(try SnapshotRoutes.createFromUpload(ctx))
         }
+        // The query's `name` is for snapshot uploads; with a JSON body the body names the machine, but a
+        // name that cannot be one is still a bad request (as openapi.yaml's pattern says).
+        if let q = ctx.request.query["name"] { _ = try Validation.pathName(q) }
         let body = try ctx.jsonBody()
         if MachineWire.isFromProc(body) {
             let (name, config, reader) = try MachineWire.parseFromProc(body)
