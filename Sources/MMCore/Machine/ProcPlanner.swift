@@ -182,8 +182,10 @@ struct ProcPlanner {
     /// Places the free blocks below pageblock order in the partly used pageblocks (`fill`). First spread:
     /// each free list's blocks, largest first, dealt round-robin to the pageblocks of its own type (the
     /// others, Movable first, when it has none or they are full), and each pageblock filled from what it
-    /// was dealt. What did not fit is placed densely: every pageblock filled again, in seeded order,
-    /// from all the blocks. Refuses when even that leaves a block over.
+    /// was dealt. What did not fit tops up pageblocks in seeded order (each filled again from its own
+    /// blocks and the left-over ones); only if some are still left is everything placed densely: every
+    /// pageblock filled again, in that order, from all the blocks. Refuses when even that leaves a
+    /// block over.
     func placeSmallFree(_ z: ProcImage.Zone, _ plan: inout ZonePlan, partials: [Int], field: String, rng: inout SeededRandom) throws(MMError) {
         guard pbOrder > 0 else { return }
         let cands = partials.filter { plan.reserved[$0] < pbPages }
@@ -220,12 +222,21 @@ struct ProcPlanner {
             fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &own[b], prefer: preference(Int(plan.types[b])), out: &plan.small[b])
             for mt in 0..<Migratetype.count { for o in 0..<pbOrder { leftover[mt][o] += own[b][mt][o] } }
         }
-        guard leftover.contains(where: { $0.contains { $0 > 0 } }) else { return }
+        func isEmpty(_ p: [[Int]]) -> Bool { !p.contains { $0.contains { $0 > 0 } } }
+        guard !isEmpty(leftover) else { return }
+        // Top up: pageblocks in seeded order filled again from their blocks and what is left over, until
+        // nothing is (each refill only packs its pageblock tighter; the others keep their spread).
+        var order = cands
+        shuffle(&order, &rng)
+        for b in order where !isEmpty(leftover) {
+            for f in plan.small[b] { leftover[f.mt][f.order] += 1 }
+            plan.small[b] = []
+            fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &leftover, prefer: preference(Int(plan.types[b])), out: &plan.small[b])
+        }
+        guard !isEmpty(leftover) else { return }
         // Dense: all the blocks, every pageblock filled as full as it goes.
         var pool = [[Int]](repeating: [Int](repeating: 0, count: pbOrder), count: Migratetype.count)
         for mt in 0..<Migratetype.count { for o in 0..<pbOrder { pool[mt][o] = z.free[mt][o] } }
-        var order = cands
-        shuffle(&order, &rng)
         for b in order {
             plan.small[b] = []
             fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &pool, prefer: preference(Int(plan.types[b])), out: &plan.small[b])
