@@ -17,6 +17,105 @@ enum MachineWire {
         return (name, try MachineConfig(json: body, extraKeys: ["name"]))
     }
 
+    /// The members a creation from a real machine's /proc files takes (`from_proc`; README "A real
+    /// machine as the starting state"): the texts, and what is not in them.
+    static let fromProcFields = ["name", "seed", "kernel", "swap_mib", "sysctl", "distances", "transparent_hugepage", "from_proc"]
+    static let fromProcTextFields = ["buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo", "arch"]
+    /// The largest /proc text accepted (a zoneinfo of many CPUs' pagesets is long; the body limit,
+    /// `--max-body-bytes`, applies first).
+    static let maxProcTextBytes = 16 << 20
+
+    /// Whether a creation body builds the machine from /proc text.
+    static func isFromProc(_ body: JSONValue) -> Bool {
+        if case .object(let m) = body { return m.contains { $0.0 == "from_proc" } }
+        return false
+    }
+
+    /// Reads a creation from /proc text: the texts become a `ProcImage` (ProcText/), which with the
+    /// other members becomes a machine definition read the ordinary way (`MachineConfig(json:)`, so
+    /// the journal's create record and snapshots carry it as `proc_image`). A count MMCore cannot lay
+    /// out is reported at the text's line.
+    static func parseFromProc(_ body: JSONValue) throws -> (String, MachineConfig, ProcImageReader) {
+        let r = try ObjectReader(body, path: "", allowed: fromProcFields)
+        let name = try r.require("name", try r.string("name", maxBytes: 1024))
+        guard Validation.isValidName(name) else {
+            throw Problem.invalid("name", "machine names match \(Validation.namePattern)")
+        }
+        let fp = try r.require("from_proc", try r.object("from_proc", allowed: fromProcTextFields))
+        let texts = ProcImageReader.Texts(
+            buddyinfo: try fp.string("buddyinfo", maxBytes: maxProcTextBytes),
+            pagetypeinfo: try fp.require("pagetypeinfo", try fp.string("pagetypeinfo", maxBytes: maxProcTextBytes)),
+            zoneinfo: try fp.require("zoneinfo", try fp.string("zoneinfo", maxBytes: maxProcTextBytes)),
+            meminfo: try fp.string("meminfo", maxBytes: maxProcTextBytes),
+            arch: try fp.choice("arch", ArchPreset.all.map(\.name)))
+        var kernel: KernelRelease?
+        if let k = try r.string("kernel") {
+            guard let kr = KernelRelease(name: k) else { throw Problem.invalid("kernel", "unknown kernel '\(k.prefix(20))' (\(KernelRelease.names))") }
+            kernel = kr
+        }
+        let reader = try readProc(texts, kernel: kernel)
+        let image = reader.image
+        var members: [(String, JSON)] = [
+            ("preset", .string(image.arch)), ("page_shift", .number(Double(image.pageShift))),
+            ("nr_orders", .number(Double(image.nrOrders))), ("pageblock_order", .number(Double(image.pageblockOrder))),
+            ("nodes", .number(Double(image.nodes.count))), ("boot_memory", .bool(false)), ("kernel", .string(reader.kernel.name)),
+        ]
+        for k in ["seed", "swap_mib", "distances", "transparent_hugepage"] { if let v = r.raw(k) { members.append((k, v)) } }
+        var sysctl: [(String, JSON)] = []
+        if let v = r.raw("sysctl") {
+            guard case .object(let m) = v else { throw Problem.invalid("sysctl", "expected an object, got \(v.typeName)") }
+            sysctl = m
+        }
+        if !sysctl.contains(where: { $0.0 == "min_free_kbytes" }) { sysctl.append(("min_free_kbytes", .number(Double(image.minFreeKbytes)))) }
+        members.append(("sysctl", .object(sysctl)))
+        members.append(("proc_image", image.json))
+        return (name, try procConfig(.object(members), reader), reader)
+    }
+
+    static func readProc(_ texts: ProcImageReader.Texts, kernel: KernelRelease?) throws(Problem) -> ProcImageReader {
+        do { return try ProcImageReader(texts, kernel: kernel) } catch { throw error.problem }
+    }
+
+    /// The machine definition; MMCore's refusal of a count (`proc_image.…`) names the text's line.
+    static func procConfig(_ json: JSON, _ reader: ProcImageReader) throws -> MachineConfig {
+        do {
+            return try MachineConfig(json: json)
+        } catch {
+            if case .invalidConfig(let field, _, let reason) = error, field.hasPrefix("proc_image") {
+                let (file, line) = reader.blame(field)
+                throw ProcTextError.inconsistent(file, line, reason).problem
+            }
+            throw error
+        }
+    }
+
+    /// The 201 of a creation from /proc text: the machine's description with `from_proc`, what was
+    /// decided and assumed.
+    static func describeFromProc(_ box: MachineBox, _ reader: ProcImageReader) throws -> JSONWriter {
+        var f = JSONWriter(capacity: 4096)
+        f.beginObject()
+        f.field("kernel", reader.kernel.name)
+        f.field("kernel_reason", reader.kernelReason)
+        f.field("arch", reader.image.arch)
+        f.field("arch_reason", reader.archReason)
+        f.field("page_size", 1 << reader.image.pageShift)
+        f.field("nr_orders", reader.image.nrOrders)
+        f.field("pageblock_order", reader.image.pageblockOrder)
+        f.field("anon_percent", reader.image.anonPercent)
+        f.field("min_free_kbytes", box.config.sysctl.minFreeKbytes ?? reader.image.minFreeKbytes)
+        f.key("assumptions")
+        f.beginArray()
+        for a in reader.notes + ProcImage.placementAssumptions { f.string(a) }
+        f.endArray()
+        f.endObject()
+        var bytes = try description(box)
+        if bytes.last == UInt8(ascii: "}") { bytes.removeLast() }
+        bytes += Array(",\"from_proc\":".utf8) + f.bytes + Array("}".utf8)
+        var w = JSONWriter(capacity: bytes.count)
+        w.raw(bytes)
+        return w
+    }
+
     /// The definition of `PUT /v1/machines/{name}`: the body of a create, whose `name` may be left out
     /// and must otherwise be the path's.
     static func parsePut(_ body: JSONValue, name: String) throws -> MachineConfig {

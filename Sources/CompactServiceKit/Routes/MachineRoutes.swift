@@ -32,7 +32,15 @@ enum MachineRoutes {
         if ctx.request.query["name"] != nil {
             throw Problem.invalid("name", "the query's name is for snapshot uploads; a JSON body names the machine in its own `name`")
         }
-        let (name, config) = try MachineWire.parseCreate(try ctx.jsonBody())
+        let body = try ctx.jsonBody()
+        if MachineWire.isFromProc(body) {
+            let (name, config, reader) = try MachineWire.parseFromProc(body)
+            let box = try ctx.registry.create(name: name, config: config)
+            var r = Response.json(201, try MachineWire.describeFromProc(box, reader))
+            r.headers.append(("Location", "/v1/machines/\(box.name)"))
+            return r
+        }
+        let (name, config) = try MachineWire.parseCreate(body)
         return try created(try ctx.registry.create(name: name, config: config))
     }
 

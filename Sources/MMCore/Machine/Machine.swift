@@ -187,7 +187,11 @@ public final class Machine {
         for z in zones.indices where config.bootMemory {
             zones[z].presentPages = Machine.presentPages(spanned: zones[z].spannedPages, preset: preset)
         }
-        let boot = Machine.bootMemory(preset: preset, nodes: nodes, zones: zones, kernelReservedKiB: config.kernelReservedKiB,
+        // A machine from /proc text (MachineConfig.procImage): present as the text says, boot's
+        // reservations where the plan puts them (ProcBuild.swift).
+        let procPlans = try config.procImage.map { image throws(MMError) in try ProcPlanner.plans(image, layout: layout, seed: config.seed) }
+        if let image = config.procImage { Machine.applyProcPresent(image, zones: &zones) }
+        let boot = procPlans.map(Machine.procBootMemory) ?? Machine.bootMemory(preset: preset, nodes: nodes, zones: zones, kernelReservedKiB: config.kernelReservedKiB,
                                       enabled: config.bootMemory)
         for r in boot.ranges {
             for z in zones.indices where zones[z].spannedPages > 0 {
@@ -291,6 +295,7 @@ public final class Machine {
                 pageblockZone[b] = UInt16(z.id)
                 b += 1
             }
+            if procPlans != nil { continue }
             var pfn = z.startPfn
             while pfn < z.endPfn {
                 if pages.state[pfn] == PageState.reserved { pfn += 1; continue }
@@ -311,6 +316,7 @@ public final class Machine {
         setupPerZoneLowmemReserve()
         setupPagesets()
         for (i, v) in prepHeadTable().enumerated() { prepHeadInfo[i] = v }
+        if let plans = procPlans, let image = config.procImage { try populateFromProc(plans, image: image) }
     }
 
     // MARK: - Lookups

@@ -2,7 +2,7 @@ extension MachineConfig {
     /// The JSON keys of a machine definition (besides `name`, which the service owns).
     public static let jsonKeys: Set<String> = ["preset", "page_shift", "nr_orders", "pageblock_order", "memory_mib", "nodes",
                                                "distances", "zones", "seed", "compaction", "swap_mib", "sysctl", "kernel_reserved_kib", "boot_memory",
-                                               "kernel", "transparent_hugepage"]
+                                               "kernel", "transparent_hugepage", "proc_image"]
 
     /// Reads a machine definition: `preset` (x86_64, x86, ppc64; default x86_64) with optional overrides
     /// `page_shift`, `nr_orders`, `pageblock_order`; `memory_mib`; `nodes`; `distances`; `zones` (per node,
@@ -74,7 +74,8 @@ extension MachineConfig {
         let kernel = try MachineConfig.readKernel(r)
         let thp = try MachineConfig.readTransparentHugepage(r)
         let memory = try r.int("memory_mib", in: 1...(1 << 24))
-        if memory == nil && layout == nil {
+        let procImage: ProcImage? = try r["proc_image"].map { v throws(MMError) in try ProcImage(json: v, path: r.field("proc_image")) }
+        if memory == nil && layout == nil && procImage == nil {
             throw .invalidConfig(field: r.field("memory_mib"), value: "missing", reason: "memory_mib is required unless zones gives the layout")
         }
         self.init(preset: preset, memoryMiB: memory, nodes: nodes, distances: distances,
@@ -82,6 +83,7 @@ extension MachineConfig {
                   compaction: try r.bool("compaction") ?? true, kernel: kernel, swapMiB: try r.int("swap_mib", in: 0...(1 << 24)) ?? 0,
                   sysctl: sysctl, kernelReservedKiB: try r.int("kernel_reserved_kib", in: 0...(1 << 22)),
                   bootMemory: try r.bool("boot_memory") ?? true, transparentHugepage: thp)
+        self.procImage = procImage
         // Field names of validation errors are relative to this object.
         do { _ = try validate() } catch {
             if case .invalidConfig(let f, let v, let reason) = error { throw .invalidConfig(field: r.field(f), value: v, reason: reason) }
@@ -112,6 +114,7 @@ extension MachineConfig {
         if let k = kernelReservedKiB { m.append(("kernel_reserved_kib", .number(Double(k)))) }
         if !bootMemory { m.append(("boot_memory", .bool(false))) }
         appendModernJSON(&m)
+        if let p = procImage { m.append(("proc_image", p.json)) }
         return .object(m)
     }
 }

@@ -54,6 +54,9 @@ public struct MachineConfig: Sendable, Equatable {
     public var bootMemory: Bool
     /// `/sys/kernel/mm/transparent_hugepage/{enabled,defrag}` (kernel 6.6 only; nil: the defaults).
     public var transparentHugepage: TransparentHugepageSettings?
+    /// A real machine's /proc files in typed form (`ProcImage`): the machine is laid out and filled to
+    /// match them (`MachineConfig+Proc.swift`, `ProcPlanner`); `memoryMiB` and `zoneLayout` are unused then.
+    public var procImage: ProcImage? = nil
 
     public init(preset: ArchPreset = .x86_64, memoryMiB: Int? = 1024, nodes: Int = 1, distances: [[Int]]? = nil,
                 zoneLayout: [[ZoneSpec]]? = nil, seed: UInt64 = 1, compaction: Bool = true, kernel: KernelRelease? = nil,
@@ -98,6 +101,7 @@ public struct MachineConfig: Sendable, Equatable {
         let dist = try validatedDistances()
         try validateSysctl()
         try validateModernSettings()
+        if let image = procImage { return try procLayout(image, distances: dist) }
 
         let unit = LayoutUnit(preset: p)
         let zones: [ZoneLayout], nodeSpans: NodeSpans
@@ -291,5 +295,8 @@ public struct MachineLayout: Sendable {
     public var nodeSpans: [(start: UInt64, pages: UInt64)]
     public var zones: [ZoneLayout]
     public var distances: [[Int]]
+    /// A machine built from /proc text (`MachineConfig.procImage`): the pages it allocates at creation
+    /// (each may take a handle slot), for the memory budget's estimate.
+    public var procAllocatedPages: Int = 0
     public var totalPages: UInt64 { nodeSpans.reduce(0) { $0 + $1.pages } }
 }

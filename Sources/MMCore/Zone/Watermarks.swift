@@ -112,10 +112,13 @@ extension Machine {
         bumpGeneration()
     }
 
-    /// Recomputes `zoneOrder0LowMark` from `zoneWmark` and `zoneLowmemReserve` (after either changes).
+    /// Recomputes `zoneOrder0LowMark` from `zoneWmark` and `zoneLowmemReserve` (after either changes);
+    /// on 6.6 with the HIGHATOMIC reserve too, as `modernApplyMarks` sets it (a machine built from /proc
+    /// text starts with HIGHATOMIC blocks, and its handle table grows after them).
     func refreshOrder0LowMarks() {
         for z in zones.indices {
             zoneOrder0LowMark[z] = wmarkPages(zone: z, .low) + zoneLowmemReserve[z * zoneTypeCount + Int(zoneIndexInNode[z])]
+                + (modern?.nrReservedHighatomic[z] ?? 0)
         }
     }
 
