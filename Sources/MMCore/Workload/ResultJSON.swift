@@ -58,7 +58,7 @@ extension WorkloadResult {
             ("compaction", .object([("stall", n(delta(\.compactStall))), ("success", n(delta(\.compactSuccess))),
                                     ("fail", n(delta(\.compactFail))), ("migrate_scanned", n(delta(\.compactMigrateScanned))),
                                     ("free_scanned", n(delta(\.compactFreeScanned))), ("isolated", n(delta(\.compactIsolated))),
-                                    ("pages_migrated", n(delta(\.compactPagesMoved))), ("migrate_failed", n(delta(\.compactPagemigrateFailed)))])),
+                                    ("pages_migrated", n(delta(\.pgmigrateSuccess))), ("migrate_failed", n(delta(\.pgmigrateFail)))])),
             ("extfrag_events", n(delta(\.extfragEvents))),
             ("simulated_ms", ms(simulatedNs)),
             ("kswapd_ms", ms(kswapdNs)),

@@ -662,6 +662,7 @@ extension Machine {
                 var req = AllocRequest(order: order, kind: spec.kind, gfp: spec.gfp)
                 var outcome = AllocOutcome()
                 let at = relNs(run)
+                let startedAt = clockNs
                 if let t = spec.thp {
                     // A huge page fault (Workload+THP.swift).
                     outcome = try thpFault(t, order: order, kind: spec.kind, tag: spec.tag, run: run)
@@ -680,7 +681,13 @@ extension Machine {
                 try throwIfRefused(run)
                 done += 1
                 inIncrement += 1
-                nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
+                if let rate = spec.mbPerSec {
+                    // VMRegress's ms_delay, start to start (HighAllocSpec.mbPerSec).
+                    let msDelay = ((1 << pageShift) << order) / (rate * 1_048_576 / 1000)
+                    nextAt = startedAt &+ UInt64(msDelay) &* 1_000_000
+                } else {
+                    nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
+                }
             }
             if done >= total {
                 run.pending = nil
