@@ -54,6 +54,7 @@ extension WorkloadResult {
                                  ("allocstall", n(delta(\.allocstall))),
                                  ("pgscan_kswapd", n(delta(\.pgscanKswapd))), ("pgscan_direct", n(delta(\.pgscanDirect))),
                                  ("pgsteal_kswapd", n(delta(\.pgstealKswapd))), ("pgsteal_direct", n(delta(\.pgstealDirect))),
+                                 ("pginodesteal", n(delta(\.pginodesteal))), ("kswapd_inodesteal", n(delta(\.kswapdInodesteal))),
                                  ("pswpout", n(delta(\.pswpout)))])),
             ("compaction", .object([("stall", n(delta(\.compactStall))), ("success", n(delta(\.compactSuccess))),
                                     ("fail", n(delta(\.compactFail))), ("migrate_scanned", n(delta(\.compactMigrateScanned))),
