@@ -117,7 +117,7 @@ final class PageCacheTests: XCTestCase {
             let d = try WorkloadDefinition(json: try JSON.parse("""
                 {"name": "files", "seed": 7, "steps": [
                   {"metadata": {"count": 200, "files_per_directory": 10, "tag": "meta"}},
-                  {"fill": {"kind": "file", "count": 24576, "writers": 16, "file_pages": 80, "block_size": 4096, "tag": "f", "dirty_fraction": 0.05}},
+                  {"fill": {"kind": "file", "count": 24576, "writers": 16, "file_pages": 8, "block_size": 4096, "tag": "f", "dirty_fraction": 0.05}},
                   {"free": {"tag": "f", "pattern": "every_other"}}]}
                 """))
             let r = try m.beginWorkload(d)
