@@ -100,8 +100,11 @@ enum SnapshotFormat {
             return n
         }
         let stateVersion = try num("state_version")
-        guard stateVersion == UInt64(MachineStateImage.version) else {
-            throw DecodeError("machine state version \(stateVersion); this service reads version \(MachineStateImage.version)")
+        // The current version, or an older one `Machine(_:restoring:)` converts (a version-1 snapshot loads).
+        guard stateVersion == UInt64(MachineStateImage.version)
+                || MachineStateImage.convertibleVersions.contains(Int(clamping: stateVersion)) else {
+            throw DecodeError("machine state version \(stateVersion); this service reads version \(MachineStateImage.version)"
+                              + " (and converts \(MachineStateImage.convertibleVersions.sorted().map(String.init).joined(separator: ", ")))")
         }
         guard let cj = header["config"] else { throw DecodeError("the snapshot's header lacks config") }
         let config: MachineConfig

@@ -103,13 +103,19 @@ extension Machine {
         let freedBefore = cc.freedWhileIsolated
         let (migrated, failed) = migratePages(&cc)
         ev.compactBlocksMoved &+= 1
-        ev.compactPagesMoved &+= UInt64(migrated)
+        if modern == nil {
+            // 2.6.35 `compact_zone`: nr_remaining is counted after `migrate_pages`, which has already put
+            // back what it could not move (`putback_lru_pages(from)`), so it is always 0: COMPACTPAGES
+            // counts every page of the batch and COMPACTPAGEFAILED never grows. pgmigrate_success and
+            // pgmigrate_fail (3.8's counters, kept as the simulator's) count what really happened.
+            ev.compactPagesMoved &+= UInt64(migrated + failed)
+        } else {
+            ev.compactPagesMoved &+= UInt64(migrated)
+            if failed > 0 { ev.compactPagemigrateFailed &+= UInt64(failed) }
+        }
         ev.pgmigrateSuccess &+= UInt64(migrated)
         ev.compactFreedWhileIsolated &+= UInt64(cc.freedWhileIsolated - freedBefore)
-        if failed > 0 {
-            ev.compactPagemigrateFailed &+= UInt64(failed)
-            ev.pgmigrateFail &+= UInt64(failed)
-        }
+        if failed > 0 { ev.pgmigrateFail &+= UInt64(failed) }
         cc.migrated += migrated
         cc.failed += failed
         cc.blocksMoved += 1

@@ -92,6 +92,9 @@ public final class Machine {
     @exclusivity(unchecked) var files = FileTable()
     /// Slab caches of objects (dentries, inodes) and the per-slot object counts of their slab pages.
     @exclusivity(unchecked) var slab: SlabStore
+    /// The files' page-cache radix trees and the per-slot words naming each page's file and index
+    /// (PageCache/AddressSpace.swift).
+    @exclusivity(unchecked) var pageCache: PageCacheStore
 
     @exclusivity(unchecked) public internal(set) var minFreeKbytes: Int
     @exclusivity(unchecked) public internal(set) var extfragThreshold: Int
@@ -217,6 +220,7 @@ public final class Machine {
         handles = HandleTable(capacity: totalPages + ((config.swapMiB << 20) >> preset.pageShift) + 1, arena: arena)
         lru = LruStore(zones: zones.count, arena: arena)
         slab = SlabStore(capacity: handles.pfn.count, pageSize: 1 << preset.pageShift, arena: arena)
+        pageCache = PageCacheStore(capacity: handles.pfn.count, arena: arena)
         pcp = PcpStore(zones: zones.count, arena: arena)
         ev = VmCounters(zoneTypes: preset.zoneTypes.count)
         zoneFreePages = RawArray(zeroed: zones.count, arena: arena)

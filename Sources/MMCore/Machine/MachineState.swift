@@ -14,8 +14,15 @@
 /// A machine's state as named arrays of little-endian integers. Each section stores only the stretches
 /// of its bytes that are not all zero (a machine's page arrays are mostly zero until it is used).
 public struct MachineStateImage: Sendable, Equatable {
-    /// Bumped whenever a section is added, dropped or changes meaning; `restore` refuses other versions.
-    public static let version = 1
+    /// Bumped whenever a section is added, dropped or changes meaning; `restore` refuses other versions
+    /// except those it converts (`convertibleVersions`).
+    /// Version 2 (issue 11): the page cache's radix trees (`pagecache.*`), the `radix_tree_node` cache
+    /// (a sixteenth in `slab.caches`), slab page words with 5 bits of cache and 11 of count (version 1:
+    /// 4 and 12), the counters `pginodesteal` and `kswapd_inodesteal`.
+    public static let version = 2
+    /// Older versions `restore` reads, converting them: version 1 has no page-cache trees (its files'
+    /// pages load outside any tree, as they were), no radix-tree nodes and zero inode-steal counters.
+    public static let convertibleVersions: Set<Int> = [1]
 
     public struct Extent: Sendable, Equatable {
         /// Byte offset in the section.
@@ -124,9 +131,11 @@ private struct ImageBuilder {
 /// Reads sections back, checking each against what the machine expects.
 private struct ImageReader {
     let byName: [String: MachineStateImage.Section]
+    let version: Int
 
     init(_ image: MachineStateImage) throws(MMError) {
-        guard image.version == MachineStateImage.version else {
+        version = image.version
+        guard image.version == MachineStateImage.version || MachineStateImage.convertibleVersions.contains(image.version) else {
             throw .invalidConfig(field: "snapshot.version", value: "\(image.version)",
                                  reason: "this service reads machine state version \(MachineStateImage.version)")
         }
@@ -315,6 +324,25 @@ extension Machine {
         w.array("slab.info_granules", slab.infoGranules.map { $0 ? UInt8(1) : 0 })
         w.array("slab.buffer_head_granules", slab.bufferHeadGranules.map { $0 ? UInt8(1) : 0 })
         w.scalar("slab.word_bytes", slab.wordBytes)
+        // Page cache: per-slot words of the slots ever issued, the trees (sorted: dictionaries have no order).
+        w.raw("pagecache.slot_inode", pageCache.slotInode, count: used)
+        w.raw("pagecache.slot_index", pageCache.slotIndex, count: used)
+        w.raw("pagecache.slot_next", pageCache.slotNext, count: used)
+        w.raw("pagecache.slot_prev", pageCache.slotPrev, count: used)
+        w.array("pagecache.granules", pageCache.granules.map { $0 ? UInt8(1) : 0 })
+        w.scalar("pagecache.word_bytes", pageCache.wordBytes)
+        let mkeys = pageCache.mappings.keys.sorted()
+        w.array("pagecache.mapping_keys", mkeys)
+        w.array("pagecache.mappings", mkeys.flatMap { k -> [UInt32] in
+            let a = pageCache.mappings[k]!
+            return [a.nrpages, UInt32(a.height), a.hasZero ? 1 : 0, a.head, a.tail, a.last]
+        })
+        let nkeys = pageCache.nodes.keys.sorted()
+        w.array("pagecache.node_keys", nkeys)
+        w.array("pagecache.nodes", nkeys.flatMap { k -> [UInt32] in
+            let n = pageCache.nodes[k]!
+            return [n.object, n.count]
+        })
         // Tags, by name: each list as it is (stale handles included) and its capacity.
         let tagNames = tags.keys.sorted()
         var tagCounts: [UInt32] = [], tagCaps: [UInt32] = [], tagHandles: [UInt64] = []
@@ -552,7 +580,11 @@ extension Machine {
             zones[z].compactDeferShift = Int(cs[2 * z + 1])
         }
         var c = VmCounters(zoneTypes: zoneTypeCount)
-        for f in Machine.imageCounterFields { c[keyPath: f.key] = try r.uint64("vmstat.\(f.name)") }
+        for f in Machine.imageCounterFields {
+            // Version 1 had no inode-steal counters.
+            if r.version == 1 && (f.name == "pginodesteal" || f.name == "kswapd_inodesteal") { continue }
+            c[keyPath: f.key] = try r.uint64("vmstat.\(f.name)")
+        }
         c.pgalloc = try r.array("vmstat.pgalloc", count: ev.pgalloc.count)
         ev = c  // (the modern counters follow in restoreModern)
         minFreeKbytes = try r.int("sysctl.min_free_kbytes")
@@ -589,7 +621,17 @@ extension Machine {
     }
 
     private func restoreSlab(_ r: ImageReader, used: Int) throws(MMError) {
-        try r.raw("slab.info", into: slab.info, count: used)
+        if r.version == 1 {
+            // Version 1's words: 4 bits of cache above 12 of count.
+            let old: [UInt16] = try r.array("slab.info", count: used)
+            for (s, w) in old.enumerated() where w != 0 {
+                let n = Int(w & 0x0FFF)
+                guard n <= Int(SlabStore.countMask) else { throw ImageReader.bad("slab.info", "element \(s) counts more objects than a slab holds") }
+                slab.info[s] = SlabStore.word(cache: Int(w >> 12) - 1, count: n)
+            }
+        } else {
+            try r.raw("slab.info", into: slab.info, count: used)
+        }
         try r.raw("slab.buffer_heads", into: slab.bufferHeads, count: used)
         let objSlab: [UInt32] = try r.array("slab.obj_slab")
         let n = objSlab.count
@@ -611,8 +653,10 @@ extension Machine {
         slab.objParent = try sized("slab.obj_parent")
         slab.objChildren = try sized("slab.obj_children")
         slab.objFlags = try sized("slab.obj_flags")
-        let cs = try r.array("slab.caches", count: slab.caches.count * 7, as: Int64.self)
-        for i in slab.caches.indices {
+        // Version 1 had the caches before radix_tree_node.
+        let cacheCount = r.version == 1 ? SlabCache.radixTreeNode.rawValue : slab.caches.count
+        let cs = try r.array("slab.caches", count: cacheCount * 7, as: Int64.self)
+        for i in 0..<cacheCount {
             let v = cs[(7 * i)..<(7 * i + 7)].map { $0 }
             slab.caches[i].objects = Int(v[0])
             slab.caches[i].slabs = Int(v[1])
@@ -627,6 +671,7 @@ extension Machine {
         slab.infoGranules = try r.array("slab.info_granules", count: slab.infoGranules.count, as: UInt8.self).map { $0 != 0 }
         slab.bufferHeadGranules = try r.array("slab.buffer_head_granules", count: slab.bufferHeadGranules.count, as: UInt8.self).map { $0 != 0 }
         slab.wordBytes = try r.int("slab.word_bytes")
+        try restorePageCache(r, used: used)
     }
 
     private func restoreTags(_ r: ImageReader) throws(MMError) {
@@ -748,9 +793,54 @@ extension Machine {
         guard inRange(slab.freeObj, objects) else { throw ImageReader.bad("slab.free_obj", "is out of range") }
         let slotBad = slab.bufferHeads.withBuffer { b in (0..<used).first { b[$0] != 0 && Int(b[$0]) - 1 >= objects } }
         if let s = slotBad { throw ImageReader.bad("slab.buffer_heads", "element \(s) is out of range") }
-        let infoBad = slab.info.withBuffer { b in (0..<used).first { b[$0] != 0 && Int(b[$0] >> 12) - 1 >= slab.caches.count } }
+        let infoBad = slab.info.withBuffer { b in (0..<used).first { b[$0] != 0 && Int(b[$0] >> SlabStore.cacheShift) - 1 >= slab.caches.count } }
         if let s = infoBad { throw ImageReader.bad("slab.info", "element \(s) names no cache") }
         guard kindPages.count == zones.count * AllocKind.count else { throw ImageReader.bad("zone.kind_pages", "has the wrong size") }
+    }
+}
+
+extension Machine {
+    /// The page-cache trees of a version-2 image (a version-1 image has none: its files' pages stay
+    /// outside any tree).
+    private func restorePageCache(_ r: ImageReader, used: Int) throws(MMError) {
+        guard r.version >= 2 else { return }
+        try r.raw("pagecache.slot_inode", into: pageCache.slotInode, count: used)
+        try r.raw("pagecache.slot_index", into: pageCache.slotIndex, count: used)
+        try r.raw("pagecache.slot_next", into: pageCache.slotNext, count: used)
+        try r.raw("pagecache.slot_prev", into: pageCache.slotPrev, count: used)
+        pageCache.granules = try r.array("pagecache.granules", count: pageCache.granules.count, as: UInt8.self).map { $0 != 0 }
+        pageCache.wordBytes = try r.int("pagecache.word_bytes")
+        let objects = slab.objSlab.count
+        let mkeys: [UInt32] = try r.array("pagecache.mapping_keys")
+        let mv: [UInt32] = try r.array("pagecache.mappings", count: mkeys.count * 6)
+        var mappings: [UInt32: AddressSpace] = [:]
+        for (j, k) in mkeys.enumerated() {
+            let v = mv[(6 * j)..<(6 * j + 6)].map { $0 }
+            guard Int(k) < objects, slab.objSlab[Int(k)] != NONE, Int(slab.objFlags[Int(k)] & 0x0F) == SlabCache.inode.rawValue,
+                  v[1] <= 6, v[3] == NONE || Int(v[3]) < used, v[4] == NONE || Int(v[4]) < used, mappings[k] == nil else {
+                throw ImageReader.bad("pagecache.mappings", "entry \(j) is out of range")
+            }
+            mappings[k] = AddressSpace(nrpages: v[0], height: UInt8(v[1]), hasZero: v[2] != 0, head: v[3], tail: v[4], last: v[5])
+        }
+        let nkeys: [UInt64] = try r.array("pagecache.node_keys")
+        let nv: [UInt32] = try r.array("pagecache.nodes", count: nkeys.count * 2)
+        var nodes: [UInt64: RadixNode] = [:]
+        for (j, k) in nkeys.enumerated() {
+            let o = nv[2 * j]
+            guard Int(o) < objects, slab.objSlab[Int(o)] != NONE, Int(slab.objFlags[Int(o)] & 0x0F) == SlabCache.radixTreeNode.rawValue,
+                  mappings[UInt32(k >> 32)] != nil, nodes[k] == nil else {
+                throw ImageReader.bad("pagecache.nodes", "entry \(j) is out of range")
+            }
+            nodes[k] = RadixNode(object: o, count: nv[2 * j + 1])
+        }
+        let bad = pageCache.slotInode.withBuffer { b in (0..<used).first { b[$0] != 0 && mappings[b[$0] &- 1] == nil } }
+        if let s = bad { throw ImageReader.bad("pagecache.slot_inode", "element \(s) names no tree") }
+        for (name, a) in [("pagecache.slot_next", pageCache.slotNext), ("pagecache.slot_prev", pageCache.slotPrev)] {
+            let linkBad = a.withBuffer { b in (0..<used).first { pageCache.slotInode[$0] != 0 && b[$0] != NONE && Int(b[$0]) >= used } }
+            if let s = linkBad { throw ImageReader.bad(name, "element \(s) is out of range") }
+        }
+        pageCache.mappings = mappings
+        pageCache.nodes = nodes
     }
 }
 

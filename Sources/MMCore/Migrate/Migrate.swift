@@ -99,8 +99,15 @@ extension Machine {
                     cc.freedWhileIsolated += 1
                     i += 1
                 case .retry:
-                    // The target was not used: return it to the private list.
-                    cc.freepages.append(Int32(target))
+                    if modern == nil {
+                        // 2.6.35 `unmap_and_move` on -EAGAIN: `putback_lru_page(newpage)` frees the unused
+                        // target to the buddy allocator (there is no `put_new_page` callback yet), so each
+                        // retry of a page that cannot move costs compaction one isolated free page.
+                        freeIsolatedTarget(target, zone: cc.zone)
+                    } else {
+                        // 6.6: `put_new_page` (`compaction_free`) returns it to the private list.
+                        cc.freepages.append(Int32(target))
+                    }
                     cc.durationNs &+= costs.migrateFail
                     retry = true
                     list[kept] = list[i]

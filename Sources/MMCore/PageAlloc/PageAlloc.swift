@@ -342,8 +342,9 @@ extension Machine {
     @inline(__always)
     func freeAllocationInline(slot: Int, pfn: Int) {
         let p = pages
-        // releaseBuffers has nothing to do when the slot has no buffer-head chain.
-        guard slab.bufferHeads[slot] == 0 else { return freeAllocation(slot: slot) }
+        // releaseBuffers and removeFromPageCache have nothing to do when the slot has no buffer-head chain
+        // and is in no file's tree.
+        guard slab.bufferHeads[slot] == 0 && pageCache.slotInode[slot] == 0 else { return freeAllocation(slot: slot) }
         let s = p.state[pfn], ob = p.order[pfn]
         guard s & PageState.isolated == 0, ob & PageOrderByte.orderMask == 0 else { return freeAllocation(slot: slot) }
         let z = zoneId(ofPfn: pfn)
@@ -371,6 +372,8 @@ extension Machine {
         }
         // A page-cache page's buffer heads go with it (truncate_inode_pages → try_to_release_page).
         releaseBuffers(slot: slot)
+        // And it leaves its file's radix tree (truncate_inode_pages → remove_from_page_cache).
+        removeFromPageCache(slot: slot)
         let p = pages
         if p.state[pfn] & PageState.isolated != 0 {
             p.a[pfn] = NONE

@@ -33,27 +33,35 @@ public enum SlabCache: Int, CaseIterable, Sendable {
     case threadInfo = 12
     /// ppc64 64K page tables: PMD tables of 32 KiB and PGDs of 128 B (`pgtable_cache_add`, arch/powerpc/mm/init_64.c).
     case pgtable12 = 13, pgtable4 = 14
+    /// The page cache's radix-tree nodes (`radix_tree_node`, lib/radix-tree.c `radix_tree_init`:
+    /// SLAB_PANIC|SLAB_RECLAIM_ACCOUNT, so RECLAIMABLE; PageCache/AddressSpace.swift).
+    case radixTreeNode = 15
 
     public var name: String {
         ["dentry", "inode_cache", "buffer_head", "task_struct", "mm_struct", "signal_cache", "sighand_cache", "files_cache",
-         "cred_jar", "vm_area_struct", "anon_vma", "anon_vma_chain", "thread_info", "pgtable-2^12", "pgtable-2^4"][rawValue]
+         "cred_jar", "vm_area_struct", "anon_vma", "anon_vma_chain", "thread_info", "pgtable-2^12", "pgtable-2^4",
+         "radix_tree_node"][rawValue]
     }
     /// Object size in bytes (2.6.35 x86-64: `struct dentry` 192 B; an ext3 inode about 600 B;
     /// `struct buffer_head` 104 B; per process, kernel-memory-2.6.35.md §4: task_struct ≈1728 B [U],
     /// mm_struct ≈896 B [U], signal_struct ≈1024 B [U], sighand 2112 B, files_struct ≈704 B, cred ≈192 B [U],
     /// vm_area_struct 176 B (NUMA), anon_vma 32 B stride, anon_vma_chain 48 B; ppc64 thread_info 16 KiB,
-    /// PMD 32 KiB, PGD 128 B). The 64-bit sizes serve every preset (the 32-bit ones are about half).
+    /// PMD 32 KiB, PGD 128 B; `struct radix_tree_node` 552 B, a SLUB stride of 560 B with its ctor's free
+    /// pointer, kernel-memory-2.6.35.md §5). The 64-bit sizes serve every preset (the 32-bit ones are about half).
     public var objectSize: Int {
-        [192, 600, 104, 1728, 896, 1024, 2112, 704, 192, 176, 32, 48, 16384, 32768, 128][rawValue]
+        [192, 600, 104, 1728, 896, 1024, 2112, 704, 192, 176, 32, 48, 16384, 32768, 128, 560][rawValue]
     }
     /// Whether `shrink_slab` has a shrinker for the cache (the dcache and icache only).
     public var hasShrinker: Bool { self == .dentry || self == .inode }
     /// SLAB_RECLAIM_ACCOUNT: the reclaimable caches' slab pages are kind `slab` (MIGRATE_RECLAIMABLE),
     /// the others' kind `kernel` (MIGRATE_UNMOVABLE).
-    public var pageKind: AllocKind { rawValue <= SlabCache.bufferHead.rawValue ? .slab : .kernel }
+    public var pageKind: AllocKind {
+        rawValue <= SlabCache.bufferHead.rawValue || self == .radixTreeNode ? .slab : .kernel
+    }
     /// Objects in one slab page of `pageSize` bytes (at least one: a cache whose objects do not fit a page
-    /// is used only where they do).
-    public func objectsPerSlab(pageSize: Int) -> Int { Swift.max(1, pageSize / objectSize) }
+    /// is used only where they do; at most the 11 bits of count a slab page's word holds, `SlabStore.countMask`:
+    /// only ppc64's 32-byte anon_vma objects would fit more, 2048 in a 64 KiB page).
+    public func objectsPerSlab(pageSize: Int) -> Int { Swift.min(Int(SlabStore.countMask), Swift.max(1, pageSize / objectSize)) }
 }
 
 /// A reference to one slab object: `generation << 32 | id`, so a stale reference (object freed, id
@@ -121,7 +129,10 @@ struct SlabStore {
     var bufferHeadGranules: [Bool]
     var wordBytes = 0
 
-    static let countMask: UInt16 = 0x0FFF
+    /// A slab page's word: `(cache + 1) << cacheShift | objects in use` (5 bits of cache, 11 of count;
+    /// machine state version 1 had 4 and 12, converted when such an image is restored).
+    static let countMask: UInt16 = 0x07FF
+    static let cacheShift: UInt16 = 11
     static let onLru: UInt8 = 0x80
     /// Bytes of one object in the eight object arrays.
     static let objectBytes = 4 * 7 + 1
@@ -153,7 +164,8 @@ struct SlabStore {
             + caches.count * MemoryLayout<SlabCacheState>.stride
     }
 
-    @inline(__always) func cache(ofSlot s: Int) -> Int { Int(info[s] >> 12) - 1 }
+    @inline(__always) func cache(ofSlot s: Int) -> Int { Int(info[s] >> SlabStore.cacheShift) - 1 }
+    @inline(__always) static func word(cache c: Int, count n: Int) -> UInt16 { UInt16(c + 1) << cacheShift | UInt16(n) }
     @inline(__always) func count(ofSlot s: Int) -> Int { Int(info[s] & SlabStore.countMask) }
 
     /// A live object's id, or nil for a stale reference.
@@ -206,7 +218,7 @@ extension Machine {
 
     // MARK: object LRU
 
-    private func objLruAdd(_ c: Int, _ i: Int) {
+    func objLruAdd(_ c: Int, _ i: Int) {
         let h = slab.caches[c].unusedHead
         slab.objNext[i] = h
         slab.objPrev[i] = NONE
@@ -216,7 +228,7 @@ extension Machine {
         slab.caches[c].nrUnused += 1
     }
 
-    private func objLruDel(_ c: Int, _ i: Int) {
+    func objLruDel(_ c: Int, _ i: Int) {
         let n = slab.objNext[i], p = slab.objPrev[i]
         if p != NONE { slab.objNext[Int(p)] = n } else { slab.caches[c].unusedHead = n }
         if n != NONE { slab.objPrev[Int(n)] = p } else { slab.caches[c].unusedTail = p }
@@ -266,13 +278,13 @@ extension Machine {
             // A cache's slab page lives on its cache's lists, not on the page-level slab LRU (an
             // unmovable cache's page is on no LRU at all).
             if kind == .slab { lruDel(slot: s, zone: o.zone, list: .slab, pages: 1) }
-            slab.info[s] = UInt16(c + 1) << 12
+            slab.info[s] = SlabStore.word(cache: c, count: 0)
             slab.caches[c].slabs += 1
             partialPush(c, slot: s)
         }
         let s = Int(slab.caches[c].partialHead)
         let n = slab.count(ofSlot: s) + 1
-        slab.info[s] = UInt16(c + 1) << 12 | UInt16(n)
+        slab.info[s] = SlabStore.word(cache: c, count: n)
         if n == slab.caches[c].objectsPerSlab { partialRemove(c, slot: s) }
         slab.caches[c].objects += 1
         let i: Int
@@ -310,8 +322,11 @@ extension Machine {
     /// was its last object. Returns the object it pinned (NONE if none), its parent dentry (NONE if none;
     /// the reference on it is dropped) and whether a page was freed.
     @discardableResult
-    private func slabFreeObject(_ i: Int) -> (pinned: UInt32, parent: UInt32, pageFreed: Bool) {
+    func slabFreeObject(_ i: Int) -> (pinned: UInt32, parent: UInt32, pageFreed: Bool) {
         let c = Int(slab.objFlags[i] & 0x0F)
+        // An inode goes with its page cache (`truncate_inode_pages` as it is evicted; prune_icache frees
+        // only inodes without pages, and a deleted file's pages are freed first).
+        if c == SlabCache.inode.rawValue && pageCache.mappings[UInt32(i)] != nil { truncateInodePages(inode: i) }
         if slab.objFlags[i] & SlabStore.onLru != 0 { objLruDel(c, i) }
         let s = Int(slab.objSlab[i])
         let pinned = c == SlabCache.bufferHead.rawValue ? NONE : slab.objLink[i]
@@ -342,7 +357,7 @@ extension Machine {
             slab.caches[c].slabs -= 1
             return (pinned, parent, true)
         }
-        slab.info[s] = UInt16(c + 1) << 12 | UInt16(n)
+        slab.info[s] = SlabStore.word(cache: c, count: n)
         if wasFull { partialPush(c, slot: s) }
         return (pinned, parent, false)
     }
@@ -351,6 +366,17 @@ extension Machine {
     /// reference.
     func slabFree(_ r: SlabObjectRef) {
         if let i = slab.resolve(r) { slabFreeObject(i) }
+    }
+
+    /// `slabFree` of a live object by id (the page cache's radix-tree nodes, which it names by id).
+    func slabFreeId(_ i: Int) { slabFreeObject(i) }
+
+    /// `dput` of a file's dentry when its last user closes it: it goes on the dentry LRU (unused) unless
+    /// it has children or is there already. Nothing for a stale reference.
+    func dentryRelease(_ r: SlabObjectRef?) {
+        guard let r, let i = slab.resolve(r), slab.objChildren[i] == 0, slab.objFlags[i] & SlabStore.onLru == 0 else { return }
+        objLruAdd(Int(slab.objFlags[i] & 0x0F), i)
+        bumpGeneration()
     }
 
     /// Deletes a file's metadata (unlink, then the last iput): its dentry and its inode are freed. The
@@ -370,10 +396,11 @@ extension Machine {
     }
 
     /// Creates a file's metadata as `open(O_CREAT)` or a lookup does: an inode, then the dentry that
-    /// pins it (a child of `parent`, a directory's dentry, if given).
-    func createFileMetadata(parent: SlabObjectRef? = nil) -> (dentry: SlabObjectRef?, inode: SlabObjectRef?) {
+    /// pins it (a child of `parent`, a directory's dentry, if given). The dentry is unused (on its LRU)
+    /// at once unless the file stays `open`, until `dentryRelease`.
+    func createFileMetadata(parent: SlabObjectRef? = nil, open: Bool = false) -> (dentry: SlabObjectRef?, inode: SlabObjectRef?) {
         let inode = slabAlloc(.inode, unused: false)
-        let dentry = slabAlloc(.dentry, unused: true, pins: inode, parent: parent)
+        let dentry = slabAlloc(.dentry, unused: !open, pins: inode, parent: parent)
         return (dentry, inode)
     }
 
@@ -470,9 +497,9 @@ extension Machine {
     /// kernel does (nr_unused / 100 × vfs_cache_pressure).
     func shrinkerCount(_ c: Int) -> Int { slab.caches[c].nrUnused / 100 * Machine.vfsCachePressure }
 
-    /// `prune_dcache` / `prune_icache`: free up to `nr` unused objects from the tail of the cache's LRU
-    /// (oldest first). A pruned dentry drops its reference on its inode, which becomes unused. Returns
-    /// the slab pages freed.
+    /// `prune_dcache`: free up to `nr` unused objects from the tail of the cache's LRU (oldest first). A
+    /// pruned dentry drops its reference on its inode, which becomes unused. Returns the slab pages
+    /// freed. (The icache's shrinker is `pruneIcache`, Vmscan/PruneIcache.swift.)
     func pruneCache(_ c: Int, _ nr: Int) -> Int {
         var pages = 0
         var left = nr

@@ -30,6 +30,7 @@ extension Machine {
         checkHandlesAndSwap(liveHeads: tally.liveHeads, fail)
         checkLruListsAndGauges(tally, fail)
         checkSlab(fail)
+        checkPageCache(fail)
         if modern != nil { checkModernState(fail) }
         return errors
     }

@@ -80,6 +80,9 @@ extension Machine {
                     !balanced(zoneIds[$0], order, wmarkPages(zone: zoneIds[$0], .high), 0)
                 }) else { allZonesOk = true; break }
                 let classzone = zones[zoneIds[endIdx]].indexInNode
+                // balance_pgdat: shrink_slab weighs the slab against the LRU pages of every zone up to
+                // end_zone, counted once per priority before the zones are scanned (not the one zone).
+                let lruPages = zoneIds[0...endIdx].reduce(0) { $0 + zoneReclaimablePages(zone: $1) }
                 var ok = true
                 var totalScanned = 0
                 let before = sc.nrReclaimed
@@ -91,7 +94,7 @@ extension Machine {
                     if !zoneWatermarkOk(zone: z, order: order, mark: 8 * high, classzoneIdx: classzone) {
                         shrinkZone(zone: z, priority: priority, &sc)
                     }
-                    let slab = shrinkSlab(scanned: sc.nrScanned, lruPages: zoneReclaimablePages(zone: z), zones: [z], &sc)
+                    let slab = shrinkSlab(scanned: sc.nrScanned, lruPages: lruPages, zones: [z], &sc)
                     sc.nrReclaimed += slab.pages
                     totalScanned += sc.nrScanned
                     if zoneAllUnreclaimable[z] != 0 { continue }

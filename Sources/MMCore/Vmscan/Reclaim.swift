@@ -245,6 +245,8 @@ extension Machine {
     func dropPageCache(pfn: Int, zone z: Int) -> Int {
         let slot = Int(pages.a[pfn])
         let slabPages = releaseBuffers(slot: slot)
+        // __remove_from_page_cache: out of its file's radix tree (nodes this empties are freed).
+        removeFromPageCache(slot: slot)
         handles.release(slot: slot)
         releaseIsolated(pfn: pfn, zone: z)
         return slabPages
@@ -272,10 +274,13 @@ extension Machine {
         guard scanned > 0 else { return (0, 0) }
         var pages = 0, objects = 0
         let fs = sc.gfp.contains(.fs) || sc.isKswapd
+        let stolenBefore = ev.pginodesteal &+ ev.kswapdInodesteal
         for c in SlabCache.allCases where c.hasShrinker {
             var deferred = slab.caches[c.rawValue].deferred
+            let kswapd = sc.isKswapd
             let r = runShrinker(scanned: scanned, lruPages: lruPages, deferred: &deferred, mayShrink: fs,
-                                count: { self.shrinkerCount(c.rawValue) }, shrink: { self.pruneCache(c.rawValue, $0) })
+                                count: { self.shrinkerCount(c.rawValue) },
+                                shrink: { c == .inode ? self.pruneIcache($0, kswapd: kswapd) : self.pruneCache(c.rawValue, $0) })
             slab.caches[c.rawValue].deferred = deferred
             pages += r.pages
             objects += r.objects
@@ -287,7 +292,9 @@ extension Machine {
         slab.pageShrinkerDeferred = deferred
         pages += r.pages
         objects += r.objects
-        sc.durationNs &+= UInt64(pages) &* costs.reclaimDrop &+ UInt64(objects) &* costs.reclaimScan
+        // The page-cache pages prune_icache invalidated cost what dropping a page costs reclaim.
+        let invalidated = ev.pginodesteal &+ ev.kswapdInodesteal &- stolenBefore
+        sc.durationNs &+= (UInt64(pages) &+ invalidated) &* costs.reclaimDrop &+ UInt64(objects) &* costs.reclaimScan
         ev.pagesReclaimed &+= UInt64(pages)
         return (pages, objects)
     }

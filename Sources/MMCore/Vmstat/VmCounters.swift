@@ -20,6 +20,10 @@ public struct VmCounters: Sendable, Equatable {
     public var pgstealKswapd: UInt64 = 0
     public var pgstealDirect: UInt64 = 0
     public var slabsScanned: UInt64 = 0
+    /// PGINODESTEAL / KSWAPD_INODESTEAL: page-cache pages `prune_icache` invalidated to free their inodes,
+    /// in direct reclaim and in kswapd (not counted in pgsteal).
+    public var pginodesteal: UInt64 = 0
+    public var kswapdInodesteal: UInt64 = 0
     public var kswapdWakeups: UInt64 = 0
     public var pageoutrun: UInt64 = 0
     public var allocstall: UInt64 = 0
@@ -82,8 +86,8 @@ extension VmCounters {
     public static let fieldsAfterPgalloc: [Field] = [
         ("pgfree", \.pgfree), ("pgactivate", \.pgactivate), ("pgdeactivate", \.pgdeactivate),
         ("pgsteal_kswapd", \.pgstealKswapd), ("pgsteal_direct", \.pgstealDirect), ("pgscan_kswapd", \.pgscanKswapd),
-        ("pgscan_direct", \.pgscanDirect), ("slabs_scanned", \.slabsScanned), ("kswapd_steal", \.pgstealKswapd),
-        ("pageoutrun", \.pageoutrun), ("allocstall", \.allocstall),
+        ("pgscan_direct", \.pgscanDirect), ("pginodesteal", \.pginodesteal), ("slabs_scanned", \.slabsScanned),
+        ("kswapd_steal", \.pgstealKswapd), ("kswapd_inodesteal", \.kswapdInodesteal), ("pageoutrun", \.pageoutrun), ("allocstall", \.allocstall),
         ("compact_blocks_moved", \.compactBlocksMoved), ("compact_pages_moved", \.compactPagesMoved),
         ("compact_pagemigrate_failed", \.compactPagemigrateFailed), ("compact_stall", \.compactStall),
         ("compact_fail", \.compactFail), ("compact_success", \.compactSuccess),

@@ -153,7 +153,7 @@ public struct ExperimentResult: Sendable {
                     String(r.delta(\.pgstealDirect)), String(r.delta(\.pgscanKswapd)), String(r.delta(\.pgscanDirect)),
                     String(r.delta(\.compactStall)), String(r.delta(\.compactSuccess)),
                     String(r.delta(\.compactFail)), String(r.delta(\.compactMigrateScanned)), String(r.delta(\.compactFreeScanned)),
-                    String(r.delta(\.compactPagesMoved)), String(r.delta(\.extfragEvents)), String(r.delta(\.allocstall)),
+                    String(r.delta(\.pgmigrateSuccess)), String(r.delta(\.extfragEvents)), String(r.delta(\.allocstall)),
                     us(l.p50), us(l.p90), us(l.p95), us(l.p99), us(l.max),
                     r.selftest.map { "\($0.passed ? "pass" : "fail") (\($0.hugepages) huge pages, index \($0.compactionIndex))" } ?? "-"]
                    + modernCells(r)

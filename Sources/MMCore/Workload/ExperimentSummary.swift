@@ -43,6 +43,9 @@ public enum ExperimentFigures {
         ("pgsteal_direct", { Double($0.delta(\.pgstealDirect)) }),
         ("pgscan_kswapd", { Double($0.delta(\.pgscanKswapd)) }),
         ("pgscan_direct", { Double($0.delta(\.pgscanDirect)) }),
+        // prune_icache's invalidations (pginodesteal + kswapd_inodesteal): page-cache pages freed with
+        // their inodes, not in pgsteal.
+        ("inodesteal", { Double($0.delta(\.pginodesteal) &+ $0.delta(\.kswapdInodesteal)) }),
         ("compact_stall", { Double($0.delta(\.compactStall)) }),
         ("allocstall", { Double($0.delta(\.allocstall)) }),
         ("latency_p50_us", { Double($0.latency.p50) / 1000 }),

@@ -16,7 +16,7 @@ public enum WorkloadPresets {
          ]}
          """),
         ("seed-highalloc-stress",
-         "The seed's third test: memory left full by simulated kernel builds (page cache, slab, unmovable kernel memory side by side), builds still running (anon, page cache, slab, other kernel memory, and compiler processes: about 6 alive at a time, each 8 MiB of anon with its task, mm, VMAs, kernel stack and page tables), while 90% of memory is requested as huge pages, one at a time with small delays.",
+         "The seed's third test: memory left full by simulated kernel builds (page cache, slab, unmovable kernel memory side by side), builds still running (anon, page cache, slab, other kernel memory, and compiler processes: about 6 alive at a time, each 8 MiB of anon with its task, mm, VMAs, kernel stack and page tables), while 90% of memory is requested as huge pages, one at a time, paced as mmtests' stress-highalloc paced them (16 MB/s: attempts start 125 ms apart for 2 MiB pages, 250 ms for 4 MiB, 1000 ms for 16 MiB; VMRegress bench-stresshighalloc.sh).",
          """
          {"name": "seed-highalloc-stress", "seed": 1, "steps": [
            {"sysctl": {"name": "min_free_kbytes", "value": "recommended"}},
@@ -29,7 +29,7 @@ public enum WorkloadPresets {
              {"process": {"anon_kib": 8192, "vmas": 40}, "weight": 0.006, "lifetime_ms": 100}]}},
            {"run": {"ms": 1000}},
            {"sample": {"name": "under-load"}},
-           {"high_alloc": {"fraction": 0.9, "delay_ms": 2, "stop_on_failure": false, "gfp": ["GFP_HIGHUSER_MOVABLE"], "tag": "hugepages"}},
+           {"high_alloc": {"fraction": 0.9, "mb_per_sec": 16, "stop_on_failure": false, "gfp": ["GFP_HIGHUSER_MOVABLE"], "tag": "hugepages"}},
            {"stop_actor": {"name": "kernel-builds"}},
            {"sample": {"name": "end"}}
          ]}

@@ -45,8 +45,13 @@ public struct HighAllocSpec: Sendable, Equatable {
     public var total: Amount
     /// Ask in increments of this fraction of memory (the seed's "5% at a time"); nil = one at a time.
     public var incrementFraction: Double?
-    /// Simulated delay between attempts (ms).
+    /// Simulated delay between attempts (ms), from the end of one to the start of the next.
     public var delayMs: Double = 0
+    /// Pacing as mmtests' stress-highalloc does it (`--mb-per-sec`, VMRegress `bench-stresshighalloc.sh`):
+    /// attempts start `ms_delay = (PAGE_SIZE << order) / (MB_PER_SEC × 1048576 / 1000)` ms apart (integer
+    /// arithmetic; 16 MB/s: 125 ms for 2 MiB, 250 ms for 4 MiB, 1000 ms for 16 MiB), start to start: an
+    /// attempt slower than that is followed at once by the next. Replaces `delayMs` when set.
+    public var mbPerSec: Int?
     public var gfp: GFPFlags = [.wait, .io, .fs, .repeat, .thisnode]
     public var kind: AllocKind = .anon
     public var tag: String = "highalloc"
@@ -354,10 +359,15 @@ extension WorkloadDefinition {
 
     /// A `high_alloc` step: the high-order allocation test (order, total, increments, pacing, flags).
     private static func parseHighAlloc(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
-        try r.rejectUnknown(["order", "fraction", "mib", "count", "increment_fraction", "delay_ms", "gfp", "kind", "tag", "stop_on_failure", "thp"])
+        try r.rejectUnknown(["order", "fraction", "mib", "count", "increment_fraction", "delay_ms", "mb_per_sec", "gfp", "kind", "tag",
+                             "stop_on_failure", "thp"])
         var h = HighAllocSpec(order: try r.int("order", in: 0...15) ?? -1, total: try amount(r, allowCount: true))
         h.incrementFraction = try r.double("increment_fraction", in: 0.0001...1)
         h.delayMs = try r.double("delay_ms", in: 0...1e7) ?? 0
+        h.mbPerSec = try r.int("mb_per_sec", in: 1...1_000_000)
+        if h.mbPerSec != nil && r["delay_ms"] != nil {
+            throw .invalidConfig(field: r.field("mb_per_sec"), value: "\(h.mbPerSec!)", reason: "give delay_ms or mb_per_sec, not both")
+        }
         h.gfp = try gfp(r, default: h.gfp)
         h.kind = try kind(r, default: .anon)
         h.tag = try tag(r, default: "highalloc")

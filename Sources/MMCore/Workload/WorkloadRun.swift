@@ -662,6 +662,7 @@ extension Machine {
                 var req = AllocRequest(order: order, kind: spec.kind, gfp: spec.gfp)
                 var outcome = AllocOutcome()
                 let at = relNs(run)
+                let startedAt = clockNs
                 if let t = spec.thp {
                     // A huge page fault (Workload+THP.swift).
                     outcome = try thpFault(t, order: order, kind: spec.kind, tag: spec.tag, run: run)
@@ -680,7 +681,13 @@ extension Machine {
                 try throwIfRefused(run)
                 done += 1
                 inIncrement += 1
-                nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
+                if let rate = spec.mbPerSec {
+                    // VMRegress's ms_delay, start to start (HighAllocSpec.mbPerSec).
+                    let msDelay = ((1 << pageShift) << order) / (rate * 1_048_576 / 1000)
+                    nextAt = startedAt &+ UInt64(msDelay) &* 1_000_000
+                } else {
+                    nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
+                }
             }
             if done >= total {
                 run.pending = nil
@@ -814,9 +821,11 @@ extension Machine {
             }
             for _ in 0..<min(f.chunk, f.total - f.done) {
                 if f.filePages > 0 && f.files[w].count * f.filePages <= f.handles[w].count {
-                    // The writer starts its next file: creat() makes the inode and its dentry.
+                    // The writer closes its file (the dentry becomes unused) and creat()s its next one:
+                    // an inode and a dentry, in use while it writes.
+                    dentryRelease(f.files[w].last?.dentry)
                     guard reserveGated(&f.files[w]) else { throw .stateLimit(bytes: lastRefusedBytes) }
-                    let (d, i) = createFileMetadata()
+                    let (d, i) = createFileMetadata(open: true)
                     f.files[w].append(FileRecord(pages: [], dentry: d, inode: i))
                     try throwIfRefused(run)
                     run.events += 2
@@ -828,6 +837,10 @@ extension Machine {
                 f.done += 1
                 if let h = o.handle {
                     f.handles[w].append(h)
+                    // add_to_page_cache_lru: the page enters its file's radix tree at its index.
+                    if f.filePages > 0, let inode = f.files[w].last?.inode {
+                        addToPageCache(h, inode: inode, index: f.handles[w].count - 1 - (f.files[w].count - 1) * f.filePages)
+                    }
                     // write_begin attaches the page's buffers.
                     if f.buffers > 0 { attachBuffers(h, count: f.buffers) }
                     try throwIfRefused(run)
@@ -838,6 +851,8 @@ extension Machine {
         }
         guard f.done >= f.total else { return }
         endWriterProcesses(f)
+        // The writers close their last files.
+        for fl in f.files { dentryRelease(fl.last?.dentry) }
         // Room for the files (their records and page lists) and the tag's handles first.
         if f.filePages > 0 {
             var n = 0, pageLists = 0

@@ -193,7 +193,7 @@ final class MemoryBudgetTests: XCTestCase {
         // A machine's state in its stats: the parts add up to the whole.
         let stats = try c.get("/v1/machines/a/stats").json
         let parts = stats["state_bytes_by_part"] as? [String: Int] ?? [:]
-        XCTAssertEqual(Set(parts.keys), ["pages", "handles", "slab", "tags", "files"])
+        XCTAssertEqual(Set(parts.keys), ["pages", "handles", "slab", "page_cache", "tags", "files"])
         XCTAssertEqual(parts.values.reduce(0, +), stats["state_bytes"] as? Int)
     }
 }

@@ -61,9 +61,17 @@ final class CompactZoneTests: XCTestCase {
         let pfns = live.map { try! m.pfn(of: $0) }
         try m.compactMemory()
         XCTAssertEqual(live.map { try! m.pfn(of: $0) }, pfns)
-        XCTAssertEqual(m.counters.compactPagesMoved, 0)
-        XCTAssertGreaterThan(m.counters.compactPagemigrateFailed, 0)
-        XCTAssertEqual(m.counters.pgmigrateFail, m.counters.compactPagemigrateFailed)
+        // 2.6.35's accounting (compact_zone counts nr_remaining after migrate_pages put everything back):
+        // every page of a batch counts in compact_pages_moved, none in compact_pagemigrate_failed.
+        XCTAssertEqual(m.counters.pgmigrateSuccess, 0)
+        XCTAssertGreaterThan(m.counters.pgmigrateFail, 0)
+        XCTAssertEqual(m.counters.compactPagesMoved, m.counters.pgmigrateFail)
+        XCTAssertEqual(m.counters.compactPagemigrateFailed, 0)
+        // unmap_and_move frees the unused target on -EAGAIN: ten passes over a page that cannot move
+        // take ten free pages from the free scanner's list (fewer for the last batches, cut short by
+        // -ENOMEM when the free scanner meets the migration scanner). Returned to the private list, as
+        // 6.6 does, one page would serve all ten.
+        XCTAssertGreaterThan(m.counters.compactFreeIsolated, 9 * m.counters.pgmigrateFail)
         assertConsistent(m)
         assertContentsIntact(m, live)
     }
