@@ -126,7 +126,6 @@ extension Machine {
         }
         for z in zones.indices {
             zoneOrder0LowMark[z] = wmarkPages(zone: z, .low) + zoneLowmemReserve[z * zoneTypeCount + Int(zoneIndexInNode[z])]
-                + (modern?.nrReservedHighatomic[z] ?? 0)
         }
     }
 
