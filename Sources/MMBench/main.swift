@@ -457,3 +457,55 @@ if args.contains("experiment-repeat") {
     report("experiment_wall_seconds", now() - t0, "s")
     report("experiment_peak_rss_mib", hwm / 1048576, "MiB")
 }
+
+if args.contains("modern-trace") {
+    // mm-bench modern-trace PRESET MIB PROACTIVENESS [SEED]: a preset on a kernel 6.6 x86_64 machine with a
+    // counting tracer; prints how many of each tracepoint fired (with the result strings of
+    // mm_compaction_suitable / _finished / _end by mode), and at every sample and every 2000 huge-page
+    // attempts the first zone's compaction state (deferral, skip bits, cached pfns). A diagnostic for the
+    // modern profile's counters (docs/results.md).
+    let a = Array(CommandLine.arguments.dropFirst())
+    let i = a.firstIndex(of: "modern-trace")!
+    let name = a[i + 1], mib = Int(a[i + 2])!, pro = Int(a[i + 3])!
+    let seed = a.count > i + 4 ? UInt64(a[i + 4])! : 1
+    var s = SysctlSettings()
+    s.modern.compactionProactiveness = pro
+    let m = try! Machine(MachineConfig(preset: .x86_64, memoryMiB: mib, seed: seed, kernel: .v6_6, sysctl: s))
+    final class Counter: MachineTracer {
+        var counts: [String: Int] = [:]
+        func compactionEnd(_ e: CompactionTraceEnd) { counts["end \(e.zone) \(e.mode) \(e.status)", default: 0] += 1 }
+        func compactionBegin(_ e: CompactionTraceBegin) { counts["begin \(e.zone) \(e.mode)", default: 0] += 1 }
+        func modern(_ e: ModernTraceEvent) {
+            switch e {
+            case .suitable(_, let z, let o, let r): counts["suitable \(z) o\(o) \(r)", default: 0] += 1
+            case .finished(_, let z, let o, let r) where r != "continue": counts["finished \(z) o\(o) \(r)", default: 0] += 1
+            case .deferred(let d): counts["deferred \(d.zone)", default: 0] += 1
+            case .deferCompaction(let d): counts["defer_compaction \(d.zone)", default: 0] += 1
+            case .finished: break
+            case .tryToCompactPages(_, _, let p): counts["try_to_compact_pages prio \(p)", default: 0] += 1
+            default: counts[e.name, default: 0] += 1
+            }
+        }
+    }
+    let c = Counter()
+    m.tracer = c
+    var def = WorkloadPresets.definition(named: name)!
+    def.seed = seed
+    let run = try! m.beginWorkload(def)
+    let z = m.nodes[0].zoneIds.last { m.zones[$0].populated }!
+    func state(_ label: String) {
+        let st = m.modernCompactionState(zone: z)!
+        let k = m.kcompactdStatus(node: 0)!
+        print("\(label): zone \(m.zones[z].name) shift \(st.deferShift) considered \(st.considered) order_failed \(st.orderFailed) skip \(st.skippedPageblocks)/\(m.zones[z].spannedPages >> m.pageblockOrder) flush \(st.blockskipFlush) migrate \(st.cachedMigratePfnAsync)/\(st.cachedMigratePfnSync) free \(st.cachedFreePfn) init \(st.initMigratePfn)/\(st.initFreePfn) free_pages \(m.nrFreePages(zone: z)) score \(k.score) kcompactd \(k.phase) kclock \(k.clockNs / 1_000_000) ms clock \(m.clockNs / 1_000_000) ms isolated \(m.counters.compactIsolated) kswapd_wakeups \(m.counters.kswapdWakeups) kswapd_ms \(m.kswapdNs / 1_000_000) stall \(m.counters.compactStall) fail \(m.counters.compactFail) success \(m.counters.compactSuccess)")
+    }
+    var lastSamples = 0, lastAttempts = 0
+    while !m.step(run, maxEvents: 256) {
+        if run.result.samples.count != lastSamples { lastSamples = run.result.samples.count; state("sample \(run.result.samples.last!.name)") }
+        let att = run.result.attempts.count
+        if att / 2000 != lastAttempts / 2000 { state("attempts \(att)") }
+        lastAttempts = att
+    }
+    state("end")
+    for (k, v) in c.counts.sorted(by: { $0.key < $1.key }) { print("\(k): \(v)") }
+    print(run.result.json.encoded.prefix(600))
+}
