@@ -79,7 +79,7 @@ extension Machine {
                 headsPerOrder[order] += 1
                 if order < nrOrders - 1 {
                     let buddy = pfn ^ (1 << order)
-                    if zone.contains(pfn: buddy), isBuddy(buddy), buddyOrder(buddy) == order {
+                    if zone.contains(pfn: buddy), isBuddy(buddy), buddyOrder(buddy) == order, !freeBuddiesMayStayApart(order: order) {
                         fail("free buddies \(pfn) and \(buddy) of order \(order) were not merged")
                     }
                 }

@@ -116,6 +116,14 @@ extension Machine {
     /// on 6.6 with the HIGHATOMIC reserve too, as `modernApplyMarks` sets it (a machine built from /proc
     /// text starts with HIGHATOMIC blocks, and its handle table grows after them).
     func refreshOrder0LowMarks() {
+        // Kernel 6.6 (ModernPageAlloc.swift `modernApplyMarks`): the order-0 fast path's mark is the
+        // whole `zone_watermark_fast` order-0 test, which also holds back `nr_reserved_highatomic`
+        // (`__zone_watermark_unusable_free`, mm/page_alloc.c). Recomputing it without that term (the
+        // handle table's growth calls this) left a stale mark once a HIGHATOMIC block was reserved.
+        if modern != nil {
+            for z in zones.indices { modernApplyMarks(zone: z) }
+            return
+        }
         for z in zones.indices {
             zoneOrder0LowMark[z] = wmarkPages(zone: z, .low) + zoneLowmemReserve[z * zoneTypeCount + Int(zoneIndexInNode[z])]
                 + (modern?.nrReservedHighatomic[z] ?? 0)
