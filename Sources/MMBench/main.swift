@@ -470,7 +470,9 @@ if args.contains("modern-trace") {
     let seed = a.count > i + 4 ? UInt64(a[i + 4])! : 1
     var s = SysctlSettings()
     s.modern.compactionProactiveness = pro
-    let m = try! Machine(MachineConfig(preset: .x86_64, memoryMiB: mib, seed: seed, kernel: .v6_6, sysctl: s))
+    // MODERN_TRACE_KERNEL=2.6.35: the same workload on the seed's kernel (only clocks and counters printed).
+    let old = ProcessInfo.processInfo.environment["MODERN_TRACE_KERNEL"] == "2.6.35"
+    let m = try! Machine(MachineConfig(preset: .x86_64, memoryMiB: mib, seed: seed, kernel: old ? .v2_6_35 : .v6_6, sysctl: old ? SysctlSettings() : s))
     final class Counter: MachineTracer {
         var counts: [String: Int] = [:]
         func compactionEnd(_ e: CompactionTraceEnd) { counts["end \(e.zone) \(e.mode) \(e.status)", default: 0] += 1 }
@@ -482,7 +484,7 @@ if args.contains("modern-trace") {
             case .deferred(let d): counts["deferred \(d.zone)", default: 0] += 1
             case .deferCompaction(let d): counts["defer_compaction \(d.zone)", default: 0] += 1
             case .finished: break
-            case .tryToCompactPages(_, _, let p): counts["try_to_compact_pages prio \(p)", default: 0] += 1
+            case .tryToCompactPages(_, let g, let p): counts["try_to_compact_pages prio \(p) \(g)", default: 0] += 1
             default: counts[e.name, default: 0] += 1
             }
         }
@@ -491,18 +493,33 @@ if args.contains("modern-trace") {
     m.tracer = c
     var def = WorkloadPresets.definition(named: name)!
     def.seed = seed
+    // MODERN_TRACE_DELAY_MS: the high_alloc steps paced by a fixed delay after each attempt instead of
+    // their mb_per_sec; MODERN_TRACE_EVERY: print the state every that many attempts (default 2000).
+    let env = ProcessInfo.processInfo.environment
+    if let d = env["MODERN_TRACE_DELAY_MS"].flatMap(Double.init) {
+        def.steps = def.steps.map { st in
+            if case .highAlloc(var h) = st { h.mbPerSec = nil; h.delayMs = d; return .highAlloc(h) }
+            return st
+        }
+    }
+    let every = env["MODERN_TRACE_EVERY"].flatMap(Int.init) ?? 2000
     let run = try! m.beginWorkload(def)
     let z = m.nodes[0].zoneIds.last { m.zones[$0].populated }!
     func state(_ label: String) {
+        if old {
+            print("\(label): free_pages \(m.nrFreePages(zone: z)) clock \(m.clockNs / 1_000_000) ms pgalloc \(m.counters.pgalloc.reduce(0, +)) kswapd_wake \(m.counters.kswapdWakeups) stall \(m.counters.compactStall) fail \(m.counters.compactFail) success \(m.counters.compactSuccess)")
+            return
+        }
         let st = m.modernCompactionState(zone: z)!
         let k = m.kcompactdStatus(node: 0)!
-        print("\(label): zone \(m.zones[z].name) shift \(st.deferShift) considered \(st.considered) order_failed \(st.orderFailed) skip \(st.skippedPageblocks)/\(m.zones[z].spannedPages >> m.pageblockOrder) flush \(st.blockskipFlush) migrate \(st.cachedMigratePfnAsync)/\(st.cachedMigratePfnSync) free \(st.cachedFreePfn) init \(st.initMigratePfn)/\(st.initFreePfn) free_pages \(m.nrFreePages(zone: z)) score \(k.score) kcompactd \(k.phase) kclock \(k.clockNs / 1_000_000) ms clock \(m.clockNs / 1_000_000) ms isolated \(m.counters.compactIsolated) kswapd_wakeups \(m.counters.kswapdWakeups) kswapd_ms \(m.kswapdNs / 1_000_000) stall \(m.counters.compactStall) fail \(m.counters.compactFail) success \(m.counters.compactSuccess)")
+        print("\(label): zone \(m.zones[z].name) shift \(st.deferShift) considered \(st.considered) order_failed \(st.orderFailed) skip \(st.skippedPageblocks)/\(m.zones[z].spannedPages >> m.pageblockOrder) flush \(st.blockskipFlush) migrate \(st.cachedMigratePfnAsync)/\(st.cachedMigratePfnSync) free \(st.cachedFreePfn) init \(st.initMigratePfn)/\(st.initFreePfn) free_pages \(m.nrFreePages(zone: z)) score \(k.score) kcompactd \(k.phase) kclock \(k.clockNs / 1_000_000) ms clock \(m.clockNs / 1_000_000) ms isolated \(m.counters.compactIsolated) kswapd_wakeups \(m.counters.kswapdWakeups) kswapd_ms \(m.kswapdNs / 1_000_000) pgalloc \(m.counters.pgalloc.reduce(0, +)) pgfree \(m.counters.pgfree) kswapd_wake \(m.counters.kswapdWakeups) stall \(m.counters.compactStall) fail \(m.counters.compactFail) success \(m.counters.compactSuccess)")
     }
     var lastSamples = 0, lastAttempts = 0
     while !m.step(run, maxEvents: 256) {
         if run.result.samples.count != lastSamples { lastSamples = run.result.samples.count; state("sample \(run.result.samples.last!.name)") }
         let att = run.result.attempts.count
-        if att / 2000 != lastAttempts / 2000 { state("attempts \(att)") }
+        if let zi = env["MODERN_TRACE_ZONEINFO_AT"].flatMap(Int.init), att >= zi, lastAttempts < zi { print(m.renderZoneinfo()) }
+        if att / every != lastAttempts / every { state("attempts \(att) ok \(run.result.attempts.filter(\.success).count)") }
         lastAttempts = att
     }
     state("end")

@@ -6,16 +6,20 @@
 extension GFPFlags {
     /// Clears __GFP_KSWAPD_RECLAIM: the allocation does not wake kswapd (GFP_TRANSHUGE_LIGHT,
     /// GFP_TRANSHUGE). The seed's vocabulary has no such bit, so every other request wakes kswapd, as
-    /// GFP_KERNEL, GFP_ATOMIC and GFP_NOWAIT do in 6.6. Read only by the modern profile.
-    public static let noKswapd = GFPFlags(rawValue: 1 << 7)
+    /// GFP_KERNEL, GFP_HIGHUSER(_MOVABLE), GFP_ATOMIC and GFP_NOWAIT do in 6.6 (include/linux/gfp_types.h:
+    /// all of them carry __GFP_KSWAPD_RECLAIM). Read only by the modern profile. Its bit must be none of
+    /// the seed's (GFP.swift): it was once 1 << 7, __GFP_HIGHMEM's, so every GFP_HIGHUSER_MOVABLE request
+    /// of a 6.6 machine (the stress and easy presets' huge pages, hugetlb, page tables) read as "do not
+    /// wake kswapd" and, with __GFP_MOVABLE's 1 << 8, as __GFP_NOMEMALLOC (GFPTests).
+    public static let noKswapd = GFPFlags(rawValue: 1 << 11)
     /// __GFP_NOMEMALLOC: no access to reserves (GFP_TRANSHUGE_LIGHT). Read only by the modern profile.
-    public static let nomemalloc = GFPFlags(rawValue: 1 << 8)
+    public static let nomemalloc = GFPFlags(rawValue: 1 << 12)
 
-    /// GFP_TRANSHUGE_LIGHT: GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_NOMEMALLOC | __GFP_NOWARN without
-    /// __GFP_RECLAIM (neither direct reclaim nor kswapd).
-    public static let transhugeLight: GFPFlags = [.io, .fs, .nomemalloc, .noKswapd]
+    /// GFP_TRANSHUGE_LIGHT: (GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_NOMEMALLOC | __GFP_NOWARN) &
+    /// ~__GFP_RECLAIM (neither direct reclaim nor kswapd).
+    public static let transhugeLight: GFPFlags = [.io, .fs, .highmem, .movable, .comp, .nowarn, .nomemalloc, .noKswapd]
     /// GFP_TRANSHUGE: GFP_TRANSHUGE_LIGHT | __GFP_DIRECT_RECLAIM.
-    public static let transhuge: GFPFlags = [.io, .fs, .nomemalloc, .noKswapd, .wait]
+    public static let transhuge: GFPFlags = transhugeLight.union(.wait)
 }
 
 extension Machine {
