@@ -19,10 +19,23 @@ final class GateLog: Sendable {
         var mismatches = 0
     }
     private let state = Mutex(State())
-    /// The live question (the memory budget); nil: every growth is allowed.
-    private let live = Mutex<(@Sendable (Int) -> Bool)?>(nil)
+    /// The live question (the memory budget), boxed; nil: every growth is allowed.
+    ///
+    /// Boxed because a function value kept in a generic container and reached through `withLock`'s
+    /// `inout` is reabstracted on every access and written back wrapped: each question wrapped the
+    /// stored closure in two more thunks, until calling the chain (or freeing it with its machine)
+    /// overflowed a thread's stack after some 10^5 questions (the soak's crashes). A class reference
+    /// is copied as it is.
+    private final class LiveQuestion: Sendable {
+        let ask: @Sendable (Int) -> Bool
+        init(_ ask: @escaping @Sendable (Int) -> Bool) { self.ask = ask }
+    }
+    private let live = Mutex<LiveQuestion?>(nil)
 
-    func setLive(_ gate: @escaping @Sendable (Int) -> Bool) { live.withLock { $0 = gate } }
+    func setLive(_ gate: @escaping @Sendable (Int) -> Bool) {
+        let q = LiveQuestion(gate)
+        live.withLock { $0 = q }
+    }
 
     /// The gate to install on the machine.
     var gate: (Int) -> Bool { { [self] bytes in decide(bytes) } }
@@ -60,7 +73,7 @@ final class GateLog: Sendable {
             return true
         }
         if let replayed { return replayed }
-        let ok = live.withLock { $0 }?(bytes) ?? true
+        let ok = live.withLock { $0 }?.ask(bytes) ?? true
         if !ok {
             state.withLock { s in s.refusals.append(MachineRecord.Refusal(ordinal: s.ordinal - 1, bytes: bytes)) }
         }
