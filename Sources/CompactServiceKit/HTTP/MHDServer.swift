@@ -259,7 +259,9 @@ final class MHDServer: Sendable {
         let shard = ThreadShard.current
         let startNs = monotonicNs()
         requestCounts.add(0, 1, shard: shard)
-        let limit = bodyLimit(conn)
+        // Only a POST or a PUT may upload a snapshot: other requests skip the Content-Type lookup.
+        let snapshotUpload = method?.pointee == CChar(UInt8(ascii: "P")) && isSnapshotUpload(conn)
+        let limit = snapshotUpload ? maxSnapshotBytes : maxBodyBytes
         let bodyTooLarge = header(conn, "Content-Length").flatMap { Int($0) }.map { $0 > limit } ?? false
         let slot = fixedSlot(method, url)
         if slot >= 0 && !bodyTooLarge {
@@ -271,7 +273,7 @@ final class MHDServer: Sendable {
         let st = RequestState(
             startNs: startNs, method: MHDServer.method(method), url: url, clientRequestID: clientID,
             idPrefix: idPrefix, idNumber: clientID == nil ? nextRequestNumber(shard: shard) : 0, shard: shard)
-        st.bodyLimit = limit
+        st.snapshotUpload = snapshotUpload
         reqCls.pointee = Unmanaged.passRetained(st).toOpaque()
         if bodyTooLarge {
             // Refuse before reading the body: MHD closes the connection after this answer.
@@ -281,18 +283,18 @@ final class MHDServer: Sendable {
         return .YES
     }
 
-    /// The body limit of a request: --max-snapshot-bytes for a snapshot upload, else --max-body-bytes.
-    private func bodyLimit(_ conn: OpaquePointer) -> Int {
-        guard let type = header(conn, "Content-Type") else { return maxBodyBytes }
+    /// Whether the body is a machine snapshot (its limit is --max-snapshot-bytes, not --max-body-bytes).
+    private func isSnapshotUpload(_ conn: OpaquePointer) -> Bool {
+        guard let type = header(conn, "Content-Type") else { return false }
         let media = String(type.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingASCIIWhitespace().lowercased()
-        return media == SnapshotFormat.mediaType ? maxSnapshotBytes : maxBodyBytes
+        return media == SnapshotFormat.mediaType
     }
 
     /// A chunk of the body: kept unless the body has grown past its limit (then dropped, and the
     /// request answered 413 on the final call).
     private func receive(_ st: RequestState, _ upload: UnsafePointer<CChar>?, _ n: Int) {
         guard !st.tooLarge, let upload else { return }
-        if st.body.count + n > st.bodyLimit {
+        if st.body.count + n > (st.snapshotUpload ? maxSnapshotBytes : maxBodyBytes) {
             st.tooLarge = true
             st.body = []
             return
@@ -418,8 +420,8 @@ final class MHDServer: Sendable {
     }
 
     private func tooLarge(_ st: RequestState) -> Response {
-        let p = st.bodyLimit == maxSnapshotBytes && st.bodyLimit != maxBodyBytes
-            ? Problem(413, "the snapshot upload exceeds --max-snapshot-bytes (\(st.bodyLimit) bytes)", field: "body")
+        let p = st.snapshotUpload
+            ? Problem(413, "the snapshot upload exceeds --max-snapshot-bytes (\(maxSnapshotBytes) bytes)", field: "body")
             : Problem(413, "the request body exceeds --max-body-bytes (\(maxBodyBytes) bytes)", field: "body")
         return p.response(requestID: st.requestID)
     }
@@ -605,8 +607,8 @@ final class RequestState {
     let shard: Int
     var body: [UInt8] = []
     var tooLarge = false
-    /// The body's limit, chosen from the Content-Type at the first call.
-    var bodyLimit = 0
+    /// A machine snapshot upload (Content-Type, read at the first call): its limit is --max-snapshot-bytes.
+    var snapshotUpload = false
     var responded = false
     var pending: ResponseSlot?
     /// `Route.index` of the matched route (its metrics series), or -1: the `unmatched` series.

@@ -26,16 +26,8 @@ enum SnapshotRoutes {
             if (try? ctx.registry.get(name)) != nil { throw RegistryError.duplicateName(name) }
             let (image, id) = try capture(source, registry: ctx.registry)
             let box = try ctx.registry.create(name: name, config: id.config, image: image)
-            return try created(box)
+            return try MachineRoutes.created(box)
         }
-    }
-
-    static func created(_ box: MachineBox) throws -> Response {
-        var w = JSONWriter()
-        try MachineWire.describe(box, into: &w)
-        var r = Response.json(201, w)
-        r.headers.append(("Location", "/v1/machines/\(box.name)"))
-        return r
     }
 
     /// The machine's state at a moment no stepped operation is in progress on it (waiting up to 10 s

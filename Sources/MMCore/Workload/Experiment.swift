@@ -118,14 +118,21 @@ public struct ExperimentResult: Sendable {
 
     /// Seeds run per variant (the smallest count, should a run have stopped early).
     public var repeatCount: Int {
-        replicates.indices.map { replicates[$0].count + (laterReplicates.indices.contains($0) ? laterReplicates[$0].count : 0) }.min() ?? 0
+        replicates.indices.map { replicates[$0].count + later($0).count }.min() ?? 0
     }
 
     /// Every replicate of variant v as a record: its row and figures.
     public func records(variant v: Int) -> [ReplicateRecord] {
         replicates[v].map { r in ReplicateRecord(row: row(variants[v].name, r), figures: ExperimentFigures.all.map { $0.value(r) }) }
-            + (laterReplicates.indices.contains(v) ? laterReplicates[v] : [])
+            + later(v)
     }
+
+    /// Every replicate's figures of variant v (`ExperimentFigures.all` order), without formatting rows.
+    func figures(variant v: Int) -> [[Double]] {
+        replicates[v].map { r in ExperimentFigures.all.map { $0.value(r) } } + later(v).map(\.figures)
+    }
+
+    private func later(_ v: Int) -> [ReplicateRecord] { laterReplicates.indices.contains(v) ? laterReplicates[v] : [] }
 
     public static let columns = ["variant", "seed", "preset", "memory_mib", "compaction", "requested", "attempts", "successes",
                                  "request_pct", "success_pct", "pages_reclaimed", "pages_reclaimed_alloc", "pgsteal_kswapd", "pgsteal_direct",

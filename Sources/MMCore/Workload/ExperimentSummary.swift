@@ -76,13 +76,13 @@ extension ExperimentResult {
     /// Per variant, each figure over the replicates, and the paired difference from the first variant.
     public var summary: [VariantSummary] {
         let figs = ExperimentFigures.all
-        let first = variants.isEmpty ? [] : records(variant: 0)
+        let first = variants.isEmpty ? [] : figures(variant: 0)
         return variants.indices.map { v in
-            let reps = records(variant: v)
-            let values = figs.indices.map { i in reps.map { $0.figures[i] } }
+            let reps = figures(variant: v)
+            let values = figs.indices.map { i in reps.map { $0[i] } }
             let diff: [FigureSummary]? = v == 0 ? nil : figs.indices.map { i in
                 let n = Swift.min(reps.count, first.count)
-                return FigureSummary((0..<n).map { reps[$0].figures[i] - first[$0].figures[i] })
+                return FigureSummary((0..<n).map { reps[$0][i] - first[$0][i] })
             }
             return VariantSummary(name: variants[v].name, values: values, figures: values.map { FigureSummary($0) },
                                   differenceFromFirst: diff)
