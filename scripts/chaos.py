@@ -69,7 +69,7 @@ def probe(port, stop_at, probe_ms, out):
 
 class Round:
     def __init__(self, args, seed):
-        self.args, self.rng = args, random.Random(seed)
+        self.args, self.rng, self.seed = args, random.Random(seed), seed
         self.failures, self.lock = [], threading.Lock()
         self.stopping = threading.Event()
         self.counts = {}
@@ -222,8 +222,16 @@ class Round:
         report = out.get(timeout=5) if not out.empty() else {"worst_ms": -1, "violations": ["watchdog reported nothing"], "probes": 0}
         if code != 0:
             with open(self.log_path, "rb") as f:
-                err = f.read().decode(errors="replace")[-600:]
-            self.fail("exit status %s after SIGTERM; stderr tail: %s" % (code, err))
+                text = f.read().decode(errors="replace")
+            # Keep the whole log of a failed round, and show where a crash report begins (the reason
+            # and the crashed thread's first frames) rather than only its last bytes.
+            kept = "%s.seed%d" % (self.log_path, self.seed)
+            with open(kept, "w") as f:
+                f.write(text)
+            marks = [i for i in (text.find("Fatal error"), text.find("*** Signal"), text.find("💣")) if i >= 0]
+            start = min(marks) if marks else -1
+            excerpt = text[start:start + 1800] if start >= 0 else text[-600:]
+            self.fail("exit status %s after SIGTERM (log kept in %s); stderr: %s" % (code, kept, excerpt))
         for v in report["violations"][:10]:
             self.fail("watchdog: " + v)
         return report, code

@@ -43,6 +43,11 @@ final class MHDServer: Sendable {
     let offloaded = Atomic<Int>(0)
     /// Set when shutdown begins: no connection is suspended for a worker any more.
     private let stopping = Atomic<Bool>(false)
+    /// The listening socket MHD_quiesce_daemon handed back, -1 when none: closed only after
+    /// MHD_stop_daemon (see `quiesce`).
+    private let quiescedSocket = Atomic<Int32>(-1)
+    /// For tests: the quiesced listening socket while it is held open, else -1.
+    var quiescedListenSocket: Int32 { quiescedSocket.load(ordering: .acquiring) }
     /// The per-process random half of generated request ids.
     private let idPrefix: RequestID.Prefix
     /// The metrics series of every route, by `Route.index`.
@@ -182,7 +187,15 @@ final class MHDServer: Sendable {
         streams.beginShutdown()
         guard let d = daemon else { return }
         let fd = MHD_quiesce_daemon(d)
-        if fd >= 0 { close(fd) }
+        guard fd >= 0 else { return }
+        // microhttpd.h: with MHD's own threads the returned socket "must not be closed until AFTER
+        // MHD_stop_daemon", because the polling thread may still use it. It did: closing it here let
+        // that thread's epoll_ctl(EPOLL_CTL_DEL) on the quiesced socket (MHD_epoll, racing this call)
+        // fail with EBADF instead of ENOENT, and MHD_PANIC aborted the process at SIGTERM. Shutting
+        // the socket down for reading stops the kernel listening (new connections are refused at once,
+        // as closing did; queued ones are reset) and leaves the descriptor valid until `stop` closes it.
+        shutdown(fd, Int32(SHUT_RD))
+        quiescedSocket.store(fd, ordering: .releasing)
     }
 
     /// Stops the daemon. Waits for every request handed to a worker first: a suspended connection must
@@ -196,6 +209,8 @@ final class MHDServer: Sendable {
         let bits = daemonBits.exchange(0, ordering: .acquiringAndReleasing)
         guard let d = OpaquePointer(bitPattern: bits) else { return }
         MHD_stop_daemon(d)
+        let fd = quiescedSocket.exchange(-1, ordering: .acquiringAndReleasing)
+        if fd >= 0 { close(fd) }
         freeTLSMemory()
         Unmanaged.passUnretained(self).release()
     }

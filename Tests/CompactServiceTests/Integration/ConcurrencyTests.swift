@@ -180,4 +180,28 @@ final class ShutdownTests: XCTestCase {
         XCTAssertEqual(status.withLock { $0 }, 200)
         XCTAssertThrowsError(try HTTPClient(port: port).get("/healthz"), "still accepting after stop")
     }
+
+    /// Once shutdown begins new connections are refused at once, while the listening socket stays open
+    /// until libmicrohttpd has stopped (microhttpd.h: the quiesced socket must not be closed before
+    /// MHD_stop_daemon); stopping then closes it, so no descriptor is left behind.
+    func testQuiesceRefusesAtOnceAndStopClosesTheListeningSocket() throws {
+        func openDescriptors() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count }
+        // A first server warms up what the process opens once (the log, the random source).
+        let warm = try TestServer()
+        _ = try HTTPClient(port: warm.port).get("/healthz")
+        warm.stop()
+        let before = openDescriptors()
+        let ts = try TestServer()
+        XCTAssertEqual(try HTTPClient(port: ts.port).get("/healthz").status, 200)
+        ts.server.http.quiesce()
+        let listening = ts.server.http.quiescedListenSocket
+        XCTAssertGreaterThanOrEqual(listening, 0, "quiesce returned no listening socket")
+        XCTAssertNotEqual(fcntl(listening, F_GETFD), -1, "the quiesced socket was closed before MHD_stop_daemon")
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertFalse(HTTPClient.connectLoopback(fd, port: ts.port), "a connection was accepted after quiesce")
+        XCTAssertEqual(errno, ECONNREFUSED)
+        close(fd)
+        ts.stop()
+        XCTAssertEqual(openDescriptors(), before, "descriptors left open after stop")
+    }
 }
