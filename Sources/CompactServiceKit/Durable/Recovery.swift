@@ -95,138 +95,171 @@ extension StateStore {
         }
     }
 
-    private func recover(dir: String, instance: Int) throws -> RecoveredMachine {
+    /// What recovery has brought back of one machine so far, as it walks the snapshots and the journal.
+    private struct Progress {
+        let dir: String
+        let instance: Int
+        let gateLog = GateLog()
+        let runs = MachineRuns()
+        var name: String?
+        var createdAt = ""
+        var machine: Machine?
+        /// The record the snapshot covers up to (the journal's records before it are already in it).
+        var startSeq: UInt64 = 0
+        /// The next record the journal must hold.
+        var expected: UInt64 = 0
+        var replayed = 0
+        /// Snapshots that did not read back, with the reason.
+        var damaged: [String] = []
         var warnings: [String] = []
+        /// The last journal file read: a file named after the next record is in the way of the new one.
+        var lastFile: (seq: UInt64, path: String)?
+
+        init(dir: String, instance: Int) { (self.dir, self.instance) = (dir, instance) }
+
+        func failure(_ reason: String) -> Failure { Failure(name: name, reason: reason) }
+        var damagedText: String { damaged.joined(separator: "; ") }
+    }
+
+    private func recover(dir: String, instance: Int) throws -> RecoveredMachine {
         var names = Files.list(dir)
         for n in names where n.contains(".tmp-") { unlink(dir + "/" + n) }
         names.removeAll { $0.contains(".tmp-") }
         let snapshots = names.compactMap { StateStore.snapshotSeq(ofFile: $0) }.sorted(by: >)
         let journalSeqs = names.compactMap { Journal.firstSeq(ofFile: $0) }.sorted()
-        let gateLog = GateLog()
-        var name: String?, createdAt = "", machine: Machine?
-        var startSeq: UInt64 = 0
-        // The newest snapshot that reads back; an older one only when the journal still reaches back to it.
-        var damaged: [String] = []
+        var p = Progress(dir: dir, instance: instance)
+        try loadNewestSnapshot(&p, snapshots: snapshots, journalSeqs: journalSeqs)
+        p.expected = p.startSeq
+        for (i, fseq) in journalSeqs.enumerated() {
+            try replayJournalFile(&p, fseq: fseq, isLast: i == journalSeqs.count - 1)
+        }
+        guard let m = p.machine, let machineName = p.name else {
+            if !p.damaged.isEmpty { throw Failure(name: nil, reason: "snapshot damaged: \(p.damagedText)") }
+            if snapshots.isEmpty && p.expected == 0 { throw Incomplete() }
+            throw Failure(name: nil, reason: "neither a snapshot nor the start of a journal")
+        }
+        if let l = p.lastFile, l.seq == p.expected { unlink(l.path) }
+        if p.gateLog.mismatches > 0 {
+            p.warnings.append("\(p.gateLog.mismatches) refusals of the memory budget were replayed where the journal's bytes differed (malloc's capacities; README \"Durable state\")")
+        }
+        return try finishRecovery(&p, m, machineName)
+    }
+
+    /// The newest snapshot that reads back; an older one only when the journal still reaches back to it.
+    private func loadNewestSnapshot(_ p: inout Progress, snapshots: [UInt64], journalSeqs: [UInt64]) throws {
         for seq in snapshots {
             let file = StateStore.snapshotName(seq)
             do {
-                guard let bytes = try Files.read(dir + "/" + file) else { continue }
+                guard let bytes = try Files.read(p.dir + "/" + file) else { continue }
                 let (id, image) = try SnapshotFormat.decode(bytes)
-                guard id.instance == instance else { throw SnapshotFormat.DecodeError("it is of instance \(id.instance), not \(instance)") }
-                let m = try Machine(id.config, restoring: image, stateGrowthGate: gateLog.gate)
-                if !damaged.isEmpty {
+                guard id.instance == p.instance else { throw SnapshotFormat.DecodeError("it is of instance \(id.instance), not \(p.instance)") }
+                let m = try Machine(id.config, restoring: image, stateGrowthGate: p.gateLog.gate)
+                if !p.damaged.isEmpty {
                     guard journalSeqs.contains(where: { $0 <= seq }) || seq == 0 else { break }
-                    warnings.append("passed over \(damaged.joined(separator: "; ")); recovered from \(file) and the journal after it")
+                    p.warnings.append("passed over \(p.damagedText); recovered from \(file) and the journal after it")
                 }
-                (name, createdAt, machine, startSeq) = (id.name, id.createdAt, m, seq)
-                break
+                (p.name, p.createdAt, p.machine, p.startSeq) = (id.name, id.createdAt, m, seq)
+                return
             } catch {
-                damaged.append("\(file) (\(error))")
+                p.damaged.append("\(file) (\(error))")
             }
         }
-        if machine == nil && !damaged.isEmpty && journalSeqs.first != 0 {
-            throw Failure(name: nil, reason: "snapshot damaged: \(damaged.joined(separator: "; "))")
+        if p.machine == nil && !p.damaged.isEmpty && journalSeqs.first != 0 {
+            throw Failure(name: nil, reason: "snapshot damaged: \(p.damagedText)")
         }
-        var expected = startSeq
-        var replayed = 0
-        let runs = MachineRuns()
-        var lastFile: (seq: UInt64, path: String, records: Int)?
-        for (fi, fseq) in journalSeqs.enumerated() {
-            let path = dir + "/" + Journal.fileName(fseq)
-            guard let bytes = try Files.read(path) else { continue }
-            let parsed = JournalFormat.parse(bytes)
-            let isLast = fi == journalSeqs.count - 1
-            if case .corrupt(let offset, let reason) = parsed.ending {
-                throw Failure(name: name, reason: "\(Journal.fileName(fseq)) is damaged at byte \(offset): \(reason)")
-            }
-            if parsed.records.isEmpty, case .torn = parsed.ending {
-                // A file cut short before its first record (a crash as it was created).
-                if isLast {
-                    unlink(path)
-                    warnings.append("\(Journal.fileName(fseq)) held no complete record and was removed")
-                    continue
-                }
-                throw Failure(name: name, reason: "\(Journal.fileName(fseq)) is damaged before its first record, and later files follow")
-            }
-            guard parsed.firstSeq == fseq else { throw Failure(name: name, reason: "\(Journal.fileName(fseq)) says it starts at record \(parsed.firstSeq)") }
-            if fseq > expected && machine != nil {
-                throw Failure(name: name, reason: "journal records \(expected)..\(fseq - 1) are missing")
-            }
-            for rec in parsed.records {
-                if rec.seq < expected { continue }
-                guard rec.seq == expected else {
-                    throw Failure(name: name, reason: "\(Journal.fileName(fseq)): record \(rec.seq) where \(expected) was expected")
-                }
-                let record: MachineRecord
-                do { record = try MachineRecord(payload: rec.payload) } catch {
-                    throw Failure(name: name, reason: "\(Journal.fileName(fseq)) record \(rec.seq): \(error)")
-                }
-                if case .create(let n, let inst, let at, let config) = record.op {
-                    guard rec.seq == 0, machine == nil, inst == instance else {
-                        throw Failure(name: name, reason: "record \(rec.seq) creates a machine in the middle of a journal")
-                    }
-                    let m = try Machine(config)
-                    m.stateGrowthGate = gateLog.gate
-                    (name, createdAt, machine) = (n, at, m)
-                } else {
-                    guard let m = machine else {
-                        throw Failure(name: name, reason: damaged.isEmpty ? "the journal does not start with the machine's creation" : "snapshot damaged: \(damaged.joined(separator: "; "))")
-                    }
-                    do {
-                        gateLog.begin(replaying: record.gate)
-                        defer { _ = gateLog.end() }
-                        _ = try MachineOps.perform(record.op, on: m, runs: runs, limit: StateStore.replayLimit(record.op))
-                    } catch {
-                        throw Failure(name: name, reason: "\(Journal.fileName(fseq)) record \(rec.seq) does not apply: \(error)")
-                    }
-                    replayed += 1
-                }
-                expected += 1
-            }
-            if case .torn(let offset, let reason) = parsed.ending {
-                guard isLast else {
-                    throw Failure(name: name, reason: "\(Journal.fileName(fseq)) is damaged at byte \(offset) (\(reason)), and later files follow")
-                }
-                let fd = open(path, O_WRONLY | O_CLOEXEC)
-                if fd >= 0 {
-                    _ = ftruncate(fd, off_t(offset))
-                    _ = fsync(fd)
-                    Glibc.close(fd)
-                }
-                warnings.append("the last record of \(Journal.fileName(fseq)) was incomplete (\(reason)) and was cut off at byte \(offset): it had not been acknowledged")
-            }
-            lastFile = (fseq, path, parsed.records.count)
+    }
+
+    /// Replays one journal file's records after the snapshot; cuts off a torn last record of the last file.
+    private func replayJournalFile(_ p: inout Progress, fseq: UInt64, isLast: Bool) throws {
+        let file = Journal.fileName(fseq), path = p.dir + "/" + file
+        guard let bytes = try Files.read(path) else { return }
+        let parsed = JournalFormat.parse(bytes)
+        if case .corrupt(let offset, let reason) = parsed.ending {
+            throw p.failure("\(file) is damaged at byte \(offset): \(reason)")
         }
-        guard let m = machine, let machineName = name else {
-            if !damaged.isEmpty { throw Failure(name: nil, reason: "snapshot damaged: \(damaged.joined(separator: "; "))") }
-            if snapshots.isEmpty && expected == 0 { throw Incomplete() }
-            throw Failure(name: nil, reason: "neither a snapshot nor the start of a journal")
+        if parsed.records.isEmpty, case .torn = parsed.ending {
+            // A file cut short before its first record (a crash as it was created).
+            guard isLast else { throw p.failure("\(file) is damaged before its first record, and later files follow") }
+            unlink(path)
+            p.warnings.append("\(file) held no complete record and was removed")
+            return
         }
-        // A file named after the next record (empty after a cut) is in the way of the new one.
-        if let l = lastFile, l.seq == expected { unlink(l.path) }
-        if gateLog.mismatches > 0 {
-            warnings.append("\(gateLog.mismatches) refusals of the memory budget were replayed where the journal's bytes differed (malloc's capacities; README \"Durable state\")")
+        guard parsed.firstSeq == fseq else { throw p.failure("\(file) says it starts at record \(parsed.firstSeq)") }
+        if fseq > p.expected && p.machine != nil {
+            throw p.failure("journal records \(p.expected)..\(fseq - 1) are missing")
         }
-        // Operations the crash interrupted: requests run to their end, workload jobs stop.
-        gateLog.begin()
-        let (finishing, interrupted) = try MachineOps.finishInterrupted(m, runs: runs)
-        let refusals = gateLog.end()
+        for rec in parsed.records where rec.seq >= p.expected {
+            guard rec.seq == p.expected else { throw p.failure("\(file): record \(rec.seq) where \(p.expected) was expected") }
+            let record: MachineRecord
+            do { record = try MachineRecord(payload: rec.payload) } catch {
+                throw p.failure("\(file) record \(rec.seq): \(error)")
+            }
+            try apply(&p, record, seq: rec.seq, file: file)
+            p.expected += 1
+        }
+        if case .torn(let offset, let reason) = parsed.ending {
+            guard isLast else { throw p.failure("\(file) is damaged at byte \(offset) (\(reason)), and later files follow") }
+            cutOff(path, at: offset)
+            p.warnings.append("the last record of \(file) was incomplete (\(reason)) and was cut off at byte \(offset): it had not been acknowledged")
+        }
+        p.lastFile = (fseq, path)
+    }
+
+    /// One journal record: the machine's creation (record 0 only) or an operation replayed on it.
+    private func apply(_ p: inout Progress, _ record: MachineRecord, seq: UInt64, file: String) throws {
+        if case .create(let n, let inst, let at, let config) = record.op {
+            guard seq == 0, p.machine == nil, inst == p.instance else {
+                throw p.failure("record \(seq) creates a machine in the middle of a journal")
+            }
+            let m = try Machine(config)
+            m.stateGrowthGate = p.gateLog.gate
+            (p.name, p.createdAt, p.machine) = (n, at, m)
+            return
+        }
+        guard let m = p.machine else {
+            throw p.failure(p.damaged.isEmpty ? "the journal does not start with the machine's creation" : "snapshot damaged: \(p.damagedText)")
+        }
+        do {
+            p.gateLog.begin(replaying: record.gate)
+            defer { _ = p.gateLog.end() }
+            _ = try MachineOps.perform(record.op, on: m, runs: p.runs, limit: StateStore.replayLimit(record.op))
+        } catch {
+            throw p.failure("\(file) record \(seq) does not apply: \(error)")
+        }
+        p.replayed += 1
+    }
+
+    /// Truncates a journal file after its last complete record, durably.
+    private func cutOff(_ path: String, at offset: Int) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = ftruncate(fd, off_t(offset))
+        _ = fsync(fd)
+        Glibc.close(fd)
+    }
+
+    /// Ends what the crash interrupted (requests run to their end, workload jobs stop), checks the
+    /// machine, and opens its journal after the last record.
+    private func finishRecovery(_ p: inout Progress, _ m: Machine, _ machineName: String) throws -> RecoveredMachine {
+        p.gateLog.begin()
+        let (finishing, interrupted) = try MachineOps.finishInterrupted(m, runs: p.runs)
+        let refusals = p.gateLog.end()
         let errors = m.checkConsistency(limit: 5)
         guard errors.isEmpty else {
             throw Failure(name: machineName, reason: "the machine is inconsistent after recovery: \(errors.joined(separator: "; "))")
         }
-        let journal = Journal(directory: dir, machineName: machineName, nextSeq: expected, fileSeq: expected, coveredBefore: startSeq)
-        journal.noteReplayed(records: replayed)
+        let journal = Journal(directory: p.dir, machineName: machineName, nextSeq: p.expected, fileSeq: p.expected, coveredBefore: p.startSeq)
+        journal.noteReplayed(records: p.replayed)
         if !finishing.isEmpty {
             precondition(refusals.isEmpty, "the gate refused nothing: it has no budget to ask during recovery")
-            if let p = journal.append(finishing.map { MachineRecord(op: $0) }) {
+            if let pos = journal.append(finishing.map { MachineRecord(op: $0) }) {
                 committer.schedule(journal)
-                try committer.waitDurable(journal, p)
+                try committer.waitDurable(journal, pos)
             }
-            warnings.append("\(finishing.count) records end what the crash interrupted (requests run to their end, workload jobs stopped)")
+            p.warnings.append("\(finishing.count) records end what the crash interrupted (requests run to their end, workload jobs stopped)")
         }
-        return RecoveredMachine(name: machineName, instance: instance, createdAt: createdAt, machine: m, gateLog: gateLog, journal: journal,
-                                interrupted: interrupted, recordsReplayed: replayed, seconds: 0, warnings: warnings)
+        return RecoveredMachine(name: machineName, instance: p.instance, createdAt: p.createdAt, machine: m, gateLog: p.gateLog,
+                                journal: journal, interrupted: interrupted, recordsReplayed: p.replayed, seconds: 0, warnings: p.warnings)
     }
 
     /// How much of a stepped operation a record's section did.
