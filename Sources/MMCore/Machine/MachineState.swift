@@ -238,13 +238,31 @@ extension Machine {
     /// arrays without their all-zero stretches. The machine is not changed.
     public func exportState() -> MachineStateImage {
         var w = ImageBuilder()
-        // Pages and pageblocks.
+        exportPages(into: &w)
+        exportFreeArea(into: &w)
+        exportHandlesAndLists(into: &w)
+        exportZones(into: &w)
+        exportCounters(into: &w)
+        exportMachineScalars(into: &w)
+        exportSlab(into: &w)
+        exportPageCache(into: &w)
+        exportTags(into: &w)
+        exportFiles(into: &w)
+        if let ms = modern { exportModern(ms, into: &w) }
+        return MachineStateImage(sections: w.sections)
+    }
+
+    /// Page and pageblock words.
+    private func exportPages(into w: inout ImageBuilder) {
         w.raw("pages.state", pages.state)
         w.raw("pages.order", pages.order)
         w.raw("pages.a", pages.a)
         w.raw("pages.b", pages.b)
         w.raw("pageblock.flags", pageblockFlags)
-        // Buddy free lists.
+    }
+
+    /// The buddy free lists.
+    private func exportFreeArea(into w: inout ImageBuilder) {
         w.raw("free.heads", freeArea.heads)
         w.raw("free.tails", freeArea.tails)
         w.raw("free.lengths", freeArea.lengths)
@@ -252,7 +270,10 @@ extension Machine {
         w.raw("free.max_state", freeArea.maxState)
         w.raw("free.max_next", freeArea.maxNext)
         w.raw("free.max_prev", freeArea.maxPrev)
-        // Handles (the slots ever issued) and their LRU links.
+    }
+
+    /// Handles (the slots ever issued), their LRU links, the LRU and per-CPU lists.
+    private func exportHandlesAndLists(into w: inout ImageBuilder) {
         let used = handles.used
         w.raw("handles.pfn", handles.pfn, count: used)
         w.raw("handles.generation", handles.generation, count: used)
@@ -268,7 +289,10 @@ extension Machine {
         w.raw("pcp.count", pcp.count)
         w.raw("pcp.high", pcp.high)
         w.raw("pcp.batch", pcp.batch)
-        // Per zone.
+    }
+
+    /// Per-zone figures: free pages, counters, watermarks, reserves, compaction deferral.
+    private func exportZones(into w: inout ImageBuilder) {
         w.raw("zone.free_pages", zoneFreePages)
         w.raw("zone.pgalloc", zonePgalloc)
         w.raw("zone.allocations", zoneAllocations)
@@ -284,10 +308,16 @@ extension Machine {
         w.array("zone.lowmem_reserve", zones.flatMap { z in (0..<zoneTypeCount).map { Int64(z.lowmemReserve.indices.contains($0) ? z.lowmemReserve[$0] : 0) } })
         w.array("zone.lowmem_reserve_count", zones.map { Int64($0.lowmemReserve.count) })
         w.array("zone.compact", zones.flatMap { [Int64($0.compactConsidered), Int64($0.compactDeferShift)] })
-        // Counters.
+    }
+
+    /// The event counters.
+    private func exportCounters(into w: inout ImageBuilder) {
         for f in Machine.imageCounterFields { w.scalar("vmstat.\(f.name)", ev[keyPath: f.key]) }
         w.array("vmstat.pgalloc", ev.pgalloc)
-        // Sysctls, clock, generator, kswapd, the state gate's refusals.
+    }
+
+    /// Sysctls, clock, generator, kswapd, the state gate's refusals.
+    private func exportMachineScalars(into w: inout ImageBuilder) {
         w.scalar("sysctl.min_free_kbytes", minFreeKbytes)
         w.scalar("sysctl.extfrag_threshold", extfragThreshold)
         w.scalar("sysctl.compact_unevictable_allowed", compactUnevictableAllowed)
@@ -304,7 +334,11 @@ extension Machine {
         w.array("kswapd.credit", kswapdCredit)
         w.scalar("kswapd.clock", kswapdClock)
         w.scalar("kswapd.ns", kswapdNs)
-        // Slab: per-slot words of the slots ever issued, the object table, the caches.
+    }
+
+    /// Slab: per-slot words of the slots ever issued, the object table, the caches.
+    private func exportSlab(into w: inout ImageBuilder) {
+        let used = handles.used
         w.raw("slab.info", slab.info, count: used)
         w.raw("slab.buffer_heads", slab.bufferHeads, count: used)
         w.array("slab.obj_slab", slab.objSlab)
@@ -324,7 +358,11 @@ extension Machine {
         w.array("slab.info_granules", slab.infoGranules.map { $0 ? UInt8(1) : 0 })
         w.array("slab.buffer_head_granules", slab.bufferHeadGranules.map { $0 ? UInt8(1) : 0 })
         w.scalar("slab.word_bytes", slab.wordBytes)
-        // Page cache: per-slot words of the slots ever issued, the trees (sorted: dictionaries have no order).
+    }
+
+    /// Page cache: per-slot words of the slots ever issued, the trees (sorted: dictionaries have no order).
+    private func exportPageCache(into w: inout ImageBuilder) {
+        let used = handles.used
         w.raw("pagecache.slot_inode", pageCache.slotInode, count: used)
         w.raw("pagecache.slot_index", pageCache.slotIndex, count: used)
         w.raw("pagecache.slot_next", pageCache.slotNext, count: used)
@@ -343,7 +381,10 @@ extension Machine {
             let n = pageCache.nodes[k]!
             return [n.object, n.count]
         })
-        // Tags, by name: each list as it is (stale handles included) and its capacity.
+    }
+
+    /// Tags, by name: each list as it is (stale handles included) and its capacity.
+    private func exportTags(into w: inout ImageBuilder) {
         let tagNames = tags.keys.sorted()
         var tagCounts: [UInt32] = [], tagCaps: [UInt32] = [], tagHandles: [UInt64] = []
         for t in tagNames {
@@ -357,7 +398,10 @@ extension Machine {
         w.array("tags.capacities", tagCaps)
         w.array("tags.handles", tagHandles)
         w.scalar("tags.sweep_at", tags.sweepAt)
-        // Files, by tag.
+    }
+
+    /// Files, by tag.
+    private func exportFiles(into w: inout ImageBuilder) {
         let fileTags = files.lists.keys.sorted()
         var fCounts: [UInt32] = [], fCaps: [UInt32] = [], pCounts: [UInt32] = [], pCaps: [UInt32] = []
         var fPages: [UInt64] = [], fDentry: [UInt64] = [], fInode: [UInt64] = [], fFlags: [UInt8] = []
@@ -383,8 +427,7 @@ extension Machine {
         w.array("files.dentry", fDentry)
         w.array("files.inode", fInode)
         w.array("files.flags", fFlags)
-        if let ms = modern { exportModern(ms, into: &w) }
-        return MachineStateImage(sections: w.sections)
+
     }
 
     /// Whether `exportState()` may be called now: not while kcompactd is in the middle of its work (a
@@ -531,6 +574,24 @@ extension Machine {
             throw ImageReader.bad("handles.counters", "holds impossible counts \(hc) for \(cap) slots")
         }
         let used = Int(hc[0])
+        try restorePagesAndFreeArea(r)
+        try restoreHandlesAndLists(r, counters: hc)
+        try restoreZones(r)
+        try restoreCounters(r)
+        try restoreMachineScalars(r)
+        try restoreSlab(r, used: used)
+        try restoreTags(r)
+        try restoreFiles(r)
+        if let ms = modern {
+            try restoreModern(ms, r)
+        } else if r.byName["modern.sysctls"] != nil {
+            throw ImageReader.bad("modern.sysctls", "the image is of a kernel 6.6 machine; the configuration is not")
+        }
+        try checkIndices()
+    }
+
+    /// Page and pageblock words, the buddy free lists.
+    private func restorePagesAndFreeArea(_ r: ImageReader) throws(MMError) {
         try r.raw("pages.state", into: pages.state)
         try r.raw("pages.order", into: pages.order)
         try r.raw("pages.a", into: pages.a)
@@ -543,6 +604,11 @@ extension Machine {
         try r.raw("free.max_state", into: freeArea.maxState)
         try r.raw("free.max_next", into: freeArea.maxNext)
         try r.raw("free.max_prev", into: freeArea.maxPrev)
+    }
+
+    /// Handles (the `counters` checked by `restore`), their LRU links, the LRU and per-CPU lists.
+    private func restoreHandlesAndLists(_ r: ImageReader, counters hc: [Int64]) throws(MMError) {
+        let used = Int(hc[0])
         try r.raw("handles.pfn", into: handles.pfn, count: used)
         try r.raw("handles.generation", into: handles.generation, count: used)
         try r.raw("handles.lru_next", into: handles.lruNext, count: used)
@@ -557,6 +623,10 @@ extension Machine {
         try r.raw("pcp.count", into: pcp.count)
         try r.raw("pcp.high", into: pcp.high)
         try r.raw("pcp.batch", into: pcp.batch)
+    }
+
+    /// Per-zone figures: free pages, counters, watermarks, reserves, compaction deferral.
+    private func restoreZones(_ r: ImageReader) throws(MMError) {
         try r.raw("zone.free_pages", into: zoneFreePages)
         try r.raw("zone.pgalloc", into: zonePgalloc)
         try r.raw("zone.allocations", into: zoneAllocations)
@@ -579,6 +649,10 @@ extension Machine {
             zones[z].compactConsidered = Int(cs[2 * z])
             zones[z].compactDeferShift = Int(cs[2 * z + 1])
         }
+    }
+
+    /// The event counters (the modern ones follow in restoreModern).
+    private func restoreCounters(_ r: ImageReader) throws(MMError) {
         var c = VmCounters(zoneTypes: zoneTypeCount)
         for f in Machine.imageCounterFields {
             // Version 1 had no inode-steal counters.
@@ -587,6 +661,10 @@ extension Machine {
         }
         c.pgalloc = try r.array("vmstat.pgalloc", count: ev.pgalloc.count)
         ev = c  // (the modern counters follow in restoreModern)
+    }
+
+    /// Sysctls, the hugetlb node cursor, kswapd, clock, generator, the state gate's refusals.
+    private func restoreMachineScalars(_ r: ImageReader) throws(MMError) {
         minFreeKbytes = try r.int("sysctl.min_free_kbytes")
         extfragThreshold = try r.int("sysctl.extfrag_threshold")
         compactUnevictableAllowed = try r.int("sysctl.compact_unevictable_allowed")
@@ -609,15 +687,6 @@ extension Machine {
         kswapdCredit = try r.array("kswapd.credit", count: nodes.count)
         kswapdClock = try r.uint64("kswapd.clock")
         kswapdNs = try r.uint64("kswapd.ns")
-        try restoreSlab(r, used: used)
-        try restoreTags(r)
-        try restoreFiles(r)
-        if let ms = modern {
-            try restoreModern(ms, r)
-        } else if r.byName["modern.sysctls"] != nil {
-            throw ImageReader.bad("modern.sysctls", "the image is of a kernel 6.6 machine; the configuration is not")
-        }
-        try checkIndices()
     }
 
     private func restoreSlab(_ r: ImageReader, used: Int) throws(MMError) {
