@@ -242,16 +242,36 @@ extension Machine {
     }
 
     private func checkSlab(_ fail: (@autoclosure () -> String) -> Void) {
-        let nc = slab.caches.count
+        let objects = checkSlabObjects(fail)
+        checkDentryTree(objects, fail)
+        checkBufferHeadChains(objects, fail)
+        let pages = checkSlabPages(objects, fail)
+        for c in 0..<slab.caches.count { checkSlabCache(c, objects: objects, pages: pages, fail) }
+    }
+
+    /// What the walk over the live slab objects found, per slab page (slot) and per cache.
+    private struct SlabObjectTally {
         var perSlot: [Int: Int] = [:]
-        var objects = Array(repeating: 0, count: nc), unusedFlagged = Array(repeating: 0, count: nc)
+        var objects: [Int]
+        /// Objects flagged as on their cache's unused LRU.
+        var unusedFlagged: [Int]
+        /// Dentries by parent: how many name it their parent.
         var children: [Int: Int] = [:]
+
+        init(caches: Int) { (objects, unusedFlagged) = (Array(repeating: 0, count: caches), Array(repeating: 0, count: caches)) }
+    }
+
+    /// Every live object sits on a slab page of its cache, pins only live objects, and has a live dentry
+    /// as its parent (if any).
+    private func checkSlabObjects(_ fail: (@autoclosure () -> String) -> Void) -> SlabObjectTally {
+        let nc = slab.caches.count
+        var t = SlabObjectTally(caches: nc)
         for i in 0..<slab.objSlab.count where slab.objSlab[i] != NONE {
             let s = Int(slab.objSlab[i]), c = Int(slab.objFlags[i] & 0x0F)
             guard c < nc, s < handles.capacity, slab.cache(ofSlot: s) == c else { fail("slab object \(i) of cache \(c) sits on slot \(s), which is not a slab of that cache"); continue }
-            perSlot[s, default: 0] += 1
-            objects[c] += 1
-            if slab.objFlags[i] & SlabStore.onLru != 0 { unusedFlagged[c] += 1 }
+            t.perSlot[s, default: 0] += 1
+            t.objects[c] += 1
+            if slab.objFlags[i] & SlabStore.onLru != 0 { t.unusedFlagged[c] += 1 }
             let l = slab.objLink[i]
             if c != SlabCache.bufferHead.rawValue && l != NONE && (Int(l) >= slab.objSlab.count || slab.objSlab[Int(l)] == NONE) {
                 fail("slab object \(i) pins freed object \(l)")
@@ -261,17 +281,26 @@ extension Machine {
                 if Int(parent) >= slab.objSlab.count || slab.objSlab[Int(parent)] == NONE || slab.objFlags[Int(parent)] & 0x0F != UInt8(SlabCache.dentry.rawValue) {
                     fail("dentry \(i) has parent \(parent), which is not a live dentry")
                 } else {
-                    children[Int(parent), default: 0] += 1
+                    t.children[Int(parent), default: 0] += 1
                 }
             }
         }
+        return t
+    }
+
+    /// A dentry's child count is the number of dentries naming it their parent, and one with children
+    /// is never on the unused LRU (dput keeps it in use).
+    private func checkDentryTree(_ t: SlabObjectTally, _ fail: (@autoclosure () -> String) -> Void) {
         for i in 0..<slab.objSlab.count where slab.objSlab[i] != NONE {
             let n = Int(slab.objChildren[i])
-            if n != children[i, default: 0] { fail("dentry \(i) counts \(n) children but \(children[i, default: 0]) name it their parent") }
+            if n != t.children[i, default: 0] { fail("dentry \(i) counts \(n) children but \(t.children[i, default: 0]) name it their parent") }
             if n > 0 && slab.objFlags[i] & SlabStore.onLru != 0 { fail("dentry \(i) has \(n) children but is on the unused LRU") }
         }
-        // Buffer heads: every page-cache page's chain holds live buffer heads that name it, and every
-        // live buffer head is on its page's chain.
+    }
+
+    /// Buffer heads: every page-cache page's chain holds live buffer heads that name it, and every live
+    /// buffer head is on its page's chain.
+    private func checkBufferHeadChains(_ t: SlabObjectTally, _ fail: (@autoclosure () -> String) -> Void) {
         var chained = 0
         for s in 0..<handles.capacity where slab.bufferHeads[s] != 0 {
             let pfn = handles.pfn[s]
@@ -289,49 +318,65 @@ extension Machine {
             }
             chained += n
         }
-        if chained != objects[SlabCache.bufferHead.rawValue] {
-            fail("\(objects[SlabCache.bufferHead.rawValue]) live buffer heads but \(chained) on their pages' chains")
+        if chained != t.objects[SlabCache.bufferHead.rawValue] {
+            fail("\(t.objects[SlabCache.bufferHead.rawValue]) live buffer heads but \(chained) on their pages' chains")
         }
-        var slabs = Array(repeating: 0, count: nc), partialExpected = Array(repeating: Set<Int>(), count: nc)
+    }
+
+    /// Slab pages per cache, and those with room (which must be on the cache's partial list).
+    private struct SlabPageTally {
+        var slabs: [Int]
+        var partialExpected: [Set<Int>]
+    }
+
+    /// Every slab page is a live order-0 allocation of its cache's page kind and holds as many objects
+    /// as it counts, between one and a full slab.
+    private func checkSlabPages(_ t: SlabObjectTally, _ fail: (@autoclosure () -> String) -> Void) -> SlabPageTally {
+        let nc = slab.caches.count
+        var p = SlabPageTally(slabs: Array(repeating: 0, count: nc), partialExpected: Array(repeating: Set<Int>(), count: nc))
         for s in 0..<handles.capacity where slab.info[s] != 0 {
             let c = slab.cache(ofSlot: s), n = slab.count(ofSlot: s)
             guard c >= 0 && c < nc else { fail("slot \(s) has slab info for unknown cache \(c)"); continue }
-            slabs[c] += 1
+            p.slabs[c] += 1
             let pfn = handles.pfn[s]
             let kind = SlabCache(rawValue: c)?.pageKind ?? .slab
             if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Int(pfn)]) != kind || pages.order[Int(pfn)] & PageOrderByte.orderMask != 0 {
                 fail("slab page of cache \(c) at slot \(s) is not a live order-0 \(kind.name) allocation")
             }
             if n < 1 || n > slab.caches[c].objectsPerSlab { fail("slab page at slot \(s) of cache \(c) holds \(n) objects (1...\(slab.caches[c].objectsPerSlab))") }
-            if perSlot[s, default: 0] != n { fail("slab page at slot \(s) counts \(n) objects but \(perSlot[s, default: 0]) sit on it") }
-            if n < slab.caches[c].objectsPerSlab { partialExpected[c].insert(s) }
+            if t.perSlot[s, default: 0] != n { fail("slab page at slot \(s) counts \(n) objects but \(t.perSlot[s, default: 0]) sit on it") }
+            if n < slab.caches[c].objectsPerSlab { p.partialExpected[c].insert(s) }
         }
-        for c in 0..<nc {
-            let st = slab.caches[c]
-            if st.objects != objects[c] { fail("cache \(c): \(st.objects) objects counted but \(objects[c]) live") }
-            if st.slabs != slabs[c] { fail("cache \(c): \(st.slabs) slabs counted but \(slabs[c]) found") }
-            var partial = Set<Int>(), cur = st.partialHead, prev = NONE
-            while cur != NONE {
-                let s = Int(cur)
-                if handles.lruPrev[s] != prev { fail("cache \(c): broken partial list at slot \(s)"); break }
-                if !partial.insert(s).inserted { fail("cache \(c): partial list is cyclic"); break }
-                prev = cur
-                cur = handles.lruNext[s]
-            }
-            if partial != partialExpected[c] { fail("cache \(c): partial list holds \(partial.count) slabs, \(partialExpected[c].count) have room") }
-            var n = 0
-            cur = st.unusedHead; prev = NONE
-            while cur != NONE {
-                let i = Int(cur)
-                if slab.objSlab[i] == NONE || slab.objFlags[i] & SlabStore.onLru == 0 || Int(slab.objFlags[i] & 0x0F) != c { fail("cache \(c): unused LRU holds object \(i), which is not an unused object of it"); break }
-                if slab.objPrev[i] != prev { fail("cache \(c): broken unused LRU at object \(i)"); break }
-                prev = cur
-                cur = slab.objNext[i]
-                n += 1
-                if n > slab.objSlab.count { fail("cache \(c): unused LRU is cyclic"); break }
-            }
-            if st.unusedTail != prev { fail("cache \(c): unused LRU tail mismatch") }
-            if n != st.nrUnused || n != unusedFlagged[c] { fail("cache \(c): nr_unused \(st.nrUnused), \(n) listed, \(unusedFlagged[c]) flagged") }
+        return p
+    }
+
+    /// One cache's counts, its partial list (exactly the slabs with room) and its unused LRU (exactly
+    /// the objects flagged unused).
+    private func checkSlabCache(_ c: Int, objects t: SlabObjectTally, pages p: SlabPageTally, _ fail: (@autoclosure () -> String) -> Void) {
+        let st = slab.caches[c]
+        if st.objects != t.objects[c] { fail("cache \(c): \(st.objects) objects counted but \(t.objects[c]) live") }
+        if st.slabs != p.slabs[c] { fail("cache \(c): \(st.slabs) slabs counted but \(p.slabs[c]) found") }
+        var partial = Set<Int>(), cur = st.partialHead, prev = NONE
+        while cur != NONE {
+            let s = Int(cur)
+            if handles.lruPrev[s] != prev { fail("cache \(c): broken partial list at slot \(s)"); break }
+            if !partial.insert(s).inserted { fail("cache \(c): partial list is cyclic"); break }
+            prev = cur
+            cur = handles.lruNext[s]
         }
+        if partial != p.partialExpected[c] { fail("cache \(c): partial list holds \(partial.count) slabs, \(p.partialExpected[c].count) have room") }
+        var n = 0
+        cur = st.unusedHead; prev = NONE
+        while cur != NONE {
+            let i = Int(cur)
+            if slab.objSlab[i] == NONE || slab.objFlags[i] & SlabStore.onLru == 0 || Int(slab.objFlags[i] & 0x0F) != c { fail("cache \(c): unused LRU holds object \(i), which is not an unused object of it"); break }
+            if slab.objPrev[i] != prev { fail("cache \(c): broken unused LRU at object \(i)"); break }
+            prev = cur
+            cur = slab.objNext[i]
+            n += 1
+            if n > slab.objSlab.count { fail("cache \(c): unused LRU is cyclic"); break }
+        }
+        if st.unusedTail != prev { fail("cache \(c): unused LRU tail mismatch") }
+        if n != st.nrUnused || n != t.unusedFlagged[c] { fail("cache \(c): nr_unused \(st.nrUnused), \(n) listed, \(t.unusedFlagged[c]) flagged") }
     }
 }
