@@ -74,10 +74,10 @@ enum SectionLimit: Sendable {
     case unbounded
 
     /// Whether a section that has made `calls` calls stops before the next (a time-limited one always
-    /// makes one).
-    func reached(calls: Int) -> Bool {
+    /// makes one, and reads the clock only every `clockEvery` calls).
+    func reached(calls: Int, clockEvery: Int = 1) -> Bool {
         switch self {
-        case .time(let start): calls > 0 && monotonicNs() &- start >= OperationBudget.stepNs
+        case .time(let start): calls > 0 && calls % clockEvery == 0 && monotonicNs() &- start >= OperationBudget.stepNs
         case .calls(let k): calls >= k
         case .unbounded: false
         }
@@ -91,19 +91,9 @@ final class MachineRuns: @unchecked Sendable {
     // this table belongs to (`MachineBox.mutate`, replay on the recovering thread before the machine is
     // published), so one thread at a time uses it, as it uses the machine.
     enum Run {
-        case alloc(AllocBatch)
+        case alloc(AllocationBatch)
         case compaction(CompactionRun)
         case workload(WorkloadRun, job: String)
-    }
-
-    final class AllocBatch {
-        let spec: MachineRecord.AllocBatchSpec
-        var remaining: Int
-        var refused: Int?
-        init(_ spec: MachineRecord.AllocBatchSpec) {
-            self.spec = spec
-            remaining = spec.count
-        }
     }
 
     private(set) var table: [Int: Run] = [:]
@@ -164,19 +154,19 @@ enum MachineOps {
         case .allocate(let req, let count, let tag, let keep):
             return (op, .bulk(try m.allocateBulk(req, count: count, tag: tag, keepHandles: keep)))
         case .allocSteps(let id, let begin, _):
-            let batch: MachineRuns.AllocBatch
+            let batch: AllocationBatch
             if let begin {
-                try m.validateRequest(begin.request)
-                if let t = begin.tag { try Machine.validateTagName(t) }
-                batch = MachineRuns.AllocBatch(begin)
+                batch = try AllocationBatch(begin.request, count: begin.count, tag: begin.tag, on: m)
                 runs.add(id, .alloc(batch))
             } else {
                 guard case .alloc(let b)? = runs[id] else { throw ReplayError("allocation run \(id) is not in progress") }
                 batch = b
             }
-            let (calls, done) = try allocSection(m, batch, limit: limit, each: each)
+            batch.onAttempt = each
+            defer { batch.onAttempt = nil }
+            let (calls, done) = try section(batch, on: m, limit: limit)
             if done { runs.remove(id) }
-            return (.allocSteps(run: id, begin: begin, calls: calls), .allocSection(calls: calls, done: done, refused: batch.refused))
+            return (.allocSteps(run: id, begin: begin, calls: calls), .allocSection(calls: calls, done: done, refused: batch.refusedBytes))
         case .allocStop(let id):
             guard case .alloc? = runs[id] else { throw ReplayError("allocation run \(id) is not in progress") }
             runs.remove(id)
@@ -229,7 +219,7 @@ enum MachineOps {
                 guard case .compaction(let r)? = runs[id] else { throw ReplayError("compaction run \(id) is not in progress") }
                 run = r
             }
-            let (calls, done) = compactSection(m, run, limit: limit)
+            let (calls, done) = try section(run, on: m, limit: limit)
             if done { runs.remove(id) }
             return (.compact(run: id, begin: begin, calls: calls), .compactionSection(run, calls: calls, done: done))
         case .compactCancel(let id):
@@ -246,7 +236,7 @@ enum MachineOps {
                 guard case .workload(let r, _)? = runs[id] else { throw ReplayError("workload run \(id) is not in progress") }
                 run = r
             }
-            let (calls, done) = workloadSection(m, run, limit: limit)
+            let (calls, done) = try section(run, on: m, limit: limit)
             if done { runs.remove(id) }
             return (.workload(run: id, job: job, begin: begin, calls: calls), .workloadSection(run, calls: calls, done: done))
         case .workloadCancel(let id):
@@ -262,50 +252,23 @@ enum MachineOps {
         }
     }
 
-    /// Allocations of one block each, until the batch is done, the state gate refuses, or the section's
-    /// limit (live: the clock, looked at every 32 allocations).
-    static func allocSection(_ m: Machine, _ b: MachineRuns.AllocBatch, limit: SectionLimit,
-                             each: ((BulkAllocResult) -> Void)?) throws -> (calls: Int, done: Bool) {
+    /// One section of a stepped operation: calls until it is done, the section's limit, or it waits for
+    /// another run (a compaction waiting for pages another run holds isolated: those move only when the
+    /// other run is stepped, after this section). The one place stepped work is driven, live and in
+    /// replay (where the limit is the record's count of calls).
+    static func section(_ op: some SteppedOperation, on m: Machine, limit: SectionLimit) throws(MMError) -> (calls: Int, done: Bool) {
         var calls = 0
-        while b.remaining > 0 {
-            if case .calls(let k) = limit, calls >= k { break }
-            let r = try m.allocateBulk(b.spec.request, count: 1, tag: b.spec.tag, keepHandles: 1)
+        guard !op.isDone else { return (0, true) }
+        while !limit.reached(calls: calls, clockEvery: op.callsPerClockRead) {
+            let r = try op.step(on: m)
             calls += 1
-            if let bytes = r.stateLimitBytes {
-                b.refused = bytes
-                break
+            switch r {
+            case .done: return (calls, true)
+            case .waiting: return (calls, false)
+            case .more: continue
             }
-            each?(r)
-            b.remaining -= 1
-            if case .time(let start) = limit, calls & 31 == 0, monotonicNs() &- start > OperationBudget.stepNs { break }
         }
-        return (calls, b.remaining == 0 || b.refused != nil)
-    }
-
-    /// Compaction steps until the run is done, the section's limit, or the run waits for pages another
-    /// run holds isolated (those move only when the other run is stepped, after this section).
-    static func compactSection(_ m: Machine, _ run: CompactionRun, limit: SectionLimit) -> (calls: Int, done: Bool) {
-        var calls = 0
-        var done = run.isDone
-        while !done {
-            if limit.reached(calls: calls) { return (calls, done) }
-            done = m.step(run, maxSteps: 16)
-            calls += 1
-            if run.waitingForIsolated { break }
-        }
-        return (calls, done)
-    }
-
-    /// Workload steps of up to 1024 events until the run is done or the section's limit.
-    static func workloadSection(_ m: Machine, _ run: WorkloadRun, limit: SectionLimit) -> (calls: Int, done: Bool) {
-        var calls = 0
-        var done = run.isDone
-        while !done {
-            if limit.reached(calls: calls) { return (calls, done) }
-            done = m.step(run, maxEvents: 1024)
-            calls += 1
-        }
-        return (calls, done)
+        return (calls, false)
     }
 
     /// Drives every run a crash interrupted to its end, in turn (one section each, run by run, so runs
@@ -338,14 +301,5 @@ enum MachineOps {
             }
         }
         return (records, results)
-    }
-}
-
-extension Machine {
-    /// The tag check MMCore makes of a tag (`validateTag`), for a batch's first section.
-    static func validateTagName(_ t: String) throws(MMError) {
-        guard !t.isEmpty, t.utf8.count <= Machine.maxTagLength else {
-            throw .invalidConfig(field: "tag", value: t, reason: "must be 1..\(Machine.maxTagLength) bytes")
-        }
     }
 }
