@@ -96,11 +96,11 @@ public final class Machine {
     /// (PageCache/AddressSpace.swift).
     @exclusivity(unchecked) var pageCache: PageCacheStore
 
-    @exclusivity(unchecked) public internal(set) var minFreeKbytes: Int
-    @exclusivity(unchecked) public internal(set) var extfragThreshold: Int
-    @exclusivity(unchecked) public internal(set) var compactUnevictableAllowed: Int
+    @exclusivity(unchecked) public internal(set) var minFreeKbytes = 0
+    @exclusivity(unchecked) public internal(set) var extfragThreshold = Machine.defaultExtfragThreshold
+    @exclusivity(unchecked) public internal(set) var compactUnevictableAllowed = 1
     /// vm.hugepages_treat_as_movable (mm/hugetlb.c, default 0).
-    @exclusivity(unchecked) public internal(set) var hugepagesTreatAsMovable: Int
+    @exclusivity(unchecked) public internal(set) var hugepagesTreatAsMovable = 0
     /// The default hstate's `next_nid_to_alloc` (hugetlb's round-robin node cursor).
     @exclusivity(unchecked) public internal(set) var hugetlbNextNid = 0
     /// false: the kernel without the compaction series (2.6.34, "vanilla").
@@ -153,7 +153,7 @@ public final class Machine {
     @exclusivity(unchecked) public internal(set) var lastRefusedBytes = 0
     /// The part of `stateBytes` that does not grow: page arrays, pageblock arrays, free lists, LRU and
     /// per-CPU list heads, per-zone arrays and lookup tables, and the machine's own objects.
-    let fixedStateBytes: Int
+    private(set) var fixedStateBytes: Int
 
     public static let defaultExtfragThreshold = 500
 
@@ -170,38 +170,11 @@ public final class Machine {
         pageShift = preset.pageShift
         totalPages = Int(layout.totalPages)
 
-        // Zones: every type of the preset on every node, populated from the layout.
-        var zones: [Zone] = []
-        var nodes: [Node] = []
-        for (nid, span) in layout.nodeSpans.enumerated() {
-            var ids: [Int] = []
-            for (idx, t) in preset.zoneTypes.enumerated() {
-                let id = zones.count
-                ids.append(id)
-                if let zl = layout.zones.first(where: { $0.node == nid && $0.type == t }) {
-                    zones.append(Zone(id: id, node: nid, type: t, indexInNode: idx, startPfn: Int(zl.startPfn), pages: Int(zl.pages)))
-                } else {
-                    zones.append(Zone(id: id, node: nid, type: t, indexInNode: idx, startPfn: Int(span.start + span.pages), pages: 0))
-                }
-            }
-            nodes.append(Node(id: nid, startPfn: Int(span.start), pages: Int(span.pages), zoneIds: ids, distances: layout.distances[nid]))
-        }
-        // free_area_init_core: present = spanned − memmap estimate; then what boot reserves.
-        for z in zones.indices where config.bootMemory {
-            zones[z].presentPages = Machine.presentPages(spanned: zones[z].spannedPages, preset: preset)
-        }
+        var (zones, nodes) = Machine.buildTopology(layout)
         // A machine from /proc text (MachineConfig.procImage): present as the text says, boot's
         // reservations where the plan puts them (ProcBuild.swift).
         let procPlans = try config.procImage.map { image throws(MMError) in try ProcPlanner.plans(image, layout: layout, seed: config.seed) }
-        if let image = config.procImage { Machine.applyProcPresent(image, zones: &zones) }
-        let boot = procPlans.map(Machine.procBootMemory) ?? Machine.bootMemory(preset: preset, nodes: nodes, zones: zones, kernelReservedKiB: config.kernelReservedKiB,
-                                      enabled: config.bootMemory)
-        for r in boot.ranges {
-            for z in zones.indices where zones[z].spannedPages > 0 {
-                let lo = Swift.max(r.start, zones[z].startPfn), hi = Swift.min(r.start + r.pages, zones[z].endPfn)
-                if hi > lo { zones[z].managedPages -= hi - lo }
-            }
-        }
+        let boot = Machine.reserveBootMemory(config, preset: layout.preset, zones: &zones, nodes: nodes, procPlans: procPlans)
         bootMemory = boot
         self.zones = zones
         self.nodes = nodes
@@ -234,41 +207,16 @@ public final class Machine {
         kswapdCredit = Array(repeating: 0, count: nodes.count)
         zonePagesScanned = RawArray(zeroed: zones.count, arena: arena)
         zoneAllUnreclaimable = RawArray(zeroed: zones.count, arena: arena)
-        let preset = self.preset
-        let flatLists = zonelists.flatMap { $0 }
-        zonelistFlat = RawArray(zeroed: flatLists.reduce(0) { $0 + $1.count }, arena: arena)
-        zonelistOffsets = RawArray(zeroed: flatLists.count + 1, arena: arena)
-        var at = 0
-        for (k, l) in flatLists.enumerated() {
-            zonelistOffsets[k] = Int32(at)
-            for z in l { zonelistFlat[at] = Int32(z); at += 1 }
-        }
-        zonelistOffsets[flatLists.count] = Int32(at)
-        highestZoneIdxByKind = AllocKind.allCases.map { preset.zoneTypes.firstIndex(of: $0.highestZoneType(available: preset.zoneTypes))! }
-        zonelistFirstZone = RawArray(zeroed: nodes.count * AllocKind.count, arena: arena)
-        for node in nodes.indices {
-            for kind in AllocKind.allCases {
-                let first = zonelists[node][highestZoneIdxByKind[Int(kind.rawValue)]].first ?? -1
-                zonelistFirstZone[node * AllocKind.count + Int(kind.rawValue)] = Int32(first)
-            }
-        }
+        let flat = Machine.flattenZonelists(zonelists, preset: preset, arena: arena)
+        (zonelistFlat, zonelistOffsets, highestZoneIdxByKind, zonelistFirstZone) = (flat.zones, flat.offsets, flat.highestZoneIdxByKind, flat.firstZone)
         zoneLowmemReserve = RawArray(zeroed: zones.count * preset.zoneTypes.count, arena: arena)
         zoneWmark = RawArray(zeroed: zones.count * 3, arena: arena)
         zoneNode = RawArray(zeroed: zones.count, arena: arena)
         zoneIndexInNode = RawArray(zeroed: zones.count, arena: arena)
         zoneOrder0LowMark = RawArray(zeroed: zones.count, arena: arena)
         prepHeadInfo = RawArray(zeroed: 64, arena: arena)
-        let lruTable = Machine.headLruTable()
-        headLruInfo = RawArray(zeroed: lruTable.count, arena: arena)
-        for (i, v) in lruTable.enumerated() { headLruInfo[i] = v }
-        for z in zones {
-            zoneNode[z.id] = Int32(z.node)
-            zoneIndexInNode[z.id] = Int32(z.indexInNode)
-        }
+        headLruInfo = RawArray(zeroed: Machine.headLruTable().count, arena: arena)
 
-        extfragThreshold = config.sysctl.extfragThreshold ?? Machine.defaultExtfragThreshold
-        compactUnevictableAllowed = config.sysctl.compactUnevictableAllowed ?? 1
-        hugepagesTreatAsMovable = config.sysctl.hugepagesTreatAsMovable ?? 0
         compactionEnabled = config.compaction
         kernel = config.kernel
         modern = config.kernel.isModern ? ModernState(config: config, zones: zones.count, nodes: nodes.count, nrZoneTypes: preset.zoneTypes.count) : nil
@@ -276,51 +224,155 @@ public final class Machine {
         rng = SeededRandom(seed: config.seed)
         costs = CostModel(pageSize: 1 << preset.pageShift)
         contentSalt = SeededRandom.mix(config.seed ^ 0xC0_4E_E7)
-        minFreeKbytes = 0
-        fixedStateBytes = pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount
+        fixedStateBytes = 0
+        fixedStateBytes = storageBytes()
+
+        fillZoneLookups()
+        markBootReservedPages(boot)
+        for z in zones where z.populated {
+            mapPageblocks(toZone: z)
+            // A machine from /proc text gets its pages from its plan (populateFromProc).
+            if procPlans == nil { freeBootMemory(zone: z) }
+        }
+
+        applyBootSysctls()
+        if let plans = procPlans, let image = config.procImage { try populateFromProc(plans, image: image) }
+    }
+
+    /// Zones and nodes of the layout: every zone type of the preset on every node (empty where the layout
+    /// has none), numbered node by node.
+    private static func buildTopology(_ layout: MachineLayout) -> (zones: [Zone], nodes: [Node]) {
+        var zones: [Zone] = []
+        var nodes: [Node] = []
+        for (nid, span) in layout.nodeSpans.enumerated() {
+            var ids: [Int] = []
+            for (idx, t) in layout.preset.zoneTypes.enumerated() {
+                let id = zones.count
+                ids.append(id)
+                if let zl = layout.zones.first(where: { $0.node == nid && $0.type == t }) {
+                    zones.append(Zone(id: id, node: nid, type: t, indexInNode: idx, startPfn: Int(zl.startPfn), pages: Int(zl.pages)))
+                } else {
+                    zones.append(Zone(id: id, node: nid, type: t, indexInNode: idx, startPfn: Int(span.start + span.pages), pages: 0))
+                }
+            }
+            nodes.append(Node(id: nid, startPfn: Int(span.start), pages: Int(span.pages), zoneIds: ids, distances: layout.distances[nid]))
+        }
+        return (zones, nodes)
+    }
+
+    /// What boot takes before the buddy allocator sees a page: free_area_init_core's present pages
+    /// (spanned − the memmap estimate), then the ranges boot reserves (or those a /proc plan puts), taken
+    /// off each zone's managed pages.
+    private static func reserveBootMemory(_ config: MachineConfig, preset: ArchPreset, zones: inout [Zone], nodes: [Node],
+                                          procPlans: [ProcPlanner.ZonePlan]?) -> BootMemory {
+        for z in zones.indices where config.bootMemory {
+            zones[z].presentPages = Machine.presentPages(spanned: zones[z].spannedPages, preset: preset)
+        }
+        if let image = config.procImage { Machine.applyProcPresent(image, zones: &zones) }
+        let boot = procPlans.map(Machine.procBootMemory) ?? Machine.bootMemory(preset: preset, nodes: nodes, zones: zones,
+                                                                              kernelReservedKiB: config.kernelReservedKiB, enabled: config.bootMemory)
+        for r in boot.ranges {
+            for z in zones.indices where zones[z].spannedPages > 0 {
+                let lo = Swift.max(r.start, zones[z].startPfn), hi = Swift.min(r.start + r.pages, zones[z].endPfn)
+                if hi > lo { zones[z].managedPages -= hi - lo }
+            }
+        }
+        return boot
+    }
+
+    /// The zonelists as flat tables for the allocation fast path: every list's zones one after another
+    /// with each list's offset, the highest zone index each kind may use, and per (node, kind) the first
+    /// zone of its list.
+    private static func flattenZonelists(_ zonelists: [[[Int]]], preset: ArchPreset, arena: RawArena)
+        -> (zones: RawArray<Int32>, offsets: RawArray<Int32>, highestZoneIdxByKind: [Int], firstZone: RawArray<Int32>) {
+        let flatLists = zonelists.flatMap { $0 }
+        let flat = RawArray<Int32>(zeroed: flatLists.reduce(0) { $0 + $1.count }, arena: arena)
+        let offsets = RawArray<Int32>(zeroed: flatLists.count + 1, arena: arena)
+        var at = 0
+        for (k, l) in flatLists.enumerated() {
+            offsets[k] = Int32(at)
+            for z in l { flat[at] = Int32(z); at += 1 }
+        }
+        offsets[flatLists.count] = Int32(at)
+        let highest = AllocKind.allCases.map { preset.zoneTypes.firstIndex(of: $0.highestZoneType(available: preset.zoneTypes))! }
+        let first = RawArray<Int32>(zeroed: zonelists.count * AllocKind.count, arena: arena)
+        for node in zonelists.indices {
+            for kind in AllocKind.allCases {
+                first[node * AllocKind.count + Int(kind.rawValue)] = Int32(zonelists[node][highest[Int(kind.rawValue)]].first ?? -1)
+            }
+        }
+        return (flat, offsets, highest, first)
+    }
+
+    /// The sysctls as boot leaves them (the configuration's, or the kernel's defaults), and what
+    /// min_free_kbytes sets: watermarks, lowmem reserves, per-CPU list sizes; then the fast path's
+    /// head-preparation table, which reads them.
+    private func applyBootSysctls() {
+        extfragThreshold = config.sysctl.extfragThreshold ?? Machine.defaultExtfragThreshold
+        compactUnevictableAllowed = config.sysctl.compactUnevictableAllowed ?? 1
+        hugepagesTreatAsMovable = config.sysctl.hugepagesTreatAsMovable ?? 0
+        minFreeKbytes = config.sysctl.minFreeKbytes ?? defaultMinFreeKbytes()
+        setupPerZoneWmarks()
+        setupPerZoneLowmemReserve()
+        setupPagesets()
+        for (i, v) in prepHeadTable().enumerated() { prepHeadInfo[i] = v }
+    }
+
+    /// What the machine's fixed storage holds: the page and pageblock arrays, the lists' heads, the
+    /// per-zone tables and the objects themselves (what `stateBytes` adds the growing parts to).
+    private func storageBytes() -> Int {
+        pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount
             + lru.byteCount + pcp.byteCount + kindPages.byteCount + dirtyPages.byteCount + isolatedPages.byteCount
             + zoneFreePages.byteCount + zonePgalloc.byteCount + zoneAllocations.byteCount + zonePagesScanned.byteCount
             + zoneAllUnreclaimable.byteCount + zonelistFlat.byteCount + zonelistOffsets.byteCount + zonelistFirstZone.byteCount
             + zoneLowmemReserve.byteCount + zoneWmark.byteCount + zoneNode.byteCount + zoneIndexInNode.byteCount
             + zoneOrder0LowMark.byteCount + prepHeadInfo.byteCount + headLruInfo.byteCount
             + Machine.objectBytes(zones: zones.count, nodes: nodes.count)
+    }
 
-        // Boot's reservations become PageReserved pages; every other page goes to the buddy allocator,
-        // lowest pfn first, as free_all_bootmem does, in the largest aligned blocks (what the buddy merging
-        // of its frees ends in); each block goes to the head of its MOVABLE list, so the highest block of
-        // an order ends up first.
+    /// The fast paths' per-zone lookups (node, index in node) and the head-to-LRU table.
+    private func fillZoneLookups() {
+        for (i, v) in Machine.headLruTable().enumerated() { headLruInfo[i] = v }
+        for z in zones {
+            zoneNode[z.id] = Int32(z.node)
+            zoneIndexInNode[z.id] = Int32(z.indexInNode)
+        }
+    }
+
+    /// Boot's reservations become PageReserved pages: owned by nobody, never freed.
+    private func markBootReservedPages(_ boot: BootMemory) {
         for r in boot.ranges {
             for pfn in r.start..<(r.start + r.pages) { pages.state[pfn] = PageState.reserved; pages.a[pfn] = NONE }
         }
-        let maxOrder = nrOrders - 1
-        for z in zones where z.populated {
-            var b = z.startPfn >> pageblockOrder
-            while b < (z.endPfn + pageblockPages - 1) >> pageblockOrder {
-                pageblockZone[b] = UInt16(z.id)
-                b += 1
-            }
-            if procPlans != nil { continue }
-            var pfn = z.startPfn
-            while pfn < z.endPfn {
-                if pages.state[pfn] == PageState.reserved { pfn += 1; continue }
-                var end = pfn
-                while end < z.endPfn && pages.state[end] != PageState.reserved { end += 1 }
-                while pfn < end {
-                    var order = maxOrder
-                    while order > 0 && (pfn & ((1 << order) - 1) != 0 || pfn + (1 << order) > end) { order -= 1 }
-                    addToFreeList(pfn, zone: z.id, order: order, mt: Int(Migratetype.movable.rawValue))
-                    pfn += 1 << order
-                }
-            }
-            self.zoneFreePages[z.id] = z.managedPages
-        }
+    }
 
-        minFreeKbytes = config.sysctl.minFreeKbytes ?? defaultMinFreeKbytes()
-        setupPerZoneWmarks()
-        setupPerZoneLowmemReserve()
-        setupPagesets()
-        for (i, v) in prepHeadTable().enumerated() { prepHeadInfo[i] = v }
-        if let plans = procPlans, let image = config.procImage { try populateFromProc(plans, image: image) }
+    /// The pageblocks a zone spans name it (`page_zone` by pageblock).
+    private func mapPageblocks(toZone z: Zone) {
+        var b = z.startPfn >> pageblockOrder
+        while b < (z.endPfn + pageblockPages - 1) >> pageblockOrder {
+            pageblockZone[b] = UInt16(z.id)
+            b += 1
+        }
+    }
+
+    /// Every page of the zone boot did not reserve goes to the buddy allocator, lowest pfn first, as
+    /// free_all_bootmem does, in the largest aligned blocks (what the buddy merging of its frees ends in);
+    /// each block goes to the head of its MOVABLE list, so the highest block of an order ends up first.
+    private func freeBootMemory(zone z: Zone) {
+        let maxOrder = nrOrders - 1
+        var pfn = z.startPfn
+        while pfn < z.endPfn {
+            if pages.state[pfn] == PageState.reserved { pfn += 1; continue }
+            var end = pfn
+            while end < z.endPfn && pages.state[end] != PageState.reserved { end += 1 }
+            while pfn < end {
+                var order = maxOrder
+                while order > 0 && (pfn & ((1 << order) - 1) != 0 || pfn + (1 << order) > end) { order -= 1 }
+                addToFreeList(pfn, zone: z.id, order: order, mt: Int(Migratetype.movable.rawValue))
+                pfn += 1 << order
+            }
+        }
+        zoneFreePages[z.id] = z.managedPages
     }
 
     // MARK: - Lookups
