@@ -37,15 +37,32 @@ struct PagetypeinfoText {
     private enum Table { case none, free, blocks, mixed }
 
     init(_ text: String) throws(ProcTextError) {
+        var r = Reader()
+        for l in ProcLine.lines(text) where !l.trimmed.isEmpty {
+            if try r.header(l) { continue }
+            guard let (nz, rest) = l.nodeZonePrefix() else { throw r.fail(l, "unrecognised line '\(l.text.prefix(80))'") }
+            switch r.table {
+            case .free: try r.freeRow(l, nz, rest)
+            case .blocks, .mixed: try r.countRow(l, nz, rest)
+            case .none: throw r.fail(l, "a zone row outside a table")
+            }
+        }
+        (pageblockOrder, nrOrders, typeNames, zones) = try r.finish()
+    }
+
+    /// The parse in progress: what the headers said so far, the table being read, the zones met.
+    private struct Reader {
         var pbOrder: Int?, orders: Int?
         var names: [String]?
         var zones: [Zone] = []
         var table = Table.none
         var columns: [String] = []
+
         func fail(_ l: ProcLine, _ d: String) -> ProcTextError { .malformed("pagetypeinfo", l.number, d) }
-        for l in ProcLine.lines(text) {
+
+        /// A header line (pageblock order, pages per block, a table's header): true when `l` was one.
+        mutating func header(_ l: ProcLine) throws(ProcTextError) -> Bool {
             let t = l.trimmed
-            if t.isEmpty { continue }
             if t.hasPrefix("Page block order:") {
                 guard let v = Int(t.dropFirst("Page block order:".count).trimmedBlanks()), (0..<16).contains(v) else { throw fail(l, "bad pageblock order") }
                 if let p = pbOrder, p != v { throw .inconsistent("pagetypeinfo", l.number, "pageblock order \(v), earlier \(p)") }
@@ -70,56 +87,59 @@ struct PagetypeinfoText {
                     names = columns
                 }
                 table = mixed ? .mixed : .blocks
-            } else if let (nz, rest) = l.nodeZonePrefix() {
-                switch table {
-                case .free:
-                    guard rest.count >= 2, rest.first == "type" else { throw fail(l, "expected 'Node <n>, zone <name>, type <migratetype> <count per order>…'") }
-                    let type = String(rest[rest.startIndex + 1])
-                    var counts: [Int] = [], capped: [Bool] = []
-                    for w in rest.dropFirst(2) {
-                        let c = w.hasPrefix(">")
-                        guard let v = Int(c ? w.dropFirst() : w), v >= 0, v <= ProcLine.maxCount else { throw fail(l, "'\(w.prefix(20))' is not a free block count") }
-                        counts.append(v)
-                        capped.append(c)
-                    }
-                    guard counts.count == orders else { throw .inconsistent("pagetypeinfo", l.number, "\(counts.count) counts, the header has \(orders ?? 0) orders") }
-                    let i = Self.zoneIndex(&zones, nz, l.number)
-                    if zones[i].free.contains(where: { $0.type == type }) { throw .inconsistent("pagetypeinfo", l.number, "\(nz) type \(type) appears twice") }
-                    zones[i].free.append(FreeRow(type: type, counts: counts, capped: capped, line: l.number))
-                case .blocks, .mixed:
-                    var counts: [String: Int] = [:]
-                    guard rest.count == columns.count else { throw .inconsistent("pagetypeinfo", l.number, "\(rest.count) counts for \(columns.count) migratetype columns") }
-                    for (name, w) in zip(columns, rest) {
-                        guard let v = Int(w), v >= 0, v <= ProcLine.maxCount else { throw fail(l, "'\(w.prefix(20))' is not a pageblock count") }
-                        counts[name] = v
-                    }
-                    let i = Self.zoneIndex(&zones, nz, l.number)
-                    if table == .blocks {
-                        guard zones[i].blocksLine == nil else { throw .inconsistent("pagetypeinfo", l.number, "\(nz) has two block-count rows") }
-                        zones[i].blocks = counts
-                        zones[i].blocksLine = l.number
-                    } else {
-                        zones[i].mixed = counts
-                        zones[i].mixedLine = l.number
-                    }
-                case .none:
-                    throw fail(l, "a zone row outside a table")
-                }
             } else {
-                throw fail(l, "unrecognised line '\(l.text.prefix(80))'")
+                return false
+            }
+            return true
+        }
+
+        /// `Node <n>, zone <name>, type <migratetype> <count per order>…` (a count may read `>100000`).
+        mutating func freeRow(_ l: ProcLine, _ nz: NodeZone, _ rest: ArraySlice<Substring>) throws(ProcTextError) {
+            guard rest.count >= 2, rest.first == "type" else { throw fail(l, "expected 'Node <n>, zone <name>, type <migratetype> <count per order>…'") }
+            let type = String(rest[rest.startIndex + 1])
+            var counts: [Int] = [], capped: [Bool] = []
+            for w in rest.dropFirst(2) {
+                let c = w.hasPrefix(">")
+                guard let v = Int(c ? w.dropFirst() : w), v >= 0, v <= ProcLine.maxCount else { throw fail(l, "'\(w.prefix(20))' is not a free block count") }
+                counts.append(v)
+                capped.append(c)
+            }
+            guard counts.count == orders else { throw .inconsistent("pagetypeinfo", l.number, "\(counts.count) counts, the header has \(orders ?? 0) orders") }
+            let i = PagetypeinfoText.zoneIndex(&zones, nz, l.number)
+            if zones[i].free.contains(where: { $0.type == type }) { throw .inconsistent("pagetypeinfo", l.number, "\(nz) type \(type) appears twice") }
+            zones[i].free.append(FreeRow(type: type, counts: counts, capped: capped, line: l.number))
+        }
+
+        /// A row of the block-count or mixed-block table: a count per migratetype column.
+        mutating func countRow(_ l: ProcLine, _ nz: NodeZone, _ rest: ArraySlice<Substring>) throws(ProcTextError) {
+            var counts: [String: Int] = [:]
+            guard rest.count == columns.count else { throw .inconsistent("pagetypeinfo", l.number, "\(rest.count) counts for \(columns.count) migratetype columns") }
+            for (name, w) in zip(columns, rest) {
+                guard let v = Int(w), v >= 0, v <= ProcLine.maxCount else { throw fail(l, "'\(w.prefix(20))' is not a pageblock count") }
+                counts[name] = v
+            }
+            let i = PagetypeinfoText.zoneIndex(&zones, nz, l.number)
+            if table == .blocks {
+                guard zones[i].blocksLine == nil else { throw .inconsistent("pagetypeinfo", l.number, "\(nz) has two block-count rows") }
+                zones[i].blocks = counts
+                zones[i].blocksLine = l.number
+            } else {
+                zones[i].mixed = counts
+                zones[i].mixedLine = l.number
             }
         }
-        guard let pbOrder, let orders else { throw .malformed("pagetypeinfo", nil, "no 'Page block order:' and order header") }
-        guard let names else { throw .malformed("pagetypeinfo", nil, "no 'Number of blocks type' table") }
-        guard pbOrder < orders else { throw .inconsistent("pagetypeinfo", nil, "page block order \(pbOrder) is not below the \(orders) orders") }
-        for z in zones {
-            guard z.blocksLine != nil else { throw .inconsistent("pagetypeinfo", z.firstLine, "\(z.zone) has free counts but no block-count row") }
-            guard !z.free.isEmpty else { throw .inconsistent("pagetypeinfo", z.blocksLine, "\(z.zone) has a block-count row but no free counts") }
+
+        /// The whole text read: the headers present and every zone in both tables.
+        func finish() throws(ProcTextError) -> (pageblockOrder: Int, nrOrders: Int, typeNames: [String], zones: [Zone]) {
+            guard let pbOrder, let orders else { throw .malformed("pagetypeinfo", nil, "no 'Page block order:' and order header") }
+            guard let names else { throw .malformed("pagetypeinfo", nil, "no 'Number of blocks type' table") }
+            guard pbOrder < orders else { throw .inconsistent("pagetypeinfo", nil, "page block order \(pbOrder) is not below the \(orders) orders") }
+            for z in zones {
+                guard z.blocksLine != nil else { throw .inconsistent("pagetypeinfo", z.firstLine, "\(z.zone) has free counts but no block-count row") }
+                guard !z.free.isEmpty else { throw .inconsistent("pagetypeinfo", z.blocksLine, "\(z.zone) has a block-count row but no free counts") }
+            }
+            return (pbOrder, orders, names, zones)
         }
-        self.pageblockOrder = pbOrder
-        self.nrOrders = orders
-        self.typeNames = names
-        self.zones = zones
     }
 
     private static func zoneIndex(_ zones: inout [Zone], _ nz: NodeZone, _ line: Int) -> Int {
