@@ -154,102 +154,133 @@ enum MachineOps {
         case .allocate(let req, let count, let tag, let keep):
             return (op, .bulk(try m.allocateBulk(req, count: count, tag: tag, keepHandles: keep)))
         case .allocSteps(let id, let begin, _):
-            let batch: AllocationBatch
-            if let begin {
-                batch = try AllocationBatch(begin.request, count: begin.count, tag: begin.tag, on: m)
-                runs.add(id, .alloc(batch))
-            } else {
-                guard case .alloc(let b)? = runs[id] else { throw ReplayError("allocation run \(id) is not in progress") }
-                batch = b
-            }
-            batch.onAttempt = each
-            defer { batch.onAttempt = nil }
-            let (calls, done) = try section(batch, on: m, limit: limit)
-            if done { runs.remove(id) }
-            return (.allocSteps(run: id, begin: begin, calls: calls), .allocSection(calls: calls, done: done, refused: batch.refusedBytes))
+            return try allocSteps(id, begin: begin, on: m, runs: runs, limit: limit, each: each)
         case .allocStop(let id):
             guard case .alloc? = runs[id] else { throw ReplayError("allocation run \(id) is not in progress") }
             runs.remove(id)
             return (op, .none)
-        case .freeHandles(let hs):
-            try m.freeAll(hs.map { PageHandle(raw: $0) })
-            return (op, .freed(hs.count))
-        case .freeTag(let tag, let pattern):
-            // A tag without live allocations frees nothing; that is an answer, not an error.
-            let freed: Int
-            do throws(MMError) {
-                freed = try m.freeTag(tag, pattern: pattern)
-            } catch {
-                guard case .unknownTag = error else { throw error }
-                freed = 0
-            }
-            return (op, .freed(freed))
-        case .free(let h):
-            try m.free(PageHandle(raw: h))
-            return (op, .freed(1))
+        case .freeHandles, .freeTag, .free:
+            return (op, .freed(try free(op, on: m)))
         case .sysctl(let name, let value):
-            switch name {
-            case "extfrag_threshold": try m.setExtfragThreshold(value)
-            case "min_free_kbytes": try m.setMinFreeKbytes(value)
-            case "compact_unevictable_allowed": try m.setCompactUnevictableAllowed(value)
-            case "hugepages_treat_as_movable": try m.setHugepagesTreatAsMovable(value)
-            case "compaction_proactiveness": try m.setCompactionProactiveness(value)
-            case "watermark_boost_factor": try m.setWatermarkBoostFactor(value)
-            case "watermark_scale_factor": try m.setWatermarkScaleFactor(value)
-            default: throw ReplayError("no sysctl \(name)")
-            }
+            try setSysctl(name, value, on: m)
             return (op, .none)
         case .thp(let file, let value):
-            switch file {
-            case "enabled":
-                guard let e = THPEnabled(rawValue: value) else { throw ReplayError("no transparent_hugepage/enabled value \(value)") }
-                try m.setTHPEnabled(e)
-            case "defrag":
-                guard let d = THPDefrag(rawValue: value) else { throw ReplayError("no transparent_hugepage/defrag value \(value)") }
-                try m.setTHPDefrag(d)
-            default: throw ReplayError("no transparent_hugepage file \(file)")
-            }
+            try setTHP(file, value, on: m)
             return (op, .none)
         case .compact(let id, let begin, _):
-            let run: CompactionRun
-            if let begin {
-                run = try m.beginCompaction(node: begin.node)
-                runs.add(id, .compaction(run))
-            } else {
-                guard case .compaction(let r)? = runs[id] else { throw ReplayError("compaction run \(id) is not in progress") }
-                run = r
-            }
-            let (calls, done) = try section(run, on: m, limit: limit)
-            if done { runs.remove(id) }
-            return (.compact(run: id, begin: begin, calls: calls), .compactionSection(run, calls: calls, done: done))
+            return try compact(id, begin: begin, on: m, runs: runs, limit: limit)
         case .compactCancel(let id):
             guard case .compaction(let run)? = runs[id] else { throw ReplayError("compaction run \(id) is not in progress") }
             m.cancel(run)
             runs.remove(id)
             return (op, .compaction(run))
         case .workload(let id, let job, let begin, _):
-            let run: WorkloadRun
-            if let begin {
-                run = try m.beginWorkload(try WorkloadDefinition(json: begin))
-                runs.add(id, .workload(run, job: job))
-            } else {
-                guard case .workload(let r, _)? = runs[id] else { throw ReplayError("workload run \(id) is not in progress") }
-                run = r
-            }
-            let (calls, done) = try section(run, on: m, limit: limit)
-            if done { runs.remove(id) }
-            return (.workload(run: id, job: job, begin: begin, calls: calls), .workloadSection(run, calls: calls, done: done))
-        case .workloadCancel(let id):
-            guard case .workload(let run, _)? = runs[id] else { throw ReplayError("workload run \(id) is not in progress") }
-            m.cancel(run)
-            runs.remove(id)
-            return (op, .none)
-        case .abandon(let id):
+            return try workload(id, job: job, begin: begin, on: m, runs: runs, limit: limit)
+        case .workloadCancel(let id), .abandon(let id):
             guard case .workload(let run, _)? = runs[id] else { throw ReplayError("workload run \(id) is not in progress") }
             m.cancel(run)
             runs.remove(id)
             return (op, .none)
         }
+    }
+
+    /// A section of a stepped allocation batch (the first creates the batch from `begin`).
+    private static func allocSteps(_ id: Int, begin: MachineRecord.AllocBatchSpec?, on m: Machine, runs: MachineRuns, limit: SectionLimit,
+                                   each: ((BulkAllocResult) -> Void)?) throws -> (performed: MachineRecord.Op, outcome: OpOutcome) {
+        let batch: AllocationBatch
+        if let begin {
+            batch = try AllocationBatch(begin.request, count: begin.count, tag: begin.tag, on: m)
+            runs.add(id, .alloc(batch))
+        } else {
+            guard case .alloc(let b)? = runs[id] else { throw ReplayError("allocation run \(id) is not in progress") }
+            batch = b
+        }
+        batch.onAttempt = each
+        defer { batch.onAttempt = nil }
+        let (calls, done) = try section(batch, on: m, limit: limit)
+        if done { runs.remove(id) }
+        return (.allocSteps(run: id, begin: begin, calls: calls), .allocSection(calls: calls, done: done, refused: batch.refusedBytes))
+    }
+
+    /// The frees: by handles (all or nothing), by tag and pattern, one handle. Returns the count freed.
+    private static func free(_ op: MachineRecord.Op, on m: Machine) throws -> Int {
+        switch op {
+        case .freeHandles(let hs):
+            try m.freeAll(hs.map { PageHandle(raw: $0) })
+            return hs.count
+        case .freeTag(let tag, let pattern):
+            // A tag without live allocations frees nothing; that is an answer, not an error.
+            do throws(MMError) {
+                return try m.freeTag(tag, pattern: pattern)
+            } catch {
+                guard case .unknownTag = error else { throw error }
+                return 0
+            }
+        case .free(let h):
+            try m.free(PageHandle(raw: h))
+            return 1
+        default:
+            preconditionFailure("not a free")
+        }
+    }
+
+    /// A write to one of the sysctls a machine has.
+    private static func setSysctl(_ name: String, _ value: Int, on m: Machine) throws {
+        switch name {
+        case "extfrag_threshold": try m.setExtfragThreshold(value)
+        case "min_free_kbytes": try m.setMinFreeKbytes(value)
+        case "compact_unevictable_allowed": try m.setCompactUnevictableAllowed(value)
+        case "hugepages_treat_as_movable": try m.setHugepagesTreatAsMovable(value)
+        case "compaction_proactiveness": try m.setCompactionProactiveness(value)
+        case "watermark_boost_factor": try m.setWatermarkBoostFactor(value)
+        case "watermark_scale_factor": try m.setWatermarkScaleFactor(value)
+        default: throw ReplayError("no sysctl \(name)")
+        }
+    }
+
+    /// A write to /sys/kernel/mm/transparent_hugepage/{enabled,defrag}.
+    private static func setTHP(_ file: String, _ value: String, on m: Machine) throws {
+        switch file {
+        case "enabled":
+            guard let e = THPEnabled(rawValue: value) else { throw ReplayError("no transparent_hugepage/enabled value \(value)") }
+            try m.setTHPEnabled(e)
+        case "defrag":
+            guard let d = THPDefrag(rawValue: value) else { throw ReplayError("no transparent_hugepage/defrag value \(value)") }
+            try m.setTHPDefrag(d)
+        default: throw ReplayError("no transparent_hugepage file \(file)")
+        }
+    }
+
+    /// A section of a manual compaction (the first begins it, on every node or on `begin.node`).
+    private static func compact(_ id: Int, begin: MachineRecord.CompactSpec?, on m: Machine, runs: MachineRuns,
+                                limit: SectionLimit) throws -> (performed: MachineRecord.Op, outcome: OpOutcome) {
+        let run: CompactionRun
+        if let begin {
+            run = try m.beginCompaction(node: begin.node)
+            runs.add(id, .compaction(run))
+        } else {
+            guard case .compaction(let r)? = runs[id] else { throw ReplayError("compaction run \(id) is not in progress") }
+            run = r
+        }
+        let (calls, done) = try section(run, on: m, limit: limit)
+        if done { runs.remove(id) }
+        return (.compact(run: id, begin: begin, calls: calls), .compactionSection(run, calls: calls, done: done))
+    }
+
+    /// A section of a workload job (the first begins it from the definition's JSON).
+    private static func workload(_ id: Int, job: String, begin: JSON?, on m: Machine, runs: MachineRuns,
+                                 limit: SectionLimit) throws -> (performed: MachineRecord.Op, outcome: OpOutcome) {
+        let run: WorkloadRun
+        if let begin {
+            run = try m.beginWorkload(try WorkloadDefinition(json: begin))
+            runs.add(id, .workload(run, job: job))
+        } else {
+            guard case .workload(let r, _)? = runs[id] else { throw ReplayError("workload run \(id) is not in progress") }
+            run = r
+        }
+        let (calls, done) = try section(run, on: m, limit: limit)
+        if done { runs.remove(id) }
+        return (.workload(run: id, job: job, begin: begin, calls: calls), .workloadSection(run, calls: calls, done: done))
     }
 
     /// One section of a stepped operation: calls until it is done, the section's limit, or it waits for
