@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// An RFC 9457 problem: every error the service answers is one of these, rendered as
 /// `application/problem+json` with `type`, `title`, `status`, `detail` and the offending `field`.

@@ -1,4 +1,6 @@
-/// Validation at the edge: request bodies are parsed into `JSONValue`, then read field by field through
+import MMFormat
+
+/// Validation at the edge: request bodies are parsed into `JSON` (MMFormat), then read field by field through
 /// `ObjectReader`, which rejects unknown members and wrong types and names the offending path. Nothing
 /// reaches MMCore before a whole request has been read, so a rejected request changes nothing.
 enum Validation {
@@ -34,11 +36,11 @@ enum Validation {
     }
 
     /// Parses a JSON request body that must be an object.
-    static func jsonObject(_ body: [UInt8]) throws(Problem) -> JSONValue {
+    static func jsonObject(_ body: [UInt8]) throws(Problem) -> JSON {
         guard !body.isEmpty else { throw Problem.malformed("the request needs a JSON object body") }
-        let v: JSONValue
-        do { v = try JSONParser.parse(body) } catch {
-            throw Problem.malformed("malformed JSON at byte \(error.offset): \(error.reason)")
+        let v: JSON
+        do { v = try JSON.parse(bytes: body) } catch {
+            throw Problem.malformed("malformed JSON at byte \(error.offset): \(error.message)")
         }
         guard case .object = v else {
             throw Problem.invalid("body", "expected a JSON object, got \(v.typeName)")
@@ -72,40 +74,38 @@ extension String {
     }
 }
 
-/// Reads one JSON object: each accessor consumes a member, converts it with a range check and names the
-/// member's path in any problem. Unknown members are rejected when the reader is created.
+/// Reads one JSON object of a request: each accessor converts a member with a range check and names the
+/// member's path in any problem. Unknown members are rejected when the reader is created. Presence and
+/// `null` are `JSONObjectMembers`' one rule (MMFormat): this reader only words the problems.
 struct ObjectReader {
-    let path: String
-    private var members: [String: JSONValue] = [:]
+    private var members: JSONObjectMembers
+    var path: String { members.path }
 
     /// - Parameters:
     ///   - value: must be an object.
     ///   - path: where this object sits in the body ("" for the body itself, "sysctl", "zones[0][1]").
     ///   - allowed: every member name this object may have.
-    init(_ value: JSONValue, path: String, allowed: [String]) throws(Problem) {
-        self.path = path
-        guard case .object(let list) = value else {
+    init(_ value: JSON, path: String, allowed: [String]) throws(Problem) {
+        guard let m = JSONObjectMembers(value, path: path) else {
             throw Problem.invalid(path.isEmpty ? "body" : path, "expected an object, got \(value.typeName)")
         }
-        for (k, v) in list {
+        var seen = Set<String>()
+        for k in m.keys {
             guard allowed.contains(k) else {
-                throw Problem.invalid(sub(k), "unknown field '\(k)'; allowed: \(allowed.joined(separator: ", "))")
+                throw Problem.invalid(m.field(k), "unknown field '\(k)'; allowed: \(allowed.joined(separator: ", "))")
             }
-            guard members[k] == nil else { throw Problem.invalid(sub(k), "field '\(k)' appears twice") }
-            members[k] = v
+            guard seen.insert(k).inserted else { throw Problem.invalid(m.field(k), "field '\(k)' appears twice") }
         }
+        members = m
     }
 
-    func sub(_ k: String) -> String { path.isEmpty ? k : "\(path).\(k)" }
+    func sub(_ k: String) -> String { members.field(k) }
 
-    /// The member. JSON null is absent only for members the schema declares nullable (see
-    /// `nullable`); everywhere else it is a wrong type, as openapi.yaml says.
-    func raw(_ k: String) -> JSONValue? { members[k] }
+    /// The member: nil when absent; an explicit null only for members declared `nullable`.
+    func raw(_ k: String) -> JSON? { members[k] }
 
-    /// Treats an explicit null as absent for this member.
-    mutating func nullable(_ k: String) {
-        if case .null? = members[k] { members[k] = nil }
-    }
+    /// Declares a member nullable (openapi.yaml `type: [..., "null"]`): its explicit null reads as absent.
+    mutating func nullable(_ k: String) { members.allowNull(k) }
 
     func has(_ k: String) -> Bool { raw(k) != nil }
 
@@ -121,12 +121,12 @@ struct ObjectReader {
 
     /// An integer member. As in JSON Schema, a number with a zero fraction (`182.0`, `1e3`) is an
     /// integer too; it is read exactly when it lies within ±2^53.
-    static func int(_ v: JSONValue, at field: String, _ range: ClosedRange<Int>) throws(Problem) -> Int {
+    static func int(_ v: JSON, at field: String, _ range: ClosedRange<Int>) throws(Problem) -> Int {
         guard case .number(let t) = v else {
             throw Problem.invalid(field, "expected an integer, got \(v.typeName)")
         }
         var exact = Int(t)
-        if exact == nil, !JSONValue.isIntegerText(t), let d = Double(t), d.isFinite {
+        if exact == nil, !JSON.isIntegerText(t), let d = Double(t), d.isFinite {
             guard d == d.rounded() else { throw Problem.invalid(field, "expected an integer, got number") }
             if abs(d) <= 9_007_199_254_740_992 { exact = Int(d) }
         }
@@ -138,7 +138,7 @@ struct ObjectReader {
 
     func uint64(_ k: String) throws(Problem) -> UInt64? {
         guard let v = raw(k) else { return nil }
-        guard case .number(let t) = v, JSONValue.isIntegerText(t) else {
+        guard case .number(let t) = v, JSON.isIntegerText(t) else {
             throw Problem.invalid(sub(k), "expected an integer, got \(v.typeName)")
         }
         guard let n = UInt64(t) else {
@@ -180,7 +180,7 @@ struct ObjectReader {
         return s
     }
 
-    func array(_ k: String, maxCount: Int) throws(Problem) -> [JSONValue]? {
+    func array(_ k: String, maxCount: Int) throws(Problem) -> [JSON]? {
         guard let v = raw(k) else { return nil }
         guard case .array(let a) = v else { throw Problem.invalid(sub(k), "expected an array, got \(v.typeName)") }
         guard a.count <= maxCount else { throw Problem.invalid(sub(k), "at most \(maxCount) items") }

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// What one critical section did to a machine, in a form that does it again: the journal's records.
 ///

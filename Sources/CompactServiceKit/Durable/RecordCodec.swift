@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// Records as canonical JSON (the journal's payloads): every parameter explicit, so a record means the
 /// same to a later version whatever its defaults. See README "Durable state" for the list.

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// The snapshot file format (README "Durable state"): a machine's identity and its state image
 /// (`MachineStateImage`, MMCore's flat arrays as they are in memory) with checksums and a version.

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 import Synchronization
 
 /// Experiments by name (`PUT /v1/experiments/{name}`): the job each name started and the definition it

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// The compaction triggers: `POST …/compact` (every node, as /proc/sys/vm/compact_memory) and
 /// `POST …/nodes/{nid}/compact` answer with a report; the kernel-shaped writes `PUT

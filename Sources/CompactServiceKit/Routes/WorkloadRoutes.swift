@@ -1,5 +1,6 @@
 import Dispatch
 import MMCore
+import MMFormat
 
 /// Workloads, experiments and the jobs that run them.
 ///

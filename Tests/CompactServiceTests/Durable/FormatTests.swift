@@ -1,5 +1,6 @@
 @testable import CompactServiceKit
 import MMCore
+import MMFormat
 import XCTest
 
 /// The journal's and the snapshot's file formats: round trips, and every kind of damage read as

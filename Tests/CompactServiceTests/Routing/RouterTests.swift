@@ -1,3 +1,5 @@
+import MMFormat
+
 @testable import CompactServiceKit
 import Foundation
 import Testing
@@ -122,7 +124,7 @@ struct RouterTests {
 @Suite("JSON and validation")
 struct JSONTests {
     @Test func parsesAndKeepsNumberText() throws {
-        let v = try JSONParser.parse(Array(#" {"a": [1, 2.5, -0, 1e3], "b": "x\u00e9\n", "c": null, "d": true} "#.utf8))
+        let v = try JSON.parse(bytes: Array(#" {"a": [1, 2.5, -0, 1e3], "b": "x\u00e9\n", "c": null, "d": true} "#.utf8))
         guard case .object(let m) = v else { Issue.record("not an object"); return }
         #expect(m.map(\.0) == ["a", "b", "c", "d"])
         #expect(m[0].1 == .array([.number("1"), .number("2.5"), .number("-0"), .number("1e3")]))
@@ -131,12 +133,12 @@ struct JSONTests {
 
     @Test(arguments: ["", "{", "{\"a\"}", "[1,]", "01", "{\"a\":1}x", "\"\\x\"", "nul", "1.", "-", "\"\u{01}\""])
     func rejectsMalformed(_ text: String) {
-        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array(text.utf8)) }
+        #expect(throws: JSON.ParseError.self) { try JSON.parse(bytes: Array(text.utf8)) }
     }
 
     @Test func deepNestingIsRefused() {
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
-        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array(deep.utf8)) }
+        #expect(throws: JSON.ParseError.self) { try JSON.parse(bytes: Array(deep.utf8)) }
     }
 
     @Test func writerEscapesAndFormats() {
@@ -164,7 +166,7 @@ struct JSONTests {
     }
 
     @Test func unknownFieldIsNamedWithItsPath() throws {
-        let v = try JSONParser.parse(Array(#"{"name":"a","memory_mib":64,"sysctl":{"min_free_kbytes":1,"x":2}}"#.utf8))
+        let v = try JSON.parse(bytes: Array(#"{"name":"a","memory_mib":64,"sysctl":{"min_free_kbytes":1,"x":2}}"#.utf8))
         do {
             _ = try MachineWire.parseCreate(v)
             Issue.record("accepted an unknown field")

@@ -1,3 +1,4 @@
+import MMFormat
 import Foundation
 import Testing
 @testable import MMCore

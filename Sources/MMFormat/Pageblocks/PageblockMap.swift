@@ -1,5 +1,7 @@
-/// The pageblock map: every pageblock's summary (`PageblockTable`) as one compact binary document, the
-/// body of `GET /v1/machines/{name}/pageblocks` (`application/vnd.compact-service.pageblocks`).
+import MMCore
+
+/// The pageblock map: every pageblock's summary (`PageblockTable`) as one compact binary document
+/// (`application/vnd.compact-service.pageblocks`), the service's answer for a machine's pageblocks.
 ///
 /// Layout (all integers little-endian):
 ///

@@ -1,3 +1,5 @@
+import MMCore
+
 extension MachineConfig {
     /// The JSON keys of a machine definition (besides `name`, which the service owns).
     public static let jsonKeys: Set<String> = ["preset", "page_shift", "nr_orders", "pageblock_order", "memory_mib", "nodes",

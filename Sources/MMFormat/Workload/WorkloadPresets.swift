@@ -1,5 +1,7 @@
-/// The built-in workloads, as JSON definitions (so they document the format, and `GET
-/// /v1/workload-presets` can show them). Sizes are fractions of memory so they scale with the machine.
+import MMCore
+
+/// The built-in workloads, as JSON definitions (so they document the format, and a client can be shown
+/// them as they are). Sizes are fractions of memory so they scale with the machine.
 public enum WorkloadPresets {
     public static let all: [(name: String, summary: String, json: String)] = [
         ("seed-easy-hugepages",
