@@ -28,9 +28,7 @@ enum AllocationWire {
     ]
 
     static func parseAllocation(_ body: JSON) throws(Problem) -> AllocationOrder {
-        var r = try ObjectReader(body, path: "", allowed: allocFields)
-        r.nullable("node")
-        r.nullable("tag")
+        let r = try ObjectReader(body, path: "", allowed: allocFields, nullable: ["node", "tag"])
         let order = try r.int("order", 0...(MachineConfig.maxOrders - 1)) ?? 0
         let count = try r.int("count", 1...maxCount) ?? 1
         let kind = AllocKind(name: try r.choice("kind", AllocKind.allCases.map(\.name)) ?? "anon")!

@@ -82,8 +82,8 @@ enum MachineWire {
         do {
             return try MachineConfig(json: json)
         } catch {
-            if case .invalidConfig(let field, _, let reason) = error, field.hasPrefix("proc_image") {
-                let (file, line) = reader.blame(field)
+            if case .invalidConfig(let field, _, let reason) = error, field.hasPrefix(FieldPath("proc_image")) {
+                let (file, line) = reader.blame(field.jsonPath)
                 throw ProcTextError.inconsistent(file, line, reason).problem
             }
             throw error

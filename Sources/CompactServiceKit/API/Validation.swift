@@ -78,34 +78,38 @@ extension String {
 /// member's path in any problem. Unknown members are rejected when the reader is created. Presence and
 /// `null` are `JSONObjectMembers`' one rule (MMFormat): this reader only words the problems.
 struct ObjectReader {
-    private var members: JSONObjectMembers
-    var path: String { members.path }
+    private let members: JSONObjectMembers
+    let path: String
 
     /// - Parameters:
     ///   - value: must be an object.
     ///   - path: where this object sits in the body ("" for the body itself, "sysctl", "zones[0][1]").
     ///   - allowed: every member name this object may have.
-    init(_ value: JSON, path: String, allowed: [String]) throws(Problem) {
-        guard let m = JSONObjectMembers(value, path: path) else {
+    ///   - nullable: the members whose explicit null reads as absent (openapi.yaml `type: [..., "null"]`);
+    ///     any other null is refused here, naming the member.
+    init(_ value: JSON, path: String, allowed: [String], nullable: Set<String> = []) throws(Problem) {
+        self.path = path
+        guard let m = JSONObjectMembers(value, nullable: nullable) else {
             throw Problem.invalid(path.isEmpty ? "body" : path, "expected an object, got \(value.typeName)")
         }
         var seen = Set<String>()
         for k in m.keys {
             guard allowed.contains(k) else {
-                throw Problem.invalid(m.field(k), "unknown field '\(k)'; allowed: \(allowed.joined(separator: ", "))")
+                throw Problem.invalid(ObjectReader.sub(path, k), "unknown field '\(k)'; allowed: \(allowed.joined(separator: ", "))")
             }
-            guard seen.insert(k).inserted else { throw Problem.invalid(m.field(k), "field '\(k)' appears twice") }
+            guard seen.insert(k).inserted else { throw Problem.invalid(ObjectReader.sub(path, k), "field '\(k)' appears twice") }
         }
+        if let k = m.firstRefusedNull { throw Problem.invalid(ObjectReader.sub(path, k), "field '\(k)' \(JSONObjectMembers.nullRefused)") }
         members = m
     }
 
-    func sub(_ k: String) -> String { members.field(k) }
+    func sub(_ k: String) -> String { ObjectReader.sub(path, k) }
 
-    /// The member: nil when absent; an explicit null only for members declared `nullable`.
+    /// The path of member `k` of the object at `path`.
+    static func sub(_ path: String, _ k: String) -> String { path.isEmpty ? k : "\(path).\(k)" }
+
+    /// The member: nil when absent (or an explicit null of a nullable member).
     func raw(_ k: String) -> JSON? { members[k] }
-
-    /// Declares a member nullable (openapi.yaml `type: [..., "null"]`): its explicit null reads as absent.
-    mutating func nullable(_ k: String) { members.allowNull(k) }
 
     func has(_ k: String) -> Bool { raw(k) != nil }
 

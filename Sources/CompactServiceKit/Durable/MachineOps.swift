@@ -346,7 +346,7 @@ extension Machine {
     /// The tag check MMCore makes of a tag (`validateTag`), for a batch's first section.
     static func validateTagName(_ t: String) throws(MMError) {
         guard !t.isEmpty, t.utf8.count <= Machine.maxTagLength else {
-            throw .invalidConfig(field: "tag", value: t, reason: "must be 1..\(Machine.maxTagLength) bytes")
+            throw .invalidConfig(field: FieldPath("tag"), value: t, reason: "must be 1..\(Machine.maxTagLength) bytes")
         }
     }
 }

@@ -97,7 +97,7 @@ struct SpreadPlan: Sendable {
             guard a.status == 200, let doc = try? JSON.parse(bytes: a.body) else {
                 throw Problem(502, "the result of part '\(p.name)' could not be read through the front (\(a.status))")
             }
-            do { out.append(try result.exactRecords(ofPart: doc, path: p.name)) } catch {
+            do { out.append(try result.exactRecords(ofPart: doc, path: FieldPath(p.name))) } catch {
                 throw Problem(502, "the result of part '\(p.name)' does not fit this experiment: \(error)")
             }
         }

@@ -139,12 +139,12 @@ enum WorkloadRoutes {
 
     /// A definition, or `{"preset": "name"}`; with the definition's JSON (a preset's own), which the
     /// journal keeps so that replay reads the same definition.
-    static func workloadDefinition(_ body: JSON, path: String) throws -> (WorkloadDefinition, JSON) {
+    static func workloadDefinition(_ body: JSON, path: FieldPath) throws -> (WorkloadDefinition, JSON) {
         let r = try JSONObjectReader(body, path: path)
         if let p = try r.string("preset") {
             try r.rejectUnknown(["preset"])
             guard let d = WorkloadPresets.definition(named: p), let j = WorkloadPresets.definitionJSON(named: p) else {
-                throw Problem.invalid(r.field("preset"), "unknown workload preset '\(p.prefix(64))' (\(WorkloadPresets.all.map(\.name).joined(separator: ", ")))")
+                throw Problem.invalid(r.field("preset").jsonPath, "unknown workload preset '\(p.prefix(64))' (\(WorkloadPresets.all.map(\.name).joined(separator: ", ")))")
             }
             return (d, j)
         }
@@ -168,7 +168,7 @@ enum WorkloadRoutes {
     static func submitWorkload(_ ctx: RequestContext) throws -> Response {
         let box = try ctx.machine()
         _ = try wantsWait(ctx)
-        let (def, defJSON) = try workloadDefinition(try ctx.jsonBody(), path: "")
+        let (def, defJSON) = try workloadDefinition(try ctx.jsonBody(), path: .root)
         try box.withMachine { m in try def.validate(for: m.config) }
         let registry = ctx.registry
         if let store = registry.store { try store.admit() }

@@ -49,23 +49,23 @@ extension MachineConfig {
     func validateModernSettings() throws(MMError) {
         let m = sysctl.modern
         if !kernel.isModern {
-            let field: String? = m.compactionProactiveness != nil ? "sysctl.compaction_proactiveness"
-                : m.watermarkBoostFactor != nil ? "sysctl.watermark_boost_factor"
-                : m.watermarkScaleFactor != nil ? "sysctl.watermark_scale_factor"
-                : transparentHugepage != nil ? "transparent_hugepage" : nil
+            let field: FieldPath? = m.compactionProactiveness != nil ? FieldPath("sysctl", "compaction_proactiveness")
+                : m.watermarkBoostFactor != nil ? FieldPath("sysctl", "watermark_boost_factor")
+                : m.watermarkScaleFactor != nil ? FieldPath("sysctl", "watermark_scale_factor")
+                : transparentHugepage != nil ? FieldPath("transparent_hugepage") : nil
             if let f = field {
                 throw .invalidConfig(field: f, value: kernel.name, reason: "kernel \(kernel.name) has no such setting (only kernel 6.6 has)")
             }
             return
         }
         if let v = m.compactionProactiveness, !ModernSysctlSettings.proactivenessRange.contains(v) {
-            throw .invalidConfig(field: "sysctl.compaction_proactiveness", value: "\(v)", reason: "must be 0..100")
+            throw .invalidConfig(field: FieldPath("sysctl", "compaction_proactiveness"), value: "\(v)", reason: "must be 0..100")
         }
         if let v = m.watermarkBoostFactor, !ModernSysctlSettings.boostFactorRange.contains(v) {
-            throw .invalidConfig(field: "sysctl.watermark_boost_factor", value: "\(v)", reason: "must be 0..2147483647")
+            throw .invalidConfig(field: FieldPath("sysctl", "watermark_boost_factor"), value: "\(v)", reason: "must be 0..2147483647")
         }
         if let v = m.watermarkScaleFactor, !ModernSysctlSettings.scaleFactorRange.contains(v) {
-            throw .invalidConfig(field: "sysctl.watermark_scale_factor", value: "\(v)", reason: "must be 1..3000")
+            throw .invalidConfig(field: FieldPath("sysctl", "watermark_scale_factor"), value: "\(v)", reason: "must be 1..3000")
         }
     }
 }

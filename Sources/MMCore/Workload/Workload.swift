@@ -146,25 +146,25 @@ extension WorkloadDefinition {
         for (i, s) in steps.enumerated() {
             switch s {
             case .fill(_, _, _, _, _, let order, _, _, _, _, _) where order >= config.preset.nrOrders:
-                throw .orderOutOfRange(field: "steps[\(i)].fill.order", order: order, max: config.preset.nrOrders - 1)
+                throw .orderOutOfRange(field: FieldPath("steps").index(i).key("fill").key("order"), order: order, max: config.preset.nrOrders - 1)
             case .fill(_, _, _, _, _, _, _, _, _, let bs, _) where bs > 1 << config.preset.pageShift:
-                throw .invalidConfig(field: "steps[\(i)].fill.block_size", value: String(bs),
+                throw .invalidConfig(field: FieldPath("steps").index(i).key("fill").key("block_size"), value: String(bs),
                                      reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
             case .highAlloc(let h) where h.order >= config.preset.nrOrders:
-                throw .orderOutOfRange(field: "steps[\(i)].high_alloc.order", order: h.order, max: config.preset.nrOrders - 1)
+                throw .orderOutOfRange(field: FieldPath("steps").index(i).key("high_alloc").key("order"), order: h.order, max: config.preset.nrOrders - 1)
             case .startActor(let a):
                 for (j, m) in a.mix.enumerated() where m.order >= config.preset.nrOrders {
-                    throw .orderOutOfRange(field: "steps[\(i)].start_actor.mix[\(j)].order", order: m.order, max: config.preset.nrOrders - 1)
+                    throw .orderOutOfRange(field: FieldPath("steps").index(i).key("start_actor").key("mix").index(j).key("order"), order: m.order, max: config.preset.nrOrders - 1)
                 }
                 for (j, m) in a.mix.enumerated() where m.blockSize > 1 << config.preset.pageShift {
-                    throw .invalidConfig(field: "steps[\(i)].start_actor.mix[\(j)].block_size", value: String(m.blockSize),
+                    throw .invalidConfig(field: FieldPath("steps").index(i).key("start_actor").key("mix").index(j).key("block_size"), value: String(m.blockSize),
                                          reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
                 }
             case .age(let a) where a.blockSize > 1 << config.preset.pageShift:
-                throw .invalidConfig(field: "steps[\(i)].age.block_size", value: String(a.blockSize),
+                throw .invalidConfig(field: FieldPath("steps").index(i).key("age").key("block_size"), value: String(a.blockSize),
                                      reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
             case .compact(let n?) where n >= config.nodes:
-                throw .unknownNode(field: "steps[\(i)].compact.node", node: n)
+                throw .unknownNode(field: FieldPath("steps").index(i).key("compact").key("node"), node: n)
             default:
                 break
             }

@@ -6,40 +6,40 @@ extension Experiment {
     /// Reads `{"name", "template": {machine}, "variants": [{"name", ...machine overrides}], "workload": {...} | "preset": "..."}`.
     /// Each variant's keys override the template's (objects such as `sysctl` merge key by key).
     public init(json: JSON) throws(MMError) {
-        let r = try JSONObjectReader(json, path: "")
+        let r = try JSONObjectReader(json, path: .root)
         try r.rejectUnknown(["name", "template", "variants", "workload", "preset", "repeat", "seed_offset", "part_of"])
         let repeatCount = try r.int("repeat", in: 1...Experiment.maxRepeat) ?? 1
         let seedOffset = try r.int("seed_offset", in: 0...(Experiment.maxRepeat - 1)) ?? 0
         let partOf = try r.string("part_of")
         let template = r["template"] ?? .object([])
-        _ = try JSONObjectReader(template, path: "template")
+        _ = try JSONObjectReader(template, path: FieldPath("template"))
         guard let vs = try r.array("variants", maxCount: Experiment.maxVariants), !vs.isEmpty else {
-            throw .invalidConfig(field: "variants", value: "missing", reason: "needs 1..\(Experiment.maxVariants) variants")
+            throw .invalidConfig(field: FieldPath("variants"), value: "missing", reason: "needs 1..\(Experiment.maxVariants) variants")
         }
         var variants: [ExperimentVariant] = []
         for (i, v) in vs.enumerated() {
-            let vr = try JSONObjectReader(v, path: "variants[\(i)]")
+            let vr = try JSONObjectReader(v, path: FieldPath("variants").index(i))
             let name = try vr.string("name") ?? "variant-\(i)"
             guard !variants.contains(where: { $0.name == name }) else {
-                throw .invalidConfig(field: "variants[\(i)].name", value: name, reason: "variant names must differ")
+                throw .invalidConfig(field: FieldPath("variants").index(i).key("name"), value: name, reason: "variant names must differ")
             }
             let merged = Experiment.merge(Experiment.template(template, spelledFor: v), v, dropping: "name")
-            variants.append(ExperimentVariant(name: name, config: try MachineConfig(json: merged, path: "variants[\(i)]")))
+            variants.append(ExperimentVariant(name: name, config: try MachineConfig(json: merged, path: FieldPath("variants").index(i))))
         }
         let workload: WorkloadDefinition
         switch (r["workload"], try r.string("preset")) {
-        case (let w?, nil): workload = try WorkloadDefinition(json: w, path: "workload")
+        case (let w?, nil): workload = try WorkloadDefinition(json: w, path: FieldPath("workload"))
         case (nil, let p?):
             guard let d = WorkloadPresets.definition(named: p) else {
-                throw .invalidConfig(field: "preset", value: p, reason: "unknown workload preset (\(WorkloadPresets.all.map(\.name).joined(separator: ", ")))")
+                throw .invalidConfig(field: FieldPath("preset"), value: p, reason: "unknown workload preset (\(WorkloadPresets.all.map(\.name).joined(separator: ", ")))")
             }
             workload = d
         default:
-            throw .invalidConfig(field: "workload", value: "", reason: "give exactly one of workload, preset")
+            throw .invalidConfig(field: FieldPath("workload"), value: "", reason: "give exactly one of workload, preset")
         }
         for (i, v) in variants.enumerated() {
             do { try workload.validate(for: v.config) } catch {
-                throw .invalidConfig(field: "variants[\(i)]", value: v.name, reason: "workload does not fit this machine: \(error)")
+                throw .invalidConfig(field: FieldPath("variants").index(i), value: v.name, reason: "workload does not fit this machine: \(error)")
             }
         }
         self.init(name: try r.string("name") ?? workload.name, variants: variants, workload: workload, repeatCount: repeatCount)

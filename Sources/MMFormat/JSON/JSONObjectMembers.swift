@@ -1,25 +1,25 @@
 /// The members of one JSON object as every reader sees them, with the project's one rule for absent and
-/// `null`: an absent member is nil (the reader's default applies); an explicit `null` is a value like any
-/// other, so a typed read of it fails naming the field (`{"seed": null}` is "must be an integer"),
-/// except for the members a schema declares nullable (openapi.yaml: an allocation's `node` and `tag`),
-/// which `allowNull(_:)` turns into absent. Both the definition reader (`JSONObjectReader`) and the
-/// service's request reader word their errors on top of this; neither decides presence itself.
+/// `null`: an absent member is nil (the reader's default applies); an explicit `null` is refused when the
+/// object is read, naming the member, unless the schema declares the member nullable (openapi.yaml: an
+/// allocation's `node` and `tag`), where it reads as absent. So `{"seed": null}` is refused whether or
+/// not anything reads `seed` later, and before any other check of the object's values. Both the
+/// definition reader (`JSONObjectReader`) and the service's request reader word their errors on top of
+/// this; neither decides presence itself.
 public struct JSONObjectMembers: Sendable {
-    /// Where this object sits in the document ("" for the document itself, `sysctl`, `zones[0][1]`).
-    public let path: String
     /// The members in document order, duplicates included (each reader refuses them in its words).
     public let list: [(String, JSON)]
-    private var nullable: Set<String> = []
+    /// The members whose explicit `null` reads as absent.
+    public let nullable: Set<String>
+
+    /// Why an explicit `null` is refused, in every reader's message.
+    public static let nullRefused = "may not be null (leave the field out for its default)"
 
     /// Nil when `value` is not an object.
-    public init?(_ value: JSON, path: String) {
+    public init?(_ value: JSON, nullable: Set<String> = []) {
         guard case .object(let m) = value else { return nil }
-        self.path = path
         self.list = m
+        self.nullable = nullable
     }
-
-    /// The path of a member.
-    public func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// The member by the rule above: nil when absent (or null and declared nullable).
     public subscript(key: String) -> JSON? {
@@ -28,14 +28,16 @@ public struct JSONObjectMembers: Sendable {
         return v
     }
 
-    /// Declares a member nullable: its explicit `null` reads as absent.
-    public mutating func allowNull(_ key: String) { nullable.insert(key) }
-
     public var keys: [String] { list.map(\.0) }
 
     /// The first name that appears twice, if any.
     public var firstDuplicate: String? {
         var seen = Set<String>()
         return list.first { !seen.insert($0.0).inserted }?.0
+    }
+
+    /// The first member that is an explicit `null` and not declared nullable, if any.
+    public var firstRefusedNull: String? {
+        list.first { if case .null = $0.1 { !nullable.contains($0.0) } else { false } }?.0
     }
 }

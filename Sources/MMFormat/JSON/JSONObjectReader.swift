@@ -5,22 +5,29 @@ import MMCore
 /// (`steps[2].high_alloc.order`). Presence and `null` follow `JSONObjectMembers`' one rule.
 public struct JSONObjectReader: Sendable {
     let members: JSONObjectMembers
-    public var path: String { members.path }
+    /// Where this object sits in the document (`.root` for the document itself).
+    public let path: FieldPath
 
-    public init(_ value: JSON, path: String) throws(MMError) {
-        guard let m = JSONObjectMembers(value, path: path) else {
-            throw .invalidConfig(field: path.isEmpty ? "$" : path, value: value.typeName, reason: "must be an object")
+    public init(_ value: JSON, path: FieldPath) throws(MMError) {
+        guard let m = JSONObjectMembers(value) else {
+            // The document itself is named `$`, as JSONPath does.
+            throw .invalidConfig(field: path.isRoot ? FieldPath("$") : path, value: value.typeName, reason: "must be an object")
         }
         if let k = m.firstDuplicate {
-            throw .invalidConfig(field: m.field(k), value: k, reason: "field '\(k)' appears twice")
+            throw .invalidConfig(field: path.key(k), value: k, reason: "field '\(k)' appears twice")
+        }
+        if let k = m.firstRefusedNull {
+            throw .invalidConfig(field: path.key(k), value: "null", reason: JSONObjectMembers.nullRefused)
         }
         members = m
+        self.path = path
     }
 
-    public func field(_ key: String) -> String { members.field(key) }
+    /// The path of a member.
+    public func field(_ key: String) -> FieldPath { path.key(key) }
 
-    /// The member; nil when absent. No member of a definition is nullable (openapi.yaml), so a typed
-    /// read of an explicit null fails ("must be an integer"), naming the field.
+    /// The member; nil when absent. No member of a definition is nullable (openapi.yaml): an explicit
+    /// null was refused when the object was read.
     public subscript(key: String) -> JSON? { members[key] }
 
     public var keys: [String] { members.keys }

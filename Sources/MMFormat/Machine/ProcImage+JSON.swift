@@ -24,7 +24,7 @@ extension ProcImage {
 
     /// Reads `proc_image` (what `json` writes); shapes are checked here, whether the counts fit when
     /// the machine is laid out (`MachineConfig.validate`).
-    public init(json: JSON, path: String) throws(MMError) {
+    public init(json: JSON, path: FieldPath) throws(MMError) {
         let r = try JSONObjectReader(json, path: path)
         try r.rejectUnknown(["arch", "page_shift", "nr_orders", "pageblock_order", "anon_percent", "nodes"])
         let arch = try r.requiredString("arch")
@@ -33,14 +33,14 @@ extension ProcImage {
         }
         let nrOrders = try r.requiredInt("nr_orders", in: 1...MachineConfig.maxOrders)
         let slots = Migratetype.count
-        func intArray(_ v: JSON?, _ field: String, count: Int) throws(MMError) -> [Int] {
+        func intArray(_ v: JSON?, _ field: FieldPath, count: Int) throws(MMError) -> [Int] {
             guard case .array(let a)? = v, a.count == count else {
                 throw .invalidConfig(field: field, value: v?.typeName ?? "missing", reason: "must be an array of \(count) integers")
             }
             var out: [Int] = []
             for (i, e) in a.enumerated() {
                 guard let d = e.doubleValue, d == d.rounded(), d >= 0, d < 1e12 else {
-                    throw .invalidConfig(field: "\(field)[\(i)]", value: e.encoded, reason: "must be a non-negative integer")
+                    throw .invalidConfig(field: field.index(i), value: e.encoded, reason: "must be a non-negative integer")
                 }
                 out.append(Int(d))
             }
@@ -48,11 +48,11 @@ extension ProcImage {
         }
         var nodes: [Node] = []
         for (n, nv) in (try r.array("nodes", maxCount: MachineConfig.maxNodes) ?? []).enumerated() {
-            let nr = try JSONObjectReader(nv, path: r.field("nodes[\(n)]"))
+            let nr = try JSONObjectReader(nv, path: r.field("nodes").index(n))
             try nr.rejectUnknown(["zones"])
             var zones: [Zone] = []
             for (i, zv) in (try nr.array("zones", maxCount: 8) ?? []).enumerated() {
-                let zr = try JSONObjectReader(zv, path: nr.field("zones[\(i)]"))
+                let zr = try JSONObjectReader(zv, path: nr.field("zones").index(i))
                 try zr.rejectUnknown(ProcImage.zoneKeys)
                 let tname = try zr.requiredString("type")
                 guard let t = ZoneType(name: tname) else {
@@ -62,7 +62,7 @@ extension ProcImage {
                     throw .invalidConfig(field: zr.field("free"), value: zr["free"]?.typeName ?? "missing", reason: "must be \(slots) arrays of \(nrOrders) integers")
                 }
                 var free: [[Int]] = []
-                for (s, row) in rows.enumerated() { free.append(try intArray(row, zr.field("free[\(s)]"), count: nrOrders)) }
+                for (s, row) in rows.enumerated() { free.append(try intArray(row, zr.field("free").index(s), count: nrOrders)) }
                 let maxPages = 1 << 32
                 zones.append(Zone(type: t, startPfn: try zr.requiredInt("start_pfn", in: 0...(1 << 40)),
                                   spanned: try zr.requiredInt("spanned", in: 0...maxPages), present: try zr.requiredInt("present", in: 0...maxPages),

@@ -5,7 +5,7 @@ import MMCore
 extension WorkloadDefinition {
     /// Parses and validates a workload definition. Every error names the path of the offending field
     /// (`steps[3].high_alloc.order`); nothing runs before the whole definition is accepted.
-    public init(json: JSON, path: String = "") throws(MMError) {
+    public init(json: JSON, path: FieldPath = .root) throws(MMError) {
         let r = try JSONObjectReader(json, path: path)
         try r.rejectUnknown(["name", "seed", "steps"])
         let name = try r.string("name") ?? "workload"
@@ -16,7 +16,7 @@ extension WorkloadDefinition {
         var out: [WorkloadStep] = []
         var actors = Set<String>()
         for (i, s) in steps.enumerated() {
-            let step = try WorkloadDefinition.parseStep(s, path: r.field("steps[\(i)]"), actors: &actors)
+            let step = try WorkloadDefinition.parseStep(s, path: r.field("steps").index(i), actors: &actors)
             out.append(step)
         }
         self.init(name: name, seed: seed, steps: out)
@@ -55,7 +55,7 @@ extension WorkloadDefinition {
         var g: GFPFlags = []
         for (i, v) in list.enumerated() {
             guard case .string(let s) = v, let f = GFPFlags.named[s] else {
-                throw .invalidConfig(field: r.field("gfp[\(i)]"), value: v.encoded,
+                throw .invalidConfig(field: r.field("gfp").index(i), value: v.encoded,
                                      reason: "unknown GFP flag (\(GFPFlags.named.keys.sorted().joined(separator: ", ")))")
             }
             g.formUnion(f)
@@ -81,7 +81,7 @@ extension WorkloadDefinition {
         return t
     }
 
-    static func parseStep(_ s: JSON, path: String, actors: inout Set<String>) throws(MMError) -> WorkloadStep {
+    static func parseStep(_ s: JSON, path: FieldPath, actors: inout Set<String>) throws(MMError) -> WorkloadStep {
         let outer = try JSONObjectReader(s, path: path)
         guard outer.keys.count == 1, let key = outer.keys.first, stepNames.contains(key) else {
             throw .invalidConfig(field: path, value: outer.keys.joined(separator: ","),
@@ -201,7 +201,7 @@ extension WorkloadDefinition {
         }
         var mix: [ActorAlloc] = []
         for (i, m) in mixJ.enumerated() {
-            let mr = try JSONObjectReader(m, path: r.field("mix[\(i)]"))
+            let mr = try JSONObjectReader(m, path: r.field("mix").index(i))
             try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size", "process"])
             var process: ProcessSpec?
             if let pr = try mr.object("process") {
