@@ -65,7 +65,7 @@ extension MachineRecord {
         return .object(m)
     }
 
-    var payload: [UInt8] { Array(json.encoded.utf8) }
+    var payload: [UInt8] { json.encodedBytes }
 
     /// Reads a record back; throws `ReplayError` naming what is wrong.
     init(payload: ArraySlice<UInt8>) throws(ReplayError) {

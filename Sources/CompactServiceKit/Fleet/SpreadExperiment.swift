@@ -47,7 +47,7 @@ struct SpreadPlan: Sendable {
             var m = members.filter { !["name", "repeat", "seed_offset", "part_of"].contains($0.0) }
             m.insert(("name", .string(partName)), at: 0)
             m += [("repeat", .number(Double(sizes[i]))), ("seed_offset", .number(Double(offset))), ("part_of", .string(name))]
-            remote.append(Part(name: partName, body: Array(JSON.object(m).encoded.utf8)))
+            remote.append(Part(name: partName, body: JSON.object(m).encodedBytes))
             offset += sizes[i]
         }
         var local = exp

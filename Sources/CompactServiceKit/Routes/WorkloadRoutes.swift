@@ -528,11 +528,3 @@ enum WorkloadRoutes {
         return true
     }
 }
-
-extension WorkloadPresets {
-    /// A preset's definition as JSON.
-    static func definitionJSON(named name: String) -> JSON? {
-        guard let p = all.first(where: { $0.name == name }) else { return nil }
-        return try? JSON.parse(p.json)
-    }
-}

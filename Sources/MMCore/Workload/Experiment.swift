@@ -47,7 +47,7 @@ public struct ExperimentResult: Sendable {
     /// Further replicates of each variant, after `replicates[v]` in seed order, known only by their
     /// table row and figures: those the other parts of a spread experiment ran.
     public var laterReplicates: [[ReplicateRecord]] = []
-    /// Whether `json` carries `replicates_exact` (a part of a spread experiment).
+    /// Whether the result's document (MMFormat) carries `replicates_exact` (a part of a spread experiment).
     public var carriesExactRecords = false
 
     public init(name: String, workload: String, variants: [(name: String, result: WorkloadResult)]) {

@@ -69,7 +69,7 @@ public enum PageblockMap {
 
     /// The whole document: magic, header and records.
     public static func document(header: JSON, table: PageblockTable) -> [UInt8] {
-        let h = Array(header.encoded.utf8)
+        let h = header.encodedBytes
         let body = records(table)
         var out: [UInt8] = []
         out.reserveCapacity(8 + h.count + body.count)

@@ -84,6 +84,12 @@ public enum WorkloadPresets {
          """),
     ]
 
+    /// A preset's definition as JSON (as a client is shown it).
+    public static func definitionJSON(named name: String) -> JSON? {
+        guard let p = all.first(where: { $0.name == name }) else { return nil }
+        return try? JSON.parse(p.json)
+    }
+
     /// The parsed definition of a preset.
     public static func definition(named name: String) -> WorkloadDefinition? {
         guard let p = all.first(where: { $0.name == name }), let j = try? JSON.parse(p.json) else { return nil }
