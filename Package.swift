@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "MMCore", targets: ["MMCore"]),
+        .library(name: "MMFormat", targets: ["MMFormat"]),
         .executable(name: "compact-service", targets: ["CompactService"]),
         .executable(name: "mm-bench", targets: ["MMBench"]),
     ],
@@ -15,6 +16,10 @@ let package = Package(
     targets: [
         // The simulation: pure Swift, no HTTP, no I/O, deterministic for a seed.
         .target(name: "MMCore"),
+        // The wire format between the simulation and its callers: the one JSON value, reader and writer;
+        // machine, workload and experiment definitions; result encodings (JSON, CSV, Markdown); the
+        // pageblock map document. MMCore's errors name fields; this layer reads and writes the text.
+        .target(name: "MMFormat", dependencies: ["MMCore"]),
         // GNU libmicrohttpd from Debian's libmicrohttpd-dev, plus the thin wrappers variadic calls need.
         .systemLibrary(
             name: "CHTTPD",
@@ -31,7 +36,7 @@ let package = Package(
         // the real server in-process on an ephemeral port.
         .target(
             name: "CompactServiceKit",
-            dependencies: ["MMCore", "CHTTPD", "CZlib"],
+            dependencies: ["MMCore", "MMFormat", "CHTTPD", "CZlib"],
             resources: [
                 .embedInCode("Resources/openapi.yaml"),
                 // The dashboard (GET / and /ui/…): static files compiled into the binary.
@@ -50,8 +55,10 @@ let package = Package(
             ]
         ),
         // `make bench`: prints `name value unit` lines.
-        .executableTarget(name: "MMBench", dependencies: ["MMCore"]),
-        .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
-        .testTarget(name: "CompactServiceTests", dependencies: ["CompactServiceKit", "MMCore"]),
+        .executableTarget(name: "MMBench", dependencies: ["MMCore", "MMFormat"]),
+        // MMCore's tests build some machines and workloads from their JSON definitions, hence MMFormat.
+        .testTarget(name: "MMCoreTests", dependencies: ["MMCore", "MMFormat"]),
+        .testTarget(name: "MMFormatTests", dependencies: ["MMFormat", "MMCore"]),
+        .testTarget(name: "CompactServiceTests", dependencies: ["CompactServiceKit", "MMCore", "MMFormat"]),
     ]
 )

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -257,7 +258,7 @@ public final class Server: Sendable {
             guard let p = partial[job.id] else { return nil }
             var s = job.snapshot
             let r = ExperimentResult(name: job.workload, workload: job.workload, variants: [(p.machine, p.result)])
-            s.resultJSON = Array((r.variants.first?.result.json ?? .null).encoded.utf8)
+            s.resultJSON = (r.variants.first?.result.json ?? .null).encodedBytes
             s.csv = r.csv
             s.markdown = r.markdown
             s.step = p.result.stepsDone

@@ -3,6 +3,7 @@
 // answer cannot look fast.
 import Foundation
 import MMCore
+import MMFormat
 
 func now() -> Double {
     var ts = timespec()

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// A parsed POST …/allocations body.
 struct AllocationOrder: Sendable {
@@ -26,10 +27,8 @@ enum AllocationWire {
         ("noretry", .noretry, false), ("high", .high, false), ("thisnode", .thisnode, false),
     ]
 
-    static func parseAllocation(_ body: JSONValue) throws(Problem) -> AllocationOrder {
-        var r = try ObjectReader(body, path: "", allowed: allocFields)
-        r.nullable("node")
-        r.nullable("tag")
+    static func parseAllocation(_ body: JSON) throws(Problem) -> AllocationOrder {
+        let r = try ObjectReader(body, path: "", allowed: allocFields, nullable: ["node", "tag"])
         let order = try r.int("order", 0...(MachineConfig.maxOrders - 1)) ?? 0
         let count = try r.int("count", 1...maxCount) ?? 1
         let kind = AllocKind(name: try r.choice("kind", AllocKind.allCases.map(\.name)) ?? "anon")!
@@ -59,7 +58,7 @@ enum AllocationWire {
         return tag
     }
 
-    static func parseFree(_ body: JSONValue) throws(Problem) -> FreeOrder {
+    static func parseFree(_ body: JSON) throws(Problem) -> FreeOrder {
         let r = try ObjectReader(body, path: "", allowed: ["handles", "tag", "pattern", "fraction", "seed"])
         if let list = try r.array("handles", maxCount: maxHandlesPerFree) {
             for k in ["tag", "pattern", "fraction", "seed"] where r.has(k) {

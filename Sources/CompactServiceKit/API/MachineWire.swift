@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// Wire format of machines: the creation request and the description every machine route answers with.
 enum MachineWire {
@@ -8,7 +9,7 @@ enum MachineWire {
     /// Reads a POST /v1/machines body into a name and a configuration. The machine keys are MMCore's
     /// (`MachineConfig(json:)`, which experiments use too), so both read machines the same way and name
     /// fields the same way; range checks that depend on the preset (alignment, zone limits) included.
-    static func parseCreate(_ body: JSONValue) throws -> (String, MachineConfig) {
+    static func parseCreate(_ body: JSON) throws -> (String, MachineConfig) {
         let r = try ObjectReader(body, path: "", allowed: createFields)
         let name = try r.require("name", try r.string("name", maxBytes: 1024))
         guard Validation.isValidName(name) else {
@@ -26,7 +27,7 @@ enum MachineWire {
     static let maxProcTextBytes = 16 << 20
 
     /// Whether a creation body builds the machine from /proc text.
-    static func isFromProc(_ body: JSONValue) -> Bool {
+    static func isFromProc(_ body: JSON) -> Bool {
         if case .object(let m) = body { return m.contains { $0.0 == "from_proc" } }
         return false
     }
@@ -35,7 +36,7 @@ enum MachineWire {
     /// other members becomes a machine definition read the ordinary way (`MachineConfig(json:)`, so
     /// the journal's create record and snapshots carry it as `proc_image`). A count MMCore cannot lay
     /// out is reported at the text's line.
-    static func parseFromProc(_ body: JSONValue) throws -> (String, MachineConfig, ProcImageReader) {
+    static func parseFromProc(_ body: JSON) throws -> (String, MachineConfig, ProcImageReader) {
         let r = try ObjectReader(body, path: "", allowed: fromProcFields)
         let name = try r.require("name", try r.string("name", maxBytes: 1024))
         guard Validation.isValidName(name) else {
@@ -81,8 +82,8 @@ enum MachineWire {
         do {
             return try MachineConfig(json: json)
         } catch {
-            if case .invalidConfig(let field, _, let reason) = error, field.hasPrefix("proc_image") {
-                let (file, line) = reader.blame(field)
+            if case .invalidConfig(let field, _, let reason) = error, field.hasPrefix(FieldPath("proc_image")) {
+                let (file, line) = reader.blame(field.jsonPath)
                 throw ProcTextError.inconsistent(file, line, reason).problem
             }
             throw error
@@ -118,7 +119,7 @@ enum MachineWire {
 
     /// The definition of `PUT /v1/machines/{name}`: the body of a create, whose `name` may be left out
     /// and must otherwise be the path's.
-    static func parsePut(_ body: JSONValue, name: String) throws -> MachineConfig {
+    static func parsePut(_ body: JSON, name: String) throws -> MachineConfig {
         let r = try ObjectReader(body, path: "", allowed: createFields)
         if let n = try r.string("name", maxBytes: 1024), n != name {
             throw Problem.invalid("name", "the body names '\(n.prefix(64))' but the path '\(name)'; leave it out or make them equal")

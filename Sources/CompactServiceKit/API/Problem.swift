@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// An RFC 9457 problem: every error the service answers is one of these, rendered as
 /// `application/problem+json` with `type`, `title`, `status`, `detail` and the offending `field`.
@@ -44,15 +45,15 @@ struct Problem: Error, Sendable {
         case let e as MMError:
             switch e {
             case .invalidConfig, .orderOutOfRange:
-                return Problem(422, e.description, field: e.field)
+                return Problem(422, e.description, field: e.jsonField)
             case .unknownHandle:
-                return Problem(404, e.description, field: e.field)
+                return Problem(404, e.description, field: e.jsonField)
             case .handleNotFreeable(_, _, let repeated):
-                return Problem(repeated ? 422 : 404, e.description, field: e.field)
+                return Problem(repeated ? 422 : 404, e.description, field: e.jsonField)
             case .unknownTag:
-                return Problem(404, e.description, field: e.field)
+                return Problem(404, e.description, field: e.jsonField)
             case .unknownNode:
-                return Problem(422, e.description, field: e.field)
+                return Problem(422, e.description, field: e.jsonField)
             case .stateLimit(let bytes):
                 // Where the service knows the budget's figures it maps this itself (RegistryError.overBudget).
                 return Problem(507, "the memory budget (--memory-budget) has not the \(bytes) more bytes this needed", field: nil)

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 extension StatsDocument {
     /// A 6.6 machine's kcompactd (`kcompactd_max_order`, `kcompactd_highest_zoneidx`, its own clock,

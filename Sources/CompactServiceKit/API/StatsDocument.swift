@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// The stats document: the facts behind /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat and the
 /// extfrag files as JSON, per node and populated zone. Written by hand into bytes (keys in a fixed

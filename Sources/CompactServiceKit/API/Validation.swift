@@ -1,4 +1,6 @@
-/// Validation at the edge: request bodies are parsed into `JSONValue`, then read field by field through
+import MMFormat
+
+/// Validation at the edge: request bodies are parsed into `JSON` (MMFormat), then read field by field through
 /// `ObjectReader`, which rejects unknown members and wrong types and names the offending path. Nothing
 /// reaches MMCore before a whole request has been read, so a rejected request changes nothing.
 enum Validation {
@@ -34,11 +36,11 @@ enum Validation {
     }
 
     /// Parses a JSON request body that must be an object.
-    static func jsonObject(_ body: [UInt8]) throws(Problem) -> JSONValue {
+    static func jsonObject(_ body: [UInt8]) throws(Problem) -> JSON {
         guard !body.isEmpty else { throw Problem.malformed("the request needs a JSON object body") }
-        let v: JSONValue
-        do { v = try JSONParser.parse(body) } catch {
-            throw Problem.malformed("malformed JSON at byte \(error.offset): \(error.reason)")
+        let v: JSON
+        do { v = try JSON.parse(bytes: body) } catch {
+            throw Problem.malformed("malformed JSON at byte \(error.offset): \(error.message)")
         }
         guard case .object = v else {
             throw Problem.invalid("body", "expected a JSON object, got \(v.typeName)")
@@ -72,40 +74,42 @@ extension String {
     }
 }
 
-/// Reads one JSON object: each accessor consumes a member, converts it with a range check and names the
-/// member's path in any problem. Unknown members are rejected when the reader is created.
+/// Reads one JSON object of a request: each accessor converts a member with a range check and names the
+/// member's path in any problem. Unknown members are rejected when the reader is created. Presence and
+/// `null` are `JSONObjectMembers`' one rule (MMFormat): this reader only words the problems.
 struct ObjectReader {
+    private let members: JSONObjectMembers
     let path: String
-    private var members: [String: JSONValue] = [:]
 
     /// - Parameters:
     ///   - value: must be an object.
     ///   - path: where this object sits in the body ("" for the body itself, "sysctl", "zones[0][1]").
     ///   - allowed: every member name this object may have.
-    init(_ value: JSONValue, path: String, allowed: [String]) throws(Problem) {
+    ///   - nullable: the members whose explicit null reads as absent (openapi.yaml `type: [..., "null"]`);
+    ///     any other null is refused here, naming the member.
+    init(_ value: JSON, path: String, allowed: [String], nullable: Set<String> = []) throws(Problem) {
         self.path = path
-        guard case .object(let list) = value else {
+        guard let m = JSONObjectMembers(value, nullable: nullable) else {
             throw Problem.invalid(path.isEmpty ? "body" : path, "expected an object, got \(value.typeName)")
         }
-        for (k, v) in list {
+        var seen = Set<String>()
+        for k in m.keys {
             guard allowed.contains(k) else {
-                throw Problem.invalid(sub(k), "unknown field '\(k)'; allowed: \(allowed.joined(separator: ", "))")
+                throw Problem.invalid(ObjectReader.sub(path, k), "unknown field '\(k)'; allowed: \(allowed.joined(separator: ", "))")
             }
-            guard members[k] == nil else { throw Problem.invalid(sub(k), "field '\(k)' appears twice") }
-            members[k] = v
+            guard seen.insert(k).inserted else { throw Problem.invalid(ObjectReader.sub(path, k), "field '\(k)' appears twice") }
         }
+        if let k = m.firstRefusedNull { throw Problem.invalid(ObjectReader.sub(path, k), "field '\(k)' \(JSONObjectMembers.nullRefused)") }
+        members = m
     }
 
-    func sub(_ k: String) -> String { path.isEmpty ? k : "\(path).\(k)" }
+    func sub(_ k: String) -> String { ObjectReader.sub(path, k) }
 
-    /// The member. JSON null is absent only for members the schema declares nullable (see
-    /// `nullable`); everywhere else it is a wrong type, as openapi.yaml says.
-    func raw(_ k: String) -> JSONValue? { members[k] }
+    /// The path of member `k` of the object at `path`.
+    static func sub(_ path: String, _ k: String) -> String { path.isEmpty ? k : "\(path).\(k)" }
 
-    /// Treats an explicit null as absent for this member.
-    mutating func nullable(_ k: String) {
-        if case .null? = members[k] { members[k] = nil }
-    }
+    /// The member: nil when absent (or an explicit null of a nullable member).
+    func raw(_ k: String) -> JSON? { members[k] }
 
     func has(_ k: String) -> Bool { raw(k) != nil }
 
@@ -121,12 +125,12 @@ struct ObjectReader {
 
     /// An integer member. As in JSON Schema, a number with a zero fraction (`182.0`, `1e3`) is an
     /// integer too; it is read exactly when it lies within ±2^53.
-    static func int(_ v: JSONValue, at field: String, _ range: ClosedRange<Int>) throws(Problem) -> Int {
+    static func int(_ v: JSON, at field: String, _ range: ClosedRange<Int>) throws(Problem) -> Int {
         guard case .number(let t) = v else {
             throw Problem.invalid(field, "expected an integer, got \(v.typeName)")
         }
         var exact = Int(t)
-        if exact == nil, !JSONValue.isIntegerText(t), let d = Double(t), d.isFinite {
+        if exact == nil, !JSON.isIntegerText(t), let d = Double(t), d.isFinite {
             guard d == d.rounded() else { throw Problem.invalid(field, "expected an integer, got number") }
             if abs(d) <= 9_007_199_254_740_992 { exact = Int(d) }
         }
@@ -138,7 +142,7 @@ struct ObjectReader {
 
     func uint64(_ k: String) throws(Problem) -> UInt64? {
         guard let v = raw(k) else { return nil }
-        guard case .number(let t) = v, JSONValue.isIntegerText(t) else {
+        guard case .number(let t) = v, JSON.isIntegerText(t) else {
             throw Problem.invalid(sub(k), "expected an integer, got \(v.typeName)")
         }
         guard let n = UInt64(t) else {
@@ -180,7 +184,7 @@ struct ObjectReader {
         return s
     }
 
-    func array(_ k: String, maxCount: Int) throws(Problem) -> [JSONValue]? {
+    func array(_ k: String, maxCount: Int) throws(Problem) -> [JSON]? {
         guard let v = raw(k) else { return nil }
         guard case .array(let a) = v else { throw Problem.invalid(sub(k), "expected an array, got \(v.typeName)") }
         guard a.count <= maxCount else { throw Problem.invalid(sub(k), "at most \(maxCount) items") }

@@ -1,3 +1,5 @@
+import MMFormat
+
 /// The journal file format (README "Durable state"): a header, then records, each framed with its
 /// sequence number, length, format version and CRC-32.
 ///

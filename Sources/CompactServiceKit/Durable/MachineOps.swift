@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// What one critical section did to a machine, in a form that does it again: the journal's records.
 ///
@@ -72,6 +73,12 @@ enum SectionLimit: Sendable {
     case calls(Int)
     /// To the operation's end (recovery's `finish`).
     case unbounded
+
+    /// A live section (stopped by the clock), not a replay of a journal's record.
+    var isLive: Bool {
+        if case .time = self { return true }
+        return false
+    }
 
     /// Whether a section that has made `calls` calls stops before the next (a time-limited one always
     /// makes one, and reads the clock only every `clockEvery` calls).
@@ -272,7 +279,7 @@ enum MachineOps {
                                  limit: SectionLimit) throws -> (performed: MachineRecord.Op, outcome: OpOutcome) {
         let run: WorkloadRun
         if let begin {
-            run = try m.beginWorkload(try WorkloadDefinition(json: begin))
+            run = try m.beginWorkload(try definition(begin, replaying: !limit.isLive))
             runs.add(id, .workload(run, job: job))
         } else {
             guard case .workload(let r, _)? = runs[id] else { throw ReplayError("workload run \(id) is not in progress") }
@@ -281,6 +288,26 @@ enum MachineOps {
         let (calls, done) = try section(run, on: m, limit: limit)
         if done { runs.remove(id) }
         return (.workload(run: id, job: job, begin: begin, calls: calls), .workloadSection(run, calls: calls, done: done))
+    }
+
+    /// A workload record's definition. A journal written before one rule held for `null` (MMFormat's
+    /// reader refuses an explicit null of any member that is not nullable) may hold a null on a member the
+    /// reader of its day never read (`"selftest": null`, a free step's `fraction` beside `pattern: all`):
+    /// that request was accepted and answered, so replay reads such nulls as that reader did, as absent.
+    private static func definition(_ json: JSON, replaying: Bool) throws -> WorkloadDefinition {
+        do {
+            return try WorkloadDefinition(json: json)
+        } catch where replaying {
+            return try WorkloadDefinition(json: withoutNullMembers(json))
+        }
+    }
+
+    private static func withoutNullMembers(_ j: JSON) -> JSON {
+        switch j {
+        case .object(let members): return .object(members.filter { $0.1 != .null }.map { ($0.0, withoutNullMembers($0.1)) })
+        case .array(let items): return .array(items.map(withoutNullMembers))
+        default: return j
+        }
     }
 
     /// One section of a stepped operation: calls until it is done, the section's limit, or it waits for

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// Records as canonical JSON (the journal's payloads): every parameter explicit, so a record means the
 /// same to a later version whatever its defaults. See README "Durable state" for the list.
@@ -64,7 +65,7 @@ extension MachineRecord {
         return .object(m)
     }
 
-    var payload: [UInt8] { Array(json.encoded.utf8) }
+    var payload: [UInt8] { json.encodedBytes }
 
     /// Reads a record back; throws `ReplayError` naming what is wrong.
     init(payload: ArraySlice<UInt8>) throws(ReplayError) {

@@ -1,5 +1,6 @@
 import Dispatch
 import MMCore
+import MMFormat
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// The snapshot file format (README "Durable state"): a machine's identity and its state image
 /// (`MachineStateImage`, MMCore's flat arrays as they are in memory) with checksums and a version.
@@ -63,7 +64,7 @@ enum SnapshotFormat {
             ("created_at", .string(id.createdAt)), ("config", id.config.json), ("journal_seq", .number(String(id.journalSeq))),
             ("generation", .number(String(id.generation))), ("taken_at", .string(id.takenAt)), ("sections", .array(infos)),
         ])
-        let h = Array(header.encoded.utf8)
+        let h = header.encodedBytes
         var w = ByteWriter(capacity: 64 + h.count + payloads.reduce(0) { $0 + $1.count })
         w.append(magic)
         w.u32(version)

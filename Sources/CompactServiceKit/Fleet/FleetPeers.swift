@@ -1,5 +1,6 @@
 import Dispatch
 import MMCore
+import MMFormat
 import Synchronization
 
 /// The other instances of a fleet (`--peers`, README "Sharding"), asked for the fleet-wide views: each

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,7 +47,7 @@ struct SpreadPlan: Sendable {
             var m = members.filter { !["name", "repeat", "seed_offset", "part_of"].contains($0.0) }
             m.insert(("name", .string(partName)), at: 0)
             m += [("repeat", .number(Double(sizes[i]))), ("seed_offset", .number(Double(offset))), ("part_of", .string(name))]
-            remote.append(Part(name: partName, body: Array(JSON.object(m).encoded.utf8)))
+            remote.append(Part(name: partName, body: JSON.object(m).encodedBytes))
             offset += sizes[i]
         }
         var local = exp
@@ -96,7 +97,7 @@ struct SpreadPlan: Sendable {
             guard a.status == 200, let doc = try? JSON.parse(bytes: a.body) else {
                 throw Problem(502, "the result of part '\(p.name)' could not be read through the front (\(a.status))")
             }
-            do { out.append(try result.exactRecords(ofPart: doc, path: p.name)) } catch {
+            do { out.append(try result.exactRecords(ofPart: doc, path: FieldPath(p.name))) } catch {
                 throw Problem(502, "the result of part '\(p.name)' does not fit this experiment: \(error)")
             }
         }

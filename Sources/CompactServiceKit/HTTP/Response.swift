@@ -1,3 +1,5 @@
+import MMFormat
+
 /// Bytes that live as long as the process, handed to libmicrohttpd without a copy
 /// (`MHD_RESPMEM_PERSISTENT`). Used for fixed answers such as /healthz.
 final class StaticBytes: Sendable {

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// Turns the /proc texts of a real machine (`from_proc`) into MMCore's `ProcImage`: checks that the
 /// files agree with each other, decides the architecture and the kernel profile, and says what it

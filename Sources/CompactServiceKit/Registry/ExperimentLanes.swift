@@ -1,5 +1,6 @@
 import Dispatch
 import MMCore
+import MMFormat
 import Synchronization
 
 /// The units of an experiment (every variant on every seed) shared out to its lanes: each lane takes the

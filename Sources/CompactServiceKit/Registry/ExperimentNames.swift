@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 import Synchronization
 
 /// Experiments by name (`PUT /v1/experiments/{name}`): the job each name started and the definition it
@@ -66,9 +67,9 @@ final class ExperimentNames: Sendable {
     }
 
     static func encode(_ names: [String: Entry]) -> [UInt8] {
-        Array(JSON.object(names.keys.sorted().map { k in
+        JSON.object(names.keys.sorted().map { k in
             (k, JSON.object([("job", .string(names[k]!.jobID)), ("definition", names[k]!.definition)]))
-        }).encoded.utf8)
+        }).encodedBytes
     }
 
     /// `json` with every object's members sorted by key (so two definitions that differ only in the

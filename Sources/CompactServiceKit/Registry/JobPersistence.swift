@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// A job as the state directory keeps it (`DIR/jobs/<id>.json`): everything `GET /v1/jobs/{id}` and its
 /// result show, the result documents as the exact bytes that were served.

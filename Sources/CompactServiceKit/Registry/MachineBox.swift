@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 import Synchronization
 
 /// Registry errors: the service's own domain errors, mapped to problems in `Problem.from(_:)`.

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 import Synchronization
 
 /// A machine's pageblock table as of one generation, and for every block the generation at which it

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// /v1/machines/{name}/allocations: bulk allocation, freeing by handles or by tag, one allocation.
 enum AllocationRoutes {

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// The compaction triggers: `POST …/compact` (every node, as /proc/sys/vm/compact_memory) and
 /// `POST …/nodes/{nid}/compact` answer with a report; the kernel-shaped writes `PUT
@@ -115,7 +116,7 @@ enum CompactRoutes {
     /// has no such file (404) or cannot do it (409); a node the machine lacks is a path that names nothing.
     static func problem(_ error: MMError, machine: String, asFile: Bool) -> Problem {
         switch error {
-        case .invalidConfig(field: "compaction", _, _):
+        case .invalidConfig(let field, _, _) where field == FieldPath("compaction"):
             if asFile { return Problem.notFound("compaction", "this kernel (2.6.34, compaction: false) has no such file") }
             return Problem.conflict("compaction", "this machine runs a kernel without compaction (compaction: false)")
         case .unknownNode(_, let n):

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// The fleet-wide views (README "Sharding"): `GET /v1/fleet/machines` and `GET /v1/fleet/jobs` list
 /// what every instance of the fleet holds, this one's own and each peer's of `--peers`, asked at

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// /v1/machines and /v1/machines/{name}.
 enum MachineRoutes {

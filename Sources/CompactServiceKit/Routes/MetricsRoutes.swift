@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// The files only a kernel 6.6 machine has: /proc/sys/vm/{compaction_proactiveness,
 /// watermark_boost_factor, watermark_scale_factor} (GET the value and a newline, PUT what `echo` would

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// The dashboard's data:
 /// - `GET /v1/machines/{name}/pageblocks`: every pageblock of every zone (migratetype, mixed, pages by

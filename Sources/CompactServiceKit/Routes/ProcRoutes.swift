@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// Kernel-shaped read-only text files: /proc/{buddyinfo,pagetypeinfo,vmstat,zoneinfo} and the debugfs
 /// extfrag files. The text comes from MMCore's ProcFormat, cached per machine generation.

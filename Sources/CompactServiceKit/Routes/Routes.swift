@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// The route table: every resource mounts its routes here, once, at start-up.
 enum Routes {

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// GET /v1/machines/{name}/stats: the /proc facts as one JSON document, built once per generation.
 enum StatsRoutes {

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// GET /v1/machines/{name}/stats/stream: Server-Sent Events. An `event: stats` with the stats document
 /// every `interval_ms` (default 1000, at least 100), each with a growing `id:`; a `: keep-alive`

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// /proc/sys/vm/{extfrag_threshold,min_free_kbytes,compact_unevictable_allowed,hugepages_treat_as_movable}: GET gives the value
 /// and a newline, PUT takes what `echo 500 >` would write and answers with the new value.

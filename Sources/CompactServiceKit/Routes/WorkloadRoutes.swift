@@ -1,5 +1,6 @@
 import Dispatch
 import MMCore
+import MMFormat
 
 /// Workloads, experiments and the jobs that run them.
 ///
@@ -138,12 +139,12 @@ enum WorkloadRoutes {
 
     /// A definition, or `{"preset": "name"}`; with the definition's JSON (a preset's own), which the
     /// journal keeps so that replay reads the same definition.
-    static func workloadDefinition(_ body: JSON, path: String) throws -> (WorkloadDefinition, JSON) {
+    static func workloadDefinition(_ body: JSON, path: FieldPath) throws -> (WorkloadDefinition, JSON) {
         let r = try JSONObjectReader(body, path: path)
         if let p = try r.string("preset") {
             try r.rejectUnknown(["preset"])
             guard let d = WorkloadPresets.definition(named: p), let j = WorkloadPresets.definitionJSON(named: p) else {
-                throw Problem.invalid(r.field("preset"), "unknown workload preset '\(p.prefix(64))' (\(WorkloadPresets.all.map(\.name).joined(separator: ", ")))")
+                throw Problem.invalid(r.field("preset").jsonPath, "unknown workload preset '\(p.prefix(64))' (\(WorkloadPresets.all.map(\.name).joined(separator: ", ")))")
             }
             return (d, j)
         }
@@ -167,7 +168,7 @@ enum WorkloadRoutes {
     static func submitWorkload(_ ctx: RequestContext) throws -> Response {
         let box = try ctx.machine()
         _ = try wantsWait(ctx)
-        let (def, defJSON) = try workloadDefinition(try ctx.jsonBody(), path: "")
+        let (def, defJSON) = try workloadDefinition(try ctx.jsonBody(), path: .root)
         try box.withMachine { m in try def.validate(for: m.config) }
         let registry = ctx.registry
         if let store = registry.store { try store.admit() }
@@ -525,13 +526,5 @@ enum WorkloadRoutes {
         job.chargedBytes.add(size, ordering: .relaxed)
         job.update { $0.resultJSON = bytes; $0.csv = csv; $0.markdown = md }
         return true
-    }
-}
-
-extension WorkloadPresets {
-    /// A preset's definition as JSON.
-    static func definitionJSON(named name: String) -> JSON? {
-        guard let p = all.first(where: { $0.name == name }) else { return nil }
-        return try? JSON.parse(p.json)
     }
 }

@@ -1,3 +1,5 @@
+import MMFormat
+
 /// What a route's request body must be.
 enum BodyKind: Sendable {
     /// No body is read (one sent is ignored).
@@ -380,5 +382,5 @@ struct RequestContext: Sendable {
     /// The machine named in the path.
     func machine() throws -> MachineBox { try registry.get(try machineName()) }
 
-    func jsonBody() throws(Problem) -> JSONValue { try Validation.jsonObject(request.body) }
+    func jsonBody() throws(Problem) -> JSON { try Validation.jsonObject(request.body) }
 }

@@ -1,3 +1,5 @@
+import MMFormat
+
 /// A job's progress stream (GET /v1/jobs/{id}/stream): `event: progress` with the job's `progress`
 /// object whenever its state or progress changes (the first one at once), ids growing with the job's
 /// version; when the job has finished, `event: done` with the job document (state, progress, error;

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 import Synchronization
 
 /// One kernel-tracepoint-like event of a machine (kernel-compaction.md §8.2 and §2.5), as recorded.

@@ -1,4 +1,5 @@
 import MMCore
+import MMFormat
 
 /// Server-Sent Events framing (text/event-stream) and the data of each event.
 ///

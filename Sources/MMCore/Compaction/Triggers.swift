@@ -74,7 +74,7 @@ extension Machine {
     /// Refuses manual compaction on a kernel without the series.
     func requireCompaction() throws(MMError) {
         guard compactionEnabled else {
-            throw .invalidConfig(field: "compaction", value: "false",
+            throw .invalidConfig(field: FieldPath("compaction"), value: "false",
                                  reason: "this machine runs a kernel without compaction (2.6.34): there is nothing to trigger")
         }
     }
@@ -83,7 +83,7 @@ extension Machine {
     /// written to either file.
     public func beginCompaction(node: Int? = nil) throws(MMError) -> CompactionRun {
         try requireCompaction()
-        if let n = node, !(0..<nodes.count).contains(n) { throw .unknownNode(field: "node", node: n) }
+        if let n = node, !(0..<nodes.count).contains(n) { throw .unknownNode(field: FieldPath("node"), node: n) }
         let ids = nodes.filter { node == nil || $0.id == node }.flatMap { $0.zoneIds }.filter { zones[$0].populated }
         return CompactionRun(zoneIds: ids, countersBefore: counters, clockBefore: clockNs)
     }

@@ -18,13 +18,13 @@ extension MachineConfig {
     /// before anything is built. Field names are `proc_image.nodes[n].zones[i].<field>`.
     func procLayout(_ image: ProcImage, distances: [[Int]]) throws(MMError) -> MachineLayout {
         guard let p = image.preset else {
-            throw .invalidConfig(field: "proc_image.arch", value: image.arch, reason: "unknown architecture (x86_64, x86, ppc64)")
+            throw .invalidConfig(field: FieldPath("proc_image", "arch"), value: image.arch, reason: "unknown architecture (x86_64, x86, ppc64)")
         }
         guard p.pageShift == preset.pageShift, p.nrOrders == preset.nrOrders, p.pageblockOrder == preset.pageblockOrder, p.name == preset.name else {
-            throw .invalidConfig(field: "preset", value: preset.name, reason: "must be the proc image's (\(p.name), page_shift \(p.pageShift), nr_orders \(p.nrOrders), pageblock_order \(p.pageblockOrder))")
+            throw .invalidConfig(field: FieldPath("preset"), value: preset.name, reason: "must be the proc image's (\(p.name), page_shift \(p.pageShift), nr_orders \(p.nrOrders), pageblock_order \(p.pageblockOrder))")
         }
         guard image.nodes.count == nodes else {
-            throw .invalidConfig(field: "nodes", value: "\(nodes)", reason: "the proc image has \(image.nodes.count) node(s)")
+            throw .invalidConfig(field: FieldPath("nodes"), value: "\(nodes)", reason: "the proc image has \(image.nodes.count) node(s)")
         }
         let pbPages = UInt64(1) << UInt64(p.pageblockOrder)
         var zones: [ZoneLayout] = []
@@ -33,14 +33,14 @@ extension MachineConfig {
         var allocated = 0
         for (nid, node) in image.nodes.enumerated() {
             guard !node.zones.isEmpty else {
-                throw .invalidConfig(field: "proc_image.nodes[\(nid)].zones", value: "[]", reason: "a node needs at least one populated zone")
+                throw .invalidConfig(field: FieldPath("proc_image", "nodes").index(nid).key("zones"), value: "[]", reason: "a node needs at least one populated zone")
             }
             let nodeStart = pfn
             var lastIdx = -1
             for (i, z) in node.zones.enumerated() {
-                let field = "proc_image.nodes[\(nid)].zones[\(i)]"
+                let field = FieldPath("proc_image", "nodes").index(nid).key("zones").index(i)
                 guard let idx = p.zoneTypes.firstIndex(of: z.type), idx > lastIdx else {
-                    throw .invalidConfig(field: "\(field).type", value: z.type.name, reason: "\(p.name) zones must be listed once each in zone order (\(p.zoneTypes.map(\.name).joined(separator: ", ")))")
+                    throw .invalidConfig(field: field.key("type"), value: z.type.name, reason: "\(p.name) zones must be listed once each in zone order (\(p.zoneTypes.map(\.name).joined(separator: ", ")))")
                 }
                 lastIdx = idx
                 guard z.free.count == Migratetype.count, z.free.allSatisfy({ $0.count == p.nrOrders }),
@@ -48,10 +48,10 @@ extension MachineConfig {
                     throw .invalidConfig(field: field, value: "shape", reason: "free needs \(Migratetype.count) rows of \(p.nrOrders) orders, pageblocks \(Migratetype.count) counts, watermark 3")
                 }
                 guard z.nrPageblocks > 0 else {
-                    throw .invalidConfig(field: "\(field).pageblocks", value: "0", reason: "a populated zone has at least one pageblock")
+                    throw .invalidConfig(field: field.key("pageblocks"), value: "0", reason: "a populated zone has at least one pageblock")
                 }
                 guard pfn + UInt64(z.nrPageblocks) * pbPages <= UInt64(UInt32.max - 1) else {
-                    throw .invalidConfig(field: "\(field).pageblocks", value: "\(z.nrPageblocks)", reason: "too large: a machine has at most 2^32-2 pages")
+                    throw .invalidConfig(field: field.key("pageblocks"), value: "\(z.nrPageblocks)", reason: "too large: a machine has at most 2^32-2 pages")
                 }
                 try ProcPlanner.checkFits(z, startPfn: Int(pfn), preset: p, seed: seed, field: field)
                 let pages = UInt64(z.nrPageblocks) * pbPages
@@ -62,7 +62,7 @@ extension MachineConfig {
             spans.append((nodeStart, pfn - nodeStart))
         }
         guard pfn <= UInt64(UInt32.max - 1) else {
-            throw .invalidConfig(field: "proc_image", value: "\(pfn) pages", reason: "too large: at most 2^32-2 pages")
+            throw .invalidConfig(field: FieldPath("proc_image"), value: "\(pfn) pages", reason: "too large: at most 2^32-2 pages")
         }
         var layout = MachineLayout(preset: p, nodeSpans: spans, zones: zones, distances: distances)
         layout.procAllocatedPages = allocated

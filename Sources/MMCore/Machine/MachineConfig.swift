@@ -80,23 +80,23 @@ public struct MachineConfig: Sendable, Equatable {
     public static let maxOrders = 16
 
     /// Checks the configuration and computes the physical layout. Throws `MMError.invalidConfig` naming
-    /// the field (JSON names: `preset.page_shift`, `memory_mib`, `nodes`, `zones[1][0].mib`, …).
+    /// the field (`FieldPath`: `page_shift`, `memory_mib`, `nodes`, zones 1, 0, `mib`, …).
     public func validate() throws(MMError) -> MachineLayout {
         let p = preset
         guard (12...16).contains(p.pageShift) else {
-            throw .invalidConfig(field: "page_shift", value: "\(p.pageShift)", reason: "base page size must be 4 KiB to 64 KiB (shift 12..16)")
+            throw .invalidConfig(field: FieldPath("page_shift"), value: "\(p.pageShift)", reason: "base page size must be 4 KiB to 64 KiB (shift 12..16)")
         }
         guard (1...MachineConfig.maxOrders).contains(p.nrOrders) else {
-            throw .invalidConfig(field: "nr_orders", value: "\(p.nrOrders)", reason: "must be 1..\(MachineConfig.maxOrders)")
+            throw .invalidConfig(field: FieldPath("nr_orders"), value: "\(p.nrOrders)", reason: "must be 1..\(MachineConfig.maxOrders)")
         }
         guard p.pageblockOrder >= 0 && p.pageblockOrder < p.nrOrders else {
-            throw .invalidConfig(field: "pageblock_order", value: "\(p.pageblockOrder)", reason: "must be 0..\(p.nrOrders - 1) (below nr_orders)")
+            throw .invalidConfig(field: FieldPath("pageblock_order"), value: "\(p.pageblockOrder)", reason: "must be 0..\(p.nrOrders - 1) (below nr_orders)")
         }
         guard (1...MachineConfig.maxNodes).contains(nodes) else {
-            throw .invalidConfig(field: "nodes", value: "\(nodes)", reason: "must be 1..\(MachineConfig.maxNodes)")
+            throw .invalidConfig(field: FieldPath("nodes"), value: "\(nodes)", reason: "must be 1..\(MachineConfig.maxNodes)")
         }
         guard swapMiB >= 0 && swapMiB <= (1 << 24) else {
-            throw .invalidConfig(field: "swap_mib", value: "\(swapMiB)", reason: "must be 0..16777216")
+            throw .invalidConfig(field: FieldPath("swap_mib"), value: "\(swapMiB)", reason: "must be 0..16777216")
         }
         let dist = try validatedDistances()
         try validateSysctl()
@@ -114,10 +114,10 @@ public struct MachineConfig: Sendable, Equatable {
 
         let totalPages = nodeSpans.reduce(0) { $0 + $1.pages }
         guard totalPages >= 2 * unitPages else {
-            throw .invalidConfig(field: "memory_mib", value: "\((totalPages * pageBytes) >> 20)", reason: "too small: at least \(2 * unitMiB) MiB")
+            throw .invalidConfig(field: FieldPath("memory_mib"), value: "\((totalPages * pageBytes) >> 20)", reason: "too small: at least \(2 * unitMiB) MiB")
         }
         guard totalPages <= UInt64(UInt32.max - 1) else {
-            throw .invalidConfig(field: "memory_mib", value: "\((totalPages * pageBytes) >> 20)", reason: "too large: at most 2^32-2 pages")
+            throw .invalidConfig(field: FieldPath("memory_mib"), value: "\((totalPages * pageBytes) >> 20)", reason: "too large: at most 2^32-2 pages")
         }
         return MachineLayout(preset: p, nodeSpans: nodeSpans, zones: zones, distances: dist)
     }
@@ -146,46 +146,46 @@ public struct MachineConfig: Sendable, Equatable {
         var zones: [ZoneLayout] = []
         var nodeSpans: NodeSpans = []
         guard layout.count == nodes else {
-            throw .invalidConfig(field: "zones", value: "\(layout.count) nodes", reason: "needs one zone list per node (\(nodes))")
+            throw .invalidConfig(field: FieldPath("zones"), value: "\(layout.count) nodes", reason: "needs one zone list per node (\(nodes))")
         }
         var pfn: UInt64 = 0
         var lastGeneral = -1
         for (nid, list) in layout.enumerated() {
             guard !list.isEmpty else {
-                throw .invalidConfig(field: "zones[\(nid)]", value: "[]", reason: "a node needs at least one zone")
+                throw .invalidConfig(field: FieldPath("zones").index(nid), value: "[]", reason: "a node needs at least one zone")
             }
             let nodeStart = pfn
             var lastIdx = -1
             for (i, spec) in list.enumerated() {
-                let field = "zones[\(nid)][\(i)]"
+                let field = FieldPath("zones").index(nid).index(i)
                 guard let idx = p.zoneTypes.firstIndex(of: spec.type) else {
-                    throw .invalidConfig(field: "\(field).type", value: spec.type.name,
+                    throw .invalidConfig(field: field.key("type"), value: spec.type.name,
                                          reason: "preset \(p.name) has zones \(p.zoneTypes.map(\.name).joined(separator: ", "))")
                 }
                 guard idx > lastIdx else {
-                    throw .invalidConfig(field: "\(field).type", value: spec.type.name, reason: "zones of a node must be listed in zone order, each once")
+                    throw .invalidConfig(field: field.key("type"), value: spec.type.name, reason: "zones of a node must be listed in zone order, each once")
                 }
                 lastIdx = idx
                 guard spec.mib > 0, UInt64(spec.mib) % unitMiB == 0, (UInt64(spec.mib) << 20) % unitBytes == 0 else {
-                    throw .invalidConfig(field: "\(field).mib", value: "\(spec.mib)", reason: "must be a positive multiple of \(unitMiB) MiB (the largest buddy block or pageblock)")
+                    throw .invalidConfig(field: field.key("mib"), value: "\(spec.mib)", reason: "must be a positive multiple of \(unitMiB) MiB (the largest buddy block or pageblock)")
                 }
                 let pages = (UInt64(spec.mib) << 20) / pageBytes
                 let startBytes = pfn * pageBytes
                 let endBytes = (pfn + pages) * pageBytes
                 if spec.type != .movable {
                     guard idx >= lastGeneral else {
-                        throw .invalidConfig(field: "\(field).type", value: spec.type.name, reason: "a lower zone cannot lie above a higher one in physical memory")
+                        throw .invalidConfig(field: field.key("type"), value: spec.type.name, reason: "a lower zone cannot lie above a higher one in physical memory")
                     }
                     lastGeneral = idx
                     // The zone must end below its type's physical limit (DMA below 16 MiB, …). It may
                     // start lower than the types beneath it would (a layout without a DMA zone).
                     if let limit = p.zoneLimits.first(where: { $0.0 == spec.type })?.1, endBytes > limit {
-                        throw .invalidConfig(field: "\(field).mib", value: "\(spec.mib)",
+                        throw .invalidConfig(field: field.key("mib"), value: "\(spec.mib)",
                                              reason: "\(spec.type.name) must end at or below \(limit >> 20) MiB on \(p.name) (this zone would end at \(endBytes >> 20) MiB)")
                     }
                     _ = startBytes
                     guard p.zoneLimits.contains(where: { $0.0 == spec.type }) else {
-                        throw .invalidConfig(field: "\(field).type", value: spec.type.name, reason: "\(p.name) places no memory in \(spec.type.name)")
+                        throw .invalidConfig(field: field.key("type"), value: spec.type.name, reason: "\(p.name) places no memory in \(spec.type.name)")
                     }
                 }
                 zones.append(ZoneLayout(node: nid, type: spec.type, indexInNode: idx, startPfn: pfn, pages: pages))
@@ -194,7 +194,7 @@ public struct MachineConfig: Sendable, Equatable {
             nodeSpans.append((nodeStart, pfn - nodeStart))
         }
         if let m = memoryMiB, UInt64(m) << 20 != pfn * pageBytes {
-            throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "does not match the zone layout's total of \((pfn * pageBytes) >> 20) MiB")
+            throw .invalidConfig(field: FieldPath("memory_mib"), value: "\(m)", reason: "does not match the zone layout's total of \((pfn * pageBytes) >> 20) MiB")
         }
         return (zones, nodeSpans)
     }
@@ -207,18 +207,18 @@ public struct MachineConfig: Sendable, Equatable {
         var zones: [ZoneLayout] = []
         var nodeSpans: NodeSpans = []
         guard let m = memoryMiB else {
-            throw .invalidConfig(field: "memory_mib", value: "null", reason: "memory_mib or zones is required")
+            throw .invalidConfig(field: FieldPath("memory_mib"), value: "null", reason: "memory_mib or zones is required")
         }
         guard m > 0 else {
-            throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "must be positive")
+            throw .invalidConfig(field: FieldPath("memory_mib"), value: "\(m)", reason: "must be positive")
         }
         let total = UInt64(m) << 20
         guard total <= p.maxMemoryBytes else {
-            throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "\(p.name) addresses at most \(p.maxMemoryBytes >> 20) MiB")
+            throw .invalidConfig(field: FieldPath("memory_mib"), value: "\(m)", reason: "\(p.name) addresses at most \(p.maxMemoryBytes >> 20) MiB")
         }
         let perNode = total / UInt64(nodes)
         guard total % UInt64(nodes) == 0, perNode % unitBytes == 0 else {
-            throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "must split into \(nodes) node(s) of a multiple of \(unitMiB) MiB each")
+            throw .invalidConfig(field: FieldPath("memory_mib"), value: "\(m)", reason: "must split into \(nodes) node(s) of a multiple of \(unitMiB) MiB each")
         }
         let nodePages = perNode / pageBytes
         for nid in 0..<nodes {
@@ -230,7 +230,7 @@ public struct MachineConfig: Sendable, Equatable {
                 let s = max(lowPfn, nodeStart), e = min(highPfn, nodeEnd)
                 if s < e {
                     guard (s % unitPages) == 0 && (e % unitPages) == 0 else {
-                        throw .invalidConfig(field: "memory_mib", value: "\(m)", reason: "zone \(t.name) boundaries must align to \(unitMiB) MiB")
+                        throw .invalidConfig(field: FieldPath("memory_mib"), value: "\(m)", reason: "zone \(t.name) boundaries must align to \(unitMiB) MiB")
                     }
                     let idx = p.zoneTypes.firstIndex(of: t)!
                     zones.append(ZoneLayout(node: nid, type: t, indexInNode: idx, startPfn: s, pages: e - s))
@@ -247,18 +247,18 @@ public struct MachineConfig: Sendable, Equatable {
             return (0..<nodes).map { a in (0..<nodes).map { b in a == b ? 10 : 20 } }
         }
         guard d.count == nodes, d.allSatisfy({ $0.count == nodes }) else {
-            throw .invalidConfig(field: "distances", value: "\(d.count)x\(d.first?.count ?? 0)", reason: "must be a \(nodes)x\(nodes) matrix")
+            throw .invalidConfig(field: FieldPath("distances"), value: "\(d.count)x\(d.first?.count ?? 0)", reason: "must be a \(nodes)x\(nodes) matrix")
         }
         for a in 0..<nodes {
             for b in 0..<nodes {
                 let v = d[a][b]
                 if a == b {
                     guard v == 10 else {
-                        throw .invalidConfig(field: "distances[\(a)][\(b)]", value: "\(v)", reason: "local distance must be 10")
+                        throw .invalidConfig(field: FieldPath("distances").index(a).index(b), value: "\(v)", reason: "local distance must be 10")
                     }
                 } else {
                     guard (11...254).contains(v) else {
-                        throw .invalidConfig(field: "distances[\(a)][\(b)]", value: "\(v)", reason: "remote distance must be 11..254")
+                        throw .invalidConfig(field: FieldPath("distances").index(a).index(b), value: "\(v)", reason: "remote distance must be 11..254")
                     }
                 }
             }
@@ -268,13 +268,13 @@ public struct MachineConfig: Sendable, Equatable {
 
     private func validateSysctl() throws(MMError) {
         if let v = sysctl.extfragThreshold, !(0...1000).contains(v) {
-            throw .invalidConfig(field: "sysctl.extfrag_threshold", value: "\(v)", reason: "must be 0..1000")
+            throw .invalidConfig(field: FieldPath("sysctl", "extfrag_threshold"), value: "\(v)", reason: "must be 0..1000")
         }
         if let v = sysctl.compactUnevictableAllowed, !(0...1).contains(v) {
-            throw .invalidConfig(field: "sysctl.compact_unevictable_allowed", value: "\(v)", reason: "must be 0 or 1")
+            throw .invalidConfig(field: FieldPath("sysctl", "compact_unevictable_allowed"), value: "\(v)", reason: "must be 0 or 1")
         }
         if let v = sysctl.minFreeKbytes, !(1...(1 << 30)).contains(v) {
-            throw .invalidConfig(field: "sysctl.min_free_kbytes", value: "\(v)", reason: "must be 1..1073741824")
+            throw .invalidConfig(field: FieldPath("sysctl", "min_free_kbytes"), value: "\(v)", reason: "must be 1..1073741824")
         }
     }
 }

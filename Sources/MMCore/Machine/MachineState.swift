@@ -136,7 +136,7 @@ private struct ImageReader {
     init(_ image: MachineStateImage) throws(MMError) {
         version = image.version
         guard image.version == MachineStateImage.version || MachineStateImage.convertibleVersions.contains(image.version) else {
-            throw .invalidConfig(field: "snapshot.version", value: "\(image.version)",
+            throw .invalidConfig(field: FieldPath("snapshot", "version"), value: "\(image.version)",
                                  reason: "this service reads machine state version \(MachineStateImage.version)")
         }
         var d: [String: MachineStateImage.Section] = [:]
@@ -155,7 +155,7 @@ private struct ImageReader {
     }
 
     static func bad(_ name: String, _ reason: String) -> MMError {
-        .invalidConfig(field: "snapshot.\(name)", value: name, reason: reason)
+        .invalidConfig(field: FieldPath("snapshot").key(name), value: name, reason: reason)
     }
 
     func section(_ name: String, elementBytes: Int, count: Int?) throws(MMError) -> MachineStateImage.Section {

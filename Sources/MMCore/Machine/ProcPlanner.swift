@@ -50,7 +50,7 @@ struct ProcPlanner {
     }
 
     /// Refuses, naming the field, a zone whose counts cannot be laid out in its pageblocks.
-    static func checkFits(_ z: ProcImage.Zone, startPfn: Int, preset: ArchPreset, seed: UInt64, field: String) throws(MMError) {
+    static func checkFits(_ z: ProcImage.Zone, startPfn: Int, preset: ArchPreset, seed: UInt64, field: FieldPath) throws(MMError) {
         _ = try ProcPlanner(preset: preset).plan(z, startPfn: startPfn, seed: seed, field: field)
     }
 
@@ -61,29 +61,29 @@ struct ProcPlanner {
         var k = 0
         for (nid, node) in image.nodes.enumerated() {
             for (i, z) in node.zones.enumerated() {
-                out.append(try planner.plan(z, startPfn: Int(layout.zones[k].startPfn), seed: seed, field: "proc_image.nodes[\(nid)].zones[\(i)]"))
+                out.append(try planner.plan(z, startPfn: Int(layout.zones[k].startPfn), seed: seed, field: FieldPath("proc_image", "nodes").index(nid).key("zones").index(i)))
                 k += 1
             }
         }
         return out
     }
 
-    static func invalid(_ field: String, _ value: Int, _ reason: String) -> MMError {
+    static func invalid(_ field: FieldPath, _ value: Int, _ reason: String) -> MMError {
         .invalidConfig(field: field, value: String(value), reason: reason)
     }
 
     /// Migratetype preference when a pageblock must be of another type than wanted: Movable first.
     static let typePreference: [Int] = [Migratetype.movable, .unmovable, .reclaimable, .reserve, .isolate].map { Int($0.rawValue) }
 
-    func plan(_ z: ProcImage.Zone, startPfn: Int, seed: UInt64, field: String) throws(MMError) -> ZonePlan {
+    func plan(_ z: ProcImage.Zone, startPfn: Int, seed: UInt64, field: FieldPath) throws(MMError) -> ZonePlan {
         let nb = z.nrPageblocks
         let freePages = z.freePages
         guard z.managed >= freePages else {
-            throw ProcPlanner.invalid("\(field).managed", z.managed, "fewer managed pages than the \(freePages) free pages of the free lists")
+            throw ProcPlanner.invalid(field.key("managed"), z.managed, "fewer managed pages than the \(freePages) free pages of the free lists")
         }
         let reservedPages = nb * pbPages - z.managed
         guard reservedPages >= 0 else {
-            throw ProcPlanner.invalid("\(field).pageblocks", nb, "\(nb) pageblocks of \(pbPages) pages hold fewer pages than the zone's \(z.managed) managed pages")
+            throw ProcPlanner.invalid(field.key("pageblocks"), nb, "\(nb) pageblocks of \(pbPages) pages hold fewer pages than the zone's \(z.managed) managed pages")
         }
         var rng = SeededRandom(seed: SeededRandom.mix(seed ^ (UInt64(startPfn) &* 0x9E37_79B9) ^ 0x5052_4F43))
         let roles = try placeLargeFree(z, nb: nb, startPfn: startPfn, rng: &rng, field: field)
@@ -134,7 +134,7 @@ struct ProcPlanner {
 
     /// The roles of the zone's pageblocks once the free blocks of pageblock order and above are placed
     /// (module comment). Refuses a zone with more of them than its max-order-aligned groups can hold.
-    func placeLargeFree(_ z: ProcImage.Zone, nb: Int, startPfn: Int, rng: inout SeededRandom, field: String) throws(MMError) -> [Role] {
+    func placeLargeFree(_ z: ProcImage.Zone, nb: Int, startPfn: Int, rng: inout SeededRandom, field: FieldPath) throws(MMError) -> [Role] {
         var roles = [Role](repeating: .partial, count: nb)
         let u = 1 << (maxOrder - pbOrder)
         let firstPB = startPfn >> pbOrder
@@ -157,7 +157,7 @@ struct ProcPlanner {
         var chains = 0
         for o in pbOrder..<maxOrder { chains = Swift.max(chains, pending[o].count) }
         guard fmax + chains <= full.count else {
-            throw ProcPlanner.invalid("\(field).free", fmax + chains,
+            throw ProcPlanner.invalid(field.key("free"), fmax + chains,
                                       "\(fmax) free blocks of order \(maxOrder) and \(chains) of orders \(pbOrder)..<\(maxOrder) (each beside a partly used pageblock) need more than the zone's \(full.count) max-order-aligned groups of \(u) pageblocks")
         }
         var k = 0
@@ -186,7 +186,7 @@ struct ProcPlanner {
     /// blocks and the left-over ones); only if some are still left is everything placed densely: every
     /// pageblock filled again, in that order, from all the blocks. Refuses when even that leaves a
     /// block over.
-    func placeSmallFree(_ z: ProcImage.Zone, _ plan: inout ZonePlan, partials: [Int], field: String, rng: inout SeededRandom) throws(MMError) {
+    func placeSmallFree(_ z: ProcImage.Zone, _ plan: inout ZonePlan, partials: [Int], field: FieldPath, rng: inout SeededRandom) throws(MMError) {
         guard pbOrder > 0 else { return }
         let cands = partials.filter { plan.reserved[$0] < pbPages }
         var byType = [[Int]](repeating: [], count: Migratetype.count)
@@ -243,7 +243,7 @@ struct ProcPlanner {
         }
         if let mt = pool.firstIndex(where: { $0.contains { $0 > 0 } }) {
             let o = pool[mt].firstIndex { $0 > 0 }!
-            throw ProcPlanner.invalid("\(field).free", z.free[mt][o],
+            throw ProcPlanner.invalid(field.key("free"), z.free[mt][o],
                                       "the free blocks below pageblock order need a page that is not free beside each, and the zone's allocated and reserved pages are too few to keep them apart (\(pool[mt][o]) of order \(o) on \(Migratetype(rawValue: UInt8(mt))!.name) left over)")
         }
     }
@@ -270,7 +270,7 @@ struct ProcPlanner {
 
     /// The pageblocks `Number of mixed blocks` names, per type: the first of that type (pfn order) with
     /// an allocated page, which becomes one of another mobility.
-    func markMixed(_ z: ProcImage.Zone, _ plan: inout ZonePlan, partials: [Int], field: String) throws(MMError) {
+    func markMixed(_ z: ProcImage.Zone, _ plan: inout ZonePlan, partials: [Int], field: FieldPath) throws(MMError) {
         guard let mixed = z.mixedBlocks else { return }
         var need = mixed
         for b in partials {
@@ -283,7 +283,7 @@ struct ProcPlanner {
             }
         }
         if let t = need.firstIndex(where: { $0 > 0 }) {
-            throw ProcPlanner.invalid("\(field).mixed_blocks", mixed[t], "more mixed \(Migratetype(rawValue: UInt8(t))!.name) pageblocks than pageblocks of that type with allocated pages")
+            throw ProcPlanner.invalid(field.key("mixed_blocks"), mixed[t], "more mixed \(Migratetype(rawValue: UInt8(t))!.name) pageblocks than pageblocks of that type with allocated pages")
         }
     }
 }

@@ -118,7 +118,7 @@ extension Machine {
     public var thpDefrag: THPDefrag? { modern?.thpDefrag }
     public var thpEnabled: THPEnabled? { modern?.thpEnabled }
 
-    func requireModern(_ field: String) throws(MMError) {
+    func requireModern(_ field: FieldPath) throws(MMError) {
         guard modern != nil else {
             throw .invalidConfig(field: field, value: kernel.name, reason: "kernel \(kernel.name) has no such setting (only kernel 6.6 has)")
         }
@@ -127,9 +127,9 @@ extension Machine {
     /// Writing /proc/sys/vm/compaction_proactiveness (0..100). A non-zero write sets every node's
     /// `proactive_compact_trigger` and wakes its kcompactd (`compaction_proactiveness_sysctl_handler`).
     public func setCompactionProactiveness(_ v: Int) throws(MMError) {
-        try requireModern("compaction_proactiveness")
+        try requireModern(FieldPath("compaction_proactiveness"))
         guard ModernSysctlSettings.proactivenessRange.contains(v) else {
-            throw .invalidConfig(field: "compaction_proactiveness", value: "\(v)", reason: "must be 0..100")
+            throw .invalidConfig(field: FieldPath("compaction_proactiveness"), value: "\(v)", reason: "must be 0..100")
         }
         ms.compactionProactiveness = v
         if v != 0 {
@@ -144,9 +144,9 @@ extension Machine {
 
     /// Writing /proc/sys/vm/watermark_boost_factor (>= 0).
     public func setWatermarkBoostFactor(_ v: Int) throws(MMError) {
-        try requireModern("watermark_boost_factor")
+        try requireModern(FieldPath("watermark_boost_factor"))
         guard ModernSysctlSettings.boostFactorRange.contains(v) else {
-            throw .invalidConfig(field: "watermark_boost_factor", value: "\(v)", reason: "must be 0..2147483647")
+            throw .invalidConfig(field: FieldPath("watermark_boost_factor"), value: "\(v)", reason: "must be 0..2147483647")
         }
         ms.watermarkBoostFactor = v
         bumpGeneration()
@@ -155,9 +155,9 @@ extension Machine {
     /// Writing /proc/sys/vm/watermark_scale_factor (1..3000): the watermarks are computed again
     /// (`watermark_scale_factor_sysctl_handler` → `setup_per_zone_wmarks`).
     public func setWatermarkScaleFactor(_ v: Int) throws(MMError) {
-        try requireModern("watermark_scale_factor")
+        try requireModern(FieldPath("watermark_scale_factor"))
         guard ModernSysctlSettings.scaleFactorRange.contains(v) else {
-            throw .invalidConfig(field: "watermark_scale_factor", value: "\(v)", reason: "must be 1..3000")
+            throw .invalidConfig(field: FieldPath("watermark_scale_factor"), value: "\(v)", reason: "must be 1..3000")
         }
         ms.watermarkScaleFactor = v
         setupPerZoneWmarks()
@@ -166,14 +166,14 @@ extension Machine {
 
     /// Writing /sys/kernel/mm/transparent_hugepage/defrag.
     public func setTHPDefrag(_ d: THPDefrag) throws(MMError) {
-        try requireModern("defrag")
+        try requireModern(FieldPath("defrag"))
         ms.thpDefrag = d
         bumpGeneration()
     }
 
     /// Writing /sys/kernel/mm/transparent_hugepage/enabled.
     public func setTHPEnabled(_ e: THPEnabled) throws(MMError) {
-        try requireModern("enabled")
+        try requireModern(FieldPath("enabled"))
         ms.thpEnabled = e
         bumpGeneration()
     }

@@ -69,6 +69,11 @@ public struct PageblockTable: Equatable, Sendable {
     /// Per block `PageblockInfo.Field.count` counters: block b's are `counts[b * 8 ..< b * 8 + 8]`.
     public var counts: [UInt16]
 
+    public init(flags: [UInt8], counts: [UInt16]) {
+        self.flags = flags
+        self.counts = counts
+    }
+
     public static let mixedBit: UInt8 = 1 << 3
 
     public var count: Int { flags.count }

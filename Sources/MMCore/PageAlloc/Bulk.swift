@@ -32,7 +32,7 @@ extension Machine {
 
     static func validateTag(_ tag: String) throws(MMError) {
         guard !tag.isEmpty, tag.utf8.count <= maxTagLength else {
-            throw .invalidConfig(field: "tag", value: tag, reason: "must be 1..\(maxTagLength) bytes")
+            throw .invalidConfig(field: FieldPath("tag"), value: tag, reason: "must be 1..\(maxTagLength) bytes")
         }
     }
 
@@ -44,7 +44,7 @@ extension Machine {
                              stopAfterFailures: Int? = nil) throws(MMError) -> BulkAllocResult {
         try validate(req)
         guard count >= 0 && count <= 1 << 32 else {
-            throw .invalidConfig(field: "count", value: "\(count)", reason: "must be 0..4294967296")
+            throw .invalidConfig(field: FieldPath("count"), value: "\(count)", reason: "must be 0..4294967296")
         }
         if let t = tag { try Machine.validateTag(t) }
         var ok = 0, failed = 0, consecutive = 0, cStalls = 0, rStalls = 0, reclaimed = 0
@@ -107,7 +107,7 @@ extension Machine {
     @discardableResult
     public func freeTag(_ tag: String, pattern: FreePattern) throws(MMError) -> Int {
         if case .random(let f, _) = pattern, !(f >= 0 && f <= 1) {
-            throw .invalidConfig(field: "fraction", value: "\(f)", reason: "must be between 0 and 1")
+            throw .invalidConfig(field: FieldPath("fraction"), value: "\(f)", reason: "must be between 0 and 1")
         }
         guard (tags[tag]?.contains { handles.resolve($0) != nil }) ?? false else { throw .unknownTag(tag) }
         bumpGeneration()

@@ -60,10 +60,10 @@ extension Machine {
     @inline(never)
     func rejectRequest(_ req: AllocRequest) throws(MMError) {
         guard req.order >= 0 && req.order < nrOrders else {
-            throw .orderOutOfRange(field: "order", order: req.order, max: nrOrders - 1)
+            throw .orderOutOfRange(field: FieldPath("order"), order: req.order, max: nrOrders - 1)
         }
         if let n = req.node, !(0..<nodes.count).contains(n) {
-            throw .unknownNode(field: "node", node: n)
+            throw .unknownNode(field: FieldPath("node"), node: n)
         }
     }
 

@@ -1,18 +1,3 @@
-extension Experiment {
-    /// `kernel` and `compaction` are two spellings of one field: a variant that gives one of them
-    /// replaces the template's other one (else `{"compaction": true}` in the template and
-    /// `{"kernel": "2.6.34"}` in a variant would contradict each other).
-    static func template(_ template: JSON, spelledFor variant: JSON) -> JSON {
-        guard case .object(let t) = template, case .object(let v) = variant else { return template }
-        let gives = Set(v.map(\.0))
-        var drop: String?
-        if gives.contains("kernel") && !gives.contains("compaction") { drop = "compaction" }
-        if gives.contains("compaction") && !gives.contains("kernel") { drop = "kernel" }
-        guard let d = drop else { return template }
-        return .object(t.filter { $0.0 != d })
-    }
-}
-
 extension ExperimentResult {
     /// Columns added when a variant runs kernel 6.6: the kernel, and the counters only that kernel has.
     public static let modernColumns = ["kernel", "compact_daemon_wake", "compact_daemon_migrate_scanned",

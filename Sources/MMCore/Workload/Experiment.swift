@@ -34,64 +34,6 @@ public struct Experiment: Sendable {
         w.seed &+= UInt64(k + seedOffset)
         return (c, w)
     }
-
-    /// Reads `{"name", "template": {machine}, "variants": [{"name", ...machine overrides}], "workload": {...} | "preset": "..."}`.
-    /// Each variant's keys override the template's (objects such as `sysctl` merge key by key).
-    public init(json: JSON) throws(MMError) {
-        let r = try JSONObjectReader(json, path: "")
-        try r.rejectUnknown(["name", "template", "variants", "workload", "preset", "repeat", "seed_offset", "part_of"])
-        let repeatCount = try r.int("repeat", in: 1...Experiment.maxRepeat) ?? 1
-        let seedOffset = try r.int("seed_offset", in: 0...(Experiment.maxRepeat - 1)) ?? 0
-        let partOf = try r.string("part_of")
-        let template = r["template"] ?? .object([])
-        _ = try JSONObjectReader(template, path: "template")
-        guard let vs = try r.array("variants", maxCount: Experiment.maxVariants), !vs.isEmpty else {
-            throw .invalidConfig(field: "variants", value: "missing", reason: "needs 1..\(Experiment.maxVariants) variants")
-        }
-        var variants: [ExperimentVariant] = []
-        for (i, v) in vs.enumerated() {
-            let vr = try JSONObjectReader(v, path: "variants[\(i)]")
-            let name = try vr.string("name") ?? "variant-\(i)"
-            guard !variants.contains(where: { $0.name == name }) else {
-                throw .invalidConfig(field: "variants[\(i)].name", value: name, reason: "variant names must differ")
-            }
-            let merged = Experiment.merge(Experiment.template(template, spelledFor: v), v, dropping: "name")
-            variants.append(ExperimentVariant(name: name, config: try MachineConfig(json: merged, path: "variants[\(i)]")))
-        }
-        let workload: WorkloadDefinition
-        switch (r["workload"], try r.string("preset")) {
-        case (let w?, nil): workload = try WorkloadDefinition(json: w, path: "workload")
-        case (nil, let p?):
-            guard let d = WorkloadPresets.definition(named: p) else {
-                throw .invalidConfig(field: "preset", value: p, reason: "unknown workload preset (\(WorkloadPresets.all.map(\.name).joined(separator: ", ")))")
-            }
-            workload = d
-        default:
-            throw .invalidConfig(field: "workload", value: "", reason: "give exactly one of workload, preset")
-        }
-        for (i, v) in variants.enumerated() {
-            do { try workload.validate(for: v.config) } catch {
-                throw .invalidConfig(field: "variants[\(i)]", value: v.name, reason: "workload does not fit this machine: \(error)")
-            }
-        }
-        self.init(name: try r.string("name") ?? workload.name, variants: variants, workload: workload, repeatCount: repeatCount)
-        self.seedOffset = seedOffset
-        self.partOf = partOf
-    }
-
-    /// Object merge: keys of `over` replace those of `base`; nested objects merge.
-    static func merge(_ base: JSON, _ over: JSON, dropping: String) -> JSON {
-        guard case .object(let b) = base, case .object(let o) = over else { return over }
-        var out = b
-        for (k, v) in o where k != dropping {
-            if let i = out.firstIndex(where: { $0.0 == k }) {
-                if case .object = out[i].1, case .object = v { out[i].1 = merge(out[i].1, v, dropping: "") } else { out[i].1 = v }
-            } else {
-                out.append((k, v))
-            }
-        }
-        return .object(out)
-    }
 }
 
 /// The results of an experiment, one per variant, in the variants' order.
@@ -105,7 +47,7 @@ public struct ExperimentResult: Sendable {
     /// Further replicates of each variant, after `replicates[v]` in seed order, known only by their
     /// table row and figures: those the other parts of a spread experiment ran.
     public var laterReplicates: [[ReplicateRecord]] = []
-    /// Whether `json` carries `replicates_exact` (a part of a spread experiment).
+    /// Whether the result's document (MMFormat) carries `replicates_exact` (a part of a spread experiment).
     public var carriesExactRecords = false
 
     public init(name: String, workload: String, variants: [(name: String, result: WorkloadResult)]) {
@@ -152,7 +94,7 @@ public struct ExperimentResult: Sendable {
     /// One variant's row for replicate `r`.
     func row(_ variant: String, _ r: WorkloadResult) -> [String] {
         let l = r.latency
-        func us(_ ns: UInt64) -> String { JSON.format((Double(ns) / 1000).rounded()) }
+        func us(_ ns: UInt64) -> String { formatWhole((Double(ns) / 1000).rounded()) }
         let memMiB = (r.machine.memoryMiB ?? r.machine.zoneLayout?.flatMap { $0 }.reduce(0) { $0 + $1.mib }) ?? 0
         return [variant, String(r.machine.seed), r.machine.preset.name, String(memMiB), r.machine.compaction ? "yes" : "no",
                     String(r.requested), String(r.highAllocAttempts), String(r.highAllocSuccesses), format1(r.requestPercent),
@@ -165,41 +107,19 @@ public struct ExperimentResult: Sendable {
                     r.selftest.map { "\($0.passed ? "pass" : "fail") (\($0.hugepages) huge pages, index \($0.compactionIndex))" } ?? "-"]
                    + modernCells(r)
     }
+}
 
-    /// The table as CSV (RFC 4180; a header line, then one line per variant and seed). With more than one
-    /// seed, a blank line and the summary table follow (`summaryColumns`: per variant and figure the mean,
-    /// sd, 95 % CI, and the paired difference from the first variant with its 95 % CI).
-    public var csv: String {
-        func q(_ s: String) -> String { s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingAll("\"", "\"\"") + "\"" : s }
-        var out = ([columnNames] + rows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
-        if repeatCount > 1 {
-            out += "\n" + ([ExperimentResult.summaryColumns] + summaryRows).map { $0.map(q).joined(separator: ",") }.joined(separator: "\n") + "\n"
-        }
-        return out
-    }
-
-    /// The table as Markdown, like the seed's cover letter tables; with more than one seed, the summary
-    /// table follows.
-    public var markdown: String {
-        func table(_ cols: [String], _ rows: [[String]]) -> String {
-            var out = "| " + cols.joined(separator: " | ") + " |\n"
-            out += "|" + cols.map { _ in "---" }.joined(separator: "|") + "|\n"
-            for r in rows { out += "| " + r.joined(separator: " | ") + " |\n" }
-            return out
-        }
-        var out = table(columnNames, rows)
-        if repeatCount > 1 { out += "\n" + table(ExperimentResult.summaryColumns, summaryRows) }
-        return out
-    }
+/// A whole number of a table cell: integral values below 10^15 without a fraction (others as Swift prints
+/// them).
+func formatWhole(_ d: Double) -> String {
+    if !d.isFinite { return "null" }
+    if d == d.rounded() && abs(d) < 1e15 { return String(Int64(d)) }
+    return "\(d)"
 }
 
 func format1(_ d: Double) -> String {
     let r = (d * 10).rounded() / 10
     return r == r.rounded() ? String(Int(r)) : String(r)
-}
-
-extension String {
-    func replacingAll(_ a: String, _ b: String) -> String { split(separator: Character(a), omittingEmptySubsequences: false).joined(separator: b) }
 }
 
 extension Experiment {

@@ -19,16 +19,6 @@ public struct THPFaultSpec: Sendable, Equatable {
     public init(madvise: Bool = true, fallback: Bool = true) { self.madvise = madvise; self.fallback = fallback }
 }
 
-extension WorkloadDefinition {
-    static func parseTHPFault(_ r: JSONObjectReader) throws(MMError) -> THPFaultSpec? {
-        guard r["thp"] != nil else { return nil }
-        if r["thp"] == .bool(true) { return THPFaultSpec() }
-        guard let t = try r.object("thp") else { return nil }
-        try t.rejectUnknown(["madvise", "fallback"])
-        return THPFaultSpec(madvise: try t.bool("madvise") ?? true, fallback: try t.bool("fallback") ?? true)
-    }
-}
-
 extension Machine {
     /// Whether THP applies to a mapping (`hugepage_vma_check` for the `enabled` setting); always on the
     /// old kernels, whose faults are plain order-9 attempts.

@@ -272,7 +272,7 @@ extension Machine {
         run.refusalMark = stateRefusals
         while !run.isDone && run.events < budgetEnd {
             if run.events >= run.eventLimit {
-                run.failure = .invalidConfig(field: "steps", value: "\(run.events) events",
+                run.failure = .invalidConfig(field: FieldPath("steps"), value: "\(run.events) events",
                                              reason: "the workload exceeds \(run.eventLimit) allocation events")
                 break
             }

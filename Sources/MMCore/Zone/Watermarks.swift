@@ -182,7 +182,7 @@ extension Machine {
     /// Writing /proc/sys/vm/min_free_kbytes: recomputes every zone's watermarks and reserve blocks.
     public func setMinFreeKbytes(_ kb: Int) throws(MMError) {
         guard (1...(1 << 30)).contains(kb) else {
-            throw .invalidConfig(field: "min_free_kbytes", value: "\(kb)", reason: "must be 1..1073741824")
+            throw .invalidConfig(field: FieldPath("min_free_kbytes"), value: "\(kb)", reason: "must be 1..1073741824")
         }
         minFreeKbytes = kb
         setupPerZoneWmarks()
@@ -192,7 +192,7 @@ extension Machine {
     /// Writing /proc/sys/vm/extfrag_threshold (0..1000).
     public func setExtfragThreshold(_ v: Int) throws(MMError) {
         guard (0...1000).contains(v) else {
-            throw .invalidConfig(field: "extfrag_threshold", value: "\(v)", reason: "must be 0..1000")
+            throw .invalidConfig(field: FieldPath("extfrag_threshold"), value: "\(v)", reason: "must be 0..1000")
         }
         extfragThreshold = v
         bumpGeneration()
@@ -201,7 +201,7 @@ extension Machine {
     /// Writing /proc/sys/vm/compact_unevictable_allowed (0 or 1).
     public func setCompactUnevictableAllowed(_ v: Int) throws(MMError) {
         guard (0...1).contains(v) else {
-            throw .invalidConfig(field: "compact_unevictable_allowed", value: "\(v)", reason: "must be 0 or 1")
+            throw .invalidConfig(field: FieldPath("compact_unevictable_allowed"), value: "\(v)", reason: "must be 0 or 1")
         }
         compactUnevictableAllowed = v
         bumpGeneration()
@@ -211,7 +211,7 @@ extension Machine {
     /// mm/hugetlb.c): 1 makes `htlb_alloc_mask` GFP_HIGHUSER_MOVABLE, 0 GFP_HIGHUSER.
     public func setHugepagesTreatAsMovable(_ v: Int) throws(MMError) {
         guard (0...1).contains(v) else {
-            throw .invalidConfig(field: "hugepages_treat_as_movable", value: "\(v)", reason: "must be 0 or 1")
+            throw .invalidConfig(field: FieldPath("hugepages_treat_as_movable"), value: "\(v)", reason: "must be 0 or 1")
         }
         hugepagesTreatAsMovable = v
         bumpGeneration()

@@ -1,5 +1,6 @@
 @testable import CompactServiceKit
 import MMCore
+import MMFormat
 import XCTest
 
 /// The journal's and the snapshot's file formats: round trips, and every kind of damage read as
@@ -155,5 +156,30 @@ final class SnapshotFormatTests: XCTestCase {
         XCTAssertThrowsError(try SnapshotFormat.decode(SnapshotFormat.encode(newer, id))) { e in
             XCTAssertTrue("\(e)".contains("machine state version"), "\(e)")
         }
+    }
+}
+
+/// Replay reads a journal's workload record as the reader of its day did: a null on a member that
+/// reader never read was accepted then, so it is read as absent on replay, while a live request with it
+/// is refused (one rule for null, MMFormat).
+final class LegacyRecordTests: XCTestCase {
+    func testANullTheOldReaderIgnoredReplaysAsAbsentButIsRefusedLive() throws {
+        let json = try JSON.parse(#"""
+            {"name": "w", "seed": 1, "steps": [
+              {"fill": {"kind": "anon", "fraction": 0.2, "tag": "a"}},
+              {"free": {"tag": "a", "pattern": "all", "fraction": null}}]}
+            """#)
+        XCTAssertThrowsError(try WorkloadDefinition(json: json), "a live definition with the null is refused")
+        let m = try Machine(MachineConfig(preset: .x86_64, memoryMiB: 64, seed: 1))
+        let runs = MachineRuns()
+        let op = MachineRecord.Op.workload(run: 1, job: "j", begin: json, calls: 0)
+        XCTAssertThrowsError(try MachineOps.perform(op, on: m, runs: runs, limit: .time(start: monotonicNs())))
+        XCTAssertEqual(m.liveAllocations, 0, "the refused live record changed nothing")
+        let replay = try MachineOps.perform(op, on: m, runs: runs, limit: .unbounded)
+        guard case .workloadSection(let run, _, let done) = replay.outcome else { return XCTFail("\(replay.outcome)") }
+        XCTAssertTrue(done)
+        XCTAssertNil(run.failure)
+        XCTAssertEqual(run.result.stepsDone, 2)
+        XCTAssertEqual(m.liveAllocations, 0, "the free step freed the whole tag, as without the null")
     }
 }

@@ -1,3 +1,5 @@
+import MMFormat
+
 @testable import CompactServiceKit
 import Foundation
 import XCTest

@@ -1,6 +1,7 @@
 @testable import CompactServiceKit
 import Foundation
 import MMCore
+import MMFormat
 import Testing
 import XCTest
 

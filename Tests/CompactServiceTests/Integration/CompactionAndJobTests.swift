@@ -1,6 +1,7 @@
 @testable import CompactServiceKit
 import Foundation
 import MMCore
+import MMFormat
 import XCTest
 
 /// Compaction triggers, workloads, experiments and jobs over real HTTP.

@@ -2,6 +2,7 @@
 import Dispatch
 import Foundation
 import MMCore
+import MMFormat
 import Synchronization
 import XCTest
 

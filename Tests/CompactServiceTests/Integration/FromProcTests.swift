@@ -1,6 +1,7 @@
 @testable import CompactServiceKit
 import Foundation
 import MMCore
+import MMFormat
 import XCTest
 
 /// `POST /v1/machines` with `from_proc`, against the real server: the machine's /proc text gives back

@@ -1,6 +1,7 @@
 @testable import CompactServiceKit
 import Foundation
 import MMCore
+import MMFormat
 import XCTest
 
 /// The dashboard's data against the real server: GET …/pageblocks (binary), GET …/pages, the stream's

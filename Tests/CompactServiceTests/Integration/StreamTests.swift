@@ -1,6 +1,7 @@
 @testable import CompactServiceKit
 import Foundation
 import MMCore
+import MMFormat
 import XCTest
 
 /// GET /v1/machines/{name}/stats/stream against the real server.

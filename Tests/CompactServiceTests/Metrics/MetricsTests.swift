@@ -1,6 +1,7 @@
 @testable import CompactServiceKit
 import Foundation
 import MMCore
+import MMFormat
 import XCTest
 
 /// GET /metrics: the Prometheus text format, node_exporter's names, the service's own metrics.

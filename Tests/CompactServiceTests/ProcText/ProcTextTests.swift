@@ -1,6 +1,7 @@
 @testable import CompactServiceKit
 import Foundation
 import MMCore
+import MMFormat
 import Testing
 
 /// The /proc readers (ProcText/) on texts of several kernel releases (Fixtures/, written in each

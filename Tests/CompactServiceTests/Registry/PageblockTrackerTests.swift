@@ -1,6 +1,7 @@
 @testable import CompactServiceKit
 import Foundation
 import MMCore
+import MMFormat
 import XCTest
 
 /// The pageblock snapshots streams cut their events from: which blocks count as changed, and the

@@ -1,3 +1,5 @@
+import MMFormat
+
 @testable import CompactServiceKit
 @testable import MMCore
 import Testing

@@ -1,5 +1,6 @@
 import XCTest
 @testable import MMCore
+import MMFormat
 
 final class CompactZoneTests: XCTestCase {
     /// Fills memory with order-0 anon pages and frees 7 of every 8: every pageblock keeps movable pages,
@@ -149,7 +150,7 @@ final class CompactZoneTests: XCTestCase {
 
     func testVanillaKernelHasNoCompaction() {
         let m = makeMachine(.x86_64, mib: 64, compaction: false)
-        XCTAssertThrowsError(try m.compactMemory()) { XCTAssertEqual(($0 as? MMError)?.field, "compaction") }
+        XCTAssertThrowsError(try m.compactMemory()) { XCTAssertEqual(($0 as? MMError)?.jsonField, "compaction") }
         XCTAssertThrowsError(try m.compactNode(0))
     }
 
@@ -157,6 +158,6 @@ final class CompactZoneTests: XCTestCase {
         let m = makeMachine(.x86_64, mib: 512, nodes: 2)
         let r = try m.compactNode(1)
         XCTAssertTrue(r.zones.allSatisfy { $0.node == 1 })
-        XCTAssertThrowsError(try m.compactNode(2)) { XCTAssertEqual($0 as? MMError, .unknownNode(field: "node", node: 2)) }
+        XCTAssertThrowsError(try m.compactNode(2)) { XCTAssertEqual($0 as? MMError, .unknownNode(field: FieldPath("node"), node: 2)) }
     }
 }

@@ -1,3 +1,4 @@
+import MMFormat
 import XCTest
 @testable import MMCore
 

@@ -1,3 +1,4 @@
+import MMFormat
 import XCTest
 @testable import MMCore
 
@@ -5,7 +6,7 @@ import XCTest
 /// experiment rule that `kernel` and `compaction` are one field.
 final class KernelConfigTests: XCTestCase {
     func field(_ json: String) -> String? {
-        do { _ = try MachineConfig(json: try JSON.parse(json)); return nil } catch let e as MMError { return e.field } catch { return "?" }
+        do { _ = try MachineConfig(json: try JSON.parse(json)); return nil } catch let e as MMError { return e.jsonField } catch { return "?" }
     }
 
     func testKernelAndCompactionAreOneField() throws {

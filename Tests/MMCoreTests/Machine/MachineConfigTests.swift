@@ -1,5 +1,6 @@
 import XCTest
 @testable import MMCore
+import MMFormat
 
 final class MachineConfigTests: XCTestCase {
     func testX86_64ZonesFollowPhysicalBoundaries() throws {
@@ -51,7 +52,7 @@ final class MachineConfigTests: XCTestCase {
 
     func testImpossibleConfigurationsNameTheField() {
         func field(_ cfg: MachineConfig) -> String? {
-            do { _ = try Machine(cfg); return nil } catch { return error.field }
+            do { _ = try Machine(cfg); return nil } catch { return error.jsonField }
         }
         XCTAssertEqual(field(MachineConfig(memoryMiB: 0)), "memory_mib")
         XCTAssertEqual(field(MachineConfig(memoryMiB: 6)), "memory_mib")          // not a multiple of 4 MiB

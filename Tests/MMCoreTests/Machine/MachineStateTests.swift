@@ -1,3 +1,4 @@
+import MMFormat
 import XCTest
 @testable import MMCore
 
@@ -191,7 +192,7 @@ final class MachineStateTests: XCTestCase {
                 _ = try Machine(config, restoring: img)
                 XCTFail("restored an image that should be refused (\(naming))", line: line)
             } catch let MMError.invalidConfig(field, _, _) {
-                XCTAssertTrue(field.contains(naming), "\(field) does not name \(naming)", line: line)
+                XCTAssertTrue(field.jsonPath.contains(naming), "\(field.jsonPath) does not name \(naming)", line: line)
             } catch {
                 XCTFail("\(error)", line: line)
             }

@@ -1,3 +1,4 @@
+import MMFormat
 import XCTest
 @testable import MMCore
 
@@ -125,7 +126,7 @@ final class ProcBuildTests: XCTestCase {
         // More free pages than managed.
         image.nodes[1].zones[0].managed = 1000
         XCTAssertThrowsError(try Self.machine(image)) { e in
-            XCTAssertEqual((e as? MMError)?.field, "proc_image.nodes[1].zones[0].managed")
+            XCTAssertEqual((e as? MMError)?.jsonField, "proc_image.nodes[1].zones[0].managed")
         }
         // More max-order free blocks than the zone's pageblocks hold.
         // (Normal: 64 max-order groups and an edge pageblock; 70 order-9 blocks need 69 groups beside
@@ -133,7 +134,7 @@ final class ProcBuildTests: XCTestCase {
         image = Self.image()
         image.nodes[1].zones[0].free[2][9] = 70
         XCTAssertThrowsError(try Self.machine(image)) { e in
-            XCTAssertEqual((e as? MMError)?.field, "proc_image.nodes[1].zones[0].free")
+            XCTAssertEqual((e as? MMError)?.jsonField, "proc_image.nodes[1].zones[0].free")
         }
         image.nodes[1].zones[0].free[2][9] = 60
         XCTAssertNoThrow(try Self.machine(image))
@@ -141,13 +142,13 @@ final class ProcBuildTests: XCTestCase {
         image = Self.image()
         image.nodes[0].zones[0].managed = 5000
         XCTAssertThrowsError(try Self.machine(image)) { e in
-            XCTAssertEqual((e as? MMError)?.field, "proc_image.nodes[0].zones[0].pageblocks")
+            XCTAssertEqual((e as? MMError)?.jsonField, "proc_image.nodes[0].zones[0].pageblocks")
         }
         // More mixed blocks than blocks of that type with allocated pages.
         image = Self.image()
         image.nodes[1].zones[0].mixedBlocks = [30, 0, 0, 0, 0]
         XCTAssertThrowsError(try Self.machine(image)) { e in
-            XCTAssertEqual((e as? MMError)?.field, "proc_image.nodes[1].zones[0].mixed_blocks")
+            XCTAssertEqual((e as? MMError)?.jsonField, "proc_image.nodes[1].zones[0].mixed_blocks")
         }
     }
 

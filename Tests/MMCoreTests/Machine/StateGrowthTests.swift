@@ -1,3 +1,4 @@
+import MMFormat
 import XCTest
 @testable import MMCore
 
@@ -35,7 +36,7 @@ final class StateGrowthTests: XCTestCase {
           {"sample": {"name": "end"}}]}
         """
 
-    func definition() throws -> WorkloadDefinition { try WorkloadDefinition(json: try JSON.parse(StateGrowthTests.workload), path: "") }
+    func definition() throws -> WorkloadDefinition { try WorkloadDefinition(json: try JSON.parse(StateGrowthTests.workload), path: .root) }
 
     /// A gate that always agrees changes nothing: the same result, byte for byte, and the same machine.
     /// The estimate the budget admits a machine by bounds what the machine holds when built, on every

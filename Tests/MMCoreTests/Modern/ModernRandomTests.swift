@@ -1,5 +1,6 @@
 import XCTest
 @testable import MMCore
+import MMFormat
 
 /// The modern profile under random operations: the consistency checker (with its 6.6 part) after every
 /// step; determinism byte for byte; the renderers of that release.

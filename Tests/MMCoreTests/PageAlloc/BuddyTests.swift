@@ -55,7 +55,7 @@ final class BuddyTests: XCTestCase {
     func testOrderOutOfRangeIsRejected() throws {
         let m = try tinyMachine()
         XCTAssertThrowsError(try m.allocate(AllocRequest(order: 11))) {
-            XCTAssertEqual($0 as? MMError, .orderOutOfRange(field: "order", order: 11, max: 10))
+            XCTAssertEqual($0 as? MMError, .orderOutOfRange(field: FieldPath("order"), order: 11, max: 10))
         }
         XCTAssertThrowsError(try m.allocate(AllocRequest(order: -1)))
         XCTAssertThrowsError(try m.allocate(AllocRequest(order: 0, node: 1)))

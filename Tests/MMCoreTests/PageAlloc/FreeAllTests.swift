@@ -1,5 +1,6 @@
 import XCTest
 @testable import MMCore
+import MMFormat
 
 /// `freeAll`: every handle freed, or none.
 final class FreeAllTests: XCTestCase {
@@ -12,7 +13,7 @@ final class FreeAllTests: XCTestCase {
         try m.free(hs[3])
         XCTAssertThrowsError(try m.freeAll([hs[0], hs[1], hs[3]])) { e in
             XCTAssertEqual(e as? MMError, .handleNotFreeable(index: 2, handle: hs[3].raw, repeated: false))
-            XCTAssertEqual((e as? MMError)?.field, "handles[2]")
+            XCTAssertEqual((e as? MMError)?.jsonField, "handles[2]")
         }
         XCTAssertTrue(m.isLive(hs[0]) && m.isLive(hs[1]))
         // A repeated handle: nothing is freed either (freeing it twice would fail half-way).

@@ -1,3 +1,4 @@
+import MMFormat
 import XCTest
 @testable import MMCore
 
@@ -134,7 +135,7 @@ final class SlabTests: XCTestCase {
 
     func testBadMetadataFieldsAreNamed() throws {
         func field(_ s: String) -> String? {
-            do { _ = try WorkloadDefinition(json: try JSON.parse(s)); return nil } catch let e as MMError { return e.field } catch { return "?" }
+            do { _ = try WorkloadDefinition(json: try JSON.parse(s)); return nil } catch let e as MMError { return e.jsonField } catch { return "?" }
         }
         XCTAssertEqual(field(#"{"steps":[{"fill":{"kind":"anon","count":3,"tag":"a","file_pages":8}}]}"#), "steps[0].fill.file_pages")
         XCTAssertEqual(field(#"{"steps":[{"fill":{"kind":"file","count":3,"tag":"a","file_pages":0}}]}"#), "steps[0].fill.file_pages")

@@ -1,3 +1,4 @@
+import MMFormat
 import XCTest
 @testable import MMCore
 
@@ -16,7 +17,7 @@ final class BufferHeadTests: XCTestCase {
             let d = try WorkloadDefinition(json: try JSON.parse(s))
             try d.validate(for: makeMachine(preset, mib: 64).config)
             return nil
-        } catch let e as MMError { return e.field } catch { return "?" }
+        } catch let e as MMError { return e.jsonField } catch { return "?" }
     }
 
     func testBufferHeadsPerSlabAndPerPage() throws {

@@ -1,3 +1,4 @@
+import MMFormat
 import XCTest
 @testable import MMCore
 
@@ -82,7 +83,7 @@ final class ExperimentSummaryTests: XCTestCase {
                 let part = try Experiment(json: try JSON.parse(definition("\"repeat\": \(count), \"seed_offset\": \(offset), \"part_of\": \"sweep\",")))
                 XCTAssertEqual(part.unit(variant: 0, replicate: 0).config.seed, 3 + UInt64(offset))
                 let doc = try JSON.parse(try part.run().json.encoded)
-                merged.append(laterParts: try merged.exactRecords(ofPart: doc, path: "parts[\(offset)]"))
+                merged.append(laterParts: try merged.exactRecords(ofPart: doc, path: FieldPath("parts").index(offset)))
             }
             XCTAssertEqual(merged.repeatCount, 5)
             XCTAssertEqual(merged.json.encoded, whole.json.encoded, kernel)
@@ -91,7 +92,7 @@ final class ExperimentSummaryTests: XCTestCase {
             XCTAssertNil(whole.json["replicates_exact"], "only a part carries the exact records")
             // A part's document of another experiment's shape is refused, naming where.
             let other = try JSON.parse(#"{"replicates_exact": [[{"row": ["x"], "figures": []}]]}"#)
-            XCTAssertThrowsError(try merged.exactRecords(ofPart: other, path: "parts[1]")) { e in
+            XCTAssertThrowsError(try merged.exactRecords(ofPart: other, path: FieldPath("parts").index(1))) { e in
                 XCTAssertTrue("\(e)".contains("parts[1].replicates_exact"), "\(e)")
             }
         }

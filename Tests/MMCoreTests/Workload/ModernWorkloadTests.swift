@@ -1,3 +1,4 @@
+import MMFormat
 import Foundation
 import XCTest
 @testable import MMCore

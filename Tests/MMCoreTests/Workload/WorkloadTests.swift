@@ -1,3 +1,4 @@
+import MMFormat
 import Foundation
 import Testing
 @testable import MMCore
@@ -26,7 +27,7 @@ import Testing
 
     @Test func badDefinitionsNameThePath() throws {
         func field(_ s: String) -> String? {
-            do { _ = try WorkloadDefinition(json: try JSON.parse(s)); return nil } catch let e as MMError { return e.field } catch { return "?" }
+            do { _ = try WorkloadDefinition(json: try JSON.parse(s)); return nil } catch let e as MMError { return e.jsonField } catch { return "?" }
         }
         #expect(field(#"{"steps":[{"fill":{"kind":"anon","fraction":2,"tag":"a"}}]}"#) == "steps[0].fill.fraction")
         #expect(field(#"{"steps":[{"fill":{"kind":"anon","fraction":0.5,"mib":3,"tag":"a"}}]}"#) == "steps[0].fill.fraction")
@@ -38,7 +39,7 @@ import Testing
         #expect(field(#"{"seed":-1,"steps":[]}"#) == "seed")
         #expect(field(#"{"steps":[{"fill":{},"free":{}}]}"#) == "steps[0]")
         let order = WorkloadDefinition(name: "x", steps: [.highAlloc(HighAllocSpec(order: 12, total: .count(1)))])
-        #expect(throws: MMError.orderOutOfRange(field: "steps[0].high_alloc.order", order: 12, max: 10)) {
+        #expect(throws: MMError.orderOutOfRange(field: FieldPath("steps").index(0).key("high_alloc").key("order"), order: 12, max: 10)) {
             try order.validate(for: MachineConfig(memoryMiB: 64))
         }
     }

@@ -1,35 +1,40 @@
-/// Strict reading of a JSON object for definitions: every key must be known, every value of the right
-/// type and range; errors name the full path of the offending field (`steps[2].high_alloc.order`).
-public struct JSONObjectReader {
-    public let path: String
-    let members: [(String, JSON)]
+import MMCore
 
-    public init(_ value: JSON, path: String) throws(MMError) {
-        guard case .object(let m) = value else {
-            throw .invalidConfig(field: path.isEmpty ? "$" : path, value: value.typeName, reason: "must be an object")
+/// Strict reading of a JSON object for definitions (machines, workloads, experiments): every key must be
+/// known, every value of the right type and range; errors name the full path of the offending field
+/// (`steps[2].high_alloc.order`). Presence and `null` follow `JSONObjectMembers`' one rule.
+public struct JSONObjectReader: Sendable {
+    let members: JSONObjectMembers
+    /// Where this object sits in the document (`.root` for the document itself).
+    public let path: FieldPath
+
+    public init(_ value: JSON, path: FieldPath) throws(MMError) {
+        guard let m = JSONObjectMembers(value) else {
+            // The document itself is named `$`, as JSONPath does.
+            throw .invalidConfig(field: path.isRoot ? FieldPath("$") : path, value: value.typeName, reason: "must be an object")
         }
-        self.path = path
-        var seen = Set<String>()
-        for (k, _) in m where !seen.insert(k).inserted {
-            throw .invalidConfig(field: path.isEmpty ? k : "\(path).\(k)", value: k, reason: "field '\(k)' appears twice")
+        if let k = m.firstDuplicate {
+            throw .invalidConfig(field: path.key(k), value: k, reason: "field '\(k)' appears twice")
+        }
+        if let k = m.firstRefusedNull {
+            throw .invalidConfig(field: path.key(k), value: "null", reason: JSONObjectMembers.nullRefused)
         }
         members = m
+        self.path = path
     }
 
-    public func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    /// The path of a member.
+    public func field(_ key: String) -> FieldPath { path.key(key) }
 
-    /// The member; nil when absent. JSON null is a value like any other, so a typed read of it fails
-    /// ("must be an integer"): no member of a definition is nullable (openapi.yaml), and the service's
-    /// reader (`ObjectReader`) has the same rule, so `{"seed": null}` is refused everywhere alike.
-    public subscript(key: String) -> JSON? {
-        members.first(where: { $0.0 == key })?.1
-    }
+    /// The member; nil when absent. No member of a definition is nullable (openapi.yaml): an explicit
+    /// null was refused when the object was read.
+    public subscript(key: String) -> JSON? { members[key] }
 
-    public var keys: [String] { members.map(\.0) }
+    public var keys: [String] { members.keys }
 
     /// Throws for the first key not in `allowed`.
     public func rejectUnknown(_ allowed: Set<String>) throws(MMError) {
-        for (k, _) in members where !allowed.contains(k) {
+        for k in members.keys where !allowed.contains(k) {
             throw .invalidConfig(field: field(k), value: k, reason: "unknown field (allowed: \(allowed.sorted().joined(separator: ", ")))")
         }
     }

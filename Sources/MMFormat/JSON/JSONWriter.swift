@@ -1,25 +1,26 @@
-/// Builds a JSON document straight into bytes, keys in the order written (so output is deterministic).
-/// About three times cheaper per document than Foundation's JSONEncoder (reference §5), which matters
-/// for the stats document.
+/// The project's one JSON writer: builds a document straight into bytes, keys in the order written (so
+/// output is deterministic). `JSON` values are written through it too (`JSON+Encoding.swift`). About three
+/// times cheaper per document than Foundation's JSONEncoder (reference §5), which matters for the stats
+/// document.
 ///
 /// Commas are placed automatically: every value or key written after another one at the same level
 /// gets a separator; `key(_:)` suppresses it for the value that follows.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+public struct JSONWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
     private var needComma = false
 
-    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
     private mutating func separate() {
         if needComma { bytes.append(UInt8(ascii: ",")) }
     }
 
-    mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needComma = false }
-    mutating func endObject() { bytes.append(UInt8(ascii: "}")); needComma = true }
-    mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needComma = false }
-    mutating func endArray() { bytes.append(UInt8(ascii: "]")); needComma = true }
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needComma = false }
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needComma = true }
+    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needComma = false }
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needComma = true }
 
-    mutating func key(_ k: StaticString) {
+    public mutating func key(_ k: StaticString) {
         separate()
         bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
@@ -29,31 +30,34 @@ struct JSONWriter {
     }
 
     /// A key that is not a literal (vmstat names, migratetype names): escaped like any string.
-    mutating func key(_ k: String) {
+    public mutating func key(_ k: String) {
         string(k)
         bytes.append(UInt8(ascii: ":"))
         needComma = false
     }
 
     /// A complete JSON value rendered elsewhere (a cached document, a description).
-    mutating func raw(_ value: [UInt8]) { separate(); bytes.append(contentsOf: value); needComma = true }
+    public mutating func raw(_ value: [UInt8]) { separate(); bytes.append(contentsOf: value); needComma = true }
 
-    mutating func null() { separate(); bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]); needComma = true }
+    /// A number given by its literal JSON text (a parsed number keeps it: `2.50`, `1e3`, `-0`).
+    public mutating func numberText(_ t: String) { separate(); bytes.append(contentsOf: t.utf8); needComma = true }
 
-    mutating func bool(_ v: Bool) {
+    public mutating func null() { separate(); bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]); needComma = true }
+
+    public mutating func bool(_ v: Bool) {
         separate()
         bytes.append(contentsOf: v ? Array("true".utf8) : Array("false".utf8))
         needComma = true
     }
 
-    mutating func int<I: BinaryInteger>(_ v: I) {
+    public mutating func int<I: BinaryInteger>(_ v: I) {
         separate()
         appendDecimal(v)
         needComma = true
     }
 
     /// A double as the shortest text that reads back the same; non-finite values become null.
-    mutating func double(_ v: Double) {
+    public mutating func double(_ v: Double) {
         guard v.isFinite else { null(); return }
         separate()
         if v == v.rounded(), abs(v) < 1e15 {
@@ -67,7 +71,7 @@ struct JSONWriter {
 
     /// A value kept in thousandths written as the kernel prints it (`%d.%03d`), e.g. -1.000 or 0.473;
     /// a valid JSON number.
-    mutating func thousandths(_ v: Int) {
+    public mutating func thousandths(_ v: Int) {
         separate()
         if v < 0 { bytes.append(UInt8(ascii: "-")) }
         let a = v.magnitude
@@ -80,7 +84,7 @@ struct JSONWriter {
         needComma = true
     }
 
-    mutating func string(_ s: String) {
+    public mutating func string(_ s: String) {
         separate()
         bytes.append(UInt8(ascii: "\""))
         for c in s.utf8 {
@@ -102,12 +106,12 @@ struct JSONWriter {
     }
 
     // Convenience: one member per call.
-    mutating func field(_ k: StaticString, _ v: String) { key(k); string(v) }
-    mutating func field(_ k: StaticString, _ v: String?) { key(k); if let v { string(v) } else { null() } }
-    mutating func field<I: BinaryInteger>(_ k: StaticString, _ v: I) { key(k); int(v) }
-    mutating func field(_ k: StaticString, _ v: Bool) { key(k); bool(v) }
-    mutating func field(_ k: StaticString, _ v: Double) { key(k); double(v) }
-    mutating func field<I: BinaryInteger>(_ k: StaticString, ints: [I]) {
+    public mutating func field(_ k: StaticString, _ v: String) { key(k); string(v) }
+    public mutating func field(_ k: StaticString, _ v: String?) { key(k); if let v { string(v) } else { null() } }
+    public mutating func field<I: BinaryInteger>(_ k: StaticString, _ v: I) { key(k); int(v) }
+    public mutating func field(_ k: StaticString, _ v: Bool) { key(k); bool(v) }
+    public mutating func field(_ k: StaticString, _ v: Double) { key(k); double(v) }
+    public mutating func field<I: BinaryInteger>(_ k: StaticString, ints: [I]) {
         key(k)
         beginArray()
         for v in ints { int(v) }

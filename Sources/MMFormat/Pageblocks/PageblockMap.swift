@@ -1,5 +1,7 @@
-/// The pageblock map: every pageblock's summary (`PageblockTable`) as one compact binary document, the
-/// body of `GET /v1/machines/{name}/pageblocks` (`application/vnd.compact-service.pageblocks`).
+import MMCore
+
+/// The pageblock map: every pageblock's summary (`PageblockTable`) as one compact binary document
+/// (`application/vnd.compact-service.pageblocks`), the service's answer for a machine's pageblocks.
 ///
 /// Layout (all integers little-endian):
 ///
@@ -67,7 +69,7 @@ public enum PageblockMap {
 
     /// The whole document: magic, header and records.
     public static func document(header: JSON, table: PageblockTable) -> [UInt8] {
-        let h = Array(header.encoded.utf8)
+        let h = header.encodedBytes
         let body = records(table)
         var out: [UInt8] = []
         out.reserveCapacity(8 + h.count + body.count)

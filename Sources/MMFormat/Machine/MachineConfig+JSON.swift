@@ -1,3 +1,5 @@
+import MMCore
+
 extension MachineConfig {
     /// The JSON keys of a machine definition (besides `name`, which the service owns).
     public static let jsonKeys: Set<String> = ["preset", "page_shift", "nr_orders", "pageblock_order", "memory_mib", "nodes",
@@ -11,7 +13,7 @@ extension MachineConfig {
     /// `kernel_reserved_kib` (kernel image and per-CPU areas boot reserves); `boot_memory` (false: boot
     /// reserves nothing). Unknown keys are refused
     /// (except those in `extraKeys`, which the caller reads), and the result is validated.
-    public init(json: JSON, path: String = "", extraKeys: Set<String> = []) throws(MMError) {
+    public init(json: JSON, path: FieldPath = .root, extraKeys: Set<String> = []) throws(MMError) {
         let r = try JSONObjectReader(json, path: path)
         try r.rejectUnknown(MachineConfig.jsonKeys.union(extraKeys))
         var preset = ArchPreset.x86_64
@@ -30,12 +32,12 @@ extension MachineConfig {
             distances = []
             for (i, row) in rows.enumerated() {
                 guard case .array(let cells) = row else {
-                    throw .invalidConfig(field: r.field("distances[\(i)]"), value: row.typeName, reason: "must be an array of integers")
+                    throw .invalidConfig(field: r.field("distances").index(i), value: row.typeName, reason: "must be an array of integers")
                 }
                 var out: [Int] = []
                 for (j, c) in cells.enumerated() {
                     guard let d = c.doubleValue, d == d.rounded(), abs(d) < 1e6 else {
-                        throw .invalidConfig(field: r.field("distances[\(i)][\(j)]"), value: c.encoded, reason: "must be an integer")
+                        throw .invalidConfig(field: r.field("distances").index(i).index(j), value: c.encoded, reason: "must be an integer")
                     }
                     out.append(Int(d))
                 }
@@ -47,11 +49,11 @@ extension MachineConfig {
             layout = []
             for (n, list) in perNode.enumerated() {
                 guard case .array(let zs) = list else {
-                    throw .invalidConfig(field: r.field("zones[\(n)]"), value: list.typeName, reason: "must be an array of zones")
+                    throw .invalidConfig(field: r.field("zones").index(n), value: list.typeName, reason: "must be an array of zones")
                 }
                 var specs: [ZoneSpec] = []
                 for (i, z) in zs.enumerated() {
-                    let zr = try JSONObjectReader(z, path: r.field("zones[\(n)][\(i)]"))
+                    let zr = try JSONObjectReader(z, path: r.field("zones").index(n).index(i))
                     try zr.rejectUnknown(["type", "mib"])
                     let tname = try zr.requiredString("type")
                     guard let t = ZoneType(name: tname) else {
@@ -86,7 +88,7 @@ extension MachineConfig {
         self.procImage = procImage
         // Field names of validation errors are relative to this object.
         do { _ = try validate() } catch {
-            if case .invalidConfig(let f, let v, let reason) = error { throw .invalidConfig(field: r.field(f), value: v, reason: reason) }
+            if case .invalidConfig(let f, let v, let reason) = error { throw .invalidConfig(field: r.path.appending(f), value: v, reason: reason) }
             throw error
         }
     }

@@ -1,5 +1,7 @@
-/// The built-in workloads, as JSON definitions (so they document the format, and `GET
-/// /v1/workload-presets` can show them). Sizes are fractions of memory so they scale with the machine.
+import MMCore
+
+/// The built-in workloads, as JSON definitions (so they document the format, and a client can be shown
+/// them as they are). Sizes are fractions of memory so they scale with the machine.
 public enum WorkloadPresets {
     public static let all: [(name: String, summary: String, json: String)] = [
         ("seed-easy-hugepages",
@@ -81,6 +83,12 @@ public enum WorkloadPresets {
          ]}
          """),
     ]
+
+    /// A preset's definition as JSON (as a client is shown it).
+    public static func definitionJSON(named name: String) -> JSON? {
+        guard let p = all.first(where: { $0.name == name }) else { return nil }
+        return try? JSON.parse(p.json)
+    }
 
     /// The parsed definition of a preset.
     public static func definition(named name: String) -> WorkloadDefinition? {

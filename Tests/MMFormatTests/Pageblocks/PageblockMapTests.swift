@@ -1,5 +1,6 @@
 import XCTest
-@testable import MMCore
+import MMCore
+@testable import MMFormat
 
 /// The binary pageblock map: its bytes for a known machine, written out by hand from the documented
 /// layout, and the round trip of a fragmented machine.
