@@ -71,16 +71,26 @@ extension MachineRecord {
     init(payload: ArraySlice<UInt8>) throws(ReplayError) {
         let j: JSON
         do { j = try JSON.parse(bytes: Array(payload)) } catch { throw ReplayError("a record is not JSON: \(error.message)") }
-        func str(_ k: String, _ o: JSON = j) throws(ReplayError) -> String {
-            guard case .string(let s)? = o[k] else { throw ReplayError("a record lacks \(k)") }
+        let r = RecordReader(record: j)
+        self.init(op: try MachineRecord.readOp(r), gate: try MachineRecord.readGate(j))
+    }
+
+    /// The members of a record read with the error replay reports when one is missing or of another type.
+    private struct RecordReader {
+        let record: JSON
+
+        subscript(_ k: String) -> JSON? { record[k] }
+
+        func str(_ k: String, _ o: JSON? = nil) throws(ReplayError) -> String {
+            guard case .string(let s)? = (o ?? record)[k] else { throw ReplayError("a record lacks \(k)") }
             return s
         }
-        func int(_ k: String, _ o: JSON = j) throws(ReplayError) -> Int {
-            guard case .number(let t)? = o[k], let v = Int(t) else { throw ReplayError("a record lacks the integer \(k)") }
+        func int(_ k: String, _ o: JSON? = nil) throws(ReplayError) -> Int {
+            guard case .number(let t)? = (o ?? record)[k], let v = Int(t) else { throw ReplayError("a record lacks the integer \(k)") }
             return v
         }
-        func u64(_ k: String, _ o: JSON = j) throws(ReplayError) -> UInt64 {
-            guard case .number(let t)? = o[k], let v = UInt64(t) else { throw ReplayError("a record lacks the integer \(k)") }
+        func u64(_ k: String, _ o: JSON? = nil) throws(ReplayError) -> UInt64 {
+            guard case .number(let t)? = (o ?? record)[k], let v = UInt64(t) else { throw ReplayError("a record lacks the integer \(k)") }
             return v
         }
         func bool(_ k: String, _ o: JSON) throws(ReplayError) -> Bool {
@@ -103,53 +113,64 @@ extension MachineRecord {
             return AllocRequest(order: try int("order", o), kind: kind, node: try optInt("node", o), gfp: GFPFlags(rawValue: gfp),
                                 mlock: try bool("mlock", o), dirty: try bool("dirty", o))
         }
-        let op: Op
-        switch try str("op") {
+    }
+
+    /// The operation a record names, with its members.
+    private static func readOp(_ r: RecordReader) throws(ReplayError) -> Op {
+        switch try r.str("op") {
         case "create":
-            guard let c = j["config"] else { throw ReplayError("a create record lacks config") }
+            guard let c = r["config"] else { throw ReplayError("a create record lacks config") }
             let config: MachineConfig
             do { config = try MachineConfig(json: c) } catch { throw ReplayError("a create record's config is invalid: \(error)") }
-            op = .create(name: try str("name"), instance: try int("instance"), createdAt: try str("created_at"), config: config)
+            return .create(name: try r.str("name"), instance: try r.int("instance"), createdAt: try r.str("created_at"), config: config)
         case "alloc":
-            op = .allocate(try request(j["request"]), count: try int("count"), tag: try optStr("tag", j), keep: try int("keep"))
+            return .allocate(try r.request(r["request"]), count: try r.int("count"), tag: try r.optStr("tag", r.record), keep: try r.int("keep"))
         case "alloc_steps":
             var begin: AllocBatchSpec?
-            if let b = j["begin"] { begin = AllocBatchSpec(request: try request(b["request"]), count: try int("count", b), tag: try optStr("tag", b)) }
-            op = .allocSteps(run: try int("run"), begin: begin, calls: try int("calls"))
-        case "alloc_stop": op = .allocStop(run: try int("run"))
-        case "free_handles":
-            guard case .array(let a)? = j["handles"] else { throw ReplayError("a free record lacks handles") }
-            var hs: [UInt64] = []
-            hs.reserveCapacity(a.count)
-            for v in a {
-                guard case .number(let t) = v, let h = UInt64(t) else { throw ReplayError("a free record holds a bad handle") }
-                hs.append(h)
-            }
-            op = .freeHandles(hs)
-        case "free_tag":
-            let pattern: FreePattern
-            switch j["pattern"] {
-            case .string("all")?: pattern = .all
-            case .string("every_other")?: pattern = .everyOther
-            case .object(let o)?:
-                guard case .number(let f)? = JSON.object(o)["random"], let fraction = Double(f) else { throw ReplayError("a free record's pattern is invalid") }
-                pattern = .random(fraction: fraction, seed: try u64("seed", .object(o)))
-            default: throw ReplayError("a free record's pattern is invalid")
-            }
-            op = .freeTag(try str("tag"), pattern)
-        case "free": op = .free(try u64("handle"))
-        case "sysctl": op = .sysctl(name: try str("name"), value: try int("value"))
-        case "thp": op = .thp(file: try str("file"), value: try str("value"))
+            if let b = r["begin"] { begin = AllocBatchSpec(request: try r.request(b["request"]), count: try r.int("count", b), tag: try r.optStr("tag", b)) }
+            return .allocSteps(run: try r.int("run"), begin: begin, calls: try r.int("calls"))
+        case "alloc_stop": return .allocStop(run: try r.int("run"))
+        case "free_handles": return .freeHandles(try readHandles(r["handles"]))
+        case "free_tag": return .freeTag(try r.str("tag"), try readFreePattern(r))
+        case "free": return .free(try r.u64("handle"))
+        case "sysctl": return .sysctl(name: try r.str("name"), value: try r.int("value"))
+        case "thp": return .thp(file: try r.str("file"), value: try r.str("value"))
         case "compact":
             var begin: CompactSpec?
-            if let b = j["begin"] { begin = CompactSpec(node: try optInt("node", b)) }
-            op = .compact(run: try int("run"), begin: begin, calls: try int("calls"))
-        case "compact_cancel": op = .compactCancel(run: try int("run"))
-        case "workload": op = .workload(run: try int("run"), job: try str("job"), begin: j["begin"], calls: try int("calls"))
-        case "workload_cancel": op = .workloadCancel(run: try int("run"))
-        case "abandon": op = .abandon(run: try int("run"))
+            if let b = r["begin"] { begin = CompactSpec(node: try r.optInt("node", b)) }
+            return .compact(run: try r.int("run"), begin: begin, calls: try r.int("calls"))
+        case "compact_cancel": return .compactCancel(run: try r.int("run"))
+        case "workload": return .workload(run: try r.int("run"), job: try r.str("job"), begin: r["begin"], calls: try r.int("calls"))
+        case "workload_cancel": return .workloadCancel(run: try r.int("run"))
+        case "abandon": return .abandon(run: try r.int("run"))
         case let other: throw ReplayError("unknown record '\(other.prefix(40))'")
         }
+    }
+
+    private static func readHandles(_ v: JSON?) throws(ReplayError) -> [UInt64] {
+        guard case .array(let a)? = v else { throw ReplayError("a free record lacks handles") }
+        var hs: [UInt64] = []
+        hs.reserveCapacity(a.count)
+        for v in a {
+            guard case .number(let t) = v, let h = UInt64(t) else { throw ReplayError("a free record holds a bad handle") }
+            hs.append(h)
+        }
+        return hs
+    }
+
+    private static func readFreePattern(_ r: RecordReader) throws(ReplayError) -> FreePattern {
+        switch r["pattern"] {
+        case .string("all")?: return .all
+        case .string("every_other")?: return .everyOther
+        case .object(let o)?:
+            guard case .number(let f)? = JSON.object(o)["random"], let fraction = Double(f) else { throw ReplayError("a free record's pattern is invalid") }
+            return .random(fraction: fraction, seed: try r.u64("seed", .object(o)))
+        default: throw ReplayError("a free record's pattern is invalid")
+        }
+    }
+
+    /// The state gate's refusals the record's section met: (ordinal, bytes) pairs.
+    private static func readGate(_ j: JSON) throws(ReplayError) -> [Refusal] {
         var gate: [Refusal] = []
         if case .array(let a)? = j["gate"] {
             for e in a {
@@ -158,6 +179,6 @@ extension MachineRecord {
                 gate.append(Refusal(ordinal: ordinal, bytes: bytes))
             }
         }
-        self.init(op: op, gate: gate)
+        return gate
     }
 }
