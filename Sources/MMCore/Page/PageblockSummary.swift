@@ -130,142 +130,28 @@ extension Machine {
     /// the per-block free-area state. O(blocks + block heads), nothing written.
     public func pageblockTable() -> PageblockTable {
         let nBlocks = pageblockFlags.count
-        let nf = PageblockInfo.Field.count
         var flags = [UInt8](repeating: 0, count: nBlocks)
-        var counts = [UInt16](repeating: 0, count: nBlocks * nf)
+        var counts = [UInt16](repeating: 0, count: nBlocks * PageblockInfo.Field.count)
         for b in 0..<nBlocks { flags[b] = pageblockFlags[b] & PageblockFlags.migratetypeMask }
-
-        // A block's eight counters live in one 128-bit register, 16 bits each (a pageblock has at most
-        // 2^15 pages), so counting a head is an add: no store and reload per page. Per state byte: the
-        // one page of its field as such an addend; per (block migratetype, state byte): whether an
-        // allocation of that state mixes a block of that type (its kind asks for another migratetype).
-        var addend = [UInt128](repeating: 0, count: 256)
-        var mixes = [UInt8](repeating: 0, count: 8 * 256)
-        for s in 0..<256 {
-            let b = UInt8(s)
-            let f: PageblockInfo.Field
-            switch PageState.code(b) {
-            case PageState.tail, PageState.buddy: f = .free
-            case PageState.pcp: f = .pcp
-            default:
-                if PageState.isIsolatedFreePage(b) {
-                    f = .isolatedFree
-                } else {
-                    let k = PageState.kind(b)
-                    f = .allocated(k)
-                    for mt in 0..<8 where Int(k.migratetype.rawValue) != mt { mixes[mt * 256 + s] = 1 }
-                }
-            }
-            addend[s] = UInt128(1) << (f.rawValue * 16)
-        }
-
+        let tables = PageblockCountTables()
         let p = pages
-        let pbOrder = pageblockOrder
-        let maxOrder = nrOrders - 1
-        let fa = freeArea
-        // For the eight-page words: per (order 0-3, state byte) the pages of that head in its field's
-        // 8-bit lane; a tail (state zero) adds nothing.
-        var wordAddendTable = [UInt64](repeating: 0, count: 4 * 256)
-        for o in 0..<4 {
-            for st in 1..<256 {
-                let lane = (addend[st].trailingZeroBitCount / 16)
-                wordAddendTable[o * 256 + st] = UInt64(1 << o) << (8 * lane)
-            }
-        }
-        let orders4to15: UInt64 = 0x0C0C_0C0C_0C0C_0C0C
-        @inline(__always) func widen(_ l: UInt64) -> UInt128 {
-            var r: UInt128 = 0
-            for i in 0..<8 { r |= UInt128((l &>> (8 &* UInt64(i))) & 0xFF) &<< (16 &* i) }
-            return r
-        }
-        wordAddendTable.withUnsafeBufferPointer { wordAddend in
-        addend.withUnsafeBufferPointer { addend in
-            mixes.withUnsafeBufferPointer { mixes in
-                flags.withUnsafeMutableBufferPointer { flags in
-                    counts.withUnsafeMutableBufferPointer { counts in
-                        p.state.withBuffer { state in
-                            p.order.withBuffer { orderBytes in
-                                let stateRaw = UnsafeRawPointer(state.baseAddress!), orderRaw = UnsafeRawPointer(orderBytes.baseAddress!)
-                                for zone in zones where zone.populated {
-                                    var pfn = zone.startPfn
-                                    // Pages of a block larger than a pageblock still to count, and its state byte.
-                                    var carry = 0, carryState = 0
-                                    while pfn < zone.endPfn {
-                                        let b = pfn &>> pbOrder
-                                        let blockEnd = min((b &+ 1) &<< pbOrder, zone.endPfn)
-                                        let mtBase = Int(flags[b]) &* 256
-                                        var acc: UInt128 = 0
-                                        var mixed: UInt8 = 0
-                                        var lanes: UInt64 = 0, words = 0
-                                        if carry > 0 {
-                                            let n = min(carry, blockEnd &- pfn)
-                                            acc = addend[carryState] &* UInt128(truncatingIfNeeded: n)
-                                            mixed = mixes[mtBase &+ carryState]
-                                            carry &-= n
-                                            pfn &+= n
-                                        }
-                                        while pfn < blockEnd {
-                                            // An aligned word of eight pages whose first page heads a block and
-                                            // whose heads are all of order 0 to 3: every block of it lies inside
-                                            // the word, and its other pages are tails (state byte zero). Counted
-                                            // by table into eight 8-bit lanes, without the next head's address
-                                            // depending on this one. (Only pageblocks of 8 pages or more have
-                                            // such words, and pageblock_order <= the max order, so a free
-                                            // max-order block, the one head whose state byte is zero, is
-                                            // 8-aligned: it is never a word's later page.)
-                                            if pfn & 7 == 0 && pfn &+ 8 <= blockEnd {
-                                                let ow = orderRaw.loadUnaligned(fromByteOffset: pfn, as: UInt64.self)
-                                                let sw = stateRaw.loadUnaligned(fromByteOffset: pfn, as: UInt64.self)
-                                                if ow & orders4to15 == 0 && sw & 0xFF != 0 {
-                                                    var m: UInt8 = 0
-                                                    var x: UInt64 = 0
-                                                    for k in 0..<8 {
-                                                        let st = Int((sw &>> (8 &* UInt64(k))) & 0xFF)
-                                                        let o = Int((ow &>> (8 &* UInt64(k))) & 3)
-                                                        x &+= wordAddend[(o &<< 8) | st]
-                                                        m |= mixes[mtBase &+ st]
-                                                    }
-                                                    lanes &+= x
-                                                    mixed |= m
-                                                    pfn &+= 8
-                                                    words &+= 1
-                                                    // A lane gains at most 8 a word: widen before it can pass 255.
-                                                    if words == 16 {
-                                                        acc &+= widen(lanes)
-                                                        lanes = 0
-                                                        words = 0
-                                                    }
-                                                    continue
-                                                }
-                                            }
-                                            let s = Int(state[pfn])
-                                            // Only a free max-order block's head reads zero here (its order
-                                            // byte is zero too: such blocks keep their state elsewhere).
-                                            assert(s != 0 || fa.isFreeMaxBlock(pfn), "pfn \(pfn) is a tail where a block head was expected")
-                                            let order = Int(orderBytes[pfn] & PageOrderByte.orderMask) | (s == 0 ? maxOrder : 0)
-                                            let n = 1 &<< order
-                                            mixed |= mixes[mtBase &+ s]
-                                            if pfn &+ n <= blockEnd {
-                                                acc &+= addend[s] &<< order
-                                                pfn &+= n
-                                            } else {
-                                                acc &+= addend[s] &* UInt128(truncatingIfNeeded: blockEnd &- pfn)
-                                                carry = pfn &+ n &- blockEnd
-                                                carryState = s
-                                                pfn = blockEnd
-                                            }
-                                        }
-                                        acc &+= widen(lanes)
-                                        if mixed != 0 { flags[b] |= PageblockTable.mixedBit }
-                                        for i in 0..<nf { counts[b &* nf &+ i] = UInt16(truncatingIfNeeded: acc &>> (16 &* i)) }
-                                    }
+        tables.wordAddend.withUnsafeBufferPointer { wordAddend in
+            tables.addend.withUnsafeBufferPointer { addend in
+                tables.mixes.withUnsafeBufferPointer { mixes in
+                    flags.withUnsafeMutableBufferPointer { flags in
+                        counts.withUnsafeMutableBufferPointer { counts in
+                            p.state.withBuffer { state in
+                                p.order.withBuffer { order in
+                                    var pass = PageblockPass(addend: addend, mixes: mixes, wordAddend: wordAddend, state: state, order: order,
+                                                             flags: flags, counts: counts, pageblockOrder: pageblockOrder,
+                                                             maxOrder: nrOrders - 1, freeArea: freeArea)
+                                    for zone in zones where zone.populated { pass.count(zone) }
                                 }
                             }
                         }
                     }
                 }
             }
-        }
         }
         return PageblockTable(flags: flags, counts: counts)
     }
@@ -348,5 +234,152 @@ extension Machine {
             r.mlocked = ob & PageOrderByte.mlocked != 0
         }
         return r
+    }
+}
+
+/// The lookup tables of `pageblockTable`'s pass, by state byte.
+///
+/// A block's eight counters live in one 128-bit register, 16 bits each (a pageblock has at most 2^15
+/// pages), so counting a head is an add: no store and reload per page. `addend[s]`: the one page of
+/// state byte s's field as such an addend. `mixes[mt * 256 + s]`: whether an allocation of state s mixes
+/// a block of migratetype mt (its kind asks for another migratetype). `wordAddend[o * 256 + s]`: for the
+/// eight-page words, a head of order o (0-3) and state s as pages in its field's 8-bit lane; a tail
+/// (state zero) adds nothing.
+struct PageblockCountTables {
+    var addend = [UInt128](repeating: 0, count: 256)
+    var mixes = [UInt8](repeating: 0, count: 8 * 256)
+    var wordAddend = [UInt64](repeating: 0, count: 4 * 256)
+
+    init() {
+        for s in 0..<256 {
+            let b = UInt8(s)
+            let f: PageblockInfo.Field
+            switch PageState.code(b) {
+            case PageState.tail, PageState.buddy: f = .free
+            case PageState.pcp: f = .pcp
+            default:
+                if PageState.isIsolatedFreePage(b) {
+                    f = .isolatedFree
+                } else {
+                    let k = PageState.kind(b)
+                    f = .allocated(k)
+                    for mt in 0..<8 where Int(k.migratetype.rawValue) != mt { mixes[mt * 256 + s] = 1 }
+                }
+            }
+            addend[s] = UInt128(1) << (f.rawValue * 16)
+        }
+        for o in 0..<4 {
+            for st in 1..<256 {
+                let lane = (addend[st].trailingZeroBitCount / 16)
+                wordAddend[o * 256 + st] = UInt64(1 << o) << (8 * lane)
+            }
+        }
+    }
+}
+
+/// One pass of `pageblockTable` over the page arrays, zone by zone and pageblock by pageblock, writing
+/// each block's counters and mixed bit. Holds views that live only for the pass.
+struct PageblockPass {
+    let addend: UnsafeBufferPointer<UInt128>
+    let mixes: UnsafeBufferPointer<UInt8>
+    let wordAddend: UnsafeBufferPointer<UInt64>
+    let state: UnsafeBufferPointer<UInt8>
+    let order: UnsafeBufferPointer<UInt8>
+    let flags: UnsafeMutableBufferPointer<UInt8>
+    let counts: UnsafeMutableBufferPointer<UInt16>
+    let pageblockOrder: Int
+    let maxOrder: Int
+    let freeArea: FreeAreaStore
+    /// Pages of a block larger than a pageblock still to count in the next pageblocks, and its state byte.
+    var carry = 0, carryState = 0
+
+    static let orders4to15: UInt64 = 0x0C0C_0C0C_0C0C_0C0C
+
+    /// Widens eight 8-bit lanes to the 16-bit lanes of a block's counters.
+    @inline(__always) static func widen(_ l: UInt64) -> UInt128 {
+        var r: UInt128 = 0
+        for i in 0..<8 { r |= UInt128((l &>> (8 &* UInt64(i))) & 0xFF) &<< (16 &* i) }
+        return r
+    }
+
+    mutating func count(_ zone: Zone) {
+        var pfn = zone.startPfn
+        carry = 0
+        carryState = 0
+        while pfn < zone.endPfn {
+            let b = pfn &>> pageblockOrder
+            pfn = countBlock(b, from: pfn, to: min((b &+ 1) &<< pageblockOrder, zone.endPfn))
+        }
+    }
+
+    /// Counts pageblock `b` from `pfn` (its first page in the zone) to `blockEnd`; returns `blockEnd`.
+    @inline(__always) mutating func countBlock(_ b: Int, from start: Int, to blockEnd: Int) -> Int {
+        let mtBase = Int(flags[b]) &* 256
+        var pfn = start
+        var acc: UInt128 = 0
+        var mixed: UInt8 = 0
+        var lanes: UInt64 = 0, words = 0
+        if carry > 0 {
+            let n = min(carry, blockEnd &- pfn)
+            acc = addend[carryState] &* UInt128(truncatingIfNeeded: n)
+            mixed = mixes[mtBase &+ carryState]
+            carry &-= n
+            pfn &+= n
+        }
+        let stateRaw = UnsafeRawPointer(state.baseAddress!), orderRaw = UnsafeRawPointer(order.baseAddress!)
+        while pfn < blockEnd {
+            // An aligned word of eight pages whose first page heads a block and whose heads are all of
+            // order 0 to 3: every block of it lies inside the word, and its other pages are tails (state
+            // byte zero). Counted by table into eight 8-bit lanes, without the next head's address
+            // depending on this one. (Only pageblocks of 8 pages or more have such words, and
+            // pageblock_order <= the max order, so a free max-order block, the one head whose state byte
+            // is zero, is 8-aligned: it is never a word's later page.)
+            if pfn & 7 == 0 && pfn &+ 8 <= blockEnd {
+                let ow = orderRaw.loadUnaligned(fromByteOffset: pfn, as: UInt64.self)
+                let sw = stateRaw.loadUnaligned(fromByteOffset: pfn, as: UInt64.self)
+                if ow & PageblockPass.orders4to15 == 0 && sw & 0xFF != 0 {
+                    var m: UInt8 = 0
+                    var x: UInt64 = 0
+                    for k in 0..<8 {
+                        let st = Int((sw &>> (8 &* UInt64(k))) & 0xFF)
+                        let o = Int((ow &>> (8 &* UInt64(k))) & 3)
+                        x &+= wordAddend[(o &<< 8) | st]
+                        m |= mixes[mtBase &+ st]
+                    }
+                    lanes &+= x
+                    mixed |= m
+                    pfn &+= 8
+                    words &+= 1
+                    // A lane gains at most 8 a word: widen before it can pass 255.
+                    if words == 16 {
+                        acc &+= PageblockPass.widen(lanes)
+                        lanes = 0
+                        words = 0
+                    }
+                    continue
+                }
+            }
+            let s = Int(state[pfn])
+            // Only a free max-order block's head reads zero here (its order byte is zero too: such
+            // blocks keep their state elsewhere).
+            assert(s != 0 || freeArea.isFreeMaxBlock(pfn), "pfn \(pfn) is a tail where a block head was expected")
+            let o = Int(order[pfn] & PageOrderByte.orderMask) | (s == 0 ? maxOrder : 0)
+            let n = 1 &<< o
+            mixed |= mixes[mtBase &+ s]
+            if pfn &+ n <= blockEnd {
+                acc &+= addend[s] &<< o
+                pfn &+= n
+            } else {
+                acc &+= addend[s] &* UInt128(truncatingIfNeeded: blockEnd &- pfn)
+                carry = pfn &+ n &- blockEnd
+                carryState = s
+                pfn = blockEnd
+            }
+        }
+        acc &+= PageblockPass.widen(lanes)
+        if mixed != 0 { flags[b] |= PageblockTable.mixedBit }
+        let nf = PageblockInfo.Field.count
+        for i in 0..<nf { counts[b &* nf &+ i] = UInt16(truncatingIfNeeded: acc &>> (16 &* i)) }
+        return blockEnd
     }
 }
