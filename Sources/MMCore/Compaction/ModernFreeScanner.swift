@@ -143,10 +143,10 @@ extension Machine {
             var highPfn = 0
             var freepage = -1
             var cur = freeArea.tails[li]
-            // The walk is one dependent load per entry, a cache miss on a large machine (it dominates
-            // issue 12's 1 TiB run). While it goes, the list the loop would walk next is chased as far
-            // from its tail, reads only: two independent chains overlap in the memory system, and the
-            // next walk finds its first entries in the cache. Nothing depends on what this reads (a
+            // The walk is one dependent load per entry, a cache miss on a large machine (two thirds of
+            // the CPU of issue 12's proactive-gupta at 128 and 256 GiB). While it goes, the list the
+            // loop would walk next is chased as far from its tail, reads only: two independent chains
+            // overlap in the memory system, and the next walk finds its first entries in the cache. Nothing depends on what this reads (a
             // stale link is bounds-checked and ends the chase), so no result changes.
             var ahead = NONE
             var nextOrder = order
