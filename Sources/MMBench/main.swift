@@ -454,7 +454,9 @@ if args.contains("experiment-repeat") {
         }
     }
     let hwm = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n")
-        .first { $0.hasPrefix("VmHWM:") }.map { Double($0.split(separator: " ", omittingEmptySubsequences: true)[1])! * 1024 } ?? 0
+        // "VmHWM:\t  724208 kB": a tab, then spaces only while the figure is under 8 digits (from 10^7 kB,
+        // about 9.5 GiB, none), so split on both.
+        .first { $0.hasPrefix("VmHWM:") }.map { Double($0.split(whereSeparator: { $0 == " " || $0 == "\t" })[1])! * 1024 } ?? 0
     report("experiment_wall_seconds", now() - t0, "s")
     report("experiment_peak_rss_mib", hwm / 1048576, "MiB")
 }

@@ -137,7 +137,30 @@ extension Machine {
         var freePfn = zone.endPfn - 1
         var resetMigrate = freePfn, resetFree = migratePfn
         var sourceSet = false, freeSet = false
+        // Read-ahead: the struct pages this walk reads sit a pageblock apart (a cache miss each on a
+        // large machine); those of the blocks `ahead` blocks further on from both ends are read now,
+        // independently of the checks, so the misses overlap. Reads only (kept in `prefetchSink`).
+        let p = pages
+        let ahead = 16 * pageblockPages
+        var sink: UInt32 = 0
         while migratePfn < freePfn {
+            let ma = pageblockStartPfn(migratePfn + ahead), fa = pageblockStartPfn(freePfn - ahead)
+            if ma < fa {
+                sink &+= UInt32(p.state[ma]) &+ UInt32(p.order[ma]) &+ p.a[ma]
+                sink &+= UInt32(p.state[fa]) &+ UInt32(p.order[fa]) &+ p.a[fa]
+            }
+            // Once both restart points are set, `__reset_isolation_pfn` of a block whose skip bit is
+            // clear returns (true or false) without changing anything, and neither restart point moves
+            // (the walk only goes further from it). Such pairs are passed on the skip bits alone; the
+            // per-block checks read the struct pages of two blocks, and this walk runs over the whole
+            // zone each time kswapd sleeps after a full compaction (issue 12: 7 % of a 256 GiB run).
+            if sourceSet && freeSet {
+                if !pageblockSkip(migratePfn) && !pageblockSkip(freePfn) {
+                    migratePfn += pageblockPages
+                    freePfn -= pageblockPages
+                    continue
+                }
+            }
             if resetIsolationPfn(zone: z, pfn: migratePfn, checkSource: true, checkTarget: sourceSet) && migratePfn < resetMigrate {
                 sourceSet = true
                 resetMigrate = migratePfn
@@ -154,6 +177,7 @@ extension Machine {
             migratePfn += pageblockPages
             freePfn -= pageblockPages
         }
+        prefetchSink &+= sink
         // Leave no distance if no suitable block was reset.
         if resetMigrate >= resetFree {
             ms.cachedMigratePfn0[z] = migratePfn

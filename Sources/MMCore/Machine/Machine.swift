@@ -39,6 +39,9 @@ public final class Machine {
     let pageblockZone: RawArray<UInt16>
     let freeArea: FreeAreaStore
     @exclusivity(unchecked) var handles: HandleTable
+    /// The sum of what the reads ahead of `fastIsolateFreepages` and `resetIsolationSuitable` loaded:
+    /// kept only so the compiler keeps those loads; nothing reads it.
+    @exclusivity(unchecked) var prefetchSink: UInt32 = 0
     let lru: LruStore
     /// The per-CPU page lists (one simulated CPU).
     let pcp: PcpStore
