@@ -114,8 +114,10 @@ extension Machine {
 
     /// The parts of `stateBytes`, by name (for the stats document).
     public var stateBytesByPart: [(part: String, bytes: Int)] {
+        // page_owners only while a workload's actors are running (Workload/PageOwners.swift).
         [("pages", fixedStateBytes), ("handles", handles.byteCount), ("slab", slab.byteCount),
-         ("page_cache", pageCache.byteCount), ("tags", tags.bytes), ("files", files.bytes), ("page_owners", pageOwners.byteCount)]
+         ("page_cache", pageCache.byteCount), ("tags", tags.bytes), ("files", files.bytes)]
+            + (pageOwners.byteCount > 0 ? [("page_owners", pageOwners.byteCount)] : [])
     }
 
     /// Asks the state gate for `bytes` more of state: true when there is no gate, the growth is nothing
