@@ -343,7 +343,7 @@ if args.contains("result-json") {
         let run = try! m.beginWorkload(WorkloadPresets.definition(named: a[1])!)
         let events = a.count >= 4 ? Int(a[3])! : 1 << 30
         while !m.step(run, maxEvents: events) {}
-        precondition(run.failure == nil)
+        if let f = run.failure { FileHandle.standardError.write("the run failed: \(f)\n".data(using: .utf8)!); exit(1) }
         print(run.result.json.encoded)
         print(m.renderVmstat())
         print(m.renderBuddyinfo())

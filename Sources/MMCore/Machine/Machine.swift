@@ -98,6 +98,8 @@ public final class Machine {
     /// The files' page-cache radix trees and the per-slot words naming each page's file and index
     /// (PageCache/AddressSpace.swift).
     @exclusivity(unchecked) var pageCache: PageCacheStore
+    /// Workload actors' allocations and what reclaim took from them (Workload/PageOwners.swift).
+    @exclusivity(unchecked) var pageOwners = PageOwners()
 
     @exclusivity(unchecked) public internal(set) var minFreeKbytes = 0
     @exclusivity(unchecked) public internal(set) var extfragThreshold = Machine.defaultExtfragThreshold

@@ -109,13 +109,15 @@ extension Machine {
     /// Bytes of state this machine holds (see the comment at the top of StateGrowth.swift): the fixed
     /// part, the handle table's and slab words' mapped granules, slab objects, tags and files. O(1).
     public var stateBytes: Int {
-        fixedStateBytes + handles.byteCount + slab.byteCount + pageCache.byteCount + tags.bytes + files.bytes
+        fixedStateBytes + handles.byteCount + slab.byteCount + pageCache.byteCount + tags.bytes + files.bytes + pageOwners.byteCount
     }
 
     /// The parts of `stateBytes`, by name (for the stats document).
     public var stateBytesByPart: [(part: String, bytes: Int)] {
+        // page_owners only while a workload's actors are running (Workload/PageOwners.swift).
         [("pages", fixedStateBytes), ("handles", handles.byteCount), ("slab", slab.byteCount),
          ("page_cache", pageCache.byteCount), ("tags", tags.bytes), ("files", files.bytes)]
+            + (pageOwners.byteCount > 0 ? [("page_owners", pageOwners.byteCount)] : [])
     }
 
     /// Asks the state gate for `bytes` more of state: true when there is no gate, the growth is nothing

@@ -244,6 +244,8 @@ extension Machine {
     @discardableResult
     func dropPageCache(pfn: Int, zone z: Int) -> Int {
         let slot = Int(pages.a[pfn])
+        // The owner's page cache shrinks (__remove_from_page_cache: mapping->nrpages--).
+        noteOwnerlessFree(slot: slot, pages: 1 &<< Int(pages.order[pfn] & PageOrderByte.orderMask))
         let slabPages = releaseBuffers(slot: slot)
         // __remove_from_page_cache: out of its file's radix tree (nodes this empties are freed).
         removeFromPageCache(slot: slot)
@@ -305,7 +307,9 @@ extension Machine {
         for z in zl where freed < nr {
             let li = z * LruList.count + LruList.slab.rawValue
             while freed < nr, lru.tails[li] != NONE {
-                freeAllocation(slot: Int(lru.tails[li]))
+                let slot = Int(lru.tails[li])
+                noteOwnerlessFree(slot: slot, pages: 1 &<< Int(pages.order[Int(handles.pfn[slot])] & PageOrderByte.orderMask))
+                freeAllocation(slot: slot)
                 freed += 1
             }
         }

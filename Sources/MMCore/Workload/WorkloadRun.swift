@@ -36,10 +36,19 @@ public final class WorkloadRun {
     struct ActorState {
         var spec: ActorSpec
         var running = true
+        /// Its allocations without a lifetime, in allocation order (some may since have been freed by
+        /// reclaim: the list is pruned of those when it has doubled since the last pruning, `prunedAt`).
         var live: [PageHandle] = []
+        var prunedAt = 0
         /// Its processes without a lifetime (ids in the run's process table).
         var livePids: [Int] = []
+        /// Pages it holds: its allocations and its processes' pages, less what it freed, what its
+        /// processes freed as they exited, and what reclaim took (`owner`).
         var pages = 0
+        /// Its owner id in the machine's page-owner table (Workload/PageOwners.swift), 0 once released,
+        /// and the table's count of its pages freed by reclaim when it last looked.
+        var owner: Int
+        var reclaimedSeen = 0
         var cumulative: [Double]
         var rng: SeededRandom
     }
@@ -295,6 +304,10 @@ extension Machine {
 
     func finishResult(_ run: WorkloadRun) {
         oomKiller = nil
+        for a in run.actors.indices where run.actors[a].owner != 0 {
+            releasePageOwner()
+            run.actors[a].owner = 0
+        }
         run.result.countersAfter = counters
         run.result.simulatedNs = clockNs &- run.startNs
         run.result.kswapdNs = kswapdNs
@@ -373,7 +386,9 @@ extension Machine {
             var acc = 0.0
             for m in spec.mix { acc += m.weight; cum.append(acc) }
             let idx = run.actors.count
-            run.actors.append(WorkloadRun.ActorState(spec: spec, cumulative: cum, rng: SeededRandom(seed: run.definition.seed ^ UInt64(idx + 1) &* 0x9E37)))
+            guard let owner = registerPageOwner() else { throw .stateLimit(bytes: lastRefusedBytes) }
+            run.actors.append(WorkloadRun.ActorState(spec: spec, owner: owner, cumulative: cum,
+                                                     rng: SeededRandom(seed: run.definition.seed ^ UInt64(idx + 1) &* 0x9E37)))
             run.queue.push(clockNs, .tick(actor: idx))
         case .stopActor(let name, let freeAll):
             if let i = run.actors.firstIndex(where: { $0.spec.name == name && $0.running }) {
@@ -494,7 +509,11 @@ extension Machine {
                 actorAllocate(run, a)
                 let interval = UInt64(1e6 / run.actors[a].spec.ratePerMs)
                 guard reserveQueueRoom(run) else { return false }
-                run.queue.push(t &+ max(1, interval), .tick(actor: a))
+                // The allocation ran in the actor's own context (`__alloc_pages_slowpath` →
+                // `__alloc_pages_direct_reclaim` / `try_to_compact_pages` and their congestion_wait sleep
+                // in the caller, mm/page_alloc.c): one that stalled past the next tick's time delays it to
+                // the stall's end, so a stalled actor does not make up the allocations it missed.
+                run.queue.push(Swift.max(t &+ Swift.max(1, interval), clockNs), .tick(actor: a))
             case .expire(let a, let h):
                 if isLive(h) {
                     let order = (try? allocationInfo(h).order) ?? 0
@@ -515,6 +534,12 @@ extension Machine {
     /// live handles on every allocation.)
     private func actorAllocate(_ run: WorkloadRun, _ a: Int) {
         run.events += 1
+        // What reclaim took from it since it last looked is no longer held (Workload/PageOwners.swift).
+        if run.actors[a].owner != 0 {
+            let reclaimed = pagesReclaimed(fromOwner: run.actors[a].owner)
+            run.actors[a].pages -= reclaimed &- run.actors[a].reclaimedSeen
+            run.actors[a].reclaimedSeen = reclaimed
+        }
         if Double(run.actors[a].pages) >= Double(memTotalPages) * run.actors[a].spec.maxFraction { return }
         let x = run.actors[a].rng.unit() * run.actors[a].cumulative.last!
         let mixIndex = run.actors[a].cumulative.firstIndex { x < $0 } ?? run.actors[a].spec.mix.count - 1
@@ -532,6 +557,8 @@ extension Machine {
             guard reserveGated(&run.actors[a].live) else { return }
         }
         guard let o = try? allocate(req), let h = o.handle else { return }
+        // Tagged as the actor's, so that reclaim taking it tells the actor (a refusal ends the run: `step`).
+        guard run.actors[a].owner == 0 || setPageOwner(h, owner: run.actors[a].owner) else { return }
         // A page written gets its buffers (write_begin); one read in gets none.
         if dirty && mix.blockSize > 0 { attachBuffers(h, count: max(1, (1 << pageShift) / mix.blockSize)) }
         run.actors[a].pages += 1 << mix.order
@@ -541,10 +568,11 @@ extension Machine {
             run.queue.push(clockNs &+ ns, .expire(actor: a, handle: h))
         } else {
             run.actors[a].live.append(h)
-            // Reclaim may drop what the actor holds: prune dead handles now and then.
-            if run.actors[a].live.count > totalPages {
+            // Reclaim may have freed some of the list (its pages are already subtracted): the dead handles
+            // are pruned once the list has doubled since it was last pruned (amortised O(1) an allocation).
+            if run.actors[a].live.count >= Swift.max(1024, 2 &* run.actors[a].prunedAt) {
                 run.actors[a].live.removeAll { !isLive($0) }
-                run.actors[a].pages = run.actors[a].live.reduce(0) { $0 + (1 << ((try? allocationInfo($1).order) ?? 0)) }
+                run.actors[a].prunedAt = run.actors[a].live.count
             }
         }
     }
