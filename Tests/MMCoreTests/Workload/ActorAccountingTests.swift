@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MMCore
+import MMFormat
 
 /// A workload actor's count of the pages it holds (`WorkloadRun.ActorState.pages`), which its
 /// `max_fraction` is checked against: what reclaim takes from it is no longer held.
