@@ -16,15 +16,15 @@ extension Machine {
     /// pageblock_order - 1 re-types its pageblock(s) MOVABLE. Returns the pages taken (0 if refused).
     func splitFreePage(pfn: Int, zone z: Int) -> Int {
         let order = buddyOrder(pfn)
-        let watermark = wmarkPages(zone: z, .low) + (1 << order)
+        let watermark = wmarkPages(zone: z, .low) + (1 &<< order)
         guard zoneWatermarkOk(zone: z, order: 0, mark: watermark, classzoneIdx: 0) else { return 0 }
         if order < freeArea.maxOrder { removeFromFreeList(pfn, zone: z, orderBelowMax: order) } else { removeFromFreeList(pfn, zone: z) }
-        zoneFreePages[z] -= 1 << order
+        zoneFreePages[z] -= 1 &<< order
         let p = pages
-        for i in 0..<(1 << order) {
-            p.state[pfn + i] = PageState.isolatedFreePage
-            p.order[pfn + i] = 0
-            p.a[pfn + i] = NONE
+        for q in pfn..<(pfn &+ (1 &<< order)) {
+            p.state[q] = PageState.isolatedFreePage
+            p.order[q] = 0
+            p.a[q] = NONE
         }
         if order >= pageblockOrder - 1 {
             var b = pfn
@@ -47,7 +47,7 @@ extension Machine {
             if isBuddy(pfn) {
                 let isolated = splitFreePage(pfn: pfn, zone: cc.zone)
                 total += isolated
-                for i in 0..<isolated { cc.freepages.append(Int32(pfn + i)) }
+                for q in pfn..<(pfn &+ isolated) { cc.freepages.append(Int32(truncatingIfNeeded: q)) }
                 if isolated > 0 { pfn += isolated; continue }
             }
             pfn += 1

@@ -40,14 +40,24 @@ extension Machine {
             return 0
         }
         var scanned = 0
+        let z = cc.zone
         while low < end {
-            scanned += 1
-            if !isBuddy(low) && canIsolateForMigration(pfn: low) {
-                isolateLruPage(pfn: low, zone: cc.zone)
-                cc.migratepages.append(Int32(low))
+            if isBuddy(low) {
+                // The seed steps over a free block a pfn at a time; none of its pages is an LRU page, so
+                // the whole block (to the window's end) is counted as scanned and stepped over at once.
+                let next = min(low &+ (1 &<< buddyOrder(low)), end)
+                scanned &+= next &- low
+                low = next
+                continue
+            }
+            scanned &+= 1
+            let l = migrationLru(pfn: low)
+            if l >= 0 {
+                isolateLruPage(pfn: low, zone: z, list: l)
+                cc.migratepages.append(Int32(truncatingIfNeeded: low))
                 if cc.migratepages.count == Machine.compactClusterMax { break }
             }
-            low += 1
+            low &+= 1
         }
         cc.migrateScanned += scanned
         cc.isolatedMigrate += cc.migratepages.count
