@@ -14,8 +14,9 @@ extension Machine {
     /// `split_free_page`: take a free block off the free lists as order-0 pages, unless that would drop
     /// the zone below LOW + 2^order at order 0 (as if the page were being allocated). A block of at least
     /// pageblock_order - 1 re-types its pageblock(s) MOVABLE. Returns the pages taken (0 if refused).
-    func splitFreePage(pfn: Int, zone z: Int) -> Int {
-        let order = buddyOrder(pfn)
+    /// `order` is the block's (`page_order`, which the caller has read).
+    @inline(__always)
+    func splitFreePage(pfn: Int, order: Int, zone z: Int) -> Int {
         let watermark = wmarkPages(zone: z, .low) + (1 &<< order)
         guard zoneWatermarkOk(zone: z, order: 0, mark: watermark, classzoneIdx: 0) else { return 0 }
         if order < freeArea.maxOrder { removeFromFreeList(pfn, zone: z, orderBelowMax: order) } else { removeFromFreeList(pfn, zone: z) }
@@ -43,9 +44,10 @@ extension Machine {
         let end = min(blockPfn + pageblockPages, zoneEnd)
         var pfn = blockPfn, total = 0, scanned = 0
         while pfn < end {
-            scanned += 1
-            if isBuddy(pfn) {
-                let isolated = splitFreePage(pfn: pfn, zone: cc.zone)
+            scanned &+= 1
+            let order = freeBlockOrder(pfn)
+            if order >= 0 {
+                let isolated = splitFreePage(pfn: pfn, order: order, zone: cc.zone)
                 total += isolated
                 for q in pfn..<(pfn &+ isolated) { cc.freepages.append(Int32(truncatingIfNeeded: q)) }
                 if isolated > 0 { pfn += isolated; continue }

@@ -42,10 +42,11 @@ extension Machine {
         var scanned = 0
         let z = cc.zone
         while low < end {
-            if isBuddy(low) {
+            let order = freeBlockOrder(low)
+            if order >= 0 {
                 // The seed steps over a free block a pfn at a time; none of its pages is an LRU page, so
                 // the whole block (to the window's end) is counted as scanned and stepped over at once.
-                let next = min(low &+ (1 &<< buddyOrder(low)), end)
+                let next = min(low &+ (1 &<< order), end)
                 scanned &+= next &- low
                 low = next
                 continue

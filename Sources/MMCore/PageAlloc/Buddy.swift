@@ -25,7 +25,7 @@ extension Machine {
         let p = pages
         while order < maxOrder {
             let buddy = pfn ^ (1 &<< order)
-            guard buddy >= zs && buddy < ze,
+            guard UInt(bitPattern: buddy &- zs) < UInt(bitPattern: ze &- zs),   // zs <= buddy < ze
                   p.state[buddy] & PageState.codeMask == PageState.buddy,
                   Int(p.order[buddy] & PageOrderByte.orderMask) == order
             else { break }

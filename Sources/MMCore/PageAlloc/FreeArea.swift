@@ -46,7 +46,7 @@ public struct FreeAreaStore {
 
     /// `pfn` heads a free block of the largest order.
     @inline(__always) func isFreeMaxBlock(_ pfn: Int) -> Bool {
-        pfn & ((1 &<< maxOrder) - 1) == 0 && maxState[pfn &>> maxOrder] != 0
+        pfn & ((1 &<< maxOrder) &- 1) == 0 && maxState[pfn &>> maxOrder] != 0
     }
 
     // Links of a list entry: in the page arrays, or in the per-block arrays for the largest order.
@@ -153,6 +153,13 @@ extension Machine {
     /// `PageBuddy`: pfn is the head of a free block.
     @inline(__always) func isBuddy(_ pfn: Int) -> Bool {
         pages.state[pfn] & PageState.codeMask == PageState.buddy || freeArea.isFreeMaxBlock(pfn)
+    }
+
+    /// `PageBuddy(page) ? page_order(page) : -1`: `isBuddy` and `buddyOrder` in one look.
+    @inline(__always) func freeBlockOrder(_ pfn: Int) -> Int {
+        if freeArea.isFreeMaxBlock(pfn) { return freeArea.maxOrder }
+        let p = pages
+        return p.state[pfn] & PageState.codeMask == PageState.buddy ? Int(p.order[pfn] & PageOrderByte.orderMask) : -1
     }
 
     /// The migratetype list a free head is on.
