@@ -42,19 +42,24 @@ extension Machine {
     func isolateFreepagesBlock(_ cc: inout CompactControl, blockPfn: Int) -> (isolated: Int, scanned: Int) {
         let zoneEnd = zones[cc.zone].endPfn
         let end = min(blockPfn + pageblockPages, zoneEnd)
-        var pfn = blockPfn, total = 0, scanned = 0
+        // Every pfn visited counts as scanned; the rest of a block taken is stepped over uncounted. So
+        // scanned = the pfns passed, less all but the first page of each block taken.
+        var pfn = blockPfn, total = 0, blocks = 0
         while pfn < end {
-            scanned &+= 1
             let order = freeBlockOrder(pfn)
             if order >= 0 {
                 let isolated = splitFreePage(pfn: pfn, order: order, zone: cc.zone)
-                total += isolated
-                for q in pfn..<(pfn &+ isolated) { cc.freepages.append(Int32(truncatingIfNeeded: q)) }
-                if isolated > 0 { pfn += isolated; continue }
+                if isolated > 0 {
+                    total &+= isolated
+                    blocks &+= 1
+                    for q in pfn..<(pfn &+ isolated) { cc.freepages.append(Int32(truncatingIfNeeded: q)) }
+                    pfn &+= isolated
+                    continue
+                }
             }
-            pfn += 1
+            pfn &+= 1
         }
-        return (total, scanned)
+        return (total, pfn &- blockPfn &- total &+ blocks)
     }
 
     /// `isolate_freepages`: scan pageblocks from `free_pfn` down (staying a pageblock above the migration

@@ -41,6 +41,10 @@ extension Machine {
         }
         var scanned = 0
         let z = cc.zone
+        // The batch is gathered in a local array (one owner, so appending needs no uniqueness test) and
+        // given back at the end.
+        var batch: [Int32] = []
+        swap(&batch, &cc.migratepages)
         while low < end {
             let order = freeBlockOrder(low)
             if order >= 0 {
@@ -55,11 +59,12 @@ extension Machine {
             let l = migrationLru(pfn: low)
             if l >= 0 {
                 isolateLruPage(pfn: low, zone: z, list: l)
-                cc.migratepages.append(Int32(truncatingIfNeeded: low))
-                if cc.migratepages.count == Machine.compactClusterMax { break }
+                batch.append(Int32(truncatingIfNeeded: low))
+                if batch.count == Machine.compactClusterMax { break }
             }
             low &+= 1
         }
+        swap(&batch, &cc.migratepages)
         cc.migrateScanned += scanned
         cc.isolatedMigrate += cc.migratepages.count
         cc.durationNs &+= UInt64(scanned) &* costs.scanPage &+ UInt64(cc.migratepages.count) &* costs.isolatePage

@@ -16,6 +16,7 @@ extension Machine {
     /// content words, kind, dirty/active/referenced/mlocked state move, and the old frame goes back to
     /// the buddy allocator. A page whose owner freed it while isolated is not migrated (the seed's fix
     /// for the anon_vma race): both it and the unused target are freed.
+    @inline(__always)
     func unmapAndMove(pfn: Int, target: Int, zone z: Int) -> MigrateOutcome {
         let p = pages
         if p.a[pfn] == NONE {

@@ -157,9 +157,11 @@ extension Machine {
 
     /// `PageBuddy(page) ? page_order(page) : -1`: `isBuddy` and `buddyOrder` in one look.
     @inline(__always) func freeBlockOrder(_ pfn: Int) -> Int {
-        if freeArea.isFreeMaxBlock(pfn) { return freeArea.maxOrder }
         let p = pages
-        return p.state[pfn] & PageState.codeMask == PageState.buddy ? Int(p.order[pfn] & PageOrderByte.orderMask) : -1
+        let code = p.state[pfn] & PageState.codeMask
+        if code == PageState.buddy { return Int(p.order[pfn] & PageOrderByte.orderMask) }
+        // A free block of the largest order is PageBuddy by `maxState`; its head's bytes are a tail's.
+        return code == PageState.tail && freeArea.isFreeMaxBlock(pfn) ? freeArea.maxOrder : -1
     }
 
     /// The migratetype list a free head is on.
