@@ -17,7 +17,7 @@ extension Machine {
     /// `isolate_migratepages`: scan `[migrate_pfn, end)` where end = ALIGN(low + pageblock, pageblock)
     /// (one pageblock when low is aligned; to the end of the following one when it is not, a quirk of the
     /// seed). If that window reaches past the free scanner, jump the migration scanner to `end` (the
-    /// scanners have met). Free pages are skipped one pfn at a time; every owned LRU page is isolated,
+    /// scanners have met). Free pages count as scanned one pfn at a time; every owned LRU page is isolated,
     /// stopping at 32. Returns the number isolated.
     func isolateMigratepages(_ cc: inout CompactControl) -> Int {
         let zone = zones[cc.zone]
@@ -41,8 +41,8 @@ extension Machine {
         }
         var scanned = 0
         let z = cc.zone
-        // The batch is gathered in a local array (one owner, so appending needs no uniqueness test) and
-        // given back at the end.
+        // The batch is gathered in a local array and given back at the end (appending to `cc`'s own would
+        // write the array back into `cc` on every page).
         var batch: [Int32] = []
         swap(&batch, &cc.migratepages)
         while low < end {
