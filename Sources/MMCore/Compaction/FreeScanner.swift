@@ -14,17 +14,18 @@ extension Machine {
     /// `split_free_page`: take a free block off the free lists as order-0 pages, unless that would drop
     /// the zone below LOW + 2^order at order 0 (as if the page were being allocated). A block of at least
     /// pageblock_order - 1 re-types its pageblock(s) MOVABLE. Returns the pages taken (0 if refused).
-    func splitFreePage(pfn: Int, zone z: Int) -> Int {
-        let order = buddyOrder(pfn)
-        let watermark = wmarkPages(zone: z, .low) + (1 << order)
+    /// `order` is the block's (`page_order`, which the caller has read).
+    @inline(__always)
+    func splitFreePage(pfn: Int, order: Int, zone z: Int) -> Int {
+        let watermark = wmarkPages(zone: z, .low) + (1 &<< order)
         guard zoneWatermarkOk(zone: z, order: 0, mark: watermark, classzoneIdx: 0) else { return 0 }
         if order < freeArea.maxOrder { removeFromFreeList(pfn, zone: z, orderBelowMax: order) } else { removeFromFreeList(pfn, zone: z) }
-        zoneFreePages[z] -= 1 << order
+        zoneFreePages[z] -= 1 &<< order
         let p = pages
-        for i in 0..<(1 << order) {
-            p.state[pfn + i] = PageState.isolatedFreePage
-            p.order[pfn + i] = 0
-            p.a[pfn + i] = NONE
+        for q in pfn..<(pfn &+ (1 &<< order)) {
+            p.state[q] = PageState.isolatedFreePage
+            p.order[q] = 0
+            p.a[q] = NONE
         }
         if order >= pageblockOrder - 1 {
             var b = pfn
@@ -41,18 +42,24 @@ extension Machine {
     func isolateFreepagesBlock(_ cc: inout CompactControl, blockPfn: Int) -> (isolated: Int, scanned: Int) {
         let zoneEnd = zones[cc.zone].endPfn
         let end = min(blockPfn + pageblockPages, zoneEnd)
-        var pfn = blockPfn, total = 0, scanned = 0
+        // Every pfn visited counts as scanned; the rest of a block taken is stepped over uncounted. So
+        // scanned = the pfns passed, less all but the first page of each block taken.
+        var pfn = blockPfn, total = 0, blocks = 0
         while pfn < end {
-            scanned += 1
-            if isBuddy(pfn) {
-                let isolated = splitFreePage(pfn: pfn, zone: cc.zone)
-                total += isolated
-                for i in 0..<isolated { cc.freepages.append(Int32(pfn + i)) }
-                if isolated > 0 { pfn += isolated; continue }
+            let order = freeBlockOrder(pfn)
+            if order >= 0 {
+                let isolated = splitFreePage(pfn: pfn, order: order, zone: cc.zone)
+                if isolated > 0 {
+                    total &+= isolated
+                    blocks &+= 1
+                    for q in pfn..<(pfn &+ isolated) { cc.freepages.append(Int32(truncatingIfNeeded: q)) }
+                    pfn &+= isolated
+                    continue
+                }
             }
-            pfn += 1
+            pfn &+= 1
         }
-        return (total, scanned)
+        return (total, pfn &- blockPfn &- total &+ blocks)
     }
 
     /// `isolate_freepages`: scan pageblocks from `free_pfn` down (staying a pageblock above the migration

@@ -17,7 +17,7 @@ extension Machine {
     /// `isolate_migratepages`: scan `[migrate_pfn, end)` where end = ALIGN(low + pageblock, pageblock)
     /// (one pageblock when low is aligned; to the end of the following one when it is not, a quirk of the
     /// seed). If that window reaches past the free scanner, jump the migration scanner to `end` (the
-    /// scanners have met). Free pages are skipped one pfn at a time; every owned LRU page is isolated,
+    /// scanners have met). Free pages count as scanned one pfn at a time; every owned LRU page is isolated,
     /// stopping at 32. Returns the number isolated.
     func isolateMigratepages(_ cc: inout CompactControl) -> Int {
         let zone = zones[cc.zone]
@@ -40,15 +40,31 @@ extension Machine {
             return 0
         }
         var scanned = 0
+        let z = cc.zone
+        // The batch is gathered in a local array and given back at the end (appending to `cc`'s own would
+        // write the array back into `cc` on every page).
+        var batch: [Int32] = []
+        swap(&batch, &cc.migratepages)
         while low < end {
-            scanned += 1
-            if !isBuddy(low) && canIsolateForMigration(pfn: low) {
-                isolateLruPage(pfn: low, zone: cc.zone)
-                cc.migratepages.append(Int32(low))
-                if cc.migratepages.count == Machine.compactClusterMax { break }
+            let order = freeBlockOrder(low)
+            if order >= 0 {
+                // The seed steps over a free block a pfn at a time; none of its pages is an LRU page, so
+                // the whole block (to the window's end) is counted as scanned and stepped over at once.
+                let next = min(low &+ (1 &<< order), end)
+                scanned &+= next &- low
+                low = next
+                continue
             }
-            low += 1
+            scanned &+= 1
+            let l = migrationLru(pfn: low)
+            if l >= 0 {
+                isolateLruPage(pfn: low, zone: z, list: l)
+                batch.append(Int32(truncatingIfNeeded: low))
+                if batch.count == Machine.compactClusterMax { break }
+            }
+            low &+= 1
         }
+        swap(&batch, &cc.migratepages)
         cc.migrateScanned += scanned
         cc.isolatedMigrate += cc.migratepages.count
         cc.durationNs &+= UInt64(scanned) &* costs.scanPage &+ UInt64(cc.migratepages.count) &* costs.isolatePage

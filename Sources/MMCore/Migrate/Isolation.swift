@@ -7,24 +7,40 @@ extension Machine {
     /// an LRU list (active or inactive, anon or file). Unevictable (mlocked) pages may be isolated only
     /// with `compact_unevictable_allowed` = 1 (the later sysctl; the seed refused them, see README).
     @inline(__always)
-    func canIsolateForMigration(pfn: Int) -> Bool {
+    func canIsolateForMigration(pfn: Int) -> Bool { migrationLru(pfn: pfn) >= 0 }
+
+    /// `canIsolateForMigration` answering with the raw value of the LRU list the page is on (so that the
+    /// isolation need not look it up again), or -1 when the page cannot be isolated.
+    @inline(__always)
+    func migrationLru(pfn: Int) -> Int {
         let p = pages
         let s = p.state[pfn]
-        guard s & PageState.codeMask == PageState.allocated, s & PageState.isolated == 0, p.a[pfn] != NONE else { return false }
-        guard let l = currentLru(pfn: pfn), l != .slab else { return false }
-        if l == .unevictable && compactUnevictableAllowed == 0 { return false }
-        return true
+        guard s & PageState.codeMask == PageState.allocated, s & PageState.isolated == 0, p.a[pfn] != NONE else { return -1 }
+        // Plain lists have codes below `.slab`; the slab codes and `lruCodeNone` are above it.
+        let l = Int(lruCode(pfn: pfn))
+        guard l < LruList.slab.rawValue else { return -1 }
+        if l == LruList.unevictable.rawValue && compactUnevictableAllowed == 0 { return -1 }
+        return l
     }
 
     /// Takes an owned LRU page off its list and marks it isolated (NR_ISOLATED_ANON/FILE go up).
     @inline(__always)
     func isolateLruPage(pfn: Int, zone z: Int) {
-        let l = currentLru(pfn: pfn)!
-        let slot = Int(pages.a[pfn])
-        let n = 1 << Int(pages.order[pfn] & PageOrderByte.orderMask)
-        lruDel(slot: slot, zone: z, list: l, pages: n)
-        pages.state[pfn] |= PageState.isolated
-        isolatedPages[z &* 2 &+ (PageState.kind(pages.state[pfn]) == .file ? 1 : 0)] &+= Int64(n)
+        isolateLruPage(pfn: pfn, zone: z, list: currentLru(pfn: pfn)!.rawValue)
+    }
+
+    /// `isolateLruPage` of a page the caller knows is on list `l` (a raw `LruList` value).
+    @inline(__always)
+    func isolateLruPage(pfn: Int, zone z: Int, list l: Int) {
+        let p = pages
+        let slot = Int(p.a[pfn])
+        let n = 1 &<< Int(p.order[pfn] & PageOrderByte.orderMask)
+        lruUnlink(slot: slot, listIndex: z &* LruList.count &+ l, pages: n)
+        handles.lruNext[slot] = NONE
+        handles.lruPrev[slot] = NONE
+        let s = p.state[pfn]
+        p.state[pfn] = s | PageState.isolated
+        isolatedPages[z &* 2 &+ (PageState.kindRawValue(s) == Int(AllocKind.file.rawValue) ? 1 : 0)] &+= Int64(n)
     }
 
     /// `putback_lru_page`: an isolated page goes back to the head of its LRU list; if its owner freed it

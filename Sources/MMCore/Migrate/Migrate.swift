@@ -16,6 +16,7 @@ extension Machine {
     /// content words, kind, dirty/active/referenced/mlocked state move, and the old frame goes back to
     /// the buddy allocator. A page whose owner freed it while isolated is not migrated (the seed's fix
     /// for the anon_vma race): both it and the unused target are freed.
+    @inline(__always)
     func unmapAndMove(pfn: Int, target: Int, zone z: Int) -> MigrateOutcome {
         let p = pages
         if p.a[pfn] == NONE {
@@ -25,23 +26,29 @@ extension Machine {
             return .freedUnderUs
         }
         if migrationBlocked(pfn: pfn) { return .retry }
+        let s = p.state[pfn]
         let slot = Int(p.a[pfn])
-        let kind = PageState.kind(p.state[pfn])
         // The new page takes the old one's state (kind, dirty, active), order byte (referenced,
         // mlocked), owner slot and content word, and goes back on the LRU (`putback_lru_page(newpage)`).
-        p.state[target] = p.state[pfn] & ~PageState.isolated
+        p.state[target] = s & ~PageState.isolated
         p.order[target] = p.order[pfn]
         p.a[target] = p.a[pfn]
         p.b[target] = p.b[pfn]
         handles.pfn[slot] = UInt32(truncatingIfNeeded: target)
-        kindPages[z &* 5 &+ Int(kind.rawValue)] &+= 1
-        if p.state[target] & PageState.dirty != 0 { dirtyPages[z] &+= 1 }
-        lruAdd(slot: slot, zone: z, list: currentLru(pfn: target)!, pages: 1)
+        // Its list: a plain one (code below `LruList.count`) unless the state says otherwise.
+        let code = Int(lruCode(pfn: target))
+        if code < LruList.count {
+            lruAdd(slot: slot, listIndex: z &* LruList.count &+ code, pages: 1)
+        } else {
+            lruAdd(slot: slot, zone: z, list: currentLru(pfn: target)!, pages: 1)
+        }
         // The old page has no references left: it stops being isolated and is freed.
-        isolatedPages[z &* 2 &+ (kind == .file ? 1 : 0)] &-= 1
-        p.state[pfn] &= ~PageState.isolated
+        isolatedPages[z &* 2 &+ (PageState.kindRawValue(s) == Int(AllocKind.file.rawValue) ? 1 : 0)] &-= 1
         p.a[pfn] = NONE
-        releaseFrame(pfn: pfn, zone: z)
+        // `releaseFrame` of the old order-0 page without its counters: the zone's per-kind and dirty
+        // counts would go up for the new page and down for the old one by the same page, so they stay.
+        // (`freeHotColdPage` writes the old page's state and order bytes, as `releaseFrame` leaves it to.)
+        freeHotColdPage(pfn, zone: z, cold: false)
         return .migrated
     }
 
@@ -66,6 +73,10 @@ extension Machine {
         list.removeAll(keepingCapacity: true)
         list.append(contentsOf: cc.migratepages)
         defer { swap(&list, &cc.migrateScratch) }
+        // compaction_alloc takes targets from the end of `cc.freepages`: `free` counts those left, and the
+        // list is cut back to it before anything else reads or grows it (isolate_freepages, and the end).
+        var free = cc.freepages.count
+        defer { cc.freepages.removeLast(cc.freepages.count - free) }
         var migrated = 0
         var pass = 0
         var retry = true
@@ -84,11 +95,14 @@ extension Machine {
             while i < list.count {
                 let pfn = Int(list[i])
                 // compaction_alloc: refill the private free list when it runs dry.
-                if cc.freepages.isEmpty {
+                if free == 0 {
+                    cc.freepages.removeAll(keepingCapacity: true)
                     isolateFreepages(&cc)
-                    if cc.freepages.isEmpty { break outer }   // -ENOMEM
+                    free = cc.freepages.count
+                    if free == 0 { break outer }   // -ENOMEM
                 }
-                let target = Int(cc.freepages.removeLast())
+                free -= 1
+                let target = Int(cc.freepages[free])
                 switch unmapAndMove(pfn: pfn, target: target, zone: cc.zone) {
                 case .migrated:
                     migrated += 1
@@ -105,8 +119,9 @@ extension Machine {
                         // retry of a page that cannot move costs compaction one isolated free page.
                         freeIsolatedTarget(target, zone: cc.zone)
                     } else {
-                        // 6.6: `put_new_page` (`compaction_free`) returns it to the private list.
-                        cc.freepages.append(Int32(target))
+                        // 6.6: `put_new_page` (`compaction_free`) returns it to the private list (to its
+                        // end, where it still is).
+                        free += 1
                     }
                     cc.durationNs &+= costs.migrateFail
                     retry = true

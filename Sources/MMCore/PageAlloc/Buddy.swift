@@ -7,7 +7,7 @@ extension Machine {
         var high = high
         while high > low {
             high -= 1
-            addToFreeList(pfn + (1 << high), zone: zone, order: high, mt: mt)
+            addToFreeList(pfn + (1 &<< high), zone: zone, order: high, mt: mt)
         }
     }
 
@@ -24,13 +24,13 @@ extension Machine {
         let maxOrder = nrOrders - 1
         let p = pages
         while order < maxOrder {
-            let buddy = pfn ^ (1 << order)
-            guard buddy >= zs && buddy < ze,
+            let buddy = pfn ^ (1 &<< order)
+            guard UInt(bitPattern: buddy &- zs) < UInt(bitPattern: ze &- zs),   // zs <= buddy < ze
                   p.state[buddy] & PageState.codeMask == PageState.buddy,
                   Int(p.order[buddy] & PageOrderByte.orderMask) == order
             else { break }
             removeFromFreeList(buddy, zone: z, orderBelowMax: order)
-            pfn &= ~(1 << order)
+            pfn &= ~(1 &<< order)
             order += 1
         }
         addToFreeList(pfn, zone: z, order: order, mt: mt)

@@ -46,21 +46,21 @@ public struct FreeAreaStore {
 
     /// `pfn` heads a free block of the largest order.
     @inline(__always) func isFreeMaxBlock(_ pfn: Int) -> Bool {
-        pfn & ((1 << maxOrder) - 1) == 0 && maxState[pfn >> maxOrder] != 0
+        pfn & ((1 &<< maxOrder) &- 1) == 0 && maxState[pfn &>> maxOrder] != 0
     }
 
     // Links of a list entry: in the page arrays, or in the per-block arrays for the largest order.
     @inline(__always) func next(_ pfn: Int, order: Int, _ p: PageArrays) -> UInt32 {
-        order == maxOrder ? maxNext[pfn >> maxOrder] : p.a[pfn]
+        order == maxOrder ? maxNext[pfn &>> maxOrder] : p.a[pfn]
     }
     @inline(__always) func prev(_ pfn: Int, order: Int, _ p: PageArrays) -> UInt32 {
-        order == maxOrder ? maxPrev[pfn >> maxOrder] : p.b[pfn]
+        order == maxOrder ? maxPrev[pfn &>> maxOrder] : p.b[pfn]
     }
     @inline(__always) func setNext(_ pfn: Int, order: Int, _ v: UInt32, _ p: PageArrays) {
-        if order == maxOrder { maxNext[pfn >> maxOrder] = v } else { p.a[pfn] = v }
+        if order == maxOrder { maxNext[pfn &>> maxOrder] = v } else { p.a[pfn] = v }
     }
     @inline(__always) func setPrev(_ pfn: Int, order: Int, _ v: UInt32, _ p: PageArrays) {
-        if order == maxOrder { maxPrev[pfn >> maxOrder] = v } else { p.b[pfn] = v }
+        if order == maxOrder { maxPrev[pfn &>> maxOrder] = v } else { p.b[pfn] = v }
     }
 }
 
@@ -90,7 +90,7 @@ extension Machine {
         fa.lengths[li] &+= 1
         fa.nrFree[zone &* fa.nrOrders &+ order] &+= 1
         if order == fa.maxOrder {
-            fa.maxState[pfn >> order] = UInt8(truncatingIfNeeded: mt) &+ 1
+            fa.maxState[pfn &>> order] = UInt8(truncatingIfNeeded: mt) &+ 1
         } else {
             p.state[pfn] = PageState.buddy
             p.order[pfn] = UInt8(truncatingIfNeeded: order) | (UInt8(truncatingIfNeeded: mt) << Machine.mtShift)
@@ -104,8 +104,8 @@ extension Machine {
         let order: Int, mt: Int
         if fa.isFreeMaxBlock(pfn) {
             order = fa.maxOrder
-            mt = Int(fa.maxState[pfn >> order]) &- 1
-            fa.maxState[pfn >> order] = 0
+            mt = Int(fa.maxState[pfn &>> order]) &- 1
+            fa.maxState[pfn &>> order] = 0
         } else {
             let ob = p.order[pfn]
             order = Int(ob & PageOrderByte.orderMask)
@@ -153,6 +153,15 @@ extension Machine {
     /// `PageBuddy`: pfn is the head of a free block.
     @inline(__always) func isBuddy(_ pfn: Int) -> Bool {
         pages.state[pfn] & PageState.codeMask == PageState.buddy || freeArea.isFreeMaxBlock(pfn)
+    }
+
+    /// `PageBuddy(page) ? page_order(page) : -1`: `isBuddy` and `buddyOrder` in one look.
+    @inline(__always) func freeBlockOrder(_ pfn: Int) -> Int {
+        let p = pages
+        let code = p.state[pfn] & PageState.codeMask
+        if code == PageState.buddy { return Int(p.order[pfn] & PageOrderByte.orderMask) }
+        // A free block of the largest order is PageBuddy by `maxState`; its head's bytes are a tail's.
+        return code == PageState.tail && freeArea.isFreeMaxBlock(pfn) ? freeArea.maxOrder : -1
     }
 
     /// The migratetype list a free head is on.

@@ -100,6 +100,22 @@ extension Machine {
         return pmt
     }
 
+    /// `pcpDel` of the tail (cold end) of a non-empty list, whose next link is NONE; returns its pfn and
+    /// its `page_private` migratetype.
+    @inline(__always)
+    func pcpDelTail(zone z: Int, list mt: Int) -> (pfn: Int, private: Int) {
+        let p = pages
+        let li = pcp.list(zone: z, mt: mt)
+        let pfn = Int(pcp.tails[li])
+        let prev = p.b[pfn]
+        if prev != NONE { p.a[Int(prev)] = NONE } else { pcp.heads[li] = NONE }
+        pcp.tails[li] = prev
+        let pmt = Int(p.order[pfn] >> Machine.mtShift) & 7
+        p.state[pfn] = PageState.tail
+        p.order[pfn] = 0
+        return (pfn, pmt)
+    }
+
     /// Unlinks a page from a per-CPU list, leaving its state and order bytes to the caller.
     @inline(__always)
     func pcpUnlink(_ pfn: Int, zone z: Int, list mt: Int) {
@@ -242,8 +258,8 @@ extension Machine {
                 li = pcp.list(zone: z, mt: mt)
             } while pcp.heads[li] == NONE
             repeat {
-                let pfn = Int(pcp.tails[li])
-                free(pfn, pcpDel(pfn, zone: z, list: mt))
+                let (pfn, pmt) = pcpDelTail(zone: z, list: mt)
+                free(pfn, pmt)
                 count -= 1
                 batchFree -= 1
             } while count > 0 && batchFree > 0 && pcp.heads[li] != NONE

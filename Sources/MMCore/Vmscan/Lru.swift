@@ -179,10 +179,16 @@ extension Machine {
         lru.pages[li] &-= Int64(n)
     }
 
+    /// The `currentLru` code of an allocated head (`lruCodeOfHead`, from `headLruInfo`).
+    @inline(__always)
+    func lruCode(pfn: Int) -> UInt8 {
+        UInt8(truncatingIfNeeded: headLruInfo[Machine.headLruIndex(state: pages.state[pfn], orderByte: pages.order[pfn])])
+    }
+
     /// The LRU list an allocated head is on right now (nil if none or isolated).
     @inline(__always)
     func currentLru(pfn: Int) -> LruList? {
-        let code = UInt8(truncatingIfNeeded: headLruInfo[Machine.headLruIndex(state: pages.state[pfn], orderByte: pages.order[pfn])])
+        let code = lruCode(pfn: pfn)
         if code == Machine.lruCodeSlab { return slabOnLru(pfn: pfn) ? .slab : nil }
         return LruList(rawValue: Int(code))
     }
