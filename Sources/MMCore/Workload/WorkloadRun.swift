@@ -551,8 +551,7 @@ extension Machine {
                 // the stall's end, so a stalled actor does not make up the allocations it missed.
                 run.queue.push(Swift.max(t &+ Swift.max(1, interval), clockNs), .tick(actor: a))
             case .expire(let a, let h):
-                if isLive(h) {
-                    let order = (try? allocationInfo(h).order) ?? 0
+                if let order = liveOrder(h) {
                     _ = freeIfLive(h)
                     run.actors[a].pages -= 1 << order
                 }
