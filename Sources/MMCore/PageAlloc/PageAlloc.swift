@@ -442,6 +442,15 @@ extension Machine {
     /// Whether the handle names a live allocation.
     public func isLive(_ h: PageHandle) -> Bool { handles.resolve(h) != nil }
 
+    /// The order of a live allocation (0 while it is swapped out, as `allocationInfo` gives it), or nil
+    /// if the handle names none.
+    func liveOrder(_ h: PageHandle) -> Int? {
+        guard let slot = handles.resolve(h) else { return nil }
+        let pfn = handles.pfn[slot]
+        if pfn == SWAPPED { return 0 }
+        return Int(pages.order[Int(pfn)] & PageOrderByte.orderMask)
+    }
+
     /// Describes a live allocation.
     /// pfn and zone are -1 while the allocation is swapped out.
     public func allocationInfo(_ h: PageHandle) throws(MMError) -> (pfn: Int, order: Int, kind: AllocKind, zone: Int) {

@@ -164,13 +164,17 @@ public final class WorkloadRun {
     public var progress: Double { definition.steps.isEmpty ? 1 : Double(result.stepsDone) / Double(definition.steps.count) }
 }
 
-/// A min-heap of timed events (ties broken by insertion order, so runs are deterministic): a 4-ary heap
-/// of small plain structs, sifted with a moving hole.
+/// A min-heap of timed events (ties broken by insertion order, so runs are deterministic), kept as two
+/// 4-ary heaps of small plain structs with one ordering: the actors' ticks (one pending per actor) and
+/// the expiries and exits (thousands: a slab object lives seconds). Every allocation pops its actor's
+/// tick and pushes the next one; kept apart, that tick sifts through a heap of a few entries instead of
+/// the large one. A pop takes the earlier of the two tops, so events come out in the order one heap of
+/// them all gives.
 struct EventQueue {
     enum Event { case tick(actor: Int), expire(actor: Int, handle: PageHandle), exit(actor: Int, pid: Int) }
     /// Marks an entry's actor field for a process exit (its handle field is then pid + 1).
     private static let exitBit: Int32 = 1 << 30
-    private struct Entry {
+    fileprivate struct Entry {
         var at: UInt64
         var seq: UInt64
         var actor: Int32
@@ -178,26 +182,66 @@ struct EventQueue {
         var handle: UInt64
         @inline(__always) func before(_ o: Entry) -> Bool { at != o.at ? at < o.at : seq < o.seq }
     }
-    private var heap: ContiguousArray<Entry> = []
+    private var ticks = EventHeap()
+    private var timed = EventHeap()
     private var seq: UInt64 = 0
 
-    var isEmpty: Bool { heap.isEmpty }
-    var nextAt: UInt64? { heap.first?.at }
-    var count: Int { heap.count }
-    var capacity: Int { heap.capacity }
-    /// Bytes of the heap's storage.
-    var byteCount: Int { HeapCost.array(capacity: heap.capacity, stride: MemoryLayout<Entry>.stride) }
+    var isEmpty: Bool { ticks.isEmpty && timed.isEmpty }
+    var nextAt: UInt64? { nextFromTicks ? ticks.top?.at : timed.top?.at }
+    /// Events queued. The room asked for (`capacity`, `reserveCapacity`) is the large heap's: it can hold
+    /// them all, and the ticks' heap never holds more than one entry per actor.
+    var count: Int { ticks.count + timed.count }
+    var capacity: Int { timed.capacity }
+    /// Bytes of the heaps' storage.
+    var byteCount: Int {
+        HeapCost.array(capacity: ticks.capacity, stride: MemoryLayout<Entry>.stride)
+            + HeapCost.array(capacity: timed.capacity, stride: MemoryLayout<Entry>.stride)
+    }
     static var entryStride: Int { MemoryLayout<Entry>.stride }
-    mutating func reserveCapacity(_ n: Int) { heap.reserveCapacity(n) }
+    mutating func reserveCapacity(_ n: Int) { timed.reserveCapacity(n) }
+
+    /// Whether the next event is the ticks' heap's top (the earlier of the two tops).
+    private var nextFromTicks: Bool {
+        guard let t = ticks.top else { return false }
+        guard let o = timed.top else { return true }
+        return t.before(o)
+    }
 
     mutating func push(_ at: UInt64, _ ev: Event) {
         seq &+= 1
-        let e: Entry
         switch ev {
-        case .tick(let a): e = Entry(at: at, seq: seq, actor: Int32(a), handle: 0)
-        case .expire(let a, let h): e = Entry(at: at, seq: seq, actor: Int32(a), handle: h.raw)
-        case .exit(let a, let pid): e = Entry(at: at, seq: seq, actor: Int32(a) | EventQueue.exitBit, handle: UInt64(pid) + 1)
+        case .tick(let a): ticks.push(Entry(at: at, seq: seq, actor: Int32(a), handle: 0))
+        case .expire(let a, let h): timed.push(Entry(at: at, seq: seq, actor: Int32(a), handle: h.raw))
+        case .exit(let a, let pid): timed.push(Entry(at: at, seq: seq, actor: Int32(a) | EventQueue.exitBit, handle: UInt64(pid) + 1))
         }
+    }
+
+    mutating func pop() -> (at: UInt64, ev: Event)? {
+        guard let top = nextFromTicks ? ticks.pop() : timed.pop() else { return nil }
+        let ev: Event
+        if top.handle == 0 {
+            ev = .tick(actor: Int(top.actor))
+        } else if top.actor & EventQueue.exitBit != 0 {
+            ev = .exit(actor: Int(top.actor & ~EventQueue.exitBit), pid: Int(top.handle) - 1)
+        } else {
+            ev = .expire(actor: Int(top.actor), handle: PageHandle(raw: top.handle))
+        }
+        return (top.at, ev)
+    }
+}
+
+/// One of `EventQueue`'s heaps: a 4-ary min-heap of entries, sifted with a moving hole.
+private struct EventHeap {
+    typealias Entry = EventQueue.Entry
+    private var heap: ContiguousArray<Entry> = []
+
+    var isEmpty: Bool { heap.isEmpty }
+    var top: Entry? { heap.first }
+    var count: Int { heap.count }
+    var capacity: Int { heap.capacity }
+    mutating func reserveCapacity(_ n: Int) { heap.reserveCapacity(n) }
+
+    mutating func push(_ e: Entry) {
         heap.append(e)
         var i = heap.count - 1
         while i > 0 {
@@ -209,7 +253,7 @@ struct EventQueue {
         heap[i] = e
     }
 
-    mutating func pop() -> (at: UInt64, ev: Event)? {
+    mutating func pop() -> Entry? {
         guard let top = heap.first else { return nil }
         let last = heap.removeLast()
         if !heap.isEmpty {
@@ -231,15 +275,7 @@ struct EventQueue {
                 h[i] = last
             }
         }
-        let ev: Event
-        if top.handle == 0 {
-            ev = .tick(actor: Int(top.actor))
-        } else if top.actor & EventQueue.exitBit != 0 {
-            ev = .exit(actor: Int(top.actor & ~EventQueue.exitBit), pid: Int(top.handle) - 1)
-        } else {
-            ev = .expire(actor: Int(top.actor), handle: PageHandle(raw: top.handle))
-        }
-        return (top.at, ev)
+        return top
     }
 }
 
@@ -515,8 +551,7 @@ extension Machine {
                 // the stall's end, so a stalled actor does not make up the allocations it missed.
                 run.queue.push(Swift.max(t &+ Swift.max(1, interval), clockNs), .tick(actor: a))
             case .expire(let a, let h):
-                if isLive(h) {
-                    let order = (try? allocationInfo(h).order) ?? 0
+                if let order = liveOrder(h) {
                     _ = freeIfLive(h)
                     run.actors[a].pages -= 1 << order
                 }
