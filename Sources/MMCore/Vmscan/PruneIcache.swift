@@ -48,7 +48,7 @@ extension Machine {
             let st = pages.state[pfn]
             if st & (PageState.dirty | PageState.isolated) != 0 { continue }
             if pages.order[pfn] & PageOrderByte.mlocked != 0 { continue }
-            noteOwnerlessFree(slot: slot, pages: 1 &<< Int(pages.order[pfn] & PageOrderByte.orderMask))
+            noteOwnerlessFree(slot: slot, pfn: pfn)
             freeAllocation(slot: slot)
             freed += 1
         }

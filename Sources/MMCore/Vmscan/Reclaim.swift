@@ -245,7 +245,7 @@ extension Machine {
     func dropPageCache(pfn: Int, zone z: Int) -> Int {
         let slot = Int(pages.a[pfn])
         // The owner's page cache shrinks (__remove_from_page_cache: mapping->nrpages--).
-        noteOwnerlessFree(slot: slot, pages: 1 &<< Int(pages.order[pfn] & PageOrderByte.orderMask))
+        noteOwnerlessFree(slot: slot, pfn: pfn)
         let slabPages = releaseBuffers(slot: slot)
         // __remove_from_page_cache: out of its file's radix tree (nodes this empties are freed).
         removeFromPageCache(slot: slot)
@@ -308,7 +308,7 @@ extension Machine {
             let li = z * LruList.count + LruList.slab.rawValue
             while freed < nr, lru.tails[li] != NONE {
                 let slot = Int(lru.tails[li])
-                noteOwnerlessFree(slot: slot, pages: 1 &<< Int(pages.order[Int(handles.pfn[slot])] & PageOrderByte.orderMask))
+                noteOwnerlessFree(slot: slot, pfn: Int(handles.pfn[slot]))
                 freeAllocation(slot: slot)
                 freed += 1
             }
