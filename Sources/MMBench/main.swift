@@ -524,7 +524,7 @@ if args.contains("modern-trace") {
             return
         }
         let st = m.modernCompactionState(zone: z)!
-        let k = m.kcompactdStatus(node: 0)!
+        let k = m.kcompactdStatus(node: NodeID(0))!
         print("\(label): zone \(m.zones[z].name) shift \(st.deferShift) considered \(st.considered) order_failed \(st.orderFailed) skip \(st.skippedPageblocks)/\(m.zones[z].spannedPages >> m.pageblockOrder) flush \(st.blockskipFlush) migrate \(st.cachedMigratePfnAsync)/\(st.cachedMigratePfnSync) free \(st.cachedFreePfn) init \(st.initMigratePfn)/\(st.initFreePfn) free_pages \(m.nrFreePages(zone: z)) score \(k.score) kcompactd \(k.phase) kclock \(k.clockNs / 1_000_000) ms clock \(m.clockNs / 1_000_000) ms isolated \(m.counters.compactIsolated) kswapd_wakeups \(m.counters.kswapdWakeups) kswapd_ms \(m.kswapdNs / 1_000_000) pgalloc \(m.counters.pgalloc.reduce(0, +)) pgfree \(m.counters.pgfree) kswapd_wake \(m.counters.kswapdWakeups) stall \(m.counters.compactStall) fail \(m.counters.compactFail) success \(m.counters.compactSuccess)")
     }
     var lastSamples = 0, lastAttempts = 0

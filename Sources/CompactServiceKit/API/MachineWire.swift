@@ -190,7 +190,7 @@ enum MachineWire {
         d.beginArray()
         for z in m.zones where z.populated {
             d.beginObject()
-            d.field("node", z.node)
+            d.field("node", z.node.rawValue)
             d.field("type", z.type.name.lowercased())
             d.field("name", z.name)
             d.field("start_pfn", z.startPfn)

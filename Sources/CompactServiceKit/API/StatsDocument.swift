@@ -41,7 +41,7 @@ enum StatsDocument {
         w.beginArray()
         for node in m.nodes {
             w.beginObject()
-            w.field("id", node.id)
+            w.field("id", node.id.rawValue)
             w.field("start_pfn", node.startPfn)
             w.field("pages", node.pages)
             w.field("free_pages", node.zoneIds.reduce(0) { $0 + m.nrFreePages(zone: $1) })

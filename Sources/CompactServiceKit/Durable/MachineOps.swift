@@ -263,7 +263,7 @@ enum MachineOps {
                                 limit: SectionLimit) throws -> (performed: MachineRecord.Op, outcome: OpOutcome) {
         let run: CompactionRun
         if let begin {
-            run = try m.beginCompaction(node: begin.node)
+            run = try m.beginCompaction(node: begin.node.map(NodeID.init(rawValue:)))
             runs.add(id, .compaction(run))
         } else {
             guard case .compaction(let r)? = runs[id] else { throw ReplayError("compaction run \(id) is not in progress") }

@@ -144,7 +144,7 @@ enum AllocationRoutes {
             w.field("pfn", i.pfn)
             w.field("order", i.order)
             w.field("kind", i.kind.name)
-            w.field("node", z.node)
+            w.field("node", z.node.rawValue)
             w.field("zone", z.name)
             w.field("migratetype", m.migratetype(ofPageblockAt: i.pfn).name)
             w.field("content_intact", intact)

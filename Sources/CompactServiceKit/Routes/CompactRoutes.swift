@@ -40,9 +40,9 @@ enum CompactRoutes {
         var fragmentation: [Int]
     }
 
-    static func snapshot(_ m: Machine, zones: [Int]) -> [ZoneSnapshot] {
+    static func snapshot(_ m: Machine, zones: [ZoneID]) -> [ZoneSnapshot] {
         zones.map { z in
-            ZoneSnapshot(zone: z, freeBlocks: m.nrFreeByOrder(zone: z),
+            ZoneSnapshot(zone: z.rawValue, freeBlocks: m.nrFreeByOrder(zone: z),
                          unusable: (0..<m.nrOrders).map { m.unusableIndex(zone: z, order: $0) },
                          fragmentation: (0..<m.nrOrders).map { m.fragmentationIndex(zone: z, order: $0) })
         }
@@ -73,9 +73,9 @@ enum CompactRoutes {
                 op = .compact(run: id, begin: nil, calls: 0)
             } else {
                 // The zones the run will compact, as they are before its first step.
-                let ids = m.nodes.filter { node == nil || $0.id == node }.flatMap(\.zoneIds).filter { m.zones[$0].populated }
+                let ids = m.nodes.filter { node == nil || $0.id.rawValue == node }.flatMap(\.zoneIds).filter { m.zones[$0].populated }
                 before = snapshot(m, zones: ids)
-                for z in ids { names[z] = (m.zones[z].node, m.zones[z].name) }
+                for z in ids { names[z.rawValue] = (m.zones[z].node.rawValue, m.zones[z].name) }
                 let id = s.runs.newId()
                 runId = id
                 op = .compact(run: id, begin: .init(node: node), calls: 0)
@@ -88,7 +88,7 @@ enum CompactRoutes {
             // The scanners' positions for the machine's streams (`events=scanners`), at most every 2 ms.
             if let cc = run.currentControl, !done, monotonicNs() &- lastScannersNs >= 2_000_000 {
                 let z = m.zones[cc.zone]
-                box.events.scanners(ScannerPositions(node: z.node, zone: z.name, zoneStart: z.startPfn, zoneEnd: z.endPfn,
+                box.events.scanners(ScannerPositions(node: z.node.rawValue, zone: z.name, zoneStart: z.startPfn, zoneEnd: z.endPfn,
                                                      migratePfn: cc.migratePfn, freePfn: cc.freePfn,
                                                      migrateScanned: cc.migrateScanned, freeScanned: cc.freeScanned,
                                                      migrated: cc.migrated))

@@ -35,7 +35,7 @@ enum MetricsRoutes {
             var buddy: [(node: Int, zone: String, blocks: [Int])] = []
             for node in m.nodes {
                 for zid in node.zoneIds where m.zones[zid].populated {
-                    buddy.append((node.id, m.zones[zid].name, m.nrFreeByOrder(zone: zid)))
+                    buddy.append((node.id.rawValue, m.zones[zid].name, m.nrFreeByOrder(zone: zid)))
                 }
             }
             return MachineSample(name: box.name, buddy: buddy, vmstat: m.vmstatPairs(), stateBytes: m.stateBytes,

@@ -55,7 +55,7 @@ public enum CompactResult: Int, Sendable, Comparable, CaseIterable {
 /// `inout`; the triggers differ only in how they fill it.
 public struct CompactControl: Sendable {
     /// The zone being compacted.
-    public let zone: Int
+    public let zone: ZoneID
     /// Order a direct compactor needs, or -1 to compact the whole zone (`compact_memory`, per-node sysfs).
     public let order: Int
     /// The migratetype of the allocation that is waiting (MOVABLE for the manual triggers).
@@ -87,7 +87,7 @@ public struct CompactControl: Sendable {
     /// The result once the run has finished (nil while it is running).
     public internal(set) var result: CompactResult?
 
-    init(zone: Int, order: Int, migratetype: Int, migratePfn: Int, freePfn: Int) {
+    init(zone: ZoneID, order: Int, migratetype: Int, migratePfn: Int, freePfn: Int) {
         self.zone = zone
         self.order = order
         self.migratetype = migratetype

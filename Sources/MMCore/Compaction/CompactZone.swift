@@ -5,13 +5,13 @@ extension Machine {
     /// Starts compacting one zone: the migration scanner at the zone start, the free scanner at the zone
     /// end rounded down to a pageblock (which, for an aligned zone end, is the first block past the zone:
     /// the seed scans it, finds it belongs to another zone, and moves on).
-    func makeCompactControl(zone z: Int, order: Int, migratetype: Int) -> CompactControl {
+    func makeCompactControl(zone z: ZoneID, order: Int, migratetype: Int) -> CompactControl {
         // Kernel 6.6 (ModernTriggers.swift): compact_node's compact_control.
         if modern != nil { return modernManualCompactControl(zone: z) }
         let zone = zones[z]
         let cc = CompactControl(zone: z, order: order, migratetype: migratetype, migratePfn: zone.startPfn,
                                 freePfn: (zone.startPfn + zone.spannedPages) & ~(pageblockPages - 1))
-        tracer?.compactionBegin(CompactionTraceBegin(node: zone.node, zone: zone.name, zoneStart: zone.startPfn,
+        tracer?.compactionBegin(CompactionTraceBegin(node: zone.node.rawValue, zone: zone.name, zoneStart: zone.startPfn,
                                                      migratePfn: cc.migratePfn, freePfn: cc.freePfn,
                                                      zoneEnd: zone.endPfn, mode: "sync"))
         return cc
@@ -131,7 +131,7 @@ extension Machine {
         ev.compactFreeScanned &+= UInt64(cc.freeScanned)
         ev.compactIsolated &+= UInt64(cc.isolatedMigrate + cc.isolatedFree)
         let zone = zones[cc.zone]
-        tracer?.compactionEnd(CompactionTraceEnd(node: zone.node, zone: zone.name, zoneStart: zone.startPfn,
+        tracer?.compactionEnd(CompactionTraceEnd(node: zone.node.rawValue, zone: zone.name, zoneStart: zone.startPfn,
                                                  migratePfn: cc.migratePfn, freePfn: cc.freePfn, zoneEnd: zone.endPfn,
                                                  mode: "sync", status: result.name))
     }

@@ -5,13 +5,13 @@ extension Machine {
     public static let compactMaxDeferShift = 6
 
     /// `defer_compaction`: compaction in this zone failed; skip the next 2^shift - 1 attempts.
-    public func deferCompaction(zone z: Int) {
+    public func deferCompaction(zone z: ZoneID) {
         zones[z].compactConsidered = 0
         zones[z].compactDeferShift = min(zones[z].compactDeferShift + 1, Machine.compactMaxDeferShift)
     }
 
     /// `compaction_deferred`: true means "skip compaction this time". Asking counts as a consideration.
-    public func compactionDeferred(zone z: Int) -> Bool {
+    public func compactionDeferred(zone z: ZoneID) -> Bool {
         let limit = 1 << zones[z].compactDeferShift
         zones[z].compactConsidered += 1
         if zones[z].compactConsidered > limit { zones[z].compactConsidered = limit }
@@ -19,7 +19,7 @@ extension Machine {
     }
 
     /// After a successful allocation following compaction: forget all deferral.
-    public func resetCompactionDeferral(zone z: Int) {
+    public func resetCompactionDeferral(zone z: ZoneID) {
         zones[z].compactConsidered = 0
         zones[z].compactDeferShift = 0
     }

@@ -5,7 +5,7 @@ extension Machine {
     /// `compaction_suitable` as the seed's `try_to_compact_pages` decided it for one zone: the order-0
     /// watermark LOW + 2<<order must hold (migration needs room for copies), and the fragmentation index
     /// must say that a failure would be due to fragmentation (outside 0...extfrag_threshold).
-    public func compactionSuitable(zone z: Int, order: Int) -> (suitable: Bool, fragindex: Int) {
+    public func compactionSuitable(zone z: ZoneID, order: Int) -> (suitable: Bool, fragindex: Int) {
         let watermark = wmarkPages(zone: z, .low) + (2 << order)
         guard zoneWatermarkOk(zone: z, order: 0, mark: watermark, classzoneIdx: 0) else { return (false, 0) }
         let fi = fragmentationIndex(zone: z, order: order)
@@ -16,7 +16,7 @@ extension Machine {
     /// `try_to_compact_pages` (seed, kernel-compaction.md §4.11): only for costly orders from callers
     /// that may do I/O and enter the filesystem; counts a stall; then for each zone of the zonelist that
     /// is suitable, compacts it until an allocation of the order would pass LOW + 2<<order.
-    func tryToCompactPages(zonelist zl: [Int], order: Int, gfp: GFPFlags, migratetype: Int) -> CompactResult {
+    func tryToCompactPages(zonelist zl: [ZoneID], order: Int, gfp: GFPFlags, migratetype: Int) -> CompactResult {
         if order <= Machine.pageAllocCostlyOrder || !gfp.contains(.fs) || !gfp.contains(.io) { return .skipped }
         ev.compactStall &+= 1
         var rc = CompactResult.skipped

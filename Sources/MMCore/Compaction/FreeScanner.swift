@@ -16,7 +16,7 @@ extension Machine {
     /// pageblock_order - 1 re-types its pageblock(s) MOVABLE. Returns the pages taken (0 if refused).
     /// `order` is the block's (`page_order`, which the caller has read).
     @inline(__always)
-    func splitFreePage(pfn: Int, order: Int, zone z: Int) -> Int {
+    func splitFreePage(pfn: Int, order: Int, zone z: ZoneID) -> Int {
         let watermark = wmarkPages(zone: z, .low) + (1 &<< order)
         guard zoneWatermarkOk(zone: z, order: 0, mark: watermark, classzoneIdx: 0) else { return 0 }
         if order < freeArea.maxOrder { removeFromFreeList(pfn, zone: z, orderBelowMax: order) } else { removeFromFreeList(pfn, zone: z) }

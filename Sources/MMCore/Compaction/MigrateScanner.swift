@@ -8,9 +8,9 @@ extension Machine {
     /// NR_ISOLATED_FILE) than on the inactive lists (NR_INACTIVE_ANON + NR_INACTIVE_FILE); the active lists
     /// do not count. (Half of active + inactive is the later rule: commit bc6930457460, "compaction: handle
     /// active and inactive fairly in too_many_isolated", in 2.6.36 and the 2.6.35.6 stable release.)
-    func tooManyIsolated(zone z: Int) -> Bool {
+    func tooManyIsolated(zone z: ZoneID) -> Bool {
         let inactive = lruPages(zone: z, list: .inactiveAnon) + lruPages(zone: z, list: .inactiveFile)
-        let isolated = Int(isolatedPages[z * 2] + isolatedPages[z * 2 + 1])
+        let isolated = Int(isolatedPages[z.rawValue * 2] + isolatedPages[z.rawValue * 2 + 1])
         return isolated > inactive
     }
 

@@ -11,7 +11,7 @@ extension Machine {
 
     /// A compact_control of the modern profile for one zone (the caller sets the entry point's fields,
     /// as `compact_zone_order`, `kcompactd_do_work`, `proactive_compact_node` and `compact_node` do).
-    func makeModernCompactControl(zone z: Int, order: Int, migratetype: Int, fields: ModernCompactFields) -> CompactControl {
+    func makeModernCompactControl(zone z: ZoneID, order: Int, migratetype: Int, fields: ModernCompactFields) -> CompactControl {
         var cc = CompactControl(zone: z, order: order, migratetype: migratetype, migratePfn: 0, freePfn: 0)
         cc.modern = fields
         return cc
@@ -65,7 +65,7 @@ extension Machine {
         }
         cc.modern!.lastMigratedPfn = 0
         cc.modern!.updateCached = f.mode == .async && ms.cachedMigratePfn0[z] == ms.cachedMigratePfn1[z]
-        tracer?.compactionBegin(CompactionTraceBegin(node: zone.node, zone: zone.name, zoneStart: start, migratePfn: cc.migratePfn,
+        tracer?.compactionBegin(CompactionTraceBegin(node: zone.node.rawValue, zone: zone.name, zoneStart: start, migratePfn: cc.migratePfn,
                                                      freePfn: cc.freePfn, zoneEnd: end, mode: f.mode.traceName))
         return nil
     }
@@ -79,7 +79,7 @@ extension Machine {
     /// `compaction_suitable`: the zone must have, at order 0, its MIN (costly orders: LOW) watermark
     /// plus `compact_gap(order)` free, and for costly orders the fragmentation index must say a failure
     /// would be due to fragmentation (outside 0...extfrag_threshold).
-    public func modernCompactionSuitable(zone z: Int, order: Int, highestZoneidx: Int) -> Bool {
+    public func modernCompactionSuitable(zone z: ZoneID, order: Int, highestZoneidx: Int) -> Bool {
         var suitable = modernCompactionSuitableWatermark(zone: z, order: order, highestZoneidx: highestZoneidx, free: zoneFreePages[z])
         var ret: ModernCompactResult = .skipped
         if suitable {
@@ -92,12 +92,12 @@ extension Machine {
                 }
             }
         }
-        tracer?.modern(.suitable(node: zones[z].node, zone: zones[z].name, order: order, ret: ret.name))
+        tracer?.modern(.suitable(node: zones[z].node.rawValue, zone: zones[z].name, order: order, ret: ret.name))
         return suitable
     }
 
     /// `__compaction_suitable`: the order-0 watermark test with a given count of free pages.
-    func modernCompactionSuitableWatermark(zone z: Int, order: Int, highestZoneidx: Int, free: Int) -> Bool {
+    func modernCompactionSuitableWatermark(zone z: ZoneID, order: Int, highestZoneidx: Int, free: Int) -> Bool {
         var mark = order > Machine.pageAllocCostlyOrder ? wmarkPages(zone: z, .low) : wmarkPages(zone: z, .min)
         mark += Machine.compactGap(order)
         return modernZoneWatermarkOkFree(zone: z, order: 0, mark: mark, highestZoneidx: highestZoneidx, flags: .cma, free: free)
@@ -105,7 +105,7 @@ extension Machine {
 
     /// `compaction_zonelist_suitable`: would one zone pass `__compaction_suitable` if reclaim freed a
     /// share (1/order) of its reclaimable pages?
-    func modernCompactionZonelistSuitable(_ zl: [Int], order: Int, highestZoneidx: Int) -> Bool {
+    func modernCompactionZonelistSuitable(_ zl: [ZoneID], order: Int, highestZoneidx: Int) -> Bool {
         for z in zl where zones[z].populated {
             let available = zoneReclaimablePages(zone: z) / order + zoneFreePages[z]
             if modernCompactionSuitableWatermark(zone: z, order: order, highestZoneidx: highestZoneidx, free: available) { return true }
@@ -114,7 +114,7 @@ extension Machine {
     }
 
     /// `fragmentation_score_zone`: `extfrag_for_order` at COMPACTION_HPAGE_ORDER.
-    public func fragmentationScoreZone(_ z: Int) -> Int {
+    public func fragmentationScoreZone(_ z: ZoneID) -> Int {
         MMCore.extfragForOrder(order: compactionHpageOrder, contigPageInfo(zone: z, order: compactionHpageOrder))
     }
 
@@ -138,7 +138,7 @@ extension Machine {
 
     /// `find_suitable_fallback(area, order, migratetype, only_stealable, &can_steal)`: the first fallback
     /// type with a free block of this order (only one whose block may be stolen whole if asked), or -1.
-    func findSuitableFallback(zone z: Int, order: Int, migratetype mt: Int, onlyStealable: Bool) -> (mt: Int, canSteal: Bool) {
+    func findSuitableFallback(zone z: ZoneID, order: Int, migratetype mt: Int, onlyStealable: Bool) -> (mt: Int, canSteal: Bool) {
         if nrFree(zone: z, order: order) == 0 { return (-1, false) }
         var canSteal = false
         for fb in Machine.fallbacks[mt] {
@@ -177,12 +177,12 @@ extension Machine {
                 if findSuitableFallback(zone: z, order: o, migratetype: cc.migratetype, onlyStealable: true).mt != -1 { ret = .success; break }
             }
         }
-        tracer?.modern(.finished(node: zones[z].node, zone: zones[z].name, order: cc.order, ret: ret.name))
+        tracer?.modern(.finished(node: zones[z].node.rawValue, zone: zones[z].name, order: cc.order, ret: ret.name))
         return ret == .noSuitablePage ? .continue : ret
     }
 
     /// kswapd is awake on the node (`kswapd_is_running`).
-    @inline(__always) func kswapdIsRunning(node nid: Int) -> Bool { kswapdPending[nid] >= 0 }
+    @inline(__always) func kswapdIsRunning(node nid: NodeID) -> Bool { kswapdPending[nid] >= 0 }
 
     /// One step of the modern `compact_zone`. Returns true once the run has finished (`cc.result` set).
     /// A step that moves nothing (`CompactProgress` unchanged) only waited in `too_many_isolated` for
@@ -266,7 +266,7 @@ extension Machine {
     }
 
     /// `drain_local_pages(zone)`: this zone's per-CPU pages back to the buddy allocator.
-    func drainZonePages(_ z: Int) {
+    func drainZonePages(_ z: ZoneID) {
         guard pcp.count[z] > 0 else { return }
         freePcppagesBulk(zone: z, count: Int(pcp.count[z]))
         pcp.count[z] = 0
@@ -291,7 +291,7 @@ extension Machine {
             ev.modern.compactDaemonFreeScanned &+= UInt64(cc.freeScanned)
         }
         let zone = zones[cc.zone]
-        tracer?.compactionEnd(CompactionTraceEnd(node: zone.node, zone: zone.name, zoneStart: zone.startPfn,
+        tracer?.compactionEnd(CompactionTraceEnd(node: zone.node.rawValue, zone: zone.name, zoneStart: zone.startPfn,
                                                  migratePfn: cc.migratePfn, freePfn: cc.freePfn, zoneEnd: zone.endPfn,
                                                  mode: cc.modern!.mode.traceName, status: r.name))
     }

@@ -6,7 +6,7 @@ extension Machine {
     /// `__isolate_free_page`: take a free block off its list, unless that would leave the zone below MIN
     /// (without boost) + 2^order at order 0 (`zone_watermark_ok(zone, 0, mark, 0, ALLOC_CMA)`); a block
     /// of at least half a pageblock re-types its mergeable pageblocks MOVABLE. Returns the pages taken.
-    func modernIsolateFreePage(pfn: Int, order: Int, zone z: Int) -> Int {
+    func modernIsolateFreePage(pfn: Int, order: Int, zone z: ZoneID) -> Int {
         let mt = pageblockMigratetype(pfn)
         if mt != Int(Migratetype.isolate.rawValue) {
             let mark = ms.baseWmark[z].min + (1 << order)

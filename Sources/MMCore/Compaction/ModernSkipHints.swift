@@ -28,7 +28,7 @@ extension Machine {
     }
 
     /// Pageblocks of a zone whose skip bit is set.
-    public func skippedPageblocks(zone z: Int) -> Int {
+    public func skippedPageblocks(zone z: ZoneID) -> Int {
         let zone = zones[z]
         var n = 0, pfn = zone.startPfn
         while pfn < zone.endPfn { if pageblockSkip(pfn) { n += 1 }; pfn += pageblockPages }
@@ -70,7 +70,7 @@ extension Machine {
 
     /// `reset_cached_positions`: both migration caches at the zone start, the free cache at the zone's
     /// last pageblock.
-    func resetCachedPositions(zone z: Int) {
+    func resetCachedPositions(zone z: ZoneID) {
         let zone = zones[z]
         ms.cachedMigratePfn0[z] = zone.startPfn
         ms.cachedMigratePfn1[z] = zone.startPfn
@@ -94,7 +94,7 @@ extension Machine {
     /// `__reset_isolation_pfn`: may this block's skip bit be cleared? Only if a sample of its pages (one
     /// in every 8, `1 << PAGE_ALLOC_COSTLY_ORDER`) holds an LRU page (a migration source) or a free page
     /// (a target); when only a target is sought, the block must be MOVABLE.
-    func resetIsolationPfn(zone z: Int, pfn: Int, checkSource: Bool, checkTarget: Bool) -> Bool {
+    func resetIsolationPfn(zone z: ZoneID, pfn: Int, checkSource: Bool, checkTarget: Bool) -> Bool {
         let zone = zones[z]
         guard zone.contains(pfn: pfn) else { return false }
         if pageblockSkipPersistent(pfn) { return false }
@@ -129,7 +129,7 @@ extension Machine {
     /// look useful again; the first such block from each end becomes `compact_init_*_pfn` and the
     /// cached scanner position. Returns true if it ran.
     @discardableResult
-    func resetIsolationSuitable(zone z: Int) -> Bool {
+    func resetIsolationSuitable(zone z: ZoneID) -> Bool {
         guard ms.blockskipFlush[z] else { return false }
         ms.blockskipFlush[z] = false
         let zone = zones[z]
@@ -189,7 +189,7 @@ extension Machine {
 
     /// `reset_isolation_suitable(pgdat)`: every populated zone of the node whose flush flag is set (kswapd
     /// calls it before it sleeps).
-    public func resetIsolationSuitable(node nid: Int) {
+    public func resetIsolationSuitable(node nid: NodeID) {
         guard modern != nil else { return }
         for z in nodes[nid].zoneIds where zones[z].populated && ms.blockskipFlush[z] { resetIsolationSuitable(zone: z) }
     }
@@ -198,13 +198,13 @@ extension Machine {
 
     /// COMPACT_MAX_DEFER_SHIFT is the seed's `compactMaxDeferShift` (6).
 
-    func deferTrace(_ z: Int, _ order: Int) -> DeferTrace {
-        DeferTrace(node: zones[z].node, zone: zones[z].name, order: order, orderFailed: ms.orderFailed[z],
+    func deferTrace(_ z: ZoneID, _ order: Int) -> DeferTrace {
+        DeferTrace(node: zones[z].node.rawValue, zone: zones[z].name, order: order, orderFailed: ms.orderFailed[z],
                    considered: zones[z].compactConsidered, limit: 1 << zones[z].compactDeferShift)
     }
 
     /// `defer_compaction(zone, order)`.
-    public func modernDeferCompaction(zone z: Int, order: Int) {
+    public func modernDeferCompaction(zone z: ZoneID, order: Int) {
         zones[z].compactConsidered = 0
         zones[z].compactDeferShift += 1
         if order < ms.orderFailed[z] { ms.orderFailed[z] = order }
@@ -213,7 +213,7 @@ extension Machine {
     }
 
     /// `compaction_deferred(zone, order)`: true means skip compaction this time; asking counts.
-    public func modernCompactionDeferred(zone z: Int, order: Int) -> Bool {
+    public func modernCompactionDeferred(zone z: ZoneID, order: Int) -> Bool {
         let limit = 1 << zones[z].compactDeferShift
         if order < ms.orderFailed[z] { return false }
         zones[z].compactConsidered += 1
@@ -226,7 +226,7 @@ extension Machine {
     }
 
     /// `compaction_defer_reset(zone, order, alloc_success)`.
-    public func modernCompactionDeferReset(zone z: Int, order: Int, allocSuccess: Bool) {
+    public func modernCompactionDeferReset(zone z: ZoneID, order: Int, allocSuccess: Bool) {
         if allocSuccess {
             zones[z].compactConsidered = 0
             zones[z].compactDeferShift = 0
@@ -236,7 +236,7 @@ extension Machine {
     }
 
     /// `compaction_restarting(zone, order)`: deferred to the limit, about to try again.
-    func compactionRestarting(zone z: Int, order: Int) -> Bool {
+    func compactionRestarting(zone z: ZoneID, order: Int) -> Bool {
         if order < ms.orderFailed[z] { return false }
         return zones[z].compactDeferShift == Machine.compactMaxDeferShift
             && zones[z].compactConsidered >= 1 << zones[z].compactDeferShift
@@ -246,7 +246,7 @@ extension Machine {
 
     /// A zone's modern compaction state: cached scanner positions, init positions, `compact_order_failed`,
     /// `compact_blockskip_flush`, the deferral counters.
-    public func modernCompactionState(zone z: Int) -> ModernZoneCompactionState? {
+    public func modernCompactionState(zone z: ZoneID) -> ModernZoneCompactionState? {
         guard modern != nil else { return nil }
         return ModernZoneCompactionState(cachedMigratePfnAsync: ms.cachedMigratePfn0[z], cachedMigratePfnSync: ms.cachedMigratePfn1[z],
                                          cachedFreePfn: ms.cachedFreePfn[z], initMigratePfn: ms.initMigratePfn[z],

@@ -3,7 +3,7 @@
 /// whole zone, GFP_KERNEL (so the run's migratetype is UNMOVABLE, which no rule reads for order -1).
 /// `/proc/sys/vm/compact_memory` takes only the value 1 there.
 extension Machine {
-    func modernManualCompactControl(zone z: Int) -> CompactControl {
+    func modernManualCompactControl(zone z: ZoneID) -> CompactControl {
         let fields = Machine.modernFields(mode: .sync, wholeZone: true, ignoreSkipHint: true, highestZoneidx: zones[z].indexInNode, order: -1)
         var cc = makeModernCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.unmovable.rawValue), fields: fields)
         _ = modernCompactZoneBegin(&cc)

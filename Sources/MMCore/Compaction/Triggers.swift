@@ -15,8 +15,8 @@ public struct ZoneCompaction: Sendable, Equatable {
     public var freePfn: Int
 
     init(_ cc: CompactControl, _ zone: Zone) {
-        self.zone = cc.zone
-        node = zone.node
+        self.zone = cc.zone.rawValue
+        node = zone.node.rawValue
         zoneName = zone.name
         result = cc.result ?? .continue
         migrateScanned = cc.migrateScanned
@@ -35,7 +35,7 @@ public struct ZoneCompaction: Sendable, Equatable {
 /// progress: every populated zone of the chosen nodes, one after another, with order -1. The caller
 /// drives it with `Machine.step(_:maxSteps:)`, so other work can run between steps.
 public final class CompactionRun {
-    public let zoneIds: [Int]
+    public let zoneIds: [ZoneID]
     public let countersBefore: VmCounters
     public let clockBefore: UInt64
     public private(set) var results: [ZoneCompaction] = []
@@ -46,7 +46,7 @@ public final class CompactionRun {
     /// the caller should let other work run before it calls again.
     public internal(set) var waitingForIsolated = false
 
-    init(zoneIds: [Int], countersBefore: VmCounters, clockBefore: UInt64) {
+    init(zoneIds: [ZoneID], countersBefore: VmCounters, clockBefore: UInt64) {
         self.zoneIds = zoneIds
         self.countersBefore = countersBefore
         self.clockBefore = clockBefore
@@ -81,9 +81,9 @@ extension Machine {
 
     /// Starts `compact_memory` (node nil: every node) or `nodeN/compact`. The seed accepted any value
     /// written to either file.
-    public func beginCompaction(node: Int? = nil) throws(MMError) -> CompactionRun {
+    public func beginCompaction(node: NodeID? = nil) throws(MMError) -> CompactionRun {
         try requireCompaction()
-        if let n = node, !(0..<nodes.count).contains(n) { throw .unknownNode(field: FieldPath("node"), node: n) }
+        if let n = node, !(0..<nodes.count).contains(n.rawValue) { throw .unknownNode(field: FieldPath("node"), node: n.rawValue) }
         let ids = nodes.filter { node == nil || $0.id == node }.flatMap { $0.zoneIds }.filter { zones[$0].populated }
         return CompactionRun(zoneIds: ids, countersBefore: counters, clockBefore: clockNs)
     }
@@ -162,7 +162,7 @@ extension Machine {
 
     /// Writing /sys/devices/system/node/nodeN/compact: compacts every populated zone of one node.
     @discardableResult
-    public func compactNode(_ nid: Int) throws(MMError) -> CompactionReport {
+    public func compactNode(_ nid: NodeID) throws(MMError) -> CompactionReport {
         let run = try beginCompaction(node: nid)
         compactToEnd(run)
         return report(run)

@@ -12,10 +12,10 @@ extension Machine {
     /// GFP_THISNODE triple: the slow path compacts and reclaims on that node, and __GFP_REPEAT retries
     /// while this call's direct reclaim has freed fewer than 2^order pages: `should_alloc_retry`).
     /// Gives up when the order is not below MAX_ORDER.
-    func allocFreshHugePageNode(order: Int, nid: Int) throws(MMError) -> AllocOutcome {
+    func allocFreshHugePageNode(order: Int, nid: NodeID) throws(MMError) -> AllocOutcome {
         guard order < nrOrders else { return AllocOutcome() }
         let gfp = htlbAllocMask.union([.comp, .thisnode, .repeat, .nowarn])
-        return try allocate(AllocRequest(order: order, kind: .kernel, node: nid, gfp: gfp))
+        return try allocate(AllocRequest(order: order, kind: .kernel, node: nid.rawValue, gfp: gfp))
     }
 
     /// `hstate_next_node_to_alloc`: the node the cursor names, and the cursor moved to the next node.
@@ -34,7 +34,7 @@ extension Machine {
         var nid = startNid
         var combined = AllocOutcome()
         repeat {
-            let o = try allocFreshHugePageNode(order: order, nid: nid)
+            let o = try allocFreshHugePageNode(order: order, nid: NodeID(nid))
             combined.stalledInCompaction = combined.stalledInCompaction || o.stalledInCompaction
             combined.stalledInReclaim = combined.stalledInReclaim || o.stalledInReclaim
             combined.pagesReclaimed += o.pagesReclaimed

@@ -36,7 +36,7 @@ struct KcompactdJob {
     var order: Int
     var highestZoneidx: Int
     /// The node's zone ids still to look at, and the compaction in progress.
-    var zones: [Int]
+    var zones: [ZoneID]
     var next = 0
     var cc: CompactControl?
     /// `compact_control` fields that carry from one zone to the next (the kernel reuses one cc).
@@ -48,25 +48,25 @@ extension Machine {
     static let kcompactdIntervalNs: UInt64 = 500_000_000
 
     /// `fragmentation_score_zone_weighted`: present pages × score / (node present pages + 1).
-    public func fragmentationScoreZoneWeighted(_ z: Int) -> Int {
+    public func fragmentationScoreZoneWeighted(_ z: ZoneID) -> Int {
         let nodePresent = nodes[zones[z].node].zoneIds.reduce(0) { $0 + zones[$1].presentPages }
         return zones[z].presentPages * fragmentationScoreZone(z) / (nodePresent + 1)
     }
 
     /// `fragmentation_score_node`: the weighted scores of the node's populated zones, summed.
-    public func fragmentationScoreNode(_ nid: Int) -> Int {
+    public func fragmentationScoreNode(_ nid: NodeID) -> Int {
         nodes[nid].zoneIds.filter { zones[$0].populated }.reduce(0) { $0 + fragmentationScoreZoneWeighted($1) }
     }
 
     /// `should_proactive_compact_node`: proactiveness on, kswapd not running, node score above the high mark.
-    public func shouldProactiveCompactNode(_ nid: Int) -> Bool {
+    public func shouldProactiveCompactNode(_ nid: NodeID) -> Bool {
         guard let m = modern, m.compactionProactiveness != 0, !kswapdIsRunning(node: nid) else { return false }
         return fragmentationScoreNode(nid) > Machine.fragmentationScoreWmark(proactiveness: m.compactionProactiveness, low: false)
     }
 
     /// `kcompactd_node_suitable`: some populated zone up to `kcompactd_highest_zoneidx` fails the MIN
     /// watermark at `kcompactd_max_order` and passes `compaction_suitable`.
-    func kcompactdNodeSuitable(_ nid: Int) -> Bool {
+    func kcompactdNodeSuitable(_ nid: NodeID) -> Bool {
         let k = ms.kcompactd[nid]
         for (i, z) in nodes[nid].zoneIds.enumerated() where i <= k.highestZoneidx && zones[z].populated {
             if modernZoneWatermarkOk(zone: z, order: k.maxOrder, mark: wmarkPages(zone: z, .min), highestZoneidx: k.highestZoneidx, flags: []) { continue }
@@ -77,22 +77,22 @@ extension Machine {
 
     /// `wakeup_kcompactd`: remember the highest order and tightest zone index asked for; wake a sleeping
     /// kcompactd if the node would profit.
-    public func wakeupKcompactd(node nid: Int, order: Int, highestZoneidx hz: Int) {
+    public func wakeupKcompactd(node nid: NodeID, order: Int, highestZoneidx hz: Int) {
         guard modern != nil, order > 0 else { return }
         if ms.kcompactd[nid].maxOrder < order { ms.kcompactd[nid].maxOrder = order }
         if ms.kcompactd[nid].highestZoneidx > hz { ms.kcompactd[nid].highestZoneidx = hz }
         guard ms.kcompactd[nid].sleeping else { return }
         guard kcompactdNodeSuitable(nid) else { return }
-        tracer?.modern(.wakeupKcompactd(node: nid, order: order, zoneType: zoneTypeName(node: nid, index: hz)))
+        tracer?.modern(.wakeupKcompactd(node: nid.rawValue, order: order, zoneType: zoneTypeName(node: nid, index: hz)))
         kcompactdWake(node: nid)
     }
 
     /// Wakes a sleeping kcompactd now (machine time).
-    func kcompactdWake(node nid: Int) {
+    func kcompactdWake(node nid: NodeID) {
         if ms.kcompactd[nid].sleeping && ms.kcompactd[nid].wokenAt == nil { ms.kcompactd[nid].wokenAt = clockNs }
     }
 
-    func zoneTypeName(node nid: Int, index: Int) -> String {
+    func zoneTypeName(node nid: NodeID, index: Int) -> String {
         let ids = nodes[nid].zoneIds
         return index >= 0 && index < ids.count ? zones[ids[index]].name : ""
     }
@@ -101,11 +101,11 @@ extension Machine {
     func runPendingKcompactd() {
         guard modern != nil else { return }
         let now = clockNs
-        for nid in nodes.indices { runKcompactd(node: nid, until: now) }
+        for nid in nodeIDs { runKcompactd(node: nid, until: now) }
     }
 
     /// kcompactd's main loop (`kcompactd`) for one node, in its own time, up to `now`.
-    func runKcompactd(node nid: Int, until now: UInt64) {
+    func runKcompactd(node nid: NodeID, until now: UInt64) {
         var guardSteps = 0
         while guardSteps < 1 << 24 {
             guardSteps += 1
@@ -137,7 +137,7 @@ extension Machine {
     /// proactiveness trigger (the proactive check). A timeout with work pending (an order asked for
     /// while no wake-up was sent) also does the work, as `wait_event_freezable_timeout` then reports
     /// the condition true.
-    func wakeKcompactd(node nid: Int, byTimeout: Bool) {
+    func wakeKcompactd(node nid: NodeID, byTimeout: Bool) {
         ms.kcompactd[nid].sleeping = false
         ms.kcompactd[nid].wokenAt = nil
         let k = ms.kcompactd[nid]
@@ -161,10 +161,10 @@ extension Machine {
     }
 
     /// `kcompactd_do_work` begins: `compact_daemon_wake`, and the zones up to the highest index asked for.
-    func startKcompactdDoWork(node nid: Int) {
+    func startKcompactdDoWork(node nid: NodeID) {
         let k = ms.kcompactd[nid]
         ms.kcompactd[nid].timeoutNs = Machine.kcompactdIntervalNs
-        tracer?.modern(.kcompactdWake(node: nid, order: k.maxOrder, zoneType: zoneTypeName(node: nid, index: k.highestZoneidx)))
+        tracer?.modern(.kcompactdWake(node: nid.rawValue, order: k.maxOrder, zoneType: zoneTypeName(node: nid, index: k.highestZoneidx)))
         ev.modern.compactDaemonWake &+= 1
         let ids = nodes[nid].zoneIds.enumerated().filter { $0.offset <= k.highestZoneidx && zones[$0.element].populated }.map(\.element)
         let fields = Machine.modernFields(mode: .syncLight, kcompactd: true, highestZoneidx: k.highestZoneidx, order: k.maxOrder)
@@ -173,7 +173,7 @@ extension Machine {
 
     /// One step of kcompactd's job: start the next zone's compaction (skipping zones the kernel skips),
     /// or advance the current one; its simulated time is kcompactd's.
-    func stepKcompactdJob(node nid: Int) {
+    func stepKcompactdJob(node nid: NodeID) {
         var job = ms.kcompactd[nid].job!
         ms.kcompactd[nid].job = nil
         var jobDone = false
@@ -241,7 +241,7 @@ extension Machine {
     /// forgotten unless a higher / tighter one came meanwhile; after a proactive run, a node score that
     /// did not fall backs the next check off to 32 s. Then kcompactd sleeps (straight back to work if
     /// work is still requested).
-    func finishKcompactdJob(node nid: Int, _ job: KcompactdJob) {
+    func finishKcompactdJob(node nid: NodeID, _ job: KcompactdJob) {
         switch job.kind {
         case .doWork:
             if ms.kcompactd[nid].maxOrder <= job.order { ms.kcompactd[nid].maxOrder = 0 }
@@ -257,15 +257,15 @@ extension Machine {
 
     /// kcompactd goes to sleep (`mm_compaction_kcompactd_sleep`); with work still requested it returns
     /// at once.
-    func kcompactdSleep(node nid: Int) {
+    func kcompactdSleep(node nid: NodeID) {
         ms.kcompactd[nid].sleeping = true
         ms.kcompactd[nid].sleptAt = ms.kcompactd[nid].clock
-        tracer?.modern(.kcompactdSleep(node: nid))
+        tracer?.modern(.kcompactdSleep(node: nid.rawValue))
         if ms.kcompactd[nid].maxOrder > 0 || ms.kcompactd[nid].proactiveTrigger { ms.kcompactd[nid].wokenAt = ms.kcompactd[nid].clock }
     }
 
     /// What kcompactd of a node is doing (for tests and the stats document).
-    public func kcompactdStatus(node nid: Int) -> KcompactdStatus? {
+    public func kcompactdStatus(node nid: NodeID) -> KcompactdStatus? {
         guard modern != nil else { return nil }
         let k = ms.kcompactd[nid]
         var phase = "sleeping"
@@ -275,7 +275,7 @@ extension Machine {
             case .proactive: phase = "proactive"
             }
         }
-        return KcompactdStatus(node: nid, phase: phase, maxOrder: k.maxOrder, highestZoneidx: k.highestZoneidx, clockNs: k.clock,
+        return KcompactdStatus(node: nid.rawValue, phase: phase, maxOrder: k.maxOrder, highestZoneidx: k.highestZoneidx, clockNs: k.clock,
                                timeoutMs: k.timeoutNs.map { Int($0 / 1_000_000) } ?? -1, score: fragmentationScoreNode(nid))
     }
 }

@@ -134,5 +134,5 @@ extension Machine {
     @inline(__always) func isReservedPage(_ pfn: Int) -> Bool { pages.state[pfn] == PageState.reserved }
 
     /// Pages of a zone that boot reserved (spanned − managed).
-    public func reservedPages(zone z: Int) -> Int { zones[z].spannedPages - zones[z].managedPages }
+    public func reservedPages(zone z: ZoneID) -> Int { zones[z].spannedPages - zones[z].managedPages }
 }

@@ -46,7 +46,7 @@ public final class Machine {
     /// The per-CPU page lists (one simulated CPU).
     let pcp: PcpStore
     /// Zonelists: `zonelists[node][highestZoneIdx]` = zone ids in fallback order (kernel-compaction.md §1.6).
-    let zonelists: [[[Int]]]
+    let zonelists: [[[ZoneID]]]
     /// The same zonelists flattened for the allocation fast path: list (node, idx) is
     /// `zonelistFlat[zonelistOffsets[k] ..< zonelistOffsets[k+1]]` with k = node × zone types + idx.
     let zonelistFlat: RawArray<Int32>
@@ -250,17 +250,17 @@ public final class Machine {
         var zones: [Zone] = []
         var nodes: [Node] = []
         for (nid, span) in layout.nodeSpans.enumerated() {
-            var ids: [Int] = []
+            var ids: [ZoneID] = []
             for (idx, t) in layout.preset.zoneTypes.enumerated() {
-                let id = zones.count
+                let id = ZoneID(zones.count)
                 ids.append(id)
                 if let zl = layout.zones.first(where: { $0.node == nid && $0.type == t }) {
-                    zones.append(Zone(id: id, node: nid, type: t, indexInNode: idx, startPfn: Int(zl.startPfn), pages: Int(zl.pages)))
+                    zones.append(Zone(id: id, node: NodeID(nid), type: t, indexInNode: idx, startPfn: Int(zl.startPfn), pages: Int(zl.pages)))
                 } else {
-                    zones.append(Zone(id: id, node: nid, type: t, indexInNode: idx, startPfn: Int(span.start + span.pages), pages: 0))
+                    zones.append(Zone(id: id, node: NodeID(nid), type: t, indexInNode: idx, startPfn: Int(span.start + span.pages), pages: 0))
                 }
             }
-            nodes.append(Node(id: nid, startPfn: Int(span.start), pages: Int(span.pages), zoneIds: ids, distances: layout.distances[nid]))
+            nodes.append(Node(id: NodeID(nid), startPfn: Int(span.start), pages: Int(span.pages), zoneIds: ids, distances: layout.distances[nid]))
         }
         return (zones, nodes)
     }
@@ -288,7 +288,7 @@ public final class Machine {
     /// The zonelists as flat tables for the allocation fast path: every list's zones one after another
     /// with each list's offset, the highest zone index each kind may use, and per (node, kind) the first
     /// zone of its list.
-    private static func flattenZonelists(_ zonelists: [[[Int]]], preset: ArchPreset, arena: RawArena)
+    private static func flattenZonelists(_ zonelists: [[[ZoneID]]], preset: ArchPreset, arena: RawArena)
         -> (zones: RawArray<Int32>, offsets: RawArray<Int32>, highestZoneIdxByKind: [Int], firstZone: RawArray<Int32>) {
         let flatLists = zonelists.flatMap { $0 }
         let flat = RawArray<Int32>(zeroed: flatLists.reduce(0) { $0 + $1.count }, arena: arena)
@@ -296,14 +296,14 @@ public final class Machine {
         var at = 0
         for (k, l) in flatLists.enumerated() {
             offsets[k] = Int32(at)
-            for z in l { flat[at] = Int32(z); at += 1 }
+            for z in l { flat[at] = Int32(z.rawValue); at += 1 }
         }
         offsets[flatLists.count] = Int32(at)
         let highest = AllocKind.allCases.map { preset.zoneTypes.firstIndex(of: $0.highestZoneType(available: preset.zoneTypes))! }
         let first = RawArray<Int32>(zeroed: zonelists.count * AllocKind.count, arena: arena)
         for node in zonelists.indices {
             for kind in AllocKind.allCases {
-                first[node * AllocKind.count + Int(kind.rawValue)] = Int32(zonelists[node][highest[Int(kind.rawValue)]].first ?? -1)
+                first[node * AllocKind.count + Int(kind.rawValue)] = Int32(zonelists[node][highest[Int(kind.rawValue)]].first?.rawValue ?? -1)
             }
         }
         return (flat, offsets, highest, first)
@@ -339,7 +339,7 @@ public final class Machine {
     private func fillZoneLookups() {
         for (i, v) in Machine.headLruTable().enumerated() { headLruInfo[i] = v }
         for z in zones {
-            zoneNode[z.id] = Int32(z.node)
+            zoneNode[z.id] = Int32(z.node.rawValue)
             zoneIndexInNode[z.id] = Int32(z.indexInNode)
         }
     }
@@ -355,7 +355,7 @@ public final class Machine {
     private func mapPageblocks(toZone z: Zone) {
         var b = z.startPfn >> pageblockOrder
         while b < (z.endPfn + pageblockPages - 1) >> pageblockOrder {
-            pageblockZone[b] = UInt16(z.id)
+            pageblockZone[b] = UInt16(z.id.rawValue)
             b += 1
         }
     }
@@ -383,7 +383,7 @@ public final class Machine {
     // MARK: - Lookups
 
     /// The zone id holding `pfn` (`page_zone`).
-    @inline(__always) func zoneId(ofPfn pfn: Int) -> Int { Int(pageblockZone[pfn &>> pageblockOrder]) }
+    @inline(__always) func zoneId(ofPfn pfn: Int) -> ZoneID { ZoneID(Int(pageblockZone[pfn &>> pageblockOrder])) }
 
     /// `get_pageblock_migratetype`.
     @inline(__always) func pageblockMigratetype(_ pfn: Int) -> Int {
@@ -422,7 +422,7 @@ public final class Machine {
     public var nrFreePagesTotal: Int { zones.indices.reduce(0) { $0 + zoneFreePages[$1] } }
 
     /// NR_FREE_PAGES of a zone.
-    @inline(__always) public func nrFreePages(zone z: Int) -> Int { zoneFreePages[z] }
+    @inline(__always) public func nrFreePages(zone z: ZoneID) -> Int { zoneFreePages[z] }
 
     /// A snapshot of the event counters.
     public var counters: VmCounters {

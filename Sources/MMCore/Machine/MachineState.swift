@@ -435,7 +435,7 @@ extension Machine {
     /// capture is set. Between two operations of a seed-kernel machine, always.
     public var canExportState: Bool {
         guard let ms = modern else { return true }
-        return ms.kcompactd.allSatisfy { $0.job == nil } && ms.captureZone < 0
+        return ms.kcompactd.allSatisfy { $0.job == nil } && ms.captureZone == nil
     }
 
     /// The modern profile's state (ModernState): its sysctls, per-zone and per-node fields, counters.
@@ -501,7 +501,7 @@ extension Machine {
         ms.orderFailed = try ints("modern.zone.order_failed", nz)
         ms.blockskipFlush = try r.array("modern.zone.blockskip_flush", count: nz, as: UInt8.self).map { $0 != 0 }
         let bw = try ints("modern.zone.base_wmark", 3 * nz)
-        ms.baseWmark = (0..<nz).map { (bw[3 * $0], bw[3 * $0 + 1], bw[3 * $0 + 2]) }
+        ms.baseWmark = (0..<nz).map { (i: Int) in (bw[3 * i], bw[3 * i + 1], bw[3 * i + 2]) }
         ms.watermarkBoost = try ints("modern.zone.watermark_boost", nz)
         ms.boostedFlag = try r.array("modern.zone.boosted", count: nz, as: UInt8.self).map { $0 != 0 }
         ms.nrReservedHighatomic = try ints("modern.zone.nr_reserved_highatomic", nz)
@@ -525,7 +525,7 @@ extension Machine {
         guard ko.allSatisfy({ $0 >= -1 && $0 < nrOrders }) else { throw ImageReader.bad("modern.node.kswapd_alloc_order", "holds an order out of range") }
         ms.kswapdAllocOrder = ko
         ms.kswapdReclaimed = try ints("modern.node.kswapd_reclaimed", nn)
-        ms.captureZone = -1
+        ms.captureZone = nil
         ms.captureOrder = -1
         ms.capturedPfn = -1
         for f in Machine.modernCounterFields { ev.modern[keyPath: f.key] = try r.uint64("vmstat.modern.\(f.name)") }

@@ -1,11 +1,11 @@
 /// A NUMA node (`pg_data_t`): its span, its zones (one per zone type of the preset, possibly empty) and
 /// its distances to every node.
 public struct Node: Sendable {
-    public let id: Int
+    public let id: NodeID
     public let startPfn: Int
     public let pages: Int
     /// `node_zones[]`: machine zone ids, indexed by zone index (every type of the preset, populated or not).
-    public let zoneIds: [Int]
+    public let zoneIds: [ZoneID]
     /// `node_distance(id, other)`.
     public let distances: [Int]
 }

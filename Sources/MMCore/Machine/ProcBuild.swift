@@ -28,7 +28,7 @@ extension Machine {
         var rng = SeededRandom(seed: SeededRandom.mix(config.seed ^ 0x414E_4F4E))
         let anonShare = Double(image.anonPercent) / 100
         var k = 0
-        for z in zones.indices where zones[z].populated {
+        for z in zoneIDs where zones[z].populated {
             let plan = plans[k]
             k += 1
             var free = 0
@@ -67,7 +67,7 @@ extension Machine {
                 modernApplyMarks(zone: z)
             }
         }
-        for z in zones.indices {
+        for z in zoneIDs {
             zonePgalloc[z] = 0
             zoneAllocations[z] = 0
         }
@@ -86,7 +86,7 @@ extension Machine {
 
     /// Allocates pfns `start..<end` of a pageblock of `blockType`: order-0 pages, unmovable kernel
     /// memory in aligned blocks up to order 3; the first page another mobility's when `foreign`.
-    func allocateProcRun(_ start: Int, _ end: Int, zone z: Int, blockType: Int, foreign: inout Bool,
+    func allocateProcRun(_ start: Int, _ end: Int, zone z: ZoneID, blockType: Int, foreign: inout Bool,
                          anonShare: Double, rng: inout SeededRandom) throws(MMError) {
         var pfn = start
         while pfn < end {

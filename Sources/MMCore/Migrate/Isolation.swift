@@ -25,32 +25,32 @@ extension Machine {
 
     /// Takes an owned LRU page off its list and marks it isolated (NR_ISOLATED_ANON/FILE go up).
     @inline(__always)
-    func isolateLruPage(pfn: Int, zone z: Int) {
+    func isolateLruPage(pfn: Int, zone z: ZoneID) {
         isolateLruPage(pfn: pfn, zone: z, list: currentLru(pfn: pfn)!.rawValue)
     }
 
     /// `isolateLruPage` of a page the caller knows is on list `l` (a raw `LruList` value).
     @inline(__always)
-    func isolateLruPage(pfn: Int, zone z: Int, list l: Int) {
+    func isolateLruPage(pfn: Int, zone z: ZoneID, list l: Int) {
         let p = pages
         let slot = Int(p.a[pfn])
         let n = 1 &<< Int(p.order[pfn] & PageOrderByte.orderMask)
-        lruUnlink(slot: slot, listIndex: z &* LruList.count &+ l, pages: n)
+        lruUnlink(slot: slot, listIndex: z.rawValue &* LruList.count &+ l, pages: n)
         handles.lruNext[slot] = NONE
         handles.lruPrev[slot] = NONE
         let s = p.state[pfn]
         p.state[pfn] = s | PageState.isolated
-        isolatedPages[z &* 2 &+ (PageState.kindRawValue(s) == Int(AllocKind.file.rawValue) ? 1 : 0)] &+= Int64(n)
+        isolatedPages[z.rawValue &* 2 &+ (PageState.kindRawValue(s) == Int(AllocKind.file.rawValue) ? 1 : 0)] &+= Int64(n)
     }
 
     /// `putback_lru_page`: an isolated page goes back to the head of its LRU list; if its owner freed it
     /// while it was isolated, the isolation held the last reference and the page is freed now.
     /// - Returns: true if the page was freed.
     @discardableResult
-    func putbackLruPage(pfn: Int, zone z: Int) -> Bool {
+    func putbackLruPage(pfn: Int, zone z: ZoneID) -> Bool {
         let p = pages
         let n = 1 << Int(p.order[pfn] & PageOrderByte.orderMask)
-        isolatedPages[z &* 2 &+ (PageState.kind(p.state[pfn]) == .file ? 1 : 0)] &-= Int64(n)
+        isolatedPages[z.rawValue &* 2 &+ (PageState.kind(p.state[pfn]) == .file ? 1 : 0)] &-= Int64(n)
         p.state[pfn] &= ~PageState.isolated
         let slot = p.a[pfn]
         if slot == NONE {

@@ -17,7 +17,7 @@ extension Machine {
     /// the buddy allocator. A page whose owner freed it while isolated is not migrated (the seed's fix
     /// for the anon_vma race): both it and the unused target are freed.
     @inline(__always)
-    func unmapAndMove(pfn: Int, target: Int, zone z: Int) -> MigrateOutcome {
+    func unmapAndMove(pfn: Int, target: Int, zone z: ZoneID) -> MigrateOutcome {
         let p = pages
         if p.a[pfn] == NONE {
             // page_count(page) == 1: freed from under us. The target goes back to the allocator.
@@ -38,12 +38,12 @@ extension Machine {
         // Its list: a plain one (code below `LruList.count`) unless the state says otherwise.
         let code = Int(lruCode(pfn: target))
         if code < LruList.count {
-            lruAdd(slot: slot, listIndex: z &* LruList.count &+ code, pages: 1)
+            lruAdd(slot: slot, listIndex: z.rawValue &* LruList.count &+ code, pages: 1)
         } else {
             lruAdd(slot: slot, zone: z, list: currentLru(pfn: target)!, pages: 1)
         }
         // The old page has no references left: it stops being isolated and is freed.
-        isolatedPages[z &* 2 &+ (PageState.kindRawValue(s) == Int(AllocKind.file.rawValue) ? 1 : 0)] &-= 1
+        isolatedPages[z.rawValue &* 2 &+ (PageState.kindRawValue(s) == Int(AllocKind.file.rawValue) ? 1 : 0)] &-= 1
         p.a[pfn] = NONE
         // `releaseFrame` of the old order-0 page without its counters: the zone's per-kind and dirty
         // counts would go up for the new page and down for the old one by the same page, so they stay.
@@ -54,7 +54,7 @@ extension Machine {
 
     /// A target page taken from the private free list but not used: freed to the buddy allocator
     /// (the seed's `putback_lru_page(newpage)` on a page nobody maps).
-    func freeIsolatedTarget(_ pfn: Int, zone z: Int) {
+    func freeIsolatedTarget(_ pfn: Int, zone z: ZoneID) {
         pages.state[pfn] = PageState.tail
         pages.order[pfn] = 0
         freeHotColdPage(pfn, zone: z, cold: false)

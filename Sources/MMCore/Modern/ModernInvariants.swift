@@ -16,7 +16,7 @@ extension Machine {
 
     func checkModernState(_ fail: (@autoclosure () -> String) -> Void) {
         let m = ms
-        for z in zones.indices where zones[z].populated {
+        for z in zoneIDs where zones[z].populated {
             let zone = zones[z]
             func inZone(_ pfn: Int, _ what: String) {
                 if pfn != 0 && !(pfn >= zone.startPfn && pfn <= zone.endPfn) { fail("zone \(z): \(what) \(pfn) outside [\(zone.startPfn), \(zone.endPfn)]") }
@@ -35,7 +35,7 @@ extension Machine {
             if wmarkPages(zone: z, .min) != b.min + boost || wmarkPages(zone: z, .low) != b.low + boost || wmarkPages(zone: z, .high) != b.high + boost {
                 fail("zone \(z): allocator marks are not _watermark + boost")
             }
-            let reserve = zoneLowmemReserve[z * zoneTypeCount + Int(zoneIndexInNode[z])]
+            let reserve = zoneLowmemReserve[z.rawValue * zoneTypeCount + Int(zoneIndexInNode[z])]
             if zoneOrder0LowMark[z] != b.low + boost + reserve + m.nrReservedHighatomic[z] { fail("zone \(z): order-0 fast-path mark is stale") }
             if boost < 0 || (boost > 0 && boost > max(pageblockPages, Machine.multFrac(b.high, max(m.watermarkBoostFactor, 0), 10000)) + pageblockPages) {
                 fail("zone \(z): watermark_boost \(boost) beyond its cap")
@@ -53,7 +53,7 @@ extension Machine {
                 fail("zone \(z): nr_reserved_highatomic \(m.nrReservedHighatomic[z]) beyond its limit")
             }
         }
-        if m.captureZone != -1 || m.capturedPfn != -1 { fail("a capture control outlived its direct compaction") }
+        if m.captureZone != nil || m.capturedPfn != -1 { fail("a capture control outlived its direct compaction") }
         for (nid, k) in m.kcompactd.enumerated() {
             if k.maxOrder < 0 || k.maxOrder >= nrOrders { fail("node \(nid): kcompactd_max_order \(k.maxOrder)") }
             if k.highestZoneidx < 0 || k.highestZoneidx >= nodes[nid].zoneIds.count { fail("node \(nid): kcompactd_highest_zoneidx \(k.highestZoneidx)") }

@@ -40,7 +40,7 @@ final class ModernState {
 
     /// `current->capture_control` of the direct compactor: the zone and order it compacts for, and the
     /// block a free captured (-1 while none). Zone -1 when no direct compaction is running.
-    var captureZone = -1
+    var captureZone: ZoneID? = nil
     var captureOrder = -1
     var capturedPfn = -1
 
@@ -133,9 +133,9 @@ extension Machine {
         }
         ms.compactionProactiveness = v
         if v != 0 {
-            for nid in nodes.indices where !ms.kcompactd[nid].proactiveTrigger {
+            for nid in nodeIDs where !ms.kcompactd[nid].proactiveTrigger {
                 ms.kcompactd[nid].proactiveTrigger = true
-                tracer?.modern(.wakeupKcompactd(node: nid, order: -1, zoneType: highestPopulatedZoneName(node: nid)))
+                tracer?.modern(.wakeupKcompactd(node: nid.rawValue, order: -1, zoneType: highestPopulatedZoneName(node: nid)))
                 kcompactdWake(node: nid)
             }
         }
@@ -179,7 +179,7 @@ extension Machine {
     }
 
     /// The name of the highest populated zone of a node (the `classzone_idx` tracepoints print).
-    func highestPopulatedZoneName(node nid: Int) -> String {
+    func highestPopulatedZoneName(node nid: NodeID) -> String {
         nodes[nid].zoneIds.last(where: { zones[$0].populated }).map { zones[$0].name } ?? ""
     }
 }

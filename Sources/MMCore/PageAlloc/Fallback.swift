@@ -33,7 +33,7 @@ extension Machine {
     /// list; when breaking a large block (order >= pageblock_order/2) or for a reclaimable request, move
     /// every free page of its pageblock to the requested type and claim the pageblock if at least half of
     /// it was free; claim every pageblock a block >= pageblock_order covers. Returns the pfn or -1.
-    func rmqueueFallback(zone z: Int, order: Int, startMt: Int) -> Int {
+    func rmqueueFallback(zone z: ZoneID, order: Int, startMt: Int) -> Int {
         var current = nrOrders - 1
         while current >= order {
             for fb in Machine.fallbacks[startMt] {
@@ -75,7 +75,7 @@ extension Machine {
     /// `move_freepages_block()`: move every free block inside the pageblock containing `pfn` onto the
     /// `mt` lists. Returns the number of pages moved; 0 if the pageblock straddles the zone's edge.
     @discardableResult
-    func moveFreepagesBlock(zone z: Int, pfn: Int, toMigratetype mt: Int) -> Int {
+    func moveFreepagesBlock(zone z: ZoneID, pfn: Int, toMigratetype mt: Int) -> Int {
         let start = pfn & ~(pageblockPages - 1)
         let end = start + pageblockPages - 1
         guard zones[z].contains(pfn: start), zones[z].contains(pfn: end) else { return 0 }

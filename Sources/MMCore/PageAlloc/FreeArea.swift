@@ -35,8 +35,8 @@ public struct FreeAreaStore {
         maxPrev = RawArray(zeroed: blocks, arena: arena)
     }
 
-    @inline(__always) func list(zone: Int, order: Int, mt: Int) -> Int {
-        (zone &* nrOrders &+ order) &* Migratetype.count &+ mt
+    @inline(__always) func list(zone: ZoneID, order: Int, mt: Int) -> Int {
+        (zone.rawValue &* nrOrders &+ order) &* Migratetype.count &+ mt
     }
 
     public var byteCount: Int {
@@ -70,7 +70,7 @@ extension Machine {
     /// `list_add` (or `list_add_tail`) of a free block head onto `free_list[mt]` of its order; marks it
     /// PageBuddy with its order and bumps `nr_free`.
     @inline(__always)
-    func addToFreeList(_ pfn: Int, zone: Int, order: Int, mt: Int, atTail: Bool = false) {
+    func addToFreeList(_ pfn: Int, zone: ZoneID, order: Int, mt: Int, atTail: Bool = false) {
         let fa = freeArea, p = pages
         let li = fa.list(zone: zone, order: order, mt: mt)
         let p32 = UInt32(truncatingIfNeeded: pfn)
@@ -88,7 +88,7 @@ extension Machine {
             fa.heads[li] = p32
         }
         fa.lengths[li] &+= 1
-        fa.nrFree[zone &* fa.nrOrders &+ order] &+= 1
+        fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &+= 1
         if order == fa.maxOrder {
             fa.maxState[pfn &>> order] = UInt8(truncatingIfNeeded: mt) &+ 1
         } else {
@@ -99,7 +99,7 @@ extension Machine {
 
     /// `list_del` of a free block head from whichever list it is on; clears PageBuddy and drops `nr_free`.
     @inline(__always)
-    func removeFromFreeList(_ pfn: Int, zone: Int) {
+    func removeFromFreeList(_ pfn: Int, zone: ZoneID) {
         let fa = freeArea, p = pages
         let order: Int, mt: Int
         if fa.isFreeMaxBlock(pfn) {
@@ -118,13 +118,13 @@ extension Machine {
         if prev != NONE { fa.setNext(Int(prev), order: order, next, p) } else { fa.heads[li] = next }
         if next != NONE { fa.setPrev(Int(next), order: order, prev, p) } else { fa.tails[li] = prev }
         fa.lengths[li] &-= 1
-        fa.nrFree[zone &* fa.nrOrders &+ order] &-= 1
+        fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &-= 1
     }
 
     /// `removeFromFreeList` of a free head whose order, below the largest, the caller knows (a buddy
     /// being merged): its links and list are in the page arrays, so no per-block array is looked at.
     @inline(__always)
-    func removeFromFreeList(_ pfn: Int, zone: Int, orderBelowMax order: Int) {
+    func removeFromFreeList(_ pfn: Int, zone: ZoneID, orderBelowMax order: Int) {
         let fa = freeArea, p = pages
         let mt = Int(p.order[pfn] >> Machine.mtShift) & 7
         p.state[pfn] = PageState.tail
@@ -134,12 +134,12 @@ extension Machine {
         if prev != NONE { p.a[Int(prev)] = next } else { fa.heads[li] = next }
         if next != NONE { p.b[Int(next)] = prev } else { fa.tails[li] = prev }
         fa.lengths[li] &-= 1
-        fa.nrFree[zone &* fa.nrOrders &+ order] &-= 1
+        fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &-= 1
     }
 
     /// `list_move` of a free head to the head of another migratetype's list of the same order.
     @inline(__always)
-    func moveFreeBlock(_ pfn: Int, zone: Int, toMigratetype mt: Int) {
+    func moveFreeBlock(_ pfn: Int, zone: ZoneID, toMigratetype mt: Int) {
         let order = buddyOrder(pfn)
         removeFromFreeList(pfn, zone: zone)
         addToFreeList(pfn, zone: zone, order: order, mt: mt)
@@ -170,17 +170,17 @@ extension Machine {
     }
 
     /// `nr_free` of (zone, order).
-    @inline(__always) public func nrFree(zone: Int, order: Int) -> Int {
-        Int(freeArea.nrFree[zone * nrOrders + order])
+    @inline(__always) public func nrFree(zone: ZoneID, order: Int) -> Int {
+        Int(freeArea.nrFree[zone.rawValue * nrOrders + order])
     }
 
     /// Number of blocks on `free_list[mt]` of (zone, order): what /proc/pagetypeinfo counts by walking the list.
-    public func freeListLength(zone: Int, order: Int, mt: Migratetype) -> Int {
+    public func freeListLength(zone: ZoneID, order: Int, mt: Migratetype) -> Int {
         Int(freeArea.lengths[freeArea.list(zone: zone, order: order, mt: Int(mt.rawValue))])
     }
 
     /// The pfns on one free list, head first (for tests and invariant checks).
-    public func freeListPfns(zone: Int, order: Int, mt: Migratetype) -> [Int] {
+    public func freeListPfns(zone: ZoneID, order: Int, mt: Migratetype) -> [Int] {
         var out: [Int] = []
         var cur = freeArea.heads[freeArea.list(zone: zone, order: order, mt: Int(mt.rawValue))]
         while cur != NONE {

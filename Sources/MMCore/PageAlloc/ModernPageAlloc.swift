@@ -11,7 +11,7 @@ extension Machine {
 
     /// `__zone_watermark_unusable_free`: 2^order - 1, the HIGHATOMIC reserve for callers without access
     /// to reserves (no CMA is simulated).
-    @inline(__always) func modernUnusableFree(zone z: Int, order: Int, flags: ModernAllocFlags) -> Int {
+    @inline(__always) func modernUnusableFree(zone z: ZoneID, order: Int, flags: ModernAllocFlags) -> Int {
         var unusable = (1 << order) - 1
         if flags.isDisjoint(with: .reserves) { unusable += ms.nrReservedHighatomic[z] }
         return unusable
@@ -20,7 +20,7 @@ extension Machine {
     /// `__zone_watermark_ok` of 6.6 with a given count of free pages: the order-0 test against the mark
     /// (reduced for reserve users) plus `lowmem_reserve`, then for order > 0 one free block of at least
     /// the order on a list the caller may use.
-    func modernZoneWatermarkOkFree(zone z: Int, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags, free freePages: Int) -> Bool {
+    func modernZoneWatermarkOkFree(zone z: ZoneID, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags, free freePages: Int) -> Bool {
         var min = mark
         let free = freePages - modernUnusableFree(zone: z, order: order, flags: flags)
         if !flags.isDisjoint(with: .reserves) {
@@ -30,7 +30,7 @@ extension Machine {
             }
             if flags.contains(.oom) { min -= min / 2 }
         }
-        if free <= min + zoneLowmemReserve[z &* zoneTypeCount &+ highestZoneidx] { return false }
+        if free <= min + zoneLowmemReserve[z.rawValue &* zoneTypeCount &+ highestZoneidx] { return false }
         if order == 0 { return true }
         for o in order..<nrOrders {
             if nrFree(zone: z, order: o) == 0 { continue }
@@ -43,18 +43,18 @@ extension Machine {
     }
 
     /// `zone_watermark_ok` of 6.6.
-    func modernZoneWatermarkOk(zone z: Int, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags) -> Bool {
+    func modernZoneWatermarkOk(zone z: ZoneID, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags) -> Bool {
         modernZoneWatermarkOkFree(zone: z, order: order, mark: mark, highestZoneidx: highestZoneidx, flags: flags, free: zoneFreePages[z])
     }
 
     /// `zone_watermark_fast`: the order-0 shortcut, the full test, and for __GFP_HIGH order-0 requests at
     /// the MIN mark a second test without the boost.
-    func modernZoneWatermarkFast(zone z: Int, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags) -> Bool {
+    func modernZoneWatermarkFast(zone z: ZoneID, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags) -> Bool {
         let free = zoneFreePages[z]
         if order == 0 {
             let reserved = modernUnusableFree(zone: z, order: 0, flags: flags)
             let usable = free - Swift.min(free, reserved)
-            if usable > mark + zoneLowmemReserve[z &* zoneTypeCount &+ highestZoneidx] { return true }
+            if usable > mark + zoneLowmemReserve[z.rawValue &* zoneTypeCount &+ highestZoneidx] { return true }
         }
         if modernZoneWatermarkOkFree(zone: z, order: order, mark: mark, highestZoneidx: highestZoneidx, flags: flags, free: free) { return true }
         if order == 0 && flags.contains(.minReserve) && ms.watermarkBoost[z] != 0 && flags.wmark == .min {
@@ -66,7 +66,7 @@ extension Machine {
     /// The seed's `zoneWatermarkOk` on a modern machine (kswapd's balance tests): the 6.6 rules, the
     /// seed's ALLOC_HIGH / ALLOC_HARDER read as ALLOC_MIN_RESERVE / ALLOC_NON_BLOCK.
     @inline(never)
-    func modernZoneWatermarkOkSeedFlags(zone z: Int, order: Int, mark: Int, classzoneIdx: Int, flags: AllocFlags) -> Bool {
+    func modernZoneWatermarkOkSeedFlags(zone z: ZoneID, order: Int, mark: Int, classzoneIdx: Int, flags: AllocFlags) -> Bool {
         var f: ModernAllocFlags = []
         if flags.contains(.high) { f.insert(.minReserve) }
         if flags.contains(.harder) { f.insert(.nonBlock) }
@@ -76,13 +76,13 @@ extension Machine {
     /// The marks the allocator reads: `_watermark[] + watermark_boost` (`wmark_pages`) in `zoneWmark` and
     /// `zones[z].watermark`, and the order-0 fast path's mark, LOW + boost + `lowmem_reserve` + the
     /// HIGHATOMIC reserve (the order-0 `zone_watermark_fast` test without flags).
-    func modernApplyMarks(zone z: Int) {
+    func modernApplyMarks(zone z: ZoneID) {
         let b = ms.baseWmark[z], boost = ms.watermarkBoost[z]
         zones[z].watermark = (b.min + boost, b.low + boost, b.high + boost)
-        zoneWmark[z &* 3] = b.min + boost
-        zoneWmark[z &* 3 &+ 1] = b.low + boost
-        zoneWmark[z &* 3 &+ 2] = b.high + boost
-        zoneOrder0LowMark[z] = b.low + boost + zoneLowmemReserve[z * zoneTypeCount + Int(zoneIndexInNode[z])] + ms.nrReservedHighatomic[z]
+        zoneWmark[z.rawValue &* 3] = b.min + boost
+        zoneWmark[z.rawValue &* 3 &+ 1] = b.low + boost
+        zoneWmark[z.rawValue &* 3 &+ 2] = b.high + boost
+        zoneOrder0LowMark[z] = b.low + boost + zoneLowmemReserve[z.rawValue * zoneTypeCount + Int(zoneIndexInNode[z])] + ms.nrReservedHighatomic[z]
     }
 
     /// `__setup_per_zone_wmarks` of 6.6: MIN is the zone's share of min_free_kbytes by managed pages
@@ -92,7 +92,7 @@ extension Machine {
     func modernSetupPerZoneWmarks() {
         let pagesMin = minFreeKbytes >> (pageShift - 10)
         let lowmem = zones.filter { $0.type != .highmem && $0.type != .movable }.reduce(0) { $0 + $1.managedPages }
-        for z in zones.indices {
+        for z in zoneIDs {
             let managed = zones[z].managedPages
             let tmp = lowmem > 0 ? pagesMin * managed / lowmem : 0
             let minMark: Int
@@ -133,7 +133,7 @@ extension Machine {
     /// `boost_watermark`: after a fallback that mixes a pageblock, raise the zone's marks by a pageblock
     /// (at most `watermark_boost_factor` ‱ of HIGH, at least a pageblock), unless boosting is off or the
     /// zone is smaller than four pageblocks.
-    func boostWatermark(zone z: Int) -> Bool {
+    func boostWatermark(zone z: ZoneID) -> Bool {
         if ms.watermarkBoostFactor == 0 { return false }
         if pageblockPages * 4 > zones[z].managedPages { return false }
         var maxBoost = Machine.multFrac(ms.baseWmark[z].high, ms.watermarkBoostFactor, 10000)
@@ -147,7 +147,7 @@ extension Machine {
 
     /// `reserve_highatomic_pageblock`: a high-order atomic allocation's pageblock becomes HIGHATOMIC,
     /// up to about 1% of the zone plus one pageblock.
-    func reserveHighatomicPageblock(pfn: Int, zone z: Int) {
+    func reserveHighatomicPageblock(pfn: Int, zone z: ZoneID) {
         let maxManaged = zones[z].managedPages / 100 + pageblockPages
         if ms.nrReservedHighatomic[z] >= maxManaged { return }
         let mt = pageblockMigratetype(pfn)
@@ -161,7 +161,7 @@ extension Machine {
     /// `unreserve_highatomic_pageblock`: when an allocation is about to fail, give one HIGHATOMIC block
     /// back to the request's migratetype (keeping one per zone unless `force`).
     @discardableResult
-    func unreserveHighatomicPageblock(zonelist zl: [Int], migratetype: Int, force: Bool) -> Bool {
+    func unreserveHighatomicPageblock(zonelist zl: [ZoneID], migratetype: Int, force: Bool) -> Bool {
         for z in zl {
             if !force && ms.nrReservedHighatomic[z] <= pageblockPages { continue }
             for o in 0..<nrOrders {
@@ -183,7 +183,7 @@ extension Machine {
     // MARK: - Taking blocks
 
     /// `move_to_free_list`: a free head moves to the tail of another migratetype's list of its order.
-    @inline(__always) func moveFreeBlockToTail(_ pfn: Int, zone: Int, toMigratetype mt: Int) {
+    @inline(__always) func moveFreeBlockToTail(_ pfn: Int, zone: ZoneID, toMigratetype mt: Int) {
         let order = buddyOrder(pfn)
         removeFromFreeList(pfn, zone: zone)
         addToFreeList(pfn, zone: zone, order: order, mt: mt, atTail: true)
@@ -193,7 +193,7 @@ extension Machine {
     /// counting the pages that are on an LRU (an allocation of a movable kind: THPs are LRU pages in
     /// the kernel) among the others. Nothing when the block straddles the zone's end.
     @discardableResult
-    func modernMoveFreepagesBlock(zone z: Int, pfn: Int, toMigratetype mt: Int) -> (free: Int, movable: Int) {
+    func modernMoveFreepagesBlock(zone z: ZoneID, pfn: Int, toMigratetype mt: Int) -> (free: Int, movable: Int) {
         var start = pageblockStartPfn(pfn)
         let end = start + pageblockPages - 1
         if !zones[z].contains(pfn: start) { start = pfn }
@@ -229,7 +229,7 @@ extension Machine {
     }
 
     /// `steal_suitable_fallback` of 6.6.
-    func stealSuitableFallback(zone z: Int, pfn: Int, flags: ModernAllocFlags, startType: Int, wholeBlock: Bool) {
+    func stealSuitableFallback(zone z: ZoneID, pfn: Int, flags: ModernAllocFlags, startType: Int, wholeBlock: Bool) {
         let currentOrder = buddyOrder(pfn)
         let oldBlockType = pageblockMigratetype(pfn)
         single: do {
@@ -261,7 +261,7 @@ extension Machine {
     /// `__rmqueue_fallback` of 6.6: the largest block on a fallback list (not below pageblock_order under
     /// ALLOC_NOFRAGMENT); a movable request that may not steal the whole block takes the smallest
     /// instead; then `steal_suitable_fallback`. True if a block was moved to the request's lists.
-    func modernRmqueueFallback(zone z: Int, order: Int, startMt: Int, flags: ModernAllocFlags) -> Bool {
+    func modernRmqueueFallback(zone z: ZoneID, order: Int, startMt: Int, flags: ModernAllocFlags) -> Bool {
         var minOrder = order
         if order < pageblockOrder && flags.contains(.noFragment) { minOrder = pageblockOrder }
         var current = nrOrders - 1
@@ -292,7 +292,7 @@ extension Machine {
     }
 
     /// `__rmqueue` of 6.6 (no CMA): own list, else a fallback steal and again.
-    func modernRmqueue(zone z: Int, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+    func modernRmqueue(zone z: ZoneID, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
         while true {
             let pfn = rmqueueSmallest(zone: z, order: order, mt: mt)
             if pfn >= 0 { return pfn }
@@ -302,7 +302,7 @@ extension Machine {
 
     /// `rmqueue_buddy`: HIGHATOMIC first for high-order atomic requests, then `__rmqueue`, then (OOM)
     /// HIGHATOMIC. NR_FREE_PAGES drops.
-    func modernRmqueueBuddy(zone z: Int, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+    func modernRmqueueBuddy(zone z: ZoneID, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
         var pfn = -1
         if flags.contains(.highatomic) { pfn = rmqueueSmallest(zone: z, order: order, mt: Machine.highatomicMt) }
         if pfn < 0 {
@@ -317,7 +317,7 @@ extension Machine {
     /// `rmqueue_pcplist` for order 0: the per-CPU list's head, refilled `batch` pages at a time from
     /// `__rmqueue` (`rmqueue_bulk`). (6.6 also keeps per-CPU lists of orders 1-3 and of THP; the model
     /// keeps order 0 only.)
-    func modernPcpAllocate(zone z: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+    func modernPcpAllocate(zone z: ZoneID, mt: Int, flags: ModernAllocFlags) -> Int {
         let li = pcp.list(zone: z, mt: mt)
         if pcp.heads[li] == NONE {
             var after = NONE
@@ -339,7 +339,7 @@ extension Machine {
 
     /// `rmqueue` of 6.6: order 0 from the per-CPU lists, larger blocks from the buddy lists; a zone whose
     /// watermark a fallback boosted wakes kswapd (ZONE_BOOSTED_WATERMARK).
-    func modernRmqueueZone(zone z: Int, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+    func modernRmqueueZone(zone z: ZoneID, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
         let pfn = order == 0 ? modernPcpAllocate(zone: z, mt: mt, flags: flags) : modernRmqueueBuddy(zone: z, order: order, mt: mt, flags: flags)
         if flags.contains(.kswapd) && ms.boostedFlag[z] {
             ms.boostedFlag[z] = false
@@ -355,7 +355,7 @@ extension Machine {
     /// block once it reaches the compactor's order (`compaction_capture`); the result goes to the tail
     /// of its list when its buddy at the next order is free (`buddy_merge_likely`), else to the head.
     @inline(never)
-    func modernFreeOneBlock(_ pfn: Int, zone z: Int, order: Int, mt: Int) -> (pfn: Int, order: Int) {
+    func modernFreeOneBlock(_ pfn: Int, zone z: ZoneID, order: Int, mt: Int) -> (pfn: Int, order: Int) {
         var pfn = pfn, order = order
         let zone = zones[z]
         let maxOrder = nrOrders - 1
@@ -401,7 +401,7 @@ extension Machine {
     /// `free_pcppages_bulk` on a 6.6 machine: the seed's order of taking pages off the per-CPU lists,
     /// each page merged by the 6.6 `__free_one_page` (capture included).
     @inline(never)
-    func modernFreePcppagesBulk(zone z: Int, count: Int) {
+    func modernFreePcppagesBulk(zone z: ZoneID, count: Int) {
         takePcppagesBulk(zone: z, count: count) { _ = modernFreeOneBlock($0, zone: z, order: 0, mt: $1) }
     }
 }

@@ -53,7 +53,7 @@ extension Machine {
     /// `alloc_flags_nofragment`: ALLOC_KSWAPD from the gfp mask, and ALLOC_NOFRAGMENT for allocations
     /// whose preferred zone is Normal when the node also has a populated DMA32 zone (on a single-node
     /// machine the kernel assumes it has).
-    func allocFlagsNofragment(preferredZone z: Int, gfp: GFPFlags) -> ModernAllocFlags {
+    func allocFlagsNofragment(preferredZone z: ZoneID, gfp: GFPFlags) -> ModernAllocFlags {
         var f: ModernAllocFlags = gfp.contains(.noKswapd) ? [] : [.kswapd]
         guard zones[z].type == .normal, let dma32 = preset.zoneTypes.firstIndex(of: .dma32) else { return f }
         if nodes.count > 1 && !zones[nodes[zones[z].node].zoneIds[dma32]].populated { return f }
@@ -64,7 +64,7 @@ extension Machine {
     /// `get_page_from_freelist` of 6.6: the first zone that passes `zone_watermark_fast` and has a block;
     /// ALLOC_NOFRAGMENT is dropped (and the walk repeated) before a remote node is used, and when the
     /// whole list failed. A high-order atomic allocation reserves its pageblock HIGHATOMIC.
-    func modernGetPageFromFreelist(order: Int, mt: Int, zonelist zl: [Int], highestZoneidx: Int, flags startFlags: ModernAllocFlags) -> (pfn: Int, zone: Int)? {
+    func modernGetPageFromFreelist(order: Int, mt: Int, zonelist zl: [ZoneID], highestZoneidx: Int, flags startFlags: ModernAllocFlags) -> (pfn: Int, zone: ZoneID)? {
         var flags = startFlags
         let preferred = zl[0]
         retry: while true {
@@ -112,7 +112,7 @@ extension Machine {
         let flags = ModernAllocFlags.wmarkLow.union(allocFlagsNofragment(preferredZone: preferred, gfp: req.gfp))
         if let (pfn, z) = modernGetPageFromFreelist(order: req.order, mt: mt, zonelist: zl, highestZoneidx: hz, flags: flags) {
             let h = prepNewPage(pfn: pfn, zone: z, preferredZone: preferred, req: req)
-            return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: clockNs &- start)
+            return AllocOutcome(handle: h, pfn: pfn, zone: z.rawValue, latencyNs: clockNs &- start)
         }
         return modernAllocSlowpath(req, zonelist: zl, preferredZone: preferred, mt: mt, highestZoneidx: hz, start: start)
     }
@@ -123,7 +123,7 @@ extension Machine {
     /// reclaim (order-0: no lumpy reclaim), direct compaction at the current priority, and the retry
     /// decisions (`should_reclaim_retry`, `should_compact_retry`). No OOM killer is simulated: where the
     /// kernel would kill, the attempt fails; the loop is also cut after `maxSlowpathLoops` rounds.
-    func modernAllocSlowpath(_ req: AllocRequest, zonelist zl: [Int], preferredZone: Int, mt: Int, highestZoneidx hz: Int,
+    func modernAllocSlowpath(_ req: AllocRequest, zonelist zl: [ZoneID], preferredZone: ZoneID, mt: Int, highestZoneidx hz: Int,
                              start: UInt64) -> AllocOutcome {
         var out = AllocOutcome()
         defer { runPendingKswapd() }
@@ -136,14 +136,14 @@ extension Machine {
         var compactResult = ModernCompactResult.skipped
         let flags = gfpToAllocFlags(gfp, order: order, mt: mt)
 
-        func got(_ pfn: Int, _ z: Int) -> AllocOutcome {
+        func got(_ pfn: Int, _ z: ZoneID) -> AllocOutcome {
             out.handle = prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req)
             out.pfn = pfn
-            out.zone = z
+            out.zone = z.rawValue
             out.latencyNs = clockNs &- start
             return out
         }
-        func attempt() -> (Int, Int)? {
+        func attempt() -> (pfn: Int, zone: ZoneID)? {
             modernGetPageFromFreelist(order: order, mt: mt, zonelist: zl, highestZoneidx: hz, flags: flags)
         }
         func fail() -> AllocOutcome {
@@ -204,7 +204,7 @@ extension Machine {
     /// Reclaim.swift's `lumpyReclaim` is off for 6.6). For costly orders a zone that compaction could
     /// already work with (`compaction_ready`) is not reclaimed; if one was, reclaim reports progress so
     /// that compaction is tried (the kernel still scans the other zones once). Returns pages reclaimed.
-    func modernDirectReclaim(order: Int, gfp: GFPFlags, zonelist zl: [Int], highestZoneidx hz: Int) -> Int {
+    func modernDirectReclaim(order: Int, gfp: GFPFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int) -> Int {
         var list = zl
         var anyReady = false
         if order > Machine.pageAllocCostlyOrder && gfp.contains(.io) {
@@ -240,7 +240,7 @@ extension Machine {
     /// `should_continue_reclaim`'s test after a pass that reclaimed something: stop when a zone could
     /// allocate at the order (MIN watermark) or compaction could go ahead; else go on while the inactive
     /// lists (anon only with swap to spare) hold more than `compact_gap(order)`.
-    func shouldContinueReclaim(order: Int, zonelist zl: [Int], highestZoneidx hz: Int) -> Bool {
+    func shouldContinueReclaim(order: Int, zonelist zl: [ZoneID], highestZoneidx hz: Int) -> Bool {
         for z in zl where zones[z].populated {
             if modernZoneWatermarkOk(zone: z, order: order, mark: wmarkPages(zone: z, .min), highestZoneidx: hz, flags: []) { return false }
             if modernCompactionSuitable(zone: z, order: order, highestZoneidx: hz) { return false }
@@ -254,7 +254,7 @@ extension Machine {
     }
 
     /// `compaction_ready` (mm/vmscan.c).
-    func compactionReady(zone z: Int, order: Int, reclaimIdx: Int) -> Bool {
+    func compactionReady(zone z: ZoneID, order: Int, reclaimIdx: Int) -> Bool {
         if modernZoneWatermarkOk(zone: z, order: order, mark: wmarkPages(zone: z, .min), highestZoneidx: reclaimIdx, flags: []) { return true }
         if !modernCompactionSuitable(zone: z, order: order, highestZoneidx: reclaimIdx) { return false }
         let mark = wmarkPages(zone: z, .high) + Machine.compactGap(order)
@@ -264,7 +264,7 @@ extension Machine {
     /// `should_reclaim_retry` of 6.6: up to MAX_RECLAIM_RETRIES (16) rounds without progress (costly
     /// orders never count as progress), while some zone would pass its MIN watermark at the order if
     /// all its reclaimable pages were freed; before giving up, a HIGHATOMIC block is given back.
-    func shouldReclaimRetry(order: Int, flags: ModernAllocFlags, zonelist zl: [Int], highestZoneidx hz: Int, mt: Int,
+    func shouldReclaimRetry(order: Int, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Int,
                             didProgress: Bool, noProgressLoops: inout Int) -> Bool {
         if didProgress && order <= Machine.pageAllocCostlyOrder { noProgressLoops = 0 } else { noProgressLoops += 1 }
         var ret = false
@@ -283,7 +283,7 @@ extension Machine {
     }
 
     /// `should_compact_retry` of 6.6.
-    func shouldCompactRetry(order: Int, zonelist zl: [Int], highestZoneidx hz: Int, result: ModernCompactResult,
+    func shouldCompactRetry(order: Int, zonelist zl: [ZoneID], highestZoneidx hz: Int, result: ModernCompactResult,
                             priority: inout CompactPriority, retries: inout Int) -> Bool {
         if order == 0 { return false }
         if result == .skipped { return modernCompactionZonelistSuitable(zl, order: order, highestZoneidx: hz) }
@@ -305,15 +305,15 @@ extension Machine {
     /// `__alloc_pages_direct_compact` of 6.6: `try_to_compact_pages`; unless every zone was skipped, a
     /// compaction stall; then the captured block, or the free lists; success resets the zone's deferral
     /// (and its skip-flush request). The compaction's simulated time is the allocation's.
-    func modernDirectCompact(order: Int, gfp: GFPFlags, flags: ModernAllocFlags, zonelist zl: [Int], highestZoneidx hz: Int, mt: Int,
-                             priority: CompactPriority, result: inout ModernCompactResult) -> (Int, Int)? {
+    func modernDirectCompact(order: Int, gfp: GFPFlags, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Int,
+                             priority: CompactPriority, result: inout ModernCompactResult) -> (pfn: Int, zone: ZoneID)? {
         if order == 0 { return nil }
         let (rc, captured) = tryToCompactPagesModern(order: order, gfp: gfp, flags: flags, zonelist: zl, highestZoneidx: hz, mt: mt,
                                                      priority: priority)
         result = rc
         if rc == .skipped { return nil }
         ev.compactStall &+= 1
-        var got: (Int, Int)? = captured
+        var got: (pfn: Int, zone: ZoneID)? = captured
         if got == nil { got = modernGetPageFromFreelist(order: order, mt: mt, zonelist: zl, highestZoneidx: hz, flags: flags) }
         if let (_, z) = got {
             ms.blockskipFlush[z] = false
@@ -329,8 +329,8 @@ extension Machine {
     /// priority but the highest); the maximum result; stop at SUCCESS (resetting deferral without an
     /// allocation); sync priorities defer a zone whose scanners met. Returns the result and a block a
     /// free captured for this allocation (its pfn and zone), if any.
-    func tryToCompactPagesModern(order: Int, gfp: GFPFlags, flags: ModernAllocFlags, zonelist zl: [Int], highestZoneidx hz: Int, mt: Int,
-                                 priority: CompactPriority) -> (ModernCompactResult, (Int, Int)?) {
+    func tryToCompactPagesModern(order: Int, gfp: GFPFlags, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Int,
+                                 priority: CompactPriority) -> (ModernCompactResult, (pfn: Int, zone: ZoneID)?) {
         if !gfp.contains(.io) { return (.skipped, nil) }
         tracer?.modern(.tryToCompactPages(order: order, gfp: gfpTraceString(gfp), priority: priority.rawValue))
         var rc = ModernCompactResult.skipped
@@ -353,7 +353,7 @@ extension Machine {
 
     /// `compact_zone_order`: a direct compaction of one zone at a priority, with a capture control: a
     /// block of the order freed in this zone while it runs is taken for the allocation (SUCCESS).
-    func compactZoneOrder(zone z: Int, order: Int, gfp: GFPFlags, priority: CompactPriority, flags: ModernAllocFlags,
+    func compactZoneOrder(zone z: ZoneID, order: Int, gfp: GFPFlags, priority: CompactPriority, flags: ModernAllocFlags,
                           highestZoneidx hz: Int, mt: Int) -> (ModernCompactResult, Int?) {
         let fields = Machine.modernFields(mode: priority == .async ? .async : .syncLight, direct: true,
                                           wholeZone: priority == .min, ignoreSkipHint: priority == .min,
@@ -365,7 +365,7 @@ extension Machine {
         ms.capturedPfn = -1
         var r = modernCompactZoneToEnd(&cc)
         clockNs &+= cc.durationNs
-        ms.captureZone = -1
+        ms.captureZone = nil
         let captured = ms.capturedPfn
         ms.capturedPfn = -1
         if captured >= 0 { r = .success }
@@ -390,8 +390,8 @@ extension Machine {
     // MARK: - kswapd and kcompactd wake-ups
 
     /// `wake_all_kswapds`: each node of the zonelist once.
-    func wakeAllKswapds(order: Int, gfp: GFPFlags, zonelist zl: [Int], highestZoneidx hz: Int) {
-        var last = -1
+    func wakeAllKswapds(order: Int, gfp: GFPFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int) {
+        var last: NodeID? = nil
         for z in zl where zones[z].populated && zones[z].node != last {
             modernWakeupKswapd(zone: z, order: order, highestZoneidx: hz, directReclaim: gfp.contains(.wait))
             last = zones[z].node
@@ -400,7 +400,7 @@ extension Machine {
 
     /// `wakeup_kswapd` of 6.6: an awake kswapd only has its order raised; a balanced node (and not
     /// boosted) wakes kcompactd instead, when the caller cannot reclaim directly; else kswapd wakes.
-    func modernWakeupKswapd(zone z: Int, order: Int, highestZoneidx hz: Int, directReclaim: Bool) {
+    func modernWakeupKswapd(zone z: ZoneID, order: Int, highestZoneidx hz: Int, directReclaim: Bool) {
         guard zones[z].populated else { return }
         let nid = zones[z].node
         // pgdat->kswapd_order: the order the next balance_pgdat is for (and kcompactd is woken with).
@@ -419,7 +419,7 @@ extension Machine {
     /// `balance_pgdat` in time slices): once it has reclaimed twice the size of the order it balances for,
     /// it balances for order 0 (`kswapd_shrink_node`); when it is done, it goes to sleep
     /// (`modernKswapdSleeps`) with the order it was woken for.
-    func modernKswapdRan(node nid: Int, order: Int, finished: Bool, reclaimed: Int) {
+    func modernKswapdRan(node nid: NodeID, order: Int, finished: Bool, reclaimed: Int) {
         if finished {
             let allocOrder = max(ms.kswapdAllocOrder[nid], order)
             ms.kswapdAllocOrder[nid] = -1
@@ -432,7 +432,7 @@ extension Machine {
     }
 
     /// `pgdat_balanced`: some managed zone up to `highest_zoneidx` passes its HIGH watermark at the order.
-    func pgdatBalanced(node nid: Int, order: Int, highestZoneidx hz: Int) -> Bool {
+    func pgdatBalanced(node nid: NodeID, order: Int, highestZoneidx hz: Int) -> Bool {
         var any = false
         for (i, z) in nodes[nid].zoneIds.enumerated() where i <= hz && zones[z].populated {
             any = true
@@ -442,7 +442,7 @@ extension Machine {
     }
 
     /// `pgdat_watermark_boosted`: a zone up to `highest_zoneidx` has a boost.
-    func pgdatWatermarkBoosted(node nid: Int, highestZoneidx hz: Int) -> Bool {
+    func pgdatWatermarkBoosted(node nid: NodeID, highestZoneidx hz: Int) -> Bool {
         for (i, z) in nodes[nid].zoneIds.enumerated() where i <= hz && ms.watermarkBoost[z] != 0 { return true }
         return false
     }
@@ -451,7 +451,7 @@ extension Machine {
     /// `kswapd_try_to_sleep`): a boost it reclaimed for is cleared and kcompactd woken for pageblock
     /// order; the skip hints are reset where a full direct compaction asked for it
     /// (`reset_isolation_suitable`); kcompactd is woken for the order kswapd was woken for.
-    func modernKswapdSleeps(node nid: Int, order: Int) {
+    func modernKswapdSleeps(node nid: NodeID, order: Int) {
         let hz = nodes[nid].zoneIds.count - 1
         var boosted = false
         for z in nodes[nid].zoneIds where ms.watermarkBoost[z] != 0 {

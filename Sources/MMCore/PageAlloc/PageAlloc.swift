@@ -115,8 +115,8 @@ extension Machine {
                 // the general path asks the state gate for more, `growHandleTable`). Two copies of the
                 // fast path, so that neither tests `freeHead` again.
                 let fh = handles.freeHead
-                if fh != NONE { return order0FastAllocate(req, zone: z, mt: mt, info: info, freeHead: fh) }
-                if handles.used < handles.slotLimit { return order0FastAllocate(req, zone: z, mt: mt, info: info, freeHead: NONE) }
+                if fh != NONE { return order0FastAllocate(req, zone: ZoneID(z), mt: mt, info: info, freeHead: fh) }
+                if handles.used < handles.slotLimit { return order0FastAllocate(req, zone: ZoneID(z), mt: mt, info: info, freeHead: NONE) }
             }
         }
         return try allocateAlongZonelist(req)
@@ -124,14 +124,14 @@ extension Machine {
 
     /// The order-0 fast path's work once `order0FastZone` chose zone `z` and `freeHead` was read.
     @inline(__always)
-    func order0FastAllocate(_ req: AllocRequest, zone z: Int, mt: Int, info: UInt32, freeHead fh: UInt32) -> AllocOutcome {
+    func order0FastAllocate(_ req: AllocRequest, zone z: ZoneID, mt: Int, info: UInt32, freeHead fh: UInt32) -> AllocOutcome {
         bumpGeneration()
         clockNs &+= costs.allocFastPath
         // pcpAllocate's list_del of the head; prepNewPage writes the page's state and order.
         let pfn = pcpUnlinkHead(zone: z, list: mt)
         pcp.count[z] &-= 1
         let h = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: req, info: info, freeHead: fh)
-        return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
+        return AllocOutcome(handle: h, pfn: pfn, zone: z.rawValue, latencyNs: costs.allocFastPath)
     }
 
     /// The zone an order-0 request takes its page from without walking the zonelist, or -1: the
@@ -154,7 +154,7 @@ extension Machine {
         }
         // zone_watermark_ok(z, 0, LOW, classzone = z's own index, no flags): free > LOW + lowmem_reserve.
         if zoneFreePages[z] <= zoneOrder0LowMark[z] { return -1 }
-        if pcp.heads[pcp.list(zone: z, mt: mt)] == NONE { return -1 }
+        if pcp.heads[pcp.list(zone: ZoneID(z), mt: mt)] == NONE { return -1 }
         return z
     }
 
@@ -173,47 +173,47 @@ extension Machine {
         let start = clockNs
         clockNs &+= costs.allocFastPath
         let node = req.node ?? 0
-        let zl = zonelistRange(node: node, highestZoneIdx: highestZoneIdx(for: req))
+        let zl = zonelistRange(node: NodeID(node), highestZoneIdx: highestZoneIdx(for: req))
         guard zl.count > 0 else {
             ev.allocFail += 1
             return AllocOutcome(latencyNs: costs.allocFastPath)
         }
         let thisnode = req.gfp.contains(.thisnode) ? node : -1
-        let preferred = Int(zonelistFlat[zl.lowerBound])
+        let preferred = ZoneID(Int(zonelistFlat[zl.lowerBound]))
         let mt = requestMigratetype(req)
         let classzoneIdx = Int(zoneIndexInNode[preferred])
         // Fast path: the first zone above its LOW watermark that has a block.
         var i = zl.lowerBound
         while i < zl.upperBound {
-            let z = Int(zonelistFlat[i])
+            let z = ZoneID(Int(zonelistFlat[i]))
             i &+= 1
             if thisnode >= 0 && Int(zoneNode[z]) != thisnode { continue }
             if let pfn = takeBlock(zone: z, order: req.order, mt: mt, classzoneIdx: classzoneIdx, wmark: .low, flags: []) {
                 let h = prepNewPage(pfn: pfn, zone: z, preferredZone: preferred, req: req)
-                return AllocOutcome(handle: h, pfn: pfn, zone: z, latencyNs: costs.allocFastPath)
+                return AllocOutcome(handle: h, pfn: pfn, zone: z.rawValue, latencyNs: costs.allocFastPath)
             }
         }
         return allocSlowpath(req, zonelist: zonelistFor(req), preferredZone: preferred, mt: mt, start: start)
     }
 
     /// The zonelist an allocation walks, as an array (the preferred node's zones only for __GFP_THISNODE).
-    func zonelistFor(_ req: AllocRequest) -> [Int] {
+    func zonelistFor(_ req: AllocRequest) -> [ZoneID] {
         let node = req.node ?? 0
         let full = zonelists[node][highestZoneIdx(for: req)]
-        return req.gfp.contains(.thisnode) ? full.filter { zones[$0].node == node } : full
+        return req.gfp.contains(.thisnode) ? full.filter { zones[$0].node.rawValue == node } : full
     }
 
     /// The positions in `zonelistFlat` of one zonelist.
     @inline(__always)
-    func zonelistRange(node: Int, highestZoneIdx: Int) -> Range<Int> {
-        let k = node &* zoneTypeCount &+ highestZoneIdx
+    func zonelistRange(node: NodeID, highestZoneIdx: Int) -> Range<Int> {
+        let k = node.rawValue &* zoneTypeCount &+ highestZoneIdx
         return Int(zonelistOffsets[k])..<Int(zonelistOffsets[k &+ 1])
     }
 
     /// One zone's step of `get_page_from_freelist`: if the zone passes its watermark and has a block,
     /// take it (`buffered_rmqueue`) and return its pfn.
     @inline(__always)
-    func takeBlock(zone z: Int, order: Int, mt: Int, classzoneIdx: Int, wmark: Wmark, flags: AllocFlags) -> Int? {
+    func takeBlock(zone z: ZoneID, order: Int, mt: Int, classzoneIdx: Int, wmark: Wmark, flags: AllocFlags) -> Int? {
         let mark = wmarkPages(zone: z, wmark)
         if !zoneWatermarkOk(zone: z, order: order, mark: mark, classzoneIdx: classzoneIdx, flags: flags) { return nil }
         // buffered_rmqueue: order 0 through the per-CPU lists, larger blocks from the buddy lists.
@@ -228,8 +228,8 @@ extension Machine {
     }
 
     /// `get_page_from_freelist()`: the first zone of the list that passes its watermark and has a block.
-    func getPageFromFreelist(order: Int, mt: Int, zonelist: [Int], classzoneIdx: Int, wmark: Wmark,
-                             flags: AllocFlags) -> (Int, Int)? {
+    func getPageFromFreelist(order: Int, mt: Int, zonelist: [ZoneID], classzoneIdx: Int, wmark: Wmark,
+                             flags: AllocFlags) -> (pfn: Int, zone: ZoneID)? {
         for z in zonelist {
             if let pfn = takeBlock(zone: z, order: order, mt: mt, classzoneIdx: classzoneIdx, wmark: wmark, flags: flags) {
                 return (pfn, z)
@@ -240,28 +240,28 @@ extension Machine {
 
     /// `min_wmark_pages` / `low_wmark_pages` / `high_wmark_pages`.
     @inline(__always)
-    public func wmarkPages(zone z: Int, _ w: Wmark) -> Int {
-        zoneWmark[z &* 3 &+ w.rawValue]
+    public func wmarkPages(zone z: ZoneID, _ w: Wmark) -> Int {
+        zoneWmark[z.rawValue &* 3 &+ w.rawValue]
     }
 
     /// Turns a block just taken off the free lists into an owned allocation: issues its handle, writes
     /// the owner's content words, puts it on its LRU list and counts it (`prep_new_page`, PGALLOC,
     /// `zone_statistics`).
     @inline(__always)
-    func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest) -> PageHandle {
+    func prepNewPage(pfn: Int, zone z: ZoneID, preferredZone: ZoneID, req: AllocRequest) -> PageHandle {
         let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: req.order, mlock: req.mlock, dirty: req.dirty)]
         return prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req, info: info)
     }
 
     /// `prepNewPage` with the request's `prepHeadInfo` entry already read.
     @inline(__always)
-    func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest, info: UInt32) -> PageHandle {
+    func prepNewPage(pfn: Int, zone z: ZoneID, preferredZone: ZoneID, req: AllocRequest, info: UInt32) -> PageHandle {
         prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req, info: info, freeHead: handles.freeHead)
     }
 
     /// `prepNewPage` with the handle table's `freeHead` already read (see `HandleTable.issue`).
     @inline(__always)
-    func prepNewPage(pfn: Int, zone z: Int, preferredZone: Int, req: AllocRequest, info: UInt32, freeHead fh: UInt32) -> PageHandle {
+    func prepNewPage(pfn: Int, zone z: ZoneID, preferredZone: ZoneID, req: AllocRequest, info: UInt32, freeHead fh: UInt32) -> PageHandle {
         let h = handles.issue(headPfn: pfn, freeHead: fh)
         let slot = handles.slot(of: h)
         let n = 1 &<< req.order
@@ -275,12 +275,12 @@ extension Machine {
         p.a[pfn] = UInt32(truncatingIfNeeded: slot)
         for i in 0..<n { p.b[pfn &+ i] = contentWord(h, i) }
         if lruCode != Machine.lruCodeNone {
-            lruAdd(slot: slot, listIndex: z &* LruList.count &+ Int(lruCode), pages: n)
+            lruAdd(slot: slot, listIndex: z.rawValue &* LruList.count &+ Int(lruCode), pages: n)
         } else {
             handles.lruNext[slot] = NONE
             handles.lruPrev[slot] = NONE
         }
-        kindPages[z &* 5 &+ Int(req.kind.rawValue)] &+= Int64(n)
+        kindPages[z.rawValue &* 5 &+ Int(req.kind.rawValue)] &+= Int64(n)
         if state & PageState.dirty != 0 { dirtyPages[z] &+= Int64(n) }
 
         zonePgalloc[z] &+= UInt64(n)
@@ -352,7 +352,7 @@ extension Machine {
         let info = headLruInfo[Machine.headLruIndex(state: s, orderByte: ob)]
         let code = UInt8(truncatingIfNeeded: info)
         if code < 0x80 || (code == Machine.lruCodeSlab && slabOnLru(pfn: pfn)) {
-            lruUnlink(slot: slot, listIndex: z &* LruList.count &+ Int(code & 0x7F), pages: 1)
+            lruUnlink(slot: slot, listIndex: z.rawValue &* LruList.count &+ Int(code & 0x7F), pages: 1)
         }
         handles.release(slot: slot)
         releaseFrame(pfn: pfn, zone: z, state: s, kindRaw: Int(info &>> 8), order: 0)
@@ -392,7 +392,7 @@ extension Machine {
     /// an order-0 page to the per-CPU lists (`free_hot_cold_page`; cold when reclaim frees it), a larger
     /// block straight to the buddy lists (`free_one_page` with the pageblock's migratetype).
     @inline(__always)
-    func releaseFrame(pfn: Int, zone z: Int, cold: Bool = false) {
+    func releaseFrame(pfn: Int, zone z: ZoneID, cold: Bool = false) {
         let s = pages.state[pfn]
         releaseFrame(pfn: pfn, zone: z, state: s, kindRaw: PageState.kindRawValue(s),
                      order: Int(pages.order[pfn] & PageOrderByte.orderMask), cold: cold)
@@ -400,10 +400,10 @@ extension Machine {
 
     /// `releaseFrame` of a head whose state byte, its `PageState.kindRawValue` and order the caller has read.
     @inline(__always)
-    func releaseFrame(pfn: Int, zone z: Int, state s: UInt8, kindRaw: Int, order: Int, cold: Bool = false) {
+    func releaseFrame(pfn: Int, zone z: ZoneID, state s: UInt8, kindRaw: Int, order: Int, cold: Bool = false) {
         let p = pages
         let n = 1 &<< order
-        kindPages[z &* 5 &+ kindRaw] &-= Int64(n)
+        kindPages[z.rawValue &* 5 &+ kindRaw] &-= Int64(n)
         if s & PageState.dirty != 0 { dirtyPages[z] &-= Int64(n) }
         if order == 0 {
             // The page's state and order bytes become those of a per-CPU page (`pcpAdd` writes both), or,
@@ -453,9 +453,9 @@ extension Machine {
 
     /// Describes a live allocation.
     /// pfn and zone are -1 while the allocation is swapped out.
-    public func allocationInfo(_ h: PageHandle) throws(MMError) -> (pfn: Int, order: Int, kind: AllocKind, zone: Int) {
+    public func allocationInfo(_ h: PageHandle) throws(MMError) -> (pfn: Int, order: Int, kind: AllocKind, zone: ZoneID) {
         guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
-        if handles.pfn[slot] == SWAPPED { return (-1, 0, .anon, -1) }
+        if handles.pfn[slot] == SWAPPED { return (-1, 0, .anon, ZoneID(-1)) }
         let pfn = Int(handles.pfn[slot])
         return (pfn, Int(pages.order[pfn] & PageOrderByte.orderMask), PageState.kind(pages.state[pfn]), zoneId(ofPfn: pfn))
     }

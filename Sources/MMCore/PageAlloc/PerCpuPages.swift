@@ -26,7 +26,7 @@ public struct PcpStore {
 
     public var byteCount: Int { heads.byteCount + tails.byteCount + count.byteCount + high.byteCount + batch.byteCount }
 
-    @inline(__always) func list(zone: Int, mt: Int) -> Int { zone &* Migratetype.pcpTypes &+ mt }
+    @inline(__always) func list(zone: ZoneID, mt: Int) -> Int { zone.rawValue &* Migratetype.pcpTypes &+ mt }
 }
 
 /// `zone_batchsize()` (MMU form): about a quarter of a 1024th of the zone, at most 512 KiB worth,
@@ -56,7 +56,7 @@ extension Machine {
     }
 
     /// `pcp->count`, `pcp->high`, `pcp->batch` of a zone (cpu 0), as /proc/zoneinfo prints them.
-    public func pageset(zone z: Int) -> (count: Int, high: Int, batch: Int) {
+    public func pageset(zone z: ZoneID) -> (count: Int, high: Int, batch: Int) {
         (Int(pcp.count[z]), Int(pcp.high[z]), Int(pcp.batch[z]))
     }
 
@@ -68,7 +68,7 @@ extension Machine {
     /// Puts a free order-0 page on a per-CPU list: at the head when hot, at the tail when cold;
     /// `private` is the migratetype it returns to the buddy lists with.
     @inline(__always)
-    func pcpAdd(_ pfn: Int, zone z: Int, list mt: Int, private pmt: Int, cold: Bool) {
+    func pcpAdd(_ pfn: Int, zone z: ZoneID, list mt: Int, private pmt: Int, cold: Bool) {
         let li = pcp.list(zone: z, mt: mt)
         pcpInsert(pfn, zone: z, list: mt, private: pmt, after: cold ? pcp.tails[li] : NONE)
     }
@@ -76,7 +76,7 @@ extension Machine {
     /// `list_add` of a page after `after` on a per-CPU list (NONE: at the head), marking it a per-CPU
     /// page with its `page_private`.
     @inline(__always)
-    func pcpInsert(_ pfn: Int, zone z: Int, list mt: Int, private pmt: Int, after: UInt32) {
+    func pcpInsert(_ pfn: Int, zone z: ZoneID, list mt: Int, private pmt: Int, after: UInt32) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let p32 = UInt32(truncatingIfNeeded: pfn)
@@ -91,7 +91,7 @@ extension Machine {
 
     /// Takes a page off a per-CPU list (`list_del`); returns its `page_private` migratetype.
     @inline(__always)
-    func pcpDel(_ pfn: Int, zone z: Int, list mt: Int) -> Int {
+    func pcpDel(_ pfn: Int, zone z: ZoneID, list mt: Int) -> Int {
         let p = pages
         pcpUnlink(pfn, zone: z, list: mt)
         let pmt = Int(p.order[pfn] >> Machine.mtShift) & 7
@@ -103,7 +103,7 @@ extension Machine {
     /// `pcpDel` of the tail (cold end) of a non-empty list, whose next link is NONE; returns its pfn and
     /// its `page_private` migratetype.
     @inline(__always)
-    func pcpDelTail(zone z: Int, list mt: Int) -> (pfn: Int, private: Int) {
+    func pcpDelTail(zone z: ZoneID, list mt: Int) -> (pfn: Int, private: Int) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let pfn = Int(pcp.tails[li])
@@ -118,7 +118,7 @@ extension Machine {
 
     /// Unlinks a page from a per-CPU list, leaving its state and order bytes to the caller.
     @inline(__always)
-    func pcpUnlink(_ pfn: Int, zone z: Int, list mt: Int) {
+    func pcpUnlink(_ pfn: Int, zone z: ZoneID, list mt: Int) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let next = p.a[pfn], prev = p.b[pfn]
@@ -128,7 +128,7 @@ extension Machine {
 
     /// `pcpUnlink` of the head (hot end) of a non-empty list, whose prev link is NONE; returns its pfn.
     @inline(__always)
-    func pcpUnlinkHead(zone z: Int, list mt: Int) -> Int {
+    func pcpUnlinkHead(zone z: ZoneID, list mt: Int) -> Int {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let pfn = Int(pcp.heads[li])
@@ -143,7 +143,7 @@ extension Machine {
     /// The order-0 half of `buffered_rmqueue()`: the head (hot end) of this zone's per-CPU list for
     /// the migratetype, refilling an empty list with `rmqueue_bulk()` first. Returns the pfn or -1.
     @inline(__always)
-    func pcpAllocate(zone z: Int, mt: Int) -> Int {
+    func pcpAllocate(zone z: ZoneID, mt: Int) -> Int {
         let li = pcp.list(zone: z, mt: mt)
         if pcp.heads[li] == NONE {
             pcp.count[z] &+= Int32(truncatingIfNeeded: rmqueueBulk(zone: z, count: Int(pcp.batch[z]), mt: mt))
@@ -154,7 +154,7 @@ extension Machine {
 
     /// Takes the head (hot end) of a non-empty per-CPU list.
     @inline(__always)
-    func pcpTakeHead(zone z: Int, mt: Int) -> Int {
+    func pcpTakeHead(zone z: ZoneID, mt: Int) -> Int {
         let pfn = Int(pcp.heads[pcp.list(zone: z, mt: mt)])
         _ = pcpDel(pfn, zone: z, list: mt)
         pcp.count[z] &-= 1
@@ -165,7 +165,7 @@ extension Machine {
     /// included) onto the per-CPU list, each after the previous one, each remembering the migratetype
     /// asked for as its `page_private`. NR_FREE_PAGES drops by the number taken.
     @inline(never)
-    func rmqueueBulk(zone z: Int, count: Int, mt: Int) -> Int {
+    func rmqueueBulk(zone z: ZoneID, count: Int, mt: Int) -> Int {
         var after = NONE
         var taken = 0
         while taken < count {
@@ -185,7 +185,7 @@ extension Machine {
     /// straight to the buddy allocator from an isolated pageblock; a list that reaches `high` gives
     /// `batch` pages back. Hot pages (an owner's free) go to the head, cold ones (reclaim) to the tail.
     @inline(__always)
-    func freeHotColdPage(_ pfn: Int, zone z: Int, cold: Bool) {
+    func freeHotColdPage(_ pfn: Int, zone z: ZoneID, cold: Bool) {
         ev.pgfree &+= 1
         let pmt = pageblockMigratetype(pfn)
         var mt = pmt
@@ -209,7 +209,7 @@ extension Machine {
     /// out of line so that the per-CPU path stays small). The page becomes a plain tail first (its owner's
     /// state and order bytes cleared, which the per-CPU path leaves to `pcpAdd`).
     @inline(never)
-    func freeIsolatedPage(_ pfn: Int, zone z: Int) {
+    func freeIsolatedPage(_ pfn: Int, zone z: ZoneID) {
         pages.state[pfn] = PageState.tail
         pages.order[pfn] = 0
         freeOnePage(pfn, zone: z, order: 0, mt: Int(Migratetype.isolate.rawValue))
@@ -218,7 +218,7 @@ extension Machine {
     /// `free_one_page()`: a block goes straight back to the buddy allocator; NR_FREE_PAGES goes up and
     /// the zone is worth reclaiming again.
     @inline(__always)
-    func freeOnePage(_ pfn: Int, zone z: Int, order: Int, mt: Int) {
+    func freeOnePage(_ pfn: Int, zone z: ZoneID, order: Int, mt: Int) {
         zoneAllUnreclaimable[z] = 0
         zonePagesScanned[z] = 0
         // Kernel 6.6 (ModernPageAlloc.swift): capture, merge limits, tail placement.
@@ -234,7 +234,7 @@ extension Machine {
     /// migratetypes (one page from the first non-empty list, two from the next, …), each merged back
     /// into the buddy allocator on its `page_private` migratetype.
     @inline(never)
-    func freePcppagesBulk(zone z: Int, count: Int) {
+    func freePcppagesBulk(zone z: ZoneID, count: Int) {
         // Kernel 6.6 (ModernPageAlloc.swift): the same, each page through the 6.6 free path.
         if _slowPath(modern != nil) { modernFreePcppagesBulk(zone: z, count: count); return }
         takePcppagesBulk(zone: z, count: count) { freeOneBlock($0, zone: z, order: 0, mt: $1) }
@@ -243,7 +243,7 @@ extension Machine {
     /// The list walk of `free_pcppages_bulk`, shared by both kernels: `count` pages off the cold ends,
     /// one from the first non-empty list, two from the next, …; `free(pfn, migratetype)` merges each.
     @inline(__always)
-    func takePcppagesBulk(zone z: Int, count: Int, _ free: (Int, Int) -> Void) {
+    func takePcppagesBulk(zone z: ZoneID, count: Int, _ free: (Int, Int) -> Void) {
         var count = count
         var mt = 0, batchFree = 0
         zoneAllUnreclaimable[z] = 0
@@ -269,14 +269,14 @@ extension Machine {
     /// `drain_pages(cpu)` / `drain_all_pages()` (one CPU): every page on the per-CPU lists goes back to
     /// the buddy allocator, where it can merge.
     public func drainAllPages() {
-        for z in zones.indices where pcp.count[z] > 0 {
+        for z in zoneIDs where pcp.count[z] > 0 {
             freePcppagesBulk(zone: z, count: Int(pcp.count[z]))
             pcp.count[z] = 0
         }
     }
 
     /// The pfns on one per-CPU list, head (hot end) first (for tests and invariant checks).
-    public func pcpListPfns(zone z: Int, mt: Migratetype) -> [Int] {
+    public func pcpListPfns(zone z: ZoneID, mt: Migratetype) -> [Int] {
         var out: [Int] = []
         var cur = pcp.heads[pcp.list(zone: z, mt: Int(mt.rawValue))]
         while cur != NONE {

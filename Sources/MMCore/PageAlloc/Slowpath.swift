@@ -9,7 +9,7 @@ extension Machine {
     /// watermark (with the __GFP_HIGH / atomic reductions); callers that may sleep then loop over direct
     /// compaction (costly orders, unless deferred) and direct reclaim, retrying the allocation after each,
     /// while `should_alloc_retry` says so. kswapd runs once the attempt has returned.
-    func allocSlowpath(_ req: AllocRequest, zonelist zl: [Int], preferredZone: Int, mt: Int, start: UInt64) -> AllocOutcome {
+    func allocSlowpath(_ req: AllocRequest, zonelist zl: [ZoneID], preferredZone: ZoneID, mt: Int, start: UInt64) -> AllocOutcome {
         var out = AllocOutcome()
         // GFP_THISNODE (__GFP_THISNODE|__GFP_NOWARN|__GFP_NORETRY) fails here, without waking kswapd or
         // reclaiming (__alloc_pages_slowpath, NUMA_BUILD).
@@ -34,7 +34,7 @@ extension Machine {
                                                      wmark: .min, flags: flags) else { return nil }
             out.handle = prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req)
             out.pfn = pfn
-            out.zone = z
+            out.zone = z.rawValue
             out.latencyNs = clockNs &- start
             return out
         }

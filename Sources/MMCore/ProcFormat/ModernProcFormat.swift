@@ -27,7 +27,7 @@ extension Machine {
             pagetypeinfoHeader(&out)
             for zone in zs {
                 for (name, slot) in Machine.modernMigratetypeColumns {
-                    out += "Node \(CFormat.pad(String(node.id), 4)), zone \(CFormat.pad(zone.name, 8)), type \(CFormat.pad(name, 12)) "
+                    out += "Node \(CFormat.pad(String(node.id.rawValue), 4)), zone \(CFormat.pad(zone.name, 8)), type \(CFormat.pad(name, 12)) "
                     for o in 0..<nrOrders {
                         var n = slot.map { freeListLength(zone: zone.id, order: o, mt: Migratetype(rawValue: UInt8($0))!) } ?? 0
                         var prefix = ""
@@ -110,7 +110,7 @@ extension Machine {
 
     /// The node-level gauges (6.6 keeps the LRU and file counters per node): the zone gauges summed
     /// over the node's zones.
-    func zoneStatItems(zone: Int?, node nid: Int) -> [(String, Int64)] {
+    func zoneStatItems(zone: ZoneID?, node nid: NodeID) -> [(String, Int64)] {
         var sums: [(String, Int64)] = []
         for z in nodes[nid].zoneIds {
             let items = zoneStatItems(zone: z)

@@ -23,7 +23,7 @@ extension Machine {
             pagetypeinfoHeader(&out)
             for zone in zs {
                 for mt in Migratetype.allCases {
-                    out += "Node \(CFormat.pad(String(node.id), 4)), zone \(CFormat.pad(zone.name, 8)), type \(CFormat.pad(mt.name, 12)) "
+                    out += "Node \(CFormat.pad(String(node.id.rawValue), 4)), zone \(CFormat.pad(zone.name, 8)), type \(CFormat.pad(mt.name, 12)) "
                     for o in 0..<nrOrders {
                         out += CFormat.pad(String(freeListLength(zone: zone.id, order: o, mt: mt)), 6) + " "
                     }
@@ -44,7 +44,7 @@ extension Machine {
     }
 
     /// Pageblocks of each migratetype whose first pfn lies in the zone, stepping from the zone start.
-    public func pageblockCounts(zone z: Int) -> [Int] {
+    public func pageblockCounts(zone z: ZoneID) -> [Int] {
         var counts = Array(repeating: 0, count: Migratetype.count)
         let zone = zones[z]
         var pfn = zone.startPfn

@@ -1,11 +1,11 @@
 extension Machine {
     /// The zone gauges (`enum zone_stat_item`), in the seed's `vmstat_text` order, for one zone or
     /// (zone nil) summed over the machine. Only items the model keeps are listed.
-    public func zoneStatItems(zone: Int?) -> [(String, Int64)] {
-        let ids = zone.map { [$0] } ?? Array(zones.indices)
-        func sum(_ f: (Int) -> Int64) -> Int64 { ids.reduce(0) { $0 + f($1) } }
+    public func zoneStatItems(zone: ZoneID?) -> [(String, Int64)] {
+        let ids = zone.map { [$0] } ?? Array(zoneIDs)
+        func sum(_ f: (ZoneID) -> Int64) -> Int64 { ids.reduce(0) { $0 + f($1) } }
         func lruSum(_ l: LruList) -> Int64 { sum { Int64(self.lruPages(zone: $0, list: l)) } }
-        func kind(_ k: AllocKind) -> Int64 { sum { self.kindPages[$0 * 5 + Int(k.rawValue)] } }
+        func kind(_ k: AllocKind) -> Int64 { sum { self.kindPages[$0.rawValue * 5 + Int(k.rawValue)] } }
         return [
             ("nr_free_pages", sum { Int64(self.zoneFreePages[$0]) }),
             ("nr_inactive_anon", lruSum(.inactiveAnon)),
@@ -20,8 +20,8 @@ extension Machine {
             ("nr_slab_reclaimable", kind(.slab)),
             // The simulator's unmovable `kernel` allocations stand for unreclaimable slab and the like.
             ("nr_slab_unreclaimable", kind(.kernel)),
-            ("nr_isolated_anon", sum { self.isolatedPages[$0 * 2] }),
-            ("nr_isolated_file", sum { self.isolatedPages[$0 * 2 + 1] }),
+            ("nr_isolated_anon", sum { self.isolatedPages[$0.rawValue * 2] }),
+            ("nr_isolated_file", sum { self.isolatedPages[$0.rawValue * 2 + 1] }),
         ]
     }
 

@@ -1,6 +1,6 @@
 extension Machine {
     /// `inactive_ratio` of a zone (`calculate_zone_inactive_ratio`): int_sqrt(10 × GiB), at least 1.
-    public func inactiveRatio(zone z: Int) -> Int {
+    public func inactiveRatio(zone z: ZoneID) -> Int {
         let gb = zones[z].presentPages >> (30 - pageShift)
         return gb > 0 ? intSqrt(10 * gb) : 1
     }
@@ -13,7 +13,7 @@ extension Machine {
     /// between all_unreclaimable and start_pfn, is not modelled and not printed.)
     /// `calculate_threshold()` for one online CPU: 2 × fls(1) × (1 + fls(present pages per 128 MiB)),
     /// at most 125.
-    public func statThreshold(zone z: Int) -> Int {
+    public func statThreshold(zone z: ZoneID) -> Int {
         let mem = zones[z].presentPages >> (27 - pageShift)
         return min(125, 2 * fls(1) * (1 + fls(mem)))
     }

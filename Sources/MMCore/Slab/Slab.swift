@@ -277,7 +277,7 @@ extension Machine {
             }
             // A cache's slab page lives on its cache's lists, not on the page-level slab LRU (an
             // unmovable cache's page is on no LRU at all).
-            if kind == .slab { lruDel(slot: s, zone: o.zone, list: .slab, pages: 1) }
+            if kind == .slab { lruDel(slot: s, zone: ZoneID(o.zone), list: .slab, pages: 1) }
             slab.info[s] = SlabStore.word(cache: c, count: 0)
             slab.caches[c].slabs += 1
             partialPush(c, slot: s)

@@ -113,14 +113,14 @@ extension Machine {
 
     /// An allocated block's head: counted for the gauges and LRU lists; its owner's slot points back
     /// (or it has no owner only while isolated, freed from under the compactor).
-    private func checkAllocatedHead(_ pfn: Int, order: Int, zone z: Int, _ tally: inout ConsistencyTally,
+    private func checkAllocatedHead(_ pfn: Int, order: Int, zone z: ZoneID, _ tally: inout ConsistencyTally,
                                     _ fail: (@autoclosure () -> String) -> Void) {
         let p = pages
         let s = p.state[pfn]
         let kind = PageState.kind(s)
-        tally.kindExpected[z * AllocKind.count + Int(kind.rawValue)] += Int64(1 << order)
+        tally.kindExpected[z.rawValue * AllocKind.count + Int(kind.rawValue)] += Int64(1 << order)
         if s & PageState.dirty != 0 { tally.dirtyExpected[z] += Int64(1 << order) }
-        if s & PageState.isolated != 0 { tally.isolatedExpected[z * 2 + (kind == .file ? 1 : 0)] += Int64(1 << order) }
+        if s & PageState.isolated != 0 { tally.isolatedExpected[z.rawValue * 2 + (kind == .file ? 1 : 0)] += Int64(1 << order) }
         let slot = p.a[pfn]
         if slot == NONE {
             if s & PageState.isolated == 0 { fail("allocated pfn \(pfn) has no owner and is not isolated") }
@@ -130,7 +130,7 @@ extension Machine {
         if Int(slot) >= handles.capacity || handles.pfn[Int(slot)] != UInt32(pfn) {
             fail("allocated pfn \(pfn) names slot \(slot), which does not point back")
         }
-        if let l = currentLru(pfn: pfn) { tally.lruExpected[z * LruList.count + l.rawValue] += Int64(1 << order) }
+        if let l = currentLru(pfn: pfn) { tally.lruExpected[z.rawValue * LruList.count + l.rawValue] += Int64(1 << order) }
     }
 
     /// The zone's per-CPU lists hold exactly the pages marked per-CPU, linked both ways, counted.
@@ -211,9 +211,9 @@ extension Machine {
     /// per-kind, dirty and isolated gauges match the pages.
     private func checkLruListsAndGauges(_ tally: ConsistencyTally, _ fail: (@autoclosure () -> String) -> Void) {
         let p = pages
-        for z in zones.indices {
+        for z in zoneIDs {
             for l in LruList.allCases {
-                let li = z * LruList.count + l.rawValue
+                let li = z.rawValue * LruList.count + l.rawValue
                 var cur = lru.heads[li], prev = NONE, n: Int64 = 0, entries = 0
                 while cur != NONE {
                     let s = Int(cur)
@@ -231,12 +231,12 @@ extension Machine {
                 if n != lru.pages[li] { fail("LRU \(l.name) of zone \(z): counter \(lru.pages[li]) but \(n) pages listed") }
                 if n != tally.lruExpected[li] { fail("LRU \(l.name) of zone \(z): \(n) pages listed but \(tally.lruExpected[li]) belong there") }
             }
-            for k in 0..<AllocKind.count where kindPages[z * AllocKind.count + k] != tally.kindExpected[z * AllocKind.count + k] {
-                fail("zone \(z) kind \(k): gauge \(kindPages[z * AllocKind.count + k]) but \(tally.kindExpected[z * AllocKind.count + k]) pages")
+            for k in 0..<AllocKind.count where kindPages[z.rawValue * AllocKind.count + k] != tally.kindExpected[z.rawValue * AllocKind.count + k] {
+                fail("zone \(z) kind \(k): gauge \(kindPages[z.rawValue * AllocKind.count + k]) but \(tally.kindExpected[z.rawValue * AllocKind.count + k]) pages")
             }
             if dirtyPages[z] != tally.dirtyExpected[z] { fail("zone \(z): nr_dirty \(dirtyPages[z]) but \(tally.dirtyExpected[z]) dirty pages") }
-            for file in 0..<2 where isolatedPages[z * 2 + file] != tally.isolatedExpected[z * 2 + file] {
-                fail("zone \(z): nr_isolated_\(file == 1 ? "file" : "anon") \(isolatedPages[z * 2 + file]) but \(tally.isolatedExpected[z * 2 + file]) isolated pages")
+            for file in 0..<2 where isolatedPages[z.rawValue * 2 + file] != tally.isolatedExpected[z.rawValue * 2 + file] {
+                fail("zone \(z): nr_isolated_\(file == 1 ? "file" : "anon") \(isolatedPages[z.rawValue * 2 + file]) but \(tally.isolatedExpected[z.rawValue * 2 + file]) isolated pages")
             }
         }
     }

@@ -5,7 +5,7 @@
 /// reclaim, while allocations spaced out in time find it has caught up. Its time is not the allocation's.
 extension Machine {
     /// `wakeup_kswapd`: a zone is below LOW at this order, so its node's kswapd gets work.
-    func wakeupKswapd(zone z: Int, order: Int) {
+    func wakeupKswapd(zone z: ZoneID, order: Int) {
         guard zones[z].populated else { return }
         if zoneWatermarkOk(zone: z, order: order, mark: wmarkPages(zone: z, .low), classzoneIdx: 0) { return }
         let nid = zones[z].node
@@ -28,7 +28,7 @@ extension Machine {
         }
         let elapsed = clockNs &- kswapdClock
         kswapdClock = clockNs
-        for nid in kswapdPending.indices {
+        for nid in nodeIDs {
             // A sleeping kswapd banks no time; one that overran its credit works it off first.
             guard kswapdPending[nid] >= 0 else { kswapdCredit[nid] = min(kswapdCredit[nid], 0); continue }
             kswapdCredit[nid] += Int64(clamping: elapsed)
@@ -45,7 +45,7 @@ extension Machine {
     }
 
     /// `zone_reclaimable`: fewer pages scanned since the last free than six times the reclaimable pages.
-    func zoneReclaimable(zone z: Int) -> Bool {
+    func zoneReclaimable(zone z: ZoneID) -> Bool {
         zonePagesScanned[z] < zoneReclaimablePages(zone: z) * 6
     }
 
@@ -56,11 +56,11 @@ extension Machine {
     /// Stops when balanced (returns true) or when its budget of simulated time is used up (false: it
     /// keeps its order and goes on next time). Zones found unreclaimable (`all_unreclaimable`: scanned six
     /// times over since a page was last freed in them) count as balanced, as in the kernel.
-    func balancePgdat(node nid: Int, order startOrder: Int, budgetNs: UInt64 = .max) -> (finished: Bool, usedNs: UInt64) {
+    func balancePgdat(node nid: NodeID, order startOrder: Int, budgetNs: UInt64 = .max) -> (finished: Bool, usedNs: UInt64) {
         ev.kswapdWakeups &+= 1
         let zoneIds = nodes[nid].zoneIds.filter { zones[$0].populated }
         guard !zoneIds.isEmpty else { return (true, 0) }
-        func balanced(_ z: Int, _ order: Int, _ mark: Int, _ classzone: Int) -> Bool {
+        func balanced(_ z: ZoneID, _ order: Int, _ mark: Int, _ classzone: Int) -> Bool {
             zoneAllUnreclaimable[z] != 0 || zoneWatermarkOk(zone: z, order: order, mark: mark, classzoneIdx: classzone)
         }
         var order = startOrder

@@ -130,8 +130,8 @@ extension Machine {
 
     /// Adds an allocation (by handle slot) at the head of a zone's LRU list (`add_page_to_lru_list`).
     @inline(__always)
-    func lruAdd(slot: Int, zone z: Int, list: LruList, pages n: Int, atTail: Bool = false) {
-        lruAdd(slot: slot, listIndex: z &* LruList.count &+ list.rawValue, pages: n, atTail: atTail)
+    func lruAdd(slot: Int, zone z: ZoneID, list: LruList, pages n: Int, atTail: Bool = false) {
+        lruAdd(slot: slot, listIndex: z.rawValue &* LruList.count &+ list.rawValue, pages: n, atTail: atTail)
     }
 
     /// `lruAdd` to the list at `li` (zone × LruList.count + list).
@@ -157,7 +157,7 @@ extension Machine {
 
     /// Removes an allocation from the LRU list it is on (`del_page_from_lru_list`).
     @inline(__always)
-    func lruDel(slot: Int, zone z: Int, list: LruList, pages n: Int) {
+    func lruDel(slot: Int, zone z: ZoneID, list: LruList, pages n: Int) {
         lruUnlink(slot: slot, zone: z, list: list, pages: n)
         handles.lruNext[slot] = NONE
         handles.lruPrev[slot] = NONE
@@ -165,8 +165,8 @@ extension Machine {
 
     /// `lruDel` leaving the slot's own links to the caller (who sets them next).
     @inline(__always)
-    func lruUnlink(slot: Int, zone z: Int, list: LruList, pages n: Int) {
-        lruUnlink(slot: slot, listIndex: z &* LruList.count &+ list.rawValue, pages: n)
+    func lruUnlink(slot: Int, zone z: ZoneID, list: LruList, pages n: Int) {
+        lruUnlink(slot: slot, listIndex: z.rawValue &* LruList.count &+ list.rawValue, pages: n)
     }
 
     /// `lruUnlink` from the list at `li` (zone × LruList.count + list).
@@ -202,5 +202,5 @@ extension Machine {
     }
 
     /// Pages on one LRU list of a zone.
-    public func lruPages(zone z: Int, list: LruList) -> Int { Int(lru.pages[z * LruList.count + list.rawValue]) }
+    public func lruPages(zone z: ZoneID, list: LruList) -> Int { Int(lru.pages[z.rawValue * LruList.count + list.rawValue]) }
 }

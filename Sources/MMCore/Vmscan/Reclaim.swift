@@ -30,17 +30,17 @@ extension Machine {
     // MARK: - LRU helpers
 
     /// `inactive_anon_is_low`: inactive × inactive_ratio < active.
-    func inactiveAnonIsLow(zone z: Int) -> Bool {
+    func inactiveAnonIsLow(zone z: ZoneID) -> Bool {
         lruPages(zone: z, list: .inactiveAnon) * inactiveRatio(zone: z) < lruPages(zone: z, list: .activeAnon)
     }
 
     /// `inactive_file_is_low`: more active than inactive page cache.
-    func inactiveFileIsLow(zone z: Int) -> Bool {
+    func inactiveFileIsLow(zone z: ZoneID) -> Bool {
         lruPages(zone: z, list: .activeFile) > lruPages(zone: z, list: .inactiveFile)
     }
 
     /// The LRU pages reclaim could touch in a zone.
-    func zoneReclaimablePages(zone z: Int) -> Int {
+    func zoneReclaimablePages(zone z: ZoneID) -> Int {
         var n = lruPages(zone: z, list: .inactiveFile) + lruPages(zone: z, list: .activeFile)
         if swapUsed < swapPages { n += lruPages(zone: z, list: .inactiveAnon) + lruPages(zone: z, list: .activeAnon) }
         return n
@@ -50,7 +50,7 @@ extension Machine {
 
     /// `shrink_zone` at one priority: scan each evictable list by its size >> priority, split between
     /// anon and file (no anon scanning without free swap), 32 pages at a time, until enough is reclaimed.
-    func shrinkZone(zone z: Int, priority: Int, _ sc: inout ScanControl) {
+    func shrinkZone(zone z: ZoneID, priority: Int, _ sc: inout ScanControl) {
         let noswap = swapUsed >= swapPages
         let anonPercent = noswap ? 0 : 30, filePercent = noswap ? 100 : 70
         var nr = [Int](repeating: 0, count: 4)
@@ -78,7 +78,7 @@ extension Machine {
     }
 
     /// `shrink_list`: an active list is only aged (when its inactive list is low); an inactive one is reclaimed.
-    func shrinkList(_ l: LruList, _ n: Int, zone z: Int, priority: Int, _ sc: inout ScanControl) {
+    func shrinkList(_ l: LruList, _ n: Int, zone z: ZoneID, priority: Int, _ sc: inout ScanControl) {
         switch l {
         case .activeFile:
             if inactiveFileIsLow(zone: z) { shrinkActiveList(n, zone: z, file: true, &sc) }
@@ -92,9 +92,9 @@ extension Machine {
     }
 
     /// `shrink_active_list`: move pages from the active list's tail to the inactive list's head.
-    func shrinkActiveList(_ n: Int, zone z: Int, file: Bool, _ sc: inout ScanControl) {
+    func shrinkActiveList(_ n: Int, zone z: ZoneID, file: Bool, _ sc: inout ScanControl) {
         let from: LruList = file ? .activeFile : .activeAnon, to: LruList = file ? .inactiveFile : .inactiveAnon
-        let li = z * LruList.count + from.rawValue
+        let li = z.rawValue * LruList.count + from.rawValue
         var moved = 0
         while moved < n, lru.tails[li] != NONE {
             let slot = Int(lru.tails[li])
@@ -118,7 +118,7 @@ extension Machine {
     /// `shrink_inactive_list`: isolate up to 32 pages from the list's tail (plus, in lumpy mode, the
     /// naturally aligned block around each), reclaim what can be reclaimed, and for lumpy direct reclaim
     /// that freed less than it took, wait for writeback and try again synchronously.
-    func shrinkInactiveList(_ n: Int, zone z: Int, file: Bool, priority: Int, _ sc: inout ScanControl) {
+    func shrinkInactiveList(_ n: Int, zone z: ZoneID, file: Bool, priority: Int, _ sc: inout ScanControl) {
         let lumpy = lumpyReclaim(order: sc.order, priority: priority)
         let (taken, scanned) = isolateLruPages(n, zone: z, list: file ? .inactiveFile : .inactiveAnon,
                                                order: lumpy ? sc.order : 0)
@@ -140,10 +140,10 @@ extension Machine {
     /// `isolate_lru_pages`: take pages from the tail of one list; in lumpy mode (order > 0) also every
     /// other LRU page of the naturally aligned 2^order block around each, whatever its list or age —
     /// skipping pages of another zone and anon pages when swap is full. Returns the pfns and pages scanned.
-    func isolateLruPages(_ n: Int, zone z: Int, list: LruList, order: Int) -> (taken: [Int], scanned: Int) {
+    func isolateLruPages(_ n: Int, zone z: ZoneID, list: LruList, order: Int) -> (taken: [Int], scanned: Int) {
         var taken: [Int] = []
         var scan = 0
-        let li = z * LruList.count + list.rawValue
+        let li = z.rawValue * LruList.count + list.rawValue
         let swapFull = swapUsed >= swapPages
         while scan < n, lru.tails[li] != NONE {
             let slot = Int(lru.tails[li])
@@ -171,7 +171,7 @@ extension Machine {
 
     /// `shrink_page_list`: reclaim what can be reclaimed from an isolated list; what cannot is left in
     /// `list` (activated pages are marked active). Returns the pages freed.
-    func shrinkPageList(_ list: inout [Int], zone z: Int, sync: Bool, _ sc: inout ScanControl) -> Int {
+    func shrinkPageList(_ list: inout [Int], zone z: ZoneID, sync: Bool, _ sc: inout ScanControl) -> Int {
         var keep: [Int] = []
         var freed = 0, slabFreed = 0
         for pfn in list {
@@ -227,7 +227,7 @@ extension Machine {
     }
 
     /// Swap-out: the anon page's content goes to swap, the owner keeps its handle, the frame is freed.
-    func swapOut(pfn: Int, zone z: Int) {
+    func swapOut(pfn: Int, zone z: ZoneID) {
         let slot = Int(pages.a[pfn])
         handles.lruNext[slot] = pages.b[pfn]
         handles.lruPrev[slot] = UInt32(pages.order[pfn])
@@ -242,7 +242,7 @@ extension Machine {
     /// Its buffer heads are freed first (`try_to_release_page`; the page is clean, so they are too).
     /// Returns the buffer_head slab pages that went with them (`reclaim_state->reclaimed_slab`).
     @discardableResult
-    func dropPageCache(pfn: Int, zone z: Int) -> Int {
+    func dropPageCache(pfn: Int, zone z: ZoneID) -> Int {
         let slot = Int(pages.a[pfn])
         // The owner's page cache shrinks (__remove_from_page_cache: mapping->nrpages--).
         noteOwnerlessFree(slot: slot, pfn: pfn)
@@ -255,9 +255,9 @@ extension Machine {
     }
 
     /// Frees an isolated, no longer owned frame.
-    func releaseIsolated(pfn: Int, zone z: Int) {
+    func releaseIsolated(pfn: Int, zone z: ZoneID) {
         let kind = PageState.kind(pages.state[pfn])
-        isolatedPages[z &* 2 &+ (kind == .file ? 1 : 0)] &-= 1
+        isolatedPages[z.rawValue &* 2 &+ (kind == .file ? 1 : 0)] &-= 1
         pages.state[pfn] &= ~PageState.isolated
         pages.a[pfn] = NONE
         // shrink_page_list frees through a cold pagevec: the page goes to the tail of the per-CPU list.
@@ -272,7 +272,7 @@ extension Machine {
     /// and the one for slab pages without a cache (one object a page, oldest page first, in these
     /// zones) — each scanning in proportion to the LRU pages just scanned (`runShrinker`). Returns the
     /// slab pages freed and the objects the shrinkers report freed (kswapd's all_unreclaimable test).
-    func shrinkSlab(scanned: Int, lruPages: Int, zones zl: [Int], _ sc: inout ScanControl) -> (pages: Int, objects: Int) {
+    func shrinkSlab(scanned: Int, lruPages: Int, zones zl: [ZoneID], _ sc: inout ScanControl) -> (pages: Int, objects: Int) {
         guard scanned > 0 else { return (0, 0) }
         var pages = 0, objects = 0
         let fs = sc.gfp.contains(.fs) || sc.isKswapd
@@ -302,10 +302,10 @@ extension Machine {
     }
 
     /// The page-level slab shrinker: frees up to `nr` slab pages without a cache, oldest first.
-    func shrinkSlabPages(_ nr: Int, zones zl: [Int]) -> Int {
+    func shrinkSlabPages(_ nr: Int, zones zl: [ZoneID]) -> Int {
         var freed = 0
         for z in zl where freed < nr {
-            let li = z * LruList.count + LruList.slab.rawValue
+            let li = z.rawValue * LruList.count + LruList.slab.rawValue
             while freed < nr, lru.tails[li] != NONE {
                 let slot = Int(lru.tails[li])
                 noteOwnerlessFree(slot: slot, pfn: Int(handles.pfn[slot]))
@@ -321,7 +321,7 @@ extension Machine {
     /// `try_to_free_pages` / `do_try_to_free_pages`: direct reclaim along the zonelist at priorities 12
     /// down to 0 until 32 pages are reclaimed; below priority 10 each pass that scanned anything waits
     /// for writeback (congestion_wait, HZ/10). Returns pages reclaimed and the simulated time it took.
-    func tryToFreePages(zonelist zl: [Int], order: Int, gfp: GFPFlags) -> (reclaimed: Int, ns: UInt64) {
+    func tryToFreePages(zonelist zl: [ZoneID], order: Int, gfp: GFPFlags) -> (reclaimed: Int, ns: UInt64) {
         ev.allocstall &+= 1
         var sc = ScanControl(gfp: gfp, order: order, isKswapd: false)
         var priority = Machine.defPriority

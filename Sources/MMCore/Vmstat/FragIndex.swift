@@ -49,19 +49,19 @@ public func extfragForOrder(order: Int, _ info: ContigPageInfo) -> Int {
 
 extension Machine {
     /// `nr_free[]` of a zone, all orders.
-    public func nrFreeByOrder(zone z: Int) -> [Int] { (0..<nrOrders).map { nrFree(zone: z, order: $0) } }
+    public func nrFreeByOrder(zone z: ZoneID) -> [Int] { (0..<nrOrders).map { nrFree(zone: z, order: $0) } }
 
-    public func contigPageInfo(zone z: Int, order: Int) -> ContigPageInfo {
+    public func contigPageInfo(zone z: ZoneID, order: Int) -> ContigPageInfo {
         ContigPageInfo(nrFree: nrFreeByOrder(zone: z), order: order)
     }
 
     /// `fragmentation_index(zone, order)`.
-    public func fragmentationIndex(zone z: Int, order: Int) -> Int {
+    public func fragmentationIndex(zone z: ZoneID, order: Int) -> Int {
         MMCore.fragmentationIndex(order: order, contigPageInfo(zone: z, order: order))
     }
 
     /// The unusable free space index of a zone at an order.
-    public func unusableIndex(zone z: Int, order: Int) -> Int {
+    public func unusableIndex(zone z: ZoneID, order: Int) -> Int {
         MMCore.unusableFreeIndex(order: order, contigPageInfo(zone: z, order: order))
     }
 }

@@ -23,7 +23,7 @@ extension Machine {
     /// preferred node, as hugetlb did) and count how many were allocated. The test needs
     /// compact_unevictable_allowed = 1 (it reports a pass otherwise, as the selftest does).
     public func runCompactionSelftest(maxHugepages: Int = 100_000) throws(MMError) -> CompactionSelftestResult {
-        let memFreeKB = zones.indices.reduce(0) { $0 + zoneFreePages[$1] } * pageKB
+        let memFreeKB = nrFreePagesTotal * pageKB
         let hugepageKB = pageblockPages * pageKB
         guard compactUnevictableAllowed == 1 else {
             return CompactionSelftestResult(memFreeKB: memFreeKB, chunksMapped: 0, chunksUnmapped: 0, hugepages: 0,

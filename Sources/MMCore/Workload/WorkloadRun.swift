@@ -457,7 +457,7 @@ extension Machine {
             run.result.requested += total
         case .compact(let node):
             if compactionEnabled {
-                if let n = node { try compactNode(n) } else { try compactMemory() }
+                if let n = node { try compactNode(NodeID(n)) } else { try compactMemory() }
             }
         case .sysctl(let name, let value):
             switch name {
@@ -526,7 +526,7 @@ extension Machine {
             for o in 0..<nrOrders { perOrder[o] += nrFree(zone: z.id, order: o) }
             uidx["Node \(z.node) \(z.name)"] = unusableIndex(zone: z.id, order: pageblockOrder)
         }
-        return WorkloadSample(name: name, atNs: at, freePages: zones.indices.reduce(0) { $0 + zoneFreePages[$1] },
+        return WorkloadSample(name: name, atNs: at, freePages: nrFreePagesTotal,
                               freeBlocksPerOrder: perOrder, unusableIndexHugepage: uidx, counters: counters)
     }
 

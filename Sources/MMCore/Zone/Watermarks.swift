@@ -44,10 +44,10 @@ public func zoneWatermarkOk(freePages: Int, nrFree: (Int) -> Int, order: Int, ma
 extension Machine {
     /// `zone_watermark_ok(zone, order, mark, classzone_idx, alloc_flags)` on this machine's zone.
     @inline(__always)
-    public func zoneWatermarkOk(zone z: Int, order: Int, mark: Int, classzoneIdx: Int, flags: AllocFlags = []) -> Bool {
+    public func zoneWatermarkOk(zone z: ZoneID, order: Int, mark: Int, classzoneIdx: Int, flags: AllocFlags = []) -> Bool {
         // Kernel 6.6 (ModernPageAlloc.swift): its own watermark rules.
         if _slowPath(modern != nil) { return modernZoneWatermarkOkSeedFlags(zone: z, order: order, mark: mark, classzoneIdx: classzoneIdx, flags: flags) }
-        let reserve = zoneLowmemReserve[z &* zoneTypeCount &+ classzoneIdx]
+        let reserve = zoneLowmemReserve[z.rawValue &* zoneTypeCount &+ classzoneIdx]
         let free = zoneFreePages[z]
         // Order 0 needs no per-order loop: keep the hot path free of the closure.
         if order == 0 {
@@ -93,7 +93,7 @@ extension Machine {
         if modern != nil { modernSetupPerZoneWmarks(); return }
         let pagesMin = minFreeKbytes >> (pageShift - 10)
         let lowmemPages = zones.filter { $0.type != .highmem }.reduce(0) { $0 + $1.presentPages }
-        for z in zones.indices {
+        for z in zoneIDs {
             let present = zones[z].presentPages
             let tmp = lowmemPages > 0 ? pagesMin * present / lowmemPages : 0
             let minMark: Int
@@ -103,9 +103,9 @@ extension Machine {
                 minMark = tmp
             }
             zones[z].watermark = (minMark, minMark + (tmp >> 2), minMark + (tmp >> 1))
-            zoneWmark[z &* 3] = zones[z].watermark.min
-            zoneWmark[z &* 3 &+ 1] = zones[z].watermark.low
-            zoneWmark[z &* 3 &+ 2] = zones[z].watermark.high
+            zoneWmark[z.rawValue &* 3] = zones[z].watermark.min
+            zoneWmark[z.rawValue &* 3 &+ 1] = zones[z].watermark.low
+            zoneWmark[z.rawValue &* 3 &+ 2] = zones[z].watermark.high
             if zones[z].populated { setupZoneMigrateReserve(zone: z) }
         }
         refreshOrder0LowMarks()
@@ -121,11 +121,11 @@ extension Machine {
         // (`__zone_watermark_unusable_free`, mm/page_alloc.c). Recomputing it without that term (the
         // handle table's growth calls this) left a stale mark once a HIGHATOMIC block was reserved.
         if modern != nil {
-            for z in zones.indices { modernApplyMarks(zone: z) }
+            for z in zoneIDs { modernApplyMarks(zone: z) }
             return
         }
-        for z in zones.indices {
-            zoneOrder0LowMark[z] = wmarkPages(zone: z, .low) + zoneLowmemReserve[z * zoneTypeCount + Int(zoneIndexInNode[z])]
+        for z in zoneIDs {
+            zoneOrder0LowMark[z] = wmarkPages(zone: z, .low) + zoneLowmemReserve[z.rawValue * zoneTypeCount + Int(zoneIndexInNode[z])]
         }
     }
 
@@ -146,8 +146,8 @@ extension Machine {
                 }
             }
         }
-        for z in zones.indices {
-            for (j, r) in zones[z].lowmemReserve.enumerated() { zoneLowmemReserve[z * preset.zoneTypes.count + j] = r }
+        for z in zoneIDs {
+            for (j, r) in zones[z].lowmemReserve.enumerated() { zoneLowmemReserve[z.rawValue * preset.zoneTypes.count + j] = r }
         }
         refreshOrder0LowMarks()
     }
@@ -156,7 +156,7 @@ extension Machine {
     /// min(2, roundup(MIN, pageblock) / pageblock) pageblocks as MIGRATE_RESERVE, taking MOVABLE blocks
     /// from the start of the zone, and give back reserve blocks beyond that count. A block whose first
     /// page is PageReserved (boot memory) is skipped: "Blocks with reserved pages will never free".
-    func setupZoneMigrateReserve(zone z: Int) {
+    func setupZoneMigrateReserve(zone z: ZoneID) {
         let zone = zones[z]
         var reserve = ((zone.watermark.min + pageblockPages - 1) / pageblockPages * pageblockPages) >> pageblockOrder
         reserve = Swift.min(2, reserve)

@@ -6,8 +6,8 @@ public enum Wmark: Int, Sendable { case min = 0, low = 1, high = 2 }
 /// zone, order and migratetype); this value carries the zone's scalar fields.
 public struct Zone: Sendable {
     /// Index of this zone in `Machine.zones` (all nodes' zones, populated or not).
-    public let id: Int
-    public let node: Int
+    public let id: ZoneID
+    public let node: NodeID
     public let type: ZoneType
     /// `zone_idx`: the type's position in the preset's zone list.
     public let indexInNode: Int
@@ -32,7 +32,7 @@ public struct Zone: Sendable {
     public var compactConsidered: Int = 0
     public var compactDeferShift: Int = 0
 
-    public init(id: Int, node: Int, type: ZoneType, indexInNode: Int, startPfn: Int, pages: Int) {
+    public init(id: ZoneID, node: NodeID, type: ZoneType, indexInNode: Int, startPfn: Int, pages: Int) {
         self.id = id
         self.node = node
         self.type = type

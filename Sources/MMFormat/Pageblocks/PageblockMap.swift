@@ -148,13 +148,13 @@ extension Machine {
     /// The pageblock map's header: what a client needs to lay the blocks out and label them.
     public func pageblockMapHeader(name: String) -> JSON {
         let zs: [JSON] = zones.filter(\.populated).map { z in
-            .object([("node", .number(String(z.node))), ("name", .string(z.name)), ("type", .string(z.type.name.lowercased())),
+            .object([("node", .number(String(z.node.rawValue))), ("name", .string(z.name)), ("type", .string(z.type.name.lowercased())),
                      ("start_pfn", .number(String(z.startPfn))), ("pages", .number(String(z.spannedPages))),
                      ("first_block", .number(String(z.startPfn >> pageblockOrder))),
                      ("blocks", .number(String((z.spannedPages + pageblockPages - 1) >> pageblockOrder)))])
         }
         let ns: [JSON] = nodes.map { n in
-            .object([("id", .number(String(n.id))), ("start_pfn", .number(String(n.startPfn))), ("pages", .number(String(n.pages)))])
+            .object([("id", .number(String(n.id.rawValue))), ("start_pfn", .number(String(n.startPfn))), ("pages", .number(String(n.pages)))])
         }
         return .object([
             ("format", .string("compact-service pageblocks 1")),

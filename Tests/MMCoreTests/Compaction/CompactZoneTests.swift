@@ -151,13 +151,13 @@ final class CompactZoneTests: XCTestCase {
     func testVanillaKernelHasNoCompaction() {
         let m = makeMachine(.x86_64, mib: 64, compaction: false)
         XCTAssertThrowsError(try m.compactMemory()) { XCTAssertEqual(($0 as? MMError)?.jsonField, "compaction") }
-        XCTAssertThrowsError(try m.compactNode(0))
+        XCTAssertThrowsError(try m.compactNode(NodeID(0)))
     }
 
     func testCompactNodeOnlyTouchesThatNode() throws {
         let m = makeMachine(.x86_64, mib: 512, nodes: 2)
-        let r = try m.compactNode(1)
+        let r = try m.compactNode(NodeID(1))
         XCTAssertTrue(r.zones.allSatisfy { $0.node == 1 })
-        XCTAssertThrowsError(try m.compactNode(2)) { XCTAssertEqual($0 as? MMError, .unknownNode(field: FieldPath("node"), node: 2)) }
+        XCTAssertThrowsError(try m.compactNode(NodeID(2))) { XCTAssertEqual($0 as? MMError, .unknownNode(field: FieldPath("node"), node: 2)) }
     }
 }

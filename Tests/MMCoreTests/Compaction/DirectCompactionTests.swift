@@ -164,7 +164,7 @@ final class DirectCompactionTests: XCTestCase {
                     expect(run.results.allSatisfy { $0.result == .complete }, "results \(run.results.map(\.result))")
                 }
                 expect(m.allocatedPages == used, "\(used) pages allocated before, \(m.allocatedPages) after")
-                expect(m.isolatedPages[z * 2] + m.isolatedPages[z * 2 + 1] == 0, "pages left isolated")
+                expect(m.isolatedPages[z.rawValue * 2] + m.isolatedPages[z.rawValue * 2 + 1] == 0, "pages left isolated")
                 expect(m.isLive(anon), "the anon page died")
                 expect(try m.readContent(anon) == m.expectedContent(anon, order: 0), "the anon page's content")
                 problems += m.checkConsistency().map { "at the end: \($0)" }
@@ -227,11 +227,11 @@ final class DirectCompactionTests: XCTestCase {
         for round in 0..<300 {
             switch rng.below(6) {
             case 0 where runs.count < 2:
-                runs.append(try m.beginCompaction(node: rng.below(2) == 0 ? nil : 0))
+                runs.append(try m.beginCompaction(node: rng.below(2) == 0 ? nil : NodeID(0)))
             case 0, 1:
                 if !runs.isEmpty { m.step(runs[rng.below(runs.count)], maxSteps: 1 + rng.below(3)) }
             case 2:
-                if m.zones.indices.contains(where: { m.zones[$0].populated && m.tooManyIsolated(zone: $0) }) { out.throttled += 1 }
+                if m.zones.contains(where: { $0.populated && m.tooManyIsolated(zone: $0.id) }) { out.throttled += 1 }
                 let req = AllocRequest(order: 4 + rng.below(6), kind: rng.below(2) == 0 ? .anon : .kernel, gfp: .kernel)
                 if let h = try m.allocate(req).handle { live.append(h) }
             case 3:
@@ -251,7 +251,7 @@ final class DirectCompactionTests: XCTestCase {
             for r in runs { m.step(r, maxSteps: 16) }
             runs.removeAll { $0.isDone }
         }
-        for z in m.zones.indices where m.isolatedPages[z * 2] + m.isolatedPages[z * 2 + 1] != 0 {
+        for z in m.zoneIDs where m.isolatedPages[z.rawValue * 2] + m.isolatedPages[z.rawValue * 2 + 1] != 0 {
             out.problems.append("zone \(z): pages left isolated")
         }
         for h in live where m.isLive(h) {

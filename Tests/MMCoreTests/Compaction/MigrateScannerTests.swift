@@ -5,7 +5,7 @@ final class MigrateScannerTests: XCTestCase {
     /// A 64 MiB machine whose DMA32 zone holds `anon` order-0 anon pages (on the active list, as 2.6.35
     /// adds new anon pages) and `file` clean page-cache pages (on the inactive list), and a manual
     /// compaction stopped right after it isolated its first batch there.
-    func heldBatch(anon: Int, file: Int) throws -> (Machine, CompactionRun, zone: Int) {
+    func heldBatch(anon: Int, file: Int) throws -> (Machine, CompactionRun, zone: ZoneID) {
         let m = makeMachine(.x86_64, mib: 64)
         let z = m.zoneId(.dma32)
         _ = try m.allocateBulk(AllocRequest(order: 0, kind: .anon, gfp: .atomic), count: anon, tag: "a", keepHandles: 0)
@@ -36,7 +36,7 @@ final class MigrateScannerTests: XCTestCase {
         // The batch takes the zone's first 32 LRU pages, of either list; 64 page-cache pages leave at
         // least 32 on the inactive list, not fewer than the 32 isolated.
         let (m, run, z) = try heldBatch(anon: 100, file: 2 * Machine.compactClusterMax)
-        let isolated = m.isolatedPages[z * 2] + m.isolatedPages[z * 2 + 1]
+        let isolated = m.isolatedPages[z.rawValue * 2] + m.isolatedPages[z.rawValue * 2 + 1]
         XCTAssertEqual(isolated, Int64(Machine.compactClusterMax))
         XCTAssertGreaterThanOrEqual(m.lruPages(zone: z, list: .inactiveFile), Machine.compactClusterMax)
         XCTAssertFalse(m.tooManyIsolated(zone: z))

@@ -205,7 +205,7 @@ final class ModernCompactionTests: XCTestCase {
         XCTAssertEqual(m.ms.capturedPfn, pfn)
         XCTAssertEqual(m.nrFreePages(zone: zh), free, "a captured block is not free")
         // Hand it back as the allocator would after prep_new_page: here simply freed again without capture.
-        m.ms.captureZone = -1
+        m.ms.captureZone = nil
         m.ms.capturedPfn = -1
         m.freeOnePage(pfn, zone: zh, order: 9, mt: m.pageblockMigratetype(pfn))
         _ = z

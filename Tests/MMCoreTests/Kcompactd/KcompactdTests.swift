@@ -28,14 +28,14 @@ final class KcompactdTests: XCTestCase {
         let nodePresent = ids.reduce(0) { $0 + m.zones[$1].presentPages }
         var expected = 0
         for z in ids { expected += m.zones[z].presentPages * m.fragmentationScoreZone(z) / (nodePresent + 1) }
-        XCTAssertEqual(m.fragmentationScoreNode(0), expected)
+        XCTAssertEqual(m.fragmentationScoreNode(NodeID(0)), expected)
         // The fragmented machine: every free page in small blocks, DMA32 holds nearly all pages.
         XCTAssertEqual(m.fragmentationScoreZone(m.zoneId(.dma32)), 100)
-        XCTAssertGreaterThan(m.fragmentationScoreNode(0), 90)
+        XCTAssertGreaterThan(m.fragmentationScoreNode(NodeID(0)), 90)
         // A fresh machine: all free memory in max-order blocks: score 0.
         let fresh = try ModernCompactionTests.modern(256)
-        XCTAssertEqual(fresh.fragmentationScoreNode(0), 0)
-        XCTAssertFalse(fresh.shouldProactiveCompactNode(0))
+        XCTAssertEqual(fresh.fragmentationScoreNode(NodeID(0)), 0)
+        XCTAssertFalse(fresh.shouldProactiveCompactNode(NodeID(0)))
     }
 
     func testProactiveCompactionRunsInTheBackgroundToTheLowMark() throws {
@@ -44,7 +44,7 @@ final class KcompactdTests: XCTestCase {
         let m = try ModernCompactionTests.fragmented(256, sysctl: s)
         // fragmented() turned proactiveness off; switch it on as `echo 20 >` would: the trigger wakes kcompactd.
         try m.setCompactionProactiveness(20)
-        XCTAssertTrue(m.shouldProactiveCompactNode(0))
+        XCTAssertTrue(m.shouldProactiveCompactNode(NodeID(0)))
         let clock0 = m.clockNs
         m.idle(ns: 2_000_000_000)
         let c = m.counters
@@ -54,7 +54,7 @@ final class KcompactdTests: XCTestCase {
         XCTAssertEqual(c.compactDaemonWake, 0, "a proactive run is not kcompactd_do_work")
         // The zones compacted until their score fell to the low mark (80) or below.
         XCTAssertLessThanOrEqual(m.fragmentationScoreZone(m.zoneId(.dma32)), 80)
-        XCTAssertFalse(m.shouldProactiveCompactNode(0))
+        XCTAssertFalse(m.shouldProactiveCompactNode(NodeID(0)))
         // kcompactd's work is not the machine's time: idling 2 s moved the clock by exactly 2 s.
         XCTAssertEqual(m.clockNs - clock0, 2_000_000_000)
         assertConsistent(m)
@@ -65,7 +65,7 @@ final class KcompactdTests: XCTestCase {
         m.idle(ns: 5_000_000_000)
         XCTAssertEqual(m.counters.compactProactiveRuns, 0)
         XCTAssertEqual(m.counters.compactDaemonMigrateScanned, 0)
-        XCTAssertEqual(m.kcompactdStatus(node: 0)?.timeoutMs, 500)
+        XCTAssertEqual(m.kcompactdStatus(node: NodeID(0))?.timeoutMs, 500)
     }
 
     func testBackOffWhenTheScoreDoesNotFall() throws {
@@ -77,10 +77,10 @@ final class KcompactdTests: XCTestCase {
         _ = try m.allocateBulk(AllocRequest(order: 0, kind: .kernel, gfp: .atomic), count: m.totalPages, tag: "k", keepHandles: 0)
         try m.freeTag("k", pattern: .everyOther)
         m.drainAllPages()
-        XCTAssertTrue(m.shouldProactiveCompactNode(0))
+        XCTAssertTrue(m.shouldProactiveCompactNode(NodeID(0)))
         m.idle(ns: 1_000_000_000)
         XCTAssertGreaterThanOrEqual(m.counters.compactProactiveRuns, 1)
-        XCTAssertEqual(m.kcompactdStatus(node: 0)?.timeoutMs, 32_000)
+        XCTAssertEqual(m.kcompactdStatus(node: NodeID(0))?.timeoutMs, 32_000)
         let runs = m.counters.compactProactiveRuns
         m.idle(ns: 20_000_000_000)
         XCTAssertEqual(m.counters.compactProactiveRuns, runs, "no check within the 32 s back-off")
@@ -91,8 +91,8 @@ final class KcompactdTests: XCTestCase {
 
     func testWakeupKcompactdRunsDoWorkForTheOrder() throws {
         let m = try ModernCompactionTests.fragmented(256)
-        XCTAssertEqual(m.kcompactdStatus(node: 0)?.phase, "sleeping")
-        m.wakeupKcompactd(node: 0, order: 9, highestZoneidx: 3)
+        XCTAssertEqual(m.kcompactdStatus(node: NodeID(0))?.phase, "sleeping")
+        m.wakeupKcompactd(node: NodeID(0), order: 9, highestZoneidx: 3)
         XCTAssertEqual(m.ms.kcompactd[0].maxOrder, 9)
         m.idle(ns: 200_000_000)
         let c = m.counters
@@ -102,7 +102,7 @@ final class KcompactdTests: XCTestCase {
         XCTAssertGreaterThan(m.nrFree(zone: m.zoneId(.dma32), order: 9) + m.nrFree(zone: m.zoneId(.dma32), order: 10), 0)
         XCTAssertEqual(m.ms.kcompactd[0].maxOrder, 0, "the order asked for is forgotten after the work")
         // Order 0 never wakes it; a node without need (an order-9 block free) is not woken either.
-        m.wakeupKcompactd(node: 0, order: 0, highestZoneidx: 3)
+        m.wakeupKcompactd(node: NodeID(0), order: 0, highestZoneidx: 3)
         XCTAssertNil(m.ms.kcompactd[0].wokenAt)
         assertConsistent(m)
     }
@@ -136,13 +136,13 @@ final class KcompactdTests: XCTestCase {
         m.ms.kswapdAllocOrder[0] = 9
         m.ms.kswapdReclaimed[0] = 0
         m.kswapdPending[0] = 9
-        m.modernKswapdRan(node: 0, order: 9, finished: false, reclaimed: 1000)
+        m.modernKswapdRan(node: NodeID(0), order: 9, finished: false, reclaimed: 1000)
         XCTAssertEqual(m.kswapdPending[0], 9)
-        m.modernKswapdRan(node: 0, order: 9, finished: false, reclaimed: 100)
+        m.modernKswapdRan(node: NodeID(0), order: 9, finished: false, reclaimed: 100)
         XCTAssertEqual(m.kswapdPending[0], 0)
         m.kswapdPending[0] = -1
         m.ms.blockskipFlush[m.zoneId(.dma32)] = true
-        m.modernKswapdRan(node: 0, order: 0, finished: true, reclaimed: 0)
+        m.modernKswapdRan(node: NodeID(0), order: 0, finished: true, reclaimed: 0)
         XCTAssertEqual(m.ms.kcompactd[0].maxOrder, 9)
         XCTAssertFalse(m.ms.blockskipFlush[m.zoneId(.dma32)], "reset_isolation_suitable as kswapd sleeps")
         XCTAssertEqual(m.ms.kswapdAllocOrder[0], -1)

@@ -30,7 +30,7 @@ final class MachineConfigTests: XCTestCase {
         XCTAssertEqual(m.totalPages, 1024 * 16)
         XCTAssertEqual(m.nrOrders, 9)
         XCTAssertEqual(m.pageblockPages, 256)
-        XCTAssertEqual(m.nrFree(zone: 0, order: 8), 64)   // 64 blocks of 16 MiB
+        XCTAssertEqual(m.nrFree(zone: ZoneID(0), order: 8), 64)   // 64 blocks of 16 MiB
     }
 
     func testTwoNodesSplitMemoryEvenly() {

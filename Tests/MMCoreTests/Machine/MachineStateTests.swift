@@ -63,7 +63,7 @@ final class MachineStateTests: XCTestCase {
                 for _ in 0..<rng.below(60) where !live.isEmpty { _ = m.freeIfLive(live[rng.below(live.count)]) }
             case 9:
                 if m.compactionEnabled {
-                    let run = try m.beginCompaction(node: rng.below(2) == 0 ? nil : rng.below(m.nodes.count))
+                    let run = try m.beginCompaction(node: rng.below(2) == 0 ? nil : NodeID(rng.below(m.nodes.count)))
                     while !m.step(run, maxSteps: 4) { if !live.isEmpty { _ = m.freeIfLive(live[rng.below(live.count)]) } }
                 }
             case 10:

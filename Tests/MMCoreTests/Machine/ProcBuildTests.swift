@@ -109,7 +109,7 @@ final class ProcBuildTests: XCTestCase {
         XCTAssertEqual(MachineStateTests.withoutCapacities(a.exportState()), MachineStateTests.withoutCapacities(b.exportState()))
         // The counts are the same; where the blocks sit is not.
         XCTAssertEqual(a.renderBuddyinfo(), c.renderBuddyinfo())
-        XCTAssertNotEqual(a.freeListPfns(zone: 1, order: 10, mt: .movable), c.freeListPfns(zone: 1, order: 10, mt: .movable))
+        XCTAssertNotEqual(a.freeListPfns(zone: ZoneID(1), order: 10, mt: .movable), c.freeListPfns(zone: ZoneID(1), order: 10, mt: .movable))
     }
 
     func testTheConfigurationRoundTripsThroughJSONAndRebuildsTheSameMachine() throws {

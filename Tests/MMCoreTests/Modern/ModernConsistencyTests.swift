@@ -8,7 +8,7 @@ final class ModernConsistencyTests: XCTestCase {
     /// ALLOC_HIGHATOMIC, which reserves their pageblock (`reserve_highatomic_pageblock`).
     private func modernMachine(mib: Int = 64, seed: UInt64 = 1) throws -> Machine {
         let m = try Machine(MachineConfig(preset: .x86_64, memoryMiB: mib, seed: seed, kernel: .v6_6))
-        let free = m.zones.indices.reduce(0) { $0 + m.nrFreePages(zone: $1) }
+        let free = m.zones.reduce(0) { $0 + m.nrFreePages(zone: $1.id) }
         try m.setMinFreeKbytes(free * m.pageKB)
         return m
     }
@@ -28,7 +28,7 @@ final class ModernConsistencyTests: XCTestCase {
         assertConsistent(m, "after the gate was installed")
         _ = try m.allocateBulk(AllocRequest(order: 0, kind: .anon), count: 3000, tag: "grow")
         assertConsistent(m, "after the handle table grew")
-        XCTAssertEqual(m.zoneOrder0LowMark[z], m.wmarkPages(zone: z, .low) + m.zoneLowmemReserve[z * m.zoneTypeCount + m.zones[z].indexInNode]
+        XCTAssertEqual(m.zoneOrder0LowMark[z], m.wmarkPages(zone: z, .low) + m.zoneLowmemReserve[z.rawValue * m.zoneTypeCount + m.zones[z].indexInNode]
                        + m.modernCompactionState(zone: z)!.nrReservedHighatomic)
     }
 

@@ -41,7 +41,7 @@ final class ModernRandomMixTests: XCTestCase {
                 XCTFail("seed \(seed) machine \(n) (\(mib) MiB, \(nodes) nodes) step \(step) after \(what): \(e)")
                 if ProcessInfo.processInfo.environment["MM_DEBUG_PB"] != nil {
                     for pb in 0..<(m.totalPages >> m.pageblockOrder) { print("pb \(pb) mt \(m.migratetype(ofPageblockAt: pb << m.pageblockOrder)) skip \(m.pageblockSkip(pb << m.pageblockOrder))") }
-                    for z in m.zones.indices { print(m.modernCompactionState(zone: z) as Any) }
+                    for z in m.zones { print(m.modernCompactionState(zone: z.id) as Any) }
                 }
                 return false
             }
@@ -70,7 +70,7 @@ final class ModernRandomMixTests: XCTestCase {
                     // and kswapd runs) between its steps.
                     let stepped = rng.below(2) == 0
                     what = stepped ? "stepped compaction" : "compaction"
-                    let run = try m.beginCompaction(node: rng.below(2) == 0 ? nil : rng.below(m.nodes.count))
+                    let run = try m.beginCompaction(node: rng.below(2) == 0 ? nil : NodeID(rng.below(m.nodes.count)))
                     if !stepped { m.compactToEnd(run); break }
                     var guardSteps = 0
                     while !m.step(run, maxSteps: 1 + rng.below(4)) && guardSteps < 100_000 {

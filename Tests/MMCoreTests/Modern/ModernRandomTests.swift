@@ -37,7 +37,7 @@ final class ModernRandomTests: XCTestCase {
                 case 5..<8:
                     if !live.isEmpty { for _ in 0..<rng.below(200) { let i = rng.below(live.count); _ = m.freeIfLive(live[i]) } }
                 case 8:
-                    let run = try m.beginCompaction(node: rng.below(2) == 0 ? nil : rng.below(m.nodes.count))
+                    let run = try m.beginCompaction(node: rng.below(2) == 0 ? nil : NodeID(rng.below(m.nodes.count)))
                     while !m.step(run, maxSteps: 3) {
                         if rng.below(5) == 0, !live.isEmpty { _ = m.freeIfLive(live[rng.below(live.count)]) }
                         if rng.below(7) == 0 { m.idle(ns: UInt64(rng.below(100_000_000))) }

@@ -11,15 +11,15 @@ final class BuddyTests: XCTestCase {
     func testSplitGivesLowestPagesAndUpperHalvesToLowerLists() throws {
         let m = try tinyMachine()
         // Boot frees blocks lowest first onto the list head, so the highest block is taken first.
-        let headBefore = m.freeListPfns(zone: 0, order: 10, mt: .movable).first!
+        let headBefore = m.freeListPfns(zone: ZoneID(0), order: 10, mt: .movable).first!
         let o = try m.allocate(AllocRequest(order: 0, kind: .anon, gfp: .atomic))
         XCTAssertEqual(o.pfn, headBefore)
         for order in 0..<10 {
-            XCTAssertEqual(m.freeListPfns(zone: 0, order: order, mt: .movable), [headBefore + (1 << order)], "order \(order)")
+            XCTAssertEqual(m.freeListPfns(zone: ZoneID(0), order: order, mt: .movable), [headBefore + (1 << order)], "order \(order)")
         }
         assertConsistent(m)
         try m.free(o.handle!)
-        XCTAssertEqual(m.nrFreeByOrder(zone: 0), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4])
+        XCTAssertEqual(m.nrFreeByOrder(zone: ZoneID(0)), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4])
         assertConsistent(m)
     }
 
@@ -29,10 +29,10 @@ final class BuddyTests: XCTestCase {
         let b = try m.allocate(AllocRequest(order: 0, kind: .kernel, gfp: .atomic))
         XCTAssertEqual(b.pfn, a.pfn + 1)
         try m.free(a.handle!)           // buddy b is allocated: stays order 0
-        XCTAssertEqual(m.nrFree(zone: 0, order: 0), 1)
+        XCTAssertEqual(m.nrFree(zone: ZoneID(0), order: 0), 1)
         try m.free(b.handle!)           // now both merge up to order 10
-        XCTAssertEqual(m.nrFree(zone: 0, order: 0), 0)
-        XCTAssertEqual(m.nrFree(zone: 0, order: 10), 4)
+        XCTAssertEqual(m.nrFree(zone: ZoneID(0), order: 0), 0)
+        XCTAssertEqual(m.nrFree(zone: ZoneID(0), order: 10), 4)
         assertConsistent(m)
     }
 
@@ -82,7 +82,7 @@ final class BuddyTests: XCTestCase {
         XCTAssertThrowsError(try m.freeTag("x", pattern: .all)) { XCTAssertEqual($0 as? MMError, .unknownTag("x")) }
         XCTAssertThrowsError(try m.freeTag("y", pattern: .random(fraction: 1.5, seed: 1)))
         assertConsistent(m)
-        XCTAssertEqual(m.nrFree(zone: 0, order: 10), 4)
+        XCTAssertEqual(m.nrFree(zone: ZoneID(0), order: 10), 4)
     }
 
     func testAllocationFailsCleanlyWhenMemoryIsExhausted() throws {
@@ -91,7 +91,7 @@ final class BuddyTests: XCTestCase {
         XCTAssertGreaterThan(r.failed, 0)
         XCTAssertLessThan(r.succeeded, 4096)
         // The MIN watermark (reduced for atomic) is what stops it.
-        XCTAssertGreaterThan(m.nrFreePages(zone: 0), 0)
+        XCTAssertGreaterThan(m.nrFreePages(zone: ZoneID(0)), 0)
         assertConsistent(m)
     }
 }

@@ -15,8 +15,8 @@ final class FallbackTests: XCTestCase {
         XCTAssertEqual(m.migratetype(ofPageblockAt: o.pfn), .unmovable)
         XCTAssertEqual(m.migratetype(ofPageblockAt: o.pfn + 512), .unmovable)
         // The split halves went to the UNMOVABLE lists.
-        XCTAssertEqual(m.freeListLength(zone: 0, order: 9, mt: .unmovable), 1)
-        XCTAssertEqual(m.freeListLength(zone: 0, order: 0, mt: .unmovable), 1)
+        XCTAssertEqual(m.freeListLength(zone: ZoneID(0), order: 9, mt: .unmovable), 1)
+        XCTAssertEqual(m.freeListLength(zone: ZoneID(0), order: 0, mt: .unmovable), 1)
         // The next unmovable allocation comes from its own list, no new event.
         _ = try m.allocate(AllocRequest(order: 0, kind: .kernel, gfp: .atomic))
         XCTAssertEqual(m.counters.extfragEvents, before + 1)
@@ -29,13 +29,13 @@ final class FallbackTests: XCTestCase {
         // MOVABLE block, below pageblock_order/2: nothing is moved and the pageblock keeps its type.
         let m = try Machine(MachineConfig(preset: .x86_64, memoryMiB: nil, zoneLayout: [[ZoneSpec(type: .dma, mib: 16)]],
                                           sysctl: SysctlSettings(minFreeKbytes: 128)))
-        func movableFree() -> Int { (0..<11).reduce(0) { $0 + m.freeListLength(zone: 0, order: $1, mt: .movable) } }
+        func movableFree() -> Int { (0..<11).reduce(0) { $0 + m.freeListLength(zone: ZoneID(0), order: $1, mt: .movable) } }
         var hs: [PageHandle] = []
         while movableFree() > 0 {
             hs.append(try m.allocate(AllocRequest(order: 0, kind: .anon, gfp: .atomic)).handle!)
         }
         for (i, h) in hs.enumerated() where i % 2 == 0 { try m.free(h) }
-        XCTAssertEqual(m.freeListLength(zone: 0, order: 0, mt: .movable), hs.count / 2)
+        XCTAssertEqual(m.freeListLength(zone: ZoneID(0), order: 0, mt: .movable), hs.count / 2)
         XCTAssertEqual(movableFree(), hs.count / 2)
         let events = m.counters.extfragEvents
         let o = try m.allocate(AllocRequest(order: 0, kind: .kernel, gfp: .atomic))

@@ -33,7 +33,7 @@ final class PerCpuPagesTests: XCTestCase {
         let batch = m.pageset(zone: z).batch
         let freeBefore = m.nrFreePages(zone: z)
         let a = try m.allocate(AllocRequest(order: 0, kind: .anon))
-        XCTAssertEqual(a.zone, z)
+        XCTAssertEqual(a.zone, z.rawValue)
         // rmqueue_bulk took a whole batch off the buddy lists; one of it was handed out.
         XCTAssertEqual(m.nrFreePages(zone: z), freeBefore - batch)
         XCTAssertEqual(m.pageset(zone: z).count, batch - 1)

@@ -31,14 +31,14 @@ final class InvariantsTests: XCTestCase {
     func testKindGaugeDrift() throws {
         let (m0, hs) = try machine()
         let z = try m0.allocationInfo(hs[0]).zone
-        try expectCaught("gauge", { $0.kindPages[z * AllocKind.count + Int(AllocKind.anon.rawValue)] += 3 },
-                         repair: { $0.kindPages[z * AllocKind.count + Int(AllocKind.anon.rawValue)] -= 3 })
+        try expectCaught("gauge", { $0.kindPages[z.rawValue * AllocKind.count + Int(AllocKind.anon.rawValue)] += 3 },
+                         repair: { $0.kindPages[z.rawValue * AllocKind.count + Int(AllocKind.anon.rawValue)] -= 3 })
     }
 
     func testIsolatedCountDrift() throws {
         let (m0, hs) = try machine()
         let z = try m0.allocationInfo(hs[0]).zone
-        try expectCaught("nr_isolated_anon", { $0.isolatedPages[z * 2] += 1 }, repair: { $0.isolatedPages[z * 2] -= 1 })
+        try expectCaught("nr_isolated_anon", { $0.isolatedPages[z.rawValue * 2] += 1 }, repair: { $0.isolatedPages[z.rawValue * 2] -= 1 })
     }
 
     func testHandleThatDoesNotPointBack() throws {

@@ -32,7 +32,7 @@ func assertContentsIntact(_ m: Machine, _ hs: [PageHandle], file: StaticString =
 
 extension Machine {
     /// The zone id of the first populated zone of a type on a node.
-    func zoneId(node: Int = 0, _ type: ZoneType) -> Int {
+    func zoneId(node: Int = 0, _ type: ZoneType) -> ZoneID {
         nodes[node].zoneIds.first { zones[$0].type == type }!
     }
 }
