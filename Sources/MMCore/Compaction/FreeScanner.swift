@@ -20,7 +20,7 @@ extension Machine {
         let watermark = wmarkPages(zone: z, .low) + (1 &<< order)
         guard zoneWatermarkOk(zone: z, order: 0, mark: watermark, classzoneIdx: 0) else { return 0 }
         if order < freeArea.maxOrder { removeFromFreeList(pfn, zone: z, orderBelowMax: order) } else { removeFromFreeList(pfn, zone: z) }
-        zoneFreePages[z] -= 1 &<< order
+        zoneCounters.freePages[z] -= 1 &<< order
         let p = pages
         for q in pfn..<(pfn &+ (1 &<< order)) {
             p.state[q] = PageState.isolatedFreePage

@@ -10,7 +10,7 @@ extension Machine {
     /// active and inactive fairly in too_many_isolated", in 2.6.36 and the 2.6.35.6 stable release.)
     func tooManyIsolated(zone z: ZoneID) -> Bool {
         let inactive = lruPages(zone: z, list: .inactiveAnon) + lruPages(zone: z, list: .inactiveFile)
-        let isolated = Int(isolatedPages[z.rawValue * 2] + isolatedPages[z.rawValue * 2 + 1])
+        let isolated = Int(zoneCounters.isolated.total(z))
         return isolated > inactive
     }
 

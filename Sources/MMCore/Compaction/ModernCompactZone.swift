@@ -80,7 +80,7 @@ extension Machine {
     /// plus `compact_gap(order)` free, and for costly orders the fragmentation index must say a failure
     /// would be due to fragmentation (outside 0...extfrag_threshold).
     public func modernCompactionSuitable(zone z: ZoneID, order: Int, highestZoneidx: Int) -> Bool {
-        var suitable = modernCompactionSuitableWatermark(zone: z, order: order, highestZoneidx: highestZoneidx, free: zoneFreePages[z])
+        var suitable = modernCompactionSuitableWatermark(zone: z, order: order, highestZoneidx: highestZoneidx, free: zoneCounters.freePages[z])
         var ret: ModernCompactResult = .skipped
         if suitable {
             ret = .continue
@@ -107,7 +107,7 @@ extension Machine {
     /// share (1/order) of its reclaimable pages?
     func modernCompactionZonelistSuitable(_ zl: [ZoneID], order: Int, highestZoneidx: Int) -> Bool {
         for z in zl where zones[z].populated {
-            let available = zoneReclaimablePages(zone: z) / order + zoneFreePages[z]
+            let available = zoneReclaimablePages(zone: z) / order + zoneCounters.freePages[z]
             if modernCompactionSuitableWatermark(zone: z, order: order, highestZoneidx: highestZoneidx, free: available) { return true }
         }
         return false

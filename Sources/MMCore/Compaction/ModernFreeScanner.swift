@@ -13,7 +13,7 @@ extension Machine {
             guard modernZoneWatermarkOk(zone: z, order: 0, mark: mark, highestZoneidx: 0, flags: .cma) else { return 0 }
         }
         if order < freeArea.maxOrder { removeFromFreeList(pfn, zone: z, orderBelowMax: order) } else { removeFromFreeList(pfn, zone: z) }
-        zoneFreePages[z] -= 1 << order
+        zoneCounters.freePages[z] -= 1 << order
         if order >= pageblockOrder - 1 {
             var b = pfn
             let endpage = pfn + (1 << order) - 1

@@ -14,7 +14,7 @@ extension Machine {
         for z in nodes[nid].zoneIds {
             inactive += lruPages(zone: z, list: .inactiveFile) + lruPages(zone: z, list: .inactiveAnon)
             active += lruPages(zone: z, list: .activeFile) + lruPages(zone: z, list: .activeAnon)
-            isolated += isolatedPages[z.rawValue * 2] + isolatedPages[z.rawValue * 2 + 1]
+            isolated += zoneCounters.isolated.total(z)
         }
         if cc.modern!.gfpFS {
             inactive >>= 3

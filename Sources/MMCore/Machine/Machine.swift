@@ -74,19 +74,11 @@ public final class Machine {
     let prepHeadInfo: RawArray<UInt32>
     let headLruInfo: RawArray<UInt16>
 
-    /// Event counters; `pgalloc` is kept per zone in `zonePgalloc` and filled in by `counters`.
+    /// Event counters; `pgalloc` is kept per zone in `zoneCounters` and filled in by `counters`.
     @exclusivity(unchecked) var ev: VmCounters
-    /// NR_FREE_PAGES per zone.
-    let zoneFreePages: RawArray<Int>
-    /// PGALLOC per zone id (pages), and successful allocations per zone id.
-    let zonePgalloc: RawArray<UInt64>
-    let zoneAllocations: RawArray<UInt64>
-    /// Allocated pages per (zone, kind): the nr_anon_pages / nr_file_pages / nr_slab_* gauges.
-    let kindPages: RawArray<Int64>
-    /// Dirty file pages per zone (nr_dirty).
-    let dirtyPages: RawArray<Int64>
-    /// Isolated pages per zone and type (nr_isolated_anon, nr_isolated_file).
-    let isolatedPages: RawArray<Int64>
+    /// The per-zone page counters: NR_FREE_PAGES, the per-kind gauges, nr_dirty, nr_isolated_*, and
+    /// the zone's PGALLOC and allocations (Vmstat/ZoneCounters.swift).
+    let zoneCounters: ZoneCounters
 
     /// Allocation tags: tag → handles in allocation order (stale handles are skipped, and pruned when a
     /// list would grow: `reserveTagRoom`).
@@ -201,12 +193,7 @@ public final class Machine {
         pageCache = PageCacheStore(capacity: handles.pfn.count, arena: arena)
         pcp = PcpStore(zones: zones.count, arena: arena)
         ev = VmCounters(zoneTypes: preset.zoneTypes.count)
-        zoneFreePages = RawArray(zeroed: zones.count, arena: arena)
-        zonePgalloc = RawArray(zeroed: zones.count, arena: arena)
-        zoneAllocations = RawArray(zeroed: zones.count, arena: arena)
-        kindPages = RawArray(zeroed: zones.count * AllocKind.allCases.count, arena: arena)
-        dirtyPages = RawArray(zeroed: zones.count, arena: arena)
-        isolatedPages = RawArray(zeroed: zones.count * 2, arena: arena)
+        zoneCounters = ZoneCounters(zones: zones.count, arena: arena)
         zonelists = Machine.buildZonelists(nodes: nodes, zones: zones)
         kswapdPending = Array(repeating: -1, count: nodes.count)
         kswapdCredit = Array(repeating: 0, count: nodes.count)
@@ -327,8 +314,7 @@ public final class Machine {
     /// per-zone tables and the objects themselves (what `stateBytes` adds the growing parts to).
     private func storageBytes() -> Int {
         pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount
-            + lru.byteCount + pcp.byteCount + kindPages.byteCount + dirtyPages.byteCount + isolatedPages.byteCount
-            + zoneFreePages.byteCount + zonePgalloc.byteCount + zoneAllocations.byteCount + zonePagesScanned.byteCount
+            + lru.byteCount + pcp.byteCount + zoneCounters.byteCount + zonePagesScanned.byteCount
             + zoneAllUnreclaimable.byteCount + zonelistFlat.byteCount + zonelistOffsets.byteCount + zonelistFirstZone.byteCount
             + zoneLowmemReserve.byteCount + zoneWmark.byteCount + zoneNode.byteCount + zoneIndexInNode.byteCount
             + zoneOrder0LowMark.byteCount + prepHeadInfo.byteCount + headLruInfo.byteCount
@@ -377,7 +363,7 @@ public final class Machine {
                 pfn += 1 << order
             }
         }
-        zoneFreePages[z.id] = z.managedPages
+        zoneCounters.freePages[z.id] = z.managedPages
     }
 
     // MARK: - Lookups
@@ -407,7 +393,7 @@ public final class Machine {
 
     /// Pages currently allocated from the buddy allocator (every page of MemTotal not on a free list; the
     /// PageReserved boot pages are not counted).
-    public var allocatedPages: Int { memTotalPages - zones.indices.reduce(0) { $0 + zoneFreePages[$1] } - pcpPages }
+    public var allocatedPages: Int { memTotalPages - nrFreePagesTotal - pcpPages }
 
     /// Live allocations.
     public var liveAllocations: Int { handles.live }
@@ -419,17 +405,17 @@ public final class Machine {
     @inline(__always) func bumpGeneration() { generation &+= 1 }
 
     /// NR_FREE_PAGES of the whole machine (pages on the buddy free lists; not the per-CPU lists).
-    public var nrFreePagesTotal: Int { zones.indices.reduce(0) { $0 + zoneFreePages[$1] } }
+    public var nrFreePagesTotal: Int { zoneIDs.reduce(0) { $0 + zoneCounters.freePages[$1] } }
 
     /// NR_FREE_PAGES of a zone.
-    @inline(__always) public func nrFreePages(zone z: ZoneID) -> Int { zoneFreePages[z] }
+    @inline(__always) public func nrFreePages(zone z: ZoneID) -> Int { zoneCounters.freePages[z] }
 
     /// A snapshot of the event counters.
     public var counters: VmCounters {
         var c = ev
-        for z in zones { c.pgalloc[z.indexInNode] &+= zonePgalloc[z.id] }
+        for z in zones { c.pgalloc[z.indexInNode] &+= zoneCounters.pgalloc[z.id] }
         // Every successful allocation is a hit or a miss; the CPU is on the preferred node.
-        let allocations = zones.indices.reduce(UInt64(0)) { $0 &+ zoneAllocations[$1] }
+        let allocations = zoneIDs.reduce(UInt64(0)) { $0 &+ zoneCounters.allocations[$1] }
         c.numaHit = allocations &- c.numaMiss
         c.numaForeign = c.numaMiss
         c.numaLocal = c.numaHit

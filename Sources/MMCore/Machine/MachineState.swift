@@ -293,12 +293,12 @@ extension Machine {
 
     /// Per-zone figures: free pages, counters, watermarks, reserves, compaction deferral.
     private func exportZones(into w: inout ImageBuilder) {
-        w.raw("zone.free_pages", zoneFreePages)
-        w.raw("zone.pgalloc", zonePgalloc)
-        w.raw("zone.allocations", zoneAllocations)
-        w.raw("zone.kind_pages", kindPages)
-        w.raw("zone.dirty_pages", dirtyPages)
-        w.raw("zone.isolated_pages", isolatedPages)
+        w.raw("zone.free_pages", zoneCounters.freePages.raw)
+        w.raw("zone.pgalloc", zoneCounters.pgalloc.raw)
+        w.raw("zone.allocations", zoneCounters.allocations.raw)
+        w.raw("zone.kind_pages", zoneCounters.kindPages.raw)
+        w.raw("zone.dirty_pages", zoneCounters.dirty.raw)
+        w.raw("zone.isolated_pages", zoneCounters.isolated.raw)
         w.raw("zone.pages_scanned", zonePagesScanned)
         w.raw("zone.all_unreclaimable", zoneAllUnreclaimable)
         w.raw("zone.lowmem_reserve_flat", zoneLowmemReserve)
@@ -627,12 +627,12 @@ extension Machine {
 
     /// Per-zone figures: free pages, counters, watermarks, reserves, compaction deferral.
     private func restoreZones(_ r: ImageReader) throws(MMError) {
-        try r.raw("zone.free_pages", into: zoneFreePages)
-        try r.raw("zone.pgalloc", into: zonePgalloc)
-        try r.raw("zone.allocations", into: zoneAllocations)
-        try r.raw("zone.kind_pages", into: kindPages)
-        try r.raw("zone.dirty_pages", into: dirtyPages)
-        try r.raw("zone.isolated_pages", into: isolatedPages)
+        try r.raw("zone.free_pages", into: zoneCounters.freePages.raw)
+        try r.raw("zone.pgalloc", into: zoneCounters.pgalloc.raw)
+        try r.raw("zone.allocations", into: zoneCounters.allocations.raw)
+        try r.raw("zone.kind_pages", into: zoneCounters.kindPages.raw)
+        try r.raw("zone.dirty_pages", into: zoneCounters.dirty.raw)
+        try r.raw("zone.isolated_pages", into: zoneCounters.isolated.raw)
         try r.raw("zone.pages_scanned", into: zonePagesScanned)
         try r.raw("zone.all_unreclaimable", into: zoneAllUnreclaimable)
         try r.raw("zone.lowmem_reserve_flat", into: zoneLowmemReserve)
@@ -864,7 +864,7 @@ extension Machine {
         if let s = slotBad { throw ImageReader.bad("slab.buffer_heads", "element \(s) is out of range") }
         let infoBad = slab.info.withBuffer { b in (0..<used).first { b[$0] != 0 && Int(b[$0] >> SlabStore.cacheShift) - 1 >= slab.caches.count } }
         if let s = infoBad { throw ImageReader.bad("slab.info", "element \(s) names no cache") }
-        guard kindPages.count == zones.count * AllocKind.count else { throw ImageReader.bad("zone.kind_pages", "has the wrong size") }
+        guard zoneCounters.kindPages.raw.count == zones.count * AllocKind.count else { throw ImageReader.bad("zone.kind_pages", "has the wrong size") }
     }
 }
 

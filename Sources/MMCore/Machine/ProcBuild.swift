@@ -60,7 +60,7 @@ extension Machine {
                     }
                 }
             }
-            zoneFreePages[z] = free
+            zoneCounters.freePages[z] = free
             if let modern {
                 modern.nrReservedHighatomic[z] = image.nodes[zones[z].node].zones.first { $0.type == zones[z].type }
                     .map { $0.pageblocks[Int(Migratetype.reserve.rawValue)] * pageblockPages } ?? 0
@@ -68,8 +68,8 @@ extension Machine {
             }
         }
         for z in zoneIDs {
-            zonePgalloc[z] = 0
-            zoneAllocations[z] = 0
+            zoneCounters.pgalloc[z] = 0
+            zoneCounters.allocations[z] = 0
         }
         ev.numaMiss = 0
         bumpGeneration()

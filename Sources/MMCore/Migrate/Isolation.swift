@@ -40,7 +40,7 @@ extension Machine {
         handles.lruPrev[slot] = NONE
         let s = p.state[pfn]
         p.state[pfn] = s | PageState.isolated
-        isolatedPages[z.rawValue &* 2 &+ (PageState.kindRawValue(s) == Int(AllocKind.file.rawValue) ? 1 : 0)] &+= Int64(n)
+        zoneCounters.isolated[z, IsolatedLru(kindRaw: PageState.kindRawValue(s))] &+= Int64(n)
     }
 
     /// `putback_lru_page`: an isolated page goes back to the head of its LRU list; if its owner freed it
@@ -50,7 +50,7 @@ extension Machine {
     func putbackLruPage(pfn: Int, zone z: ZoneID) -> Bool {
         let p = pages
         let n = 1 << Int(p.order[pfn] & PageOrderByte.orderMask)
-        isolatedPages[z.rawValue &* 2 &+ (PageState.kind(p.state[pfn]) == .file ? 1 : 0)] &-= Int64(n)
+        zoneCounters.isolated[z, IsolatedLru(kind: PageState.kind(p.state[pfn]))] &-= Int64(n)
         p.state[pfn] &= ~PageState.isolated
         let slot = p.a[pfn]
         if slot == NONE {

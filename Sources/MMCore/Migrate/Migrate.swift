@@ -43,7 +43,7 @@ extension Machine {
             lruAdd(slot: slot, zone: z, list: currentLru(pfn: target)!, pages: 1)
         }
         // The old page has no references left: it stops being isolated and is freed.
-        isolatedPages[z.rawValue &* 2 &+ (PageState.kindRawValue(s) == Int(AllocKind.file.rawValue) ? 1 : 0)] &-= 1
+        zoneCounters.isolated[z, IsolatedLru(kindRaw: PageState.kindRawValue(s))] &-= 1
         p.a[pfn] = NONE
         // `releaseFrame` of the old order-0 page without its counters: the zone's per-kind and dirty
         // counts would go up for the new page and down for the old one by the same page, so they stay.

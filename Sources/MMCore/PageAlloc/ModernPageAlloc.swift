@@ -44,13 +44,13 @@ extension Machine {
 
     /// `zone_watermark_ok` of 6.6.
     func modernZoneWatermarkOk(zone z: ZoneID, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags) -> Bool {
-        modernZoneWatermarkOkFree(zone: z, order: order, mark: mark, highestZoneidx: highestZoneidx, flags: flags, free: zoneFreePages[z])
+        modernZoneWatermarkOkFree(zone: z, order: order, mark: mark, highestZoneidx: highestZoneidx, flags: flags, free: zoneCounters.freePages[z])
     }
 
     /// `zone_watermark_fast`: the order-0 shortcut, the full test, and for __GFP_HIGH order-0 requests at
     /// the MIN mark a second test without the boost.
     func modernZoneWatermarkFast(zone z: ZoneID, order: Int, mark: Int, highestZoneidx: Int, flags: ModernAllocFlags) -> Bool {
-        let free = zoneFreePages[z]
+        let free = zoneCounters.freePages[z]
         if order == 0 {
             let reserved = modernUnusableFree(zone: z, order: 0, flags: flags)
             let usable = free - Swift.min(free, reserved)
@@ -310,7 +310,7 @@ extension Machine {
             if pfn < 0 && flags.contains(.oom) { pfn = rmqueueSmallest(zone: z, order: order, mt: Machine.highatomicMt) }
             if pfn < 0 { return -1 }
         }
-        zoneFreePages[z] -= 1 << order
+        zoneCounters.freePages[z] -= 1 << order
         return pfn
     }
 
@@ -330,7 +330,7 @@ extension Machine {
                 after = UInt32(truncatingIfNeeded: pfn)
                 taken += 1
             }
-            zoneFreePages[z] -= taken
+            zoneCounters.freePages[z] -= taken
             pcp.count[z] &+= Int32(truncatingIfNeeded: taken)
             if pcp.heads[li] == NONE { return -1 }
         }
@@ -364,7 +364,7 @@ extension Machine {
         while order < maxOrder {
             if capturing && order == ms.captureOrder && compactionCapture(order: order, mt: mt) {
                 ms.capturedPfn = pfn
-                zoneFreePages[z] -= 1 << order
+                zoneCounters.freePages[z] -= 1 << order
                 ev.modern.compactCaptured &+= 1
                 return (pfn, order)
             }

@@ -270,7 +270,7 @@ extension Machine {
         var ret = false
         if noProgressLoops <= 16 {
             for z in zl where zones[z].populated {
-                let available = zoneReclaimablePages(zone: z) + zoneFreePages[z]
+                let available = zoneReclaimablePages(zone: z) + zoneCounters.freePages[z]
                 if modernZoneWatermarkOkFree(zone: z, order: order, mark: wmarkPages(zone: z, .min), highestZoneidx: hz,
                                              flags: flags, free: available) {
                     ret = true

@@ -153,7 +153,7 @@ extension Machine {
             if req.gfp.contains(.thisnode) && zoneNode[z] != 0 { return -1 }
         }
         // zone_watermark_ok(z, 0, LOW, classzone = z's own index, no flags): free > LOW + lowmem_reserve.
-        if zoneFreePages[z] <= zoneOrder0LowMark[z] { return -1 }
+        if zoneCounters.freePages[ZoneID(z)] <= zoneOrder0LowMark[z] { return -1 }
         if pcp.heads[pcp.list(zone: ZoneID(z), mt: mt)] == NONE { return -1 }
         return z
     }
@@ -223,7 +223,7 @@ extension Machine {
         }
         let pfn = rmqueue(zone: z, order: order, mt: mt)
         if pfn < 0 { return nil }
-        zoneFreePages[z] -= 1 &<< order
+        zoneCounters.freePages[z] -= 1 &<< order
         return pfn
     }
 
@@ -280,11 +280,11 @@ extension Machine {
             handles.lruNext[slot] = NONE
             handles.lruPrev[slot] = NONE
         }
-        kindPages[z.rawValue &* 5 &+ Int(req.kind.rawValue)] &+= Int64(n)
-        if state & PageState.dirty != 0 { dirtyPages[z] &+= Int64(n) }
+        zoneCounters.kindPages[z, req.kind] &+= Int64(n)
+        if state & PageState.dirty != 0 { zoneCounters.dirty[z] &+= Int64(n) }
 
-        zonePgalloc[z] &+= UInt64(n)
-        zoneAllocations[z] &+= 1
+        zoneCounters.pgalloc[z] &+= UInt64(n)
+        zoneCounters.allocations[z] &+= 1
         // zone_statistics: the simulated CPU runs on the preferred node, so numa_local and numa_other
         // equal numa_hit and numa_miss (`counters` fills them in).
         if zoneNode[z] != zoneNode[preferredZone] { ev.numaMiss &+= 1 }
@@ -403,8 +403,8 @@ extension Machine {
     func releaseFrame(pfn: Int, zone z: ZoneID, state s: UInt8, kindRaw: Int, order: Int, cold: Bool = false) {
         let p = pages
         let n = 1 &<< order
-        kindPages[z.rawValue &* 5 &+ kindRaw] &-= Int64(n)
-        if s & PageState.dirty != 0 { dirtyPages[z] &-= Int64(n) }
+        zoneCounters.kindPages[z, kindRaw: kindRaw] &-= Int64(n)
+        if s & PageState.dirty != 0 { zoneCounters.dirty[z] &-= Int64(n) }
         if order == 0 {
             // The page's state and order bytes become those of a per-CPU page (`pcpAdd` writes both), or,
             // from an isolated pageblock, those of a plain free page (`freeIsolatedPage` writes them).

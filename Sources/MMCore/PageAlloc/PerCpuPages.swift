@@ -176,7 +176,7 @@ extension Machine {
             after = UInt32(truncatingIfNeeded: pfn)
             taken += 1
         }
-        zoneFreePages[z] -= taken
+        zoneCounters.freePages[z] -= taken
         return taken
     }
 
@@ -227,7 +227,7 @@ extension Machine {
         } else {
             freeOneBlock(pfn, zone: z, order: order, mt: mt)
         }
-        zoneFreePages[z] += 1 << order
+        zoneCounters.freePages[z] += 1 << order
     }
 
     /// `free_pcppages_bulk()`: `count` pages from the cold ends of the lists, taking turns between the
@@ -248,7 +248,7 @@ extension Machine {
         var mt = 0, batchFree = 0
         zoneAllUnreclaimable[z] = 0
         zonePagesScanned[z] = 0
-        zoneFreePages[z] += count
+        zoneCounters.freePages[z] += count
         while count > 0 {
             var li: Int
             repeat {

@@ -81,7 +81,7 @@ extension Machine {
                         out += "\n      \(CFormat.pad(name, 12, left: true)) \(v)"
                     }
                 }
-                out += "\n  pages free     \(zoneFreePages[zid])"
+                out += "\n  pages free     \(zoneCounters.freePages[zid])"
                 out += "\n        boost    \(modern!.watermarkBoost[zid])"
                 out += "\n        min      \(wmarkPages(zone: zid, .min))"
                 out += "\n        low      \(wmarkPages(zone: zid, .low))"
@@ -92,7 +92,7 @@ extension Machine {
                 out += "\n        cma      0"
                 out += "\n        protection: (" + zone.lowmemReserve.map(String.init).joined(separator: ", ") + ")"
                 if !zone.populated { out += "\n"; continue }
-                out += "\n      \(CFormat.pad("nr_free_pages", 12, left: true)) \(zoneFreePages[zid])"
+                out += "\n      \(CFormat.pad("nr_free_pages", 12, left: true)) \(zoneCounters.freePages[zid])"
                 let ps = pageset(zone: zid)
                 out += "\n  pagesets"
                 out += "\n    cpu: 0"

@@ -5,9 +5,9 @@ extension Machine {
         let ids = zone.map { [$0] } ?? Array(zoneIDs)
         func sum(_ f: (ZoneID) -> Int64) -> Int64 { ids.reduce(0) { $0 + f($1) } }
         func lruSum(_ l: LruList) -> Int64 { sum { Int64(self.lruPages(zone: $0, list: l)) } }
-        func kind(_ k: AllocKind) -> Int64 { sum { self.kindPages[$0.rawValue * 5 + Int(k.rawValue)] } }
+        func kind(_ k: AllocKind) -> Int64 { sum { self.zoneCounters.kindPages[$0, k] } }
         return [
-            ("nr_free_pages", sum { Int64(self.zoneFreePages[$0]) }),
+            ("nr_free_pages", sum { Int64(self.zoneCounters.freePages[$0]) }),
             ("nr_inactive_anon", lruSum(.inactiveAnon)),
             ("nr_active_anon", lruSum(.activeAnon)),
             ("nr_inactive_file", lruSum(.inactiveFile)),
@@ -16,12 +16,12 @@ extension Machine {
             ("nr_mlock", lruSum(.unevictable)),
             ("nr_anon_pages", kind(.anon) + kind(.pinned)),
             ("nr_file_pages", kind(.file)),
-            ("nr_dirty", sum { self.dirtyPages[$0] }),
+            ("nr_dirty", sum { self.zoneCounters.dirty[$0] }),
             ("nr_slab_reclaimable", kind(.slab)),
             // The simulator's unmovable `kernel` allocations stand for unreclaimable slab and the like.
             ("nr_slab_unreclaimable", kind(.kernel)),
-            ("nr_isolated_anon", sum { self.isolatedPages[$0.rawValue * 2] }),
-            ("nr_isolated_file", sum { self.isolatedPages[$0.rawValue * 2 + 1] }),
+            ("nr_isolated_anon", sum { self.zoneCounters.isolated[$0, .anon] }),
+            ("nr_isolated_file", sum { self.zoneCounters.isolated[$0, .file] }),
         ]
     }
 

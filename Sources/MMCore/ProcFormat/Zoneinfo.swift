@@ -23,7 +23,7 @@ extension Machine {
         var out = ""
         walkPopulatedZones { node, zone in
             out += "Node \(node.id), zone \(CFormat.pad(zone.name, 8))"
-            out += "\n  pages free     \(zoneFreePages[zone.id])"
+            out += "\n  pages free     \(zoneCounters.freePages[zone.id])"
             out += "\n        min      \(zone.watermark.min)"
             out += "\n        low      \(zone.watermark.low)"
             out += "\n        high     \(zone.watermark.high)"

@@ -39,15 +39,16 @@ extension Machine {
     private struct ConsistencyTally {
         var liveHeads = 0
         var lruExpected: [Int64]
-        var kindExpected: [Int64]
+        /// Per zone, per kind (raw value) and per anon/file, what the gauges should say.
+        var kindExpected: [[Int64]]
         var dirtyExpected: [Int64]
-        var isolatedExpected: [Int64]
+        var isolatedExpected: [[Int64]]
 
         init(zones: Int) {
             lruExpected = Array(repeating: 0, count: zones * LruList.count)
-            kindExpected = Array(repeating: 0, count: zones * AllocKind.count)
+            kindExpected = Array(repeating: Array(repeating: 0, count: AllocKind.count), count: zones)
             dirtyExpected = Array(repeating: 0, count: zones)
-            isolatedExpected = Array(repeating: 0, count: zones * 2)
+            isolatedExpected = Array(repeating: [0, 0], count: zones)
         }
     }
 
@@ -101,7 +102,7 @@ extension Machine {
             }
             pfn += 1 << order
         }
-        if freePages != zoneFreePages[zone.id] { fail("zone \(z): \(freePages) free pages found, NR_FREE_PAGES says \(zoneFreePages[zone.id])") }
+        if freePages != zoneCounters.freePages[zone.id] { fail("zone \(z): \(freePages) free pages found, NR_FREE_PAGES says \(zoneCounters.freePages[zone.id])") }
         if freePages + pcpMarked + allocatedPages != zone.managedPages {
             fail("zone \(z): free \(freePages) + per-CPU \(pcpMarked) + allocated \(allocatedPages) != managed \(zone.managedPages)")
         }
@@ -118,9 +119,9 @@ extension Machine {
         let p = pages
         let s = p.state[pfn]
         let kind = PageState.kind(s)
-        tally.kindExpected[z.rawValue * AllocKind.count + Int(kind.rawValue)] += Int64(1 << order)
+        tally.kindExpected[z][Int(kind.rawValue)] += Int64(1 << order)
         if s & PageState.dirty != 0 { tally.dirtyExpected[z] += Int64(1 << order) }
-        if s & PageState.isolated != 0 { tally.isolatedExpected[z.rawValue * 2 + (kind == .file ? 1 : 0)] += Int64(1 << order) }
+        if s & PageState.isolated != 0 { tally.isolatedExpected[z][IsolatedLru(kind: kind).rawValue] += Int64(1 << order) }
         let slot = p.a[pfn]
         if slot == NONE {
             if s & PageState.isolated == 0 { fail("allocated pfn \(pfn) has no owner and is not isolated") }
@@ -231,12 +232,12 @@ extension Machine {
                 if n != lru.pages[li] { fail("LRU \(l.name) of zone \(z): counter \(lru.pages[li]) but \(n) pages listed") }
                 if n != tally.lruExpected[li] { fail("LRU \(l.name) of zone \(z): \(n) pages listed but \(tally.lruExpected[li]) belong there") }
             }
-            for k in 0..<AllocKind.count where kindPages[z.rawValue * AllocKind.count + k] != tally.kindExpected[z.rawValue * AllocKind.count + k] {
-                fail("zone \(z) kind \(k): gauge \(kindPages[z.rawValue * AllocKind.count + k]) but \(tally.kindExpected[z.rawValue * AllocKind.count + k]) pages")
+            for kind in AllocKind.allCases where zoneCounters.kindPages[z, kind] != tally.kindExpected[z][Int(kind.rawValue)] {
+                fail("zone \(z) kind \(kind.rawValue): gauge \(zoneCounters.kindPages[z, kind]) but \(tally.kindExpected[z][Int(kind.rawValue)]) pages")
             }
-            if dirtyPages[z] != tally.dirtyExpected[z] { fail("zone \(z): nr_dirty \(dirtyPages[z]) but \(tally.dirtyExpected[z]) dirty pages") }
-            for file in 0..<2 where isolatedPages[z.rawValue * 2 + file] != tally.isolatedExpected[z.rawValue * 2 + file] {
-                fail("zone \(z): nr_isolated_\(file == 1 ? "file" : "anon") \(isolatedPages[z.rawValue * 2 + file]) but \(tally.isolatedExpected[z.rawValue * 2 + file]) isolated pages")
+            if zoneCounters.dirty[z] != tally.dirtyExpected[z] { fail("zone \(z): nr_dirty \(zoneCounters.dirty[z]) but \(tally.dirtyExpected[z]) dirty pages") }
+            for t in [IsolatedLru.anon, .file] where zoneCounters.isolated[z, t] != tally.isolatedExpected[z][t.rawValue] {
+                fail("zone \(z): nr_isolated_\(t == .file ? "file" : "anon") \(zoneCounters.isolated[z, t]) but \(tally.isolatedExpected[z][t.rawValue]) isolated pages")
             }
         }
     }

@@ -206,7 +206,7 @@ extension Machine {
                     guard sc.mayWritepage, sc.gfp.contains(.fs) || sc.isKswapd else { keep.append(pfn); continue }
                     // pageout(): start writeback; the page is clean once it completes.
                     pages.state[pfn] &= ~PageState.dirty
-                    dirtyPages[z] &-= 1
+                    zoneCounters.dirty[z] &-= 1
                     ev.nrVmscanWrite &+= 1
                     ev.pgpgout &+= UInt64(pageKB)
                     sc.durationNs &+= costs.writePage
@@ -257,7 +257,7 @@ extension Machine {
     /// Frees an isolated, no longer owned frame.
     func releaseIsolated(pfn: Int, zone z: ZoneID) {
         let kind = PageState.kind(pages.state[pfn])
-        isolatedPages[z.rawValue &* 2 &+ (kind == .file ? 1 : 0)] &-= 1
+        zoneCounters.isolated[z, IsolatedLru(kind: kind)] &-= 1
         pages.state[pfn] &= ~PageState.isolated
         pages.a[pfn] = NONE
         // shrink_page_list frees through a cold pagevec: the page goes to the tail of the per-CPU list.

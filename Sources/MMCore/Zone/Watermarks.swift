@@ -48,7 +48,7 @@ extension Machine {
         // Kernel 6.6 (ModernPageAlloc.swift): its own watermark rules.
         if _slowPath(modern != nil) { return modernZoneWatermarkOkSeedFlags(zone: z, order: order, mark: mark, classzoneIdx: classzoneIdx, flags: flags) }
         let reserve = zoneLowmemReserve[z.rawValue &* zoneTypeCount &+ classzoneIdx]
-        let free = zoneFreePages[z]
+        let free = zoneCounters.freePages[z]
         // Order 0 needs no per-order loop: keep the hot path free of the closure.
         if order == 0 {
             var min = mark

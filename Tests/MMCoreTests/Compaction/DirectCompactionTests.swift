@@ -164,7 +164,7 @@ final class DirectCompactionTests: XCTestCase {
                     expect(run.results.allSatisfy { $0.result == .complete }, "results \(run.results.map(\.result))")
                 }
                 expect(m.allocatedPages == used, "\(used) pages allocated before, \(m.allocatedPages) after")
-                expect(m.isolatedPages[z.rawValue * 2] + m.isolatedPages[z.rawValue * 2 + 1] == 0, "pages left isolated")
+                expect(m.zoneCounters.isolated.total(z) == 0, "pages left isolated")
                 expect(m.isLive(anon), "the anon page died")
                 expect(try m.readContent(anon) == m.expectedContent(anon, order: 0), "the anon page's content")
                 problems += m.checkConsistency().map { "at the end: \($0)" }
@@ -251,7 +251,7 @@ final class DirectCompactionTests: XCTestCase {
             for r in runs { m.step(r, maxSteps: 16) }
             runs.removeAll { $0.isDone }
         }
-        for z in m.zoneIDs where m.isolatedPages[z.rawValue * 2] + m.isolatedPages[z.rawValue * 2 + 1] != 0 {
+        for z in m.zoneIDs where m.zoneCounters.isolated.total(z) != 0 {
             out.problems.append("zone \(z): pages left isolated")
         }
         for h in live where m.isLive(h) {

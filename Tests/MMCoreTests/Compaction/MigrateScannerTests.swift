@@ -36,7 +36,7 @@ final class MigrateScannerTests: XCTestCase {
         // The batch takes the zone's first 32 LRU pages, of either list; 64 page-cache pages leave at
         // least 32 on the inactive list, not fewer than the 32 isolated.
         let (m, run, z) = try heldBatch(anon: 100, file: 2 * Machine.compactClusterMax)
-        let isolated = m.isolatedPages[z.rawValue * 2] + m.isolatedPages[z.rawValue * 2 + 1]
+        let isolated = m.zoneCounters.isolated.total(z)
         XCTAssertEqual(isolated, Int64(Machine.compactClusterMax))
         XCTAssertGreaterThanOrEqual(m.lruPages(zone: z, list: .inactiveFile), Machine.compactClusterMax)
         XCTAssertFalse(m.tooManyIsolated(zone: z))

@@ -37,7 +37,7 @@ final class MigrateTests: XCTestCase {
         for p in cc.migratepages { m.putbackLruPage(pfn: Int(p), zone: z) }
         cc.migratepages.removeAll()
         m.abortCompactZone(&cc)
-        XCTAssertEqual(m.isolatedPages[z.rawValue * 2] + m.isolatedPages[z.rawValue * 2 + 1], 0)
+        XCTAssertEqual(m.zoneCounters.isolated.total(z), 0)
         assertConsistent(m)
     }
 

@@ -113,7 +113,7 @@ final class PageblockSummaryTests: XCTestCase {
             let blocks = (z.startPfn >> 9)..<(z.endPfn >> 9)
             XCTAssertEqual(blocks.reduce(0) { $0 + t.info($1)[.free] }, m.nrFreePages(zone: z.id))
             for k in AllocKind.allCases {
-                XCTAssertEqual(Int64(blocks.reduce(0) { $0 + t.info($1)[.allocated(k)] }), m.kindPages[z.id.rawValue * 5 + Int(k.rawValue)], "zone \(z.id) \(k)")
+                XCTAssertEqual(Int64(blocks.reduce(0) { $0 + t.info($1)[.allocated(k)] }), m.zoneCounters.kindPages[z.id, k], "zone \(z.id) \(k)")
             }
         }
         XCTAssertEqual((0..<t.count).reduce(0) { $0 + t.info($1)[.pcp] }, m.pcpPages)

@@ -22,7 +22,7 @@ final class PageCacheTests: XCTestCase {
     private func clean(_ m: Machine, _ h: PageHandle) {
         let pfn = Int(m.handles.pfn[m.handles.resolve(h)!])
         m.pages.state[pfn] &= ~PageState.dirty
-        m.dirtyPages[m.zoneId(ofPfn: pfn)] &-= 1
+        m.zoneCounters.dirty[m.zoneId(ofPfn: pfn)] &-= 1
     }
 
     func testRadixTreeNodesFollowTheFileSize() throws {

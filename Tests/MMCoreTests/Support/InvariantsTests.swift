@@ -25,20 +25,20 @@ final class InvariantsTests: XCTestCase {
 
     func testFreeCountDrift() throws {
         let z = makeMachine(mib: 64).populatedZones[0].id
-        try expectCaught("NR_FREE_PAGES", { $0.zoneFreePages[z] += 1 }, repair: { $0.zoneFreePages[z] -= 1 })
+        try expectCaught("NR_FREE_PAGES", { $0.zoneCounters.freePages[z] += 1 }, repair: { $0.zoneCounters.freePages[z] -= 1 })
     }
 
     func testKindGaugeDrift() throws {
         let (m0, hs) = try machine()
         let z = try m0.allocationInfo(hs[0]).zone
-        try expectCaught("gauge", { $0.kindPages[z.rawValue * AllocKind.count + Int(AllocKind.anon.rawValue)] += 3 },
-                         repair: { $0.kindPages[z.rawValue * AllocKind.count + Int(AllocKind.anon.rawValue)] -= 3 })
+        try expectCaught("gauge", { $0.zoneCounters.kindPages[z, .anon] += 3 },
+                         repair: { $0.zoneCounters.kindPages[z, .anon] -= 3 })
     }
 
     func testIsolatedCountDrift() throws {
         let (m0, hs) = try machine()
         let z = try m0.allocationInfo(hs[0]).zone
-        try expectCaught("nr_isolated_anon", { $0.isolatedPages[z.rawValue * 2] += 1 }, repair: { $0.isolatedPages[z.rawValue * 2] -= 1 })
+        try expectCaught("nr_isolated_anon", { $0.zoneCounters.isolated[z, .anon] += 1 }, repair: { $0.zoneCounters.isolated[z, .anon] -= 1 })
     }
 
     func testHandleThatDoesNotPointBack() throws {
