@@ -25,7 +25,7 @@ extension Machine {
         for q in pfn..<(pfn &+ (1 &<< order)) {
             p.state[q] = PageState.isolatedFreePage
             p.order[q] = 0
-            p.a[q] = NONE
+            p.nextOrOwner[q] = NONE
         }
         if order >= pageblockOrder - 1 {
             var b = pfn

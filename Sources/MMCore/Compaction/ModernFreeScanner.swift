@@ -32,7 +32,7 @@ extension Machine {
         for i in 0..<n {
             p.state[pfn + i] = PageState.isolatedFreePage
             p.order[pfn + i] = 0
-            p.a[pfn + i] = NONE
+            p.nextOrOwner[pfn + i] = NONE
             cc.freepages.append(Int32(pfn + i))
         }
     }
@@ -159,7 +159,7 @@ extension Machine {
                     break
                 }
             }
-            let links = pages.b
+            let links = pages.prevOrContent
             let linkCount = UInt32(truncatingIfNeeded: links.count)
             // `freepage` is the entry the walk stopped at; a walk that ran off the list's end leaves the
             // kernel's cursor on the list head, whose rotation changes nothing.

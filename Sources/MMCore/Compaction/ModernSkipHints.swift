@@ -119,7 +119,7 @@ extension Machine {
     /// `PageLRU` of a pfn: an owned, not isolated head on an LRU list (the slab list is no LRU here).
     @inline(__always) func currentLruIfAllocated(_ pfn: Int) -> Bool {
         let s = pages.state[pfn]
-        guard PageState.code(s) == PageState.allocated, s & PageState.isolated == 0, pages.a[pfn] != NONE else { return false }
+        guard PageState.code(s) == PageState.allocated, s & PageState.isolated == 0, pages.nextOrOwner[pfn] != NONE else { return false }
         guard let l = currentLru(pfn: pfn) else { return false }
         return l != .slab
     }
@@ -146,8 +146,8 @@ extension Machine {
         while migratePfn < freePfn {
             let ma = pageblockStartPfn(migratePfn + ahead), fa = pageblockStartPfn(freePfn - ahead)
             if ma < fa {
-                sink &+= UInt32(p.state[ma]) &+ UInt32(p.order[ma]) &+ p.a[ma]
-                sink &+= UInt32(p.state[fa]) &+ UInt32(p.order[fa]) &+ p.a[fa]
+                sink &+= UInt32(p.state[ma]) &+ UInt32(p.order[ma]) &+ p.nextOrOwner[ma]
+                sink &+= UInt32(p.state[fa]) &+ UInt32(p.order[fa]) &+ p.nextOrOwner[fa]
             }
             // Once both restart points are set, `__reset_isolation_pfn` of a block whose skip bit is
             // clear returns (true or false) without changing anything, and neither restart point moves

@@ -333,7 +333,7 @@ public final class Machine {
     /// Boot's reservations become PageReserved pages: owned by nobody, never freed.
     private func markBootReservedPages(_ boot: BootMemory) {
         for r in boot.ranges {
-            for pfn in r.start..<(r.start + r.pages) { pages.state[pfn] = PageState.reserved; pages.a[pfn] = NONE }
+            for pfn in r.start..<(r.start + r.pages) { pages.state[pfn] = PageState.reserved; pages.nextOrOwner[pfn] = NONE }
         }
     }
 

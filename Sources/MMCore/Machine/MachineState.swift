@@ -256,8 +256,8 @@ extension Machine {
     private func exportPages(into w: inout ImageBuilder) {
         w.raw("pages.state", pages.state)
         w.raw("pages.order", pages.order)
-        w.raw("pages.a", pages.a)
-        w.raw("pages.b", pages.b)
+        w.raw("pages.a", pages.nextOrOwner)
+        w.raw("pages.b", pages.prevOrContent)
         w.raw("pageblock.flags", pageblockFlags)
     }
 
@@ -594,8 +594,8 @@ extension Machine {
     private func restorePagesAndFreeArea(_ r: ImageReader) throws(MMError) {
         try r.raw("pages.state", into: pages.state)
         try r.raw("pages.order", into: pages.order)
-        try r.raw("pages.a", into: pages.a)
-        try r.raw("pages.b", into: pages.b)
+        try r.raw("pages.a", into: pages.nextOrOwner)
+        try r.raw("pages.b", into: pages.prevOrContent)
         try r.raw("pageblock.flags", into: pageblockFlags)
         try r.raw("free.heads", into: freeArea.heads)
         try r.raw("free.tails", into: freeArea.tails)
@@ -814,10 +814,10 @@ extension Machine {
             for pfn in 0..<n {
                 let s = st[pfn], code = PageState.code(s)
                 if code == PageState.buddy || code == PageState.pcp {
-                    if !inRange(pages.a[pfn], n) || !inRange(pages.b[pfn], n) { return (pfn, "a free page's links") }
+                    if !inRange(pages.nextOrOwner[pfn], n) || !inRange(pages.prevOrContent[pfn], n) { return (pfn, "a free page's links") }
                     if code == PageState.buddy && Int(pages.order[pfn] & PageOrderByte.orderMask) >= nrOrders { return (pfn, "a free page's order") }
                 } else if code == PageState.allocated {
-                    if !PageState.isIsolatedFreePage(s) && !inRange(pages.a[pfn], used) { return (pfn, "an allocation's slot") }
+                    if !PageState.isIsolatedFreePage(s) && !inRange(pages.nextOrOwner[pfn], used) { return (pfn, "an allocation's slot") }
                     if Int(pages.order[pfn] & PageOrderByte.orderMask) >= nrOrders { return (pfn, "an allocation's order") }
                 }
             }

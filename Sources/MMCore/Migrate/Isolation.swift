@@ -15,7 +15,7 @@ extension Machine {
     func migrationLru(pfn: Int) -> Int {
         let p = pages
         let s = p.state[pfn]
-        guard s & PageState.codeMask == PageState.allocated, s & PageState.isolated == 0, p.a[pfn] != NONE else { return -1 }
+        guard s & PageState.codeMask == PageState.allocated, s & PageState.isolated == 0, p.nextOrOwner[pfn] != NONE else { return -1 }
         // Plain lists have codes below `.slab`; the slab codes and `lruCodeNone` are above it.
         let l = Int(lruCode(pfn: pfn))
         guard l < LruList.slab.rawValue else { return -1 }
@@ -33,7 +33,7 @@ extension Machine {
     @inline(__always)
     func isolateLruPage(pfn: Int, zone z: ZoneID, list l: Int) {
         let p = pages
-        let slot = Int(p.a[pfn])
+        let slot = Int(p.nextOrOwner[pfn])
         let n = 1 &<< Int(p.order[pfn] & PageOrderByte.orderMask)
         lruUnlink(slot: slot, listIndex: z.rawValue &* LruList.count &+ l, pages: n)
         handles.lruNext[slot] = NONE
@@ -52,7 +52,7 @@ extension Machine {
         let n = 1 << Int(p.order[pfn] & PageOrderByte.orderMask)
         zoneCounters.isolated[z, IsolatedLru(kind: PageState.kind(p.state[pfn]))] &-= Int64(n)
         p.state[pfn] &= ~PageState.isolated
-        let slot = p.a[pfn]
+        let slot = p.nextOrOwner[pfn]
         if slot == NONE {
             releaseFrame(pfn: pfn, zone: z)
             return true

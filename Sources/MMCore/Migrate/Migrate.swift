@@ -19,7 +19,7 @@ extension Machine {
     @inline(__always)
     func unmapAndMove(pfn: Int, target: Int, zone z: ZoneID) -> MigrateOutcome {
         let p = pages
-        if p.a[pfn] == NONE {
+        if p.nextOrOwner[pfn] == NONE {
             // page_count(page) == 1: freed from under us. The target goes back to the allocator.
             putbackLruPage(pfn: pfn, zone: z)
             freeIsolatedTarget(target, zone: z)
@@ -27,13 +27,13 @@ extension Machine {
         }
         if migrationBlocked(pfn: pfn) { return .retry }
         let s = p.state[pfn]
-        let slot = Int(p.a[pfn])
+        let slot = Int(p.nextOrOwner[pfn])
         // The new page takes the old one's state (kind, dirty, active), order byte (referenced,
         // mlocked), owner slot and content word, and goes back on the LRU (`putback_lru_page(newpage)`).
         p.state[target] = s & ~PageState.isolated
         p.order[target] = p.order[pfn]
-        p.a[target] = p.a[pfn]
-        p.b[target] = p.b[pfn]
+        p.nextOrOwner[target] = p.nextOrOwner[pfn]
+        p.prevOrContent[target] = p.prevOrContent[pfn]
         handles.pfn[slot] = UInt32(truncatingIfNeeded: target)
         // Its list: a plain one (code below `LruList.count`) unless the state says otherwise.
         let code = Int(lruCode(pfn: target))
@@ -44,7 +44,7 @@ extension Machine {
         }
         // The old page has no references left: it stops being isolated and is freed.
         zoneCounters.isolated[z, IsolatedLru(kindRaw: PageState.kindRawValue(s))] &-= 1
-        p.a[pfn] = NONE
+        p.nextOrOwner[pfn] = NONE
         // `releaseFrame` of the old order-0 page without its counters: the zone's per-kind and dirty
         // counts would go up for the new page and down for the old one by the same page, so they stay.
         // (`freeHotColdPage` writes the old page's state and order bytes, as `releaseFrame` leaves it to.)

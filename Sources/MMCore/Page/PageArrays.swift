@@ -4,27 +4,31 @@
 ///   plus the allocation's kind and the dirty / active / isolated bits.
 /// - `order` (1 byte): the buddy order of a free head or the order of an allocation (low 4 bits), and
 ///   the referenced / mlocked bits.
-/// - `a`, `b` (4 bytes each): for a free head the free-list links (next, prev pfn: `page->lru`); for an
-///   allocated head the owner's handle slot (the reverse map) and the content word the owner wrote.
-///   Tail pages of an allocation keep their own content word in `b`.
+/// - `nextOrOwner`, `prevOrContent` (4 bytes each): for a free head the free-list links (next, prev
+///   pfn: `page->lru`); for an allocated head the owner's handle slot (the reverse map) and the content
+///   word the owner wrote. Tail pages of an allocation keep their own content word in `prevOrContent`.
+///   (Snapshots name the two arrays `pages.a` and `pages.b`, as they always have.)
 ///
 /// Zero means "tail page, nothing set", so a freshly `calloc`ed machine needs only its free heads written.
 public struct PageArrays {
     public let state: RawArray<UInt8>
     public let order: RawArray<UInt8>
-    public let a: RawArray<UInt32>
-    public let b: RawArray<UInt32>
+    /// A free head's next link (pfn, `NONE` at the end); an allocated head's owner slot (`NONE`: owned by
+    /// nobody, as an isolated free page or a PageReserved page).
+    public let nextOrOwner: RawArray<UInt32>
+    /// A free head's prev link (pfn, `NONE` at the start); every allocated page's content word.
+    public let prevOrContent: RawArray<UInt32>
     public let count: Int
 
     init(pages: Int, arena: RawArena) {
         count = pages
         state = RawArray(zeroed: pages, arena: arena)
         order = RawArray(zeroed: pages, arena: arena)
-        a = RawArray(zeroed: pages, arena: arena)
-        b = RawArray(zeroed: pages, arena: arena)
+        nextOrOwner = RawArray(zeroed: pages, arena: arena)
+        prevOrContent = RawArray(zeroed: pages, arena: arena)
     }
 
-    public var byteCount: Int { state.byteCount + order.byteCount + a.byteCount + b.byteCount }
+    public var byteCount: Int { state.byteCount + order.byteCount + nextOrOwner.byteCount + prevOrContent.byteCount }
 }
 
 /// Sentinel for "no pfn" / "no slot" in 32-bit link fields.

@@ -1,6 +1,6 @@
 /// The buddy free lists of every zone (`zone->free_area[order]`): for each (zone, order, migratetype) a
-/// doubly linked list of free block heads, threaded through the pages' `a` (next) and `b` (prev) fields,
-/// with its head, tail and length; and `nr_free` per (zone, order) over all migratetypes.
+/// doubly linked list of free block heads, threaded through the pages' `nextOrOwner` (next) and
+/// `prevOrContent` (prev) words, with its head, tail and length; and `nr_free` per (zone, order) over all migratetypes.
 ///
 /// A free head's `order` byte records its order (bits 0-3) and which migratetype list it is on (bits 4-6),
 /// which is what `list_del` needs to find the list again.
@@ -51,16 +51,16 @@ public struct FreeAreaStore {
 
     // Links of a list entry: in the page arrays, or in the per-block arrays for the largest order.
     @inline(__always) func next(_ pfn: Int, order: Int, _ p: PageArrays) -> UInt32 {
-        order == maxOrder ? maxNext[pfn &>> maxOrder] : p.a[pfn]
+        order == maxOrder ? maxNext[pfn &>> maxOrder] : p.nextOrOwner[pfn]
     }
     @inline(__always) func prev(_ pfn: Int, order: Int, _ p: PageArrays) -> UInt32 {
-        order == maxOrder ? maxPrev[pfn &>> maxOrder] : p.b[pfn]
+        order == maxOrder ? maxPrev[pfn &>> maxOrder] : p.prevOrContent[pfn]
     }
     @inline(__always) func setNext(_ pfn: Int, order: Int, _ v: UInt32, _ p: PageArrays) {
-        if order == maxOrder { maxNext[pfn &>> maxOrder] = v } else { p.a[pfn] = v }
+        if order == maxOrder { maxNext[pfn &>> maxOrder] = v } else { p.nextOrOwner[pfn] = v }
     }
     @inline(__always) func setPrev(_ pfn: Int, order: Int, _ v: UInt32, _ p: PageArrays) {
-        if order == maxOrder { maxPrev[pfn &>> maxOrder] = v } else { p.b[pfn] = v }
+        if order == maxOrder { maxPrev[pfn &>> maxOrder] = v } else { p.prevOrContent[pfn] = v }
     }
 }
 
@@ -130,9 +130,9 @@ extension Machine {
         p.state[pfn] = PageState.tail
         p.order[pfn] = 0
         let li = fa.list(zone: zone, order: order, mt: mt)
-        let next = p.a[pfn], prev = p.b[pfn]
-        if prev != NONE { p.a[Int(prev)] = next } else { fa.heads[li] = next }
-        if next != NONE { p.b[Int(next)] = prev } else { fa.tails[li] = prev }
+        let next = p.nextOrOwner[pfn], prev = p.prevOrContent[pfn]
+        if prev != NONE { p.nextOrOwner[Int(prev)] = next } else { fa.heads[li] = next }
+        if next != NONE { p.prevOrContent[Int(next)] = prev } else { fa.tails[li] = prev }
         fa.lengths[li] &-= 1
         fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &-= 1
     }

@@ -272,8 +272,8 @@ extension Machine {
         let lruCode = UInt8(truncatingIfNeeded: info &>> 8)
         p.state[pfn] = state
         p.order[pfn] = UInt8(truncatingIfNeeded: req.order) | UInt8(truncatingIfNeeded: info &>> 24)
-        p.a[pfn] = UInt32(truncatingIfNeeded: slot)
-        for i in 0..<n { p.b[pfn &+ i] = contentWord(h, i) }
+        p.nextOrOwner[pfn] = UInt32(truncatingIfNeeded: slot)
+        for i in 0..<n { p.prevOrContent[pfn &+ i] = contentWord(h, i) }
         if lruCode != Machine.lruCodeNone {
             lruAdd(slot: slot, listIndex: z.rawValue &* LruList.count &+ Int(lruCode), pages: n)
         } else {
@@ -376,7 +376,7 @@ extension Machine {
         removeFromPageCache(slot: slot)
         let p = pages
         if p.state[pfn] & PageState.isolated != 0 {
-            p.a[pfn] = NONE
+            p.nextOrOwner[pfn] = NONE
             handles.release(slot: slot)
             return
         }
@@ -431,7 +431,7 @@ extension Machine {
         if handles.pfn[slot] == SWAPPED { return [handles.lruNext[slot]] }
         let pfn = Int(handles.pfn[slot])
         let n = 1 << Int(pages.order[pfn] & PageOrderByte.orderMask)
-        return (0..<n).map { pages.b[pfn + $0] }
+        return (0..<n).map { pages.prevOrContent[pfn + $0] }
     }
 
     /// The content words the owner of `h` wrote (what `readContent` must return).

@@ -5,8 +5,8 @@
 /// The simulator runs one CPU (cpu 0), so each zone has one pageset. Pages on these lists are free
 /// but not PageBuddy: NR_FREE_PAGES, /proc/buddyinfo and the watermark checks do not count them, the
 /// compaction free scanner cannot take them and they do not merge until drained, exactly as in the
-/// kernel. Each list is threaded through the pages' `a` (next) and `b` (prev) fields like a free list;
-/// a page on it has state code `PageState.pcp` and its `page_private` (the migratetype it goes back to
+/// kernel. Each list is threaded through the pages' `nextOrOwner` (next) and `prevOrContent` (prev) words
+/// like a free list; a page on it has state code `PageState.pcp` and its `page_private` (the migratetype it goes back to
 /// when drained) in the order byte's migratetype bits.
 public struct PcpStore {
     let heads: RawArray<UInt32>
@@ -80,11 +80,11 @@ extension Machine {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let p32 = UInt32(truncatingIfNeeded: pfn)
-        let next = after == NONE ? pcp.heads[li] : p.a[Int(after)]
-        p.a[pfn] = next
-        p.b[pfn] = after
-        if after == NONE { pcp.heads[li] = p32 } else { p.a[Int(after)] = p32 }
-        if next == NONE { pcp.tails[li] = p32 } else { p.b[Int(next)] = p32 }
+        let next = after == NONE ? pcp.heads[li] : p.nextOrOwner[Int(after)]
+        p.nextOrOwner[pfn] = next
+        p.prevOrContent[pfn] = after
+        if after == NONE { pcp.heads[li] = p32 } else { p.nextOrOwner[Int(after)] = p32 }
+        if next == NONE { pcp.tails[li] = p32 } else { p.prevOrContent[Int(next)] = p32 }
         p.state[pfn] = PageState.pcp
         p.order[pfn] = UInt8(truncatingIfNeeded: pmt) << Machine.mtShift
     }
@@ -107,8 +107,8 @@ extension Machine {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let pfn = Int(pcp.tails[li])
-        let prev = p.b[pfn]
-        if prev != NONE { p.a[Int(prev)] = NONE } else { pcp.heads[li] = NONE }
+        let prev = p.prevOrContent[pfn]
+        if prev != NONE { p.nextOrOwner[Int(prev)] = NONE } else { pcp.heads[li] = NONE }
         pcp.tails[li] = prev
         let pmt = Int(p.order[pfn] >> Machine.mtShift) & 7
         p.state[pfn] = PageState.tail
@@ -121,9 +121,9 @@ extension Machine {
     func pcpUnlink(_ pfn: Int, zone z: ZoneID, list mt: Int) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
-        let next = p.a[pfn], prev = p.b[pfn]
-        if prev != NONE { p.a[Int(prev)] = next } else { pcp.heads[li] = next }
-        if next != NONE { p.b[Int(next)] = prev } else { pcp.tails[li] = prev }
+        let next = p.nextOrOwner[pfn], prev = p.prevOrContent[pfn]
+        if prev != NONE { p.nextOrOwner[Int(prev)] = next } else { pcp.heads[li] = next }
+        if next != NONE { p.prevOrContent[Int(next)] = prev } else { pcp.tails[li] = prev }
     }
 
     /// `pcpUnlink` of the head (hot end) of a non-empty list, whose prev link is NONE; returns its pfn.
@@ -132,9 +132,9 @@ extension Machine {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let pfn = Int(pcp.heads[li])
-        let next = p.a[pfn]
+        let next = p.nextOrOwner[pfn]
         pcp.heads[li] = next
-        if next != NONE { p.b[Int(next)] = NONE } else { pcp.tails[li] = NONE }
+        if next != NONE { p.prevOrContent[Int(next)] = NONE } else { pcp.tails[li] = NONE }
         return pfn
     }
 
@@ -281,7 +281,7 @@ extension Machine {
         var cur = pcp.heads[pcp.list(zone: z, mt: Int(mt.rawValue))]
         while cur != NONE {
             out.append(Int(cur))
-            cur = pages.a[Int(cur)]
+            cur = pages.nextOrOwner[Int(cur)]
         }
         return out
     }

@@ -89,10 +89,10 @@ extension Machine {
                 if order != 0 { fail("per-CPU page \(pfn) has order \(order)") }
             } else if PageState.isIsolatedFreePage(s) {
                 allocatedPages += 1 << order
-                if order != 0 || p.a[pfn] != NONE { fail("isolated free page \(pfn) has order \(order) or an owner") }
+                if order != 0 || p.nextOrOwner[pfn] != NONE { fail("isolated free page \(pfn) has order \(order) or an owner") }
             } else if s == PageState.reserved {
                 reservedPages += 1
-                if order != 0 || p.a[pfn] != NONE { fail("reserved boot page \(pfn) has order \(order) or an owner") }
+                if order != 0 || p.nextOrOwner[pfn] != NONE { fail("reserved boot page \(pfn) has order \(order) or an owner") }
                 if !bootMemory.ranges.contains(where: { pfn >= $0.start && pfn < $0.start + $0.pages }) {
                     fail("pfn \(pfn) is PageReserved outside boot's reservations")
                 }
@@ -122,7 +122,7 @@ extension Machine {
         tally.kindExpected[z][Int(kind.rawValue)] += Int64(1 << order)
         if s & PageState.dirty != 0 { tally.dirtyExpected[z] += Int64(1 << order) }
         if s & PageState.isolated != 0 { tally.isolatedExpected[z][IsolatedLru(kind: kind).rawValue] += Int64(1 << order) }
-        let slot = p.a[pfn]
+        let slot = p.nextOrOwner[pfn]
         if slot == NONE {
             if s & PageState.isolated == 0 { fail("allocated pfn \(pfn) has no owner and is not isolated") }
             return
@@ -147,9 +147,9 @@ extension Machine {
                 if !zone.contains(pfn: c) || PageState.code(p.state[c]) != PageState.pcp {
                     fail("per-CPU list (zone \(z), mt \(mt)) holds pfn \(c), which is not a per-CPU page of that zone"); break
                 }
-                if p.b[c] != prev { fail("per-CPU list (zone \(z), mt \(mt)): broken prev link at \(c)"); break }
+                if p.prevOrContent[c] != prev { fail("per-CPU list (zone \(z), mt \(mt)): broken prev link at \(c)"); break }
                 prev = cur
-                cur = p.a[c]
+                cur = p.nextOrOwner[c]
                 n += 1
                 if n > zone.spannedPages { fail("per-CPU list (zone \(z), mt \(mt)) is cyclic"); break }
             }
@@ -202,7 +202,7 @@ extension Machine {
         if liveHeads + swapped != handles.live { fail("\(handles.live) live handles but \(liveHeads) owned allocations and \(swapped) swapped") }
         for s in 0..<handles.capacity where handles.pfn[s] != NONE && handles.pfn[s] != SWAPPED {
             let pfn = Int(handles.pfn[s])
-            if pfn >= totalPages || PageState.code(p.state[pfn]) != PageState.allocated || p.a[pfn] != UInt32(s) {
+            if pfn >= totalPages || PageState.code(p.state[pfn]) != PageState.allocated || p.nextOrOwner[pfn] != UInt32(s) {
                 fail("handle slot \(s) points at pfn \(pfn), which is not its allocation")
             }
         }

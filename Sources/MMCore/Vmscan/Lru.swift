@@ -197,7 +197,7 @@ extension Machine {
     /// lists instead.
     @inline(__always)
     func slabOnLru(pfn: Int) -> Bool {
-        let a = pages.a[pfn]
+        let a = pages.nextOrOwner[pfn]
         return a == NONE || slab.info[Int(a)] == 0
     }
 

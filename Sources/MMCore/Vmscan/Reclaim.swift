@@ -158,7 +158,7 @@ extension Machine {
                 guard zone.contains(pfn: cursor) else { continue }
                 let s = pages.state[cursor]
                 guard s & PageState.codeMask == PageState.allocated, s & PageState.isolated == 0,
-                      pages.a[cursor] != NONE, let l = currentLru(pfn: cursor), l != .unevictable, l != .slab
+                      pages.nextOrOwner[cursor] != NONE, let l = currentLru(pfn: cursor), l != .unevictable, l != .slab
                 else { continue }
                 if swapFull && PageState.kind(s) == .anon { continue }
                 isolateLruPage(pfn: cursor, zone: z)
@@ -177,7 +177,7 @@ extension Machine {
         for pfn in list {
             let s = pages.state[pfn]
             let kind = PageState.kind(s)
-            if pages.a[pfn] == NONE {
+            if pages.nextOrOwner[pfn] == NONE {
                 // Its owner freed it while we held it: putting it back frees it.
                 keep.append(pfn)
                 continue
@@ -228,8 +228,8 @@ extension Machine {
 
     /// Swap-out: the anon page's content goes to swap, the owner keeps its handle, the frame is freed.
     func swapOut(pfn: Int, zone z: ZoneID) {
-        let slot = Int(pages.a[pfn])
-        handles.lruNext[slot] = pages.b[pfn]
+        let slot = Int(pages.nextOrOwner[pfn])
+        handles.lruNext[slot] = pages.prevOrContent[pfn]
         handles.lruPrev[slot] = UInt32(pages.order[pfn])
         handles.pfn[slot] = SWAPPED
         swapUsed += 1
@@ -243,7 +243,7 @@ extension Machine {
     /// Returns the buffer_head slab pages that went with them (`reclaim_state->reclaimed_slab`).
     @discardableResult
     func dropPageCache(pfn: Int, zone z: ZoneID) -> Int {
-        let slot = Int(pages.a[pfn])
+        let slot = Int(pages.nextOrOwner[pfn])
         // The owner's page cache shrinks (__remove_from_page_cache: mapping->nrpages--).
         noteOwnerlessFree(slot: slot, pfn: pfn)
         let slabPages = releaseBuffers(slot: slot)
@@ -259,7 +259,7 @@ extension Machine {
         let kind = PageState.kind(pages.state[pfn])
         zoneCounters.isolated[z, IsolatedLru(kind: kind)] &-= 1
         pages.state[pfn] &= ~PageState.isolated
-        pages.a[pfn] = NONE
+        pages.nextOrOwner[pfn] = NONE
         // shrink_page_list frees through a cold pagevec: the page goes to the tail of the per-CPU list.
         releaseFrame(pfn: pfn, zone: z, cold: true)
     }

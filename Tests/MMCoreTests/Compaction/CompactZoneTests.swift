@@ -99,7 +99,7 @@ final class CompactZoneTests: XCTestCase {
         var cc = m.makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
         while cc.nrMigratepages == 0 { XCTAssertFalse(m.compactZoneStep(&cc)) }
         let isolatedPfn = Int(cc.migratepages[0])
-        let victim = m.handles.handle(ofSlot: Int(m.pages.a[isolatedPfn]))
+        let victim = m.handles.handle(ofSlot: Int(m.pages.nextOrOwner[isolatedPfn]))
         let free0 = m.nrFreePages(zone: z)
         try m.free(victim)                          // owner lets go while the page is isolated
         XCTAssertFalse(m.isLive(victim))

@@ -72,7 +72,7 @@ final class ModernCompactionTests: XCTestCase {
         // Make the block's pages non-LRU (pinned would still be LRU pages): free them all, then fill the
         // block's free pages with kernel allocations.
         for pfn in block..<(block + m.pageblockPages) where m.pages.state[pfn] & PageState.codeMask == PageState.allocated {
-            let slot = Int(m.pages.a[pfn])
+            let slot = Int(m.pages.nextOrOwner[pfn])
             if slot != Int(NONE) { m.freeAllocation(slot: slot) }
         }
         m.drainAllPages()

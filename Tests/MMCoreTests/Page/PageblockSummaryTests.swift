@@ -25,7 +25,7 @@ final class PageblockSummaryTests: XCTestCase {
                 while cur != NONE {
                     XCTAssertNil(label[Int(cur)])
                     label[Int(cur)] = .pcp
-                    cur = m.pages.a[Int(cur)]
+                    cur = m.pages.nextOrOwner[Int(cur)]
                 }
             }
         }

@@ -77,7 +77,7 @@ extension HandlesTests {
         let (d, i) = m.createFileMetadata()
         XCTAssertNotNil(d); XCTAssertNotNil(i)
         let pfn = try XCTUnwrap(m.slabPfn(of: d!))
-        let slot = Int(m.pages.a[pfn])
+        let slot = Int(m.pages.nextOrOwner[pfn])
         let forged = m.handles.handle(ofSlot: slot)
         XCTAssertTrue(m.isLive(forged))
         XCTAssertThrowsError(try m.free(forged)) { XCTAssertEqual($0 as? MMError, .unknownHandle(forged.raw)) }

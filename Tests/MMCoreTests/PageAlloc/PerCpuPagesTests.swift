@@ -99,7 +99,7 @@ final class PerCpuPagesTests: XCTestCase {
         try m.free(a.handle!)
         // What reclaim does with a page it dropped: the owner is gone, the frame is freed cold.
         m.handles.release(slot: m.handles.slot(of: b.handle!))
-        m.pages.a[b.pfn] = NONE
+        m.pages.nextOrOwner[b.pfn] = NONE
         m.releaseFrame(pfn: b.pfn, zone: z, cold: true)
         let list = m.pcpListPfns(zone: z, mt: .unmovable)
         XCTAssertEqual(list.first, a.pfn, "hot free at the head")

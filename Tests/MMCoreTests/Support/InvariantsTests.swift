@@ -47,7 +47,7 @@ final class InvariantsTests: XCTestCase {
         try expectCaught("does not point back", { m in
             let h = m.handles(ofTag: "a")[0]
             let pfn = try m.allocationInfo(h).pfn
-            slot = Int(m.pages.a[pfn])
+            slot = Int(m.pages.nextOrOwner[pfn])
             saved = m.handles.pfn[slot]
             m.handles.pfn[slot] = saved &+ 1
         }, repair: { m in m.handles.pfn[slot] = saved })
