@@ -10,15 +10,15 @@
 ///   (Snapshots name the two arrays `pages.a` and `pages.b`, as they always have.)
 ///
 /// Zero means "tail page, nothing set", so a freshly `calloc`ed machine needs only its free heads written.
-public struct PageArrays {
-    public let state: RawArray<UInt8>
-    public let order: RawArray<UInt8>
+struct PageArrays {
+    let state: RawArray<UInt8>
+    let order: RawArray<UInt8>
     /// A free head's next link (pfn, `NONE` at the end); an allocated head's owner slot (`NONE`: owned by
     /// nobody, as an isolated free page or a PageReserved page).
-    public let nextOrOwner: RawArray<UInt32>
+    let nextOrOwner: RawArray<UInt32>
     /// A free head's prev link (pfn, `NONE` at the start); every allocated page's content word.
-    public let prevOrContent: RawArray<UInt32>
-    public let count: Int
+    let prevOrContent: RawArray<UInt32>
+    let count: Int
 
     init(pages: Int, arena: RawArena) {
         count = pages
@@ -28,41 +28,41 @@ public struct PageArrays {
         prevOrContent = RawArray(zeroed: pages, arena: arena)
     }
 
-    public var byteCount: Int { state.byteCount + order.byteCount + nextOrOwner.byteCount + prevOrContent.byteCount }
+    var byteCount: Int { state.byteCount + order.byteCount + nextOrOwner.byteCount + prevOrContent.byteCount }
 }
 
 /// Sentinel for "no pfn" / "no slot" in 32-bit link fields.
-public let NONE: UInt32 = .max
+let NONE: UInt32 = .max
 
 /// Decoding of the `state` byte. Bits 0-1: tail, buddy, allocated or pcp; bits 2-4: `AllocKind`; bit 5 dirty; bit 6 active
 /// (on the active LRU list); bit 7 isolated (taken off the LRU by compaction or reclaim).
-public enum PageState {
-    public static let codeMask: UInt8 = 0b11
+enum PageState {
+    static let codeMask: UInt8 = 0b11
     /// A page that is not the head of a block (a tail of a free block or of an allocation).
-    public static let tail: UInt8 = 0
+    static let tail: UInt8 = 0
     /// The head of a free block on a buddy free list (`PageBuddy`).
-    public static let buddy: UInt8 = 1
+    static let buddy: UInt8 = 1
     /// The head of an allocated block.
-    public static let allocated: UInt8 = 2
+    static let allocated: UInt8 = 2
     /// A free order-0 page on a per-CPU list (not PageBuddy: it does not merge until drained).
-    public static let pcp: UInt8 = 3
+    static let pcp: UInt8 = 3
 
-    public static let kindShift: UInt8 = 2
-    public static let kindMask: UInt8 = 0b111 << 2
-    public static let dirty: UInt8 = 1 << 5
-    public static let active: UInt8 = 1 << 6
-    public static let isolated: UInt8 = 1 << 7
+    static let kindShift: UInt8 = 2
+    static let kindMask: UInt8 = 0b111 << 2
+    static let dirty: UInt8 = 1 << 5
+    static let active: UInt8 = 1 << 6
+    static let isolated: UInt8 = 1 << 7
 
     /// A free page isolated by the compaction free scanner (split to order 0, off the free lists, owned
     /// by nobody): kind bits 7, which no `AllocKind` uses.
-    public static let isolatedFreePage: UInt8 = allocated | (7 << kindShift) | isolated
+    static let isolatedFreePage: UInt8 = allocated | (7 << kindShift) | isolated
     /// A PageReserved boot page (memmap, kernel image, boot hashes: BootMemory.swift): order 0, owned by
     /// nobody, never freed; kind bits 6, which no `AllocKind` uses, so it reads as kernel memory.
-    public static let reserved: UInt8 = allocated | (6 << kindShift)
+    static let reserved: UInt8 = allocated | (6 << kindShift)
 
-    @inline(__always) public static func code(_ s: UInt8) -> UInt8 { s & codeMask }
-    @inline(__always) public static func isIsolatedFreePage(_ s: UInt8) -> Bool { s == isolatedFreePage }
-    @inline(__always) public static func kind(_ s: UInt8) -> AllocKind {
+    @inline(__always) static func code(_ s: UInt8) -> UInt8 { s & codeMask }
+    @inline(__always) static func isIsolatedFreePage(_ s: UInt8) -> Bool { s == isolatedFreePage }
+    @inline(__always) static func kind(_ s: UInt8) -> AllocKind {
         AllocKind(rawValue: (s & kindMask) >> kindShift) ?? .kernel
     }
     /// `kind(s).rawValue` by arithmetic (kind bits above the last `AllocKind` read as kernel, as in `kind`).
@@ -70,15 +70,15 @@ public enum PageState {
         let k = Int((s & kindMask) >> kindShift)
         return k <= Int(AllocKind.pinned.rawValue) ? k : Int(AllocKind.kernel.rawValue)
     }
-    @inline(__always) public static func allocatedHead(kind: AllocKind) -> UInt8 {
+    @inline(__always) static func allocatedHead(kind: AllocKind) -> UInt8 {
         allocated | (kind.rawValue << kindShift)
     }
 }
 
 /// Decoding of the `order` byte. Bits 0-3: order; bit 4 referenced (PG_referenced); bit 5 mlocked
 /// (unevictable: never reclaimed; migratable only with compact_unevictable_allowed=1).
-public enum PageOrderByte {
-    public static let orderMask: UInt8 = 0x0F
-    public static let referenced: UInt8 = 1 << 4
-    public static let mlocked: UInt8 = 1 << 5
+enum PageOrderByte {
+    static let orderMask: UInt8 = 0x0F
+    static let referenced: UInt8 = 1 << 4
+    static let mlocked: UInt8 = 1 << 5
 }

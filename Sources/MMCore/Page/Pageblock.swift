@@ -1,6 +1,6 @@
 /// Per-pageblock flags (`pageblock_flags`): 3 bits of migratetype and the compaction skip bit
 /// (kernel-compaction.md §1.4). The seed kernel had no skip bit; its room is kept for the modern profile.
-public enum PageblockFlags {
-    public static let migratetypeMask: UInt8 = 0b111
-    public static let skip: UInt8 = 1 << 3
+enum PageblockFlags {
+    static let migratetypeMask: UInt8 = 0b111
+    static let skip: UInt8 = 1 << 3
 }

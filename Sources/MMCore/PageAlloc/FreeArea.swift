@@ -9,7 +9,7 @@
 /// arrays (`maxState`, `maxNext`, `maxPrev`, indexed by pfn >> maxOrder) and their pages stay zero.
 /// A new machine is all such blocks, so creating one writes a few bytes per 4 MiB instead of faulting in
 /// all of its page state (a 1 TiB machine is created in milliseconds).
-public struct FreeAreaStore {
+struct FreeAreaStore {
     let nrOrders: Int
     let maxOrder: Int
     let heads: RawArray<UInt32>
@@ -39,7 +39,7 @@ public struct FreeAreaStore {
         (zone.rawValue &* nrOrders &+ order) &* Migratetype.count &+ mt
     }
 
-    public var byteCount: Int {
+    var byteCount: Int {
         heads.byteCount + tails.byteCount + lengths.byteCount + nrFree.byteCount + maxState.byteCount
             + maxNext.byteCount + maxPrev.byteCount
     }

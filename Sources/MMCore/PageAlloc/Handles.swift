@@ -32,7 +32,7 @@ public struct PageHandle: Hashable, Sendable, Comparable, CustomStringConvertibl
 /// one, it is the end of the granules already counted, and the next granule is asked for before a slot
 /// in it is issued (`Machine.growHandleTable`, on the general allocation path). The order-0 fast path
 /// takes a new slot only below the limit (`Machine.allocate`).
-public struct HandleTable {
+struct HandleTable {
     /// Head pfn of the allocation, or NONE for a free slot.
     let pfn: RawArray<UInt32>
     /// Generation of the slot (1...maxGeneration, 0 for a slot never issued); part of the external handle.
@@ -42,14 +42,14 @@ public struct HandleTable {
     // Exclusivity: a HandleTable belongs to one Machine, used by one thread at a time, and no method
     // keeps an access to these scalars open across a call.
     /// Slots ever used: slots at or above this index were never issued.
-    public private(set) var used: Int = 0
+    private(set) var used: Int = 0
     var freeHead: UInt32 = NONE
-    public private(set) var live: Int = 0
+    private(set) var live: Int = 0
     /// Slots below this may be issued; see the type's comment.
-    public internal(set) var slotLimit: Int
+    var slotLimit: Int
 
     /// Slots retired at `maxGeneration` (see the type's comment).
-    public private(set) var retired = 0
+    private(set) var retired = 0
     /// Bits of a handle's raw value that hold its slot: enough for `capacity` slots.
     let slotBits: UInt64
     let slotMask: UInt64
@@ -73,7 +73,7 @@ public struct HandleTable {
     var capacity: Int { used }
     /// Bytes the OS maps for the slots ever used: the granules of the four arrays that hold them (the
     /// untouched rest of the mapping costs nothing).
-    public var byteCount: Int { bytes(slots: used) }
+    var byteCount: Int { bytes(slots: used) }
 
     /// Bytes the table holds once `slots` slots have been issued.
     func bytes(slots: Int) -> Int { pfn.touchedBytes(elements: slots) &* 4 }

@@ -8,7 +8,7 @@
 /// kernel. Each list is threaded through the pages' `nextOrOwner` (next) and `prevOrContent` (prev) words
 /// like a free list; a page on it has state code `PageState.pcp` and its `page_private` (the migratetype it goes back to
 /// when drained) in the order byte's migratetype bits.
-public struct PcpStore {
+struct PcpStore {
     let heads: RawArray<UInt32>
     let tails: RawArray<UInt32>
     /// `pcp->count`, `pcp->high`, `pcp->batch` per zone.
@@ -24,7 +24,7 @@ public struct PcpStore {
         batch = RawArray(zeroed: zones, arena: arena)
     }
 
-    public var byteCount: Int { heads.byteCount + tails.byteCount + count.byteCount + high.byteCount + batch.byteCount }
+    var byteCount: Int { heads.byteCount + tails.byteCount + count.byteCount + high.byteCount + batch.byteCount }
 
     @inline(__always) func list(zone: ZoneID, mt: Int) -> Int { zone.rawValue &* Migratetype.pcpTypes &+ mt }
 }

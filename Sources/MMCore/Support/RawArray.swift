@@ -19,9 +19,9 @@ import Darwin
 /// internal stored properties of that machine (or of its stores), so no `RawArray` outlives its arena.
 /// The value itself is a pointer and a count: copying it costs no reference counting, which is the point.
 /// A `RawArray` is not `Sendable`: it belongs to one `Machine`, which is used by one thread at a time.
-public struct RawArray<Element: FixedWidthInteger> {
-    @usableFromInline let base: UnsafeMutablePointer<Element>
-    public let count: Int
+struct RawArray<Element: FixedWidthInteger> {
+    let base: UnsafeMutablePointer<Element>
+    let count: Int
 
     /// Zero-filled storage for `count` elements (count may be 0), owned by `arena`. A `lazy` array is
     /// one whose elements are written from the front as a table grows (a handle table, and the per-slot
@@ -41,8 +41,7 @@ public struct RawArray<Element: FixedWidthInteger> {
         if value != 0 { base.update(repeating: value, count: count) }
     }
 
-    @inlinable
-    public subscript(i: Int) -> Element {
+    subscript(i: Int) -> Element {
         @inline(__always) get {
             assert(i >= 0 && i < count, "RawArray index \(i) out of range 0..<\(count)")
             return base[i]
@@ -54,19 +53,19 @@ public struct RawArray<Element: FixedWidthInteger> {
     }
 
     /// Sets every element to `value`.
-    public func fill(_ value: Element) { base.update(repeating: value, count: count) }
+    func fill(_ value: Element) { base.update(repeating: value, count: count) }
 
     /// Bytes of storage this array holds.
-    public var byteCount: Int { count * MemoryLayout<Element>.stride }
+    var byteCount: Int { count * MemoryLayout<Element>.stride }
 
     /// Bytes of the granules the OS maps a lazy array's storage in (see `RawStorage.granule`; the
     /// granule follows from the size, so the array stays a pointer and a count).
-    public var granule: Int { RawStorage.granule(lazyBytes: Swift.max(1, count) &* MemoryLayout<Element>.stride) }
+    var granule: Int { RawStorage.granule(lazyBytes: Swift.max(1, count) &* MemoryLayout<Element>.stride) }
 
     /// Bytes the OS has mapped for a lazy array once its first `elements` elements have been written:
     /// whole granules, never more than the array.
     @inline(__always)
-    public func touchedBytes(elements: Int) -> Int {
+    func touchedBytes(elements: Int) -> Int {
         let b = elements &* MemoryLayout<Element>.stride
         let g = granule
         return Swift.min((b &+ g &- 1) / g &* g, (byteCount &+ g &- 1) / g &* g)
@@ -77,7 +76,7 @@ public struct RawArray<Element: FixedWidthInteger> {
     func granuleIndex(of i: Int) -> Int { i &* MemoryLayout<Element>.stride / granule }
 
     /// Calls `body` with a read-only view of the elements (for bulk reductions and encoding).
-    public func withBuffer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
+    func withBuffer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: base, count: count))
     }
 

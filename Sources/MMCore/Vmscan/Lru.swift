@@ -21,7 +21,7 @@ public enum LruList: Int, CaseIterable, Sendable {
 
 /// Per-zone LRU lists of allocations, threaded through the handle table's `lruNext`/`lruPrev` (so a
 /// migrated page keeps its place: the owner, not the frame, is on the list). Lengths count pages.
-public struct LruStore {
+struct LruStore {
     let heads: RawArray<UInt32>
     let tails: RawArray<UInt32>
     let pages: RawArray<Int64>
@@ -32,7 +32,7 @@ public struct LruStore {
         pages = RawArray(zeroed: zones * LruList.count, arena: arena)
     }
 
-    public var byteCount: Int { heads.byteCount + tails.byteCount + pages.byteCount }
+    var byteCount: Int { heads.byteCount + tails.byteCount + pages.byteCount }
 }
 
 extension Machine {

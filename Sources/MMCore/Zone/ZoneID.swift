@@ -24,7 +24,7 @@ extension Array {
 }
 
 extension RawArray {
-    @inlinable public subscript(z: ZoneID) -> Element {
+    subscript(z: ZoneID) -> Element {
         @inline(__always) get { self[z.rawValue] }
         @inline(__always) nonmutating set { self[z.rawValue] = newValue }
     }
