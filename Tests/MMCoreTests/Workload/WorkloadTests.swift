@@ -44,6 +44,22 @@ import Testing
         }
     }
 
+    /// A definition built in Swift, not parsed, gets the parser's sysctl rules from `validate`: an
+    /// unknown name or a missing value is an error naming the field, before any step runs.
+    @Test func sysctlStepsAreCheckedBeforeTheyRun() throws {
+        let config = MachineConfig(memoryMiB: 64)
+        let unknown = WorkloadDefinition(name: "x", steps: [.run(ms: 1), .sysctl(name: "swappiness", value: 60)])
+        #expect(throws: MMError.self) { try unknown.validate(for: config) }
+        do { try unknown.validate(for: config) } catch { #expect(error.jsonField == "steps[1].sysctl.name") }
+        let missing = WorkloadDefinition(name: "x", steps: [.sysctl(name: "extfrag_threshold", value: nil)])
+        do { try missing.validate(for: config); Issue.record("a missing value passed") } catch { #expect(error.jsonField == "steps[0].sysctl.value") }
+        // min_free_kbytes alone may leave its value to hugeadm's recommendation.
+        try WorkloadDefinition(name: "x", steps: [.sysctl(name: "min_free_kbytes", value: nil)]).validate(for: config)
+        let m = try Machine(config)
+        #expect(throws: MMError.self) { _ = try m.runWorkload(missing) }
+        #expect(m.extfragThreshold == Machine.defaultExtfragThreshold)
+    }
+
     @Test func sameSeedSameResultsByteForByte() throws {
         func run() throws -> String {
             let m = try Machine(MachineConfig(memoryMiB: 256, seed: 9))
