@@ -436,16 +436,11 @@ extension Machine {
         Machine.filterInPlace(&hs) { handles.resolve($0) != nil }
         if hs.isEmpty { return }
         if unit <= 1 { tags[tag] = hs; try freeTag(tag, pattern: pattern); return }
-        var r = SeededRandom(seed: { if case .random(_, let s) = pattern { return s }; return 0 }())
+        var draw = FreePatternDraw(pattern)
         var w = 0
         for (u, start) in stride(from: 0, to: hs.count, by: unit).enumerated() {
             let end = min(start + unit, hs.count)
-            let drop: Bool
-            switch pattern {
-            case .all: drop = true
-            case .everyOther: drop = u % 2 == 0
-            case .random(let f, _): drop = r.unit() < f
-            }
+            let drop = draw.drops(unit: u)
             if drop {
                 for k in start..<end { _ = freeIfLive(hs[k]) }
             } else {
@@ -532,17 +527,12 @@ extension Machine {
     func deleteFiles(tag: String, pattern: FreePattern, unit: Int) {
         var fs = files[tag] ?? []
         files[tag] = nil
-        var r = SeededRandom(seed: { if case .random(_, let s) = pattern { return s }; return 0 }())
+        var draw = FreePatternDraw(pattern)
         var w = 0
         bumpGeneration()
         for (u, start) in stride(from: 0, to: fs.count, by: unit).enumerated() {
             let end = min(start + unit, fs.count)
-            let drop: Bool
-            switch pattern {
-            case .all: drop = true
-            case .everyOther: drop = u % 2 == 0
-            case .random(let f, _): drop = r.unit() < f
-            }
+            let drop = draw.drops(unit: u)
             for k in start..<end {
                 let f = fs[k]
                 if drop {
