@@ -127,74 +127,22 @@ extension Machine {
             scanStart = true
         }
         let distance = cc.freePfn - cc.migratePfn
-        var lowPfn = pageblockStartPfn(cc.freePfn - (distance >> 2))
         let minPfn = pageblockStartPfn(cc.freePfn - (distance >> 1))
-        if minPfn > lowPfn { lowPfn = minPfn }
+        let lowPfn = max(pageblockStartPfn(cc.freePfn - (distance >> 2)), minPfn)
+        var search = FastFreeSearch(lowPfn: lowPfn, minPfn: minPfn, zoneStart: zone.startPfn, limit: limit)
         cc.modern!.searchOrder = min(cc.order - 1, cc.modern!.searchOrder)
-        var nrScanned = 0, totalIsolated = 0
-        var highest = 0
+        var totalIsolated = 0
         var page = -1
-        let movable = Int(Migratetype.movable.rawValue)
         var order = cc.modern!.searchOrder
         while page < 0 && order >= 0 {
             if nrFree(zone: z, order: order) == 0 { order = nextSearchOrder(&cc, order); continue }
-            let li = freeArea.list(zone: z, order: order, mt: movable)
-            var orderScanned = 0
-            var highPfn = 0
-            var freepage = -1
-            var cur = freeArea.tails[li]
-            // The walk is one dependent load per entry, a cache miss on a large machine (two thirds of
-            // the CPU of issue 12's proactive-gupta at 128 and 256 GiB). While it goes, the list the
-            // loop would walk next is chased as far from its tail, reads only: two independent chains
-            // overlap in the memory system, and the next walk finds its first entries in the cache. Nothing depends on what this reads (a
-            // stale link is bounds-checked and ends the chase), so no result changes.
-            var ahead = NONE
-            var nextOrder = order
-            while true {
-                nextOrder -= 1
-                if nextOrder < 0 { nextOrder = cc.order - 1 }
-                if nextOrder == cc.modern!.searchOrder || nextOrder == order { break }
-                if nrFree(zone: z, order: nextOrder) > 0 {
-                    ahead = freeArea.tails[freeArea.list(zone: z, order: nextOrder, mt: movable)]
-                    break
-                }
-            }
-            let links = pages.prevOrContent
-            let linkCount = UInt32(truncatingIfNeeded: links.count)
-            // `freepage` is the entry the walk stopped at; a walk that ran off the list's end leaves the
-            // kernel's cursor on the list head, whose rotation changes nothing.
-            while cur != NONE {
-                if ahead < linkCount { ahead = links[Int(ahead)] }
-                let pfn = Int(cur)
-                freepage = pfn
-                orderScanned += 1
-                nrScanned += 1
-                if pfn >= highest { highest = max(pageblockStartPfn(pfn), zone.startPfn) }
-                if pfn >= lowPfn {
-                    cc.modern!.fastSearchFail = 0
-                    cc.modern!.searchOrder = order
-                    page = pfn
-                    break
-                }
-                if pfn >= minPfn && pfn > highPfn {
-                    highPfn = pfn
-                    limit >>= 1
-                }
-                if orderScanned >= limit { break }
-                cur = freeArea.prev(pfn, order: order, pages)
-                if cur == NONE { freepage = -1 }
-            }
-            prefetchSink &+= ahead
-            if page < 0 && highPfn != 0 {
-                page = highPfn
-                freepage = page
-            }
-            if freepage >= 0 { moveFreelistHead(li, order: order, entry: freepage) }
+            let orderScanned: Int
+            (page, orderScanned) = fastSearchFreeList(&cc, &search, order: order)
             if page >= 0 {
                 let isolated = modernIsolateFreePage(pfn: page, order: order, zone: z)
                 if isolated > 0 {
                     appendIsolatedBlock(&cc, pfn: page, pages: isolated)
-                    nrScanned += isolated - 1
+                    search.nrScanned += isolated - 1
                     totalIsolated += isolated
                     ev.compactIsolated &+= UInt64(isolated)
                     ev.compactFreeIsolated &+= UInt64(isolated)
@@ -205,32 +153,118 @@ extension Machine {
                 }
             }
             if cc.freepages.count >= cc.migratepages.count { break }
-            if orderScanned >= limit { limit = max(1, limit >> 1) }
+            if orderScanned >= search.limit { search.limit = max(1, search.limit >> 1) }
             order = nextSearchOrder(&cc, order)
         }
-        tracer?.modern(.fastIsolateFreepages(start: minPfn, end: cc.freePfn, nrScanned: nrScanned, nrTaken: totalIsolated))
+        tracer?.modern(.fastIsolateFreepages(start: minPfn, end: cc.freePfn, nrScanned: search.nrScanned, nrTaken: totalIsolated))
         if page < 0 {
             cc.modern!.fastSearchFail += 1
-            if scanStart {
-                if highest >= minPfn {
-                    page = highest
-                    cc.freePfn = highest
-                } else if cc.modern!.directCompaction && zone.contains(pfn: minPfn) {
-                    page = minPfn
-                    cc.freePfn = minPfn
-                }
-            }
+            if scanStart { page = fastSearchFallback(&cc, search) }
         }
+        var highest = search.highest
         if highest != 0 && highest >= ms.cachedFreePfn[z] {
             highest -= pageblockPages
             ms.cachedFreePfn[z] = highest
         }
-        cc.freeScanned += nrScanned
-        ev.modern.compactFastFreeScanned &+= UInt64(nrScanned)
+        cc.freeScanned += search.nrScanned
+        ev.modern.compactFastFreeScanned &+= UInt64(search.nrScanned)
         cc.isolatedFree += totalIsolated
-        cc.durationNs &+= UInt64(nrScanned) &* costs.scanPage &+ UInt64(totalIsolated) &* costs.isolatePage
+        cc.durationNs &+= UInt64(search.nrScanned) &* costs.scanPage &+ UInt64(totalIsolated) &* costs.isolatePage
         if page < 0 { return }
         fastIsolateAround(&cc, page)
+    }
+
+    /// What one `fast_isolate_freepages` search carries from one free list to the next.
+    struct FastFreeSearch {
+        /// A page at or above this is taken at once (the top quarter between the scanners).
+        let lowPfn: Int
+        /// The highest page at or above this is the fallback (the top half).
+        let minPfn: Int
+        let zoneStart: Int
+        /// Entries a list walk may look at; halved as better candidates turn up.
+        var limit: Int
+        var nrScanned = 0
+        /// The start of the highest pageblock seen (at least the zone's start), 0 if none.
+        var highest = 0
+    }
+
+    /// One free list of the fast search (MOVABLE, `order`), from its tail: returns the page chosen (the
+    /// first in the top quarter, else the highest seen in the top half, else -1) and the entries walked,
+    /// and moves the list's head to where the walk stopped so the next search starts past what this one saw.
+    private func fastSearchFreeList(_ cc: inout CompactControl, _ s: inout FastFreeSearch, order: Int) -> (page: Int, scanned: Int) {
+        let li = freeArea.list(zone: cc.zone, order: order, mt: Int(Migratetype.movable.rawValue))
+        var orderScanned = 0
+        var highPfn = 0
+        var freepage = -1
+        var page = -1
+        var cur = freeArea.tails[li]
+        // The walk is one dependent load per entry, a cache miss on a large machine (two thirds of
+        // the CPU of issue 12's proactive-gupta at 128 and 256 GiB). While it goes, the list the
+        // loop would walk next is chased as far from its tail, reads only: two independent chains
+        // overlap in the memory system, and the next walk finds its first entries in the cache. Nothing
+        // depends on what this reads (a stale link is bounds-checked and ends the chase), so no result changes.
+        var ahead = nextFastSearchListTail(cc, after: order)
+        let links = pages.prevOrContent
+        let linkCount = UInt32(truncatingIfNeeded: links.count)
+        // `freepage` is the entry the walk stopped at; a walk that ran off the list's end leaves the
+        // kernel's cursor on the list head, whose rotation changes nothing.
+        while cur != NONE {
+            if ahead < linkCount { ahead = links[Int(ahead)] }
+            let pfn = Int(cur)
+            freepage = pfn
+            orderScanned += 1
+            s.nrScanned += 1
+            if pfn >= s.highest { s.highest = max(pageblockStartPfn(pfn), s.zoneStart) }
+            if pfn >= s.lowPfn {
+                cc.modern!.fastSearchFail = 0
+                cc.modern!.searchOrder = order
+                page = pfn
+                break
+            }
+            if pfn >= s.minPfn && pfn > highPfn {
+                highPfn = pfn
+                s.limit >>= 1
+            }
+            if orderScanned >= s.limit { break }
+            cur = freeArea.prev(pfn, order: order, pages)
+            if cur == NONE { freepage = -1 }
+        }
+        prefetchSink &+= ahead
+        if page < 0 && highPfn != 0 {
+            page = highPfn
+            freepage = page
+        }
+        if freepage >= 0 { moveFreelistHead(li, order: order, entry: freepage) }
+        return (page, orderScanned)
+    }
+
+    /// The tail of the MOVABLE list the fast search would walk after `order`'s (the next order below,
+    /// round robin, with free pages, before the search order comes round again), or NONE: the read-ahead's start.
+    private func nextFastSearchListTail(_ cc: CompactControl, after order: Int) -> UInt32 {
+        var nextOrder = order
+        while true {
+            nextOrder -= 1
+            if nextOrder < 0 { nextOrder = cc.order - 1 }
+            if nextOrder == cc.modern!.searchOrder || nextOrder == order { return NONE }
+            if nrFree(zone: cc.zone, order: nextOrder) > 0 {
+                return freeArea.tails[freeArea.list(zone: cc.zone, order: nextOrder, mt: Int(Migratetype.movable.rawValue))]
+            }
+        }
+    }
+
+    /// A first search of the zone that found nothing: the free scanner starts at the highest pageblock
+    /// seen in the top half, or, for direct compaction, at the top half's start. Returns the page the
+    /// rest of the pageblock is isolated around, or -1.
+    private func fastSearchFallback(_ cc: inout CompactControl, _ s: FastFreeSearch) -> Int {
+        if s.highest >= s.minPfn {
+            cc.freePfn = s.highest
+            return s.highest
+        }
+        if cc.modern!.directCompaction && zones[cc.zone].contains(pfn: s.minPfn) {
+            cc.freePfn = s.minPfn
+            return s.minPfn
+        }
+        return -1
     }
 
     /// `isolate_freepages` of 6.6 (called by `compaction_alloc` when the private list is empty).

@@ -8,6 +8,27 @@ public enum FreePattern: Sendable, Equatable {
     case random(fraction: Double, seed: UInt64)
 }
 
+/// A free pattern's verdicts, unit by unit in order (a unit is one allocation, or one run of them): the
+/// random pattern draws from its own seed, once per unit.
+struct FreePatternDraw {
+    let pattern: FreePattern
+    private var rng: SeededRandom
+
+    init(_ pattern: FreePattern) {
+        self.pattern = pattern
+        if case .random(_, let seed) = pattern { rng = SeededRandom(seed: seed) } else { rng = SeededRandom(seed: 0) }
+    }
+
+    /// Whether unit `u` (0, 1, 2 … in order) is freed.
+    mutating func drops(unit u: Int) -> Bool {
+        switch pattern {
+        case .all: return true
+        case .everyOther: return u % 2 == 0
+        case .random(let fraction, _): return rng.unit() < fraction
+        }
+    }
+}
+
 /// The result of a bulk allocation.
 public struct BulkAllocResult: Sendable {
     public var succeeded: Int
@@ -113,15 +134,10 @@ extension Machine {
         bumpGeneration()
         var list = tags.removeValue(forKey: tag) ?? []
         var freed = 0, i = 0
-        var r = SeededRandom(seed: { if case .random(_, let s) = pattern { return s }; return 0 }())
+        var draw = FreePatternDraw(pattern)
         Machine.filterInPlace(&list) { h in
             guard let slot = handles.resolve(h) else { return false }
-            let drop: Bool
-            switch pattern {
-            case .all: drop = true
-            case .everyOther: drop = i % 2 == 0
-            case .random(let fraction, _): drop = r.unit() < fraction
-            }
+            let drop = draw.drops(unit: i)
             i += 1
             if drop { freeAllocation(slot: slot); freed += 1 }
             return !drop

@@ -23,11 +23,8 @@ extension Machine {
         let classzoneIdx = zones[preferredZone].indexInNode
         for z in zl { wakeupKswapd(zone: z, order: order) }
 
-        // gfp_to_alloc_flags: __GFP_HIGH → ALLOC_HIGH; a caller that cannot sleep → ALLOC_HARDER.
-        var flags: AllocFlags = []
-        if req.gfp.contains(.high) { flags.insert(.high) }
+        let flags = Machine.gfpToAllocFlags(req.gfp)
         let wait = req.gfp.contains(.wait)
-        if !wait { flags.insert(.harder) }
 
         func attempt() -> AllocOutcome? {
             guard let (pfn, z) = getPageFromFreelist(order: order, mt: mt, zonelist: zl, classzoneIdx: classzoneIdx,
@@ -46,20 +43,12 @@ extension Machine {
             while loops < Machine.maxSlowpathLoops {
                 loops += 1
                 // __alloc_pages_direct_compact.
-                if compactionEnabled && order > 0 && !compactionDeferred(zone: preferredZone) {
-                    let rc = tryToCompactPages(zonelist: zl, order: order, gfp: req.gfp, migratetype: mt)
-                    if rc != .skipped {
-                        out.stalledInCompaction = true
-                        // Page migration frees to the per-CPU lists; drain them so the pages merge.
-                        drainAllPages()
-                        if let done = attempt() {
-                            resetCompactionDeferral(zone: preferredZone)
-                            ev.compactSuccess &+= 1
-                            return done
-                        }
-                        ev.compactFail &+= 1
-                        deferCompaction(zone: preferredZone)
-                    }
+                if compactionEnabled && order > 0 && !compactionDeferred(zone: preferredZone),
+                   directCompact(zonelist: zl, order: order, gfp: req.gfp, mt: mt) {
+                    out.stalledInCompaction = true
+                    let done = attempt()
+                    noteDirectCompactOutcome(zone: preferredZone, allocated: done != nil)
+                    if let done { return done }
                 }
                 // __alloc_pages_direct_reclaim.
                 let progress = tryToFreePages(zonelist: zl, order: order, gfp: req.gfp).reclaimed
@@ -70,17 +59,11 @@ extension Machine {
                 if progress > 0, let done = attempt() {
                     return done
                 }
-                // No progress: __alloc_pages_may_oom. For orders up to PAGE_ALLOC_COSTLY_ORDER with
-                // __GFP_FS and without __GFP_NORETRY, out_of_memory kills a process (the workload's
-                // `oomKiller`: the largest) and the allocation restarts; otherwise, or with nothing to kill,
-                // the attempt fails (the kernel would panic with nothing left to kill).
+                // No progress: __alloc_pages_may_oom kills a process and restarts, or the attempt fails.
                 if progress == 0 {
-                    if order <= 3 && req.gfp.contains(.fs) && !req.gfp.contains(.noretry), let kill = oomKiller, kill() {
-                        ev.oomKill &+= 1
-                        if let done = attempt() { return done }
-                        continue
-                    }
-                    break
+                    guard allocPagesMayOom(order: order, gfp: req.gfp) else { break }
+                    if let done = attempt() { return done }
+                    continue
                 }
                 pagesReclaimed += progress
                 guard shouldAllocRetry(gfp: req.gfp, order: order, pagesReclaimed: pagesReclaimed) else { break }
@@ -91,6 +74,46 @@ extension Machine {
         ev.allocFail &+= 1
         out.latencyNs = clockNs &- start
         return out
+    }
+
+    /// `gfp_to_alloc_flags`: __GFP_HIGH → ALLOC_HIGH; a caller that cannot sleep → ALLOC_HARDER.
+    static func gfpToAllocFlags(_ gfp: GFPFlags) -> AllocFlags {
+        var flags: AllocFlags = []
+        if gfp.contains(.high) { flags.insert(.high) }
+        if !gfp.contains(.wait) { flags.insert(.harder) }
+        return flags
+    }
+
+    /// The compaction half of `__alloc_pages_direct_compact`: compacts the zonelist's zones for the
+    /// request and drains the per-CPU lists (migration frees to them) so the freed pages merge. Returns
+    /// false when every zone was skipped (COMPACT_SKIPPED: the caller goes straight on to reclaim).
+    private func directCompact(zonelist zl: [ZoneID], order: Int, gfp: GFPFlags, mt: Int) -> Bool {
+        let rc = tryToCompactPages(zonelist: zl, order: order, gfp: gfp, migratetype: mt)
+        guard rc != .skipped else { return false }
+        drainAllPages()
+        return true
+    }
+
+    /// After a direct compaction the allocation was retried: success clears the preferred zone's
+    /// deferral (COMPACTSUCCESS), failure defers it (COMPACTFAIL), as `__alloc_pages_direct_compact` does.
+    private func noteDirectCompactOutcome(zone: ZoneID, allocated: Bool) {
+        if allocated {
+            resetCompactionDeferral(zone: zone)
+            ev.compactSuccess &+= 1
+        } else {
+            ev.compactFail &+= 1
+            deferCompaction(zone: zone)
+        }
+    }
+
+    /// `__alloc_pages_may_oom` when reclaim made no progress: for orders up to PAGE_ALLOC_COSTLY_ORDER
+    /// with __GFP_FS and without __GFP_NORETRY, `out_of_memory` kills a process (the workload's
+    /// `oomKiller`: the largest) and the allocation restarts. Returns false when the attempt must fail
+    /// instead (the kernel would panic with nothing left to kill).
+    private func allocPagesMayOom(order: Int, gfp: GFPFlags) -> Bool {
+        guard order <= 3 && gfp.contains(.fs) && !gfp.contains(.noretry), let kill = oomKiller, kill() else { return false }
+        ev.oomKill &+= 1
+        return true
     }
 
     /// `should_alloc_retry` (2.6.35): never with __GFP_NORETRY; always for orders <= 3; for costly orders

@@ -141,6 +141,9 @@ extension WorkloadDefinition {
     /// distribution's root filesystem (not a figure from the seed).
     public static let defaultFilesPerDirectory = 10
 
+    /// The sysctls a workload's `sysctl` step sets.
+    public static let settableSysctls = ["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable"]
+
     /// Checks the steps against a machine (orders within its range, nodes it has). Throws naming the field.
     public func validate(for config: MachineConfig) throws(MMError) {
         for (i, s) in steps.enumerated() {
@@ -163,6 +166,12 @@ extension WorkloadDefinition {
             case .age(let a) where a.blockSize > 1 << config.preset.pageShift:
                 throw .invalidConfig(field: FieldPath("steps").index(i).key("age").key("block_size"), value: String(a.blockSize),
                                      reason: "a block is at most a page (\(1 << config.preset.pageShift) bytes on \(config.preset.name))")
+            case .sysctl(let name, _) where !WorkloadDefinition.settableSysctls.contains(name):
+                throw .invalidConfig(field: FieldPath("steps").index(i).key("sysctl").key("name"), value: name,
+                                     reason: "must be one of " + WorkloadDefinition.settableSysctls.joined(separator: ", "))
+            case .sysctl(let name, nil) where name != "min_free_kbytes":
+                throw .invalidConfig(field: FieldPath("steps").index(i).key("sysctl").key("value"), value: "null",
+                                     reason: "only min_free_kbytes takes its recommended value")
             case .compact(let n?) where n >= config.nodes:
                 throw .unknownNode(field: FieldPath("steps").index(i).key("compact").key("node"), node: n)
             default:

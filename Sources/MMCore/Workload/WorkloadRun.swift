@@ -359,113 +359,38 @@ extension Machine {
         }
     }
 
+    /// Starts one step: a step that takes time leaves its progress in `run.pending` (driven by
+    /// `continuePending`); the others do all their work here.
     private func startStep(_ run: WorkloadRun, _ s: WorkloadStep) throws(MMError) {
         switch s {
         case .fill(let kind, let amount, let chunk, let writers, let tag, let order, let dirty, let mlock, let filePages, let blockSize,
                    let writerProcess):
-            let bytes = writerProcess == nil ? 0 : HeapCost.array(capacity: writers, stride: MemoryLayout<ProcessRecord?>.stride)
-            guard mayGrowState(by: bytes) else { throw .stateLimit(bytes: lastRefusedBytes) }
-            run.pending = .fill(WorkloadRun.FillProgress(total: pagesFor(amount, order: order), kind: kind, chunk: chunk, writers: writers,
-                                                         tag: tag, order: order, dirty: dirty, mlock: mlock, filePages: filePages,
-                                                         buffers: blockSize > 0 ? (1 << pageShift) / blockSize : 0,
-                                                         writerProcess: writerProcess))
+            try startFill(run, kind: kind, amount: amount, chunk: chunk, writers: writers, tag: tag, order: order, dirty: dirty,
+                          mlock: mlock, filePages: filePages, blockSize: blockSize, writerProcess: writerProcess)
         case .metadata(let amount, let tag, let perDirectory):
-            // Bytes of objects per file: its dentry and inode, plus its share of its directory's.
-            let pair = Double(SlabCache.dentry.objectSize + SlabCache.inode.objectSize)
-            let perFile = perDirectory > 0 ? pair * (1 + 1 / Double(perDirectory)) : pair
-            let total: Int
-            switch amount {
-            case .count(let c): total = c
-            case .fraction(let f): total = Int(Double(memTotalPages << pageShift) * f / perFile)
-            case .mib(let m): total = Int(Double(m << 20) / perFile)
-            }
-            run.pending = .metadata(WorkloadRun.MetadataProgress(total: total, tag: tag, perDirectory: perDirectory))
+            startMetadata(run, amount: amount, tag: tag, perDirectory: perDirectory)
         case .free(let tag, let pattern, let unit) where files[tag] != nil:
             deleteFiles(tag: tag, pattern: pattern, unit: unit)
         case .free(let tag, let pattern, let unit):
-            // In place (the tag's list keeps its storage): its live handles, `unit` at a time.
-            guard var hs = tags.removeValue(forKey: tag) else { break }
-            Machine.filterInPlace(&hs) { handles.resolve($0) != nil }
-            if hs.isEmpty { break }
-            if unit <= 1 { tags[tag] = hs; try freeTag(tag, pattern: pattern); break }
-            var r = SeededRandom(seed: { if case .random(_, let s) = pattern { return s }; return 0 }())
-            var w = 0
-            for (u, start) in stride(from: 0, to: hs.count, by: unit).enumerated() {
-                let end = min(start + unit, hs.count)
-                let drop: Bool
-                switch pattern {
-                case .all: drop = true
-                case .everyOther: drop = u % 2 == 0
-                case .random(let f, _): drop = r.unit() < f
-                }
-                if drop {
-                    for k in start..<end { _ = freeIfLive(hs[k]) }
-                } else {
-                    for k in start..<end { hs[w] = hs[k]; w += 1 }
-                }
-            }
-            hs.removeLast(hs.count - w)
-            tags[tag] = hs.isEmpty ? nil : hs
+            try freeTagInUnits(tag, pattern: pattern, unit: unit)
         case .keepOneIn(let tag, let period):
-            guard var hs = tags.removeValue(forKey: tag) else { break }
-            var i = 0
-            Machine.filterInPlace(&hs) { h in
-                guard handles.resolve(h) != nil else { return false }
-                defer { i += 1 }
-                if i % period == 0 { return true }
-                _ = freeIfLive(h)
-                return false
-            }
-            tags[tag] = hs.isEmpty ? nil : hs
+            keepOneIn(tag: tag, period: period)
         case .startActor(let spec):
-            var cum: [Double] = []
-            var acc = 0.0
-            for m in spec.mix { acc += m.weight; cum.append(acc) }
-            let idx = run.actors.count
-            guard let owner = registerPageOwner() else { throw .stateLimit(bytes: lastRefusedBytes) }
-            run.actors.append(WorkloadRun.ActorState(spec: spec, owner: owner, cumulative: cum,
-                                                     rng: SeededRandom(seed: run.definition.seed ^ UInt64(idx + 1) &* 0x9E37)))
-            run.queue.push(clockNs, .tick(actor: idx))
+            try startActor(run, spec)
         case .stopActor(let name, let freeAll):
-            if let i = run.actors.firstIndex(where: { $0.spec.name == name && $0.running }) {
-                run.actors[i].running = false
-                if freeAll {
-                    for h in run.actors[i].live { _ = freeIfLive(h) }
-                    run.actors[i].live = []
-                    for pid in run.actors[i].livePids { _ = endProcess(run, pid) }
-                    run.actors[i].livePids = []
-                    run.actors[i].pages = 0
-                }
-            }
+            stopActor(run, name: name, freeAll: freeAll)
         case .run(let ms):
             run.pending = .runUntil(clockNs &+ UInt64(ms * 1e6))
         case .highAlloc(let h):
-            if run.result.countersAtHighAlloc == nil { run.result.countersAtHighAlloc = counters }
-            let order = h.order < 0 ? pageblockOrder : h.order
-            let total = pagesFor(h.total, order: order)
-            let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
-            run.pending = .highAlloc(spec: h, order: order, total: total, increment: inc, done: 0, inIncrement: 0,
-                                     stoppedIncrement: false, nextAt: clockNs)
-            run.result.requested += total
+            startHighAlloc(run, h)
         case .hugetlbPool(let h):
-            if run.result.countersAtHighAlloc == nil { run.result.countersAtHighAlloc = counters }
-            // The default hstate's order: the huge page is one pageblock on every preset.
-            let order = pageblockOrder
-            let total = pagesFor(h.total, order: order)
-            let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
-            run.pending = .hugetlbPool(spec: h, order: order, total: total, increment: inc, target: min(inc, total), pool: 0, nextAt: clockNs)
-            run.result.requested += total
+            startHugetlbPool(run, h)
         case .compact(let node):
             if compactionEnabled {
                 if let n = node { try compactNode(NodeID(n)) } else { try compactMemory() }
             }
         case .sysctl(let name, let value):
-            switch name {
-            case "extfrag_threshold": try setExtfragThreshold(value!)
-            case "min_free_kbytes": try setMinFreeKbytes(value ?? recommendedMinFreeKbytes)
-            case "hugepages_treat_as_movable": try setHugepagesTreatAsMovable(value!)
-            default: try setCompactUnevictableAllowed(value!)
-            }
+            try applySysctl(name, value)
         case .sample(let name):
             let smp = sample(name: name, at: relNs(run))
             guard reserveGated(&run.result.samples), mayGrowState(by: WorkloadRun.sampleHeapBytes(smp)) else {
@@ -481,6 +406,120 @@ extension Machine {
         }
     }
 
+    private func startFill(_ run: WorkloadRun, kind: AllocKind, amount: Amount, chunk: Int, writers: Int, tag: String, order: Int,
+                           dirty: Double, mlock: Bool, filePages: Int, blockSize: Int, writerProcess: ProcessSpec?) throws(MMError) {
+        let bytes = writerProcess == nil ? 0 : HeapCost.array(capacity: writers, stride: MemoryLayout<ProcessRecord?>.stride)
+        guard mayGrowState(by: bytes) else { throw .stateLimit(bytes: lastRefusedBytes) }
+        run.pending = .fill(WorkloadRun.FillProgress(total: pagesFor(amount, order: order), kind: kind, chunk: chunk, writers: writers,
+                                                     tag: tag, order: order, dirty: dirty, mlock: mlock, filePages: filePages,
+                                                     buffers: blockSize > 0 ? (1 << pageShift) / blockSize : 0,
+                                                     writerProcess: writerProcess))
+    }
+
+    private func startMetadata(_ run: WorkloadRun, amount: Amount, tag: String, perDirectory: Int) {
+        // Bytes of objects per file: its dentry and inode, plus its share of its directory's.
+        let pair = Double(SlabCache.dentry.objectSize + SlabCache.inode.objectSize)
+        let perFile = perDirectory > 0 ? pair * (1 + 1 / Double(perDirectory)) : pair
+        let total: Int
+        switch amount {
+        case .count(let c): total = c
+        case .fraction(let f): total = Int(Double(memTotalPages << pageShift) * f / perFile)
+        case .mib(let m): total = Int(Double(m << 20) / perFile)
+        }
+        run.pending = .metadata(WorkloadRun.MetadataProgress(total: total, tag: tag, perDirectory: perDirectory))
+    }
+
+    /// Frees a tag's live allocations by pattern, `unit` consecutive ones at a time, in place (the tag's
+    /// list keeps its storage).
+    private func freeTagInUnits(_ tag: String, pattern: FreePattern, unit: Int) throws(MMError) {
+        guard var hs = tags.removeValue(forKey: tag) else { return }
+        Machine.filterInPlace(&hs) { handles.resolve($0) != nil }
+        if hs.isEmpty { return }
+        if unit <= 1 { tags[tag] = hs; try freeTag(tag, pattern: pattern); return }
+        var draw = FreePatternDraw(pattern)
+        var w = 0
+        for (u, start) in stride(from: 0, to: hs.count, by: unit).enumerated() {
+            let end = min(start + unit, hs.count)
+            let drop = draw.drops(unit: u)
+            if drop {
+                for k in start..<end { _ = freeIfLive(hs[k]) }
+            } else {
+                for k in start..<end { hs[w] = hs[k]; w += 1 }
+            }
+        }
+        hs.removeLast(hs.count - w)
+        tags[tag] = hs.isEmpty ? nil : hs
+    }
+
+    /// Keeps one live allocation in every `period` of a tag, in allocation order, and frees the rest.
+    private func keepOneIn(tag: String, period: Int) {
+        guard var hs = tags.removeValue(forKey: tag) else { return }
+        var i = 0
+        Machine.filterInPlace(&hs) { h in
+            guard handles.resolve(h) != nil else { return false }
+            defer { i += 1 }
+            if i % period == 0 { return true }
+            _ = freeIfLive(h)
+            return false
+        }
+        tags[tag] = hs.isEmpty ? nil : hs
+    }
+
+    private func startActor(_ run: WorkloadRun, _ spec: ActorSpec) throws(MMError) {
+        var cum: [Double] = []
+        var acc = 0.0
+        for m in spec.mix { acc += m.weight; cum.append(acc) }
+        let idx = run.actors.count
+        guard let owner = registerPageOwner() else { throw .stateLimit(bytes: lastRefusedBytes) }
+        run.actors.append(WorkloadRun.ActorState(spec: spec, owner: owner, cumulative: cum,
+                                                 rng: SeededRandom(seed: run.definition.seed ^ UInt64(idx + 1) &* 0x9E37)))
+        run.queue.push(clockNs, .tick(actor: idx))
+    }
+
+    /// Stops the running actor of that name; with `freeAll` its allocations are freed and its
+    /// processes exit.
+    private func stopActor(_ run: WorkloadRun, name: String, freeAll: Bool) {
+        guard let i = run.actors.firstIndex(where: { $0.spec.name == name && $0.running }) else { return }
+        run.actors[i].running = false
+        guard freeAll else { return }
+        for h in run.actors[i].live { _ = freeIfLive(h) }
+        run.actors[i].live = []
+        for pid in run.actors[i].livePids { _ = endProcess(run, pid) }
+        run.actors[i].livePids = []
+        run.actors[i].pages = 0
+    }
+
+    private func startHighAlloc(_ run: WorkloadRun, _ h: HighAllocSpec) {
+        if run.result.countersAtHighAlloc == nil { run.result.countersAtHighAlloc = counters }
+        let order = h.order < 0 ? pageblockOrder : h.order
+        let total = pagesFor(h.total, order: order)
+        let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
+        run.pending = .highAlloc(spec: h, order: order, total: total, increment: inc, done: 0, inIncrement: 0,
+                                 stoppedIncrement: false, nextAt: clockNs)
+        run.result.requested += total
+    }
+
+    private func startHugetlbPool(_ run: WorkloadRun, _ h: HugetlbPoolSpec) {
+        if run.result.countersAtHighAlloc == nil { run.result.countersAtHighAlloc = counters }
+        // The default hstate's order: the huge page is one pageblock on every preset.
+        let order = pageblockOrder
+        let total = pagesFor(h.total, order: order)
+        let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
+        run.pending = .hugetlbPool(spec: h, order: order, total: total, increment: inc, target: min(inc, total), pool: 0, nextAt: clockNs)
+        run.result.requested += total
+    }
+
+    /// A sysctl step. `WorkloadDefinition.validate` (run before any step) admits only the settable
+    /// names and a value for every one but min_free_kbytes, whose absent value means hugeadm's.
+    private func applySysctl(_ name: String, _ value: Int?) throws(MMError) {
+        switch name {
+        case "extfrag_threshold": try setExtfragThreshold(value!)
+        case "min_free_kbytes": try setMinFreeKbytes(value ?? recommendedMinFreeKbytes)
+        case "hugepages_treat_as_movable": try setHugepagesTreatAsMovable(value!)
+        default: try setCompactUnevictableAllowed(value!)
+        }
+    }
+
     /// Deletes files of a tag by pattern, `unit` consecutive files at a time: each deleted file's pages
     /// are freed (those reclaim has not dropped already) and its dentry and inode.
     ///
@@ -488,17 +527,12 @@ extension Machine {
     func deleteFiles(tag: String, pattern: FreePattern, unit: Int) {
         var fs = files[tag] ?? []
         files[tag] = nil
-        var r = SeededRandom(seed: { if case .random(_, let s) = pattern { return s }; return 0 }())
+        var draw = FreePatternDraw(pattern)
         var w = 0
         bumpGeneration()
         for (u, start) in stride(from: 0, to: fs.count, by: unit).enumerated() {
             let end = min(start + unit, fs.count)
-            let drop: Bool
-            switch pattern {
-            case .all: drop = true
-            case .everyOther: drop = u % 2 == 0
-            case .random(let f, _): drop = r.unit() < f
-            }
+            let drop = draw.drops(unit: u)
             for k in start..<end {
                 let f = fs[k]
                 if drop {
@@ -711,85 +745,104 @@ extension Machine {
                 throw error
             }
             if f.done < f.total { run.pending = p }
-        case .highAlloc(let spec, let order, let total, let increment, var done, var inIncrement, var stopped, var nextAt):
-            while done < total && run.events < budgetEnd {
-                if stopped && inIncrement < increment {
-                    // This increment gave up at a failure: skip its remaining attempts.
-                    done += increment - inIncrement
-                    inIncrement = increment
-                }
-                if inIncrement >= increment { inIncrement = 0; stopped = false; continue }
-                if !runActors(run, until: nextAt, budgetEnd: budgetEnd) { break }
-                // Room for the attempt's record and its handle first.
-                guard reserveGated(&run.result.attempts), ensureTagRoom(spec.tag, 1) else { throw .stateLimit(bytes: lastRefusedBytes) }
-                var req = AllocRequest(order: order, kind: spec.kind, gfp: spec.gfp)
-                var outcome = AllocOutcome()
-                let at = relNs(run)
-                let startedAt = clockNs
-                if let t = spec.thp {
-                    // A huge page fault (Workload+THP.swift).
-                    outcome = try thpFault(t, order: order, kind: spec.kind, tag: spec.tag, run: run)
-                } else {
-                    for node in nodes.indices {
-                        req.node = node
-                        outcome = try allocate(req)
-                        if outcome.succeeded || !spec.gfp.contains(.thisnode) { break }
-                    }
-                }
-                run.events += 1
-                run.result.attempts.append(AttemptRecord(index: done, success: outcome.succeeded, latencyNs: outcome.latencyNs,
-                                                         stalledInCompaction: outcome.stalledInCompaction,
-                                                         stalledInReclaim: outcome.stalledInReclaim, atNs: at))
-                if let h = outcome.handle { tags[spec.tag, default: []].append(h) } else if spec.stopOnFailure { stopped = true }
-                try throwIfRefused(run)
-                done += 1
-                inIncrement += 1
-                if let rate = spec.mbPerSec {
-                    // VMRegress's ms_delay, start to start (HighAllocSpec.mbPerSec).
-                    let msDelay = ((1 << pageShift) << order) / (rate * 1_048_576 / 1000)
-                    nextAt = startedAt &+ UInt64(msDelay) &* 1_000_000
-                } else {
-                    nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
-                }
-            }
-            if done >= total {
-                run.pending = nil
-            } else {
-                run.pending = .highAlloc(spec: spec, order: order, total: total, increment: increment, done: done,
-                                         inIncrement: inIncrement, stoppedIncrement: stopped, nextAt: nextAt)
-            }
-        case .hugetlbPool(let spec, let order, let total, let increment, var target, var pool, var nextAt):
-            // Writes of nr_hugepages: set_max_huge_pages allocates until the pool reaches the target or an
-            // alloc_fresh_huge_page fails on every node; then the next write raises the target.
-            var finished = false
-            while run.events < budgetEnd {
-                if pool >= target {
-                    if target >= total { finished = true; break }
-                    target = min(total, target + increment)
-                }
-                if !runActors(run, until: nextAt, budgetEnd: budgetEnd) { break }
-                guard reserveGated(&run.result.attempts), ensureTagRoom(spec.tag, 1) else { throw .stateLimit(bytes: lastRefusedBytes) }
-                let at = relNs(run)
-                let outcome = try allocFreshHugePage(order: order)
-                run.events += 1
-                run.result.attempts.append(AttemptRecord(index: run.result.attempts.count, success: outcome.succeeded, latencyNs: outcome.latencyNs,
-                                                         stalledInCompaction: outcome.stalledInCompaction,
-                                                         stalledInReclaim: outcome.stalledInReclaim, atNs: at))
-                if let h = outcome.handle {
-                    tags[spec.tag, default: []].append(h)
-                    pool += 1
-                } else {
-                    // The write ends short; the next one (if any) asks for its own target again.
-                    if target >= total { finished = true; break }
-                    target = min(total, target + increment)
-                }
-                try throwIfRefused(run)
-                nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
-            }
-            if !finished {
-                run.pending = .hugetlbPool(spec: spec, order: order, total: total, increment: increment, target: target, pool: pool, nextAt: nextAt)
-            }
+        case .highAlloc(let spec, let order, let total, let increment, let done, let inIncrement, let stopped, let nextAt):
+            try continueHighAlloc(run, spec, order: order, total: total, increment: increment, done: done, inIncrement: inIncrement,
+                                  stopped: stopped, nextAt: nextAt, budgetEnd: budgetEnd)
+        case .hugetlbPool(let spec, let order, let total, let increment, let target, let pool, let nextAt):
+            try continueHugetlbPool(run, spec, order: order, total: total, increment: increment, target: target, pool: pool,
+                                    nextAt: nextAt, budgetEnd: budgetEnd)
         }
+    }
+
+    /// The high-order attempts of a `high_alloc` step, in increments, paced as VMRegress paced them, until
+    /// all are made or the event budget is spent (then the step stays pending where it stopped).
+    private func continueHighAlloc(_ run: WorkloadRun, _ spec: HighAllocSpec, order: Int, total: Int, increment: Int, done: Int,
+                                   inIncrement: Int, stopped: Bool, nextAt: UInt64, budgetEnd: Int) throws(MMError) {
+        var done = done, inIncrement = inIncrement, stopped = stopped, nextAt = nextAt
+        while done < total && run.events < budgetEnd {
+            if stopped && inIncrement < increment {
+                // This increment gave up at a failure: skip its remaining attempts.
+                done += increment - inIncrement
+                inIncrement = increment
+            }
+            if inIncrement >= increment { inIncrement = 0; stopped = false; continue }
+            if !runActors(run, until: nextAt, budgetEnd: budgetEnd) { break }
+            // Room for the attempt's record and its handle first.
+            guard reserveGated(&run.result.attempts), ensureTagRoom(spec.tag, 1) else { throw .stateLimit(bytes: lastRefusedBytes) }
+            let at = relNs(run)
+            let startedAt = clockNs
+            let outcome = try highAllocAttempt(run, spec, order: order)
+            run.events += 1
+            run.result.attempts.append(AttemptRecord(index: done, success: outcome.succeeded, latencyNs: outcome.latencyNs,
+                                                     stalledInCompaction: outcome.stalledInCompaction,
+                                                     stalledInReclaim: outcome.stalledInReclaim, atNs: at))
+            if let h = outcome.handle { tags[spec.tag, default: []].append(h) } else if spec.stopOnFailure { stopped = true }
+            try throwIfRefused(run)
+            done += 1
+            inIncrement += 1
+            nextAt = nextHighAllocAt(spec, order: order, startedAt: startedAt)
+        }
+        if done < total {
+            run.pending = .highAlloc(spec: spec, order: order, total: total, increment: increment, done: done,
+                                     inIncrement: inIncrement, stoppedIncrement: stopped, nextAt: nextAt)
+        }
+    }
+
+    /// One attempt of a `high_alloc` step: a huge-page fault for a THP step, otherwise an allocation on
+    /// each node in turn while `__GFP_THISNODE` fails it.
+    private func highAllocAttempt(_ run: WorkloadRun, _ spec: HighAllocSpec, order: Int) throws(MMError) -> AllocOutcome {
+        // A huge page fault (Workload+THP.swift).
+        if let t = spec.thp { return try thpFault(t, order: order, kind: spec.kind, tag: spec.tag, run: run) }
+        var req = AllocRequest(order: order, kind: spec.kind, gfp: spec.gfp)
+        var outcome = AllocOutcome()
+        for node in nodes.indices {
+            req.node = node
+            outcome = try allocate(req)
+            if outcome.succeeded || !spec.gfp.contains(.thisnode) { break }
+        }
+        return outcome
+    }
+
+    /// When the next attempt starts: VMRegress's ms_delay from this attempt's start with a rate
+    /// (HighAllocSpec.mbPerSec), otherwise the fixed delay after it ended.
+    private func nextHighAllocAt(_ spec: HighAllocSpec, order: Int, startedAt: UInt64) -> UInt64 {
+        if let rate = spec.mbPerSec {
+            let msDelay = ((1 << pageShift) << order) / (rate * 1_048_576 / 1000)
+            return startedAt &+ UInt64(msDelay) &* 1_000_000
+        }
+        return clockNs &+ UInt64(spec.delayMs * 1e6)
+    }
+
+    /// Writes of nr_hugepages: set_max_huge_pages allocates until the pool reaches the target or an
+    /// alloc_fresh_huge_page fails on every node; then the next write raises the target.
+    private func continueHugetlbPool(_ run: WorkloadRun, _ spec: HugetlbPoolSpec, order: Int, total: Int, increment: Int, target: Int,
+                                     pool: Int, nextAt: UInt64, budgetEnd: Int) throws(MMError) {
+        var target = target, pool = pool, nextAt = nextAt
+        while run.events < budgetEnd {
+            if pool >= target {
+                if target >= total { return }
+                target = min(total, target + increment)
+            }
+            if !runActors(run, until: nextAt, budgetEnd: budgetEnd) { break }
+            guard reserveGated(&run.result.attempts), ensureTagRoom(spec.tag, 1) else { throw .stateLimit(bytes: lastRefusedBytes) }
+            let at = relNs(run)
+            let outcome = try allocFreshHugePage(order: order)
+            run.events += 1
+            run.result.attempts.append(AttemptRecord(index: run.result.attempts.count, success: outcome.succeeded, latencyNs: outcome.latencyNs,
+                                                     stalledInCompaction: outcome.stalledInCompaction,
+                                                     stalledInReclaim: outcome.stalledInReclaim, atNs: at))
+            if let h = outcome.handle {
+                tags[spec.tag, default: []].append(h)
+                pool += 1
+            } else {
+                // The write ends short; the next one (if any) asks for its own target again.
+                if target >= total { return }
+                target = min(total, target + increment)
+            }
+            try throwIfRefused(run)
+            nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
+        }
+        run.pending = .hugetlbPool(spec: spec, order: order, total: total, increment: increment, target: target, pool: pool, nextAt: nextAt)
     }
 
     /// Walks on through the metadata step's tree (lookups make a dentry and an inode per file) until it is

@@ -250,7 +250,7 @@ extension WorkloadDefinition {
     private static func parseSysctl(_ r: JSONObjectReader) throws(MMError) -> WorkloadStep {
         try r.rejectUnknown(["name", "value"])
         let name = try r.requiredString("name")
-        guard ["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable"].contains(name) else {
+        guard WorkloadDefinition.settableSysctls.contains(name) else {
             throw .invalidConfig(field: r.field("name"), value: name,
                                  reason: "must be extfrag_threshold, min_free_kbytes, compact_unevictable_allowed or hugepages_treat_as_movable")
         }

@@ -3,45 +3,22 @@ import Foundation
 import Testing
 @testable import MMCore
 
-/// Workload definitions, the runner, presets and experiments.
+/// The workload runner: steps, actors, presets, determinism (their JSON: MMFormatTests/Workload).
 @Suite struct WorkloadTests {
-    static let examples: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples")
-
-    @Test func examplesParseAndFitAMachine() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: WorkloadTests.examples.path).filter { $0.hasSuffix(".json") }.sorted()
-        #expect(files.count >= 6)
-        for f in files {
-            let text = try String(contentsOf: WorkloadTests.examples.appendingPathComponent(f), encoding: .utf8)
-            let j = try JSON.parse(text)
-            if f.hasPrefix("experiment") {
-                let e = try Experiment(json: j)
-                #expect(e.variants.count >= 2, "\(f)")
-            } else {
-                let d = try WorkloadDefinition(json: j)
-                try d.validate(for: MachineConfig(memoryMiB: 1024))
-                #expect(WorkloadPresets.definition(named: d.name) == d, "\(f) matches its preset")
-            }
-        }
-    }
-
-    @Test func badDefinitionsNameThePath() throws {
-        func field(_ s: String) -> String? {
-            do { _ = try WorkloadDefinition(json: try JSON.parse(s)); return nil } catch let e as MMError { return e.jsonField } catch { return "?" }
-        }
-        #expect(field(#"{"steps":[{"fill":{"kind":"anon","fraction":2,"tag":"a"}}]}"#) == "steps[0].fill.fraction")
-        #expect(field(#"{"steps":[{"fill":{"kind":"anon","fraction":0.5,"mib":3,"tag":"a"}}]}"#) == "steps[0].fill.fraction")
-        #expect(field(#"{"steps":[{"run":{"ms":"x"}}]}"#) == "steps[0].run.ms")
-        #expect(field(#"{"steps":[{"high_alloc":{"count":3,"gfp":["__GFP_BOGUS"]}}]}"#) == "steps[0].high_alloc.gfp[0]")
-        #expect(field(#"{"steps":[{"start_actor":{"name":"a","mix":[]}}]}"#) == "steps[0].start_actor.mix")
-        #expect(field(#"{"steps":[{"sysctl":{"name":"extfrag_threshold","value":1001}}]}"#) == "steps[0].sysctl.value")
-        #expect(field(#"{"steps":[{"free":{"tag":"a","pattern":"sometimes"}}]}"#) == "steps[0].free.pattern")
-        #expect(field(#"{"seed":-1,"steps":[]}"#) == "seed")
-        #expect(field(#"{"steps":[{"fill":{},"free":{}}]}"#) == "steps[0]")
-        let order = WorkloadDefinition(name: "x", steps: [.highAlloc(HighAllocSpec(order: 12, total: .count(1)))])
-        #expect(throws: MMError.orderOutOfRange(field: FieldPath("steps").index(0).key("high_alloc").key("order"), order: 12, max: 10)) {
-            try order.validate(for: MachineConfig(memoryMiB: 64))
-        }
+    /// A definition built in Swift, not parsed, gets the parser's sysctl rules from `validate`: an
+    /// unknown name or a missing value is an error naming the field, before any step runs.
+    @Test func sysctlStepsAreCheckedBeforeTheyRun() throws {
+        let config = MachineConfig(memoryMiB: 64)
+        let unknown = WorkloadDefinition(name: "x", steps: [.run(ms: 1), .sysctl(name: "swappiness", value: 60)])
+        #expect(throws: MMError.self) { try unknown.validate(for: config) }
+        do { try unknown.validate(for: config) } catch { #expect(error.jsonField == "steps[1].sysctl.name") }
+        let missing = WorkloadDefinition(name: "x", steps: [.sysctl(name: "extfrag_threshold", value: nil)])
+        do { try missing.validate(for: config); Issue.record("a missing value passed") } catch { #expect(error.jsonField == "steps[0].sysctl.value") }
+        // min_free_kbytes alone may leave its value to hugeadm's recommendation.
+        try WorkloadDefinition(name: "x", steps: [.sysctl(name: "min_free_kbytes", value: nil)]).validate(for: config)
+        let m = try Machine(config)
+        #expect(throws: MMError.self) { _ = try m.runWorkload(missing) }
+        #expect(m.extfragThreshold == Machine.defaultExtfragThreshold)
     }
 
     @Test func sameSeedSameResultsByteForByte() throws {
@@ -113,21 +90,5 @@ import Testing
         #expect(fragmented.freeBlocksPerOrder[9] + fragmented.freeBlocksPerOrder[10] <= 2)
         #expect(r.highAllocAttempts > 0)
         #expect(m.checkConsistency().isEmpty)
-    }
-
-    @Test func experimentTablesHaveOneRowPerVariant() throws {
-        let e = try Experiment(json: try JSON.parse("""
-            {"template": {"memory_mib": 64}, "variants": [{"name": "vanilla", "compaction": false}, {"name": "t0", "sysctl": {"extfrag_threshold": 0}}],
-             "workload": {"steps": [{"fill": {"kind": "anon", "fraction": 1.0, "tag": "a"}}, {"free": {"tag": "a", "pattern": "random", "fraction": 0.6}},
-                                    {"high_alloc": {"count": 5, "stop_on_failure": false}}]}}
-            """))
-        #expect(e.variants[1].config.sysctl.extfragThreshold == 0)
-        #expect(e.variants[1].config.memoryMiB == 64)
-        let r = try e.run()
-        #expect(r.rows.count == 2)
-        #expect(r.csv.split(separator: "\n").count == 3)
-        #expect(r.markdown.hasPrefix("| " + ExperimentResult.columns.joined(separator: " | ") + " |"))
-        let stall = try #require(ExperimentResult.columns.firstIndex(of: "compact_stall"))
-        #expect(r.rows[0][stall] == "0")      // vanilla never stalls in compaction
     }
 }

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+import MMCore
+@testable import MMFormat
+
+/// Workload definitions as JSON: the examples directory parses and matches the presets; a bad
+/// definition is refused naming the JSON path of the member at fault.
+@Suite struct WorkloadDefinitionJSONTests {
+    static let examples: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples")
+
+    @Test func examplesParseAndFitAMachine() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: WorkloadDefinitionJSONTests.examples.path).filter { $0.hasSuffix(".json") }.sorted()
+        #expect(files.count >= 6)
+        for f in files {
+            let text = try String(contentsOf: WorkloadDefinitionJSONTests.examples.appendingPathComponent(f), encoding: .utf8)
+            let j = try JSON.parse(text)
+            if f.hasPrefix("experiment") {
+                let e = try Experiment(json: j)
+                #expect(e.variants.count >= 2, "\(f)")
+            } else {
+                let d = try WorkloadDefinition(json: j)
+                try d.validate(for: MachineConfig(memoryMiB: 1024))
+                #expect(WorkloadPresets.definition(named: d.name) == d, "\(f) matches its preset")
+            }
+        }
+    }
+
+    @Test func badDefinitionsNameThePath() throws {
+        func field(_ s: String) -> String? {
+            do { _ = try WorkloadDefinition(json: try JSON.parse(s)); return nil } catch let e as MMError { return e.jsonField } catch { return "?" }
+        }
+        #expect(field(#"{"steps":[{"fill":{"kind":"anon","fraction":2,"tag":"a"}}]}"#) == "steps[0].fill.fraction")
+        #expect(field(#"{"steps":[{"fill":{"kind":"anon","fraction":0.5,"mib":3,"tag":"a"}}]}"#) == "steps[0].fill.fraction")
+        #expect(field(#"{"steps":[{"run":{"ms":"x"}}]}"#) == "steps[0].run.ms")
+        #expect(field(#"{"steps":[{"high_alloc":{"count":3,"gfp":["__GFP_BOGUS"]}}]}"#) == "steps[0].high_alloc.gfp[0]")
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","mix":[]}}]}"#) == "steps[0].start_actor.mix")
+        #expect(field(#"{"steps":[{"sysctl":{"name":"extfrag_threshold","value":1001}}]}"#) == "steps[0].sysctl.value")
+        #expect(field(#"{"steps":[{"free":{"tag":"a","pattern":"sometimes"}}]}"#) == "steps[0].free.pattern")
+        #expect(field(#"{"seed":-1,"steps":[]}"#) == "seed")
+        #expect(field(#"{"steps":[{"fill":{},"free":{}}]}"#) == "steps[0]")
+        let order = WorkloadDefinition(name: "x", steps: [.highAlloc(HighAllocSpec(order: 12, total: .count(1)))])
+        #expect(throws: MMError.orderOutOfRange(field: FieldPath("steps").index(0).key("high_alloc").key("order"), order: 12, max: 10)) {
+            try order.validate(for: MachineConfig(memoryMiB: 64))
+        }
+    }
+}
