@@ -7,7 +7,7 @@
 /// - `nextOrOwner`, `prevOrContent` (4 bytes each): for a free head the free-list links (next, prev
 ///   pfn: `page->lru`); for an allocated head the owner's handle slot (the reverse map) and the content
 ///   word the owner wrote. Tail pages of an allocation keep their own content word in `prevOrContent`.
-///   (Snapshots name the two arrays `pages.nextOrOwner` and `pages.prevOrContent`, as they always have.)
+///   (Snapshots name the two arrays `pages.a` and `pages.b`, as they always have.)
 ///
 /// Zero means "tail page, nothing set", so a freshly `calloc`ed machine needs only its free heads written.
 struct PageArrays {
