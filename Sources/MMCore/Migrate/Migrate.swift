@@ -78,6 +78,9 @@ extension Machine {
         var free = cc.freepages.count
         defer { cc.freepages.removeLast(cc.freepages.count - free) }
         var migrated = 0
+        // Pages moved (not freed under us): each costs `costs.migratePage` of simulated time, added once at
+        // the end (the run's time is only read between steps, and the sum of wrapping adds is the same).
+        var moved = 0
         var pass = 0
         var retry = true
         outer: while pass < 10 && retry {
@@ -106,7 +109,7 @@ extension Machine {
                 switch unmapAndMove(pfn: pfn, target: target, zone: cc.zone) {
                 case .migrated:
                     migrated += 1
-                    cc.durationNs &+= costs.migratePage
+                    moved &+= 1
                     i += 1
                 case .freedUnderUs:
                     migrated += 1
@@ -134,6 +137,7 @@ extension Machine {
             }
             pass += 1
         }
+        cc.durationNs &+= UInt64(moved) &* costs.migratePage
         cc.migratepages.removeAll(keepingCapacity: true)
         cc.migratepages.append(contentsOf: list)
         return (migrated, list.count)
