@@ -41,30 +41,35 @@ extension Machine {
         }
         var scanned = 0
         let z = cc.zone
-        // The batch is gathered in a local array and given back at the end (appending to `cc`'s own would
-        // write the array back into `cc` on every page).
-        var batch: [Int32] = []
-        swap(&batch, &cc.migratepages)
-        while low < end {
-            let order = freeBlockOrder(low)
-            if order >= 0 {
-                // The seed steps over a free block a pfn at a time; none of its pages is an LRU page, so
-                // the whole block (to the window's end) is counted as scanned and stepped over at once.
-                let next = min(low &+ (1 &<< order), end)
-                scanned &+= next &- low
-                low = next
-                continue
+        // The batch is gathered in a small buffer of its own and appended to `cc.migratepages` at the end
+        // (appending to `cc`'s array page by page checks its uniqueness and capacity on every page).
+        // (compactZoneStep isolates only when the last batch has been migrated: the list is empty here.)
+        precondition(cc.migratepages.isEmpty, "isolate_migratepages with a batch still isolated")
+        let room = Machine.compactClusterMax
+        var taken = 0
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: Machine.compactClusterMax) { batch in
+            while low < end {
+                let order = freeBlockOrder(low)
+                if order >= 0 {
+                    // The seed steps over a free block a pfn at a time; none of its pages is an LRU page, so
+                    // the whole block (to the window's end) is counted as scanned and stepped over at once.
+                    let next = min(low &+ (1 &<< order), end)
+                    scanned &+= next &- low
+                    low = next
+                    continue
+                }
+                scanned &+= 1
+                let l = migrationLru(pfn: low)
+                if l >= 0 {
+                    isolateLruPage(pfn: low, zone: z, list: l)
+                    batch[taken] = Int32(truncatingIfNeeded: low)
+                    taken &+= 1
+                    if taken == room { break }
+                }
+                low &+= 1
             }
-            scanned &+= 1
-            let l = migrationLru(pfn: low)
-            if l >= 0 {
-                isolateLruPage(pfn: low, zone: z, list: l)
-                batch.append(Int32(truncatingIfNeeded: low))
-                if batch.count == Machine.compactClusterMax { break }
-            }
-            low &+= 1
+            cc.migratepages.append(contentsOf: UnsafeBufferPointer(rebasing: batch[0..<taken]))
         }
-        swap(&batch, &cc.migratepages)
         cc.migrateScanned += scanned
         cc.isolatedMigrate += cc.migratepages.count
         cc.durationNs &+= UInt64(scanned) &* costs.scanPage &+ UInt64(cc.migratepages.count) &* costs.isolatePage

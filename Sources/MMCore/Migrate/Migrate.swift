@@ -26,17 +26,19 @@ extension Machine {
             return .freedUnderUs
         }
         if migrationBlocked(pfn: pfn) { return .retry }
-        let s = p.state[pfn]
+        let s = p.state[pfn], ob = p.order[pfn]
         let slot = Int(p.nextOrOwner[pfn])
         // The new page takes the old one's state (kind, dirty, active), order byte (referenced,
         // mlocked), owner slot and content word, and goes back on the LRU (`putback_lru_page(newpage)`).
-        p.state[target] = s & ~PageState.isolated
-        p.order[target] = p.order[pfn]
+        let newState = s & ~PageState.isolated
+        p.state[target] = newState
+        p.order[target] = ob
         p.nextOrOwner[target] = p.nextOrOwner[pfn]
         p.prevOrContent[target] = p.prevOrContent[pfn]
         handles.pfn[slot] = UInt32(truncatingIfNeeded: target)
-        // Its list: a plain one (code below `LruList.count`) unless the state says otherwise.
-        let code = Int(lruCode(pfn: target))
+        // Its list: a plain one (code below `LruList.count`) unless the state says otherwise
+        // (`lruCode(pfn: target)` from the bytes just written).
+        let code = Int(UInt8(truncatingIfNeeded: headLruInfo[Machine.headLruIndex(state: newState, orderByte: ob)]))
         if code < LruList.count {
             lruAdd(slot: slot, listIndex: z.rawValue &* LruList.count &+ code, pages: 1)
         } else {
@@ -78,62 +80,72 @@ extension Machine {
         var free = cc.freepages.count
         defer { cc.freepages.removeLast(cc.freepages.count - free) }
         var migrated = 0
+        // Pages moved (not freed under us): each costs `costs.migratePage` of simulated time, added once at
+        // the end (the run's time is only read between steps, and the sum of wrapping adds is the same).
+        var moved = 0
         var pass = 0
         var retry = true
-        outer: while pass < 10 && retry {
+        while pass < 10 && retry {
             retry = false
             var kept = 0
             var i = 0
-            defer {
-                // What was not reached this pass (after -ENOMEM) stays after the pages kept for a retry.
-                if kept < i {
-                    let rest = list.count - i
-                    for k in 0..<rest { list[kept &+ k] = list[i &+ k] }
-                    list.removeLast(i - kept)
-                }
-            }
-            while i < list.count {
-                let pfn = Int(list[i])
-                // compaction_alloc: refill the private free list when it runs dry.
-                if free == 0 {
-                    cc.freepages.removeAll(keepingCapacity: true)
-                    isolateFreepages(&cc)
-                    free = cc.freepages.count
-                    if free == 0 { break outer }   // -ENOMEM
-                }
-                free -= 1
-                let target = Int(cc.freepages[free])
-                switch unmapAndMove(pfn: pfn, target: target, zone: cc.zone) {
-                case .migrated:
-                    migrated += 1
-                    cc.durationNs &+= costs.migratePage
-                    i += 1
-                case .freedUnderUs:
-                    migrated += 1
-                    cc.freedWhileIsolated += 1
-                    i += 1
-                case .retry:
-                    if modern == nil {
-                        // 2.6.35 `unmap_and_move` on -EAGAIN: `putback_lru_page(newpage)` frees the unused
-                        // target to the buddy allocator (there is no `put_new_page` callback yet), so each
-                        // retry of a page that cannot move costs compaction one isolated free page.
-                        freeIsolatedTarget(target, zone: cc.zone)
-                    } else {
-                        // 6.6: `put_new_page` (`compaction_free`) returns it to the private list (to its
-                        // end, where it still is).
-                        free += 1
+            var stop = false
+            // The pass reads and filters the list through its buffer (no bounds checks or count reloads
+            // a page); `cc` is another variable, so `isolate_freepages` may grow `cc.freepages` meanwhile.
+            let n = list.count
+            list.withUnsafeMutableBufferPointer { buf in
+                while i < n {
+                    let pfn = Int(buf[i])
+                    // compaction_alloc: refill the private free list when it runs dry.
+                    if free == 0 {
+                        cc.freepages.removeAll(keepingCapacity: true)
+                        isolateFreepages(&cc)
+                        free = cc.freepages.count
+                        if free == 0 { stop = true; return }   // -ENOMEM
                     }
-                    cc.durationNs &+= costs.migrateFail
-                    retry = true
-                    list[kept] = list[i]
-                    kept += 1
-                    i += 1
-                case .noTarget:
-                    break outer
+                    free -= 1
+                    let target = Int(cc.freepages[free])
+                    switch unmapAndMove(pfn: pfn, target: target, zone: cc.zone) {
+                    case .migrated:
+                        migrated += 1
+                        moved &+= 1
+                        i += 1
+                    case .freedUnderUs:
+                        migrated += 1
+                        cc.freedWhileIsolated += 1
+                        i += 1
+                    case .retry:
+                        if modern == nil {
+                            // 2.6.35 `unmap_and_move` on -EAGAIN: `putback_lru_page(newpage)` frees the unused
+                            // target to the buddy allocator (there is no `put_new_page` callback yet), so each
+                            // retry of a page that cannot move costs compaction one isolated free page.
+                            freeIsolatedTarget(target, zone: cc.zone)
+                        } else {
+                            // 6.6: `put_new_page` (`compaction_free`) returns it to the private list (to its
+                            // end, where it still is).
+                            free += 1
+                        }
+                        cc.durationNs &+= costs.migrateFail
+                        retry = true
+                        buf[kept] = buf[i]
+                        kept += 1
+                        i += 1
+                    case .noTarget:
+                        stop = true
+                        return
+                    }
                 }
             }
+            // What was not reached this pass (after -ENOMEM) stays after the pages kept for a retry.
+            if kept < i {
+                let rest = n - i
+                for k in 0..<rest { list[kept &+ k] = list[i &+ k] }
+                list.removeLast(i - kept)
+            }
+            if stop { break }
             pass += 1
         }
+        cc.durationNs &+= UInt64(moved) &* costs.migratePage
         cc.migratepages.removeAll(keepingCapacity: true)
         cc.migratepages.append(contentsOf: list)
         return (migrated, list.count)
