@@ -15,7 +15,8 @@ public struct ZoneID: RawRepresentable, Hashable, Comparable, Sendable, CustomSt
     public var description: String { rawValue.description }
 }
 
-/// Per-zone tables are indexed by zone id: `zones[z]`, `lruSizes[z]`, a per-zone `RawArray`'s `[z]`.
+/// Per-zone tables are indexed by zone id: `zones[z]`, the modern profile's `ms.nrReservedHighatomic[z]`,
+/// a per-zone `RawArray`'s `zonePagesScanned[z]`.
 extension Array {
     @inlinable public subscript(z: ZoneID) -> Element {
         @inline(__always) get { self[z.rawValue] }
