@@ -324,6 +324,11 @@ final class Router: Sendable {
     /// (the dashboard's pages do), and CORS for an allowed cross-origin caller.
     private func finish(_ r: Response, _ request: Request) -> Response {
         var r = r
+        if r.headers.isEmpty && request.origin == nil {
+            // The common case: the four headers as one array built once (no appends, no allocation).
+            r.headers = Router.standardHeaders
+            return r
+        }
         var has = (csp: false, cache: false)
         for (k, _) in r.headers {
             if k == "Content-Security-Policy" { has.csp = true }
@@ -339,6 +344,12 @@ final class Router: Sendable {
         }
         return r
     }
+
+    /// What `finish` adds to an answer that has no headers of its own, for a request without Origin.
+    private static let standardHeaders: [(String, String)] = [
+        ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+        ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"), ("Cache-Control", "no-store"),
+    ]
 
     /// A CORS preflight: 204 with what the path allows for an allowed origin, 403 for any other.
     private func preflight(_ request: Request, _ resolution: Resolution) throws(Problem) -> Response {
@@ -425,6 +436,8 @@ private struct PathMatcher: Sendable {
     private let names: [String]
     /// Per pattern (in `RouteTable.entries` order): its first index in `segments` and its segment count.
     private let patterns: [(first: Int, count: Int)]
+    /// By segment count: the patterns with that many segments, in `patterns` order.
+    private let byCount: [[Int]]
     /// The most segments any pattern has: a path with more matches none.
     private let maxSegments: Int
 
@@ -451,6 +464,7 @@ private struct PathMatcher: Sendable {
         self.patterns = patterns
         maxSegments = patterns.map(\.count).max() ?? 0
         precondition(maxSegments < 64, "a pattern's score is a 64-bit mask")
+        byCount = (0...maxSegments).map { n in patterns.indices.filter { patterns[$0].count == n } }
     }
 
     /// The most specific pattern matching `path` (the path split at every `/`, the part before the
@@ -476,12 +490,15 @@ private struct PathMatcher: Sendable {
             return segments.withUnsafeBufferPointer { segs in
                 bytes.withUnsafeBufferPointer { lit in
                     var best = -1, bestScore: UInt64 = 0
-                    for (e, p) in patterns.enumerated() where p.count == slashes {
+                    for e in byCount[slashes] {
+                        let p = patterns[e]
                         // Bit (count - 1 - i) set: segment i is a literal. Leftmost first, so the
                         // more specific pattern has the larger score.
                         var score: UInt64 = 0
                         var ok = true
-                        for i in 0..<slashes {
+                        // Last segment first: the patterns of one length differ mostly at the end
+                        // (`/v1/machines/{name}/stats`, `…/buddyinfo`, …), so a mismatch shows at once.
+                        for i in (0..<slashes).reversed() {
                             let s = segs[p.first + i]
                             let a = cut[i] + 1, len = cut[i + 1] - a
                             if s.length < 0 {
@@ -501,7 +518,7 @@ private struct PathMatcher: Sendable {
                     }
                     guard best >= 0 else { return .none }
                     let p = patterns[best]
-                    var params: [String: String] = [:]
+                    var params = [String: String](minimumCapacity: 2)
                     for i in 0..<p.count where segs[p.first + i].length < 0 {
                         let a = cut[i] + 1
                         params[names[p.first + i]] = String(decoding: UnsafeBufferPointer(start: base + a, count: cut[i + 1] - a), as: UTF8.self)
