@@ -176,6 +176,8 @@ def main():
     ap.add_argument("--compaction-samples", type=int, default=300,
                     help="compaction rounds continue until this many stats requests were timed during them")
     ap.add_argument("--compaction-rounds", type=int, default=12, help="at most this many compactions")
+    ap.add_argument("--c-nice", default="match",
+                    help="nice value of the C server: 'match' (that of the service's HTTP threads) or a number")
     args = ap.parse_args()
 
     swift, sport = start([args.swift, "--port", "0", "--threads", str(args.threads), "--log-level", "warning"],
@@ -196,9 +198,10 @@ def main():
         # and a server thread at -5 preempts wrk more often and serves fewer requests per wake-up: the
         # bare C server at -5 spends ~1.7 us more CPU per /healthz and answers ~13 % fewer req/s than at
         # 0. So the C server runs at the nice value the service's HTTP threads have, like for like.
-        nice = http_thread_nice(swift.pid)
+        nice = http_thread_nice(swift.pid) if args.c_nice == "match" else int(args.c_nice)
         prefix = ["nice", "-n", str(nice)] if nice != 0 else []
-        out("http_thread_nice", nice, "")
+        out("http_thread_nice", http_thread_nice(swift.pid), "")
+        out("c_server_nice", nice, "")
         c_health, hport = start(prefix + [args.c, str(free_port()), str(args.threads)], r"listening on (\d+)")
         c_stats, cport = start(prefix + [args.c, str(free_port()), str(args.threads), tmp.name], r"listening on (\d+)")
         procs += [c_health, c_stats]
