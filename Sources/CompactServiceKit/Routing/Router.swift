@@ -211,7 +211,7 @@ final class Router: Sendable {
 
     /// `resolve` for a path with non-ASCII bytes: split into Characters (a `/` followed by a combining
     /// mark is one Character, not a separator), as every path was matched before `PathMatcher`.
-    private func resolveSplitting(method: String, path: String) -> Resolution {
+    func resolveSplitting(method: String, path: String) -> Resolution {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         var best: (entry: PathEntry, score: [Bool], params: [String: String])?
         for e in entries where e.segments.count == parts.count {
