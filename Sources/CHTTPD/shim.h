@@ -33,6 +33,13 @@ static inline const struct sockaddr *chttpd_client_address(struct MHD_Connection
     return info ? info->client_addr : NULL;
 }
 
+/* The connection's socket context, set by the MHD_OPTION_NOTIFY_CONNECTION callback (MHD_get_connection_info
+   is variadic), or NULL. */
+static inline void *chttpd_socket_context(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
 /* glibc's malloc: a fixed mmap threshold (blocks at least this large are mapped on their own and
    unmapped when freed; fixing it stops glibc raising it after such frees) and the free memory at a heap's
    top above which it is given back. mallopt is not visible to Swift through Glibc. */

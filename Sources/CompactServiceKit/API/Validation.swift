@@ -6,14 +6,19 @@ import MMFormat
 enum Validation {
     /// Machine names: `[a-z0-9][a-z0-9_-]{0,62}`.
     static func isValidName(_ s: String) -> Bool {
-        let u = Array(s.utf8)
+        // On the UTF-8 view itself, with no array of it: every request naming a machine checks this.
+        let u = s.utf8
         guard (1...63).contains(u.count) else { return false }
         func ok(_ c: UInt8, first: Bool) -> Bool {
             (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
                 || (!first && (c == UInt8(ascii: "_") || c == UInt8(ascii: "-")))
         }
-        guard ok(u[0], first: true) else { return false }
-        return u.dropFirst().allSatisfy { ok($0, first: false) }
+        var first = true
+        for c in u {
+            guard ok(c, first: first) else { return false }
+            first = false
+        }
+        return true
     }
 
     static let namePattern = "[a-z0-9][a-z0-9_-]{0,62}"

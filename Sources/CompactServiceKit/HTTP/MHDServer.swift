@@ -145,6 +145,7 @@ final class MHDServer: Sendable {
         var options: [MHD_OptionItem] = [
             MHD_OptionItem(option: .THREAD_POOL_SIZE, value: max(1, threads), ptr_value: nil),
             MHD_OptionItem(option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompleted, to: Int.self), ptr_value: cls),
+            MHD_OptionItem(option: .NOTIFY_CONNECTION, value: unsafeBitCast(connectionNotify, to: Int.self), ptr_value: nil),
             MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(sa)),
             MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: connectionTimeout, ptr_value: nil),
             MHD_OptionItem(option: .UNESCAPE_CALLBACK, value: unsafeBitCast(unescapeCallback, to: Int.self), ptr_value: nil),
@@ -408,23 +409,30 @@ final class MHDServer: Sendable {
             RequestID.isSane($0) ? $0 : nil
         }
         let number = clientID == nil ? nextRequestNumber(shard: shard) : 0
-        guard let resp = MHD_create_response_from_buffer(
-            f.bodyCount, UnsafeMutableRawPointer(bitPattern: f.body), .RESPMEM_PERSISTENT) else {
-            log.error("GET \(String(cString: f.path)) could not create a response")
-            return .NO
-        }
-        MHD_add_response_header(resp, cString("Content-Type"), f.contentType)
-        MHD_add_response_header(resp, cString("X-Content-Type-Options"), cString("nosniff"))
-        for k in 0..<f.headerCount { MHD_add_response_header(resp, f.headers[2 * k], f.headers[2 * k + 1]) }
-        if let clientID {
-            MHD_add_response_header(resp, cString("X-Request-ID"), clientID)
+        // MHD gives every connection its state at NOTIFY_CONNECTION; a throwaway one would do as well
+        // (it releases the response once MHD has it).
+        let cs = MHDServer.connectionState(conn) ?? ConnectionState()
+        let resp: OpaquePointer
+        if let kept = cs.fixed(fixed.slot) {
+            resp = kept
         } else {
-            RequestID.withCString(prefix: idPrefix, number: number) {
-                _ = MHD_add_response_header(resp, cString("X-Request-ID"), $0)
+            guard let created = MHD_create_response_from_buffer(
+                f.bodyCount, UnsafeMutableRawPointer(bitPattern: f.body), .RESPMEM_PERSISTENT) else {
+                log.error("GET \(String(cString: f.path)) could not create a response")
+                return .NO
             }
+            MHD_add_response_header(created, cString("Content-Type"), f.contentType)
+            MHD_add_response_header(created, cString("X-Content-Type-Options"), cString("nosniff"))
+            for k in 0..<f.headerCount { MHD_add_response_header(created, f.headers[2 * k], f.headers[2 * k + 1]) }
+            cs.keep(created, fixedSlot: fixed.slot)
+            resp = created
+        }
+        if let clientID {
+            cs.setRequestID(clientID)
+        } else {
+            RequestID.withCString(prefix: idPrefix, number: number) { cs.setRequestID($0) }
         }
         let ok = MHD_queue_response(conn, 200, resp)
-        MHD_destroy_response(resp)
         let ns = fixed.elapsedNs(now: monotonicNs())
         count(routeIndex: f.routeIndex, method: "GET", status: 200, ns: ns, shard: shard)
         if log.enabled(.info) {
@@ -507,6 +515,10 @@ final class MHDServer: Sendable {
 
     /// Turns a `Response` into an MHD response, queues it and writes the request's log line.
     func queue(_ conn: OpaquePointer, _ st: RequestState, _ r: Response) -> MHD_Result {
+        if r.status == 200, case .bytes(let b) = r.body, !b.isEmpty, b.count <= ConnectionState.maxKeptBody,
+           st.method == "GET" || st.method == "HEAD" {
+            return queueKept(conn, st, r, b, MHDServer.connectionState(conn) ?? ConnectionState())
+        }
         let resp: OpaquePointer?
         switch r.body {
         case .bytes(let b):
@@ -518,6 +530,39 @@ final class MHDServer: Sendable {
         }
         guard let resp else { return responseFailed(st) }
         return queue(conn, st, resp, status: r.status, contentType: r.contentType, headers: r.headers)
+    }
+
+    /// A 200 answer to a GET (or HEAD) from the connection's kept response when it is the same answer
+    /// (a cached document polled again: the same bytes, headers and Content-Type), else from a new
+    /// response that the connection then keeps; either way with this request's X-Request-ID.
+    private func queueKept(_ conn: OpaquePointer, _ st: RequestState, _ r: Response, _ b: [UInt8], _ cs: ConnectionState) -> MHD_Result {
+        let address = b.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let resp: OpaquePointer
+        if let kept = cs.document(status: r.status, contentType: r.contentType, headers: r.headers, body: address, count: b.count) {
+            resp = kept
+        } else {
+            // The body is not copied: the response keeps the array (and so its storage) alive.
+            let owner = Unmanaged.passRetained(BodyOwner(b)).toOpaque()
+            guard let created = MHD_create_response_from_buffer_with_free_callback_cls(
+                b.count, UnsafeMutableRawPointer(bitPattern: address), releaseBody, owner) else {
+                Unmanaged<BodyOwner>.fromOpaque(owner).release()
+                return responseFailed(st)
+            }
+            if let ct = r.contentType { withCStr(ct) { MHD_add_response_header(created, cString("Content-Type"), $0) } }
+            for (k, v) in r.headers { withCStr(k) { k in withCStr(v) { MHD_add_response_header(created, k, $0) } } }
+            cs.keep(created, status: r.status, contentType: r.contentType, headers: r.headers, body: address, count: b.count)
+            resp = created
+        }
+        st.responded = true
+        st.withRequestIDCString { cs.setRequestID($0) }
+        let ok = MHD_queue_response(conn, UInt32(r.status), resp)
+        finished(st, status: r.status)
+        return ok
+    }
+
+    /// The connection's `ConnectionState` (see HTTP/ReusedResponse.swift), or nil.
+    @inline(__always) static func connectionState(_ conn: OpaquePointer) -> ConnectionState? {
+        chttpd_socket_context(conn).map { Unmanaged<ConnectionState>.fromOpaque($0).takeUnretainedValue() }
     }
 
     /// Adds the headers to `resp` (Content-Type, X-Request-ID, then `headers`), queues it, releases our

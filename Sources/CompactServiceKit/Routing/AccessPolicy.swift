@@ -73,6 +73,8 @@ struct AccessPolicy: Sendable {
     /// The host part of a Host header value, lower case: `Example.org:8080` → `example.org`,
     /// `[::1]:80` → `[::1]`.
     static func normalHost(_ value: String) -> String {
+        var ascii = value
+        if let h = ascii.withUTF8({ asciiNormalHost($0) }) { return h }
         let v = value.lowercased().trimmingASCIIWhitespace()
         if v.hasPrefix("[") {
             if let end = v.firstIndex(of: "]") { return String(v[...end]) }
@@ -80,6 +82,29 @@ struct AccessPolicy: Sendable {
         }
         if let colon = v.lastIndex(of: ":"), v.firstIndex(of: ":") == colon { return String(v[..<colon]) }
         return v
+    }
+
+    /// `normalHost` of an ASCII value, worked out on its bytes (one String, no intermediate ones: the
+    /// Host check runs on every request); nil when the value has a non-ASCII byte.
+    private static func asciiNormalHost(_ v: UnsafeBufferPointer<UInt8>) -> String? {
+        for c in v where c >= 0x80 { return nil }
+        func ws(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+        var s = 0, e = v.count
+        while s < e, ws(v[s]) { s += 1 }
+        while e > s, ws(v[e - 1]) { e -= 1 }
+        if s < e && v[s] == UInt8(ascii: "[") {
+            if let close = (s..<e).first(where: { v[$0] == UInt8(ascii: "]") }) { e = close + 1 }
+        } else if let first = (s..<e).first(where: { v[$0] == UInt8(ascii: ":") }),
+                  (first + 1..<e).allSatisfy({ v[$0] != UInt8(ascii: ":") }) {
+            e = first
+        }
+        return String(unsafeUninitializedCapacity: e - s) { out in
+            for i in s..<e {
+                let c = v[i]
+                out[i - s] = c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") ? c | 0x20 : c
+            }
+            return e - s
+        }
     }
 
     /// 421 unless `Host` names this service. A request without `Host` (HTTP/1.0) passes: browsers, the

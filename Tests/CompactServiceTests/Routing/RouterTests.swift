@@ -53,6 +53,50 @@ struct RouterTests {
         #expect(q.status == 404)
     }
 
+    /// An ASCII path matched on its bytes resolves as the Character-based code (every path's matcher
+    /// before, non-ASCII paths' now) resolves it: every registered pattern filled in, and edge cases.
+    @Test func byteMatchingResolvesAsSplitting() {
+        var paths = ["/", "", "v1/machines/m1/stats", "/v1/machines//stats", "/v1/machines/m1/stats/", "//", "/v1//",
+                     "/v1/machines/m1/allocations/free", "/v1/machines/m1/allocations/42", "/healthz/", "/v1/jobs/x/y/z/w/v/u"]
+        for (_, pattern) in router.registered {
+            let filled = pattern.split(separator: "/", omittingEmptySubsequences: false).map {
+                $0.hasPrefix("{") ? "p1" : String($0)
+            }.joined(separator: "/")
+            paths += [filled, filled + "/", filled + "/x", String(filled.dropLast())]
+        }
+        for path in paths {
+            for method in ["GET", "POST", "DELETE", "HEAD"] {
+                switch (router.resolve(method: method, path: path), router.resolveSplitting(method: method, path: path)) {
+                case (.route(let a, let pa), .route(let b, let pb)):
+                    #expect(a === b, "\(method) \(path)")
+                    #expect(pa == pb, "\(method) \(path)")
+                case (.problem(let a), .problem(let b)):
+                    #expect(a.status == b.status && a.detail == b.detail, "\(method) \(path)")
+                default:
+                    Issue.record("\(method) \(path): one resolved, the other did not")
+                }
+            }
+        }
+        // Non-ASCII: a `/` followed by a combining mark is one Character, not a separator.
+        guard case .route(let r, let params) = router.resolve(method: "GET", path: "/v1/machines/\u{E9}t\u{E9}/stats") else {
+            Issue.record("no route")
+            return
+        }
+        #expect(r.pattern == "/v1/machines/{name}/stats")
+        #expect(params["name"] == "\u{E9}t\u{E9}")
+    }
+
+    /// The Host check normalises on bytes for ASCII and as before for anything else.
+    @Test func hostNormalisation() {
+        #expect(AccessPolicy.normalHost(" Example.ORG:8080 ") == "example.org")
+        #expect(AccessPolicy.normalHost("[::1]:80") == "[::1]")
+        #expect(AccessPolicy.normalHost("[::1") == "[::1")
+        #expect(AccessPolicy.normalHost("::1") == "::1")
+        #expect(AccessPolicy.normalHost("LOCALHOST") == "localhost")
+        #expect(AccessPolicy.normalHost("\u{C9}xample:1") == "\u{E9}xample")
+        #expect(AccessPolicy.normalHost("") == "")
+    }
+
     @Test func bearerComparison() {
         let t = Array("s3cret".utf8)
         #expect(AccessPolicy.bearer("Bearer s3cret").map { AccessPolicy.constantTimeEqual($0, t) } == true)
