@@ -115,16 +115,7 @@ extension Machine {
                         cc.freedWhileIsolated += 1
                         i += 1
                     case .retry:
-                        if modern == nil {
-                            // 2.6.35 `unmap_and_move` on -EAGAIN: `putback_lru_page(newpage)` frees the unused
-                            // target to the buddy allocator (there is no `put_new_page` callback yet), so each
-                            // retry of a page that cannot move costs compaction one isolated free page.
-                            freeIsolatedTarget(target, zone: cc.zone)
-                        } else {
-                            // 6.6: `put_new_page` (`compaction_free`) returns it to the private list (to its
-                            // end, where it still is).
-                            free += 1
-                        }
+                        releaseRetriedTarget(target, zone: cc.zone, free: &free)
                         cc.durationNs &+= costs.migrateFail
                         retry = true
                         buf[kept] = buf[i]
@@ -136,12 +127,7 @@ extension Machine {
                     }
                 }
             }
-            // What was not reached this pass (after -ENOMEM) stays after the pages kept for a retry.
-            if kept < i {
-                let rest = n - i
-                for k in 0..<rest { list[kept &+ k] = list[i &+ k] }
-                list.removeLast(i - kept)
-            }
+            Machine.closeRetryGap(&list, kept: kept, reached: i)
             if stop { break }
             pass += 1
         }
@@ -149,5 +135,25 @@ extension Machine {
         cc.migratepages.removeAll(keepingCapacity: true)
         cc.migratepages.append(contentsOf: list)
         return (migrated, list.count)
+    }
+
+    /// The target of a page that returned -EAGAIN. 2.6.35's `unmap_and_move`: `putback_lru_page(newpage)`
+    /// frees the unused target to the buddy allocator (there is no `put_new_page` callback yet), so each
+    /// retry of a page that cannot move costs compaction one isolated free page. 6.6: `put_new_page`
+    /// (`compaction_free`) returns it to the private list (to its end, where it still is: `free` counts
+    /// the targets left there).
+    @inline(__always)
+    private func releaseRetriedTarget(_ target: Int, zone: ZoneID, free: inout Int) {
+        if modern == nil { freeIsolatedTarget(target, zone: zone) } else { free += 1 }
+    }
+
+    /// After a pass that kept `kept` pages for a retry out of the `reached` it worked on: what it did not
+    /// reach (after -ENOMEM) moves up to follow them, in order.
+    @inline(__always)
+    static func closeRetryGap(_ list: inout [Int32], kept: Int, reached i: Int) {
+        guard kept < i else { return }
+        let rest = list.count - i
+        for k in 0..<rest { list[kept &+ k] = list[i &+ k] }
+        list.removeLast(i - kept)
     }
 }
