@@ -199,45 +199,10 @@ final class Router: Sendable {
             return Router.select(entries[l.entry], method: method, params: [:])
         }
         var p = path
-        switch p.withUTF8({ matcher.match($0) }) {
-        case .found(let entry, let params):
-            return Router.select(entries[entry], method: method, params: params)
-        case .none:
-            return .problem(Problem.notFound(nil, "no resource at \(path.prefix(200))"))
-        case .notASCII:
-            return resolveSplitting(method: method, path: path)
-        }
-    }
-
-    /// `resolve` for a path with non-ASCII bytes: split into Characters (a `/` followed by a combining
-    /// mark is one Character, not a separator), as every path was matched before `PathMatcher`.
-    func resolveSplitting(method: String, path: String) -> Resolution {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        var best: (entry: PathEntry, score: [Bool], params: [String: String])?
-        for e in entries where e.segments.count == parts.count {
-            var params: [String: String] = [:]
-            var score: [Bool] = []
-            var ok = true
-            for (seg, part) in zip(e.segments, parts) {
-                switch seg {
-                case .literal(let l):
-                    if l != part { ok = false }
-                    score.append(true)
-                case .param(let n):
-                    if part.isEmpty { ok = false }
-                    params[n] = String(part)
-                    score.append(false)
-                }
-                if !ok { break }
-            }
-            guard ok else { continue }
-            if let b = best, !Router.moreSpecific(score, than: b.score) { continue }
-            best = (e, score, params)
-        }
-        guard let (entry, _, params) = best else {
+        guard let (entry, params) = p.withUTF8({ matcher.match($0) }) else {
             return .problem(Problem.notFound(nil, "no resource at \(path.prefix(200))"))
         }
-        return Router.select(entry, method: method, params: params)
+        return Router.select(entries[entry], method: method, params: params)
     }
 
     /// The route of `method` on a matched path, or 405 with `Allow`.
@@ -247,11 +212,6 @@ final class Router: Sendable {
                                     headers: [("Allow", entry.allow)]))
         }
         return .route(route, params: params)
-    }
-
-    private static func moreSpecific(_ a: [Bool], than b: [Bool]) -> Bool {
-        for (x, y) in zip(a, b) where x != y { return x }
-        return false
     }
 
     /// Runs a resolved request: authorization, content type, then the handler. Every error, thrown
@@ -416,17 +376,13 @@ struct RequestContext: Sendable {
     func jsonBody() throws(Problem) -> JSON { try Validation.jsonObject(request.body) }
 }
 
-/// The route patterns as flat tables, matched against a path's bytes: no Substring, array or
+/// The route patterns as flat tables, matched against a path's UTF-8 bytes: no Substring, array or
 /// dictionary per candidate pattern (splitting the path and building each candidate's parameters and
 /// score cost ~45k instructions per request on /v1/machines/{name}/stats, a third of its time). The
-/// winner's parameters become Strings once. For ASCII paths only: in ASCII every `/` is a Character of
-/// its own and equal Strings are equal bytes, so the result is the one `resolveSplitting` gives.
+/// winner's parameters become Strings once. Every `/` byte separates segments (a URL path is bytes:
+/// a `/` followed by a combining mark is a separator too), and the literals are ASCII, so a segment
+/// with other bytes can only be a parameter's value.
 private struct PathMatcher: Sendable {
-    enum Match {
-        case found(entry: Int, params: [String: String])
-        case none
-        case notASCII
-    }
 
     /// Every literal segment's bytes, one after the other.
     private let bytes: [UInt8]
@@ -469,16 +425,12 @@ private struct PathMatcher: Sendable {
 
     /// The most specific pattern matching `path` (the path split at every `/`, the part before the
     /// first dropped) and its parameters.
-    func match(_ path: UnsafeBufferPointer<UInt8>) -> Match {
+    func match(_ path: UnsafeBufferPointer<UInt8>) -> (entry: Int, params: [String: String])? {
         let n = path.count
-        guard let base = path.baseAddress, n > 0 else { return .none }
+        guard let base = path.baseAddress, n > 0 else { return nil }
         var slashes = 0
-        for i in 0..<n {
-            let c = base[i]
-            if c >= 0x80 { return .notASCII }
-            if c == UInt8(ascii: "/") { slashes += 1 }
-        }
-        guard slashes > 0, slashes <= maxSegments else { return .none }
+        for i in 0..<n where base[i] == UInt8(ascii: "/") { slashes += 1 }
+        guard slashes > 0, slashes <= maxSegments else { return nil }
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: slashes + 1) { cut in
             // cut[i] is the position of the i-th `/`; segment i runs from cut[i] + 1 to cut[i + 1].
             var k = 0
@@ -516,14 +468,14 @@ private struct PathMatcher: Sendable {
                             bestScore = score
                         }
                     }
-                    guard best >= 0 else { return .none }
+                    guard best >= 0 else { return nil }
                     let p = patterns[best]
                     var params = [String: String](minimumCapacity: 2)
                     for i in 0..<p.count where segs[p.first + i].length < 0 {
                         let a = cut[i] + 1
                         params[names[p.first + i]] = String(decoding: UnsafeBufferPointer(start: base + a, count: cut[i + 1] - a), as: UTF8.self)
                     }
-                    return .found(entry: best, params: params)
+                    return (best, params)
                 }
             }
         }
