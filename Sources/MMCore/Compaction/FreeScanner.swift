@@ -49,7 +49,7 @@ extension Machine {
     @inline(__always)
     func splitFreePageFloor(zone z: ZoneID) -> Int {
         if _slowPath(modern != nil) { return -1 }
-        return wmarkPages(zone: z, .low) + zoneLowmemReserve[z.rawValue &* zoneTypeCount]
+        return wmarkPages(zone: z, .low) + lowmemReserve(zone: z, classzone: 0)
     }
 
     /// `isolate_freepages_block`: every free block of one pageblock onto the private list (each page

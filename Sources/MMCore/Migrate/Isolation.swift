@@ -35,7 +35,7 @@ extension Machine {
         let p = pages
         let slot = Int(p.nextOrOwner[pfn])
         let n = 1 &<< Int(p.order[pfn] & PageOrderByte.orderMask)
-        lruUnlink(slot: slot, listIndex: z.rawValue &* LruList.count &+ l, pages: n)
+        lruUnlink(slot: slot, listIndex: LruStore.index(zone: z, list: l), pages: n)
         handles.lruNext[slot] = NONE
         handles.lruPrev[slot] = NONE
         let s = p.state[pfn]

@@ -40,7 +40,7 @@ extension Machine {
         // (`lruCode(pfn: target)` from the bytes just written).
         let code = Int(UInt8(truncatingIfNeeded: headLruInfo[Machine.headLruIndex(state: newState, orderByte: ob)]))
         if code < LruList.count {
-            lruAdd(slot: slot, listIndex: z.rawValue &* LruList.count &+ code, pages: 1)
+            lruAdd(slot: slot, listIndex: LruStore.index(zone: z, list: code), pages: 1)
         } else {
             lruAdd(slot: slot, zone: z, list: currentLru(pfn: target)!, pages: 1)
         }

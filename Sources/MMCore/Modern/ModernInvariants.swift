@@ -35,7 +35,7 @@ extension Machine {
             if wmarkPages(zone: z, .min) != b.min + boost || wmarkPages(zone: z, .low) != b.low + boost || wmarkPages(zone: z, .high) != b.high + boost {
                 fail("zone \(z): allocator marks are not _watermark + boost")
             }
-            let reserve = zoneLowmemReserve[z.rawValue * zoneTypeCount + Int(zoneIndexInNode[z])]
+            let reserve = lowmemReserve(zone: z, classzone: Int(zoneIndexInNode[z]))
             if zoneOrder0LowMark[z] != b.low + boost + reserve + m.nrReservedHighatomic[z] { fail("zone \(z): order-0 fast-path mark is stale") }
             if boost < 0 || (boost > 0 && boost > max(pageblockPages, Machine.multFrac(b.high, max(m.watermarkBoostFactor, 0), 10000)) + pageblockPages) {
                 fail("zone \(z): watermark_boost \(boost) beyond its cap")

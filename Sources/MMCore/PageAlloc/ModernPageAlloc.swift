@@ -30,7 +30,7 @@ extension Machine {
             }
             if flags.contains(.oom) { min -= min / 2 }
         }
-        if free <= min + zoneLowmemReserve[z.rawValue &* zoneTypeCount &+ highestZoneidx] { return false }
+        if free <= min + lowmemReserve(zone: z, classzone: highestZoneidx) { return false }
         if order == 0 { return true }
         for o in order..<nrOrders {
             if nrFree(zone: z, order: o) == 0 { continue }
@@ -54,7 +54,7 @@ extension Machine {
         if order == 0 {
             let reserved = modernUnusableFree(zone: z, order: 0, flags: flags)
             let usable = free - Swift.min(free, reserved)
-            if usable > mark + zoneLowmemReserve[z.rawValue &* zoneTypeCount &+ highestZoneidx] { return true }
+            if usable > mark + lowmemReserve(zone: z, classzone: highestZoneidx) { return true }
         }
         if modernZoneWatermarkOkFree(zone: z, order: order, mark: mark, highestZoneidx: highestZoneidx, flags: flags, free: free) { return true }
         if order == 0 && flags.contains(.minReserve) && ms.watermarkBoost[z] != 0 && flags.wmark == .min {
@@ -82,7 +82,7 @@ extension Machine {
         zoneWmark[z.rawValue &* 3] = b.min + boost
         zoneWmark[z.rawValue &* 3 &+ 1] = b.low + boost
         zoneWmark[z.rawValue &* 3 &+ 2] = b.high + boost
-        zoneOrder0LowMark[z] = b.low + boost + zoneLowmemReserve[z.rawValue * zoneTypeCount + Int(zoneIndexInNode[z])] + ms.nrReservedHighatomic[z]
+        zoneOrder0LowMark[z] = b.low + boost + lowmemReserve(zone: z, classzone: Int(zoneIndexInNode[z])) + ms.nrReservedHighatomic[z]
     }
 
     /// `__setup_per_zone_wmarks` of 6.6: MIN is the zone's share of min_free_kbytes by managed pages

@@ -275,7 +275,7 @@ extension Machine {
         p.nextOrOwner[pfn] = UInt32(truncatingIfNeeded: slot)
         for i in 0..<n { p.prevOrContent[pfn &+ i] = contentWord(h, i) }
         if lruCode != Machine.lruCodeNone {
-            lruAdd(slot: slot, listIndex: z.rawValue &* LruList.count &+ Int(lruCode), pages: n)
+            lruAdd(slot: slot, listIndex: LruStore.index(zone: z, list: Int(lruCode)), pages: n)
         } else {
             handles.lruNext[slot] = NONE
             handles.lruPrev[slot] = NONE
@@ -352,7 +352,7 @@ extension Machine {
         let info = headLruInfo[Machine.headLruIndex(state: s, orderByte: ob)]
         let code = UInt8(truncatingIfNeeded: info)
         if code < 0x80 || (code == Machine.lruCodeSlab && slabOnLru(pfn: pfn)) {
-            lruUnlink(slot: slot, listIndex: z.rawValue &* LruList.count &+ Int(code & 0x7F), pages: 1)
+            lruUnlink(slot: slot, listIndex: LruStore.index(zone: z, list: Int(code & 0x7F)), pages: 1)
         }
         handles.release(slot: slot)
         releaseFrame(pfn: pfn, zone: z, state: s, kindRaw: Int(info &>> 8), order: 0)

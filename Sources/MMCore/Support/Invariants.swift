@@ -131,7 +131,7 @@ extension Machine {
         if Int(slot) >= handles.capacity || handles.pfn[Int(slot)] != UInt32(pfn) {
             fail("allocated pfn \(pfn) names slot \(slot), which does not point back")
         }
-        if let l = currentLru(pfn: pfn) { tally.lruExpected[z.rawValue * LruList.count + l.rawValue] += Int64(1 << order) }
+        if let l = currentLru(pfn: pfn) { tally.lruExpected[LruStore.index(zone: z, list: l.rawValue)] += Int64(1 << order) }
     }
 
     /// The zone's per-CPU lists hold exactly the pages marked per-CPU, linked both ways, counted.
@@ -214,7 +214,7 @@ extension Machine {
         let p = pages
         for z in zoneIDs {
             for l in LruList.allCases {
-                let li = z.rawValue * LruList.count + l.rawValue
+                let li = LruStore.index(zone: z, list: l.rawValue)
                 var cur = lru.heads[li], prev = NONE, n: Int64 = 0, entries = 0
                 while cur != NONE {
                     let s = Int(cur)

@@ -33,6 +33,9 @@ struct LruStore {
     }
 
     var byteCount: Int { heads.byteCount + tails.byteCount + pages.byteCount }
+
+    /// The index of zone `z`'s list with raw value `list` in `heads`, `tails` and `pages`.
+    @inline(__always) static func index(zone z: ZoneID, list: Int) -> Int { z.rawValue &* LruList.count &+ list }
 }
 
 extension Machine {
@@ -131,7 +134,7 @@ extension Machine {
     /// Adds an allocation (by handle slot) at the head of a zone's LRU list (`add_page_to_lru_list`).
     @inline(__always)
     func lruAdd(slot: Int, zone z: ZoneID, list: LruList, pages n: Int, atTail: Bool = false) {
-        lruAdd(slot: slot, listIndex: z.rawValue &* LruList.count &+ list.rawValue, pages: n, atTail: atTail)
+        lruAdd(slot: slot, listIndex: LruStore.index(zone: z, list: list.rawValue), pages: n, atTail: atTail)
     }
 
     /// `lruAdd` to the list at `li` (zone × LruList.count + list).
@@ -166,7 +169,7 @@ extension Machine {
     /// `lruDel` leaving the slot's own links to the caller (who sets them next).
     @inline(__always)
     func lruUnlink(slot: Int, zone z: ZoneID, list: LruList, pages n: Int) {
-        lruUnlink(slot: slot, listIndex: z.rawValue &* LruList.count &+ list.rawValue, pages: n)
+        lruUnlink(slot: slot, listIndex: LruStore.index(zone: z, list: list.rawValue), pages: n)
     }
 
     /// `lruUnlink` from the list at `li` (zone × LruList.count + list).
@@ -202,5 +205,5 @@ extension Machine {
     }
 
     /// Pages on one LRU list of a zone.
-    public func lruPages(zone z: ZoneID, list: LruList) -> Int { Int(lru.pages[z.rawValue * LruList.count + list.rawValue]) }
+    public func lruPages(zone z: ZoneID, list: LruList) -> Int { Int(lru.pages[LruStore.index(zone: z, list: list.rawValue)]) }
 }

@@ -94,7 +94,7 @@ extension Machine {
     /// `shrink_active_list`: move pages from the active list's tail to the inactive list's head.
     func shrinkActiveList(_ n: Int, zone z: ZoneID, file: Bool, _ sc: inout ScanControl) {
         let from: LruList = file ? .activeFile : .activeAnon, to: LruList = file ? .inactiveFile : .inactiveAnon
-        let li = z.rawValue * LruList.count + from.rawValue
+        let li = LruStore.index(zone: z, list: from.rawValue)
         var moved = 0
         while moved < n, lru.tails[li] != NONE {
             let slot = Int(lru.tails[li])
@@ -143,7 +143,7 @@ extension Machine {
     func isolateLruPages(_ n: Int, zone z: ZoneID, list: LruList, order: Int) -> (taken: [Int], scanned: Int) {
         var taken: [Int] = []
         var scan = 0
-        let li = z.rawValue * LruList.count + list.rawValue
+        let li = LruStore.index(zone: z, list: list.rawValue)
         let swapFull = swapUsed >= swapPages
         while scan < n, lru.tails[li] != NONE {
             let slot = Int(lru.tails[li])
@@ -305,7 +305,7 @@ extension Machine {
     func shrinkSlabPages(_ nr: Int, zones zl: [ZoneID]) -> Int {
         var freed = 0
         for z in zl where freed < nr {
-            let li = z.rawValue * LruList.count + LruList.slab.rawValue
+            let li = LruStore.index(zone: z, list: LruList.slab.rawValue)
             while freed < nr, lru.tails[li] != NONE {
                 let slot = Int(lru.tails[li])
                 noteOwnerlessFree(slot: slot, pfn: Int(handles.pfn[slot]))

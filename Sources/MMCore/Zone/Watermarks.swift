@@ -42,12 +42,18 @@ public func zoneWatermarkOk(freePages: Int, nrFree: (Int) -> Int, order: Int, ma
 }
 
 extension Machine {
+    /// `zone->lowmem_reserve[classzone]`: what an allocation whose highest usable zone index is
+    /// `classzone` must leave free in zone `z` on top of the watermark (`zoneLowmemReserve`, flat).
+    @inline(__always) func lowmemReserve(zone z: ZoneID, classzone: Int) -> Int {
+        zoneLowmemReserve[z.rawValue &* zoneTypeCount &+ classzone]
+    }
+
     /// `zone_watermark_ok(zone, order, mark, classzone_idx, alloc_flags)` on this machine's zone.
     @inline(__always)
     public func zoneWatermarkOk(zone z: ZoneID, order: Int, mark: Int, classzoneIdx: Int, flags: AllocFlags = []) -> Bool {
         // Kernel 6.6 (ModernPageAlloc.swift): its own watermark rules.
         if _slowPath(modern != nil) { return modernZoneWatermarkOkSeedFlags(zone: z, order: order, mark: mark, classzoneIdx: classzoneIdx, flags: flags) }
-        let reserve = zoneLowmemReserve[z.rawValue &* zoneTypeCount &+ classzoneIdx]
+        let reserve = lowmemReserve(zone: z, classzone: classzoneIdx)
         let free = zoneCounters.freePages[z]
         // Order 0 needs no per-order loop: keep the hot path free of the closure.
         if order == 0 {
@@ -125,7 +131,7 @@ extension Machine {
             return
         }
         for z in zoneIDs {
-            zoneOrder0LowMark[z] = wmarkPages(zone: z, .low) + zoneLowmemReserve[z.rawValue * zoneTypeCount + Int(zoneIndexInNode[z])]
+            zoneOrder0LowMark[z] = wmarkPages(zone: z, .low) + lowmemReserve(zone: z, classzone: Int(zoneIndexInNode[z]))
         }
     }
 
