@@ -71,23 +71,15 @@ struct AccessPolicy: Sendable {
     }
 
     /// The host part of a Host header value, lower case: `Example.org:8080` → `example.org`,
-    /// `[::1]:80` → `[::1]`.
+    /// `[::1]:80` → `[::1]`. Worked out on the UTF-8 bytes (the Host check runs on every request; one
+    /// String is made, no intermediate ones); a value with non-ASCII letters is lower-cased first, the
+    /// only step that needs Unicode (the separators and the whitespace trimmed are ASCII).
     static func normalHost(_ value: String) -> String {
-        var ascii = value
-        if let h = ascii.withUTF8({ asciiNormalHost($0) }) { return h }
-        let v = value.lowercased().trimmingASCIIWhitespace()
-        if v.hasPrefix("[") {
-            if let end = v.firstIndex(of: "]") { return String(v[...end]) }
-            return v
-        }
-        if let colon = v.lastIndex(of: ":"), v.firstIndex(of: ":") == colon { return String(v[..<colon]) }
-        return v
+        var v = value.utf8.allSatisfy { $0 < 0x80 } ? value : value.lowercased()
+        return v.withUTF8 { normalHostBytes($0) }
     }
 
-    /// `normalHost` of an ASCII value, worked out on its bytes (one String, no intermediate ones: the
-    /// Host check runs on every request); nil when the value has a non-ASCII byte.
-    private static func asciiNormalHost(_ v: UnsafeBufferPointer<UInt8>) -> String? {
-        for c in v where c >= 0x80 { return nil }
+    private static func normalHostBytes(_ v: UnsafeBufferPointer<UInt8>) -> String {
         func ws(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
         var s = 0, e = v.count
         while s < e, ws(v[s]) { s += 1 }

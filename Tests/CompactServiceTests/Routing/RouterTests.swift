@@ -117,7 +117,7 @@ struct RouterTests {
         #expect(params["name"] == "\u{E9}t\u{E9}")
     }
 
-    /// The Host check normalises on bytes for ASCII and as before for anything else.
+    /// The Host check normalises on bytes, non-ASCII letters lower-cased first.
     @Test func hostNormalisation() {
         #expect(AccessPolicy.normalHost(" Example.ORG:8080 ") == "example.org")
         #expect(AccessPolicy.normalHost("[::1]:80") == "[::1]")
