@@ -252,7 +252,7 @@ extension WorkloadDefinition {
         let name = try r.requiredString("name")
         guard WorkloadDefinition.settableSysctls.contains(name) else {
             throw .invalidConfig(field: r.field("name"), value: name,
-                                 reason: "must be extfrag_threshold, min_free_kbytes, compact_unevictable_allowed or hugepages_treat_as_movable")
+                                 reason: "must be one of " + WorkloadDefinition.settableSysctls.joined(separator: ", "))
         }
         if case .string(let s) = r["value"] ?? .null {
             guard s == "recommended", name == "min_free_kbytes" else {
