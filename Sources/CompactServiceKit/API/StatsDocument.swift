@@ -98,7 +98,7 @@ enum StatsDocument {
         w.key("pageblocks")
         w.beginObject()
         for (i, c) in m.pageblockCounts(zone: z.id).enumerated() {
-            w.key(m.migratetypeName(Migratetype(rawValue: UInt8(i))!))
+            w.key(m.migratetypeName(Migratetype(i)))
             w.int(c)
         }
         w.endObject()

@@ -37,11 +37,12 @@ struct ProcImageReader {
     /// simulate).
     static func slot(ofType name: String) -> Int?? {
         switch name {
-        case "Unmovable": return .some(Int(Migratetype.unmovable.rawValue))
-        case "Reclaimable": return .some(Int(Migratetype.reclaimable.rawValue))
-        case "Movable": return .some(Int(Migratetype.movable.rawValue))
-        case "Reserve", "HighAtomic": return .some(Int(Migratetype.reserve.rawValue))
-        case "Isolate": return .some(Int(Migratetype.isolate.rawValue))
+        case "Unmovable": return .some(Migratetype.unmovable.rawValue)
+        case "Reclaimable": return .some(Migratetype.reclaimable.rawValue)
+        case "Movable": return .some(Migratetype.movable.rawValue)
+        case "Reserve": return .some(Migratetype.reserve.rawValue)
+        case "HighAtomic": return .some(Migratetype.highatomic.rawValue)
+        case "Isolate": return .some(Migratetype.isolate.rawValue)
         case "CMA": return .some(nil)
         default: return nil
         }

@@ -59,7 +59,7 @@ public struct CompactControl: Sendable {
     /// Order a direct compactor needs, or -1 to compact the whole zone (`compact_memory`, per-node sysfs).
     public let order: Int
     /// The migratetype of the allocation that is waiting (MOVABLE for the manual triggers).
-    public let migratetype: Int
+    public let migratetype: Migratetype
     /// The migration scanner's next pfn (moves up from the zone start).
     public internal(set) var migratePfn: Int
     /// The free scanner's pageblock (moves down from the zone end).
@@ -87,7 +87,7 @@ public struct CompactControl: Sendable {
     /// The result once the run has finished (nil while it is running).
     public internal(set) var result: CompactResult?
 
-    init(zone: ZoneID, order: Int, migratetype: Int, migratePfn: Int, freePfn: Int) {
+    init(zone: ZoneID, order: Int, migratetype: Migratetype, migratePfn: Int, freePfn: Int) {
         self.zone = zone
         self.order = order
         self.migratetype = migratetype

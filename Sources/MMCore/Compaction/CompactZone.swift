@@ -5,7 +5,7 @@ extension Machine {
     /// Starts compacting one zone: the migration scanner at the zone start, the free scanner at the zone
     /// end rounded down to a pageblock (which, for an aligned zone end, is the first block past the zone:
     /// the seed scans it, finds it belongs to another zone, and moves on).
-    func makeCompactControl(zone z: ZoneID, order: Int, migratetype: Int) -> CompactControl {
+    func makeCompactControl(zone z: ZoneID, order: Int, migratetype: Migratetype) -> CompactControl {
         // Kernel 6.6 (ModernTriggers.swift): compact_node's compact_control.
         if modern != nil { return modernManualCompactControl(zone: z) }
         let zone = zones[z]

@@ -16,7 +16,7 @@ extension Machine {
     /// `try_to_compact_pages` (seed, kernel-compaction.md §4.11): only for costly orders from callers
     /// that may do I/O and enter the filesystem; counts a stall; then for each zone of the zonelist that
     /// is suitable, compacts it until an allocation of the order would pass LOW + 2<<order.
-    func tryToCompactPages(zonelist zl: [ZoneID], order: Int, gfp: GFPFlags, migratetype: Int) -> CompactResult {
+    func tryToCompactPages(zonelist zl: [ZoneID], order: Int, gfp: GFPFlags, migratetype: Migratetype) -> CompactResult {
         if order <= Machine.pageAllocCostlyOrder || !gfp.contains(.fs) || !gfp.contains(.io) { return .skipped }
         ev.compactStall &+= 1
         var rc = CompactResult.skipped

@@ -6,9 +6,9 @@ extension Machine {
     /// always fine; otherwise only MOVABLE pageblocks receive migrated pages.
     func suitableMigrationTarget(pfn: Int) -> Bool {
         let mt = pageblockMigratetype(pfn)
-        if mt == Int(Migratetype.isolate.rawValue) || mt == Int(Migratetype.reserve.rawValue) { return false }
+        if mt == .isolate || mt == .reserve { return false }
         if isBuddy(pfn) && buddyOrder(pfn) >= pageblockOrder { return true }
-        return mt == Int(Migratetype.movable.rawValue)
+        return mt == .movable
     }
 
     /// `split_free_page`: take a free block off the free lists as order-0 pages, unless that would drop
@@ -36,7 +36,7 @@ extension Machine {
         if order >= pageblockOrder - 1 {
             var b = pfn
             while b < pfn + n - 1 {
-                setPageblockMigratetype(b, Int(Migratetype.movable.rawValue))
+                setPageblockMigratetype(b, .movable)
                 b += pageblockPages
             }
         }

@@ -11,7 +11,7 @@ extension Machine {
 
     /// A compact_control of the modern profile for one zone (the caller sets the entry point's fields,
     /// as `compact_zone_order`, `kcompactd_do_work`, `proactive_compact_node` and `compact_node` do).
-    func makeModernCompactControl(zone z: ZoneID, order: Int, migratetype: Int, fields: ModernCompactFields) -> CompactControl {
+    func makeModernCompactControl(zone z: ZoneID, order: Int, migratetype: Migratetype, fields: ModernCompactFields) -> CompactControl {
         var cc = CompactControl(zone: z, order: order, migratetype: migratetype, migratePfn: 0, freePfn: 0)
         cc.modern = fields
         return cc
@@ -130,16 +130,16 @@ extension Machine {
     }
 
     /// `can_steal_fallback` (6.6): a whole pageblock, half of one, or any unmovable / reclaimable request.
-    @inline(__always) func canStealFallback(order: Int, startMt: Int) -> Bool {
+    @inline(__always) func canStealFallback(order: Int, startMt: Migratetype) -> Bool {
         if order >= pageblockOrder { return true }
-        return order >= pageblockOrder / 2 || startMt == Int(Migratetype.reclaimable.rawValue)
-            || startMt == Int(Migratetype.unmovable.rawValue) || mobilityGroupingDisabled
+        return order >= pageblockOrder / 2 || startMt == .reclaimable || startMt == .unmovable || mobilityGroupingDisabled
     }
 
     /// `find_suitable_fallback(area, order, migratetype, only_stealable, &can_steal)`: the first fallback
-    /// type with a free block of this order (only one whose block may be stolen whole if asked), or -1.
-    func findSuitableFallback(zone z: ZoneID, order: Int, migratetype mt: Int, onlyStealable: Bool) -> (mt: Int, canSteal: Bool) {
-        if nrFree(zone: z, order: order) == 0 { return (-1, false) }
+    /// type with a free block of this order (only one whose block may be stolen whole if asked), or nil
+    /// (the kernel's -1).
+    func findSuitableFallback(zone z: ZoneID, order: Int, migratetype mt: Migratetype, onlyStealable: Bool) -> (mt: Migratetype?, canSteal: Bool) {
+        if nrFree(zone: z, order: order) == 0 { return (nil, false) }
         var canSteal = false
         for fb in Machine.fallbacks[mt] {
             if freeArea.lengths[freeArea.list(zone: z, order: order, mt: fb)] == 0 { continue }
@@ -147,7 +147,7 @@ extension Machine {
             if !onlyStealable { return (fb, canSteal) }
             if canSteal { return (fb, canSteal) }
         }
-        return (-1, canSteal)
+        return (nil, canSteal)
     }
 
     /// `__compact_finished` + `compact_finished` of 6.6 (NO_SUITABLE_PAGE reported as CONTINUE).
@@ -174,7 +174,7 @@ extension Machine {
             ret = .noSuitablePage
             for o in cc.order..<nrOrders {
                 if freeArea.lengths[freeArea.list(zone: z, order: o, mt: cc.migratetype)] > 0 { ret = .success; break }
-                if findSuitableFallback(zone: z, order: o, migratetype: cc.migratetype, onlyStealable: true).mt != -1 { ret = .success; break }
+                if findSuitableFallback(zone: z, order: o, migratetype: cc.migratetype, onlyStealable: true).mt != nil { ret = .success; break }
             }
         }
         tracer?.modern(.finished(node: zones[z].node.rawValue, zone: zones[z].name, order: cc.order, ret: ret.name))

@@ -8,7 +8,7 @@ extension Machine {
     /// of at least half a pageblock re-types its mergeable pageblocks MOVABLE. Returns the pages taken.
     func modernIsolateFreePage(pfn: Int, order: Int, zone z: ZoneID) -> Int {
         let mt = pageblockMigratetype(pfn)
-        if mt != Int(Migratetype.isolate.rawValue) {
+        if mt != .isolate {
             let mark = ms.baseWmark[z].min + (1 << order)
             guard modernZoneWatermarkOk(zone: z, order: 0, mark: mark, highestZoneidx: 0, flags: .cma) else { return 0 }
         }
@@ -18,7 +18,7 @@ extension Machine {
             var b = pfn
             let endpage = pfn + (1 << order) - 1
             while b < endpage {
-                if pageblockMigratetype(b) < Migratetype.pcpTypes { setPageblockMigratetype(b, Int(Migratetype.movable.rawValue)) }
+                if pageblockMigratetype(b).isPcpType { setPageblockMigratetype(b, .movable) }
                 b += pageblockPages
             }
         }
@@ -83,7 +83,7 @@ extension Machine {
     func modernSuitableMigrationTarget(_ cc: CompactControl, _ pfn: Int) -> Bool {
         if isBuddy(pfn) && buddyOrder(pfn) >= pageblockOrder { return false }
         if cc.modern!.ignoreBlockSuitable { return true }
-        return pageblockMigratetype(pfn) == Int(Migratetype.movable.rawValue)
+        return pageblockMigratetype(pfn) == .movable
     }
 
     /// `fast_isolate_around`: after the fast search took a page, isolate the rest of its pageblock (not
@@ -192,7 +192,7 @@ extension Machine {
     /// first in the top quarter, else the highest seen in the top half, else -1) and the entries walked,
     /// and moves the list's head to where the walk stopped so the next search starts past what this one saw.
     private func fastSearchFreeList(_ cc: inout CompactControl, _ s: inout FastFreeSearch, order: Int) -> (page: Int, scanned: Int) {
-        let li = freeArea.list(zone: cc.zone, order: order, mt: Int(Migratetype.movable.rawValue))
+        let li = freeArea.list(zone: cc.zone, order: order, mt: .movable)
         var orderScanned = 0
         var highPfn = 0
         var freepage = -1
@@ -247,7 +247,7 @@ extension Machine {
             if nextOrder < 0 { nextOrder = cc.order - 1 }
             if nextOrder == cc.modern!.searchOrder || nextOrder == order { return NONE }
             if nrFree(zone: cc.zone, order: nextOrder) > 0 {
-                return freeArea.tails[freeArea.list(zone: cc.zone, order: nextOrder, mt: Int(Migratetype.movable.rawValue))]
+                return freeArea.tails[freeArea.list(zone: cc.zone, order: nextOrder, mt: .movable)]
             }
         }
     }

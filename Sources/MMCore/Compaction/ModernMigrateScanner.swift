@@ -57,19 +57,18 @@ extension Machine {
         if f.ignoreSkipHint || f.finishPageblock { return pfn }
         if pfn != zone.startPfn && pfn != pageblockStartPfn(pfn) { return pfn }
         if cc.order <= Machine.pageAllocCostlyOrder { return pfn }
-        if f.directCompaction && cc.migratetype != Int(Migratetype.movable.rawValue) { return pfn }
+        if f.directCompaction && cc.migratetype != .movable { return pfn }
         var distance = (cc.freePfn - cc.migratePfn) >> 1
         if cc.migratePfn != zone.startPfn { distance >>= 2 }
         let highPfn = pageblockStartPfn(cc.migratePfn + distance)
         let limit = freelistScanLimit(cc)
         var nrScanned = 0
         var found = false
-        let movable = Int(Migratetype.movable.rawValue)
         var order = cc.order - 1
         while order >= Machine.pageAllocCostlyOrder && !found && nrScanned < limit {
             defer { order -= 1 }
             if nrFree(zone: cc.zone, order: order) == 0 { continue }
-            let li = freeArea.list(zone: cc.zone, order: order, mt: movable)
+            let li = freeArea.list(zone: cc.zone, order: order, mt: .movable)
             var cur = freeArea.heads[li]
             while cur != NONE {
                 let entry = Int(cur)
@@ -109,7 +108,7 @@ extension Machine {
         let f = cc.modern!
         if f.mode != .async || !f.directCompaction { return true }
         let mt = pageblockMigratetype(pfn)
-        if cc.migratetype == Int(Migratetype.movable.rawValue) { return mt == Int(Migratetype.movable.rawValue) }
+        if cc.migratetype == .movable { return mt == .movable }
         return mt == cc.migratetype
     }
 

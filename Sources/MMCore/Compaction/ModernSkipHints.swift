@@ -99,7 +99,7 @@ extension Machine {
         guard zone.contains(pfn: pfn) else { return false }
         if pageblockSkipPersistent(pfn) { return false }
         if checkSource && checkTarget && !pageblockSkip(pfn) { return true }
-        if !checkSource && checkTarget && pageblockMigratetype(pfn) != Int(Migratetype.movable.rawValue) { return false }
+        if !checkSource && checkTarget && pageblockMigratetype(pfn) != .movable { return false }
         var p = max(pageblockStartPfn(pfn), zone.startPfn)
         let end = min(pageblockEndPfn(p) - 1, zone.endPfn - 1)
         while p <= end {

@@ -5,7 +5,7 @@
 extension Machine {
     func modernManualCompactControl(zone z: ZoneID) -> CompactControl {
         let fields = Machine.modernFields(mode: .sync, wholeZone: true, ignoreSkipHint: true, highestZoneidx: zones[z].indexInNode, order: -1)
-        var cc = makeModernCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.unmovable.rawValue), fields: fields)
+        var cc = makeModernCompactControl(zone: z, order: -1, migratetype: .unmovable, fields: fields)
         _ = modernCompactZoneBegin(&cc)
         return cc
     }

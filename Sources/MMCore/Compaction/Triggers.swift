@@ -127,7 +127,7 @@ extension Machine {
         guard run.current == nil else { return }
         let z = run.zoneIds[run.next]
         run.next += 1
-        run.current = makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
+        run.current = makeCompactControl(zone: z, order: -1, migratetype: .movable)
     }
 
     /// Records the run's finished (or abandoned) zone compaction.

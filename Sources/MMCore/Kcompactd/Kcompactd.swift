@@ -203,7 +203,7 @@ extension Machine {
                 if modernZoneWatermarkOk(zone: z, order: job.order, mark: wmarkPages(zone: z, .min), highestZoneidx: zoneid, flags: []) { continue }
                 if !modernCompactionSuitable(zone: z, order: job.order, highestZoneidx: zoneid) { continue }
             }
-            var cc = makeModernCompactControl(zone: z, order: job.order, migratetype: Int(Migratetype.unmovable.rawValue), fields: job.carried)
+            var cc = makeModernCompactControl(zone: z, order: job.order, migratetype: .unmovable, fields: job.carried)
             let d0 = cc.durationNs
             if modernCompactZoneBegin(&cc) != nil {
                 ms.kcompactd[nid].clock &+= cc.durationNs &- d0

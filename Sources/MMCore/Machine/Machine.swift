@@ -183,7 +183,7 @@ public final class Machine {
 
         pages = PageArrays(pages: totalPages, arena: arena)
         let nrBlocks = (totalPages + pageblockPages - 1) >> pageblockOrder
-        pageblockFlags = RawArray(repeating: Migratetype.movable.rawValue, count: nrBlocks, arena: arena)
+        pageblockFlags = RawArray(repeating: UInt8(Migratetype.movable.rawValue), count: nrBlocks, arena: arena)
         pageblockZone = RawArray(zeroed: nrBlocks, arena: arena)
         freeArea = FreeAreaStore(zones: zones.count, nrOrders: nrOrders, totalPages: totalPages, arena: arena)
         // At most one live allocation per page, plus one per swap slot (swapped-out pages stay owned).
@@ -359,7 +359,7 @@ public final class Machine {
             while pfn < end {
                 var order = maxOrder
                 while order > 0 && (pfn & ((1 << order) - 1) != 0 || pfn + (1 << order) > end) { order -= 1 }
-                addToFreeList(pfn, zone: z.id, order: order, mt: Int(Migratetype.movable.rawValue))
+                addToFreeList(pfn, zone: z.id, order: order, mt: .movable)
                 pfn += 1 << order
             }
         }
@@ -372,18 +372,18 @@ public final class Machine {
     @inline(__always) func zoneId(ofPfn pfn: Int) -> ZoneID { ZoneID(Int(pageblockZone[pfn &>> pageblockOrder])) }
 
     /// `get_pageblock_migratetype`.
-    @inline(__always) func pageblockMigratetype(_ pfn: Int) -> Int {
-        Int(pageblockFlags[pfn &>> pageblockOrder] & PageblockFlags.migratetypeMask)
+    @inline(__always) func pageblockMigratetype(_ pfn: Int) -> Migratetype {
+        Migratetype(bits: pageblockFlags[pfn &>> pageblockOrder] & PageblockFlags.migratetypeMask)
     }
 
     /// `set_pageblock_migratetype`.
-    @inline(__always) func setPageblockMigratetype(_ pfn: Int, _ mt: Int) {
+    @inline(__always) func setPageblockMigratetype(_ pfn: Int, _ mt: Migratetype) {
         let i = pfn >> pageblockOrder
-        pageblockFlags[i] = (pageblockFlags[i] & ~PageblockFlags.migratetypeMask) | UInt8(truncatingIfNeeded: mt)
+        pageblockFlags[i] = (pageblockFlags[i] & ~PageblockFlags.migratetypeMask) | UInt8(truncatingIfNeeded: mt.rawValue)
     }
 
     /// The migratetype of the pageblock holding `pfn`.
-    public func migratetype(ofPageblockAt pfn: Int) -> Migratetype { Migratetype(rawValue: UInt8(pageblockMigratetype(pfn)))! }
+    public func migratetype(ofPageblockAt pfn: Int) -> Migratetype { pageblockMigratetype(pfn) }
 
     /// Zones that have pages.
     public var populatedZones: [Zone] { zones.filter(\.populated) }

@@ -34,7 +34,7 @@ extension Machine {
             var free = 0
             for b in 0..<plan.nb {
                 let pfn0 = plan.startPfn + b << pageblockOrder
-                let mt = Int(plan.types[b])
+                let mt = plan.types[b]
                 setPageblockMigratetype(pfn0, mt)
                 switch plan.roles[b] {
                 case .freeHead(let order, let list):
@@ -63,7 +63,7 @@ extension Machine {
             zoneCounters.freePages[z] = free
             if let modern {
                 modern.nrReservedHighatomic[z] = image.nodes[zones[z].node].zones.first { $0.type == zones[z].type }
-                    .map { $0.pageblocks[Int(Migratetype.reserve.rawValue)] * pageblockPages } ?? 0
+                    .map { $0.pageblocks[Migratetype.highatomic] * pageblockPages } ?? 0
                 modernApplyMarks(zone: z)
             }
         }
@@ -76,24 +76,25 @@ extension Machine {
     }
 
     /// The kind of an allocated page in a pageblock of `blockType` (ProcImage.placementAssumptions).
-    static func procKind(blockType: Int, anon: Bool) -> AllocKind {
-        switch Migratetype(rawValue: UInt8(blockType))! {
+    static func procKind(blockType: Migratetype, anon: Bool) -> AllocKind {
+        switch blockType {
         case .movable, .isolate: return anon ? .anon : .file
         case .reclaimable: return .slab
         case .unmovable, .reserve: return .kernel
+        default: preconditionFailure("migratetype slot \(blockType.rawValue) out of range")
         }
     }
 
     /// Allocates pfns `start..<end` of a pageblock of `blockType`: order-0 pages, unmovable kernel
     /// memory in aligned blocks up to order 3; the first page another mobility's when `foreign`.
-    func allocateProcRun(_ start: Int, _ end: Int, zone z: ZoneID, blockType: Int, foreign: inout Bool,
+    func allocateProcRun(_ start: Int, _ end: Int, zone z: ZoneID, blockType: Migratetype, foreign: inout Bool,
                          anonShare: Double, rng: inout SeededRandom) throws(MMError) {
         var pfn = start
         while pfn < end {
-            var kind = Machine.procKind(blockType: blockType, anon: blockType == Int(Migratetype.isolate.rawValue) || rng.unit() < anonShare)
+            var kind = Machine.procKind(blockType: blockType, anon: blockType == .isolate || rng.unit() < anonShare)
             var order = 0
             if foreign {
-                kind = blockType == Int(Migratetype.movable.rawValue) ? .kernel : .anon
+                kind = blockType == .movable ? .kernel : .anon
                 foreign = false
             } else if kind == .kernel {
                 order = 3

@@ -16,21 +16,21 @@
 struct ProcPlanner {
     enum Role: Equatable {
         case partial
-        case freeHead(order: Int, mt: Int)
+        case freeHead(order: Int, mt: Migratetype)
         case freeBody
     }
 
     struct SmallFree {
         var offset: Int
         var order: Int
-        var mt: Int
+        var mt: Migratetype
     }
 
     /// The plan of one zone: per pageblock its migratetype, role, PageReserved pages at its start, its
     /// free blocks below pageblock order, and whether it holds a page of another mobility.
     struct ZonePlan {
         var startPfn: Int
-        var types: [UInt8]
+        var types: [Migratetype]
         var roles: [Role]
         var reserved: [Int]
         var small: [[SmallFree]]
@@ -73,7 +73,7 @@ struct ProcPlanner {
     }
 
     /// Migratetype preference when a pageblock must be of another type than wanted: Movable first.
-    static let typePreference: [Int] = [Migratetype.movable, .unmovable, .reclaimable, .reserve, .isolate].map { Int($0.rawValue) }
+    static let typePreference: [Migratetype] = [.movable, .unmovable, .reclaimable, .reserve, .isolate]
 
     func plan(_ z: ProcImage.Zone, startPfn: Int, seed: UInt64, field: FieldPath) throws(MMError) -> ZonePlan {
         let nb = z.nrPageblocks
@@ -88,12 +88,12 @@ struct ProcPlanner {
         var rng = SeededRandom(seed: SeededRandom.mix(seed ^ (UInt64(startPfn) &* 0x9E37_79B9) ^ 0x5052_4F43))
         let roles = try placeLargeFree(z, nb: nb, startPfn: startPfn, rng: &rng, field: field)
         var left = z.pageblocks
-        func take(_ want: Int) -> UInt8 {
-            if left[want] > 0 { left[want] -= 1; return UInt8(want) }
-            for t in ProcPlanner.typePreference where left[t] > 0 { left[t] -= 1; return UInt8(t) }
+        func take(_ want: Migratetype) -> Migratetype {
+            if left[want] > 0 { left[want] -= 1; return want }
+            for t in ProcPlanner.typePreference where left[t] > 0 { left[t] -= 1; return t }
             preconditionFailure("more pageblocks typed than counted")
         }
-        var types = [UInt8](repeating: 0, count: nb)
+        var types = [Migratetype](repeating: .unmovable, count: nb)
         for b in 0..<nb {
             if case .freeHead(let o, let mt) = roles[b] {
                 for j in 0..<(1 << (o - pbOrder)) { types[b + j] = take(mt) }
@@ -110,14 +110,14 @@ struct ProcPlanner {
             nextPartial += 1
             let n = Swift.min(r, pbPages)
             reserved[b] = n
-            types[b] = take(Int(Migratetype.movable.rawValue))
+            types[b] = take(.movable)
             let start = startPfn + b * pbPages
             if let last = ranges.last, last.start + last.pages == start { ranges[ranges.count - 1].pages += n } else { ranges.append((start, n)) }
             r -= n
         }
         // The other partly used pageblocks: the remaining types, shuffled.
-        var rest: [UInt8] = []
-        for t in 0..<left.count { rest += [UInt8](repeating: UInt8(t), count: left[t]) }
+        var rest: [Migratetype] = []
+        for t in Migratetype.allCases { rest += [Migratetype](repeating: t, count: left[t]) }
         shuffle(&rest, &rng)
         for (i, b) in partials[nextPartial...].enumerated() { types[b] = rest[i] }
         var plan = ZonePlan(startPfn: startPfn, types: types, roles: roles, reserved: reserved,
@@ -145,9 +145,9 @@ struct ProcPlanner {
             if end - b == u { full.append(b) } else if end - b == 1 { singles.append(b) }
             b = end
         }
-        var pending = [[Int]](repeating: [], count: maxOrder + 1)
+        var pending = [[Migratetype]](repeating: [], count: maxOrder + 1)
         for o in pbOrder...maxOrder {
-            for mt in 0..<Migratetype.count { pending[o] += [Int](repeating: mt, count: z.free[mt][o]) }
+            for mt in Migratetype.allCases { pending[o] += [Migratetype](repeating: mt, count: z.free[mt][o]) }
         }
         if pbOrder < maxOrder {
             for s in singles where !pending[pbOrder].isEmpty { roles[s] = .freeHead(order: pbOrder, mt: pending[pbOrder].removeFirst()) }
@@ -190,12 +190,12 @@ struct ProcPlanner {
         guard pbOrder > 0 else { return }
         let cands = partials.filter { plan.reserved[$0] < pbPages }
         var byType = [[Int]](repeating: [], count: Migratetype.count)
-        for b in cands { byType[Int(plan.types[b])].append(b) }
+        for b in cands { byType[plan.types[b]].append(b) }
         let others = ProcPlanner.typePreference.flatMap { byType[$0] }
         var own = [[[Int]]](repeating: [[Int]](repeating: [Int](repeating: 0, count: pbOrder), count: Migratetype.count), count: plan.nb)
         var dealt = [Int](repeating: 0, count: plan.nb)
         var leftover = [[Int]](repeating: [Int](repeating: 0, count: pbOrder), count: Migratetype.count)
-        for mt in 0..<Migratetype.count {
+        for mt in Migratetype.allCases {
             var cursor = 0
             // Sizes only shrink: once no pageblock had room for a size, none has for the rest of it.
             var failedSize = Int.max
@@ -219,8 +219,8 @@ struct ProcPlanner {
             }
         }
         for b in cands {
-            fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &own[b], prefer: preference(Int(plan.types[b])), out: &plan.small[b])
-            for mt in 0..<Migratetype.count { for o in 0..<pbOrder { leftover[mt][o] += own[b][mt][o] } }
+            fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &own[b], prefer: preference(plan.types[b]), out: &plan.small[b])
+            for mt in Migratetype.allCases { for o in 0..<pbOrder { leftover[mt][o] += own[b][mt][o] } }
         }
         func isEmpty(_ p: [[Int]]) -> Bool { !p.contains { $0.contains { $0 > 0 } } }
         guard !isEmpty(leftover) else { return }
@@ -231,32 +231,32 @@ struct ProcPlanner {
         for b in order where !isEmpty(leftover) {
             for f in plan.small[b] { leftover[f.mt][f.order] += 1 }
             plan.small[b] = []
-            fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &leftover, prefer: preference(Int(plan.types[b])), out: &plan.small[b])
+            fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &leftover, prefer: preference(plan.types[b]), out: &plan.small[b])
         }
         guard !isEmpty(leftover) else { return }
         // Dense: all the blocks, every pageblock filled as full as it goes.
         var pool = [[Int]](repeating: [Int](repeating: 0, count: pbOrder), count: Migratetype.count)
-        for mt in 0..<Migratetype.count { for o in 0..<pbOrder { pool[mt][o] = z.free[mt][o] } }
+        for mt in Migratetype.allCases { for o in 0..<pbOrder { pool[mt][o] = z.free[mt][o] } }
         for b in order {
             plan.small[b] = []
-            fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &pool, prefer: preference(Int(plan.types[b])), out: &plan.small[b])
+            fill(0, pbOrder, need: true, reserved: plan.reserved[b], pool: &pool, prefer: preference(plan.types[b]), out: &plan.small[b])
         }
-        if let mt = pool.firstIndex(where: { $0.contains { $0 > 0 } }) {
+        if let mt = pool.firstIndex(where: { $0.contains { $0 > 0 } }).map(Migratetype.init(rawValue:)) {
             let o = pool[mt].firstIndex { $0 > 0 }!
             throw ProcPlanner.invalid(field.key("free"), z.free[mt][o],
-                                      "the free blocks below pageblock order need a page that is not free beside each, and the zone's allocated and reserved pages are too few to keep them apart (\(pool[mt][o]) of order \(o) on \(Migratetype(rawValue: UInt8(mt))!.name) left over)")
+                                      "the free blocks below pageblock order need a page that is not free beside each, and the zone's allocated and reserved pages are too few to keep them apart (\(pool[mt][o]) of order \(o) on \(mt.name) left over)")
         }
     }
 
     /// The free lists a pageblock of type `t` takes its free blocks from, in order: its own first.
-    func preference(_ t: Int) -> [Int] { [t] + ProcPlanner.typePreference.filter { $0 != t } }
+    func preference(_ t: Migratetype) -> [Migratetype] { [t] + ProcPlanner.typePreference.filter { $0 != t } }
 
     /// Fills the aligned region of 2^k pages at `start` (an offset in its pageblock) with free blocks from
     /// `pool`, largest first, so that none can merge: a region whose buddy is wholly free (`need`) keeps
     /// a page that is not free in its lower half, and the upper half, whose buddy then is not wholly free,
     /// may be one free block. Pages below `reserved` are PageReserved (not free); every page the fill
     /// leaves is allocated.
-    func fill(_ start: Int, _ k: Int, need: Bool, reserved r: Int, pool: inout [[Int]], prefer: [Int], out: inout [SmallFree]) {
+    func fill(_ start: Int, _ k: Int, need: Bool, reserved r: Int, pool: inout [[Int]], prefer: [Migratetype], out: inout [SmallFree]) {
         if start + (1 << k) <= r { return }
         if start >= r && !need && k < pbOrder, let mt = prefer.first(where: { pool[$0][k] > 0 }) {
             pool[mt][k] -= 1
@@ -274,7 +274,7 @@ struct ProcPlanner {
         guard let mixed = z.mixedBlocks else { return }
         var need = mixed
         for b in partials {
-            let t = Int(plan.types[b])
+            let t = plan.types[b]
             guard need[t] > 0 else { continue }
             let free = plan.small[b].reduce(0) { $0 + (1 << $1.order) }
             if pbPages - plan.reserved[b] - free > 0 {
@@ -282,8 +282,8 @@ struct ProcPlanner {
                 need[t] -= 1
             }
         }
-        if let t = need.firstIndex(where: { $0 > 0 }) {
-            throw ProcPlanner.invalid(field.key("mixed_blocks"), mixed[t], "more mixed \(Migratetype(rawValue: UInt8(t))!.name) pageblocks than pageblocks of that type with allocated pages")
+        if let t = need.firstIndex(where: { $0 > 0 }).map(Migratetype.init(rawValue:)) {
+            throw ProcPlanner.invalid(field.key("mixed_blocks"), mixed[t], "more mixed \(t.name) pageblocks than pageblocks of that type with allocated pages")
         }
     }
 }

@@ -75,10 +75,22 @@ enum PageState {
     }
 }
 
-/// Decoding of the `order` byte. Bits 0-3: order; bit 4 referenced (PG_referenced); bit 5 mlocked
-/// (unevictable: never reclaimed; migratable only with compact_unevictable_allowed=1).
+/// Decoding of the `order` byte. Bits 0-3: order; of an allocated head, bit 4 referenced (PG_referenced)
+/// and bit 5 mlocked (unevictable: never reclaimed; migratable only with compact_unevictable_allowed=1);
+/// of a free head, bits 4-6 the migratetype list it is on; of a per-CPU page, bits 4-6 its `page_private`
+/// (the migratetype it goes back to the buddy lists with).
 enum PageOrderByte {
     static let orderMask: UInt8 = 0x0F
     static let referenced: UInt8 = 1 << 4
     static let mlocked: UInt8 = 1 << 5
+    static let migratetypeShift: UInt8 = 4
+
+    /// The migratetype in bits 4-6 of a free head's or per-CPU page's order byte.
+    @inline(__always) static func migratetype(_ ob: UInt8) -> Migratetype {
+        Migratetype(rawValue: Int(ob >> migratetypeShift) & 7)
+    }
+    /// `mt` in bits 4-6, to be or-ed with the order.
+    @inline(__always) static func migratetypeBits(_ mt: Migratetype) -> UInt8 {
+        UInt8(truncatingIfNeeded: mt.rawValue) << migratetypeShift
+    }
 }

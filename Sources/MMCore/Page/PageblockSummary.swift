@@ -79,7 +79,7 @@ public struct PageblockTable: Equatable, Sendable {
     public var count: Int { flags.count }
 
     public func info(_ b: Int) -> PageblockInfo {
-        PageblockInfo(migratetype: Migratetype(rawValue: flags[b] & 7) ?? .isolate, mixed: flags[b] & PageblockTable.mixedBit != 0,
+        PageblockInfo(migratetype: Migratetype(bits: flags[b] & 7).slotOrIsolate, mixed: flags[b] & PageblockTable.mixedBit != 0,
                       counts: Array(counts[b * PageblockInfo.Field.count ..< (b + 1) * PageblockInfo.Field.count]))
     }
 
@@ -160,8 +160,8 @@ extension Machine {
     public func pageblockInfo(pfn: Int) -> PageblockInfo {
         precondition(pfn >= 0 && pfn < totalPages, "pfn \(pfn) outside 0..<\(totalPages)")
         let b = pfn >> pageblockOrder
-        let mt = pageblockFlags[b] & PageblockFlags.migratetypeMask
-        var info = PageblockInfo(migratetype: Migratetype(rawValue: mt) ?? .isolate)
+        let mt = pageblockMigratetype(b << pageblockOrder)
+        var info = PageblockInfo(migratetype: mt.slotOrIsolate)
         for blk in pageBlockStates(startPfn: b << pageblockOrder, count: min(pageblockPages, totalPages - (b << pageblockOrder))) {
             let lo = max(blk.pfn, b << pageblockOrder), hi = min(blk.pfn + blk.pages, (b + 1) << pageblockOrder)
             let f: PageblockInfo.Field
@@ -171,7 +171,7 @@ extension Machine {
             case .isolatedFree: f = .isolatedFree
             case .allocated(let k):
                 f = .allocated(k)
-                if k.migratetype.rawValue != mt { info.mixed = true }
+                if k.migratetype != mt { info.mixed = true }
             }
             info.counts[f.rawValue] += UInt16(hi - lo)
         }
@@ -216,13 +216,13 @@ extension Machine {
         var r = PageBlockState(pfn: pfn, order: order, state: .free, migratetype: .movable, isolated: false, dirty: false,
                                active: false, mlocked: false)
         if freeArea.isFreeMaxBlock(pfn) || PageState.code(s) == PageState.buddy {
-            r.migratetype = Migratetype(rawValue: UInt8(freeListMigratetype(pfn))) ?? .isolate
+            r.migratetype = freeListMigratetype(pfn).slotOrIsolate
         } else if PageState.code(s) == PageState.pcp {
             r.state = .pcp
-            r.migratetype = Migratetype(rawValue: (ob >> Machine.mtShift) & 7) ?? .isolate
+            r.migratetype = PageOrderByte.migratetype(ob).slotOrIsolate
         } else if PageState.isIsolatedFreePage(s) {
             r.state = .isolatedFree
-            r.migratetype = Migratetype(rawValue: UInt8(pageblockMigratetype(pfn))) ?? .isolate
+            r.migratetype = pageblockMigratetype(pfn).slotOrIsolate
             r.isolated = true
         } else {
             let k = PageState.kind(s)
@@ -263,7 +263,7 @@ struct PageblockCountTables {
                 } else {
                     let k = PageState.kind(b)
                     f = .allocated(k)
-                    for mt in 0..<8 where Int(k.migratetype.rawValue) != mt { mixes[mt * 256 + s] = 1 }
+                    for mt in 0..<8 where k.migratetype.rawValue != mt { mixes[mt * 256 + s] = 1 }
                 }
             }
             addend[s] = UInt128(1) << (f.rawValue * 16)

@@ -23,17 +23,17 @@ extension Machine {
     /// The seed's fallback table (`fallbacks[][]`), without the MIGRATE_RESERVE column, which
     /// `__rmqueue` handles separately. (The seed's loop also read a fourth, zero-initialised column, i.e.
     /// UNMOVABLE again; that list was already searched, so leaving it out changes nothing.)
-    static let fallbacks: [[Int]] = [
-        /* UNMOVABLE   */ [Int(Migratetype.reclaimable.rawValue), Int(Migratetype.movable.rawValue)],
-        /* RECLAIMABLE */ [Int(Migratetype.unmovable.rawValue), Int(Migratetype.movable.rawValue)],
-        /* MOVABLE     */ [Int(Migratetype.reclaimable.rawValue), Int(Migratetype.unmovable.rawValue)],
+    static let fallbacks: [[Migratetype]] = [
+        /* UNMOVABLE   */ [.reclaimable, .movable],
+        /* RECLAIMABLE */ [.unmovable, .movable],
+        /* MOVABLE     */ [.reclaimable, .unmovable],
     ]
 
     /// `__rmqueue_fallback()` as in 2.6.35: search from the largest order down for a block on a fallback
     /// list; when breaking a large block (order >= pageblock_order/2) or for a reclaimable request, move
     /// every free page of its pageblock to the requested type and claim the pageblock if at least half of
     /// it was free; claim every pageblock a block >= pageblock_order covers. Returns the pfn or -1.
-    func rmqueueFallback(zone z: ZoneID, order: Int, startMt: Int) -> Int {
+    func rmqueueFallback(zone z: ZoneID, order: Int, startMt: Migratetype) -> Int {
         var current = nrOrders - 1
         while current >= order {
             for fb in Machine.fallbacks[startMt] {
@@ -42,7 +42,7 @@ extension Machine {
                 if head == NONE { continue }
                 let pfn = Int(head)
                 var expandMt = fb
-                if current >= (pageblockOrder >> 1) || startMt == Int(Migratetype.reclaimable.rawValue)
+                if current >= (pageblockOrder >> 1) || startMt == .reclaimable
                     || mobilityGroupingDisabled {
                     let moved = moveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: startMt)
                     if moved >= (1 << (pageblockOrder - 1)) || mobilityGroupingDisabled {
@@ -62,8 +62,7 @@ extension Machine {
                 expand(pfn, zone: z, low: order, high: current, mt: expandMt)
                 recordExtfrag(ExtfragEvent(
                     pfn: pfn, allocOrder: order, fallbackOrder: current,
-                    allocMigratetype: Migratetype(rawValue: UInt8(startMt))!,
-                    fallbackMigratetype: Migratetype(rawValue: UInt8(expandMt))!,
+                    allocMigratetype: startMt, fallbackMigratetype: expandMt,
                     fragmenting: current < pageblockOrder, changeOwnership: expandMt == startMt))
                 return pfn
             }
@@ -75,7 +74,7 @@ extension Machine {
     /// `move_freepages_block()`: move every free block inside the pageblock containing `pfn` onto the
     /// `mt` lists. Returns the number of pages moved; 0 if the pageblock straddles the zone's edge.
     @discardableResult
-    func moveFreepagesBlock(zone z: ZoneID, pfn: Int, toMigratetype mt: Int) -> Int {
+    func moveFreepagesBlock(zone z: ZoneID, pfn: Int, toMigratetype mt: Migratetype) -> Int {
         let start = pfn & ~(pageblockPages - 1)
         let end = start + pageblockPages - 1
         guard zones[z].contains(pfn: start), zones[z].contains(pfn: end) else { return 0 }

@@ -35,8 +35,9 @@ struct FreeAreaStore {
         maxPrev = RawArray(zeroed: blocks, arena: arena)
     }
 
-    @inline(__always) func list(zone: ZoneID, order: Int, mt: Int) -> Int {
-        (zone.rawValue &* nrOrders &+ order) &* Migratetype.count &+ mt
+    /// The index of `free_area[order].free_list[mt]` of `zone` in `heads`, `tails` and `lengths`.
+    @inline(__always) func list(zone: ZoneID, order: Int, mt: Migratetype) -> Int {
+        (zone.rawValue &* nrOrders &+ order) &* Migratetype.count &+ mt.rawValue
     }
 
     var byteCount: Int {
@@ -65,12 +66,10 @@ struct FreeAreaStore {
 }
 
 extension Machine {
-    static let mtShift: UInt8 = 4
-
     /// `list_add` (or `list_add_tail`) of a free block head onto `free_list[mt]` of its order; marks it
     /// PageBuddy with its order and bumps `nr_free`.
     @inline(__always)
-    func addToFreeList(_ pfn: Int, zone: ZoneID, order: Int, mt: Int, atTail: Bool = false) {
+    func addToFreeList(_ pfn: Int, zone: ZoneID, order: Int, mt: Migratetype, atTail: Bool = false) {
         let fa = freeArea, p = pages
         let li = fa.list(zone: zone, order: order, mt: mt)
         let p32 = UInt32(truncatingIfNeeded: pfn)
@@ -90,10 +89,10 @@ extension Machine {
         fa.lengths[li] &+= 1
         fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &+= 1
         if order == fa.maxOrder {
-            fa.maxState[pfn &>> order] = UInt8(truncatingIfNeeded: mt) &+ 1
+            fa.maxState[pfn &>> order] = UInt8(truncatingIfNeeded: mt.rawValue) &+ 1
         } else {
             p.state[pfn] = PageState.buddy
-            p.order[pfn] = UInt8(truncatingIfNeeded: order) | (UInt8(truncatingIfNeeded: mt) << Machine.mtShift)
+            p.order[pfn] = UInt8(truncatingIfNeeded: order) | PageOrderByte.migratetypeBits(mt)
         }
     }
 
@@ -101,15 +100,15 @@ extension Machine {
     @inline(__always)
     func removeFromFreeList(_ pfn: Int, zone: ZoneID) {
         let fa = freeArea, p = pages
-        let order: Int, mt: Int
+        let order: Int, mt: Migratetype
         if fa.isFreeMaxBlock(pfn) {
             order = fa.maxOrder
-            mt = Int(fa.maxState[pfn &>> order]) &- 1
+            mt = Migratetype(rawValue: Int(fa.maxState[pfn &>> order]) &- 1)
             fa.maxState[pfn &>> order] = 0
         } else {
             let ob = p.order[pfn]
             order = Int(ob & PageOrderByte.orderMask)
-            mt = Int(ob >> Machine.mtShift) & 7
+            mt = PageOrderByte.migratetype(ob)
             p.state[pfn] = PageState.tail
             p.order[pfn] = 0
         }
@@ -126,7 +125,7 @@ extension Machine {
     @inline(__always)
     func removeFromFreeList(_ pfn: Int, zone: ZoneID, orderBelowMax order: Int) {
         let fa = freeArea, p = pages
-        let mt = Int(p.order[pfn] >> Machine.mtShift) & 7
+        let mt = PageOrderByte.migratetype(p.order[pfn])
         p.state[pfn] = PageState.tail
         p.order[pfn] = 0
         let li = fa.list(zone: zone, order: order, mt: mt)
@@ -139,7 +138,7 @@ extension Machine {
 
     /// `list_move` of a free head to the head of another migratetype's list of the same order.
     @inline(__always)
-    func moveFreeBlock(_ pfn: Int, zone: ZoneID, toMigratetype mt: Int) {
+    func moveFreeBlock(_ pfn: Int, zone: ZoneID, toMigratetype mt: Migratetype) {
         let order = buddyOrder(pfn)
         removeFromFreeList(pfn, zone: zone)
         addToFreeList(pfn, zone: zone, order: order, mt: mt)
@@ -165,8 +164,9 @@ extension Machine {
     }
 
     /// The migratetype list a free head is on.
-    @inline(__always) func freeListMigratetype(_ pfn: Int) -> Int {
-        freeArea.isFreeMaxBlock(pfn) ? Int(freeArea.maxState[pfn >> freeArea.maxOrder]) - 1 : Int(pages.order[pfn] >> Machine.mtShift) & 7
+    @inline(__always) func freeListMigratetype(_ pfn: Int) -> Migratetype {
+        freeArea.isFreeMaxBlock(pfn) ? Migratetype(rawValue: Int(freeArea.maxState[pfn >> freeArea.maxOrder]) - 1)
+            : PageOrderByte.migratetype(pages.order[pfn])
     }
 
     /// `nr_free` of (zone, order).
@@ -176,13 +176,13 @@ extension Machine {
 
     /// Number of blocks on `free_list[mt]` of (zone, order): what /proc/pagetypeinfo counts by walking the list.
     public func freeListLength(zone: ZoneID, order: Int, mt: Migratetype) -> Int {
-        Int(freeArea.lengths[freeArea.list(zone: zone, order: order, mt: Int(mt.rawValue))])
+        Int(freeArea.lengths[freeArea.list(zone: zone, order: order, mt: mt)])
     }
 
     /// The pfns on one free list, head first (for tests and invariant checks).
     public func freeListPfns(zone: ZoneID, order: Int, mt: Migratetype) -> [Int] {
         var out: [Int] = []
-        var cur = freeArea.heads[freeArea.list(zone: zone, order: order, mt: Int(mt.rawValue))]
+        var cur = freeArea.heads[freeArea.list(zone: zone, order: order, mt: mt)]
         while cur != NONE {
             out.append(Int(cur))
             cur = freeArea.next(Int(cur), order: order, pages)

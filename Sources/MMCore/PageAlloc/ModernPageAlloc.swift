@@ -5,8 +5,6 @@
 /// watermark test, and a free path that captures a block for a direct compactor and puts blocks likely
 /// to merge at the tail of their list.
 extension Machine {
-    static let highatomicMt = Int(Migratetype.reserve.rawValue)
-
     // MARK: - Watermarks
 
     /// `__zone_watermark_unusable_free`: 2^order - 1, the HIGHATOMIC reserve for callers without access
@@ -34,8 +32,8 @@ extension Machine {
         if order == 0 { return true }
         for o in order..<nrOrders {
             if nrFree(zone: z, order: o) == 0 { continue }
-            for mt in 0..<Migratetype.pcpTypes where freeArea.lengths[freeArea.list(zone: z, order: o, mt: mt)] > 0 { return true }
-            if !flags.isDisjoint(with: [.highatomic, .oom]) && freeArea.lengths[freeArea.list(zone: z, order: o, mt: Machine.highatomicMt)] > 0 {
+            for mt in Migratetype.pcpCases where freeArea.lengths[freeArea.list(zone: z, order: o, mt: mt)] > 0 { return true }
+            if !flags.isDisjoint(with: [.highatomic, .oom]) && freeArea.lengths[freeArea.list(zone: z, order: o, mt: .highatomic)] > 0 {
                 return true
             }
         }
@@ -151,24 +149,24 @@ extension Machine {
         let maxManaged = zones[z].managedPages / 100 + pageblockPages
         if ms.nrReservedHighatomic[z] >= maxManaged { return }
         let mt = pageblockMigratetype(pfn)
-        guard mt < Migratetype.pcpTypes else { return }
+        guard mt.isPcpType else { return }
         ms.nrReservedHighatomic[z] += pageblockPages
-        setPageblockMigratetype(pfn, Machine.highatomicMt)
-        modernMoveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: Machine.highatomicMt)
+        setPageblockMigratetype(pfn, .highatomic)
+        modernMoveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: .highatomic)
         modernApplyMarks(zone: z)
     }
 
     /// `unreserve_highatomic_pageblock`: when an allocation is about to fail, give one HIGHATOMIC block
     /// back to the request's migratetype (keeping one per zone unless `force`).
     @discardableResult
-    func unreserveHighatomicPageblock(zonelist zl: [ZoneID], migratetype: Int, force: Bool) -> Bool {
+    func unreserveHighatomicPageblock(zonelist zl: [ZoneID], migratetype: Migratetype, force: Bool) -> Bool {
         for z in zl {
             if !force && ms.nrReservedHighatomic[z] <= pageblockPages { continue }
             for o in 0..<nrOrders {
-                let head = freeArea.heads[freeArea.list(zone: z, order: o, mt: Machine.highatomicMt)]
+                let head = freeArea.heads[freeArea.list(zone: z, order: o, mt: .highatomic)]
                 if head == NONE { continue }
                 let pfn = Int(head)
-                if pageblockMigratetype(pfn) == Machine.highatomicMt {
+                if pageblockMigratetype(pfn) == .highatomic {
                     ms.nrReservedHighatomic[z] -= Swift.min(pageblockPages, ms.nrReservedHighatomic[z])
                 }
                 setPageblockMigratetype(pfn, migratetype)
@@ -183,7 +181,7 @@ extension Machine {
     // MARK: - Taking blocks
 
     /// `move_to_free_list`: a free head moves to the tail of another migratetype's list of its order.
-    @inline(__always) func moveFreeBlockToTail(_ pfn: Int, zone: ZoneID, toMigratetype mt: Int) {
+    @inline(__always) func moveFreeBlockToTail(_ pfn: Int, zone: ZoneID, toMigratetype mt: Migratetype) {
         let order = buddyOrder(pfn)
         removeFromFreeList(pfn, zone: zone)
         addToFreeList(pfn, zone: zone, order: order, mt: mt, atTail: true)
@@ -193,7 +191,7 @@ extension Machine {
     /// counting the pages that are on an LRU (an allocation of a movable kind: THPs are LRU pages in
     /// the kernel) among the others. Nothing when the block straddles the zone's end.
     @discardableResult
-    func modernMoveFreepagesBlock(zone z: ZoneID, pfn: Int, toMigratetype mt: Int) -> (free: Int, movable: Int) {
+    func modernMoveFreepagesBlock(zone z: ZoneID, pfn: Int, toMigratetype mt: Migratetype) -> (free: Int, movable: Int) {
         var start = pageblockStartPfn(pfn)
         let end = start + pageblockPages - 1
         if !zones[z].contains(pfn: start) { start = pfn }
@@ -229,11 +227,11 @@ extension Machine {
     }
 
     /// `steal_suitable_fallback` of 6.6.
-    func stealSuitableFallback(zone z: ZoneID, pfn: Int, flags: ModernAllocFlags, startType: Int, wholeBlock: Bool) {
+    func stealSuitableFallback(zone z: ZoneID, pfn: Int, flags: ModernAllocFlags, startType: Migratetype, wholeBlock: Bool) {
         let currentOrder = buddyOrder(pfn)
         let oldBlockType = pageblockMigratetype(pfn)
         single: do {
-            if oldBlockType == Machine.highatomicMt { break single }
+            if oldBlockType == .highatomic { break single }
             if currentOrder >= pageblockOrder {
                 // change_pageblock_range
                 var b = pfn
@@ -245,10 +243,10 @@ extension Machine {
             let (free, movable) = modernMoveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: startType)
             if free == 0 { break single }
             let alike: Int
-            if startType == Int(Migratetype.movable.rawValue) {
+            if startType == .movable {
                 alike = movable
             } else {
-                alike = oldBlockType == Int(Migratetype.movable.rawValue) ? pageblockPages - (free + movable) : 0
+                alike = oldBlockType == .movable ? pageblockPages - (free + movable) : 0
             }
             if free + alike >= 1 << (pageblockOrder - 1) || mobilityGroupingDisabled {
                 setPageblockMigratetype(pfn, startType)
@@ -261,38 +259,38 @@ extension Machine {
     /// `__rmqueue_fallback` of 6.6: the largest block on a fallback list (not below pageblock_order under
     /// ALLOC_NOFRAGMENT); a movable request that may not steal the whole block takes the smallest
     /// instead; then `steal_suitable_fallback`. True if a block was moved to the request's lists.
-    func modernRmqueueFallback(zone z: ZoneID, order: Int, startMt: Int, flags: ModernAllocFlags) -> Bool {
+    func modernRmqueueFallback(zone z: ZoneID, order: Int, startMt: Migratetype, flags: ModernAllocFlags) -> Bool {
         var minOrder = order
         if order < pageblockOrder && flags.contains(.noFragment) { minOrder = pageblockOrder }
         var current = nrOrders - 1
-        var found: (mt: Int, canSteal: Bool) = (-1, false)
+        var found: (mt: Migratetype?, canSteal: Bool) = (nil, false)
         while current >= minOrder {
             found = findSuitableFallback(zone: z, order: current, migratetype: startMt, onlyStealable: false)
-            if found.mt != -1 { break }
+            if found.mt != nil { break }
             current -= 1
         }
-        guard found.mt != -1 else { return false }
-        if !found.canSteal && startMt == Int(Migratetype.movable.rawValue) && current > order {
-            // find_smallest
+        guard found.mt != nil else { return false }
+        if !found.canSteal && startMt == .movable && current > order {
+            // find_smallest: some order up to `current` has a fallback block.
             current = order
             while current < nrOrders {
                 found = findSuitableFallback(zone: z, order: current, migratetype: startMt, onlyStealable: false)
-                if found.mt != -1 { break }
+                if found.mt != nil { break }
                 current += 1
             }
         }
-        let pfn = Int(freeArea.heads[freeArea.list(zone: z, order: current, mt: found.mt)])
+        guard let fallbackMt = found.mt else { return false }
+        let pfn = Int(freeArea.heads[freeArea.list(zone: z, order: current, mt: fallbackMt)])
         stealSuitableFallback(zone: z, pfn: pfn, flags: flags, startType: startMt, wholeBlock: found.canSteal)
         recordExtfrag(ExtfragEvent(pfn: pfn, allocOrder: order, fallbackOrder: current,
-                                   allocMigratetype: Migratetype(rawValue: UInt8(startMt))!,
-                                   fallbackMigratetype: Migratetype(rawValue: UInt8(found.mt))!,
+                                   allocMigratetype: startMt, fallbackMigratetype: fallbackMt,
                                    fragmenting: current < pageblockOrder,
                                    changeOwnership: pageblockMigratetype(pfn) == startMt))
         return true
     }
 
     /// `__rmqueue` of 6.6 (no CMA): own list, else a fallback steal and again.
-    func modernRmqueue(zone z: ZoneID, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+    func modernRmqueue(zone z: ZoneID, order: Int, mt: Migratetype, flags: ModernAllocFlags) -> Int {
         while true {
             let pfn = rmqueueSmallest(zone: z, order: order, mt: mt)
             if pfn >= 0 { return pfn }
@@ -302,12 +300,12 @@ extension Machine {
 
     /// `rmqueue_buddy`: HIGHATOMIC first for high-order atomic requests, then `__rmqueue`, then (OOM)
     /// HIGHATOMIC. NR_FREE_PAGES drops.
-    func modernRmqueueBuddy(zone z: ZoneID, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+    func modernRmqueueBuddy(zone z: ZoneID, order: Int, mt: Migratetype, flags: ModernAllocFlags) -> Int {
         var pfn = -1
-        if flags.contains(.highatomic) { pfn = rmqueueSmallest(zone: z, order: order, mt: Machine.highatomicMt) }
+        if flags.contains(.highatomic) { pfn = rmqueueSmallest(zone: z, order: order, mt: .highatomic) }
         if pfn < 0 {
             pfn = modernRmqueue(zone: z, order: order, mt: mt, flags: flags)
-            if pfn < 0 && flags.contains(.oom) { pfn = rmqueueSmallest(zone: z, order: order, mt: Machine.highatomicMt) }
+            if pfn < 0 && flags.contains(.oom) { pfn = rmqueueSmallest(zone: z, order: order, mt: .highatomic) }
             if pfn < 0 { return -1 }
         }
         zoneCounters.freePages[z] -= 1 << order
@@ -317,7 +315,7 @@ extension Machine {
     /// `rmqueue_pcplist` for order 0: the per-CPU list's head, refilled `batch` pages at a time from
     /// `__rmqueue` (`rmqueue_bulk`). (6.6 also keeps per-CPU lists of orders 1-3 and of THP; the model
     /// keeps order 0 only.)
-    func modernPcpAllocate(zone z: ZoneID, mt: Int, flags: ModernAllocFlags) -> Int {
+    func modernPcpAllocate(zone z: ZoneID, mt: Migratetype, flags: ModernAllocFlags) -> Int {
         let li = pcp.list(zone: z, mt: mt)
         if pcp.heads[li] == NONE {
             var after = NONE
@@ -339,7 +337,7 @@ extension Machine {
 
     /// `rmqueue` of 6.6: order 0 from the per-CPU lists, larger blocks from the buddy lists; a zone whose
     /// watermark a fallback boosted wakes kswapd (ZONE_BOOSTED_WATERMARK).
-    func modernRmqueueZone(zone z: ZoneID, order: Int, mt: Int, flags: ModernAllocFlags) -> Int {
+    func modernRmqueueZone(zone z: ZoneID, order: Int, mt: Migratetype, flags: ModernAllocFlags) -> Int {
         let pfn = order == 0 ? modernPcpAllocate(zone: z, mt: mt, flags: flags) : modernRmqueueBuddy(zone: z, order: order, mt: mt, flags: flags)
         if flags.contains(.kswapd) && ms.boostedFlag[z] {
             ms.boostedFlag[z] = false
@@ -355,7 +353,7 @@ extension Machine {
     /// block once it reaches the compactor's order (`compaction_capture`); the result goes to the tail
     /// of its list when its buddy at the next order is free (`buddy_merge_likely`), else to the head.
     @inline(never)
-    func modernFreeOneBlock(_ pfn: Int, zone z: ZoneID, order: Int, mt: Int) -> (pfn: Int, order: Int) {
+    func modernFreeOneBlock(_ pfn: Int, zone z: ZoneID, order: Int, mt: Migratetype) -> (pfn: Int, order: Int) {
         var pfn = pfn, order = order
         let zone = zones[z]
         let maxOrder = nrOrders - 1
@@ -372,7 +370,7 @@ extension Machine {
             guard zone.contains(pfn: buddy), isBuddy(buddy), buddyOrder(buddy) == order else { break }
             if order >= pageblockOrder {
                 let buddyMt = pageblockMigratetype(buddy)
-                if mt != buddyMt && (mt >= Migratetype.pcpTypes || buddyMt >= Migratetype.pcpTypes) { break }
+                if mt != buddyMt && (!mt.isPcpType || !buddyMt.isPcpType) { break }
             }
             removeFromFreeList(buddy, zone: z, orderBelowMax: order)
             pfn &= ~(1 << order)
@@ -390,9 +388,9 @@ extension Machine {
 
     /// `compaction_capture`'s rules: never from an isolated pageblock, and a movable block below pageblock
     /// order is left to merge (not to pollute a movable pageblock with a smaller allocation).
-    @inline(__always) func compactionCapture(order: Int, mt: Int) -> Bool {
-        if mt == Int(Migratetype.isolate.rawValue) { return false }
-        if order < pageblockOrder && mt == Int(Migratetype.movable.rawValue) { return false }
+    @inline(__always) func compactionCapture(order: Int, mt: Migratetype) -> Bool {
+        if mt == .isolate { return false }
+        if order < pageblockOrder && mt == .movable { return false }
         return true
     }
 }

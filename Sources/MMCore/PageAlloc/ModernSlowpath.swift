@@ -36,7 +36,7 @@ extension Machine {
     }
 
     /// `gfp_to_alloc_flags` of 6.6.
-    func gfpToAllocFlags(_ gfp: GFPFlags, order: Int, mt: Int) -> ModernAllocFlags {
+    func gfpToAllocFlags(_ gfp: GFPFlags, order: Int, mt: Migratetype) -> ModernAllocFlags {
         var f: ModernAllocFlags = [.wmarkMin, .cpuset]
         if gfp.contains(.high) { f.insert(.minReserve) }
         if !gfp.contains(.noKswapd) { f.insert(.kswapd) }
@@ -64,7 +64,7 @@ extension Machine {
     /// `get_page_from_freelist` of 6.6: the first zone that passes `zone_watermark_fast` and has a block;
     /// ALLOC_NOFRAGMENT is dropped (and the walk repeated) before a remote node is used, and when the
     /// whole list failed. A high-order atomic allocation reserves its pageblock HIGHATOMIC.
-    func modernGetPageFromFreelist(order: Int, mt: Int, zonelist zl: [ZoneID], highestZoneidx: Int, flags startFlags: ModernAllocFlags) -> (pfn: Int, zone: ZoneID)? {
+    func modernGetPageFromFreelist(order: Int, mt: Migratetype, zonelist zl: [ZoneID], highestZoneidx: Int, flags startFlags: ModernAllocFlags) -> (pfn: Int, zone: ZoneID)? {
         var flags = startFlags
         let preferred = zl[0]
         retry: while true {
@@ -123,7 +123,7 @@ extension Machine {
     /// reclaim (order-0: no lumpy reclaim), direct compaction at the current priority, and the retry
     /// decisions (`should_reclaim_retry`, `should_compact_retry`). No OOM killer is simulated: where the
     /// kernel would kill, the attempt fails; the loop is also cut after `maxSlowpathLoops` rounds.
-    func modernAllocSlowpath(_ req: AllocRequest, zonelist zl: [ZoneID], preferredZone: ZoneID, mt: Int, highestZoneidx hz: Int,
+    func modernAllocSlowpath(_ req: AllocRequest, zonelist zl: [ZoneID], preferredZone: ZoneID, mt: Migratetype, highestZoneidx hz: Int,
                              start: UInt64) -> AllocOutcome {
         var out = AllocOutcome()
         defer { runPendingKswapd() }
@@ -155,7 +155,7 @@ extension Machine {
         if flags.contains(.kswapd) { wakeAllKswapds(order: order, gfp: gfp, zonelist: zl, highestZoneidx: hz) }
         if let (pfn, z) = attempt() { return got(pfn, z) }
 
-        if canDirectReclaim && canCompact && (costly || (order > 0 && mt != Int(Migratetype.movable.rawValue))) {
+        if canDirectReclaim && canCompact && (costly || (order > 0 && mt != .movable)) {
             let page = modernDirectCompact(order: order, gfp: gfp, flags: flags, zonelist: zl, highestZoneidx: hz, mt: mt,
                                            priority: .initial, result: &compactResult)
             if compactResult != .skipped { out.stalledInCompaction = true }
@@ -264,7 +264,7 @@ extension Machine {
     /// `should_reclaim_retry` of 6.6: up to MAX_RECLAIM_RETRIES (16) rounds without progress (costly
     /// orders never count as progress), while some zone would pass its MIN watermark at the order if
     /// all its reclaimable pages were freed; before giving up, a HIGHATOMIC block is given back.
-    func shouldReclaimRetry(order: Int, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Int,
+    func shouldReclaimRetry(order: Int, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Migratetype,
                             didProgress: Bool, noProgressLoops: inout Int) -> Bool {
         if didProgress && order <= Machine.pageAllocCostlyOrder { noProgressLoops = 0 } else { noProgressLoops += 1 }
         var ret = false
@@ -305,7 +305,7 @@ extension Machine {
     /// `__alloc_pages_direct_compact` of 6.6: `try_to_compact_pages`; unless every zone was skipped, a
     /// compaction stall; then the captured block, or the free lists; success resets the zone's deferral
     /// (and its skip-flush request). The compaction's simulated time is the allocation's.
-    func modernDirectCompact(order: Int, gfp: GFPFlags, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Int,
+    func modernDirectCompact(order: Int, gfp: GFPFlags, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Migratetype,
                              priority: CompactPriority, result: inout ModernCompactResult) -> (pfn: Int, zone: ZoneID)? {
         if order == 0 { return nil }
         let (rc, captured) = tryToCompactPagesModern(order: order, gfp: gfp, flags: flags, zonelist: zl, highestZoneidx: hz, mt: mt,
@@ -329,7 +329,7 @@ extension Machine {
     /// priority but the highest); the maximum result; stop at SUCCESS (resetting deferral without an
     /// allocation); sync priorities defer a zone whose scanners met. Returns the result and a block a
     /// free captured for this allocation (its pfn and zone), if any.
-    func tryToCompactPagesModern(order: Int, gfp: GFPFlags, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Int,
+    func tryToCompactPagesModern(order: Int, gfp: GFPFlags, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Migratetype,
                                  priority: CompactPriority) -> (ModernCompactResult, (pfn: Int, zone: ZoneID)?) {
         if !gfp.contains(.io) { return (.skipped, nil) }
         tracer?.modern(.tryToCompactPages(order: order, gfp: gfpTraceString(gfp), priority: priority.rawValue))
@@ -354,7 +354,7 @@ extension Machine {
     /// `compact_zone_order`: a direct compaction of one zone at a priority, with a capture control: a
     /// block of the order freed in this zone while it runs is taken for the allocation (SUCCESS).
     func compactZoneOrder(zone z: ZoneID, order: Int, gfp: GFPFlags, priority: CompactPriority, flags: ModernAllocFlags,
-                          highestZoneidx hz: Int, mt: Int) -> (ModernCompactResult, Int?) {
+                          highestZoneidx hz: Int, mt: Migratetype) -> (ModernCompactResult, Int?) {
         let fields = Machine.modernFields(mode: priority == .async ? .async : .syncLight, direct: true,
                                           wholeZone: priority == .min, ignoreSkipHint: priority == .min,
                                           ignoreBlockSuitable: priority == .min, highestZoneidx: hz, allocFlags: flags,

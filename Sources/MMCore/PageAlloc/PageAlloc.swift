@@ -83,16 +83,16 @@ extension Machine {
     /// `allocflags_to_migratetype` of a request: MOVABLE with __GFP_MOVABLE; with __GFP_HIGHMEM alone (no
     /// __GFP_MOVABLE, no __GFP_RECLAIMABLE) UNMOVABLE; else its kind's.
     @inline(__always)
-    func requestMigratetype(_ req: AllocRequest) -> Int {
+    func requestMigratetype(_ req: AllocRequest) -> Migratetype {
         if _fastPath(req.gfp.rawValue & GFPFlags.zoneBits.rawValue == 0) { return requestMigratetype(req.kind) }
-        if mobilityGroupingDisabled { return Int(Migratetype.unmovable.rawValue) }
-        return Int(req.gfp.contains(.movable) ? Migratetype.movable.rawValue : Migratetype.unmovable.rawValue)
+        if mobilityGroupingDisabled { return .unmovable }
+        return req.gfp.contains(.movable) ? .movable : .unmovable
     }
 
     /// The migratetype an allocation asks for (UNMOVABLE for everything when grouping is disabled).
     @inline(__always)
-    func requestMigratetype(_ kind: AllocKind) -> Int {
-        mobilityGroupingDisabled ? Int(Migratetype.unmovable.rawValue) : Int(kind.migratetype.rawValue)
+    func requestMigratetype(_ kind: AllocKind) -> Migratetype {
+        mobilityGroupingDisabled ? .unmovable : kind.migratetype
     }
 
 
@@ -108,7 +108,7 @@ extension Machine {
         if req.order == 0 && req.gfp.rawValue & GFPFlags.zoneBits.rawValue == 0 {
             // The request's state byte, LRU list and migratetype (requestMigratetype) in one look-up.
             let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: 0, mlock: req.mlock, dirty: req.dirty)]
-            let mt = Int(info &>> 16 & 0xFF)
+            let mt = Migratetype(rawValue: Int(info &>> 16 & 0xFF))
             let z = order0FastZone(req, mt: mt)
             if z >= 0 {
                 // A freed slot to reuse, or room for a new one below the handle table's slot limit (else
@@ -124,7 +124,7 @@ extension Machine {
 
     /// The order-0 fast path's work once `order0FastZone` chose zone `z` and `freeHead` was read.
     @inline(__always)
-    func order0FastAllocate(_ req: AllocRequest, zone z: ZoneID, mt: Int, info: UInt32, freeHead fh: UInt32) -> AllocOutcome {
+    func order0FastAllocate(_ req: AllocRequest, zone z: ZoneID, mt: Migratetype, info: UInt32, freeHead fh: UInt32) -> AllocOutcome {
         bumpGeneration()
         clockNs &+= costs.allocFastPath
         // pcpAllocate's list_del of the head; prepNewPage writes the page's state and order.
@@ -139,7 +139,7 @@ extension Machine {
     /// and has a page on the per-CPU list of the request's migratetype. Exactly the case where
     /// `allocateAlongZonelist` would take that list's head from its first zone; reads only.
     @inline(__always)
-    func order0FastZone(_ req: AllocRequest, mt: Int) -> Int {
+    func order0FastZone(_ req: AllocRequest, mt: Migratetype) -> Int {
         let z: Int
         if let node = req.node {
             if node < 0 || node >= nodeCount { return -1 }
@@ -213,7 +213,7 @@ extension Machine {
     /// One zone's step of `get_page_from_freelist`: if the zone passes its watermark and has a block,
     /// take it (`buffered_rmqueue`) and return its pfn.
     @inline(__always)
-    func takeBlock(zone z: ZoneID, order: Int, mt: Int, classzoneIdx: Int, wmark: Wmark, flags: AllocFlags) -> Int? {
+    func takeBlock(zone z: ZoneID, order: Int, mt: Migratetype, classzoneIdx: Int, wmark: Wmark, flags: AllocFlags) -> Int? {
         let mark = wmarkPages(zone: z, wmark)
         if !zoneWatermarkOk(zone: z, order: order, mark: mark, classzoneIdx: classzoneIdx, flags: flags) { return nil }
         // buffered_rmqueue: order 0 through the per-CPU lists, larger blocks from the buddy lists.
@@ -228,7 +228,7 @@ extension Machine {
     }
 
     /// `get_page_from_freelist()`: the first zone of the list that passes its watermark and has a block.
-    func getPageFromFreelist(order: Int, mt: Int, zonelist: [ZoneID], classzoneIdx: Int, wmark: Wmark,
+    func getPageFromFreelist(order: Int, mt: Migratetype, zonelist: [ZoneID], classzoneIdx: Int, wmark: Wmark,
                              flags: AllocFlags) -> (pfn: Int, zone: ZoneID)? {
         for z in zonelist {
             if let pfn = takeBlock(zone: z, order: order, mt: mt, classzoneIdx: classzoneIdx, wmark: wmark, flags: flags) {

@@ -26,7 +26,8 @@ struct PcpStore {
 
     var byteCount: Int { heads.byteCount + tails.byteCount + count.byteCount + high.byteCount + batch.byteCount }
 
-    @inline(__always) func list(zone: ZoneID, mt: Int) -> Int { zone.rawValue &* Migratetype.pcpTypes &+ mt }
+    /// The index of `pcp->lists[mt]` of `zone` in `heads` and `tails` (`mt` one of the MIGRATE_PCPTYPES).
+    @inline(__always) func list(zone: ZoneID, mt: Migratetype) -> Int { zone.rawValue &* Migratetype.pcpTypes &+ mt.rawValue }
 }
 
 /// `zone_batchsize()` (MMU form): about a quarter of a 1024th of the zone, at most 512 KiB worth,
@@ -68,7 +69,7 @@ extension Machine {
     /// Puts a free order-0 page on a per-CPU list: at the head when hot, at the tail when cold;
     /// `private` is the migratetype it returns to the buddy lists with.
     @inline(__always)
-    func pcpAdd(_ pfn: Int, zone z: ZoneID, list mt: Int, private pmt: Int, cold: Bool) {
+    func pcpAdd(_ pfn: Int, zone z: ZoneID, list mt: Migratetype, private pmt: Migratetype, cold: Bool) {
         let li = pcp.list(zone: z, mt: mt)
         pcpInsert(pfn, zone: z, list: mt, private: pmt, after: cold ? pcp.tails[li] : NONE)
     }
@@ -76,7 +77,7 @@ extension Machine {
     /// `list_add` of a page after `after` on a per-CPU list (NONE: at the head), marking it a per-CPU
     /// page with its `page_private`.
     @inline(__always)
-    func pcpInsert(_ pfn: Int, zone z: ZoneID, list mt: Int, private pmt: Int, after: UInt32) {
+    func pcpInsert(_ pfn: Int, zone z: ZoneID, list mt: Migratetype, private pmt: Migratetype, after: UInt32) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let p32 = UInt32(truncatingIfNeeded: pfn)
@@ -86,15 +87,15 @@ extension Machine {
         if after == NONE { pcp.heads[li] = p32 } else { p.nextOrOwner[Int(after)] = p32 }
         if next == NONE { pcp.tails[li] = p32 } else { p.prevOrContent[Int(next)] = p32 }
         p.state[pfn] = PageState.pcp
-        p.order[pfn] = UInt8(truncatingIfNeeded: pmt) << Machine.mtShift
+        p.order[pfn] = PageOrderByte.migratetypeBits(pmt)
     }
 
     /// Takes a page off a per-CPU list (`list_del`); returns its `page_private` migratetype.
     @inline(__always)
-    func pcpDel(_ pfn: Int, zone z: ZoneID, list mt: Int) -> Int {
+    func pcpDel(_ pfn: Int, zone z: ZoneID, list mt: Migratetype) -> Migratetype {
         let p = pages
         pcpUnlink(pfn, zone: z, list: mt)
-        let pmt = Int(p.order[pfn] >> Machine.mtShift) & 7
+        let pmt = PageOrderByte.migratetype(p.order[pfn])
         p.state[pfn] = PageState.tail
         p.order[pfn] = 0
         return pmt
@@ -103,14 +104,14 @@ extension Machine {
     /// `pcpDel` of the tail (cold end) of a non-empty list, whose next link is NONE; returns its pfn and
     /// its `page_private` migratetype.
     @inline(__always)
-    func pcpDelTail(zone z: ZoneID, list mt: Int) -> (pfn: Int, private: Int) {
+    func pcpDelTail(zone z: ZoneID, list mt: Migratetype) -> (pfn: Int, private: Migratetype) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let pfn = Int(pcp.tails[li])
         let prev = p.prevOrContent[pfn]
         if prev != NONE { p.nextOrOwner[Int(prev)] = NONE } else { pcp.heads[li] = NONE }
         pcp.tails[li] = prev
-        let pmt = Int(p.order[pfn] >> Machine.mtShift) & 7
+        let pmt = PageOrderByte.migratetype(p.order[pfn])
         p.state[pfn] = PageState.tail
         p.order[pfn] = 0
         return (pfn, pmt)
@@ -118,7 +119,7 @@ extension Machine {
 
     /// Unlinks a page from a per-CPU list, leaving its state and order bytes to the caller.
     @inline(__always)
-    func pcpUnlink(_ pfn: Int, zone z: ZoneID, list mt: Int) {
+    func pcpUnlink(_ pfn: Int, zone z: ZoneID, list mt: Migratetype) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let next = p.nextOrOwner[pfn], prev = p.prevOrContent[pfn]
@@ -128,7 +129,7 @@ extension Machine {
 
     /// `pcpUnlink` of the head (hot end) of a non-empty list, whose prev link is NONE; returns its pfn.
     @inline(__always)
-    func pcpUnlinkHead(zone z: ZoneID, list mt: Int) -> Int {
+    func pcpUnlinkHead(zone z: ZoneID, list mt: Migratetype) -> Int {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let pfn = Int(pcp.heads[li])
@@ -143,7 +144,7 @@ extension Machine {
     /// The order-0 half of `buffered_rmqueue()`: the head (hot end) of this zone's per-CPU list for
     /// the migratetype, refilling an empty list with `rmqueue_bulk()` first. Returns the pfn or -1.
     @inline(__always)
-    func pcpAllocate(zone z: ZoneID, mt: Int) -> Int {
+    func pcpAllocate(zone z: ZoneID, mt: Migratetype) -> Int {
         let li = pcp.list(zone: z, mt: mt)
         if pcp.heads[li] == NONE {
             pcp.count[z] &+= Int32(truncatingIfNeeded: rmqueueBulk(zone: z, count: Int(pcp.batch[z]), mt: mt))
@@ -154,7 +155,7 @@ extension Machine {
 
     /// Takes the head (hot end) of a non-empty per-CPU list.
     @inline(__always)
-    func pcpTakeHead(zone z: ZoneID, mt: Int) -> Int {
+    func pcpTakeHead(zone z: ZoneID, mt: Migratetype) -> Int {
         let pfn = Int(pcp.heads[pcp.list(zone: z, mt: mt)])
         _ = pcpDel(pfn, zone: z, list: mt)
         pcp.count[z] &-= 1
@@ -165,7 +166,7 @@ extension Machine {
     /// included) onto the per-CPU list, each after the previous one, each remembering the migratetype
     /// asked for as its `page_private`. NR_FREE_PAGES drops by the number taken.
     @inline(never)
-    func rmqueueBulk(zone z: ZoneID, count: Int, mt: Int) -> Int {
+    func rmqueueBulk(zone z: ZoneID, count: Int, mt: Migratetype) -> Int {
         var after = NONE
         var taken = 0
         while taken < count {
@@ -189,12 +190,12 @@ extension Machine {
         ev.pgfree &+= 1
         let pmt = pageblockMigratetype(pfn)
         var mt = pmt
-        if mt >= Migratetype.pcpTypes {
-            if mt == Int(Migratetype.isolate.rawValue) {
+        if !mt.isPcpType {
+            if mt == .isolate {
                 freeIsolatedPage(pfn, zone: z)
                 return
             }
-            mt = Int(Migratetype.movable.rawValue)
+            mt = .movable
         }
         pcpAdd(pfn, zone: z, list: mt, private: pmt, cold: cold)
         pcp.count[z] &+= 1
@@ -212,13 +213,13 @@ extension Machine {
     func freeIsolatedPage(_ pfn: Int, zone z: ZoneID) {
         pages.state[pfn] = PageState.tail
         pages.order[pfn] = 0
-        freeOnePage(pfn, zone: z, order: 0, mt: Int(Migratetype.isolate.rawValue))
+        freeOnePage(pfn, zone: z, order: 0, mt: .isolate)
     }
 
     /// `free_one_page()`: a block goes straight back to the buddy allocator; NR_FREE_PAGES goes up and
     /// the zone is worth reclaiming again.
     @inline(__always)
-    func freeOnePage(_ pfn: Int, zone z: ZoneID, order: Int, mt: Int) {
+    func freeOnePage(_ pfn: Int, zone z: ZoneID, order: Int, mt: Migratetype) {
         zoneAllUnreclaimable[z] = 0
         zonePagesScanned[z] = 0
         // Kernel 6.6 (ModernPageAlloc.swift): capture, merge limits, tail placement.
@@ -243,9 +244,9 @@ extension Machine {
     /// The list walk of `free_pcppages_bulk`, shared by both kernels: `count` pages off the cold ends,
     /// one from the first non-empty list, two from the next, …; `free(pfn, migratetype)` merges each.
     @inline(__always)
-    func takePcppagesBulk(zone z: ZoneID, count: Int, _ free: (Int, Int) -> Void) {
+    func takePcppagesBulk(zone z: ZoneID, count: Int, _ free: (Int, Migratetype) -> Void) {
         var count = count
-        var mt = 0, batchFree = 0
+        var mt = Migratetype.unmovable, batchFree = 0
         zoneAllUnreclaimable[z] = 0
         zonePagesScanned[z] = 0
         zoneCounters.freePages[z] += count
@@ -253,8 +254,8 @@ extension Machine {
             var li: Int
             repeat {
                 batchFree += 1
-                mt += 1
-                if mt == Migratetype.pcpTypes { mt = 0 }
+                mt = Migratetype(rawValue: mt.rawValue &+ 1)
+                if mt.rawValue == Migratetype.pcpTypes { mt = .unmovable }
                 li = pcp.list(zone: z, mt: mt)
             } while pcp.heads[li] == NONE
             repeat {
@@ -278,7 +279,7 @@ extension Machine {
     /// The pfns on one per-CPU list, head (hot end) first (for tests and invariant checks).
     public func pcpListPfns(zone z: ZoneID, mt: Migratetype) -> [Int] {
         var out: [Int] = []
-        var cur = pcp.heads[pcp.list(zone: z, mt: Int(mt.rawValue))]
+        var cur = pcp.heads[pcp.list(zone: z, mt: mt)]
         while cur != NONE {
             out.append(Int(cur))
             cur = pages.nextOrOwner[Int(cur)]

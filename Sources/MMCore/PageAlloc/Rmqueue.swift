@@ -2,7 +2,7 @@ extension Machine {
     /// `__rmqueue_smallest()`: the smallest block of at least `order` on `free_list[mt]`, taken from the
     /// list head and split down (kernel-compaction.md §2.2). Returns the head pfn or -1.
     @inline(__always)
-    func rmqueueSmallest(zone z: ZoneID, order: Int, mt: Int) -> Int {
+    func rmqueueSmallest(zone z: ZoneID, order: Int, mt: Migratetype) -> Int {
         let fa = freeArea
         var li = fa.list(zone: z, order: order, mt: mt)
         for current in order..<nrOrders {
@@ -21,13 +21,13 @@ extension Machine {
     /// `__rmqueue()`: own migratetype first, then the fallback lists, and as a last resort the
     /// MIGRATE_RESERVE pageblocks (seed 2.6.35). Returns the head pfn or -1.
     @inline(__always)
-    func rmqueue(zone z: ZoneID, order: Int, mt: Int) -> Int {
+    func rmqueue(zone z: ZoneID, order: Int, mt: Migratetype) -> Int {
         var pfn = rmqueueSmallest(zone: z, order: order, mt: mt)
         if pfn >= 0 { return pfn }
-        if mt != Int(Migratetype.reserve.rawValue) {
+        if mt != .reserve {
             pfn = rmqueueFallback(zone: z, order: order, startMt: mt)
             if pfn >= 0 { return pfn }
-            return rmqueueSmallest(zone: z, order: order, mt: Int(Migratetype.reserve.rawValue))
+            return rmqueueSmallest(zone: z, order: order, mt: .reserve)
         }
         return -1
     }

@@ -9,7 +9,7 @@ extension Machine {
     /// watermark (with the __GFP_HIGH / atomic reductions); callers that may sleep then loop over direct
     /// compaction (costly orders, unless deferred) and direct reclaim, retrying the allocation after each,
     /// while `should_alloc_retry` says so. kswapd runs once the attempt has returned.
-    func allocSlowpath(_ req: AllocRequest, zonelist zl: [ZoneID], preferredZone: ZoneID, mt: Int, start: UInt64) -> AllocOutcome {
+    func allocSlowpath(_ req: AllocRequest, zonelist zl: [ZoneID], preferredZone: ZoneID, mt: Migratetype, start: UInt64) -> AllocOutcome {
         var out = AllocOutcome()
         // GFP_THISNODE (__GFP_THISNODE|__GFP_NOWARN|__GFP_NORETRY) fails here, without waking kswapd or
         // reclaiming (__alloc_pages_slowpath, NUMA_BUILD).
@@ -87,7 +87,7 @@ extension Machine {
     /// The compaction half of `__alloc_pages_direct_compact`: compacts the zonelist's zones for the
     /// request and drains the per-CPU lists (migration frees to them) so the freed pages merge. Returns
     /// false when every zone was skipped (COMPACT_SKIPPED: the caller goes straight on to reclaim).
-    private func directCompact(zonelist zl: [ZoneID], order: Int, gfp: GFPFlags, mt: Int) -> Bool {
+    private func directCompact(zonelist zl: [ZoneID], order: Int, gfp: GFPFlags, mt: Migratetype) -> Bool {
         let rc = tryToCompactPages(zonelist: zl, order: order, gfp: gfp, migratetype: mt)
         guard rc != .skipped else { return false }
         drainAllPages()

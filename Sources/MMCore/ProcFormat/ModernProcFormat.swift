@@ -2,19 +2,9 @@
 /// migratetype columns in the modern enum order, the 2021 `extfrag_index` format, the modern zoneinfo
 /// fields, and the modern vmstat event names. The two old kernels keep their text (ProcFormat/*.swift).
 extension Machine {
-    /// The modern migratetype enum in print order with the simulation's slot for each: Unmovable,
-    /// Movable, Reclaimable, HighAtomic (the slot the seed used for RESERVE), CMA (none simulated;
-    /// CONFIG_CMA as distributions build it), Isolate.
-    static let modernMigratetypeColumns: [(name: String, slot: Int?)] = [
-        ("Unmovable", Int(Migratetype.unmovable.rawValue)), ("Movable", Int(Migratetype.movable.rawValue)),
-        ("Reclaimable", Int(Migratetype.reclaimable.rawValue)), ("HighAtomic", Int(Migratetype.reserve.rawValue)),
-        ("CMA", nil), ("Isolate", Int(Migratetype.isolate.rawValue)),
-    ]
-
     /// The printed name of a migratetype slot on this kernel ("HighAtomic" for slot 3 on 6.6).
     public func migratetypeName(_ mt: Migratetype) -> String {
-        if modern != nil && mt == .reserve { return "HighAtomic" }
-        return mt.name
+        modern != nil ? mt.modernName : mt.name
     }
 
     /// /proc/pagetypeinfo of 6.6 (`pagetypeinfo_showfree`, `pagetypeinfo_showblockitmp`): counts capped
@@ -26,10 +16,10 @@ extension Machine {
             if zs.isEmpty { continue }
             pagetypeinfoHeader(&out)
             for zone in zs {
-                for (name, slot) in Machine.modernMigratetypeColumns {
+                for (name, slot) in Migratetype.modernColumns {
                     out += "Node \(CFormat.pad(String(node.id.rawValue), 4)), zone \(CFormat.pad(zone.name, 8)), type \(CFormat.pad(name, 12)) "
                     for o in 0..<nrOrders {
-                        var n = slot.map { freeListLength(zone: zone.id, order: o, mt: Migratetype(rawValue: UInt8($0))!) } ?? 0
+                        var n = slot.map { freeListLength(zone: zone.id, order: o, mt: $0) } ?? 0
                         var prefix = ""
                         if n >= 100000 { n = 100000; prefix = ">" }
                         out += prefix + CFormat.pad(String(n), 6) + " "
@@ -38,12 +28,12 @@ extension Machine {
                 }
             }
             out += "\n" + CFormat.pad("Number of blocks type ", 23, left: true)
-            for (name, _) in Machine.modernMigratetypeColumns { out += CFormat.pad(name, 12) + " " }
+            for (name, _) in Migratetype.modernColumns { out += CFormat.pad(name, 12) + " " }
             out += "\n"
             for zone in zs {
                 out += nodeZonePrefix(node, zone)
                 let counts = pageblockCounts(zone: zone.id)
-                for (_, slot) in Machine.modernMigratetypeColumns { out += CFormat.pad(String(slot.map { counts[$0] } ?? 0), 12) + " " }
+                for (_, slot) in Migratetype.modernColumns { out += CFormat.pad(String(slot.map { counts[$0] } ?? 0), 12) + " " }
                 out += "\n"
             }
         }

@@ -36,7 +36,7 @@ extension Machine {
             for zone in zs {
                 out += nodeZonePrefix(node, zone)
                 let counts = pageblockCounts(zone: zone.id)
-                for mt in Migratetype.allCases { out += CFormat.pad(String(counts[Int(mt.rawValue)]), 12) + " " }
+                for mt in Migratetype.allCases { out += CFormat.pad(String(counts[mt]), 12) + " " }
                 out += "\n"
             }
         }

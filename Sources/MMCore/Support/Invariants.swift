@@ -139,7 +139,7 @@ extension Machine {
         let p = pages
         let z = zone.id
         var pcpListed = 0
-        for mt in 0..<Migratetype.pcpTypes {
+        for mt in Migratetype.pcpCases {
             let li = pcp.list(zone: z, mt: mt)
             var cur = pcp.heads[li], prev = NONE, n = 0
             while cur != NONE {
@@ -168,7 +168,7 @@ extension Machine {
         let z = zone.id
         for o in 0..<nrOrders {
             var total = 0
-            for mt in 0..<Migratetype.count {
+            for mt in Migratetype.allCases {
                 let li = freeArea.list(zone: z, order: o, mt: mt)
                 var cur = freeArea.heads[li], prev = NONE, n = 0
                 while cur != NONE {

@@ -63,7 +63,7 @@ extension ExtfragEvent {
     /// `mm_page_alloc_extfrag` (kmem.h): the two migratetypes also by name.
     public func tracepoint(pageblockOrder: Int) -> Tracepoint {
         let fragmenting = fragmenting ? 1 : 0, change = changeOwnership ? 1 : 0
-        let allocMt = Int(allocMigratetype.rawValue), fallbackMt = Int(fallbackMigratetype.rawValue)
+        let allocMt = allocMigratetype.rawValue, fallbackMt = fallbackMigratetype.rawValue
         return Tracepoint("mm_page_alloc_extfrag",
                           [("pfn", .int(pfn)), ("alloc_order", .int(allocOrder)), ("fallback_order", .int(fallbackOrder)),
                            ("pageblock_order", .int(pageblockOrder)), ("alloc_migratetype", .int(allocMt)),

@@ -73,7 +73,7 @@ extension Machine {
         let l = initialLru(kind: kind, order: order, mlock: mlock)
         if l == .activeAnon { state |= PageState.active }
         return UInt32(state) | UInt32(l.map { UInt8($0.rawValue) } ?? Machine.lruCodeNone) << 8
-            | UInt32(requestMigratetype(kind)) << 16 | UInt32(mlock ? PageOrderByte.mlocked : 0) << 24
+            | UInt32(requestMigratetype(kind).rawValue) << 16 | UInt32(mlock ? PageOrderByte.mlocked : 0) << 24
     }
 
     /// The position in `prepHeadInfo` of a request's entry (only `order == 0` matters of the order).

@@ -166,20 +166,19 @@ extension Machine {
         let zone = zones[z]
         var reserve = ((zone.watermark.min + pageblockPages - 1) / pageblockPages * pageblockPages) >> pageblockOrder
         reserve = Swift.min(2, reserve)
-        let reserveMt = Int(Migratetype.reserve.rawValue), movable = Int(Migratetype.movable.rawValue)
         var pfn = zone.startPfn
         while pfn < zone.endPfn {
             if isReservedPage(pfn) { pfn += pageblockPages; continue }
             let mt = pageblockMigratetype(pfn)
-            if reserve > 0 && mt == reserveMt {
+            if reserve > 0 && mt == .reserve {
                 reserve -= 1
-            } else if reserve > 0 && mt == movable {
-                setPageblockMigratetype(pfn, reserveMt)
-                moveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: reserveMt)
+            } else if reserve > 0 && mt == .movable {
+                setPageblockMigratetype(pfn, .reserve)
+                moveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: .reserve)
                 reserve -= 1
-            } else if mt == reserveMt {
-                setPageblockMigratetype(pfn, movable)
-                moveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: movable)
+            } else if mt == .reserve {
+                setPageblockMigratetype(pfn, .movable)
+                moveFreepagesBlock(zone: z, pfn: pfn, toMigratetype: .movable)
             }
             pfn += pageblockPages
         }

@@ -93,7 +93,7 @@ final class StreamTests: XCTestCase {
         XCTAssertEqual(try ts.client.post("/v1/machines/s/allocations", json: "{\"order\":3,\"kind\":\"slab\"}").status, 200)
         let x = try XCTUnwrap(try c.next(named: "mm_page_alloc_extfrag", timeout: 3)).json
         XCTAssertEqual(x["alloc_order"] as? Int, 3)
-        XCTAssertEqual(x["alloc_migratetype"] as? Int, Int(Migratetype.reclaimable.rawValue))
+        XCTAssertEqual(x["alloc_migratetype"] as? Int, Migratetype.reclaimable.rawValue)
         for k in ["pfn", "fallback_order", "pageblock_order", "fallback_migratetype", "fragmenting", "change_ownership", "trace"] {
             XCTAssertNotNil(x[k], k)
         }

@@ -73,8 +73,8 @@ struct ProcTextTests {
         #expect(dma32.startPfn == 4096)
         #expect(dma32.watermark == [1033, 1291, 1549])
         #expect(dma32.pageblocks == [41, 6, 967, 2, 0])
-        #expect(dma32.free[Int(Migratetype.movable.rawValue)][10] == 452)
-        #expect(dma32.free[Int(Migratetype.reserve.rawValue)][9] == 1)
+        #expect(dma32.free[Migratetype.movable][10] == 452)
+        #expect(dma32.free[Migratetype.reserve][9] == 1)
         #expect(r.notes.contains { $0.contains("no 'managed' lines") })
     }
 
@@ -84,12 +84,12 @@ struct ProcTextTests {
         let r = try ProcImageReader(Self.texts("linux-6.6-x86_64-2node"), kernel: nil)
         #expect(r.kernelReason.contains("HighAtomic"))
         let normal = r.image.nodes[0].zones[2]
-        #expect(normal.free[Int(Migratetype.movable.rawValue)][0] == 120000)
-        #expect(normal.free[Int(Migratetype.reserve.rawValue)][3] == 5)
+        #expect(normal.free[Migratetype.movable][0] == 120000)
+        #expect(normal.free[Migratetype.reserve][3] == 5)
         #expect(normal.pageblocks == [110, 100, 1830, 8, 0])
         #expect(normal.mixedBlocks == [20, 9, 41, 0, 0])
         #expect(normal.managed == 1030000)
-        #expect(r.image.nodes[1].zones[0].free[Int(Migratetype.isolate.rawValue)][10] == 2)
+        #expect(r.image.nodes[1].zones[0].free[Migratetype.isolate][10] == 2)
         // meminfo: the page size and the anonymous share.
         #expect(r.image.anonPercent == 41)
         // Without buddyinfo a capped count cannot be recovered.

@@ -96,7 +96,7 @@ final class CompactZoneTests: XCTestCase {
         // once, and nothing may leak.
         let (m, _) = try fragmented(64, seed: 3)
         let z = m.zoneId(.dma32)
-        var cc = m.makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
+        var cc = m.makeCompactControl(zone: z, order: -1, migratetype: .movable)
         while cc.nrMigratepages == 0 { XCTAssertFalse(m.compactZoneStep(&cc)) }
         let isolatedPfn = Int(cc.migratepages[0])
         let victim = m.handles.handle(ofSlot: Int(m.pages.nextOrOwner[isolatedPfn]))
@@ -121,10 +121,10 @@ final class CompactZoneTests: XCTestCase {
         // synchronous drive cannot let the holder run. It ends after one wait, PARTIAL, without moving.
         let (m, kept) = try fragmented(64, seed: 3)
         let z = m.zoneId(.dma32)
-        var holder = m.makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
+        var holder = m.makeCompactControl(zone: z, order: -1, migratetype: .movable)
         while holder.nrMigratepages == 0 { XCTAssertFalse(m.compactZoneStep(&holder)) }
         XCTAssertTrue(m.tooManyIsolated(zone: z))
-        var cc = m.makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
+        var cc = m.makeCompactControl(zone: z, order: -1, migratetype: .movable)
         let start = (cc.migratePfn, cc.freePfn)
         let clock = m.clockNs
         XCTAssertEqual(m.compactZoneToEnd(&cc), .partial)
@@ -142,7 +142,7 @@ final class CompactZoneTests: XCTestCase {
 
     func testScannersMeetAndCompleteOnAFreeZone() throws {
         let m = makeMachine(.x86_64, mib: 64)
-        var cc = m.makeCompactControl(zone: m.zoneId(.dma32), order: -1, migratetype: 2)
+        var cc = m.makeCompactControl(zone: m.zoneId(.dma32), order: -1, migratetype: .movable)
         XCTAssertEqual(m.compactZoneToEnd(&cc), .complete)
         XCTAssertGreaterThanOrEqual(cc.migratePfn, cc.freePfn)
         XCTAssertEqual(cc.migrated, 0)

@@ -46,7 +46,7 @@ final class MigrateScannerTests: XCTestCase {
 
     func testAThrottledScanChargesOneWaitAndDoesNotMove() throws {
         let (m, run, z) = try heldBatch(anon: 4000, file: 0)
-        var cc = m.makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
+        var cc = m.makeCompactControl(zone: z, order: -1, migratetype: .movable)
         let start = cc.migratePfn
         XCTAssertEqual(m.isolateMigratepages(&cc), 0)
         XCTAssertEqual(cc.migratePfn, start)

@@ -34,7 +34,7 @@ final class ModernCompactionTests: XCTestCase {
         XCTAssertEqual(m.watermarkBoostFactor, 15000)
         XCTAssertEqual(m.watermarkScaleFactor, 10)
         // No MIGRATE_RESERVE pageblocks on 6.6; the HighAtomic column is the enum's fourth.
-        for z in m.populatedZones { XCTAssertEqual(m.pageblockCounts(zone: z.id)[Int(Migratetype.reserve.rawValue)], 0) }
+        for z in m.populatedZones { XCTAssertEqual(m.pageblockCounts(zone: z.id)[Migratetype.reserve], 0) }
         XCTAssertTrue(m.renderPagetypeinfo().contains("   HighAtomic "))
         XCTAssertFalse(m.renderPagetypeinfo().contains("Reserve"))
         assertConsistent(m)
@@ -66,7 +66,7 @@ final class ModernCompactionTests: XCTestCase {
         let zone = m.zones[z]
         // A pageblock of only unmovable kernel pages: nothing to isolate there.
         let block = zone.startPfn + 8 * m.pageblockPages
-        var cc = m.makeModernCompactControl(zone: z, order: 9, migratetype: Int(Migratetype.movable.rawValue),
+        var cc = m.makeModernCompactControl(zone: z, order: 9, migratetype: .movable,
                                             fields: Machine.modernFields(mode: .syncLight, direct: true, highestZoneidx: 3, order: 9))
         XCTAssertFalse(m.pageblockSkip(block))
         // Make the block's pages non-LRU (pinned would still be LRU pages): free them all, then fill the
@@ -106,9 +106,9 @@ final class ModernCompactionTests: XCTestCase {
         let z = m.zoneId(.dma32)
         let zone = m.zones[z]
         let block = zone.startPfn + 4 * m.pageblockPages
-        m.setPageblockMigratetype(block, Int(Migratetype.unmovable.rawValue))
+        m.setPageblockMigratetype(block, .unmovable)
         func control(_ mode: MigrateMode) -> CompactControl {
-            var cc = m.makeModernCompactControl(zone: z, order: 9, migratetype: Int(Migratetype.movable.rawValue),
+            var cc = m.makeModernCompactControl(zone: z, order: 9, migratetype: .movable,
                                                 fields: Machine.modernFields(mode: mode, direct: true, highestZoneidx: 3, order: 9))
             cc.migratePfn = block
             cc.freePfn = m.pageblockStartPfn(zone.endPfn - 1)
@@ -141,7 +141,7 @@ final class ModernCompactionTests: XCTestCase {
         let zone = m.zones[z]
         // The kernel leaves the caches zero until the first run; compact_zone resets them to the zone.
         XCTAssertEqual(m.modernCompactionState(zone: z)!.cachedFreePfn, 0)
-        var cc = m.makeModernCompactControl(zone: z, order: 9, migratetype: Int(Migratetype.movable.rawValue),
+        var cc = m.makeModernCompactControl(zone: z, order: 9, migratetype: .movable,
                                             fields: Machine.modernFields(mode: .async, direct: true, highestZoneidx: 3, order: 9))
         XCTAssertNil(m.modernCompactZoneBegin(&cc))
         XCTAssertEqual(cc.migratePfn, zone.startPfn)
@@ -157,7 +157,7 @@ final class ModernCompactionTests: XCTestCase {
         }
         if cc.result == nil { m.modernEndStalled(&cc) }
         // A full run to the end: the scanners meet, the caches go back to the zone's ends.
-        var full = m.makeModernCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.unmovable.rawValue),
+        var full = m.makeModernCompactControl(zone: z, order: -1, migratetype: .unmovable,
                                               fields: Machine.modernFields(mode: .sync, wholeZone: true, ignoreSkipHint: true, highestZoneidx: 3, order: -1))
         let r = m.modernCompactZoneToEnd(&full)
         XCTAssertEqual(r, .complete)
@@ -188,10 +188,10 @@ final class ModernCompactionTests: XCTestCase {
     func testCaptureRules() throws {
         let m = try Self.modern(64)
         // compaction_capture: never an isolated pageblock; a MOVABLE block below pageblock_order merges on.
-        XCTAssertFalse(m.compactionCapture(order: 3, mt: Int(Migratetype.movable.rawValue)))
-        XCTAssertTrue(m.compactionCapture(order: 3, mt: Int(Migratetype.unmovable.rawValue)))
-        XCTAssertTrue(m.compactionCapture(order: 9, mt: Int(Migratetype.movable.rawValue)))
-        XCTAssertFalse(m.compactionCapture(order: 9, mt: Int(Migratetype.isolate.rawValue)))
+        XCTAssertFalse(m.compactionCapture(order: 3, mt: .movable))
+        XCTAssertTrue(m.compactionCapture(order: 3, mt: .unmovable))
+        XCTAssertTrue(m.compactionCapture(order: 9, mt: .movable))
+        XCTAssertFalse(m.compactionCapture(order: 9, mt: .isolate))
         // A free that completes a block of the compactor's order in its zone is captured, not listed.
         let z = m.zoneId(.dma32)
         let h = try m.allocate(AllocRequest(order: 9, kind: .kernel, gfp: .atomic)).handle!
@@ -248,14 +248,14 @@ final class ModernCompactionTests: XCTestCase {
         let m = try Self.modern(256)
         let z = m.zoneId(.dma32)
         // A fresh zone: an order-9 allocation could already succeed: SUCCESS before any scan.
-        var cc = m.makeModernCompactControl(zone: z, order: 9, migratetype: Int(Migratetype.movable.rawValue),
+        var cc = m.makeModernCompactControl(zone: z, order: 9, migratetype: .movable,
                                             fields: Machine.modernFields(mode: .async, direct: true, highestZoneidx: 3, allocFlags: .wmarkMin, order: 9))
         XCTAssertEqual(m.modernCompactZoneBegin(&cc), .success)
         XCTAssertEqual(cc.result, .success)
         XCTAssertEqual(cc.migrateScanned, 0)
         // A zone below its order-0 watermark plus compact_gap: SKIPPED.
         _ = try m.allocateBulk(AllocRequest(order: 0, kind: .kernel, gfp: .atomic), count: m.totalPages, keepHandles: 0)
-        var cc2 = m.makeModernCompactControl(zone: z, order: 9, migratetype: Int(Migratetype.movable.rawValue),
+        var cc2 = m.makeModernCompactControl(zone: z, order: 9, migratetype: .movable,
                                              fields: Machine.modernFields(mode: .async, direct: true, highestZoneidx: 3, allocFlags: .wmarkMin, order: 9))
         XCTAssertEqual(m.modernCompactZoneBegin(&cc2), .skipped)
         XCTAssertEqual(cc2.result?.kernelName, "COMPACT_SKIPPED")

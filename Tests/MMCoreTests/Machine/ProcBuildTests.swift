@@ -50,7 +50,7 @@ final class ProcBuildTests: XCTestCase {
                 XCTAssertEqual(z.spannedPages, iz.nrPageblocks << 9)
                 for mt in Migratetype.allCases {
                     for o in 0..<11 {
-                        XCTAssertEqual(m.freeListLength(zone: z.id, order: o, mt: mt), iz.free[Int(mt.rawValue)][o], "\(kernel) \(z.name) \(mt) order \(o)")
+                        XCTAssertEqual(m.freeListLength(zone: z.id, order: o, mt: mt), iz.free[mt][o], "\(kernel) \(z.name) \(mt) order \(o)")
                     }
                 }
                 XCTAssertEqual(m.pageblockCounts(zone: z.id), iz.pageblocks, "\(kernel) \(z.name)")

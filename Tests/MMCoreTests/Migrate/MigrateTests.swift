@@ -26,7 +26,7 @@ final class MigrateTests: XCTestCase {
         m.isolateLruPage(pfn: pfn, zone: z)
         XCTAssertFalse(m.canIsolateForMigration(pfn: pfn), "an isolated page is not isolated twice")
         // The compactor takes its target off the free lists the way isolate_freepages does.
-        var cc = m.makeCompactControl(zone: z, order: -1, migratetype: Int(Migratetype.movable.rawValue))
+        var cc = m.makeCompactControl(zone: z, order: -1, migratetype: .movable)
         cc.migratepages = [Int32(pfn)]
         let (migrated, failed) = m.migratePages(&cc)
         XCTAssertEqual(migrated, 1)

@@ -13,6 +13,23 @@ struct PageTypesTests {
         #expect(AllocKind.kernel.migratetype == .unmovable)
     }
 
+    /// The slots of `enum migratetype`: 2.6.35's order, HIGHATOMIC in RESERVE's slot, each kernel's names.
+    @Test func migratetypeSlotsAndNames() {
+        #expect(Migratetype.allCases.map(\.rawValue) == [0, 1, 2, 3, 4])
+        #expect(Migratetype.allCases.count == Migratetype.count)
+        #expect(Migratetype.reserve == Migratetype.highatomic)
+        #expect(Array(Migratetype.pcpCases) == [.unmovable, .reclaimable, .movable])
+        #expect(Migratetype.allCases.map(\.isPcpType) == [true, true, true, false, false])
+        #expect(Migratetype.allCases.map(\.name) == ["Unmovable", "Reclaimable", "Movable", "Reserve", "Isolate"])
+        #expect(Migratetype.allCases.map(\.modernName) == ["Unmovable", "Reclaimable", "Movable", "HighAtomic", "Isolate"])
+        #expect(Migratetype.modernColumns.map(\.name) == ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate"])
+        #expect(Migratetype(rawValue: 7).slotOrIsolate == .isolate)
+        #expect(Migratetype.movable.slotOrIsolate == .movable)
+        for mt in Migratetype.allCases {
+            #expect(PageOrderByte.migratetype(PageOrderByte.migratetypeBits(mt) | 0x0F) == mt)
+        }
+    }
+
     @Test func kindNamesRoundTrip() {
         for k in AllocKind.allCases { #expect(AllocKind(name: k.name) == k) }
         #expect(AllocKind(name: "huge") == nil)

@@ -20,7 +20,7 @@ final class PageblockSummaryTests: XCTestCase {
                     }
                 }
             }
-            for mt in 0..<Migratetype.pcpTypes {
+            for mt in Migratetype.pcpCases {
                 var cur = m.pcp.heads[m.pcp.list(zone: z.id, mt: mt)]
                 while cur != NONE {
                     XCTAssertNil(label[Int(cur)])

@@ -64,7 +64,7 @@ final class FallbackTests: XCTestCase {
         for z in m.populatedZones {
             let counts = m.pageblockCounts(zone: z.id)
             let expected = min(2, (z.watermark.min + 511) / 512)
-            XCTAssertEqual(counts[Int(Migratetype.reserve.rawValue)], expected, "zone \(z.name)")
+            XCTAssertEqual(counts[Migratetype.reserve], expected, "zone \(z.name)")
             // They are the first MOVABLE blocks of the zone whose first page is not PageReserved.
             let first = stride(from: z.startPfn, to: z.endPfn, by: m.pageblockPages).first { !m.isReservedPage($0) }!
             if expected > 0 { XCTAssertEqual(m.migratetype(ofPageblockAt: first), .reserve) }

@@ -21,8 +21,8 @@ final class ModernGfpTests: XCTestCase {
 
     func testHighuserMovableHugePageWakesKswapdOn66() throws {
         let m = try ModernCompactionTests.fragmented(256)
-        XCTAssertTrue(m.gfpToAllocFlags(.highuserMovable, order: 9, mt: Int(Migratetype.movable.rawValue)).contains(.kswapd))
-        XCTAssertFalse(m.gfpToAllocFlags(.transhuge, order: 9, mt: Int(Migratetype.movable.rawValue)).contains(.kswapd))
+        XCTAssertTrue(m.gfpToAllocFlags(.highuserMovable, order: 9, mt: .movable).contains(.kswapd))
+        XCTAssertFalse(m.gfpToAllocFlags(.transhuge, order: 9, mt: .movable).contains(.kswapd))
         // The fragmenting fill woke kswapd: let it finish and sleep first.
         m.idle(ns: 10_000_000_000)
         XCTAssertLessThan(m.kswapdPending[0], 0)

@@ -38,7 +38,7 @@ final class WatermarkTests: XCTestCase {
         let normal = m.zones[m.zoneId(.normal)]
         XCTAssertEqual(normal.watermark.min, 67584 / 4 * normal.presentPages / total)
         // A bigger MIN means two RESERVE blocks now.
-        XCTAssertEqual(m.pageblockCounts(zone: normal.id)[Int(Migratetype.reserve.rawValue)], 2)
+        XCTAssertEqual(m.pageblockCounts(zone: normal.id)[Migratetype.reserve], 2)
         XCTAssertThrowsError(try m.setMinFreeKbytes(0))
         assertConsistent(m)
     }
