@@ -193,7 +193,7 @@ enum MachineWire {
             d.field("node", z.node.rawValue)
             d.field("type", z.type.name.lowercased())
             d.field("name", z.name)
-            d.field("start_pfn", z.startPfn)
+            d.field("start_pfn", z.startPfn.rawValue)
             d.field("present_pages", z.presentPages)
             d.field("mib", (z.presentPages << m.pageShift) >> 20)
             d.field("free_pages", m.nrFreePages(zone: z.id))

@@ -42,7 +42,7 @@ enum StatsDocument {
         for node in m.nodes {
             w.beginObject()
             w.field("id", node.id.rawValue)
-            w.field("start_pfn", node.startPfn)
+            w.field("start_pfn", node.startPfn.rawValue)
             w.field("pages", node.pages)
             w.field("free_pages", node.zoneIds.reduce(0) { $0 + m.nrFreePages(zone: $1) })
             if let k = m.kcompactdStatus(node: node.id) { modernNode(k, into: &w) }
@@ -65,7 +65,7 @@ enum StatsDocument {
         w.beginObject()
         w.field("name", z.name)
         w.field("type", z.type.name.lowercased())
-        w.field("start_pfn", z.startPfn)
+        w.field("start_pfn", z.startPfn.rawValue)
         w.field("spanned_pages", z.spannedPages)
         w.field("present_pages", z.presentPages)
         w.field("managed_pages", z.managedPages)

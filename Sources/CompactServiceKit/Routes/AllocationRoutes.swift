@@ -146,7 +146,7 @@ enum AllocationRoutes {
             w.field("kind", i.kind.name)
             w.field("node", z.node.rawValue)
             w.field("zone", z.name)
-            w.field("migratetype", m.migratetype(ofPageblockAt: i.pfn).name)
+            w.field("migratetype", m.migratetype(ofPageblockAt: Pfn(i.pfn)).name)
             w.field("content_intact", intact)
             w.endObject()
             return w.bytes

@@ -88,8 +88,8 @@ enum CompactRoutes {
             // The scanners' positions for the machine's streams (`events=scanners`), at most every 2 ms.
             if let cc = run.currentControl, !done, monotonicNs() &- lastScannersNs >= 2_000_000 {
                 let z = m.zones[cc.zone]
-                box.events.scanners(ScannerPositions(node: z.node.rawValue, zone: z.name, zoneStart: z.startPfn, zoneEnd: z.endPfn,
-                                                     migratePfn: cc.migratePfn, freePfn: cc.freePfn,
+                box.events.scanners(ScannerPositions(node: z.node.rawValue, zone: z.name, zoneStart: z.startPfn.rawValue, zoneEnd: z.endPfn.rawValue,
+                                                     migratePfn: cc.migratePfn.rawValue, freePfn: cc.freePfn.rawValue,
                                                      migrateScanned: cc.migrateScanned, freeScanned: cc.freeScanned,
                                                      migrated: cc.migrated))
                 lastScannersNs = monotonicNs()

@@ -59,9 +59,9 @@ enum PageblockRoutes {
             w.field("pageblock_order", m.pageblockOrder)
             w.key("blocks")
             w.beginArray()
-            for b in m.pageBlockStates(startPfn: start, count: n) {
+            for b in m.pageBlockStates(startPfn: Pfn(start), count: n) {
                 w.beginObject()
-                w.field("pfn", b.pfn)
+                w.field("pfn", b.pfn.rawValue)
                 w.field("order", b.order)
                 switch b.state {
                 case .free: w.field("state", "free")

@@ -61,12 +61,13 @@ public struct CompactControl: Sendable {
     /// The migratetype of the allocation that is waiting (MOVABLE for the manual triggers).
     public let migratetype: Migratetype
     /// The migration scanner's next pfn (moves up from the zone start).
-    public internal(set) var migratePfn: Int
+    public internal(set) var migratePfn: Pfn
     /// The free scanner's pageblock (moves down from the zone end).
-    public internal(set) var freePfn: Int
-    /// Isolated free pages (`cc->freepages`), consumed from the end like the kernel's list head.
+    public internal(set) var freePfn: Pfn
+    /// Isolated free pages (`cc->freepages`), consumed from the end like the kernel's list head; 32-bit
+    /// entries (`Pfn.entry`).
     var freepages: [Int32] = []
-    /// Pages isolated for migration (`cc->migratepages`), in isolation order.
+    /// Pages isolated for migration (`cc->migratepages`), in isolation order; 32-bit entries (`Pfn.entry`).
     var migratepages: [Int32] = []
     /// `migratePages`' working copy of `migratepages`, kept so that its buffer is reused.
     var migrateScratch: [Int32] = []
@@ -87,7 +88,7 @@ public struct CompactControl: Sendable {
     /// The result once the run has finished (nil while it is running).
     public internal(set) var result: CompactResult?
 
-    init(zone: ZoneID, order: Int, migratetype: Migratetype, migratePfn: Int, freePfn: Int) {
+    init(zone: ZoneID, order: Int, migratetype: Migratetype, migratePfn: Pfn, freePfn: Pfn) {
         self.zone = zone
         self.order = order
         self.migratetype = migratetype
@@ -111,8 +112,8 @@ public struct CompactControl: Sendable {
 /// from it, so a step that leaves this unchanged would, repeated with nothing else running in between,
 /// do exactly the same again.
 struct CompactProgress: Equatable {
-    var migratePfn: Int
-    var freePfn: Int
+    var migratePfn: Pfn
+    var freePfn: Pfn
     var isolatedMigrate: Int
     var isolatedFree: Int
     var blocksMoved: Int

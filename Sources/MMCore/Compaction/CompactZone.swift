@@ -10,10 +10,10 @@ extension Machine {
         if modern != nil { return modernManualCompactControl(zone: z) }
         let zone = zones[z]
         let cc = CompactControl(zone: z, order: order, migratetype: migratetype, migratePfn: zone.startPfn,
-                                freePfn: (zone.startPfn + zone.spannedPages) & ~(pageblockPages - 1))
-        tracer?.compactionBegin(CompactionTraceBegin(node: zone.node.rawValue, zone: zone.name, zoneStart: zone.startPfn,
-                                                     migratePfn: cc.migratePfn, freePfn: cc.freePfn,
-                                                     zoneEnd: zone.endPfn, mode: "sync"))
+                                freePfn: pageblockStartPfn(zone.endPfn))
+        tracer?.compactionBegin(CompactionTraceBegin(node: zone.node.rawValue, zone: zone.name, zoneStart: zone.startPfn.rawValue,
+                                                     migratePfn: cc.migratePfn.rawValue, freePfn: cc.freePfn.rawValue,
+                                                     zoneEnd: zone.endPfn.rawValue, mode: "sync"))
         return cc
     }
 
@@ -119,7 +119,7 @@ extension Machine {
         cc.migrated += migrated
         cc.failed += failed
         cc.blocksMoved += 1
-        for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
+        for pfn in cc.migratepages { putbackLruPage(pfn: Pfn(entry: pfn), zone: cc.zone) }
         return (migrated, failed)
     }
 
@@ -131,8 +131,8 @@ extension Machine {
         ev.compactFreeScanned &+= UInt64(cc.freeScanned)
         ev.compactIsolated &+= UInt64(cc.isolatedMigrate + cc.isolatedFree)
         let zone = zones[cc.zone]
-        tracer?.compactionEnd(CompactionTraceEnd(node: zone.node.rawValue, zone: zone.name, zoneStart: zone.startPfn,
-                                                 migratePfn: cc.migratePfn, freePfn: cc.freePfn, zoneEnd: zone.endPfn,
+        tracer?.compactionEnd(CompactionTraceEnd(node: zone.node.rawValue, zone: zone.name, zoneStart: zone.startPfn.rawValue,
+                                                 migratePfn: cc.migratePfn.rawValue, freePfn: cc.freePfn.rawValue, zoneEnd: zone.endPfn.rawValue,
                                                  mode: "sync", status: result.name))
     }
 
@@ -142,7 +142,7 @@ extension Machine {
     public func abortCompactZone(_ cc: inout CompactControl) {
         guard cc.result == nil else { return }
         if cc.modern != nil { modernEndStalled(&cc); return }
-        for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
+        for pfn in cc.migratepages { putbackLruPage(pfn: Pfn(entry: pfn), zone: cc.zone) }
         cc.migratepages.removeAll()
         finishCompactZone(&cc, result: .partial)
     }

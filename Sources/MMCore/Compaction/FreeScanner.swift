@@ -4,7 +4,7 @@
 extension Machine {
     /// `suitable_migration_target`: never RESERVE or ISOLATE blocks; a pageblock-sized free block is
     /// always fine; otherwise only MOVABLE pageblocks receive migrated pages.
-    func suitableMigrationTarget(pfn: Int) -> Bool {
+    func suitableMigrationTarget(pfn: Pfn) -> Bool {
         let mt = pageblockMigratetype(pfn)
         if mt == .isolate || mt == .reserve { return false }
         if isBuddy(pfn) && buddyOrder(pfn) >= pageblockOrder { return true }
@@ -16,7 +16,7 @@ extension Machine {
     /// pageblock_order - 1 re-types its pageblock(s) MOVABLE. Returns the pages taken (0 if refused).
     /// `order` is the block's (`page_order`, which the caller has read); `floor` is `splitFreePageFloor`.
     @inline(__always)
-    func splitFreePage(pfn: Int, order: Int, zone z: ZoneID, floor: Int) -> Int {
+    func splitFreePage(pfn: Pfn, order: Int, zone z: ZoneID, floor: Int) -> Int {
         // zone_watermark_ok(zone, 0, low_wmark + 2^order, 0, 0) of the seed: at order 0 it is
         // NR_FREE_PAGES > mark + lowmem_reserve[0], with LOW + reserve read once per pageblock (`floor`).
         let n = 1 &<< order
@@ -54,7 +54,7 @@ extension Machine {
 
     /// `isolate_freepages_block`: every free block of one pageblock onto the private list (each page
     /// pushed in ascending order, so the list head is the highest pfn). Returns pages isolated and scanned.
-    func isolateFreepagesBlock(_ cc: inout CompactControl, blockPfn: Int) -> (isolated: Int, scanned: Int) {
+    func isolateFreepagesBlock(_ cc: inout CompactControl, blockPfn: Pfn) -> (isolated: Int, scanned: Int) {
         let zoneEnd = zones[cc.zone].endPfn
         let end = min(blockPfn + pageblockPages, zoneEnd)
         let z = cc.zone
@@ -71,7 +71,7 @@ extension Machine {
                 if order >= 0 {
                     let isolated = splitFreePage(pfn: pfn, order: order, zone: z, floor: floor)
                     if isolated > 0 {
-                        for k in 0..<isolated { taken[total &+ k] = Int32(truncatingIfNeeded: pfn &+ k) }
+                        for k in 0..<isolated { taken[total &+ k] = (pfn &+ k).entry }
                         total &+= isolated
                         blocks &+= 1
                         pfn &+= isolated
@@ -112,7 +112,7 @@ extension Machine {
 
     /// `release_freepages`: give unused isolated free pages back to the buddy allocator.
     func releaseFreepages(_ cc: inout CompactControl) {
-        for pfn in cc.freepages { freeIsolatedTarget(Int(pfn), zone: cc.zone) }
+        for pfn in cc.freepages { freeIsolatedTarget(Pfn(entry: pfn), zone: cc.zone) }
         cc.freepages.removeAll()
     }
 }

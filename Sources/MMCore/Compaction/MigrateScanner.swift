@@ -22,7 +22,8 @@ extension Machine {
     func isolateMigratepages(_ cc: inout CompactControl) -> Int {
         let zone = zones[cc.zone]
         var low = max(cc.migratePfn, zone.startPfn)
-        let end = (low + pageblockPages + pageblockPages - 1) & ~(pageblockPages - 1)
+        // ALIGN(low + pageblock, pageblock), as the seed computes it.
+        let end = (low + pageblockPages + pageblockPages - 1).alignedDown(pages: pageblockPages)
         // The seed also stopped at a memory hole (`!pfn_valid(low_pfn)`); past the zone's end is one here.
         // (The free scanner may have moved free_pfn up to a pageblock above the migration scanner when it
         // found nothing, exactly as the seed's isolate_freepages did.)
@@ -62,7 +63,7 @@ extension Machine {
                 let l = migrationLru(pfn: low)
                 if l >= 0 {
                     isolateLruPage(pfn: low, zone: z, list: l)
-                    batch[taken] = Int32(truncatingIfNeeded: low)
+                    batch[taken] = low.entry
                     taken &+= 1
                     if taken == room { break }
                 }

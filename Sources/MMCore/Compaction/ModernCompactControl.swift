@@ -82,12 +82,15 @@ struct ModernCompactFields {
     var allocFlags: ModernAllocFlags
     /// `cc->gfp_mask & __GFP_FS`: file pages may be isolated; `too_many_isolated` scales its limit.
     var gfpFS: Bool
-    /// 0: unset; Int.max: disabled (`ULONG_MAX`).
-    var fastStartPfn = 0
+    /// `cc->fast_start_pfn`: `fastStartUnset` (0) until a fast search picks a block, `fastStartDone`
+    /// (`ULONG_MAX`) once the scan has restarted from it.
+    var fastStartPfn = ModernCompactFields.fastStartUnset
+    static let fastStartUnset = Pfn(0)
+    static let fastStartDone = Pfn(Int.max)
     var fastSearchFail = 0
     var searchOrder: Int
     // compact_zone's locals.
-    var lastMigratedPfn = 0
+    var lastMigratedPfn = Pfn(0)
     var updateCached = false
     /// A failed migration asked for the rest of the pageblock (`goto rescan`): the next step isolates
     /// again without asking `compact_finished`.

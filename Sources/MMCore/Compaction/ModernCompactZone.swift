@@ -12,7 +12,7 @@ extension Machine {
     /// A compact_control of the modern profile for one zone (the caller sets the entry point's fields,
     /// as `compact_zone_order`, `kcompactd_do_work`, `proactive_compact_node` and `compact_node` do).
     func makeModernCompactControl(zone z: ZoneID, order: Int, migratetype: Migratetype, fields: ModernCompactFields) -> CompactControl {
-        var cc = CompactControl(zone: z, order: order, migratetype: migratetype, migratePfn: 0, freePfn: 0)
+        var cc = CompactControl(zone: z, order: order, migratetype: migratetype, migratePfn: Pfn(0), freePfn: Pfn(0))
         cc.modern = fields
         return cc
     }
@@ -44,7 +44,7 @@ extension Machine {
         }
         if compactionRestarting(zone: z, order: cc.order) { resetIsolationSuitable(zone: z) }
         let start = zone.startPfn, end = zone.endPfn
-        cc.modern!.fastStartPfn = 0
+        cc.modern!.fastStartPfn = ModernCompactFields.fastStartUnset
         if f.wholeZone {
             cc.migratePfn = start
             cc.freePfn = pageblockStartPfn(end - 1)
@@ -63,10 +63,11 @@ extension Machine {
             }
             if cc.migratePfn <= ms.initMigratePfn[z] { cc.modern!.wholeZone = true }
         }
-        cc.modern!.lastMigratedPfn = 0
+        cc.modern!.lastMigratedPfn = Pfn(0)
         cc.modern!.updateCached = f.mode == .async && ms.cachedMigratePfn0[z] == ms.cachedMigratePfn1[z]
-        tracer?.compactionBegin(CompactionTraceBegin(node: zone.node.rawValue, zone: zone.name, zoneStart: start, migratePfn: cc.migratePfn,
-                                                     freePfn: cc.freePfn, zoneEnd: end, mode: f.mode.traceName))
+        tracer?.compactionBegin(CompactionTraceBegin(node: zone.node.rawValue, zone: zone.name, zoneStart: start.rawValue,
+                                                     migratePfn: cc.migratePfn.rawValue, freePfn: cc.freePfn.rawValue,
+                                                     zoneEnd: end.rawValue, mode: f.mode.traceName))
         return nil
     }
 
@@ -126,7 +127,7 @@ extension Machine {
 
     /// `compact_scanners_met`: the free scanner is in the same or a lower pageblock than the migration scanner.
     @inline(__always) func compactScannersMet(_ cc: CompactControl) -> Bool {
-        (cc.freePfn >> pageblockOrder) <= (cc.migratePfn >> pageblockOrder)
+        cc.freePfn.blockIndex(order: pageblockOrder) <= cc.migratePfn.blockIndex(order: pageblockOrder)
     }
 
     /// `can_steal_fallback` (6.6): a whole pageblock, half of one, or any unmovable / reclaimable request.
@@ -206,7 +207,7 @@ extension Machine {
         cc.modern!.rescan = false
         switch modernIsolateMigratepages(&cc) {
         case .abort:
-            for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
+            for pfn in cc.migratepages { putbackLruPage(pfn: Pfn(entry: pfn), zone: cc.zone) }
             cc.migratepages.removeAll()
             modernFinishCompactZone(&cc, .contended)
             return true
@@ -242,12 +243,12 @@ extension Machine {
             let f = cc.modern!
             if !pageblockAligned(cc.migratePfn) && !f.ignoreSkipHint && !f.finishPageblock && f.mode < .sync {
                 cc.modern!.finishPageblock = true
-                if cc.order == compactionHpageOrder { cc.modern!.lastMigratedPfn = 0 }
+                if cc.order == compactionHpageOrder { cc.modern!.lastMigratedPfn = Pfn(0) }
                 cc.modern!.rescan = true
                 return
             }
         }
-        if ms.captureZone == cc.zone && ms.capturedPfn >= 0 {
+        if ms.captureZone == cc.zone && ms.capturedPfn != nil {
             modernFinishCompactZone(&cc, .success)
             return
         }
@@ -257,11 +258,11 @@ extension Machine {
     /// `check_drain`: once the migration scanner has left the order-aligned block it last migrated from,
     /// drain this zone's per-CPU pages so the freed pages merge (and a direct compactor may capture one).
     func modernCheckDrain(_ cc: inout CompactControl) {
-        guard cc.order > 0, cc.modern!.lastMigratedPfn != 0 else { return }
-        let currentBlockStart = cc.migratePfn & ~((1 << cc.order) - 1)
+        guard cc.order > 0, cc.modern!.lastMigratedPfn != Pfn(0) else { return }
+        let currentBlockStart = cc.migratePfn.alignedDown(order: cc.order)
         if cc.modern!.lastMigratedPfn < currentBlockStart {
             drainZonePages(cc.zone)
-            cc.modern!.lastMigratedPfn = 0
+            cc.modern!.lastMigratedPfn = Pfn(0)
         }
     }
 
@@ -276,8 +277,8 @@ extension Machine {
     /// highest of them, never down), add the scanners' totals to vmstat.
     func modernFinishCompactZone(_ cc: inout CompactControl, _ r: ModernCompactResult) {
         if !cc.freepages.isEmpty {
-            var high = 0
-            for pfn in cc.freepages where Int(pfn) > high { high = Int(pfn) }
+            var high = Pfn(0)
+            for entry in cc.freepages where Pfn(entry: entry) > high { high = Pfn(entry: entry) }
             releaseFreepages(&cc)
             let freePfn = pageblockStartPfn(high)
             if freePfn > ms.cachedFreePfn[cc.zone] { ms.cachedFreePfn[cc.zone] = freePfn }
@@ -291,9 +292,9 @@ extension Machine {
             ev.modern.compactDaemonFreeScanned &+= UInt64(cc.freeScanned)
         }
         let zone = zones[cc.zone]
-        tracer?.compactionEnd(CompactionTraceEnd(node: zone.node.rawValue, zone: zone.name, zoneStart: zone.startPfn,
-                                                 migratePfn: cc.migratePfn, freePfn: cc.freePfn, zoneEnd: zone.endPfn,
-                                                 mode: cc.modern!.mode.traceName, status: r.name))
+        tracer?.compactionEnd(CompactionTraceEnd(node: zone.node.rawValue, zone: zone.name, zoneStart: zone.startPfn.rawValue,
+                                                 migratePfn: cc.migratePfn.rawValue, freePfn: cc.freePfn.rawValue,
+                                                 zoneEnd: zone.endPfn.rawValue, mode: cc.modern!.mode.traceName, status: r.name))
     }
 
     /// Ends a zone compaction that only waited for pages another run holds isolated: in the kernel the
@@ -301,7 +302,7 @@ extension Machine {
     /// zone COMPACT_CONTENDED.
     func modernEndStalled(_ cc: inout CompactControl) {
         guard cc.result == nil else { return }
-        for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
+        for pfn in cc.migratepages { putbackLruPage(pfn: Pfn(entry: pfn), zone: cc.zone) }
         cc.migratepages.removeAll()
         modernFinishCompactZone(&cc, .contended)
     }

@@ -6,7 +6,7 @@ extension Machine {
     /// `__isolate_free_page`: take a free block off its list, unless that would leave the zone below MIN
     /// (without boost) + 2^order at order 0 (`zone_watermark_ok(zone, 0, mark, 0, ALLOC_CMA)`); a block
     /// of at least half a pageblock re-types its mergeable pageblocks MOVABLE. Returns the pages taken.
-    func modernIsolateFreePage(pfn: Int, order: Int, zone z: ZoneID) -> Int {
+    func modernIsolateFreePage(pfn: Pfn, order: Int, zone z: ZoneID) -> Int {
         let mt = pageblockMigratetype(pfn)
         if mt != .isolate {
             let mark = ms.baseWmark[z].min + (1 << order)
@@ -27,20 +27,20 @@ extension Machine {
 
     /// `split_map_pages` of one isolated block: its pages become order-0 isolated free pages on the
     /// compactor's list (ascending, so the list's head, the end, is the block's last page).
-    func appendIsolatedBlock(_ cc: inout CompactControl, pfn: Int, pages n: Int) {
+    func appendIsolatedBlock(_ cc: inout CompactControl, pfn: Pfn, pages n: Int) {
         let p = pages
-        for i in 0..<n {
-            p.state[pfn + i] = PageState.isolatedFreePage
-            p.order[pfn + i] = 0
-            p.nextOrOwner[pfn + i] = NONE
-            cc.freepages.append(Int32(pfn + i))
+        for q in pfn..<(pfn + n) {
+            p.state[q] = PageState.isolatedFreePage
+            p.order[q] = 0
+            p.nextOrOwner[q] = NONE
+            cc.freepages.append(q.entry)
         }
     }
 
     /// `isolate_freepages_block` (non-strict) from `start` to `end` with a stride: every free block met
     /// is isolated whole, until the compactor has as many free pages as pages to migrate. Returns the
     /// pages isolated and where the scan stopped.
-    func modernIsolateFreepagesBlock(_ cc: inout CompactControl, start: Int, end: Int, stride: Int) -> (isolated: Int, stopped: Int) {
+    func modernIsolateFreepagesBlock(_ cc: inout CompactControl, start: Pfn, end: Pfn, stride: Int) -> (isolated: Int, stopped: Pfn) {
         var blockpfn = start
         var nrScanned = 0, total = 0
         let p = pages
@@ -69,7 +69,7 @@ extension Machine {
             blockpfn += stride
         }
         if blockpfn > end { blockpfn = end }
-        tracer?.modern(.isolateFreepages(start: start, end: blockpfn, nrScanned: nrScanned, nrTaken: total))
+        tracer?.modern(.isolateFreepages(start: start.rawValue, end: blockpfn.rawValue, nrScanned: nrScanned, nrTaken: total))
         cc.freeScanned += nrScanned
         cc.isolatedFree += total
         ev.compactIsolated &+= UInt64(total)
@@ -80,7 +80,7 @@ extension Machine {
 
     /// `suitable_migration_target`: never a free block of a whole pageblock (it would be broken up);
     /// any block when block suitability is ignored; else MOVABLE blocks.
-    func modernSuitableMigrationTarget(_ cc: CompactControl, _ pfn: Int) -> Bool {
+    func modernSuitableMigrationTarget(_ cc: CompactControl, _ pfn: Pfn) -> Bool {
         if isBuddy(pfn) && buddyOrder(pfn) >= pageblockOrder { return false }
         if cc.modern!.ignoreBlockSuitable { return true }
         return pageblockMigratetype(pfn) == .movable
@@ -89,7 +89,7 @@ extension Machine {
     /// `fast_isolate_around`: after the fast search took a page, isolate the rest of its pageblock (not
     /// for async direct compaction, nor when enough pages are isolated); a block drained to its end is
     /// marked skip.
-    func fastIsolateAround(_ cc: inout CompactControl, _ pfn: Int) {
+    func fastIsolateAround(_ cc: inout CompactControl, _ pfn: Pfn) {
         if cc.freepages.count >= cc.migratepages.count { return }
         if cc.modern!.directCompaction && cc.modern!.mode == .async { return }
         let zone = zones[cc.zone]
@@ -132,16 +132,16 @@ extension Machine {
         var search = FastFreeSearch(lowPfn: lowPfn, minPfn: minPfn, zoneStart: zone.startPfn, limit: limit)
         cc.modern!.searchOrder = min(cc.order - 1, cc.modern!.searchOrder)
         var totalIsolated = 0
-        var page = -1
+        var page: Pfn? = nil
         var order = cc.modern!.searchOrder
-        while page < 0 && order >= 0 {
+        while page == nil && order >= 0 {
             if nrFree(zone: z, order: order) == 0 { order = nextSearchOrder(&cc, order); continue }
             let orderScanned: Int
             (page, orderScanned) = fastSearchFreeList(&cc, &search, order: order)
-            if page >= 0 {
-                let isolated = modernIsolateFreePage(pfn: page, order: order, zone: z)
+            if let found = page {
+                let isolated = modernIsolateFreePage(pfn: found, order: order, zone: z)
                 if isolated > 0 {
-                    appendIsolatedBlock(&cc, pfn: page, pages: isolated)
+                    appendIsolatedBlock(&cc, pfn: found, pages: isolated)
                     search.nrScanned += isolated - 1
                     totalIsolated += isolated
                     ev.compactIsolated &+= UInt64(isolated)
@@ -149,20 +149,20 @@ extension Machine {
                 } else {
                     // Isolation failed: abort the search.
                     order = cc.modern!.searchOrder + 1
-                    page = -1
+                    page = nil
                 }
             }
             if cc.freepages.count >= cc.migratepages.count { break }
             if orderScanned >= search.limit { search.limit = max(1, search.limit >> 1) }
             order = nextSearchOrder(&cc, order)
         }
-        tracer?.modern(.fastIsolateFreepages(start: minPfn, end: cc.freePfn, nrScanned: search.nrScanned, nrTaken: totalIsolated))
-        if page < 0 {
+        tracer?.modern(.fastIsolateFreepages(start: minPfn.rawValue, end: cc.freePfn.rawValue, nrScanned: search.nrScanned, nrTaken: totalIsolated))
+        if page == nil {
             cc.modern!.fastSearchFail += 1
             if scanStart { page = fastSearchFallback(&cc, search) }
         }
         var highest = search.highest
-        if highest != 0 && highest >= ms.cachedFreePfn[z] {
+        if highest != Pfn(0) && highest >= ms.cachedFreePfn[z] {
             highest -= pageblockPages
             ms.cachedFreePfn[z] = highest
         }
@@ -170,33 +170,33 @@ extension Machine {
         ev.modern.compactFastFreeScanned &+= UInt64(search.nrScanned)
         cc.isolatedFree += totalIsolated
         cc.durationNs &+= UInt64(search.nrScanned) &* costs.scanPage &+ UInt64(totalIsolated) &* costs.isolatePage
-        if page < 0 { return }
+        guard let page else { return }
         fastIsolateAround(&cc, page)
     }
 
     /// What one `fast_isolate_freepages` search carries from one free list to the next.
     struct FastFreeSearch {
         /// A page at or above this is taken at once (the top quarter between the scanners).
-        let lowPfn: Int
+        let lowPfn: Pfn
         /// The highest page at or above this is the fallback (the top half).
-        let minPfn: Int
-        let zoneStart: Int
+        let minPfn: Pfn
+        let zoneStart: Pfn
         /// Entries a list walk may look at; halved as better candidates turn up.
         var limit: Int
         var nrScanned = 0
         /// The start of the highest pageblock seen (at least the zone's start), 0 if none.
-        var highest = 0
+        var highest = Pfn(0)
     }
 
     /// One free list of the fast search (MOVABLE, `order`), from its tail: returns the page chosen (the
-    /// first in the top quarter, else the highest seen in the top half, else -1) and the entries walked,
+    /// first in the top quarter, else the highest seen in the top half, else nil) and the entries walked,
     /// and moves the list's head to where the walk stopped so the next search starts past what this one saw.
-    private func fastSearchFreeList(_ cc: inout CompactControl, _ s: inout FastFreeSearch, order: Int) -> (page: Int, scanned: Int) {
+    private func fastSearchFreeList(_ cc: inout CompactControl, _ s: inout FastFreeSearch, order: Int) -> (page: Pfn?, scanned: Int) {
         let li = freeArea.list(zone: cc.zone, order: order, mt: .movable)
         var orderScanned = 0
-        var highPfn = 0
-        var freepage = -1
-        var page = -1
+        var highPfn = Pfn(0)
+        var freepage: Pfn? = nil
+        var page: Pfn? = nil
         var cur = freeArea.tails[li]
         // The walk is one dependent load per entry, a cache miss on a large machine (two thirds of
         // the CPU of issue 12's proactive-gupta at 128 and 256 GiB). While it goes, the list the
@@ -209,8 +209,8 @@ extension Machine {
         // `freepage` is the entry the walk stopped at; a walk that ran off the list's end leaves the
         // kernel's cursor on the list head, whose rotation changes nothing.
         while cur != NONE {
-            if ahead < linkCount { ahead = links[Int(ahead)] }
-            let pfn = Int(cur)
+            if ahead < linkCount { ahead = links[Pfn(link: ahead)] }
+            let pfn = Pfn(link: cur)
             freepage = pfn
             orderScanned += 1
             s.nrScanned += 1
@@ -227,14 +227,14 @@ extension Machine {
             }
             if orderScanned >= s.limit { break }
             cur = freeArea.prev(pfn, order: order, pages)
-            if cur == NONE { freepage = -1 }
+            if cur == NONE { freepage = nil }
         }
         prefetchSink &+= ahead
-        if page < 0 && highPfn != 0 {
+        if page == nil && highPfn != Pfn(0) {
             page = highPfn
             freepage = page
         }
-        if freepage >= 0 { moveFreelistHead(li, order: order, entry: freepage) }
+        if let freepage { moveFreelistHead(li, order: order, entry: freepage) }
         return (page, orderScanned)
     }
 
@@ -254,8 +254,8 @@ extension Machine {
 
     /// A first search of the zone that found nothing: the free scanner starts at the highest pageblock
     /// seen in the top half, or, for direct compaction, at the top half's start. Returns the page the
-    /// rest of the pageblock is isolated around, or -1.
-    private func fastSearchFallback(_ cc: inout CompactControl, _ s: FastFreeSearch) -> Int {
+    /// rest of the pageblock is isolated around, or nil.
+    private func fastSearchFallback(_ cc: inout CompactControl, _ s: FastFreeSearch) -> Pfn? {
         if s.highest >= s.minPfn {
             cc.freePfn = s.highest
             return s.highest
@@ -264,7 +264,7 @@ extension Machine {
             cc.freePfn = s.minPfn
             return s.minPfn
         }
-        return -1
+        return nil
     }
 
     /// `isolate_freepages` of 6.6 (called by `compaction_alloc` when the private list is empty).
@@ -311,32 +311,32 @@ extension Machine {
 
     /// `move_freelist_tail`: unless `entry` is the list's first, the entries up to and including it go
     /// to the tail (the list continues after it), so the next search skips what was just seen.
-    func moveFreelistTail(_ li: Int, order: Int, entry: Int) {
-        if freeArea.heads[li] == UInt32(entry) { return }
+    func moveFreelistTail(_ li: Int, order: Int, entry: Pfn) {
+        if freeArea.heads[li] == entry.link { return }
         let next = freeArea.next(entry, order: order, pages)
         guard next != NONE else { return }
-        rotateFreeList(li, order: order, newHead: Int(next))
+        rotateFreeList(li, order: order, newHead: Pfn(link: next))
     }
 
     /// `move_freelist_head`: unless `entry` is the list's last, the entries before it go to the tail
     /// (`entry` becomes the head).
-    func moveFreelistHead(_ li: Int, order: Int, entry: Int) {
-        if freeArea.tails[li] == UInt32(entry) { return }
+    func moveFreelistHead(_ li: Int, order: Int, entry: Pfn) {
+        if freeArea.tails[li] == entry.link { return }
         rotateFreeList(li, order: order, newHead: entry)
     }
 
     /// Makes `newHead` (an entry of list `li`) its head, keeping the cyclic order of the entries.
-    func rotateFreeList(_ li: Int, order: Int, newHead: Int) {
+    func rotateFreeList(_ li: Int, order: Int, newHead: Pfn) {
         let fa = freeArea, p = pages
         let oldHead = fa.heads[li], oldTail = fa.tails[li]
-        guard oldHead != NONE, Int(oldHead) != newHead else { return }
+        guard oldHead != NONE, oldHead != newHead.link else { return }
         let newTail = fa.prev(newHead, order: order, p)
         // Close the cycle, then cut before newHead.
-        fa.setNext(Int(oldTail), order: order, oldHead, p)
-        fa.setPrev(Int(oldHead), order: order, oldTail, p)
-        fa.setNext(Int(newTail), order: order, NONE, p)
+        fa.setNext(Pfn(link: oldTail), order: order, oldHead, p)
+        fa.setPrev(Pfn(link: oldHead), order: order, oldTail, p)
+        fa.setNext(Pfn(link: newTail), order: order, NONE, p)
         fa.setPrev(newHead, order: order, NONE, p)
-        fa.heads[li] = UInt32(newHead)
+        fa.heads[li] = newHead.link
         fa.tails[li] = newTail
     }
 }

@@ -29,19 +29,19 @@ extension Machine {
     }
 
     /// `update_fast_start_pfn`.
-    func updateFastStartPfn(_ cc: inout CompactControl, _ pfn: Int) {
-        if cc.modern!.fastStartPfn == Int.max { return }
-        if cc.modern!.fastStartPfn == 0 { cc.modern!.fastStartPfn = pfn }
+    func updateFastStartPfn(_ cc: inout CompactControl, _ pfn: Pfn) {
+        if cc.modern!.fastStartPfn == ModernCompactFields.fastStartDone { return }
+        if cc.modern!.fastStartPfn == ModernCompactFields.fastStartUnset { cc.modern!.fastStartPfn = pfn }
         cc.modern!.fastStartPfn = min(cc.modern!.fastStartPfn, pfn)
     }
 
     /// `reinit_migrate_pfn`: after a failed fast search, restart the linear scan from the lowest block an
     /// earlier fast search picked, once.
-    func reinitMigratePfn(_ cc: inout CompactControl) -> Int {
+    func reinitMigratePfn(_ cc: inout CompactControl) -> Pfn {
         let f = cc.modern!.fastStartPfn
-        if f == 0 || f == Int.max { return cc.migratePfn }
+        if f == ModernCompactFields.fastStartUnset || f == ModernCompactFields.fastStartDone { return cc.migratePfn }
         cc.migratePfn = f
-        cc.modern!.fastStartPfn = Int.max
+        cc.modern!.fastStartPfn = ModernCompactFields.fastStartDone
         return cc.migratePfn
     }
 
@@ -50,7 +50,7 @@ extension Machine {
     /// the first half (at the zone start) or eighth of the space left between the scanners, in a block
     /// not marked skip; that block becomes the migration source (a block already partly free needs
     /// fewer migrations). The entries looked at count as migrate-scanned.
-    func fastFindMigrateblock(_ cc: inout CompactControl) -> Int {
+    func fastFindMigrateblock(_ cc: inout CompactControl) -> Pfn {
         var pfn = cc.migratePfn
         let f = cc.modern!
         let zone = zones[cc.zone]
@@ -71,7 +71,7 @@ extension Machine {
             let li = freeArea.list(zone: cc.zone, order: order, mt: .movable)
             var cur = freeArea.heads[li]
             while cur != NONE {
-                let entry = Int(cur)
+                let entry = Pfn(link: cur)
                 if nrScanned >= limit {
                     nrScanned += 1
                     moveFreelistTail(li, order: order, entry: entry)
@@ -103,7 +103,7 @@ extension Machine {
 
     /// `suitable_migration_source`: never a block a huge allocation fills; for async direct compaction
     /// only blocks of the request's mobility (MOVABLE for a movable request).
-    func suitableMigrationSource(_ cc: CompactControl, _ pfn: Int) -> Bool {
+    func suitableMigrationSource(_ cc: CompactControl, _ pfn: Pfn) -> Bool {
         if pageblockSkipPersistent(pfn) { return false }
         let f = cc.modern!
         if f.mode != .async || !f.directCompaction { return true }
@@ -161,7 +161,7 @@ extension Machine {
     /// `migrateBlockTakenByAnother` (test_and_set_skip on the first isolation), `migrateBatchFull`
     /// (COMPACT_CLUSTER_MAX), `migrateIsolateFail` (isolate_fail and isolate_fail_put) and
     /// `finishMigrateBlock` (the skip bit, the cached position and the counters at the end).
-    func isolateMigratepagesBlock(_ cc: inout CompactControl, low startLow: Int, end: Int) -> IsolateMigrateResult {
+    func isolateMigratepagesBlock(_ cc: inout CompactControl, low startLow: Pfn, end: Pfn) -> IsolateMigrateResult {
         // (The kernel sets cc->migrate_pfn = low_pfn first; a throttled step leaves the scanner where it
         // was here, so that a step that only waited is recognised as one.)
         if let stop = migrateBlockThrottle(&cc) { return stop }
@@ -202,7 +202,7 @@ extension Machine {
                     break scan
                 }
                 isolateLruPage(pfn: scan.low, zone: cc.zone)
-                cc.migratepages.append(Int32(scan.low))
+                cc.migratepages.append(scan.low.entry)
                 scan.nrIsolated += 1
                 scan.low += 1
                 if migrateBatchFull(&cc) { break scan }
@@ -215,29 +215,29 @@ extension Machine {
     /// Where `isolate_migratepages_block` is in its pageblock, and what it has done there.
     struct MigrateBlockScan {
         /// The next pfn to look at (`low_pfn`) and the block's end.
-        var low: Int
-        let end: Int
+        var low: Pfn
+        let end: Pfn
         /// Pages per chunk of async direct compaction (2^order), and whether it works in chunks
         /// (`skip_on_failure`); the end of the current chunk (`next_skip_pfn`).
         let orderPages: Int
         let skipOnFailure: Bool
-        var nextSkipPfn: Int
+        var nextSkipPfn: Pfn
         var nrScanned = 0, nrIsolated = 0
-        /// The block's first pfn once its skip bit has been read (`valid_page`), or -1.
-        var validPage = -1
+        /// The block's first pfn once its skip bit has been read (`valid_page`), or nil (NULL).
+        var validPage: Pfn? = nil
         /// The skip bit has been tested and set on the first isolation (`skip_updated`).
         var skipUpdated = false
 
-        init(low: Int, end: Int, orderPages: Int, skipOnFailure: Bool) {
+        init(low: Pfn, end: Pfn, orderPages: Int, skipOnFailure: Bool) {
             self.low = low
             self.end = end
             self.orderPages = orderPages
             self.skipOnFailure = skipOnFailure
-            nextSkipPfn = skipOnFailure ? (low + orderPages) & ~(orderPages - 1) : 0
+            nextSkipPfn = skipOnFailure ? (low + orderPages).alignedDown(pages: orderPages) : Pfn(0)
         }
 
         /// The end of the order-aligned chunk holding `pfn`.
-        @inline(__always) func chunkEnd(_ pfn: Int) -> Int { (pfn + orderPages) & ~(orderPages - 1) }
+        @inline(__always) func chunkEnd(_ pfn: Pfn) -> Pfn { (pfn + orderPages).alignedDown(pages: orderPages) }
     }
 
     /// What `isolate_migratepages_block` makes of one pfn.
@@ -283,8 +283,8 @@ extension Machine {
     /// At the block's first pfn (or the zone's): whether its skip bit says to leave it (then the scan
     /// ends at the block's end); otherwise the block's first pfn becomes `valid_page`.
     @inline(__always)
-    func migrateBlockSkipped(_ cc: inout CompactControl, _ scan: inout MigrateBlockScan, zoneStart: Int) -> Bool {
-        guard scan.validPage < 0 && (pageblockAligned(scan.low) || scan.low == zoneStart) else { return false }
+    func migrateBlockSkipped(_ cc: inout CompactControl, _ scan: inout MigrateBlockScan, zoneStart: Pfn) -> Bool {
+        guard scan.validPage == nil && (pageblockAligned(scan.low) || scan.low == zoneStart) else { return false }
         if !isolationSuitable(cc, scan.low) {
             scan.low = scan.end
             return true
@@ -297,7 +297,7 @@ extension Machine {
     /// its order). (`@_transparent`: the optimizer left it a call under `@inline(__always)`, 11 % more
     /// instructions in the block scan than the function in one piece; inlined, 6 % fewer.)
     @_transparent
-    func migrateSourceVerdict(_ pfn: Int, gfpFS: Bool, allowUnevictable: Bool) -> MigrateSourceVerdict {
+    func migrateSourceVerdict(_ pfn: Pfn, gfpFS: Bool, allowUnevictable: Bool) -> MigrateSourceVerdict {
         if isBuddy(pfn) { return .freeBlock }
         let p = pages
         let s = p.state[pfn]
@@ -317,9 +317,9 @@ extension Machine {
     /// block's end.
     @inline(__always)
     func migrateBlockTakenByAnother(_ cc: inout CompactControl, _ scan: inout MigrateBlockScan) -> Bool {
-        guard !scan.skipUpdated && scan.validPage >= 0 else { return false }
+        guard !scan.skipUpdated, let validPage = scan.validPage else { return false }
         scan.skipUpdated = true
-        guard testAndSetSkip(cc, scan.validPage) && !cc.modern!.finishPageblock else { return false }
+        guard testAndSetSkip(cc, validPage) && !cc.modern!.finishPageblock else { return false }
         scan.low = scan.end
         return true
     }
@@ -337,7 +337,7 @@ extension Machine {
     func migrateIsolateFail(_ cc: inout CompactControl, _ scan: inout MigrateBlockScan) {
         if scan.skipOnFailure {
             if scan.nrIsolated > 0 {
-                for pfn in cc.migratepages { putbackLruPage(pfn: Int(pfn), zone: cc.zone) }
+                for pfn in cc.migratepages { putbackLruPage(pfn: Pfn(entry: pfn), zone: cc.zone) }
                 cc.migratepages.removeAll(keepingCapacity: true)
                 scan.nrIsolated = 0
             }
@@ -355,14 +355,14 @@ extension Machine {
     /// The end of `isolate_migratepages_block`: a block scanned to its end without isolating anything
     /// (or one to finish) gets its skip bit (unless it was set on an isolation) and the cached position
     /// moves past it; then the tracepoint, the counters and the scanner's position.
-    func finishMigrateBlock(_ cc: inout CompactControl, _ scan: MigrateBlockScan, startLow: Int, aborted: Bool) {
+    func finishMigrateBlock(_ cc: inout CompactControl, _ scan: MigrateBlockScan, startLow: Pfn, aborted: Bool) {
         var low = scan.low
         if !aborted && low > scan.end { low = scan.end }
         if low == scan.end && (scan.nrIsolated == 0 || cc.modern!.finishPageblock) {
-            if scan.validPage >= 0 && !scan.skipUpdated { setPageblockSkip(scan.validPage) }
+            if let validPage = scan.validPage, !scan.skipUpdated { setPageblockSkip(validPage) }
             updateCachedMigrate(cc, low)
         }
-        tracer?.modern(.isolateMigratepages(start: startLow, end: low, nrScanned: scan.nrScanned, nrTaken: scan.nrIsolated))
+        tracer?.modern(.isolateMigratepages(start: startLow.rawValue, end: low.rawValue, nrScanned: scan.nrScanned, nrTaken: scan.nrIsolated))
         cc.migrateScanned += scan.nrScanned
         cc.isolatedMigrate += scan.nrIsolated
         ev.compactIsolated &+= UInt64(scan.nrIsolated)

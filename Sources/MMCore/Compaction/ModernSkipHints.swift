@@ -4,45 +4,46 @@ extension Machine {
     // MARK: - Pageblock arithmetic
 
     /// `pageblock_start_pfn`.
-    @inline(__always) func pageblockStartPfn(_ pfn: Int) -> Int { pfn & ~(pageblockPages - 1) }
+    @inline(__always) func pageblockStartPfn(_ pfn: Pfn) -> Pfn { pfn.alignedDown(pages: pageblockPages) }
     /// `pageblock_end_pfn`: ALIGN(pfn + 1, pageblock_nr_pages) (one past the block holding pfn).
-    @inline(__always) func pageblockEndPfn(_ pfn: Int) -> Int { (pfn + pageblockPages) & ~(pageblockPages - 1) }
+    @inline(__always) func pageblockEndPfn(_ pfn: Pfn) -> Pfn { (pfn + pageblockPages).alignedDown(pages: pageblockPages) }
     /// `pageblock_aligned`.
-    @inline(__always) func pageblockAligned(_ pfn: Int) -> Bool { pfn & (pageblockPages - 1) == 0 }
+    @inline(__always) func pageblockAligned(_ pfn: Pfn) -> Bool { pfn.alignedDown(pages: pageblockPages) == pfn }
 
     // MARK: - Skip bits (PB_migrate_skip)
 
     /// `get_pageblock_skip`.
-    @inline(__always) public func pageblockSkip(_ pfn: Int) -> Bool {
-        pageblockFlags[pfn >> pageblockOrder] & PageblockFlags.skip != 0
+    @inline(__always) public func pageblockSkip(_ pfn: Pfn) -> Bool {
+        pageblockFlags[pfn.blockIndex(order: pageblockOrder)] & PageblockFlags.skip != 0
     }
     /// `set_pageblock_skip`.
-    @inline(__always) func setPageblockSkip(_ pfn: Int) {
-        let i = pfn >> pageblockOrder
+    @inline(__always) func setPageblockSkip(_ pfn: Pfn) {
+        let i = pfn.blockIndex(order: pageblockOrder)
         pageblockFlags[i] |= PageblockFlags.skip
     }
     /// `clear_pageblock_skip`.
-    @inline(__always) func clearPageblockSkip(_ pfn: Int) {
-        let i = pfn >> pageblockOrder
+    @inline(__always) func clearPageblockSkip(_ pfn: Pfn) {
+        let i = pfn.blockIndex(order: pageblockOrder)
         pageblockFlags[i] &= ~PageblockFlags.skip
     }
 
     /// Pageblocks of a zone whose skip bit is set.
     public func skippedPageblocks(zone z: ZoneID) -> Int {
         let zone = zones[z]
-        var n = 0, pfn = zone.startPfn
+        var n = 0
+        var pfn = zone.startPfn
         while pfn < zone.endPfn { if pageblockSkip(pfn) { n += 1 }; pfn += pageblockPages }
         return n
     }
 
     /// `isolation_suitable`: scan this block unless its skip bit says a recent scan found nothing.
-    @inline(__always) func isolationSuitable(_ cc: CompactControl, _ pfn: Int) -> Bool {
+    @inline(__always) func isolationSuitable(_ cc: CompactControl, _ pfn: Pfn) -> Bool {
         cc.modern!.ignoreSkipHint || !pageblockSkip(pfn)
     }
 
     /// `test_and_set_skip`: set the bit if clear; true if it was already set (another compactor got
     /// there first). Nothing when skip hints are ignored.
-    func testAndSetSkip(_ cc: CompactControl, _ pfn: Int) -> Bool {
+    func testAndSetSkip(_ cc: CompactControl, _ pfn: Pfn) -> Bool {
         if cc.modern!.ignoreSkipHint { return false }
         let skip = pageblockSkip(pfn)
         if !skip { setPageblockSkip(pfn) }
@@ -50,21 +51,21 @@ extension Machine {
     }
 
     /// The head of the allocation a pfn belongs to when that allocation spans at least a pageblock
-    /// (`pageblock_skip_persistent`: a compound page of order >= pageblock_order), else -1.
-    func persistentCompoundHead(_ pfn: Int) -> Int {
+    /// (`pageblock_skip_persistent`: a compound page of order >= pageblock_order), else nil.
+    func persistentCompoundHead(_ pfn: Pfn) -> Pfn? {
         var o = pageblockOrder
         while o < nrOrders {
-            let head = pfn & ~((1 << o) - 1)
+            let head = pfn.alignedDown(order: o)
             let s = pages.state[head]
             if PageState.code(s) == PageState.allocated && !PageState.isIsolatedFreePage(s)
                 && Int(pages.order[head] & PageOrderByte.orderMask) == o { return head }
             o += 1
         }
-        return -1
+        return nil
     }
 
     /// `pageblock_skip_persistent`.
-    @inline(__always) func pageblockSkipPersistent(_ pfn: Int) -> Bool { persistentCompoundHead(pfn) >= 0 }
+    @inline(__always) func pageblockSkipPersistent(_ pfn: Pfn) -> Bool { persistentCompoundHead(pfn) != nil }
 
     // MARK: - Cached positions
 
@@ -79,14 +80,14 @@ extension Machine {
 
     /// `update_cached_migrate`: where async (and, for the sync modes, sync) compaction restarts: past
     /// the pageblock holding pfn (`pageblock_end_pfn`), only ever forward.
-    func updateCachedMigrate(_ cc: CompactControl, _ pfn: Int) {
+    func updateCachedMigrate(_ cc: CompactControl, _ pfn: Pfn) {
         let p = pageblockEndPfn(pfn)
         if p > ms.cachedMigratePfn0[cc.zone] { ms.cachedMigratePfn0[cc.zone] = p }
         if cc.modern!.mode != .async && p > ms.cachedMigratePfn1[cc.zone] { ms.cachedMigratePfn1[cc.zone] = p }
     }
 
     /// `update_pageblock_skip` (free scanner): mark the block, and lower the cached free pfn to `pfn`.
-    func updatePageblockSkip(_ cc: CompactControl, blockPfn: Int, pfn: Int) {
+    func updatePageblockSkip(_ cc: CompactControl, blockPfn: Pfn, pfn: Pfn) {
         setPageblockSkip(blockPfn)
         if pfn < ms.cachedFreePfn[cc.zone] { ms.cachedFreePfn[cc.zone] = pfn }
     }
@@ -94,7 +95,7 @@ extension Machine {
     /// `__reset_isolation_pfn`: may this block's skip bit be cleared? Only if a sample of its pages (one
     /// in every 8, `1 << PAGE_ALLOC_COSTLY_ORDER`) holds an LRU page (a migration source) or a free page
     /// (a target); when only a target is sought, the block must be MOVABLE.
-    func resetIsolationPfn(zone z: ZoneID, pfn: Int, checkSource: Bool, checkTarget: Bool) -> Bool {
+    func resetIsolationPfn(zone z: ZoneID, pfn: Pfn, checkSource: Bool, checkTarget: Bool) -> Bool {
         let zone = zones[z]
         guard zone.contains(pfn: pfn) else { return false }
         if pageblockSkipPersistent(pfn) { return false }
@@ -117,7 +118,7 @@ extension Machine {
     }
 
     /// `PageLRU` of a pfn: an owned, not isolated head on an LRU list (the slab list is no LRU here).
-    @inline(__always) func currentLruIfAllocated(_ pfn: Int) -> Bool {
+    @inline(__always) func currentLruIfAllocated(_ pfn: Pfn) -> Bool {
         let s = pages.state[pfn]
         guard PageState.code(s) == PageState.allocated, s & PageState.isolated == 0, pages.nextOrOwner[pfn] != NONE else { return false }
         guard let l = currentLru(pfn: pfn) else { return false }
@@ -259,11 +260,11 @@ extension Machine {
 
 /// A snapshot of one zone's modern compaction fields.
 public struct ModernZoneCompactionState: Sendable, Equatable {
-    public var cachedMigratePfnAsync: Int
-    public var cachedMigratePfnSync: Int
-    public var cachedFreePfn: Int
-    public var initMigratePfn: Int
-    public var initFreePfn: Int
+    public var cachedMigratePfnAsync: Pfn
+    public var cachedMigratePfnSync: Pfn
+    public var cachedFreePfn: Pfn
+    public var initMigratePfn: Pfn
+    public var initFreePfn: Pfn
     public var orderFailed: Int
     public var blockskipFlush: Bool
     public var considered: Int

@@ -26,8 +26,8 @@ public struct ZoneCompaction: Sendable, Equatable {
         failed = cc.failed
         freedWhileIsolated = cc.freedWhileIsolated
         durationNs = cc.durationNs
-        migratePfn = cc.migratePfn
-        freePfn = cc.freePfn
+        migratePfn = cc.migratePfn.rawValue
+        freePfn = cc.freePfn.rawValue
     }
 }
 

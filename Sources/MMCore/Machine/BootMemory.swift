@@ -11,7 +11,7 @@ public struct BootMemory: Sendable, Equatable {
     /// Dentry and inode hash tables (node 0, lowmem).
     public var hashPages: Int
     /// Every reserved range, in pfn order: (first pfn, pages).
-    public var ranges: [(start: Int, pages: Int)]
+    public var ranges: [(start: Pfn, pages: Int)]
 
     public var totalPages: Int { ranges.reduce(0) { $0 + $1.pages } }
 
@@ -114,9 +114,9 @@ extension Machine {
         let room0 = node0.pages / 4 - memmap[0]
         kernel = Swift.min(kernel, Swift.max(0, room0))
         hashes = Swift.min(hashes, Swift.max(0, room0 - kernel))
-        var ranges: [(start: Int, pages: Int)] = []
+        var ranges: [(start: Pfn, pages: Int)] = []
         // Node 0: kernel image at its load address, then memmap and hashes above it.
-        var start0 = p.kernelPhysicalStart / pageSize
+        var start0 = Pfn(p.kernelPhysicalStart / pageSize)
         if start0 + kernel + memmap[0] + hashes > node0.startPfn + node0.pages { start0 = node0.startPfn }
         start0 = Swift.max(start0, node0.startPfn)
         let total0 = kernel + memmap[0] + hashes
@@ -131,7 +131,7 @@ extension Machine {
     public var memTotalPages: Int { totalPages - bootMemory.totalPages }
 
     /// Whether `pfn` is a PageReserved boot page.
-    @inline(__always) func isReservedPage(_ pfn: Int) -> Bool { pages.state[pfn] == PageState.reserved }
+    @inline(__always) func isReservedPage(_ pfn: Pfn) -> Bool { pages.state[pfn] == PageState.reserved }
 
     /// Pages of a zone that boot reserved (spanned − managed).
     public func reservedPages(zone z: ZoneID) -> Int { zones[z].spannedPages - zones[z].managedPages }

@@ -242,12 +242,12 @@ public final class Machine {
                 let id = ZoneID(zones.count)
                 ids.append(id)
                 if let zl = layout.zones.first(where: { $0.node == nid && $0.type == t }) {
-                    zones.append(Zone(id: id, node: NodeID(nid), type: t, indexInNode: idx, startPfn: Int(zl.startPfn), pages: Int(zl.pages)))
+                    zones.append(Zone(id: id, node: NodeID(nid), type: t, indexInNode: idx, startPfn: Pfn(Int(zl.startPfn)), pages: Int(zl.pages)))
                 } else {
-                    zones.append(Zone(id: id, node: NodeID(nid), type: t, indexInNode: idx, startPfn: Int(span.start + span.pages), pages: 0))
+                    zones.append(Zone(id: id, node: NodeID(nid), type: t, indexInNode: idx, startPfn: Pfn(Int(span.start + span.pages)), pages: 0))
                 }
             }
-            nodes.append(Node(id: NodeID(nid), startPfn: Int(span.start), pages: Int(span.pages), zoneIds: ids, distances: layout.distances[nid]))
+            nodes.append(Node(id: NodeID(nid), startPfn: Pfn(Int(span.start)), pages: Int(span.pages), zoneIds: ids, distances: layout.distances[nid]))
         }
         return (zones, nodes)
     }
@@ -339,8 +339,8 @@ public final class Machine {
 
     /// The pageblocks a zone spans name it (`page_zone` by pageblock).
     private func mapPageblocks(toZone z: Zone) {
-        var b = z.startPfn >> pageblockOrder
-        while b < (z.endPfn + pageblockPages - 1) >> pageblockOrder {
+        var b = z.startPfn.blockIndex(order: pageblockOrder)
+        while b < (z.endPfn + pageblockPages - 1).blockIndex(order: pageblockOrder) {
             pageblockZone[b] = UInt16(z.id.rawValue)
             b += 1
         }
@@ -358,7 +358,7 @@ public final class Machine {
             while end < z.endPfn && pages.state[end] != PageState.reserved { end += 1 }
             while pfn < end {
                 var order = maxOrder
-                while order > 0 && (pfn & ((1 << order) - 1) != 0 || pfn + (1 << order) > end) { order -= 1 }
+                while order > 0 && (!pfn.isAligned(order: order) || pfn + (1 << order) > end) { order -= 1 }
                 addToFreeList(pfn, zone: z.id, order: order, mt: .movable)
                 pfn += 1 << order
             }
@@ -369,21 +369,21 @@ public final class Machine {
     // MARK: - Lookups
 
     /// The zone id holding `pfn` (`page_zone`).
-    @inline(__always) func zoneId(ofPfn pfn: Int) -> ZoneID { ZoneID(Int(pageblockZone[pfn &>> pageblockOrder])) }
+    @inline(__always) func zoneId(ofPfn pfn: Pfn) -> ZoneID { ZoneID(Int(pageblockZone[pfn.blockIndex(order: pageblockOrder)])) }
 
     /// `get_pageblock_migratetype`.
-    @inline(__always) func pageblockMigratetype(_ pfn: Int) -> Migratetype {
-        Migratetype(bits: pageblockFlags[pfn &>> pageblockOrder] & PageblockFlags.migratetypeMask)
+    @inline(__always) func pageblockMigratetype(_ pfn: Pfn) -> Migratetype {
+        Migratetype(bits: pageblockFlags[pfn.blockIndex(order: pageblockOrder)] & PageblockFlags.migratetypeMask)
     }
 
     /// `set_pageblock_migratetype`.
-    @inline(__always) func setPageblockMigratetype(_ pfn: Int, _ mt: Migratetype) {
-        let i = pfn >> pageblockOrder
+    @inline(__always) func setPageblockMigratetype(_ pfn: Pfn, _ mt: Migratetype) {
+        let i = pfn.blockIndex(order: pageblockOrder)
         pageblockFlags[i] = (pageblockFlags[i] & ~PageblockFlags.migratetypeMask) | UInt8(truncatingIfNeeded: mt.rawValue)
     }
 
     /// The migratetype of the pageblock holding `pfn`.
-    public func migratetype(ofPageblockAt pfn: Int) -> Migratetype { pageblockMigratetype(pfn) }
+    public func migratetype(ofPageblockAt pfn: Pfn) -> Migratetype { pageblockMigratetype(pfn) }
 
     /// Zones that have pages.
     public var populatedZones: [Zone] { zones.filter(\.populated) }

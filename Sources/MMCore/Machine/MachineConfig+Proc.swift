@@ -53,7 +53,7 @@ extension MachineConfig {
                 guard pfn + UInt64(z.nrPageblocks) * pbPages <= UInt64(UInt32.max - 1) else {
                     throw .invalidConfig(field: field.key("pageblocks"), value: "\(z.nrPageblocks)", reason: "too large: a machine has at most 2^32-2 pages")
                 }
-                try ProcPlanner.checkFits(z, startPfn: Int(pfn), preset: p, seed: seed, field: field)
+                try ProcPlanner.checkFits(z, startPfn: Pfn(Int(pfn)), preset: p, seed: seed, field: field)
                 let pages = UInt64(z.nrPageblocks) * pbPages
                 zones.append(ZoneLayout(node: nid, type: z.type, indexInNode: idx, startPfn: pfn, pages: pages))
                 allocated += z.managed - z.freePages

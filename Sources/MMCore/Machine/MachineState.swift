@@ -254,10 +254,10 @@ extension Machine {
 
     /// Page and pageblock words.
     private func exportPages(into w: inout ImageBuilder) {
-        w.raw("pages.state", pages.state)
-        w.raw("pages.order", pages.order)
-        w.raw("pages.a", pages.nextOrOwner)
-        w.raw("pages.b", pages.prevOrContent)
+        w.raw("pages.state", pages.state.raw)
+        w.raw("pages.order", pages.order.raw)
+        w.raw("pages.a", pages.nextOrOwner.raw)
+        w.raw("pages.b", pages.prevOrContent.raw)
         w.raw("pageblock.flags", pageblockFlags)
     }
 
@@ -443,11 +443,11 @@ extension Machine {
         precondition(canExportState, "exportState while kcompactd works or a capture is set (check canExportState)")
         w.array("modern.sysctls", [Int64(ms.compactionProactiveness), Int64(ms.watermarkBoostFactor), Int64(ms.watermarkScaleFactor),
                                    Int64(THPEnabled.allCases.firstIndex(of: ms.thpEnabled)!), Int64(THPDefrag.allCases.firstIndex(of: ms.thpDefrag)!)])
-        w.array("modern.zone.cached_migrate_pfn0", ms.cachedMigratePfn0.map { Int64($0) })
-        w.array("modern.zone.cached_migrate_pfn1", ms.cachedMigratePfn1.map { Int64($0) })
-        w.array("modern.zone.cached_free_pfn", ms.cachedFreePfn.map { Int64($0) })
-        w.array("modern.zone.init_migrate_pfn", ms.initMigratePfn.map { Int64($0) })
-        w.array("modern.zone.init_free_pfn", ms.initFreePfn.map { Int64($0) })
+        w.array("modern.zone.cached_migrate_pfn0", ms.cachedMigratePfn0.map { Int64($0.rawValue) })
+        w.array("modern.zone.cached_migrate_pfn1", ms.cachedMigratePfn1.map { Int64($0.rawValue) })
+        w.array("modern.zone.cached_free_pfn", ms.cachedFreePfn.map { Int64($0.rawValue) })
+        w.array("modern.zone.init_migrate_pfn", ms.initMigratePfn.map { Int64($0.rawValue) })
+        w.array("modern.zone.init_free_pfn", ms.initFreePfn.map { Int64($0.rawValue) })
         w.array("modern.zone.order_failed", ms.orderFailed.map { Int64($0) })
         w.array("modern.zone.blockskip_flush", ms.blockskipFlush.map { $0 ? UInt8(1) : 0 })
         w.array("modern.zone.base_wmark", ms.baseWmark.flatMap { [Int64($0.min), Int64($0.low), Int64($0.high)] })
@@ -488,10 +488,10 @@ extension Machine {
         ms.thpDefrag = THPDefrag.allCases[Int(sys[4])]
         let nz = zones.count, nn = nodes.count
         func ints(_ name: String, _ n: Int) throws(MMError) -> [Int] { try r.array(name, count: n, as: Int64.self).map { Int($0) } }
-        func pfns(_ name: String) throws(MMError) -> [Int] {
+        func pfns(_ name: String) throws(MMError) -> [Pfn] {
             let a = try ints(name, nz)
             guard a.allSatisfy({ $0 >= 0 && $0 <= totalPages }) else { throw ImageReader.bad(name, "holds a pfn out of range") }
-            return a
+            return a.map(Pfn.init(rawValue:))
         }
         ms.cachedMigratePfn0 = try pfns("modern.zone.cached_migrate_pfn0")
         ms.cachedMigratePfn1 = try pfns("modern.zone.cached_migrate_pfn1")
@@ -527,7 +527,7 @@ extension Machine {
         ms.kswapdReclaimed = try ints("modern.node.kswapd_reclaimed", nn)
         ms.captureZone = nil
         ms.captureOrder = -1
-        ms.capturedPfn = -1
+        ms.capturedPfn = nil
         for f in Machine.modernCounterFields { ev.modern[keyPath: f.key] = try r.uint64("vmstat.modern.\(f.name)") }
     }
 
@@ -592,10 +592,10 @@ extension Machine {
 
     /// Page and pageblock words, the buddy free lists.
     private func restorePagesAndFreeArea(_ r: ImageReader) throws(MMError) {
-        try r.raw("pages.state", into: pages.state)
-        try r.raw("pages.order", into: pages.order)
-        try r.raw("pages.a", into: pages.nextOrOwner)
-        try r.raw("pages.b", into: pages.prevOrContent)
+        try r.raw("pages.state", into: pages.state.raw)
+        try r.raw("pages.order", into: pages.order.raw)
+        try r.raw("pages.a", into: pages.nextOrOwner.raw)
+        try r.raw("pages.b", into: pages.prevOrContent.raw)
         try r.raw("pageblock.flags", into: pageblockFlags)
         try r.raw("free.heads", into: freeArea.heads)
         try r.raw("free.tails", into: freeArea.tails)
@@ -810,9 +810,9 @@ extension Machine {
             if let i = bad { throw ImageReader.bad(name, "element \(i) is out of range (bound \(bound))") }
         }
         // Free and per-CPU heads link pfns; allocated heads name their slot.
-        let bad = pages.state.withBuffer { st -> (Int, String)? in
-            for pfn in 0..<n {
-                let s = st[pfn], code = PageState.code(s)
+        let bad = pages.state.withBuffer { st -> (Pfn, String)? in
+            for pfn in Pfn(0)..<Pfn(n) {
+                let s = st[pfn.rawValue], code = PageState.code(s)
                 if code == PageState.buddy || code == PageState.pcp {
                     if !inRange(pages.nextOrOwner[pfn], n) || !inRange(pages.prevOrContent[pfn], n) { return (pfn, "a free page's links") }
                     if code == PageState.buddy && Int(pages.order[pfn] & PageOrderByte.orderMask) >= nrOrders { return (pfn, "a free page's order") }

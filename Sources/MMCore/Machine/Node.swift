@@ -2,7 +2,8 @@
 /// its distances to every node.
 public struct Node: Sendable {
     public let id: NodeID
-    public let startPfn: Int
+    /// `node_start_pfn`.
+    public let startPfn: Pfn
     public let pages: Int
     /// `node_zones[]`: machine zone ids, indexed by zone index (every type of the preset, populated or not).
     public let zoneIds: [ZoneID]

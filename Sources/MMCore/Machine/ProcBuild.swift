@@ -87,7 +87,7 @@ extension Machine {
 
     /// Allocates pfns `start..<end` of a pageblock of `blockType`: order-0 pages, unmovable kernel
     /// memory in aligned blocks up to order 3; the first page another mobility's when `foreign`.
-    func allocateProcRun(_ start: Int, _ end: Int, zone z: ZoneID, blockType: Migratetype, foreign: inout Bool,
+    func allocateProcRun(_ start: Pfn, _ end: Pfn, zone z: ZoneID, blockType: Migratetype, foreign: inout Bool,
                          anonShare: Double, rng: inout SeededRandom) throws(MMError) {
         var pfn = start
         while pfn < end {
@@ -98,7 +98,7 @@ extension Machine {
                 foreign = false
             } else if kind == .kernel {
                 order = 3
-                while order > 0 && (pfn & ((1 << order) - 1) != 0 || pfn + (1 << order) > end) { order -= 1 }
+                while order > 0 && (!pfn.isAligned(order: order) || pfn + (1 << order) > end) { order -= 1 }
             }
             if handles.atSlotLimit { try growHandleTable() }
             _ = prepNewPage(pfn: pfn, zone: z, preferredZone: z, req: AllocRequest(order: order, kind: kind))

@@ -29,13 +29,13 @@ struct ProcPlanner {
     /// The plan of one zone: per pageblock its migratetype, role, PageReserved pages at its start, its
     /// free blocks below pageblock order, and whether it holds a page of another mobility.
     struct ZonePlan {
-        var startPfn: Int
+        var startPfn: Pfn
         var types: [Migratetype]
         var roles: [Role]
         var reserved: [Int]
         var small: [[SmallFree]]
         var mixed: [Bool]
-        var reservedRanges: [(start: Int, pages: Int)]
+        var reservedRanges: [(start: Pfn, pages: Int)]
         var nb: Int { types.count }
     }
 
@@ -50,7 +50,7 @@ struct ProcPlanner {
     }
 
     /// Refuses, naming the field, a zone whose counts cannot be laid out in its pageblocks.
-    static func checkFits(_ z: ProcImage.Zone, startPfn: Int, preset: ArchPreset, seed: UInt64, field: FieldPath) throws(MMError) {
+    static func checkFits(_ z: ProcImage.Zone, startPfn: Pfn, preset: ArchPreset, seed: UInt64, field: FieldPath) throws(MMError) {
         _ = try ProcPlanner(preset: preset).plan(z, startPfn: startPfn, seed: seed, field: field)
     }
 
@@ -61,7 +61,7 @@ struct ProcPlanner {
         var k = 0
         for (nid, node) in image.nodes.enumerated() {
             for (i, z) in node.zones.enumerated() {
-                out.append(try planner.plan(z, startPfn: Int(layout.zones[k].startPfn), seed: seed, field: FieldPath("proc_image", "nodes").index(nid).key("zones").index(i)))
+                out.append(try planner.plan(z, startPfn: Pfn(Int(layout.zones[k].startPfn)), seed: seed, field: FieldPath("proc_image", "nodes").index(nid).key("zones").index(i)))
                 k += 1
             }
         }
@@ -75,7 +75,7 @@ struct ProcPlanner {
     /// Migratetype preference when a pageblock must be of another type than wanted: Movable first.
     static let typePreference: [Migratetype] = [.movable, .unmovable, .reclaimable, .reserve, .isolate]
 
-    func plan(_ z: ProcImage.Zone, startPfn: Int, seed: UInt64, field: FieldPath) throws(MMError) -> ZonePlan {
+    func plan(_ z: ProcImage.Zone, startPfn: Pfn, seed: UInt64, field: FieldPath) throws(MMError) -> ZonePlan {
         let nb = z.nrPageblocks
         let freePages = z.freePages
         guard z.managed >= freePages else {
@@ -85,7 +85,7 @@ struct ProcPlanner {
         guard reservedPages >= 0 else {
             throw ProcPlanner.invalid(field.key("pageblocks"), nb, "\(nb) pageblocks of \(pbPages) pages hold fewer pages than the zone's \(z.managed) managed pages")
         }
-        var rng = SeededRandom(seed: SeededRandom.mix(seed ^ (UInt64(startPfn) &* 0x9E37_79B9) ^ 0x5052_4F43))
+        var rng = SeededRandom(seed: SeededRandom.mix(seed ^ (UInt64(startPfn.rawValue) &* 0x9E37_79B9) ^ 0x5052_4F43))
         let roles = try placeLargeFree(z, nb: nb, startPfn: startPfn, rng: &rng, field: field)
         var left = z.pageblocks
         func take(_ want: Migratetype) -> Migratetype {
@@ -102,7 +102,7 @@ struct ProcPlanner {
         let partials = (0..<nb).filter { roles[$0] == .partial }
         // PageReserved pages: the first partly used pageblocks, Movable where there are.
         var reserved = [Int](repeating: 0, count: nb)
-        var ranges: [(start: Int, pages: Int)] = []
+        var ranges: [(start: Pfn, pages: Int)] = []
         var r = reservedPages
         var nextPartial = 0
         while r > 0 {
@@ -134,10 +134,10 @@ struct ProcPlanner {
 
     /// The roles of the zone's pageblocks once the free blocks of pageblock order and above are placed
     /// (module comment). Refuses a zone with more of them than its max-order-aligned groups can hold.
-    func placeLargeFree(_ z: ProcImage.Zone, nb: Int, startPfn: Int, rng: inout SeededRandom, field: FieldPath) throws(MMError) -> [Role] {
+    func placeLargeFree(_ z: ProcImage.Zone, nb: Int, startPfn: Pfn, rng: inout SeededRandom, field: FieldPath) throws(MMError) -> [Role] {
         var roles = [Role](repeating: .partial, count: nb)
         let u = 1 << (maxOrder - pbOrder)
-        let firstPB = startPfn >> pbOrder
+        let firstPB = startPfn.blockIndex(order: pbOrder)
         var full: [Int] = [], singles: [Int] = []
         var b = 0
         while b < nb {

@@ -7,12 +7,12 @@ extension Machine {
     /// an LRU list (active or inactive, anon or file). Unevictable (mlocked) pages may be isolated only
     /// with `compact_unevictable_allowed` = 1 (the later sysctl; the seed refused them, see README).
     @inline(__always)
-    func canIsolateForMigration(pfn: Int) -> Bool { migrationLru(pfn: pfn) >= 0 }
+    func canIsolateForMigration(pfn: Pfn) -> Bool { migrationLru(pfn: pfn) >= 0 }
 
     /// `canIsolateForMigration` answering with the raw value of the LRU list the page is on (so that the
     /// isolation need not look it up again), or -1 when the page cannot be isolated.
     @inline(__always)
-    func migrationLru(pfn: Int) -> Int {
+    func migrationLru(pfn: Pfn) -> Int {
         let p = pages
         let s = p.state[pfn]
         guard s & PageState.codeMask == PageState.allocated, s & PageState.isolated == 0, p.nextOrOwner[pfn] != NONE else { return -1 }
@@ -25,13 +25,13 @@ extension Machine {
 
     /// Takes an owned LRU page off its list and marks it isolated (NR_ISOLATED_ANON/FILE go up).
     @inline(__always)
-    func isolateLruPage(pfn: Int, zone z: ZoneID) {
+    func isolateLruPage(pfn: Pfn, zone z: ZoneID) {
         isolateLruPage(pfn: pfn, zone: z, list: currentLru(pfn: pfn)!.rawValue)
     }
 
     /// `isolateLruPage` of a page the caller knows is on list `l` (a raw `LruList` value).
     @inline(__always)
-    func isolateLruPage(pfn: Int, zone z: ZoneID, list l: Int) {
+    func isolateLruPage(pfn: Pfn, zone z: ZoneID, list l: Int) {
         let p = pages
         let slot = Int(p.nextOrOwner[pfn])
         let n = 1 &<< Int(p.order[pfn] & PageOrderByte.orderMask)
@@ -47,7 +47,7 @@ extension Machine {
     /// while it was isolated, the isolation held the last reference and the page is freed now.
     /// - Returns: true if the page was freed.
     @discardableResult
-    func putbackLruPage(pfn: Int, zone z: ZoneID) -> Bool {
+    func putbackLruPage(pfn: Pfn, zone z: ZoneID) -> Bool {
         let p = pages
         let n = 1 << Int(p.order[pfn] & PageOrderByte.orderMask)
         zoneCounters.isolated[z, IsolatedLru(kind: PageState.kind(p.state[pfn]))] &-= Int64(n)

@@ -7,7 +7,7 @@ extension Machine {
     /// Whether migration of this page fails for good this pass: a pinned page has an extra reference
     /// (`get_user_pages`), so the refcount check fails and the kernel returns -EAGAIN on every pass.
     @inline(__always)
-    func migrationBlocked(pfn: Int) -> Bool {
+    func migrationBlocked(pfn: Pfn) -> Bool {
         PageState.kind(pages.state[pfn]) == .pinned
     }
 
@@ -17,7 +17,7 @@ extension Machine {
     /// the buddy allocator. A page whose owner freed it while isolated is not migrated (the seed's fix
     /// for the anon_vma race): both it and the unused target are freed.
     @inline(__always)
-    func unmapAndMove(pfn: Int, target: Int, zone z: ZoneID) -> MigrateOutcome {
+    func unmapAndMove(pfn: Pfn, target: Pfn, zone z: ZoneID) -> MigrateOutcome {
         let p = pages
         if p.nextOrOwner[pfn] == NONE {
             // page_count(page) == 1: freed from under us. The target goes back to the allocator.
@@ -35,7 +35,7 @@ extension Machine {
         p.order[target] = ob
         p.nextOrOwner[target] = p.nextOrOwner[pfn]
         p.prevOrContent[target] = p.prevOrContent[pfn]
-        handles.pfn[slot] = UInt32(truncatingIfNeeded: target)
+        handles.pfn[slot] = target.link
         // Its list: a plain one (code below `LruList.count`) unless the state says otherwise
         // (`lruCode(pfn: target)` from the bytes just written).
         let code = Int(UInt8(truncatingIfNeeded: headLruInfo[Machine.headLruIndex(state: newState, orderByte: ob)]))
@@ -56,7 +56,7 @@ extension Machine {
 
     /// A target page taken from the private free list but not used: freed to the buddy allocator
     /// (the seed's `putback_lru_page(newpage)` on a page nobody maps).
-    func freeIsolatedTarget(_ pfn: Int, zone z: ZoneID) {
+    func freeIsolatedTarget(_ pfn: Pfn, zone z: ZoneID) {
         pages.state[pfn] = PageState.tail
         pages.order[pfn] = 0
         freeHotColdPage(pfn, zone: z, cold: false)
@@ -95,7 +95,7 @@ extension Machine {
             let n = list.count
             list.withUnsafeMutableBufferPointer { buf in
                 while i < n {
-                    let pfn = Int(buf[i])
+                    let pfn = Pfn(entry: buf[i])
                     // compaction_alloc: refill the private free list when it runs dry.
                     if free == 0 {
                         cc.freepages.removeAll(keepingCapacity: true)
@@ -104,7 +104,7 @@ extension Machine {
                         if free == 0 { stop = true; return }   // -ENOMEM
                     }
                     free -= 1
-                    let target = Int(cc.freepages[free])
+                    let target = Pfn(entry: cc.freepages[free])
                     switch unmapAndMove(pfn: pfn, target: target, zone: cc.zone) {
                     case .migrated:
                         migrated += 1
@@ -143,7 +143,7 @@ extension Machine {
     /// (`compaction_free`) returns it to the private list (to its end, where it still is: `free` counts
     /// the targets left there).
     @inline(__always)
-    private func releaseRetriedTarget(_ target: Int, zone: ZoneID, free: inout Int) {
+    private func releaseRetriedTarget(_ target: Pfn, zone: ZoneID, free: inout Int) {
         if modern == nil { freeIsolatedTarget(target, zone: zone) } else { free += 1 }
     }
 

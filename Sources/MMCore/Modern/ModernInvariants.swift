@@ -18,8 +18,8 @@ extension Machine {
         let m = ms
         for z in zoneIDs where zones[z].populated {
             let zone = zones[z]
-            func inZone(_ pfn: Int, _ what: String) {
-                if pfn != 0 && !(pfn >= zone.startPfn && pfn <= zone.endPfn) { fail("zone \(z): \(what) \(pfn) outside [\(zone.startPfn), \(zone.endPfn)]") }
+            func inZone(_ pfn: Pfn, _ what: String) {
+                if pfn != Pfn(0) && !(pfn >= zone.startPfn && pfn <= zone.endPfn) { fail("zone \(z): \(what) \(pfn) outside [\(zone.startPfn), \(zone.endPfn)]") }
             }
             inZone(m.cachedMigratePfn0[z], "compact_cached_migrate_pfn[0]")
             inZone(m.cachedMigratePfn1[z], "compact_cached_migrate_pfn[1]")
@@ -53,7 +53,7 @@ extension Machine {
                 fail("zone \(z): nr_reserved_highatomic \(m.nrReservedHighatomic[z]) beyond its limit")
             }
         }
-        if m.captureZone != nil || m.capturedPfn != -1 { fail("a capture control outlived its direct compaction") }
+        if m.captureZone != nil || m.capturedPfn != nil { fail("a capture control outlived its direct compaction") }
         for (nid, k) in m.kcompactd.enumerated() {
             if k.maxOrder < 0 || k.maxOrder >= nrOrders { fail("node \(nid): kcompactd_max_order \(k.maxOrder)") }
             if k.highestZoneidx < 0 || k.highestZoneidx >= nodes[nid].zoneIds.count { fail("node \(nid): kcompactd_highest_zoneidx \(k.highestZoneidx)") }

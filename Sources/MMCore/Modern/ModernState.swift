@@ -16,11 +16,11 @@ final class ModernState {
 
     // Per zone.
     /// `compact_cached_migrate_pfn[0]` (async) and `[1]` (sync).
-    var cachedMigratePfn0: [Int]
-    var cachedMigratePfn1: [Int]
-    var cachedFreePfn: [Int]
-    var initMigratePfn: [Int]
-    var initFreePfn: [Int]
+    var cachedMigratePfn0: [Pfn]
+    var cachedMigratePfn1: [Pfn]
+    var cachedFreePfn: [Pfn]
+    var initMigratePfn: [Pfn]
+    var initFreePfn: [Pfn]
     /// `compact_order_failed` (0 at boot: deferral applies to every order until a success raises it).
     var orderFailed: [Int]
     var blockskipFlush: [Bool]
@@ -39,10 +39,10 @@ final class ModernState {
     var kswapdReclaimed: [Int]
 
     /// `current->capture_control` of the direct compactor: the zone and order it compacts for, and the
-    /// block a free captured (-1 while none). Zone -1 when no direct compaction is running.
+    /// block a free captured (nil while none). Zone nil when no direct compaction is running.
     var captureZone: ZoneID? = nil
     var captureOrder = -1
-    var capturedPfn = -1
+    var capturedPfn: Pfn? = nil
 
     init(config: MachineConfig, zones: Int, nodes: Int, nrZoneTypes: Int) {
         let s = config.sysctl.modern
@@ -51,11 +51,11 @@ final class ModernState {
         watermarkScaleFactor = s.watermarkScaleFactor ?? ModernSysctlSettings.defaultWatermarkScaleFactor
         thpEnabled = config.transparentHugepage?.enabled ?? .always
         thpDefrag = config.transparentHugepage?.defrag ?? .madvise
-        cachedMigratePfn0 = Array(repeating: 0, count: zones)
-        cachedMigratePfn1 = Array(repeating: 0, count: zones)
-        cachedFreePfn = Array(repeating: 0, count: zones)
-        initMigratePfn = Array(repeating: 0, count: zones)
-        initFreePfn = Array(repeating: 0, count: zones)
+        cachedMigratePfn0 = Array(repeating: Pfn(0), count: zones)
+        cachedMigratePfn1 = Array(repeating: Pfn(0), count: zones)
+        cachedFreePfn = Array(repeating: Pfn(0), count: zones)
+        initMigratePfn = Array(repeating: Pfn(0), count: zones)
+        initFreePfn = Array(repeating: Pfn(0), count: zones)
         orderFailed = Array(repeating: 0, count: zones)
         blockskipFlush = Array(repeating: false, count: zones)
         baseWmark = Array(repeating: (0, 0, 0), count: zones)

@@ -1,4 +1,5 @@
-/// Per-page state in flat arrays, indexed by pfn (the kernel's `struct page` fields we need, 10 bytes a page).
+/// Per-page state in flat arrays, indexed by pfn (the kernel's `struct page` fields we need, 10 bytes a page);
+/// each is a `PageColumn`, which only a `Pfn` indexes.
 ///
 /// - `state` (1 byte): what the page is (`PageState`): a tail, a free buddy head, or an allocated head,
 ///   plus the allocation's kind and the dirty / active / isolated bits.
@@ -11,24 +12,47 @@
 ///
 /// Zero means "tail page, nothing set", so a freshly `calloc`ed machine needs only its free heads written.
 struct PageArrays {
-    let state: RawArray<UInt8>
-    let order: RawArray<UInt8>
+    let state: PageColumn<UInt8>
+    let order: PageColumn<UInt8>
     /// A free head's next link (pfn, `NONE` at the end); an allocated head's owner slot (`NONE`: owned by
     /// nobody, as an isolated free page or a PageReserved page).
-    let nextOrOwner: RawArray<UInt32>
+    let nextOrOwner: PageColumn<UInt32>
     /// A free head's prev link (pfn, `NONE` at the start); every allocated page's content word.
-    let prevOrContent: RawArray<UInt32>
+    let prevOrContent: PageColumn<UInt32>
     let count: Int
 
     init(pages: Int, arena: RawArena) {
         count = pages
-        state = RawArray(zeroed: pages, arena: arena)
-        order = RawArray(zeroed: pages, arena: arena)
-        nextOrOwner = RawArray(zeroed: pages, arena: arena)
-        prevOrContent = RawArray(zeroed: pages, arena: arena)
+        state = PageColumn(RawArray(zeroed: pages, arena: arena))
+        order = PageColumn(RawArray(zeroed: pages, arena: arena))
+        nextOrOwner = PageColumn(RawArray(zeroed: pages, arena: arena))
+        prevOrContent = PageColumn(RawArray(zeroed: pages, arena: arena))
     }
 
     var byteCount: Int { state.byteCount + order.byteCount + nextOrOwner.byteCount + prevOrContent.byteCount }
+}
+
+/// One per-page column of `PageArrays`: a `RawArray` that only a pfn indexes (`pages.state[pfn]`).
+struct PageColumn<Element: FixedWidthInteger> {
+    let raw: RawArray<Element>
+
+    init(_ raw: RawArray<Element>) { self.raw = raw }
+
+    subscript(pfn: Pfn) -> Element {
+        @inline(__always) get { raw[pfn.rawValue] }
+        @inline(__always) nonmutating set { raw[pfn.rawValue] = newValue }
+    }
+
+    var count: Int { raw.count }
+    var byteCount: Int { raw.byteCount }
+
+    /// Calls `body` with a read-only view of the column (bulk passes and encoding, by raw pfn).
+    func withBuffer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R { try raw.withBuffer(body) }
+
+    /// Calls `body` with a writable view of the column (restoring a snapshot); the view must not escape.
+    func withMutableBuffer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
+        try raw.withMutableBuffer(body)
+    }
 }
 
 /// Sentinel for "no pfn" / "no slot" in 32-bit link fields.

@@ -107,7 +107,7 @@ public struct PageBlockState: Equatable, Sendable {
         case isolatedFree
     }
 
-    public var pfn: Int
+    public var pfn: Pfn
     public var order: Int
     public var state: State
     public var migratetype: Migratetype
@@ -157,13 +157,14 @@ extension Machine {
     }
 
     /// The summary of the pageblock holding `pfn` (one block's share of `pageblockTable`'s pass).
-    public func pageblockInfo(pfn: Int) -> PageblockInfo {
-        precondition(pfn >= 0 && pfn < totalPages, "pfn \(pfn) outside 0..<\(totalPages)")
-        let b = pfn >> pageblockOrder
-        let mt = pageblockMigratetype(b << pageblockOrder)
+    public func pageblockInfo(pfn: Pfn) -> PageblockInfo {
+        precondition(pfn.rawValue >= 0 && pfn.rawValue < totalPages, "pfn \(pfn) outside 0..<\(totalPages)")
+        let b = pfn.blockIndex(order: pageblockOrder)
+        let start = Pfn(blockIndex: b, order: pageblockOrder), end = Pfn(blockIndex: b + 1, order: pageblockOrder)
+        let mt = pageblockMigratetype(start)
         var info = PageblockInfo(migratetype: mt.slotOrIsolate)
-        for blk in pageBlockStates(startPfn: b << pageblockOrder, count: min(pageblockPages, totalPages - (b << pageblockOrder))) {
-            let lo = max(blk.pfn, b << pageblockOrder), hi = min(blk.pfn + blk.pages, (b + 1) << pageblockOrder)
+        for blk in pageBlockStates(startPfn: start, count: min(pageblockPages, totalPages - start.rawValue)) {
+            let lo = max(blk.pfn, start), hi = min(blk.pfn + blk.pages, end)
             let f: PageblockInfo.Field
             switch blk.state {
             case .free: f = .free
@@ -180,8 +181,8 @@ extension Machine {
 
     /// The blocks covering pfns `startPfn ..< startPfn + count` in pfn order (the first found by looking
     /// for the naturally aligned head that contains `startPfn`). Reads only.
-    public func pageBlockStates(startPfn: Int, count: Int) -> [PageBlockState] {
-        precondition(startPfn >= 0 && count >= 0 && startPfn + count <= totalPages, "range outside the machine")
+    public func pageBlockStates(startPfn: Pfn, count: Int) -> [PageBlockState] {
+        precondition(startPfn.rawValue >= 0 && count >= 0 && startPfn.rawValue + count <= totalPages, "range outside the machine")
         var out: [PageBlockState] = []
         guard count > 0 else { return out }
         let end = startPfn + count
@@ -189,7 +190,7 @@ extension Machine {
         // whose own order reaches startPfn.
         var pfn = startPfn
         for o in 0..<nrOrders {
-            let c = startPfn & ~((1 << o) - 1)
+            let c = startPfn.alignedDown(order: o)
             if isBlockHead(c) && c + (1 << headOrder(c)) > startPfn { pfn = c; break }
         }
         while pfn < end {
@@ -201,16 +202,16 @@ extension Machine {
     }
 
     /// A pfn that heads a block: a free max-order block, or a page whose state code is not a tail.
-    @inline(__always) func isBlockHead(_ pfn: Int) -> Bool {
+    @inline(__always) func isBlockHead(_ pfn: Pfn) -> Bool {
         freeArea.isFreeMaxBlock(pfn) || PageState.code(pages.state[pfn]) != PageState.tail
     }
 
-    @inline(__always) func headOrder(_ pfn: Int) -> Int {
+    @inline(__always) func headOrder(_ pfn: Pfn) -> Int {
         freeArea.isFreeMaxBlock(pfn) ? nrOrders - 1 : Int(pages.order[pfn] & PageOrderByte.orderMask)
     }
 
     /// The state of the block headed by `pfn`.
-    func blockState(at pfn: Int) -> PageBlockState {
+    func blockState(at pfn: Pfn) -> PageBlockState {
         let s = pages.state[pfn], ob = pages.order[pfn]
         let order = headOrder(pfn)
         var r = PageBlockState(pfn: pfn, order: order, state: .free, migratetype: .movable, isolated: false, dirty: false,
@@ -303,12 +304,14 @@ struct PageblockPass {
     }
 
     mutating func count(_ zone: Zone) {
-        var pfn = zone.startPfn
+        // Raw pfns: the pass reads the page arrays through buffers, eight pages at a time.
+        var pfn = zone.startPfn.rawValue
+        let zoneEnd = zone.endPfn.rawValue
         carry = 0
         carryState = 0
-        while pfn < zone.endPfn {
+        while pfn < zoneEnd {
             let b = pfn &>> pageblockOrder
-            pfn = countBlock(b, from: pfn, to: min((b &+ 1) &<< pageblockOrder, zone.endPfn))
+            pfn = countBlock(b, from: pfn, to: min((b &+ 1) &<< pageblockOrder, zoneEnd))
         }
     }
 
@@ -362,7 +365,7 @@ struct PageblockPass {
             let s = Int(state[pfn])
             // Only a free max-order block's head reads zero here (its order byte is zero too: such
             // blocks keep their state elsewhere).
-            assert(s != 0 || freeArea.isFreeMaxBlock(pfn), "pfn \(pfn) is a tail where a block head was expected")
+            assert(s != 0 || freeArea.isFreeMaxBlock(Pfn(pfn)), "pfn \(pfn) is a tail where a block head was expected")
             let o = Int(order[pfn] & PageOrderByte.orderMask) | (s == 0 ? maxOrder : 0)
             let n = 1 &<< o
             mixed |= mixes[mtBase &+ s]

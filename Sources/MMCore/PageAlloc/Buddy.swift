@@ -3,7 +3,7 @@ extension Machine {
     /// request; give back the upper half at each level to the next lower order's `free_list[mt]` (at the
     /// list head, as the seed did), leaving the caller the lowest-addressed 2^low pages.
     @inline(__always)
-    func expand(_ pfn: Int, zone: ZoneID, low: Int, high: Int, mt: Migratetype) {
+    func expand(_ pfn: Pfn, zone: ZoneID, low: Int, high: Int, mt: Migratetype) {
         var high = high
         while high > low {
             high -= 1
@@ -18,19 +18,19 @@ extension Machine {
     /// - Returns: the head pfn and order of the block that ended up on the free list.
     @discardableResult
     @inline(__always)
-    func freeOneBlock(_ pfn: Int, zone z: ZoneID, order: Int, mt: Migratetype) -> (pfn: Int, order: Int) {
+    func freeOneBlock(_ pfn: Pfn, zone z: ZoneID, order: Int, mt: Migratetype) -> (pfn: Pfn, order: Int) {
         var pfn = pfn, order = order
         let zs = zones[z].startPfn, ze = zs + zones[z].spannedPages
         let maxOrder = nrOrders - 1
         let p = pages
         while order < maxOrder {
-            let buddy = pfn ^ (1 &<< order)
+            let buddy = pfn.buddy(order: order)
             guard UInt(bitPattern: buddy &- zs) < UInt(bitPattern: ze &- zs),   // zs <= buddy < ze
                   p.state[buddy] & PageState.codeMask == PageState.buddy,
                   Int(p.order[buddy] & PageOrderByte.orderMask) == order
             else { break }
             removeFromFreeList(buddy, zone: z, orderBelowMax: order)
-            pfn &= ~(1 &<< order)
+            pfn = pfn.merged(withBuddy: buddy)
             order += 1
         }
         addToFreeList(pfn, zone: z, order: order, mt: mt)

@@ -32,15 +32,15 @@ extension Machine {
     /// `__rmqueue_fallback()` as in 2.6.35: search from the largest order down for a block on a fallback
     /// list; when breaking a large block (order >= pageblock_order/2) or for a reclaimable request, move
     /// every free page of its pageblock to the requested type and claim the pageblock if at least half of
-    /// it was free; claim every pageblock a block >= pageblock_order covers. Returns the pfn or -1.
-    func rmqueueFallback(zone z: ZoneID, order: Int, startMt: Migratetype) -> Int {
+    /// it was free; claim every pageblock a block >= pageblock_order covers. Returns the pfn, or nil.
+    func rmqueueFallback(zone z: ZoneID, order: Int, startMt: Migratetype) -> Pfn? {
         var current = nrOrders - 1
         while current >= order {
             for fb in Machine.fallbacks[startMt] {
                 let li = freeArea.list(zone: z, order: current, mt: fb)
                 let head = freeArea.heads[li]
                 if head == NONE { continue }
-                let pfn = Int(head)
+                let pfn = Pfn(link: head)
                 var expandMt = fb
                 if current >= (pageblockOrder >> 1) || startMt == .reclaimable
                     || mobilityGroupingDisabled {
@@ -61,21 +61,21 @@ extension Machine {
                 }
                 expand(pfn, zone: z, low: order, high: current, mt: expandMt)
                 recordExtfrag(ExtfragEvent(
-                    pfn: pfn, allocOrder: order, fallbackOrder: current,
+                    pfn: pfn.rawValue, allocOrder: order, fallbackOrder: current,
                     allocMigratetype: startMt, fallbackMigratetype: expandMt,
                     fragmenting: current < pageblockOrder, changeOwnership: expandMt == startMt))
                 return pfn
             }
             current -= 1
         }
-        return -1
+        return nil
     }
 
     /// `move_freepages_block()`: move every free block inside the pageblock containing `pfn` onto the
     /// `mt` lists. Returns the number of pages moved; 0 if the pageblock straddles the zone's edge.
     @discardableResult
-    func moveFreepagesBlock(zone z: ZoneID, pfn: Int, toMigratetype mt: Migratetype) -> Int {
-        let start = pfn & ~(pageblockPages - 1)
+    func moveFreepagesBlock(zone z: ZoneID, pfn: Pfn, toMigratetype mt: Migratetype) -> Int {
+        let start = pageblockStartPfn(pfn)
         let end = start + pageblockPages - 1
         guard zones[z].contains(pfn: start), zones[z].contains(pfn: end) else { return 0 }
         var moved = 0

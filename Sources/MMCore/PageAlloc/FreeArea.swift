@@ -46,22 +46,22 @@ struct FreeAreaStore {
     }
 
     /// `pfn` heads a free block of the largest order.
-    @inline(__always) func isFreeMaxBlock(_ pfn: Int) -> Bool {
-        pfn & ((1 &<< maxOrder) &- 1) == 0 && maxState[pfn &>> maxOrder] != 0
+    @inline(__always) func isFreeMaxBlock(_ pfn: Pfn) -> Bool {
+        pfn.isAligned(order: maxOrder) && maxState[pfn.blockIndex(order: maxOrder)] != 0
     }
 
     // Links of a list entry: in the page arrays, or in the per-block arrays for the largest order.
-    @inline(__always) func next(_ pfn: Int, order: Int, _ p: PageArrays) -> UInt32 {
-        order == maxOrder ? maxNext[pfn &>> maxOrder] : p.nextOrOwner[pfn]
+    @inline(__always) func next(_ pfn: Pfn, order: Int, _ p: PageArrays) -> UInt32 {
+        order == maxOrder ? maxNext[pfn.blockIndex(order: maxOrder)] : p.nextOrOwner[pfn]
     }
-    @inline(__always) func prev(_ pfn: Int, order: Int, _ p: PageArrays) -> UInt32 {
-        order == maxOrder ? maxPrev[pfn &>> maxOrder] : p.prevOrContent[pfn]
+    @inline(__always) func prev(_ pfn: Pfn, order: Int, _ p: PageArrays) -> UInt32 {
+        order == maxOrder ? maxPrev[pfn.blockIndex(order: maxOrder)] : p.prevOrContent[pfn]
     }
-    @inline(__always) func setNext(_ pfn: Int, order: Int, _ v: UInt32, _ p: PageArrays) {
-        if order == maxOrder { maxNext[pfn &>> maxOrder] = v } else { p.nextOrOwner[pfn] = v }
+    @inline(__always) func setNext(_ pfn: Pfn, order: Int, _ v: UInt32, _ p: PageArrays) {
+        if order == maxOrder { maxNext[pfn.blockIndex(order: maxOrder)] = v } else { p.nextOrOwner[pfn] = v }
     }
-    @inline(__always) func setPrev(_ pfn: Int, order: Int, _ v: UInt32, _ p: PageArrays) {
-        if order == maxOrder { maxPrev[pfn &>> maxOrder] = v } else { p.prevOrContent[pfn] = v }
+    @inline(__always) func setPrev(_ pfn: Pfn, order: Int, _ v: UInt32, _ p: PageArrays) {
+        if order == maxOrder { maxPrev[pfn.blockIndex(order: maxOrder)] = v } else { p.prevOrContent[pfn] = v }
     }
 }
 
@@ -69,27 +69,27 @@ extension Machine {
     /// `list_add` (or `list_add_tail`) of a free block head onto `free_list[mt]` of its order; marks it
     /// PageBuddy with its order and bumps `nr_free`.
     @inline(__always)
-    func addToFreeList(_ pfn: Int, zone: ZoneID, order: Int, mt: Migratetype, atTail: Bool = false) {
+    func addToFreeList(_ pfn: Pfn, zone: ZoneID, order: Int, mt: Migratetype, atTail: Bool = false) {
         let fa = freeArea, p = pages
         let li = fa.list(zone: zone, order: order, mt: mt)
-        let p32 = UInt32(truncatingIfNeeded: pfn)
+        let p32 = pfn.link
         if atTail {
             let t = fa.tails[li]
             fa.setNext(pfn, order: order, NONE, p)
             fa.setPrev(pfn, order: order, t, p)
-            if t != NONE { fa.setNext(Int(t), order: order, p32, p) } else { fa.heads[li] = p32 }
+            if t != NONE { fa.setNext(Pfn(link: t), order: order, p32, p) } else { fa.heads[li] = p32 }
             fa.tails[li] = p32
         } else {
             let h = fa.heads[li]
             fa.setNext(pfn, order: order, h, p)
             fa.setPrev(pfn, order: order, NONE, p)
-            if h != NONE { fa.setPrev(Int(h), order: order, p32, p) } else { fa.tails[li] = p32 }
+            if h != NONE { fa.setPrev(Pfn(link: h), order: order, p32, p) } else { fa.tails[li] = p32 }
             fa.heads[li] = p32
         }
         fa.lengths[li] &+= 1
         fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &+= 1
         if order == fa.maxOrder {
-            fa.maxState[pfn &>> order] = UInt8(truncatingIfNeeded: mt.rawValue) &+ 1
+            fa.maxState[pfn.blockIndex(order: order)] = UInt8(truncatingIfNeeded: mt.rawValue) &+ 1
         } else {
             p.state[pfn] = PageState.buddy
             p.order[pfn] = UInt8(truncatingIfNeeded: order) | PageOrderByte.migratetypeBits(mt)
@@ -98,13 +98,13 @@ extension Machine {
 
     /// `list_del` of a free block head from whichever list it is on; clears PageBuddy and drops `nr_free`.
     @inline(__always)
-    func removeFromFreeList(_ pfn: Int, zone: ZoneID) {
+    func removeFromFreeList(_ pfn: Pfn, zone: ZoneID) {
         let fa = freeArea, p = pages
         let order: Int, mt: Migratetype
         if fa.isFreeMaxBlock(pfn) {
             order = fa.maxOrder
-            mt = Migratetype(rawValue: Int(fa.maxState[pfn &>> order]) &- 1)
-            fa.maxState[pfn &>> order] = 0
+            mt = Migratetype(rawValue: Int(fa.maxState[pfn.blockIndex(order: order)]) &- 1)
+            fa.maxState[pfn.blockIndex(order: order)] = 0
         } else {
             let ob = p.order[pfn]
             order = Int(ob & PageOrderByte.orderMask)
@@ -114,8 +114,8 @@ extension Machine {
         }
         let li = fa.list(zone: zone, order: order, mt: mt)
         let next = fa.next(pfn, order: order, p), prev = fa.prev(pfn, order: order, p)
-        if prev != NONE { fa.setNext(Int(prev), order: order, next, p) } else { fa.heads[li] = next }
-        if next != NONE { fa.setPrev(Int(next), order: order, prev, p) } else { fa.tails[li] = prev }
+        if prev != NONE { fa.setNext(Pfn(link: prev), order: order, next, p) } else { fa.heads[li] = next }
+        if next != NONE { fa.setPrev(Pfn(link: next), order: order, prev, p) } else { fa.tails[li] = prev }
         fa.lengths[li] &-= 1
         fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &-= 1
     }
@@ -123,39 +123,39 @@ extension Machine {
     /// `removeFromFreeList` of a free head whose order, below the largest, the caller knows (a buddy
     /// being merged): its links and list are in the page arrays, so no per-block array is looked at.
     @inline(__always)
-    func removeFromFreeList(_ pfn: Int, zone: ZoneID, orderBelowMax order: Int) {
+    func removeFromFreeList(_ pfn: Pfn, zone: ZoneID, orderBelowMax order: Int) {
         let fa = freeArea, p = pages
         let mt = PageOrderByte.migratetype(p.order[pfn])
         p.state[pfn] = PageState.tail
         p.order[pfn] = 0
         let li = fa.list(zone: zone, order: order, mt: mt)
         let next = p.nextOrOwner[pfn], prev = p.prevOrContent[pfn]
-        if prev != NONE { p.nextOrOwner[Int(prev)] = next } else { fa.heads[li] = next }
-        if next != NONE { p.prevOrContent[Int(next)] = prev } else { fa.tails[li] = prev }
+        if prev != NONE { p.nextOrOwner[Pfn(link: prev)] = next } else { fa.heads[li] = next }
+        if next != NONE { p.prevOrContent[Pfn(link: next)] = prev } else { fa.tails[li] = prev }
         fa.lengths[li] &-= 1
         fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &-= 1
     }
 
     /// `list_move` of a free head to the head of another migratetype's list of the same order.
     @inline(__always)
-    func moveFreeBlock(_ pfn: Int, zone: ZoneID, toMigratetype mt: Migratetype) {
+    func moveFreeBlock(_ pfn: Pfn, zone: ZoneID, toMigratetype mt: Migratetype) {
         let order = buddyOrder(pfn)
         removeFromFreeList(pfn, zone: zone)
         addToFreeList(pfn, zone: zone, order: order, mt: mt)
     }
 
     /// The buddy order of a free head (`page_order`).
-    @inline(__always) func buddyOrder(_ pfn: Int) -> Int {
+    @inline(__always) func buddyOrder(_ pfn: Pfn) -> Int {
         freeArea.isFreeMaxBlock(pfn) ? freeArea.maxOrder : Int(pages.order[pfn] & PageOrderByte.orderMask)
     }
 
     /// `PageBuddy`: pfn is the head of a free block.
-    @inline(__always) func isBuddy(_ pfn: Int) -> Bool {
+    @inline(__always) func isBuddy(_ pfn: Pfn) -> Bool {
         pages.state[pfn] & PageState.codeMask == PageState.buddy || freeArea.isFreeMaxBlock(pfn)
     }
 
     /// `PageBuddy(page) ? page_order(page) : -1`: `isBuddy` and `buddyOrder` in one look.
-    @inline(__always) func freeBlockOrder(_ pfn: Int) -> Int {
+    @inline(__always) func freeBlockOrder(_ pfn: Pfn) -> Int {
         let p = pages
         let code = p.state[pfn] & PageState.codeMask
         if code == PageState.buddy { return Int(p.order[pfn] & PageOrderByte.orderMask) }
@@ -164,8 +164,8 @@ extension Machine {
     }
 
     /// The migratetype list a free head is on.
-    @inline(__always) func freeListMigratetype(_ pfn: Int) -> Migratetype {
-        freeArea.isFreeMaxBlock(pfn) ? Migratetype(rawValue: Int(freeArea.maxState[pfn >> freeArea.maxOrder]) - 1)
+    @inline(__always) func freeListMigratetype(_ pfn: Pfn) -> Migratetype {
+        freeArea.isFreeMaxBlock(pfn) ? Migratetype(rawValue: Int(freeArea.maxState[pfn.blockIndex(order: freeArea.maxOrder)]) - 1)
             : PageOrderByte.migratetype(pages.order[pfn])
     }
 
@@ -180,12 +180,12 @@ extension Machine {
     }
 
     /// The pfns on one free list, head first (for tests and invariant checks).
-    public func freeListPfns(zone: ZoneID, order: Int, mt: Migratetype) -> [Int] {
-        var out: [Int] = []
+    public func freeListPfns(zone: ZoneID, order: Int, mt: Migratetype) -> [Pfn] {
+        var out: [Pfn] = []
         var cur = freeArea.heads[freeArea.list(zone: zone, order: order, mt: mt)]
         while cur != NONE {
-            out.append(Int(cur))
-            cur = freeArea.next(Int(cur), order: order, pages)
+            out.append(Pfn(link: cur))
+            cur = freeArea.next(Pfn(link: cur), order: order, pages)
         }
         return out
     }

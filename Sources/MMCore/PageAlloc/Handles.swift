@@ -33,7 +33,7 @@ public struct PageHandle: Hashable, Sendable, Comparable, CustomStringConvertibl
 /// in it is issued (`Machine.growHandleTable`, on the general allocation path). The order-0 fast path
 /// takes a new slot only below the limit (`Machine.allocate`).
 struct HandleTable {
-    /// Head pfn of the allocation, or NONE for a free slot.
+    /// Head pfn of the allocation (`Pfn.link`), SWAPPED while it is swapped out, or NONE for a free slot.
     let pfn: RawArray<UInt32>
     /// Generation of the slot (1...maxGeneration, 0 for a slot never issued); part of the external handle.
     let generation: RawArray<UInt32>
@@ -88,12 +88,12 @@ struct HandleTable {
     /// Takes a free slot (or a new one) for an allocation at `headPfn`. The caller sets the slot's LRU
     /// links (puts it on a list, or sets both to NONE).
     @inline(__always)
-    mutating func issue(headPfn: Int) -> PageHandle { issue(headPfn: headPfn, freeHead: freeHead) }
+    mutating func issue(headPfn: Pfn) -> PageHandle { issue(headPfn: headPfn, freeHead: freeHead) }
 
     /// `issue` for a caller that has just read `freeHead` (and changed nothing of the table since): the
     /// order-0 fast path, which tests it against the slot limit first and so compares it only once.
     @inline(__always)
-    mutating func issue(headPfn: Int, freeHead fh: UInt32) -> PageHandle {
+    mutating func issue(headPfn: Pfn, freeHead fh: UInt32) -> PageHandle {
         let s: Int
         if fh != NONE {
             s = Int(fh)
@@ -107,7 +107,7 @@ struct HandleTable {
         // (`release` retires it there), so this never wraps. The only writer of `generation`.
         let g = generation[s] &+ 1
         generation[s] = g
-        pfn[s] = UInt32(truncatingIfNeeded: headPfn)
+        pfn[s] = headPfn.link
         live &+= 1
         return handle(slot: s, generation: g)
     }

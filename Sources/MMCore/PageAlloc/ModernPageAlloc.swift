@@ -145,7 +145,7 @@ extension Machine {
 
     /// `reserve_highatomic_pageblock`: a high-order atomic allocation's pageblock becomes HIGHATOMIC,
     /// up to about 1% of the zone plus one pageblock.
-    func reserveHighatomicPageblock(pfn: Int, zone z: ZoneID) {
+    func reserveHighatomicPageblock(pfn: Pfn, zone z: ZoneID) {
         let maxManaged = zones[z].managedPages / 100 + pageblockPages
         if ms.nrReservedHighatomic[z] >= maxManaged { return }
         let mt = pageblockMigratetype(pfn)
@@ -165,7 +165,7 @@ extension Machine {
             for o in 0..<nrOrders {
                 let head = freeArea.heads[freeArea.list(zone: z, order: o, mt: .highatomic)]
                 if head == NONE { continue }
-                let pfn = Int(head)
+                let pfn = Pfn(link: head)
                 if pageblockMigratetype(pfn) == .highatomic {
                     ms.nrReservedHighatomic[z] -= Swift.min(pageblockPages, ms.nrReservedHighatomic[z])
                 }
@@ -181,7 +181,7 @@ extension Machine {
     // MARK: - Taking blocks
 
     /// `move_to_free_list`: a free head moves to the tail of another migratetype's list of its order.
-    @inline(__always) func moveFreeBlockToTail(_ pfn: Int, zone: ZoneID, toMigratetype mt: Migratetype) {
+    @inline(__always) func moveFreeBlockToTail(_ pfn: Pfn, zone: ZoneID, toMigratetype mt: Migratetype) {
         let order = buddyOrder(pfn)
         removeFromFreeList(pfn, zone: zone)
         addToFreeList(pfn, zone: zone, order: order, mt: mt, atTail: true)
@@ -191,7 +191,7 @@ extension Machine {
     /// counting the pages that are on an LRU (an allocation of a movable kind: THPs are LRU pages in
     /// the kernel) among the others. Nothing when the block straddles the zone's end.
     @discardableResult
-    func modernMoveFreepagesBlock(zone z: ZoneID, pfn: Int, toMigratetype mt: Migratetype) -> (free: Int, movable: Int) {
+    func modernMoveFreepagesBlock(zone z: ZoneID, pfn: Pfn, toMigratetype mt: Migratetype) -> (free: Int, movable: Int) {
         var start = pageblockStartPfn(pfn)
         let end = start + pageblockPages - 1
         if !zones[z].contains(pfn: start) { start = pfn }
@@ -227,7 +227,7 @@ extension Machine {
     }
 
     /// `steal_suitable_fallback` of 6.6.
-    func stealSuitableFallback(zone z: ZoneID, pfn: Int, flags: ModernAllocFlags, startType: Migratetype, wholeBlock: Bool) {
+    func stealSuitableFallback(zone z: ZoneID, pfn: Pfn, flags: ModernAllocFlags, startType: Migratetype, wholeBlock: Bool) {
         let currentOrder = buddyOrder(pfn)
         let oldBlockType = pageblockMigratetype(pfn)
         single: do {
@@ -280,9 +280,9 @@ extension Machine {
             }
         }
         guard let fallbackMt = found.mt else { return false }
-        let pfn = Int(freeArea.heads[freeArea.list(zone: z, order: current, mt: fallbackMt)])
+        let pfn = Pfn(link: freeArea.heads[freeArea.list(zone: z, order: current, mt: fallbackMt)])
         stealSuitableFallback(zone: z, pfn: pfn, flags: flags, startType: startMt, wholeBlock: found.canSteal)
-        recordExtfrag(ExtfragEvent(pfn: pfn, allocOrder: order, fallbackOrder: current,
+        recordExtfrag(ExtfragEvent(pfn: pfn.rawValue, allocOrder: order, fallbackOrder: current,
                                    allocMigratetype: startMt, fallbackMigratetype: fallbackMt,
                                    fragmenting: current < pageblockOrder,
                                    changeOwnership: pageblockMigratetype(pfn) == startMt))
@@ -290,23 +290,22 @@ extension Machine {
     }
 
     /// `__rmqueue` of 6.6 (no CMA): own list, else a fallback steal and again.
-    func modernRmqueue(zone z: ZoneID, order: Int, mt: Migratetype, flags: ModernAllocFlags) -> Int {
+    func modernRmqueue(zone z: ZoneID, order: Int, mt: Migratetype, flags: ModernAllocFlags) -> Pfn? {
         while true {
-            let pfn = rmqueueSmallest(zone: z, order: order, mt: mt)
-            if pfn >= 0 { return pfn }
-            if !modernRmqueueFallback(zone: z, order: order, startMt: mt, flags: flags) { return -1 }
+            if let pfn = rmqueueSmallest(zone: z, order: order, mt: mt) { return pfn }
+            if !modernRmqueueFallback(zone: z, order: order, startMt: mt, flags: flags) { return nil }
         }
     }
 
     /// `rmqueue_buddy`: HIGHATOMIC first for high-order atomic requests, then `__rmqueue`, then (OOM)
     /// HIGHATOMIC. NR_FREE_PAGES drops.
-    func modernRmqueueBuddy(zone z: ZoneID, order: Int, mt: Migratetype, flags: ModernAllocFlags) -> Int {
-        var pfn = -1
+    func modernRmqueueBuddy(zone z: ZoneID, order: Int, mt: Migratetype, flags: ModernAllocFlags) -> Pfn? {
+        var pfn: Pfn? = nil
         if flags.contains(.highatomic) { pfn = rmqueueSmallest(zone: z, order: order, mt: .highatomic) }
-        if pfn < 0 {
+        if pfn == nil {
             pfn = modernRmqueue(zone: z, order: order, mt: mt, flags: flags)
-            if pfn < 0 && flags.contains(.oom) { pfn = rmqueueSmallest(zone: z, order: order, mt: .highatomic) }
-            if pfn < 0 { return -1 }
+            if pfn == nil && flags.contains(.oom) { pfn = rmqueueSmallest(zone: z, order: order, mt: .highatomic) }
+            if pfn == nil { return nil }
         }
         zoneCounters.freePages[z] -= 1 << order
         return pfn
@@ -315,29 +314,28 @@ extension Machine {
     /// `rmqueue_pcplist` for order 0: the per-CPU list's head, refilled `batch` pages at a time from
     /// `__rmqueue` (`rmqueue_bulk`). (6.6 also keeps per-CPU lists of orders 1-3 and of THP; the model
     /// keeps order 0 only.)
-    func modernPcpAllocate(zone z: ZoneID, mt: Migratetype, flags: ModernAllocFlags) -> Int {
+    func modernPcpAllocate(zone z: ZoneID, mt: Migratetype, flags: ModernAllocFlags) -> Pfn? {
         let li = pcp.list(zone: z, mt: mt)
         if pcp.heads[li] == NONE {
             var after = NONE
             var taken = 0
             let count = Int(pcp.batch[z])
             while taken < count {
-                let pfn = modernRmqueue(zone: z, order: 0, mt: mt, flags: flags)
-                if pfn < 0 { break }
+                guard let pfn = modernRmqueue(zone: z, order: 0, mt: mt, flags: flags) else { break }
                 pcpInsert(pfn, zone: z, list: mt, private: mt, after: after)
-                after = UInt32(truncatingIfNeeded: pfn)
+                after = pfn.link
                 taken += 1
             }
             zoneCounters.freePages[z] -= taken
             pcp.count[z] &+= Int32(truncatingIfNeeded: taken)
-            if pcp.heads[li] == NONE { return -1 }
+            if pcp.heads[li] == NONE { return nil }
         }
         return pcpTakeHead(zone: z, mt: mt)
     }
 
     /// `rmqueue` of 6.6: order 0 from the per-CPU lists, larger blocks from the buddy lists; a zone whose
     /// watermark a fallback boosted wakes kswapd (ZONE_BOOSTED_WATERMARK).
-    func modernRmqueueZone(zone z: ZoneID, order: Int, mt: Migratetype, flags: ModernAllocFlags) -> Int {
+    func modernRmqueueZone(zone z: ZoneID, order: Int, mt: Migratetype, flags: ModernAllocFlags) -> Pfn? {
         let pfn = order == 0 ? modernPcpAllocate(zone: z, mt: mt, flags: flags) : modernRmqueueBuddy(zone: z, order: order, mt: mt, flags: flags)
         if flags.contains(.kswapd) && ms.boostedFlag[z] {
             ms.boostedFlag[z] = false
@@ -353,12 +351,12 @@ extension Machine {
     /// block once it reaches the compactor's order (`compaction_capture`); the result goes to the tail
     /// of its list when its buddy at the next order is free (`buddy_merge_likely`), else to the head.
     @inline(never)
-    func modernFreeOneBlock(_ pfn: Int, zone z: ZoneID, order: Int, mt: Migratetype) -> (pfn: Int, order: Int) {
+    func modernFreeOneBlock(_ pfn: Pfn, zone z: ZoneID, order: Int, mt: Migratetype) -> (pfn: Pfn, order: Int) {
         var pfn = pfn, order = order
         let zone = zones[z]
         let maxOrder = nrOrders - 1
-        var buddy = pfn ^ (1 << order)
-        let capturing = ms.captureZone == z && ms.capturedPfn < 0
+        var buddy = pfn.buddy(order: order)
+        let capturing = ms.captureZone == z && ms.capturedPfn == nil
         while order < maxOrder {
             if capturing && order == ms.captureOrder && compactionCapture(order: order, mt: mt) {
                 ms.capturedPfn = pfn
@@ -366,20 +364,20 @@ extension Machine {
                 ev.modern.compactCaptured &+= 1
                 return (pfn, order)
             }
-            buddy = pfn ^ (1 << order)
+            buddy = pfn.buddy(order: order)
             guard zone.contains(pfn: buddy), isBuddy(buddy), buddyOrder(buddy) == order else { break }
             if order >= pageblockOrder {
                 let buddyMt = pageblockMigratetype(buddy)
                 if mt != buddyMt && (!mt.isPcpType || !buddyMt.isPcpType) { break }
             }
             removeFromFreeList(buddy, zone: z, orderBelowMax: order)
-            pfn &= ~(1 << order)
+            pfn = pfn.merged(withBuddy: buddy)
             order += 1
         }
         var toTail = false
         if order < maxOrder - 1 {
-            let higher = buddy & pfn
-            let higherBuddy = higher ^ (1 << (order + 1))
+            let higher = buddy.merged(withBuddy: pfn)
+            let higherBuddy = higher.buddy(order: order + 1)
             toTail = zone.contains(pfn: higherBuddy) && isBuddy(higherBuddy) && buddyOrder(higherBuddy) == order + 1
         }
         addToFreeList(pfn, zone: z, order: order, mt: mt, atTail: toTail)

@@ -64,7 +64,7 @@ extension Machine {
     /// `get_page_from_freelist` of 6.6: the first zone that passes `zone_watermark_fast` and has a block;
     /// ALLOC_NOFRAGMENT is dropped (and the walk repeated) before a remote node is used, and when the
     /// whole list failed. A high-order atomic allocation reserves its pageblock HIGHATOMIC.
-    func modernGetPageFromFreelist(order: Int, mt: Migratetype, zonelist zl: [ZoneID], highestZoneidx: Int, flags startFlags: ModernAllocFlags) -> (pfn: Int, zone: ZoneID)? {
+    func modernGetPageFromFreelist(order: Int, mt: Migratetype, zonelist zl: [ZoneID], highestZoneidx: Int, flags startFlags: ModernAllocFlags) -> (pfn: Pfn, zone: ZoneID)? {
         var flags = startFlags
         let preferred = zl[0]
         retry: while true {
@@ -78,8 +78,7 @@ extension Machine {
                 if !modernZoneWatermarkFast(zone: z, order: order, mark: mark, highestZoneidx: highestZoneidx, flags: flags) {
                     if !flags.contains(.noWatermarks) { continue }
                 }
-                let pfn = modernRmqueueZone(zone: z, order: order, mt: mt, flags: flags)
-                if pfn >= 0 {
+                if let pfn = modernRmqueueZone(zone: z, order: order, mt: mt, flags: flags) {
                     if flags.contains(.highatomic) { reserveHighatomicPageblock(pfn: pfn, zone: z) }
                     return (pfn, z)
                 }
@@ -136,14 +135,14 @@ extension Machine {
         var compactResult = ModernCompactResult.skipped
         let flags = gfpToAllocFlags(gfp, order: order, mt: mt)
 
-        func got(_ pfn: Int, _ z: ZoneID) -> AllocOutcome {
+        func got(_ pfn: Pfn, _ z: ZoneID) -> AllocOutcome {
             out.handle = prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req)
-            out.pfn = pfn
+            out.pfn = pfn.rawValue
             out.zone = z.rawValue
             out.latencyNs = clockNs &- start
             return out
         }
-        func attempt() -> (pfn: Int, zone: ZoneID)? {
+        func attempt() -> (pfn: Pfn, zone: ZoneID)? {
             modernGetPageFromFreelist(order: order, mt: mt, zonelist: zl, highestZoneidx: hz, flags: flags)
         }
         func fail() -> AllocOutcome {
@@ -306,14 +305,14 @@ extension Machine {
     /// compaction stall; then the captured block, or the free lists; success resets the zone's deferral
     /// (and its skip-flush request). The compaction's simulated time is the allocation's.
     func modernDirectCompact(order: Int, gfp: GFPFlags, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Migratetype,
-                             priority: CompactPriority, result: inout ModernCompactResult) -> (pfn: Int, zone: ZoneID)? {
+                             priority: CompactPriority, result: inout ModernCompactResult) -> (pfn: Pfn, zone: ZoneID)? {
         if order == 0 { return nil }
         let (rc, captured) = tryToCompactPagesModern(order: order, gfp: gfp, flags: flags, zonelist: zl, highestZoneidx: hz, mt: mt,
                                                      priority: priority)
         result = rc
         if rc == .skipped { return nil }
         ev.compactStall &+= 1
-        var got: (pfn: Int, zone: ZoneID)? = captured
+        var got: (pfn: Pfn, zone: ZoneID)? = captured
         if got == nil { got = modernGetPageFromFreelist(order: order, mt: mt, zonelist: zl, highestZoneidx: hz, flags: flags) }
         if let (_, z) = got {
             ms.blockskipFlush[z] = false
@@ -330,7 +329,7 @@ extension Machine {
     /// allocation); sync priorities defer a zone whose scanners met. Returns the result and a block a
     /// free captured for this allocation (its pfn and zone), if any.
     func tryToCompactPagesModern(order: Int, gfp: GFPFlags, flags: ModernAllocFlags, zonelist zl: [ZoneID], highestZoneidx hz: Int, mt: Migratetype,
-                                 priority: CompactPriority) -> (ModernCompactResult, (pfn: Int, zone: ZoneID)?) {
+                                 priority: CompactPriority) -> (ModernCompactResult, (pfn: Pfn, zone: ZoneID)?) {
         if !gfp.contains(.io) { return (.skipped, nil) }
         tracer?.modern(.tryToCompactPages(order: order, gfp: gfpTraceString(gfp), priority: priority.rawValue))
         var rc = ModernCompactResult.skipped
@@ -354,7 +353,7 @@ extension Machine {
     /// `compact_zone_order`: a direct compaction of one zone at a priority, with a capture control: a
     /// block of the order freed in this zone while it runs is taken for the allocation (SUCCESS).
     func compactZoneOrder(zone z: ZoneID, order: Int, gfp: GFPFlags, priority: CompactPriority, flags: ModernAllocFlags,
-                          highestZoneidx hz: Int, mt: Migratetype) -> (ModernCompactResult, Int?) {
+                          highestZoneidx hz: Int, mt: Migratetype) -> (ModernCompactResult, Pfn?) {
         let fields = Machine.modernFields(mode: priority == .async ? .async : .syncLight, direct: true,
                                           wholeZone: priority == .min, ignoreSkipHint: priority == .min,
                                           ignoreBlockSuitable: priority == .min, highestZoneidx: hz, allocFlags: flags,
@@ -362,14 +361,14 @@ extension Machine {
         var cc = makeModernCompactControl(zone: z, order: order, migratetype: mt, fields: fields)
         ms.captureZone = z
         ms.captureOrder = order
-        ms.capturedPfn = -1
+        ms.capturedPfn = nil
         var r = modernCompactZoneToEnd(&cc)
         clockNs &+= cc.durationNs
         ms.captureZone = nil
         let captured = ms.capturedPfn
-        ms.capturedPfn = -1
-        if captured >= 0 { r = .success }
-        return (r, captured >= 0 ? captured : nil)
+        ms.capturedPfn = nil
+        if captured != nil { r = .success }
+        return (r, captured)
     }
 
     /// `show_gfp_flags` for the tracepoint, in the simulation's vocabulary.

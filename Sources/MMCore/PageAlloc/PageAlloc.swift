@@ -18,9 +18,9 @@ public struct AllocOutcome: Sendable, Equatable {
     /// Pages reclaimed on behalf of this attempt.
     public var pagesReclaimed: Int = 0
 
-    init(handle: PageHandle? = nil, pfn: Int = -1, zone: Int = -1, latencyNs: UInt64 = 0) {
+    init(handle: PageHandle? = nil, pfn: Pfn? = nil, zone: Int = -1, latencyNs: UInt64 = 0) {
         self.handle = handle
-        self.pfn = pfn
+        self.pfn = pfn?.rawValue ?? -1
         self.zone = zone
         self.latencyNs = latencyNs
     }
@@ -213,23 +213,19 @@ extension Machine {
     /// One zone's step of `get_page_from_freelist`: if the zone passes its watermark and has a block,
     /// take it (`buffered_rmqueue`) and return its pfn.
     @inline(__always)
-    func takeBlock(zone z: ZoneID, order: Int, mt: Migratetype, classzoneIdx: Int, wmark: Wmark, flags: AllocFlags) -> Int? {
+    func takeBlock(zone z: ZoneID, order: Int, mt: Migratetype, classzoneIdx: Int, wmark: Wmark, flags: AllocFlags) -> Pfn? {
         let mark = wmarkPages(zone: z, wmark)
         if !zoneWatermarkOk(zone: z, order: order, mark: mark, classzoneIdx: classzoneIdx, flags: flags) { return nil }
         // buffered_rmqueue: order 0 through the per-CPU lists, larger blocks from the buddy lists.
-        if order == 0 {
-            let pfn = pcpAllocate(zone: z, mt: mt)
-            return pfn < 0 ? nil : pfn
-        }
-        let pfn = rmqueue(zone: z, order: order, mt: mt)
-        if pfn < 0 { return nil }
+        if order == 0 { return pcpAllocate(zone: z, mt: mt) }
+        guard let pfn = rmqueue(zone: z, order: order, mt: mt) else { return nil }
         zoneCounters.freePages[z] -= 1 &<< order
         return pfn
     }
 
     /// `get_page_from_freelist()`: the first zone of the list that passes its watermark and has a block.
     func getPageFromFreelist(order: Int, mt: Migratetype, zonelist: [ZoneID], classzoneIdx: Int, wmark: Wmark,
-                             flags: AllocFlags) -> (pfn: Int, zone: ZoneID)? {
+                             flags: AllocFlags) -> (pfn: Pfn, zone: ZoneID)? {
         for z in zonelist {
             if let pfn = takeBlock(zone: z, order: order, mt: mt, classzoneIdx: classzoneIdx, wmark: wmark, flags: flags) {
                 return (pfn, z)
@@ -248,20 +244,20 @@ extension Machine {
     /// the owner's content words, puts it on its LRU list and counts it (`prep_new_page`, PGALLOC,
     /// `zone_statistics`).
     @inline(__always)
-    func prepNewPage(pfn: Int, zone z: ZoneID, preferredZone: ZoneID, req: AllocRequest) -> PageHandle {
+    func prepNewPage(pfn: Pfn, zone z: ZoneID, preferredZone: ZoneID, req: AllocRequest) -> PageHandle {
         let info = prepHeadInfo[Machine.prepHeadIndex(kind: req.kind, order: req.order, mlock: req.mlock, dirty: req.dirty)]
         return prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req, info: info)
     }
 
     /// `prepNewPage` with the request's `prepHeadInfo` entry already read.
     @inline(__always)
-    func prepNewPage(pfn: Int, zone z: ZoneID, preferredZone: ZoneID, req: AllocRequest, info: UInt32) -> PageHandle {
+    func prepNewPage(pfn: Pfn, zone z: ZoneID, preferredZone: ZoneID, req: AllocRequest, info: UInt32) -> PageHandle {
         prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req, info: info, freeHead: handles.freeHead)
     }
 
     /// `prepNewPage` with the handle table's `freeHead` already read (see `HandleTable.issue`).
     @inline(__always)
-    func prepNewPage(pfn: Int, zone z: ZoneID, preferredZone: ZoneID, req: AllocRequest, info: UInt32, freeHead fh: UInt32) -> PageHandle {
+    func prepNewPage(pfn: Pfn, zone z: ZoneID, preferredZone: ZoneID, req: AllocRequest, info: UInt32, freeHead fh: UInt32) -> PageHandle {
         let h = handles.issue(headPfn: pfn, freeHead: fh)
         let slot = handles.slot(of: h)
         let n = 1 &<< req.order
@@ -332,7 +328,7 @@ extension Machine {
             return true
         }
         bumpGeneration()
-        freeAllocationInline(slot: slot, pfn: Int(pfn))
+        freeAllocationInline(slot: slot, pfn: Pfn(link: pfn))
         return true
     }
 
@@ -340,7 +336,7 @@ extension Machine {
     /// (not swapped): an order-0 page without buffer heads, not isolated. The same steps in the same
     /// order; anything else goes to `freeAllocation`.
     @inline(__always)
-    func freeAllocationInline(slot: Int, pfn: Int) {
+    func freeAllocationInline(slot: Int, pfn: Pfn) {
         let p = pages
         // releaseBuffers and removeFromPageCache have nothing to do when the slot has no buffer-head chain
         // and is in no file's tree.
@@ -363,8 +359,8 @@ extension Machine {
     /// (the seed's fix for the anon_vma lifetime race: an unmapped page is not migrated).
     @inline(never)
     func freeAllocation(slot: Int) {
-        let pfn = Int(handles.pfn[slot])
-        if pfn == Int(SWAPPED) {
+        let link = handles.pfn[slot]
+        if link == SWAPPED {
             // Swapped out: the swap slot is released with the allocation.
             swapUsed -= 1
             handles.release(slot: slot)
@@ -374,6 +370,7 @@ extension Machine {
         releaseBuffers(slot: slot)
         // And it leaves its file's radix tree (truncate_inode_pages → remove_from_page_cache).
         removeFromPageCache(slot: slot)
+        let pfn = Pfn(link: link)
         let p = pages
         if p.state[pfn] & PageState.isolated != 0 {
             p.nextOrOwner[pfn] = NONE
@@ -392,7 +389,7 @@ extension Machine {
     /// an order-0 page to the per-CPU lists (`free_hot_cold_page`; cold when reclaim frees it), a larger
     /// block straight to the buddy lists (`free_one_page` with the pageblock's migratetype).
     @inline(__always)
-    func releaseFrame(pfn: Int, zone z: ZoneID, cold: Bool = false) {
+    func releaseFrame(pfn: Pfn, zone z: ZoneID, cold: Bool = false) {
         let s = pages.state[pfn]
         releaseFrame(pfn: pfn, zone: z, state: s, kindRaw: PageState.kindRawValue(s),
                      order: Int(pages.order[pfn] & PageOrderByte.orderMask), cold: cold)
@@ -400,7 +397,7 @@ extension Machine {
 
     /// `releaseFrame` of a head whose state byte, its `PageState.kindRawValue` and order the caller has read.
     @inline(__always)
-    func releaseFrame(pfn: Int, zone z: ZoneID, state s: UInt8, kindRaw: Int, order: Int, cold: Bool = false) {
+    func releaseFrame(pfn: Pfn, zone z: ZoneID, state s: UInt8, kindRaw: Int, order: Int, cold: Bool = false) {
         let p = pages
         let n = 1 &<< order
         zoneCounters.kindPages[z, kindRaw: kindRaw] &-= Int64(n)
@@ -429,7 +426,7 @@ extension Machine {
     public func readContent(_ h: PageHandle) throws(MMError) -> [UInt32] {
         guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
         if handles.pfn[slot] == SWAPPED { return [handles.lruNext[slot]] }
-        let pfn = Int(handles.pfn[slot])
+        let pfn = Pfn(link: handles.pfn[slot])
         let n = 1 << Int(pages.order[pfn] & PageOrderByte.orderMask)
         return (0..<n).map { pages.prevOrContent[pfn + $0] }
     }
@@ -448,7 +445,7 @@ extension Machine {
         guard let slot = handles.resolve(h) else { return nil }
         let pfn = handles.pfn[slot]
         if pfn == SWAPPED { return 0 }
-        return Int(pages.order[Int(pfn)] & PageOrderByte.orderMask)
+        return Int(pages.order[Pfn(link: pfn)] & PageOrderByte.orderMask)
     }
 
     /// Describes a live allocation.
@@ -456,7 +453,7 @@ extension Machine {
     public func allocationInfo(_ h: PageHandle) throws(MMError) -> (pfn: Int, order: Int, kind: AllocKind, zone: ZoneID) {
         guard let slot = handles.resolve(h) else { throw .unknownHandle(h.raw) }
         if handles.pfn[slot] == SWAPPED { return (-1, 0, .anon, ZoneID(-1)) }
-        let pfn = Int(handles.pfn[slot])
-        return (pfn, Int(pages.order[pfn] & PageOrderByte.orderMask), PageState.kind(pages.state[pfn]), zoneId(ofPfn: pfn))
+        let pfn = Pfn(link: handles.pfn[slot])
+        return (pfn.rawValue, Int(pages.order[pfn] & PageOrderByte.orderMask), PageState.kind(pages.state[pfn]), zoneId(ofPfn: pfn))
     }
 }

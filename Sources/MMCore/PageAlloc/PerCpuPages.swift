@@ -69,7 +69,7 @@ extension Machine {
     /// Puts a free order-0 page on a per-CPU list: at the head when hot, at the tail when cold;
     /// `private` is the migratetype it returns to the buddy lists with.
     @inline(__always)
-    func pcpAdd(_ pfn: Int, zone z: ZoneID, list mt: Migratetype, private pmt: Migratetype, cold: Bool) {
+    func pcpAdd(_ pfn: Pfn, zone z: ZoneID, list mt: Migratetype, private pmt: Migratetype, cold: Bool) {
         let li = pcp.list(zone: z, mt: mt)
         pcpInsert(pfn, zone: z, list: mt, private: pmt, after: cold ? pcp.tails[li] : NONE)
     }
@@ -77,22 +77,22 @@ extension Machine {
     /// `list_add` of a page after `after` on a per-CPU list (NONE: at the head), marking it a per-CPU
     /// page with its `page_private`.
     @inline(__always)
-    func pcpInsert(_ pfn: Int, zone z: ZoneID, list mt: Migratetype, private pmt: Migratetype, after: UInt32) {
+    func pcpInsert(_ pfn: Pfn, zone z: ZoneID, list mt: Migratetype, private pmt: Migratetype, after: UInt32) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
-        let p32 = UInt32(truncatingIfNeeded: pfn)
-        let next = after == NONE ? pcp.heads[li] : p.nextOrOwner[Int(after)]
+        let p32 = pfn.link
+        let next = after == NONE ? pcp.heads[li] : p.nextOrOwner[Pfn(link: after)]
         p.nextOrOwner[pfn] = next
         p.prevOrContent[pfn] = after
-        if after == NONE { pcp.heads[li] = p32 } else { p.nextOrOwner[Int(after)] = p32 }
-        if next == NONE { pcp.tails[li] = p32 } else { p.prevOrContent[Int(next)] = p32 }
+        if after == NONE { pcp.heads[li] = p32 } else { p.nextOrOwner[Pfn(link: after)] = p32 }
+        if next == NONE { pcp.tails[li] = p32 } else { p.prevOrContent[Pfn(link: next)] = p32 }
         p.state[pfn] = PageState.pcp
         p.order[pfn] = PageOrderByte.migratetypeBits(pmt)
     }
 
     /// Takes a page off a per-CPU list (`list_del`); returns its `page_private` migratetype.
     @inline(__always)
-    func pcpDel(_ pfn: Int, zone z: ZoneID, list mt: Migratetype) -> Migratetype {
+    func pcpDel(_ pfn: Pfn, zone z: ZoneID, list mt: Migratetype) -> Migratetype {
         let p = pages
         pcpUnlink(pfn, zone: z, list: mt)
         let pmt = PageOrderByte.migratetype(p.order[pfn])
@@ -104,12 +104,12 @@ extension Machine {
     /// `pcpDel` of the tail (cold end) of a non-empty list, whose next link is NONE; returns its pfn and
     /// its `page_private` migratetype.
     @inline(__always)
-    func pcpDelTail(zone z: ZoneID, list mt: Migratetype) -> (pfn: Int, private: Migratetype) {
+    func pcpDelTail(zone z: ZoneID, list mt: Migratetype) -> (pfn: Pfn, private: Migratetype) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
-        let pfn = Int(pcp.tails[li])
+        let pfn = Pfn(link: pcp.tails[li])
         let prev = p.prevOrContent[pfn]
-        if prev != NONE { p.nextOrOwner[Int(prev)] = NONE } else { pcp.heads[li] = NONE }
+        if prev != NONE { p.nextOrOwner[Pfn(link: prev)] = NONE } else { pcp.heads[li] = NONE }
         pcp.tails[li] = prev
         let pmt = PageOrderByte.migratetype(p.order[pfn])
         p.state[pfn] = PageState.tail
@@ -119,44 +119,44 @@ extension Machine {
 
     /// Unlinks a page from a per-CPU list, leaving its state and order bytes to the caller.
     @inline(__always)
-    func pcpUnlink(_ pfn: Int, zone z: ZoneID, list mt: Migratetype) {
+    func pcpUnlink(_ pfn: Pfn, zone z: ZoneID, list mt: Migratetype) {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
         let next = p.nextOrOwner[pfn], prev = p.prevOrContent[pfn]
-        if prev != NONE { p.nextOrOwner[Int(prev)] = next } else { pcp.heads[li] = next }
-        if next != NONE { p.prevOrContent[Int(next)] = prev } else { pcp.tails[li] = prev }
+        if prev != NONE { p.nextOrOwner[Pfn(link: prev)] = next } else { pcp.heads[li] = next }
+        if next != NONE { p.prevOrContent[Pfn(link: next)] = prev } else { pcp.tails[li] = prev }
     }
 
     /// `pcpUnlink` of the head (hot end) of a non-empty list, whose prev link is NONE; returns its pfn.
     @inline(__always)
-    func pcpUnlinkHead(zone z: ZoneID, list mt: Migratetype) -> Int {
+    func pcpUnlinkHead(zone z: ZoneID, list mt: Migratetype) -> Pfn {
         let p = pages
         let li = pcp.list(zone: z, mt: mt)
-        let pfn = Int(pcp.heads[li])
+        let pfn = Pfn(link: pcp.heads[li])
         let next = p.nextOrOwner[pfn]
         pcp.heads[li] = next
-        if next != NONE { p.prevOrContent[Int(next)] = NONE } else { pcp.tails[li] = NONE }
+        if next != NONE { p.prevOrContent[Pfn(link: next)] = NONE } else { pcp.tails[li] = NONE }
         return pfn
     }
 
     // MARK: - Allocation and free
 
     /// The order-0 half of `buffered_rmqueue()`: the head (hot end) of this zone's per-CPU list for
-    /// the migratetype, refilling an empty list with `rmqueue_bulk()` first. Returns the pfn or -1.
+    /// the migratetype, refilling an empty list with `rmqueue_bulk()` first. Returns the pfn, or nil.
     @inline(__always)
-    func pcpAllocate(zone z: ZoneID, mt: Migratetype) -> Int {
+    func pcpAllocate(zone z: ZoneID, mt: Migratetype) -> Pfn? {
         let li = pcp.list(zone: z, mt: mt)
         if pcp.heads[li] == NONE {
             pcp.count[z] &+= Int32(truncatingIfNeeded: rmqueueBulk(zone: z, count: Int(pcp.batch[z]), mt: mt))
-            if pcp.heads[li] == NONE { return -1 }
+            if pcp.heads[li] == NONE { return nil }
         }
         return pcpTakeHead(zone: z, mt: mt)
     }
 
     /// Takes the head (hot end) of a non-empty per-CPU list.
     @inline(__always)
-    func pcpTakeHead(zone z: ZoneID, mt: Migratetype) -> Int {
-        let pfn = Int(pcp.heads[pcp.list(zone: z, mt: mt)])
+    func pcpTakeHead(zone z: ZoneID, mt: Migratetype) -> Pfn {
+        let pfn = Pfn(link: pcp.heads[pcp.list(zone: z, mt: mt)])
         _ = pcpDel(pfn, zone: z, list: mt)
         pcp.count[z] &-= 1
         return pfn
@@ -170,11 +170,10 @@ extension Machine {
         var after = NONE
         var taken = 0
         while taken < count {
-            let pfn = rmqueue(zone: z, order: 0, mt: mt)
-            if pfn < 0 { break }
+            guard let pfn = rmqueue(zone: z, order: 0, mt: mt) else { break }
             // list_add after the previous page: the batch keeps the order it came off the free lists.
             pcpInsert(pfn, zone: z, list: mt, private: mt, after: after)
-            after = UInt32(truncatingIfNeeded: pfn)
+            after = pfn.link
             taken += 1
         }
         zoneCounters.freePages[z] -= taken
@@ -186,7 +185,7 @@ extension Machine {
     /// straight to the buddy allocator from an isolated pageblock; a list that reaches `high` gives
     /// `batch` pages back. Hot pages (an owner's free) go to the head, cold ones (reclaim) to the tail.
     @inline(__always)
-    func freeHotColdPage(_ pfn: Int, zone z: ZoneID, cold: Bool) {
+    func freeHotColdPage(_ pfn: Pfn, zone z: ZoneID, cold: Bool) {
         ev.pgfree &+= 1
         let pmt = pageblockMigratetype(pfn)
         var mt = pmt
@@ -210,7 +209,7 @@ extension Machine {
     /// out of line so that the per-CPU path stays small). The page becomes a plain tail first (its owner's
     /// state and order bytes cleared, which the per-CPU path leaves to `pcpAdd`).
     @inline(never)
-    func freeIsolatedPage(_ pfn: Int, zone z: ZoneID) {
+    func freeIsolatedPage(_ pfn: Pfn, zone z: ZoneID) {
         pages.state[pfn] = PageState.tail
         pages.order[pfn] = 0
         freeOnePage(pfn, zone: z, order: 0, mt: .isolate)
@@ -219,7 +218,7 @@ extension Machine {
     /// `free_one_page()`: a block goes straight back to the buddy allocator; NR_FREE_PAGES goes up and
     /// the zone is worth reclaiming again.
     @inline(__always)
-    func freeOnePage(_ pfn: Int, zone z: ZoneID, order: Int, mt: Migratetype) {
+    func freeOnePage(_ pfn: Pfn, zone z: ZoneID, order: Int, mt: Migratetype) {
         zoneAllUnreclaimable[z] = 0
         zonePagesScanned[z] = 0
         // Kernel 6.6 (ModernPageAlloc.swift): capture, merge limits, tail placement.
@@ -244,7 +243,7 @@ extension Machine {
     /// The list walk of `free_pcppages_bulk`, shared by both kernels: `count` pages off the cold ends,
     /// one from the first non-empty list, two from the next, …; `free(pfn, migratetype)` merges each.
     @inline(__always)
-    func takePcppagesBulk(zone z: ZoneID, count: Int, _ free: (Int, Migratetype) -> Void) {
+    func takePcppagesBulk(zone z: ZoneID, count: Int, _ free: (Pfn, Migratetype) -> Void) {
         var count = count
         var mt = Migratetype.unmovable, batchFree = 0
         zoneAllUnreclaimable[z] = 0
@@ -277,12 +276,12 @@ extension Machine {
     }
 
     /// The pfns on one per-CPU list, head (hot end) first (for tests and invariant checks).
-    public func pcpListPfns(zone z: ZoneID, mt: Migratetype) -> [Int] {
-        var out: [Int] = []
+    public func pcpListPfns(zone z: ZoneID, mt: Migratetype) -> [Pfn] {
+        var out: [Pfn] = []
         var cur = pcp.heads[pcp.list(zone: z, mt: mt)]
         while cur != NONE {
-            out.append(Int(cur))
-            cur = pages.nextOrOwner[Int(cur)]
+            out.append(Pfn(link: cur))
+            cur = pages.nextOrOwner[Pfn(link: cur)]
         }
         return out
     }

@@ -30,7 +30,7 @@ extension Machine {
             guard let (pfn, z) = getPageFromFreelist(order: order, mt: mt, zonelist: zl, classzoneIdx: classzoneIdx,
                                                      wmark: .min, flags: flags) else { return nil }
             out.handle = prepNewPage(pfn: pfn, zone: z, preferredZone: preferredZone, req: req)
-            out.pfn = pfn
+            out.pfn = pfn.rawValue
             out.zone = z.rawValue
             out.latencyNs = clockNs &- start
             return out

@@ -143,7 +143,7 @@ extension Machine {
             pool.append(r.id)
         }
         guard let ino32 = slab.resolve(inode).map({ UInt32($0) }), let slot = handles.resolve(h),
-              PageState.kind(pages.state[Int(handles.pfn[slot])]) == .file, pageCache.slotInode[slot] == 0,
+              PageState.kind(pages.state[Pfn(link: handles.pfn[slot])]) == .file, pageCache.slotInode[slot] == 0,
               touchPageCacheWords(slot: slot) else { dropPool(); return false }
         let newMapping = pageCache.mappings[ino32] == nil
         let growth = (newMapping ? PageCacheStore.mappingEntryBytes : 0) + pool.count * PageCacheStore.nodeEntryBytes

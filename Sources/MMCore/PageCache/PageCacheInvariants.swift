@@ -10,7 +10,7 @@ extension Machine {
         for s in 0..<handles.capacity where pageCache.slotInode[s] != 0 {
             let ino = pageCache.slotInode[s] &- 1
             let pfn = handles.pfn[s]
-            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Int(pfn)]) != .file {
+            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Pfn(link: pfn)]) != .file {
                 fail("slot \(s) is in inode \(ino)'s page cache but is not a live page-cache page"); continue
             }
             guard let a = pageCache.mappings[ino] else { fail("slot \(s) names inode \(ino), which has no tree"); continue }

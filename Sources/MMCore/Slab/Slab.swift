@@ -193,9 +193,9 @@ extension Machine {
     public func isLive(_ r: SlabObjectRef) -> Bool { slab.resolve(r) != nil }
 
     /// The pfn of the slab page holding a live object.
-    public func slabPfn(of r: SlabObjectRef) -> Int? {
+    public func slabPfn(of r: SlabObjectRef) -> Pfn? {
         guard let i = slab.resolve(r) else { return nil }
-        return Int(handles.pfn[Int(slab.objSlab[i])])
+        return Pfn(link: handles.pfn[Int(slab.objSlab[i])])
     }
 
     // MARK: partial lists
@@ -450,7 +450,7 @@ extension Machine {
             if last != NONE { slab.objNext[Int(last)] = i } else { first = i }
             last = i
         }
-        guard let slot = handles.resolve(h), PageState.kind(pages.state[Int(handles.pfn[slot])]) == .file,
+        guard let slot = handles.resolve(h), PageState.kind(pages.state[Pfn(link: handles.pfn[slot])]) == .file,
               slab.bufferHeads[slot] == 0, first == NONE || touchSlabWord(info: false, slot: slot) else {
             freeBufferChain(first)
             return false

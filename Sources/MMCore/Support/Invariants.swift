@@ -68,7 +68,7 @@ extension Machine {
             let code = maxFree ? PageState.buddy : PageState.code(s)
             let order = maxFree ? nrOrders - 1 : Int(p.order[pfn] & PageOrderByte.orderMask)
             guard code != PageState.tail else { fail("pfn \(pfn) in zone \(z) is a tail where a block head was expected"); pfn += 1; continue }
-            guard order < nrOrders, pfn & ((1 << order) - 1) == 0, pfn + (1 << order) <= zone.endPfn else {
+            guard order < nrOrders, pfn.isAligned(order: order), pfn + (1 << order) <= zone.endPfn else {
                 fail("pfn \(pfn): order \(order) block misaligned or outside zone \(z)"); pfn += 1; continue
             }
             for t in (pfn + 1)..<(pfn + (1 << order)) where PageState.code(p.state[t]) != PageState.tail || freeArea.isFreeMaxBlock(t) {
@@ -79,7 +79,7 @@ extension Machine {
                 freePages += 1 << order
                 headsPerOrder[order] += 1
                 if order < nrOrders - 1 {
-                    let buddy = pfn ^ (1 << order)
+                    let buddy = pfn.buddy(order: order)
                     if zone.contains(pfn: buddy), isBuddy(buddy), buddyOrder(buddy) == order, !freeBuddiesMayStayApart(order: order) {
                         fail("free buddies \(pfn) and \(buddy) of order \(order) were not merged")
                     }
@@ -114,7 +114,7 @@ extension Machine {
 
     /// An allocated block's head: counted for the gauges and LRU lists; its owner's slot points back
     /// (or it has no owner only while isolated, freed from under the compactor).
-    private func checkAllocatedHead(_ pfn: Int, order: Int, zone z: ZoneID, _ tally: inout ConsistencyTally,
+    private func checkAllocatedHead(_ pfn: Pfn, order: Int, zone z: ZoneID, _ tally: inout ConsistencyTally,
                                     _ fail: (@autoclosure () -> String) -> Void) {
         let p = pages
         let s = p.state[pfn]
@@ -128,7 +128,7 @@ extension Machine {
             return
         }
         tally.liveHeads += 1
-        if Int(slot) >= handles.capacity || handles.pfn[Int(slot)] != UInt32(pfn) {
+        if Int(slot) >= handles.capacity || handles.pfn[Int(slot)] != pfn.link {
             fail("allocated pfn \(pfn) names slot \(slot), which does not point back")
         }
         if let l = currentLru(pfn: pfn) { tally.lruExpected[LruStore.index(zone: z, list: l.rawValue)] += Int64(1 << order) }
@@ -143,7 +143,7 @@ extension Machine {
             let li = pcp.list(zone: z, mt: mt)
             var cur = pcp.heads[li], prev = NONE, n = 0
             while cur != NONE {
-                let c = Int(cur)
+                let c = Pfn(link: cur)
                 if !zone.contains(pfn: c) || PageState.code(p.state[c]) != PageState.pcp {
                     fail("per-CPU list (zone \(z), mt \(mt)) holds pfn \(c), which is not a per-CPU page of that zone"); break
                 }
@@ -172,7 +172,7 @@ extension Machine {
                 let li = freeArea.list(zone: z, order: o, mt: mt)
                 var cur = freeArea.heads[li], prev = NONE, n = 0
                 while cur != NONE {
-                    let c = Int(cur)
+                    let c = Pfn(link: cur)
                     if !zone.contains(pfn: c) || !isBuddy(c) || buddyOrder(c) != o || freeListMigratetype(c) != mt {
                         fail("free list (zone \(z), order \(o), mt \(mt)) holds pfn \(c), which is not a free head of that list")
                         break
@@ -201,8 +201,8 @@ extension Machine {
         if swapUsed > swapPages { fail("swap usage \(swapUsed) exceeds swap size \(swapPages)") }
         if liveHeads + swapped != handles.live { fail("\(handles.live) live handles but \(liveHeads) owned allocations and \(swapped) swapped") }
         for s in 0..<handles.capacity where handles.pfn[s] != NONE && handles.pfn[s] != SWAPPED {
-            let pfn = Int(handles.pfn[s])
-            if pfn >= totalPages || PageState.code(p.state[pfn]) != PageState.allocated || p.nextOrOwner[pfn] != UInt32(s) {
+            let pfn = Pfn(link: handles.pfn[s])
+            if pfn.rawValue >= totalPages || PageState.code(p.state[pfn]) != PageState.allocated || p.nextOrOwner[pfn] != UInt32(s) {
                 fail("handle slot \(s) points at pfn \(pfn), which is not its allocation")
             }
         }
@@ -219,7 +219,7 @@ extension Machine {
                 while cur != NONE {
                     let s = Int(cur)
                     guard s < handles.capacity, handles.pfn[s] != NONE, handles.pfn[s] != SWAPPED else { fail("LRU \(l.name) of zone \(z) holds a dead slot \(s)"); break }
-                    let pfn = Int(handles.pfn[s])
+                    let pfn = Pfn(link: handles.pfn[s])
                     if zoneId(ofPfn: pfn) != z || currentLru(pfn: pfn) != l { fail("LRU \(l.name) of zone \(z) holds slot \(s) which belongs elsewhere") }
                     if handles.lruPrev[s] != prev { fail("LRU \(l.name) of zone \(z): broken prev link at slot \(s)"); break }
                     n += Int64(1 << Int(p.order[pfn] & PageOrderByte.orderMask))
@@ -305,7 +305,7 @@ extension Machine {
         var chained = 0
         for s in 0..<handles.capacity where slab.bufferHeads[s] != 0 {
             let pfn = handles.pfn[s]
-            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Int(pfn)]) != .file {
+            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Pfn(link: pfn)]) != .file {
                 fail("slot \(s) has buffer heads but is not a live page-cache page"); continue
             }
             var cur = slab.bufferHeads[s] &- 1, n = 0
@@ -341,7 +341,7 @@ extension Machine {
             p.slabs[c] += 1
             let pfn = handles.pfn[s]
             let kind = SlabCache(rawValue: c)?.pageKind ?? .slab
-            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Int(pfn)]) != kind || pages.order[Int(pfn)] & PageOrderByte.orderMask != 0 {
+            if pfn == NONE || pfn == SWAPPED || PageState.kind(pages.state[Pfn(link: pfn)]) != kind || pages.order[Pfn(link: pfn)] & PageOrderByte.orderMask != 0 {
                 fail("slab page of cache \(c) at slot \(s) is not a live order-0 \(kind.name) allocation")
             }
             if n < 1 || n > slab.caches[c].objectsPerSlab { fail("slab page at slot \(s) of cache \(c) holds \(n) objects (1...\(slab.caches[c].objectsPerSlab))") }

@@ -184,13 +184,13 @@ extension Machine {
 
     /// The `currentLru` code of an allocated head (`lruCodeOfHead`, from `headLruInfo`).
     @inline(__always)
-    func lruCode(pfn: Int) -> UInt8 {
+    func lruCode(pfn: Pfn) -> UInt8 {
         UInt8(truncatingIfNeeded: headLruInfo[Machine.headLruIndex(state: pages.state[pfn], orderByte: pages.order[pfn])])
     }
 
     /// The LRU list an allocated head is on right now (nil if none or isolated).
     @inline(__always)
-    func currentLru(pfn: Int) -> LruList? {
+    func currentLru(pfn: Pfn) -> LruList? {
         let code = lruCode(pfn: pfn)
         if code == Machine.lruCodeSlab { return slabOnLru(pfn: pfn) ? .slab : nil }
         return LruList(rawValue: Int(code))
@@ -199,7 +199,7 @@ extension Machine {
     /// Whether a slab head is on the slab LRU list: a slab page of an object cache is on its cache's
     /// lists instead.
     @inline(__always)
-    func slabOnLru(pfn: Int) -> Bool {
+    func slabOnLru(pfn: Pfn) -> Bool {
         let a = pages.nextOrOwner[pfn]
         return a == NONE || slab.info[Int(a)] == 0
     }

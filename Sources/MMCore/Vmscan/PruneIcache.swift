@@ -44,7 +44,7 @@ extension Machine {
         while s != NONE {
             let slot = Int(s)
             s = pageCache.slotNext[slot]
-            let pfn = Int(handles.pfn[slot])
+            let pfn = Pfn(link: handles.pfn[slot])
             let st = pages.state[pfn]
             if st & (PageState.dirty | PageState.isolated) != 0 { continue }
             if pages.order[pfn] & PageOrderByte.mlocked != 0 { continue }

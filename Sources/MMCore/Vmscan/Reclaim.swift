@@ -98,7 +98,7 @@ extension Machine {
         var moved = 0
         while moved < n, lru.tails[li] != NONE {
             let slot = Int(lru.tails[li])
-            let pfn = Int(handles.pfn[slot])
+            let pfn = Pfn(link: handles.pfn[slot])
             lruDel(slot: slot, zone: z, list: from, pages: 1)
             pages.state[pfn] &= ~PageState.active
             lruAdd(slot: slot, zone: z, list: to, pages: 1)
@@ -140,19 +140,19 @@ extension Machine {
     /// `isolate_lru_pages`: take pages from the tail of one list; in lumpy mode (order > 0) also every
     /// other LRU page of the naturally aligned 2^order block around each, whatever its list or age —
     /// skipping pages of another zone and anon pages when swap is full. Returns the pfns and pages scanned.
-    func isolateLruPages(_ n: Int, zone z: ZoneID, list: LruList, order: Int) -> (taken: [Int], scanned: Int) {
-        var taken: [Int] = []
+    func isolateLruPages(_ n: Int, zone z: ZoneID, list: LruList, order: Int) -> (taken: [Pfn], scanned: Int) {
+        var taken: [Pfn] = []
         var scan = 0
         let li = LruStore.index(zone: z, list: list.rawValue)
         let swapFull = swapUsed >= swapPages
         while scan < n, lru.tails[li] != NONE {
             let slot = Int(lru.tails[li])
-            let pfn = Int(handles.pfn[slot])
+            let pfn = Pfn(link: handles.pfn[slot])
             isolateLruPage(pfn: pfn, zone: z)
             taken.append(pfn)
             scan += 1
             if order == 0 { continue }
-            let start = pfn & ~((1 << order) - 1)
+            let start = pfn.alignedDown(order: order)
             let zone = zones[z]
             for cursor in start..<(start + (1 << order)) where cursor != pfn {
                 guard zone.contains(pfn: cursor) else { continue }
@@ -171,8 +171,8 @@ extension Machine {
 
     /// `shrink_page_list`: reclaim what can be reclaimed from an isolated list; what cannot is left in
     /// `list` (activated pages are marked active). Returns the pages freed.
-    func shrinkPageList(_ list: inout [Int], zone z: ZoneID, sync: Bool, _ sc: inout ScanControl) -> Int {
-        var keep: [Int] = []
+    func shrinkPageList(_ list: inout [Pfn], zone z: ZoneID, sync: Bool, _ sc: inout ScanControl) -> Int {
+        var keep: [Pfn] = []
         var freed = 0, slabFreed = 0
         for pfn in list {
             let s = pages.state[pfn]
@@ -227,7 +227,7 @@ extension Machine {
     }
 
     /// Swap-out: the anon page's content goes to swap, the owner keeps its handle, the frame is freed.
-    func swapOut(pfn: Int, zone z: ZoneID) {
+    func swapOut(pfn: Pfn, zone z: ZoneID) {
         let slot = Int(pages.nextOrOwner[pfn])
         handles.lruNext[slot] = pages.prevOrContent[pfn]
         handles.lruPrev[slot] = UInt32(pages.order[pfn])
@@ -242,7 +242,7 @@ extension Machine {
     /// Its buffer heads are freed first (`try_to_release_page`; the page is clean, so they are too).
     /// Returns the buffer_head slab pages that went with them (`reclaim_state->reclaimed_slab`).
     @discardableResult
-    func dropPageCache(pfn: Int, zone z: ZoneID) -> Int {
+    func dropPageCache(pfn: Pfn, zone z: ZoneID) -> Int {
         let slot = Int(pages.nextOrOwner[pfn])
         // The owner's page cache shrinks (__remove_from_page_cache: mapping->nrpages--).
         noteOwnerlessFree(slot: slot, pfn: pfn)
@@ -255,7 +255,7 @@ extension Machine {
     }
 
     /// Frees an isolated, no longer owned frame.
-    func releaseIsolated(pfn: Int, zone z: ZoneID) {
+    func releaseIsolated(pfn: Pfn, zone z: ZoneID) {
         let kind = PageState.kind(pages.state[pfn])
         zoneCounters.isolated[z, IsolatedLru(kind: kind)] &-= 1
         pages.state[pfn] &= ~PageState.isolated
@@ -308,7 +308,7 @@ extension Machine {
             let li = LruStore.index(zone: z, list: LruList.slab.rawValue)
             while freed < nr, lru.tails[li] != NONE {
                 let slot = Int(lru.tails[li])
-                noteOwnerlessFree(slot: slot, pfn: Int(handles.pfn[slot]))
+                noteOwnerlessFree(slot: slot, pfn: Pfn(link: handles.pfn[slot]))
                 freeAllocation(slot: slot)
                 freed += 1
             }

@@ -77,7 +77,7 @@ extension Machine {
     /// has one, and the tag is this allocation's) is told its pages. Call before the slot is released.
     /// Without actors (no tags) it costs one compare: the order is read only for an owned allocation.
     @inline(__always)
-    func noteOwnerlessFree(slot s: Int, pfn: Int) {
+    func noteOwnerlessFree(slot s: Int, pfn: Pfn) {
         guard s < pageOwners.tags.count else { return }
         let t = pageOwners.tags[s]
         guard t != 0 else { return }

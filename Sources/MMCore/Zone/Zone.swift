@@ -11,7 +11,8 @@ public struct Zone: Sendable {
     public let type: ZoneType
     /// `zone_idx`: the type's position in the preset's zone list.
     public let indexInNode: Int
-    public let startPfn: Int
+    /// `zone_start_pfn`.
+    public let startPfn: Pfn
     public let spannedPages: Int
     /// `present_pages` as 2.6.35 sets it: spanned minus the memmap estimate (`Machine.presentPages`).
     public internal(set) var presentPages: Int
@@ -19,7 +20,8 @@ public struct Zone: Sendable {
     /// 2.6.35 has no such field (`managed_pages` came in 3.8); free + per-CPU + allocated pages add up to it.
     public internal(set) var managedPages: Int
 
-    public var endPfn: Int { startPfn + spannedPages }
+    /// `zone_end_pfn`: the first pfn past the zone.
+    public var endPfn: Pfn { startPfn + spannedPages }
     public var populated: Bool { spannedPages > 0 }
     public var name: String { type.name }
 
@@ -32,7 +34,7 @@ public struct Zone: Sendable {
     public var compactConsidered: Int = 0
     public var compactDeferShift: Int = 0
 
-    public init(id: ZoneID, node: NodeID, type: ZoneType, indexInNode: Int, startPfn: Int, pages: Int) {
+    public init(id: ZoneID, node: NodeID, type: ZoneType, indexInNode: Int, startPfn: Pfn, pages: Int) {
         self.id = id
         self.node = node
         self.type = type
@@ -43,6 +45,7 @@ public struct Zone: Sendable {
         self.managedPages = pages
     }
 
-    @inline(__always) public func contains(pfn: Int) -> Bool { pfn >= startPfn && pfn < startPfn + spannedPages }
+    /// `zone_spans_pfn`.
+    @inline(__always) public func contains(pfn: Pfn) -> Bool { pfn >= startPfn && pfn < startPfn + spannedPages }
 
 }

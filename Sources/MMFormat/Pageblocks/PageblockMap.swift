@@ -149,12 +149,12 @@ extension Machine {
     public func pageblockMapHeader(name: String) -> JSON {
         let zs: [JSON] = zones.filter(\.populated).map { z in
             .object([("node", .number(String(z.node.rawValue))), ("name", .string(z.name)), ("type", .string(z.type.name.lowercased())),
-                     ("start_pfn", .number(String(z.startPfn))), ("pages", .number(String(z.spannedPages))),
-                     ("first_block", .number(String(z.startPfn >> pageblockOrder))),
+                     ("start_pfn", .number(String(z.startPfn.rawValue))), ("pages", .number(String(z.spannedPages))),
+                     ("first_block", .number(String(z.startPfn.blockIndex(order: pageblockOrder)))),
                      ("blocks", .number(String((z.spannedPages + pageblockPages - 1) >> pageblockOrder)))])
         }
         let ns: [JSON] = nodes.map { n in
-            .object([("id", .number(String(n.id.rawValue))), ("start_pfn", .number(String(n.startPfn))), ("pages", .number(String(n.pages)))])
+            .object([("id", .number(String(n.id.rawValue))), ("start_pfn", .number(String(n.startPfn.rawValue))), ("pages", .number(String(n.pages)))])
         }
         return .object([
             ("format", .string("compact-service pageblocks 1")),

@@ -98,7 +98,7 @@ final class CompactZoneTests: XCTestCase {
         let z = m.zoneId(.dma32)
         var cc = m.makeCompactControl(zone: z, order: -1, migratetype: .movable)
         while cc.nrMigratepages == 0 { XCTAssertFalse(m.compactZoneStep(&cc)) }
-        let isolatedPfn = Int(cc.migratepages[0])
+        let isolatedPfn = Pfn(entry: cc.migratepages[0])
         let victim = m.handles.handle(ofSlot: Int(m.pages.nextOrOwner[isolatedPfn]))
         let free0 = m.nrFreePages(zone: z)
         try m.free(victim)                          // owner lets go while the page is isolated

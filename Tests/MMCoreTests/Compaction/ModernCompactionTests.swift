@@ -123,15 +123,15 @@ final class ModernCompactionTests: XCTestCase {
         XCTAssertEqual(r, .success)
         // Nothing came from the UNMOVABLE block: every isolated page lies above it.
         XCTAssertFalse(cc.migratepages.isEmpty)
-        XCTAssertTrue(cc.migratepages.allSatisfy { Int($0) >= block + m.pageblockPages })
-        for pfn in cc.migratepages { m.putbackLruPage(pfn: Int(pfn), zone: z) }
+        XCTAssertTrue(cc.migratepages.allSatisfy { Pfn(entry: $0) >= block + m.pageblockPages })
+        for pfn in cc.migratepages { m.putbackLruPage(pfn: Pfn(entry: pfn), zone: z) }
         cc.migratepages.removeAll()
         // The same scan in SYNC_LIGHT mode takes pages from it.
         var sync = control(.syncLight)
         sync.modern!.ignoreSkipHint = true
         _ = m.modernIsolateMigratepages(&sync)
-        XCTAssertTrue(sync.migratepages.contains { Int($0) >= block && Int($0) < block + m.pageblockPages })
-        for pfn in sync.migratepages { m.putbackLruPage(pfn: Int(pfn), zone: z) }
+        XCTAssertTrue(sync.migratepages.contains { Pfn(entry: $0) >= block && Pfn(entry: $0) < block + m.pageblockPages })
+        for pfn in sync.migratepages { m.putbackLruPage(pfn: Pfn(entry: pfn), zone: z) }
         assertConsistent(m)
     }
 
@@ -140,7 +140,7 @@ final class ModernCompactionTests: XCTestCase {
         let z = m.zoneId(.dma32)
         let zone = m.zones[z]
         // The kernel leaves the caches zero until the first run; compact_zone resets them to the zone.
-        XCTAssertEqual(m.modernCompactionState(zone: z)!.cachedFreePfn, 0)
+        XCTAssertEqual(m.modernCompactionState(zone: z)!.cachedFreePfn, Pfn(0))
         var cc = m.makeModernCompactControl(zone: z, order: 9, migratetype: .movable,
                                             fields: Machine.modernFields(mode: .async, direct: true, highestZoneidx: 3, order: 9))
         XCTAssertNil(m.modernCompactZoneBegin(&cc))
@@ -195,18 +195,18 @@ final class ModernCompactionTests: XCTestCase {
         // A free that completes a block of the compactor's order in its zone is captured, not listed.
         let z = m.zoneId(.dma32)
         let h = try m.allocate(AllocRequest(order: 9, kind: .kernel, gfp: .atomic)).handle!
-        let pfn = try m.pfn(of: h)
+        let pfn = Pfn(try m.pfn(of: h))
         let zh = try m.allocationInfo(h).zone
         let free = m.nrFreePages(zone: zh)
         m.ms.captureZone = zh
         m.ms.captureOrder = 9
-        m.ms.capturedPfn = -1
+        m.ms.capturedPfn = nil
         try m.free(h)
         XCTAssertEqual(m.ms.capturedPfn, pfn)
         XCTAssertEqual(m.nrFreePages(zone: zh), free, "a captured block is not free")
         // Hand it back as the allocator would after prep_new_page: here simply freed again without capture.
         m.ms.captureZone = nil
-        m.ms.capturedPfn = -1
+        m.ms.capturedPfn = nil
         m.freeOnePage(pfn, zone: zh, order: 9, mt: m.pageblockMigratetype(pfn))
         _ = z
         assertConsistent(m)

@@ -10,11 +10,11 @@ final class HugetlbTests: XCTestCase {
         let o = try m.allocFreshHugePage(order: 9)
         XCTAssertTrue(o.succeeded)
         // GFP_HIGHUSER has no __GFP_MOVABLE: the page was asked for as UNMOVABLE and its block went with it.
-        XCTAssertEqual(m.migratetype(ofPageblockAt: o.pfn), .unmovable)
+        XCTAssertEqual(m.migratetype(ofPageblockAt: Pfn(o.pfn)), .unmovable)
         try m.setHugepagesTreatAsMovable(1)
         XCTAssertEqual(m.htlbAllocMask, .highuserMovable)
         let p = try m.allocFreshHugePage(order: 9)
-        XCTAssertEqual(m.migratetype(ofPageblockAt: p.pfn), .movable)
+        XCTAssertEqual(m.migratetype(ofPageblockAt: Pfn(p.pfn)), .movable)
         XCTAssertEqual(m.counters.htlbBuddyAllocSuccess, 2)
         XCTAssertThrowsError(try m.setHugepagesTreatAsMovable(2))
         assertConsistent(m)

@@ -17,7 +17,7 @@ final class BootMemoryTests: XCTestCase {
         let dma = m.zones[m.zoneId(.dma)], dma32 = m.zones[m.zoneId(.dma32)]
         XCTAssertEqual(dma.managedPages, dma.spannedPages)
         XCTAssertEqual(m.reservedPages(zone: dma32.id), 3584 + 3072 + 384)
-        XCTAssertEqual(m.bootMemory.ranges.first?.start, 4096)
+        XCTAssertEqual(m.bootMemory.ranges.first?.start, Pfn(4096))
         // present = spanned − PAGE_ALIGN(spanned × 56) / 4096, in every zone (free_area_init_core).
         XCTAssertEqual(dma.presentPages, 4096 - 56)
         XCTAssertEqual(dma32.presentPages, 258048 - (258048 * 56 + 4095) / 4096)
@@ -31,7 +31,7 @@ final class BootMemoryTests: XCTestCase {
         XCTAssertEqual(m.bootMemory.memmapPages, [256, 256])
         XCTAssertEqual(m.bootMemory.ranges.count, 2)
         XCTAssertEqual(m.bootMemory.ranges[1].start, m.nodes[1].startPfn)
-        XCTAssertEqual(m.bootMemory.ranges[0].start, 0, "ppc64 loads its kernel at 0")
+        XCTAssertEqual(m.bootMemory.ranges[0].start, Pfn(0), "ppc64 loads its kernel at 0")
         assertConsistent(m)
     }
 

@@ -5,7 +5,7 @@ import MMFormat
 final class MachineConfigTests: XCTestCase {
     func testX86_64ZonesFollowPhysicalBoundaries() throws {
         let m = makeMachine(.x86_64, mib: 8192)
-        let populated = m.populatedZones.map { ($0.type, $0.startPfn, $0.spannedPages) }
+        let populated = m.populatedZones.map { ($0.type, $0.startPfn.rawValue, $0.spannedPages) }
         XCTAssertEqual(populated.map(\.0), [.dma, .dma32, .normal])
         XCTAssertEqual(populated[0].1, 0)
         XCTAssertEqual(populated[0].2, 4096)                 // 16 MiB of 4 KiB pages

@@ -6,14 +6,14 @@ import XCTest
 /// counters return to zero.
 final class MigrateTests: XCTestCase {
     /// A machine with one anon page of interest and a free order-0 target elsewhere in its zone.
-    private func setUp(kind: AllocKind = .anon, mlock: Bool = false) throws -> (Machine, PageHandle, Int, Int) {
+    private func setUp(kind: AllocKind = .anon, mlock: Bool = false) throws -> (Machine, PageHandle, Pfn, Pfn) {
         let m = makeMachine(mib: 64)
         let o = try m.allocate(AllocRequest(order: 0, kind: kind, gfp: .atomic, mlock: mlock))
         let h = try XCTUnwrap(o.handle)
-        let pfn = try m.allocationInfo(h).pfn
+        let pfn = Pfn(try m.allocationInfo(h).pfn)
         // A target: another order-0 page taken and released so it is a known free frame.
         let t = try XCTUnwrap(try m.allocate(AllocRequest(order: 0, kind: .kernel, gfp: .atomic)).handle)
-        let target = try m.allocationInfo(t).pfn
+        let target = Pfn(try m.allocationInfo(t).pfn)
         try m.free(t)
         return (m, h, pfn, target)
     }
@@ -27,14 +27,14 @@ final class MigrateTests: XCTestCase {
         XCTAssertFalse(m.canIsolateForMigration(pfn: pfn), "an isolated page is not isolated twice")
         // The compactor takes its target off the free lists the way isolate_freepages does.
         var cc = m.makeCompactControl(zone: z, order: -1, migratetype: .movable)
-        cc.migratepages = [Int32(pfn)]
+        cc.migratepages = [pfn.entry]
         let (migrated, failed) = m.migratePages(&cc)
         XCTAssertEqual(migrated, 1)
         XCTAssertEqual(failed, 0)
         let after = try m.allocationInfo(h)
-        XCTAssertNotEqual(after.pfn, pfn, "the handle follows the page to its new frame")
+        XCTAssertNotEqual(after.pfn, pfn.rawValue, "the handle follows the page to its new frame")
         XCTAssertEqual(try m.readContent(h), before, "contents preserved by migration")
-        for p in cc.migratepages { m.putbackLruPage(pfn: Int(p), zone: z) }
+        for p in cc.migratepages { m.putbackLruPage(pfn: Pfn(entry: p), zone: z) }
         cc.migratepages.removeAll()
         m.abortCompactZone(&cc)
         XCTAssertEqual(m.zoneCounters.isolated.total(z), 0)
@@ -46,7 +46,7 @@ final class MigrateTests: XCTestCase {
         XCTAssertTrue(m.migrationBlocked(pfn: pfn))
         let z = try m.allocationInfo(h).zone
         XCTAssertFalse(m.canIsolateForMigration(pfn: pfn) && m.unmapAndMove(pfn: pfn, target: target, zone: z) == .migrated)
-        XCTAssertEqual(try m.allocationInfo(h).pfn, pfn)
+        XCTAssertEqual(try m.allocationInfo(h).pfn, pfn.rawValue)
         assertConsistent(m)
     }
 

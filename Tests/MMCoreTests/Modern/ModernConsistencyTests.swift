@@ -38,21 +38,21 @@ final class ModernConsistencyTests: XCTestCase {
     func testAHighatomicPageblockStaysApartFromItsFreeBuddy() throws {
         let m = try modernMachine()
         let a = try XCTUnwrap(try m.allocate(AllocRequest(order: 9, kind: .anon, gfp: .atomic)).handle)
-        let pa = try m.pfn(of: a)
+        let pa = Pfn(try m.pfn(of: a))
         XCTAssertEqual(m.migratetype(ofPageblockAt: pa), .reserve, "HIGHATOMIC sits in the enum slot of the seed's RESERVE")
         try m.setMinFreeKbytes(1024)
         var others: [PageHandle] = []
         var buddy: PageHandle?
         for _ in 0..<64 {
             guard let h = try m.allocate(AllocRequest(order: 9, kind: .anon, gfp: .kernel)).handle else { break }
-            if try m.pfn(of: h) == pa ^ 512 { buddy = h; break }
+            if Pfn(try m.pfn(of: h)) == pa.buddy(order: 9) { buddy = h; break }
             others.append(h)
         }
         let b = try XCTUnwrap(buddy, "the HIGHATOMIC block's buddy was never handed out")
-        XCTAssertEqual(m.migratetype(ofPageblockAt: pa ^ 512), .movable)
+        XCTAssertEqual(m.migratetype(ofPageblockAt: pa.buddy(order: 9)), .movable)
         try m.free(a)
         try m.free(b)
-        XCTAssertTrue(m.isBuddy(pa) && m.buddyOrder(pa) == 9 && m.isBuddy(pa ^ 512) && m.buddyOrder(pa ^ 512) == 9,
+        XCTAssertTrue(m.isBuddy(pa) && m.buddyOrder(pa) == 9 && m.isBuddy(pa.buddy(order: 9)) && m.buddyOrder(pa.buddy(order: 9)) == 9,
                       "the two order-9 blocks stay apart, as 6.6 leaves them")
         assertConsistent(m, "HIGHATOMIC block beside its free MOVABLE buddy")
         for h in others { try m.free(h) }

@@ -40,7 +40,7 @@ final class ModernRandomMixTests: XCTestCase {
                 if e.isEmpty { return true }
                 XCTFail("seed \(seed) machine \(n) (\(mib) MiB, \(nodes) nodes) step \(step) after \(what): \(e)")
                 if ProcessInfo.processInfo.environment["MM_DEBUG_PB"] != nil {
-                    for pb in 0..<(m.totalPages >> m.pageblockOrder) { print("pb \(pb) mt \(m.migratetype(ofPageblockAt: pb << m.pageblockOrder)) skip \(m.pageblockSkip(pb << m.pageblockOrder))") }
+                    for pb in 0..<(m.totalPages >> m.pageblockOrder) { print("pb \(pb) mt \(m.migratetype(ofPageblockAt: Pfn(blockIndex: pb, order: m.pageblockOrder))) skip \(m.pageblockSkip(Pfn(blockIndex: pb, order: m.pageblockOrder)))") }
                     for z in m.zones { print(m.modernCompactionState(zone: z.id) as Any) }
                 }
                 return false

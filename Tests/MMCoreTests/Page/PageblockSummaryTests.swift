@@ -16,7 +16,7 @@ final class PageblockSummaryTests: XCTestCase {
             for o in 0..<m.nrOrders {
                 for mt in Migratetype.allCases {
                     for pfn in m.freeListPfns(zone: z.id, order: o, mt: mt) {
-                        for i in pfn..<(pfn + (1 << o)) { XCTAssertNil(label[i]); label[i] = .free }
+                        for i in pfn.rawValue..<(pfn.rawValue + (1 << o)) { XCTAssertNil(label[i]); label[i] = .free }
                     }
                 }
             }
@@ -25,7 +25,7 @@ final class PageblockSummaryTests: XCTestCase {
                 while cur != NONE {
                     XCTAssertNil(label[Int(cur)])
                     label[Int(cur)] = .pcp
-                    cur = m.pages.nextOrOwner[Int(cur)]
+                    cur = m.pages.nextOrOwner[Pfn(link: cur)]
                 }
             }
         }
@@ -44,7 +44,7 @@ final class PageblockSummaryTests: XCTestCase {
         for b in 0..<t.count {
             var want = [UInt16](repeating: 0, count: F.count)
             var mixed = false
-            let mt = m.migratetype(ofPageblockAt: b << m.pageblockOrder)
+            let mt = m.migratetype(ofPageblockAt: Pfn(blockIndex: b, order: m.pageblockOrder))
             for pfn in (b << m.pageblockOrder)..<min((b + 1) << m.pageblockOrder, m.totalPages) {
                 guard let f = label[pfn] else { XCTFail("pfn \(pfn) has no owner in the reference", file: file, line: line); return }
                 want[f.rawValue] += 1
@@ -55,7 +55,7 @@ final class PageblockSummaryTests: XCTestCase {
                 mismatches += 1
                 if mismatches <= 5 { XCTFail("block \(b): got \(got), want mt \(mt) mixed \(mixed) \(want)", file: file, line: line) }
             }
-            XCTAssertEqual(m.pageblockInfo(pfn: b << m.pageblockOrder), got, "block \(b)", file: file, line: line)
+            XCTAssertEqual(m.pageblockInfo(pfn: Pfn(blockIndex: b, order: m.pageblockOrder)), got, "block \(b)", file: file, line: line)
         }
     }
 
@@ -95,7 +95,7 @@ final class PageblockSummaryTests: XCTestCase {
             XCTAssertEqual(i[.free], 512)
             XCTAssertEqual(i.pages, 512)
             XCTAssertFalse(i.mixed)
-            XCTAssertEqual(i.migratetype, m.migratetype(ofPageblockAt: b * 512))
+            XCTAssertEqual(i.migratetype, m.migratetype(ofPageblockAt: Pfn(b * 512)))
         }
         // One RESERVE block per zone (pagetypeinfo: DMA 7 + 1, DMA32 23 + 1).
         XCTAssertEqual((0..<t.count).filter { t.info($0).migratetype == .reserve }.count, 2)
@@ -110,7 +110,7 @@ final class PageblockSummaryTests: XCTestCase {
         assertMatches(m, t, reference(m, handles: hs, isolatedFree: []), kindOf: kinds(m, hs))
         // Totals agree with the machine's own gauges.
         for z in m.populatedZones {
-            let blocks = (z.startPfn >> 9)..<(z.endPfn >> 9)
+            let blocks = z.startPfn.blockIndex(order: 9)..<z.endPfn.blockIndex(order: 9)
             XCTAssertEqual(blocks.reduce(0) { $0 + t.info($1)[.free] }, m.nrFreePages(zone: z.id))
             for k in AllocKind.allCases {
                 XCTAssertEqual(Int64(blocks.reduce(0) { $0 + t.info($1)[.allocated(k)] }), m.zoneCounters.kindPages[z.id, k], "zone \(z.id) \(k)")
@@ -132,7 +132,7 @@ final class PageblockSummaryTests: XCTestCase {
             let t = m.pageblockTable()
             assertMatches(m, t, reference(m, handles: hs, isolatedFree: cc.freepages.map(Int.init)), kindOf: kinds(m, hs))
             XCTAssertEqual((0..<t.count).reduce(0) { $0 + t.info($1)[.isolatedFree] }, cc.freepages.count)
-            let isolated = m.pageBlockStates(startPfn: 0, count: m.totalPages).filter { if case .allocated = $0.state { return $0.isolated } else { return false } }
+            let isolated = m.pageBlockStates(startPfn: Pfn(0), count: m.totalPages).filter { if case .allocated = $0.state { return $0.isolated } else { return false } }
             XCTAssertEqual(isolated.reduce(0) { $0 + $1.pages }, cc.nrMigratepages)
             if !cc.freepages.isEmpty && cc.nrMigratepages > 0 { sawIsolated = true; break }
         }
@@ -146,7 +146,7 @@ final class PageblockSummaryTests: XCTestCase {
         // A kernel page on a fresh machine: it falls back into a movable block and claims it (the seed
         // steals a whole pageblock for a large enough fallback), so its block is unmovable and unmixed.
         let k = try! m.allocate(AllocRequest(kind: .kernel)).handle!
-        let kpfn = try! m.pfn(of: k)
+        let kpfn = Pfn(try! m.pfn(of: k))
         let kb = m.pageblockInfo(pfn: kpfn)
         XCTAssertEqual(kb[.kernel], 1)
         XCTAssertEqual(kb.mixed, kb.migratetype != .unmovable)
@@ -165,20 +165,21 @@ final class PageblockSummaryTests: XCTestCase {
     func testPageBlockStatesCoverTheRange() {
         let (m, hs) = fragmented()
         for (start, count) in [(0, 512), (777, 100), (3 * 512 + 5, 1), (m.totalPages - 300, 300), (1000, 4096)] {
-            let bs = m.pageBlockStates(startPfn: start, count: count)
-            XCTAssertLessThanOrEqual(bs.first!.pfn, start)
-            XCTAssertGreaterThan(bs.first!.pfn + bs.first!.pages, start)
-            XCTAssertGreaterThanOrEqual(bs.last!.pfn + bs.last!.pages, start + count)
+            let s = Pfn(start)
+            let bs = m.pageBlockStates(startPfn: s, count: count)
+            XCTAssertLessThanOrEqual(bs.first!.pfn, s)
+            XCTAssertGreaterThan(bs.first!.pfn + bs.first!.pages, s)
+            XCTAssertGreaterThanOrEqual(bs.last!.pfn + bs.last!.pages, s + count)
             for (a, b) in zip(bs, bs.dropFirst()) { XCTAssertEqual(a.pfn + a.pages, b.pfn, "blocks are contiguous") }
-            for b in bs { XCTAssertEqual(b.pfn & (b.pages - 1), 0, "naturally aligned") }
+            for b in bs { XCTAssertTrue(b.pfn.isAligned(order: b.order), "naturally aligned") }
         }
-        XCTAssertEqual(m.pageBlockStates(startPfn: 10, count: 0), [])
+        XCTAssertEqual(m.pageBlockStates(startPfn: Pfn(10), count: 0), [])
         // Allocations read back as their owners see them.
         for h in hs.prefix(500) where m.isLive(h) {
             let i = try! m.allocationInfo(h)
-            let b = m.pageBlockStates(startPfn: i.pfn + (1 << i.order) - 1, count: 1)
+            let b = m.pageBlockStates(startPfn: Pfn(i.pfn) + (1 << i.order) - 1, count: 1)
             XCTAssertEqual(b.count, 1)
-            XCTAssertEqual(b[0].pfn, i.pfn)
+            XCTAssertEqual(b[0].pfn, Pfn(i.pfn))
             XCTAssertEqual(b[0].order, i.order)
             XCTAssertEqual(b[0].state, .allocated(i.kind))
             XCTAssertEqual(b[0].migratetype, i.kind.migratetype)

@@ -13,7 +13,7 @@ final class BuddyTests: XCTestCase {
         // Boot frees blocks lowest first onto the list head, so the highest block is taken first.
         let headBefore = m.freeListPfns(zone: ZoneID(0), order: 10, mt: .movable).first!
         let o = try m.allocate(AllocRequest(order: 0, kind: .anon, gfp: .atomic))
-        XCTAssertEqual(o.pfn, headBefore)
+        XCTAssertEqual(o.pfn, headBefore.rawValue)
         for order in 0..<10 {
             XCTAssertEqual(m.freeListPfns(zone: ZoneID(0), order: order, mt: .movable), [headBefore + (1 << order)], "order \(order)")
         }

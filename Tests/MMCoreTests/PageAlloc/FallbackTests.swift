@@ -12,8 +12,8 @@ final class FallbackTests: XCTestCase {
         // pageblock moved to UNMOVABLE (all of it was free) and the block covering two pageblocks claimed.
         XCTAssertEqual(m.counters.extfragEvents, before + 1)
         XCTAssertEqual(m.counters.extfragFragmenting, 0)   // found order 10 >= pageblock order
-        XCTAssertEqual(m.migratetype(ofPageblockAt: o.pfn), .unmovable)
-        XCTAssertEqual(m.migratetype(ofPageblockAt: o.pfn + 512), .unmovable)
+        XCTAssertEqual(m.migratetype(ofPageblockAt: Pfn(o.pfn)), .unmovable)
+        XCTAssertEqual(m.migratetype(ofPageblockAt: Pfn(o.pfn) + 512), .unmovable)
         // The split halves went to the UNMOVABLE lists.
         XCTAssertEqual(m.freeListLength(zone: ZoneID(0), order: 9, mt: .unmovable), 1)
         XCTAssertEqual(m.freeListLength(zone: ZoneID(0), order: 0, mt: .unmovable), 1)
@@ -43,7 +43,7 @@ final class FallbackTests: XCTestCase {
         XCTAssertEqual(m.counters.extfragEvents, events + 1)
         XCTAssertEqual(m.counters.extfragFragmenting, 1)
         XCTAssertEqual(m.counters.extfragChangeOwnership, 0)
-        XCTAssertEqual(m.migratetype(ofPageblockAt: o.pfn), .movable)
+        XCTAssertEqual(m.migratetype(ofPageblockAt: Pfn(o.pfn)), .movable)
         assertConsistent(m)
     }
 
@@ -53,7 +53,7 @@ final class FallbackTests: XCTestCase {
                                           sysctl: SysctlSettings(minFreeKbytes: 128)))
         let o = try m.allocate(AllocRequest(order: 0, kind: .slab, gfp: .atomic))
         XCTAssertTrue(o.succeeded)
-        XCTAssertEqual(m.migratetype(ofPageblockAt: o.pfn), .reclaimable)
+        XCTAssertEqual(m.migratetype(ofPageblockAt: Pfn(o.pfn)), .reclaimable)
         XCTAssertEqual(m.counters.extfragChangeOwnership, 1)
         assertConsistent(m)
     }
@@ -79,7 +79,7 @@ final class FallbackTests: XCTestCase {
         XCTAssertTrue(m.mobilityGroupingDisabled)
         let o = try m.allocate(AllocRequest(order: 0, kind: .anon, gfp: .atomic))
         XCTAssertTrue(o.succeeded)
-        XCTAssertEqual(m.migratetype(ofPageblockAt: o.pfn), .unmovable)
+        XCTAssertEqual(m.migratetype(ofPageblockAt: Pfn(o.pfn)), .unmovable)
         assertConsistent(m)
     }
 }

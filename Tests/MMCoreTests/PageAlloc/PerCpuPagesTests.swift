@@ -38,12 +38,12 @@ final class PerCpuPagesTests: XCTestCase {
         XCTAssertEqual(m.nrFreePages(zone: z), freeBefore - batch)
         XCTAssertEqual(m.pageset(zone: z).count, batch - 1)
         XCTAssertEqual(m.pcpListPfns(zone: z, mt: .movable).count, batch - 1)
-        XCTAssertEqual(m.pcpListPfns(zone: z, mt: .movable).first, a.pfn + 1, "the batch keeps free-list order")
+        XCTAssertEqual(m.pcpListPfns(zone: z, mt: .movable).first, Pfn(a.pfn) + 1, "the batch keeps free-list order")
         assertConsistent(m)
         try m.free(a.handle!)
         // The freed page waits at the head of the list; NR_FREE_PAGES does not see it.
         XCTAssertEqual(m.nrFreePages(zone: z), freeBefore - batch)
-        XCTAssertEqual(m.pcpListPfns(zone: z, mt: .movable).first, a.pfn)
+        XCTAssertEqual(m.pcpListPfns(zone: z, mt: .movable).first, Pfn(a.pfn))
         let again = try m.allocate(AllocRequest(order: 0, kind: .anon))
         XCTAssertEqual(again.pfn, a.pfn, "a hot page is reused first")
         try m.free(again.handle!)
@@ -59,11 +59,11 @@ final class PerCpuPagesTests: XCTestCase {
         let m = makeMachine(.x86_64, mib: 1024)
         let z = m.zoneId(.dma32)
         let (high, batch) = (m.pageset(zone: z).high, m.pageset(zone: z).batch)
-        var hs: [PageHandle] = [], pfns: [Int] = []
+        var hs: [PageHandle] = [], pfns: [Pfn] = []
         for _ in 0..<(high + batch) {
             let o = try m.allocate(AllocRequest(order: 0, kind: .kernel))
             hs.append(o.handle!)
-            pfns.append(o.pfn)
+            pfns.append(Pfn(o.pfn))
         }
         let freeAfterAlloc = m.nrFreePages(zone: z)
         let countAfterAlloc = m.pageset(zone: z).count
@@ -95,15 +95,15 @@ final class PerCpuPagesTests: XCTestCase {
         let a = try m.allocate(AllocRequest(order: 0, kind: .kernel))
         let b = try m.allocate(AllocRequest(order: 0, kind: .kernel))
         // The unmovable allocations stole a pageblock: their pages go back to the UNMOVABLE list.
-        XCTAssertEqual(m.migratetype(ofPageblockAt: a.pfn), .unmovable)
+        XCTAssertEqual(m.migratetype(ofPageblockAt: Pfn(a.pfn)), .unmovable)
         try m.free(a.handle!)
         // What reclaim does with a page it dropped: the owner is gone, the frame is freed cold.
         m.handles.release(slot: m.handles.slot(of: b.handle!))
-        m.pages.nextOrOwner[b.pfn] = NONE
-        m.releaseFrame(pfn: b.pfn, zone: z, cold: true)
+        m.pages.nextOrOwner[Pfn(b.pfn)] = NONE
+        m.releaseFrame(pfn: Pfn(b.pfn), zone: z, cold: true)
         let list = m.pcpListPfns(zone: z, mt: .unmovable)
-        XCTAssertEqual(list.first, a.pfn, "hot free at the head")
-        XCTAssertEqual(list.last, b.pfn, "cold free at the tail")
+        XCTAssertEqual(list.first, Pfn(a.pfn), "hot free at the head")
+        XCTAssertEqual(list.last, Pfn(b.pfn), "cold free at the tail")
         assertConsistent(m)
     }
 }

@@ -20,7 +20,7 @@ final class PageCacheTests: XCTestCase {
 
     /// Writeback completes: the page is clean.
     private func clean(_ m: Machine, _ h: PageHandle) {
-        let pfn = Int(m.handles.pfn[m.handles.resolve(h)!])
+        let pfn = Pfn(link: m.handles.pfn[m.handles.resolve(h)!])
         m.pages.state[pfn] &= ~PageState.dirty
         m.zoneCounters.dirty[m.zoneId(ofPfn: pfn)] &-= 1
     }

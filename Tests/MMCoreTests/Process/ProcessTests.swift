@@ -53,7 +53,7 @@ final class ProcessTests: XCTestCase {
         for h in p.pageTables.dropFirst() {
             let info = try m.allocationInfo(h)
             XCTAssertEqual(m.zones[info.zone].type, .highmem)
-            XCTAssertEqual(m.migratetype(ofPageblockAt: info.pfn), .unmovable)
+            XCTAssertEqual(m.migratetype(ofPageblockAt: Pfn(info.pfn)), .unmovable)
         }
         m.exitProcess(p)
         assertConsistent(m)

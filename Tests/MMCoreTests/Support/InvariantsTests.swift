@@ -46,7 +46,7 @@ final class InvariantsTests: XCTestCase {
         var slot = 0
         try expectCaught("does not point back", { m in
             let h = m.handles(ofTag: "a")[0]
-            let pfn = try m.allocationInfo(h).pfn
+            let pfn = Pfn(try m.allocationInfo(h).pfn)
             slot = Int(m.pages.nextOrOwner[pfn])
             saved = m.handles.pfn[slot]
             m.handles.pfn[slot] = saved &+ 1
@@ -54,12 +54,12 @@ final class InvariantsTests: XCTestCase {
     }
 
     func testTailWhereAHeadWasExpected() throws {
-        var pfn = 0
+        var pfn = Pfn(0)
         var saved: UInt8 = 0
         try expectCaught("overlap", { m in
             // The second page of an order-2 kernel block made to look like a head.
             let h = m.handles(ofTag: "k")[0]
-            pfn = try m.allocationInfo(h).pfn + 1
+            pfn = Pfn(try m.allocationInfo(h).pfn) + 1
             saved = m.pages.state[pfn]
             m.pages.state[pfn] = m.pages.state[pfn - 1]
         }, repair: { m in m.pages.state[pfn] = saved })
