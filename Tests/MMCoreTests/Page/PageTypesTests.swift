@@ -30,6 +30,24 @@ struct PageTypesTests {
         }
     }
 
+    /// A pfn's buddy arithmetic is the kernel's integer arithmetic, named.
+    @Test func pfnArithmetic() {
+        let p = Pfn(0x1234)
+        #expect(p.buddy(order: 2) == Pfn(0x1230))
+        #expect(p.buddy(order: 2).buddy(order: 2) == p)
+        #expect(Pfn(0x1230).merged(withBuddy: Pfn(0x1234)) == Pfn(0x1230))
+        #expect(p.isAligned(order: 2) && !p.isAligned(order: 3))
+        #expect(p.alignedDown(order: 9) == Pfn(0x1200))
+        #expect(p.alignedDown(pages: 512) == Pfn(0x1200))
+        #expect(p.blockIndex(order: 9) == 0x1234 >> 9)
+        #expect(Pfn(blockIndex: 9, order: 9) == Pfn(9 << 9))
+        #expect(p + 12 - 12 == p && (p + 12) - p == 12 && (p &+ 3) &- p == 3)
+        #expect(Array(Pfn(4)..<Pfn(7)) == [Pfn(4), Pfn(5), Pfn(6)])
+        #expect(Array(stride(from: Pfn(0), to: Pfn(1536), by: 512)) == [Pfn(0), Pfn(512), Pfn(1024)])
+        #expect(Pfn(link: p.link) == p && Pfn(entry: p.entry) == p)
+        #expect("\(p)" == "4660")
+    }
+
     @Test func kindNamesRoundTrip() {
         for k in AllocKind.allCases { #expect(AllocKind(name: k.name) == k) }
         #expect(AllocKind(name: "huge") == nil)
