@@ -218,6 +218,9 @@ if enabled("compact") || args.contains("compact-sparse") {
     }
     let n80 = chunks.count
     while !full { chunks.append(chunk()) }
+    if ProcessInfo.processInfo.environment["MM_BENCH_SPARSE_LAYOUT"] == "pfn" {
+        chunks.sort { try! m.pfn(of: $0[0]) < m.pfn(of: $1[0]) }
+    }
     for c in stride(from: n80 - 1, through: 0, by: -2) {
         for (i, h) in chunks[c].enumerated() where i % 8 != 0 { try! m.free(h) }
     }

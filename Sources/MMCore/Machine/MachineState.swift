@@ -120,6 +120,36 @@ private struct ImageBuilder {
         a.withBuffer { b in add(name, elementBytes: MemoryLayout<T>.size, count: n, UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(b)[0..<(n * MemoryLayout<T>.size)])) }
     }
 
+    /// The first `count` elements of one of two interleaved arrays, as the section a separate array of
+    /// them makes (the same extents, built a chunk at a time, so no copy of the whole array is made).
+    mutating func raw<T: FixedWidthInteger>(_ name: String, _ a: InterleavedLane<T>, count: Int) {
+        precondition(count <= a.count)
+        let size = MemoryLayout<T>.size
+        let perChunk = extentChunk / size
+        var extents: [MachineStateImage.Extent] = []
+        var run: [UInt8] = []
+        var runStart = -1
+        var chunk = [T](repeating: 0, count: perChunk)
+        var i = 0
+        while i < count {
+            let n = min(perChunk, count - i)
+            var zero = true
+            for k in 0..<n {
+                chunk[k] = a[i + k]
+                if chunk[k] != 0 { zero = false }
+            }
+            if zero {
+                if runStart >= 0 { extents.append(.init(offset: runStart, bytes: run)); run = []; runStart = -1 }
+            } else {
+                if runStart < 0 { runStart = i * size }
+                chunk.withUnsafeBytes { run.append(contentsOf: $0[0..<(n * size)]) }
+            }
+            i += n
+        }
+        if runStart >= 0 { extents.append(.init(offset: runStart, bytes: run)) }
+        sections.append(.init(name: name, elementBytes: size, count: count, extents: extents))
+    }
+
     mutating func array<T: FixedWidthInteger>(_ name: String, _ a: [T]) {
         a.withUnsafeBytes { add(name, elementBytes: MemoryLayout<T>.size, count: a.count, $0) }
     }
@@ -169,6 +199,34 @@ private struct ImageReader {
 
     /// Writes a section into the first `count` elements of a raw array (all by default), zeroing what the
     /// section leaves out (a chunk already zero is not written, so untouched memory stays untouched).
+    /// Writes a section into the first `count` elements of one of two interleaved arrays, zeroing what
+    /// the section leaves out (an element already zero is not written).
+    func raw<T: FixedWidthInteger>(_ name: String, into a: InterleavedLane<T>, count: Int) throws(MMError) {
+        let size = MemoryLayout<T>.size
+        let s = try section(name, elementBytes: size, count: count)
+        var at = 0
+        func zero(to end: Int) {
+            while at < end {
+                if a[at] != 0 { a[at] = 0 }
+                at += 1
+            }
+        }
+        for e in s.extents {
+            // Extents start at a multiple of `extentChunk` bytes and cover whole elements.
+            guard e.offset % size == 0, e.bytes.count % size == 0 else {
+                throw ImageReader.bad(name, "has an extent that splits an element")
+            }
+            zero(to: e.offset / size)
+            e.bytes.withUnsafeBytes { src in
+                for k in 0..<(src.count / size) {
+                    a[at + k] = src.loadUnaligned(fromByteOffset: k * size, as: T.self)
+                }
+            }
+            at += e.bytes.count / size
+        }
+        zero(to: count)
+    }
+
     func raw<T: FixedWidthInteger>(_ name: String, into a: RawArray<T>, count: Int? = nil) throws(MMError) {
         let n = count ?? a.count
         let s = try section(name, elementBytes: MemoryLayout<T>.size, count: n)

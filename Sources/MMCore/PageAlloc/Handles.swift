@@ -37,8 +37,10 @@ struct HandleTable {
     let pfn: RawArray<UInt32>
     /// Generation of the slot (1...maxGeneration, 0 for a slot never issued); part of the external handle.
     let generation: RawArray<UInt32>
-    let lruNext: RawArray<UInt32>
-    let lruPrev: RawArray<UInt32>
+    /// A slot's LRU links (or, for a free slot, the next free slot in `lruNext`): interleaved, since
+    /// `list_del` and `list_add` read or write both of one slot, so they cost one cache miss, not two.
+    let lruNext: InterleavedLane<UInt32>
+    let lruPrev: InterleavedLane<UInt32>
     // Exclusivity: a HandleTable belongs to one Machine, used by one thread at a time, and no method
     // keeps an access to these scalars open across a call.
     /// Slots ever used: slots at or above this index were never issued.
@@ -64,15 +66,17 @@ struct HandleTable {
         maxGeneration = UInt32(Swift.min(UInt64(UInt32.max), (1 << (53 - slotBits)) - 1))
         pfn = RawArray(zeroed: capacity, arena: arena, lazy: true)
         generation = RawArray(zeroed: capacity, arena: arena, lazy: true)
-        lruNext = RawArray(zeroed: capacity, arena: arena, lazy: true)
-        lruPrev = RawArray(zeroed: capacity, arena: arena, lazy: true)
+        (lruNext, lruPrev) = InterleavedLane.pair(count: capacity, arena: arena, lazy: true)
         slotLimit = capacity
     }
 
     /// Slots that may hold a live allocation (those ever issued).
     var capacity: Int { used }
     /// Bytes the OS maps for the slots ever used: the granules of the four arrays that hold them (the
-    /// untouched rest of the mapping costs nothing).
+    /// untouched rest of the mapping costs nothing). The two interleaved link arrays are mapped in
+    /// granules of the size each would have alone, so they never map more than two separate arrays:
+    /// four times one array's granules is exact at a granule boundary (where `slotLimit` moves) and an
+    /// upper bound between.
     var byteCount: Int { bytes(slots: used) }
 
     /// Bytes the table holds once `slots` slots have been issued.
@@ -160,14 +164,15 @@ struct HandleTable {
     @inline(__always)
     mutating func release(slot s: Int) {
         pfn[s] = NONE
-        lruPrev[s] = NONE
         live &-= 1
         if _slowPath(generation[s] == maxGeneration) {
             lruNext[s] = NONE
+            lruPrev[s] = NONE
             retired &+= 1
             return
         }
         lruNext[s] = freeHead
+        lruPrev[s] = NONE
         freeHead = UInt32(truncatingIfNeeded: s)
     }
 }

@@ -252,7 +252,7 @@ extension Machine {
         while count > 0 {
             var li: Int
             repeat {
-                batchFree += 1
+                batchFree &+= 1
                 mt = Migratetype(rawValue: mt.rawValue &+ 1)
                 if mt.rawValue == Migratetype.pcpTypes { mt = .unmovable }
                 li = pcp.list(zone: z, mt: mt)
@@ -260,8 +260,8 @@ extension Machine {
             repeat {
                 let (pfn, pmt) = pcpDelTail(zone: z, list: mt)
                 free(pfn, pmt)
-                count -= 1
-                batchFree -= 1
+                count &-= 1
+                batchFree &-= 1
             } while count > 0 && batchFree > 0 && pcp.heads[li] != NONE
         }
     }

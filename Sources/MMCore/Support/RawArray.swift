@@ -87,6 +87,46 @@ struct RawArray<Element: FixedWidthInteger> {
     }
 }
 
+/// One of two arrays of plain integers stored interleaved, element `i` of the first beside element `i`
+/// of the second, in memory MMCore owns: for a pair of words that are read and written together for
+/// the same index (a list entry's next and prev links), so the pair costs one cache miss, not two.
+///
+/// Safety: as `RawArray`'s. `count` is fixed at init and every subscript asserts `0 <= i < count` in
+/// debug builds; the pointer (lane 0 or 1 of storage for `2 * count` elements, which the arena keeps)
+/// never escapes this type.
+struct InterleavedLane<Element: FixedWidthInteger> {
+    private let base: UnsafeMutablePointer<Element>
+    let count: Int
+
+    private init(base: UnsafeMutablePointer<Element>, count: Int) {
+        self.base = base
+        self.count = count
+    }
+
+    /// Two zero-filled arrays of `count` elements, interleaved, owned by `arena`. `lazy` as for
+    /// `RawArray`; the storage is mapped in the granules each array would have alone, so the pair
+    /// never maps more than two separate arrays would.
+    static func pair(count: Int, arena: RawArena, lazy: Bool = false) -> (InterleavedLane, InterleavedLane) {
+        precondition(count >= 0)
+        let laneBytes = Swift.max(1, count) &* MemoryLayout<Element>.stride
+        let storage = RawStorage(bytes: 2 &* laneBytes, lazy: lazy, granuleBytes: laneBytes)
+        arena.keep(storage)
+        let base = storage.raw.bindMemory(to: Element.self, capacity: 2 &* Swift.max(1, count))
+        return (InterleavedLane(base: base, count: count), InterleavedLane(base: base + 1, count: count))
+    }
+
+    subscript(i: Int) -> Element {
+        @inline(__always) get {
+            assert(i >= 0 && i < count, "InterleavedLane index \(i) out of range 0..<\(count)")
+            return base[i &* 2]
+        }
+        @inline(__always) nonmutating set {
+            assert(i >= 0 && i < count, "InterleavedLane index \(i) out of range 0..<\(count)")
+            base[i &* 2] = newValue
+        }
+    }
+}
+
 /// Owns the memory of a machine's `RawArray`s and frees all of it when the machine goes.
 final class RawArena {
     private var storages: [RawStorage] = []
@@ -108,12 +148,14 @@ final class RawStorage {
     /// resident), a base page for smaller storage (too small for a huge page).
     static func granule(lazyBytes bytes: Int) -> Int { bytes >= hugePageBytes ? hugePageBytes : basePageBytes }
 
-    init(bytes: Int, lazy: Bool = false) {
+    /// `granuleBytes`: the size that chooses the granule, when it is not `bytes` (interleaved arrays map
+    /// in the granules each of them would have alone; see `InterleavedLane`).
+    init(bytes: Int, lazy: Bool = false, granuleBytes: Int? = nil) {
         #if os(Linux)
         if bytes >= RawStorage.hugePageBytes || lazy {
             // Round up to whole granules (huge pages, so the kernel can back all of it with THP).
-            let huge = bytes >= RawStorage.hugePageBytes
-            let g = RawStorage.granule(lazyBytes: bytes)
+            let huge = (granuleBytes ?? bytes) >= RawStorage.hugePageBytes
+            let g = RawStorage.granule(lazyBytes: granuleBytes ?? bytes)
             let len = (bytes + g - 1) / g * g
             let p = mmap(nil, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
             guard let p, p != MAP_FAILED else { fatalError("out of memory mapping \(len) bytes") }
