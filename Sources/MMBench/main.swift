@@ -218,6 +218,13 @@ if enabled("compact") || args.contains("compact-sparse") {
     }
     let n80 = chunks.count
     while !full { chunks.append(chunk()) }
+    // MM_BENCH_SPARSE_LAYOUT=pfn: the chunks take their roles by physical position (lowest pfn first), as
+    // the yardstick's do. Its fresh zone links blocks lowest pfn first and so allocates bottom-up; 2.6.35
+    // frees boot memory onto the heads of the free lists (free_all_bootmem -> __free_pages ->
+    // __free_one_page's list_add), so a fresh zone here allocates top-down and, in allocation order, the
+    // chunks lie in the mirror image: the sparse filler chunks at the bottom, where the migration
+    // scanner starts. Sorted, both programs compact the same pattern (but for the boot memory reserved
+    // at the bottom of this zone and where the one partial chunk lies). The default keeps allocation order.
     if ProcessInfo.processInfo.environment["MM_BENCH_SPARSE_LAYOUT"] == "pfn" {
         chunks.sort { try! m.pfn(of: $0[0]) < m.pfn(of: $1[0]) }
     }

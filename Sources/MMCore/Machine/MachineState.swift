@@ -314,8 +314,8 @@ extension Machine {
     private func exportPages(into w: inout ImageBuilder) {
         w.raw("pages.state", pages.state.raw)
         w.raw("pages.order", pages.order.raw)
-        w.raw("pages.a", pages.nextOrOwner.raw)
-        w.raw("pages.b", pages.prevOrContent.raw)
+        w.raw("pages.a", pages.nextOrOwner.raw, count: pages.count)
+        w.raw("pages.b", pages.prevOrContent.raw, count: pages.count)
         w.raw("pageblock.flags", pageblockFlags)
     }
 
@@ -652,8 +652,8 @@ extension Machine {
     private func restorePagesAndFreeArea(_ r: ImageReader) throws(MMError) {
         try r.raw("pages.state", into: pages.state.raw)
         try r.raw("pages.order", into: pages.order.raw)
-        try r.raw("pages.a", into: pages.nextOrOwner.raw)
-        try r.raw("pages.b", into: pages.prevOrContent.raw)
+        try r.raw("pages.a", into: pages.nextOrOwner.raw, count: pages.count)
+        try r.raw("pages.b", into: pages.prevOrContent.raw, count: pages.count)
         try r.raw("pageblock.flags", into: pageblockFlags)
         try r.raw("free.heads", into: freeArea.heads)
         try r.raw("free.tails", into: freeArea.tails)

@@ -8,7 +8,9 @@
 /// - `nextOrOwner`, `prevOrContent` (4 bytes each): for a free head the free-list links (next, prev
 ///   pfn: `page->lru`); for an allocated head the owner's handle slot (the reverse map) and the content
 ///   word the owner wrote. Tail pages of an allocation keep their own content word in `prevOrContent`.
-///   (Snapshots name the two arrays `pages.a` and `pages.b`, as they always have.)
+///   The two are stored interleaved (`InterleavedLane`): a list unlink reads both links of one page, a
+///   migration copies both words of one page, so each costs one cache line, not two. (Snapshots name
+///   them `pages.a` and `pages.b`, two separate arrays, as they always have.)
 ///
 /// Zero means "tail page, nothing set", so a freshly `calloc`ed machine needs only its free heads written.
 struct PageArrays {
@@ -16,20 +18,21 @@ struct PageArrays {
     let order: PageColumn<UInt8>
     /// A free head's next link (pfn, `NONE` at the end); an allocated head's owner slot (`NONE`: owned by
     /// nobody, as an isolated free page or a PageReserved page).
-    let nextOrOwner: PageColumn<UInt32>
+    let nextOrOwner: PageWordColumn<UInt32>
     /// A free head's prev link (pfn, `NONE` at the start); every allocated page's content word.
-    let prevOrContent: PageColumn<UInt32>
+    let prevOrContent: PageWordColumn<UInt32>
     let count: Int
 
     init(pages: Int, arena: RawArena) {
         count = pages
         state = PageColumn(RawArray(zeroed: pages, arena: arena))
         order = PageColumn(RawArray(zeroed: pages, arena: arena))
-        nextOrOwner = PageColumn(RawArray(zeroed: pages, arena: arena))
-        prevOrContent = PageColumn(RawArray(zeroed: pages, arena: arena))
+        let (next, prev) = InterleavedLane<UInt32>.pair(count: pages, arena: arena)
+        nextOrOwner = PageWordColumn(next)
+        prevOrContent = PageWordColumn(prev)
     }
 
-    var byteCount: Int { state.byteCount + order.byteCount + nextOrOwner.byteCount + prevOrContent.byteCount }
+    var byteCount: Int { state.byteCount + order.byteCount + 2 &* count &* MemoryLayout<UInt32>.stride }
 }
 
 /// One per-page column of `PageArrays`: a `RawArray` that only a pfn indexes (`pages.state[pfn]`).
@@ -53,6 +56,21 @@ struct PageColumn<Element: FixedWidthInteger> {
     func withMutableBuffer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
         try raw.withMutableBuffer(body)
     }
+}
+
+/// One of the two interleaved per-page words of `PageArrays`: an `InterleavedLane` that only a pfn
+/// indexes (`pages.nextOrOwner[pfn]`).
+struct PageWordColumn<Element: FixedWidthInteger> {
+    let raw: InterleavedLane<Element>
+
+    init(_ raw: InterleavedLane<Element>) { self.raw = raw }
+
+    subscript(pfn: Pfn) -> Element {
+        @inline(__always) get { raw[pfn.rawValue] }
+        @inline(__always) nonmutating set { raw[pfn.rawValue] = newValue }
+    }
+
+    var count: Int { raw.count }
 }
 
 /// Sentinel for "no pfn" / "no slot" in 32-bit link fields.
