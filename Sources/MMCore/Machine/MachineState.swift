@@ -133,10 +133,14 @@ private struct ImageBuilder {
         var i = 0
         while i < count {
             let n = min(perChunk, count - i)
-            var zero = true
-            for k in 0..<n {
-                chunk[k] = a[i + k]
-                if chunk[k] != 0 { zero = false }
+            let zero = chunk.withUnsafeMutableBufferPointer { buf -> Bool in
+                var any: T = 0
+                for k in 0..<n {
+                    let v = a[i &+ k]
+                    buf[k] = v
+                    any |= v
+                }
+                return any == 0
             }
             if zero {
                 if runStart >= 0 { extents.append(.init(offset: runStart, bytes: run)); run = []; runStart = -1 }
