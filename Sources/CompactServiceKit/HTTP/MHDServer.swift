@@ -466,7 +466,9 @@ final class MHDServer: Sendable {
             }
         default: return ""
         }
-        return String(cString: buf)
+        // inet_ntop wrote a NUL-terminated address (the buffer is zeroed, so a failure reads as "").
+        let end = buf.firstIndex(of: 0) ?? buf.endIndex
+        return String(decoding: buf[..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The request's query arguments (at most 32, each key and value at most 256 bytes; more are dropped).
