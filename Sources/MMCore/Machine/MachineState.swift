@@ -892,7 +892,7 @@ extension Machine {
         try check("free.max_prev", freeArea.maxPrev, bound: n)
         let maxBad = freeArea.maxState.withBuffer { b in b.firstIndex { Int($0) > Migratetype.count } }
         if let i = maxBad { throw ImageReader.bad("free.max_state", "element \(i) is out of range") }
-        let pfnBad = handles.pfn.withBuffer { b in (0..<used).first { b[$0] != SWAPPED && !inRange(b[$0], n) } }
+        let pfnBad = (0..<used).first { handles.pfn[$0] != SWAPPED && !inRange(handles.pfn[$0], n) }
         if let i = pfnBad { throw ImageReader.bad("handles.pfn", "element \(i) is out of range (bound \(n))") }
         // (A swapped-out allocation keeps its content word and order in its links.)
         for s in 0..<used where handles.pfn[s] != SWAPPED {

@@ -34,9 +34,11 @@ public struct PageHandle: Hashable, Sendable, Comparable, CustomStringConvertibl
 /// takes a new slot only below the limit (`Machine.allocate`).
 struct HandleTable {
     /// Head pfn of the allocation (`Pfn.link`), SWAPPED while it is swapped out, or NONE for a free slot.
-    let pfn: RawArray<UInt32>
+    let pfn: InterleavedLane<UInt32>
     /// Generation of the slot (1...maxGeneration, 0 for a slot never issued); part of the external handle.
-    let generation: RawArray<UInt32>
+    /// Interleaved with `pfn`: resolving a handle reads the generation and then the pfn of one slot (every
+    /// expiry, exit and free of a workload), so the two cost one cache miss, not two.
+    let generation: InterleavedLane<UInt32>
     /// A slot's LRU links (or, for a free slot, the next free slot in `lruNext`): interleaved, since
     /// `list_del` and `list_add` read or write both of one slot, so they cost one cache miss, not two.
     let lruNext: InterleavedLane<UInt32>
@@ -64,8 +66,7 @@ struct HandleTable {
         slotBits = UInt64(Swift.max(1, 64 - UInt64(capacity - 1).leadingZeroBitCount))
         slotMask = (1 << slotBits) - 1
         maxGeneration = UInt32(Swift.min(UInt64(UInt32.max), (1 << (53 - slotBits)) - 1))
-        pfn = RawArray(zeroed: capacity, arena: arena, lazy: true)
-        generation = RawArray(zeroed: capacity, arena: arena, lazy: true)
+        (pfn, generation) = InterleavedLane.pair(count: capacity, arena: arena, lazy: true)
         (lruNext, lruPrev) = InterleavedLane.pair(count: capacity, arena: arena, lazy: true)
         slotLimit = capacity
     }
@@ -73,8 +74,9 @@ struct HandleTable {
     /// Slots that may hold a live allocation (those ever issued).
     var capacity: Int { used }
     /// Bytes the OS maps for the slots ever used: the granules of the four arrays that hold them (the
-    /// untouched rest of the mapping costs nothing). The two interleaved link arrays are mapped in
-    /// granules of the size each would have alone, so they never map more than two separate arrays:
+    /// untouched rest of the mapping costs nothing). The two interleaved pairs (pfn and generation, the
+    /// links) are mapped in granules of the size each array would have alone, so a pair never maps more
+    /// than two separate arrays:
     /// four times one array's granules is exact at a granule boundary (where `slotLimit` moves) and an
     /// upper bound between.
     var byteCount: Int { bytes(slots: used) }

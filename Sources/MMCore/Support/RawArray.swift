@@ -125,6 +125,19 @@ struct InterleavedLane<Element: FixedWidthInteger> {
             base[i &* 2] = newValue
         }
     }
+
+    /// `RawArray.granule` of a separate array of the lane's elements: the pair is mapped in those
+    /// granules (`pair`).
+    var granule: Int { RawStorage.granule(lazyBytes: Swift.max(1, count) &* MemoryLayout<Element>.stride) }
+
+    /// `RawArray.touchedBytes` of a separate lazy array of the lane's elements: what one lane accounts
+    /// for once its first `elements` elements have been written (the pair maps twice that).
+    func touchedBytes(elements: Int) -> Int {
+        let laneBytes = count &* MemoryLayout<Element>.stride
+        let b = elements &* MemoryLayout<Element>.stride
+        let g = granule
+        return Swift.min((b &+ g &- 1) / g &* g, (laneBytes &+ g &- 1) / g &* g)
+    }
 }
 
 /// Owns the memory of a machine's `RawArray`s and frees all of it when the machine goes.
