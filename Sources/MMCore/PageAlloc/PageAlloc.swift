@@ -332,6 +332,25 @@ extension Machine {
         return true
     }
 
+    /// `freeIfLive` for a caller that needs the order of what it frees (an actor's expiry, which counts
+    /// the pages): the order (0 for a swapped-out page), or nil for a dead handle, changing nothing. The
+    /// handle is resolved once (reading the order first, then freeing, resolved it twice).
+    @inline(__always)
+    func freeIfLiveOrder(_ h: PageHandle) -> Int? {
+        guard let slot = handles.resolveIssued(h) else { return nil }
+        let pfn = handles.pfn[slot]
+        if _slowPath(pfn >= SWAPPED) {
+            if pfn == NONE { return nil }
+            bumpGeneration()
+            freeAllocation(slot: slot)
+            return 0
+        }
+        let order = Int(pages.order[Pfn(link: pfn)] & PageOrderByte.orderMask)
+        bumpGeneration()
+        freeAllocationInline(slot: slot, pfn: Pfn(link: pfn))
+        return order
+    }
+
     /// `freeAllocation` with its commonest case inline, for a slot whose allocation is in memory at `pfn`
     /// (not swapped): an order-0 page without buffer heads, not isolated. The same steps in the same
     /// order; anything else goes to `freeAllocation`.
@@ -438,15 +457,6 @@ extension Machine {
 
     /// Whether the handle names a live allocation.
     public func isLive(_ h: PageHandle) -> Bool { handles.resolve(h) != nil }
-
-    /// The order of a live allocation (0 while it is swapped out, as `allocationInfo` gives it), or nil
-    /// if the handle names none.
-    func liveOrder(_ h: PageHandle) -> Int? {
-        guard let slot = handles.resolve(h) else { return nil }
-        let pfn = handles.pfn[slot]
-        if pfn == SWAPPED { return 0 }
-        return Int(pages.order[Pfn(link: pfn)] & PageOrderByte.orderMask)
-    }
 
     /// Describes a live allocation.
     /// pfn and zone are -1 while the allocation is swapped out.

@@ -602,10 +602,7 @@ extension Machine {
                 // the stall's end, so a stalled actor does not make up the allocations it missed.
                 run.queue.push(Swift.max(t &+ Swift.max(1, interval), clockNs), .tick(actor: a))
             case .expire(let a, let h):
-                if let order = liveOrder(h) {
-                    _ = freeIfLive(h)
-                    run.actors[a].pages -= 1 << order
-                }
+                if let order = freeIfLiveOrder(h) { run.actors[a].pages -= 1 << order }
                 run.events += 1
             case .exit(let a, let pid):
                 run.actors[a].pages -= endProcess(run, pid)
