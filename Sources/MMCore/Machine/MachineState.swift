@@ -337,8 +337,8 @@ extension Machine {
     /// Handles (the slots ever issued), their LRU links, the LRU and per-CPU lists.
     private func exportHandlesAndLists(into w: inout ImageBuilder) {
         let used = handles.used
-        w.raw("handles.pfn", handles.pfn, count: used)
-        w.raw("handles.generation", handles.generation, count: used)
+        w.raw("handles.pfn", handles.pfn.raw, count: used)
+        w.raw("handles.generation", handles.generation.raw, count: used)
         w.raw("handles.lru_next", handles.lruNext, count: used)
         w.raw("handles.lru_prev", handles.lruPrev, count: used)
         w.array("handles.counters", [Int64(used), Int64(handles.freeHead), Int64(handles.live), Int64(handles.slotLimit),
@@ -671,8 +671,8 @@ extension Machine {
     /// Handles (the `counters` checked by `restore`), their LRU links, the LRU and per-CPU lists.
     private func restoreHandlesAndLists(_ r: ImageReader, counters hc: [Int64]) throws(MMError) {
         let used = Int(hc[0])
-        try r.raw("handles.pfn", into: handles.pfn, count: used)
-        try r.raw("handles.generation", into: handles.generation, count: used)
+        try r.raw("handles.pfn", into: handles.pfn.raw, count: used)
+        try r.raw("handles.generation", into: handles.generation.raw, count: used)
         try r.raw("handles.lru_next", into: handles.lruNext, count: used)
         try r.raw("handles.lru_prev", into: handles.lruPrev, count: used)
         handles.restoreCounters(used: used, freeHead: UInt32(truncatingIfNeeded: hc[1]), live: Int(hc[2]), slotLimit: Int(hc[3]),

@@ -34,11 +34,11 @@ public struct PageHandle: Hashable, Sendable, Comparable, CustomStringConvertibl
 /// takes a new slot only below the limit (`Machine.allocate`).
 struct HandleTable {
     /// Head pfn of the allocation (`Pfn.link`), SWAPPED while it is swapped out, or NONE for a free slot.
-    let pfn: InterleavedLane<UInt32>
+    let pfn: HandleLane
     /// Generation of the slot (1...maxGeneration, 0 for a slot never issued); part of the external handle.
     /// Interleaved with `pfn`: resolving a handle reads the generation and then the pfn of one slot (every
     /// expiry, exit and free of a workload), so the two cost one cache miss, not two.
-    let generation: InterleavedLane<UInt32>
+    let generation: HandleLane
     /// A slot's LRU links (or, for a free slot, the next free slot in `lruNext`): interleaved, since
     /// `list_del` and `list_add` read or write both of one slot, so they cost one cache miss, not two.
     let lruNext: InterleavedLane<UInt32>
@@ -66,7 +66,8 @@ struct HandleTable {
         slotBits = UInt64(Swift.max(1, 64 - UInt64(capacity - 1).leadingZeroBitCount))
         slotMask = (1 << slotBits) - 1
         maxGeneration = UInt32(Swift.min(UInt64(UInt32.max), (1 << (53 - slotBits)) - 1))
-        (pfn, generation) = InterleavedLane.pair(count: capacity, arena: arena, lazy: true)
+        let (p, g) = InterleavedLane<UInt32>.pair(count: capacity, arena: arena, lazy: true)
+        (pfn, generation) = (HandleLane(p), HandleLane(g))
         (lruNext, lruPrev) = InterleavedLane.pair(count: capacity, arena: arena, lazy: true)
         slotLimit = capacity
     }
@@ -177,4 +178,21 @@ struct HandleTable {
         lruPrev[s] = NONE
         freeHead = UInt32(truncatingIfNeeded: s)
     }
+}
+
+/// One of the handle table's interleaved per-slot words (`pfn`, `generation`), addressed in bytes
+/// (`InterleavedLane.loadByteAddressed`: no instruction of its own for the index on the order-0 path).
+struct HandleLane {
+    let raw: InterleavedLane<UInt32>
+
+    init(_ raw: InterleavedLane<UInt32>) { self.raw = raw }
+
+    subscript(slot: Int) -> UInt32 {
+        @inline(__always) get { raw.loadByteAddressed(slot) }
+        @inline(__always) nonmutating set { raw.storeByteAddressed(slot, newValue) }
+    }
+
+    var count: Int { raw.count }
+    var granule: Int { raw.granule }
+    func touchedBytes(elements: Int) -> Int { raw.touchedBytes(elements: elements) }
 }
