@@ -260,33 +260,27 @@ private struct EventHeap {
         guard let top = heap.first else { return nil }
         let last = heap.removeLast()
         if !heap.isEmpty {
+            // Sift the hole down through unchecked storage (the hot loop of a long workload). Floyd's
+            // bottom-up pop (the hole to a leaf, then `last` sifted up) was tried: with the branchless
+            // comparison it took more instructions and more cache misses than this.
             heap.withUnsafeMutableBufferPointer { h in
-                let leaf = EventHeap.holeToLeaf(h)
-                EventHeap.siftUp(h, last, from: leaf)
+                var i = 0
+                let n = h.count
+                while true {
+                    let c = 4 &* i &+ 1
+                    if c >= n { break }
+                    var m = c
+                    var k = c &+ 1
+                    let end = Swift.min(c &+ 4, n)
+                    while k < end { if h[k].before(h[m]) { m = k }; k &+= 1 }
+                    if !h[m].before(last) { break }
+                    h[i] = h[m]
+                    i = m
+                }
+                h[i] = last
             }
         }
         return top
-    }
-
-    /// Moves the hole at the root down to a leaf, each level taking the least of its children (Floyd's
-    /// bottom-up pop): the entry that fills the hole, the last one, is usually among the latest and goes
-    /// back near the bottom, so not comparing it on the way down saves a comparison a level. Every key
-    /// (time, sequence) is distinct, so the heap and the order of pops are those of the classic sift.
-    /// Unchecked storage: the hot loop of a long workload.
-    @inline(__always)
-    private static func holeToLeaf(_ h: UnsafeMutableBufferPointer<Entry>) -> Int {
-        var i = 0
-        let n = h.count
-        while true {
-            let c = 4 &* i &+ 1
-            if c >= n { return i }
-            var m = c
-            var k = c &+ 1
-            let end = Swift.min(c &+ 4, n)
-            while k < end { if h[k].before(h[m]) { m = k }; k &+= 1 }
-            h[i] = h[m]
-            i = m
-        }
     }
 
     /// Puts `e` into the hole at `i`, moving it up past the parents that come after it.
