@@ -23,6 +23,15 @@ public struct ActorAlloc: Sendable, Equatable {
     /// A process instead of an allocation: forked with its kernel memory and anonymous pages, all freed
     /// at exit (after `lifetimeMs`, or when the actor stops). `kind` and `order` are then unused.
     public var process: ProcessSpec?
+    /// The bytes of demand one event of this entry stands for; nil: an event is one allocation of `order`,
+    /// whatever the page size. With a unit, an allocation is made each time the events' bytes reach a page
+    /// (of `order`) not yet allocated: a workload's heap, slab objects and files are bytes, and take 16 times
+    /// fewer pages of 64 KiB than of 4 KiB (`WorkloadRun.allocationsForEvent`).
+    public var unitBytes: Int?
+    /// Page cache only, with `unitBytes`: the events walk through files of these sizes one after another,
+    /// each file starting on a page of its own (a file's pages are the indices of its own mapping), so a
+    /// file's last page is partly empty, and more so the larger the page.
+    public var fileSizes: FileSizes?
     public init(kind: AllocKind, order: Int = 0, weight: Double = 1, lifetimeMs: Double? = nil) {
         self.kind = kind; self.order = order; self.weight = weight; self.lifetimeMs = lifetimeMs
     }

@@ -51,6 +51,12 @@ public final class WorkloadRun {
         var reclaimedSeen = 0
         var cumulative: [Double]
         var rng: SeededRandom
+        /// Per mix entry with a unit (`ActorAlloc.unitBytes`): the bytes counted towards the next page, or
+        /// for a stream of files the offset reached in the current file, and that file's size.
+        var carry: [Int]
+        var fileSize: [Int]
+        /// The file sizes' own stream, so that entries without them draw exactly as before.
+        var fileRng: SeededRandom
     }
 
     /// A step that takes many events (a fill, a run, a series of attempts), with its own progress.
@@ -489,8 +495,11 @@ extension Machine {
         for m in spec.mix { acc += m.weight; cum.append(acc) }
         let idx = run.actors.count
         guard let owner = registerPageOwner() else { throw .stateLimit(bytes: lastRefusedBytes) }
-        run.actors.append(WorkloadRun.ActorState(spec: spec, owner: owner, cumulative: cum,
-                                                 rng: SeededRandom(seed: run.definition.seed ^ UInt64(idx + 1) &* 0x9E37)))
+        let seed = run.definition.seed ^ UInt64(idx + 1) &* 0x9E37
+        run.actors.append(WorkloadRun.ActorState(spec: spec, owner: owner, cumulative: cum, rng: SeededRandom(seed: seed),
+                                                 carry: Array(repeating: 0, count: spec.mix.count),
+                                                 fileSize: Array(repeating: 0, count: spec.mix.count),
+                                                 fileRng: SeededRandom(seed: seed ^ 0xF11E_5123_5A7E_0001)))
         run.queue.push(clockNs, .tick(actor: idx))
     }
 
@@ -632,17 +641,45 @@ extension Machine {
             actorFork(run, a, spec, lifetimeMs: mix.lifetimeMs)
             return
         }
+        var n = allocationsForEvent(&run.actors[a], mixIndex, mix)
+        while n > 0 && actorAllocatePage(run, a, mix) { n -= 1 }
+    }
+
+    /// How many allocations one event of a mix entry makes: one without a unit (`ActorAlloc.unitBytes`);
+    /// with one, as many as the pages (of the entry's order) whose first byte the event's bytes reach, the
+    /// bytes being packed (heap, slab objects) or, with `fileSizes`, the next bytes of the current file.
+    /// With 4 KiB pages and a 4 KiB unit every event makes one, as without a unit.
+    private func allocationsForEvent(_ s: inout WorkloadRun.ActorState, _ i: Int, _ mix: ActorAlloc) -> Int {
+        guard let unit = mix.unitBytes else { return 1 }
+        let bytes = (1 << pageShift) << mix.order
+        guard let sizes = mix.fileSizes else {
+            s.carry[i] += unit
+            let n = s.carry[i] / bytes
+            s.carry[i] -= n * bytes
+            return n
+        }
+        if s.carry[i] >= s.fileSize[i] {
+            s.fileSize[i] = sizes.drawBytes(&s.fileRng)
+            s.carry[i] = 0
+        }
+        let start = s.carry[i], end = Swift.min(start + unit, s.fileSize[i])
+        s.carry[i] = start + unit
+        return (end + bytes - 1) / bytes - (start + bytes - 1) / bytes
+    }
+
+    /// One allocation of an actor's mix entry; false when the run must stop (a refusal of the state gate).
+    private func actorAllocatePage(_ run: WorkloadRun, _ a: Int, _ mix: ActorAlloc) -> Bool {
         let dirty = mix.kind == .file && run.actors[a].rng.unit() < mix.dirtyFraction
         let req = AllocRequest(order: mix.order, kind: mix.kind, gfp: .kernel, mlock: mix.mlock, dirty: dirty)
         // Room to remember the allocation first (a refusal stops the run: `step`).
         if mix.lifetimeMs != nil {
-            guard reserveQueueRoom(run) else { return }
+            guard reserveQueueRoom(run) else { return false }
         } else {
-            guard reserveGated(&run.actors[a].live) else { return }
+            guard reserveGated(&run.actors[a].live) else { return false }
         }
-        guard let o = try? allocate(req), let h = o.handle else { return }
+        guard let o = try? allocate(req), let h = o.handle else { return false }
         // Tagged as the actor's, so that reclaim taking it tells the actor (a refusal ends the run: `step`).
-        guard run.actors[a].owner == 0 || setPageOwner(h, owner: run.actors[a].owner) else { return }
+        guard run.actors[a].owner == 0 || setPageOwner(h, owner: run.actors[a].owner) else { return false }
         // A page written gets its buffers (write_begin); one read in gets none.
         if dirty && mix.blockSize > 0 { attachBuffers(h, count: max(1, (1 << pageShift) / mix.blockSize)) }
         run.actors[a].pages += 1 << mix.order
@@ -659,6 +696,7 @@ extension Machine {
                 run.actors[a].prunedAt = run.actors[a].live.count
             }
         }
+        return true
     }
 
     /// An actor forks a process; it exits after an exponentially distributed lifetime of mean

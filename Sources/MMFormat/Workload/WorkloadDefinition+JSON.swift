@@ -202,7 +202,8 @@ extension WorkloadDefinition {
         var mix: [ActorAlloc] = []
         for (i, m) in mixJ.enumerated() {
             let mr = try JSONObjectReader(m, path: r.field("mix").index(i))
-            try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size", "process"])
+            try mr.rejectUnknown(["kind", "order", "weight", "lifetime_ms", "dirty_fraction", "mlock", "block_size", "process", "unit_kib",
+                                  "file_sizes"])
             var process: ProcessSpec?
             if let pr = try mr.object("process") {
                 try pr.rejectUnknown(["anon_kib", "vmas"])
@@ -218,6 +219,7 @@ extension WorkloadDefinition {
             a.mlock = try mr.bool("mlock") ?? false
             a.blockSize = process == nil ? try blockSize(mr, kind: a.kind, order: a.order) : 0
             a.process = process
+            try parseActorUnit(mr, into: &a)
             mix.append(a)
         }
         guard mix.contains(where: { $0.weight > 0 }) else {
@@ -225,6 +227,26 @@ extension WorkloadDefinition {
         }
         return .startActor(ActorSpec(name: name, ratePerMs: try r.double("rate_per_ms", in: 0.001...1e6) ?? 10, mix: mix,
                                      maxFraction: try r.double("max_fraction", in: 0...1) ?? 1))
+    }
+
+    /// A mix entry's `unit_kib` (the bytes an event stands for) and `file_sizes` (page cache read as whole
+    /// files of those sizes): neither for a process, `file_sizes` only for order-0 page cache with a unit.
+    private static func parseActorUnit(_ mr: JSONObjectReader, into a: inout ActorAlloc) throws(MMError) {
+        if let kib = try mr.int("unit_kib", in: 1...(1 << 20)) {
+            guard a.process == nil else {
+                throw .invalidConfig(field: mr.field("unit_kib"), value: String(kib), reason: "a process entry takes no unit")
+            }
+            a.unitBytes = kib << 10
+        }
+        guard let name = try mr.string("file_sizes") else { return }
+        guard let sizes = FileSizes(rawValue: name) else {
+            throw .invalidConfig(field: mr.field("file_sizes"), value: name,
+                                 reason: "unknown file sizes (\(FileSizes.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard a.process == nil && a.kind == .file && a.order == 0 && a.unitBytes != nil else {
+            throw .invalidConfig(field: mr.field("file_sizes"), value: name, reason: "is for order-0 page cache (kind file) with a unit_kib")
+        }
+        a.fileSizes = sizes
     }
 
     /// A `high_alloc` step: the high-order allocation test (order, total, increments, pacing, flags).

@@ -38,6 +38,15 @@ import MMCore
         #expect(field(#"{"steps":[{"sysctl":{"name":"extfrag_threshold","value":1001}}]}"#) == "steps[0].sysctl.value")
         #expect(field(#"{"steps":[{"free":{"tag":"a","pattern":"sometimes"}}]}"#) == "steps[0].free.pattern")
         #expect(field(#"{"seed":-1,"steps":[]}"#) == "seed")
+        // A unit is bytes of demand (not for a process); file sizes only for order-0 page cache with a unit.
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","mix":[{"kind":"anon","unit_kib":0}]}}]}"#) == "steps[0].start_actor.mix[0].unit_kib")
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","mix":[{"process":{"anon_kib":4},"unit_kib":4}]}}]}"#) == "steps[0].start_actor.mix[0].unit_kib")
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","mix":[{"kind":"anon","unit_kib":4,"file_sizes":"linux-2.6.35"}]}}]}"#) == "steps[0].start_actor.mix[0].file_sizes")
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","mix":[{"kind":"file","file_sizes":"linux-2.6.35"}]}}]}"#) == "steps[0].start_actor.mix[0].file_sizes")
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","mix":[{"kind":"file","unit_kib":4,"file_sizes":"gcc"}]}}]}"#) == "steps[0].start_actor.mix[0].file_sizes")
+        let ok = try WorkloadDefinition(json: try JSON.parse(#"{"steps":[{"start_actor":{"name":"a","mix":[{"kind":"file","unit_kib":4,"file_sizes":"linux-2.6.35"}]}}]}"#))
+        guard case .startActor(let spec) = ok.steps[0] else { Issue.record("not an actor"); return }
+        #expect(spec.mix[0].unitBytes == 4096 && spec.mix[0].fileSizes == .linux2635)
         #expect(field(#"{"steps":[{"fill":{},"free":{}}]}"#) == "steps[0]")
         let order = WorkloadDefinition(name: "x", steps: [.highAlloc(HighAllocSpec(order: 12, total: .count(1)))])
         #expect(throws: MMError.orderOutOfRange(field: FieldPath("steps").index(0).key("high_alloc").key("order"), order: 12, max: 10)) {
