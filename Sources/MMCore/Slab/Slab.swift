@@ -134,6 +134,10 @@ struct SlabStore {
     static let countMask: UInt16 = 0x07FF
     static let cacheShift: UInt16 = 11
     static let onLru: UInt8 = 0x80
+    /// A buffer head's block lies past the end of its file (a page straddling i_size): writeback never
+    /// writes it (`__block_write_full_page` cleans such buffers instead of submitting them). Clear on old
+    /// images, whose pages were all within their files.
+    static let beyondEOF: UInt8 = 0x40
     /// Bytes of one object in the eight object arrays.
     static let objectBytes = 4 * 7 + 1
 
@@ -439,9 +443,11 @@ extension Machine {
     /// write_begin, allocated GFP_NOFS unless told otherwise). Each records the page's handle slot; the
     /// page's slot names the first and they are chained. If the page went while they were allocated (the
     /// kernel holds the page locked, so reclaim would skip it; the simulator re-checks) they are freed
-    /// again. Returns whether every buffer head could be allocated.
+    /// again. With `withinEOF` < `count` the page straddles the end of its file: the buffer heads of its
+    /// last `count - withinEOF` blocks are marked past it (`SlabStore.beyondEOF`). Returns whether every
+    /// buffer head could be allocated.
     @discardableResult
-    func attachBuffers(_ h: PageHandle, count: Int, gfp: GFPFlags = [.wait, .io]) -> Bool {
+    func attachBuffers(_ h: PageHandle, count: Int, withinEOF: Int? = nil, gfp: GFPFlags = [.wait, .io]) -> Bool {
         var first = NONE, last = NONE
         var ok = true
         for _ in 0..<count {
@@ -456,9 +462,33 @@ extension Machine {
             return false
         }
         var cur = first
-        while cur != NONE { slab.objLink[Int(cur)] = UInt32(slot); cur = slab.objNext[Int(cur)] }
+        var block = 0
+        let eof = withinEOF ?? count
+        while cur != NONE {
+            slab.objLink[Int(cur)] = UInt32(slot)
+            if block >= eof { slab.objFlags[Int(cur)] |= SlabStore.beyondEOF }
+            block += 1
+            cur = slab.objNext[Int(cur)]
+        }
         slab.bufferHeads[slot] = first == NONE ? 0 : first &+ 1
         return ok
+    }
+
+    /// The bytes writeback writes for a dirty page-cache page (`pageout` → `block_write_full_page`): the
+    /// whole page without buffer heads; with them, only its blocks within the file's size (their share
+    /// of the page: the buffer heads split it evenly).
+    func writebackBytes(slot: Int) -> Int {
+        let pageBytes = 1 << pageShift
+        var cur = slab.bufferHeads[slot]
+        guard cur != 0 else { return pageBytes }
+        cur &-= 1
+        var blocks = 0, written = 0
+        while cur != NONE {
+            blocks += 1
+            if slab.objFlags[Int(cur)] & SlabStore.beyondEOF == 0 { written += 1 }
+            cur = slab.objNext[Int(cur)]
+        }
+        return written == blocks ? pageBytes : pageBytes / blocks * written
     }
 
     /// `try_to_free_buffers`: frees a page-cache page's buffer heads as the page goes (reclaim, truncate).

@@ -299,8 +299,8 @@ extension Machine {
         }
     }
 
-    /// Buffer heads: every page-cache page's chain holds live buffer heads that name it, and every live
-    /// buffer head is on its page's chain.
+    /// Buffer heads: every page-cache page's chain holds live buffer heads that name it, every live
+    /// buffer head is on its page's chain, and those past the file's end come last.
     private func checkBufferHeadChains(_ t: SlabObjectTally, _ fail: (@autoclosure () -> String) -> Void) {
         var chained = 0
         for s in 0..<handles.capacity where slab.bufferHeads[s] != 0 {
@@ -309,10 +309,15 @@ extension Machine {
                 fail("slot \(s) has buffer heads but is not a live page-cache page"); continue
             }
             var cur = slab.bufferHeads[s] &- 1, n = 0
+            var pastEOF = false
             while cur != NONE {
                 let i = Int(cur)
                 guard i < slab.objSlab.count, slab.objSlab[i] != NONE, slab.objFlags[i] & 0x0F == UInt8(SlabCache.bufferHead.rawValue),
                       slab.objLink[i] == UInt32(s) else { fail("page slot \(s): buffer head \(i) is not a live buffer head of this page"); break }
+                // The blocks past the file's end are the page's last ones.
+                let beyond = slab.objFlags[i] & SlabStore.beyondEOF != 0
+                if pastEOF && !beyond { fail("page slot \(s): buffer head \(i) within the file follows one past its end") }
+                pastEOF = beyond
                 n += 1
                 if n > slab.objSlab.count { fail("page slot \(s): buffer head chain is cyclic"); break }
                 cur = slab.objNext[i]

@@ -204,12 +204,14 @@ extension Machine {
             case .file:
                 if s & PageState.dirty != 0 {
                     guard sc.mayWritepage, sc.gfp.contains(.fs) || sc.isKswapd else { keep.append(pfn); continue }
-                    // pageout(): start writeback; the page is clean once it completes.
+                    // pageout(): start writeback; the page is clean once it completes. It writes the
+                    // page's blocks within its file (`writebackBytes`), counted in pgpgout by the KiB.
                     pages.state[pfn] &= ~PageState.dirty
                     zoneCounters.dirty[z] &-= 1
                     ev.nrVmscanWrite &+= 1
-                    ev.pgpgout &+= UInt64(pageKB)
-                    sc.durationNs &+= costs.writePage
+                    let bytes = writebackBytes(slot: Int(pages.nextOrOwner[pfn]))
+                    ev.pgpgout &+= UInt64(bytes >> 10)
+                    sc.durationNs &+= bytes == 1 << pageShift ? costs.writePage : costs.writePage * UInt64(bytes) >> UInt64(pageShift)
                     if !sync { keep.append(pfn); continue }
                 }
                 // Slab pages freed with the buffer heads count as reclaimed (reclaimed_slab), not as stolen.

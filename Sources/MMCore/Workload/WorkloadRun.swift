@@ -641,22 +641,27 @@ extension Machine {
             actorFork(run, a, spec, lifetimeMs: mix.lifetimeMs)
             return
         }
-        var n = allocationsForEvent(&run.actors[a], mixIndex, mix)
-        while n > 0 && actorAllocatePage(run, a, mix) { n -= 1 }
+        let (n, firstPage) = allocationsForEvent(&run.actors[a], mixIndex, mix)
+        for i in 0..<n {
+            // A page of a file holds the file's bytes from its index on, up to a page of them.
+            let bytes = mix.fileSizes == nil ? nil : Swift.min(1 << pageShift, run.actors[a].fileSize[mixIndex] - ((firstPage + i) << pageShift))
+            guard actorAllocatePage(run, a, mix, fileBytes: bytes) else { return }
+        }
     }
 
     /// How many allocations one event of a mix entry makes: one without a unit (`ActorAlloc.unitBytes`);
     /// with one, as many as the pages (of the entry's order) whose first byte the event's bytes reach, the
     /// bytes being packed (heap, slab objects) or, with `fileSizes`, the next bytes of the current file.
     /// With 4 KiB pages and a 4 KiB unit every event makes one, as without a unit.
-    private func allocationsForEvent(_ s: inout WorkloadRun.ActorState, _ i: Int, _ mix: ActorAlloc) -> Int {
-        guard let unit = mix.unitBytes else { return 1 }
+    /// Returns the count and, for files, the index in the file of the first page (0 otherwise).
+    private func allocationsForEvent(_ s: inout WorkloadRun.ActorState, _ i: Int, _ mix: ActorAlloc) -> (count: Int, firstPage: Int) {
+        guard let unit = mix.unitBytes else { return (1, 0) }
         let bytes = (1 << pageShift) << mix.order
         guard let sizes = mix.fileSizes else {
             s.carry[i] += unit
             let n = s.carry[i] / bytes
             s.carry[i] -= n * bytes
-            return n
+            return (n, 0)
         }
         if s.carry[i] >= s.fileSize[i] {
             s.fileSize[i] = sizes.drawBytes(&s.fileRng)
@@ -664,11 +669,14 @@ extension Machine {
         }
         let start = s.carry[i], end = Swift.min(start + unit, s.fileSize[i])
         s.carry[i] = start + unit
-        return (end + bytes - 1) / bytes - (start + bytes - 1) / bytes
+        let first = (start + bytes - 1) / bytes
+        return ((end + bytes - 1) / bytes - first, first)
     }
 
     /// One allocation of an actor's mix entry; false when the run must stop (a refusal of the state gate).
-    private func actorAllocatePage(_ run: WorkloadRun, _ a: Int, _ mix: ActorAlloc) -> Bool {
+    /// `fileBytes`: for a page of a file, the file's bytes in it (a page written gets buffer heads for the
+    /// whole page, those past the file's end marked so: `attachBuffers`).
+    private func actorAllocatePage(_ run: WorkloadRun, _ a: Int, _ mix: ActorAlloc, fileBytes: Int?) -> Bool {
         let dirty = mix.kind == .file && run.actors[a].rng.unit() < mix.dirtyFraction
         let req = AllocRequest(order: mix.order, kind: mix.kind, gfp: .kernel, mlock: mix.mlock, dirty: dirty)
         // Room to remember the allocation first (a refusal stops the run: `step`).
@@ -681,7 +689,10 @@ extension Machine {
         // Tagged as the actor's, so that reclaim taking it tells the actor (a refusal ends the run: `step`).
         guard run.actors[a].owner == 0 || setPageOwner(h, owner: run.actors[a].owner) else { return false }
         // A page written gets its buffers (write_begin); one read in gets none.
-        if dirty && mix.blockSize > 0 { attachBuffers(h, count: max(1, (1 << pageShift) / mix.blockSize)) }
+        if dirty && mix.blockSize > 0 {
+            let count = max(1, (1 << pageShift) / mix.blockSize)
+            attachBuffers(h, count: count, withinEOF: fileBytes.map { ($0 + mix.blockSize - 1) / mix.blockSize })
+        }
         run.actors[a].pages += 1 << mix.order
         if let life = mix.lifetimeMs {
             let u = max(run.actors[a].rng.unit(), 1e-12)
