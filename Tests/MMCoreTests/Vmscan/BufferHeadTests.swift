@@ -260,6 +260,16 @@ final class WritebackBytesTests: XCTestCase {
         XCTAssertEqual(x.writebackBytes(slot: slot), 4096)
     }
 
+    /// A state image keeps which buffers lie past their file's end.
+    func testTheMarksSurviveAStateImage() throws {
+        let m = makeMachine(.ppc64, mib: 256)
+        let (tail, _) = try dirtyFilePage(m)
+        XCTAssertTrue(m.attachBuffers(tail, count: 16, withinEOF: 5))
+        let copy = try Machine(m.config, restoring: m.exportState())
+        XCTAssertEqual(copy.writebackBytes(slot: try XCTUnwrap(copy.handles.resolve(tail))), 5 * 4096)
+        assertConsistent(copy)
+    }
+
     /// The stress test's builds write whole files of the 2.6.35 tree: on ppc64 a written page holds about
     /// 113,477 blocks / 34,521 pages = 13.1 KiB of its file on average, on x86_64 a whole page.
     func testActorFilesMarkTheirLastBlocks() throws {
