@@ -19,8 +19,11 @@ public enum FileSizes: String, Sendable, Equatable, CaseIterable {
     /// Draws one file's size in bytes (a multiple of 4 KiB: only the page count a size rounds to matters
     /// for any page size of 4 KiB or a multiple), each file of the tree equally likely.
     func drawBytes(_ rng: inout SeededRandom) -> Int {
-        let table = FileSizes.cumulative[self]!
-        let x = Int(rng.next() % UInt64(table.last!.through))
+        let table: [(pages4k: Int, through: Int)]
+        switch self {
+        case .linux2635: table = FileSizes.linux2635Cumulative
+        }
+        let x = Int(rng.next() % UInt64(table[table.count - 1].through))
         var lo = 0, hi = table.count - 1
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -29,14 +32,13 @@ public enum FileSizes: String, Sendable, Equatable, CaseIterable {
         return table[lo].pages4k << 12
     }
 
-    private static let cumulative: [FileSizes: [(pages4k: Int, through: Int)]] = {
-        var out: [FileSizes: [(pages4k: Int, through: Int)]] = [:]
-        for f in FileSizes.allCases {
-            var acc = 0
-            out[f] = f.histogram.map { acc += $0.files; return ($0.pages4k, acc) }
-        }
-        return out
-    }()
+    /// The histogram with running totals of files (`drawBytes` searches it).
+    private static func cumulative(_ h: [(pages4k: Int, files: Int)]) -> [(pages4k: Int, through: Int)] {
+        var acc = 0
+        return h.map { acc += $0.files; return ($0.pages4k, acc) }
+    }
+
+    private static let linux2635Cumulative = cumulative(linux2635Histogram)
 
     private static let linux2635Histogram: [(pages4k: Int, files: Int)] = [
         (1, 16045), (2, 5852), (3, 3155), (4, 1944), (5, 1270), (6, 982), (7, 741), (8, 587), (9, 433), (10, 342),

@@ -17,6 +17,12 @@ public final class WorkloadRun {
     @exclusivity(unchecked) var rng: SeededRandom
     @exclusivity(unchecked) var actors: [ActorState] = []
     @exclusivity(unchecked) var queue = EventQueue()
+    /// Per actor mix entry with a unit (`ActorAlloc.unitBytes`), at the actor's `unitBase` + entry: the
+    /// bytes counted towards the next page, or for a stream of files the offset reached in the current
+    /// file, and that file's size. Kept here, flat, not in `ActorState`, so that the event loop updates
+    /// them without copy-on-write checks of the actor's own arrays.
+    @exclusivity(unchecked) var unitCarry: [Int] = []
+    @exclusivity(unchecked) var unitFileSize: [Int] = []
     let startNs: UInt64
     @exclusivity(unchecked) var pending: PendingStep?
     /// Live processes of the run's actors (ProcessRecord), by slot; nil entries are free slots (`freePids`).
@@ -32,6 +38,16 @@ public final class WorkloadRun {
     /// The machine's `stateRefusals` when the current `step` call began: a refusal since then stops the
     /// run (`Machine.throwIfRefused`).
     @exclusivity(unchecked) var refusalMark = 0
+
+    /// Whether every event of a mix entry is one allocation that needs no unit state: no unit, or a unit
+    /// of one page of the entry's order, packed or read as files whose pages have at most one buffer head
+    /// each (a file's end inside a page then marks nothing). The file sizes drawn for such an entry would
+    /// change nothing, and they have a stream of their own, so not drawing them changes no result.
+    static func isOneAllocation(_ m: ActorAlloc, pageBytes: Int) -> Bool {
+        guard let unit = m.unitBytes else { return true }
+        guard unit == pageBytes << m.order else { return false }
+        return m.fileSizes == nil || m.blockSize == 0 || m.blockSize >= pageBytes
+    }
 
     struct ActorState {
         var spec: ActorSpec
@@ -51,10 +67,11 @@ public final class WorkloadRun {
         var reclaimedSeen = 0
         var cumulative: [Double]
         var rng: SeededRandom
-        /// Per mix entry with a unit (`ActorAlloc.unitBytes`): the bytes counted towards the next page, or
-        /// for a stream of files the offset reached in the current file, and that file's size.
-        var carry: [Int]
-        var fileSize: [Int]
+        /// Per mix entry: whether an event is exactly one allocation with nothing to remember
+        /// (`WorkloadRun.isOneAllocation`), the case `actorAllocate` takes without `allocationsForEvent`.
+        var oneAllocation: [Bool]
+        /// Where its entries' unit state starts in the run's `unitCarry` and `unitFileSize`.
+        var unitBase: Int
         /// The file sizes' own stream, so that entries without them draw exactly as before.
         var fileRng: SeededRandom
     }
@@ -496,10 +513,12 @@ extension Machine {
         let idx = run.actors.count
         guard let owner = registerPageOwner() else { throw .stateLimit(bytes: lastRefusedBytes) }
         let seed = run.definition.seed ^ UInt64(idx + 1) &* 0x9E37
+        let one = spec.mix.map { m in WorkloadRun.isOneAllocation(m, pageBytes: 1 << pageShift) }
         run.actors.append(WorkloadRun.ActorState(spec: spec, owner: owner, cumulative: cum, rng: SeededRandom(seed: seed),
-                                                 carry: Array(repeating: 0, count: spec.mix.count),
-                                                 fileSize: Array(repeating: 0, count: spec.mix.count),
+                                                 oneAllocation: one, unitBase: run.unitCarry.count,
                                                  fileRng: SeededRandom(seed: seed ^ 0xF11E_5123_5A7E_0001)))
+        run.unitCarry.append(contentsOf: repeatElement(0, count: spec.mix.count))
+        run.unitFileSize.append(contentsOf: repeatElement(0, count: spec.mix.count))
         run.queue.push(clockNs, .tick(actor: idx))
     }
 
@@ -641,10 +660,21 @@ extension Machine {
             actorFork(run, a, spec, lifetimeMs: mix.lifetimeMs)
             return
         }
-        let (n, firstPage) = allocationsForEvent(&run.actors[a], mixIndex, mix)
+        if run.actors[a].oneAllocation[mixIndex] {
+            _ = actorAllocatePage(run, a, mix, fileBytes: nil)
+        } else {
+            actorAllocateUnits(run, a, mixIndex, mix)
+        }
+    }
+
+    /// An event of a mix entry with a unit that is not one page (`allocationsForEvent`).
+    @inline(never)
+    private func actorAllocateUnits(_ run: WorkloadRun, _ a: Int, _ mixIndex: Int, _ mix: ActorAlloc) {
+        let k = run.actors[a].unitBase &+ mixIndex
+        let (n, firstPage) = allocationsForEvent(run, a, k, mix)
         for i in 0..<n {
             // A page of a file holds the file's bytes from its index on, up to a page of them.
-            let bytes = mix.fileSizes == nil ? nil : Swift.min(1 << pageShift, run.actors[a].fileSize[mixIndex] - ((firstPage + i) << pageShift))
+            let bytes = mix.fileSizes == nil ? nil : Swift.min(1 << pageShift, run.unitFileSize[k] - ((firstPage + i) << pageShift))
             guard actorAllocatePage(run, a, mix, fileBytes: bytes) else { return }
         }
     }
@@ -654,21 +684,23 @@ extension Machine {
     /// bytes being packed (heap, slab objects) or, with `fileSizes`, the next bytes of the current file.
     /// With 4 KiB pages and a 4 KiB unit every event makes one, as without a unit.
     /// Returns the count and, for files, the index in the file of the first page (0 otherwise).
-    private func allocationsForEvent(_ s: inout WorkloadRun.ActorState, _ i: Int, _ mix: ActorAlloc) -> (count: Int, firstPage: Int) {
+    /// `k`: the entry's index in the run's unit state.
+    private func allocationsForEvent(_ run: WorkloadRun, _ a: Int, _ k: Int, _ mix: ActorAlloc) -> (count: Int, firstPage: Int) {
         guard let unit = mix.unitBytes else { return (1, 0) }
         let bytes = (1 << pageShift) << mix.order
         guard let sizes = mix.fileSizes else {
-            s.carry[i] += unit
-            let n = s.carry[i] / bytes
-            s.carry[i] -= n * bytes
+            let carry = run.unitCarry[k] + unit
+            let n = carry / bytes
+            run.unitCarry[k] = carry - n * bytes
             return (n, 0)
         }
-        if s.carry[i] >= s.fileSize[i] {
-            s.fileSize[i] = sizes.drawBytes(&s.fileRng)
-            s.carry[i] = 0
+        var start = run.unitCarry[k]
+        if start >= run.unitFileSize[k] {
+            run.unitFileSize[k] = sizes.drawBytes(&run.actors[a].fileRng)
+            start = 0
         }
-        let start = s.carry[i], end = Swift.min(start + unit, s.fileSize[i])
-        s.carry[i] = start + unit
+        let end = Swift.min(start + unit, run.unitFileSize[k])
+        run.unitCarry[k] = start + unit
         let first = (start + bytes - 1) / bytes
         return ((end + bytes - 1) / bytes - first, first)
     }
@@ -676,6 +708,7 @@ extension Machine {
     /// One allocation of an actor's mix entry; false when the run must stop (a refusal of the state gate).
     /// `fileBytes`: for a page of a file, the file's bytes in it (a page written gets buffer heads for the
     /// whole page, those past the file's end marked so: `attachBuffers`).
+    @inline(__always)
     private func actorAllocatePage(_ run: WorkloadRun, _ a: Int, _ mix: ActorAlloc, fileBytes: Int?) -> Bool {
         let dirty = mix.kind == .file && run.actors[a].rng.unit() < mix.dirtyFraction
         let req = AllocRequest(order: mix.order, kind: mix.kind, gfp: .kernel, mlock: mix.mlock, dirty: dirty)
