@@ -318,23 +318,11 @@ extension Machine {
     /// `handles.resolve`'s freed-slot test (pfn NONE) and the swapped test (pfn SWAPPED, NONE - 1) are one
     /// comparison on the common path: an order-0 page in memory goes to `freeAllocationInline`.
     @inline(__always)
-    public func freeIfLive(_ h: PageHandle) -> Bool {
-        guard let slot = handles.resolveIssued(h) else { return false }
-        let pfn = handles.pfn[slot]
-        if _slowPath(pfn >= SWAPPED) {
-            if pfn == NONE { return false }
-            bumpGeneration()
-            freeAllocation(slot: slot)
-            return true
-        }
-        bumpGeneration()
-        freeAllocationInline(slot: slot, pfn: Pfn(link: pfn))
-        return true
-    }
+    public func freeIfLive(_ h: PageHandle) -> Bool { freeIfLiveOrder(h) != nil }
 
-    /// `freeIfLive` for a caller that needs the order of what it frees (an actor's expiry, which counts
-    /// the pages): the order (0 for a swapped-out page), or nil for a dead handle, changing nothing. The
-    /// handle is resolved once (reading the order first, then freeing, resolved it twice).
+    /// `freeIfLive` that also gives the order of what it frees (an actor's expiry counts the pages): the
+    /// order (0 for a swapped-out page), or nil for a dead handle, changing nothing. The handle is resolved
+    /// once (reading the order first, then freeing, resolved it twice).
     @inline(__always)
     func freeIfLiveOrder(_ h: PageHandle) -> Int? {
         guard let slot = handles.resolveIssued(h) else { return nil }

@@ -211,7 +211,7 @@ extension Machine {
                     ev.nrVmscanWrite &+= 1
                     let bytes = writebackBytes(slot: Int(pages.nextOrOwner[pfn]))
                     ev.pgpgout &+= UInt64(bytes >> 10)
-                    sc.durationNs &+= bytes == 1 << pageShift ? costs.writePage : costs.writePage * UInt64(bytes) >> UInt64(pageShift)
+                    sc.durationNs &+= costs.writePage * UInt64(bytes) >> UInt64(pageShift)
                     if !sync { keep.append(pfn); continue }
                 }
                 // Slab pages freed with the buffer heads count as reclaimed (reclaimed_slab), not as stolen.

@@ -26,7 +26,7 @@ public struct ActorAlloc: Sendable, Equatable {
     /// The bytes of demand one event of this entry stands for; nil: an event is one allocation of `order`,
     /// whatever the page size. With a unit, an allocation is made each time the events' bytes reach a page
     /// (of `order`) not yet allocated: a workload's heap, slab objects and files are bytes, and take 16 times
-    /// fewer pages of 64 KiB than of 4 KiB (`WorkloadRun.allocationsForEvent`).
+    /// fewer pages of 64 KiB than of 4 KiB (`Machine.allocationsForEvent`).
     public var unitBytes: Int?
     /// Page cache only, with `unitBytes`: the events walk through files of these sizes one after another,
     /// each file starting on a page of its own (a file's pages are the indices of its own mapping), so a

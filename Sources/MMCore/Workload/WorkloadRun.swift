@@ -39,16 +39,6 @@ public final class WorkloadRun {
     /// run (`Machine.throwIfRefused`).
     @exclusivity(unchecked) var refusalMark = 0
 
-    /// Whether every event of a mix entry is one allocation that needs no unit state: no unit, or a unit
-    /// of one page of the entry's order, packed or read as files whose pages have at most one buffer head
-    /// each (a file's end inside a page then marks nothing). The file sizes drawn for such an entry would
-    /// change nothing, and they have a stream of their own, so not drawing them changes no result.
-    static func isOneAllocation(_ m: ActorAlloc, pageBytes: Int) -> Bool {
-        guard let unit = m.unitBytes else { return true }
-        guard unit == pageBytes << m.order else { return false }
-        return m.fileSizes == nil || m.blockSize == 0 || m.blockSize >= pageBytes
-    }
-
     struct ActorState {
         var spec: ActorSpec
         var running = true
@@ -68,7 +58,7 @@ public final class WorkloadRun {
         var cumulative: [Double]
         var rng: SeededRandom
         /// Per mix entry: whether an event is exactly one allocation with nothing to remember
-        /// (`WorkloadRun.isOneAllocation`), the case `actorAllocate` takes without `allocationsForEvent`.
+        /// (`ActorAlloc.isOneAllocation`), the case `actorAllocate` takes without `allocationsForEvent`.
         var oneAllocation: [Bool]
         /// Where its entries' unit state starts in the run's `unitCarry` and `unitFileSize`.
         var unitBase: Int
@@ -513,7 +503,7 @@ extension Machine {
         let idx = run.actors.count
         guard let owner = registerPageOwner() else { throw .stateLimit(bytes: lastRefusedBytes) }
         let seed = run.definition.seed ^ UInt64(idx + 1) &* 0x9E37
-        let one = spec.mix.map { m in WorkloadRun.isOneAllocation(m, pageBytes: 1 << pageShift) }
+        let one = spec.mix.map { $0.isOneAllocation(pageBytes: 1 << pageShift) }
         run.actors.append(WorkloadRun.ActorState(spec: spec, owner: owner, cumulative: cum, rng: SeededRandom(seed: seed),
                                                  oneAllocation: one, unitBase: run.unitCarry.count,
                                                  fileRng: SeededRandom(seed: seed ^ 0xF11E_5123_5A7E_0001)))
@@ -667,11 +657,11 @@ extension Machine {
         }
     }
 
-    /// An event of a mix entry with a unit that is not one page (`allocationsForEvent`).
+    /// An event of a mix entry whose unit is not simply one page (`allocationsForEvent`).
     @inline(never)
     private func actorAllocateUnits(_ run: WorkloadRun, _ a: Int, _ mixIndex: Int, _ mix: ActorAlloc) {
         let k = run.actors[a].unitBase &+ mixIndex
-        let (n, firstPage) = allocationsForEvent(run, a, k, mix)
+        let (n, firstPage) = allocationsForEvent(run, a, k, mix, unit: mix.unitBytes!)
         for i in 0..<n {
             // A page of a file holds the file's bytes from its index on, up to a page of them.
             let bytes = mix.fileSizes == nil ? nil : Swift.min(1 << pageShift, run.unitFileSize[k] - ((firstPage + i) << pageShift))
@@ -679,14 +669,12 @@ extension Machine {
         }
     }
 
-    /// How many allocations one event of a mix entry makes: one without a unit (`ActorAlloc.unitBytes`);
-    /// with one, as many as the pages (of the entry's order) whose first byte the event's bytes reach, the
-    /// bytes being packed (heap, slab objects) or, with `fileSizes`, the next bytes of the current file.
-    /// With 4 KiB pages and a 4 KiB unit every event makes one, as without a unit.
-    /// Returns the count and, for files, the index in the file of the first page (0 otherwise).
-    /// `k`: the entry's index in the run's unit state.
-    private func allocationsForEvent(_ run: WorkloadRun, _ a: Int, _ k: Int, _ mix: ActorAlloc) -> (count: Int, firstPage: Int) {
-        guard let unit = mix.unitBytes else { return (1, 0) }
+    /// How many allocations one event of a mix entry with a unit (`ActorAlloc.unitBytes`) makes: as many
+    /// as the pages (of the entry's order) whose first byte the event's `unit` bytes reach, the bytes being
+    /// packed (heap, slab objects) or, with `fileSizes`, the next bytes of the current file. Returns the
+    /// count and, for files, the index in the file of the first page (0 otherwise). `k`: the entry's index
+    /// in the run's unit state.
+    private func allocationsForEvent(_ run: WorkloadRun, _ a: Int, _ k: Int, _ mix: ActorAlloc, unit: Int) -> (count: Int, firstPage: Int) {
         let bytes = (1 << pageShift) << mix.order
         guard let sizes = mix.fileSizes else {
             let carry = run.unitCarry[k] + unit
@@ -705,8 +693,8 @@ extension Machine {
         return ((end + bytes - 1) / bytes - first, first)
     }
 
-    /// One allocation of an actor's mix entry; false when the run must stop (a refusal of the state gate).
-    /// `fileBytes`: for a page of a file, the file's bytes in it (a page written gets buffer heads for the
+    /// One allocation of an actor's mix entry; false when the event ends there (the allocation failed, or
+    /// the state gate refused room, which stops the run: `step`). `fileBytes`: for a page of a file, the file's bytes in it (a page written gets buffer heads for the
     /// whole page, those past the file's end marked so: `attachBuffers`).
     @inline(__always)
     private func actorAllocatePage(_ run: WorkloadRun, _ a: Int, _ mix: ActorAlloc, fileBytes: Int?) -> Bool {
@@ -1110,4 +1098,16 @@ extension Machine {
     var k = 1.0
     for _ in 0..<12 { sum += term / k; term *= t2; k += 2 }
     return 2 * sum + e * 0.693_147_180_559_945_3
+}
+
+extension ActorAlloc {
+    /// Whether every event of this entry is one allocation that needs no unit state: no unit, or a unit of
+    /// one page of the entry's order, packed or read as files whose pages have at most one buffer head
+    /// each (a file's end inside a page then marks nothing). The file sizes drawn for such an entry would
+    /// change nothing, and they have a stream of their own, so not drawing them changes no result.
+    func isOneAllocation(pageBytes: Int) -> Bool {
+        guard let unit = unitBytes else { return true }
+        guard unit == pageBytes << order else { return false }
+        return fileSizes == nil || blockSize == 0 || blockSize >= pageBytes
+    }
 }

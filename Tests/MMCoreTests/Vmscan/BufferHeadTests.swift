@@ -242,7 +242,7 @@ final class WritebackBytesTests: XCTestCase {
 
     func testOnlyTheBlocksWithinTheFileAreWritten() throws {
         let m = makeMachine(.ppc64, mib: 256)
-        let (bare, bareSlot) = try dirtyFilePage(m)
+        let (_, bareSlot) = try dirtyFilePage(m)
         XCTAssertEqual(m.writebackBytes(slot: bareSlot), 65536, "without buffers the whole page")
         let (whole, wholeSlot) = try dirtyFilePage(m)
         XCTAssertTrue(m.attachBuffers(whole, count: 16))
@@ -252,7 +252,6 @@ final class WritebackBytesTests: XCTestCase {
         XCTAssertEqual(m.writebackBytes(slot: tailSlot), 3 * 4096, "a 10 KiB file's page: three 4 KiB blocks")
         XCTAssertEqual(m.bufferHeadCount(of: tail), 16, "create_empty_buffers covers the whole page")
         assertConsistent(m)
-        _ = bare
         // On 4 KiB pages with 4 KiB blocks a page is one block: written whole.
         let x = makeMachine(.x86_64, mib: 64)
         let (p, slot) = try dirtyFilePage(x)
