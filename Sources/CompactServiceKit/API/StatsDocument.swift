@@ -27,6 +27,7 @@ enum StatsDocument {
         w.endObject()
         w.field("free_pages", m.nrFreePagesTotal)
         w.field("pcp_pages", m.pcpPages)
+        w.field("hugetlb_pool_pages", m.hugetlbPoolPages)
         w.field("live_allocations", m.liveAllocations)
         w.field("state_bytes", m.stateBytes)
         w.key("state_bytes_by_part")

@@ -48,6 +48,29 @@ extension Machine {
         } while nid != startNid
         combined.latencyNs = clockNs &- start
         if combined.succeeded { ev.htlbBuddyAllocSuccess &+= 1 } else { ev.htlbBuddyAllocFail &+= 1 }
+        if let h = combined.handle { noteHugetlbPage(h) }
         return combined
+    }
+
+    /// `prep_new_huge_page`: the page belongs to the pool now. It is no slab (2.6.35 counts pool pages in
+    /// no vmstat item: /proc/meminfo's HugePages_Total has them), so it leaves NR_SLAB_UNRECLAIMABLE's
+    /// share of the `kernel` kind.
+    func noteHugetlbPage(_ h: PageHandle) {
+        guard let slot = handles.resolve(h), let info = try? allocationInfo(h) else { return }
+        hugetlbSlots.insert(UInt32(slot))
+        zoneCounters.kernelNotSlab[info.zone] &+= Int64(1 << info.order)
+    }
+
+    /// Called as a slot's allocation is freed (`update_and_free_page` for a pool page): a pool page's
+    /// pages leave `kernelNotSlab`. Only the general free path calls it (a pool page is never order 0).
+    @inline(__always)
+    func noteFreedIfHugetlb(slot: Int, zone z: ZoneID, pages n: Int) {
+        if _fastPath(hugetlbSlots.isEmpty) { return }
+        if hugetlbSlots.remove(UInt32(truncatingIfNeeded: slot)) != nil { zoneCounters.kernelNotSlab[z] &-= Int64(n) }
+    }
+
+    /// Pages in the hugetlb pool (HugePages_Total × the huge page's pages, over every hstate the model has).
+    public var hugetlbPoolPages: Int {
+        hugetlbSlots.reduce(0) { n, s in n + (1 << Int(pages.order[Pfn(link: handles.pfn[Int(s)])] & PageOrderByte.orderMask)) }
     }
 }

@@ -100,6 +100,9 @@ public final class Machine {
     @exclusivity(unchecked) public internal(set) var hugepagesTreatAsMovable = 0
     /// The default hstate's `next_nid_to_alloc` (hugetlb's round-robin node cursor).
     @exclusivity(unchecked) public internal(set) var hugetlbNextNid = 0
+    /// The handle slots of the hugetlb pool's pages (`prep_new_huge_page` took them out of the buddy
+    /// allocator): freeing one gives its pages back to `kernelNotSlab`'s count. Hugetlb/Hugetlb.swift.
+    @exclusivity(unchecked) var hugetlbSlots = Set<UInt32>()
     /// false: the kernel without the compaction series (2.6.34, "vanilla").
     public let compactionEnabled: Bool
     /// The kernel the machine runs (`config.kernel`).

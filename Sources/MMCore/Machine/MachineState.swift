@@ -19,10 +19,15 @@ public struct MachineStateImage: Sendable, Equatable {
     /// Version 2 (issue 11): the page cache's radix trees (`pagecache.*`), the `radix_tree_node` cache
     /// (a sixteenth in `slab.caches`), slab page words with 5 bits of cache and 11 of count (version 1:
     /// 4 and 12), the counters `pginodesteal` and `kswapd_inodesteal`.
-    public static let version = 2
+    /// Version 3: the zone counters NR_PAGETABLE (`zone.page_tables`), NR_KERNEL_STACK
+    /// (`zone.kernel_stacks`) and the `kernel` kind's pages that are not slab (`zone.kernel_not_slab`),
+    /// and the hugetlb pool's slots (`hugetlb.slots`).
+    public static let version = 3
     /// Older versions `restore` reads, converting them: version 1 has no page-cache trees (its files'
-    /// pages load outside any tree, as they were), no radix-tree nodes and zero inode-steal counters.
-    public static let convertibleVersions: Set<Int> = [1]
+    /// pages load outside any tree, as they were), no radix-tree nodes and zero inode-steal counters;
+    /// versions 1 and 2 have none of version 3's counters (they load as zero: such a machine's page
+    /// tables, stacks and pool pages stay counted as unreclaimable slab) and no hugetlb pool slots.
+    public static let convertibleVersions: Set<Int> = [1, 2]
 
     public struct Extent: Sendable, Equatable {
         /// Byte offset in the section.
@@ -361,6 +366,9 @@ extension Machine {
         w.raw("zone.kind_pages", zoneCounters.kindPages.raw)
         w.raw("zone.dirty_pages", zoneCounters.dirty.raw)
         w.raw("zone.isolated_pages", zoneCounters.isolated.raw)
+        w.raw("zone.page_tables", zoneCounters.pageTables.raw)
+        w.raw("zone.kernel_stacks", zoneCounters.kernelStacks.raw)
+        w.raw("zone.kernel_not_slab", zoneCounters.kernelNotSlab.raw)
         w.raw("zone.pages_scanned", zonePagesScanned)
         w.raw("zone.all_unreclaimable", zoneAllUnreclaimable)
         w.raw("zone.lowmem_reserve_flat", zoneLowmemReserve)
@@ -385,6 +393,7 @@ extension Machine {
         w.scalar("sysctl.compact_unevictable_allowed", compactUnevictableAllowed)
         w.scalar("sysctl.hugepages_treat_as_movable", hugepagesTreatAsMovable)
         w.scalar("hugetlb.next_nid", hugetlbNextNid)
+        w.array("hugetlb.slots", hugetlbSlots.sorted().map { Int64($0) })
         w.array("kswapd.held_owed", [Int64(kswapdHeld), kswapdOwed ? 1 : 0])
         w.scalar("machine.swap_used", swapUsed)
         w.scalar("machine.clock_ns", clockNs)
@@ -695,6 +704,11 @@ extension Machine {
         try r.raw("zone.kind_pages", into: zoneCounters.kindPages.raw)
         try r.raw("zone.dirty_pages", into: zoneCounters.dirty.raw)
         try r.raw("zone.isolated_pages", into: zoneCounters.isolated.raw)
+        if r.version >= 3 {
+            try r.raw("zone.page_tables", into: zoneCounters.pageTables.raw)
+            try r.raw("zone.kernel_stacks", into: zoneCounters.kernelStacks.raw)
+            try r.raw("zone.kernel_not_slab", into: zoneCounters.kernelNotSlab.raw)
+        }
         try r.raw("zone.pages_scanned", into: zonePagesScanned)
         try r.raw("zone.all_unreclaimable", into: zoneAllUnreclaimable)
         try r.raw("zone.lowmem_reserve_flat", into: zoneLowmemReserve)
@@ -734,6 +748,18 @@ extension Machine {
         let nextNid = try r.int("hugetlb.next_nid")
         guard (0..<Swift.max(1, nodes.count)).contains(nextNid) else { throw ImageReader.bad("hugetlb.next_nid", "names no node") }
         hugetlbNextNid = nextNid
+        hugetlbSlots = []
+        if r.version >= 3 {
+            // Each a live, in-memory `kernel` allocation of more than one page (checked against the
+            // handles restored before).
+            for v in try r.array("hugetlb.slots", as: Int64.self) {
+                guard v >= 0, v < Int64(handles.capacity), handles.pfn[Int(v)] < SWAPPED,
+                      PageState.kind(pages.state[Pfn(link: handles.pfn[Int(v)])]) == .kernel,
+                      pages.order[Pfn(link: handles.pfn[Int(v)])] & PageOrderByte.orderMask != 0,
+                      hugetlbSlots.insert(UInt32(v)).inserted
+                else { throw ImageReader.bad("hugetlb.slots", "names \(v), which is no live pool page") }
+            }
+        }
         let held = try r.array("kswapd.held_owed", count: 2, as: Int64.self)
         kswapdHeld = Int(held[0])
         kswapdOwed = held[1] != 0

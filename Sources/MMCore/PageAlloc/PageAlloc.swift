@@ -391,9 +391,11 @@ extension Machine {
             return
         }
         let z = zoneId(ofPfn: pfn)
+        let n = 1 &<< Int(p.order[pfn] & PageOrderByte.orderMask)
         if let l = currentLru(pfn: pfn) {
-            lruDel(slot: slot, zone: z, list: l, pages: 1 &<< Int(p.order[pfn] & PageOrderByte.orderMask))
+            lruDel(slot: slot, zone: z, list: l, pages: n)
         }
+        noteFreedIfHugetlb(slot: slot, zone: z, pages: n)
         handles.release(slot: slot)
         releaseFrame(pfn: pfn, zone: z)
     }

@@ -18,12 +18,20 @@ extension Machine {
             ("nr_file_pages", kind(.file)),
             ("nr_dirty", sum { self.zoneCounters.dirty[$0] }),
             ("nr_slab_reclaimable", kind(.slab)),
-            // The simulator's unmovable `kernel` allocations stand for unreclaimable slab and the like.
-            ("nr_slab_unreclaimable", kind(.kernel)),
+            // The simulator's unmovable `kernel` allocations stand for unreclaimable slab and the like,
+            // less the page tables, stacks and hugetlb pool pages, which are no slab.
+            ("nr_slab_unreclaimable", kind(.kernel) - sum { self.zoneCounters.kernelNotSlab[$0] }),
+            ("nr_page_table_pages", sum { self.zoneCounters.pageTables[$0] }),
+            // 2.6.35 counts tasks (account_kernel_stack); 6.6's NR_KERNEL_STACK_KB counts KiB.
+            ("nr_kernel_stack", sum { self.zoneCounters.kernelStacks[$0] } * (modern == nil ? 1 : Int64(threadSizeKiB))),
             ("nr_isolated_anon", sum { self.zoneCounters.isolated[$0, .anon] }),
             ("nr_isolated_file", sum { self.zoneCounters.isolated[$0, .file] }),
         ]
     }
+
+    /// THREAD_SIZE in KiB as the model allocates stacks (an order-1 block of pages, or ppc64's 16 KiB
+    /// `thread_info` slab object).
+    var threadSizeKiB: Int { ProcessLayout.of(preset).stackOrder.map { (1 << $0) * pageKB } ?? 16 }
 
     /// /proc/vmstat: `"<name> <value>\n"` per line; gauges, NUMA counters, then events, in the seed's
     /// `vmstat_text` order. Reclaim counters use today's machine-wide names (pgscan_kswapd, …) and the

@@ -19,6 +19,13 @@ struct ProcessRecord {
     var objects: [SlabObjectRef] = []
     /// Its page-table pages (PGD, upper levels, PTE pages).
     var pageTables: [PageHandle] = []
+    /// How many of `pageTables`, at its start, are the PGD and upper levels (the rest are PTE pages,
+    /// the ones NR_PAGETABLE counts).
+    var upperTables = 0
+    /// The zone NR_KERNEL_STACK counts its stack in (nil until the stack is allocated).
+    var stackZone: ZoneID?
+    /// Pages of its stack's own page block (0 for a stack that is a slab object).
+    var stackPages = 0
     /// Its anonymous pages.
     var anon: [PageHandle] = []
 
@@ -84,9 +91,13 @@ extension Machine {
             p.objects.append(r)
             return true
         }
-        func table(_ gfp: GFPFlags) -> Bool {
+        func table(_ gfp: GFPFlags, pte: Bool) -> Bool {
             guard let o = try? allocate(AllocRequest(order: 0, kind: .kernel, gfp: gfp)), let h = o.handle else { return false }
             p.pageTables.append(h)
+            let z = ZoneID(o.zone)
+            zoneCounters.kernelNotSlab[z] &+= 1
+            // pte_alloc_one → pgtable_page_ctor: inc_zone_page_state(page, NR_PAGETABLE).
+            if pte { zoneCounters.pageTables[z] &+= 1 } else { p.upperTables += 1 }
             return true
         }
         let anonPages = ((spec.anonKiB << 10) + (1 << pageShift) - 1) >> pageShift
@@ -99,25 +110,33 @@ extension Machine {
         if ok {
             if let order = layout.stackOrder {
                 // THREAD_FLAGS = GFP_KERNEL|__GFP_NOTRACK: an UNMOVABLE order-1 block (x86, x86_64).
-                if let o = try? allocate(AllocRequest(order: order, kind: .kernel, gfp: .kernel)), let h = o.handle { p.stack = h } else { ok = false }
+                if let o = try? allocate(AllocRequest(order: order, kind: .kernel, gfp: .kernel)), let h = o.handle {
+                    p.stack = h
+                    p.stackZone = ZoneID(o.zone)
+                    p.stackPages = 1 << order
+                    zoneCounters.kernelNotSlab[ZoneID(o.zone)] &+= Int64(p.stackPages)
+                } else { ok = false }
             } else {
                 ok = object(.threadInfo)
+                if ok, let r = p.objects.last { p.stackZone = slabObjectZone(r) }
             }
+            // dup_task_struct: account_kernel_stack(ti, 1).
+            if let z = p.stackZone { zoneCounters.kernelStacks[z] &+= 1 }
         }
         for c in [SlabCache.credJar, .filesCache, .sighandCache, .signalCache, .mmStruct] where ok { ok = object(c) }
         // pgd_alloc and the upper levels.
         if ok && layout.slabPgd { ok = object(.pgtable4) }
         for _ in 0..<layout.slabPmds where ok { ok = object(.pgtable12) }
-        for _ in 0..<layout.upperTablePages where ok { ok = table(.kernel) }
+        for _ in 0..<layout.upperTablePages where ok { ok = table(.kernel, pte: false) }
         for _ in 0..<spec.vmas where ok { ok = object(.vmAreaStruct) }
         for _ in 0..<Swift.max(1, spec.vmas / 4) where ok { ok = object(.anonVma) }
         for _ in 0..<Swift.max(1, spec.vmas / 2) where ok { ok = object(.anonVmaChain) }
-        for _ in 0..<layout.basePtePages where ok { ok = table(layout.pteGfp) }
+        for _ in 0..<layout.basePtePages where ok { ok = table(layout.pteGfp, pte: true) }
         // Faults: a PTE page before each range it maps, then the pages.
         let perPte = Swift.max(1, layout.ptePageMaps >> pageShift)
         var i = 0
         while ok && i < anonPages {
-            if i % perPte == 0 { ok = table(layout.pteGfp); if !ok { break } }
+            if i % perPte == 0 { ok = table(layout.pteGfp, pte: true); if !ok { break } }
             if let o = try? allocate(AllocRequest(order: 0, kind: .anon, gfp: .kernel)), let h = o.handle { p.anon.append(h) } else { ok = false }
             i += 1
         }
@@ -134,8 +153,28 @@ extension Machine {
     /// frees the signal, sighand, files and cred objects, the stack and the task_struct.
     func exitProcess(_ p: ProcessRecord) {
         for h in p.anon { _ = freeIfLive(h) }
-        for h in p.pageTables.reversed() { _ = freeIfLive(h) }
+        for (i, h) in p.pageTables.enumerated().reversed() {
+            // free_pgtables: pte_free → pgtable_page_dtor (NR_PAGETABLE) for the PTE pages.
+            if let slot = handles.resolve(h), handles.pfn[slot] < SWAPPED {
+                let z = zoneId(ofPfn: Pfn(link: handles.pfn[slot]))
+                zoneCounters.kernelNotSlab[z] &-= 1
+                if i >= p.upperTables { zoneCounters.pageTables[z] &-= 1 }
+            }
+            _ = freeIfLive(h)
+        }
+        // free_task: account_kernel_stack(ti, -1).
+        if let z = p.stackZone { zoneCounters.kernelStacks[z] &-= 1 }
         for r in p.objects.reversed() { slabFree(r) }
-        if let s = p.stack { _ = freeIfLive(s) }
+        if let s = p.stack {
+            if let z = p.stackZone { zoneCounters.kernelNotSlab[z] &-= Int64(p.stackPages) }
+            _ = freeIfLive(s)
+        }
+    }
+
+    /// The zone of the slab page holding a live object.
+    func slabObjectZone(_ r: SlabObjectRef) -> ZoneID? {
+        guard let i = slab.resolve(r) else { return nil }
+        let slot = Int(slab.objSlab[i])
+        return zoneId(ofPfn: Pfn(link: handles.pfn[slot]))
     }
 }

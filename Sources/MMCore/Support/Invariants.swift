@@ -212,6 +212,15 @@ extension Machine {
     /// per-kind, dirty and isolated gauges match the pages.
     private func checkLruListsAndGauges(_ tally: ConsistencyTally, _ fail: (@autoclosure () -> String) -> Void) {
         let p = pages
+        // The hugetlb pool's slots: live `kernel` allocations of more than one page, counted by zone.
+        var poolPages = [Int64](repeating: 0, count: zones.count)
+        for slot in hugetlbSlots.sorted() {
+            guard Int(slot) < handles.capacity, handles.pfn[Int(slot)] < SWAPPED else { fail("hugetlb pool slot \(slot) is not live"); continue }
+            let pfn = Pfn(link: handles.pfn[Int(slot)])
+            let order = Int(p.order[pfn] & PageOrderByte.orderMask)
+            if PageState.kind(p.state[pfn]) != .kernel || order == 0 { fail("hugetlb pool slot \(slot) is no kernel block") }
+            poolPages[zoneId(ofPfn: pfn).rawValue] += Int64(1 << order)
+        }
         for z in zoneIDs {
             for l in LruList.allCases {
                 let li = LruStore.index(zone: z, list: l.rawValue)
@@ -236,6 +245,14 @@ extension Machine {
                 fail("zone \(z) kind \(kind.rawValue): gauge \(zoneCounters.kindPages[z, kind]) but \(tally.kindExpected[z][Int(kind.rawValue)]) pages")
             }
             if zoneCounters.dirty[z] != tally.dirtyExpected[z] { fail("zone \(z): nr_dirty \(zoneCounters.dirty[z]) but \(tally.dirtyExpected[z]) dirty pages") }
+            // Page tables, stacks and pool pages are `kernel` pages that are not slab, and the pool's
+            // share of them is what its slots hold in this zone.
+            let pool = poolPages[z.rawValue]
+            let notSlab = zoneCounters.kernelNotSlab[z]
+            if zoneCounters.pageTables[z] < 0 || zoneCounters.kernelStacks[z] < 0 || notSlab < zoneCounters.pageTables[z] + pool
+                || notSlab > zoneCounters.kindPages[z, .kernel] {
+                fail("zone \(z): nr_page_table_pages \(zoneCounters.pageTables[z]), nr_kernel_stack \(zoneCounters.kernelStacks[z]), pool pages \(pool) and kernel pages outside slab \(notSlab) of \(zoneCounters.kindPages[z, .kernel]) do not add up")
+            }
             for t in [IsolatedLru.anon, .file] where zoneCounters.isolated[z, t] != tally.isolatedExpected[z][t.rawValue] {
                 fail("zone \(z): nr_isolated_\(t == .file ? "file" : "anon") \(zoneCounters.isolated[z, t]) but \(tally.isolatedExpected[z][t.rawValue]) isolated pages")
             }

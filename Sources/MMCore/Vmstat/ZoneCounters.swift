@@ -19,6 +19,16 @@ struct ZoneCounters {
     let dirty: PerZone<Int64>
     /// NR_ISOLATED_ANON and NR_ISOLATED_FILE: pages taken off the LRU by compaction or reclaim.
     let isolated: PerZoneIsolated
+    /// NR_PAGETABLE (nr_page_table_pages): the PTE pages of processes' page tables, which 2.6.35 counts
+    /// in `pgtable_page_ctor` (called by `pte_alloc_one`, not for the PGD and upper levels).
+    let pageTables: PerZone<Int64>
+    /// NR_KERNEL_STACK (nr_kernel_stack): kernel stacks, one per task (`account_kernel_stack` in
+    /// dup_task_struct and free_task), in the zone of the stack's page, whatever THREAD_SIZE is.
+    let kernelStacks: PerZone<Int64>
+    /// Pages of the `kernel` kind that are not slab: every page-table page (all levels), the stacks'
+    /// page blocks and the hugetlb pool's pages. 2.6.35 counts none of them in NR_SLAB_UNRECLAIMABLE,
+    /// which is the kind's pages less these.
+    let kernelNotSlab: PerZone<Int64>
 
     init(zones: Int, arena: RawArena) {
         freePages = PerZone(zones: zones, arena: arena)
@@ -27,12 +37,16 @@ struct ZoneCounters {
         kindPages = PerZoneKind(zones: zones, arena: arena)
         dirty = PerZone(zones: zones, arena: arena)
         isolated = PerZoneIsolated(zones: zones, arena: arena)
+        pageTables = PerZone(zones: zones, arena: arena)
+        kernelStacks = PerZone(zones: zones, arena: arena)
+        kernelNotSlab = PerZone(zones: zones, arena: arena)
     }
 
     /// Bytes of the counters' arrays.
     var byteCount: Int {
         freePages.raw.byteCount + pgalloc.raw.byteCount + allocations.raw.byteCount + kindPages.raw.byteCount
-            + dirty.raw.byteCount + isolated.raw.byteCount
+            + dirty.raw.byteCount + isolated.raw.byteCount + pageTables.raw.byteCount + kernelStacks.raw.byteCount
+            + kernelNotSlab.raw.byteCount
     }
 }
 
