@@ -193,6 +193,7 @@ extension Machine {
     /// and moves the list's head to where the walk stopped so the next search starts past what this one saw.
     private func fastSearchFreeList(_ cc: inout CompactControl, _ s: inout FastFreeSearch, order: Int) -> (page: Pfn?, scanned: Int) {
         let li = freeArea.list(zone: cc.zone, order: order, mt: .movable)
+        if let ix = freeListIndex, order < freeArea.maxOrder { return fastSearchFreeList(&cc, &s, order: order, list: li, index: ix) }
         var orderScanned = 0
         var highPfn = Pfn(0)
         var freepage: Pfn? = nil
@@ -267,6 +268,64 @@ extension Machine {
         return nil
     }
 
+    /// The same walk with the list's segments (ModernFreeListIndex.swift): a segment whose largest pfn is
+    /// below `minPfn` holds no entry the walk would take or count as a candidate, so it is passed in one
+    /// step (its entries counted, the highest pageblock raised by its largest pfn) unless the walk's
+    /// limit ends inside it; any other segment is walked entry by entry, exactly as the plain walk.
+    private func fastSearchFreeList(_ cc: inout CompactControl, _ s: inout FastFreeSearch, order: Int, list li: Int,
+                                    index ix: FreeListIndex) -> (page: Pfn?, scanned: Int) {
+        var orderScanned = 0
+        var highPfn = Pfn(0)
+        var freepage: Pfn? = nil
+        var page: Pfn? = nil
+        let p = pages
+        var seg = ix.tailSegment[li]
+        walk: while seg != NONE {
+            let si = Int(seg)
+            let n = Int(ix.count[si])
+            if ix.stale[si] != 0 { ix.refreshMax(seg, links: p) }
+            let mx = Pfn(link: ix.maxPfn[si])
+            if mx < s.minPfn && orderScanned + n <= s.limit {
+                // No entry here is at or above minPfn (so none at or above lowPfn either).
+                orderScanned += n
+                s.nrScanned += n
+                if mx >= s.highest { s.highest = max(pageblockStartPfn(mx), s.zoneStart) }
+                freepage = Pfn(link: ix.first[si])
+                if orderScanned >= s.limit { break walk }
+            } else {
+                var cur = ix.last[si]
+                for _ in 0..<n {
+                    let pfn = Pfn(link: cur)
+                    freepage = pfn
+                    orderScanned += 1
+                    s.nrScanned += 1
+                    if pfn >= s.highest { s.highest = max(pageblockStartPfn(pfn), s.zoneStart) }
+                    if pfn >= s.lowPfn {
+                        cc.modern!.fastSearchFail = 0
+                        cc.modern!.searchOrder = order
+                        page = pfn
+                        break walk
+                    }
+                    if pfn >= s.minPfn && pfn > highPfn {
+                        highPfn = pfn
+                        s.limit >>= 1
+                    }
+                    if orderScanned >= s.limit { break walk }
+                    cur = p.prevOrContent[pfn]
+                }
+            }
+            seg = ix.prev[si]
+            // The walk ran off the list's head: the kernel's cursor is the list head itself.
+            if seg == NONE { freepage = nil }
+        }
+        if page == nil && highPfn != Pfn(0) {
+            page = highPfn
+            freepage = page
+        }
+        if let freepage { moveFreelistHead(li, order: order, entry: freepage) }
+        return (page, orderScanned)
+    }
+
     /// `isolate_freepages` of 6.6 (called by `compaction_alloc` when the private list is empty).
     func modernIsolateFreepages(_ cc: inout CompactControl) {
         fastIsolateFreepages(&cc)
@@ -315,18 +374,20 @@ extension Machine {
         if freeArea.heads[li] == entry.link { return }
         let next = freeArea.next(entry, order: order, pages)
         guard next != NONE else { return }
-        rotateFreeList(li, order: order, newHead: Pfn(link: next))
+        rotateFreeList(li, order: order, newHead: Pfn(link: next), walkedFromHead: true)
     }
 
     /// `move_freelist_head`: unless `entry` is the list's last, the entries before it go to the tail
     /// (`entry` becomes the head).
     func moveFreelistHead(_ li: Int, order: Int, entry: Pfn) {
         if freeArea.tails[li] == entry.link { return }
-        rotateFreeList(li, order: order, newHead: entry)
+        rotateFreeList(li, order: order, newHead: entry, walkedFromHead: false)
     }
 
     /// Makes `newHead` (an entry of list `li`) its head, keeping the cyclic order of the entries.
-    func rotateFreeList(_ li: Int, order: Int, newHead: Pfn) {
+    /// `walkedFromHead` says which side of newHead the caller's walk has just read (the free-list
+    /// index relabels that side when it splits a segment there: those entries are in the cache).
+    func rotateFreeList(_ li: Int, order: Int, newHead: Pfn, walkedFromHead: Bool) {
         let fa = freeArea, p = pages
         let oldHead = fa.heads[li], oldTail = fa.tails[li]
         guard oldHead != NONE, oldHead != newHead.link else { return }
@@ -338,5 +399,8 @@ extension Machine {
         fa.setPrev(newHead, order: order, NONE, p)
         fa.heads[li] = newHead.link
         fa.tails[li] = newTail
+        if let ix = freeListIndex, li % Migratetype.count == Migratetype.movable.rawValue, order < fa.maxOrder {
+            ix.rotate(list: li, newHead: newHead.link, newTail: newTail, links: p, relabelBack: !walkedFromHead)
+        }
     }
 }

@@ -38,6 +38,9 @@ public final class Machine {
     /// Zone id of every pageblock (zones are pageblock-aligned), for pfn → zone in O(1).
     let pageblockZone: RawArray<UInt16>
     let freeArea: FreeAreaStore
+    /// The 6.6 profile's index of its MOVABLE free lists by position (Compaction/ModernFreeListIndex.swift);
+    /// nil on 2.6.34 and 2.6.35.
+    let freeListIndex: FreeListIndex?
     @exclusivity(unchecked) var handles: HandleTable
     /// The sum of what the reads ahead of `fastIsolateFreepages` and `resetIsolationSuitable` loaded:
     /// kept only so the compiler keeps those loads; nothing reads it.
@@ -160,7 +163,13 @@ public final class Machine {
     /// Builds the machine described by `config`: every page free in max-order blocks, every pageblock
     /// MOVABLE (as `memmap_init_zone` leaves them), watermarks and MIGRATE_RESERVE blocks set up.
     /// Throws, naming the field, for an impossible configuration; nothing is allocated before that.
-    public init(_ config: MachineConfig) throws(MMError) {
+    public convenience init(_ config: MachineConfig) throws(MMError) {
+        try self.init(config, indexFreeLists: true)
+    }
+
+    /// `indexFreeLists: false` leaves a 6.6 machine without its free-list index (tests compare the two:
+    /// the index must change no result).
+    init(_ config: MachineConfig, indexFreeLists: Bool) throws(MMError) {
         let layout = try config.validate()
         self.config = config
         preset = layout.preset
@@ -189,6 +198,8 @@ public final class Machine {
         pageblockFlags = RawArray(repeating: UInt8(Migratetype.movable.rawValue), count: nrBlocks, arena: arena)
         pageblockZone = RawArray(zeroed: nrBlocks, arena: arena)
         freeArea = FreeAreaStore(zones: zones.count, nrOrders: nrOrders, totalPages: totalPages, arena: arena)
+        freeListIndex = config.kernel.isModern && indexFreeLists
+            ? FreeListIndex(totalPages: totalPages, lists: zones.count * nrOrders * Migratetype.count, arena: arena) : nil
         // At most one live allocation per page, plus one per swap slot (swapped-out pages stay owned).
         handles = HandleTable(capacity: totalPages + ((config.swapMiB << 20) >> preset.pageShift) + 1, arena: arena)
         lru = LruStore(zones: zones.count, arena: arena)
@@ -316,7 +327,7 @@ public final class Machine {
     /// What the machine's fixed storage holds: the page and pageblock arrays, the lists' heads, the
     /// per-zone tables and the objects themselves (what `stateBytes` adds the growing parts to).
     private func storageBytes() -> Int {
-        pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount
+        pages.byteCount + pageblockFlags.byteCount + pageblockZone.byteCount + freeArea.byteCount + (freeListIndex?.byteCount ?? 0)
             + lru.byteCount + pcp.byteCount + zoneCounters.byteCount + zonePagesScanned.byteCount
             + zoneAllUnreclaimable.byteCount + zonelistFlat.byteCount + zonelistOffsets.byteCount + zonelistFirstZone.byteCount
             + zoneLowmemReserve.byteCount + zoneWmark.byteCount + zoneNode.byteCount + zoneIndexInNode.byteCount

@@ -659,6 +659,9 @@ extension Machine {
             throw ImageReader.bad("modern.sysctls", "the image is of a kernel 6.6 machine; the configuration is not")
         }
         try checkIndices()
+        // The 6.6 free-list index is not in the image: it is rebuilt from the lists (their segments may
+        // differ from the saved machine's; no result depends on them).
+        rebuildFreeListIndex()
     }
 
     /// Page and pageblock words, the buddy free lists.

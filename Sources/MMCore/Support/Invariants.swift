@@ -32,6 +32,8 @@ extension Machine {
         checkSlab(fail)
         checkPageCache(fail)
         if modern != nil { checkModernState(fail) }
+        // The 6.6 free-list index, once its lists are known to be sound.
+        if errors.isEmpty { checkFreeListIndex(fail) }
         return errors
     }
 
