@@ -171,14 +171,7 @@ final class FreeListIndex {
             // in the cache) become a segment of their own, after s.
             let t = newSegment(entry: newHead)
             let ti = Int(t)
-            var e = newHead, n: UInt32 = 0, mx: UInt32 = 0
-            while true {
-                segmentOf[Int(e)] = t
-                if e > mx { mx = e }
-                n += 1
-                if e == last[i] { break }
-                e = links.nextOrOwner[Pfn(link: e)]
-            }
+            let (n, mx) = relabel(from: newHead, through: last[i], to: t, links: links)
             count[ti] = n; last[ti] = last[i]; maxPfn[ti] = mx
             count[i] -= n
             last[i] = newTail
@@ -192,17 +185,9 @@ final class FreeListIndex {
         } else {
             // Split: the entries from first[s] to newTail (the ones a walk from the head just read)
             // become a segment of their own, before s. The list is rotated already: they end it.
-            var e = first[i]
-            let f = newSegment(entry: e)
+            let f = newSegment(entry: first[i])
             let fi = Int(f)
-            var n: UInt32 = 0, mx: UInt32 = 0
-            while true {
-                segmentOf[Int(e)] = f
-                if e > mx { mx = e }
-                n += 1
-                if e == newTail { break }
-                e = links.nextOrOwner[Pfn(link: e)]
-            }
+            let (n, mx) = relabel(from: first[i], through: newTail, to: f, links: links)
             count[fi] = n; last[fi] = newTail; maxPfn[fi] = mx
             count[i] -= n
             first[i] = newHead
@@ -227,6 +212,19 @@ final class FreeListIndex {
         mergeIfSmall(oldTail, oldHead, list: li, links: links)
         if count[Int(frontSeg)] != 0 { mergeIfSmall(prev[Int(frontSeg)], frontSeg, list: li, links: links) }
         if count[Int(backSeg)] != 0 { mergeIfSmall(backSeg, next[Int(backSeg)], list: li, links: links) }
+    }
+
+    /// Labels the entries from `from` through `through` (following the list towards its tail) as segment
+    /// `t`; returns how many there were and the largest.
+    private func relabel(from: UInt32, through: UInt32, to t: UInt32, links: PageArrays) -> (count: UInt32, max: UInt32) {
+        var e = from, n: UInt32 = 0, mx: UInt32 = 0
+        while true {
+            segmentOf[Int(e)] = t
+            if e > mx { mx = e }
+            n += 1
+            if e == through { return (n, mx) }
+            e = links.nextOrOwner[Pfn(link: e)]
+        }
     }
 
     /// A stale segment's largest pfn, recomputed from its entries (read tail to head).

@@ -194,14 +194,11 @@ extension Machine {
     private func fastSearchFreeList(_ cc: inout CompactControl, _ s: inout FastFreeSearch, order: Int) -> (page: Pfn?, scanned: Int) {
         let li = freeArea.list(zone: cc.zone, order: order, mt: .movable)
         if let ix = freeListIndex, order < freeArea.maxOrder { return fastSearchFreeList(&cc, &s, order: order, list: li, index: ix) }
-        var orderScanned = 0
-        var highPfn = Pfn(0)
-        var freepage: Pfn? = nil
-        var page: Pfn? = nil
+        var w = FastListWalk()
         var cur = freeArea.tails[li]
         // The walk is one dependent load per entry, a cache miss on a large machine (two thirds of
-        // the CPU of issue 12's proactive-gupta at 128 and 256 GiB). While it goes, the list the
-        // loop would walk next is chased as far from its tail, reads only: two independent chains
+        // the CPU of issue 12's proactive-gupta at 128 and 256 GiB before the index). While it goes, the
+        // list the loop would walk next is chased as far from its tail, reads only: two independent chains
         // overlap in the memory system, and the next walk finds its first entries in the cache. Nothing
         // depends on what this reads (a stale link is bounds-checked and ends the chase), so no result changes.
         var ahead = nextFastSearchListTail(cc, after: order)
@@ -212,31 +209,55 @@ extension Machine {
         while cur != NONE {
             if ahead < linkCount { ahead = links[Pfn(link: ahead)] }
             let pfn = Pfn(link: cur)
-            freepage = pfn
-            orderScanned += 1
-            s.nrScanned += 1
-            if pfn >= s.highest { s.highest = max(pageblockStartPfn(pfn), s.zoneStart) }
-            if pfn >= s.lowPfn {
-                cc.modern!.fastSearchFail = 0
-                cc.modern!.searchOrder = order
-                page = pfn
-                break
-            }
-            if pfn >= s.minPfn && pfn > highPfn {
-                highPfn = pfn
-                s.limit >>= 1
-            }
-            if orderScanned >= s.limit { break }
+            if fastSearchVisit(pfn, &w, &s) { break }
             cur = freeArea.prev(pfn, order: order, pages)
-            if cur == NONE { freepage = nil }
+            if cur == NONE { w.freepage = nil }
         }
         prefetchSink &+= ahead
-        if page == nil && highPfn != Pfn(0) {
-            page = highPfn
-            freepage = page
+        return finishFastSearchList(&cc, &w, list: li, order: order)
+    }
+
+    /// One list's walk so far (`fast_isolate_freepages`' inner loop): entries seen, the best candidate
+    /// below `lowPfn`, the entry the walk stands at, and the page taken.
+    struct FastListWalk {
+        var orderScanned = 0
+        var highPfn = Pfn(0)
+        var freepage: Pfn? = nil
+        var page: Pfn? = nil
+    }
+
+    /// The inner loop's body for one entry: counts it, raises the highest pageblock seen, takes it when
+    /// it is at or above `lowPfn`, makes it the candidate (halving the limit) when it is the highest at or
+    /// above `minPfn`. Returns true when the walk stops at it (taken, or the limit reached).
+    @inline(__always)
+    func fastSearchVisit(_ pfn: Pfn, _ w: inout FastListWalk, _ s: inout FastFreeSearch) -> Bool {
+        w.freepage = pfn
+        w.orderScanned += 1
+        s.nrScanned += 1
+        if pfn >= s.highest { s.highest = max(pageblockStartPfn(pfn), s.zoneStart) }
+        if pfn >= s.lowPfn {
+            w.page = pfn
+            return true
         }
-        if let freepage { moveFreelistHead(li, order: order, entry: freepage) }
-        return (page, orderScanned)
+        if pfn >= s.minPfn && pfn > w.highPfn {
+            w.highPfn = pfn
+            s.limit >>= 1
+        }
+        return w.orderScanned >= s.limit
+    }
+
+    /// After the inner loop: a page taken resets the search's failures and fixes its order; else the
+    /// candidate, if any, is the page; the list's head moves to where the walk stopped.
+    private func finishFastSearchList(_ cc: inout CompactControl, _ w: inout FastListWalk, list li: Int, order: Int) -> (page: Pfn?, scanned: Int) {
+        if w.page != nil {
+            cc.modern!.fastSearchFail = 0
+            cc.modern!.searchOrder = order
+        } else if w.highPfn != Pfn(0) {
+            w.page = w.highPfn
+            w.freepage = w.page
+        }
+        if let freepage = w.freepage { moveFreelistHead(li, order: order, entry: freepage) }
+        return (w.page, w.orderScanned)
     }
 
     /// The tail of the MOVABLE list the fast search would walk after `order`'s (the next order below,
@@ -274,10 +295,7 @@ extension Machine {
     /// limit ends inside it; any other segment is walked entry by entry, exactly as the plain walk.
     private func fastSearchFreeList(_ cc: inout CompactControl, _ s: inout FastFreeSearch, order: Int, list li: Int,
                                     index ix: FreeListIndex) -> (page: Pfn?, scanned: Int) {
-        var orderScanned = 0
-        var highPfn = Pfn(0)
-        var freepage: Pfn? = nil
-        var page: Pfn? = nil
+        var w = FastListWalk()
         let p = pages
         var seg = ix.tailSegment[li]
         walk: while seg != NONE {
@@ -285,45 +303,27 @@ extension Machine {
             let n = Int(ix.count[si])
             if ix.stale[si] != 0 { ix.refreshMax(seg, links: p) }
             let mx = Pfn(link: ix.maxPfn[si])
-            if mx < s.minPfn && orderScanned + n <= s.limit {
-                // No entry here is at or above minPfn (so none at or above lowPfn either).
-                orderScanned += n
+            if mx < s.minPfn && w.orderScanned + n <= s.limit {
+                // No entry here is at or above minPfn (so none at or above lowPfn either): the loop
+                // would count them, raise the highest pageblock to their largest's, and stand at the first.
+                w.orderScanned += n
                 s.nrScanned += n
                 if mx >= s.highest { s.highest = max(pageblockStartPfn(mx), s.zoneStart) }
-                freepage = Pfn(link: ix.first[si])
-                if orderScanned >= s.limit { break walk }
+                w.freepage = Pfn(link: ix.first[si])
+                if w.orderScanned >= s.limit { break walk }
             } else {
                 var cur = ix.last[si]
                 for _ in 0..<n {
                     let pfn = Pfn(link: cur)
-                    freepage = pfn
-                    orderScanned += 1
-                    s.nrScanned += 1
-                    if pfn >= s.highest { s.highest = max(pageblockStartPfn(pfn), s.zoneStart) }
-                    if pfn >= s.lowPfn {
-                        cc.modern!.fastSearchFail = 0
-                        cc.modern!.searchOrder = order
-                        page = pfn
-                        break walk
-                    }
-                    if pfn >= s.minPfn && pfn > highPfn {
-                        highPfn = pfn
-                        s.limit >>= 1
-                    }
-                    if orderScanned >= s.limit { break walk }
+                    if fastSearchVisit(pfn, &w, &s) { break walk }
                     cur = p.prevOrContent[pfn]
                 }
             }
             seg = ix.prev[si]
             // The walk ran off the list's head: the kernel's cursor is the list head itself.
-            if seg == NONE { freepage = nil }
+            if seg == NONE { w.freepage = nil }
         }
-        if page == nil && highPfn != Pfn(0) {
-            page = highPfn
-            freepage = page
-        }
-        if let freepage { moveFreelistHead(li, order: order, entry: freepage) }
-        return (page, orderScanned)
+        return finishFastSearchList(&cc, &w, list: li, order: order)
     }
 
     /// `isolate_freepages` of 6.6 (called by `compaction_alloc` when the private list is empty).
