@@ -66,6 +66,7 @@ extension MachineConfig {
         }
         var layout = MachineLayout(preset: p, nodeSpans: spans, zones: zones, distances: distances)
         layout.procAllocatedPages = allocated
+        layout.indexesFreeLists = kernel.isModern
         return layout
     }
 }

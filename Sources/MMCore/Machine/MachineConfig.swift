@@ -119,7 +119,9 @@ public struct MachineConfig: Sendable, Equatable {
         guard totalPages <= UInt64(UInt32.max - 1) else {
             throw .invalidConfig(field: FieldPath("memory_mib"), value: "\((totalPages * pageBytes) >> 20)", reason: "too large: at most 2^32-2 pages")
         }
-        return MachineLayout(preset: p, nodeSpans: nodeSpans, zones: zones, distances: dist)
+        var layout = MachineLayout(preset: p, nodeSpans: nodeSpans, zones: zones, distances: dist)
+        layout.indexesFreeLists = kernel.isModern
+        return layout
     }
 
     /// Zones are laid out in units of the larger of the max-order block and the pageblock, so that every
@@ -298,5 +300,7 @@ public struct MachineLayout: Sendable {
     /// A machine built from /proc text (`MachineConfig.procImage`): the pages it allocates at creation
     /// (each may take a handle slot), for the memory budget's estimate.
     public var procAllocatedPages: Int = 0
+    /// A 6.6 machine indexes its MOVABLE free lists (`FreeListIndex`), for the memory budget's estimate.
+    public var indexesFreeLists = false
     public var totalPages: UInt64 { nodeSpans.reduce(0) { $0 + $1.pages } }
 }
