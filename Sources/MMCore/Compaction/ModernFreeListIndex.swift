@@ -169,35 +169,15 @@ final class FreeListIndex {
         } else if relabelBack {
             // Split: the entries from newHead to last[s] (the ones a walk from the tail just read, so
             // in the cache) become a segment of their own, after s.
-            let t = newSegment(entry: newHead)
-            let ti = Int(t)
-            let (n, mx) = relabel(from: newHead, through: last[i], to: t, links: links)
-            count[ti] = n; last[ti] = last[i]; maxPfn[ti] = mx
-            count[i] -= n
-            last[i] = newTail
-            if stale[i] == 0 && mx == maxPfn[i] { stale[i] = 1 }
-            next[ti] = next[i]
-            if next[i] != NONE { prev[Int(next[i])] = t } else { tailSegment[li] = t }
-            prev[ti] = s
-            next[i] = t
             frontSeg = s
-            backSeg = t
+            backSeg = splitOff(s, from: newHead, through: last[i], after: true, list: li, links: links)
+            last[i] = newTail
         } else {
             // Split: the entries from first[s] to newTail (the ones a walk from the head just read)
             // become a segment of their own, before s. The list is rotated already: they end it.
-            let f = newSegment(entry: first[i])
-            let fi = Int(f)
-            let (n, mx) = relabel(from: first[i], through: newTail, to: f, links: links)
-            count[fi] = n; last[fi] = newTail; maxPfn[fi] = mx
-            count[i] -= n
-            first[i] = newHead
-            if stale[i] == 0 && mx == maxPfn[i] { stale[i] = 1 }
-            prev[fi] = prev[i]
-            if prev[i] != NONE { next[Int(prev[i])] = f } else { headSegment[li] = f }
-            next[fi] = s
-            prev[i] = f
-            frontSeg = f
+            frontSeg = splitOff(s, from: first[i], through: newTail, after: false, list: li, links: links)
             backSeg = s
+            first[i] = newHead
         }
         // Rotate the chain: [head ... frontSeg] goes after the old tail.
         let oldHead = headSegment[li], oldTail = tailSegment[li]
@@ -212,6 +192,30 @@ final class FreeListIndex {
         mergeIfSmall(oldTail, oldHead, list: li, links: links)
         if count[Int(frontSeg)] != 0 { mergeIfSmall(prev[Int(frontSeg)], frontSeg, list: li, links: links) }
         if count[Int(backSeg)] != 0 { mergeIfSmall(backSeg, next[Int(backSeg)], list: li, links: links) }
+    }
+
+    /// Moves the run of `s`'s entries from `from` through `through` (one end of `s`; the caller sets the
+    /// new end of `s`) into a new segment linked after `s` (`after`) or before it; returns the new one.
+    private func splitOff(_ s: UInt32, from: UInt32, through: UInt32, after: Bool, list li: Int, links: PageArrays) -> UInt32 {
+        let i = Int(s)
+        let t = newSegment(entry: from)
+        let ti = Int(t)
+        let (n, mx) = relabel(from: from, through: through, to: t, links: links)
+        count[ti] = n; last[ti] = through; maxPfn[ti] = mx
+        count[i] -= n
+        if stale[i] == 0 && mx == maxPfn[i] { stale[i] = 1 }
+        if after {
+            next[ti] = next[i]
+            if next[i] != NONE { prev[Int(next[i])] = t } else { tailSegment[li] = t }
+            prev[ti] = s
+            next[i] = t
+        } else {
+            prev[ti] = prev[i]
+            if prev[i] != NONE { next[Int(prev[i])] = t } else { headSegment[li] = t }
+            next[ti] = s
+            prev[i] = t
+        }
+        return t
     }
 
     /// Labels the entries from `from` through `through` (following the list towards its tail) as segment
