@@ -140,12 +140,7 @@ final class FreeListIndex {
         guard count[ia] + count[ib] <= FreeListIndex.mergeAt else { return nil }
         let keep = count[ia] >= count[ib] ? a : b, gone = keep == a ? b : a
         let ik = Int(keep), ig = Int(gone)
-        // Relabel the gone segment's entries, head to tail.
-        var e = first[ig]
-        for _ in 0..<count[ig] {
-            segmentOf[Int(e)] = keep
-            e = links.nextOrOwner[Pfn(link: e)]
-        }
+        _ = relabel(from: first[ig], through: last[ig], to: keep, links: links)
         if keep == a { last[ik] = last[ig] } else { first[ik] = first[ig] }
         count[ik] += count[ig]
         if stale[ik] != 0 || stale[ig] != 0 { stale[ik] = 1 } else { maxPfn[ik] = max(maxPfn[ik], maxPfn[ig]) }
@@ -253,15 +248,15 @@ final class FreeListIndex {
 
 extension Machine {
     /// The indexed lists: MOVABLE, orders below the largest, every zone.
-    func indexedFreeLists() -> [(li: Int, order: Int)] {
-        zoneIDs.flatMap { z in (0..<freeArea.maxOrder).map { o in (freeArea.list(zone: z, order: o, mt: .movable), o) } }
+    func indexedFreeLists() -> [Int] {
+        zoneIDs.flatMap { z in (0..<freeArea.maxOrder).map { freeArea.list(zone: z, order: $0, mt: .movable) } }
     }
 
     /// Builds the index from the lists as they are (after a restore).
     func rebuildFreeListIndex() {
         guard let ix = freeListIndex else { return }
         ix.clear()
-        for (li, _) in indexedFreeLists() {
+        for li in indexedFreeLists() {
             var e = freeArea.heads[li]
             while e != NONE {
                 ix.add(e, list: li, atTail: true)
@@ -273,7 +268,7 @@ extension Machine {
     /// The index's rules (see `FreeListIndex`), list by list; appends what breaks them.
     func checkFreeListIndex(_ fail: (@autoclosure () -> String) -> Void) {
         guard let ix = freeListIndex else { return }
-        for (li, _) in indexedFreeLists() {
+        for li in indexedFreeLists() {
             var e = freeArea.heads[li]
             var seg = ix.headSegment[li], prevSeg = NONE
             var segments = 0

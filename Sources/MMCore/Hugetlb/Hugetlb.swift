@@ -56,8 +56,9 @@ extension Machine {
     /// no vmstat item: /proc/meminfo's HugePages_Total has them), so it leaves NR_SLAB_UNRECLAIMABLE's
     /// share of the `kernel` kind.
     func noteHugetlbPage(_ h: PageHandle) {
-        guard let slot = handles.resolve(h), let info = try? allocationInfo(h) else { return }
-        hugetlbSlots.insert(UInt32(slot))
+        guard let info = try? allocationInfo(h) else { return }
+        hugetlbSlots.insert(UInt32(handles.slot(of: h)))
+        hugetlbPoolPages += 1 << info.order
         zoneCounters.kernelNotSlab[info.zone] &+= Int64(1 << info.order)
     }
 
@@ -66,11 +67,9 @@ extension Machine {
     @inline(__always)
     func noteFreedIfHugetlb(slot: Int, zone z: ZoneID, pages n: Int) {
         if _fastPath(hugetlbSlots.isEmpty) { return }
-        if hugetlbSlots.remove(UInt32(truncatingIfNeeded: slot)) != nil { zoneCounters.kernelNotSlab[z] &-= Int64(n) }
-    }
-
-    /// Pages in the hugetlb pool (HugePages_Total × the huge page's pages, over every hstate the model has).
-    public var hugetlbPoolPages: Int {
-        hugetlbSlots.reduce(0) { n, s in n + (1 << Int(pages.order[Pfn(link: handles.pfn[Int(s)])] & PageOrderByte.orderMask)) }
+        if hugetlbSlots.remove(UInt32(truncatingIfNeeded: slot)) != nil {
+            hugetlbPoolPages -= n
+            zoneCounters.kernelNotSlab[z] &-= Int64(n)
+        }
     }
 }

@@ -106,6 +106,8 @@ public final class Machine {
     /// The handle slots of the hugetlb pool's pages (`prep_new_huge_page` took them out of the buddy
     /// allocator): freeing one gives its pages back to `kernelNotSlab`'s count. Hugetlb/Hugetlb.swift.
     @exclusivity(unchecked) var hugetlbSlots = Set<UInt32>()
+    /// Pages in the hugetlb pool (HugePages_Total × the pages of a huge page): the pages of `hugetlbSlots`.
+    @exclusivity(unchecked) public internal(set) var hugetlbPoolPages = 0
     /// false: the kernel without the compaction series (2.6.34, "vanilla").
     public let compactionEnabled: Bool
     /// The kernel the machine runs (`config.kernel`).

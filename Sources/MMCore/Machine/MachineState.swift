@@ -752,6 +752,7 @@ extension Machine {
         guard (0..<Swift.max(1, nodes.count)).contains(nextNid) else { throw ImageReader.bad("hugetlb.next_nid", "names no node") }
         hugetlbNextNid = nextNid
         hugetlbSlots = []
+        hugetlbPoolPages = 0
         if r.version >= 3 {
             // Each a live, in-memory `kernel` allocation of more than one page (checked against the
             // handles restored before).
@@ -761,6 +762,7 @@ extension Machine {
                       pages.order[Pfn(link: handles.pfn[Int(v)])] & PageOrderByte.orderMask != 0,
                       hugetlbSlots.insert(UInt32(v)).inserted
                 else { throw ImageReader.bad("hugetlb.slots", "names \(v), which is no live pool page") }
+                hugetlbPoolPages += 1 << Int(pages.order[Pfn(link: handles.pfn[Int(v)])] & PageOrderByte.orderMask)
             }
         }
         let held = try r.array("kswapd.held_owed", count: 2, as: Int64.self)

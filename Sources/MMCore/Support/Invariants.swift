@@ -223,6 +223,7 @@ extension Machine {
             if PageState.kind(p.state[pfn]) != .kernel || order == 0 { fail("hugetlb pool slot \(slot) is no kernel block") }
             poolPages[zoneId(ofPfn: pfn).rawValue] += Int64(1 << order)
         }
+        if poolPages.reduce(0, +) != Int64(hugetlbPoolPages) { fail("hugetlb pool: \(hugetlbPoolPages) pages counted, its slots hold \(poolPages.reduce(0, +))") }
         for z in zoneIDs {
             for l in LruList.allCases {
                 let li = LruStore.index(zone: z, list: l.rawValue)

@@ -694,8 +694,9 @@ extension Machine {
     }
 
     /// One allocation of an actor's mix entry; false when the event ends there (the allocation failed, or
-    /// the state gate refused room, which stops the run: `step`). `fileBytes`: for a page of a file, the file's bytes in it (a page written gets buffer heads for the
-    /// whole page, those past the file's end marked so: `attachBuffers`).
+    /// the state gate refused room, which stops the run: `step`). `fileBytes`: for a page of a file, the
+    /// file's bytes in it (a page written gets buffer heads for the whole page, those past the file's end
+    /// marked so: `attachBuffers`).
     @inline(__always)
     private func actorAllocatePage(_ run: WorkloadRun, _ a: Int, _ mix: ActorAlloc, fileBytes: Int?) -> Bool {
         let dirty = mix.kind == .file && run.actors[a].rng.unit() < mix.dirtyFraction

@@ -79,6 +79,23 @@ import Testing
         #expect(copy.checkConsistency().isEmpty)
     }
 
+    @Test func anImageNamingADeadPoolPageIsRefusedNamingTheSection() throws {
+        let m = makeMachine(.x86_64, mib: 256)
+        let h = try #require(try m.allocFreshHugePage(order: 9).handle)
+        let withPool = m.exportState()
+        try m.free(h)
+        #expect(m.hugetlbPoolPages == 0)
+        var image = m.exportState()
+        let slots = try #require(withPool.sections.first { $0.name == "hugetlb.slots" })
+        image.sections = image.sections.map { $0.name == "hugetlb.slots" ? slots : $0 }
+        do {
+            _ = try Machine(m.config, restoring: image)
+            Issue.record("a dead pool slot was accepted")
+        } catch {
+            #expect("\(error)".contains("hugetlb.slots"))
+        }
+    }
+
     @Test func aVersion2ImageLoadsWithTheNewCountersAtZero() throws {
         let m = makeMachine(.x86_64, mib: 256)
         _ = try m.allocFreshHugePage(order: 9)
