@@ -1116,6 +1116,7 @@
   async function start() {
     S.cellRect = cellRect;
     S.blockAt = blockAt;
+    S.drawMap = drawMap;
     drawLegend();
     $('map').addEventListener('mousemove', onMapMove);
     $('map').addEventListener('mouseleave', onMapLeave);
