@@ -6,13 +6,16 @@
 # compare: a change that must not move results leaves `diff -r BEFORE AFTER` empty.
 #
 #   scripts/result-snapshots.sh OUTDIR [MIB...]     # default sizes: 256 1024
+#
+# BIN=PATH uses another mm-bench (a copy built before the change) and skips the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: scripts/result-snapshots.sh OUTDIR [MIB...]}
 shift
 if [ $# -gt 0 ]; then sizes=("$@"); else sizes=(256 1024); fi
-BIN=.build/release/mm-bench
-swift build -c release --product mm-bench >&2
+BIN_GIVEN=${BIN:-}
+BIN=${BIN:-.build/release/mm-bench}
+[ -n "${BIN_GIVEN:-}" ] || swift build -c release --product mm-bench >&2
 mkdir -p "$out"
 presets=(seed-easy-hugepages seed-highalloc-stress kselftest-compaction proactive-frag)
 for mib in "${sizes[@]}"; do

@@ -22,12 +22,18 @@ public struct MachineStateImage: Sendable, Equatable {
     /// Version 3: the zone counters NR_PAGETABLE (`zone.page_tables`), NR_KERNEL_STACK
     /// (`zone.kernel_stacks`) and the `kernel` kind's pages that are not slab (`zone.kernel_not_slab`),
     /// and the hugetlb pool's slots (`hugetlb.slots`).
-    public static let version = 3
+    /// Version 4: the reclaim counters by zone type (`vmstat.pgsteal_by_zone`,
+    /// `vmstat.pgscan_kswapd_by_zone`, `vmstat.pgscan_direct_by_zone`) and 6.6's
+    /// `vmstat.allocstall_by_zone`.
+    public static let version = 4
     /// Older versions `restore` reads, converting them: version 1 has no page-cache trees (its files'
     /// pages load outside any tree, as they were), no radix-tree nodes and zero inode-steal counters;
     /// versions 1 and 2 have none of version 3's counters (they load as zero: such a machine's page
-    /// tables, stacks and pool pages stay counted as unreclaimable slab) and no hugetlb pool slots.
-    public static let convertibleVersions: Set<Int> = [1, 2]
+    /// tables, stacks and pool pages stay counted as unreclaimable slab) and no hugetlb pool slots;
+    /// versions 1–3 have only the machine-wide reclaim counters, and their totals load into the machine's
+    /// highest zone type (so the per-zone counters still add up to them; where the pages came from is
+    /// not known).
+    public static let convertibleVersions: Set<Int> = [1, 2, 3]
 
     public struct Extent: Sendable, Equatable {
         /// Byte offset in the section.
@@ -384,6 +390,10 @@ extension Machine {
     private func exportCounters(into w: inout ImageBuilder) {
         for f in Machine.imageCounterFields { w.scalar("vmstat.\(f.name)", ev[keyPath: f.key]) }
         w.array("vmstat.pgalloc", ev.pgalloc)
+        w.array("vmstat.pgsteal_by_zone", ev.pgstealByZone)
+        w.array("vmstat.pgscan_kswapd_by_zone", ev.pgscanKswapdByZone)
+        w.array("vmstat.pgscan_direct_by_zone", ev.pgscanDirectByZone)
+        w.array("vmstat.allocstall_by_zone", ev.allocstallByZone)
     }
 
     /// Sysctls, clock, generator, kswapd, the state gate's refusals.
@@ -739,7 +749,38 @@ extension Machine {
             c[keyPath: f.key] = try r.uint64("vmstat.\(f.name)")
         }
         c.pgalloc = try r.array("vmstat.pgalloc", count: ev.pgalloc.count)
+        if r.version >= 4 {
+            c.pgstealByZone = try r.array("vmstat.pgsteal_by_zone", count: ev.pgalloc.count)
+            c.pgscanKswapdByZone = try r.array("vmstat.pgscan_kswapd_by_zone", count: ev.pgalloc.count)
+            c.pgscanDirectByZone = try r.array("vmstat.pgscan_direct_by_zone", count: ev.pgalloc.count)
+            c.allocstallByZone = try r.array("vmstat.allocstall_by_zone", count: ev.pgalloc.count)
+            try checkZoneSplit(c)
+        } else if let top = zones.filter(\.populated).map(\.indexInNode).max() {
+            // Versions 1–3 kept the totals only (MachineStateImage.convertibleVersions).
+            c.pgstealByZone[top] = c.pgstealKswapd &+ c.pgstealDirect
+            c.pgscanKswapdByZone[top] = c.pgscanKswapd
+            c.pgscanDirectByZone[top] = c.pgscanDirect
+            if modern != nil { c.allocstallByZone[top] = c.allocstall }
+        }
         ev = c  // (the modern counters follow in restoreModern)
+    }
+
+    /// The per-zone reclaim counters of an image must add up to its machine-wide ones (they are counted
+    /// together), and the old kernels keep no `allocstall_<zone>`.
+    private func checkZoneSplit(_ c: VmCounters) throws(MMError) {
+        func sum(_ a: [UInt64]) -> UInt64 { a.reduce(0, &+) }
+        guard sum(c.pgstealByZone) == c.pgstealKswapd &+ c.pgstealDirect else {
+            throw ImageReader.bad("vmstat.pgsteal_by_zone", "does not add up to pgsteal_kswapd + pgsteal_direct")
+        }
+        guard sum(c.pgscanKswapdByZone) == c.pgscanKswapd else {
+            throw ImageReader.bad("vmstat.pgscan_kswapd_by_zone", "does not add up to pgscan_kswapd")
+        }
+        guard sum(c.pgscanDirectByZone) == c.pgscanDirect else {
+            throw ImageReader.bad("vmstat.pgscan_direct_by_zone", "does not add up to pgscan_direct")
+        }
+        guard sum(c.allocstallByZone) == (modern == nil ? 0 : c.allocstall) else {
+            throw ImageReader.bad("vmstat.allocstall_by_zone", modern == nil ? "is kept on kernel 6.6 only" : "does not add up to allocstall")
+        }
     }
 
     /// Sysctls, the hugetlb node cursor, kswapd, clock, generator, the state gate's refusals.

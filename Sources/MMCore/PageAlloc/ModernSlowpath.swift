@@ -216,6 +216,7 @@ extension Machine {
         if anyReady {
             // do_try_to_free_pages counts the stall, finds compaction ready, reports progress.
             ev.allocstall &+= 1
+            ev.allocstallByZone[hz] &+= 1
             return 1
         }
         if list.isEmpty { return 0 }
@@ -233,6 +234,7 @@ extension Machine {
             if !shouldContinueReclaim(order: order, zonelist: list, highestZoneidx: hz) { break }
         }
         ev.allocstall = stalls &+ 1
+        ev.allocstallByZone[hz] &+= 1
         return total
     }
 

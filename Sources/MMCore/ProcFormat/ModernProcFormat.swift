@@ -66,8 +66,7 @@ extension Machine {
                 out += "Node \(node.id), zone \(CFormat.pad(zone.name, 8))"
                 if zone.populated && zid == node.zoneIds.first(where: { zones[$0].populated }) {
                     out += "\n  per-node stats"
-                    let nodeItems = zoneStatItems(zone: nil, node: node.id)
-                    for (name, v) in nodeItems where name != "nr_free_pages" {
+                    for (name, v) in modernNodeStatItems(node: node.id) {
                         out += "\n      \(CFormat.pad(name, 12, left: true)) \(v)"
                     }
                 }
@@ -82,7 +81,9 @@ extension Machine {
                 out += "\n        cma      0"
                 out += "\n        protection: (" + zone.lowmemReserve.map(String.init).joined(separator: ", ") + ")"
                 if !zone.populated { out += "\n"; continue }
-                out += "\n      \(CFormat.pad("nr_free_pages", 12, left: true)) \(zoneCounters.freePages[zid])"
+                for (name, v) in modernZoneStatItems(zone: zid) {
+                    out += "\n      \(CFormat.pad(name, 12, left: true)) \(v)"
+                }
                 let ps = pageset(zone: zid)
                 out += "\n  pagesets"
                 out += "\n    cpu: 0"
@@ -98,48 +99,82 @@ extension Machine {
         return out
     }
 
-    /// The node-level gauges (6.6 keeps the LRU and file counters per node): the zone gauges summed
-    /// over the node's zones.
-    func zoneStatItems(zone: ZoneID?, node nid: NodeID) -> [(String, Int64)] {
-        var sums: [(String, Int64)] = []
-        for z in nodes[nid].zoneIds {
-            let items = zoneStatItems(zone: z)
-            if sums.isEmpty { sums = items } else { for i in sums.indices { sums[i].1 += items[i].1 } }
-        }
-        return sums
+    /// 6.6's zone items the model keeps (`enum zone_stat_item`, in `vmstat_text` order) for one zone or
+    /// (nil) summed over the machine: the LRU lists as `nr_zone_*`, `nr_zone_write_pending` (dirty
+    /// pages: the model writes back synchronously, so none is under writeback), `nr_mlock`.
+    func modernZoneStatItems(zone: ZoneID?) -> [(String, Int64)] {
+        let g = Dictionary(gaugeItems(zones: zone.map { [$0] } ?? Array(zoneIDs)), uniquingKeysWith: { a, _ in a })
+        return [("nr_free_pages", "nr_free_pages"), ("nr_zone_inactive_anon", "nr_inactive_anon"),
+                ("nr_zone_active_anon", "nr_active_anon"), ("nr_zone_inactive_file", "nr_inactive_file"),
+                ("nr_zone_active_file", "nr_active_file"), ("nr_zone_unevictable", "nr_unevictable"),
+                ("nr_zone_write_pending", "nr_dirty"), ("nr_mlock", "nr_mlock")].map { ($0.0, g[$0.1]!) }
     }
 
-    /// The event counters of 6.6's /proc/vmstat the model has, in `vmstat_text` order, after the gauges
-    /// and `pgalloc_<zone>` (the seed-only names `compact_blocks_moved`, `compact_pages_moved`,
-    /// `compact_pagemigrate_failed` and `kswapd_steal` are not 6.6 counters and are left out; the
-    /// simulator's own lines follow at the end as on the old kernels).
-    static let modernFieldsAfterPgalloc: [VmCounters.Field] = [
-        ("pgfree", \.pgfree), ("pgactivate", \.pgactivate), ("pgdeactivate", \.pgdeactivate),
-        ("pgsteal_kswapd", \.pgstealKswapd), ("pgsteal_direct", \.pgstealDirect), ("pgscan_kswapd", \.pgscanKswapd),
-        ("pgscan_direct", \.pgscanDirect), ("slabs_scanned", \.slabsScanned), ("pageoutrun", \.pageoutrun),
-        ("pgmigrate_success", \.pgmigrateSuccess), ("pgmigrate_fail", \.pgmigrateFail),
-        ("compact_migrate_scanned", \.compactMigrateScanned), ("compact_free_scanned", \.compactFreeScanned),
-        ("compact_isolated", \.compactIsolated), ("compact_stall", \.compactStall), ("compact_fail", \.compactFail),
-        ("compact_success", \.compactSuccess), ("compact_daemon_wake", \.compactDaemonWake),
-        ("compact_daemon_migrate_scanned", \.compactDaemonMigrateScanned), ("compact_daemon_free_scanned", \.compactDaemonFreeScanned),
-        ("thp_fault_alloc", \.thpFaultAlloc), ("thp_fault_fallback", \.thpFaultFallback),
-        ("nr_vmscan_write", \.nrVmscanWrite), ("allocstall", \.allocstall), ("extfrag_events", \.extfragEvents),
-        ("extfrag_events_fragmenting", \.extfragFragmenting), ("extfrag_events_change_ownership", \.extfragChangeOwnership),
-        ("alloc_fail", \.allocFail), ("compact_freed_while_isolated", \.compactFreedWhileIsolated),
-        ("compact_free_isolated", \.compactFreeIsolated), ("compact_captured", \.compactCaptured),
+    /// 6.6's node items the model keeps (`enum node_stat_item`, in `vmstat_text` order) for one node or
+    /// (nil) summed over the machine. `nr_kernel_stack` is in KiB (NR_KERNEL_STACK_KB). With
+    /// `vmscanWrite`, `nr_vmscan_write` in its place (the model counts it for the machine only).
+    func modernNodeStatItems(node: NodeID?, vmscanWrite: UInt64? = nil) -> [(String, Int64)] {
+        let ids = node.map { nodes[$0].zoneIds } ?? Array(zoneIDs)
+        let g = Dictionary(gaugeItems(zones: ids), uniquingKeysWith: { a, _ in a })
+        var items = ["nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
+                     "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file",
+                     "nr_anon_pages", "nr_file_pages", "nr_dirty"].map { ($0, g[$0]!) }
+        if let vmscanWrite { items.append(("nr_vmscan_write", Int64(clamping: vmscanWrite))) }
+        items.append(("nr_kernel_stack", g["nr_kernel_stack"]!))
+        items.append(("nr_page_table_pages", g["nr_page_table_pages"]!))
+        return items
+    }
+
+    /// 6.6's events the model keeps, after `pgalloc_<zone>` and `allocstall_<zone>`, in `vmstat_text`
+    /// order (the seed-only `compact_blocks_moved`, `compact_pages_moved`, `compact_pagemigrate_failed`
+    /// and `kswapd_steal` are not 6.6 counters; 6.6 has no machine-wide `allocstall`).
+    static let modernEventsAfterAllocstall = VmCounters.fields([
+        "pgfree", "pgactivate", "pgdeactivate", "pgsteal_kswapd", "pgsteal_direct", "pgscan_kswapd", "pgscan_direct",
+        "pginodesteal", "slabs_scanned", "kswapd_inodesteal", "pageoutrun", "oom_kill",
+        "pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned", "compact_free_scanned", "compact_isolated",
+        "compact_stall", "compact_fail", "compact_success",
+    ]) + modernField(["compact_daemon_wake", "compact_daemon_migrate_scanned", "compact_daemon_free_scanned"])
+        + VmCounters.fields(["htlb_buddy_alloc_success", "htlb_buddy_alloc_fail"])
+        + modernField(["thp_fault_alloc", "thp_fault_fallback"])
+
+    /// The simulator's own lines on 6.6, after the kernel's (no kernel counterpart).
+    static let modernSimulatorEvents = VmCounters.fields([
+        "extfrag_events", "extfrag_events_fragmenting", "extfrag_events_change_ownership", "alloc_fail",
+        "compact_freed_while_isolated", "compact_free_isolated",
+    ]) + modernField(["compact_captured", "compact_fast_migrate_scanned", "compact_fast_free_scanned",
+                      "compact_proactive_runs", "watermark_boosts"])
+        + VmCounters.fields(["pages_reclaimed", "kswapd_wakeups", "processes_forked"])
+
+    /// Fields of the modern counters by name (their key paths are listed once, in `modernFields`).
+    private static func modernField(_ names: [String]) -> [VmCounters.Field] {
+        names.map { n in modernFields.first { $0.name == n }! }
+    }
+
+    /// The modern profile's counters with their names.
+    static let modernFields: [VmCounters.Field] = [
+        ("compact_daemon_wake", \.compactDaemonWake), ("compact_daemon_migrate_scanned", \.compactDaemonMigrateScanned),
+        ("compact_daemon_free_scanned", \.compactDaemonFreeScanned), ("thp_fault_alloc", \.thpFaultAlloc),
+        ("thp_fault_fallback", \.thpFaultFallback), ("compact_captured", \.compactCaptured),
         ("compact_fast_migrate_scanned", \.compactFastMigrateScanned), ("compact_fast_free_scanned", \.compactFastFreeScanned),
         ("compact_proactive_runs", \.compactProactiveRuns), ("watermark_boosts", \.watermarkBoosts),
-        ("pages_reclaimed", \.pagesReclaimed), ("kswapd_wakeups", \.kswapdWakeups),
     ]
 
-    /// The name/value pairs of a 6.6 machine's /proc/vmstat.
+    /// The name/value pairs of a 6.6 machine's /proc/vmstat: zone items, NUMA events, node items, then
+    /// events (`vmstat_start`'s order), `nr_unstable 0` (which `vmstat_show` appends after the last
+    /// item), then the simulator's own lines.
     func modernVmstatPairs() -> [(String, Int64)] {
         let c = counters
-        var pairs = zoneStatItems(zone: nil)
+        var pairs = modernZoneStatItems(zone: nil)
         func add(_ n: String, _ v: UInt64) { pairs.append((n, Int64(clamping: v))) }
-        for f in VmCounters.fieldsBeforePgalloc { add(f.name, c[keyPath: f.value]) }
+        let numa: Set<String> = ["numa_hit", "numa_miss", "numa_foreign", "numa_local", "numa_other"]
+        for f in VmCounters.fieldsBeforePgalloc where numa.contains(f.name) { add(f.name, c[keyPath: f.value]) }
+        pairs += modernNodeStatItems(node: nil, vmscanWrite: c.nrVmscanWrite)
+        for f in VmCounters.fieldsBeforePgalloc where !numa.contains(f.name) { add(f.name, c[keyPath: f.value]) }
         for (i, t) in preset.zoneTypes.enumerated() { add("pgalloc_\(t.vmstatSuffix)", c.pgalloc[i]) }
-        for f in Machine.modernFieldsAfterPgalloc { add(f.name, c[keyPath: f.value]) }
+        for (i, t) in preset.zoneTypes.enumerated() { add("allocstall_\(t.vmstatSuffix)", c.allocstallByZone[i]) }
+        for f in Machine.modernEventsAfterAllocstall { add(f.name, c[keyPath: f.value]) }
+        add("nr_unstable", 0)
+        for f in Machine.modernSimulatorEvents { add(f.name, c[keyPath: f.value]) }
         return pairs
     }
 }

@@ -31,10 +31,25 @@ extension Machine {
         checkLruListsAndGauges(tally, fail)
         checkSlab(fail)
         checkPageCache(fail)
+        checkZoneSplitCounters(fail)
         if modern != nil { checkModernState(fail) }
         // The 6.6 free-list index, once its lists are known to be sound.
         if errors.isEmpty { checkFreeListIndex(fail) }
         return errors
+    }
+
+    /// The reclaim counters kept by zone type add up to the machine-wide ones they are counted with.
+    private func checkZoneSplitCounters(_ fail: (@autoclosure () -> String) -> Void) {
+        func sum(_ a: [UInt64]) -> UInt64 { a.reduce(0, &+) }
+        if sum(ev.pgstealByZone) != ev.pgstealKswapd &+ ev.pgstealDirect {
+            fail("pgsteal_<zone> add up to \(sum(ev.pgstealByZone)), pgsteal_kswapd + pgsteal_direct are \(ev.pgstealKswapd &+ ev.pgstealDirect)")
+        }
+        if sum(ev.pgscanKswapdByZone) != ev.pgscanKswapd || sum(ev.pgscanDirectByZone) != ev.pgscanDirect {
+            fail("pgscan_kswapd_<zone> / pgscan_direct_<zone> add up to \(sum(ev.pgscanKswapdByZone)) / \(sum(ev.pgscanDirectByZone)), not \(ev.pgscanKswapd) / \(ev.pgscanDirect)")
+        }
+        if sum(ev.allocstallByZone) != (modern == nil ? 0 : ev.allocstall) {
+            fail("allocstall_<zone> add up to \(sum(ev.allocstallByZone)) on kernel \(kernel) with allocstall \(ev.allocstall)")
+        }
     }
 
     /// What the page walk finds that the later checks compare their lists and gauges with.

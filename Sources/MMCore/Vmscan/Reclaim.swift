@@ -124,7 +124,17 @@ extension Machine {
                                                order: lumpy ? sc.order : 0)
         sc.nrScanned += scanned
         zonePagesScanned[z] += scanned
-        if sc.isKswapd { ev.pgscanKswapd &+= UInt64(scanned) } else { ev.pgscanDirect &+= UInt64(scanned) }
+        // 2.6.35's shrink_inactive_list counts the scan and the steal against the zone
+        // (`__count_zone_vm_events(PGSCAN_KSWAPD / PGSCAN_DIRECT / PGSTEAL, zone, …)`) and kswapd's
+        // steal machine-wide too (KSWAPD_STEAL); 6.6 prints only the machine-wide split.
+        let zoneType = zones[z].indexInNode
+        if sc.isKswapd {
+            ev.pgscanKswapd &+= UInt64(scanned)
+            ev.pgscanKswapdByZone[zoneType] &+= UInt64(scanned)
+        } else {
+            ev.pgscanDirect &+= UInt64(scanned)
+            ev.pgscanDirectByZone[zoneType] &+= UInt64(scanned)
+        }
         sc.durationNs &+= UInt64(scanned) &* costs.reclaimScan
         var list = taken
         var freed = shrinkPageList(&list, zone: z, sync: false, &sc)
@@ -134,6 +144,7 @@ extension Machine {
         }
         for pfn in list { putbackLruPage(pfn: pfn, zone: z) }
         if sc.isKswapd { ev.pgstealKswapd &+= UInt64(freed) } else { ev.pgstealDirect &+= UInt64(freed) }
+        ev.pgstealByZone[zoneType] &+= UInt64(freed)
         sc.nrReclaimed += freed
     }
 

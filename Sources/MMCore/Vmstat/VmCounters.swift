@@ -19,6 +19,12 @@ public struct VmCounters: Sendable, Equatable {
     public var pgscanDirect: UInt64 = 0
     public var pgstealKswapd: UInt64 = 0
     public var pgstealDirect: UInt64 = 0
+    /// The same by zone type (indexed as `pgalloc`), as 2.6.35 keeps them: `pgsteal_<zone>` (kswapd and
+    /// direct together), `pgscan_kswapd_<zone>`, `pgscan_direct_<zone>` (`__count_zone_vm_events` in
+    /// `shrink_inactive_list`). Their sums are the machine-wide counters above.
+    public var pgstealByZone: [UInt64]
+    public var pgscanKswapdByZone: [UInt64]
+    public var pgscanDirectByZone: [UInt64]
     public var slabsScanned: UInt64 = 0
     /// PGINODESTEAL / KSWAPD_INODESTEAL: page-cache pages `prune_icache` invalidated to free their inodes,
     /// in direct reclaim and in kswapd (not counted in pgsteal).
@@ -27,6 +33,9 @@ public struct VmCounters: Sendable, Equatable {
     public var kswapdWakeups: UInt64 = 0
     public var pageoutrun: UInt64 = 0
     public var allocstall: UInt64 = 0
+    /// 6.6's `allocstall_<zone>`: direct-reclaim stalls by the zone type of the allocation's highest
+    /// zone (`do_try_to_free_pages` counts ALLOCSTALL against `sc->reclaim_idx`). Kept on 6.6 only.
+    public var allocstallByZone: [UInt64]
     public var pgpgout: UInt64 = 0
     public var nrVmscanWrite: UInt64 = 0
 
@@ -67,7 +76,13 @@ public struct VmCounters: Sendable, Equatable {
     /// The modern profile's counters (kernel 6.6 only; zero on the old kernels).
     public var modern = ModernVmCounters()
 
-    public init(zoneTypes: Int) { pgalloc = Array(repeating: 0, count: zoneTypes) }
+    public init(zoneTypes: Int) {
+        pgalloc = Array(repeating: 0, count: zoneTypes)
+        pgstealByZone = pgalloc
+        pgscanKswapdByZone = pgalloc
+        pgscanDirectByZone = pgalloc
+        allocstallByZone = pgalloc
+    }
 }
 
 /// The event counters' /proc/vmstat names, written once: the renderer, the service's deltas and the

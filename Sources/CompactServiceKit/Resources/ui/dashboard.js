@@ -21,9 +21,18 @@
   const SERIES = [
     ['compact_stall', 'compaction stalls'], ['compact_success', 'compaction successes'], ['compact_fail', 'compaction failures'],
     ['compact_pages_moved', 'pages migrated'], ['compact_migrate_scanned', 'pages scanned (migrate)'],
-    ['compact_free_scanned', 'pages scanned (free)'], ['allocstall', 'allocstall (direct reclaim)'],
-    ['pgscan', 'pages scanned by reclaim', (v) => (v.pgscan_kswapd || 0) + (v.pgscan_direct || 0)],
+    ['compact_free_scanned', 'pages scanned (free)'],
+    // 6.6 counts stalls per zone (allocstall_<zone>) where the old kernels have one allocstall.
+    ['allocstall', 'allocstall (direct reclaim)', (v) => v.allocstall ?? sumOf(v, /^allocstall_/)],
+    // 2.6.35 names reclaim's scans per zone (pgscan_kswapd_<zone>, pgscan_direct_<zone>), 6.6 per node.
+    ['pgscan', 'pages scanned by reclaim', (v) => sumOf(v, /^pgscan_(kswapd|direct)(_|$)/)],
   ];
+  // The sum of the vmstat items whose names match `re`.
+  function sumOf(v, re) {
+    let n = 0;
+    for (const k in v) if (re.test(k)) n += v[k];
+    return n;
+  }
   const HISTORY = 480;
 
   const $ = (id) => document.getElementById(id);
