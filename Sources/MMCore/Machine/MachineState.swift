@@ -23,8 +23,8 @@ public struct MachineStateImage: Sendable, Equatable {
     /// (`zone.kernel_stacks`) and the `kernel` kind's pages that are not slab (`zone.kernel_not_slab`),
     /// and the hugetlb pool's slots (`hugetlb.slots`).
     /// Version 4: the reclaim counters by zone type (`vmstat.pgsteal_by_zone`,
-    /// `vmstat.pgscan_kswapd_by_zone`, `vmstat.pgscan_direct_by_zone`) and 6.6's
-    /// `vmstat.allocstall_by_zone`.
+    /// `vmstat.pgscan_kswapd_by_zone`, `vmstat.pgscan_direct_by_zone`, `vmstat.pgrefill_by_zone`) and
+    /// 6.6's `vmstat.allocstall_by_zone`.
     public static let version = 4
     /// Older versions `restore` reads, converting them: version 1 has no page-cache trees (its files'
     /// pages load outside any tree, as they were), no radix-tree nodes and zero inode-steal counters;
@@ -394,6 +394,7 @@ extension Machine {
         w.array("vmstat.pgscan_kswapd_by_zone", ev.pgscanKswapdByZone)
         w.array("vmstat.pgscan_direct_by_zone", ev.pgscanDirectByZone)
         w.array("vmstat.allocstall_by_zone", ev.allocstallByZone)
+        w.array("vmstat.pgrefill_by_zone", ev.pgrefillByZone)
     }
 
     /// Sysctls, clock, generator, kswapd, the state gate's refusals.
@@ -754,12 +755,14 @@ extension Machine {
             c.pgscanKswapdByZone = try r.array("vmstat.pgscan_kswapd_by_zone", count: ev.pgalloc.count)
             c.pgscanDirectByZone = try r.array("vmstat.pgscan_direct_by_zone", count: ev.pgalloc.count)
             c.allocstallByZone = try r.array("vmstat.allocstall_by_zone", count: ev.pgalloc.count)
+            c.pgrefillByZone = try r.array("vmstat.pgrefill_by_zone", count: ev.pgalloc.count)
             try checkZoneSplit(c)
         } else if let top = zones.filter(\.populated).map(\.indexInNode).max() {
             // Versions 1–3 kept the totals only (MachineStateImage.convertibleVersions).
             c.pgstealByZone[top] = c.pgstealKswapd &+ c.pgstealDirect
             c.pgscanKswapdByZone[top] = c.pgscanKswapd
             c.pgscanDirectByZone[top] = c.pgscanDirect
+            c.pgrefillByZone[top] = c.pgdeactivate
             if modern != nil { c.allocstallByZone[top] = c.allocstall }
         }
         ev = c  // (the modern counters follow in restoreModern)
@@ -777,6 +780,9 @@ extension Machine {
         }
         guard sum(c.pgscanDirectByZone) == c.pgscanDirect else {
             throw ImageReader.bad("vmstat.pgscan_direct_by_zone", "does not add up to pgscan_direct")
+        }
+        guard sum(c.pgrefillByZone) == c.pgdeactivate else {
+            throw ImageReader.bad("vmstat.pgrefill_by_zone", "does not add up to pgdeactivate")
         }
         guard sum(c.allocstallByZone) == (modern == nil ? 0 : c.allocstall) else {
             throw ImageReader.bad("vmstat.allocstall_by_zone", modern == nil ? "is kept on kernel 6.6 only" : "does not add up to allocstall")

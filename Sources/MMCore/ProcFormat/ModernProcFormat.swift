@@ -172,7 +172,11 @@ extension Machine {
         for f in VmCounters.fieldsBeforePgalloc where !numa.contains(f.name) { add(f.name, c[keyPath: f.value]) }
         for (i, t) in preset.zoneTypes.enumerated() { add("pgalloc_\(t.vmstatSuffix)", c.pgalloc[i]) }
         for (i, t) in preset.zoneTypes.enumerated() { add("allocstall_\(t.vmstatSuffix)", c.allocstallByZone[i]) }
-        for f in Machine.modernEventsAfterAllocstall { add(f.name, c[keyPath: f.value]) }
+        for f in Machine.modernEventsAfterAllocstall {
+            add(f.name, c[keyPath: f.value])
+            // PGREFILL (shrink_active_list's scanned pages; the model deactivates each one it scans).
+            if f.name == "pgdeactivate" { add("pgrefill", c.pgrefillByZone.reduce(0, &+)) }
+        }
         add("nr_unstable", 0)
         for f in Machine.modernSimulatorEvents { add(f.name, c[keyPath: f.value]) }
         return pairs

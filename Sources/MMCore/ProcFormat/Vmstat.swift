@@ -42,7 +42,7 @@ extension Machine {
     /// `pgscan_kswapd_<zone>`, `pgscan_direct_<zone>`, and `kswapd_steal`), the seed's compaction
     /// counters and hugetlb's; on 6.6 its own order and names (ModernProcFormat.swift). Only items the
     /// model keeps are printed. On the old kernels the later kernels' compaction and migration counters
-    /// follow their own; the last lines (`nr_vmscan_write` on the old kernels, then `extfrag_*`,
+    /// follow their own; the last lines (`extfrag_*`,
     /// `alloc_fail`, `compact_freed_while_isolated`, `compact_free_isolated`, `pages_reclaimed`,
     /// `kswapd_wakeups`, …) are the simulator's own and have no kernel counterpart there; parsers that
     /// read name/value pairs ignore them.
@@ -52,7 +52,8 @@ extension Machine {
         return out
     }
 
-    /// 2.6.35's events after `pgalloc_<zone>` and before the per-zone reclaim counters.
+    /// 2.6.35's events after `pgalloc_<zone>` and before the per-zone reclaim counters (`pgfault` and
+    /// `pgmajfault`, which come between, are not kept).
     static let seedEventsBeforeReclaim = VmCounters.fields(["pgfree", "pgactivate", "pgdeactivate"])
 
     /// 2.6.35's events after the per-zone reclaim counters (`kswapd_steal` is kswapd's share of
@@ -63,7 +64,7 @@ extension Machine {
         "compact_blocks_moved", "compact_pages_moved", "compact_pagemigrate_failed", "compact_stall", "compact_fail",
         "compact_success", "htlb_buddy_alloc_success", "htlb_buddy_alloc_fail",
         "compact_migrate_scanned", "compact_free_scanned", "compact_isolated", "pgmigrate_success", "pgmigrate_fail",
-        "nr_vmscan_write", "extfrag_events", "extfrag_events_fragmenting", "extfrag_events_change_ownership",
+        "extfrag_events", "extfrag_events_fragmenting", "extfrag_events_change_ownership",
         "alloc_fail", "compact_freed_while_isolated", "compact_free_isolated", "pages_reclaimed", "kswapd_wakeups",
         "processes_forked", "oom_kill",
     ])
@@ -73,6 +74,10 @@ extension Machine {
         if modern != nil { return modernVmstatPairs() }
         let c = counters
         var pairs = zoneStatItems(zone: nil)
+        // NR_VMSCAN_WRITE is a zone item of 2.6.35 (`pageout`), after nr_kernel_stack; the model counts
+        // it for the machine, so it is in /proc/vmstat and not in zoneinfo.
+        let stack = pairs.firstIndex { $0.0 == "nr_kernel_stack" }!
+        pairs.insert(("nr_vmscan_write", Int64(clamping: c.nrVmscanWrite)), at: stack + 1)
         func add(_ n: String, _ v: UInt64) { pairs.append((n, Int64(clamping: v))) }
         func addByZone(_ prefix: String, _ values: [UInt64]) {
             for (i, t) in preset.zoneTypes.enumerated() { add("\(prefix)_\(t.vmstatSuffix)", values[i]) }
@@ -80,6 +85,7 @@ extension Machine {
         for f in VmCounters.fieldsBeforePgalloc { add(f.name, c[keyPath: f.value]) }
         addByZone("pgalloc", c.pgalloc)
         for f in Machine.seedEventsBeforeReclaim { add(f.name, c[keyPath: f.value]) }
+        addByZone("pgrefill", c.pgrefillByZone)
         addByZone("pgsteal", c.pgstealByZone)
         addByZone("pgscan_kswapd", c.pgscanKswapdByZone)
         addByZone("pgscan_direct", c.pgscanDirectByZone)

@@ -47,6 +47,9 @@ extension Machine {
         if sum(ev.pgscanKswapdByZone) != ev.pgscanKswapd || sum(ev.pgscanDirectByZone) != ev.pgscanDirect {
             fail("pgscan_kswapd_<zone> / pgscan_direct_<zone> add up to \(sum(ev.pgscanKswapdByZone)) / \(sum(ev.pgscanDirectByZone)), not \(ev.pgscanKswapd) / \(ev.pgscanDirect)")
         }
+        if sum(ev.pgrefillByZone) != ev.pgdeactivate {
+            fail("pgrefill_<zone> add up to \(sum(ev.pgrefillByZone)), pgdeactivate is \(ev.pgdeactivate)")
+        }
         if sum(ev.allocstallByZone) != (modern == nil ? 0 : ev.allocstall) {
             fail("allocstall_<zone> add up to \(sum(ev.allocstallByZone)) on kernel \(kernel) with allocstall \(ev.allocstall)")
         }

@@ -105,6 +105,8 @@ extension Machine {
             moved += 1
         }
         ev.pgdeactivate &+= UInt64(moved)
+        // 2.6.35: `__count_zone_vm_events(PGREFILL, zone, pgscanned)`; every page scanned is deactivated.
+        ev.pgrefillByZone[zones[z].indexInNode] &+= UInt64(moved)
         sc.durationNs &+= UInt64(moved) &* costs.reclaimScan
     }
 

@@ -25,6 +25,9 @@ public struct VmCounters: Sendable, Equatable {
     public var pgstealByZone: [UInt64]
     public var pgscanKswapdByZone: [UInt64]
     public var pgscanDirectByZone: [UInt64]
+    /// 2.6.35's `pgrefill_<zone>`: active-list pages `shrink_active_list` scanned (PGREFILL, counted per
+    /// zone). The model deactivates every page it scans there, so they add up to `pgdeactivate`.
+    public var pgrefillByZone: [UInt64]
     public var slabsScanned: UInt64 = 0
     /// PGINODESTEAL / KSWAPD_INODESTEAL: page-cache pages `prune_icache` invalidated to free their inodes,
     /// in direct reclaim and in kswapd (not counted in pgsteal).
@@ -81,6 +84,7 @@ public struct VmCounters: Sendable, Equatable {
         pgstealByZone = pgalloc
         pgscanKswapdByZone = pgalloc
         pgscanDirectByZone = pgalloc
+        pgrefillByZone = pgalloc
         allocstallByZone = pgalloc
     }
 }

@@ -207,8 +207,9 @@ final class SnapshotTests: XCTestCase {
     /// format changes, this file must still load (or the change must convert it); do not regenerate it.
     /// (Its vmstat and zoneinfo documents gained the lines nr_page_table_pages and nr_kernel_stack, both
     /// 0, with state version 3: the text has the two items now, and version 1 had no processes. With
-    /// version 4 its vmstat names reclaim per zone as 2.6.35 does, `pgsteal_<zone>`,
-    /// `pgscan_kswapd_<zone>` and `pgscan_direct_<zone>`, and the hugetlb lines follow compact_success:
+    /// version 4 its vmstat names reclaim per zone as 2.6.35 does, `pgrefill_<zone>`, `pgsteal_<zone>`,
+    /// `pgscan_kswapd_<zone>` and `pgscan_direct_<zone>`, nr_vmscan_write is among the zone items after
+    /// nr_kernel_stack, and the hugetlb lines follow compact_success:
     /// a version-1 image's totals load into its highest populated zone, which is its only one, DMA.)
     func testVersionOneSnapshotStillLoads() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")

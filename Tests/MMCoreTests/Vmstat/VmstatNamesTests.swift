@@ -2,7 +2,8 @@ import Testing
 @testable import MMCore
 
 /// /proc/vmstat under each kernel's own names and order: 2.6.35 counts reclaim per zone
-/// (`pgsteal_<zone>`, `pgscan_kswapd_<zone>`, `pgscan_direct_<zone>` in `shrink_inactive_list`, with
+/// (`pgrefill_<zone>` in `shrink_active_list`, `pgsteal_<zone>`, `pgscan_kswapd_<zone>`,
+/// `pgscan_direct_<zone>` in `shrink_inactive_list`, with
 /// `kswapd_steal` kswapd's share), 6.6 per node (`pgsteal_kswapd`, …) with its stalls per zone
 /// (`allocstall_<zone>`, counted against `sc->reclaim_idx` in `do_try_to_free_pages`), its zone items
 /// as `nr_zone_*` and its node items after the NUMA events (mm/vmstat.c `vmstat_text` of each release).
@@ -38,7 +39,9 @@ import Testing
         // vmstat_text's order: pgdeactivate, the three per-zone groups, pginodesteal; the hugetlb
         // counters straight after the seed's compaction counters.
         let at = { (s: String) in n.firstIndex(of: s)! }
-        #expect(at("pgdeactivate") + 1 == at("pgsteal_dma"))
+        #expect(at("pgdeactivate") + 1 == at("pgrefill_dma") && at("pgrefill_movable") + 1 == at("pgsteal_dma"))
+        #expect(sum(v, "pgrefill", m) == v["pgdeactivate"])
+        #expect(at("nr_kernel_stack") + 1 == at("nr_vmscan_write") && at("nr_vmscan_write") + 1 == at("nr_isolated_anon"))
         #expect(at("pgsteal_movable") + 1 == at("pgscan_kswapd_dma"))
         #expect(at("pgscan_kswapd_movable") + 1 == at("pgscan_direct_dma"))
         #expect(at("pgscan_direct_movable") + 1 == at("pginodesteal"))
@@ -57,6 +60,7 @@ import Testing
         let at = { (s: String) in n.firstIndex(of: s)! }
         #expect(at("nr_dirty") + 1 == at("nr_vmscan_write") && at("nr_vmscan_write") + 1 == at("nr_kernel_stack"))
         #expect(at("nr_page_table_pages") + 1 == at("pgpgout"))
+        #expect(at("pgdeactivate") + 1 == at("pgrefill") && at("pgrefill") + 1 == at("pgsteal_kswapd"))
         for gone in ["allocstall", "kswapd_steal", "compact_blocks_moved", "pgsteal_dma32"] {
             #expect(!n.contains(gone), "\(gone) is not a 6.6 item")
         }
