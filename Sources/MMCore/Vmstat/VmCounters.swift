@@ -10,7 +10,8 @@ public struct VmCounters: Sendable, Equatable {
     public var numaLocal: UInt64 = 0
     public var numaOther: UInt64 = 0
 
-    // Reclaim (seed-era reclaim measured under today's names, kernel-compaction.md §8.1).
+    // Reclaim: machine-wide under the later kernels' names (kernel-compaction.md §8.1), and per zone
+    // type below as 2.6.35 counts and prints them.
     public var pswpin: UInt64 = 0
     public var pswpout: UInt64 = 0
     public var pgactivate: UInt64 = 0
@@ -89,18 +90,20 @@ public struct VmCounters: Sendable, Equatable {
     }
 }
 
-/// The event counters' /proc/vmstat names, written once: the renderer, the service's deltas and the
-/// workload results all select from these.
+/// The scalar event counters by name, written once: each kernel's /proc/vmstat renderer (ProcFormat),
+/// the service's deltas and the workload results select from these, and state images store the counters
+/// under these names (so a name here is never changed). The per-zone arrays are printed by the renderers.
 extension VmCounters {
     public typealias Field = (name: String, value: KeyPath<VmCounters, UInt64> & Sendable)
 
-    /// Printed after the zone gauges and before `pgalloc_<zone>`, in the seed's `vmstat_text` order.
+    /// The NUMA and paging counters (before `pgalloc_<zone>` in every kernel's `vmstat_text`).
     public static let fieldsBeforePgalloc: [Field] = [
         ("numa_hit", \.numaHit), ("numa_miss", \.numaMiss), ("numa_foreign", \.numaForeign), ("numa_local", \.numaLocal),
         ("numa_other", \.numaOther), ("pgpgout", \.pgpgout), ("pswpin", \.pswpin), ("pswpout", \.pswpout),
     ]
 
-    /// Printed after `pgalloc_<zone>`: the seed's events, then the later compaction counters, then the
+    /// The rest: reclaim's machine-wide counters under the later kernels' names (`kswapd_steal` names
+    /// `pgsteal_kswapd` a second time), the seed's and the later compaction counters, then the
     /// simulator's own (`extfrag_*`, `alloc_fail`, … `kswapd_wakeups`, which have no kernel counterpart).
     public static let fieldsAfterPgalloc: [Field] = [
         ("pgfree", \.pgfree), ("pgactivate", \.pgactivate), ("pgdeactivate", \.pgdeactivate),
