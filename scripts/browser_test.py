@@ -428,6 +428,21 @@ def main():
         st = wait_for(lambda: (lambda t: t if t.endswith(("succeeded", "failed", "cancelled")) or t[:1].isdigit() else None)(main_page.state()["status"]), 90)
         check(st == "workload proactive-frag: succeeded", f"Run workload: {st!r}")
         check(wait_for(lambda: main_page.state()["deltas"] > deltas, 10), "the workload's changes reached the map as pageblocks events")
+        # The counter chart's reclaim series on both kernel generations: 2.6.35 names reclaim's scans per
+        # zone and has one allocstall, 6.6 scans per node and stalls per zone; the page sums what each has.
+        for name, kernel in (("r35", "2.6.35"), ("r66", "6.6")):
+            api.json("POST", "/v1/machines", {"name": name, "memory_mib": 128, "kernel": kernel})
+            api.json("POST", f"/v1/machines/{name}/allocations", {"count": 40000, "kind": "file", "tag": "cache"})
+            api.json("POST", f"/v1/machines/{name}/allocations", {"count": 3000, "kind": "anon", "tag": "anon"})
+            vm = api.json("GET", f"/v1/machines/{name}/stats")["vmstat"]
+            got = main_page.js("return window.compactDashboard.counterValues(arguments[0]);", vm)
+            stalls = vm["allocstall"] if "allocstall" in vm else sum(v for k, v in vm.items() if k.startswith("allocstall_"))
+            scans = sum(v for k, v in vm.items() if re.match(r"pgscan_(kswapd|direct)(_|$)", k))
+            per_zone = "pgscan_direct_dma32" in vm and "pgscan_direct" not in vm
+            check(scans > 0 and stalls > 0 and got["pgscan"] == scans and got["allocstall"] == stalls
+                  and per_zone == (kernel == "2.6.35") and ("allocstall" in vm) == (kernel == "2.6.35"),
+                  f"{kernel}: the counter chart sums reclaim's vmstat items ({scans} pages scanned, {stalls} stalls)")
+            api.call("DELETE", f"/v1/machines/{name}")
         driver.find_element(By.ID, "delete-machine").click()
         driver.find_element(By.ID, "delete-machine").click()
         gone = wait_for(lambda: not driver.find_elements(By.CSS_SELECTOR, "#machines tbody tr[data-name='scratch']"), 10)

@@ -1013,13 +1013,19 @@
     S.stream = es;
   }
 
+  // The counter chart's values from a stats event's vmstat (per-zone items summed where a kernel
+  // names them per zone).
+  function counterValues(vmstat) {
+    const v = {};
+    for (const [key, , f] of SERIES) v[key] = f ? f(vmstat) : (vmstat[key] || 0);
+    return v;
+  }
+
   function onStats(st) {
     if (st.name !== S.selected) return;
     S.statsEvents++;
     S.stats = st;
-    const v = {};
-    for (const [key, , f] of SERIES) v[key] = f ? f(st.vmstat) : (st.vmstat[key] || 0);
-    S.history.push({ t: performance.now(), v });
+    S.history.push({ t: performance.now(), v: counterValues(st.vmstat) });
     if (S.history.length > HISTORY) S.history.shift();
     scheduleCharts();
   }
@@ -1126,6 +1132,7 @@
     S.cellRect = cellRect;
     S.blockAt = blockAt;
     S.drawMap = drawMap;
+    S.counterValues = counterValues;
     drawLegend();
     $('map').addEventListener('mousemove', onMapMove);
     $('map').addEventListener('mouseleave', onMapLeave);
