@@ -47,8 +47,16 @@ final class FreeListIndex {
     private(set) var used: UInt32 = 0
     private var freeSegment: UInt32 = NONE
 
+    /// Segments the table holds for a machine of `totalPages` with `lists` free lists (see the rules
+    /// above), and the bytes of the whole index once every part is in use (the memory budget's estimate).
+    static func segments(totalPages: Int, lists: Int) -> Int { totalPages / 16 + 2 * lists + 16 }
+    static func bytes(totalPages: Int, lists: Int) -> Int {
+        // segmentOf a page; count, first, last, maxPfn, prev, next and stale a segment; head and tail a list.
+        totalPages * 4 + segments(totalPages: totalPages, lists: lists) * (6 * 4 + 1) + lists * 8
+    }
+
     init(totalPages: Int, lists: Int, arena: RawArena) {
-        let segments = totalPages / 16 + 2 * lists + 16
+        let segments = FreeListIndex.segments(totalPages: totalPages, lists: lists)
         segmentOf = RawArray(zeroed: totalPages, arena: arena)
         count = RawArray(zeroed: segments, arena: arena, lazy: true)
         first = RawArray(zeroed: segments, arena: arena, lazy: true)

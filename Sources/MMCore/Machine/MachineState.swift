@@ -291,18 +291,19 @@ private struct ImageReader {
 
 extension Machine {
     /// Names of the vmstat event counters a state image holds, each once (the lists name one counter
-    /// twice: kswapd_steal is pgsteal_kswapd).
+    /// twice: kswapd_steal is pgsteal_kswapd). Counters computed from the per-zone arrays
+    /// (`pgscan_kswapd`, `pgscan_direct`, `pgsteal_direct`, `pgdeactivate`) are not stored: the arrays are.
     static var imageCounterFields: [(name: String, key: WritableKeyPath<VmCounters, UInt64>)] {
         var seen: Set<KeyPath<VmCounters, UInt64>> = []
         var out: [(String, WritableKeyPath<VmCounters, UInt64>)] = []
         for f in VmCounters.fieldsBeforePgalloc + VmCounters.fieldsAfterPgalloc where seen.insert(f.value).inserted {
-            guard let w = f.value as? WritableKeyPath<VmCounters, UInt64> else {
-                preconditionFailure("vmstat counter \(f.name) is not writable")
-            }
-            out.append((f.name, w))
+            if let w = f.value as? WritableKeyPath<VmCounters, UInt64> { out.append((f.name, w)) }
         }
         return out
     }
+
+    /// The counters versions 1–3 stored whole and version 4 stores by zone type.
+    static let countersSplitByZone = ["pgscan_kswapd", "pgscan_direct", "pgsteal_direct", "pgdeactivate"]
 
     /// Distinct event counters a state image holds (a test compares it with the counters' stored fields).
     public static var imageCounterCount: Int { imageCounterFields.count }
@@ -750,43 +751,34 @@ extension Machine {
             c[keyPath: f.key] = try r.uint64("vmstat.\(f.name)")
         }
         c.pgalloc = try r.array("vmstat.pgalloc", count: ev.pgalloc.count)
+        let zoneTypes = ev.pgalloc.count
         if r.version >= 4 {
-            c.pgstealByZone = try r.array("vmstat.pgsteal_by_zone", count: ev.pgalloc.count)
-            c.pgscanKswapdByZone = try r.array("vmstat.pgscan_kswapd_by_zone", count: ev.pgalloc.count)
-            c.pgscanDirectByZone = try r.array("vmstat.pgscan_direct_by_zone", count: ev.pgalloc.count)
-            c.allocstallByZone = try r.array("vmstat.allocstall_by_zone", count: ev.pgalloc.count)
-            c.pgrefillByZone = try r.array("vmstat.pgrefill_by_zone", count: ev.pgalloc.count)
-            try checkZoneSplit(c)
-        } else if let top = zones.filter(\.populated).map(\.indexInNode).max() {
-            // Versions 1–3 kept the totals only (MachineStateImage.convertibleVersions).
-            c.pgstealByZone[top] = c.pgstealKswapd &+ c.pgstealDirect
-            c.pgscanKswapdByZone[top] = c.pgscanKswapd
-            c.pgscanDirectByZone[top] = c.pgscanDirect
-            c.pgrefillByZone[top] = c.pgdeactivate
+            c.pgstealByZone = try r.array("vmstat.pgsteal_by_zone", count: zoneTypes)
+            c.pgscanKswapdByZone = try r.array("vmstat.pgscan_kswapd_by_zone", count: zoneTypes)
+            c.pgscanDirectByZone = try r.array("vmstat.pgscan_direct_by_zone", count: zoneTypes)
+            c.pgrefillByZone = try r.array("vmstat.pgrefill_by_zone", count: zoneTypes)
+            c.allocstallByZone = try r.array("vmstat.allocstall_by_zone", count: zoneTypes)
+            // kswapd's steal is part of the zones' (pgsteal_direct, their difference, cannot be negative);
+            // only 6.6 counts stalls per zone, one for each of its `allocstall`.
+            guard c.pgstealKswapd <= c.pgstealByZone.reduce(0, &+) else {
+                throw ImageReader.bad("vmstat.pgsteal_by_zone", "adds up to less than kswapd_steal")
+            }
+            guard c.allocstallByZone.reduce(0, &+) == (modern == nil ? 0 : c.allocstall) else {
+                throw ImageReader.bad("vmstat.allocstall_by_zone", modern == nil ? "is kept on kernel 6.6 only" : "does not add up to allocstall")
+            }
+        } else {
+            // Versions 1–3 kept the totals only (MachineStateImage.convertibleVersions): they go to the
+            // highest populated zone type.
+            var old: [String: UInt64] = [:]
+            for name in Machine.countersSplitByZone { old[name] = try r.uint64("vmstat.\(name)") }
+            let top = zones.filter(\.populated).map(\.indexInNode).max() ?? 0
+            c.pgstealByZone[top] = c.pgstealKswapd &+ old["pgsteal_direct"]!
+            c.pgscanKswapdByZone[top] = old["pgscan_kswapd"]!
+            c.pgscanDirectByZone[top] = old["pgscan_direct"]!
+            c.pgrefillByZone[top] = old["pgdeactivate"]!
             if modern != nil { c.allocstallByZone[top] = c.allocstall }
         }
         ev = c  // (the modern counters follow in restoreModern)
-    }
-
-    /// The per-zone reclaim counters of an image must add up to its machine-wide ones (they are counted
-    /// together), and the old kernels keep no `allocstall_<zone>`.
-    private func checkZoneSplit(_ c: VmCounters) throws(MMError) {
-        func sum(_ a: [UInt64]) -> UInt64 { a.reduce(0, &+) }
-        guard sum(c.pgstealByZone) == c.pgstealKswapd &+ c.pgstealDirect else {
-            throw ImageReader.bad("vmstat.pgsteal_by_zone", "does not add up to pgsteal_kswapd + pgsteal_direct")
-        }
-        guard sum(c.pgscanKswapdByZone) == c.pgscanKswapd else {
-            throw ImageReader.bad("vmstat.pgscan_kswapd_by_zone", "does not add up to pgscan_kswapd")
-        }
-        guard sum(c.pgscanDirectByZone) == c.pgscanDirect else {
-            throw ImageReader.bad("vmstat.pgscan_direct_by_zone", "does not add up to pgscan_direct")
-        }
-        guard sum(c.pgrefillByZone) == c.pgdeactivate else {
-            throw ImageReader.bad("vmstat.pgrefill_by_zone", "does not add up to pgdeactivate")
-        }
-        guard sum(c.allocstallByZone) == (modern == nil ? 0 : c.allocstall) else {
-            throw ImageReader.bad("vmstat.allocstall_by_zone", modern == nil ? "is kept on kernel 6.6 only" : "does not add up to allocstall")
-        }
     }
 
     /// Sysctls, the hugetlb node cursor, kswapd, clock, generator, the state gate's refusals.

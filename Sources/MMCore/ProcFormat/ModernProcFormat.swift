@@ -129,7 +129,7 @@ extension Machine {
     /// order (the seed-only `compact_blocks_moved`, `compact_pages_moved`, `compact_pagemigrate_failed`
     /// and `kswapd_steal` are not 6.6 counters; 6.6 has no machine-wide `allocstall`).
     static let modernEventsAfterAllocstall = VmCounters.fields([
-        "pgfree", "pgactivate", "pgdeactivate", "pgsteal_kswapd", "pgsteal_direct", "pgscan_kswapd", "pgscan_direct",
+        "pgfree", "pgactivate", "pgdeactivate", "pgrefill", "pgsteal_kswapd", "pgsteal_direct", "pgscan_kswapd", "pgscan_direct",
         "pginodesteal", "slabs_scanned", "kswapd_inodesteal", "pageoutrun", "oom_kill",
         "pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned", "compact_free_scanned", "compact_isolated",
         "compact_stall", "compact_fail", "compact_success",
@@ -172,11 +172,7 @@ extension Machine {
         for f in VmCounters.fieldsBeforePgalloc where !numa.contains(f.name) { add(f.name, c[keyPath: f.value]) }
         for (i, t) in preset.zoneTypes.enumerated() { add("pgalloc_\(t.vmstatSuffix)", c.pgalloc[i]) }
         for (i, t) in preset.zoneTypes.enumerated() { add("allocstall_\(t.vmstatSuffix)", c.allocstallByZone[i]) }
-        for f in Machine.modernEventsAfterAllocstall {
-            add(f.name, c[keyPath: f.value])
-            // PGREFILL (shrink_active_list's scanned pages; the model deactivates each one it scans).
-            if f.name == "pgdeactivate" { add("pgrefill", c.pgrefillByZone.reduce(0, &+)) }
-        }
+        for f in Machine.modernEventsAfterAllocstall { add(f.name, c[keyPath: f.value]) }
         add("nr_unstable", 0)
         for f in Machine.modernSimulatorEvents { add(f.name, c[keyPath: f.value]) }
         return pairs

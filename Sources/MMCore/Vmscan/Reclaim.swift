@@ -104,8 +104,8 @@ extension Machine {
             lruAdd(slot: slot, zone: z, list: to, pages: 1)
             moved += 1
         }
-        ev.pgdeactivate &+= UInt64(moved)
-        // 2.6.35: `__count_zone_vm_events(PGREFILL, zone, pgscanned)`; every page scanned is deactivated.
+        // 2.6.35: `__count_zone_vm_events(PGREFILL, zone, pgscanned)`; every page scanned is deactivated
+        // (PGDEACTIVATE, their sum).
         ev.pgrefillByZone[zones[z].indexInNode] &+= UInt64(moved)
         sc.durationNs &+= UInt64(moved) &* costs.reclaimScan
     }
@@ -128,15 +128,9 @@ extension Machine {
         zonePagesScanned[z] += scanned
         // 2.6.35's shrink_inactive_list counts the scan and the steal against the zone
         // (`__count_zone_vm_events(PGSCAN_KSWAPD / PGSCAN_DIRECT / PGSTEAL, zone, …)`) and kswapd's
-        // steal machine-wide too (KSWAPD_STEAL); 6.6 prints only the machine-wide split.
+        // steal machine-wide too (KSWAPD_STEAL); 6.6 prints only the machine-wide sums.
         let zoneType = zones[z].indexInNode
-        if sc.isKswapd {
-            ev.pgscanKswapd &+= UInt64(scanned)
-            ev.pgscanKswapdByZone[zoneType] &+= UInt64(scanned)
-        } else {
-            ev.pgscanDirect &+= UInt64(scanned)
-            ev.pgscanDirectByZone[zoneType] &+= UInt64(scanned)
-        }
+        if sc.isKswapd { ev.pgscanKswapdByZone[zoneType] &+= UInt64(scanned) } else { ev.pgscanDirectByZone[zoneType] &+= UInt64(scanned) }
         sc.durationNs &+= UInt64(scanned) &* costs.reclaimScan
         var list = taken
         var freed = shrinkPageList(&list, zone: z, sync: false, &sc)
@@ -145,7 +139,7 @@ extension Machine {
             freed += shrinkPageList(&list, zone: z, sync: true, &sc)
         }
         for pfn in list { putbackLruPage(pfn: pfn, zone: z) }
-        if sc.isKswapd { ev.pgstealKswapd &+= UInt64(freed) } else { ev.pgstealDirect &+= UInt64(freed) }
+        if sc.isKswapd { ev.pgstealKswapd &+= UInt64(freed) }
         ev.pgstealByZone[zoneType] &+= UInt64(freed)
         sc.nrReclaimed += freed
     }

@@ -15,20 +15,24 @@ public struct VmCounters: Sendable, Equatable {
     public var pswpin: UInt64 = 0
     public var pswpout: UInt64 = 0
     public var pgactivate: UInt64 = 0
-    public var pgdeactivate: UInt64 = 0
-    public var pgscanKswapd: UInt64 = 0
-    public var pgscanDirect: UInt64 = 0
+    /// KSWAPD_STEAL: the pages kswapd reclaimed (`pgsteal_kswapd` under the later kernels' name).
     public var pgstealKswapd: UInt64 = 0
-    public var pgstealDirect: UInt64 = 0
-    /// The same by zone type (indexed as `pgalloc`), as 2.6.35 keeps them: `pgsteal_<zone>` (kswapd and
-    /// direct together), `pgscan_kswapd_<zone>`, `pgscan_direct_<zone>` (`__count_zone_vm_events` in
-    /// `shrink_inactive_list`). Their sums are the machine-wide counters above.
+    /// Reclaim by zone type (indexed as `pgalloc`), as 2.6.35 counts it (`__count_zone_vm_events` in
+    /// `shrink_inactive_list`): `pgsteal_<zone>` (kswapd and direct together), `pgscan_kswapd_<zone>`,
+    /// `pgscan_direct_<zone>`. The machine-wide counters below are their sums.
     public var pgstealByZone: [UInt64]
     public var pgscanKswapdByZone: [UInt64]
     public var pgscanDirectByZone: [UInt64]
-    /// 2.6.35's `pgrefill_<zone>`: active-list pages `shrink_active_list` scanned (PGREFILL, counted per
-    /// zone). The model deactivates every page it scans there, so they add up to `pgdeactivate`.
+    /// 2.6.35's `pgrefill_<zone>`: active-list pages `shrink_active_list` scanned (PGREFILL, per zone).
     public var pgrefillByZone: [UInt64]
+    /// PGREFILL over the machine (6.6 counts it so), and PGDEACTIVATE: the model deactivates every active
+    /// page it scans, so the two are the same.
+    public var pgrefill: UInt64 { pgrefillByZone.reduce(0, &+) }
+    public var pgdeactivate: UInt64 { pgrefill }
+    public var pgscanKswapd: UInt64 { pgscanKswapdByZone.reduce(0, &+) }
+    public var pgscanDirect: UInt64 { pgscanDirectByZone.reduce(0, &+) }
+    /// Direct reclaim's pages: the zones' pgsteal less kswapd's (mmtests' split of 2.6.35's counters).
+    public var pgstealDirect: UInt64 { pgstealByZone.reduce(0, &+) &- pgstealKswapd }
     public var slabsScanned: UInt64 = 0
     /// PGINODESTEAL / KSWAPD_INODESTEAL: page-cache pages `prune_icache` invalidated to free their inodes,
     /// in direct reclaim and in kswapd (not counted in pgsteal).
@@ -106,7 +110,7 @@ extension VmCounters {
     /// `pgsteal_kswapd` a second time), the seed's and the later compaction counters, then the
     /// simulator's own (`extfrag_*`, `alloc_fail`, … `kswapd_wakeups`, which have no kernel counterpart).
     public static let fieldsAfterPgalloc: [Field] = [
-        ("pgfree", \.pgfree), ("pgactivate", \.pgactivate), ("pgdeactivate", \.pgdeactivate),
+        ("pgfree", \.pgfree), ("pgactivate", \.pgactivate), ("pgdeactivate", \.pgdeactivate), ("pgrefill", \.pgrefill),
         ("pgsteal_kswapd", \.pgstealKswapd), ("pgsteal_direct", \.pgstealDirect), ("pgscan_kswapd", \.pgscanKswapd),
         ("pgscan_direct", \.pgscanDirect), ("pginodesteal", \.pginodesteal), ("slabs_scanned", \.slabsScanned),
         ("kswapd_steal", \.pgstealKswapd), ("kswapd_inodesteal", \.kswapdInodesteal), ("pageoutrun", \.pageoutrun), ("allocstall", \.allocstall),

@@ -70,3 +70,17 @@ private final class WatchdogResult<T: Sendable>: @unchecked Sendable {
     func set(_ v: Result<T, any Error>) { lock.lock(); value = v; lock.unlock() }
     func get() -> Result<T, any Error>? { lock.lock(); defer { lock.unlock() }; return value }
 }
+
+/// `image` with its reclaim counters as versions 1–3 stored them: machine-wide totals (counters `c`),
+/// no arrays by zone type. The caller sets the older version.
+func withReclaimTotalsOnly(_ image: MachineStateImage, _ c: VmCounters) -> MachineStateImage {
+    func section(_ name: String, _ w: UInt64) -> MachineStateImage.Section {
+        MachineStateImage.Section(name: name, elementBytes: 8, count: 1,
+                                  extents: [.init(offset: 0, bytes: (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) })])
+    }
+    var old = image
+    old.sections.removeAll { $0.name.hasSuffix("_by_zone") }
+    old.sections += [section("vmstat.pgscan_kswapd", c.pgscanKswapd), section("vmstat.pgscan_direct", c.pgscanDirect),
+                     section("vmstat.pgsteal_direct", c.pgstealDirect), section("vmstat.pgdeactivate", c.pgdeactivate)]
+    return old
+}

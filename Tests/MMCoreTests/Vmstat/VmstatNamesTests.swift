@@ -86,6 +86,12 @@ import Testing
         #expect(total == values(m)["nr_inactive_file"])
     }
 
+    /// A section of 64-bit words.
+    func section(_ name: String, _ words: [UInt64]) -> MachineStateImage.Section {
+        let bytes = words.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } }
+        return MachineStateImage.Section(name: name, elementBytes: 8, count: words.count, extents: [.init(offset: 0, bytes: bytes)])
+    }
+
     @Test func theZoneSplitSurvivesAnImageAndOlderImagesLoadTheirTotalsIntoTheTopZone() throws {
         for kernel in [KernelRelease.v2_6_35, .v6_6] {
             let m = try Machine(MachineConfig(preset: .x86_64, memoryMiB: 128, seed: 5, kernel: kernel))
@@ -93,25 +99,29 @@ import Testing
             let image = m.exportState()
             let copy = try Machine(m.config, restoring: image)
             #expect(copy.counters == m.counters)
+            let c = m.counters
+            #expect(c.pgscanDirect > 0 && c.pgdeactivate == c.pgrefillByZone.reduce(0, +))
 
-            var old = image
-            old.sections.removeAll { $0.name.hasSuffix("_by_zone") }
+            // As version 3 stored them: the totals, no split.
+            var old = withReclaimTotalsOnly(image, c)
             old.version = 3
             let converted = try Machine(m.config, restoring: old).counters
             let top = m.zones.filter(\.populated).map(\.indexInNode).max()!
-            let c = m.counters
             #expect(converted.pgstealByZone[top] == c.pgstealKswapd + c.pgstealDirect)
-            #expect(converted.pgscanDirectByZone.reduce(0, +) == c.pgscanDirect)
+            #expect(converted.pgstealDirect == c.pgstealDirect && converted.pgscanDirect == c.pgscanDirect)
+            #expect(converted.pgscanKswapd == c.pgscanKswapd && converted.pgdeactivate == c.pgdeactivate)
             #expect(converted.allocstallByZone.reduce(0, +) == (kernel == .v6_6 ? c.allocstall : 0))
+            // A version-3 image without its totals is refused, naming the one missing.
+            var short = old
+            short.sections.removeAll { $0.name == "vmstat.pgscan_direct" }
+            #expect { try Machine(m.config, restoring: short) } throws: { "\($0)".contains("vmstat.pgscan_direct") }
 
-            // A version-4 image whose split does not add up is refused, naming the section.
+            // A version-4 image with stalls by zone that 2.6.35 does not keep, or that do not add up to
+            // 6.6's allocstall, is refused, naming the section.
             var bad = image
-            let i = bad.sections.firstIndex { $0.name == "vmstat.pgsteal_by_zone" }!
-            let words = c.pgstealByZone.map { $0 &+ 1 }
-            let bytes = words.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } }
-            bad.sections[i] = MachineStateImage.Section(name: bad.sections[i].name, elementBytes: 8, count: words.count,
-                                                         extents: [.init(offset: 0, bytes: bytes)])
-            #expect { try Machine(m.config, restoring: bad) } throws: { "\($0)".contains("vmstat.pgsteal_by_zone") }
+            let i = bad.sections.firstIndex { $0.name == "vmstat.allocstall_by_zone" }!
+            bad.sections[i] = section("vmstat.allocstall_by_zone", c.allocstallByZone.map { $0 &+ 1 })
+            #expect { try Machine(m.config, restoring: bad) } throws: { "\($0)".contains("vmstat.allocstall_by_zone") }
         }
     }
 }
