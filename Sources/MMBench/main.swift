@@ -383,22 +383,32 @@ if args.contains("experiment-parallel") {
     let jobs = a.count >= 3 ? Int(a[2]) ?? 2 : 2
     let format = a.count >= 4 ? a[3] : "markdown"
     let units = e.repeatCount * e.variants.count
+    // Each lane takes the next unit not yet started, as the service's `ExperimentLanes` do, so a variant
+    // that runs longer than another does not leave one lane idle (a fixed stride of `jobs` units would
+    // give each lane one variant when there are as many variants as lanes).
+    // @unchecked Sendable: `next` and `results` are read and written only with `lock` held.
     final class Slots: @unchecked Sendable {
         let lock = NSLock()
+        var next = 0
         var results: [[WorkloadResult?]]
+        var cpu: [Double] = []
         init(_ v: Int, _ k: Int) { results = Array(repeating: Array(repeating: nil, count: k), count: v) }
+        func take() -> Int { lock.lock(); defer { lock.unlock() }; next += 1; return next - 1 }
+        func file(_ v: Int, _ k: Int, _ r: WorkloadResult) { lock.lock(); results[v][k] = r; lock.unlock() }
+        func addCPU(_ s: Double) { lock.lock(); cpu.append(s); lock.unlock() }
     }
     let slots = Slots(e.variants.count, e.repeatCount)
     let t0 = now()
-    DispatchQueue.concurrentPerform(iterations: jobs) { lane in
-        var u = lane
-        while u < units {
+    DispatchQueue.concurrentPerform(iterations: jobs) { _ in
+        let c0 = threadCPUSeconds()
+        while true {
+            let u = slots.take()
+            if u >= units { break }
             let k = u / e.variants.count, v = u % e.variants.count
             let unit = e.unit(variant: v, replicate: k)
-            let r = try! Machine(unit.config).runWorkload(unit.workload)
-            slots.lock.lock(); slots.results[v][k] = r; slots.lock.unlock()
-            u += jobs
+            slots.file(v, k, try! Machine(unit.config).runWorkload(unit.workload))
         }
+        slots.addCPU(threadCPUSeconds() - c0)
     }
     let t1 = now()
     let res = e.result(replicates: slots.results.map { $0.map { $0! } })
@@ -407,7 +417,7 @@ if args.contains("experiment-parallel") {
     case "json": print(res.json.encoded)
     default: print(res.markdown, terminator: "")
     }
-    FileHandle.standardError.write("experiment \(e.name): \(units) units on \(jobs) threads in \(String(format: "%.2f", t1 - t0)) s\n".data(using: .utf8)!)
+    FileHandle.standardError.write("experiment \(e.name): \(units) units on \(jobs) threads in \(String(format: "%.2f", t1 - t0)) s (CPU of the lanes: \(slots.cpu.sorted().map { String(format: "%.2f", $0) }.joined(separator: ", ")) s)\n".data(using: .utf8)!)
 }
 
 if args.contains("workloads") || args.contains("workloads-table") {
