@@ -40,14 +40,41 @@ public struct ActorAlloc: Sendable, Equatable {
 /// An actor: a stream of allocations (and their frees) at a rate in simulated time, such as a kernel build.
 public struct ActorSpec: Sendable, Equatable {
     public var name: String
-    /// Allocations per simulated millisecond.
+    /// Allocations per simulated millisecond (of each copy, with `copies`).
     public var ratePerMs: Double
     public var mix: [ActorAlloc]
     /// Stop when this much of memory is held by the actor (its allocations then only replace expired ones).
     public var maxFraction: Double = 1
-    public init(name: String, ratePerMs: Double, mix: [ActorAlloc], maxFraction: Double = 1) {
-        self.name = name; self.ratePerMs = ratePerMs; self.mix = mix; self.maxFraction = maxFraction
+    /// How many copies of the actor run, from the machine's MemTotal (nil: one).
+    public var copies: ActorCopies?
+    public init(name: String, ratePerMs: Double, mix: [ActorAlloc], maxFraction: Double = 1, copies: ActorCopies? = nil) {
+        self.name = name; self.ratePerMs = ratePerMs; self.mix = mix; self.maxFraction = maxFraction; self.copies = copies
     }
+
+    /// Copies that run on a machine of `memTotalMiB` MiB of MemTotal.
+    public func copyCount(memTotalMiB: Int) -> Int { copies?.count(memTotalMiB: memTotalMiB) ?? 1 }
+
+    /// Simulated nanoseconds between the actor's events with `copies` copies running: 10^6 / (rate ×
+    /// copies), to the nearest nanosecond and at least 1 (the copies' events, each at `ratePerMs`, are
+    /// one stream).
+    public func intervalNs(copies: Int) -> UInt64 {
+        UInt64(Swift.max(1, (1e6 / (ratePerMs * Double(copies))).rounded()))
+    }
+}
+
+/// An actor that stands for several copies of one job, their number scaled with the machine: mmtests'
+/// `stress-highalloc` builds `MemTotal_MB / 400` copies of a kernel tree besides the primary one
+/// (`NUM_KERNELS`, one `make -j1` each), so a machine twice the size runs about twice the builds. The
+/// copies are one stream of events at `copies` times the actor's rate: their allocations, processes and
+/// page cache go through the same mix.
+public struct ActorCopies: Sendable, Equatable {
+    /// MiB of MemTotal per copy (integer division, as the shell's arithmetic).
+    public var memTotalMiBPerCopy: Int
+    /// Copies added to that (mmtests' primary tree: 1).
+    public var plus: Int
+    public init(memTotalMiBPerCopy: Int, plus: Int) { self.memTotalMiBPerCopy = memTotalMiBPerCopy; self.plus = plus }
+    /// At least one.
+    public func count(memTotalMiB: Int) -> Int { Swift.max(1, memTotalMiB / memTotalMiBPerCopy + plus) }
 }
 
 /// A series of high-order allocation attempts (the seed's huge page tests).

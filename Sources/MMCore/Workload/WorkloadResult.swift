@@ -21,6 +21,12 @@ public struct WorkloadSample: Sendable, Equatable {
     public var counters: VmCounters
 }
 
+/// How many copies an actor with `copies` ran as, on this machine (`ActorCopies`).
+public struct ActorCopiesRecord: Sendable, Equatable {
+    public var actor: String
+    public var copies: Int
+}
+
 /// What a workload run measured, on one machine.
 public struct WorkloadResult: Sendable {
     public var workload: String
@@ -40,6 +46,8 @@ public struct WorkloadResult: Sendable {
     /// The counters when the first high_alloc or hugetlb_pool step began (nil if none ran): what reclaim
     /// and compaction did while huge pages were being allocated, apart from the steps before.
     public var countersAtHighAlloc: VmCounters?
+    /// The actors started with `copies`, in start order, and the copies each ran as.
+    public var actorCopies: [ActorCopiesRecord] = []
 
     public var highAllocAttempts: Int { attempts.count }
     public var highAllocSuccesses: Int { attempts.filter(\.success).count }

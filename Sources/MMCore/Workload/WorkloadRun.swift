@@ -64,6 +64,8 @@ public final class WorkloadRun {
         var unitBase: Int
         /// The file sizes' own stream, so that entries without them draw exactly as before.
         var fileRng: SeededRandom
+        /// Simulated nanoseconds between its events (`ActorSpec.intervalNs`, for its copies).
+        var intervalNs: UInt64
     }
 
     /// A step that takes many events (a fill, a run, a series of attempts), with its own progress.
@@ -504,9 +506,12 @@ extension Machine {
         guard let owner = registerPageOwner() else { throw .stateLimit(bytes: lastRefusedBytes) }
         let seed = run.definition.seed ^ UInt64(idx + 1) &* 0x9E37
         let one = spec.mix.map { $0.isOneAllocation(pageBytes: 1 << pageShift) }
+        let copies = spec.copyCount(memTotalMiB: (memTotalPages << pageShift) >> 20)
+        if spec.copies != nil { run.result.actorCopies.append(ActorCopiesRecord(actor: spec.name, copies: copies)) }
         run.actors.append(WorkloadRun.ActorState(spec: spec, owner: owner, cumulative: cum, rng: SeededRandom(seed: seed),
                                                  oneAllocation: one, unitBase: run.unitCarry.count,
-                                                 fileRng: SeededRandom(seed: seed ^ 0xF11E_5123_5A7E_0001)))
+                                                 fileRng: SeededRandom(seed: seed ^ 0xF11E_5123_5A7E_0001),
+                                                 intervalNs: spec.intervalNs(copies: copies)))
         run.unitCarry.append(contentsOf: repeatElement(0, count: spec.mix.count))
         run.unitFileSize.append(contentsOf: repeatElement(0, count: spec.mix.count))
         run.queue.push(clockNs, .tick(actor: idx))
@@ -613,13 +618,13 @@ extension Machine {
             case .tick(let a):
                 guard run.actors[a].running else { continue }
                 actorAllocate(run, a)
-                let interval = UInt64(1e6 / run.actors[a].spec.ratePerMs)
+                let interval = run.actors[a].intervalNs
                 guard reserveQueueRoom(run) else { return false }
                 // The allocation ran in the actor's own context (`__alloc_pages_slowpath` →
                 // `__alloc_pages_direct_reclaim` / `try_to_compact_pages` and their congestion_wait sleep
                 // in the caller, mm/page_alloc.c): one that stalled past the next tick's time delays it to
                 // the stall's end, so a stalled actor does not make up the allocations it missed.
-                run.queue.push(Swift.max(t &+ Swift.max(1, interval), clockNs), .tick(actor: a))
+                run.queue.push(Swift.max(t &+ interval, clockNs), .tick(actor: a))
             case .expire(let a, let h):
                 if let order = freeIfLiveOrder(h) { run.actors[a].pages -= 1 << order }
                 run.events += 1

@@ -41,11 +41,17 @@ extension WorkloadResult {
                      ("unusable_index_hugepage", .object(s.unusableIndexHugepage.keys.sorted().map { ($0, .number(Double(s.unusableIndexHugepage[$0]!))) })),
                      ("vmstat", .object(WorkloadResult.sampleCounters.map { ($0.name, n(s.counters[keyPath: $0.value])) }))])
         }
-        return .object([
+        var head: [(String, JSON)] = [
             ("workload", .string(workload)),
             ("machine", machine.json),
             ("steps_done", .number(Double(stepsDone))),
             ("cancelled", .bool(cancelled)),
+        ]
+        // Only a run with an actor that has `copies` lists them (every other result reads as before).
+        if !actorCopies.isEmpty {
+            head.append(("actor_copies", .array(actorCopies.map { .object([("actor", .string($0.actor)), ("copies", .number(Double($0.copies)))]) })))
+        }
+        return .object(head + [
             ("high_alloc", .object([("requested", .number(Double(requested))),
                                     ("attempts", .number(Double(highAllocAttempts))), ("successes", .number(Double(highAllocSuccesses))),
                                     ("request_pct", .number((requestPercent * 10).rounded() / 10)),

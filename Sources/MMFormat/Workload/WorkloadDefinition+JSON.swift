@@ -190,7 +190,7 @@ extension WorkloadDefinition {
 
     /// A `start_actor` step: a named actor allocating a weighted mix at a rate (a name not already running).
     private static func parseStartActor(_ r: JSONObjectReader, actors: inout Set<String>) throws(MMError) -> WorkloadStep {
-        try r.rejectUnknown(["name", "rate_per_ms", "mix", "max_fraction"])
+        try r.rejectUnknown(["name", "rate_per_ms", "mix", "max_fraction", "copies"])
         let name = try r.requiredString("name")
         guard !actors.contains(name) else {
             throw .invalidConfig(field: r.field("name"), value: name, reason: "an actor of this name is already running")
@@ -225,8 +225,16 @@ extension WorkloadDefinition {
         guard mix.contains(where: { $0.weight > 0 }) else {
             throw .invalidConfig(field: r.field("mix"), value: "weights", reason: "at least one weight must be positive")
         }
+        var copies: ActorCopies?
+        if let cr = try r.object("copies") {
+            try cr.rejectUnknown(["per_memtotal_mib", "plus"])
+            guard let per = try cr.int("per_memtotal_mib", in: 1...(1 << 30)) else {
+                throw .invalidConfig(field: cr.field("per_memtotal_mib"), value: "missing", reason: "copies needs the MiB of MemTotal per copy")
+            }
+            copies = ActorCopies(memTotalMiBPerCopy: per, plus: try cr.int("plus", in: 0...4096) ?? 0)
+        }
         return .startActor(ActorSpec(name: name, ratePerMs: try r.double("rate_per_ms", in: 0.001...1e6) ?? 10, mix: mix,
-                                     maxFraction: try r.double("max_fraction", in: 0...1) ?? 1))
+                                     maxFraction: try r.double("max_fraction", in: 0...1) ?? 1, copies: copies))
     }
 
     /// A mix entry's `unit_kib` (the bytes an event stands for) and `file_sizes` (page cache read as whole

@@ -18,12 +18,12 @@ public enum WorkloadPresets {
          ]}
          """),
         ("seed-highalloc-stress",
-         "The seed's third test: memory left full by simulated kernel builds (page cache, slab, unmovable kernel memory side by side), builds still running (anon, page cache, slab, other kernel memory, and compiler processes: about 6 alive at a time, each 8 MiB of anon with its task, mm, VMAs, kernel stack and page tables; the builds' demand is bytes, 4 KiB an event, and their page cache whole files of a Linux 2.6.35 tree, so 64 KiB pages hold more of it), while 90% of memory is requested as huge pages, one at a time, paced as mmtests' stress-highalloc paced them (16 MB/s: attempts start 125 ms apart for 2 MiB pages, 250 ms for 4 MiB, 1000 ms for 16 MiB; VMRegress bench-stresshighalloc.sh).",
+         "The seed's third test: memory left full by simulated kernel builds (page cache, slab, unmovable kernel memory side by side), builds still running, as many as mmtests ran (MemTotal_MB / 400 copies of the tree plus the primary, make -j1 each: 6 on a 2 GiB machine, 11 on 4 GiB; 16.667 events a ms each) (anon, page cache, slab, other kernel memory, and compiler processes: about one a build alive at a time, each 8 MiB of anon with its task, mm, VMAs, kernel stack and page tables; the builds' demand is bytes, 4 KiB an event, and their page cache whole files of a Linux 2.6.35 tree, so 64 KiB pages hold more of it), while 90% of memory is requested as huge pages, one at a time, paced as mmtests' stress-highalloc paced them (16 MB/s: attempts start 125 ms apart for 2 MiB pages, 250 ms for 4 MiB, 1000 ms for 16 MiB; VMRegress bench-stresshighalloc.sh).",
          """
          {"name": "seed-highalloc-stress", "seed": 1, "steps": [
            {"sysctl": {"name": "min_free_kbytes", "value": "recommended"}},
            {"age": {"file_fraction": 0.6, "slab_fraction": 0.06, "kernel_fraction": 0.03, "free_file_fraction": 0.1, "free_slab_fraction": 0.2, "dirty_fraction": 0.3}},
-           {"start_actor": {"name": "kernel-builds", "rate_per_ms": 100, "mix": [
+           {"start_actor": {"name": "kernel-builds", "rate_per_ms": 16.667, "copies": {"per_memtotal_mib": 400, "plus": 1}, "mix": [
              {"kind": "file", "weight": 3, "dirty_fraction": 0.3, "unit_kib": 4, "file_sizes": "linux-2.6.35"},
              {"kind": "anon", "weight": 5, "lifetime_ms": 40, "unit_kib": 4},
              {"kind": "slab", "weight": 1, "lifetime_ms": 4000, "unit_kib": 4},

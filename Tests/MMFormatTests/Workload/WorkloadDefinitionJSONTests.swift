@@ -47,6 +47,15 @@ import MMCore
         let ok = try WorkloadDefinition(json: try JSON.parse(#"{"steps":[{"start_actor":{"name":"a","mix":[{"kind":"file","unit_kib":4,"file_sizes":"linux-2.6.35"}]}}]}"#))
         guard case .startActor(let spec) = ok.steps[0] else { Issue.record("not an actor"); return }
         #expect(spec.mix[0].unitBytes == 4096 && spec.mix[0].fileSizes == .linux2635)
+        // An actor's copies: MiB of MemTotal per copy (required, positive) and the copies added to it.
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","copies":{"plus":1},"mix":[{"kind":"anon"}]}}]}"#) == "steps[0].start_actor.copies.per_memtotal_mib")
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","copies":{"per_memtotal_mib":0},"mix":[{"kind":"anon"}]}}]}"#) == "steps[0].start_actor.copies.per_memtotal_mib")
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","copies":{"per_memtotal_mib":400,"plus":-1},"mix":[{"kind":"anon"}]}}]}"#) == "steps[0].start_actor.copies.plus")
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","copies":{"per_memtotal_mib":400,"each":1},"mix":[{"kind":"anon"}]}}]}"#) == "steps[0].start_actor.copies.each")
+        #expect(field(#"{"steps":[{"start_actor":{"name":"a","copies":400,"mix":[{"kind":"anon"}]}}]}"#) == "steps[0].start_actor.copies")
+        let copies = try WorkloadDefinition(json: try JSON.parse(#"{"steps":[{"start_actor":{"name":"a","rate_per_ms":16.667,"copies":{"per_memtotal_mib":400,"plus":1},"mix":[{"kind":"anon"}]}}]}"#))
+        guard case .startActor(let cs) = copies.steps[0] else { Issue.record("not an actor"); return }
+        #expect(cs.copies == ActorCopies(memTotalMiBPerCopy: 400, plus: 1))
         #expect(field(#"{"steps":[{"fill":{},"free":{}}]}"#) == "steps[0]")
         let order = WorkloadDefinition(name: "x", steps: [.highAlloc(HighAllocSpec(order: 12, total: .count(1)))])
         #expect(throws: MMError.orderOutOfRange(field: FieldPath("steps").index(0).key("high_alloc").key("order"), order: 12, max: 10)) {
