@@ -9,9 +9,13 @@ public final class WorkloadRun {
     @exclusivity(unchecked) public internal(set) var stepIndex = 0
     /// Allocation/free events executed so far (bounded by `maxEvents`).
     @exclusivity(unchecked) public internal(set) var events = 0
-    public static let maxEvents = 50_000_000
+    /// A run stops with an error past this many events (a definition's `run` and actors' rates could
+    /// otherwise ask for 10^15): about 10–15 minutes of CPU. It was 50 million until the stress preset's
+    /// builds scaled with MemTotal as mmtests' do; on a 4 GiB machine that preset now takes about 85
+    /// million, and its work grows with the square of the machine (builds × attempts).
+    public static let maxEvents = 1_000_000_000
     /// This run's bound: `maxEvents`, or four events per page of its machine when that is more (filling
-    /// all of a 1 TiB machine in base pages alone takes 268 million).
+    /// all of a 1 TiB machine in base pages alone takes 268 million; 4 TiB would pass 10^9).
     public let eventLimit: Int
 
     @exclusivity(unchecked) var rng: SeededRandom
