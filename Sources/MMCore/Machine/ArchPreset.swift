@@ -25,6 +25,12 @@ public struct ArchPreset: Sendable, Equatable {
 
     public var pageSize: Int { 1 << pageShift }
 
+    /// Kernel 6.6's `hugepage_movable_supported` for the preset's huge page (include/linux/hugetlb.h):
+    /// the arch selects ARCH_ENABLE_HUGEPAGE_MIGRATION (x86 only for X86_64; powerpc for PPC_BOOK3S_64)
+    /// and the page is not gigantic, its shift a page-table level's (`arch_hugetlb_migration_supported`:
+    /// 2 MiB = PMD_SHIFT on x86_64, 16 MiB = PMD_SHIFT with ppc64's 64 KiB hash tables).
+    public var hugepageMigrationSupported: Bool { name == "x86_64" || name == "ppc64" }
+
     static let mib: UInt64 = 1 << 20
     static let gib: UInt64 = 1 << 30
 

@@ -48,6 +48,11 @@ extension MachineConfig {
     /// The modern settings are only for a 6.6 machine, and in range.
     func validateModernSettings() throws(MMError) {
         let m = sysctl.modern
+        if kernel.isModern, let v = sysctl.hugepagesTreatAsMovable {
+            // Gone by 6.6 (hugetlb pages are movable where they can migrate: `Machine.htlbAllocMask`).
+            throw .invalidConfig(field: FieldPath("sysctl", "hugepages_treat_as_movable"), value: "\(v)",
+                                 reason: "kernel \(kernel.name) has no such setting (only 2.6.34 and 2.6.35 have)")
+        }
         if !kernel.isModern {
             let field: FieldPath? = m.compactionProactiveness != nil ? FieldPath("sysctl", "compaction_proactiveness")
                 : m.watermarkBoostFactor != nil ? FieldPath("sysctl", "watermark_boost_factor")

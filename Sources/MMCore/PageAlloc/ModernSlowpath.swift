@@ -105,8 +105,10 @@ extension Machine {
             ev.allocFail += 1
             return AllocOutcome(latencyNs: costs.allocFastPath)
         }
-        let mt = requestMigratetype(req.kind)
-        let hz = highestZoneIdx(for: req.kind)
+        // `gfp_migratetype` and `gfp_zone` of the request's flags (its kind's when it has no zone modifier),
+        // as its zonelist was chosen: a GFP_HIGHUSER_MOVABLE hugetlb page asks for MOVABLE up to ZONE_MOVABLE.
+        let mt = requestMigratetype(req)
+        let hz = highestZoneIdx(for: req)
         let preferred = zl[0]
         let flags = ModernAllocFlags.wmarkLow.union(allocFlagsNofragment(preferredZone: preferred, gfp: req.gfp))
         if let (pfn, z) = modernGetPageFromFreelist(order: req.order, mt: mt, zonelist: zl, highestZoneidx: hz, flags: flags) {

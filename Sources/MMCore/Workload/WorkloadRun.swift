@@ -79,7 +79,8 @@ public final class WorkloadRun {
         case runUntil(UInt64)
         case highAlloc(spec: HighAllocSpec, order: Int, total: Int, increment: Int, done: Int, inIncrement: Int, stoppedIncrement: Bool, nextAt: UInt64)
         /// A hugetlb pool growing: the current write's target, the pool reached, the writes made.
-        case hugetlbPool(spec: HugetlbPoolSpec, order: Int, total: Int, increment: Int, target: Int, pool: Int, nextAt: UInt64)
+        /// `noretry`: 6.6's `node_alloc_noretry` of the current write (`allocFreshHugePage`).
+        case hugetlbPool(spec: HugetlbPoolSpec, order: Int, total: Int, increment: Int, target: Int, pool: Int, nextAt: UInt64, noretry: UInt64)
     }
 
     /// A fill in progress. Its lists grow by one entry an allocation for the whole fill, across however
@@ -550,7 +551,8 @@ extension Machine {
         let order = pageblockOrder
         let total = pagesFor(h.total, order: order)
         let inc = h.incrementFraction.map { max(1, Int(Double(memTotalPages) * $0) >> order) } ?? total
-        run.pending = .hugetlbPool(spec: h, order: order, total: total, increment: inc, target: min(inc, total), pool: 0, nextAt: clockNs)
+        run.pending = .hugetlbPool(spec: h, order: order, total: total, increment: inc, target: min(inc, total), pool: 0, nextAt: clockNs,
+                                   noretry: 0)
         run.result.requested += total
     }
 
@@ -843,9 +845,9 @@ extension Machine {
         case .highAlloc(let spec, let order, let total, let increment, let done, let inIncrement, let stopped, let nextAt):
             try continueHighAlloc(run, spec, order: order, total: total, increment: increment, done: done, inIncrement: inIncrement,
                                   stopped: stopped, nextAt: nextAt, budgetEnd: budgetEnd)
-        case .hugetlbPool(let spec, let order, let total, let increment, let target, let pool, let nextAt):
+        case .hugetlbPool(let spec, let order, let total, let increment, let target, let pool, let nextAt, let noretry):
             try continueHugetlbPool(run, spec, order: order, total: total, increment: increment, target: target, pool: pool,
-                                    nextAt: nextAt, budgetEnd: budgetEnd)
+                                    nextAt: nextAt, noretry: noretry, budgetEnd: budgetEnd)
         }
     }
 
@@ -911,17 +913,19 @@ extension Machine {
     /// Writes of nr_hugepages: set_max_huge_pages allocates until the pool reaches the target or an
     /// alloc_fresh_huge_page fails on every node; then the next write raises the target.
     private func continueHugetlbPool(_ run: WorkloadRun, _ spec: HugetlbPoolSpec, order: Int, total: Int, increment: Int, target: Int,
-                                     pool: Int, nextAt: UInt64, budgetEnd: Int) throws(MMError) {
-        var target = target, pool = pool, nextAt = nextAt
+                                     pool: Int, nextAt: UInt64, noretry: UInt64, budgetEnd: Int) throws(MMError) {
+        var target = target, pool = pool, nextAt = nextAt, noretry = noretry
         while run.events < budgetEnd {
             if pool >= target {
                 if target >= total { return }
+                // The next write: set_max_huge_pages starts with no node marked (6.6's node_alloc_noretry).
                 target = min(total, target + increment)
+                noretry = 0
             }
             if !runActors(run, until: nextAt, budgetEnd: budgetEnd) { break }
             guard reserveGated(&run.result.attempts), ensureTagRoom(spec.tag, 1) else { throw .stateLimit(bytes: lastRefusedBytes) }
             let at = relNs(run)
-            let outcome = try allocFreshHugePage(order: order)
+            let outcome = try allocFreshHugePage(order: order, noretry: &noretry)
             run.events += 1
             run.result.attempts.append(AttemptRecord(index: run.result.attempts.count, success: outcome.succeeded, latencyNs: outcome.latencyNs,
                                                      stalledInCompaction: outcome.stalledInCompaction,
@@ -933,11 +937,13 @@ extension Machine {
                 // The write ends short; the next one (if any) asks for its own target again.
                 if target >= total { return }
                 target = min(total, target + increment)
+                noretry = 0
             }
             try throwIfRefused(run)
             nextAt = clockNs &+ UInt64(spec.delayMs * 1e6)
         }
-        run.pending = .hugetlbPool(spec: spec, order: order, total: total, increment: increment, target: target, pool: pool, nextAt: nextAt)
+        run.pending = .hugetlbPool(spec: spec, order: order, total: total, increment: increment, target: target, pool: pool, nextAt: nextAt,
+                                   noretry: noretry)
     }
 
     /// Walks on through the metadata step's tree (lookups make a dentry and an inode per file) until it is

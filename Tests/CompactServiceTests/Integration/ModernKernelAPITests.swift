@@ -48,6 +48,17 @@ final class ModernKernelAPITests: XCTestCase {
         XCTAssertEqual(try c.get("/v1/machines/o/proc/sys/vm/compaction_proactiveness").status, 404)
         XCTAssertEqual(try c.put("/v1/machines/o/proc/sys/vm/watermark_scale_factor", text: "10").status, 404)
         XCTAssertEqual(try c.get("/v1/machines/o/sys/kernel/mm/transparent_hugepage/defrag").status, 404)
+        // And 6.6 has no hugepages_treat_as_movable (its hugetlb pages are movable where they can migrate).
+        XCTAssertEqual(try c.get("/v1/machines/o/proc/sys/vm/hugepages_treat_as_movable").text, "0\n")
+        let gone = try c.get("/v1/machines/k/proc/sys/vm/hugepages_treat_as_movable")
+        XCTAssertEqual(gone.status, 404)
+        XCTAssertEqual(gone.header("Content-Type"), "application/problem+json")
+        XCTAssertEqual(try c.put("/v1/machines/k/proc/sys/vm/hugepages_treat_as_movable", text: "1").status, 404)
+        XCTAssertNil((try c.get("/v1/machines/k").json["sysctl"] as? [String: Any])?["hugepages_treat_as_movable"])
+        XCTAssertEqual((try c.get("/v1/machines/o").json["sysctl"] as? [String: Any])?["hugepages_treat_as_movable"] as? Int, 0)
+        let refused = try ts.createMachine("bad", memoryMiB: 64, extra: #","kernel":"6.6","sysctl":{"hugepages_treat_as_movable":1}"#)
+        XCTAssertEqual(refused.status, 422)
+        XCTAssertEqual(refused.json["field"] as? String, "sysctl.hugepages_treat_as_movable")
         // compact_memory: 6.6 takes only 1; the seed takes anything.
         let e = try c.put("/v1/machines/k/proc/sys/vm/compact_memory", text: "2\n")
         XCTAssertEqual(e.status, 422)
