@@ -1085,8 +1085,20 @@ extension Machine {
             guard reserveFileRoom(f.tag, files: n, pageLists: pageLists + out) else { throw .stateLimit(bytes: lastRefusedBytes) }
         }
         // The tag lists each writer's allocations together, in the order it wrote them, so a writer's
-        // consecutive runs are its files.
-        guard appendToTag(f.tag, f.handles.joined()) else { throw .stateLimit(bytes: lastRefusedBytes) }
+        // consecutive runs are its files. A lone writer's list of pages without files becomes a new tag's
+        // list as it is: a copy would hold the list twice at the fill's end (2 GiB more at the peak of a
+        // 1 TiB machine filled in base pages).
+        if f.writers == 1 && f.filePages == 0 && tags[f.tag] == nil && !f.handles[0].isEmpty {
+            // As `growTagList` does for a new tag: the sweep, then the dictionary entry asked for.
+            if tags.count >= tags.sweepAt { sweepTags() }
+            guard mayGrowState(by: HeapCost.entry(key: f.tag, valueStride: MemoryLayout<[PageHandle]>.stride)) else {
+                throw .stateLimit(bytes: lastRefusedBytes)
+            }
+            tags[f.tag] = f.handles[0]
+            f.handles[0] = []
+        } else {
+            guard appendToTag(f.tag, f.handles.joined()) else { throw .stateLimit(bytes: lastRefusedBytes) }
+        }
         if f.filePages > 0 {
             // File k of a writer is its k-th run of `filePages` pages.
             var out: [FileRecord] = []
