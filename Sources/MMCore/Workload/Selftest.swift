@@ -19,8 +19,10 @@ public struct CompactionSelftestResult: Sendable, Equatable {
 extension Machine {
     /// Runs the selftest's steps: read MemFree; mmap 100 MiB MAP_LOCKED anonymous chunks, touching every
     /// page, until 80 % of MemFree is covered or a mapping fails; unmap every other chunk (newest first:
-    /// the 1st, 3rd, 5th …); then ask for 100000 huge pages (order = pageblock order, __GFP_REPEAT on the
-    /// preferred node, as hugetlb did) and count how many were allocated. The test needs
+    /// the 1st, 3rd, 5th …); then write 100000 to nr_hugepages and count how many were allocated: one
+    /// write, so `set_max_huge_pages` grows the pool through the machine's kernel's own path
+    /// (`allocFreshHugePage`: 2.6.35's GFP_HIGHUSER|__GFP_REPEAT, 6.6's movable mask and
+    /// __GFP_RETRY_MAYFAIL; nodes round-robin) until its first failure on every node. The test needs
     /// compact_unevictable_allowed = 1 (it reports a pass otherwise, as the selftest does).
     public func runCompactionSelftest(maxHugepages: Int = 100_000) throws(MMError) -> CompactionSelftestResult {
         let memFreeKB = nrFreePagesTotal * pageKB
@@ -54,24 +56,14 @@ extension Machine {
         }
         let start = clockNs
         var n = 0
-        let req = AllocRequest(order: pageblockOrder, kind: .anon, gfp: [.wait, .io, .fs, .repeat, .thisnode])
+        var noretry: UInt64 = 0
         while n < maxHugepages {
-            var got = false
-            // alloc_fresh_huge_page: try each node in turn; stop at the first round where none gives a page.
-            for node in nodes.indices {
-                var r = req
-                r.node = node
-                if let h = try allocate(r).handle {
-                    guard appendToTag("selftest-hugepages", CollectionOfOne(h)) else {
-                        undoAllocations(CollectionOfOne(h))
-                        throw .stateLimit(bytes: lastRefusedBytes)
-                    }
-                    n += 1
-                    got = true
-                    break
-                }
+            guard let h = try allocFreshHugePage(order: pageblockOrder, noretry: &noretry).handle else { break }
+            guard appendToTag("selftest-hugepages", CollectionOfOne(h)) else {
+                undoAllocations(CollectionOfOne(h))
+                throw .stateLimit(bytes: lastRefusedBytes)
             }
-            if !got { break }
+            n += 1
         }
         let index = n > 0 ? (memFreeKB * 8 / 10) / (n * hugepageKB) : -1
         return CompactionSelftestResult(memFreeKB: memFreeKB, chunksMapped: chunks.count, chunksUnmapped: unmapped,
