@@ -173,7 +173,7 @@ enum MachineWire {
         d.field("min_free_kbytes", m.minFreeKbytes)
         d.field("extfrag_threshold", m.extfragThreshold)
         d.field("compact_unevictable_allowed", m.compactUnevictableAllowed)
-        if !m.kernel.isModern { d.field("hugepages_treat_as_movable", m.hugepagesTreatAsMovable) }
+        if m.kernel.hasHugepagesTreatAsMovable { d.field("hugepages_treat_as_movable", m.hugepagesTreatAsMovable) }
         if let v = m.compactionProactiveness { d.field("compaction_proactiveness", v) }
         if let v = m.watermarkBoostFactor { d.field("watermark_boost_factor", v) }
         if let v = m.watermarkScaleFactor { d.field("watermark_scale_factor", v) }

@@ -18,8 +18,10 @@ enum ModernRoutes {
         Sysctl(name: "watermark_scale_factor", get: { $0.watermarkScaleFactor }),
     ]
 
+    /// The 404 for a file the machine's kernel does not have (the 6.6 files here, and
+    /// hugepages_treat_as_movable on 6.6: `SysctlRoutes`).
     static func noSuchFile(_ m: Machine, _ path: String) -> Problem {
-        Problem.notFound("name", "kernel \(m.kernel.name) has no \(path) (only kernel 6.6 has)")
+        Problem.notFound("name", "kernel \(m.kernel.name) has no \(path) (only \(m.kernel.kernelsWithOwnSettings))")
     }
 
     static func register(_ t: inout RouteTable) {

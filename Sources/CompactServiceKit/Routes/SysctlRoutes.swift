@@ -16,19 +16,15 @@ enum SysctlRoutes {
         Sysctl(name: "extfrag_threshold", get: { $0.extfragThreshold }),
         Sysctl(name: "min_free_kbytes", get: { $0.minFreeKbytes }),
         Sysctl(name: "compact_unevictable_allowed", get: { $0.compactUnevictableAllowed }),
-        Sysctl(name: "hugepages_treat_as_movable", get: { $0.kernel.isModern ? nil : $0.hugepagesTreatAsMovable }),
+        Sysctl(name: "hugepages_treat_as_movable", get: { $0.kernel.hasHugepagesTreatAsMovable ? $0.hugepagesTreatAsMovable : nil }),
     ]
-
-    static func noSuchFile(_ m: Machine, _ name: String) -> Problem {
-        Problem.notFound("name", "kernel \(m.kernel.name) has no /proc/sys/vm/\(name) (only 2.6.34 and 2.6.35 have)")
-    }
 
     static func register(_ t: inout RouteTable) {
         for s in all {
             let path = "/v1/machines/{name}/proc/sys/vm/\(s.name)"
             t.get(path) { ctx in
                 let v = try ctx.machine().withMachine { m throws -> Int in
-                    guard let v = s.get(m) else { throw noSuchFile(m, s.name) }
+                    guard let v = s.get(m) else { throw ModernRoutes.noSuchFile(m, "/proc/sys/vm/\(s.name)") }
                     return v
                 }
                 return .text("\(v)\n")
@@ -37,7 +33,7 @@ enum SysctlRoutes {
                 let box = try ctx.machine()
                 let v = try Validation.sysctlValue(ctx.request.body, field: s.name)
                 let now = try box.mutate { section throws -> Int in
-                    guard s.get(section.machine) != nil else { throw noSuchFile(section.machine, s.name) }
+                    guard s.get(section.machine) != nil else { throw ModernRoutes.noSuchFile(section.machine, "/proc/sys/vm/\(s.name)") }
                     try section.perform(.sysctl(name: s.name, value: v))
                     return s.get(section.machine)!
                 }

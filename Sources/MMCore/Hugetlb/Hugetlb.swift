@@ -9,7 +9,7 @@ extension Machine {
     /// is GFP_HIGHUSER_MOVABLE when `hugepage_movable_supported` holds for the huge page (x86_64, ppc64:
     /// `ArchPreset.hugepageMigrationSupported`), GFP_HIGHUSER otherwise.
     public var htlbAllocMask: GFPFlags {
-        if kernel.isModern { return preset.hugepageMigrationSupported ? .highuserMovable : .highuser }
+        if !kernel.hasHugepagesTreatAsMovable { return preset.hugepageMigrationSupported ? .highuserMovable : .highuser }
         return hugepagesTreatAsMovable == 1 ? .highuserMovable : .highuser
     }
 
@@ -21,7 +21,7 @@ extension Machine {
     /// __GFP_COMP|__GFP_NOWARN, and __GFP_RETRY_MAYFAIL (`.repeat` in the 6.6 slow path) only when
     /// `tryHard` (the node has not failed a try-hard allocation in this write: `node_alloc_noretry`).
     /// Gives up when the order is not below MAX_ORDER.
-    func allocFreshHugePageNode(order: Int, nid: NodeID, tryHard: Bool = true) throws(MMError) -> AllocOutcome {
+    func allocFreshHugePageNode(order: Int, nid: NodeID, tryHard: Bool) throws(MMError) -> AllocOutcome {
         guard order < nrOrders else { return AllocOutcome() }
         var gfp = htlbAllocMask.union([.comp, .thisnode, .nowarn])
         if tryHard { gfp.insert(.repeat) }
@@ -35,13 +35,6 @@ extension Machine {
         return nid
     }
 
-    /// `alloc_fresh_huge_page` (6.6: `alloc_pool_huge_page`): starting at the round-robin cursor, try each
-    /// node once and stop at the first success; the cursor advances on every try. Counts
-    /// `htlb_buddy_alloc_success` or `htlb_buddy_alloc_fail`. The outcome's latency and stalls cover every
-    /// node tried. `noretry` is 6.6's `node_alloc_noretry` of the current write of nr_hugepages (bit n:
-    /// node n), cleared by `set_max_huge_pages` at each write: a node whose try-hard allocation failed is
-    /// tried without __GFP_RETRY_MAYFAIL until an allocation on it succeeds again
-    /// (`alloc_buddy_hugetlb_folio`). 2.6.35 tries hard every time and leaves it alone.
     /// `allocFreshHugePage(order:noretry:)` as the only allocation of a write of nr_hugepages.
     public func allocFreshHugePage(order: Int) throws(MMError) -> AllocOutcome {
         // A write of its own: no node marked.
@@ -49,6 +42,13 @@ extension Machine {
         return try allocFreshHugePage(order: order, noretry: &noretry)
     }
 
+    /// `alloc_fresh_huge_page` (6.6: `alloc_pool_huge_page`): starting at the round-robin cursor, try each
+    /// node once and stop at the first success; the cursor advances on every try. Counts
+    /// `htlb_buddy_alloc_success` or `htlb_buddy_alloc_fail`. The outcome's latency and stalls cover every
+    /// node tried. `noretry` is 6.6's `node_alloc_noretry` of the current write of nr_hugepages (bit n:
+    /// node n), cleared by `set_max_huge_pages` at each write: a node whose try-hard allocation failed is
+    /// tried without __GFP_RETRY_MAYFAIL until an allocation on it succeeds again
+    /// (`alloc_buddy_hugetlb_folio`). 2.6.35 tries hard every time and leaves it alone.
     public func allocFreshHugePage(order: Int, noretry: inout UInt64) throws(MMError) -> AllocOutcome {
         let start = clockNs
         let startNid = hstateNextNodeToAlloc()

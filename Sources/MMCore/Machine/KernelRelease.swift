@@ -24,6 +24,18 @@ public enum KernelRelease: String, Sendable, CaseIterable, Equatable {
     /// The kernel has memory compaction (everything but 2.6.34).
     public var hasCompaction: Bool { self != .v2_6_34 }
 
+    /// The kernel has vm.hugepages_treat_as_movable (2.6.34 and 2.6.35; gone by 6.6, whose hugetlb pages
+    /// are movable where they can migrate: `Machine.htlbAllocMask`).
+    public var hasHugepagesTreatAsMovable: Bool { !isModern }
+
+    /// Which kernels have a setting this one lacks, as the refusals name them.
+    public var kernelsWithOwnSettings: String { isModern ? "2.6.34 and 2.6.35 have" : "kernel 6.6 has" }
+
+    /// The refusal of a setting this kernel does not have, naming the field.
+    public func lacksSetting(_ field: FieldPath, value: String) -> MMError {
+        .invalidConfig(field: field, value: value, reason: "kernel \(name) has no such setting (only \(kernelsWithOwnSettings))")
+    }
+
     /// The modern profile (6.6).
     public var isModern: Bool { self == .v6_6 }
 

@@ -48,19 +48,15 @@ extension MachineConfig {
     /// The modern settings are only for a 6.6 machine, and in range.
     func validateModernSettings() throws(MMError) {
         let m = sysctl.modern
-        if kernel.isModern, let v = sysctl.hugepagesTreatAsMovable {
-            // Gone by 6.6 (hugetlb pages are movable where they can migrate: `Machine.htlbAllocMask`).
-            throw .invalidConfig(field: FieldPath("sysctl", "hugepages_treat_as_movable"), value: "\(v)",
-                                 reason: "kernel \(kernel.name) has no such setting (only 2.6.34 and 2.6.35 have)")
+        if !kernel.hasHugepagesTreatAsMovable, let v = sysctl.hugepagesTreatAsMovable {
+            throw kernel.lacksSetting(FieldPath("sysctl", "hugepages_treat_as_movable"), value: "\(v)")
         }
         if !kernel.isModern {
             let field: FieldPath? = m.compactionProactiveness != nil ? FieldPath("sysctl", "compaction_proactiveness")
                 : m.watermarkBoostFactor != nil ? FieldPath("sysctl", "watermark_boost_factor")
                 : m.watermarkScaleFactor != nil ? FieldPath("sysctl", "watermark_scale_factor")
                 : transparentHugepage != nil ? FieldPath("transparent_hugepage") : nil
-            if let f = field {
-                throw .invalidConfig(field: f, value: kernel.name, reason: "kernel \(kernel.name) has no such setting (only kernel 6.6 has)")
-            }
+            if let f = field { throw kernel.lacksSetting(f, value: kernel.name) }
             return
         }
         if let v = m.compactionProactiveness, !ModernSysctlSettings.proactivenessRange.contains(v) {

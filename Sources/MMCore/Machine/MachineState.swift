@@ -643,6 +643,10 @@ extension Machine {
     /// inconsistent if its image was (the caller runs `checkConsistency`).
     public convenience init(_ config: MachineConfig, restoring image: MachineStateImage,
                             stateGrowthGate gate: ((Int) -> Bool)? = nil) throws(MMError) {
+        // A 6.6 machine saved before 6.6 refused vm.hugepages_treat_as_movable may name it; 6.6 never
+        // read it, so the machine loads without it.
+        var config = config
+        if !config.kernel.hasHugepagesTreatAsMovable { config.sysctl.hugepagesTreatAsMovable = nil }
         try self.init(config)
         stateGrowthGate = gate
         try restore(ImageReader(image))

@@ -120,7 +120,7 @@ extension Machine {
 
     func requireModern(_ field: FieldPath) throws(MMError) {
         guard modern != nil else {
-            throw .invalidConfig(field: field, value: kernel.name, reason: "kernel \(kernel.name) has no such setting (only kernel 6.6 has)")
+            throw kernel.lacksSetting(field, value: kernel.name)
         }
     }
 

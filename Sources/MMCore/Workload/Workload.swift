@@ -205,9 +205,8 @@ extension WorkloadDefinition {
             case .sysctl(let name, _) where !WorkloadDefinition.settableSysctls.contains(name):
                 throw .invalidConfig(field: FieldPath("steps").index(i).key("sysctl").key("name"), value: name,
                                      reason: "must be one of " + WorkloadDefinition.settableSysctls.joined(separator: ", "))
-            case .sysctl("hugepages_treat_as_movable", _) where config.kernel.isModern:
-                throw .invalidConfig(field: FieldPath("steps").index(i).key("sysctl").key("name"), value: "hugepages_treat_as_movable",
-                                     reason: "kernel \(config.kernel.name) has no such setting (only 2.6.34 and 2.6.35 have)")
+            case .sysctl("hugepages_treat_as_movable", _) where !config.kernel.hasHugepagesTreatAsMovable:
+                throw config.kernel.lacksSetting(FieldPath("steps").index(i).key("sysctl").key("name"), value: "hugepages_treat_as_movable")
             case .sysctl(let name, nil) where name != "min_free_kbytes":
                 throw .invalidConfig(field: FieldPath("steps").index(i).key("sysctl").key("value"), value: "null",
                                      reason: "only min_free_kbytes takes its recommended value")

@@ -10,7 +10,8 @@ public final class WorkloadRun {
     /// Allocation/free events executed so far (bounded by `maxEvents`).
     @exclusivity(unchecked) public internal(set) var events = 0
     /// A run stops with an error past this many events (a definition's `run` and actors' rates could
-    /// otherwise ask for 10^15): about 10–15 minutes of CPU. It was 50 million until the stress preset's
+    /// otherwise ask for 10^15): about 12 minutes of CPU at the 4 GiB stress run's 1.4 million events a
+    /// second. It was 50 million until the stress preset's
     /// builds scaled with MemTotal as mmtests' do; on a 4 GiB machine that preset now takes about 85
     /// million, and its work grows with the square of the machine (builds × attempts).
     public static let maxEvents = 1_000_000_000
@@ -1085,20 +1086,11 @@ extension Machine {
             guard reserveFileRoom(f.tag, files: n, pageLists: pageLists + out) else { throw .stateLimit(bytes: lastRefusedBytes) }
         }
         // The tag lists each writer's allocations together, in the order it wrote them, so a writer's
-        // consecutive runs are its files. A lone writer's list of pages without files becomes a new tag's
-        // list as it is: a copy would hold the list twice at the fill's end (2 GiB more at the peak of a
-        // 1 TiB machine filled in base pages).
-        if f.writers == 1 && f.filePages == 0 && tags[f.tag] == nil && !f.handles[0].isEmpty {
-            // As `growTagList` does for a new tag: the sweep, then the dictionary entry asked for.
-            if tags.count >= tags.sweepAt { sweepTags() }
-            guard mayGrowState(by: HeapCost.entry(key: f.tag, valueStride: MemoryLayout<[PageHandle]>.stride)) else {
-                throw .stateLimit(bytes: lastRefusedBytes)
-            }
-            tags[f.tag] = f.handles[0]
-            f.handles[0] = []
-        } else {
-            guard appendToTag(f.tag, f.handles.joined()) else { throw .stateLimit(bytes: lastRefusedBytes) }
-        }
+        // consecutive runs are its files. A lone writer without files hands its list over (the file
+        // records below read the writers' lists).
+        let appended = f.writers == 1 && f.filePages == 0 ? appendToTag(f.tag, taking: &f.handles[0])
+                                                           : appendToTag(f.tag, f.handles.joined())
+        guard appended else { throw .stateLimit(bytes: lastRefusedBytes) }
         if f.filePages > 0 {
             // File k of a writer is its k-th run of `filePages` pages.
             var out: [FileRecord] = []

@@ -215,11 +215,7 @@ extension Machine {
     /// Writing /proc/sys/vm/hugepages_treat_as_movable (0 or 1; `hugetlb_treat_movable_handler`,
     /// mm/hugetlb.c): 1 makes `htlb_alloc_mask` GFP_HIGHUSER_MOVABLE, 0 GFP_HIGHUSER.
     public func setHugepagesTreatAsMovable(_ v: Int) throws(MMError) {
-        // Gone by 6.6: hugetlb pages are movable where they can migrate (`htlbAllocMask`).
-        guard !kernel.isModern else {
-            throw .invalidConfig(field: FieldPath("hugepages_treat_as_movable"), value: "\(v)",
-                                 reason: "kernel \(kernel.name) has no such setting (only 2.6.34 and 2.6.35 have)")
-        }
+        guard kernel.hasHugepagesTreatAsMovable else { throw kernel.lacksSetting(FieldPath("hugepages_treat_as_movable"), value: "\(v)") }
         guard (0...1).contains(v) else {
             throw .invalidConfig(field: FieldPath("hugepages_treat_as_movable"), value: "\(v)", reason: "must be 0 or 1")
         }

@@ -32,6 +32,9 @@ import Testing
                                               reason: "kernel 6.6 has no such setting (only 2.6.34 and 2.6.35 have)")) {
             try config.validate()
         }
+        // A 6.6 machine saved with the setting (before 6.6 refused it) still loads, without it.
+        let copy = try Machine(config, restoring: m.exportState())
+        #expect(copy.config.sysctl.hugepagesTreatAsMovable == nil && copy.htlbAllocMask == .highuserMovable)
         let step = WorkloadDefinition(name: "s", steps: [.sysctl(name: "hugepages_treat_as_movable", value: 1)])
         #expect(throws: MMError.self) { try step.validate(for: MachineConfig(memoryMiB: 64, kernel: .v6_6)) }
         try step.validate(for: MachineConfig(memoryMiB: 64))
