@@ -366,6 +366,8 @@ if args.contains("result-json") {
         print(run.result.json.encoded)
         print(m.renderVmstat())
         print(m.renderBuddyinfo())
+        let wb = m.writebackStats
+        print("writeback flusher_pages \(wb.flusherPages) throttled_pages \(wb.throttledPages) throttled_ms \(wb.throttledNs / 1_000_000) dirty \(wb.dirtyPages) background_thresh \(wb.backgroundThreshold) dirty_thresh \(wb.dirtyLimit) clock_ms \(m.clockNs / 1_000_000)")
     } else {
         let text = try! String(contentsOfFile: a[1], encoding: .utf8)
         let e = try! Experiment(json: try! JSON.parse(text))

@@ -134,6 +134,8 @@ public final class Machine {
     @exclusivity(unchecked) var kswapdHeld = 0
     /// A turn of kswapd was held back and is owed once `kswapdHeld` drops to 0.
     @exclusivity(unchecked) var kswapdOwed = false
+    /// The flusher, its list of dirty pages and the writers' throttle (PageCache/Writeback.swift).
+    @exclusivity(unchecked) var writeback = WritebackState()
     /// `zone->pages_scanned` and `zone->all_unreclaimable`.
     let zonePagesScanned: RawArray<Int>
     let zoneAllUnreclaimable: RawArray<UInt8>

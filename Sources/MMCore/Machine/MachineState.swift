@@ -25,15 +25,17 @@ public struct MachineStateImage: Sendable, Equatable {
     /// Version 4: the reclaim counters by zone type (`vmstat.pgsteal_by_zone`,
     /// `vmstat.pgscan_kswapd_by_zone`, `vmstat.pgscan_direct_by_zone`, `vmstat.pgrefill_by_zone`) and
     /// 6.6's `vmstat.allocstall_by_zone`.
-    public static let version = 4
+    /// Version 5: the flusher (`writeback.list`, `writeback.dirtied_at`, `writeback.state`).
+    public static let version = 5
     /// Older versions `restore` reads, converting them: version 1 has no page-cache trees (its files'
     /// pages load outside any tree, as they were), no radix-tree nodes and zero inode-steal counters;
     /// versions 1 and 2 have none of version 3's counters (they load as zero: such a machine's page
     /// tables, stacks and pool pages stay counted as unreclaimable slab) and no hugetlb pool slots;
     /// versions 1–3 have only the machine-wide reclaim counters, and their totals load into the machine's
     /// highest zone type (so the per-zone counters still add up to them; where the pages came from is
-    /// not known).
-    public static let convertibleVersions: Set<Int> = [1, 2, 3]
+    /// not known); versions 1–4 have no flusher: their dirty pages join its list in pfn order, as
+    /// dirtied when the machine loads, and the flusher starts idle.
+    public static let convertibleVersions: Set<Int> = [1, 2, 3, 4]
 
     public struct Extent: Sendable, Equatable {
         /// Byte offset in the section.
@@ -322,6 +324,7 @@ extension Machine {
         exportPageCache(into: &w)
         exportTags(into: &w)
         exportFiles(into: &w)
+        exportWriteback(into: &w)
         if let ms = modern { exportModern(ms, into: &w) }
         return MachineStateImage(sections: w.sections)
     }
@@ -396,6 +399,70 @@ extension Machine {
         w.array("vmstat.pgscan_direct_by_zone", ev.pgscanDirectByZone)
         w.array("vmstat.allocstall_by_zone", ev.allocstallByZone)
         w.array("vmstat.pgrefill_by_zone", ev.pgrefillByZone)
+    }
+
+    /// The flusher: the dirty pages' list from its next entry on, and its scalars.
+    private func exportWriteback(into w: inout ImageBuilder) {
+        // The entries still to be written, without the stale ones (which would only be skipped), so
+        // that a machine's image does not depend on when its list was last compacted.
+        let wb = writeback
+        var list: [UInt64] = [], at: [UInt64] = []
+        for i in wb.head..<wb.handles.count where writebackEntryIsDirty(wb.handles[i]) {
+            list.append(wb.handles[i])
+            at.append(wb.dirtiedAt[i])
+        }
+        w.array("writeback.list", list)
+        w.array("writeback.dirtied_at", at)
+        w.scalar("writeback.capacities", wb.handles.capacity)
+        w.array("writeback.state", [Int64(bitPattern: wb.clock), Int64(bitPattern: wb.diskBusyNs),
+                                    Int64(bitPattern: wb.lastOldFlush), wb.kupdateCutoff.map { Int64(bitPattern: $0) } ?? -1,
+                                    Int64(wb.requestedPages), wb.background ? 1 : 0, Int64(wb.chunkLeft),
+                                    wb.dirtyExceeded ? 1 : 0, Int64(wb.ratelimitCount), Int64(bitPattern: wb.flusherPages),
+                                    Int64(bitPattern: wb.throttledPages), Int64(bitPattern: wb.throttledNs)])
+    }
+
+    private func restoreWriteback(_ r: ImageReader) throws(MMError) {
+        writeback = WritebackState()
+        guard r.version >= 5 else {
+            // Older images: every dirty page, in pfn order, as dirtied now.
+            var pfn = 0
+            while pfn < totalPages {
+                let s = pages.state[Pfn(pfn)]
+                if s & PageState.codeMask == PageState.allocated, s & PageState.dirty != 0, pages.nextOrOwner[Pfn(pfn)] != NONE {
+                    let slot = Int(pages.nextOrOwner[Pfn(pfn)])
+                    writeback.handles.append(handles.handle(ofSlot: slot).raw)
+                    writeback.dirtiedAt.append(clockNs)
+                }
+                pfn += 1
+            }
+            writeback.clock = clockNs
+            writeback.lastOldFlush = clockNs
+            return
+        }
+        let list: [UInt64] = try r.array("writeback.list")
+        let at: [UInt64] = try r.array("writeback.dirtied_at", count: list.count)
+        let st = try r.array("writeback.state", count: 12, as: Int64.self)
+        guard st[3] >= -1, st[4] >= 0, st[4] <= Int64(totalPages), st[6] >= 0, st[6] <= Int64(WritebackState.maxWritebackPages),
+              st[8] >= 0, st[8] <= Int64(totalPages) else { throw ImageReader.bad("writeback.state", "holds a count out of range") }
+        writeback.handles = list
+        writeback.dirtiedAt = at
+        // The lists' room as the saved machine had it (the state's bytes count it).
+        let capacity = try r.int("writeback.capacities")
+        guard capacity >= 0, capacity <= 4 * totalPages + 4096 else { throw ImageReader.bad("writeback.capacities", "is out of range") }
+        writeback.handles.reserveCapacity(capacity)
+        writeback.dirtiedAt.reserveCapacity(capacity)
+        writeback.clock = UInt64(bitPattern: st[0])
+        writeback.diskBusyNs = UInt64(bitPattern: st[1])
+        writeback.lastOldFlush = UInt64(bitPattern: st[2])
+        writeback.kupdateCutoff = st[3] < 0 ? nil : UInt64(st[3])
+        writeback.requestedPages = Int(st[4])
+        writeback.background = st[5] != 0
+        writeback.chunkLeft = Int(st[6])
+        writeback.dirtyExceeded = st[7] != 0
+        writeback.ratelimitCount = Int(st[8])
+        writeback.flusherPages = UInt64(bitPattern: st[9])
+        writeback.throttledPages = UInt64(bitPattern: st[10])
+        writeback.throttledNs = UInt64(bitPattern: st[11])
     }
 
     /// Sysctls, clock, generator, kswapd, the state gate's refusals.
@@ -669,6 +736,7 @@ extension Machine {
         try restoreSlab(r, used: used)
         try restoreTags(r)
         try restoreFiles(r)
+        try restoreWriteback(r)
         if let ms = modern {
             try restoreModern(ms, r)
         } else if r.byName["modern.sysctls"] != nil {

@@ -110,6 +110,7 @@ extension Machine {
     /// part, the handle table's and slab words' mapped granules, slab objects, tags and files. O(1).
     public var stateBytes: Int {
         fixedStateBytes + handles.byteCount + slab.byteCount + pageCache.byteCount + tags.bytes + files.bytes + pageOwners.byteCount
+            + writeback.heapBytes
     }
 
     /// The parts of `stateBytes`, by name (for the stats document).
@@ -118,6 +119,8 @@ extension Machine {
         [("pages", fixedStateBytes), ("handles", handles.byteCount), ("slab", slab.byteCount),
          ("page_cache", pageCache.byteCount), ("tags", tags.bytes), ("files", files.bytes)]
             + (pageOwners.byteCount > 0 ? [("page_owners", pageOwners.byteCount)] : [])
+            // The flusher's list only once a page has been dirtied (PageCache/Writeback.swift).
+            + (writeback.heapBytes > 0 ? [("writeback", writeback.heapBytes)] : [])
     }
 
     /// Asks the state gate for `bytes` more of state: true when there is no gate, the growth is nothing

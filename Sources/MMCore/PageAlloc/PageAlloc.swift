@@ -277,7 +277,11 @@ extension Machine {
             handles.lruPrev[slot] = NONE
         }
         zoneCounters.kindPages[z, req.kind] &+= Int64(n)
-        if state & PageState.dirty != 0 { zoneCounters.dirty[z] &+= Int64(n) }
+        if state & PageState.dirty != 0 {
+            zoneCounters.dirty[z] &+= Int64(n)
+            // The writer's `balance_dirty_pages_ratelimited` and the flusher's list (PageCache/Writeback.swift).
+            noteDirtied(h, pages: n)
+        }
 
         zoneCounters.pgalloc[z] &+= UInt64(n)
         zoneCounters.allocations[z] &+= 1

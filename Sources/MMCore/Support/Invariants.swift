@@ -32,10 +32,30 @@ extension Machine {
         checkSlab(fail)
         checkPageCache(fail)
         checkZoneSplitCounters(fail)
+        checkWritebackList(fail)
         if modern != nil { checkModernState(fail) }
         // The 6.6 free-list index, once its lists are known to be sound.
         if errors.isEmpty { checkFreeListIndex(fail) }
         return errors
+    }
+
+    /// The flusher's list names every dirty page once (unless the state gate refused it room), in the
+    /// order they were dirtied; its work counts are in range.
+    private func checkWritebackList(_ fail: (@autoclosure () -> String) -> Void) {
+        let wb = writeback
+        if wb.handles.count != wb.dirtiedAt.count || wb.head > wb.handles.count { fail("writeback list: \(wb.handles.count) handles, \(wb.dirtiedAt.count) times, head \(wb.head)"); return }
+        var listed = Set<Int>(), dirtyListed = 0
+        var last: UInt64 = 0
+        for i in wb.head..<wb.handles.count {
+            if wb.dirtiedAt[i] < last { fail("writeback list: entry \(i) dirtied before the one ahead of it") }
+            last = wb.dirtiedAt[i]
+            guard let slot = handles.resolve(PageHandle(raw: wb.handles[i])), handles.pfn[slot] < SWAPPED,
+                  pages.state[Pfn(link: handles.pfn[slot])] & PageState.dirty != 0 else { continue }
+            if !listed.insert(slot).inserted { fail("writeback list names slot \(slot) twice") }
+            dirtyListed += 1 << Int(pages.order[Pfn(link: handles.pfn[slot])] & PageOrderByte.orderMask)
+        }
+        if stateRefusals == 0 && dirtyListed != nrDirtyPages { fail("writeback list names \(dirtyListed) dirty pages of \(nrDirtyPages)") }
+        if wb.requestedPages < 0 || wb.chunkLeft < 0 || wb.chunkLeft > WritebackState.maxWritebackPages { fail("writeback: work counts out of range") }
     }
 
     /// kswapd's steal is part of the zones' pgsteal, and 6.6's stalls by zone add up to its allocstall

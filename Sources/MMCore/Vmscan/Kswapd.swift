@@ -42,6 +42,7 @@ extension Machine {
             if modern != nil { modernKswapdRan(node: nid, order: order, finished: finished, reclaimed: Int(ev.pgstealKswapd &- stolen)) }
         }
         if modern != nil { runPendingKcompactd() }
+        runFlusher()
     }
 
     /// `zone_reclaimable`: fewer pages scanned since the last free than six times the reclaimable pages.

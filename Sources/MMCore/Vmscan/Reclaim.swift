@@ -218,7 +218,10 @@ extension Machine {
                     ev.nrVmscanWrite &+= 1
                     let bytes = writebackBytes(slot: Int(pages.nextOrOwner[pfn]))
                     ev.pgpgout &+= UInt64(bytes >> 10)
-                    sc.durationNs &+= costs.writePage * UInt64(bytes) >> UInt64(pageShift)
+                    let ns = costs.writePage * UInt64(bytes) >> UInt64(pageShift)
+                    sc.durationNs &+= ns
+                    // The disk the flusher writes to is busy for it (PageCache/Writeback.swift).
+                    writeback.diskBusyNs &+= ns
                     if !sync { keep.append(pfn); continue }
                 }
                 // Slab pages freed with the buffer heads count as reclaimed (reclaimed_slab), not as stolen.
@@ -329,11 +332,14 @@ extension Machine {
 
     /// `try_to_free_pages` / `do_try_to_free_pages`: direct reclaim along the zonelist at priorities 12
     /// down to 0 until 32 pages are reclaimed; below priority 10 each pass that scanned anything waits
-    /// for writeback (congestion_wait, HZ/10). Returns pages reclaimed and the simulated time it took.
+    /// for writeback (congestion_wait, HZ/10). Once it has scanned more than 1.5 × SWAP_CLUSTER_MAX pages
+    /// it wakes the flusher to write as many (`wakeup_flusher_threads(total_scanned)`). Returns pages
+    /// reclaimed and the simulated time it took.
     func tryToFreePages(zonelist zl: [ZoneID], order: Int, gfp: GFPFlags) -> (reclaimed: Int, ns: UInt64) {
         ev.allocstall &+= 1
         var sc = ScanControl(gfp: gfp, order: order, isKswapd: false)
         var priority = Machine.defPriority
+        var totalScanned = 0
         while priority >= 0 {
             sc.nrScanned = 0
             for z in zl where zoneAllUnreclaimable[z] == 0 || priority == Machine.defPriority {
@@ -341,7 +347,9 @@ extension Machine {
             }
             let lruTotal = zl.reduce(0) { $0 + zoneReclaimablePages(zone: $1) }
             sc.nrReclaimed += shrinkSlab(scanned: sc.nrScanned, lruPages: lruTotal, zones: zl, &sc).pages
+            totalScanned += sc.nrScanned
             if sc.nrReclaimed >= sc.nrToReclaim { break }
+            if totalScanned > sc.nrToReclaim + sc.nrToReclaim / 2 { wakeupFlusherThreads(pages: totalScanned) }
             if sc.nrScanned > 0 && priority < Machine.defPriority - 2 { sc.durationNs &+= costs.congestionWait }
             priority -= 1
         }
