@@ -174,6 +174,8 @@ enum MachineWire {
         d.field("extfrag_threshold", m.extfragThreshold)
         d.field("compact_unevictable_allowed", m.compactUnevictableAllowed)
         if m.kernel.hasHugepagesTreatAsMovable { d.field("hugepages_treat_as_movable", m.hugepagesTreatAsMovable) }
+        d.field("dirty_ratio", m.dirtyRatio)
+        d.field("dirty_background_ratio", m.dirtyBackgroundRatio)
         if let v = m.compactionProactiveness { d.field("compaction_proactiveness", v) }
         if let v = m.watermarkBoostFactor { d.field("watermark_boost_factor", v) }
         if let v = m.watermarkScaleFactor { d.field("watermark_scale_factor", v) }

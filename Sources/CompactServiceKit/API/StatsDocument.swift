@@ -34,6 +34,17 @@ enum StatsDocument {
         w.beginObject()
         for (part, bytes) in m.stateBytesByPart { w.key(part); w.int(bytes) }
         w.endObject()
+        let wb = m.writebackStats
+        w.key("writeback")
+        w.beginObject()
+        w.field("flusher_pages", wb.flusherPages)
+        w.field("throttled_pages", wb.throttledPages)
+        w.key("throttled_ms")
+        w.double(Double(wb.throttledNs) / 1e6)
+        w.field("dirty_pages", wb.dirtyPages)
+        w.field("background_thresh_pages", wb.backgroundThreshold)
+        w.field("dirty_thresh_pages", wb.dirtyLimit)
+        w.endObject()
         w.key("migratetypes")
         w.beginArray()
         for mt in Migratetype.allCases { w.string(m.migratetypeName(mt)) }

@@ -237,6 +237,8 @@ enum MachineOps {
         case "extfrag_threshold": try m.setExtfragThreshold(value)
         case "min_free_kbytes": try m.setMinFreeKbytes(value)
         case "compact_unevictable_allowed": try m.setCompactUnevictableAllowed(value)
+        case "dirty_ratio": try m.setDirtyRatio(value)
+        case "dirty_background_ratio": try m.setDirtyBackgroundRatio(value)
         case "hugepages_treat_as_movable":
             // A journal written before 6.6 refused the file may hold a write to it on a 6.6 machine, where
             // it never had an effect: replayed as nothing. (A live write on 6.6 is answered 404 before this.)

@@ -1,7 +1,8 @@
 import MMCore
 import MMFormat
 
-/// /proc/sys/vm/{extfrag_threshold,min_free_kbytes,compact_unevictable_allowed,hugepages_treat_as_movable}: GET gives the value
+/// /proc/sys/vm/{extfrag_threshold,min_free_kbytes,compact_unevictable_allowed,hugepages_treat_as_movable,dirty_ratio,
+/// dirty_background_ratio}: GET gives the value
 /// and a newline, PUT takes what `echo 500 >` would write and answers with the new value.
 /// hugepages_treat_as_movable is 2.6.34's and 2.6.35's only: on a 6.6 machine it does not exist (404).
 enum SysctlRoutes {
@@ -17,6 +18,8 @@ enum SysctlRoutes {
         Sysctl(name: "min_free_kbytes", get: { $0.minFreeKbytes }),
         Sysctl(name: "compact_unevictable_allowed", get: { $0.compactUnevictableAllowed }),
         Sysctl(name: "hugepages_treat_as_movable", get: { $0.kernel.hasHugepagesTreatAsMovable ? $0.hugepagesTreatAsMovable : nil }),
+        Sysctl(name: "dirty_ratio", get: { $0.dirtyRatio }),
+        Sysctl(name: "dirty_background_ratio", get: { $0.dirtyBackgroundRatio }),
     ]
 
     static func register(_ t: inout RouteTable) {

@@ -327,6 +327,8 @@ enum WorkloadRoutes {
         if let x = own.extfragThreshold, x != base.extfragThreshold { try m.setExtfragThreshold(x) }
         if let x = own.minFreeKbytes, x != base.minFreeKbytes { try m.setMinFreeKbytes(x) }
         if let x = own.compactUnevictableAllowed, x != base.compactUnevictableAllowed { try m.setCompactUnevictableAllowed(x) }
+        if let x = own.dirtyRatio, x != base.dirtyRatio { try m.setDirtyRatio(x) }
+        if let x = own.dirtyBackgroundRatio, x != base.dirtyBackgroundRatio { try m.setDirtyBackgroundRatio(x) }
         return m
     }
 

@@ -99,6 +99,9 @@ public final class Machine {
     @exclusivity(unchecked) public internal(set) var minFreeKbytes = 0
     @exclusivity(unchecked) public internal(set) var extfragThreshold = Machine.defaultExtfragThreshold
     @exclusivity(unchecked) public internal(set) var compactUnevictableAllowed = 1
+    /// vm.dirty_ratio and vm.dirty_background_ratio (mm/page-writeback.c: 20 and 10 in 2.6.35 and 6.6).
+    @exclusivity(unchecked) public internal(set) var dirtyRatio = 20
+    @exclusivity(unchecked) public internal(set) var dirtyBackgroundRatio = 10
     /// vm.hugepages_treat_as_movable (mm/hugetlb.c, default 0).
     @exclusivity(unchecked) public internal(set) var hugepagesTreatAsMovable = 0
     /// The default hstate's `next_nid_to_alloc` (hugetlb's round-robin node cursor).
@@ -319,6 +322,8 @@ public final class Machine {
     /// head-preparation table, which reads them.
     private func applyBootSysctls() {
         extfragThreshold = config.sysctl.extfragThreshold ?? Machine.defaultExtfragThreshold
+        dirtyRatio = config.sysctl.dirtyRatio ?? 20
+        dirtyBackgroundRatio = config.sysctl.dirtyBackgroundRatio ?? 10
         compactUnevictableAllowed = config.sysctl.compactUnevictableAllowed ?? 1
         hugepagesTreatAsMovable = config.sysctl.hugepagesTreatAsMovable ?? 0
         minFreeKbytes = config.sysctl.minFreeKbytes ?? defaultMinFreeKbytes()

@@ -11,12 +11,17 @@ public struct SysctlSettings: Sendable, Equatable {
     public var extfragThreshold: Int?
     public var compactUnevictableAllowed: Int?
     public var hugepagesTreatAsMovable: Int?
+    /// vm.dirty_ratio and vm.dirty_background_ratio (PageCache/Writeback.swift; 20 and 10).
+    public var dirtyRatio: Int?
+    public var dirtyBackgroundRatio: Int?
     /// The modern profile's (kernel 6.6) sysctls; a machine of an older kernel refuses them
     /// (`MachineConfig+Modern.swift`).
     public var modern = ModernSysctlSettings()
     public init(minFreeKbytes: Int? = nil, extfragThreshold: Int? = nil, compactUnevictableAllowed: Int? = nil,
-                hugepagesTreatAsMovable: Int? = nil) {
+                hugepagesTreatAsMovable: Int? = nil, dirtyRatio: Int? = nil, dirtyBackgroundRatio: Int? = nil) {
         self.hugepagesTreatAsMovable = hugepagesTreatAsMovable
+        self.dirtyRatio = dirtyRatio
+        self.dirtyBackgroundRatio = dirtyBackgroundRatio
         self.minFreeKbytes = minFreeKbytes
         self.extfragThreshold = extfragThreshold
         self.compactUnevictableAllowed = compactUnevictableAllowed
@@ -277,6 +282,9 @@ public struct MachineConfig: Sendable, Equatable {
         }
         if let v = sysctl.minFreeKbytes, !(1...(1 << 30)).contains(v) {
             throw .invalidConfig(field: FieldPath("sysctl", "min_free_kbytes"), value: "\(v)", reason: "must be 1..1073741824")
+        }
+        for (name, v) in [("dirty_ratio", sysctl.dirtyRatio), ("dirty_background_ratio", sysctl.dirtyBackgroundRatio)] {
+            if let v, !(0...100).contains(v) { throw .invalidConfig(field: FieldPath("sysctl", name), value: "\(v)", reason: "must be 0..100") }
         }
     }
 }

@@ -25,7 +25,8 @@ public struct MachineStateImage: Sendable, Equatable {
     /// Version 4: the reclaim counters by zone type (`vmstat.pgsteal_by_zone`,
     /// `vmstat.pgscan_kswapd_by_zone`, `vmstat.pgscan_direct_by_zone`, `vmstat.pgrefill_by_zone`) and
     /// 6.6's `vmstat.allocstall_by_zone`.
-    /// Version 5: the flusher (`writeback.list`, `writeback.dirtied_at`, `writeback.state`).
+    /// Version 5: the flusher (`writeback.list`, `writeback.dirtied_at`, `writeback.state`,
+    /// `writeback.capacities`) and its sysctls (`sysctl.dirty_ratios`).
     public static let version = 5
     /// Older versions `restore` reads, converting them: version 1 has no page-cache trees (its files'
     /// pages load outside any tree, as they were), no radix-tree nodes and zero inode-steal counters;
@@ -471,6 +472,7 @@ extension Machine {
         w.scalar("sysctl.extfrag_threshold", extfragThreshold)
         w.scalar("sysctl.compact_unevictable_allowed", compactUnevictableAllowed)
         w.scalar("sysctl.hugepages_treat_as_movable", hugepagesTreatAsMovable)
+        w.array("sysctl.dirty_ratios", [Int64(dirtyRatio), Int64(dirtyBackgroundRatio)])
         w.scalar("hugetlb.next_nid", hugetlbNextNid)
         w.array("hugetlb.slots", hugetlbSlots.sorted().map { Int64($0) })
         w.array("kswapd.held_owed", [Int64(kswapdHeld), kswapdOwed ? 1 : 0])
@@ -859,6 +861,12 @@ extension Machine {
         extfragThreshold = try r.int("sysctl.extfrag_threshold")
         compactUnevictableAllowed = try r.int("sysctl.compact_unevictable_allowed")
         hugepagesTreatAsMovable = try r.int("sysctl.hugepages_treat_as_movable")
+        if r.version >= 5 {
+            let d = try r.array("sysctl.dirty_ratios", count: 2, as: Int64.self)
+            guard d.allSatisfy({ (0...100).contains($0) }) else { throw ImageReader.bad("sysctl.dirty_ratios", "holds a ratio out of 0..100") }
+            dirtyRatio = Int(d[0])
+            dirtyBackgroundRatio = Int(d[1])
+        }
         let nextNid = try r.int("hugetlb.next_nid")
         guard (0..<Swift.max(1, nodes.count)).contains(nextNid) else { throw ImageReader.bad("hugetlb.next_nid", "names no node") }
         hugetlbNextNid = nextNid

@@ -16,7 +16,8 @@
 ///   calls `wakeup_flusher_threads(total_scanned)`: write as many pages as it scanned.
 ///
 /// The limits are `get_dirty_limits` on `determine_dirtyable_memory` (free pages and reclaimable LRU
-/// pages, highmem left out) with the default `vm_dirty_ratio` 20 and `dirty_background_ratio` 10.
+/// pages, highmem left out) with `vm_dirty_ratio` (default 20) and `dirty_background_ratio` (10), both
+/// sysctls of the machine.
 ///
 /// What the model simplifies. Pages are written one by one in the order they were dirtied, where the
 /// kernel writes whole inodes in the order their first page was dirtied (the model's page cache is
@@ -69,8 +70,6 @@ struct WritebackState {
     /// `dirty_writeback_interval` (500 centiseconds) and `dirty_expire_interval` (3000), in ns.
     static let writebackIntervalNs: UInt64 = 5_000_000_000
     static let expireIntervalNs: UInt64 = 30_000_000_000
-    static let dirtyRatio = 20
-    static let dirtyBackgroundRatio = 10
 
     /// Heap bytes of its lists.
     var heapBytes: Int {
@@ -111,11 +110,12 @@ extension Machine {
         return total
     }
 
-    /// `get_dirty_limits`: the background threshold and the dirty limit, in pages.
+    /// `get_dirty_limits`: the background threshold and the dirty limit, in pages (a dirty_ratio below 5
+    /// counts as 5).
     func dirtyLimits() -> (background: Int, dirty: Int) {
         let available = dirtyableMemory()
-        let dirty = WritebackState.dirtyRatio * available / 100
-        var background = WritebackState.dirtyBackgroundRatio * available / 100
+        let dirty = Swift.max(dirtyRatio, 5) * available / 100
+        var background = dirtyBackgroundRatio * available / 100
         if background >= dirty { background = dirty / 2 }
         return (background, dirty)
     }
@@ -127,6 +127,20 @@ extension Machine {
     /// CPU allocates in this model).
     var ratelimitPages: Int {
         Swift.min(Swift.max(zones.reduce(0) { $0 + $1.managedPages } / 32, 16), (4 << 20) >> pageShift)
+    }
+
+    /// Writing /proc/sys/vm/dirty_ratio (0..100, `dirty_ratio_handler`).
+    public func setDirtyRatio(_ v: Int) throws(MMError) {
+        guard (0...100).contains(v) else { throw .invalidConfig(field: FieldPath("dirty_ratio"), value: "\(v)", reason: "must be 0..100") }
+        dirtyRatio = v
+        bumpGeneration()
+    }
+
+    /// Writing /proc/sys/vm/dirty_background_ratio (0..100).
+    public func setDirtyBackgroundRatio(_ v: Int) throws(MMError) {
+        guard (0...100).contains(v) else { throw .invalidConfig(field: FieldPath("dirty_background_ratio"), value: "\(v)", reason: "must be 0..100") }
+        dirtyBackgroundRatio = v
+        bumpGeneration()
     }
 
     // MARK: - Dirtying

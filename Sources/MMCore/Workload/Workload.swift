@@ -178,7 +178,8 @@ extension WorkloadDefinition {
     public static let defaultFilesPerDirectory = 10
 
     /// The sysctls a workload's `sysctl` step sets.
-    public static let settableSysctls = ["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable"]
+    public static let settableSysctls = ["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable",
+                                         "dirty_ratio", "dirty_background_ratio"]
 
     /// Checks the steps against a machine (orders within its range, nodes it has). Throws naming the field.
     public func validate(for config: MachineConfig) throws(MMError) {

@@ -564,6 +564,8 @@ extension Machine {
         case "extfrag_threshold": try setExtfragThreshold(value!)
         case "min_free_kbytes": try setMinFreeKbytes(value ?? recommendedMinFreeKbytes)
         case "hugepages_treat_as_movable": try setHugepagesTreatAsMovable(value!)
+        case "dirty_ratio": try setDirtyRatio(value!)
+        case "dirty_background_ratio": try setDirtyBackgroundRatio(value!)
         default: try setCompactUnevictableAllowed(value!)
         }
     }

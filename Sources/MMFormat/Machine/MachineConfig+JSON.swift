@@ -9,7 +9,8 @@ extension MachineConfig {
     /// Reads a machine definition: `preset` (x86_64, x86, ppc64; default x86_64) with optional overrides
     /// `page_shift`, `nr_orders`, `pageblock_order`; `memory_mib`; `nodes`; `distances`; `zones` (per node,
     /// a list of `{"type": "DMA32", "mib": 1024}`); `seed`; `compaction`; `swap_mib`; `sysctl`
-    /// (`extfrag_threshold`, `min_free_kbytes`, `compact_unevictable_allowed`, `hugepages_treat_as_movable`);
+    /// (`extfrag_threshold`, `min_free_kbytes`, `compact_unevictable_allowed`, `hugepages_treat_as_movable`,
+    /// `dirty_ratio`, `dirty_background_ratio`);
     /// `kernel_reserved_kib` (kernel image and per-CPU areas boot reserves); `boot_memory` (false: boot
     /// reserves nothing). Unknown keys are refused
     /// (except those in `extraKeys`, which the caller reads), and the result is validated.
@@ -66,7 +67,10 @@ extension MachineConfig {
         }
         var sysctl = SysctlSettings()
         if let s = try r.object("sysctl") {
-            try s.rejectUnknown(Set(["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable"] + MachineConfig.modernSysctlKeys))
+            try s.rejectUnknown(Set(["extfrag_threshold", "min_free_kbytes", "compact_unevictable_allowed", "hugepages_treat_as_movable",
+                                     "dirty_ratio", "dirty_background_ratio"] + MachineConfig.modernSysctlKeys))
+            sysctl.dirtyRatio = try s.int("dirty_ratio", in: 0...100)
+            sysctl.dirtyBackgroundRatio = try s.int("dirty_background_ratio", in: 0...100)
             sysctl.hugepagesTreatAsMovable = try s.int("hugepages_treat_as_movable", in: 0...1)
             sysctl.extfragThreshold = try s.int("extfrag_threshold", in: 0...1000)
             sysctl.minFreeKbytes = try s.int("min_free_kbytes", in: 1...(1 << 30))
@@ -111,6 +115,8 @@ extension MachineConfig {
         if let v = sysctl.minFreeKbytes { s.append(("min_free_kbytes", .number(Double(v)))) }
         if let v = sysctl.compactUnevictableAllowed { s.append(("compact_unevictable_allowed", .number(Double(v)))) }
         if let v = sysctl.hugepagesTreatAsMovable { s.append(("hugepages_treat_as_movable", .number(Double(v)))) }
+        if let v = sysctl.dirtyRatio { s.append(("dirty_ratio", .number(Double(v)))) }
+        if let v = sysctl.dirtyBackgroundRatio { s.append(("dirty_background_ratio", .number(Double(v)))) }
         appendModernSysctlJSON(&s)
         m.append(("sysctl", .object(s)))
         if let k = kernelReservedKiB { m.append(("kernel_reserved_kib", .number(Double(k)))) }

@@ -290,7 +290,8 @@ extension WorkloadDefinition {
             }
             return .sysctl(name: name, value: nil)
         }
-        let range: ClosedRange<Int> = name == "extfrag_threshold" ? 0...1000 : name == "min_free_kbytes" ? 1...(1 << 30) : 0...1
+        let range: ClosedRange<Int> = name == "extfrag_threshold" ? 0...1000 : name == "min_free_kbytes" ? 1...(1 << 30)
+            : name.hasPrefix("dirty_") ? 0...100 : 0...1
         return .sysctl(name: name, value: try r.requiredInt("value", in: range))
     }
 

@@ -74,6 +74,7 @@ final class DurableStateTests: XCTestCase {
         try post(c, m + "/allocations/free", "{\"handles\":[\(hs.dropFirst().map(String.init).joined(separator: ","))]}")
         XCTAssertEqual(try c.delete(m + "/allocations/\(hs[0])").status, 204)
         XCTAssertEqual(try c.put(m + "/proc/sys/vm/extfrag_threshold", text: "350").status, 200)
+        XCTAssertEqual(try c.put(m + "/proc/sys/vm/dirty_ratio", text: "30").status, 200)
         try post(c, m + "/compact", "")
     }
 

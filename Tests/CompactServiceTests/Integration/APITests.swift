@@ -130,6 +130,18 @@ final class APITests: XCTestCase {
         let badHugetlb = try c.put("/v1/machines/p/proc/sys/vm/hugepages_treat_as_movable", text: "2")
         XCTAssertEqual(badHugetlb.status, 422)
         XCTAssertEqual(badHugetlb.json["field"] as? String, "hugepages_treat_as_movable")
+        // The flusher's sysctls, and its figures in the stats.
+        XCTAssertEqual(try c.get("/v1/machines/p/proc/sys/vm/dirty_ratio").text, "20\n")
+        XCTAssertEqual(try c.get("/v1/machines/p/proc/sys/vm/dirty_background_ratio").text, "10\n")
+        let limit = (stats.json["writeback"] as? [String: Any])?["dirty_thresh_pages"] as? Int ?? 0
+        XCTAssertGreaterThan(limit, 0)
+        XCTAssertEqual(try c.put("/v1/machines/p/proc/sys/vm/dirty_ratio", text: "40").text, "40\n")
+        let badDirty = try c.put("/v1/machines/p/proc/sys/vm/dirty_background_ratio", text: "101")
+        XCTAssertEqual(badDirty.status, 422)
+        XCTAssertEqual(badDirty.json["field"] as? String, "dirty_background_ratio")
+        let after = try c.get("/v1/machines/p/stats").json["writeback"] as? [String: Any]
+        XCTAssertEqual(after?["dirty_thresh_pages"] as? Int ?? 0, limit * 2, accuracy: 2)
+        XCTAssertEqual(after?["flusher_pages"] as? Int, 0)
         XCTAssertNotEqual(try c.get("/v1/machines/p/stats").body, stats.body)
     }
 }

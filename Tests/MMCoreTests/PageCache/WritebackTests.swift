@@ -28,6 +28,24 @@ import Testing
         #expect(m.ratelimitPages == min(m.zones.reduce(0) { $0 + $1.managedPages } / 32, 1024))
     }
 
+    @Test func theRatiosAreSysctls() throws {
+        let m = makeMachine(.x86_64, mib: 64)
+        let available = m.dirtyableMemory()
+        try m.setDirtyRatio(40)
+        try m.setDirtyBackgroundRatio(50)
+        // A background ratio not below the dirty one gives half the dirty limit; below 5 counts as 5.
+        #expect(m.dirtyLimits().dirty == 40 * available / 100)
+        #expect(m.dirtyLimits().background == m.dirtyLimits().dirty / 2)
+        try m.setDirtyRatio(1)
+        #expect(m.dirtyLimits().dirty == 5 * available / 100)
+        #expect(throws: MMError.self) { try m.setDirtyRatio(101) }
+        #expect(m.dirtyRatio == 1)
+        let c = try Machine(MachineConfig(preset: .x86_64, memoryMiB: 64, sysctl: SysctlSettings(dirtyRatio: 30)))
+        #expect(c.dirtyRatio == 30 && c.dirtyBackgroundRatio == 10)
+        let copy = try Machine(m.config, restoring: m.exportState())
+        #expect(copy.dirtyRatio == 1 && copy.dirtyBackgroundRatio == 50)
+    }
+
     @Test func aWriterAboveTheDirtyLimitWritesAndWaits() throws {
         let m = makeMachine(.x86_64, mib: 64)
         let limit = m.dirtyLimits().dirty
