@@ -508,9 +508,16 @@ if args.contains("modern-trace") {
     // MODERN_TRACE_KERNEL=2.6.35: the same workload on the seed's kernel (only clocks and counters printed).
     let old = ProcessInfo.processInfo.environment["MODERN_TRACE_KERNEL"] == "2.6.35"
     let m = try! Machine(MachineConfig(preset: .x86_64, memoryMiB: mib, seed: seed, kernel: old ? .v2_6_35 : .v6_6, sysctl: old ? SysctlSettings() : s))
+    // MODERN_TRACE_ENDS=1: also a line for every zone compaction's end (its status, where the scanners
+    // stopped, and the zone's free pages and order-9 fragmentation index then).
+    let ends = ProcessInfo.processInfo.environment["MODERN_TRACE_ENDS"] == "1"
     final class Counter: MachineTracer {
         var counts: [String: Int] = [:]
-        func compactionEnd(_ e: CompactionTraceEnd) { counts["end \(e.zone) \(e.mode) \(e.status)", default: 0] += 1 }
+        var onEnd: ((CompactionTraceEnd) -> Void)?
+        func compactionEnd(_ e: CompactionTraceEnd) {
+            counts["end \(e.zone) \(e.mode) \(e.status)", default: 0] += 1
+            onEnd?(e)
+        }
         func compactionBegin(_ e: CompactionTraceBegin) { counts["begin \(e.zone) \(e.mode)", default: 0] += 1 }
         func modern(_ e: ModernTraceEvent) {
             switch e {
@@ -526,6 +533,12 @@ if args.contains("modern-trace") {
     }
     let c = Counter()
     m.tracer = c
+    if ends {
+        c.onEnd = { [unowned m] e in
+            let z = m.populatedZones.first { $0.name == e.zone }!.id
+            print("compaction end \(e.zone) \(e.status) clock \(m.clockNs / 1_000_000) ms migrate_pfn \(e.migratePfn - e.zoneStart) free_pfn \(e.freePfn - e.zoneStart) of \(e.zoneEnd - e.zoneStart) free_pages \(m.nrFreePages(zone: z)) low \(m.wmarkPages(zone: z, .low)) fragindex9 \(m.fragmentationIndex(zone: z, order: 9)) stall \(m.counters.compactStall)")
+        }
+    }
     var def = WorkloadPresets.definition(named: name)!
     def.seed = seed
     // MODERN_TRACE_DELAY_MS: the high_alloc steps paced by a fixed delay after each attempt instead of
