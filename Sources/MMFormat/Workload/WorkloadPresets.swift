@@ -5,12 +5,12 @@ import MMCore
 public enum WorkloadPresets {
     public static let all: [(name: String, summary: String, json: String)] = [
         ("seed-easy-hugepages",
-         "The seed's first test: updatedb looks up a tree (a dentry and an inode per file, ten files a directory, unused afterwards; a directory's dentry pinned while it has children), then 4096 parallel dd writers of pagesize×128 files (4096 × 128 pages in all, the seed's full volume: more than memory on a 2 GiB machine, so reclaim runs while they write) fill the page cache through ext3 (each file an inode and a dentry, made when its writer creates it; each 4 KiB block a buffer head, freed only with its page); every second file deleted (its pages, buffer heads, dentry and inode freed); the hugetlb pool grown 5% of MemTotal at a time by writes of nr_hugepages (alloc_fresh_huge_page: GFP_HIGHUSER|__GFP_COMP|__GFP_THISNODE|__GFP_REPEAT|__GFP_NOWARN, nodes round-robin).",
+         "The seed's first test: updatedb looks up a tree (a dentry and an inode per file, ten files a directory, unused afterwards; a directory's dentry pinned while it has children), then 4096 parallel dd writers of pagesize×128 files (4096 × 128 pages in all, the seed's full volume: more than memory on a 2 GiB machine, so reclaim runs while they write) fill the page cache through ext3 (each file an inode and a dentry, made when its writer creates it; each 4 KiB block a buffer head, freed only with its page; every page dirty when written, written back by the flusher and by writers throttled in balance_dirty_pages); every second file deleted (its pages, buffer heads, dentry and inode freed); the hugetlb pool grown 5% of MemTotal at a time by writes of nr_hugepages (alloc_fresh_huge_page: GFP_HIGHUSER|__GFP_COMP|__GFP_THISNODE|__GFP_REPEAT|__GFP_NOWARN, nodes round-robin).",
          """
          {"name": "seed-easy-hugepages", "seed": 1, "steps": [
            {"sysctl": {"name": "min_free_kbytes", "value": "recommended"}},
            {"metadata": {"fraction": 0.04, "files_per_directory": 10, "tag": "updatedb"}},
-           {"fill": {"kind": "file", "count": 524288, "chunk_pages": 1, "writers": 4096, "file_pages": 128, "block_size": 4096, "tag": "files", "dirty_fraction": 0.05}},
+           {"fill": {"kind": "file", "count": 524288, "chunk_pages": 1, "writers": 4096, "file_pages": 128, "block_size": 4096, "tag": "files", "dirty_fraction": 1.0}},
            {"free": {"tag": "files", "pattern": "every_other"}},
            {"sample": {"name": "after-delete"}},
            {"hugetlb_pool": {"fraction": 1.0, "increment_fraction": 0.05, "tag": "hugepages"}},
