@@ -404,17 +404,12 @@ extension Machine {
 
     /// The flusher: the dirty pages' list from its next entry on, and its scalars.
     private func exportWriteback(into w: inout ImageBuilder) {
-        // The entries still to be written, without the stale ones (which would only be skipped), so
-        // that a machine's image does not depend on when its list was last compacted.
+        // The entries from the head on (stale ones too: when they are dropped depends on the room, which
+        // is saved), and the room.
         let wb = writeback
-        var list: [UInt64] = [], at: [UInt64] = []
-        for i in wb.head..<wb.handles.count where writebackEntryIsDirty(wb.handles[i]) {
-            list.append(wb.handles[i])
-            at.append(wb.dirtiedAt[i])
-        }
-        w.array("writeback.list", list)
-        w.array("writeback.dirtied_at", at)
-        w.scalar("writeback.capacities", wb.handles.capacity)
+        w.array("writeback.list", Array(wb.handles[wb.head...]))
+        w.array("writeback.dirtied_at", Array(wb.dirtiedAt[wb.head...]))
+        w.scalar("writeback.capacities", wb.room)
         w.array("writeback.state", [Int64(bitPattern: wb.clock), Int64(bitPattern: wb.diskBusyNs),
                                     Int64(bitPattern: wb.lastOldFlush), wb.kupdateCutoff.map { Int64(bitPattern: $0) } ?? -1,
                                     Int64(wb.requestedPages), wb.background ? 1 : 0, Int64(wb.chunkLeft),
@@ -436,6 +431,7 @@ extension Machine {
                 }
                 pfn += 1
             }
+            writeback.room = writeback.handles.count
             writeback.clock = clockNs
             writeback.lastOldFlush = clockNs
             return
@@ -447,11 +443,13 @@ extension Machine {
               st[8] >= 0, st[8] <= Int64(totalPages) else { throw ImageReader.bad("writeback.state", "holds a count out of range") }
         writeback.handles = list
         writeback.dirtiedAt = at
-        // The lists' room as the saved machine had it (the state's bytes count it).
-        let capacity = try r.int("writeback.capacities")
-        guard capacity >= 0, capacity <= 4 * totalPages + 4096 else { throw ImageReader.bad("writeback.capacities", "is out of range") }
-        writeback.handles.reserveCapacity(capacity)
-        writeback.dirtiedAt.reserveCapacity(capacity)
+        // The list's room as the saved machine had it (the state's bytes count it, and it decides when
+        // the list is cleaned and grows).
+        let room = try r.int("writeback.capacities")
+        guard room >= list.count, room <= 4 * totalPages + 4096 else { throw ImageReader.bad("writeback.capacities", "is out of range") }
+        writeback.room = room
+        writeback.handles.reserveCapacity(room)
+        writeback.dirtiedAt.reserveCapacity(room)
         writeback.clock = UInt64(bitPattern: st[0])
         writeback.diskBusyNs = UInt64(bitPattern: st[1])
         writeback.lastOldFlush = UInt64(bitPattern: st[2])

@@ -36,6 +36,12 @@ struct WritebackState {
     /// Machine time each was dirtied (ns), beside `handles`.
     var dirtiedAt: [UInt64] = []
     var head = 0
+    /// The list's room in entries from `head` on, as the machine's state counts it: the two buffers hold
+    /// at least this many, and when the list is full (`pending == room`) its stale entries are dropped
+    /// and the room doubled if still more than half is in use. The room, not the buffers' capacity
+    /// (which malloc rounds up, differently from one process to the next), decides, so a restored
+    /// machine keeps its list as the saved one would.
+    var room = 0
     /// The flusher's clock: how far its work has reached (ns). It runs behind the machine's clock and
     /// catches up in `runFlusher`; a page it started may take it past it.
     var clock: UInt64 = 0
@@ -72,9 +78,7 @@ struct WritebackState {
     static let expireIntervalNs: UInt64 = 30_000_000_000
 
     /// Heap bytes of its lists.
-    var heapBytes: Int {
-        HeapCost.array(capacity: handles.capacity, stride: 8) + HeapCost.array(capacity: dirtiedAt.capacity, stride: 8)
-    }
+    var heapBytes: Int { 2 * HeapCost.array(capacity: room, stride: 8) }
 }
 
 extension Machine {
@@ -150,8 +154,10 @@ extension Machine {
     /// `balance_dirty_pages_ratelimited_nr` runs. `prepNewPage` calls it for every dirty allocation.
     @inline(never)
     func noteDirtied(_ h: PageHandle, pages n: Int) {
-        if writeback.handles.count == writeback.handles.capacity { dropStaleWritebackEntries() }
-        if reserveGated(&writeback.handles), reserveGated(&writeback.dirtiedAt) {
+        if writeback.pending == writeback.room { makeWritebackRoom() }
+        if writeback.pending < writeback.room {
+            // The buffers hold `room` entries past the head: the reached ones go first if they are full.
+            if writeback.handles.count == writeback.handles.capacity && writeback.head > 0 { dropReachedWritebackEntries() }
             writeback.handles.append(h.raw)
             writeback.dirtiedAt.append(clockNs)
         }
@@ -320,19 +326,36 @@ extension Machine {
         return pages.state[Pfn(link: handles.pfn[slot])] & PageState.dirty != 0
     }
 
-    /// Drops the entries already reached once they are half the list (amortised O(1) an entry).
+    /// Drops the entries already reached once they are half the buffers (amortised O(1) an entry; the
+    /// room counts only the entries past the head, so this changes nothing else).
     func compactWritebackList() {
         let h = writeback.head
-        if h >= 4096 && h * 2 >= writeback.handles.count {
-            writeback.handles.removeSubrange(0..<h)
-            writeback.dirtiedAt.removeSubrange(0..<h)
-            writeback.head = 0
-        }
+        if h >= 4096 && h * 2 >= writeback.handles.count { dropReachedWritebackEntries() }
     }
 
-    /// Before the list grows: drops the entries reached and the stale ones (freed, or clean again), which
-    /// would only be skipped. Once per doubling of the list's capacity, so amortised O(1) an entry, and
-    /// it changes nothing the flusher does.
+    func dropReachedWritebackEntries() {
+        let h = writeback.head
+        writeback.handles.removeSubrange(0..<h)
+        writeback.dirtiedAt.removeSubrange(0..<h)
+        writeback.head = 0
+    }
+
+    /// The list is full: its stale entries go, and if more than half the room is still in use the room
+    /// doubles (at least 16), when the state gate agrees to the two buffers' new size; if it refuses, the
+    /// page dirtied now goes unlisted (the refusal is counted, and a workload's step ends with it).
+    /// Amortised O(1) an entry.
+    func makeWritebackRoom() {
+        dropStaleWritebackEntries()
+        guard writeback.pending * 2 > writeback.room || writeback.room == 0 else { return }
+        let newRoom = Swift.max(16, writeback.room * 2)
+        guard mayGrowState(by: 2 * HeapCost.array(capacity: newRoom, stride: 8)) else { return }
+        writeback.room = newRoom
+        writeback.handles.reserveCapacity(newRoom)
+        writeback.dirtiedAt.reserveCapacity(newRoom)
+    }
+
+    /// Drops the entries reached and the stale ones (freed, or clean again), which would only be
+    /// skipped: it changes nothing the flusher does.
     func dropStaleWritebackEntries() {
         var keep = 0
         let wb = writeback.handles.count

@@ -43,7 +43,7 @@ extension Machine {
     /// order they were dirtied; its work counts are in range.
     private func checkWritebackList(_ fail: (@autoclosure () -> String) -> Void) {
         let wb = writeback
-        if wb.handles.count != wb.dirtiedAt.count || wb.head > wb.handles.count { fail("writeback list: \(wb.handles.count) handles, \(wb.dirtiedAt.count) times, head \(wb.head)"); return }
+        if wb.handles.count != wb.dirtiedAt.count || wb.head > wb.handles.count || wb.pending > wb.room { fail("writeback list: \(wb.handles.count) handles, \(wb.dirtiedAt.count) times, head \(wb.head), room \(wb.room)"); return }
         var listed = Set<Int>(), dirtyListed = 0
         var last: UInt64 = 0
         for i in wb.head..<wb.handles.count {
