@@ -414,7 +414,7 @@ extension Machine {
                                     Int64(bitPattern: wb.lastOldFlush), wb.kupdateCutoff.map { Int64(bitPattern: $0) } ?? -1,
                                     Int64(wb.requestedPages), wb.background ? 1 : 0, Int64(wb.chunkLeft),
                                     wb.dirtyExceeded ? 1 : 0, Int64(wb.ratelimitCount), Int64(bitPattern: wb.flusherPages),
-                                    Int64(bitPattern: wb.throttledPages), Int64(bitPattern: wb.throttledNs)])
+                                    Int64(bitPattern: wb.throttledPages), Int64(bitPattern: wb.throttledNs), wb.full ? 1 : 0])
     }
 
     private func restoreWriteback(_ r: ImageReader) throws(MMError) {
@@ -438,7 +438,7 @@ extension Machine {
         }
         let list: [UInt64] = try r.array("writeback.list")
         let at: [UInt64] = try r.array("writeback.dirtied_at", count: list.count)
-        let st = try r.array("writeback.state", count: 12, as: Int64.self)
+        let st = try r.array("writeback.state", count: 13, as: Int64.self)
         guard st[3] >= -1, st[4] >= 0, st[4] <= Int64(totalPages), st[6] >= 0, st[6] <= Int64(WritebackState.maxWritebackPages),
               st[8] >= 0, st[8] <= Int64(totalPages) else { throw ImageReader.bad("writeback.state", "holds a count out of range") }
         writeback.handles = list
@@ -462,6 +462,7 @@ extension Machine {
         writeback.flusherPages = UInt64(bitPattern: st[9])
         writeback.throttledPages = UInt64(bitPattern: st[10])
         writeback.throttledNs = UInt64(bitPattern: st[11])
+        writeback.full = st[12] != 0
     }
 
     /// Sysctls, clock, generator, kswapd, the state gate's refusals.

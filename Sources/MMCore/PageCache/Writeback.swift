@@ -42,6 +42,9 @@ struct WritebackState {
     /// (which malloc rounds up, differently from one process to the next), decides, so a restored
     /// machine keeps its list as the saved one would.
     var room = 0
+    /// The state gate refused the list more room: pages dirtied go unlisted until half of it has been
+    /// written (so a refusal does not make every later page clean the whole list again).
+    var full = false
     /// The flusher's clock: how far its work has reached (ns). It runs behind the machine's clock and
     /// catches up in `runFlusher`; a page it started may take it past it.
     var clock: UInt64 = 0
@@ -154,7 +157,8 @@ extension Machine {
     /// `balance_dirty_pages_ratelimited_nr` runs. `prepNewPage` calls it for every dirty allocation.
     @inline(never)
     func noteDirtied(_ h: PageHandle, pages n: Int) {
-        if writeback.pending == writeback.room { makeWritebackRoom() }
+        if writeback.full && writeback.pending * 2 <= writeback.room { writeback.full = false }
+        if writeback.pending == writeback.room && !writeback.full { makeWritebackRoom() }
         if writeback.pending < writeback.room {
             // The buffers hold `room` entries past the head: the reached ones go first if they are full.
             if writeback.handles.count == writeback.handles.capacity && writeback.head > 0 { dropReachedWritebackEntries() }
@@ -348,7 +352,10 @@ extension Machine {
         dropStaleWritebackEntries()
         guard writeback.pending * 2 > writeback.room || writeback.room == 0 else { return }
         let newRoom = Swift.max(16, writeback.room * 2)
-        guard mayGrowState(by: 2 * HeapCost.array(capacity: newRoom, stride: 8)) else { return }
+        guard mayGrowState(by: 2 * HeapCost.array(capacity: newRoom, stride: 8)) else {
+            if writeback.pending == writeback.room { writeback.full = true }
+            return
+        }
         writeback.room = newRoom
         writeback.handles.reserveCapacity(newRoom)
         writeback.dirtiedAt.reserveCapacity(newRoom)
