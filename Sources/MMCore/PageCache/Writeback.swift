@@ -130,11 +130,9 @@ extension Machine {
     /// NR_FILE_DIRTY (the model has no NFS unstable pages and no pages under writeback).
     var nrDirtyPages: Int { zoneIDs.reduce(0) { $0 + Int(zoneCounters.dirty[$1]) } }
 
-    /// `writeback_set_ratelimit`: managed pages / (32 × CPUs), at least 16, at most 4 MiB of pages (one
-    /// CPU allocates in this model).
-    var ratelimitPages: Int {
-        Swift.min(Swift.max(zones.reduce(0) { $0 + $1.managedPages } / 32, 16), (4 << 20) >> pageShift)
-    }
+    /// `writeback_set_ratelimit`: vm_total_pages (MemTotal) / (32 × CPUs), at least 16, at most 4 MiB
+    /// of pages (one CPU allocates in this model).
+    var ratelimitPages: Int { Swift.min(Swift.max(memTotalPages / 32, 16), (4 << 20) >> pageShift) }
 
     /// Writing /proc/sys/vm/dirty_ratio (0..100, `dirty_ratio_handler`).
     public func setDirtyRatio(_ v: Int) throws(MMError) {
@@ -312,16 +310,23 @@ extension Machine {
             guard let slot = handles.resolve(PageHandle(raw: writeback.handles[i])), handles.pfn[slot] < SWAPPED else { continue }
             let pfn = Pfn(link: handles.pfn[slot])
             guard pages.state[pfn] & PageState.dirty != 0 else { continue }
-            pages.state[pfn] &= ~PageState.dirty
-            zoneCounters.dirty[zoneId(ofPfn: pfn)] &-= Int64(1) << Int64(pages.order[pfn] & PageOrderByte.orderMask)
-            let bytes = writebackBytes(slot: slot)
-            ev.pgpgout &+= UInt64(bytes >> 10)
-            ns &+= costs.writePage &* UInt64(bytes) >> UInt64(pageShift)
+            ns &+= writePage(pfn: pfn, zone: zoneId(ofPfn: pfn))
             n += 1
         }
         compactWritebackList()
         if n > 0 { bumpGeneration() }
         return (n, ns)
+    }
+
+    /// `->writepage` of a dirty page-cache page, for `pageout` and the flusher alike: the page is clean
+    /// (no PG_writeback interval in the model), the blocks within its file are written
+    /// (`writebackBytes`, counted in pgpgout by the KiB). Returns the disk time it takes.
+    func writePage(pfn: Pfn, zone z: ZoneID) -> UInt64 {
+        pages.state[pfn] &= ~PageState.dirty
+        zoneCounters.dirty[z] &-= Int64(1) << Int64(pages.order[pfn] & PageOrderByte.orderMask)
+        let bytes = writebackBytes(slot: Int(pages.nextOrOwner[pfn]))
+        ev.pgpgout &+= UInt64(bytes >> 10)
+        return costs.writePage &* UInt64(bytes) >> UInt64(pageShift)
     }
 
     /// Whether an entry of the list still names a dirty page (else it is stale: skipped when reached).

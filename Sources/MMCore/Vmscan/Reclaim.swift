@@ -211,14 +211,9 @@ extension Machine {
             case .file:
                 if s & PageState.dirty != 0 {
                     guard sc.mayWritepage, sc.gfp.contains(.fs) || sc.isKswapd else { keep.append(pfn); continue }
-                    // pageout(): start writeback; the page is clean once it completes. It writes the
-                    // page's blocks within its file (`writebackBytes`), counted in pgpgout by the KiB.
-                    pages.state[pfn] &= ~PageState.dirty
-                    zoneCounters.dirty[z] &-= 1
+                    // pageout(): start writeback; the page is clean once it completes (`writePage`).
                     ev.nrVmscanWrite &+= 1
-                    let bytes = writebackBytes(slot: Int(pages.nextOrOwner[pfn]))
-                    ev.pgpgout &+= UInt64(bytes >> 10)
-                    let ns = costs.writePage * UInt64(bytes) >> UInt64(pageShift)
+                    let ns = writePage(pfn: pfn, zone: z)
                     sc.durationNs &+= ns
                     // The disk the flusher writes to is busy for it (PageCache/Writeback.swift).
                     writeback.diskBusyNs &+= ns

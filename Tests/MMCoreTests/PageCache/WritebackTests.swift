@@ -25,7 +25,7 @@ import Testing
         let all = x.zoneIDs.reduce(0) { $0 + x.nrFreePages(zone: $1) }
         #expect(x.dirtyableMemory() == all - high + 1)
         // ratelimit_pages: managed / 32, at most 4 MiB.
-        #expect(m.ratelimitPages == min(m.zones.reduce(0) { $0 + $1.managedPages } / 32, 1024))
+        #expect(m.ratelimitPages == min(m.memTotalPages / 32, 1024))
     }
 
     @Test func theRatiosAreSysctls() throws {
@@ -124,6 +124,25 @@ import Testing
         #expect(m.writeback.requestedPages == 0)
         #expect(m.writebackStats.flusherPages > 0)
         #expect(m.checkConsistency().isEmpty)
+    }
+
+    @Test func aRefusedListLeavesPagesUnlistedUntilHalfIsWritten() throws {
+        let m = makeMachine(.x86_64, mib: 64)
+        _ = try dirty(m, 16)
+        #expect(m.writeback.room == 16 && m.writeback.pending == 16)
+        // The gate refuses the list more room: the next pages go unlisted, without a second try each.
+        m.stateGrowthGate = { _ in false }
+        let unlisted = try dirty(m, 40)
+        #expect(m.writeback.full)
+        #expect(m.writeback.pending == 16)
+        #expect(m.stateRefusals == 1)
+        #expect(unlisted.allSatisfy { m.isDirty($0) })
+        #expect(m.checkConsistency().isEmpty)
+        // Once kupdate has written the listed ones, pages are listed again.
+        m.idle(ns: 40_000_000_000)
+        _ = try dirty(m, 1)
+        #expect(!m.writeback.full)
+        #expect(m.writeback.pending == 1)
     }
 
     @Test func aRestoredMachineFlushesAsTheOriginal() throws {
