@@ -348,7 +348,7 @@ if args.contains("one-workload") {
 
 if args.contains("result-json") {
     // mm-bench result-json NAME MIB [EVENTS]: a preset's result JSON on a fresh x86_64 machine (seed 1; MMBENCH_ARCH and
-    // MMBENCH_COMPACTION=0 choose another preset and the vanilla kernel),
+    // MMBENCH_COMPACTION=0 choose another preset and the vanilla kernel, MMBENCH_KERNEL=6.6 the modern one),
     // run to its end or stepped EVENTS events at a time as the service steps it, then the machine's
     // /proc/vmstat and /proc/buddyinfo. mm-bench result-json FILE.json: an experiment's result JSON.
     // scripts/result-snapshots.sh writes them all to a directory, to compare two builds byte for byte.
@@ -358,7 +358,10 @@ if args.contains("result-json") {
         let arch = ProcessInfo.processInfo.environment["MMBENCH_ARCH"].flatMap { ArchPreset.named($0) } ?? .x86_64
         // MMBENCH_COMPACTION=0 runs the vanilla kernel (2.6.34) instead of 2.6.35.
         let compaction = ProcessInfo.processInfo.environment["MMBENCH_COMPACTION"] != "0"
-        let m = try! Machine(MachineConfig(preset: arch, memoryMiB: mib, seed: 1, compaction: compaction))
+        // MMBENCH_KERNEL=6.6 runs the modern profile (its defaults) instead.
+        let modern = ProcessInfo.processInfo.environment["MMBENCH_KERNEL"] == "6.6"
+        let m = try! Machine(modern ? MachineConfig(preset: arch, memoryMiB: mib, seed: 1, kernel: .v6_6)
+                                    : MachineConfig(preset: arch, memoryMiB: mib, seed: 1, compaction: compaction))
         let run = try! m.beginWorkload(WorkloadPresets.definition(named: a[1])!)
         let events = a.count >= 4 ? Int(a[3])! : 1 << 30
         while !m.step(run, maxEvents: events) {}
