@@ -42,6 +42,13 @@ final class FreeListIndex {
     // Per list (indexed like `FreeAreaStore.heads`).
     let headSegment: RawArray<UInt32>
     let tailSegment: RawArray<UInt32>
+    /// Per pageblock: its free block heads (PageBuddy, any order and list) at pfns that are multiples of
+    /// `1 << PAGE_ALLOC_COSTLY_ORDER`, the pages `__reset_isolation_pfn` samples in a whole block. A block
+    /// with none has no free page among its samples, so the reset walk need not read them to know it
+    /// (ModernSkipHints.swift). At most `pageblock_nr_pages / 8` (128), so a byte each.
+    let sampledBuddyHeads: RawArray<UInt8>
+    /// log2 of the pages of a pageblock, to find a pfn's entry in `sampledBuddyHeads`.
+    let pageblockOrder: Int
     // Exclusivity: one Machine's, used by one thread at a time; no method keeps an access open across a call.
     /// Segments ever used, and the chain of freed ones.
     private(set) var used: UInt32 = 0
@@ -55,7 +62,10 @@ final class FreeListIndex {
         totalPages * 4 + segments(totalPages: totalPages, lists: lists) * (6 * 4 + 1) + lists * 8
     }
 
-    init(totalPages: Int, lists: Int, arena: RawArena) {
+    init(totalPages: Int, lists: Int, pageblockOrder: Int, arena: RawArena) {
+        precondition(pageblockOrder >= Machine.pageAllocCostlyOrder && pageblockOrder - Machine.pageAllocCostlyOrder <= 7)
+        self.pageblockOrder = pageblockOrder
+        sampledBuddyHeads = RawArray(zeroed: (totalPages + (1 << pageblockOrder) - 1) >> pageblockOrder, arena: arena)
         let segments = FreeListIndex.segments(totalPages: totalPages, lists: lists)
         segmentOf = RawArray(zeroed: totalPages, arena: arena)
         count = RawArray(zeroed: segments, arena: arena, lazy: true)
@@ -71,7 +81,16 @@ final class FreeListIndex {
 
     var byteCount: Int {
         segmentOf.byteCount + count.byteCount + first.byteCount + last.byteCount + maxPfn.byteCount + prev.byteCount
-            + next.byteCount + stale.byteCount + headSegment.byteCount + tailSegment.byteCount
+            + next.byteCount + stale.byteCount + headSegment.byteCount + tailSegment.byteCount + sampledBuddyHeads.byteCount
+    }
+
+    /// A free block head at `pfn` joined a free list (any list: `addToFreeList`).
+    @inline(__always) func noteBuddyHeadAdded(_ pfn: Pfn) {
+        if pfn.rawValue & ((1 << Machine.pageAllocCostlyOrder) - 1) == 0 { sampledBuddyHeads[pfn.rawValue >> pageblockOrder] &+= 1 }
+    }
+    /// A free block head at `pfn` left its free list (`removeFromFreeList`).
+    @inline(__always) func noteBuddyHeadRemoved(_ pfn: Pfn) {
+        if pfn.rawValue & ((1 << Machine.pageAllocCostlyOrder) - 1) == 0 { sampledBuddyHeads[pfn.rawValue >> pageblockOrder] &-= 1 }
     }
 
     private func newSegment(entry: UInt32) -> UInt32 {
@@ -248,6 +267,7 @@ final class FreeListIndex {
 
     /// Empties the index (a restore rebuilds it from the lists).
     func clear() {
+        sampledBuddyHeads.fill(0)
         for li in 0..<headSegment.count { headSegment[li] = NONE; tailSegment[li] = NONE }
         used = 0
         freeSegment = NONE
@@ -264,6 +284,11 @@ extension Machine {
     func rebuildFreeListIndex() {
         guard let ix = freeListIndex else { return }
         ix.clear()
+        var pfn = Pfn(0)
+        while pfn.rawValue < totalPages {
+            if isBuddy(pfn) { ix.noteBuddyHeadAdded(pfn) }
+            pfn += 1 << Machine.pageAllocCostlyOrder
+        }
         for li in indexedFreeLists() {
             var e = freeArea.heads[li]
             while e != NONE {
@@ -276,6 +301,16 @@ extension Machine {
     /// The index's rules (see `FreeListIndex`), list by list; appends what breaks them.
     func checkFreeListIndex(_ fail: (@autoclosure () -> String) -> Void) {
         guard let ix = freeListIndex else { return }
+        var counts = [Int](repeating: 0, count: ix.sampledBuddyHeads.count)
+        var pfn = Pfn(0)
+        while pfn.rawValue < totalPages {
+            if isBuddy(pfn) { counts[pfn.rawValue >> pageblockOrder] += 1 }
+            pfn += 1 << Machine.pageAllocCostlyOrder
+        }
+        for (b, n) in counts.enumerated() where Int(ix.sampledBuddyHeads[b]) != n {
+            fail("free-list index: pageblock \(b) has \(n) sampled free heads, counted \(ix.sampledBuddyHeads[b])")
+            return
+        }
         for li in indexedFreeLists() {
             var e = freeArea.heads[li]
             var seg = ix.headSegment[li], prevSeg = NONE

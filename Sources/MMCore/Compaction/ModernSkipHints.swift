@@ -103,6 +103,25 @@ extension Machine {
         if !checkSource && checkTarget && pageblockMigratetype(pfn) != .movable { return false }
         var p = max(pageblockStartPfn(pfn), zone.startPfn)
         let end = min(pageblockEndPfn(p) - 1, zone.endPfn - 1)
+        // In a block wholly inside the zone the samples are its pfns that are multiples of 8, whose free
+        // heads the free-list index counts: with none, no sample is PageBuddy and only PageLRU can clear
+        // the bit; with some, a sample is, so the loop below would clear it and return true whatever it
+        // met first. The same answer and the same bit without reading the samples.
+        if checkTarget, let ix = freeListIndex, p == pageblockStartPfn(pfn), end == pageblockEndPfn(p) - 1 {
+            if ix.sampledBuddyHeads[p.blockIndex(order: pageblockOrder)] != 0 {
+                clearPageblockSkip(p)
+                return true
+            }
+            if !checkSource { return false }
+            while p <= end {
+                if currentLruIfAllocated(p) {
+                    clearPageblockSkip(p)
+                    return true
+                }
+                p += 1 << Machine.pageAllocCostlyOrder
+            }
+            return false
+        }
         while p <= end {
             if checkSource && currentLruIfAllocated(p) {
                 clearPageblockSkip(p)

@@ -206,7 +206,7 @@ public final class Machine {
         pageblockZone = RawArray(zeroed: nrBlocks, arena: arena)
         freeArea = FreeAreaStore(zones: zones.count, nrOrders: nrOrders, totalPages: totalPages, arena: arena)
         freeListIndex = config.kernel.isModern && indexFreeLists
-            ? FreeListIndex(totalPages: totalPages, lists: zones.count * nrOrders * Migratetype.count, arena: arena) : nil
+            ? FreeListIndex(totalPages: totalPages, lists: zones.count * nrOrders * Migratetype.count, pageblockOrder: pageblockOrder, arena: arena) : nil
         // At most one live allocation per page, plus one per swap slot (swapped-out pages stay owned).
         handles = HandleTable(capacity: totalPages + ((config.swapMiB << 20) >> preset.pageShift) + 1, arena: arena)
         lru = LruStore(zones: zones.count, arena: arena)

@@ -313,7 +313,8 @@ extension MachineLayout {
     /// `stateBytes`: 10 bytes a page (the page arrays), 3 a pageblock (flags and zone ids), 9 a
     /// max-order block (free-list links), 64 KiB of fixed parts, and for a machine from /proc text,
     /// which allocates its pages at creation, a handle slot (16 bytes) for each; on 6.6 the free-list
-    /// index (`FreeListIndex.bytes`: 4 bytes a page, 25 a segment for up to a sixteenth of the pages).
+    /// index (`FreeListIndex.bytes`: 4 bytes a page, 25 a segment for up to a sixteenth of the pages) and
+    /// its count of sampled free heads (a byte a pageblock).
     /// The memory budget admits a machine by this before building it (`MachineRegistry.create`).
     public var estimatedStateBytes: Int {
         let pages = Int(totalPages)
@@ -321,6 +322,6 @@ extension MachineLayout {
         let maxBlocks = pages >> (preset.nrOrders - 1) + 1
         let index = indexesFreeLists
             ? FreeListIndex.bytes(totalPages: pages, lists: zones.count * preset.nrOrders * Migratetype.count) : 0
-        return pages * 10 + blocks * 3 + maxBlocks * 9 + 64 << 10 + procAllocatedPages * 16 + index
+        return pages * 10 + blocks * (indexesFreeLists ? 4 : 3) + maxBlocks * 9 + 64 << 10 + procAllocatedPages * 16 + index
     }
 }

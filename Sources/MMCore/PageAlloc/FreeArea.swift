@@ -88,7 +88,10 @@ extension Machine {
         }
         fa.lengths[li] &+= 1
         fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &+= 1
-        if let ix = freeListIndex, mt == .movable, order < fa.maxOrder { ix.add(p32, list: li, atTail: atTail) }
+        if let ix = freeListIndex {
+            ix.noteBuddyHeadAdded(pfn)
+            if mt == .movable && order < fa.maxOrder { ix.add(p32, list: li, atTail: atTail) }
+        }
         if order == fa.maxOrder {
             fa.maxState[pfn.blockIndex(order: order)] = UInt8(truncatingIfNeeded: mt.rawValue) &+ 1
         } else {
@@ -119,7 +122,10 @@ extension Machine {
         if next != NONE { fa.setPrev(Pfn(link: next), order: order, prev, p) } else { fa.tails[li] = prev }
         fa.lengths[li] &-= 1
         fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &-= 1
-        if let ix = freeListIndex, mt == .movable, order < fa.maxOrder { ix.remove(pfn.link, list: li, before: prev, after: next, links: p) }
+        if let ix = freeListIndex {
+            ix.noteBuddyHeadRemoved(pfn)
+            if mt == .movable && order < fa.maxOrder { ix.remove(pfn.link, list: li, before: prev, after: next, links: p) }
+        }
     }
 
     /// `removeFromFreeList` of a free head whose order, below the largest, the caller knows (a buddy
@@ -136,7 +142,10 @@ extension Machine {
         if next != NONE { p.prevOrContent[Pfn(link: next)] = prev } else { fa.tails[li] = prev }
         fa.lengths[li] &-= 1
         fa.nrFree[zone.rawValue &* fa.nrOrders &+ order] &-= 1
-        if let ix = freeListIndex, mt == .movable { ix.remove(pfn.link, list: li, before: prev, after: next, links: p) }
+        if let ix = freeListIndex {
+            ix.noteBuddyHeadRemoved(pfn)
+            if mt == .movable { ix.remove(pfn.link, list: li, before: prev, after: next, links: p) }
+        }
     }
 
     /// `list_move` of a free head to the head of another migratetype's list of the same order.

@@ -64,6 +64,47 @@ import Testing
         #expect(copy.checkConsistency().isEmpty)
     }
 
+    /// `__reset_isolation_pfn` reads the count of sampled free heads instead of the samples where a block
+    /// lies wholly in its zone: on a fragmented machine, for every block and every kind of check, it
+    /// answers as reading the samples does and leaves the same skip bit.
+    @Test func theResetWalkAnswersFromTheCountAsFromTheSamples() throws {
+        let m = try modern(256, seed: 11)
+        _ = try m.allocateBulk(AllocRequest(order: 0, kind: .anon), count: m.memTotalPages * 9 / 10, tag: "f", keepHandles: Int.max)
+        // Free three pages of every four, and whole runs here and there, so blocks differ in what their
+        // samples (every eighth page) hold: kept anon pages, free heads of several orders, or both.
+        for (i, h) in m.handles(ofTag: "f").enumerated() where i % 4 != 0 || (i / 700) % 3 == 1 { try m.free(h) }
+        for _ in 0..<2 { _ = try m.allocate(AllocRequest(order: 9, kind: .anon, gfp: [.highuserMovable])) }
+        #expect(m.checkConsistency().isEmpty)
+        let z = try #require(m.populatedZones.last).id
+        let zone = m.zones[z]
+        var pfn = m.pageblockStartPfn(zone.startPfn)
+        var sampled = 0, withFreeHeads = 0
+        while pfn < zone.endPfn {
+            for (source, target) in [(true, false), (false, true), (true, true)] {
+                // What reading the samples answers (the kernel's loop), before anything is changed.
+                var expected = false
+                if zone.contains(pfn: pfn) && !m.pageblockSkipPersistent(pfn)
+                    && (source || m.pageblockMigratetype(pfn) == .movable) {
+                    var p = max(pfn, zone.startPfn)
+                    let end = min(m.pageblockEndPfn(p) - 1, zone.endPfn - 1)
+                    while p <= end && !expected {
+                        expected = (source && m.currentLruIfAllocated(p)) || (target && m.isBuddy(p))
+                        p += 1 << Machine.pageAllocCostlyOrder
+                    }
+                }
+                m.setPageblockSkip(pfn)
+                let got = m.resetIsolationPfn(zone: z, pfn: pfn, checkSource: source, checkTarget: target)
+                #expect(got == expected, "block at \(pfn), source \(source), target \(target)")
+                #expect(m.pageblockSkip(pfn) == !expected, "block at \(pfn): skip bit")
+                sampled += 1
+            }
+            if m.freeListIndex!.sampledBuddyHeads[pfn.blockIndex(order: m.pageblockOrder)] != 0 { withFreeHeads += 1 }
+            pfn += m.pageblockPages
+        }
+        #expect(sampled > 0 && withFreeHeads > 0 && withFreeHeads < sampled / 3)
+        #expect(m.checkConsistency().isEmpty)
+    }
+
     @Test func theSeedsKernelsHaveNoIndex() throws {
         #expect(makeMachine(.x86_64, mib: 64).freeListIndex == nil)
     }
