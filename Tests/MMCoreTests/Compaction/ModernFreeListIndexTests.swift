@@ -105,6 +105,79 @@ import Testing
         #expect(m.checkConsistency().isEmpty)
     }
 
+    /// `__reset_isolation_suitable` with its shortcuts (a pair of blocks whose skip bits are clear passed
+    /// once both restart points are set; a block's target check answered from the count of sampled free
+    /// heads): on a fragmented machine, with skip bits on two blocks in three, it leaves every skip bit
+    /// and every cached and restart pfn as the kernel's loop, which checks every block from both ends,
+    /// does.
+    @Test func theResetWalkLeavesWhatTheKernelsLoopLeaves() throws {
+        func fragmented() throws -> (Machine, ZoneID) {
+            let m = try modern(256, seed: 5)
+            _ = try m.allocateBulk(AllocRequest(order: 0, kind: .anon), count: m.memTotalPages * 9 / 10, tag: "f", keepHandles: Int.max)
+            for (i, h) in m.handles(ofTag: "f").enumerated() where i % 4 != 0 || (i / 900) % 4 == 1 { try m.free(h) }
+            for _ in 0..<3 { _ = try m.allocate(AllocRequest(order: 9, kind: .anon, gfp: [.highuserMovable])) }
+            let z = try #require(m.populatedZones.last).id
+            var rng = SeededRandom(seed: 9)
+            var pfn = m.pageblockStartPfn(m.zones[z].startPfn)
+            while pfn < m.zones[z].endPfn {
+                if rng.unit() < 0.67 { m.setPageblockSkip(pfn) } else { m.clearPageblockSkip(pfn) }
+                pfn += m.pageblockPages
+            }
+            // The first tenth of the blocks from each end clear: the restart points are then found on
+            // blocks whose bits are clear, which must be checked all the same.
+            let blocks = (m.zones[z].endPfn.rawValue - m.zones[z].startPfn.rawValue) / m.pageblockPages
+            for k in 0..<(blocks / 10) {
+                m.clearPageblockSkip(m.pageblockStartPfn(m.zones[z].startPfn) + k * m.pageblockPages)
+                m.clearPageblockSkip(m.pageblockStartPfn(m.zones[z].endPfn - 1) - k * m.pageblockPages)
+            }
+            m.ms.blockskipFlush[z] = true
+            return (m, z)
+        }
+        let (m, z) = try fragmented()
+        let (k, _) = try fragmented()
+        #expect(m.resetIsolationSuitable(zone: z))
+        // The kernel's loop on the twin: both ends' blocks checked, every one.
+        k.ms.blockskipFlush[z] = false
+        let zone = k.zones[z]
+        var migratePfn = zone.startPfn, freePfn = zone.endPfn - 1
+        var resetMigrate = freePfn, resetFree = migratePfn
+        var sourceSet = false, freeSet = false
+        while migratePfn < freePfn {
+            if k.resetIsolationPfn(zone: z, pfn: migratePfn, checkSource: true, checkTarget: sourceSet) && migratePfn < resetMigrate {
+                sourceSet = true
+                resetMigrate = migratePfn
+                k.ms.initMigratePfn[z] = resetMigrate
+                k.ms.cachedMigratePfn0[z] = resetMigrate
+                k.ms.cachedMigratePfn1[z] = resetMigrate
+            }
+            if k.resetIsolationPfn(zone: z, pfn: freePfn, checkSource: freeSet, checkTarget: true) && freePfn > resetFree {
+                freeSet = true
+                resetFree = freePfn
+                k.ms.initFreePfn[z] = resetFree
+                k.ms.cachedFreePfn[z] = resetFree
+            }
+            migratePfn += k.pageblockPages
+            freePfn -= k.pageblockPages
+        }
+        if resetMigrate >= resetFree {
+            k.ms.cachedMigratePfn0[z] = migratePfn
+            k.ms.cachedMigratePfn1[z] = migratePfn
+            k.ms.cachedFreePfn[z] = freePfn
+        }
+        #expect(sourceSet && freeSet)
+        var pfn = k.pageblockStartPfn(zone.startPfn), cleared = 0, kept = 0
+        while pfn < zone.endPfn {
+            #expect(m.pageblockSkip(pfn) == k.pageblockSkip(pfn), "block at \(pfn)")
+            if k.pageblockSkip(pfn) { kept += 1 } else { cleared += 1 }
+            pfn += k.pageblockPages
+        }
+        #expect(kept > 0 && cleared > 0)
+        #expect(m.ms.initMigratePfn[z] == k.ms.initMigratePfn[z] && m.ms.initFreePfn[z] == k.ms.initFreePfn[z])
+        #expect(m.ms.cachedMigratePfn0[z] == k.ms.cachedMigratePfn0[z] && m.ms.cachedMigratePfn1[z] == k.ms.cachedMigratePfn1[z])
+        #expect(m.ms.cachedFreePfn[z] == k.ms.cachedFreePfn[z])
+        #expect(!m.ms.blockskipFlush[z])
+    }
+
     @Test func theSeedsKernelsHaveNoIndex() throws {
         #expect(makeMachine(.x86_64, mib: 64).freeListIndex == nil)
     }
