@@ -364,7 +364,18 @@ if args.contains("result-json") {
                                     : MachineConfig(preset: arch, memoryMiB: mib, seed: 1, compaction: compaction))
         let run = try! m.beginWorkload(WorkloadPresets.definition(named: a[1])!)
         let events = a.count >= 4 ? Int(a[3])! : 1 << 30
-        while !m.step(run, maxEvents: events) {}
+        // MMBENCH_STEP_TIMES=1: the longest call of `step` (the service checks for a cancel between calls).
+        var longest = 0.0, longestAt = 0
+        while true {
+            let t0 = now()
+            let done = m.step(run, maxEvents: events)
+            let dt = now() - t0
+            if dt > longest { longest = dt; longestAt = run.result.stepsDone }
+            if done { break }
+        }
+        if ProcessInfo.processInfo.environment["MMBENCH_STEP_TIMES"] == "1" {
+            FileHandle.standardError.write("longest step call \(String(format: "%.3f", longest)) s, in step \(longestAt)\n".data(using: .utf8)!)
+        }
         if let f = run.failure { FileHandle.standardError.write("the run failed: \(f)\n".data(using: .utf8)!); exit(1) }
         print(run.result.json.encoded)
         print(m.renderVmstat())

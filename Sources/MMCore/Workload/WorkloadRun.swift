@@ -82,6 +82,8 @@ public final class WorkloadRun {
         /// A hugetlb pool growing: the current write's target, the pool reached, the writes made.
         /// `noretry`: 6.6's `node_alloc_noretry` of the current write (`allocFreshHugePage`).
         case hugetlbPool(spec: HugetlbPoolSpec, order: Int, total: Int, increment: Int, target: Int, pool: Int, nextAt: UInt64, noretry: UInt64)
+        /// The kernel selftest, a part at a time (Selftest.swift).
+        case selftest(SelftestProgress)
     }
 
     /// A fill in progress. Its lists grow by one entry an allocation for the whole fill, across however
@@ -441,7 +443,10 @@ extension Machine {
             r.seed ^= run.definition.seed
             try age(r)
         case .selftest:
-            run.result.selftest = try runCompactionSelftest()
+            switch beginCompactionSelftest() {
+            case .done(let r): run.result.selftest = r
+            case .running(let p): run.pending = .selftest(p)
+            }
         }
     }
 
@@ -851,6 +856,13 @@ extension Machine {
         case .hugetlbPool(let spec, let order, let total, let increment, let target, let pool, let nextAt, let noretry):
             try continueHugetlbPool(run, spec, order: order, total: total, increment: increment, target: target, pool: pool,
                                     nextAt: nextAt, noretry: noretry, budgetEnd: budgetEnd)
+        case .selftest(let s):
+            // A part is weighed as the pages it may touch (a chunk's, a huge page's), so a call of `step`
+            // does a bounded share of the test and a job can be cancelled between (its parts are made in
+            // the same order however the calls divide them).
+            let r = try continueCompactionSelftest(s, events: budgetEnd - run.events)
+            run.events += r.used
+            if r.done { run.result.selftest = s.result(clockNs: clockNs) } else { run.pending = p }
         }
     }
 
@@ -872,7 +884,7 @@ extension Machine {
             let at = relNs(run)
             let startedAt = clockNs
             let outcome = try highAllocAttempt(run, spec, order: order)
-            run.events += 1
+            run.events += attemptEvents(order: order)
             run.result.attempts.append(AttemptRecord(index: done, success: outcome.succeeded, latencyNs: outcome.latencyNs,
                                                      stalledInCompaction: outcome.stalledInCompaction,
                                                      stalledInReclaim: outcome.stalledInReclaim, atNs: at))
@@ -887,6 +899,12 @@ extension Machine {
                                      inIncrement: inIncrement, stoppedIncrement: stopped, nextAt: nextAt)
         }
     }
+
+    /// The events an attempt of a `high_alloc` or `hugetlb_pool` step counts for: one, or 64 at a costly
+    /// order, whose attempt may compact or reclaim a zone (a step's calls then make up to 64 such attempts
+    /// for the service's 4096 events, and a job can be cancelled between; where calls divide a run changes
+    /// none of its results).
+    @inline(__always) private func attemptEvents(order: Int) -> Int { order > Machine.pageAllocCostlyOrder ? 64 : 1 }
 
     /// One attempt of a `high_alloc` step: a huge-page fault for a THP step, otherwise an allocation on
     /// each node in turn while `__GFP_THISNODE` fails it.
@@ -929,7 +947,7 @@ extension Machine {
             guard reserveGated(&run.result.attempts), ensureTagRoom(spec.tag, 1) else { throw .stateLimit(bytes: lastRefusedBytes) }
             let at = relNs(run)
             let outcome = try allocFreshHugePage(order: order, noretry: &noretry)
-            run.events += 1
+            run.events += attemptEvents(order: order)
             run.result.attempts.append(AttemptRecord(index: run.result.attempts.count, success: outcome.succeeded, latencyNs: outcome.latencyNs,
                                                      stalledInCompaction: outcome.stalledInCompaction,
                                                      stalledInReclaim: outcome.stalledInReclaim, atNs: at))

@@ -63,6 +63,31 @@ import Testing
         #expect(try run(eventsPerStep: events) == whole)
     }
 
+    /// The selftest step and the huge-page attempts of `hugetlb_pool` and `high_alloc` steps are made a
+    /// part at a time (a selftest part and a costly attempt count for many events), so a call of `step`
+    /// with the service's 4096 events does a bounded share of them, and a job can be cancelled between;
+    /// the results are those of the whole run, byte for byte.
+    @Test(arguments: ["kselftest-compaction", "seed-easy-hugepages", "proactive-frag"])
+    func heavyStepsAreMadeAPartAtATime(preset: String) throws {
+        let d = try #require(WorkloadPresets.definition(named: preset))
+        func run(eventsPerStep: Int) throws -> (String, calls: Int) {
+            let m = try Machine(MachineConfig(memoryMiB: 512, seed: 3))
+            let r = try m.beginWorkload(d)
+            var calls = 1
+            while !m.step(r, maxEvents: eventsPerStep) { calls += 1 }
+            #expect(r.failure == nil)
+            return (r.result.json.encoded + m.renderVmstat() + m.renderBuddyinfo(), calls)
+        }
+        let whole = try run(eventsPerStep: 1 << 30)
+        #expect(whole.calls == 1)
+        let stepped = try run(eventsPerStep: 4096)
+        #expect(stepped.0 == whole.0)
+        // The huge-page part alone would be a single call before: 160 huge pages of this machine at
+        // most, 64 events each, so at least three calls for them besides the fills'.
+        #expect(stepped.calls >= 3, "\(stepped.calls) calls")
+        if preset == "kselftest-compaction" { #expect(whole.0.contains("\"selftest\":{")) }
+    }
+
     @Test func actorsRunInSimulatedTimeAndStop() throws {
         let m = try Machine(MachineConfig(memoryMiB: 128, seed: 1))
         let d = WorkloadDefinition(name: "a", steps: [
