@@ -374,7 +374,7 @@ if args.contains("result-json") {
             if done { break }
         }
         if ProcessInfo.processInfo.environment["MMBENCH_STEP_TIMES"] == "1" {
-            FileHandle.standardError.write("longest step call \(String(format: "%.3f", longest)) s, in step \(longestAt)\n".data(using: .utf8)!)
+            FileHandle.standardError.write("longest step call \(String(format: "%.3f", longest)) s, ending with \(longestAt) steps done\n".data(using: .utf8)!)
         }
         if let f = run.failure { FileHandle.standardError.write("the run failed: \(f)\n".data(using: .utf8)!); exit(1) }
         print(run.result.json.encoded)

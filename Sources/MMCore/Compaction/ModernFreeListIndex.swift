@@ -280,15 +280,21 @@ extension Machine {
         zoneIDs.flatMap { z in (0..<freeArea.maxOrder).map { freeArea.list(zone: z, order: $0, mt: .movable) } }
     }
 
+    /// Calls `body` with every free block head at a pfn that is a multiple of
+    /// `1 << PAGE_ALLOC_COSTLY_ORDER` (what `sampledBuddyHeads` counts), in pfn order.
+    func forEachSampledBuddyHead(_ body: (Pfn) -> Void) {
+        var pfn = Pfn(0)
+        while pfn.rawValue < totalPages {
+            if isBuddy(pfn) { body(pfn) }
+            pfn += 1 << Machine.pageAllocCostlyOrder
+        }
+    }
+
     /// Builds the index from the lists as they are (after a restore).
     func rebuildFreeListIndex() {
         guard let ix = freeListIndex else { return }
         ix.clear()
-        var pfn = Pfn(0)
-        while pfn.rawValue < totalPages {
-            if isBuddy(pfn) { ix.noteBuddyHeadAdded(pfn) }
-            pfn += 1 << Machine.pageAllocCostlyOrder
-        }
+        forEachSampledBuddyHead { ix.noteBuddyHeadAdded($0) }
         for li in indexedFreeLists() {
             var e = freeArea.heads[li]
             while e != NONE {
@@ -302,11 +308,7 @@ extension Machine {
     func checkFreeListIndex(_ fail: (@autoclosure () -> String) -> Void) {
         guard let ix = freeListIndex else { return }
         var counts = [Int](repeating: 0, count: ix.sampledBuddyHeads.count)
-        var pfn = Pfn(0)
-        while pfn.rawValue < totalPages {
-            if isBuddy(pfn) { counts[pfn.rawValue >> pageblockOrder] += 1 }
-            pfn += 1 << Machine.pageAllocCostlyOrder
-        }
+        forEachSampledBuddyHead { counts[$0.blockIndex(order: pageblockOrder)] += 1 }
         for (b, n) in counts.enumerated() where Int(ix.sampledBuddyHeads[b]) != n {
             fail("free-list index: pageblock \(b) has \(n) sampled free heads, counted \(ix.sampledBuddyHeads[b])")
             return

@@ -104,23 +104,17 @@ extension Machine {
         var p = max(pageblockStartPfn(pfn), zone.startPfn)
         let end = min(pageblockEndPfn(p) - 1, zone.endPfn - 1)
         // In a block wholly inside the zone the samples are its pfns that are multiples of 8, whose free
-        // heads the free-list index counts: with none, no sample is PageBuddy and only PageLRU can clear
-        // the bit; with some, a sample is, so the loop below would clear it and return true whatever it
-        // met first. The same answer and the same bit without reading the samples.
+        // heads the free-list index counts: with some, a sample is PageBuddy, so the loop below would
+        // clear the bit and return true whatever it met first; with none, only PageLRU can, and the loop
+        // need not look for free heads. The same answer and the same bit.
+        var checkTarget = checkTarget
         if checkTarget, let ix = freeListIndex, p == pageblockStartPfn(pfn), end == pageblockEndPfn(p) - 1 {
             if ix.sampledBuddyHeads[p.blockIndex(order: pageblockOrder)] != 0 {
                 clearPageblockSkip(p)
                 return true
             }
-            if !checkSource { return false }
-            while p <= end {
-                if currentLruIfAllocated(p) {
-                    clearPageblockSkip(p)
-                    return true
-                }
-                p += 1 << Machine.pageAllocCostlyOrder
-            }
-            return false
+            guard checkSource else { return false }
+            checkTarget = false
         }
         while p <= end {
             if checkSource && currentLruIfAllocated(p) {

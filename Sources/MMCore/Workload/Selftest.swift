@@ -79,7 +79,7 @@ extension Machine {
     }
 
     /// Goes on with the selftest, part after part in the order the whole test makes them (a chunk mapped
-    /// or looked at by the unmapping, weighing its pages; a huge page asked for, weighing a pageblock's),
+    /// or unmapped, weighing its pages; a huge page asked for, weighing a costly attempt's events),
     /// until the parts made weigh `events` or more (at least one part); returns whether it is done and
     /// the weight of the parts it made.
     func continueCompactionSelftest(_ p: SelftestProgress, events: Int) throws(MMError) -> (done: Bool, used: Int) {
@@ -117,7 +117,7 @@ extension Machine {
                 }
                 p.unmapIndex += 1
             case .hugepages:
-                used += 1 << pageblockOrder
+                used += attemptEvents(order: pageblockOrder)
                 guard p.hugepages < p.maxHugepages else { return (true, used) }
                 guard let h = try allocFreshHugePage(order: pageblockOrder, noretry: &p.noretry).handle else { return (true, used) }
                 guard appendToTag("selftest-hugepages", CollectionOfOne(h)) else {

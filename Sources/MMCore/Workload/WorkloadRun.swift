@@ -900,11 +900,11 @@ extension Machine {
         }
     }
 
-    /// The events an attempt of a `high_alloc` or `hugetlb_pool` step counts for: one, or 64 at a costly
-    /// order, whose attempt may compact or reclaim a zone (a step's calls then make up to 64 such attempts
-    /// for the service's 4096 events, and a job can be cancelled between; where calls divide a run changes
-    /// none of its results).
-    @inline(__always) private func attemptEvents(order: Int) -> Int { order > Machine.pageAllocCostlyOrder ? 64 : 1 }
+    /// The events an attempt of a `high_alloc` or `hugetlb_pool` step, or a huge page of the selftest,
+    /// counts for: one, or 64 at a costly order, whose attempt may compact or reclaim a zone (a call of
+    /// 4096 events then makes up to 64 such attempts, and a job can be cancelled between calls; where
+    /// calls divide a run changes none of its results).
+    @inline(__always) func attemptEvents(order: Int) -> Int { order > Machine.pageAllocCostlyOrder ? 64 : 1 }
 
     /// One attempt of a `high_alloc` step: a huge-page fault for a THP step, otherwise an allocation on
     /// each node in turn while `__GFP_THISNODE` fails it.
